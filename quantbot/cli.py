@@ -1,0 +1,165 @@
+"""The `quantbot` command. Logging is configured here, once, for the whole process.
+
+Exit status: 0 success; 2 bad input (arguments or config); 1 could not start safely
+(lock held, corrupt journal, missing dependency); 3 trading halted during the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import sys
+from pathlib import Path
+
+import orjson
+from loguru import logger
+
+from quantbot.config import EXECUTION_MODES, PROFILES, load_config, redacted
+from quantbot.domain.errors import ConfigError, DataError, StartupError
+
+EXIT_OK, EXIT_START, EXIT_USAGE = 0, 1, 2
+_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?$")
+
+
+def parse_duration(text: str) -> float:
+    """``30s``, ``10m``, ``1h30m`` or plain seconds → seconds (> 0)."""
+    match = _DURATION.match(text.strip())
+    if not text.strip() or match is None:
+        raise argparse.ArgumentTypeError(f"--duration {text!r}: use e.g. 30s, 10m, 1h30m")
+    h, m, s = (float(g) if g else 0.0 for g in match.groups())
+    seconds = h * 3600 + m * 60 + s
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"--duration {text!r}: must be more than zero")
+    return seconds
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="quantbot", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument(
+            "--config",
+            type=Path,
+            default=Path("config.toml"),
+            help="config file (default: ./config.toml)",
+        )
+        return p
+
+    run = with_config(sub.add_parser("run", help="run the trading daemon"))
+    run.add_argument(
+        "--execution-mode",
+        required=True,
+        choices=EXECUTION_MODES,
+        help="paper: submit to the paper venue; shadow: decide and record, send "
+        "nothing; live: real orders (needs go-live)",
+    )
+    run.add_argument(
+        "--trading-mode",
+        choices=PROFILES,
+        default=None,
+        dest="trading_profile",
+        help="trading profile (overrides run.trading_profile in the config)",
+    )
+    run.add_argument(
+        "--duration",
+        type=parse_duration,
+        default=None,
+        help="stop by itself after this long, e.g. 30s, 10m, 1h",
+    )
+
+    check = with_config(sub.add_parser("config", help="configuration tools"))
+    check.add_argument("action", choices=("check",))
+    with_config(sub.add_parser("status", help="halt reason, kill switch, positions, open orders"))
+    kill = with_config(sub.add_parser("kill", help="engage the kill switch (survives restarts)"))
+    kill.add_argument("--reason", required=True, help="why; shown in status and records")
+    with_config(sub.add_parser("resume", help="clear the kill switch and any halt"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except ConfigError as e:
+        print(f"quantbot: config error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except DataError as e:
+        print(f"quantbot: data error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except StartupError as e:
+        print(f"quantbot: cannot start: {e}", file=sys.stderr)
+        return EXIT_START
+
+
+def _load(args: argparse.Namespace, trading_profile: str | None = None):
+    if not args.config.is_file():
+        raise ConfigError(f"{args.config}: config file not found (use --config PATH)")
+    return load_config(args.config, trading_profile=trading_profile)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from quantbot import control_cli  # noqa: PLC0415 (keeps `run` imports lean)
+
+    if args.command == "run":
+        loaded = _load(args, args.trading_profile)
+        return _run(loaded, args.execution_mode, args.duration)
+    if args.command == "config":
+        loaded = _load(args)
+        out = {
+            "config_path": str(loaded.path),
+            "config_hash": loaded.hash,
+            "from_environment": loaded.env_keys,
+            "config": redacted(loaded.plain()),
+        }
+        sys.stdout.write(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode() + "\n")
+        print(f"config ok: {loaded.path} sha256={loaded.hash}", file=sys.stderr)
+        return EXIT_OK
+    loaded = _load(args)
+    return control_cli.dispatch(args, loaded.config)
+
+
+def _configure_logging(runtime_dir: Path, level: str) -> None:
+    logger.remove()
+    logger.add(
+        sys.stderr, level=level, format="{time:HH:mm:ss.SSS} {level: <7} {message}", backtrace=False
+    )
+    (runtime_dir / "logs").mkdir(parents=True, exist_ok=True)
+    logger.add(
+        runtime_dir / "logs" / "quantbot.log",
+        level="DEBUG",
+        rotation="00:00",
+        retention=14,
+        enqueue=False,
+        serialize=False,
+    )
+
+
+def _run(loaded, execution_mode: str, duration: float | None) -> int:
+    from quantbot.app import Daemon  # noqa: PLC0415
+    from quantbot.clock import LiveClock  # noqa: PLC0415
+
+    config = loaded.config
+    _configure_logging(Path(config.run.runtime_dir), config.run.log_level)
+
+    async def main() -> int:
+        daemon = Daemon(loaded, execution_mode=execution_mode, clock=LiveClock())
+        try:
+            await daemon.start()
+        except BaseException:
+            daemon.lock.release()
+            raise
+        with logger.contextualize(run_id=daemon.run_id):
+            return await daemon.run(duration)
+
+    return _event_loop_run(main())
+
+
+def _event_loop_run(coro) -> int:
+    try:
+        import uvloop  # noqa: PLC0415
+    except ImportError:
+        logger.info("uvloop not available; using the standard asyncio loop")
+        return asyncio.run(coro)
+    return uvloop.run(coro)

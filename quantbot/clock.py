@@ -1,0 +1,67 @@
+"""The only place quantbot reads the wall clock.
+
+Everything else takes a ``Clock``. ``SimClock`` lets tests and replay drive time without
+sleeping: its ``sleep`` advances the clock and yields to the loop once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from typing import Protocol
+
+NS_PER_S = 1_000_000_000
+
+
+class Clock(Protocol):
+    def now_ns(self) -> int: ...
+
+    def monotonic_ns(self) -> int: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class LiveClock:
+    def now_ns(self) -> int:
+        return time.time_ns()
+
+    def monotonic_ns(self) -> int:
+        return time.monotonic_ns()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds))
+
+
+class SimClock:
+    """A clock that only moves when told to (or when something sleeps on it)."""
+
+    def __init__(self, start_ns: int = 0) -> None:
+        self._now = start_ns
+
+    def now_ns(self) -> int:
+        return self._now
+
+    def monotonic_ns(self) -> int:
+        return self._now
+
+    def set(self, ts_ns: int) -> None:
+        if ts_ns < self._now:
+            raise ValueError(f"SimClock cannot go backwards: {ts_ns} < {self._now}")
+        self._now = ts_ns
+
+    def advance(self, seconds: float) -> None:
+        self._now += round(seconds * NS_PER_S)
+
+    async def sleep(self, seconds: float) -> None:
+        self.advance(max(0.0, seconds))
+        await asyncio.sleep(0)
+
+
+def iso_utc(ts_ns: int) -> str:
+    """RFC 3339 UTC with microseconds, e.g. ``2026-11-21T12:00:00.000000Z``."""
+    return datetime.fromtimestamp(ts_ns / NS_PER_S, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def utc_date(ts_ns: int) -> str:
+    return datetime.fromtimestamp(ts_ns / NS_PER_S, tz=UTC).strftime("%Y-%m-%d")

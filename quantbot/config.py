@@ -1,0 +1,305 @@
+"""The configuration schema: one frozen tree, checked before anything starts.
+
+Every key in ``config.toml`` maps to a field here; the defaults here are the paper-safe values
+that ``config.toml`` documents. Execution mode is *not* in the config (it is a CLI switch);
+the trading profile is (``run.trading_profile``) and only picks a named parameter set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import attrs
+import orjson
+
+from quantbot import config_loader as loader
+from quantbot.config_loader import setting
+from quantbot.domain.errors import ConfigError
+
+PROFILES = ("conservative", "balanced", "aggressive")
+EXECUTION_MODES = ("paper", "shadow", "live")
+SLEEVES = ("trend", "mean_reversion")
+
+
+@attrs.frozen
+class RunConfig:
+    trading_profile: str = setting("conservative")  # checked against PROFILES with a clear error
+    state_dir: str = setting("state")
+    runtime_dir: str = setting("runtime")
+    status_interval_s: float = setting(5.0, gt=0)
+    client_id_namespace: str = setting("quantbot")
+    log_level: str = setting("INFO", choices=("TRACE", "DEBUG", "INFO", "WARNING", "ERROR"))
+    shutdown_grace_s: float = setting(5.0, ge=0)
+
+
+@attrs.frozen
+class MarketConfig:
+    source: str = setting("synthetic", choices=("synthetic", "csv"))
+    symbols: list[str] = setting(["SIMA", "SIMB", "SIMC"])
+    bar_interval_s: float = setting(1.0, gt=0)
+    seed: int = setting(7, ge=0)
+    spread_bps: float = setting(2.0, ge=0)
+    csv_paths: list[str] = setting([])
+    csv_pace: str = setting("fast", choices=("fast", "realtime"))
+    csv_speed: float = setting(1.0, gt=0)
+
+
+@attrs.frozen
+class DataContractConfig:
+    max_staleness_s: float = setting(10.0, gt=0)
+    max_jump_fraction: float = setting(0.25, gt=0)
+
+
+@attrs.frozen
+class InstrumentDefaults:
+    tick_size: Decimal = setting(Decimal("0.01"), gt=0)
+    lot_size: Decimal = setting(Decimal("1"), gt=0)
+    min_notional: Decimal = setting(Decimal("1"), ge=0)
+
+
+@attrs.frozen
+class TrendConfig:
+    fast: int = setting(10, ge=1)
+    slow: int = setting(30, ge=2)
+    scale: float = setting(2.0, gt=0)
+
+
+@attrs.frozen
+class MeanReversionConfig:
+    window: int = setting(20, ge=2)
+    entry_z: float = setting(1.0, ge=0)
+    max_z: float = setting(3.0, gt=0)
+
+
+@attrs.frozen
+class SignalsConfig:
+    trend: TrendConfig = setting(TrendConfig())
+    mean_reversion: MeanReversionConfig = setting(MeanReversionConfig())
+
+
+@attrs.frozen
+class ProfileParams:
+    equity_fraction: float = setting(0.05, gt=0, le=1)
+    max_position_usd: float = setting(5_000.0, gt=0)
+    deadband: float = setting(0.2, ge=0, le=1)
+
+
+@attrs.frozen
+class Profiles:
+    conservative: ProfileParams = setting(ProfileParams(0.05, 5_000.0, 0.2))
+    balanced: ProfileParams = setting(ProfileParams(0.10, 15_000.0, 0.1))
+    aggressive: ProfileParams = setting(ProfileParams(0.20, 40_000.0, 0.05))
+
+
+@attrs.frozen
+class ComponentWeights:
+    """How much each signal sleeve counts in the net target, per profile."""
+
+    trend: float = setting(0.5, ge=0)
+    mean_reversion: float = setting(0.5, ge=0)
+
+
+@attrs.frozen
+class RegimeComponents:
+    conservative: ComponentWeights = setting(ComponentWeights(0.7, 0.3))
+    balanced: ComponentWeights = setting(ComponentWeights(0.5, 0.5))
+    aggressive: ComponentWeights = setting(ComponentWeights(0.4, 0.6))
+
+
+@attrs.frozen
+class LiquidityThresholds:
+    min_bar_volume: float = setting(100.0, ge=0)
+    max_participation: float = setting(0.05, gt=0, le=1)
+
+
+@attrs.frozen
+class Liquidity:
+    """Keyed by profile name; the middle one is ``balanced``, never ``moderate``."""
+
+    conservative: LiquidityThresholds = setting(LiquidityThresholds(500.0, 0.02))
+    balanced: LiquidityThresholds = setting(LiquidityThresholds(200.0, 0.05))
+    aggressive: LiquidityThresholds = setting(LiquidityThresholds(50.0, 0.10))
+
+
+@attrs.frozen
+class SimVenueConfig:
+    initial_cash: Decimal = setting(Decimal("100000"), gt=0)
+    fee_bps: float = setting(1.0, ge=0, le=1000)
+    slippage_bps: float = setting(2.0, ge=0, le=1000)
+    participation_cap: float = setting(0.1, gt=0, le=1)
+    buying_power_multiple: float = setting(2.0, gt=0, le=10)
+
+
+@attrs.frozen
+class CredentialsConfig:
+    """Names of environment variables that hold secrets; the values never enter the config."""
+
+    key_env: str = setting("")
+    secret_env: str = setting("")
+    base_url: str = setting("")
+
+
+@attrs.frozen
+class VenueConfig:
+    name: str = setting("sim", choices=("sim",))
+    sim: SimVenueConfig = setting(SimVenueConfig())
+    alpaca: CredentialsConfig = setting(
+        CredentialsConfig("APCA_API_KEY_ID", "APCA_API_SECRET_KEY", "")
+    )
+    ccxt: CredentialsConfig = setting(
+        CredentialsConfig("QUANTBOT_CCXT_API_KEY", "QUANTBOT_CCXT_SECRET", "")
+    )
+
+
+@attrs.frozen
+class RecordsConfig:
+    decisions_file: str = setting("decisions.jsonl")
+    fsync_every_steps: int = setting(50, ge=1)
+
+
+@attrs.frozen
+class Config:
+    run: RunConfig = setting(RunConfig())
+    market: MarketConfig = setting(MarketConfig())
+    data_contract: DataContractConfig = setting(DataContractConfig())
+    instrument_defaults: InstrumentDefaults = setting(InstrumentDefaults())
+    signals: SignalsConfig = setting(SignalsConfig())
+    profiles: Profiles = setting(Profiles())
+    regime_components: RegimeComponents = setting(RegimeComponents())
+    liquidity: Liquidity = setting(Liquidity())
+    venue: VenueConfig = setting(VenueConfig())
+    records: RecordsConfig = setting(RecordsConfig())
+
+    @property
+    def profile(self) -> ProfileParams:
+        return getattr(self.profiles, self.run.trading_profile)
+
+    @property
+    def components(self) -> ComponentWeights:
+        return getattr(self.regime_components, self.run.trading_profile)
+
+    @property
+    def liquidity_thresholds(self) -> LiquidityThresholds:
+        return getattr(self.liquidity, self.run.trading_profile)
+
+
+@attrs.frozen
+class LoadedConfig:
+    """The resolved config plus where it came from (for the manifest and `config check`)."""
+
+    config: Config
+    path: Path | None
+    env_keys: dict[str, str]  # "section.key" -> environment variable name
+    hash: str
+
+    def plain(self) -> dict[str, Any]:
+        return loader.to_plain(self.config)
+
+
+def load_config(
+    path: Path | None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    trading_profile: str | None = None,
+) -> LoadedConfig:
+    """Read ``path`` (or defaults when None), apply environment overrides, validate all of it.
+
+    ``trading_profile`` is the CLI's override; like the file's value it must name a profile.
+    """
+    environ = os.environ if environ is None else environ
+    data, text = loader.read_toml(path) if path is not None else ({}, "")
+    overrides = loader.env_overrides(Config, environ)
+    merged = loader.merge(data, {p: v for p, (_, v) in overrides.items()})
+    if trading_profile is not None:
+        merged.setdefault("run", {})["trading_profile"] = trading_profile
+    env_names = {p: name for p, (name, _) in overrides.items()}
+    locate = loader.locator(path, text, env_names)
+    if trading_profile is not None:
+        cli = ("run", "trading_profile")
+        base_locate = locate
+        locate = lambda kp: "command line --trading-mode" if kp == cli else base_locate(kp)  # noqa: E731
+    config = loader.build(Config, merged, locate)
+    _check_consistency(config, locate)
+    plain = loader.to_plain(config)
+    return LoadedConfig(
+        config=config,
+        path=path,
+        env_keys={".".join(p): name for p, name in env_names.items()},
+        hash=config_hash(plain),
+    )
+
+
+def _check_consistency(config: Config, locate: loader.Locator) -> None:
+    """Second pass: rules that involve more than one key."""
+
+    def fail(key_path: tuple[str, ...], value: Any, problem: str) -> ConfigError:
+        return ConfigError(f"{locate(key_path)}: {'.'.join(key_path)} = {value!r}: {problem}")
+
+    profile = config.run.trading_profile
+    if profile not in PROFILES:
+        raise fail(
+            ("run", "trading_profile"),
+            profile,
+            f"unknown trading profile (use one of {', '.join(PROFILES)})",
+        )
+    trend = config.signals.trend
+    if trend.fast >= trend.slow:
+        raise fail(
+            ("signals", "trend", "fast"),
+            trend.fast,
+            f"must be below signals.trend.slow ({trend.slow})",
+        )
+    mr = config.signals.mean_reversion
+    if mr.max_z <= mr.entry_z:
+        raise fail(
+            ("signals", "mean_reversion", "max_z"),
+            mr.max_z,
+            f"must be above signals.mean_reversion.entry_z ({mr.entry_z})",
+        )
+    market = config.market
+    if not market.symbols:
+        raise fail(("market", "symbols"), market.symbols, "must list at least one symbol")
+    if len(set(market.symbols)) != len(market.symbols):
+        raise fail(("market", "symbols"), market.symbols, "lists a symbol twice")
+    if market.source == "csv" and not market.csv_paths:
+        raise fail(("market", "csv_paths"), market.csv_paths, "must name files when source = csv")
+    for name in PROFILES:
+        weights = getattr(config.regime_components, name)
+        if weights.trend + weights.mean_reversion <= 0:
+            raise fail(
+                ("regime_components", name),
+                loader.to_plain(weights),
+                "at least one sleeve weight must be positive",
+            )
+
+
+def config_hash(plain: Mapping[str, Any]) -> str:
+    """sha256 of the canonical JSON (sorted keys, no whitespace) of the resolved config."""
+    return hashlib.sha256(orjson.dumps(plain, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def redacted(plain: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> dict:
+    """The resolved config for printing and manifests, with credential presence but no values.
+
+    The config only names environment variables; this adds whether each is set, never what
+    it holds, so an operator can see a missing key without the key ever being written.
+    """
+    environ = os.environ if environ is None else environ
+    result = loader.to_plain(dict(plain))
+    for creds in result.get("venue", {}).values():
+        if isinstance(creds, dict) and "key_env" in creds:
+            for field in ("key_env", "secret_env"):
+                name = creds[field]
+                creds[f"{field}_present"] = bool(name) and bool(environ.get(name))
+    return result
+
+
+def read_secret(env_name: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """The one way to get a secret: from the environment variable the config names."""
+    environ = os.environ if environ is None else environ
+    return environ.get(env_name) or None if env_name else None

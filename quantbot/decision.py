@@ -1,0 +1,253 @@
+"""The decision step: pure, synchronous, deterministic.
+
+bar → data contract → sleeves → netting (deadband) → sizer → liquidity → order intent.
+
+It does no I/O and reads time only from the injected clock; given the same state, bar and
+config it produces the same intent and the same record. The daemon (``app.py``) and, later,
+replay call exactly this. Each stage's contribution lands in the record so a reader can
+rebuild from that one line why the order was sized the way it was. The AI sizer, portfolio
+limits, execution policy and risk governor slot in between sizer and intent.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from quantbot.clock import Clock, iso_utc
+from quantbot.config import Config
+from quantbot.domain.ids import client_order_id, decision_id
+from quantbot.domain.reasons import Reason, ReasonCode, reason
+from quantbot.domain.values import ZERO, Bar, Instrument, OrderIntent, OrderType, Side, to_decimal
+from quantbot.marketdata.contract import DataContract
+from quantbot.portfolio.netting import net_signals, within_deadband
+from quantbot.signals.base import Sleeve
+from quantbot.signals.mean_reversion import MeanReversionSleeve
+from quantbot.signals.trend import TrendSleeve
+from quantbot.sizing.base import Sizer, SizerOutput
+from quantbot.sizing.simple import SimpleSizer
+
+
+@attrs.frozen(slots=True)
+class PortfolioView:
+    """What the step may know about the account, handed in by the caller (no I/O inside)."""
+
+    equity: float
+    positions: dict[str, Decimal]
+    pending: dict[str, Decimal]
+    blocked_by: Reason | None = None  # halt or kill switch: decide, record, send nothing
+
+
+@attrs.frozen(slots=True)
+class Decision:
+    record: dict[str, Any]
+    intent: OrderIntent | None
+
+
+def _r(value: float) -> float:
+    return round(value, 6)
+
+
+class DecisionStep:
+    def __init__(
+        self,
+        *,
+        config: Config,
+        clock: Clock,
+        instruments: dict[str, Instrument],
+        contract: DataContract,
+        sleeves: list[Sleeve],
+        sizer: Sizer,
+        record_base: dict[str, Any],
+    ) -> None:
+        self._clock = clock
+        self._instruments = instruments
+        self._contract = contract
+        self._sleeves = sleeves
+        self._sizer = sizer
+        self._weights = attrs.asdict(config.components)
+        self._deadband = config.profile.deadband
+        self._liquidity = config.liquidity_thresholds
+        self._namespace = config.run.client_id_namespace
+        self._base = record_base
+        self._last_target: dict[str, float] = {}
+
+    @classmethod
+    def from_config(
+        cls,
+        config: Config,
+        clock: Clock,
+        instruments: dict[str, Instrument],
+        record_base: dict[str, Any],
+        *,
+        check_staleness: bool = True,
+    ) -> DecisionStep:
+        trend, mr = config.signals.trend, config.signals.mean_reversion
+        contract = DataContract(
+            clock=clock,
+            max_staleness_s=config.data_contract.max_staleness_s if check_staleness else None,
+            max_jump_fraction=config.data_contract.max_jump_fraction,
+        )
+        sleeves: list[Sleeve] = [
+            TrendSleeve("trend", fast=trend.fast, slow=trend.slow, scale=trend.scale),
+            MeanReversionSleeve(
+                "mean_reversion", window=mr.window, entry_z=mr.entry_z, max_z=mr.max_z
+            ),
+        ]
+        profile = config.profile
+        sizer = SimpleSizer(profile.equity_fraction, profile.max_position_usd)
+        return cls(
+            config=config,
+            clock=clock,
+            instruments=instruments,
+            contract=contract,
+            sleeves=sleeves,
+            sizer=sizer,
+            record_base=record_base,
+        )
+
+    def step(self, bar: Bar, view: PortfolioView) -> Decision:
+        did = decision_id(bar.symbol, bar.ts_ns)
+        record: dict[str, Any] = {
+            "ts": iso_utc(self._clock.now_ns()),
+            **self._base,
+            "decision_id": did,
+            "bar_ts": iso_utc(bar.ts_ns),
+            "symbol": bar.symbol,
+            "bar": {"o": bar.open, "h": bar.high, "l": bar.low, "c": bar.close, "v": bar.volume},
+            "intent": None,
+            "reason": None,
+            "clamps": [],
+        }
+        verdict = self._contract.check(bar)
+        if not verdict.ok:
+            if verdict.reset_symbol:
+                for sleeve in self._sleeves:
+                    sleeve.reset(bar.symbol)
+                self._last_target.pop(bar.symbol, None)
+            return self._none(record, verdict.reason)
+        signals = {s.name: s.update(bar) for s in self._sleeves}
+        record["sleeves"] = {
+            name: {"target": _r(sig.target), "confidence": _r(sig.confidence), "ready": sig.ready}
+            for name, sig in signals.items()
+        }
+        if not any(sig.ready for sig in signals.values()):
+            return self._none(record, reason(ReasonCode.SIGNAL_WARMUP, symbol=bar.symbol))
+        net = net_signals(signals, self._weights)
+        last = self._last_target.get(bar.symbol, 0.0)
+        record["net"] = {
+            "target": _r(net.target),
+            "confidence": _r(net.confidence),
+            "contributions": {k: _r(v) for k, v in net.contributions.items()},
+            "previous_target": _r(last),
+            "deadband": self._deadband,
+        }
+        if within_deadband(net.target, last, self._deadband):
+            return self._none(
+                record,
+                reason(
+                    ReasonCode.NETTING_DEADBAND,
+                    target=_r(net.target),
+                    previous=_r(last),
+                    deadband=self._deadband,
+                ),
+            )
+        return self._size(
+            bar, view, record, net.target, self._sizer.target_notional(net, view.equity)
+        )
+
+    def _size(
+        self,
+        bar: Bar,
+        view: PortfolioView,
+        record: dict[str, Any],
+        target: float,
+        sized: SizerOutput,
+    ) -> Decision:
+        did = record["decision_id"]
+        instrument = self._instruments[bar.symbol]
+        record["sizer"] = {
+            "target_notional_usd": _r(sized.target_notional_usd),
+            "raw_notional_usd": _r(sized.raw_notional_usd),
+            "capped": sized.capped,
+            "equity": _r(view.equity),
+        }
+        if sized.capped:
+            record["clamps"].append(
+                reason(ReasonCode.SIZER_POSITION_CAP, raw=_r(sized.raw_notional_usd)).to_record()
+            )
+        position = view.positions.get(bar.symbol, ZERO)
+        pending = view.pending.get(bar.symbol, ZERO)
+        target_qty = instrument.round_qty(sized.target_notional_usd / bar.close)
+        delta = target_qty - position - pending
+        record["position"] = {
+            "qty": str(position),
+            "pending": str(pending),
+            "target_qty": str(target_qty),
+            "delta_qty": str(delta),
+        }
+        if pending != 0:
+            return self._none(record, reason(ReasonCode.ORDER_WORKING_BLOCK, pending=str(pending)))
+        reducing = abs(target_qty) < abs(position) and (target_qty * position) >= 0
+        liquidity = self._liquidity
+        if not reducing and bar.volume < liquidity.min_bar_volume:
+            return self._none(
+                record,
+                reason(
+                    ReasonCode.LIQUIDITY_THIN_BLOCK,
+                    volume=bar.volume,
+                    min_bar_volume=liquidity.min_bar_volume,
+                ),
+            )
+        qty = abs(delta)
+        cap = instrument.round_qty(bar.volume * liquidity.max_participation)
+        if qty > cap:
+            record["clamps"].append(
+                reason(
+                    ReasonCode.LIQUIDITY_PARTICIPATION_CLAMP, wanted=str(qty), cap=str(cap)
+                ).to_record()
+            )
+            qty = cap
+        if qty < instrument.lot_size:
+            return self._none(
+                record,
+                reason(ReasonCode.SIZE_BELOW_LOT, qty=str(qty), lot_size=str(instrument.lot_size)),
+            )
+        arrival = instrument.round_price(bar.close)
+        if qty * arrival < instrument.min_notional:
+            return self._none(
+                record,
+                reason(
+                    ReasonCode.SIZE_BELOW_MIN_NOTIONAL,
+                    notional=str(qty * arrival),
+                    min_notional=str(instrument.min_notional),
+                ),
+            )
+        if view.blocked_by is not None:
+            return self._none(record, view.blocked_by)
+        intent = OrderIntent(
+            client_order_id=client_order_id(self._namespace, did),
+            decision_id=did,
+            symbol=bar.symbol,
+            side=Side.BUY if delta > 0 else Side.SELL,
+            qty=qty,
+            order_type=OrderType.MARKET,
+            bar_ts_ns=bar.ts_ns,
+            arrival_price=to_decimal(arrival),
+        )
+        self._last_target[bar.symbol] = target
+        record["intent"] = {
+            "client_order_id": intent.client_order_id,
+            "side": intent.side.value,
+            "qty": str(intent.qty),
+            "order_type": intent.order_type.value,
+        }
+        record["arrival_price"] = str(arrival)
+        return Decision(record, intent)
+
+    @staticmethod
+    def _none(record: dict[str, Any], why: Reason | None) -> Decision:
+        record["reason"] = why.to_record() if why else None
+        return Decision(record, None)

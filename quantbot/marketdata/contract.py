@@ -1,0 +1,153 @@
+"""The data contract: every bar is checked before anything downstream sees it.
+
+Checks run in a fixed order and the first failure wins, so one bad bar yields exactly one
+reason code. Per-symbol state is two dicts (last accepted ``ts_ns`` and close): O(1) per bar,
+plain float compares, because this runs once per bar on the hot path.
+
+A price jump is special: the bar is dropped, but it becomes the new baseline and the verdict
+asks downstream to reset that symbol's indicators. An unadjusted split is therefore flagged
+exactly once; the bars after it, at the new level, pass, and indicators never straddle it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import attrs
+
+from quantbot.clock import NS_PER_S, Clock
+from quantbot.domain.reasons import Reason, ReasonCode, reason
+from quantbot.domain.values import Bar
+
+_PRICE_FIELDS = ("open", "high", "low", "close")
+_FIELDS = (*_PRICE_FIELDS, "volume")
+
+
+@attrs.frozen(slots=True)
+class ContractVerdict:
+    """``ok`` bars go downstream; ``reset_symbol`` means indicators for it must restart."""
+
+    ok: bool
+    reason: Reason | None = None
+    reset_symbol: bool = False
+
+
+ACCEPTED = ContractVerdict(ok=True)
+
+
+class DataContract:
+    """Checks bars in order: finite, positive, OHLC consistent, increasing, fresh, no jump."""
+
+    __slots__ = ("_clock", "_last_close", "_last_ts", "_max_jump", "_max_stale_ns")
+
+    def __init__(
+        self, *, clock: Clock, max_staleness_s: float | None, max_jump_fraction: float
+    ) -> None:
+        if max_staleness_s is not None and not max_staleness_s > 0:
+            raise ValueError(f"max_staleness_s must be > 0 or None, got {max_staleness_s!r}")
+        if not (math.isfinite(max_jump_fraction) and max_jump_fraction > 0):
+            raise ValueError(f"max_jump_fraction must be finite and > 0, got {max_jump_fraction!r}")
+        self._clock = clock
+        self._max_stale_ns = None if max_staleness_s is None else max_staleness_s * NS_PER_S
+        self._max_jump = max_jump_fraction
+        self._last_ts: dict[str, int] = {}
+        self._last_close: dict[str, float] = {}
+
+    def check(self, bar: Bar) -> ContractVerdict:
+        o, h, lo, c, v = bar.open, bar.high, bar.low, bar.close, bar.volume
+        isfinite = math.isfinite
+        # One compound test on the fast path; _shape_reason works out which check failed.
+        if not (
+            isfinite(o)
+            and isfinite(h)
+            and isfinite(lo)
+            and isfinite(c)
+            and isfinite(v)
+            and lo > 0
+            and v >= 0
+            and lo <= o <= h
+            and lo <= c <= h
+        ):
+            return ContractVerdict(ok=False, reason=_shape_reason(bar))
+        symbol = bar.symbol
+        ts = bar.ts_ns
+        last_ts = self._last_ts.get(symbol)
+        if last_ts is not None and ts <= last_ts:
+            return _reject(
+                ReasonCode.DATA_TIMESTAMP_NOT_INCREASING,
+                bar,
+                field="ts_ns",
+                value=ts,
+                last_ts_ns=last_ts,
+            )
+        if self._max_stale_ns is not None:
+            age_ns = self._clock.now_ns() - ts - bar.interval_s * NS_PER_S
+            if age_ns > self._max_stale_ns:
+                return _reject(
+                    ReasonCode.DATA_STALE,
+                    bar,
+                    field="ts_ns",
+                    value=ts,
+                    age_s=age_ns / NS_PER_S,
+                    max_staleness_s=self._max_stale_ns / NS_PER_S,
+                )
+        prev = self._last_close.get(symbol)
+        self._last_ts[symbol] = ts
+        self._last_close[symbol] = c
+        if prev is not None:
+            limit = self._max_jump
+            if abs(o / prev - 1.0) > limit or abs(c / prev - 1.0) > limit:
+                return self._jump(bar, prev)
+        return ACCEPTED
+
+    def _jump(self, bar: Bar, prev: float) -> ContractVerdict:
+        # The baseline was already moved to this bar: flagged once, never traded through.
+        open_change = bar.open / prev - 1.0
+        close_change = bar.close / prev - 1.0
+        name, value, change = (
+            ("open", bar.open, open_change)
+            if abs(open_change) >= abs(close_change)
+            else ("close", bar.close, close_change)
+        )
+        why = reason(
+            ReasonCode.DATA_PRICE_JUMP,
+            symbol=bar.symbol,
+            ts_ns=bar.ts_ns,
+            field=name,
+            value=value,
+            prev_close=prev,
+            change=round(change, 6),
+            max_jump_fraction=self._max_jump,
+        )
+        return ContractVerdict(ok=False, reason=why, reset_symbol=True)
+
+    def forget(self, symbol: str) -> None:
+        """Drop the baseline for ``symbol`` (e.g. after a deliberate re-subscription)."""
+        self._last_ts.pop(symbol, None)
+        self._last_close.pop(symbol, None)
+
+
+def _reject(code: ReasonCode, bar: Bar, **context: object) -> ContractVerdict:
+    why = reason(code, symbol=bar.symbol, ts_ns=bar.ts_ns, **context)
+    return ContractVerdict(ok=False, reason=why)
+
+
+def _shape_reason(bar: Bar) -> Reason:
+    """Which stateless check ``bar`` failed, in contract order (slow path only)."""
+    for name in _FIELDS:
+        value = getattr(bar, name)
+        if not math.isfinite(value):
+            return _at(ReasonCode.DATA_NON_FINITE, bar, name)
+    for name in _PRICE_FIELDS:
+        if getattr(bar, name) <= 0:
+            return _at(ReasonCode.DATA_NON_POSITIVE, bar, name)
+    if bar.volume < 0:
+        return _at(ReasonCode.DATA_NON_POSITIVE, bar, "volume")
+    o, h, lo, c = bar.open, bar.high, bar.low, bar.close
+    name = "low" if lo > o or lo > c else "high"
+    return _at(ReasonCode.DATA_OHLC_INCONSISTENT, bar, name, open=o, high=h, low=lo, close=c)
+
+
+def _at(code: ReasonCode, bar: Bar, name: str, **extra: float) -> Reason:
+    value = getattr(bar, name)
+    return reason(code, symbol=bar.symbol, ts_ns=bar.ts_ns, field=name, value=value, **extra)

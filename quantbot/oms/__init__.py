@@ -1,0 +1,1 @@
+"""Order management: client ids, the journal, the ledger rebuilt from it, submit outcomes."""

@@ -1,0 +1,182 @@
+"""The in-process order ledger, rebuilt from the journal and kept current by the OMS.
+
+The ledger is what quantbot *believes*: orders by client id, positions from fills, and the
+venue fill cursor. Reconciliation compares it with what the venue says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from quantbot.domain.errors import InvariantViolation
+from quantbot.domain.values import (
+    ZERO,
+    Fill,
+    Order,
+    OrderStatus,
+    OrderType,
+    Position,
+    Side,
+)
+from quantbot.oms.journal import EventType
+
+_TERMINAL = frozenset(
+    {OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.NOT_SENT}
+)
+
+
+def _dec(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+class Ledger:
+    def __init__(self) -> None:
+        self.orders: dict[str, Order] = {}
+        self.positions: dict[str, Position] = {}
+        self.fill_seq = 0  # highest venue fill seq applied
+        self.fill_ids: set[str] = set()
+        self.last_event_seq = 0
+        self.submits = 0  # INTENT lines: orders we decided to send
+        self.fill_count = 0
+
+    @classmethod
+    def from_events(cls, events: Iterable[dict[str, Any]]) -> Ledger:
+        ledger = cls()
+        for event in events:
+            ledger.apply(event)
+        return ledger
+
+    def apply(self, event: dict[str, Any]) -> None:
+        self.last_event_seq = max(self.last_event_seq, int(event.get("seq", 0)))
+        handler = _HANDLERS.get(event["type"])
+        if handler is not None:
+            handler(self, event)
+
+    # -- queries ------------------------------------------------------------------------------
+    def position_qty(self, symbol: str) -> Decimal:
+        position = self.positions.get(symbol)
+        return position.qty if position else ZERO
+
+    def pending_qty(self, symbol: str) -> Decimal:
+        """Signed quantity still working (or unresolved) for ``symbol``."""
+        total = ZERO
+        for order in self.orders.values():
+            if order.symbol == symbol and order.status.is_open:
+                total += order.remaining_qty * order.side.sign
+        return total
+
+    def open_orders(self) -> list[Order]:
+        return [o for o in self.orders.values() if o.status.is_open]
+
+    def unresolved(self) -> list[Order]:
+        """Journaled intents whose submit outcome is not known (crash between the two)."""
+        return [
+            o for o in self.orders.values() if o.status in (OrderStatus.NEW, OrderStatus.UNKNOWN)
+        ]
+
+    # -- event handlers -----------------------------------------------------------------------
+    def _on_intent(self, e: dict[str, Any]) -> None:
+        self.submits += 1
+        self.orders[e["client_order_id"]] = Order(
+            client_order_id=e["client_order_id"],
+            symbol=e["symbol"],
+            side=Side(e["side"]),
+            qty=Decimal(e["qty"]),
+            order_type=OrderType(e.get("order_type", "MARKET")),
+            status=OrderStatus.NEW,
+            limit_price=_dec(e.get("limit_price")),
+            stop_price=_dec(e.get("stop_price")),
+            created_ts_ns=int(e["ts_ns"]),
+        )
+
+    def _on_external(self, e: dict[str, Any]) -> None:
+        self._on_intent(e)
+        self.submits -= 1  # not ours
+        self._set_status(e, OrderStatus(e.get("status", "ACCEPTED")))
+
+    def _set_status(self, e: dict[str, Any], status: OrderStatus) -> None:
+        order = self.orders.get(e["client_order_id"])
+        if order is None:
+            raise InvariantViolation(
+                f"journal seq {e.get('seq')}: {e['type']} for an unknown order"
+            )
+        if order.status in _TERMINAL:
+            return  # terminal states do not move back
+        if status is OrderStatus.ACCEPTED and order.filled_qty > 0:
+            status = OrderStatus.PARTIALLY_FILLED
+        self.orders[order.client_order_id] = attrs.evolve(
+            order,
+            status=status,
+            venue_order_id=e.get("venue_order_id") or order.venue_order_id,
+            reason=e.get("reason") or order.reason,
+        )
+
+    def _on_fill(self, e: dict[str, Any]) -> None:
+        fill = fill_from_event(e)
+        if fill.fill_id in self.fill_ids:
+            return
+        self.fill_ids.add(fill.fill_id)
+        self.fill_seq = max(self.fill_seq, fill.seq)
+        self.fill_count += 1
+        position = self.positions.get(fill.symbol) or Position(fill.symbol)
+        self.positions[fill.symbol] = position.apply_fill(fill)
+        order = self.orders.get(fill.client_order_id)
+        if order is None:
+            return  # a fill for an order we never knew: reconciliation adopts it first
+        filled = order.filled_qty + fill.qty
+        if filled > order.qty:
+            raise InvariantViolation(
+                f"overfill: order {order.client_order_id} qty={order.qty} filled={filled}"
+            )
+        prev_value = (order.avg_fill_price or ZERO) * order.filled_qty
+        avg = (prev_value + fill.price * fill.qty) / filled
+        status = OrderStatus.FILLED if filled == order.qty else OrderStatus.PARTIALLY_FILLED
+        self.orders[order.client_order_id] = attrs.evolve(
+            order, filled_qty=filled, avg_fill_price=avg, status=status
+        )
+
+
+def fill_from_event(e: dict[str, Any]) -> Fill:
+    return Fill(
+        fill_id=e["fill_id"],
+        client_order_id=e["client_order_id"],
+        symbol=e["symbol"],
+        side=Side(e["side"]),
+        qty=Decimal(e["qty"]),
+        price=Decimal(e["price"]),
+        fee=Decimal(e["fee"]),
+        ts_ns=int(e["fill_ts_ns"]),
+        venue_order_id=e.get("venue_order_id"),
+        seq=int(e["fill_seq"]),
+    )
+
+
+def fill_to_event(fill: Fill) -> dict[str, Any]:
+    return {
+        "fill_id": fill.fill_id,
+        "client_order_id": fill.client_order_id,
+        "symbol": fill.symbol,
+        "side": fill.side.value,
+        "qty": str(fill.qty),
+        "price": str(fill.price),
+        "fee": str(fill.fee),
+        "fill_ts_ns": fill.ts_ns,
+        "venue_order_id": fill.venue_order_id,
+        "fill_seq": fill.seq,
+    }
+
+
+_HANDLERS = {
+    EventType.INTENT: Ledger._on_intent,
+    EventType.EXTERNAL: Ledger._on_external,
+    EventType.ACK: lambda s, e: s._set_status(e, OrderStatus.ACCEPTED),
+    EventType.REJECT: lambda s, e: s._set_status(e, OrderStatus.REJECTED),
+    EventType.NOT_SENT: lambda s, e: s._set_status(e, OrderStatus.NOT_SENT),
+    EventType.UNKNOWN: lambda s, e: s._set_status(e, OrderStatus.UNKNOWN),
+    EventType.CANCELED: lambda s, e: s._set_status(e, OrderStatus.CANCELED),
+    EventType.FILL: Ledger._on_fill,
+}

@@ -1,0 +1,1 @@
+"""Operations: the state lock, later the error taxonomy, breakers and retries."""

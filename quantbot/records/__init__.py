@@ -1,0 +1,1 @@
+"""What the daemon reports: the run manifest and the JSONL decision records."""

@@ -1,0 +1,87 @@
+"""JSONL writer with a stable path and rotation by UTC day.
+
+The live file is always ``runtime/<name>`` so ``tail -F runtime/decisions.jsonl | jq .``
+follows it across rotations: at the first record of a new day the file is renamed to
+``runtime/<stem>/<stem>-YYYY-MM-DD.jsonl`` and a fresh one is opened under the stable name
+(logrotate style, which ``tail -F`` handles by re-opening the name).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from quantbot.clock import Clock, utc_date
+
+_DUMP_OPTIONS = orjson.OPT_APPEND_NEWLINE
+
+
+class RotatingJsonl:
+    def __init__(self, path: Path, clock: Clock, *, fsync_every: int = 50) -> None:
+        self.path = path
+        self.archive_dir = path.parent / path.stem
+        self._clock = clock
+        self._fsync_every = fsync_every
+        self._since_fsync = 0
+        self._date: str | None = None
+        self._file: Any = None
+        self.records_written = 0
+
+    def _open(self, today: str) -> None:
+        if self.path.exists() and self.path.stat().st_size > 0:
+            first = self._first_date()
+            if first is not None and first != today:
+                self._archive(first)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._file = os.fdopen(fd, "ab", buffering=1 << 16)
+        self._date = today
+
+    def _first_date(self) -> str | None:
+        with self.path.open("rb") as f:
+            line = f.readline()
+        try:
+            ts = orjson.loads(line).get("ts")
+        except orjson.JSONDecodeError:
+            return None
+        return ts[:10] if isinstance(ts, str) else None
+
+    def _archive(self, date: str) -> None:
+        self.archive_dir.mkdir(parents=True, exist_ok=True)
+        target = self.archive_dir / f"{self.path.stem}-{date}{self.path.suffix}"
+        if target.exists():  # same day written by an earlier run: append, keep order
+            with target.open("ab") as out, self.path.open("rb") as src:
+                out.write(src.read())
+            self.path.unlink()
+        else:
+            os.replace(self.path, target)
+
+    def write(self, record: dict[str, Any]) -> None:
+        """Buffer one record; ``flush()`` makes a step's records visible to ``tail -f``."""
+        today = utc_date(self._clock.now_ns())
+        if today != self._date:
+            if self._file is not None:
+                self.close()
+                self._archive(self._date or today)
+            self._open(today)
+        self._file.write(orjson.dumps(record, default=str, option=_DUMP_OPTIONS))
+        self.records_written += 1
+
+    def flush(self) -> None:
+        if self._file is None:
+            return
+        self._file.flush()
+        self._since_fsync += 1
+        if self._since_fsync >= self._fsync_every:
+            os.fsync(self._file.fileno())
+            self._since_fsync = 0
+
+    def close(self) -> None:
+        if self._file is not None and not self._file.closed:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+        self._file = None

@@ -1,0 +1,88 @@
+"""Control state in ``state/control.json``: the halt reason and the kill switch.
+
+Both survive restarts until a person runs ``quantbot resume``. The file is owner-only and
+written atomically, so the daemon and the CLI can share it without a socket.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import attrs
+import orjson
+
+from quantbot.clock import Clock, iso_utc
+from quantbot.fsutil import atomic_write
+
+
+@attrs.frozen
+class ControlState:
+    halt_code: str | None = None
+    halt_detail: str | None = None
+    halted_at: str | None = None
+    kill_switch: bool = False
+    kill_reason: str | None = None
+    killed_at: str | None = None
+
+    @property
+    def blocks_new_risk(self) -> bool:
+        return self.kill_switch or self.halt_code is not None
+
+    def describe(self) -> str:
+        if self.kill_switch:
+            return f"KILLED ({self.kill_reason})"
+        if self.halt_code:
+            return f"HALTED {self.halt_code}"
+        return "trading"
+
+
+class ControlStore:
+    def __init__(self, path: Path, clock: Clock) -> None:
+        self.path = path
+        self._clock = clock
+        self._cached: ControlState | None = None
+        self._mtime_ns = -1
+
+    @property
+    def cached(self) -> ControlState:
+        """The state as of the last change on disk; cheap enough for every decision step.
+
+        The CLI (`quantbot kill`) writes the same file, so a change made by a person reaches
+        the running daemon at its next decision without a socket.
+        """
+        try:
+            mtime = self.path.stat().st_mtime_ns
+        except FileNotFoundError:
+            mtime = 0
+        if self._cached is None or mtime != self._mtime_ns:
+            self._cached = self.load()
+            self._mtime_ns = mtime
+        return self._cached
+
+    def load(self) -> ControlState:
+        if not self.path.exists():
+            return ControlState()
+        data: dict[str, Any] = orjson.loads(self.path.read_bytes())
+        known = {f.name for f in attrs.fields(ControlState)}
+        return ControlState(**{k: v for k, v in data.items() if k in known})
+
+    def save(self, state: ControlState) -> ControlState:
+        atomic_write(self.path, orjson.dumps(attrs.asdict(state), option=orjson.OPT_INDENT_2))
+        self._cached = None
+        return state
+
+    def halt(self, code: str, detail: str) -> ControlState:
+        state = self.load()
+        if state.halt_code is not None:
+            return state  # the first halt reason is the one that matters
+        now = iso_utc(self._clock.now_ns())
+        return self.save(attrs.evolve(state, halt_code=code, halt_detail=detail, halted_at=now))
+
+    def kill(self, reason: str) -> ControlState:
+        now = iso_utc(self._clock.now_ns())
+        state = attrs.evolve(self.load(), kill_switch=True, kill_reason=reason, killed_at=now)
+        return self.save(state)
+
+    def resume(self) -> ControlState:
+        return self.save(ControlState())

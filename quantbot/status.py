@@ -1,0 +1,73 @@
+"""The compact status line the daemon prints, and the snapshot `quantbot status` reads."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from quantbot.clock import iso_utc
+
+if TYPE_CHECKING:
+    from quantbot.app import Daemon
+
+
+@attrs.frozen
+class StatusSnapshot:
+    ts: str
+    run_id: str
+    execution_mode: str
+    bars: int
+    decisions: int
+    orders: int
+    rejected_orders: int
+    fills: int
+    positions: dict[str, str]
+    open_orders: int
+    equity: str
+    pnl: str
+    control: str
+
+    @classmethod
+    def collect(cls, daemon: Daemon) -> StatusSnapshot:
+        pipeline = daemon.pipeline
+        counters = pipeline.counters
+        venue = daemon.venue
+        equity = venue.equity()
+        initial = daemon.config.venue.sim.initial_cash
+        if pipeline.oms is not None:
+            ledger = pipeline.oms.ledger
+            positions = {s: str(p.qty) for s, p in sorted(ledger.positions.items()) if p.qty}
+            open_orders = len(ledger.open_orders())
+        else:
+            positions, open_orders = {}, 0
+        return cls(
+            ts=iso_utc(daemon.clock.now_ns()),
+            run_id=daemon.run_id,
+            execution_mode=daemon.mode,
+            bars=counters.bars,
+            decisions=counters.decisions,
+            orders=counters.orders_accepted,
+            rejected_orders=counters.orders_rejected,
+            fills=counters.fills,
+            positions=positions,
+            open_orders=open_orders,
+            equity=str(equity.quantize(Decimal("0.01"))),
+            pnl=str((equity - initial).quantize(Decimal("0.01"))),
+            control=daemon.control.cached.describe(),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+def format_status_line(s: StatusSnapshot) -> str:
+    positions = ",".join(f"{sym}:{qty}" for sym, qty in s.positions.items()) or "flat"
+    pnl = Decimal(s.pnl)
+    sign = "+" if pnl >= 0 else ""
+    return (
+        f"{s.ts[11:19]} [{s.execution_mode}] bars={s.bars} decisions={s.decisions} "
+        f"orders={s.orders} fills={s.fills} open={s.open_orders} pos={positions} "
+        f"equity={s.equity} pnl={sign}{s.pnl} state={s.control}"
+    )

@@ -1,0 +1,88 @@
+"""The one shape every venue has: a ``Protocol`` plus frozen value types.
+
+Adapters translate their vendor's payloads and errors into these at the boundary, so the OMS,
+reconciliation and the contract suite never see a vendor type.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Protocol, runtime_checkable
+
+import attrs
+
+from quantbot.domain.reasons import Reason
+from quantbot.domain.values import (
+    Fill,
+    Instrument,
+    Order,
+    OrderIntent,
+    OrderType,
+    Position,
+    SubmitOutcome,
+)
+
+
+@attrs.frozen(slots=True)
+class Capabilities:
+    """What a venue supports, as data (checked by gates before anything is sent)."""
+
+    order_types: frozenset[OrderType]
+    time_in_force: frozenset[str]
+    max_leverage: Decimal
+    batch_cancel: bool
+    has_sessions: bool
+
+
+@attrs.frozen(slots=True)
+class SubmitResult:
+    """The venue's answer to one submit. ``order`` is None when no order record exists for it
+    (a duplicate client id, a transport failure); ``reason`` is set unless ACCEPTED."""
+
+    outcome: SubmitOutcome
+    order: Order | None
+    reason: Reason | None
+
+
+@attrs.frozen(slots=True)
+class Account:
+    cash: Decimal
+    equity: Decimal
+    buying_power: Decimal
+    currency: str = "USD"
+
+
+@runtime_checkable
+class OrderVenue(Protocol):
+    name: str
+    capabilities: Capabilities
+
+    async def connect(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def instruments(self) -> dict[str, Instrument]: ...
+
+    async def submit(self, intent: OrderIntent) -> SubmitResult: ...
+
+    async def cancel(self, client_order_id: str) -> Order | None:
+        """The order after the cancel (terminal orders come back unchanged); None if unknown."""
+        ...
+
+    async def cancel_all(self, symbol: str | None = None) -> list[Order]:
+        """Cancel every working order (of ``symbol``); returns the orders that were canceled."""
+        ...
+
+    async def order_by_client_id(self, client_order_id: str) -> Order | None: ...
+
+    async def open_orders(self) -> list[Order]: ...
+
+    async def positions(self) -> dict[str, Position]:
+        """Non-zero positions only."""
+        ...
+
+    async def account(self) -> Account: ...
+
+    async def fills_since(self, seq: int) -> list[Fill]:
+        """Fills with ``fill.seq > seq``, ascending by seq."""
+        ...

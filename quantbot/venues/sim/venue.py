@@ -1,0 +1,303 @@
+"""``SimVenue``: the embedded paper venue, an ``OrderVenue`` like any broker adapter.
+
+Orders are checked and acknowledged at ``submit`` but only ever fill in ``on_bar``, which the
+daemon calls when a bar arrives and before deciding on it, so an order decided on bar t fills
+on bar t+1 (see ``matching.py`` for the fill rules). Every mutation is persisted to the book
+file when ``state_path`` is set; ``state_path=None`` keeps everything in memory (bench, replay).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
+
+import attrs
+
+from quantbot.clock import Clock
+from quantbot.domain.errors import InvariantViolation
+from quantbot.domain.reasons import Reason, ReasonCode, reason
+from quantbot.domain.values import (
+    ZERO,
+    Bar,
+    Fill,
+    Instrument,
+    Order,
+    OrderIntent,
+    OrderStatus,
+    OrderType,
+    Position,
+    SubmitOutcome,
+    to_decimal,
+)
+from quantbot.venues.base import Account, Capabilities, SubmitResult
+from quantbot.venues.sim.book import SimBook, load_book, order_price, save_book
+from quantbot.venues.sim.matching import Match, MatchParams, match, stop_triggered
+
+_BPS = Decimal(10_000)
+_FEE_QUANTUM = Decimal("1e-8")
+
+
+class SimVenue:
+    """Deterministic paper venue: same inputs give the same fills, ids and file."""
+
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        instruments: dict[str, Instrument],
+        state_path: Path | None,
+        initial_cash: Decimal,
+        fee_bps: float,
+        slippage_bps: float,
+        participation_cap: float,
+        buying_power_multiple: float = 2.0,
+        seed: int = 0,
+    ) -> None:
+        self.name = "sim"
+        self.seed = seed  # reserved: today's fill rules need no randomness
+        self._clock = clock
+        self._instruments = dict(instruments)
+        self._state_path = state_path
+        self._fee_rate = _param("fee_bps", fee_bps, low=0) / _BPS
+        self._multiple = _param("buying_power_multiple", buying_power_multiple, low=0, strict=True)
+        self._params = MatchParams(
+            slippage_bps=_param("slippage_bps", slippage_bps, low=0, high=_BPS),
+            participation_cap=_param("participation_cap", participation_cap, low=0, strict=True),
+        )
+        self.capabilities = Capabilities(
+            order_types=frozenset({OrderType.MARKET, OrderType.LIMIT, OrderType.STOP}),
+            time_in_force=frozenset({"GTC", "DAY"}),
+            max_leverage=self._multiple,
+            batch_cancel=True,
+            has_sessions=False,
+        )
+        # A book on disk wins over initial_cash: it is the account, initial_cash only seeds it.
+        self._book = SimBook(cash=_param("initial_cash", initial_cash, low=0))
+        self._loaded = self._load()
+
+    # ------------------------------------------------------------ lifecycle
+
+    def _load(self) -> bool:
+        if self._state_path is None or not self._state_path.exists():
+            return False
+        self._book = load_book(self._state_path)
+        return True
+
+    def _persist(self) -> None:
+        if self._state_path is not None:
+            save_book(self._book, self._state_path)
+            self._loaded = True  # the file is now ours; connect() must not reload over us
+
+    async def connect(self) -> None:
+        if not self._loaded:
+            self._loaded = self._load()
+
+    async def close(self) -> None:
+        self._persist()  # marks move every bar but are only written with other changes
+
+    async def instruments(self) -> dict[str, Instrument]:
+        return dict(self._instruments)
+
+    # ------------------------------------------------------------ orders
+
+    async def submit(self, intent: OrderIntent) -> SubmitResult:
+        cid = intent.client_order_id
+        existing = self._book.orders.get(cid)
+        if cid in self._book.seen_client_ids:
+            why = reason(
+                ReasonCode.VENUE_DUPLICATE_CLIENT_ID,
+                client_order_id=cid,
+                existing_status=existing.status.value if existing else "UNKNOWN",
+            )
+            return SubmitResult(SubmitOutcome.REJECTED, None, why)
+        self._book.seen_client_ids.add(cid)
+        order = _order_from(intent, self._clock.now_ns())
+        why = self._admission(order)
+        if why is None:
+            order = attrs.evolve(order, venue_order_id=f"sim-{self._book.next_order_no}")
+            self._book.next_order_no += 1
+            outcome = SubmitOutcome.ACCEPTED
+        else:
+            order = attrs.evolve(order, status=OrderStatus.REJECTED, reason=str(why))
+            outcome = SubmitOutcome.REJECTED
+        self._book.put_order(order)
+        self._persist()
+        return SubmitResult(outcome, order, why)
+
+    def _admission(self, order: Order) -> Reason | None:
+        instrument = self._instruments.get(order.symbol)
+        if instrument is None:
+            return reason(ReasonCode.VENUE_UNKNOWN_SYMBOL, symbol=order.symbol)
+        return self._check_increments(order, instrument) or self._check_funds(order)
+
+    def _check_increments(self, order: Order, instrument: Instrument) -> Reason | None:
+        if order.qty <= 0 or order.qty % instrument.lot_size:
+            return reason(
+                ReasonCode.VENUE_REJECTED,
+                check="lot_size",
+                qty=str(order.qty),
+                lot_size=str(instrument.lot_size),
+            )
+        for name, price in (("limit_price", order.limit_price), ("stop_price", order.stop_price)):
+            if price is not None and (price <= 0 or price % instrument.tick_size):
+                return reason(
+                    ReasonCode.VENUE_REJECTED,
+                    check="tick_size",
+                    **{name: str(price)},
+                    tick_size=str(instrument.tick_size),
+                )
+        price = order_price(order, self._book.mark_price(order.symbol))
+        if price is not None and order.qty * price < instrument.min_notional:
+            return reason(
+                ReasonCode.VENUE_REJECTED,
+                check="min_notional",
+                notional=str(order.qty * price),
+                min_notional=str(instrument.min_notional),
+            )
+        return None
+
+    def _check_funds(self, order: Order) -> Reason | None:
+        # An order that does not add exposure (closing or reducing) always passes, so a fully
+        # used account can still get out of its positions.
+        before = self._book.gross_exposure()
+        after = self._book.gross_exposure(order)
+        equity = self._book.equity()
+        limit = self._multiple * equity
+        if after > limit and after > before:
+            return reason(
+                ReasonCode.VENUE_INSUFFICIENT_FUNDS,
+                gross_exposure=str(after),
+                limit=str(limit),
+                equity=str(equity),
+                buying_power_multiple=str(self._multiple),
+            )
+        return None
+
+    async def cancel(self, client_order_id: str) -> Order | None:
+        order = self._book.orders.get(client_order_id)
+        if order is None or not order.status.is_open:
+            return order
+        canceled = attrs.evolve(order, status=OrderStatus.CANCELED)
+        self._book.put_order(canceled)
+        self._persist()
+        return canceled
+
+    async def cancel_all(self, symbol: str | None = None) -> list[Order]:
+        canceled = [
+            attrs.evolve(o, status=OrderStatus.CANCELED) for o in self._book.working(symbol)
+        ]
+        for order in canceled:
+            self._book.put_order(order)
+        if canceled:
+            self._persist()
+        return canceled
+
+    async def order_by_client_id(self, client_order_id: str) -> Order | None:
+        return self._book.orders.get(client_order_id)
+
+    async def open_orders(self) -> list[Order]:
+        return self._book.working()
+
+    # ------------------------------------------------------------ bars and fills
+
+    def on_bar(self, bar: Bar) -> list[Fill]:
+        """Fill what ``bar`` allows, in submission order; then mark to its close."""
+        instrument = self._instruments.get(bar.symbol)
+        if instrument is None:
+            return []
+        fills: list[Fill] = []
+        armed_changed = False
+        for order in self._book.working(bar.symbol):
+            armed = order.client_order_id in self._book.armed_stops
+            if not armed and stop_triggered(order, bar):
+                self._book.armed_stops.add(order.client_order_id)
+                armed_changed = True
+            result = match(order, bar, instrument, self._params, stop_armed=armed)
+            if result is not None:
+                fills.append(self._execute(order, result))
+        self._book.marks[bar.symbol] = to_decimal(bar.close)
+        if fills or armed_changed:
+            self._persist()
+        return fills
+
+    def _execute(self, order: Order, result: Match) -> Fill:
+        seq = self._book.next_seq
+        notional = result.qty * result.price
+        fill = Fill(
+            fill_id=f"sim-f-{seq}",
+            client_order_id=order.client_order_id,
+            symbol=order.symbol,
+            side=order.side,
+            qty=result.qty,
+            price=result.price,
+            fee=(notional * self._fee_rate).quantize(_FEE_QUANTUM, ROUND_HALF_EVEN),
+            ts_ns=self._clock.now_ns(),
+            venue_order_id=order.venue_order_id,
+            seq=seq,
+        )
+        filled = order.filled_qty + result.qty
+        if filled > order.qty:
+            raise InvariantViolation(f"sim overfill of {order.client_order_id}: {filled}")
+        avg = ((order.avg_fill_price or ZERO) * order.filled_qty + notional) / filled
+        status = OrderStatus.FILLED if filled == order.qty else OrderStatus.PARTIALLY_FILLED
+        self._book.apply_fill(fill)
+        self._book.put_order(
+            attrs.evolve(order, filled_qty=filled, avg_fill_price=avg, status=status)
+        )
+        return fill
+
+    async def fills_since(self, seq: int) -> list[Fill]:
+        fills = self._book.fills
+        return fills[bisect_right(fills, seq, key=lambda f: f.seq) :]
+
+    # ------------------------------------------------------------ account
+
+    async def positions(self) -> dict[str, Position]:
+        return {s: p for s, p in self._book.positions.items() if p.qty}
+
+    async def account(self) -> Account:
+        equity = self._book.equity()
+        buying_power = self._multiple * equity - self._book.gross_exposure()
+        return Account(cash=self._book.cash, equity=equity, buying_power=buying_power)
+
+    def marks(self) -> dict[str, Decimal]:
+        return dict(self._book.marks)
+
+    def equity(self) -> Decimal:
+        return self._book.equity()
+
+
+def _order_from(intent: OrderIntent, now_ns: int) -> Order:
+    """The venue's order for ``intent``: only the price fields its type uses are kept."""
+    is_limit = intent.order_type is OrderType.LIMIT
+    is_stop = intent.order_type is OrderType.STOP
+    return Order(
+        client_order_id=intent.client_order_id,
+        symbol=intent.symbol,
+        side=intent.side,
+        qty=intent.qty,
+        order_type=intent.order_type,
+        status=OrderStatus.ACCEPTED,
+        limit_price=intent.limit_price if is_limit else None,
+        stop_price=intent.stop_price if is_stop else None,
+        created_ts_ns=now_ns,
+    )
+
+
+def _param(
+    name: str,
+    value: Decimal | float,
+    *,
+    low: Decimal | float,
+    high: Decimal | float | None = None,
+    strict: bool = False,
+) -> Decimal:
+    """``value`` as a Decimal, checked to lie in its range (``strict``: strictly above low)."""
+    number = to_decimal(value)
+    too_low = number <= low if strict else number < low
+    if too_low or (high is not None and number >= to_decimal(high)):
+        bound = f"> {low}" if strict else f">= {low}"
+        upper = f" and < {high}" if high is not None else ""
+        raise ValueError(f"SimVenue {name} must be {bound}{upper}, got {value!r}")
+    return number

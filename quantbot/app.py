@@ -72,6 +72,8 @@ class Daemon:
         self.lock = StateLock(self.state_dir)
         self.control = ControlStore(self.state_dir / "control.json", clock)
         self._stop = asyncio.Event()
+        self._idle = asyncio.Event()  # set while no batch is between decide and record
+        self._idle.set()
         self._halted_this_run: Reason | None = None
         self.journal: Journal | None = None
         self.venue: SimVenue | None = None
@@ -130,6 +132,13 @@ class Daemon:
             execution_mode=self.mode,
         )
         self.manifest_path = write_manifest(self.runtime_dir, self._manifest(startup))
+        blocked = self.control.cached
+        if blocked.blocks_new_risk:
+            logger.warning(
+                "starting {}: no new orders until `quantbot resume` ({})",
+                blocked.describe(),
+                blocked.halt_detail or blocked.kill_reason,
+            )
         logger.info(
             "run {} started: mode={} profile={} manifest={}",
             self.run_id,
@@ -205,7 +214,11 @@ class Daemon:
         async for batch in self._stream():
             if self._stop.is_set():
                 return
-            await self.pipeline.on_batch(batch)
+            self._idle.clear()
+            try:
+                await self.pipeline.on_batch(batch)
+            finally:
+                self._idle.set()
 
     async def _status_loop(self) -> None:
         while True:
@@ -292,12 +305,12 @@ class Daemon:
     async def _shutdown(self, feed: asyncio.Task, others: list[asyncio.Task]) -> None:
         """No new intents; let the batch in flight settle (bounded), then flush everything."""
         self._stop.set()
-        if not feed.done():
+        if not feed.done() and not self._idle.is_set():
             try:
-                await asyncio.wait_for(asyncio.shield(feed), self.config.run.shutdown_grace_s)
+                await asyncio.wait_for(self._idle.wait(), self.config.run.shutdown_grace_s)
             except TimeoutError:
                 logger.warning(
-                    "shutdown grace of {}s passed; cancelling market data",
+                    "shutdown grace of {}s passed with a batch in flight; cancelling it",
                     self.config.run.shutdown_grace_s,
                 )
         for task in [feed, *others]:

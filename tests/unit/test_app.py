@@ -21,7 +21,7 @@ from quantbot.risk.control import ControlStore
 SHARED_DAILY = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "daily"
 
 
-def _loaded(tmp_path: Path, **extra: str):  # noqa: ANN202
+def _loaded(tmp_path: Path, **extra: str):
     environ = {
         "QUANTBOT__RUN__STATE_DIR": str(tmp_path / "state"),
         "QUANTBOT__RUN__RUNTIME_DIR": str(tmp_path / "runtime"),
@@ -57,8 +57,13 @@ async def test_csv_market_runs_to_the_end_and_trades(tmp_path: Path) -> None:
     assert len(records) == 2 * 3270  # one per symbol per bar, none lost
     assert {r["symbol"] for r in records} == {"AAPL", "MSFT"}
     # Adjusted data: the 2000 and 2005 AAPL splits are not jumps, so nothing is dropped.
-    assert not [r for r in records if (r["reason"] or {}).get("code") == "DATA_PRICE_JUMP"
-                and r["symbol"] == "AAPL" and r["bar_ts"][:10] in {"2000-06-21", "2005-02-28"}]
+    assert not [
+        r
+        for r in records
+        if (r["reason"] or {}).get("code") == "DATA_PRICE_JUMP"
+        and r["symbol"] == "AAPL"
+        and r["bar_ts"][:10] in {"2000-06-21", "2005-02-28"}
+    ]
     sent = [r for r in records if r["intent"]]
     assert sent and len(_journal(tmp_path, "INTENT")) == len(sent)
     assert _journal(tmp_path, "FILL")
@@ -97,9 +102,13 @@ async def test_a_crashed_task_halts_with_a_reason_that_survives_restart(tmp_path
 
 
 async def test_cancelling_the_daemon_propagates_and_releases_the_lock(tmp_path: Path) -> None:
-    daemon = Daemon(_loaded(tmp_path, QUANTBOT__MARKET__CSV_PACE="realtime",
-                            QUANTBOT__MARKET__CSV_SPEED="86400"),  # one daily bar per second
-                    execution_mode="paper", clock=LiveClock())
+    daemon = Daemon(
+        _loaded(
+            tmp_path, QUANTBOT__MARKET__CSV_PACE="realtime", QUANTBOT__MARKET__CSV_SPEED="86400"
+        ),  # one daily bar per second
+        execution_mode="paper",
+        clock=LiveClock(),
+    )
     await daemon.start()
     task = asyncio.create_task(daemon.run())
     await asyncio.sleep(0)  # let it start; it is now waiting on the paced feed

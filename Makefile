@@ -1,5 +1,6 @@
 # quantbot: `make run` and `make test` work on a fresh machine with Python 3.11 and make.
-PYTHON ?= python3.11
+# Python 3.11: python3.11 on PATH, else python3 (checked to be 3.11 before the venv is made).
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null || echo python3.11)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
@@ -8,7 +9,8 @@ ARGS   ?=
 .PHONY: install run test lint bench clean
 
 $(BIN)/python:
-	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null || \
+		{ echo "quantbot needs Python 3.11; set PYTHON=/path/to/python3.11"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 

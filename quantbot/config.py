@@ -216,7 +216,9 @@ def load_config(
     overrides = loader.env_overrides(Config, environ)
     merged = loader.merge(data, {p: v for p, (_, v) in overrides.items()})
     if trading_profile is not None:
-        merged.setdefault("run", {})["trading_profile"] = trading_profile
+        run = merged.setdefault("run", {})
+        if isinstance(run, dict):  # a `run` that is not a table is reported by build() below
+            run["trading_profile"] = trading_profile
     env_names = {p: name for p, (name, _) in overrides.items()}
     locate = loader.locator(path, text, env_names)
     if trading_profile is not None:

@@ -7,6 +7,7 @@ The schema lives in ``quantbot.config``; this module knows nothing about trading
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 import tomllib
@@ -37,7 +38,9 @@ def setting(
     if isinstance(default, list | dict):
         return attrs.field(factory=lambda d=default: type(d)(d), metadata=meta)
     if attrs.has(type(default)):
-        return attrs.field(factory=lambda d=default: d, metadata=meta)
+        # A copy per instance, like lists above: the default table's lists (market.symbols)
+        # must not be one object shared by every Config ever built.
+        return attrs.field(factory=lambda d=default: copy.deepcopy(d), metadata=meta)
     return attrs.field(default=default, metadata=meta)
 
 
@@ -50,26 +53,38 @@ def locator(path: Path | None, text: str, env_keys: Mapping[tuple[str, ...], str
                 return f"environment {env_keys[key_path[:depth]]}"
         if path is None:
             return "<defaults>"
-        line = find_line(text, key_path)
-        return f"{path}:{line}" if line else str(path)
+        # An array element or a key inside an inline table has no line of its own: point at
+        # the line of the nearest enclosing key or table instead of at no line at all.
+        for depth in range(len(key_path), 0, -1):
+            line = find_line(text, key_path[:depth])
+            if line:
+                return f"{path}:{line}"
+        return str(path)
 
     return locate
 
 
+_KEY_PART = r"(?:[A-Za-z0-9_\-]+|\"[^\"]*\"|'[^']*')"
+_KEY_RE = re.compile(rf"^\s*({_KEY_PART}(?:\s*\.\s*{_KEY_PART})*)\s*=")
+_HEAD_RE = re.compile(r"^\s*\[([^\[\]]+)\]\s*(#.*)?$")
+
+
+def _key_parts(dotted: str) -> tuple[str, ...]:
+    return tuple(p.strip("\"'") for p in re.findall(_KEY_PART, dotted))
+
+
 def find_line(text: str, key_path: tuple[str, ...]) -> int | None:
-    """Best-effort line of ``key_path`` in a TOML text (tables and dotted headers only)."""
+    """Best-effort line of ``key_path`` in a TOML text (tables, dotted headers and keys)."""
     table: tuple[str, ...] = ()
-    key_re = re.compile(r"^\s*([A-Za-z0-9_\-\"']+)\s*=")
-    head_re = re.compile(r"^\s*\[([^\[\]]+)\]\s*(#.*)?$")
     for number, line in enumerate(text.splitlines(), start=1):
-        head = head_re.match(line)
+        head = _HEAD_RE.match(line)
         if head:
-            table = tuple(p.strip().strip("\"'") for p in head.group(1).split("."))
+            table = _key_parts(head.group(1))
             if table == key_path:
                 return number
             continue
-        key = key_re.match(line)
-        if key and (*table, key.group(1).strip("\"'")) == key_path:
+        key = _KEY_RE.match(line)
+        if key and (*table, *_key_parts(key.group(1))) == key_path:
             return number
     return None
 

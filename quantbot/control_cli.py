@@ -40,7 +40,7 @@ def _status(state_dir: Path, store: ControlStore) -> int:
     control = store.load()
     running = StateLock(state_dir).is_held_elsewhere()
     ledger = (
-        Ledger.from_events(read_journal(state_dir / "journal.jsonl").events)
+        Ledger.from_events(read_journal(state_dir / "journal.jsonl", repair=False).events)
         if (state_dir / "journal.jsonl").exists()
         else Ledger()
     )

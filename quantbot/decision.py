@@ -73,6 +73,10 @@ class DecisionStep:
         self._namespace = config.run.client_id_namespace
         self._base = record_base
         self._last_target: dict[str, float] = {}
+        # Symbols whose last order was cut by the participation clamp: the deadband does not
+        # apply until the rest is ordered, or it would freeze the position at the clamped size
+        # (and stop a thin-market reduction after its first slice).
+        self._catching_up: set[str] = set()
 
     @classmethod
     def from_config(
@@ -127,6 +131,7 @@ class DecisionStep:
                 for sleeve in self._sleeves:
                     sleeve.reset(bar.symbol)
                 self._last_target.pop(bar.symbol, None)
+                self._catching_up.discard(bar.symbol)
             return self._none(record, verdict.reason)
         signals = {s.name: s.update(bar) for s in self._sleeves}
         record["sleeves"] = {
@@ -137,14 +142,16 @@ class DecisionStep:
             return self._none(record, reason(ReasonCode.SIGNAL_WARMUP, symbol=bar.symbol))
         net = net_signals(signals, self._weights)
         last = self._last_target.get(bar.symbol, 0.0)
+        catching_up = bar.symbol in self._catching_up
         record["net"] = {
             "target": _r(net.target),
             "confidence": _r(net.confidence),
             "contributions": {k: _r(v) for k, v in net.contributions.items()},
             "previous_target": _r(last),
             "deadband": self._deadband,
+            "catching_up": catching_up,
         }
-        if within_deadband(net.target, last, self._deadband):
+        if not catching_up and within_deadband(net.target, last, self._deadband):
             return self._none(
                 record,
                 reason(
@@ -182,6 +189,8 @@ class DecisionStep:
         pending = view.pending.get(bar.symbol, ZERO)
         target_qty = instrument.round_qty(sized.target_notional_usd / bar.close)
         delta = target_qty - position - pending
+        if abs(delta) < instrument.lot_size:
+            self._catching_up.discard(bar.symbol)  # nothing left to catch up on
         record["position"] = {
             "qty": str(position),
             "pending": str(pending),
@@ -238,6 +247,10 @@ class DecisionStep:
             arrival_price=to_decimal(arrival),
         )
         self._last_target[bar.symbol] = target
+        if qty < abs(delta):
+            self._catching_up.add(bar.symbol)
+        else:
+            self._catching_up.discard(bar.symbol)
         record["intent"] = {
             "client_order_id": intent.client_order_id,
             "side": intent.side.value,

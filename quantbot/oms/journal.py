@@ -40,8 +40,12 @@ class JournalReplay:
     torn_saved_to: Path | None
 
 
-def read_journal(path: Path) -> JournalReplay:
-    """Read every event; set a torn last line aside; refuse a corrupt middle."""
+def read_journal(path: Path, *, repair: bool = True) -> JournalReplay:
+    """Read every event; set a torn last line aside; refuse a corrupt middle.
+
+    ``repair=False`` leaves the file untouched (a torn tail is reported, not set aside): for
+    readers such as `quantbot status` that may run beside a daemon still appending to it.
+    """
     if not path.exists():
         return JournalReplay([], None, None)
     raw = path.read_bytes()
@@ -64,10 +68,11 @@ def read_journal(path: Path) -> JournalReplay:
     try:  # a complete final event that only lacks its newline is kept
         events.append(orjson.loads(tail))
     except orjson.JSONDecodeError:
-        saved = _set_aside(path, len(raw) - len(tail), tail)
+        saved = _set_aside(path, len(raw) - len(tail), tail) if repair else None
         return JournalReplay(events, tail, saved)
-    with path.open("ab") as f:
-        f.write(b"\n")
+    if repair:
+        with path.open("ab") as f:
+            f.write(b"\n")
     return JournalReplay(events, None, None)
 
 

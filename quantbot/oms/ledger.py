@@ -134,7 +134,12 @@ class Ledger:
             )
         prev_value = (order.avg_fill_price or ZERO) * order.filled_qty
         avg = (prev_value + fill.price * fill.qty) / filled
-        status = OrderStatus.FILLED if filled == order.qty else OrderStatus.PARTIALLY_FILLED
+        if order.status in _TERMINAL:
+            # A fill journaled after the cancel (it happened before it, but was pulled later)
+            # counts, but a canceled order does not come back to life as working.
+            status = order.status
+        else:
+            status = OrderStatus.FILLED if filled == order.qty else OrderStatus.PARTIALLY_FILLED
         self.orders[order.client_order_id] = attrs.evolve(
             order, filled_qty=filled, avg_fill_price=avg, status=status
         )

@@ -13,7 +13,7 @@ import attrs
 from loguru import logger
 
 from quantbot.domain.reasons import Reason, ReasonCode, reason
-from quantbot.domain.values import Order, OrderIntent, SubmitOutcome
+from quantbot.domain.values import Order, OrderIntent, OrderStatus, SubmitOutcome
 from quantbot.oms.journal import EventType, Journal
 from quantbot.oms.ledger import Ledger, fill_to_event
 from quantbot.venues.base import OrderVenue
@@ -137,6 +137,7 @@ class OrderManager:
                     )
                 )
         await self.sync_fills()
+        await self._refresh_terminal_states()  # canceled at the venue while we were down
         findings.extend(await self._compare_positions())
         self.journal.sync()
         for finding in findings:
@@ -151,8 +152,25 @@ class OrderManager:
                 EventType.NOT_SENT, client_order_id=cid, reason="not at venue after restart"
             )
             return reason(ReasonCode.RECONCILE_NOT_FOUND, client_order_id=cid)
-        self._record(EventType.ACK, client_order_id=cid, venue_order_id=venue_order.venue_order_id)
-        return reason(ReasonCode.RECONCILE_ADOPTED, client_order_id=cid, origin="journal")
+        if venue_order.status is OrderStatus.REJECTED:
+            # The venue answered REJECTED before the crash; adopting it as ACK would leave an
+            # order that never fills open in the ledger (and block its symbol) for ever.
+            self._record(
+                EventType.REJECT,
+                client_order_id=cid,
+                venue_order_id=venue_order.venue_order_id,
+                reason=venue_order.reason or "rejected at venue",
+            )
+        else:
+            self._record(
+                EventType.ACK, client_order_id=cid, venue_order_id=venue_order.venue_order_id
+            )
+        return reason(
+            ReasonCode.RECONCILE_ADOPTED,
+            client_order_id=cid,
+            origin="journal",
+            venue_status=venue_order.status.value,
+        )
 
     async def _compare_positions(self) -> list[Reason]:
         venue_positions = await self.venue.positions()

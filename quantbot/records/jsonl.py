@@ -62,10 +62,11 @@ class RotatingJsonl:
     def write(self, record: dict[str, Any]) -> None:
         """Buffer one record; ``flush()`` makes a step's records visible to ``tail -f``."""
         today = utc_date(self._clock.now_ns())
-        if today != self._date:
+        if today != self._date or self._file is None:
             if self._file is not None:
+                previous = self._date or today
                 self.close()
-                self._archive(self._date or today)
+                self._archive(previous)
             self._open(today)
         self._file.write(orjson.dumps(record, default=str, option=_DUMP_OPTIONS))
         self.records_written += 1

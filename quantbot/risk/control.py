@@ -42,7 +42,7 @@ class ControlStore:
         self.path = path
         self._clock = clock
         self._cached: ControlState | None = None
-        self._mtime_ns = -1
+        self._stamp: tuple[int, ...] | None = None
 
     @property
     def cached(self) -> ControlState:
@@ -51,14 +51,21 @@ class ControlStore:
         The CLI (`quantbot kill`) writes the same file, so a change made by a person reaches
         the running daemon at its next decision without a socket.
         """
-        try:
-            mtime = self.path.stat().st_mtime_ns
-        except FileNotFoundError:
-            mtime = 0
-        if self._cached is None or mtime != self._mtime_ns:
+        stamp = self._file_stamp()
+        if self._cached is None or stamp != self._stamp:
             self._cached = self.load()
-            self._mtime_ns = mtime
+            self._stamp = stamp
         return self._cached
+
+    def _file_stamp(self) -> tuple[int, ...]:
+        # mtime alone misses a second write within one filesystem timestamp tick (a few ms on
+        # ext4), e.g. `quantbot kill` just after the daemon wrote a halt. Every save is a new
+        # file (atomic_write renames over it), so the inode and change time move with it.
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return ()
+        return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
     def load(self) -> ControlState:
         if not self.path.exists():

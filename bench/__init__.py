@@ -1,0 +1,1 @@
+"""Benchmarks run by `make bench`; each writes a JSON report under runtime/bench/."""

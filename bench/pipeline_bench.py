@@ -1,0 +1,272 @@
+"""Pipeline benchmark: the daemon's paper pipeline, in-process, on a SimClock.
+
+Same wiring as ``quantbot.app.Daemon.start`` in paper mode (SimVenue in memory, real journal,
+ledger, OMS and decision-record writer in a temp dir), fed seeded synthetic 1-minute bars that
+are generated before the timed loop. Per bar time the clock is set to the bar's close, then
+``pipeline.on_batch`` is timed. Latency per bar = that time / bars in the batch.
+
+    python -m bench.pipeline_bench [--bars N] [--symbols K] [--repeat R] [--out PATH]
+
+The machine is shared and noisy: every workload runs R times and the report quotes medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import math
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Coroutine
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import attrs
+import orjson
+
+from quantbot.app import sim_instruments
+from quantbot.clock import NS_PER_S, SimClock
+from quantbot.config import LoadedConfig, load_config
+from quantbot.decision import DecisionStep
+from quantbot.domain.values import Bar
+from quantbot.marketdata.synthetic import SyntheticMarket
+from quantbot.oms.journal import Journal
+from quantbot.oms.ledger import Ledger
+from quantbot.oms.manager import OrderManager
+from quantbot.pipeline import Pipeline
+from quantbot.records.jsonl import RotatingJsonl
+from quantbot.venues.sim.venue import SimVenue
+
+try:
+    import uvloop
+except ImportError:  # pragma: no cover - uvloop is a dependency except on Windows
+    uvloop = None
+
+DEFAULT_WORKLOADS = ((1, 50_000), (3, 20_000))  # (symbols, bars per symbol)
+DEFAULT_OUT = Path("runtime/bench/report.json")
+WARMUP_BARS = 1_000  # the first bars of each run are timed but left out of the percentiles
+INTERVAL_S = 60
+START_NS = 1_767_225_600 * NS_PER_S  # 2026-01-01T00:00:00Z: day rotation happens mid-run
+FIGURES = ("p50_us", "p99_us", "p99_9_us", "mean_us", "bars_per_s", "wall_s", "peak_rss_mb")
+
+
+def _run_loop(coro: Coroutine[Any, Any, Any]) -> Any:
+    return uvloop.run(coro) if uvloop is not None else asyncio.run(coro)
+
+
+def workload_symbols(loaded: LoadedConfig, count: int) -> list[str]:
+    names = list(loaded.config.market.symbols)
+    names += [f"BENCH{i:03d}" for i in range(len(names), count)]
+    return names[:count]
+
+
+def make_batches(symbols: list[str], bars: int, seed: int) -> list[list[Bar]]:
+    market = SyntheticMarket(symbols=symbols, seed=seed, interval_s=INTERVAL_S)
+    step_ns = INTERVAL_S * NS_PER_S
+    return [market.next_bars(START_NS + i * step_ns) for i in range(bars)]
+
+
+def percentile(ordered: list[float], q: float) -> float:
+    """Nearest-rank percentile of an already sorted list."""
+    index = min(len(ordered) - 1, max(0, math.ceil(q / 100.0 * len(ordered)) - 1))
+    return ordered[index]
+
+
+async def run_once(loaded: LoadedConfig, symbols: list[str], batches: list[list[Bar]]) -> dict:
+    market = attrs.evolve(loaded.config.market, symbols=symbols)
+    config = attrs.evolve(loaded.config, market=market)
+    clock = SimClock(START_NS)
+    instruments = sim_instruments(config)
+    sim = config.venue.sim
+    venue = SimVenue(
+        clock=clock,
+        instruments=instruments,
+        state_path=None,
+        initial_cash=sim.initial_cash,
+        fee_bps=sim.fee_bps,
+        slippage_bps=sim.slippage_bps,
+        participation_cap=sim.participation_cap,
+        buying_power_multiple=sim.buying_power_multiple,
+        seed=config.market.seed,
+    )
+    await venue.connect()
+    base = {"run_id": "bench", "execution_mode": "paper", "config_hash": loaded.hash}
+    base["profile"] = config.run.trading_profile
+    step = DecisionStep.from_config(config, clock, instruments, base, check_staleness=False)
+    with tempfile.TemporaryDirectory(prefix="quantbot-bench-") as tmp:
+        journal = Journal(Path(tmp) / "journal.jsonl", clock)
+        oms = OrderManager(journal=journal, ledger=Ledger(), venue=venue)
+        fsync_every = config.records.fsync_every_steps
+        path = Path(tmp) / config.records.decisions_file
+        records = RotatingJsonl(path, clock, fsync_every=fsync_every)
+        pipeline = Pipeline(
+            step=step,
+            oms=oms,
+            venue=venue,
+            records=records,
+            market_sink=venue.on_bar,
+            blocked_by=lambda: None,
+            execution_mode="paper",
+        )
+        interval_ns = INTERVAL_S * NS_PER_S
+        perf = time.perf_counter_ns
+        samples: list[float] = []
+        loop_start = perf()
+        for batch in batches:
+            clock.set(batch[0].ts_ns + interval_ns)
+            start = perf()
+            await pipeline.on_batch(batch)
+            samples.append((perf() - start) / len(batch))
+        wall_ns = perf() - loop_start
+        records.close()
+        journal.close()
+        await venue.close()
+    warmup = min(math.ceil(WARMUP_BARS / len(symbols)), len(samples) // 2)
+    timed = sorted(samples[warmup:])
+    counters, wall_s = pipeline.counters, wall_ns / NS_PER_S
+    return {
+        **attrs.asdict(counters),
+        "orders": counters.intents,
+        "records": records.records_written,
+        "symbols": len(symbols),
+        "warmup_bar_times": warmup,
+        "p50_us": round(percentile(timed, 50) / 1e3, 2),
+        "p99_us": round(percentile(timed, 99) / 1e3, 2),
+        "p99_9_us": round(percentile(timed, 99.9) / 1e3, 2),
+        "mean_us": round(statistics.fmean(timed) / 1e3, 2),
+        "max_us": round(timed[-1] / 1e3, 2),
+        "wall_s": round(wall_s, 4),
+        "bars_per_s": round(counters.bars / wall_s, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def _reset_peak_rss() -> bool:
+    """Linux: writing 5 to clear_refs resets the RSS high-water mark, so ru_maxrss is per run."""
+    with contextlib.suppress(OSError):
+        return Path("/proc/self/clear_refs").write_text("5") == 1
+    return False
+
+
+def _git(*args: str) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", *args], check=False, capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def run_benchmark(
+    workloads: list[tuple[int, int]],
+    *,
+    repeat: int = 3,
+    out: Path = DEFAULT_OUT,
+    config_path: Path = Path("config.toml"),
+    seed: int | None = None,
+) -> dict[str, Any]:
+    loaded = load_config(config_path)
+    seed = loaded.config.market.seed if seed is None else seed
+    report: dict[str, Any] = {
+        "benchmark": "pipeline",
+        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+        "git": {
+            "commit": _git("rev-parse", "HEAD"),
+            "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        },
+        "machine": {
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+            "cpu_count": os.cpu_count(),
+            "cpus_usable": len(os.sched_getaffinity(0)),
+            "loadavg_at_start": list(os.getloadavg()),
+            "event_loop": f"uvloop {uvloop.__version__}" if uvloop else "asyncio",
+        },
+        "config": {
+            "path": str(config_path),
+            "hash": loaded.hash,
+            "profile": loaded.config.run.trading_profile,
+        },
+        "settings": {
+            "repeat": repeat,
+            "seed": seed,
+            "interval_s": INTERVAL_S,
+            "warmup_bars": WARMUP_BARS,
+            "peak_rss": "ru_maxrss, reset per run" if _reset_peak_rss() else "ru_maxrss, process",
+            "latency": "on_batch time / bars in batch (perf_counter_ns), warm-up excluded",
+            "throughput": "total bars / wall time of the whole loop (warm-up included)",
+        },
+        "workloads": [],
+    }
+    for count, bars in workloads:
+        symbols = workload_symbols(loaded, count)
+        batches = make_batches(symbols, bars, seed)
+        runs = []
+        for _ in range(repeat):
+            gc.collect()
+            _reset_peak_rss()
+            runs.append(_run_loop(run_once(loaded, symbols, batches)))
+        del batches
+        median = {k: round(statistics.median(r[k] for r in runs), 2) for k in FIGURES}
+        counts = {k: runs[0][k] for k in ("bars", "orders", "fills", "records")}
+        counts["same_in_every_run"] = all(r[k] == v for r in runs for k, v in counts.items())
+        workload = {"name": f"{count}x{bars}", "symbols": symbols, "bars_per_symbol": bars}
+        report["workloads"].append({**workload, "counts": counts, "median": median, "runs": runs})
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
+    return report
+
+
+def format_table(report: dict[str, Any]) -> str:
+    head = (
+        f"{'workload':<10}{'bars':>8}{'orders':>8}{'fills':>8}{'records':>9}"
+        f"{'p50 µs':>9}{'p99 µs':>9}{'p99.9 µs':>10}{'bars/s':>10}{'RSS MB':>8}"
+    )
+    lines = [f"pipeline bench, median of {report['settings']['repeat']} run(s)", head]
+    for w in report["workloads"]:
+        c, m = w["counts"], w["median"]
+        lines.append(
+            f"{w['name']:<10}{c['bars']:>8}{c['orders']:>8}{c['fills']:>8}{c['records']:>9}"
+            f"{m['p50_us']:>9.1f}{m['p99_us']:>9.1f}{m['p99_9_us']:>10.1f}"
+            f"{m['bars_per_s']:>10.0f}{m['peak_rss_mb']:>8.1f}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.pipeline_bench", description=__doc__)
+    parser.add_argument("--bars", type=int, help="bars per symbol (default: 50000 and 20000)")
+    parser.add_argument("--symbols", type=int, help="one workload with K symbols instead of 1, 3")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per workload (median quoted)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--config", type=Path, default=Path("config.toml"))
+    parser.add_argument("--seed", type=int, help="synthetic market seed (default: config's)")
+    args = parser.parse_args(argv)
+    for name in ("bars", "symbols", "repeat"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            parser.error(f"--{name} must be >= 1, got {value}")
+    if args.symbols is not None:
+        workloads = [(args.symbols, args.bars or DEFAULT_WORKLOADS[-1][1])]
+    else:
+        workloads = [(k, args.bars or n) for k, n in DEFAULT_WORKLOADS]
+    report = run_benchmark(
+        workloads, repeat=args.repeat, out=args.out, config_path=args.config, seed=args.seed
+    )
+    print(format_table(report))
+    print(f"report: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,57 @@
+"""The pipeline benchmark runs end to end on a tiny workload and writes a complete report.
+
+No timing assertions: the machine is shared. Only shape, counts and ordering are checked.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+
+from bench.pipeline_bench import format_table, main, run_benchmark
+
+BARS = 300
+
+
+def test_tiny_workload_report(repo_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "nested" / "report.json"
+    report = run_benchmark(
+        [(1, BARS), (2, BARS)], repeat=1, out=out, config_path=repo_root / "config.toml"
+    )
+
+    assert orjson.loads(out.read_bytes()) == report
+    assert report["config"]["hash"]
+    assert report["timestamp"]
+    for key in ("python", "platform", "cpu_count", "event_loop"):
+        assert key in report["machine"]
+    assert "commit" in report["git"]
+    assert [w["name"] for w in report["workloads"]] == [f"1x{BARS}", f"2x{BARS}"]
+    for workload, symbols in zip(report["workloads"], (1, 2), strict=True):
+        assert len(workload["runs"]) == 1
+        counts, median = workload["counts"], workload["median"]
+        assert counts["bars"] == BARS * symbols
+        assert counts["orders"] > 0
+        assert counts["fills"] > 0
+        assert counts["records"] == counts["bars"]
+        for key in ("p50_us", "p99_us", "p99_9_us", "bars_per_s", "wall_s", "peak_rss_mb"):
+            assert median[key] > 0, key
+        assert median["p50_us"] <= median["p99_us"] <= median["p99_9_us"]
+        run = workload["runs"][0]
+        assert run["symbols"] == symbols
+        assert 0 < run["warmup_bar_times"] < BARS
+        assert run["p50_us"] <= run["p99_us"] <= run["p99_9_us"] <= run["max_us"]
+    assert f"1x{BARS}" in format_table(report)
+
+
+def test_repeat_is_deterministic_and_cli_writes_report(
+    repo_root: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    monkeypatch.chdir(repo_root)
+    out = tmp_path / "report.json"
+    assert main(["--bars", "200", "--symbols", "1", "--repeat", "2", "--out", str(out)]) == 0
+    report = orjson.loads(out.read_bytes())
+    (workload,) = report["workloads"]
+    assert len(workload["runs"]) == 2
+    assert workload["counts"]["same_in_every_run"] is True
+    assert str(out) in capsys.readouterr().out

@@ -73,12 +73,9 @@ class Pipeline:
             return PortfolioView(float(self.equity), {}, {}, self._blocked_by())
         ledger = self.oms.ledger
         positions = {s: p.qty for s, p in ledger.positions.items() if p.qty}
-        pending: dict[str, Decimal] = {}
-        for order in ledger.open_orders():
-            pending[order.symbol] = pending.get(order.symbol, Decimal(0)) + (
-                order.remaining_qty * order.side.sign
-            )
-        return PortfolioView(float(self.equity), positions, pending, self._blocked_by())
+        return PortfolioView(
+            float(self.equity), positions, ledger.pending_by_symbol(), self._blocked_by()
+        )
 
     async def _decide(self, bar: Bar) -> None:
         self.counters.bars += 1

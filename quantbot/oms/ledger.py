@@ -36,6 +36,7 @@ def _dec(value: Any) -> Decimal | None:
 class Ledger:
     def __init__(self) -> None:
         self.orders: dict[str, Order] = {}
+        self._open: dict[str, Order] = {}  # index of self.orders with an open status
         self.positions: dict[str, Position] = {}
         self.fill_seq = 0  # highest venue fill seq applied
         self.fill_ids: set[str] = set()
@@ -63,14 +64,26 @@ class Ledger:
 
     def pending_qty(self, symbol: str) -> Decimal:
         """Signed quantity still working (or unresolved) for ``symbol``."""
-        total = ZERO
-        for order in self.orders.values():
-            if order.symbol == symbol and order.status.is_open:
-                total += order.remaining_qty * order.side.sign
-        return total
+        return self.pending_by_symbol().get(symbol, ZERO)
+
+    def pending_by_symbol(self) -> dict[str, Decimal]:
+        pending: dict[str, Decimal] = {}
+        for order in self._open.values():
+            signed = order.remaining_qty * order.side.sign
+            pending[order.symbol] = pending.get(order.symbol, ZERO) + signed
+        return pending
 
     def open_orders(self) -> list[Order]:
-        return [o for o in self.orders.values() if o.status.is_open]
+        """Open orders in the order they were first journaled; O(open), not O(history)."""
+        return list(self._open.values())
+
+    def _put(self, order: Order) -> None:
+        """The one way an order enters or changes, so the open index always follows."""
+        self.orders[order.client_order_id] = order
+        if order.status.is_open:
+            self._open[order.client_order_id] = order
+        else:
+            self._open.pop(order.client_order_id, None)
 
     def unresolved(self) -> list[Order]:
         """Journaled intents whose submit outcome is not known (crash between the two)."""
@@ -81,16 +94,18 @@ class Ledger:
     # -- event handlers -----------------------------------------------------------------------
     def _on_intent(self, e: dict[str, Any]) -> None:
         self.submits += 1
-        self.orders[e["client_order_id"]] = Order(
-            client_order_id=e["client_order_id"],
-            symbol=e["symbol"],
-            side=Side(e["side"]),
-            qty=Decimal(e["qty"]),
-            order_type=OrderType(e.get("order_type", "MARKET")),
-            status=OrderStatus.NEW,
-            limit_price=_dec(e.get("limit_price")),
-            stop_price=_dec(e.get("stop_price")),
-            created_ts_ns=int(e["ts_ns"]),
+        self._put(
+            Order(
+                client_order_id=e["client_order_id"],
+                symbol=e["symbol"],
+                side=Side(e["side"]),
+                qty=Decimal(e["qty"]),
+                order_type=OrderType(e.get("order_type", "MARKET")),
+                status=OrderStatus.NEW,
+                limit_price=_dec(e.get("limit_price")),
+                stop_price=_dec(e.get("stop_price")),
+                created_ts_ns=int(e["ts_ns"]),
+            )
         )
 
     def _on_external(self, e: dict[str, Any]) -> None:
@@ -108,11 +123,13 @@ class Ledger:
             return  # terminal states do not move back
         if status is OrderStatus.ACCEPTED and order.filled_qty > 0:
             status = OrderStatus.PARTIALLY_FILLED
-        self.orders[order.client_order_id] = attrs.evolve(
-            order,
-            status=status,
-            venue_order_id=e.get("venue_order_id") or order.venue_order_id,
-            reason=e.get("reason") or order.reason,
+        self._put(
+            attrs.evolve(
+                order,
+                status=status,
+                venue_order_id=e.get("venue_order_id") or order.venue_order_id,
+                reason=e.get("reason") or order.reason,
+            )
         )
 
     def _on_fill(self, e: dict[str, Any]) -> None:
@@ -140,9 +157,7 @@ class Ledger:
             status = order.status
         else:
             status = OrderStatus.FILLED if filled == order.qty else OrderStatus.PARTIALLY_FILLED
-        self.orders[order.client_order_id] = attrs.evolve(
-            order, filled_qty=filled, avg_fill_price=avg, status=status
-        )
+        self._put(attrs.evolve(order, filled_qty=filled, avg_fill_price=avg, status=status))
 
 
 def fill_from_event(e: dict[str, Any]) -> Fill:

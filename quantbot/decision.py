@@ -37,13 +37,18 @@ class PortfolioView:
     equity: float
     positions: dict[str, Decimal]
     pending: dict[str, Decimal]
-    blocked_by: Reason | None = None  # halt or kill switch: decide, record, send nothing
+    blocked_by: Reason | None = None  # halt, kill switch or shutdown: decide and record
 
 
 @attrs.frozen(slots=True)
 class Decision:
     record: dict[str, Any]
     intent: OrderIntent | None
+
+
+# The kill switch blocks new risk only: orders that shrink a position stay possible
+# (DESIGN.md section 4). A halt (bug, invariant, crash) stops every new order.
+_REDUCING_ALLOWED_UNDER = frozenset({ReasonCode.KILL_SWITCH_ACTIVE})
 
 
 def _r(value: float) -> float:
@@ -197,9 +202,12 @@ class DecisionStep:
             "target_qty": str(target_qty),
             "delta_qty": str(delta),
         }
+        reducing = abs(target_qty) < abs(position) and (target_qty * position) >= 0
+        blocked = view.blocked_by
+        if blocked is not None and not (reducing and blocked.code in _REDUCING_ALLOWED_UNDER):
+            return self._none(record, blocked)
         if pending != 0:
             return self._none(record, reason(ReasonCode.ORDER_WORKING_BLOCK, pending=str(pending)))
-        reducing = abs(target_qty) < abs(position) and (target_qty * position) >= 0
         liquidity = self._liquidity
         if not reducing and bar.volume < liquidity.min_bar_volume:
             return self._none(
@@ -234,8 +242,6 @@ class DecisionStep:
                     min_notional=str(instrument.min_notional),
                 ),
             )
-        if view.blocked_by is not None:
-            return self._none(record, view.blocked_by)
         intent = OrderIntent(
             client_order_id=client_order_id(self._namespace, did),
             decision_id=did,

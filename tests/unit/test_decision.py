@@ -289,6 +289,27 @@ def test_blocked_by_gives_that_reason_and_no_intent() -> None:
     assert step.step(market.bar(), view()).intent is not None
 
 
+def test_kill_switch_still_lets_a_position_shrink() -> None:
+    kill = reason(ReasonCode.KILL_SWITCH_ACTIVE, reason="operator")
+    # Long far above the uptrend's target: the step wants to sell down, which reduces risk.
+    decision, _, _, _ = run_to_trigger(blocked_by=kill, positions={SYMBOL: D(1000)})
+    assert decision.intent is not None and decision.intent.side is Side.SELL
+    assert code(decision) is None
+
+
+def test_a_halt_blocks_even_a_reducing_order() -> None:
+    halt = reason(ReasonCode.HALT_ACTIVE, halt_code="HALT_PROGRAMMING_ERROR")
+    decision, _, _, _ = run_to_trigger(blocked_by=halt, positions={SYMBOL: D(1000)})
+    assert decision.intent is None
+    assert code(decision) == "HALT_ACTIVE"
+
+
+def test_the_block_is_named_before_any_other_reason() -> None:
+    kill = reason(ReasonCode.KILL_SWITCH_ACTIVE, reason="operator")
+    decision, _, _, _ = run_to_trigger(blocked_by=kill, pending={SYMBOL: D(5)}, volume=1.0)
+    assert code(decision) == "KILL_SWITCH_ACTIVE"
+
+
 def test_thin_volume_blocks_a_new_position() -> None:
     decision, _, _, _ = run_to_trigger(volume=100.0)
     assert decision.intent is None

@@ -1,0 +1,64 @@
+"""`quantbot status`, `kill` and `resume` as an operator uses them between and during runs."""
+
+from __future__ import annotations
+
+import shutil
+from decimal import Decimal
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tests.integration.daemon import REPO_ROOT, read_jsonl, run
+
+pytestmark = pytest.mark.e2e
+
+PAPER = ("run", "--execution-mode", "paper", "--trading-mode", "aggressive")
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    shutil.copy(REPO_ROOT / "config.toml", tmp_path / "config.toml")
+    return tmp_path
+
+
+def _status(workdir: Path) -> dict:
+    result = run(workdir, "status")
+    assert result.returncode == 0, result.stderr
+    return orjson.loads(result.stdout)
+
+
+def test_status_kill_resume_round_trip(workdir: Path) -> None:
+    assert run(workdir, *PAPER, "--duration", "3s").returncode == 0
+    status = _status(workdir)
+    assert status["daemon_running"] is False
+    assert status["state"] == "trading"
+    assert status["kill_switch"]["active"] is False
+    assert status["last_snapshot"]["fills"] > 0
+    assert status["positions"], "three seconds of aggressive trading left no position"
+
+    killed = run(workdir, "kill", "--reason", "fat finger check")
+    assert killed.returncode == 0, killed.stderr
+    status = _status(workdir)
+    assert status["kill_switch"] == {
+        "active": True,
+        "reason": "fat finger check",
+        "at": status["kill_switch"]["at"],
+    }
+    assert status["state"].startswith("KILLED")
+
+    # A run under the kill switch: new risk is blocked with the reason, only shrinking trades.
+    (workdir / "runtime" / "decisions.jsonl").unlink()
+    assert run(workdir, *PAPER, "--duration", "3s").returncode == 0
+    records = read_jsonl(workdir / "runtime" / "decisions.jsonl")
+    codes = [(r["reason"] or {}).get("code") for r in records]
+    assert "KILL_SWITCH_ACTIVE" in codes
+    for r in records:
+        if r["intent"]:
+            qty, target = Decimal(r["position"]["qty"]), Decimal(r["position"]["target_qty"])
+            assert abs(target) < abs(qty), f"risk-increasing order under kill switch: {r}"
+    assert _status(workdir)["kill_switch"]["active"] is True  # survives the restart
+
+    resumed = run(workdir, "resume")
+    assert resumed.returncode == 0 and "KILLED" in resumed.stdout
+    assert _status(workdir)["state"] == "trading"

@@ -1,7 +1,8 @@
 """The embedded paper venue: a deterministic bar-driven matcher with a persistent book.
 
-``venue.py`` is the ``OrderVenue`` adapter, ``matching.py`` the pure fill rules and ``book.py``
-the state and its file in ``state/``.
+``venue.py`` is the ``OrderVenue`` adapter, ``matching.py`` the pure fill rules, ``state.py``
+the book in memory, ``codec.py`` its encodings and ``book.py`` its files in ``state/`` (a
+snapshot plus an append-only log).
 """
 
 from quantbot.venues.sim.venue import SimVenue

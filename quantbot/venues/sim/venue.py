@@ -2,8 +2,9 @@
 
 Orders are checked and acknowledged at ``submit`` but only ever fill in ``on_bar``, which the
 daemon calls when a bar arrives and before deciding on it, so an order decided on bar t fills
-on bar t+1 (see ``matching.py`` for the fill rules). Every mutation is persisted to the book
-file when ``state_path`` is set; ``state_path=None`` keeps everything in memory (bench, replay).
+on bar t+1 (see ``matching.py`` for the fill rules). When ``state_path`` is set, each call that
+changes orders or fills returns only once its change is on disk (``book.py``: a snapshot plus
+an append-only log); ``state_path=None`` keeps everything in memory (bench, replay).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from quantbot.domain.values import (
     to_decimal,
 )
 from quantbot.venues.base import Account, Capabilities, SubmitResult
-from quantbot.venues.sim.book import SimBook, load_book, order_price, save_book
+from quantbot.venues.sim.book import BookFiles, SimBook, order_price
 from quantbot.venues.sim.matching import Match, MatchParams, match, stop_triggered
 
 _BPS = Decimal(10_000)
@@ -58,7 +59,7 @@ class SimVenue:
         self.seed = seed  # reserved: today's fill rules need no randomness
         self._clock = clock
         self._instruments = dict(instruments)
-        self._state_path = state_path
+        self._files = BookFiles(state_path) if state_path is not None else None
         self._fee_rate = _param("fee_bps", fee_bps, low=0) / _BPS
         self._multiple = _param("buying_power_multiple", buying_power_multiple, low=0, strict=True)
         self._params = MatchParams(
@@ -79,14 +80,14 @@ class SimVenue:
     # ------------------------------------------------------------ lifecycle
 
     def _load(self) -> bool:
-        if self._state_path is None or not self._state_path.exists():
+        if self._files is None or not self._files.exists():
             return False
-        self._book = load_book(self._state_path)
+        self._book = self._files.load()
         return True
 
     def _persist(self) -> None:
-        if self._state_path is not None:
-            save_book(self._book, self._state_path)
+        """Append what this call changed to the log (marks alone wait for a later change)."""
+        if self._files is not None and self._files.commit(self._book):
             self._loaded = True  # the file is now ours; connect() must not reload over us
 
     async def connect(self) -> None:
@@ -94,7 +95,9 @@ class SimVenue:
             self._loaded = self._load()
 
     async def close(self) -> None:
-        self._persist()  # marks move every bar but are only written with other changes
+        if self._files is not None:  # compact: marks move every bar and are written here
+            self._files.close(self._book)
+            self._loaded = True
 
     async def instruments(self) -> dict[str, Instrument]:
         return dict(self._instruments)
@@ -189,8 +192,7 @@ class SimVenue:
         ]
         for order in canceled:
             self._book.put_order(order)
-        if canceled:
-            self._persist()
+        self._persist()
         return canceled
 
     async def order_by_client_id(self, client_order_id: str) -> Order | None:
@@ -207,18 +209,15 @@ class SimVenue:
         if instrument is None:
             return []
         fills: list[Fill] = []
-        armed_changed = False
         for order in self._book.working(bar.symbol):
             armed = order.client_order_id in self._book.armed_stops
             if not armed and stop_triggered(order, bar):
-                self._book.armed_stops.add(order.client_order_id)
-                armed_changed = True
+                self._book.arm_stop(order.client_order_id)
             result = match(order, bar, instrument, self._params, stop_armed=armed)
             if result is not None:
                 fills.append(self._execute(order, result))
-        self._book.marks[bar.symbol] = to_decimal(bar.close)
-        if fills or armed_changed:
-            self._persist()
+        self._book.set_mark(bar.symbol, to_decimal(bar.close))
+        self._persist()
         return fills
 
     def _execute(self, order: Order, result: Match) -> Fill:

@@ -96,15 +96,21 @@ async def test_restart_restores_the_book_and_keeps_rejecting_old_ids(tmp_path: P
     assert new.order is not None and new.order.venue_order_id == "sim-3"
 
 
-async def test_state_file_is_private_and_decimals_are_exact_strings(tmp_path: Path) -> None:
+async def test_state_files_are_private_and_decimals_are_exact_strings(tmp_path: Path) -> None:
     path = tmp_path / "sim_book.json"
+    log = tmp_path / "sim_book.log.jsonl"
     venue = make_venue(path)
-    await venue.submit(buy("m", "1"))
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    await venue.submit(buy("m", "1"))  # a new book's first change is its first snapshot
     doc = orjson.loads(path.read_bytes())
     assert doc["cash"] == "100000"
     assert doc["orders"][0]["qty"] == "1"
-    assert files_in(tmp_path) == ["sim_book.json"]  # the temp file was renamed away
+    await venue.submit(buy("l", "2", limit="99.50"))  # later changes go to the log
+    (record,) = [orjson.loads(line) for line in log.read_bytes().splitlines()]
+    assert (record["orders"][0]["qty"], record["orders"][0]["limit_price"]) == ("2", "99.50")
+    assert record["cash"] == "100000"
+    for file in (path, log):
+        assert stat.S_IMODE(file.stat().st_mode) == 0o600
+    assert files_in(tmp_path) == ["sim_book.json", "sim_book.log.jsonl"]  # no temp file left
 
 
 async def test_marks_are_written_at_close(tmp_path: Path) -> None:

@@ -1,0 +1,176 @@
+"""The paper venue's book in memory, and a note of what changed since it was last persisted.
+
+The book is what a broker would hold: cash, positions, every order ever accepted or rejected
+(terminal ones included), every client order id ever seen, fills with their sequence numbers,
+the last marks and the STOP orders already triggered. Mutations go through methods that note
+what they touched, so ``book.py`` can append just the change to its log (``changes``, then
+``mark_clean`` once it is on disk) instead of rewriting the whole history.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import attrs
+
+from quantbot.domain.values import ZERO, Fill, Order, OrderType, Position, Side
+
+
+@attrs.frozen
+class BookChanges:
+    """What changed since the book was last persisted, as absolute values (replay is a set)."""
+
+    orders: list[Order]  # latest version of each touched order, in first-touched order
+    fills: list[Fill]  # new fills, ascending seq
+    positions: list[Position]  # positions of the symbols that filled
+    marks: dict[str, Decimal]
+    armed: list[str]  # stops triggered since, still working
+
+
+@attrs.define
+class SimBook:
+    """Mutable venue state. Change it through its methods so the indexes and change log follow."""
+
+    cash: Decimal
+    positions: dict[str, Position] = attrs.field(factory=dict)
+    orders: dict[str, Order] = attrs.field(factory=dict)  # submission order, terminal included
+    fills: list[Fill] = attrs.field(factory=list)  # ascending seq
+    next_seq: int = 1
+    next_order_no: int = 1
+    marks: dict[str, Decimal] = attrs.field(factory=dict)
+    seen_client_ids: set[str] = attrs.field(factory=set)
+    armed_stops: set[str] = attrs.field(factory=set)  # STOP orders already triggered
+    # symbol -> working client ids in submission order (a dict used as an ordered set)
+    _working: dict[str, dict[str, None]] = attrs.field(factory=dict, init=False)
+    # not yet persisted: touched order ids (ordered set), marks, armed stops, fills[_clean_fills:]
+    _dirty_orders: dict[str, None] = attrs.field(factory=dict, init=False)
+    _dirty_marks: set[str] = attrs.field(factory=set, init=False)
+    _dirty_armed: set[str] = attrs.field(factory=set, init=False)
+    _clean_fills: int = attrs.field(default=0, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        for order in self.orders.values():
+            self._index(order)
+        self._clean_fills = len(self.fills)
+
+    # ------------------------------------------------------------ mutations
+
+    def put_order(self, order: Order) -> None:
+        self.orders[order.client_order_id] = order
+        self._index(order)
+        self._dirty_orders[order.client_order_id] = None
+
+    def _index(self, order: Order) -> None:
+        ids = self._working.setdefault(order.symbol, {})
+        if order.status.is_open:
+            ids[order.client_order_id] = None  # an update keeps the original queue position
+        else:
+            ids.pop(order.client_order_id, None)
+            self.armed_stops.discard(order.client_order_id)
+
+    def apply_fill(self, fill: Fill) -> None:
+        """Cash, position and fill history; the caller updates the order itself."""
+        position = self.positions.get(fill.symbol) or Position(fill.symbol)
+        self.positions[fill.symbol] = position.apply_fill(fill)
+        notional = fill.qty * fill.price
+        if fill.side is Side.BUY:
+            self.cash -= notional + fill.fee
+        else:
+            self.cash += notional - fill.fee
+        self.fills.append(fill)
+        self.next_seq = max(self.next_seq, fill.seq + 1)
+
+    def set_mark(self, symbol: str, price: Decimal) -> None:
+        self.marks[symbol] = price
+        self._dirty_marks.add(symbol)
+
+    def arm_stop(self, client_order_id: str) -> None:
+        self.armed_stops.add(client_order_id)
+        self._dirty_armed.add(client_order_id)
+
+    # ------------------------------------------------------------ change tracking
+
+    def has_changes(self) -> bool:
+        """Orders, fills or armed stops to persist. Marks alone wait for one of these (or a
+        snapshot): they move on every bar, and writing each would cost a sync per bar."""
+        return bool(self._dirty_orders or self._dirty_armed or len(self.fills) > self._clean_fills)
+
+    def changes(self) -> BookChanges:
+        fills = self.fills[self._clean_fills :]
+        symbols = dict.fromkeys(f.symbol for f in fills)
+        return BookChanges(
+            orders=[self.orders[cid] for cid in self._dirty_orders],
+            fills=fills,
+            positions=[self.positions[s] for s in symbols],
+            marks={s: self.marks[s] for s in sorted(self._dirty_marks)},
+            armed=sorted(c for c in self._dirty_armed if c in self.armed_stops),
+        )
+
+    def mark_clean(self) -> None:
+        """Everything so far is on disk."""
+        self._dirty_orders.clear()
+        self._dirty_marks.clear()
+        self._dirty_armed.clear()
+        self._clean_fills = len(self.fills)
+
+    # ------------------------------------------------------------ queries
+
+    def working(self, symbol: str | None = None) -> list[Order]:
+        """Open orders (of ``symbol``) in submission order."""
+        if symbol is None:
+            return [o for o in self.orders.values() if o.status.is_open]
+        return [self.orders[cid] for cid in self._working.get(symbol, ())]
+
+    def mark_price(self, symbol: str) -> Decimal | None:
+        """Last close, else the position's entry price, else None (never traded, no bar yet)."""
+        mark = self.marks.get(symbol)
+        if mark is not None:
+            return mark
+        position = self.positions.get(symbol)
+        return position.avg_price if position is not None and position.qty else None
+
+    def equity(self) -> Decimal:
+        value = self.cash
+        for symbol, position in self.positions.items():
+            if position.qty:
+                value += position.qty * (self.mark_price(symbol) or ZERO)
+        return value
+
+    def gross_exposure(self, extra: Order | None = None) -> Decimal:
+        """Worst-case gross notional if every working order (and ``extra``) fills.
+
+        Per symbol: the larger of |position + all buys| and |position - all sells|, the
+        position at its mark and orders at their limit/stop price (market orders at the mark;
+        with no mark at all they count as zero until the first bar). Netting per symbol is what
+        lets an order that closes a position pass even when the account is fully used.
+        """
+        symbols = {s for s, p in self.positions.items() if p.qty}
+        symbols.update(s for s, ids in self._working.items() if ids)
+        if extra is not None:
+            symbols.add(extra.symbol)
+        return sum((self._symbol_exposure(s, extra) for s in sorted(symbols)), ZERO)
+
+    def _symbol_exposure(self, symbol: str, extra: Order | None) -> Decimal:
+        orders = self.working(symbol)
+        if extra is not None and extra.symbol == symbol:
+            orders.append(extra)
+        mark = self.mark_price(symbol)
+        position = self.positions.get(symbol)
+        held = position.qty * mark if position is not None and mark is not None else ZERO
+        buys = sells = ZERO
+        for order in orders:
+            notional = order.remaining_qty * (order_price(order, mark) or ZERO)
+            if order.side is Side.BUY:
+                buys += notional
+            else:
+                sells += notional
+        return max(abs(held + buys), abs(held - sells))
+
+
+def order_price(order: Order, mark: Decimal | None) -> Decimal | None:
+    """The price an order is valued at before it fills: its limit, its stop, or the mark."""
+    if order.order_type is OrderType.LIMIT:
+        return order.limit_price
+    if order.order_type is OrderType.STOP:
+        return order.stop_price
+    return mark

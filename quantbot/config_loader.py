@@ -209,12 +209,17 @@ def env_overrides(
         if not name.startswith(ENV_PREFIX):
             continue
         path = tuple(part.lower() for part in name[len(ENV_PREFIX) :].split("__"))
-        _assert_leaf(schema, path, name)
-        found[path] = (name, parse_env_value(environ[name]))
+        leaf = _assert_leaf(schema, path, name)
+        raw = environ[name]
+        value = parse_env_value(raw)
+        if leaf is str and not isinstance(value, str):
+            value = raw  # a string key takes the text as it is: namespace 2024 is "2024"
+        found[path] = (name, value)
     return found
 
 
-def _assert_leaf(schema: type, path: tuple[str, ...], env_name: str) -> None:
+def _assert_leaf(schema: type, path: tuple[str, ...], env_name: str) -> Any:
+    """Check that ``path`` names a key (not a table) and return its declared type."""
     cls: Any = schema
     for depth, part in enumerate(path):
         names = {f.name for f in attrs.fields(cls)} if attrs.has(cls) else set()
@@ -225,6 +230,7 @@ def _assert_leaf(schema: type, path: tuple[str, ...], env_name: str) -> None:
         cls = typing.get_type_hints(cls)[part]
     if attrs.has(cls):
         raise ConfigError(f"environment {env_name}: {_describe(path)} is a table, not a key")
+    return cls
 
 
 def merge(data: dict[str, Any], overrides: Mapping[tuple[str, ...], Any]) -> dict[str, Any]:

@@ -94,7 +94,10 @@ class Instrument:
 
     def round_price(self, price: Decimal | float) -> Decimal:
         """Nearest tick (half-even), never zero for a positive price."""
-        steps = (to_decimal(price) / self.tick_size).quantize(Decimal(1), ROUND_HALF_EVEN)
+        value = to_decimal(price)
+        if value <= 0:
+            raise ValueError(f"{self.symbol}: price {value} is not positive; nothing to round")
+        steps = (value / self.tick_size).quantize(Decimal(1), ROUND_HALF_EVEN)
         return (max(steps, Decimal(1)) * self.tick_size).normalize() + ZERO
 
     def round_qty(self, qty: Decimal | float) -> Decimal:

@@ -56,13 +56,12 @@ def read_journal(path: Path, *, repair: bool = True) -> JournalReplay:
         if not line.strip():
             continue
         try:
-            events.append(orjson.loads(line))
+            event = orjson.loads(line)
         except orjson.JSONDecodeError as e:
-            raise StartupError(
-                f"{path}:{number}: journal line is corrupt ({e}); refusing to trade on a "
-                "history that cannot be read. Move the journal aside only after checking the "
-                "venue by hand."
-            ) from e
+            raise _corrupt(path, number, str(e)) from e
+        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+            raise _corrupt(path, number, "not an event object with a type")
+        events.append(event)
     if not tail.strip():
         return JournalReplay(events, None, None)
     try:  # a complete final event that only lacks its newline is kept
@@ -74,6 +73,14 @@ def read_journal(path: Path, *, repair: bool = True) -> JournalReplay:
         with path.open("ab") as f:
             f.write(b"\n")
     return JournalReplay(events, None, None)
+
+
+def _corrupt(path: Path, number: int, problem: str) -> StartupError:
+    return StartupError(
+        f"{path}:{number}: journal line is corrupt ({problem}); refusing to trade on a "
+        "history that cannot be read. Move the journal aside only after checking the "
+        "venue by hand."
+    )
 
 
 def _set_aside(path: Path, good_length: int, tail: bytes) -> Path:

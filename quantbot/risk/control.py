@@ -6,6 +6,10 @@ written atomically, so the daemon and the CLI can share it without a socket.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -79,17 +83,32 @@ class ControlStore:
         self._cached = None
         return state
 
+    @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """Read-modify-write under an flock, so a daemon's halt and a person's kill made at
+        the same moment cannot overwrite each other."""
+        fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing drops the lock
+
     def halt(self, code: str, detail: str) -> ControlState:
-        state = self.load()
-        if state.halt_code is not None:
-            return state  # the first halt reason is the one that matters
-        now = iso_utc(self._clock.now_ns())
-        return self.save(attrs.evolve(state, halt_code=code, halt_detail=detail, halted_at=now))
+        with self._exclusive():
+            state = self.load()
+            if state.halt_code is not None:
+                return state  # the first halt reason is the one that matters
+            now = iso_utc(self._clock.now_ns())
+            halted = attrs.evolve(state, halt_code=code, halt_detail=detail, halted_at=now)
+            return self.save(halted)
 
     def kill(self, reason: str) -> ControlState:
-        now = iso_utc(self._clock.now_ns())
-        state = attrs.evolve(self.load(), kill_switch=True, kill_reason=reason, killed_at=now)
-        return self.save(state)
+        with self._exclusive():
+            now = iso_utc(self._clock.now_ns())
+            state = attrs.evolve(self.load(), kill_switch=True, kill_reason=reason, killed_at=now)
+            return self.save(state)
 
     def resume(self) -> ControlState:
-        return self.save(ControlState())
+        with self._exclusive():
+            return self.save(ControlState())

@@ -261,6 +261,8 @@ def test_prefixed_variable_naming_no_key_is_an_error(name: str, expected: str) -
          "acct-7"),
         ("QUANTBOT__RUN__CLIENT_ID_NAMESPACE", '"2024"', lambda c: c.run.client_id_namespace,
          "2024"),
+        ("QUANTBOT__RUN__CLIENT_ID_NAMESPACE", "2024", lambda c: c.run.client_id_namespace,
+         "2024"),
         ("QUANTBOT__VENUE__SIM__INITIAL_CASH", '"2500.50"', lambda c: c.venue.sim.initial_cash,
          Decimal("2500.50")),
         ("QUANTBOT__venue__sim__fee_bps", "0", lambda c: c.venue.sim.fee_bps, 0.0),

@@ -226,3 +226,9 @@ def test_side_and_status_helpers() -> None:
         OrderStatus.PARTIALLY_FILLED,
         OrderStatus.UNKNOWN,
     }
+
+
+@pytest.mark.parametrize("price", ["0", "-1.5"])
+def test_round_price_refuses_a_non_positive_price(price: str) -> None:
+    with pytest.raises(ValueError, match="not positive"):
+        Instrument("S", "0.01", "1").round_price(Decimal(price))

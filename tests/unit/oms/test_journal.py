@@ -168,3 +168,10 @@ def test_read_without_repair_leaves_the_file_alone(tmp_path: Path) -> None:
     path.write_bytes(unterminated)
     assert len(read_journal(path, repair=False).events) == 2
     assert path.read_bytes() == unterminated
+
+
+def test_a_middle_line_that_is_json_but_not_an_event_refuses_to_start(tmp_path: Path) -> None:
+    path = tmp_path / "journal.jsonl"
+    path.write_bytes(b'{"seq":1,"type":"INTENT"}\n[1,2,3]\n{"seq":3,"type":"ACK"}\n')
+    with pytest.raises(StartupError, match=r"journal.jsonl:2: .*not an event object"):
+        read_journal(path)

@@ -145,11 +145,13 @@ def _run(loaded, execution_mode: str, duration: float | None) -> int:
 
     async def main() -> int:
         daemon = Daemon(loaded, execution_mode=execution_mode, clock=LiveClock())
+        started = False
         try:
             await daemon.start()
-        except BaseException:
-            daemon.lock.release()
-            raise
+            started = True
+        finally:
+            if not started:  # whatever stopped the start, do not keep state/ locked
+                daemon.lock.release()
         with logger.contextualize(run_id=daemon.run_id):
             return await daemon.run(duration)
 

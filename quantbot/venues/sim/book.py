@@ -192,11 +192,13 @@ class BookFiles:
         """Write ``line`` whole and sync it, or leave the log as it was and raise."""
         fd = self._open_log()
         size = os.fstat(fd).st_size
+        written = False
         try:
             view = memoryview(line)
             while view:
                 view = view[os.write(fd, view) :]
             _sync(fd)
-        except BaseException:
-            os.ftruncate(fd, size)  # a part-written line would corrupt the next one
-            raise
+            written = True
+        finally:
+            if not written:
+                os.ftruncate(fd, size)  # a part-written line would corrupt the next one

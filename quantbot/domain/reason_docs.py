@@ -16,8 +16,6 @@ MEANING: dict[ReasonCode, str] = {
     ReasonCode.DATA_STALE: "a bar that closed longer ago than data_contract.max_staleness_s",
     ReasonCode.DATA_PRICE_JUMP: "price moved more than max_jump_fraction (e.g. an unadjusted "
     "split): bar dropped, the symbol's signals restart their warm-up",
-    ReasonCode.DATA_SPLIT_ADJUSTED: "prices were scaled by adj_close/close when loaded",
-    ReasonCode.DATA_BAD_ROW: "a data file row could not be read (file and line given)",
     ReasonCode.SIGNAL_WARMUP: "no sleeve has enough history yet",
     ReasonCode.NETTING_DEADBAND: "the net target moved less than the profile's deadband",
     ReasonCode.SIZE_BELOW_LOT: "the order would be smaller than one lot",

@@ -1,0 +1,35 @@
+"""Command-line parsing that a user meets before anything starts."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from quantbot.cli import main, parse_duration
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("30s", 30), ("30", 30), ("10m", 600), ("1h30m", 5400), ("2h", 7200), ("0.5s", 0.5)],
+)
+def test_durations(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "soon", "10x", "-5s", "0s", "m"])
+def test_bad_durations_name_the_flag(text: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match="--duration"):
+        parse_duration(text)
+
+
+def test_missing_config_file_is_a_usage_error(tmp_path, capsys) -> None:
+    assert main(["config", "check", "--config", str(tmp_path / "nope.toml")]) == 2
+    assert "nope.toml: config file not found" in capsys.readouterr().err
+
+
+def test_unknown_command_is_refused(capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["replay"])
+    assert exc.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err

@@ -94,4 +94,3 @@ def test_unknown_keys_in_the_file_are_ignored(tmp_path: Path) -> None:
     path = tmp_path / "control.json"
     path.write_bytes(orjson.dumps({"kill_switch": True, "kill_reason": "r", "future": 1}))
     assert store(path).load() == ControlState(kill_switch=True, kill_reason="r")
-

@@ -21,7 +21,7 @@ from quantbot.config import Config
 from quantbot.domain.ids import client_order_id, decision_id
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.domain.values import ZERO, Bar, Instrument, OrderIntent, OrderType, Side, to_decimal
-from quantbot.marketdata.contract import DataContract
+from quantbot.marketdata.contract import ContractVerdict, DataContract
 from quantbot.portfolio.netting import net_signals, within_deadband
 from quantbot.signals.base import Sleeve
 from quantbot.signals.mean_reversion import MeanReversionSleeve
@@ -117,7 +117,24 @@ class DecisionStep:
             record_base=record_base,
         )
 
-    def step(self, bar: Bar, view: PortfolioView) -> Decision:
+    def admit(self, bar: Bar) -> ContractVerdict:
+        """Run the data contract on ``bar`` (once per bar, before anything else sees it).
+
+        The caller feeds only admitted bars to the paper venue's matching, then passes the
+        verdict to ``step``, so a bad bar neither fills an order nor reaches sizing.
+        """
+        verdict = self._contract.check(bar)
+        if verdict.reset_symbol:
+            for sleeve in self._sleeves:
+                sleeve.reset(bar.symbol)
+            self._last_target.pop(bar.symbol, None)
+            self._catching_up.discard(bar.symbol)
+        return verdict
+
+    def step(
+        self, bar: Bar, view: PortfolioView, verdict: ContractVerdict | None = None
+    ) -> Decision:
+        """Decide for ``bar``; ``verdict`` is ``admit(bar)``'s, or it is run here."""
         did = decision_id(bar.symbol, bar.ts_ns)
         record: dict[str, Any] = {
             "ts": iso_utc(self._clock.now_ns()),
@@ -130,13 +147,9 @@ class DecisionStep:
             "reason": None,
             "clamps": [],
         }
-        verdict = self._contract.check(bar)
+        if verdict is None:
+            verdict = self.admit(bar)
         if not verdict.ok:
-            if verdict.reset_symbol:
-                for sleeve in self._sleeves:
-                    sleeve.reset(bar.symbol)
-                self._last_target.pop(bar.symbol, None)
-                self._catching_up.discard(bar.symbol)
             return self._none(record, verdict.reason)
         signals = {s.name: s.update(bar) for s in self._sleeves}
         record["sleeves"] = {

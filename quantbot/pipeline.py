@@ -16,6 +16,7 @@ import attrs
 from quantbot.decision import DecisionStep, PortfolioView
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.domain.values import Bar, Fill, SubmitOutcome
+from quantbot.marketdata.contract import ContractVerdict
 from quantbot.oms.manager import OrderManager
 from quantbot.records.jsonl import RotatingJsonl
 from quantbot.venues.base import OrderVenue
@@ -55,15 +56,17 @@ class Pipeline:
         self.equity = Decimal(0)
 
     async def on_batch(self, bars: list[Bar]) -> None:
+        verdicts = [self.step.admit(bar) for bar in bars]
         if self._market_sink is not None:
-            for bar in bars:
-                self._market_sink(bar)
+            for bar, verdict in zip(bars, verdicts, strict=True):
+                if verdict.ok:  # a bad bar must not fill an order either
+                    self._market_sink(bar)
         if self.oms is not None:
             self.counters.fills += await self.oms.sync_fills()
         account = await self.venue.account()
         self.equity = account.equity
-        for bar in bars:
-            await self._decide(bar)
+        for bar, verdict in zip(bars, verdicts, strict=True):
+            await self._decide(bar, verdict)
         self.records.flush()
         if self.oms is not None:
             self.oms.journal.sync()
@@ -77,9 +80,9 @@ class Pipeline:
             float(self.equity), positions, ledger.pending_by_symbol(), self._blocked_by()
         )
 
-    async def _decide(self, bar: Bar) -> None:
+    async def _decide(self, bar: Bar, verdict: ContractVerdict) -> None:
         self.counters.bars += 1
-        decision = self.step.step(bar, self._view())
+        decision = self.step.step(bar, self._view(), verdict)
         record = decision.record
         self.counters.decisions += 1
         reason_code = (record.get("reason") or {}).get("code", "")

@@ -19,6 +19,15 @@ import orjson
 
 from quantbot import config_loader as loader
 from quantbot.config_loader import setting
+from quantbot.config_ops import (
+    AlertsConfig,
+    BreakerConfig,
+    ControlConfig,
+    OmsConfig,
+    PretradeConfig,
+    ReconcileConfig,
+    RetryConfig,
+)
 from quantbot.domain.errors import ConfigError
 
 PROFILES = ("conservative", "balanced", "aggressive")
@@ -174,6 +183,13 @@ class Config:
     liquidity: Liquidity = setting(Liquidity())
     venue: VenueConfig = setting(VenueConfig())
     records: RecordsConfig = setting(RecordsConfig())
+    breakers: BreakerConfig = setting(BreakerConfig())
+    retry: RetryConfig = setting(RetryConfig())
+    pretrade: PretradeConfig = setting(PretradeConfig())
+    oms: OmsConfig = setting(OmsConfig())
+    reconcile: ReconcileConfig = setting(ReconcileConfig())
+    alerts: AlertsConfig = setting(AlertsConfig())
+    control: ControlConfig = setting(ControlConfig())
 
     @property
     def profile(self) -> ProfileParams:

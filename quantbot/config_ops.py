@@ -1,0 +1,95 @@
+"""Config sections for the fail-closed OMS and operations (breakers, retries, pre-trade
+gates, reconciliation, alerts, control plane). Part of the one tree in ``quantbot.config``;
+kept in their own module so that one stays readable."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import attrs
+
+from quantbot.config_loader import setting
+
+BREAKER_KEYS = (
+    "broker_submit",
+    "broker_positions",
+    "broker_open_orders",
+    "data_primary",
+    "data_fallback",
+    "quotes_primary",
+    "calendar_market_clock",
+)
+
+
+@attrs.frozen
+class BreakerConfig:
+    """Two escalation levels per dependency; the longer one wins when both trip."""
+
+    short_failures: int = setting(3, ge=1)
+    short_window_s: float = setting(60.0, gt=0)
+    short_open_s: float = setting(60.0, gt=0)
+    long_failures: int = setting(10, ge=1)
+    long_window_s: float = setting(600.0, gt=0)
+    long_open_s: float = setting(900.0, gt=0)
+
+
+@attrs.frozen
+class RetryConfig:
+    """Bounded retries for idempotent reads only (bars, positions, order status)."""
+
+    max_attempts: int = setting(3, ge=1, le=20)
+    max_total_s: float = setting(10.0, gt=0)
+    initial_backoff_s: float = setting(0.2, ge=0)
+    max_backoff_s: float = setting(2.0, ge=0)
+    jitter_s: float = setting(0.1, ge=0)
+
+
+@attrs.frozen
+class PretradeConfig:
+    max_order_usd: Decimal = setting(Decimal("25000"), gt=0)
+    max_order_qty: Decimal = setting(Decimal("10000"), gt=0)
+    collar_bps: float = setting(200.0, gt=0)
+    collar_window_bps: float = setting(500.0, gt=0)
+    collar_window_s: float = setting(300.0, gt=0)
+    duplicate_window_s: float = setting(3600.0, gt=0)
+    max_orders_per_min: int = setting(60, ge=1)
+    max_orders_per_symbol_per_min: int = setting(10, ge=1)
+    max_cancels_per_min: int = setting(60, ge=1)
+    cancel_loop_max_cancels: int = setting(5, ge=1)
+    cancel_loop_block_bars: int = setting(10, ge=1)
+    max_executions: int = setting(30, ge=1)
+    executions_window_s: float = setting(600.0, gt=0)
+    allowed_symbols: list[str] = setting([])
+    max_data_age_s: float = setting(10.0, gt=0)
+    canary_symbols: list[str] = setting([])
+
+
+@attrs.frozen
+class OmsConfig:
+    unknown_grace_s: float = setting(30.0, gt=0)
+    lost_check_interval_s: float = setting(60.0, gt=0)
+
+
+@attrs.frozen
+class ReconcileConfig:
+    interval_s: float = setting(60.0, gt=0)
+    on_mismatch: str = setting("halt", choices=("halt", "reduce_only", "cancel_all"))
+    cancel_unexpected_at_start: bool = setting(False)
+
+
+@attrs.frozen
+class AlertsConfig:
+    repeated_rejects: int = setting(5, ge=1)
+    rejects_window_s: float = setting(300.0, gt=0)
+    stale_data_s: float = setting(30.0, gt=0)
+    webhook_url: str = setting("")
+    webhook_timeout_s: float = setting(2.0, gt=0)
+
+
+@attrs.frozen
+class ControlConfig:
+    cancel_all_on_kill: bool = setting(True)
+    cancel_all_on_mismatch: bool = setting(False)
+    cancel_all_on_submit_escalation: bool = setting(False)
+    poll_interval_s: float = setting(0.2, gt=0, le=1)
+    socket_name: str = setting("control.sock")

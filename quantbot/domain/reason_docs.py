@@ -44,6 +44,55 @@ MEANING: dict[ReasonCode, str] = {
     ReasonCode.LIQUIDITY_THIN_BLOCK: "bar volume below the profile's min_bar_volume; no new risk",
     ReasonCode.LIQUIDITY_PARTICIPATION_CLAMP: "order cut to max_participation of bar volume",
     ReasonCode.SIZER_POSITION_CAP: "target capped at the profile's max_position_usd",
+    ReasonCode.AUTH_HALT: "the venue refused our credentials (401/403): trading halted, "
+    "cancel-all attempted",
+    ReasonCode.RATE_LIMIT_RETRY: "the venue rate-limited us (429): reads retried with backoff, "
+    "the breaker counts it",
+    ReasonCode.NET_RETRY: "timeout or connection error: reads retried, the breaker counts it",
+    ReasonCode.DATA_BAD_PAYLOAD: "a data provider sent values that fail validation; symbol skipped",
+    ReasonCode.PROVIDER_SCHEMA_DISABLE: "a provider's reply no longer has the expected shape; "
+    "provider disabled",
+    ReasonCode.BROKER_STATE_SKIP: "the broker's account state refused the action (e.g. "
+    "funds); symbol skipped",
+    ReasonCode.ERROR_UNKNOWN_HALT: "an error nobody classified in the order path: halted "
+    "(fail closed)",
+    ReasonCode.CIRCUIT_OPEN_broker_submit: "the broker_submit breaker is open: no new orders",
+    ReasonCode.CIRCUIT_OPEN_broker_positions: "the broker_positions breaker is open",
+    ReasonCode.CIRCUIT_OPEN_broker_open_orders: "the broker_open_orders breaker is open",
+    ReasonCode.CIRCUIT_OPEN_data_primary: "the data_primary breaker is open",
+    ReasonCode.CIRCUIT_OPEN_data_fallback: "the data_fallback breaker is open",
+    ReasonCode.CIRCUIT_OPEN_quotes_primary: "the quotes_primary breaker is open",
+    ReasonCode.CIRCUIT_OPEN_calendar_market_clock: "the calendar_market_clock breaker is open",
+    ReasonCode.ORDER_SIZE_BLOCK: "order value or quantity above pretrade.max_order_usd/qty",
+    ReasonCode.PRICE_COLLAR_BLOCK: "order price too far from the last price, or the last "
+    "price too far from its recent range",
+    ReasonCode.DUPLICATE_ORDER_BLOCK: "same client id, or same symbol/side/qty/bar time, "
+    "already sent",
+    ReasonCode.RATE_THROTTLE_BLOCK: "orders or cancels per minute above the configured rate",
+    ReasonCode.CANCEL_LOOP_BLOCK: "too many cancels without a fill: symbol blocked for N bars",
+    ReasonCode.EXECUTION_THROTTLE_DISABLE: "too many executions in the window: symbol "
+    "disabled until `quantbot resume --symbol`",
+    ReasonCode.SYMBOL_DISABLED_BLOCK: "the symbol was disabled and no person re-enabled it",
+    ReasonCode.SYMBOL_NOT_ALLOWED_BLOCK: "the symbol is not in pretrade.allowed_symbols",
+    ReasonCode.STALE_DATA_BLOCK: "the symbol's last bar is older than pretrade.max_data_age_s",
+    ReasonCode.MARKET_CLOSED_BLOCK: "the venue's market is closed",
+    ReasonCode.CANARY_MODE_ACTIVE: "canary mode: only pretrade.canary_symbols trade",
+    ReasonCode.ORDER_UNKNOWN_PENDING: "the submit's outcome is unknown; it counts against "
+    "limits until looked up by client id",
+    ReasonCode.ORDER_LOST: "not found at the venue within the grace period; kept watched, "
+    "never re-sent",
+    ReasonCode.JOURNAL_WRITE_FAILED: "the INTENT line could not be made durable: order not sent",
+    ReasonCode.CANCEL_ALL_TRIGGERED: "every working order was cancelled (kill, mismatch, "
+    "escalation or a person)",
+    ReasonCode.STARTUP_CLEANUP: "at start, a venue order no journal explains was cancelled",
+    ReasonCode.SESSION_CLOSE_CLEANUP: "at session close, DAY orders cancelled and reconciled",
+    ReasonCode.REDUCE_ONLY_ACTIVE: "after a reconciliation mismatch only risk-reducing orders go",
+    ReasonCode.GO_LIVE_NOT_ENABLED: "live mode refused: go-live is not enabled",
+    ReasonCode.ALERT_BREAKER_OPEN: "alert: a critical dependency's breaker opened",
+    ReasonCode.ALERT_REPEATED_REJECTS: "alert: the venue rejected many orders in a short window",
+    ReasonCode.ALERT_STALE_DATA: "alert: no fresh market data for alerts.stale_data_s",
+    ReasonCode.ALERT_RECONCILE_MISMATCH: "alert: journal and venue disagree",
+    ReasonCode.ALERT_HALT_TRADING: "alert: trading halted",
 }
 
 

@@ -22,3 +22,54 @@ class InvariantViolation(QuantbotError):
 
 class DataError(QuantbotError):
     """Input data that cannot be read, with file and line."""
+
+
+class VenueError(QuantbotError):
+    """A venue (or data provider) call failed. Adapters translate vendor exceptions into one
+    of the subclasses below, once, at the boundary (``raise ... from e``); the classifier in
+    ``quantbot.ops.errors`` decides what quantbot does about it."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        venue: str = "",
+        status: int | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.venue = venue
+        self.status = status
+        self.retry_after_s = retry_after_s
+
+
+class VenueAuthError(VenueError):
+    """401/403: credentials refused or revoked."""
+
+
+class VenueRateLimited(VenueError):
+    """429 (or Binance's 418): slow down."""
+
+
+class VenueUnavailable(VenueError):
+    """5xx or maintenance: the venue is not serving."""
+
+
+class VenueTimeout(VenueError):
+    """No reply in time. For a write, the venue may or may not have acted."""
+
+
+class VenueConnectionError(VenueError):
+    """Connection refused or reset before a reply."""
+
+
+class VenueRejected(VenueError):
+    """The venue understood the request and refused it (bad price, size, symbol)."""
+
+
+class VenueBrokerState(VenueError):
+    """The account's state refuses it (insufficient funds, account restricted)."""
+
+
+class VenueSchemaError(VenueError):
+    """The reply could not be parsed or no longer has the expected shape."""

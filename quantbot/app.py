@@ -2,7 +2,8 @@
 
 Startup order (DESIGN.md section 4): take the lock, replay the journal, open the venue,
 reconcile, write the manifest, then trade. A crashed task halts trading with a reason code
-(persisted in state/control.json) instead of dying silently.
+(persisted in state/control.json) instead of dying silently; the error handler halts on
+auth failures, invariant violations and bugs, and halted means no new risk.
 """
 
 from __future__ import annotations
@@ -11,31 +12,40 @@ import asyncio
 import os
 import signal
 from collections.abc import AsyncIterator
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import orjson
 from loguru import logger
 
-from quantbot.clock import Clock, iso_utc
-from quantbot.config import Config, LoadedConfig, redacted
+from quantbot.clock import BarClock, Clock, iso_utc
+from quantbot.config import Config, LoadedConfig
+from quantbot.control_loop import ControlLoop
 from quantbot.decision import DecisionStep
 from quantbot.domain.errors import InvariantViolation, StartupError
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.domain.values import Bar, Instrument
 from quantbot.fsutil import atomic_write, ensure_private_dir
+from quantbot.manifest_info import manifest_for
 from quantbot.marketdata.csv_bars import CsvFeed, load_csv_bars, merge_by_time
 from quantbot.marketdata.synthetic import SyntheticFeed, SyntheticMarket
 from quantbot.oms.journal import Journal, read_journal
 from quantbot.oms.ledger import Ledger
-from quantbot.oms.manager import OrderManager
+from quantbot.oms.manager import VENUE_FAILURES, OrderManager
+from quantbot.oms.pretrade import PretradeGates
+from quantbot.oms.reconcile import Reconciler
+from quantbot.ops.alerts import AlertSink, webhook_from_config
+from quantbot.ops.breakers import BreakerBoard, CircuitOpenError
+from quantbot.ops.control_socket import ControlServer
+from quantbot.ops.errors import ErrorHandler
 from quantbot.ops.lock import StateLock
 from quantbot.pipeline import Pipeline
 from quantbot.records.jsonl import RotatingJsonl
-from quantbot.records.manifest import build_manifest, write_manifest
+from quantbot.records.manifest import write_manifest
 from quantbot.risk.control import ControlStore
+from quantbot.risk.golive import live_start_check
 from quantbot.status import StatusSnapshot, format_status_line
+from quantbot.venues.sim.faults import FaultyVenue, plan_from_env
 from quantbot.venues.sim.venue import SimVenue
 
 EXIT_OK = 0
@@ -43,7 +53,8 @@ EXIT_HALTED = 3
 
 
 def make_run_id(clock: Clock) -> str:
-    return f"{iso_utc(clock.now_ns())[:19].replace(':', '').replace('-', '')}-{os.urandom(3).hex()}"
+    stamp = iso_utc(clock.now_ns())[:19].replace(":", "").replace("-", "")
+    return f"{stamp}-{os.urandom(3).hex()}"
 
 
 def sim_instruments(config: Config) -> dict[str, Instrument]:
@@ -56,18 +67,14 @@ def sim_instruments(config: Config) -> dict[str, Instrument]:
 
 class Daemon:
     def __init__(self, loaded: LoadedConfig, *, execution_mode: str, clock: Clock) -> None:
-        if execution_mode == "live":
-            raise StartupError(
-                "live execution needs go-live enabled in state/, credentials and a real venue "
-                "adapter; this build has only the embedded paper venue. Use --execution-mode "
-                "paper or shadow."
-            )
         self.loaded = loaded
         self.config = loaded.config
         self.mode = execution_mode
         self.clock = clock
         self.state_dir = Path(self.config.run.state_dir)
         self.runtime_dir = Path(self.config.run.runtime_dir)
+        if execution_mode == "live":
+            self._refuse_live()
         self.run_id = make_run_id(clock)
         self.lock = StateLock(self.state_dir)
         self.control = ControlStore(self.state_dir / "control.json", clock)
@@ -75,25 +82,112 @@ class Daemon:
         self._idle = asyncio.Event()  # set while no batch is between decide and record
         self._idle.set()
         self._halted_this_run: Reason | None = None
+        self._background: set[asyncio.Task] = set()
         self.journal: Journal | None = None
-        self.venue: SimVenue | None = None
+        self.venue: Any = None
+        self.oms: OrderManager | None = None
+        self.reconciler: Reconciler | None = None
+        self.gates: PretradeGates | None = None
+        self.alerts: AlertSink | None = None
+        self.breakers: BreakerBoard | None = None
+        self.errors: ErrorHandler | None = None
+        self.records: RotatingJsonl | None = None
         self.pipeline: Pipeline | None = None
+        self.server: ControlServer | None = None
+        self.loop_tasks = ControlLoop(self)
         self.manifest_path: Path | None = None
+        # Gates measure data age and message rates in market time: the wall clock for a live
+        # feed, the bars' own time for a file feed played at any pace.
+        self.bar_clock = BarClock() if self.config.market.source == "csv" else None
+        self.market_clock: Clock = self.bar_clock or clock
+
+    def _refuse_live(self) -> None:
+        refusal = live_start_check(self.state_dir, self.clock)
+        if refusal is not None:
+            raise StartupError(f"live execution refused: {refusal} (see `quantbot go-live`)")
+        raise StartupError(
+            "live execution needs a real venue adapter; this build has only the embedded "
+            "paper venue (venue.name = sim). Use --execution-mode paper or shadow."
+        )
 
     # -- startup ------------------------------------------------------------------------------
     async def start(self) -> None:
         ensure_private_dir(self.state_dir)
         self.runtime_dir.mkdir(parents=True, exist_ok=True)
         self.lock.acquire()
-        instruments = sim_instruments(self.config)
+        self.loop_tasks = ControlLoop(self)
+        config = self.config
+        self.records = RotatingJsonl(
+            self.runtime_dir / config.records.decisions_file,
+            self.clock,
+            fsync_every=config.records.fsync_every_steps,
+        )
+        self.alerts = AlertSink(
+            path=self.runtime_dir / "alerts.jsonl",
+            clock=self.clock,
+            config=config.alerts,
+            on_halt=self.halt,
+            webhook=webhook_from_config(config.alerts),
+        )
+        self.alerts.watch(config.market.symbols)
+        self.breakers = BreakerBoard(config.breakers, self.clock, on_open=self._breaker_opened)
+        self.errors = ErrorHandler(
+            on_halt=self.halt,
+            on_skip_symbol=self._skip_symbol,
+            on_disable_provider=self._disable_provider,
+            record=self.write_record,
+            breakers=self.breakers,
+        )
+        instruments = sim_instruments(config)
+        self.venue = self._make_venue(instruments)
+        await self.venue.connect()
         startup: dict[str, Any] = {}
-        oms = None
+        if self.mode == "paper":
+            await self._open_oms(startup)
+        step = DecisionStep.from_config(
+            config,
+            self.clock,
+            instruments,
+            {
+                "run_id": self.run_id,
+                "execution_mode": self.mode,
+                "profile": config.run.trading_profile,
+                "config_hash": self.loaded.hash,
+            },
+            check_staleness=config.market.source == "synthetic",
+        )
+        self.pipeline = Pipeline(
+            step=step,
+            oms=self.oms,
+            venue=self.venue,
+            records=self.records,
+            market_sink=self.venue.on_bar,
+            blocked_by=self._blocked_by,
+            execution_mode=self.mode,
+            reconciler=self.reconciler,
+            alerts=self.alerts,
+            breakers=self.breakers,
+            canary_symbols=tuple(config.pretrade.canary_symbols),
+            bar_clock=self.bar_clock,
+        )
+        self.server = ControlServer(
+            self.state_dir / config.control.socket_name,
+            {
+                "ping": self._cmd_ping,
+                "status": self._cmd_status,
+                "cancel_all": self._cmd_cancel_all,
+            },
+        )
+        await self.server.start()
+        self.manifest_path = write_manifest(self.runtime_dir, manifest_for(self, startup))
+        self._announce()
+
+    def _make_venue(self, instruments: dict[str, Instrument]) -> Any:
         sim = self.config.venue.sim
-        paper = self.mode == "paper"
-        self.venue = SimVenue(
+        venue: Any = SimVenue(
             clock=self.clock,
             instruments=instruments,
-            state_path=self.state_dir / "sim_venue.json" if paper else None,
+            state_path=self.state_dir / "sim_venue.json" if self.mode == "paper" else None,
             initial_cash=sim.initial_cash,
             fee_bps=sim.fee_bps,
             slippage_bps=sim.slippage_bps,
@@ -101,43 +195,63 @@ class Daemon:
             buying_power_multiple=sim.buying_power_multiple,
             seed=self.config.market.seed,
         )
-        await self.venue.connect()
-        if paper:
-            oms = await self._open_oms(startup)
-        record_base = {
-            "run_id": self.run_id,
-            "execution_mode": self.mode,
-            "profile": self.config.run.trading_profile,
-            "config_hash": self.loaded.hash,
-        }
-        step = DecisionStep.from_config(
-            self.config,
-            self.clock,
-            instruments,
-            record_base,
-            check_staleness=self.config.market.source == "synthetic",
+        plan = plan_from_env(os.environ)  # refuses unless QUANTBOT_TESTING=1
+        if plan is not None:
+            logger.warning("TEST DOUBLE: paper venue fault injection is on ({})", sorted(plan))
+            venue = FaultyVenue(venue, plan, self.clock)
+        return venue
+
+    async def _open_oms(self, startup: dict[str, Any]) -> None:
+        config = self.config
+        path = self.state_dir / "journal.jsonl"
+        replay = read_journal(path)
+        if replay.torn_line is not None:
+            logger.warning("journal: torn last line set aside in {}", replay.torn_saved_to)
+            startup["journal_torn_line_saved_to"] = str(replay.torn_saved_to)
+        ledger = Ledger.from_events(replay.events)
+        self.journal = Journal(path, self.clock, next_seq=ledger.last_event_seq + 1)
+        self.gates = PretradeGates(
+            config.pretrade,
+            self.market_clock,
+            configured_symbols=config.market.symbols,
+            disabled_symbols=set(self.control.cached.disabled_symbols),
+            on_disable=self._disable_symbol,
+            seen_client_ids=ledger.orders.keys(),
         )
-        records = RotatingJsonl(
-            self.runtime_dir / self.config.records.decisions_file,
-            self.clock,
-            fsync_every=self.config.records.fsync_every_steps,
-        )
-        self.pipeline = Pipeline(
-            step=step,
-            oms=oms,
+        self.oms = OrderManager(
+            journal=self.journal,
+            ledger=ledger,
             venue=self.venue,
-            records=records,
-            market_sink=self.venue.on_bar,
-            blocked_by=self._blocked_by,
-            execution_mode=self.mode,
+            clock=self.clock,
+            gates=self.gates,
+            breakers=self.breakers,
+            errors=self.errors,
+            retry=config.retry,
+            on_journal_failure=self.halt,
         )
-        self.manifest_path = write_manifest(self.runtime_dir, self._manifest(startup))
+        self.reconciler = Reconciler(self.oms, config.oms)
+        try:
+            findings = await self.reconciler.startup(
+                cancel_unexpected=config.reconcile.cancel_unexpected_at_start
+            )
+        except (*VENUE_FAILURES, CircuitOpenError) as e:
+            raise StartupError(
+                f"start-up reconciliation with the {self.venue.name} venue failed "
+                f"({type(e).__name__}: {e}); not trading on an unreconciled book"
+            ) from e
+        startup["journal_events"] = len(replay.events)
+        startup["reconcile"] = [f.to_record() for f in findings]
+        mismatches = [f for f in findings if f.code is ReasonCode.RECONCILE_POSITION_MISMATCH]
+        if mismatches:
+            await self.loop_tasks.on_mismatch(mismatches)
+
+    def _announce(self) -> None:
         blocked = self.control.cached
         if blocked.blocks_new_risk:
             logger.warning(
-                "starting {}: no new orders until `quantbot resume` ({})",
+                "starting {}: no new risk until `quantbot resume` ({})",
                 blocked.describe(),
-                blocked.halt_detail or blocked.kill_reason,
+                blocked.halt_detail or blocked.kill_reason or blocked.reduce_only_reason,
             )
         logger.info(
             "run {} started: mode={} profile={} manifest={}",
@@ -147,48 +261,105 @@ class Daemon:
             self.manifest_path,
         )
 
-    async def _open_oms(self, startup: dict[str, Any]) -> OrderManager:
-        path = self.state_dir / "journal.jsonl"
-        replay = read_journal(path)
-        if replay.torn_line is not None:
-            logger.warning("journal: torn last line set aside in {}", replay.torn_saved_to)
-            startup["journal_torn_line_saved_to"] = str(replay.torn_saved_to)
-        ledger = Ledger.from_events(replay.events)
-        self.journal = Journal(path, self.clock, next_seq=ledger.last_event_seq + 1)
-        oms = OrderManager(journal=self.journal, ledger=ledger, venue=self.venue)
-        findings = await oms.reconcile()
-        startup["journal_events"] = len(replay.events)
-        startup["reconcile"] = [f.to_record() for f in findings]
-        mismatch = [f for f in findings if f.code is ReasonCode.RECONCILE_POSITION_MISMATCH]
-        if mismatch:
-            self.control.halt(mismatch[0].code.value, str(mismatch[0]))
-        return oms
-
-    def _manifest(self, startup: dict[str, Any]) -> dict[str, Any]:
-        return build_manifest(
-            run_id=self.run_id,
-            started_ns=self.clock.now_ns(),
-            execution_mode=self.mode,
-            trading_profile=self.config.run.trading_profile,
-            account_id="sim-paper",
-            config=redacted(self.loaded.plain()),
-            config_hash=self.loaded.hash,
-            config_path=str(self.loaded.path) if self.loaded.path else None,
-            env_keys=self.loaded.env_keys,
-            feature_flags={"ai_sizer": "off", "market_source": self.config.market.source},
-            canary_symbols=[],
-            startup=startup,
+    # -- what the stages call back into ---------------------------------------------------------
+    def write_record(self, record: dict[str, Any]) -> None:
+        if self.records is None:
+            return
+        self.records.write(
+            {
+                "ts": iso_utc(self.clock.now_ns()),
+                "run_id": self.run_id,
+                "execution_mode": self.mode,
+                **record,
+            }
         )
+        self.records.flush()
+
+    def write_event(self, event: str, why: Reason, **extra: Any) -> None:
+        self.write_record({"event": event, "reason": why.to_record(), **extra})
+
+    def halt(self, why: Reason) -> None:
+        """Halt trading (no new risk) with a structured reason; persisted until resume."""
+        first = self.control.cached.halt_code is None
+        self.control.halt(why.code.value, str(why))
+        if not first:
+            return
+        self._halted_this_run = why
+        logger.error("trading halted: {}", why)
+        self.write_event("HALT", why)
+        if self.alerts is not None:
+            self.alerts.halt_trading(why)
+        if why.code is ReasonCode.AUTH_HALT:  # try to leave nothing working behind
+            self._spawn(
+                self.loop_tasks.cancel_all(
+                    reason(ReasonCode.CANCEL_ALL_TRIGGERED, trigger="auth_halt")
+                )
+            )
+
+    def _skip_symbol(self, symbol: str, why: Reason) -> None:
+        logger.warning("skipping {} this step: {}", symbol, why)
+
+    def _disable_provider(self, provider: str, why: Reason) -> None:
+        logger.error("provider {} failing: {}", provider, why)
+
+    def _disable_symbol(self, symbol: str, why: Reason) -> None:
+        self.control.disable_symbol(symbol)
+        self.write_event("SYMBOL_DISABLED", why, symbol=symbol)
+
+    def _breaker_opened(self, dependency: str, snapshot: dict[str, Any]) -> None:
+        code = getattr(ReasonCode, f"CIRCUIT_OPEN_{dependency}")
+        self.write_event("BREAKER_OPEN", reason(code, **snapshot))
+        if self.alerts is not None:
+            self.alerts.breaker_opened(dependency, snapshot)
+        escalated = snapshot.get("level") == 2
+        if (
+            dependency == "broker_submit"
+            and escalated
+            and (self.config.control.cancel_all_on_submit_escalation)
+        ):
+            self._spawn(
+                self.loop_tasks.cancel_all(
+                    reason(ReasonCode.CANCEL_ALL_TRIGGERED, trigger="broker_submit_escalation")
+                )
+            )
 
     def _blocked_by(self) -> Reason | None:
         state = self.control.cached
+        if self._stop.is_set():
+            return reason(ReasonCode.SHUTDOWN_IN_PROGRESS)
         if state.kill_switch:
             return reason(ReasonCode.KILL_SWITCH_ACTIVE, reason=state.kill_reason)
         if state.halt_code:
             return reason(ReasonCode.HALT_ACTIVE, halt_code=state.halt_code)
-        if self._stop.is_set():
-            return reason(ReasonCode.SHUTDOWN_IN_PROGRESS)
+        if state.reduce_only:
+            return reason(ReasonCode.REDUCE_ONLY_ACTIVE, reason=state.reduce_only_reason)
         return None
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # -- control socket -------------------------------------------------------------------------
+    async def _cmd_ping(self, _request: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "run_id": self.run_id}
+
+    async def _cmd_status(self, _request: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "status": StatusSnapshot.collect(self).to_json()}
+
+    async def _cmd_cancel_all(self, request: dict[str, Any]) -> dict[str, Any]:
+        symbol = request.get("symbol")
+        why = reason(ReasonCode.CANCEL_ALL_TRIGGERED, trigger="operator", symbol=symbol)
+        report = await self.loop_tasks.cancel_all(why, symbol)
+        if report is None:
+            return {
+                "ok": True,
+                "canceled": [],
+                "still_open": [],
+                "errors": [],
+                "note": f"{self.mode} mode sends no orders",
+            }
+        return report.to_json()
 
     # -- market data --------------------------------------------------------------------------
     def _stream(self) -> AsyncIterator[list[Bar]]:
@@ -200,7 +371,7 @@ class Daemon:
             return CsvFeed(
                 merge_by_time(series), self.clock, pace=market.csv_pace, speed=market.csv_speed
             ).stream()
-        marks = {s: float(p) for s, p in self.venue.marks().items()} if self.venue else {}
+        marks = {s: float(p) for s, p in self.venue.marks().items()}
         synthetic = SyntheticMarket(
             symbols=market.symbols,
             seed=market.seed,
@@ -220,12 +391,7 @@ class Daemon:
             finally:
                 self._idle.set()
 
-    async def _status_loop(self) -> None:
-        while True:
-            await self.clock.sleep(self.config.run.status_interval_s)
-            self._report_status()
-
-    def _report_status(self) -> None:
+    def report_status(self) -> None:
         snapshot = StatusSnapshot.collect(self)
         print(format_status_line(snapshot), flush=True)
         atomic_write(
@@ -237,39 +403,26 @@ class Daemon:
     def request_stop(self) -> None:
         self._stop.set()
 
-    def _halt(self, code: ReasonCode, exc: BaseException) -> None:
-        detail = f"{type(exc).__name__}: {exc}"
-        self._halted_this_run = reason(code, error=detail)
-        self.control.halt(code.value, detail)
-        logger.opt(exception=exc).error("trading halted: {} ({})", code.value, detail)
-        if self.pipeline is not None:
-            self.pipeline.records.write(
-                {
-                    "ts": iso_utc(self.clock.now_ns()),
-                    "run_id": self.run_id,
-                    "event": "HALT",
-                    "execution_mode": self.mode,
-                    "reason": self._halted_this_run.to_record(),
-                }
-            )
-            self.pipeline.records.flush()
-
     async def run(self, duration_s: float | None = None) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.request_stop)
         feed = asyncio.create_task(self._feed_loop(), name="market-data")
-        status = asyncio.create_task(self._status_loop(), name="status")
-        stop = asyncio.create_task(self._stop.wait(), name="stop")
-        timer = asyncio.create_task(self._timer(duration_s), name="duration")
-        pending = {feed, status, stop, timer}
+        others = [
+            asyncio.create_task(self.loop_tasks.report_status_forever(), name="status"),
+            asyncio.create_task(self.loop_tasks.watch_control(), name="control"),
+            asyncio.create_task(self.loop_tasks.housekeeping(), name="housekeeping"),
+            asyncio.create_task(self._stop.wait(), name="stop"),
+            asyncio.create_task(self._timer(duration_s), name="duration"),
+        ]
+        pending = {feed, *others}
         try:
             while not self._stop.is_set():
                 done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
                     self._supervise(task)
         finally:
-            await self._shutdown(feed, [status, timer, stop])
+            await self._shutdown(feed, others)
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
         return EXIT_HALTED if self._halted_this_run else EXIT_OK
@@ -291,46 +444,46 @@ class Daemon:
                 logger.info("market data ended; stopping")
                 self.request_stop()
             return
-        code = (
-            ReasonCode.HALT_INVARIANT_VIOLATION
-            if isinstance(exc, InvariantViolation | ArithmeticError)
-            else ReasonCode.HALT_PROGRAMMING_ERROR
-            if isinstance(exc, TypeError | KeyError | AttributeError)
-            else ReasonCode.HALT_TASK_CRASHED
-        )
-        self._halt(code, exc)
-        if task.get_name() != "status":
-            self.request_stop()
+        if isinstance(exc, InvariantViolation | ArithmeticError):
+            code = ReasonCode.HALT_INVARIANT_VIOLATION
+        elif isinstance(exc, TypeError | KeyError | AttributeError):
+            code = ReasonCode.HALT_PROGRAMMING_ERROR
+        else:
+            code = ReasonCode.HALT_TASK_CRASHED
+        logger.opt(exception=exc).error("task {} crashed", task.get_name())
+        self.halt(reason(code, task=task.get_name(), error=f"{type(exc).__name__}: {exc}"))
+        self._halted_this_run = self._halted_this_run or reason(code)
+        self.request_stop()
 
     async def _shutdown(self, feed: asyncio.Task, others: list[asyncio.Task]) -> None:
         """No new intents; let the batch in flight settle (bounded), then flush everything."""
         self._stop.set()
+        grace = self.config.run.shutdown_grace_s
         if not feed.done() and not self._idle.is_set():
             try:
-                await asyncio.wait_for(self._idle.wait(), self.config.run.shutdown_grace_s)
+                await asyncio.wait_for(self._idle.wait(), grace)
             except TimeoutError:
-                logger.warning(
-                    "shutdown grace of {}s passed with a batch in flight; cancelling it",
-                    self.config.run.shutdown_grace_s,
-                )
-        for task in [feed, *others]:
+                logger.warning("shutdown grace of {}s passed with a batch in flight", grace)
+        for task in [feed, *others, *self._background]:
             task.cancel()
-        await asyncio.gather(feed, *others, return_exceptions=True)
+        await asyncio.gather(feed, *others, *self._background, return_exceptions=True)
         await self.close()
 
     async def close(self) -> None:
-        if self.pipeline is not None and self.pipeline.oms is not None:
-            await self.pipeline.oms.sync_fills()
+        if self.oms is not None:
+            await self.oms.poll_fills()
+        if self.server is not None:
+            await self.server.close()
         if self.pipeline is not None:
-            self._report_status()
-            self.pipeline.records.close()
+            self.report_status()
+        if self.records is not None:
+            self.records.close()
+        if self.alerts is not None:
+            await self.alerts.aclose()
+            self.alerts.close()
         if self.journal is not None:
             self.journal.close()
         if self.venue is not None:
             await self.venue.close()
         self.lock.release()
         logger.info("run {} stopped", self.run_id)
-
-
-def equity_decimal(value: Any) -> Decimal:
-    return value if isinstance(value, Decimal) else Decimal(str(value))

@@ -65,3 +65,27 @@ def iso_utc(ts_ns: int) -> str:
 
 def utc_date(ts_ns: int) -> str:
     return datetime.fromtimestamp(ts_ns / NS_PER_S, tz=UTC).strftime("%Y-%m-%d")
+
+
+class BarClock:
+    """Market time for a historical feed: "now" is the latest bar close seen.
+
+    Gates that measure age or rates (stale data, orders per minute) must measure them in the
+    feed's time when bars come from a file at any pace; this clock is advanced by the
+    pipeline as bars arrive and never by the wall clock.
+    """
+
+    def __init__(self) -> None:
+        self._now = 0
+
+    def advance_to(self, ts_ns: int) -> None:
+        self._now = max(self._now, ts_ns)
+
+    def now_ns(self) -> int:
+        return self._now
+
+    def monotonic_ns(self) -> int:
+        return self._now
+
+    async def sleep(self, seconds: float) -> None:
+        raise RuntimeError("BarClock is advanced by bars; nothing may sleep on it")

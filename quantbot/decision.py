@@ -44,11 +44,15 @@ class PortfolioView:
 class Decision:
     record: dict[str, Any]
     intent: OrderIntent | None
+    reducing: bool = False  # the intent only shrinks a position (allowed when halted)
+    previous_target: float | None = None  # the deadband's reference before this intent
 
 
-# The kill switch blocks new risk only: orders that shrink a position stay possible
-# (DESIGN.md section 4). A halt (bug, invariant, crash) stops every new order.
-_REDUCING_ALLOWED_UNDER = frozenset({ReasonCode.KILL_SWITCH_ACTIVE})
+# Kill switch, halt and reduce-only block new risk only: orders that shrink a position stay
+# possible (DESIGN.md section 4). Shutdown sends nothing new at all.
+_REDUCING_ALLOWED_UNDER = frozenset(
+    {ReasonCode.KILL_SWITCH_ACTIVE, ReasonCode.HALT_ACTIVE, ReasonCode.REDUCE_ONLY_ACTIVE}
+)
 
 
 def _r(value: float) -> float:
@@ -116,6 +120,27 @@ class DecisionStep:
             sizer=sizer,
             record_base=record_base,
         )
+
+    def not_sent(self, decision: Decision) -> None:
+        """The OMS did not send ``decision``'s intent (a gate or breaker blocked it): the
+        deadband goes back to measuring from the last target that was really ordered, so
+        the next bar can try again instead of being frozen out."""
+        if decision.intent is None:
+            return
+        symbol = decision.intent.symbol
+        if decision.previous_target is None:
+            self._last_target.pop(symbol, None)
+        else:
+            self._last_target[symbol] = decision.previous_target
+
+    def event_record(self, event: str, why: Reason) -> dict[str, Any]:
+        """A non-decision line (reconciliation, breaker, halt) in the same records file."""
+        return {
+            "ts": iso_utc(self._clock.now_ns()),
+            **self._base,
+            "event": event,
+            "reason": why.to_record(),
+        }
 
     def admit(self, bar: Bar) -> ContractVerdict:
         """Run the data contract on ``bar`` (once per bar, before anything else sees it).
@@ -265,6 +290,7 @@ class DecisionStep:
             bar_ts_ns=bar.ts_ns,
             arrival_price=to_decimal(arrival),
         )
+        previous = self._last_target.get(bar.symbol)
         self._last_target[bar.symbol] = target
         if qty < abs(delta):
             self._catching_up.add(bar.symbol)
@@ -277,7 +303,8 @@ class DecisionStep:
             "order_type": intent.order_type.value,
         }
         record["arrival_price"] = str(arrival)
-        return Decision(record, intent)
+        record["intent"]["reducing"] = reducing
+        return Decision(record, intent, reducing, previous)
 
     @staticmethod
     def _none(record: dict[str, Any], why: Reason | None) -> Decision:

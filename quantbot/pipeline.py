@@ -1,8 +1,9 @@
 """One market-data batch through the whole path, as plain awaits in one coroutine.
 
-venue matching (paper) → fills journaled → decision step per bar → OMS submit → decision
-record. No queues between stages (DESIGN.md section 2): a bar is fully decided, sent and
-recorded before the next one is looked at, so no stage ever reads a stale position.
+data contract → venue matching (paper) → fills journaled, UNKNOWN submits looked up →
+decision step per bar → pre-trade gates and OMS submit → decision record. No queues between
+stages (DESIGN.md section 2): a bar is fully decided, sent and recorded before the next one
+is looked at, so no stage ever reads a stale position.
 """
 
 from __future__ import annotations
@@ -13,11 +14,15 @@ from typing import Any
 
 import attrs
 
+from quantbot.clock import BarClock
 from quantbot.decision import DecisionStep, PortfolioView
 from quantbot.domain.reasons import Reason, ReasonCode, reason
-from quantbot.domain.values import Bar, Fill, SubmitOutcome
+from quantbot.domain.values import Bar, Fill, OrderIntent, SubmitOutcome
 from quantbot.marketdata.contract import ContractVerdict
-from quantbot.oms.manager import OrderManager
+from quantbot.oms.manager import POSITIONS, VENUE_FAILURES, OrderManager
+from quantbot.oms.reconcile import Reconciler
+from quantbot.ops.alerts import AlertSink
+from quantbot.ops.breakers import BreakerBoard, CircuitOpenError
 from quantbot.records.jsonl import RotatingJsonl
 from quantbot.venues.base import OrderVenue
 
@@ -44,6 +49,11 @@ class Pipeline:
         market_sink: Callable[[Bar], list[Fill]] | None,
         blocked_by: Callable[[], Reason | None],
         execution_mode: str,
+        reconciler: Reconciler | None = None,
+        alerts: AlertSink | None = None,
+        breakers: BreakerBoard | None = None,
+        canary_symbols: tuple[str, ...] = (),
+        bar_clock: BarClock | None = None,
     ) -> None:
         self.step = step
         self.oms = oms  # None in shadow mode: nothing is ever sent
@@ -52,24 +62,54 @@ class Pipeline:
         self._market_sink = market_sink
         self._blocked_by = blocked_by
         self._mode = execution_mode
+        self._reconciler = reconciler
+        self._alerts = alerts
+        self._breakers = breakers
+        self._canary = canary_symbols
+        self._bar_clock = bar_clock  # market time for gates when bars come from a file
         self.counters = Counters()
         self.equity = Decimal(0)
 
     async def on_batch(self, bars: list[Bar]) -> None:
         verdicts = [self.step.admit(bar) for bar in bars]
-        if self._market_sink is not None:
-            for bar, verdict in zip(bars, verdicts, strict=True):
-                if verdict.ok:  # a bad bar must not fill an order either
-                    self._market_sink(bar)
-        if self.oms is not None:
-            self.counters.fills += await self.oms.sync_fills()
-        account = await self.venue.account()
-        self.equity = account.equity
+        gates = self.oms.gates if self.oms is not None else None
+        for bar, verdict in zip(bars, verdicts, strict=True):
+            if not verdict.ok:
+                continue  # a bad bar must not fill an order, nor look fresh to the gates
+            if self._market_sink is not None:
+                self._market_sink(bar)
+            if self._bar_clock is not None:
+                self._bar_clock.advance_to(bar.ts_ns + int(bar.interval_s * 1e9))
+            if gates is not None:
+                gates.on_bar(bar)
+            if self._alerts is not None:
+                self._alerts.note_bar(bar.symbol, bar.ts_ns + int(bar.interval_s * 1e9))
+        await self._settle()
         for bar, verdict in zip(bars, verdicts, strict=True):
             await self._decide(bar, verdict)
         self.records.flush()
         if self.oms is not None:
             self.oms.journal.sync()
+
+    async def _settle(self) -> None:
+        """Fills, UNKNOWN look-ups and equity; a failed read is recorded and skipped."""
+        if self.oms is None:
+            self.equity = (await self.venue.account()).equity
+            return
+        self.counters.fills += await self.oms.poll_fills()
+        try:
+            if self._reconciler is not None:
+                for found in await self._reconciler.resolve_unknown():
+                    self._event("RECONCILE", found)
+            self.equity = (await self.oms.read(POSITIONS, self.venue.account)).equity
+        except CircuitOpenError:
+            pass  # the breaker already recorded why; decide on the last known equity
+        except VENUE_FAILURES as exc:
+            if self.oms.errors is not None:
+                self.oms.errors.handle(exc, dependency=POSITIONS)
+
+    def _event(self, event: str, why: Reason) -> None:
+        self.records.write(self.step.event_record(event, why))
 
     def _view(self) -> PortfolioView:
         if self.oms is None:
@@ -90,16 +130,26 @@ class Pipeline:
             self.counters.rejected_bars += 1
         if decision.intent is not None:
             self.counters.intents += 1
-            record["order"] = await self._send(decision.intent)
+            record["order"] = await self._send(decision.intent, decision.reducing)
+            if record["order"]["outcome"] == SubmitOutcome.NOT_SENT.value and self.oms:
+                self.step.not_sent(decision)
+        if self._breakers is not None:
+            record["breakers_open"] = [
+                k for k, v in self._breakers.snapshot().items() if v["state"] != "CLOSED"
+            ]
+        if self._canary:
+            record["canary_mode"] = {"code": "CANARY_MODE_ACTIVE", "symbols": list(self._canary)}
         self.records.write(record)
 
-    async def _send(self, intent: Any) -> dict[str, Any]:
+    async def _send(self, intent: OrderIntent, reducing: bool) -> dict[str, Any]:
         if self.oms is None:
             why = reason(ReasonCode.EXEC_SHADOW_NOT_SENT, execution_mode=self._mode)
             return {"outcome": SubmitOutcome.NOT_SENT.value, "reason": why.to_record()}
-        report = await self.oms.submit(intent)
+        report = await self.oms.submit(intent, reducing=reducing)
         if report.outcome is SubmitOutcome.ACCEPTED:
             self.counters.orders_accepted += 1
         elif report.outcome is SubmitOutcome.REJECTED:
             self.counters.orders_rejected += 1
+            if self._alerts is not None:
+                self._alerts.note_reject(intent.symbol)
         return report.to_record()

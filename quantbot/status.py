@@ -28,6 +28,10 @@ class StatusSnapshot:
     equity: str
     pnl: str
     control: str
+    breakers: dict[str, Any] = attrs.field(factory=dict)
+    pretrade: dict[str, Any] = attrs.field(factory=dict)
+    unknown_orders: list[str] = attrs.field(factory=list)
+    lost_orders: list[str] = attrs.field(factory=list)
 
     @classmethod
     def collect(cls, daemon: Daemon) -> StatusSnapshot:
@@ -36,10 +40,15 @@ class StatusSnapshot:
         venue = daemon.venue
         equity = venue.equity()
         initial = daemon.config.venue.sim.initial_cash
+        unknown: list[str] = []
+        lost: list[str] = []
         if pipeline.oms is not None:
             ledger = pipeline.oms.ledger
             positions = {s: str(p.qty) for s, p in sorted(ledger.positions.items()) if p.qty}
-            open_orders = len(ledger.open_orders())
+            working = ledger.open_orders()
+            open_orders = len(working)
+            unknown = [o.client_order_id for o in working if o.status.value == "UNKNOWN"]
+            lost = [o.client_order_id for o in ledger.lost()]
         else:
             positions, open_orders = {}, 0
         return cls(
@@ -56,6 +65,10 @@ class StatusSnapshot:
             equity=str(equity.quantize(Decimal("0.01"))),
             pnl=str((equity - initial).quantize(Decimal("0.01"))),
             control=daemon.control.cached.describe(),
+            breakers=daemon.breakers.snapshot() if daemon.breakers else {},
+            pretrade=daemon.gates.snapshot() if daemon.gates else {},
+            unknown_orders=unknown,
+            lost_orders=lost,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -69,5 +82,10 @@ def format_status_line(s: StatusSnapshot) -> str:
     return (
         f"{s.ts[11:19]} [{s.execution_mode}] bars={s.bars} decisions={s.decisions} "
         f"orders={s.orders} fills={s.fills} open={s.open_orders} pos={positions} "
-        f"equity={s.equity} pnl={sign}{s.pnl} state={s.control}"
+        f"equity={s.equity} pnl={sign}{s.pnl} state={s.control}{_breakers(s)}"
     )
+
+
+def _breakers(s: StatusSnapshot) -> str:
+    tripped = [k for k, v in s.breakers.items() if v.get("state") != "CLOSED"]
+    return f" breakers_open={','.join(tripped)}" if tripped else ""

@@ -43,6 +43,10 @@ class OrderStatus(enum.StrEnum):
     REJECTED = "REJECTED"
     NOT_SENT = "NOT_SENT"
     UNKNOWN = "UNKNOWN"
+    # Not found at the venue within the grace period after an UNKNOWN submit. Not counted as
+    # working (it would block its symbol for ever) but kept watched: if the venue ever shows
+    # it, it is adopted. Never re-sent.
+    LOST = "LOST"
 
     @property
     def is_open(self) -> bool:

@@ -31,6 +31,7 @@ class EventType:
     CANCEL_REQUESTED = "CANCEL_REQUESTED"
     CANCELED = "CANCELED"
     EXTERNAL = "EXTERNAL"  # an order found at the venue that no journal line explains
+    LOST = "LOST"  # UNKNOWN past its grace period and not at the venue: watched, never re-sent
 
 
 @attrs.frozen

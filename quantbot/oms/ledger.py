@@ -29,6 +29,9 @@ _TERMINAL = frozenset(
 )
 
 
+_UNRESOLVED = frozenset({OrderStatus.NEW, OrderStatus.UNKNOWN, OrderStatus.LOST})
+
+
 def _dec(value: Any) -> Decimal | None:
     return None if value is None else Decimal(str(value))
 
@@ -86,10 +89,12 @@ class Ledger:
             self._open.pop(order.client_order_id, None)
 
     def unresolved(self) -> list[Order]:
-        """Journaled intents whose submit outcome is not known (crash between the two)."""
-        return [
-            o for o in self.orders.values() if o.status in (OrderStatus.NEW, OrderStatus.UNKNOWN)
-        ]
+        """Journaled intents whose submit outcome is not known (crash between the two, a
+        timeout after send) or that were declared lost: all are looked up, never re-sent."""
+        return [o for o in self.orders.values() if o.status in _UNRESOLVED]
+
+    def lost(self) -> list[Order]:
+        return [o for o in self.orders.values() if o.status is OrderStatus.LOST]
 
     # -- event handlers -----------------------------------------------------------------------
     def _on_intent(self, e: dict[str, Any]) -> None:
@@ -198,5 +203,6 @@ _HANDLERS = {
     EventType.NOT_SENT: lambda s, e: s._set_status(e, OrderStatus.NOT_SENT),
     EventType.UNKNOWN: lambda s, e: s._set_status(e, OrderStatus.UNKNOWN),
     EventType.CANCELED: lambda s, e: s._set_status(e, OrderStatus.CANCELED),
+    EventType.LOST: lambda s, e: s._set_status(e, OrderStatus.LOST),
     EventType.FILL: Ledger._on_fill,
 }

@@ -1,22 +1,51 @@
 """The order manager: the only code that sends orders to a venue.
 
-Journal INTENT (fsync) → venue submit → journal the outcome. Every submit ends ACCEPTED,
-REJECTED, NOT_SENT or UNKNOWN. Fills are pulled from the venue by sequence and journaled
-before the ledger counts them, so the ledger can always be rebuilt from the journal alone.
+pre-trade gates → breaker → journal INTENT (fsync) → venue submit → journal the outcome.
+Every submit ends ACCEPTED, REJECTED, NOT_SENT or UNKNOWN, and is never retried blind: an
+UNKNOWN (a timeout or 5xx after sending) counts as working until ``Reconciler`` finds the
+client order id at the venue. Reads (fills, order status, positions) go through bounded
+retries and the dependency breakers. Fills are journaled before the ledger counts them, so
+the ledger can always be rebuilt from the journal alone.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import attrs
-from loguru import logger
 
+from quantbot.clock import Clock, LiveClock
+from quantbot.config_ops import RetryConfig
+from quantbot.domain.errors import (
+    VenueAuthError,
+    VenueBrokerState,
+    VenueError,
+    VenueRateLimited,
+    VenueRejected,
+)
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.domain.values import Order, OrderIntent, OrderStatus, SubmitOutcome
 from quantbot.oms.journal import EventType, Journal
 from quantbot.oms.ledger import Ledger, fill_to_event
-from quantbot.venues.base import OrderVenue
+from quantbot.oms.pretrade import PretradeGates
+from quantbot.ops.breakers import BreakerBoard, CircuitOpenError
+from quantbot.ops.errors import ErrorHandler
+from quantbot.ops.retry import retry_read
+from quantbot.venues.base import OrderVenue, SubmitResult
+
+T = TypeVar("T")
+
+SUBMIT = "broker_submit"
+ORDERS = "broker_open_orders"
+POSITIONS = "broker_positions"
+
+# What a failed venue call can raise once adapters have translated vendor errors. Anything
+# else (TypeError, KeyError ...) is a bug and goes to the supervisor, which halts.
+VENUE_FAILURES = (VenueError, TimeoutError, ConnectionError)
+# These prove the venue did not take the order; anything else after sending might have.
+_NOT_TAKEN = (VenueRateLimited, VenueAuthError)
+_REFUSED = (VenueRejected, VenueBrokerState)
 
 
 @attrs.frozen
@@ -49,27 +78,86 @@ def intent_event(intent: OrderIntent) -> dict[str, Any]:
 
 
 class OrderManager:
-    def __init__(self, *, journal: Journal, ledger: Ledger, venue: OrderVenue) -> None:
+    def __init__(
+        self,
+        *,
+        journal: Journal,
+        ledger: Ledger,
+        venue: OrderVenue,
+        clock: Clock | None = None,
+        gates: PretradeGates | None = None,
+        breakers: BreakerBoard | None = None,
+        errors: ErrorHandler | None = None,
+        retry: RetryConfig | None = None,
+        on_journal_failure: Callable[[Reason], None] | None = None,
+    ) -> None:
         self.journal = journal
         self.ledger = ledger
         self.venue = venue
+        self.clock = clock or LiveClock()
+        self.gates = gates
+        self.breakers = breakers
+        self.errors = errors
+        self.retry = retry
+        self._on_journal_failure = on_journal_failure
 
-    def _record(self, event_type: str, *, durable: bool = False, **fields: Any) -> None:
+    def record_event(self, event_type: str, *, durable: bool = False, **fields: Any) -> None:
         self.ledger.apply(self.journal.append(event_type, durable=durable, **fields))
 
-    async def submit(self, intent: OrderIntent) -> SubmitReport:
+    # -- submit -------------------------------------------------------------------------------
+    async def submit(
+        self, intent: OrderIntent, *, reducing: bool = False, market_open: bool | None = None
+    ) -> SubmitReport:
+        blocked = self._pre_submit(intent, reducing=reducing, market_open=market_open)
+        if blocked is not None:
+            return SubmitReport(SubmitOutcome.NOT_SENT, None, blocked)
+        cid = intent.client_order_id
+        try:
+            self.record_event(EventType.INTENT, durable=True, **intent_event(intent))
+        except OSError as e:
+            # Without a durable INTENT a crash could leave an order nobody knows about.
+            why = reason(ReasonCode.JOURNAL_WRITE_FAILED, error=f"{type(e).__name__}: {e}")
+            if self._on_journal_failure is not None:
+                self._on_journal_failure(why)
+            return SubmitReport(SubmitOutcome.NOT_SENT, None, why)
+        if self.gates is not None:
+            self.gates.on_submitted(intent)
+        try:
+            result = await self.venue.submit(intent)
+        except VENUE_FAILURES as exc:
+            return self._submit_failed(intent, exc)
+        if self.breakers is not None:
+            self.breakers.record_success(SUBMIT)
+        return self._submit_answered(cid, result)
+
+    def _pre_submit(
+        self, intent: OrderIntent, *, reducing: bool, market_open: bool | None
+    ) -> Reason | None:
         cid = intent.client_order_id
         if cid in self.ledger.orders:
             # The same decision again (a restart re-deciding a bar): never a second copy.
-            existing = self.ledger.orders[cid]
-            return SubmitReport(
-                SubmitOutcome.NOT_SENT,
-                existing,
-                reason(ReasonCode.VENUE_DUPLICATE_CLIENT_ID, client_order_id=cid, where="ledger"),
+            return reason(
+                ReasonCode.DUPLICATE_ORDER_BLOCK,
+                by="client_order_id",
+                where="ledger",
+                client_order_id=cid,
             )
-        self._record(EventType.INTENT, durable=True, **intent_event(intent))
-        result = await self.venue.submit(intent)
-        fields = {"client_order_id": cid}
+        if self.gates is not None:
+            blocked = self.gates.check(intent, reducing=reducing, market_open=market_open)
+            if blocked is not None:
+                return blocked
+        if self.breakers is not None and not self.breakers.allow(SUBMIT):
+            return self.breaker_reason(SUBMIT)
+        return None
+
+    def breaker_reason(self, dependency: str) -> Reason:
+        if self.breakers is None:
+            raise ValueError("no breakers configured")
+        state = self.breakers.snapshot()[dependency]
+        return reason(self.breakers.reason_code(dependency), **state)
+
+    def _submit_answered(self, cid: str, result: SubmitResult) -> SubmitReport:
+        fields: dict[str, Any] = {"client_order_id": cid}
         if result.order is not None:
             fields["venue_order_id"] = result.order.venue_order_id
         if result.reason is not None:
@@ -80,112 +168,87 @@ class OrderManager:
             SubmitOutcome.NOT_SENT: EventType.NOT_SENT,
             SubmitOutcome.UNKNOWN: EventType.UNKNOWN,
         }[result.outcome]
-        self._record(event, **fields)
+        self.record_event(event, **fields)
         return SubmitReport(result.outcome, self.ledger.orders.get(cid), result.reason)
+
+    def _submit_failed(self, intent: OrderIntent, exc: BaseException) -> SubmitReport:
+        cid = intent.client_order_id
+        why = self._classified(exc, SUBMIT, intent.symbol)
+        if isinstance(exc, _NOT_TAKEN):
+            self.record_event(EventType.NOT_SENT, client_order_id=cid, reason=str(why))
+            outcome = SubmitOutcome.NOT_SENT
+        elif isinstance(exc, _REFUSED):
+            self.record_event(EventType.REJECT, client_order_id=cid, reason=str(why))
+            outcome = SubmitOutcome.REJECTED
+        else:
+            # Timeout, reset, 5xx, unreadable reply: the venue may hold it. Never re-sent;
+            # the reconciler looks the client id up (DESIGN.md section 4).
+            why = reason(
+                ReasonCode.ORDER_UNKNOWN_PENDING, client_order_id=cid, cause=why.code.value
+            )
+            self.record_event(EventType.UNKNOWN, client_order_id=cid, reason=str(why))
+            outcome = SubmitOutcome.UNKNOWN
+        self.journal.sync()
+        return SubmitReport(outcome, self.ledger.orders.get(cid), why)
+
+    def _classified(self, exc: BaseException, dependency: str, symbol: str | None) -> Reason:
+        """Send a venue failure through the one error handler (records, breaker, action)."""
+        if self.errors is None:
+            return reason(ReasonCode.VENUE_REJECTED, error=f"{type(exc).__name__}: {exc}")
+        return self.errors.handle(exc, dependency=dependency, symbol=symbol).reason()
+
+    # -- reads --------------------------------------------------------------------------------
+    async def read(self, dependency: str, fn: Callable[[], Awaitable[T]]) -> T:
+        """An idempotent venue read: bounded retries and breaker feedback when configured."""
+        if self.retry is None:
+            return await fn()
+        return await retry_read(
+            fn, dependency=dependency, config=self.retry, clock=self.clock, breakers=self.breakers
+        )
 
     async def sync_fills(self) -> int:
         """Journal and apply every venue fill after the ledger's cursor; returns how many."""
-        fills = await self.venue.fills_since(self.ledger.fill_seq)
+        fills = await self.read(ORDERS, lambda: self.venue.fills_since(self.ledger.fill_seq))
         for fill in fills:
             if fill.fill_id not in self.ledger.fill_ids:
-                self._record(EventType.FILL, **fill_to_event(fill))
+                self.record_event(EventType.FILL, **fill_to_event(fill))
+                if self.gates is not None:
+                    self.gates.on_fill(fill)
         if fills:
-            await self._refresh_terminal_states()
+            await self.refresh_terminal_states()
         return len(fills)
 
-    async def _refresh_terminal_states(self) -> None:
-        for order in self.ledger.open_orders():
-            venue_order = await self.venue.order_by_client_id(order.client_order_id)
-            if venue_order is not None and venue_order.status.value == "CANCELED":
-                self._record(EventType.CANCELED, client_order_id=order.client_order_id)
+    async def poll_fills(self) -> int:
+        """``sync_fills`` for the trading loop: a failed read is classified and recorded, and
+        the loop goes on with what it knows (the next batch tries again)."""
+        try:
+            return await self.sync_fills()
+        except CircuitOpenError:
+            return 0  # the breaker already said why; nothing to add per batch
+        except VENUE_FAILURES as exc:
+            self._classified(exc, ORDERS, None)
+            return 0
 
-    async def cancel_all(self, symbol: str | None = None) -> list[Order]:
+    async def refresh_terminal_states(self) -> None:
+        """Orders the venue canceled (or expired) on its own are closed in the ledger too."""
         for order in self.ledger.open_orders():
-            if symbol is None or order.symbol == symbol:
-                self._record(EventType.CANCEL_REQUESTED, client_order_id=order.client_order_id)
-        canceled = await self.venue.cancel_all(symbol)
-        for order in canceled:
+            if order.status is OrderStatus.UNKNOWN:
+                continue  # the reconciler owns those
+            cid = order.client_order_id
+            venue_order = await self.read(ORDERS, lambda c=cid: self.venue.order_by_client_id(c))
+            if venue_order is not None and venue_order.status is OrderStatus.CANCELED:
+                self.record_event(EventType.CANCELED, client_order_id=cid)
+
+    def record_cancel_requested(self, orders: list[Order]) -> None:
+        for order in orders:
             if order.client_order_id in self.ledger.orders:
-                self._record(EventType.CANCELED, client_order_id=order.client_order_id)
+                self.record_event(EventType.CANCEL_REQUESTED, client_order_id=order.client_order_id)
+
+    def record_canceled(self, orders: list[Order]) -> None:
+        for order in orders:
+            known = self.ledger.orders.get(order.client_order_id)
+            if known is not None and known.status.is_open:
+                # Not counted by the cancel-loop gate: that guards a strategy's cancel/replace,
+                # and an operator's or a kill's cancel-all must never block a symbol.
+                self.record_event(EventType.CANCELED, client_order_id=order.client_order_id)
         self.journal.sync()
-        return canceled
-
-    async def reconcile(self) -> list[Reason]:
-        """Startup: settle unresolved intents, adopt unknown venue orders, catch up fills,
-        then compare positions. Returns what it found, for the manifest and the log."""
-        findings: list[Reason] = []
-        for order in self.ledger.unresolved():
-            findings.append(await self._resolve(order))
-        known = set(self.ledger.orders)
-        for order in await self.venue.open_orders():
-            if order.client_order_id not in known:
-                self._record(
-                    EventType.EXTERNAL,
-                    client_order_id=order.client_order_id,
-                    venue_order_id=order.venue_order_id,
-                    symbol=order.symbol,
-                    side=order.side.value,
-                    qty=str(order.qty),
-                    order_type=order.order_type.value,
-                    status=order.status.value,
-                )
-                findings.append(
-                    reason(
-                        ReasonCode.RECONCILE_ADOPTED,
-                        client_order_id=order.client_order_id,
-                        origin="external",
-                    )
-                )
-        await self.sync_fills()
-        await self._refresh_terminal_states()  # canceled at the venue while we were down
-        findings.extend(await self._compare_positions())
-        self.journal.sync()
-        for finding in findings:
-            logger.warning("reconcile: {}", finding)
-        return findings
-
-    async def _resolve(self, order: Order) -> Reason:
-        cid = order.client_order_id
-        venue_order = await self.venue.order_by_client_id(cid)
-        if venue_order is None:
-            self._record(
-                EventType.NOT_SENT, client_order_id=cid, reason="not at venue after restart"
-            )
-            return reason(ReasonCode.RECONCILE_NOT_FOUND, client_order_id=cid)
-        if venue_order.status is OrderStatus.REJECTED:
-            # The venue answered REJECTED before the crash; adopting it as ACK would leave an
-            # order that never fills open in the ledger (and block its symbol) for ever.
-            self._record(
-                EventType.REJECT,
-                client_order_id=cid,
-                venue_order_id=venue_order.venue_order_id,
-                reason=venue_order.reason or "rejected at venue",
-            )
-        else:
-            self._record(
-                EventType.ACK, client_order_id=cid, venue_order_id=venue_order.venue_order_id
-            )
-        return reason(
-            ReasonCode.RECONCILE_ADOPTED,
-            client_order_id=cid,
-            origin="journal",
-            venue_status=venue_order.status.value,
-        )
-
-    async def _compare_positions(self) -> list[Reason]:
-        venue_positions = await self.venue.positions()
-        symbols = set(venue_positions) | {s for s, p in self.ledger.positions.items() if p.qty}
-        mismatches = []
-        for symbol in sorted(symbols):
-            ours = self.ledger.position_qty(symbol)
-            theirs = venue_positions[symbol].qty if symbol in venue_positions else 0
-            if ours != theirs:
-                mismatches.append(
-                    reason(
-                        ReasonCode.RECONCILE_POSITION_MISMATCH,
-                        symbol=symbol,
-                        ledger=str(ours),
-                        venue=str(theirs),
-                    )
-                )
-        return mismatches

@@ -1,7 +1,10 @@
-"""Control state in ``state/control.json``: the halt reason and the kill switch.
+"""Control state in ``state/control.json``: halt reason, kill switch, reduce-only, and the
+symbols a throttle disabled.
 
-Both survive restarts until a person runs ``quantbot resume``. The file is owner-only and
-written atomically, so the daemon and the CLI can share it without a socket.
+All survive restarts until a person runs ``quantbot resume`` (``resume --symbol SYM`` for a
+disabled symbol). The file is owner-only and written atomically under an flock, so the daemon
+and the CLI can share it; the daemon polls it (``control.poll_interval_s``), so a kill takes
+effect within a second.
 """
 
 from __future__ import annotations
@@ -28,16 +31,22 @@ class ControlState:
     kill_switch: bool = False
     kill_reason: str | None = None
     killed_at: str | None = None
+    kill_cancel_all: bool = False  # the kill asked for every working order to be cancelled
+    reduce_only: bool = False
+    reduce_only_reason: str | None = None
+    disabled_symbols: tuple[str, ...] = attrs.field(default=(), converter=tuple)
 
     @property
     def blocks_new_risk(self) -> bool:
-        return self.kill_switch or self.halt_code is not None
+        return self.kill_switch or self.halt_code is not None or self.reduce_only
 
     def describe(self) -> str:
         if self.kill_switch:
             return f"KILLED ({self.kill_reason})"
         if self.halt_code:
             return f"HALTED {self.halt_code}"
+        if self.reduce_only:
+            return f"REDUCE_ONLY ({self.reduce_only_reason})"
         return "trading"
 
 
@@ -103,12 +112,41 @@ class ControlStore:
             halted = attrs.evolve(state, halt_code=code, halt_detail=detail, halted_at=now)
             return self.save(halted)
 
-    def kill(self, reason: str) -> ControlState:
+    def kill(self, reason: str, *, cancel_all: bool = False) -> ControlState:
         with self._exclusive():
             now = iso_utc(self._clock.now_ns())
-            state = attrs.evolve(self.load(), kill_switch=True, kill_reason=reason, killed_at=now)
+            state = attrs.evolve(
+                self.load(),
+                kill_switch=True,
+                kill_reason=reason,
+                killed_at=now,
+                kill_cancel_all=cancel_all,
+            )
             return self.save(state)
 
-    def resume(self) -> ControlState:
+    def set_reduce_only(self, reason: str) -> ControlState:
         with self._exclusive():
-            return self.save(ControlState())
+            state = self.load()
+            if state.reduce_only:
+                return state
+            return self.save(attrs.evolve(state, reduce_only=True, reduce_only_reason=reason))
+
+    def disable_symbol(self, symbol: str) -> ControlState:
+        with self._exclusive():
+            state = self.load()
+            if symbol in state.disabled_symbols:
+                return state
+            symbols = tuple(sorted({*state.disabled_symbols, symbol}))
+            return self.save(attrs.evolve(state, disabled_symbols=symbols))
+
+    def enable_symbol(self, symbol: str) -> ControlState:
+        with self._exclusive():
+            state = self.load()
+            symbols = tuple(s for s in state.disabled_symbols if s != symbol)
+            return self.save(attrs.evolve(state, disabled_symbols=symbols))
+
+    def resume(self) -> ControlState:
+        """Clear kill switch, halt and reduce-only; disabled symbols stay disabled."""
+        with self._exclusive():
+            kept = self.load().disabled_symbols
+            return self.save(ControlState(disabled_symbols=kept))

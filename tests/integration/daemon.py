@@ -20,6 +20,10 @@ FAST_ENV = {
     "QUANTBOT__SIGNALS__TREND__FAST": "3",
     "QUANTBOT__SIGNALS__TREND__SLOW": "8",
     "QUANTBOT__SIGNALS__MEAN_REVERSION__WINDOW": "6",
+    # 20 bars a second would trip the per-minute message throttles meant for real time.
+    "QUANTBOT__PRETRADE__MAX_ORDERS_PER_MIN": "100000",
+    "QUANTBOT__PRETRADE__MAX_ORDERS_PER_SYMBOL_PER_MIN": "100000",
+    "QUANTBOT__PRETRADE__MAX_EXECUTIONS": "100000",
 }
 
 

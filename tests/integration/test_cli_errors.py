@@ -69,7 +69,7 @@ def test_execution_mode_is_required_and_checked(workdir: Path) -> None:
 def test_live_refuses_to_start_without_go_live(workdir: Path) -> None:
     result = run(workdir, "run", "--execution-mode", "live", "--duration", "1s")
     assert result.returncode == 1
-    assert "live execution needs go-live" in result.stderr
+    assert "GO_LIVE_NOT_ENABLED" in result.stderr
 
 
 def test_config_check_prints_hash_and_redacts(workdir: Path) -> None:

@@ -254,6 +254,7 @@ def test_record_carries_every_stage() -> None:
         "side": "BUY",
         "qty": str(expected_qty),
         "order_type": "MARKET",
+        "reducing": False,
     }
     assert record["arrival_price"] == str(intent.arrival_price)
     assert record["clamps"] == []
@@ -297,11 +298,20 @@ def test_kill_switch_still_lets_a_position_shrink() -> None:
     assert code(decision) is None
 
 
-def test_a_halt_blocks_even_a_reducing_order() -> None:
+def test_a_halt_blocks_new_risk_but_lets_a_position_shrink() -> None:
     halt = reason(ReasonCode.HALT_ACTIVE, halt_code="HALT_PROGRAMMING_ERROR")
-    decision, _, _, _ = run_to_trigger(blocked_by=halt, positions={SYMBOL: D(1000)})
+    opening, _, _, _ = run_to_trigger(blocked_by=halt)
+    assert opening.intent is None
+    assert code(opening) == "HALT_ACTIVE"
+    reducing, _, _, _ = run_to_trigger(blocked_by=halt, positions={SYMBOL: D(1000)})
+    assert reducing.intent is not None and reducing.intent.side is Side.SELL
+
+
+def test_shutdown_sends_nothing_new_even_to_reduce() -> None:
+    stopping = reason(ReasonCode.SHUTDOWN_IN_PROGRESS)
+    decision, _, _, _ = run_to_trigger(blocked_by=stopping, positions={SYMBOL: D(1000)})
     assert decision.intent is None
-    assert code(decision) == "HALT_ACTIVE"
+    assert code(decision) == "SHUTDOWN_IN_PROGRESS"
 
 
 def test_the_block_is_named_before_any_other_reason() -> None:
@@ -409,3 +419,16 @@ def test_a_clamped_reduction_keeps_reducing_on_thin_bars() -> None:
     second = step.step(market.bar(volume=100.0), view(positions={SYMBOL: D(998)}))
     assert second.intent is not None, second.record["reason"]
     assert (second.intent.side, second.intent.qty) == (Side.SELL, D(2))
+
+
+def test_an_intent_the_oms_did_not_send_is_tried_again_next_bar() -> None:
+    decision, _, step, market = run_to_trigger()
+    assert decision.intent is not None
+    follow_up = step.step(market.bar(), view())
+    assert code(follow_up) == "NETTING_DEADBAND"  # as if the first order had gone out
+
+    decision, _, step, market = run_to_trigger()
+    step.not_sent(decision)  # a gate or breaker blocked it
+    retry = step.step(market.bar(), view())
+    assert retry.intent is not None
+    assert retry.intent.client_order_id != decision.intent.client_order_id  # a new decision

@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from quantbot.clock import SimClock
+from quantbot.config_ops import OmsConfig
 from quantbot.domain.reasons import ReasonCode, reason
 from quantbot.domain.values import (
     Bar,
@@ -20,9 +21,11 @@ from quantbot.domain.values import (
     Side,
     SubmitOutcome,
 )
+from quantbot.oms.cancel_all import cancel_everything
 from quantbot.oms.journal import EventType, Journal, read_journal
 from quantbot.oms.ledger import Ledger
 from quantbot.oms.manager import OrderManager, intent_event
+from quantbot.oms.reconcile import Reconciler
 from quantbot.venues.base import SubmitResult
 from quantbot.venues.sim import SimVenue
 
@@ -157,7 +160,7 @@ async def test_same_client_id_twice_is_not_sent_and_the_venue_has_one_order(
 
     assert again.outcome is SubmitOutcome.NOT_SENT
     assert again.reason is not None
-    assert again.reason.code is ReasonCode.VENUE_DUPLICATE_CLIENT_ID
+    assert again.reason.code is ReasonCode.DUPLICATE_ORDER_BLOCK
     assert again.reason.context["client_order_id"] == "c1"
     assert len(daemon.venue.journal_at_submit) == 1
     assert [o.client_order_id for o in await daemon.venue.open_orders()] == ["c1"]
@@ -220,10 +223,11 @@ async def test_partial_fill_canceled_before_it_was_pulled_stays_canceled(tmp_pat
     await oms.submit(intent("c1", Side.BUY, "10"))
     daemon.venue.on_bar(daemon.bar(volume=40))  # 10% of 40: 4 of 10 fill
 
-    canceled = await oms.cancel_all()
+    report = await cancel_everything(oms)
     pulled = await oms.sync_fills()
 
-    assert [o.client_order_id for o in canceled] == ["c1"]
+    assert report.ok
+    assert [o.client_order_id for o in report.canceled] == ["c1"]
     assert pulled == 1
     order = oms.ledger.orders["c1"]
     assert order.status is OrderStatus.CANCELED
@@ -250,7 +254,7 @@ async def test_clean_restart_finds_nothing(daemon: Daemon) -> None:
     await oms.sync_fills()
 
     oms = daemon.start(daemon.restart_venue())
-    assert await oms.reconcile() == []
+    assert await Reconciler(oms, OmsConfig()).startup() == []
 
 
 async def test_intent_journaled_but_never_sent_is_resolved_not_sent(daemon: Daemon) -> None:
@@ -258,7 +262,7 @@ async def test_intent_journaled_but_never_sent_is_resolved_not_sent(daemon: Daem
     daemon.open_journal().append(EventType.INTENT, durable=True, **intent_event(intent("c1")))
 
     oms = daemon.start(daemon.restart_venue())
-    findings = await oms.reconcile()
+    findings = await Reconciler(oms, OmsConfig()).startup()
 
     assert findings == [reason(ReasonCode.RECONCILE_NOT_FOUND, client_order_id="c1")]
     assert oms.ledger.orders["c1"].status is OrderStatus.NOT_SENT
@@ -275,7 +279,7 @@ async def test_order_at_the_venue_whose_ack_was_lost_is_adopted(daemon: Daemon) 
     await daemon.venue.submit(the_intent)  # reached the venue; the crash lost the ACK line
 
     oms = daemon.start(daemon.restart_venue())
-    findings = await oms.reconcile()
+    findings = await Reconciler(oms, OmsConfig()).startup()
 
     assert findings == [
         reason(
@@ -305,7 +309,7 @@ async def test_order_that_filled_while_we_were_down_is_adopted_with_its_fills(
     daemon.venue.on_bar(daemon.bar())
 
     oms = daemon.start(daemon.restart_venue())
-    findings = await oms.reconcile()
+    findings = await Reconciler(oms, OmsConfig()).startup()
 
     assert [f.code for f in findings] == [ReasonCode.RECONCILE_ADOPTED]
     assert oms.ledger.orders["c1"].status is OrderStatus.FILLED
@@ -320,7 +324,7 @@ async def test_order_the_venue_rejected_before_the_crash_is_not_left_working(
     await daemon.venue.submit(the_intent)  # REJECTED at the venue; the REJECT line was lost
 
     oms = daemon.start(daemon.restart_venue())
-    findings = await oms.reconcile()
+    findings = await Reconciler(oms, OmsConfig()).startup()
 
     assert findings[0].context["venue_status"] == "REJECTED"
     assert oms.ledger.orders["c1"].status is OrderStatus.REJECTED
@@ -339,7 +343,7 @@ async def test_order_canceled_at_the_venue_while_we_were_down_is_canceled(
     await daemon.venue.cancel("c1")  # a person canceled it at the broker
 
     oms = daemon.start(daemon.restart_venue())
-    assert await oms.reconcile() == []
+    assert await Reconciler(oms, OmsConfig()).startup() == []
     assert oms.ledger.orders["c1"].status is OrderStatus.CANCELED
     assert oms.ledger.pending_qty("AAPL") == 0
     assert daemon.events()[-1]["type"] == "CANCELED"
@@ -351,10 +355,15 @@ async def test_order_at_the_venue_with_no_journal_line_is_adopted_as_external(
     await daemon.venue.submit(intent("human-1", Side.SELL, "3"))
 
     oms = daemon.start(daemon.restart_venue())
-    findings = await oms.reconcile()
+    findings = await Reconciler(oms, OmsConfig()).startup()
 
     assert findings == [
-        reason(ReasonCode.RECONCILE_ADOPTED, client_order_id="human-1", origin="external")
+        reason(
+            ReasonCode.RECONCILE_ADOPTED,
+            client_order_id="human-1",
+            origin="external",
+            symbol="AAPL",
+        )
     ]
     external = daemon.events()[-1]
     assert external["type"] == EventType.EXTERNAL
@@ -374,7 +383,7 @@ async def test_position_mismatch_is_reported(daemon: Daemon) -> None:
 
     # The paper venue's book was lost (a new, empty one), but the journal remembers the fill.
     oms = daemon.start(daemon.new_venue(book="other_book.json"))
-    findings = await oms.reconcile()
+    findings = await Reconciler(oms, OmsConfig()).startup()
 
     assert findings == [
         reason(ReasonCode.RECONCILE_POSITION_MISMATCH, symbol="AAPL", ledger="10", venue="0")

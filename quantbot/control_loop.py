@@ -1,0 +1,121 @@
+"""The daemon's periodic duties besides market data, each its own supervised task:
+
+- ``watch_control``: re-reads state/control.json every ``control.poll_interval_s`` (≤ 1 s),
+  so a `quantbot kill` takes effect within a second, triggers the configured cancel-all, and
+  re-enables symbols a person re-enabled;
+- ``housekeeping``: periodic reconciliation (with the configured mismatch action), the watch
+  on LOST orders and the stale-data alert;
+- ``report_status``: the status line and state/status.json.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from loguru import logger
+
+from quantbot.domain.reasons import Reason, ReasonCode, reason
+from quantbot.oms.cancel_all import CancelAllReport, cancel_everything
+from quantbot.oms.manager import VENUE_FAILURES
+from quantbot.ops.breakers import CircuitOpenError
+
+if TYPE_CHECKING:
+    from quantbot.app import Daemon
+
+
+class ControlLoop:
+    def __init__(self, daemon: Daemon) -> None:
+        self.d = daemon
+        self._kill_seen = daemon.control.cached.kill_switch
+        self._disabled_seen = set(daemon.control.cached.disabled_symbols)
+
+    async def watch_control(self) -> None:
+        d = self.d
+        while True:
+            await d.clock.sleep(d.config.control.poll_interval_s)
+            await self.apply_control()
+
+    async def apply_control(self) -> None:
+        d = self.d
+        state = d.control.cached
+        if state.kill_switch and not self._kill_seen:
+            logger.warning("kill switch engaged: {}", state.kill_reason)
+            d.write_event("KILL", reason(ReasonCode.KILL_SWITCH_ACTIVE, reason=state.kill_reason))
+            if state.kill_cancel_all or d.config.control.cancel_all_on_kill:
+                await self.cancel_all(reason(ReasonCode.CANCEL_ALL_TRIGGERED, trigger="kill"))
+        self._kill_seen = state.kill_switch
+        disabled = set(state.disabled_symbols)
+        if d.gates is not None:
+            for symbol in self._disabled_seen - disabled:
+                d.gates.enable_symbol(symbol)
+                logger.info("symbol {} re-enabled by a person", symbol)
+        self._disabled_seen = disabled
+
+    async def cancel_all(self, why: Reason, symbol: str | None = None) -> CancelAllReport | None:
+        d = self.d
+        if d.oms is None:
+            return None
+        report = await cancel_everything(d.oms, symbol=symbol)
+        d.write_event("CANCEL_ALL", why, report=report.to_json())
+        log = logger.info if report.ok else logger.error
+        log(
+            "cancel-all ({}): {} canceled, {} still open",
+            why.code.value,
+            len(report.canceled),
+            len(report.still_open),
+        )
+        return report
+
+    async def housekeeping(self) -> None:
+        d = self.d
+        interval = min(d.config.reconcile.interval_s, d.config.oms.lost_check_interval_s)
+        elapsed = 0.0
+        while True:
+            await d.clock.sleep(interval)
+            elapsed += interval
+            if d.alerts is not None:
+                d.alerts.check_stale()
+            if d.reconciler is None:
+                continue
+            try:
+                for found in await d.reconciler.watch_lost():
+                    d.write_event("RECONCILE", found)
+                if elapsed >= d.config.reconcile.interval_s:
+                    elapsed = 0.0
+                    await self.reconcile_now()
+            except CircuitOpenError:
+                continue  # the breaker already said why; try at the next interval
+            except VENUE_FAILURES as exc:
+                d.errors.handle(exc, dependency="broker_open_orders")
+
+    async def reconcile_now(self) -> list[Reason]:
+        d = self.d
+        findings = await d.reconciler.periodic()
+        for found in findings:
+            d.write_event("RECONCILE", found)
+        mismatches = [f for f in findings if f.code is ReasonCode.RECONCILE_POSITION_MISMATCH]
+        if mismatches:
+            await self.on_mismatch(mismatches)
+        return findings
+
+    async def on_mismatch(self, mismatches: list[Reason]) -> None:
+        """The configured action for journal/venue disagreement, with an alert."""
+        d = self.d
+        action = d.config.reconcile.on_mismatch
+        first = mismatches[0]
+        if d.alerts is not None:
+            d.alerts.reconcile_mismatch(halts=action == "halt", action=action, **first.context)
+        if action == "halt":
+            d.halt(first)
+        elif action == "reduce_only":
+            d.control.set_reduce_only(str(first))
+        if action == "cancel_all" or d.config.control.cancel_all_on_mismatch:
+            await self.cancel_all(
+                reason(ReasonCode.CANCEL_ALL_TRIGGERED, trigger="mismatch", **first.context)
+            )
+
+    async def report_status_forever(self) -> None:
+        d = self.d
+        while True:
+            await d.clock.sleep(d.config.run.status_interval_s)
+            d.report_status()

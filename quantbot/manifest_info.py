@@ -1,0 +1,42 @@
+"""What the daemon puts in its run manifest (DESIGN.md section 5)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from quantbot.config import redacted
+from quantbot.ops.runtime_contract import test_doubles_reachable
+from quantbot.records.manifest import build_manifest
+
+if TYPE_CHECKING:
+    from quantbot.app import Daemon
+
+
+def manifest_for(daemon: Daemon, startup: dict[str, Any]) -> dict[str, Any]:
+    config = daemon.config
+    canary = list(config.pretrade.canary_symbols)
+    manifest = build_manifest(
+        run_id=daemon.run_id,
+        started_ns=daemon.clock.now_ns(),
+        execution_mode=daemon.mode,
+        trading_profile=config.run.trading_profile,
+        account_id=f"{daemon.venue.name}-{daemon.mode}",
+        config=redacted(daemon.loaded.plain()),
+        config_hash=daemon.loaded.hash,
+        config_path=str(daemon.loaded.path) if daemon.loaded.path else None,
+        env_keys=daemon.loaded.env_keys,
+        feature_flags={
+            "ai_sizer": "off",
+            "market_source": config.market.source,
+            "canary_mode": bool(canary),
+            "cancel_all_on_kill": config.control.cancel_all_on_kill,
+            "reconcile_on_mismatch": config.reconcile.on_mismatch,
+            "alerts_webhook": bool(config.alerts.webhook_url),
+        },
+        canary_symbols=canary,
+        startup=startup,
+    )
+    manifest["runtime_contract"] = {"test_doubles_reachable": test_doubles_reachable()}
+    if canary:
+        manifest["canary"] = {"code": "CANARY_MODE_ACTIVE", "symbols": canary}
+    return manifest

@@ -1,0 +1,201 @@
+"""The pre-trade gates that read market prices: stale data, order size and the price collars,
+with each symbol's tape (last close, close time, recent closes, bar count) they read from.
+
+Prices cross the order boundary here, so the arithmetic is exact ``Decimal``: an order at
+exactly ``max_order_usd`` passes and one cent above blocks. Definitions are in the
+``quantbot.oms.pretrade`` module docstring.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from decimal import Decimal
+from typing import Any
+
+from quantbot.clock import NS_PER_S
+from quantbot.config_ops import PretradeConfig
+from quantbot.domain.errors import InvariantViolation
+from quantbot.domain.reasons import Reason, ReasonCode, reason
+from quantbot.domain.values import Bar, OrderIntent, to_decimal
+from quantbot.oms.pretrade_state import seconds_to_ns
+
+_BPS = Decimal(10_000)
+
+
+def _bps(fraction: Decimal) -> float:
+    return float(round(fraction * _BPS, 4))
+
+
+class Tape:
+    """One symbol's market state: the last close and when it closed, the closes of the last
+    ``window_s`` seconds (for the window collar) and how many bars have been seen."""
+
+    __slots__ = ("_window_ns", "bars", "closes", "last_close", "last_close_ns")
+
+    def __init__(self, window_s: float) -> None:
+        self._window_ns = seconds_to_ns(window_s)
+        self.bars = 0
+        self.last_close: Decimal | None = None
+        self.last_close_ns: int | None = None
+        self.closes: deque[tuple[int, Decimal]] = deque()
+
+    def add(self, bar: Bar) -> bool:
+        """Record ``bar``; False (and nothing recorded) for a bar not newer than the last.
+
+        A non-finite or non-positive close is an invariant violation here: the data contract
+        drops such bars long before they reach the OMS, so one arriving means a bug upstream.
+        """
+        close_ns = bar.ts_ns + seconds_to_ns(bar.interval_s)
+        if self.last_close_ns is not None and close_ns <= self.last_close_ns:
+            return False
+        try:
+            close = to_decimal(bar.close)
+        except ValueError as e:
+            raise InvariantViolation(f"{bar.symbol}: close {bar.close!r} reached the OMS") from e
+        if close <= 0:
+            raise InvariantViolation(f"{bar.symbol}: close {bar.close!r} reached the OMS")
+        self.bars += 1
+        self.last_close, self.last_close_ns = close, close_ns
+        self.closes.append((close_ns, close))
+        self._prune(close_ns)
+        return True
+
+    def window(self, now_ns: int) -> tuple[Decimal, Decimal] | None:
+        """``(min, max)`` of the closes still inside the window at ``now_ns``."""
+        self._prune(now_ns)
+        if not self.closes:
+            return None
+        prices = [price for _, price in self.closes]
+        return min(prices), max(prices)
+
+    def _prune(self, now_ns: int) -> None:
+        cutoff = now_ns - self._window_ns
+        closes = self.closes
+        while closes and closes[0][0] <= cutoff:
+            closes.popleft()
+
+
+class PriceGates:
+    """Stale data, order size and collars, over the tapes fed by ``on_bar``."""
+
+    def __init__(self, config: PretradeConfig) -> None:
+        self._config = config
+        self._max_age_ns = seconds_to_ns(config.max_data_age_s)
+        self._collar_bps = to_decimal(config.collar_bps)
+        self._window_bps = to_decimal(config.collar_window_bps)
+        self._tapes: dict[str, Tape] = {}
+
+    def on_bar(self, bar: Bar) -> None:
+        tape = self._tapes.get(bar.symbol)
+        if tape is None:
+            tape = self._tapes[bar.symbol] = Tape(self._config.collar_window_s)
+        tape.add(bar)
+
+    def bars(self, symbol: str) -> int:
+        tape = self._tapes.get(symbol)
+        return 0 if tape is None else tape.bars
+
+    def symbols(self) -> list[str]:
+        return list(self._tapes)
+
+    def stale(self, intent: OrderIntent, now_ns: int) -> Reason | None:
+        tape = self._tapes.get(intent.symbol)
+        limit = self._config.max_data_age_s
+        if tape is None or tape.last_close_ns is None:
+            return reason(
+                ReasonCode.STALE_DATA_BLOCK, symbol=intent.symbol, age_s=None, limit=limit
+            )
+        age_ns = now_ns - tape.last_close_ns
+        if age_ns > self._max_age_ns:
+            return reason(
+                ReasonCode.STALE_DATA_BLOCK,
+                symbol=intent.symbol,
+                age_s=age_ns / NS_PER_S,
+                limit=limit,
+            )
+        return None
+
+    def size(self, intent: OrderIntent) -> Reason | None:
+        cfg = self._config
+        if intent.qty > cfg.max_order_qty:
+            return reason(
+                ReasonCode.ORDER_SIZE_BLOCK,
+                symbol=intent.symbol,
+                check="qty",
+                value=str(intent.qty),
+                limit=str(cfg.max_order_qty),
+            )
+        ref = self.reference_price(intent)
+        notional = intent.qty * ref
+        if notional > cfg.max_order_usd:
+            return reason(
+                ReasonCode.ORDER_SIZE_BLOCK,
+                symbol=intent.symbol,
+                check="usd",
+                value=str(notional),
+                limit=str(cfg.max_order_usd),
+                ref_price=str(ref),
+            )
+        return None
+
+    def collar(self, intent: OrderIntent, now_ns: int) -> Reason | None:
+        tape, last = self._last_close(intent.symbol)
+        ref = self.reference_price(intent)
+        deviation = abs(ref / last - 1)
+        if deviation * _BPS > self._collar_bps:
+            return reason(
+                ReasonCode.PRICE_COLLAR_BLOCK,
+                symbol=intent.symbol,
+                check="order",
+                value_bps=_bps(deviation),
+                limit_bps=self._config.collar_bps,
+                ref_price=str(ref),
+                last=str(last),
+            )
+        lo, hi = tape.window(now_ns) or (last, last)
+        lo, hi = min(lo, last), max(hi, last)
+        move = max(last / lo - 1, 1 - last / hi)
+        if move * _BPS > self._window_bps:
+            return reason(
+                ReasonCode.PRICE_COLLAR_BLOCK,
+                symbol=intent.symbol,
+                check="window",
+                value_bps=_bps(move),
+                limit_bps=self._config.collar_window_bps,
+                window_s=self._config.collar_window_s,
+                last=str(last),
+                window_min=str(lo),
+                window_max=str(hi),
+            )
+        return None
+
+    def reference_price(self, intent: OrderIntent) -> Decimal:
+        """``limit_price``, else ``arrival_price``, else the last close; always positive."""
+        if intent.limit_price is not None:
+            ref = intent.limit_price
+        elif intent.arrival_price is not None:
+            ref = intent.arrival_price
+        else:
+            ref = self._last_close(intent.symbol)[1]
+        if not ref.is_finite() or ref <= 0:
+            raise InvariantViolation(
+                f"{intent.client_order_id}: reference price {ref!r} for {intent.symbol} "
+                "is not a positive finite number"
+            )
+        return ref
+
+    def _last_close(self, symbol: str) -> tuple[Tape, Decimal]:
+        tape = self._tapes.get(symbol)
+        if tape is None or tape.last_close is None:
+            # The stale-data gate runs first and blocks a symbol without bars.
+            raise InvariantViolation(f"pretrade: no last close for {symbol} past the data gate")
+        return tape, tape.last_close
+
+    def symbol_snapshot(self, symbol: str, now_ns: int) -> dict[str, Any]:
+        tape = self._tapes.get(symbol)
+        if tape is None or tape.last_close_ns is None:
+            return {"last_close": None, "data_age_s": None}
+        return {
+            "last_close": str(tape.last_close),
+            "data_age_s": (now_ns - tape.last_close_ns) / NS_PER_S,
+        }

@@ -1,0 +1,91 @@
+"""The daemon's local control socket: ``state/control.sock``, owner-only.
+
+One JSON object per line in, one per line out. Commands: ``ping``, ``status`` and
+``cancel_all`` (optional ``symbol``). ``quantbot cancel-all`` uses it while the daemon runs, so
+the cancels go through the daemon's own OMS, journal and ledger rather than racing them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+from loguru import logger
+
+Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+MAX_REQUEST = 64 * 1024
+
+
+class ControlServer:
+    def __init__(self, path: Path, handlers: dict[str, Handler]) -> None:
+        self.path = path
+        self._handlers = handlers
+        self._server: asyncio.AbstractServer | None = None
+
+    async def start(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()  # a socket left by a killed daemon (the lock proves it's dead)
+        old = os.umask(0o177)  # the socket is created 0600: only the owner may connect
+        try:
+            self._server = await asyncio.start_unix_server(
+                self._serve, path=str(self.path), limit=MAX_REQUEST
+            )
+        finally:
+            os.umask(old)
+        os.chmod(self.path, 0o600)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            line = await reader.readline()
+            reply = await self._dispatch(line)
+            writer.write(orjson.dumps(reply) + b"\n")
+            await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as e:
+            logger.warning("control socket: client went away: {}", e)
+        finally:
+            writer.close()
+
+    async def _dispatch(self, line: bytes) -> dict[str, Any]:
+        try:
+            request = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            return {"ok": False, "error": "request must be one JSON object per line"}
+        if not isinstance(request, dict):
+            return {"ok": False, "error": "request must be a JSON object"}
+        handler = self._handlers.get(request.get("cmd", ""))
+        if handler is None:
+            known = ", ".join(sorted(self._handlers))
+            return {"ok": False, "error": f"unknown cmd {request.get('cmd')!r} (known: {known})"}
+        return await handler(request)
+
+
+def send_command(path: Path, request: dict[str, Any], *, timeout_s: float = 30.0) -> dict:
+    """Blocking client for the CLI. Raises ConnectionError when no daemon listens."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout_s)
+        sock.connect(str(path))
+        sock.sendall(orjson.dumps(request) + b"\n")
+        chunks = []
+        while not chunks or not chunks[-1].endswith(b"\n"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    data = b"".join(chunks)
+    if not data:
+        raise ConnectionError(f"{path}: the daemon closed the connection without replying")
+    return orjson.loads(data)

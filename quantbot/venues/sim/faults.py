@@ -1,0 +1,208 @@
+"""Fault injection for the embedded paper venue: a test double, reachable only under
+``QUANTBOT_TESTING=1`` (see ``quantbot.ops.runtime_contract``).
+
+``FaultyVenue`` wraps a venue and, per endpoint, injects what real brokers do on a bad day:
+a delay, a timeout after the venue accepted, a reject, 429, 5xx (before or after accepting),
+revoked credentials, and — for restart tests — a SIGKILL of the whole process just before the
+venue sees a submit or just after it accepted one. A plan is JSON so a test can hand it to a
+daemon subprocess in ``QUANTBOT_SIM_FAULTS``::
+
+    {"submit": [{"fault": "rate_limit", "after_calls": 3, "times": 5}]}
+
+``after_calls`` lets that many calls through first; ``times`` faults that many (-1: forever).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import attrs
+import orjson
+
+from quantbot.clock import Clock
+from quantbot.domain.errors import (
+    VenueAuthError,
+    VenueRateLimited,
+    VenueRejected,
+    VenueTimeout,
+    VenueUnavailable,
+)
+from quantbot.domain.reasons import ReasonCode, reason
+from quantbot.domain.values import Bar, Fill, OrderIntent, SubmitOutcome
+from quantbot.ops.runtime_contract import require_testing
+from quantbot.venues.base import SubmitResult
+
+FAULTS_ENV = "QUANTBOT_SIM_FAULTS"
+ENDPOINTS = frozenset(
+    {
+        "submit",
+        "cancel",
+        "cancel_all",
+        "order_by_client_id",
+        "open_orders",
+        "positions",
+        "account",
+        "fills_since",
+    }
+)
+_BEFORE = frozenset(
+    {"delay", "reject", "rate_limit", "server_error", "auth_revoked", "crash_before"}
+)
+_AFTER = frozenset({"timeout_after_accept", "server_error_after_accept", "crash_after_accept"})
+KINDS = _BEFORE | _AFTER
+
+
+@attrs.define
+class FaultRule:
+    fault: str = attrs.field(validator=attrs.validators.in_(KINDS))
+    after_calls: int = 0
+    times: int = 1  # -1: every call from after_calls on
+    delay_s: float = 0.0
+    retry_after_s: float | None = None
+
+    def fires(self, call: int) -> bool:
+        if call <= self.after_calls:
+            return False
+        return self.times < 0 or call <= self.after_calls + self.times
+
+
+def parse_plan(text: str) -> dict[str, list[FaultRule]]:
+    """Read a JSON plan; an unknown endpoint, fault or field is an error naming it."""
+    raw = orjson.loads(text)
+    if not isinstance(raw, dict):
+        raise ValueError(f"{FAULTS_ENV}: the plan must be a JSON object of endpoint -> rules")
+    plan: dict[str, list[FaultRule]] = {}
+    for endpoint, rules in raw.items():
+        if endpoint not in ENDPOINTS:
+            raise ValueError(f"{FAULTS_ENV}: unknown endpoint {endpoint!r} ({sorted(ENDPOINTS)})")
+        plan[endpoint] = [FaultRule(**rule) for rule in rules]
+    return plan
+
+
+def plan_from_env(environ: Mapping[str, str]) -> dict[str, list[FaultRule]] | None:
+    text = environ.get(FAULTS_ENV)
+    if not text:
+        return None
+    require_testing(f"{FAULTS_ENV} (paper venue fault injection)", environ)
+    return parse_plan(text)
+
+
+class FaultyVenue:
+    """Wraps a venue; every protocol call passes through the fault plan first."""
+
+    def __init__(self, inner: Any, plan: Mapping[str, list[FaultRule]], clock: Clock) -> None:
+        require_testing("FaultyVenue (paper venue fault injection)")
+        self.inner = inner
+        self.name = inner.name
+        self.capabilities = inner.capabilities
+        self._plan = {k: list(v) for k, v in plan.items()}
+        self._calls: dict[str, int] = dict.fromkeys(ENDPOINTS, 0)
+        self._clock = clock
+        self._auth_revoked = False
+
+    # passthrough for the paper venue's market-data side
+    def on_bar(self, bar: Bar) -> list[Fill]:
+        return self.inner.on_bar(bar)
+
+    def marks(self) -> Any:
+        return self.inner.marks()
+
+    def equity(self) -> Any:
+        return self.inner.equity()
+
+    async def connect(self) -> None:
+        await self.inner.connect()
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+    async def instruments(self) -> Any:
+        return await self.inner.instruments()
+
+    async def _call(self, endpoint: str, act: Callable[[], Awaitable[Any]]) -> Any:
+        self._calls[endpoint] += 1
+        call = self._calls[endpoint]
+        rules = [r for r in self._plan.get(endpoint, ()) if r.fires(call)]
+        if self._auth_revoked:
+            raise VenueAuthError(
+                "401 Unauthorized: credentials revoked", venue=self.name, status=401
+            )
+        for rule in rules:
+            await self._before(endpoint, rule)
+        result = await act()
+        for rule in rules:
+            self._after(endpoint, rule)
+        return result
+
+    async def _before(self, endpoint: str, rule: FaultRule) -> None:
+        kind = rule.fault
+        if kind == "delay":
+            await self._clock.sleep(rule.delay_s)
+        elif kind == "rate_limit":
+            raise VenueRateLimited(
+                f"429 Too Many Requests on {endpoint}",
+                venue=self.name,
+                status=429,
+                retry_after_s=rule.retry_after_s,
+            )
+        elif kind == "server_error":
+            raise VenueUnavailable(
+                f"503 Service Unavailable on {endpoint}", venue=self.name, status=503
+            )
+        elif kind == "auth_revoked":
+            self._auth_revoked = True
+            raise VenueAuthError(
+                "401 Unauthorized: credentials revoked", venue=self.name, status=401
+            )
+        elif kind == "reject":
+            raise VenueRejected(
+                f"400 rejected by fault plan on {endpoint}", venue=self.name, status=400
+            )
+        elif kind == "crash_before":
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def _after(self, endpoint: str, rule: FaultRule) -> None:
+        kind = rule.fault
+        if kind == "timeout_after_accept":
+            raise VenueTimeout(f"{endpoint}: no reply in time (the venue did act)", venue=self.name)
+        if kind == "server_error_after_accept":
+            raise VenueUnavailable(
+                f"500 on {endpoint} after the venue acted", venue=self.name, status=500
+            )
+        if kind == "crash_after_accept":
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    async def submit(self, intent: OrderIntent) -> SubmitResult:
+        rules = self._plan.get("submit", ())
+        if any(r.fault == "reject" and r.fires(self._calls["submit"] + 1) for r in rules):
+            # A venue reject is an answer, not an exception: REJECTED with the reason.
+            self._calls["submit"] += 1
+            why = reason(ReasonCode.VENUE_REJECTED, detail="rejected by fault plan")
+            return SubmitResult(SubmitOutcome.REJECTED, None, why)
+        return await self._call("submit", lambda: self.inner.submit(intent))
+
+    async def cancel(self, client_order_id: str) -> Any:
+        return await self._call("cancel", lambda: self.inner.cancel(client_order_id))
+
+    async def cancel_all(self, symbol: str | None = None) -> Any:
+        return await self._call("cancel_all", lambda: self.inner.cancel_all(symbol))
+
+    async def order_by_client_id(self, client_order_id: str) -> Any:
+        return await self._call(
+            "order_by_client_id", lambda: self.inner.order_by_client_id(client_order_id)
+        )
+
+    async def open_orders(self) -> Any:
+        return await self._call("open_orders", self.inner.open_orders)
+
+    async def positions(self) -> Any:
+        return await self._call("positions", self.inner.positions)
+
+    async def account(self) -> Any:
+        return await self._call("account", self.inner.account)
+
+    async def fills_since(self, seq: int) -> Any:
+        return await self._call("fills_since", lambda: self.inner.fills_since(seq))

@@ -15,6 +15,7 @@ from pathlib import Path
 import orjson
 from loguru import logger
 
+from quantbot import control_cli, golive_cli
 from quantbot.config import EXECUTION_MODES, PROFILES, load_config, redacted
 from quantbot.domain.errors import ConfigError, DataError, StartupError
 
@@ -71,10 +72,8 @@ def _parser() -> argparse.ArgumentParser:
 
     check = with_config(sub.add_parser("config", help="configuration tools"))
     check.add_argument("action", choices=("check",))
-    with_config(sub.add_parser("status", help="halt reason, kill switch, positions, open orders"))
-    kill = with_config(sub.add_parser("kill", help="engage the kill switch (survives restarts)"))
-    kill.add_argument("--reason", required=True, help="why; shown in status and records")
-    with_config(sub.add_parser("resume", help="clear the kill switch and any halt"))
+    control_cli.add_parsers(sub, with_config)
+    golive_cli.add_parser(sub)
     return parser
 
 
@@ -100,8 +99,6 @@ def _load(args: argparse.Namespace, trading_profile: str | None = None):
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from quantbot import control_cli  # noqa: PLC0415 (keeps `run` imports lean)
-
     if args.command == "run":
         loaded = _load(args, args.trading_profile)
         return _run(loaded, args.execution_mode, args.duration)
@@ -116,6 +113,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         sys.stdout.write(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode() + "\n")
         print(f"config ok: {loaded.path} sha256={loaded.hash}", file=sys.stderr)
         return EXIT_OK
+    if args.command == "go-live":
+        return golive_cli.dispatch(args, _load(args))
     loaded = _load(args)
     return control_cli.dispatch(args, loaded.config)
 

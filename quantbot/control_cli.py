@@ -1,14 +1,18 @@
-"""`quantbot status | kill | resume`: read and change the control state in state/.
+"""`quantbot status | kill | resume | cancel-all`: the operator's controls.
 
-These work whether or not the daemon is running: the daemon re-reads state/control.json when
-it changes, so a kill reaches it at its next decision.
+They work whether or not the daemon runs. The daemon polls state/control.json, so a kill
+reaches it within a second; cancel-all goes through the daemon's owner-only control socket
+when it runs (its OMS, journal and ledger do the work) and straight to the venue's book when
+it does not (taking the state lock so no daemon starts meanwhile).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -16,8 +20,36 @@ from quantbot.clock import LiveClock
 from quantbot.config import Config
 from quantbot.oms.journal import read_journal
 from quantbot.oms.ledger import Ledger
+from quantbot.ops.control_socket import send_command
 from quantbot.ops.lock import StateLock
 from quantbot.risk.control import ControlStore
+
+EXIT_OK, EXIT_LEFT_OPEN, EXIT_USAGE = 0, 1, 2
+
+
+def add_parsers(sub: Any, with_config: Any) -> None:
+    with_config(sub.add_parser("status", help="halt reason, kill switch, breakers, positions"))
+    kill = with_config(sub.add_parser("kill", help="engage the kill switch (survives restarts)"))
+    kill.add_argument("--reason", required=True, help="why; shown in status and records")
+    kill.add_argument(
+        "--cancel-all",
+        action="store_true",
+        dest="cancel_all",
+        help="also cancel every working order",
+    )
+    resume = with_config(sub.add_parser("resume", help="clear the kill switch and any halt"))
+    resume.add_argument(
+        "--symbol",
+        default=None,
+        help="re-enable one symbol a throttle disabled (nothing else changes)",
+    )
+    cancel = with_config(
+        sub.add_parser(
+            "cancel-all", help="cancel every working order; exit 0 only if nothing is left open"
+        )
+    )
+    cancel.add_argument("--venue", default=None, help="only this venue (default: all)")
+    cancel.add_argument("--symbol", default=None, help="only this symbol")
 
 
 def dispatch(args: argparse.Namespace, config: Config) -> int:
@@ -25,27 +57,84 @@ def dispatch(args: argparse.Namespace, config: Config) -> int:
     store = ControlStore(state_dir / "control.json", LiveClock())
     if args.command == "kill":
         state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        state = store.kill(args.reason)
+        state = store.kill(args.reason, cancel_all=args.cancel_all)
         print(f"kill switch engaged: {state.kill_reason} (clears only with `quantbot resume`)")
-        return 0
+        wanted = args.cancel_all or config.control.cancel_all_on_kill
+        if wanted and not _daemon_running(state_dir):
+            return _cancel_all(config, state_dir, venue=None, symbol=None)
+        return EXIT_OK  # a running daemon sees it within control.poll_interval_s
     if args.command == "resume":
-        before = store.load()
-        store.resume()
-        print(f"resumed (was: {before.describe()})")
-        return 0
-    return _status(state_dir, store)
+        return _resume(store, args.symbol)
+    if args.command == "cancel-all":
+        return _cancel_all(config, state_dir, venue=args.venue, symbol=args.symbol)
+    return _status(config, state_dir, store)
 
 
-def _status(state_dir: Path, store: ControlStore) -> int:
+def _daemon_running(state_dir: Path) -> bool:
+    return StateLock(state_dir).is_held_elsewhere()
+
+
+def _resume(store: ControlStore, symbol: str | None) -> int:
+    before = store.load()
+    if symbol is not None:
+        if symbol not in before.disabled_symbols:
+            print(
+                f"{symbol} is not disabled (disabled: {list(before.disabled_symbols)})",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        store.enable_symbol(symbol)
+        print(f"{symbol} re-enabled")
+        return EXIT_OK
+    store.resume()
+    print(f"resumed (was: {before.describe()})")
+    return EXIT_OK
+
+
+def _cancel_all(config: Config, state_dir: Path, *, venue: str | None, symbol: str | None) -> int:
+    if venue is not None and venue != config.venue.name:
+        print(
+            f"--venue {venue!r}: this config trades only on {config.venue.name!r}", file=sys.stderr
+        )
+        return EXIT_USAGE
+    if _daemon_running(state_dir):
+        report = send_command(
+            state_dir / config.control.socket_name, {"cmd": "cancel_all", "symbol": symbol}
+        )
+        report["via"] = "daemon"
+    else:
+        from quantbot.oms.cancel_all_offline import cancel_all_offline  # noqa: PLC0415
+
+        report = asyncio.run(cancel_all_offline(config, state_dir, symbol=symbol))
+        report["via"] = "venue"
+    sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
+    left = report.get("still_open") or []
+    ok = report.get("ok", False) and not left
+    if not ok:
+        print(f"cancel-all: {len(left)} order(s) still open; run it again", file=sys.stderr)
+    return EXIT_OK if ok else EXIT_LEFT_OPEN
+
+
+def _status(config: Config, state_dir: Path, store: ControlStore) -> int:
     control = store.load()
-    running = StateLock(state_dir).is_held_elsewhere()
+    running = _daemon_running(state_dir)
+    snapshot: dict[str, Any] = {}
+    if running:
+        try:
+            snapshot = send_command(
+                state_dir / config.control.socket_name, {"cmd": "status"}, timeout_s=5
+            )["status"]
+        except (OSError, KeyError):
+            snapshot = {}
+    snapshot_path = state_dir / "status.json"
+    if not snapshot and snapshot_path.exists():
+        snapshot = orjson.loads(snapshot_path.read_bytes())
+    journal = state_dir / "journal.jsonl"
     ledger = (
-        Ledger.from_events(read_journal(state_dir / "journal.jsonl", repair=False).events)
-        if (state_dir / "journal.jsonl").exists()
+        Ledger.from_events(read_journal(journal, repair=False).events)
+        if journal.exists()
         else Ledger()
     )
-    snapshot_path = state_dir / "status.json"
-    snapshot = orjson.loads(snapshot_path.read_bytes()) if snapshot_path.exists() else {}
     out = {
         "daemon_running": running,
         "state": control.describe(),
@@ -55,7 +144,9 @@ def _status(state_dir: Path, store: ControlStore) -> int:
             "reason": control.kill_reason,
             "at": control.killed_at,
         },
-        "breakers": {},
+        "reduce_only": {"active": control.reduce_only, "reason": control.reduce_only_reason},
+        "disabled_symbols": list(control.disabled_symbols),
+        "breakers": snapshot.get("breakers", {}),
         "positions": {
             s: {
                 "qty": str(p.qty),
@@ -76,7 +167,8 @@ def _status(state_dir: Path, store: ControlStore) -> int:
             }
             for o in ledger.open_orders()
         ],
+        "lost_orders": [o.client_order_id for o in ledger.lost()],
         "last_snapshot": snapshot,
     }
     sys.stdout.write(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode() + "\n")
-    return 0
+    return EXIT_OK

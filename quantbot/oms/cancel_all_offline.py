@@ -1,0 +1,62 @@
+"""Cancel-all with no daemon running: straight to the venue's book, through the journal.
+
+Takes the state lock for its whole run, so a daemon cannot start half-way through, and
+journals CANCEL_REQUESTED/CANCELED so the next daemon's ledger agrees with the venue.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from quantbot.clock import LiveClock
+from quantbot.config import Config
+from quantbot.oms.cancel_all import cancel_everything
+from quantbot.oms.journal import Journal, read_journal
+from quantbot.oms.ledger import Ledger
+from quantbot.oms.manager import OrderManager
+from quantbot.ops.lock import StateLock
+from quantbot.venues.sim.venue import SimVenue
+
+
+async def cancel_all_offline(config: Config, state_dir: Path, *, symbol: str | None) -> dict:
+    from quantbot.app import sim_instruments  # noqa: PLC0415 (avoid importing the daemon early)
+
+    lock = StateLock(state_dir)
+    lock.acquire()
+    clock = LiveClock()
+    try:
+        book = state_dir / "sim_venue.json"
+        if not book.exists():
+            return {
+                "ok": True,
+                "canceled": [],
+                "still_open": [],
+                "errors": [],
+                "note": f"no paper venue book in {state_dir}: nothing was ever sent",
+            }
+        sim = config.venue.sim
+        venue = SimVenue(
+            clock=clock,
+            instruments=sim_instruments(config),
+            state_path=book,
+            initial_cash=sim.initial_cash,
+            fee_bps=sim.fee_bps,
+            slippage_bps=sim.slippage_bps,
+            participation_cap=sim.participation_cap,
+            buying_power_multiple=sim.buying_power_multiple,
+        )
+        await venue.connect()
+        path = state_dir / "journal.jsonl"
+        ledger = Ledger.from_events(read_journal(path).events)
+        journal = Journal(path, clock, next_seq=ledger.last_event_seq + 1)
+        try:
+            oms = OrderManager(journal=journal, ledger=ledger, venue=venue, clock=clock)
+            report = await cancel_everything(oms, symbol=symbol)
+            result: dict[str, Any] = report.to_json()
+        finally:
+            journal.close()
+            await venue.close()
+        return result
+    finally:
+        lock.release()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -252,48 +252,68 @@ def load_config(
     )
 
 
+Problem = tuple[tuple[str, ...], Any, str]
+
+
 def _check_consistency(config: Config, locate: loader.Locator) -> None:
-    """Second pass: rules that involve more than one key."""
+    """Second pass: rules that involve more than one key. The first problem is reported."""
+    for key_path, value, problem in _problems(config):
+        raise ConfigError(f"{locate(key_path)}: {'.'.join(key_path)} = {value!r}: {problem}")
 
-    def fail(key_path: tuple[str, ...], value: Any, problem: str) -> ConfigError:
-        return ConfigError(f"{locate(key_path)}: {'.'.join(key_path)} = {value!r}: {problem}")
 
+def _problems(config: Config) -> Iterator[Problem]:
     profile = config.run.trading_profile
     if profile not in PROFILES:
-        raise fail(
+        yield (
             ("run", "trading_profile"),
             profile,
             f"unknown trading profile (use one of {', '.join(PROFILES)})",
         )
-    trend = config.signals.trend
+    trend, mr = config.signals.trend, config.signals.mean_reversion
     if trend.fast >= trend.slow:
-        raise fail(
+        yield (
             ("signals", "trend", "fast"),
             trend.fast,
             f"must be below signals.trend.slow ({trend.slow})",
         )
-    mr = config.signals.mean_reversion
     if mr.max_z <= mr.entry_z:
-        raise fail(
+        yield (
             ("signals", "mean_reversion", "max_z"),
             mr.max_z,
             f"must be above signals.mean_reversion.entry_z ({mr.entry_z})",
         )
-    market = config.market
-    if not market.symbols:
-        raise fail(("market", "symbols"), market.symbols, "must list at least one symbol")
-    if len(set(market.symbols)) != len(market.symbols):
-        raise fail(("market", "symbols"), market.symbols, "lists a symbol twice")
-    if market.source == "csv" and not market.csv_paths:
-        raise fail(("market", "csv_paths"), market.csv_paths, "must name files when source = csv")
+    yield from _market_problems(config)
     for name in PROFILES:
         weights = getattr(config.regime_components, name)
         if weights.trend + weights.mean_reversion <= 0:
-            raise fail(
+            yield (
                 ("regime_components", name),
                 loader.to_plain(weights),
                 "at least one sleeve weight must be positive",
             )
+
+
+def _market_problems(config: Config) -> Iterator[Problem]:
+    market, pre = config.market, config.pretrade
+    if not market.symbols:
+        yield ("market", "symbols"), market.symbols, "must list at least one symbol"
+    if len(set(market.symbols)) != len(market.symbols):
+        yield ("market", "symbols"), market.symbols, "lists a symbol twice"
+    if market.source == "csv" and not market.csv_paths:
+        yield ("market", "csv_paths"), market.csv_paths, "must name files when source = csv"
+    for key, listed in (
+        ("canary_symbols", pre.canary_symbols),
+        ("allowed_symbols", pre.allowed_symbols),
+    ):
+        stray = [s for s in listed if s not in market.symbols]
+        if stray:
+            yield ("pretrade", key), listed, f"{stray} not in market.symbols"
+    if pre.allowed_symbols and not set(pre.canary_symbols) <= set(pre.allowed_symbols):
+        yield (
+            ("pretrade", "canary_symbols"),
+            pre.canary_symbols,
+            "a canary symbol must also be in pretrade.allowed_symbols",
+        )
 
 
 def config_hash(plain: Mapping[str, Any]) -> str:

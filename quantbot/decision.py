@@ -11,6 +11,7 @@ limits, execution policy and risk governor slot in between sizer and intent.
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +19,7 @@ import attrs
 
 from quantbot.clock import Clock, iso_utc
 from quantbot.config import Config
+from quantbot.domain.errors import InvariantViolation
 from quantbot.domain.ids import client_order_id, decision_id
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.domain.values import ZERO, Bar, Instrument, OrderIntent, OrderType, Side, to_decimal
@@ -160,6 +162,9 @@ class DecisionStep:
         self, bar: Bar, view: PortfolioView, verdict: ContractVerdict | None = None
     ) -> Decision:
         """Decide for ``bar``; ``verdict`` is ``admit(bar)``'s, or it is run here."""
+        if not math.isfinite(view.equity) or view.equity < 0:
+            # A NaN or negative equity would size every order wrong: halt, don't guess.
+            raise InvariantViolation(f"equity {view.equity!r} is not a finite amount >= 0")
         did = decision_id(bar.symbol, bar.ts_ns)
         record: dict[str, Any] = {
             "ts": iso_utc(self._clock.now_ns()),

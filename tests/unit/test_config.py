@@ -429,3 +429,22 @@ def test_read_secret_reads_only_the_named_variable() -> None:
     assert read_secret("EMPTY", environ) is None
     assert read_secret("UNSET", environ) is None
     assert read_secret("", environ) is None
+
+
+@pytest.mark.parametrize(
+    ("env", "fragment"),
+    [
+        ({"QUANTBOT__PRETRADE__CANARY_SYMBOLS": '["NOPE"]'}, "pretrade.canary_symbols"),
+        ({"QUANTBOT__PRETRADE__ALLOWED_SYMBOLS": '["NOPE"]'}, "pretrade.allowed_symbols"),
+        (
+            {
+                "QUANTBOT__PRETRADE__ALLOWED_SYMBOLS": '["SIMA"]',
+                "QUANTBOT__PRETRADE__CANARY_SYMBOLS": '["SIMB"]',
+            },
+            "must also be in pretrade.allowed_symbols",
+        ),
+    ],
+)
+def test_canary_and_allow_list_must_name_traded_symbols(env: dict, fragment: str) -> None:
+    with pytest.raises(ConfigError, match=fragment.replace(".", r"\.")):
+        load_config(None, environ=env)

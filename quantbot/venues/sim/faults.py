@@ -3,9 +3,9 @@
 
 ``FaultyVenue`` wraps a venue and, per endpoint, injects what real brokers do on a bad day:
 a delay, a timeout after the venue accepted, a reject, 429, 5xx (before or after accepting),
-revoked credentials, and — for restart tests — a SIGKILL of the whole process just before the
-venue sees a submit or just after it accepted one. A plan is JSON so a test can hand it to a
-daemon subprocess in ``QUANTBOT_SIM_FAULTS``::
+revoked credentials, a NaN equity, and — for restart tests — a SIGKILL of the whole process
+just before the venue sees a submit or just after it accepted one. A plan is JSON so a test
+can hand it to a daemon subprocess in ``QUANTBOT_SIM_FAULTS``::
 
     {"submit": [{"fault": "rate_limit", "after_calls": 3, "times": 5}]}
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Awaitable, Callable, Mapping
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -51,7 +52,9 @@ ENDPOINTS = frozenset(
 _BEFORE = frozenset(
     {"delay", "reject", "rate_limit", "server_error", "auth_revoked", "crash_before"}
 )
-_AFTER = frozenset({"timeout_after_accept", "server_error_after_accept", "crash_after_accept"})
+_AFTER = frozenset(
+    {"timeout_after_accept", "server_error_after_accept", "crash_after_accept", "nan_equity"}
+)
 KINDS = _BEFORE | _AFTER
 
 
@@ -135,6 +138,8 @@ class FaultyVenue:
         result = await act()
         for rule in rules:
             self._after(endpoint, rule)
+            if rule.fault == "nan_equity":  # garbage that parses: the venue says equity NaN
+                result = attrs.evolve(result, equity=Decimal("NaN"))
         return result
 
     async def _before(self, endpoint: str, rule: FaultRule) -> None:

@@ -129,7 +129,8 @@ class Daemon:
             on_halt=self.halt,
             webhook=webhook_from_config(config.alerts),
         )
-        self.alerts.watch(config.market.symbols)
+        if config.market.source == "synthetic":  # staleness means something for live feeds
+            self.alerts.watch(config.market.symbols)
         self.breakers = BreakerBoard(config.breakers, self.clock, on_open=self._breaker_opened)
         self.errors = ErrorHandler(
             on_halt=self.halt,

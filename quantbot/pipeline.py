@@ -82,7 +82,7 @@ class Pipeline:
                 self._bar_clock.advance_to(bar.ts_ns + int(bar.interval_s * 1e9))
             if gates is not None:
                 gates.on_bar(bar)
-            if self._alerts is not None:
+            if self._alerts is not None and self._bar_clock is None:  # live feeds only
                 self._alerts.note_bar(bar.symbol, bar.ts_ns + int(bar.interval_s * 1e9))
         await self._settle()
         for bar, verdict in zip(bars, verdicts, strict=True):

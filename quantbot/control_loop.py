@@ -103,12 +103,12 @@ class ControlLoop:
         d = self.d
         action = d.config.reconcile.on_mismatch
         first = mismatches[0]
-        if d.alerts is not None:
-            d.alerts.reconcile_mismatch(halts=action == "halt", action=action, **first.context)
         if action == "halt":
-            d.halt(first)
+            d.halt(first)  # first, so the persisted halt reason names the mismatch itself
         elif action == "reduce_only":
             d.control.set_reduce_only(str(first))
+        if d.alerts is not None:
+            d.alerts.reconcile_mismatch(halts=action == "halt", action=action, **first.context)
         if action == "cancel_all" or d.config.control.cancel_all_on_mismatch:
             await self.cancel_all(
                 reason(ReasonCode.CANCEL_ALL_TRIGGERED, trigger="mismatch", **first.context)

@@ -46,6 +46,7 @@ from quantbot.risk.control import ControlStore
 from quantbot.risk.golive import live_start_check
 from quantbot.status import StatusSnapshot, format_status_line
 from quantbot.venues.sim.faults import FaultyVenue, plan_from_env
+from quantbot.venues.sim.session import SessionCalendar
 from quantbot.venues.sim.venue import SimVenue
 
 EXIT_OK = 0
@@ -170,6 +171,7 @@ class Daemon:
             breakers=self.breakers,
             canary_symbols=tuple(config.pretrade.canary_symbols),
             bar_clock=self.bar_clock,
+            on_session_close=self.loop_tasks.session_close,
         )
         self.server = ControlServer(
             self.state_dir / config.control.socket_name,
@@ -195,6 +197,7 @@ class Daemon:
             participation_cap=sim.participation_cap,
             buying_power_multiple=sim.buying_power_multiple,
             seed=self.config.market.seed,
+            session=SessionCalendar.parse(sim.session) if sim.session else None,
         )
         plan = plan_from_env(os.environ)  # refuses unless QUANTBOT_TESTING=1
         if plan is not None:

@@ -29,6 +29,7 @@ from quantbot.config_ops import (
     RetryConfig,
 )
 from quantbot.domain.errors import ConfigError
+from quantbot.venues.sim.session import SessionCalendar
 
 PROFILES = ("conservative", "balanced", "aggressive")
 EXECUTION_MODES = ("paper", "shadow", "live")
@@ -142,6 +143,7 @@ class SimVenueConfig:
     slippage_bps: float = setting(2.0, ge=0, le=1000)
     participation_cap: float = setting(0.1, gt=0, le=1)
     buying_power_multiple: float = setting(2.0, gt=0, le=10)
+    session: str = setting("")  # "HH:MM-HH:MM" UTC on weekdays; empty: always open
 
 
 @attrs.frozen
@@ -295,6 +297,12 @@ def _problems(config: Config) -> Iterator[Problem]:
 
 def _market_problems(config: Config) -> Iterator[Problem]:
     market, pre = config.market, config.pretrade
+    session = config.venue.sim.session
+    if session:
+        try:
+            SessionCalendar.parse(session)
+        except ValueError as e:
+            yield ("venue", "sim", "session"), session, str(e)
     if not market.symbols:
         yield ("market", "symbols"), market.symbols, "must list at least one symbol"
     if len(set(market.symbols)) != len(market.symbols):

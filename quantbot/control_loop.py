@@ -66,6 +66,36 @@ class ControlLoop:
         )
         return report
 
+    async def session_close(self) -> None:
+        """At a venue's session close: cancel DAY orders (every working order: quantbot sends
+        only DAY market orders), reconcile, and write a summary record."""
+        d = self.d
+        if d.oms is None or d.reconciler is None:
+            return
+        report = await cancel_everything(d.oms)
+        try:
+            findings = await d.reconciler.periodic()
+        except CircuitOpenError:
+            findings = []
+        except VENUE_FAILURES as exc:
+            d.errors.handle(exc, dependency="broker_open_orders")
+            findings = []
+        positions = {s: str(p.qty) for s, p in sorted(d.oms.ledger.positions.items()) if p.qty}
+        why = reason(
+            ReasonCode.SESSION_CLOSE_CLEANUP,
+            canceled=len(report.canceled),
+            still_open=len(report.still_open),
+            findings=len(findings),
+        )
+        d.write_event(
+            "SESSION_CLOSE",
+            why,
+            report=report.to_json(),
+            positions=positions,
+            reconcile=[f.to_record() for f in findings],
+        )
+        logger.info("session close: {}", why)
+
     async def housekeeping(self) -> None:
         d = self.d
         interval = min(d.config.reconcile.interval_s, d.config.oms.lost_check_interval_s)

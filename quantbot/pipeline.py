@@ -8,7 +8,7 @@ is looked at, so no stage ever reads a stale position.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
@@ -25,6 +25,8 @@ from quantbot.ops.alerts import AlertSink
 from quantbot.ops.breakers import BreakerBoard, CircuitOpenError
 from quantbot.records.jsonl import RotatingJsonl
 from quantbot.venues.base import OrderVenue
+
+MARKET_CLOCK = "calendar_market_clock"
 
 
 @attrs.define
@@ -54,6 +56,7 @@ class Pipeline:
         breakers: BreakerBoard | None = None,
         canary_symbols: tuple[str, ...] = (),
         bar_clock: BarClock | None = None,
+        on_session_close: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.step = step
         self.oms = oms  # None in shadow mode: nothing is ever sent
@@ -67,6 +70,9 @@ class Pipeline:
         self._breakers = breakers
         self._canary = canary_symbols
         self._bar_clock = bar_clock  # market time for gates when bars come from a file
+        self._sessions = bool(getattr(venue.capabilities, "has_sessions", False))
+        self._on_session_close = on_session_close
+        self.market_open: bool | None = None  # None: the venue has no sessions
         self.counters = Counters()
         self.equity = Decimal(0)
 
@@ -92,7 +98,9 @@ class Pipeline:
             self.oms.journal.sync()
 
     async def _settle(self) -> None:
-        """Fills, UNKNOWN look-ups and equity; a failed read is recorded and skipped."""
+        """Fills, UNKNOWN look-ups, session and equity; a failed read is recorded, skipped."""
+        if self._sessions:
+            await self._check_session()
         if self.oms is None:
             self.equity = (await self.venue.account()).equity
             return
@@ -107,6 +115,25 @@ class Pipeline:
         except VENUE_FAILURES as exc:
             if self.oms.errors is not None:
                 self.oms.errors.handle(exc, dependency=POSITIONS)
+
+    async def _check_session(self) -> None:
+        was_open = self.market_open
+        try:
+            if self.oms is None:
+                clock = await self.venue.market_clock()
+            else:
+                clock = await self.oms.read(MARKET_CLOCK, self.venue.market_clock)
+        except CircuitOpenError:
+            self.market_open = False  # unknown session state: fail closed
+            return
+        except VENUE_FAILURES as exc:
+            self.market_open = False
+            if self.oms is not None and self.oms.errors is not None:
+                self.oms.errors.handle(exc, dependency=MARKET_CLOCK)
+            return
+        self.market_open = clock.is_open
+        if was_open and not clock.is_open and self._on_session_close is not None:
+            await self._on_session_close()
 
     def _event(self, event: str, why: Reason) -> None:
         self.records.write(self.step.event_record(event, why))
@@ -145,7 +172,7 @@ class Pipeline:
         if self.oms is None:
             why = reason(ReasonCode.EXEC_SHADOW_NOT_SENT, execution_mode=self._mode)
             return {"outcome": SubmitOutcome.NOT_SENT.value, "reason": why.to_record()}
-        report = await self.oms.submit(intent, reducing=reducing)
+        report = await self.oms.submit(intent, reducing=reducing, market_open=self.market_open)
         if report.outcome is SubmitOutcome.ACCEPTED:
             self.counters.orders_accepted += 1
         elif report.outcome is SubmitOutcome.REJECTED:

@@ -123,7 +123,7 @@ def test_unknown_key_lists_the_keys_that_are_known_there(tmp_path: Path) -> None
     message = load_error(write(tmp_path, "[venue.sim]\nfee_bsp = 2.0\n"))
     assert (
         "known keys here: buying_power_multiple, fee_bps, initial_cash, participation_cap, "
-        "slippage_bps" in message
+        "session, slippage_bps" in message
     )
 
 

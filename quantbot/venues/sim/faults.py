@@ -125,6 +125,9 @@ class FaultyVenue:
     async def instruments(self) -> Any:
         return await self.inner.instruments()
 
+    async def market_clock(self) -> Any:
+        return await self.inner.market_clock()
+
     async def _call(self, endpoint: str, act: Callable[[], Awaitable[Any]]) -> Any:
         self._calls[endpoint] += 1
         call = self._calls[endpoint]

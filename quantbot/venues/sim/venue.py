@@ -34,6 +34,7 @@ from quantbot.domain.values import (
 from quantbot.venues.base import Account, Capabilities, SubmitResult
 from quantbot.venues.sim.book import BookFiles, SimBook, order_price
 from quantbot.venues.sim.matching import Match, MatchParams, match, stop_triggered
+from quantbot.venues.sim.session import MarketClock, SessionCalendar
 
 _BPS = Decimal(10_000)
 _FEE_QUANTUM = Decimal("1e-8")
@@ -54,6 +55,7 @@ class SimVenue:
         participation_cap: float,
         buying_power_multiple: float = 2.0,
         seed: int = 0,
+        session: SessionCalendar | None = None,
     ) -> None:
         self.name = "sim"
         self.seed = seed  # reserved: today's fill rules need no randomness
@@ -71,8 +73,9 @@ class SimVenue:
             time_in_force=frozenset({"GTC", "DAY"}),
             max_leverage=self._multiple,
             batch_cancel=True,
-            has_sessions=False,
+            has_sessions=session is not None,
         )
+        self._session = session
         # A book on disk wins over initial_cash: it is the account, initial_cash only seeds it.
         self._book = SimBook(cash=_param("initial_cash", initial_cash, low=0))
         self._loaded = self._load()
@@ -98,6 +101,13 @@ class SimVenue:
         if self._files is not None:  # compact: marks move every bar and are written here
             self._files.close(self._book)
             self._loaded = True
+
+    async def market_clock(self) -> MarketClock:
+        """Open/closed now and the next transitions; always open without a session."""
+        now = self._clock.now_ns()
+        if self._session is None:
+            return MarketClock(True, None, None)
+        return self._session.clock(now)
 
     async def instruments(self) -> dict[str, Instrument]:
         return dict(self._instruments)
@@ -209,6 +219,9 @@ class SimVenue:
         if instrument is None:
             return []
         fills: list[Fill] = []
+        if self._session is not None and not self._session.is_open(bar.ts_ns):
+            self._book.set_mark(bar.symbol, to_decimal(bar.close))
+            return fills  # outside the session nothing fills; working orders wait
         for order in self._book.working(bar.symbol):
             armed = order.client_order_id in self._book.armed_stops
             if not armed and stop_triggered(order, bar):

@@ -42,6 +42,10 @@ from quantbot.marketdata.synthetic import SyntheticMarket
 from quantbot.oms.journal import Journal
 from quantbot.oms.ledger import Ledger
 from quantbot.oms.manager import OrderManager
+from quantbot.oms.pretrade import PretradeGates
+from quantbot.oms.reconcile import Reconciler
+from quantbot.ops.breakers import BreakerBoard
+from quantbot.ops.errors import ErrorHandler
 from quantbot.pipeline import Pipeline
 from quantbot.records.jsonl import RotatingJsonl
 from quantbot.venues.sim.venue import SimVenue
@@ -81,6 +85,14 @@ def percentile(ordered: list[float], q: float) -> float:
     return ordered[index]
 
 
+def _ignore(*_args: Any) -> None:
+    return None
+
+
+def _fail(why: Any) -> None:
+    raise RuntimeError(f"the benchmark workload halted: {why}")
+
+
 async def run_once(loaded: LoadedConfig, symbols: list[str], batches: list[list[Bar]]) -> dict:
     market = attrs.evolve(loaded.config.market, symbols=symbols)
     config = attrs.evolve(loaded.config, market=market)
@@ -104,7 +116,27 @@ async def run_once(loaded: LoadedConfig, symbols: list[str], batches: list[list[
     step = DecisionStep.from_config(config, clock, instruments, base, check_staleness=False)
     with tempfile.TemporaryDirectory(prefix="quantbot-bench-") as tmp:
         journal = Journal(Path(tmp) / "journal.jsonl", clock)
-        oms = OrderManager(journal=journal, ledger=Ledger(), venue=venue)
+        # The daemon's full order path: pre-trade gates, breakers, the error handler and
+        # bounded read retries all run, as they do in `quantbot run`.
+        breakers = BreakerBoard(config.breakers, clock)
+        errors = ErrorHandler(
+            on_halt=_fail,
+            on_skip_symbol=_ignore,
+            on_disable_provider=_ignore,
+            record=_ignore,
+            breakers=breakers,
+        )
+        gates = PretradeGates(config.pretrade, clock, configured_symbols=config.market.symbols)
+        oms = OrderManager(
+            journal=journal,
+            ledger=Ledger(),
+            venue=venue,
+            clock=clock,
+            gates=gates,
+            breakers=breakers,
+            errors=errors,
+            retry=config.retry,
+        )
         fsync_every = config.records.fsync_every_steps
         path = Path(tmp) / config.records.decisions_file
         records = RotatingJsonl(path, clock, fsync_every=fsync_every)
@@ -116,6 +148,8 @@ async def run_once(loaded: LoadedConfig, symbols: list[str], batches: list[list[
             market_sink=venue.on_bar,
             blocked_by=lambda: None,
             execution_mode="paper",
+            reconciler=Reconciler(oms, config.oms),
+            breakers=breakers,
         )
         interval_ns = INTERVAL_S * NS_PER_S
         perf = time.perf_counter_ns

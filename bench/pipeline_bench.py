@@ -115,7 +115,9 @@ async def run_once(loaded: LoadedConfig, symbols: list[str], batches: list[list[
     base["profile"] = config.run.trading_profile
     step = DecisionStep.from_config(config, clock, instruments, base, check_staleness=False)
     with tempfile.TemporaryDirectory(prefix="quantbot-bench-") as tmp:
-        journal = Journal(Path(tmp) / "journal.jsonl", clock)
+        journal = Journal(
+            Path(tmp) / "journal.jsonl", clock, sync_every=config.records.fsync_every_steps
+        )
         # The daemon's full order path: pre-trade gates, breakers, the error handler and
         # bounded read retries all run, as they do in `quantbot run`.
         breakers = BreakerBoard(config.breakers, clock)

@@ -213,7 +213,12 @@ class Daemon:
             logger.warning("journal: torn last line set aside in {}", replay.torn_saved_to)
             startup["journal_torn_line_saved_to"] = str(replay.torn_saved_to)
         ledger = Ledger.from_events(replay.events)
-        self.journal = Journal(path, self.clock, next_seq=ledger.last_event_seq + 1)
+        self.journal = Journal(
+            path,
+            self.clock,
+            next_seq=ledger.last_event_seq + 1,
+            sync_every=config.records.fsync_every_steps,
+        )
         self.gates = PretradeGates(
             config.pretrade,
             self.market_clock,

@@ -95,7 +95,7 @@ class Pipeline:
             await self._decide(bar, verdict)
         self.records.flush()
         if self.oms is not None:
-            self.oms.journal.sync()
+            self.oms.journal.maybe_sync()
 
     async def _settle(self) -> None:
         """Fills, UNKNOWN look-ups, session and equity; a failed read is recorded, skipped."""
@@ -161,9 +161,7 @@ class Pipeline:
             if record["order"]["outcome"] == SubmitOutcome.NOT_SENT.value and self.oms:
                 self.step.not_sent(decision)
         if self._breakers is not None:
-            record["breakers_open"] = [
-                k for k, v in self._breakers.snapshot().items() if v["state"] != "CLOSED"
-            ]
+            record["breakers_open"] = self._breakers.not_closed()
         if self._canary:
             record["canary_mode"] = {"code": "CANARY_MODE_ACTIVE", "symbols": list(self._canary)}
         self.records.write(record)

@@ -103,13 +103,15 @@ def _set_aside(path: Path, good_length: int, tail: bytes) -> Path:
 class Journal:
     """Appends events; ``durable=True`` returns only after the line is on disk."""
 
-    def __init__(self, path: Path, clock: Clock, *, next_seq: int = 1) -> None:
+    def __init__(self, path: Path, clock: Clock, *, next_seq: int = 1, sync_every: int = 1) -> None:
         self.path = path
         self._clock = clock
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, OWNER_ONLY_FILE)
         self._file = os.fdopen(fd, "ab", buffering=1 << 16)
         self._seq = next_seq
         self._dirty = False
+        self._sync_every = max(1, sync_every)
+        self._steps = 0
 
     def append(self, event_type: str, *, durable: bool = False, **fields: Any) -> dict[str, Any]:
         event = {"seq": self._seq, "ts_ns": self._clock.now_ns(), "type": event_type, **fields}
@@ -122,6 +124,15 @@ class Journal:
         else:
             self._dirty = True
         return event
+
+    def maybe_sync(self) -> None:
+        """Once per decision step: fsync every ``sync_every`` steps. Safe to batch: only the
+        INTENT line must be durable before its submit (it always is), and an ACK or FILL lost
+        in a crash is recovered at start by looking the order up and re-pulling fills."""
+        self._steps += 1
+        if self._steps >= self._sync_every:
+            self._steps = 0
+            self.sync()
 
     def sync(self) -> None:
         """Batched fsync for everything appended since the last one."""

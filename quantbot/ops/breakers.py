@@ -236,6 +236,10 @@ class BreakerBoard:
             "last_failure": b.last_failure,
         }
 
+    def not_closed(self) -> list[str]:
+        """Dependencies whose breaker is open or half-open (cheap: for every record)."""
+        return [dep for dep, b in self._breakers.items() if b.state is not BreakerState.CLOSED]
+
     def snapshot(self) -> dict[str, dict[str, Any]]:
         """Every breaker, JSON-ready, for ``quantbot status`` and the records."""
         now = self._clock.monotonic_ns()

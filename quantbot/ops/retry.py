@@ -26,6 +26,7 @@ from quantbot.ops.errors import (
 )
 
 T = TypeVar("T")
+_RNG = random.Random()  # jitter only; tests pass their own seeded rng
 
 
 class _Backoff(wait_base):
@@ -70,6 +71,37 @@ def _feed_breaker(breakers: BreakerBoard, dependency: str, exc: Exception) -> No
         breakers.record_success(dependency)
 
 
+class _Attempt:
+    """One call of the read, with breaker feedback; shared by the fast path and tenacity."""
+
+    def __init__(
+        self, fn: Callable[[], Awaitable[T]], dependency: str, breakers: BreakerBoard | None
+    ) -> None:
+        self._fn = fn
+        self._dependency = dependency
+        self._breakers = breakers
+
+    async def __call__(self) -> T:
+        breakers = self._breakers
+        if breakers is None:
+            return await self._fn()
+        breakers.guard(self._dependency)
+        try:
+            result = await self._fn()
+        except Exception as exc:  # feeds the breaker, then re-raises: nothing is swallowed
+            _feed_breaker(breakers, self._dependency, exc)
+            raise
+        breakers.record_success(self._dependency)
+        return result
+
+
+def _is_retryable(exc: BaseException, dependency: str) -> bool:
+    # Cancellation (a BaseException) is never retried: the classifier would refuse it.
+    if not isinstance(exc, Exception):
+        return False
+    return classify_exception(exc, dependency=dependency).retryable
+
+
 async def retry_read(
     fn: Callable[[], Awaitable[T]],
     *,
@@ -91,41 +123,58 @@ async def retry_read(
     ``CircuitOpenError`` without calling ``fn``) and reports its outcome to it.
     ``on_retry(info, attempt_number)`` is called before each backoff sleep.
     """
-    rng = rng if rng is not None else random.Random()
     start_ns = clock.monotonic_ns()
-
-    async def attempt() -> T:
-        if breakers is not None:
-            breakers.guard(dependency)
-        try:
-            result = await fn()
-        except Exception as exc:
-            if breakers is not None:
-                _feed_breaker(breakers, dependency, exc)
+    attempt = _Attempt(fn, dependency, breakers)
+    # Fast path: the first attempt runs without tenacity (whose per-call set-up costs more
+    # than a paper venue read). Only after a retryable failure does tenacity take over,
+    # starting from that failure, so attempt counts, backoff and the time budget are the same.
+    try:
+        return await attempt()
+    except Exception as exc:
+        if not _is_retryable(exc, dependency):
             raise
-        if breakers is not None:
-            breakers.record_success(dependency)
-        return result
+        first_failure = exc
+    retrying = _retrying(
+        config, clock=clock, start_ns=start_ns, dependency=dependency, rng=rng, on_retry=on_retry
+    )
+    return await retrying(_Replay(first_failure, attempt))
 
-    def retryable(exc: BaseException) -> bool:
-        # Cancellation (a BaseException) is never retried: the classifier would refuse it.
-        if not isinstance(exc, Exception):
-            return False
-        return classify_exception(exc, dependency=dependency).retryable
 
+class _Replay:
+    """Tenacity's first attempt is the failure already seen; the rest call the read."""
+
+    def __init__(self, failure: Exception, attempt: _Attempt) -> None:
+        self._failure: Exception | None = failure
+        self._attempt = attempt
+
+    async def __call__(self) -> T:
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            raise failure
+        return await self._attempt()
+
+
+def _retrying(
+    config: RetryConfig,
+    *,
+    clock: Clock,
+    start_ns: int,
+    dependency: str,
+    rng: random.Random | None,
+    on_retry: Callable[[ErrorInfo, int], None] | None,
+) -> AsyncRetrying:
     def before_sleep(retry_state: RetryCallState) -> None:
         outcome = retry_state.outcome
         exc = outcome.exception() if outcome is not None else None
         if on_retry is not None and isinstance(exc, Exception):
             on_retry(classify_exception(exc, dependency=dependency), retry_state.attempt_number)
 
-    retrying = AsyncRetrying(
+    return AsyncRetrying(
         stop=stop_after_attempt(config.max_attempts)
         | _StopOnClock(clock, start_ns, config.max_total_s),
-        wait=_Backoff(config, rng),
-        retry=retry_if_exception(retryable),
+        wait=_Backoff(config, rng if rng is not None else _RNG),
+        retry=retry_if_exception(lambda exc: _is_retryable(exc, dependency)),
         sleep=clock.sleep,
         before_sleep=before_sleep,
         reraise=True,
     )
-    return await retrying(attempt)

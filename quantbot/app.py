@@ -250,6 +250,8 @@ class Daemon:
             ) from e
         startup["journal_events"] = len(replay.events)
         startup["reconcile"] = [f.to_record() for f in findings]
+        for finding in findings:  # in the records too, beside the decisions they explain
+            self.write_event("RECONCILE", finding)
         mismatches = [f for f in findings if f.code is ReasonCode.RECONCILE_POSITION_MISMATCH]
         if mismatches:
             await self.loop_tasks.on_mismatch(mismatches)

@@ -97,10 +97,26 @@ def _cancel_all(config: Config, state_dir: Path, *, venue: str | None, symbol: s
             f"--venue {venue!r}: this config trades only on {config.venue.name!r}", file=sys.stderr
         )
         return EXIT_USAGE
-    if _daemon_running(state_dir):
-        report = send_command(
-            state_dir / config.control.socket_name, {"cmd": "cancel_all", "symbol": symbol}
+    if symbol is not None and symbol not in config.market.symbols:
+        print(
+            f"--symbol {symbol!r}: not traded by this config (market.symbols: "
+            f"{', '.join(config.market.symbols)})",
+            file=sys.stderr,
         )
+        return EXIT_USAGE
+    if _daemon_running(state_dir):
+        try:
+            report = send_command(
+                state_dir / config.control.socket_name, {"cmd": "cancel_all", "symbol": symbol}
+            )
+        except OSError as e:
+            print(
+                f"cancel-all: a daemon holds {state_dir} but is not answering on its control "
+                f"socket ({type(e).__name__}); it is starting or stopping. Run this again "
+                "in a moment; nothing was cancelled.",
+                file=sys.stderr,
+            )
+            return EXIT_LEFT_OPEN
         report["via"] = "daemon"
     else:
         from quantbot.oms.cancel_all_offline import cancel_all_offline  # noqa: PLC0415

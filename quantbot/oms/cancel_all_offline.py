@@ -22,19 +22,19 @@ from quantbot.venues.sim.venue import SimVenue
 async def cancel_all_offline(config: Config, state_dir: Path, *, symbol: str | None) -> dict:
     from quantbot.app import sim_instruments  # noqa: PLC0415 (avoid importing the daemon early)
 
+    if not (state_dir / "sim_venue.json").exists():
+        return {
+            "ok": True,
+            "canceled": [],
+            "still_open": [],
+            "errors": [],
+            "note": f"no paper venue book in {state_dir}: nothing was ever sent",
+        }
     lock = StateLock(state_dir)
     lock.acquire()
     clock = LiveClock()
     try:
         book = state_dir / "sim_venue.json"
-        if not book.exists():
-            return {
-                "ok": True,
-                "canceled": [],
-                "still_open": [],
-                "errors": [],
-                "note": f"no paper venue book in {state_dir}: nothing was ever sent",
-            }
         sim = config.venue.sim
         venue = SimVenue(
             clock=clock,

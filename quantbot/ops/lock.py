@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from pathlib import Path
 
 from quantbot.domain.errors import StartupError
+
+_ATTEMPTS = 5
+_RETRY_S = 0.02
 
 
 class StateLock:
@@ -21,7 +25,7 @@ class StateLock:
     def acquire(self) -> None:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self._lock_exclusive(fd)
         except BlockingIOError as e:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
             os.close(fd)
@@ -32,6 +36,19 @@ class StateLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd
+
+    @staticmethod
+    def _lock_exclusive(fd: int) -> None:
+        """`quantbot status` takes a shared lock for an instant to ask whether a daemon runs;
+        a daemon starting in that instant tries a few more times before calling it held."""
+        for _ in range(_ATTEMPTS - 1):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                time.sleep(_RETRY_S)
+            else:
+                return
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
     def is_held_elsewhere(self) -> bool:
         """For CLI commands: is a daemon running on this state dir right now?"""

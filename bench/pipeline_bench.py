@@ -33,7 +33,6 @@ from typing import Any
 import attrs
 import orjson
 
-from quantbot.app import sim_instruments
 from quantbot.clock import NS_PER_S, SimClock
 from quantbot.config import LoadedConfig, load_config
 from quantbot.decision import DecisionStep
@@ -48,6 +47,7 @@ from quantbot.ops.breakers import BreakerBoard
 from quantbot.ops.errors import ErrorHandler
 from quantbot.pipeline import Pipeline
 from quantbot.records.jsonl import RotatingJsonl
+from quantbot.venues.factory import sim_instruments
 from quantbot.venues.sim.venue import SimVenue
 
 try:

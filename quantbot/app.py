@@ -19,7 +19,7 @@ import orjson
 from loguru import logger
 
 from quantbot.clock import BarClock, Clock, iso_utc
-from quantbot.config import Config, LoadedConfig
+from quantbot.config import LoadedConfig
 from quantbot.control_loop import ControlLoop
 from quantbot.decision import DecisionStep
 from quantbot.domain.errors import InvariantViolation, StartupError
@@ -27,8 +27,7 @@ from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.domain.values import Bar, Instrument
 from quantbot.fsutil import atomic_write, ensure_private_dir
 from quantbot.manifest_info import manifest_for
-from quantbot.marketdata.csv_bars import CsvFeed, load_csv_bars, merge_by_time
-from quantbot.marketdata.synthetic import SyntheticFeed, SyntheticMarket
+from quantbot.marketdata.sources import open_stream
 from quantbot.oms.journal import Journal, read_journal
 from quantbot.oms.ledger import Ledger
 from quantbot.oms.manager import VENUE_FAILURES, OrderManager
@@ -45,9 +44,7 @@ from quantbot.records.manifest import write_manifest
 from quantbot.risk.control import ControlStore
 from quantbot.risk.golive import live_start_check
 from quantbot.status import StatusSnapshot, format_status_line
-from quantbot.venues.sim.faults import FaultyVenue, plan_from_env
-from quantbot.venues.sim.session import SessionCalendar
-from quantbot.venues.sim.venue import SimVenue
+from quantbot.venues.factory import make_venue, sim_instruments
 
 EXIT_OK = 0
 EXIT_HALTED = 3
@@ -56,14 +53,6 @@ EXIT_HALTED = 3
 def make_run_id(clock: Clock) -> str:
     stamp = iso_utc(clock.now_ns())[:19].replace(":", "").replace("-", "")
     return f"{stamp}-{os.urandom(3).hex()}"
-
-
-def sim_instruments(config: Config) -> dict[str, Instrument]:
-    d = config.instrument_defaults
-    return {
-        s: Instrument(s, d.tick_size, d.lot_size, d.min_notional, "sim")
-        for s in config.market.symbols
-    }
 
 
 class Daemon:
@@ -141,7 +130,7 @@ class Daemon:
             breakers=self.breakers,
         )
         instruments = sim_instruments(config)
-        self.venue = self._make_venue(instruments)
+        self.venue = make_venue(config, mode=self.mode, clock=self.clock, state_dir=self.state_dir)
         await self.venue.connect()
         startup: dict[str, Any] = {}
         if self.mode == "paper":
@@ -175,35 +164,15 @@ class Daemon:
         )
         self.server = ControlServer(
             self.state_dir / config.control.socket_name,
-            {
-                "ping": self._cmd_ping,
-                "status": self._cmd_status,
-                "cancel_all": self._cmd_cancel_all,
-            },
+            self.loop_tasks.socket_handlers(),
         )
         await self.server.start()
         self.manifest_path = write_manifest(self.runtime_dir, manifest_for(self, startup))
         self._announce()
 
     def _make_venue(self, instruments: dict[str, Instrument]) -> Any:
-        sim = self.config.venue.sim
-        venue: Any = SimVenue(
-            clock=self.clock,
-            instruments=instruments,
-            state_path=self.state_dir / "sim_venue.json" if self.mode == "paper" else None,
-            initial_cash=sim.initial_cash,
-            fee_bps=sim.fee_bps,
-            slippage_bps=sim.slippage_bps,
-            participation_cap=sim.participation_cap,
-            buying_power_multiple=sim.buying_power_multiple,
-            seed=self.config.market.seed,
-            session=SessionCalendar.parse(sim.session) if sim.session else None,
-        )
-        plan = plan_from_env(os.environ)  # refuses unless QUANTBOT_TESTING=1
-        if plan is not None:
-            logger.warning("TEST DOUBLE: paper venue fault injection is on ({})", sorted(plan))
-            venue = FaultyVenue(venue, plan, self.clock)
-        return venue
+        del instruments  # the factory builds them from the config
+        return make_venue(self.config, mode=self.mode, clock=self.clock, state_dir=self.state_dir)
 
     async def _open_oms(self, startup: dict[str, Any]) -> None:
         config = self.config
@@ -351,46 +320,9 @@ class Daemon:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    # -- control socket -------------------------------------------------------------------------
-    async def _cmd_ping(self, _request: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "run_id": self.run_id}
-
-    async def _cmd_status(self, _request: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "status": StatusSnapshot.collect(self).to_json()}
-
-    async def _cmd_cancel_all(self, request: dict[str, Any]) -> dict[str, Any]:
-        symbol = request.get("symbol")
-        why = reason(ReasonCode.CANCEL_ALL_TRIGGERED, trigger="operator", symbol=symbol)
-        report = await self.loop_tasks.cancel_all(why, symbol)
-        if report is None:
-            return {
-                "ok": True,
-                "canceled": [],
-                "still_open": [],
-                "errors": [],
-                "note": f"{self.mode} mode sends no orders",
-            }
-        return report.to_json()
-
     # -- market data --------------------------------------------------------------------------
     def _stream(self) -> AsyncIterator[list[Bar]]:
-        market = self.config.market
-        if market.source == "csv":
-            series = [load_csv_bars(Path(p)) for p in market.csv_paths]
-            wanted = set(market.symbols)
-            series = [[b for b in s if b.symbol in wanted] for s in series]
-            return CsvFeed(
-                merge_by_time(series), self.clock, pace=market.csv_pace, speed=market.csv_speed
-            ).stream()
-        marks = {s: float(p) for s, p in self.venue.marks().items()}
-        synthetic = SyntheticMarket(
-            symbols=market.symbols,
-            seed=market.seed,
-            interval_s=market.bar_interval_s,
-            start_prices=marks or None,
-            spread_bps=market.spread_bps,
-        )
-        return SyntheticFeed(synthetic, self.clock).stream()
+        return open_stream(self.config.market, self.clock, self.venue.marks())
 
     async def _feed_loop(self) -> None:
         async for batch in self._stream():

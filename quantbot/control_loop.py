@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
@@ -18,6 +18,7 @@ from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.oms.cancel_all import CancelAllReport, cancel_everything
 from quantbot.oms.manager import VENUE_FAILURES
 from quantbot.ops.breakers import CircuitOpenError
+from quantbot.status import StatusSnapshot
 
 if TYPE_CHECKING:
     from quantbot.app import Daemon
@@ -50,6 +51,34 @@ class ControlLoop:
                 d.gates.enable_symbol(symbol)
                 logger.info("symbol {} re-enabled by a person", symbol)
         self._disabled_seen = disabled
+
+    # -- the control socket's commands --------------------------------------------------------
+    def socket_handlers(self) -> dict[str, Any]:
+        return {
+            "ping": self._cmd_ping,
+            "status": self._cmd_status,
+            "cancel_all": self._cmd_cancel_all,
+        }
+
+    async def _cmd_ping(self, _request: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "run_id": self.d.run_id}
+
+    async def _cmd_status(self, _request: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "status": StatusSnapshot.collect(self.d).to_json()}
+
+    async def _cmd_cancel_all(self, request: dict[str, Any]) -> dict[str, Any]:
+        symbol = request.get("symbol")
+        why = reason(ReasonCode.CANCEL_ALL_TRIGGERED, trigger="operator", symbol=symbol)
+        report = await self.cancel_all(why, symbol)
+        if report is None:
+            return {
+                "ok": True,
+                "canceled": [],
+                "still_open": [],
+                "errors": [],
+                "note": f"{self.d.mode} mode sends no orders",
+            }
+        return report.to_json()
 
     async def cancel_all(self, why: Reason, symbol: str | None = None) -> CancelAllReport | None:
         d = self.d

@@ -16,12 +16,10 @@ from quantbot.oms.journal import Journal, read_journal
 from quantbot.oms.ledger import Ledger
 from quantbot.oms.manager import OrderManager
 from quantbot.ops.lock import StateLock
-from quantbot.venues.sim.venue import SimVenue
+from quantbot.venues.factory import make_venue
 
 
 async def cancel_all_offline(config: Config, state_dir: Path, *, symbol: str | None) -> dict:
-    from quantbot.app import sim_instruments  # noqa: PLC0415 (avoid importing the daemon early)
-
     if not (state_dir / "sim_venue.json").exists():
         return {
             "ok": True,
@@ -34,18 +32,7 @@ async def cancel_all_offline(config: Config, state_dir: Path, *, symbol: str | N
     lock.acquire()
     clock = LiveClock()
     try:
-        book = state_dir / "sim_venue.json"
-        sim = config.venue.sim
-        venue = SimVenue(
-            clock=clock,
-            instruments=sim_instruments(config),
-            state_path=book,
-            initial_cash=sim.initial_cash,
-            fee_bps=sim.fee_bps,
-            slippage_bps=sim.slippage_bps,
-            participation_cap=sim.participation_cap,
-            buying_power_multiple=sim.buying_power_multiple,
-        )
+        venue = make_venue(config, mode="paper", clock=clock, state_dir=state_dir)
         await venue.connect()
         path = state_dir / "journal.jsonl"
         ledger = Ledger.from_events(read_journal(path).events)

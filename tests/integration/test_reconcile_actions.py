@@ -11,6 +11,7 @@ import pytest
 from quantbot.app import EXIT_OK, Daemon
 from quantbot.clock import LiveClock
 from quantbot.config import load_config
+from quantbot.venues.factory import make_venue
 
 SHARED_DAILY = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "daily"
 
@@ -88,7 +89,7 @@ async def test_unexpected_venue_orders_are_adopted_or_cleaned_up_at_start(
     assert await _run(_daemon(tmp_path)) == EXIT_OK
     # A person places an order on the same account while the daemon is down.
     daemon = _daemon(tmp_path)
-    venue = daemon._make_venue({"AAPL": daemon_instrument()})
+    venue = make_venue(daemon.config, mode="paper", clock=daemon.clock, state_dir=daemon.state_dir)
     await venue.connect()
     human = OrderIntent(
         "human-1", "manual", "AAPL", Side.BUY, Decimal(1), arrival_price=Decimal(10)

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import orjson
 
-from quantbot.app import sim_instruments
 from quantbot.clock import NS_PER_S, SimClock
 from quantbot.config import load_config
 from quantbot.decision import DecisionStep
@@ -17,6 +16,7 @@ from quantbot.oms.ledger import Ledger
 from quantbot.oms.manager import OrderManager
 from quantbot.pipeline import Pipeline
 from quantbot.records.jsonl import RotatingJsonl
+from quantbot.venues.factory import sim_instruments
 from quantbot.venues.sim.venue import SimVenue
 
 T0 = 1_763_726_400 * NS_PER_S

@@ -27,6 +27,10 @@ from quantbot.ops.errors import (
 
 T = TypeVar("T")
 _RNG = random.Random()  # jitter only; tests pass their own seeded rng
+# What a venue or provider call raises once the adapter translated it (TimeoutError and
+# ConnectionError are OSErrors). Anything else is a bug in our code: it is neither retried
+# nor blamed on the dependency, and goes up to the supervisor.
+_CALL_FAILURES = (VenueError, OSError)
 
 
 class _Backoff(wait_base):
@@ -88,7 +92,7 @@ class _Attempt:
         breakers.guard(self._dependency)
         try:
             result = await self._fn()
-        except Exception as exc:  # feeds the breaker, then re-raises: nothing is swallowed
+        except _CALL_FAILURES as exc:  # feeds the breaker, then re-raises: nothing swallowed
             _feed_breaker(breakers, self._dependency, exc)
             raise
         breakers.record_success(self._dependency)
@@ -130,7 +134,7 @@ async def retry_read(
     # starting from that failure, so attempt counts, backoff and the time budget are the same.
     try:
         return await attempt()
-    except Exception as exc:
+    except _CALL_FAILURES as exc:
         if not _is_retryable(exc, dependency):
             raise
         first_failure = exc

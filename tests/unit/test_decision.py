@@ -75,13 +75,16 @@ class Market:
 
 
 def make(
-    env: dict[str, str] | None = None, profile: str | None = None, config: Config | None = None
+    env: dict[str, str] | None = None,
+    profile: str | None = None,
+    config: Config | None = None,
+    instrument: Instrument | None = None,
 ) -> tuple[DecisionStep, Market]:
     if config is None:
         config = load_config(None, environ=ENV if env is None else env, trading_profile=profile)
         config = config.config
     clock = SimClock(T0)
-    instruments = {SYMBOL: Instrument(SYMBOL, "0.01", "1", min_notional="1")}
+    instruments = {SYMBOL: instrument or Instrument(SYMBOL, "0.01", "1", min_notional="1")}
     return DecisionStep.from_config(config, clock, instruments, dict(BASE)), Market(clock)
 
 
@@ -173,7 +176,7 @@ def test_price_jump_is_dropped_and_restarts_the_warm_up() -> None:
 def run_to_trigger(
     env: dict[str, str] | None = None, **view_fields: Any
 ) -> tuple[Decision, Bar, DecisionStep, Market]:
-    step, market = make(env)
+    step, market = make(env, instrument=view_fields.pop("instrument", None))
     warm_up(step, market)
     volume = view_fields.pop("volume", 1_000_000.0)
     bar = market.bar(volume=volume)
@@ -432,3 +435,27 @@ def test_an_intent_the_oms_did_not_send_is_tried_again_next_bar() -> None:
     retry = step.step(market.bar(), view())
     assert retry.intent is not None
     assert retry.intent.client_order_id != decision.intent.client_order_id  # a new decision
+
+
+def test_reduce_only_lets_a_position_shrink_and_blocks_new_risk() -> None:
+    only = reason(ReasonCode.REDUCE_ONLY_ACTIVE, reason="reconcile mismatch")
+    opening, _, _, _ = run_to_trigger(blocked_by=only)
+    assert code(opening) == "REDUCE_ONLY_ACTIVE"
+    reducing, _, _, _ = run_to_trigger(blocked_by=only, positions={SYMBOL: D(1000)})
+    assert reducing.intent is not None and reducing.intent.side is Side.SELL
+
+
+def test_less_than_a_lot_is_not_ordered() -> None:
+    decision, _, _, _ = run_to_trigger(instrument=Instrument(SYMBOL, "0.01", "100000"))
+    assert decision.intent is None
+    assert code(decision) == "SIZE_BELOW_LOT"
+    assert decision.record["reason"]["lot_size"] == "100000"
+
+
+def test_an_order_below_the_minimum_notional_is_not_ordered() -> None:
+    decision, _, _, _ = run_to_trigger(
+        instrument=Instrument(SYMBOL, "0.01", "1", min_notional="1000000")
+    )
+    assert decision.intent is None
+    assert code(decision) == "SIZE_BELOW_MIN_NOTIONAL"
+    assert decision.record["reason"]["min_notional"] == "1000000"

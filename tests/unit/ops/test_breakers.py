@@ -208,3 +208,27 @@ def test_unknown_dependency_is_a_key_error_naming_the_known_ones(rig: Rig) -> No
 def test_keys_without_a_reason_code_are_refused_at_construction() -> None:
     with pytest.raises(KeyError, match="webhook"):
         BreakerBoard(BreakerConfig(), SimClock(), keys=("broker_submit", "webhook"))
+
+
+@pytest.mark.parametrize(
+    ("dependency", "code"),
+    [
+        ("broker_submit", ReasonCode.CIRCUIT_OPEN_broker_submit),
+        ("broker_positions", ReasonCode.CIRCUIT_OPEN_broker_positions),
+        ("broker_open_orders", ReasonCode.CIRCUIT_OPEN_broker_open_orders),
+        ("data_primary", ReasonCode.CIRCUIT_OPEN_data_primary),
+        ("data_fallback", ReasonCode.CIRCUIT_OPEN_data_fallback),
+        ("quotes_primary", ReasonCode.CIRCUIT_OPEN_quotes_primary),
+        ("calendar_market_clock", ReasonCode.CIRCUIT_OPEN_calendar_market_clock),
+    ],
+)
+def test_every_dependency_blocks_with_its_own_code(dependency: str, code: ReasonCode) -> None:
+    board = BreakerBoard(BreakerConfig(), SimClock(0))
+    for _ in range(3):
+        board.record_failure(dependency)
+    assert not board.allow(dependency)
+    blocked = board.blocked_reason(dependency)
+    assert blocked is not None and blocked.code is code
+    others = [k for k in board.keys if k != dependency]
+    assert all(board.allow(k) for k in others)  # one open breaker blocks only its dependency
+    assert board.not_closed() == [dependency]

@@ -9,7 +9,6 @@ lines, decision records, `quantbot status` and the paper venue's persisted book.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import stat
 import subprocess
@@ -20,7 +19,6 @@ import orjson
 import pytest
 
 from tests.integration.daemon import (
-    REPO_ROOT,
     journal_events,
     read_jsonl,
     run,
@@ -32,18 +30,6 @@ pytestmark = pytest.mark.e2e
 
 PAPER = ("run", "--execution-mode", "paper", "--trading-mode", "aggressive")
 SLOW_FILLS = {"QUANTBOT__VENUE__SIM__PARTICIPATION_CAP": "0.0001"}
-
-
-@pytest.fixture(autouse=True)
-def _no_test_doubles_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("QUANTBOT_TESTING", raising=False)
-    monkeypatch.delenv("QUANTBOT_SIM_FAULTS", raising=False)
-
-
-@pytest.fixture
-def workdir(tmp_path: Path) -> Path:
-    shutil.copy(REPO_ROOT / "config.toml", tmp_path / "config.toml")
-    return tmp_path
 
 
 def _status(workdir: Path) -> dict:

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.integration.daemon import REPO_ROOT, run
+from tests.integration.daemon import run
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def workdir(tmp_path: Path) -> Path:
-    shutil.copy(REPO_ROOT / "config.toml", tmp_path / "config.toml")
-    return tmp_path
 
 
 def _edit(workdir: Path, old: str, new: str) -> None:

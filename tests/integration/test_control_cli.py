@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
 from decimal import Decimal
 from pathlib import Path
 
 import orjson
 import pytest
 
-from tests.integration.daemon import REPO_ROOT, read_jsonl, run
+from tests.integration.daemon import read_jsonl, run
 
 pytestmark = pytest.mark.e2e
 
 PAPER = ("run", "--execution-mode", "paper", "--trading-mode", "aggressive")
-
-
-@pytest.fixture
-def workdir(tmp_path: Path) -> Path:
-    shutil.copy(REPO_ROOT / "config.toml", tmp_path / "config.toml")
-    return tmp_path
 
 
 def _status(workdir: Path) -> dict:

@@ -10,7 +10,6 @@ before the venue sees the order, or after the venue accepted it but before the A
 
 from __future__ import annotations
 
-import shutil
 import signal
 import subprocess
 from datetime import datetime
@@ -21,7 +20,6 @@ import orjson
 import pytest
 
 from tests.integration.daemon import (
-    REPO_ROOT,
     journal_events,
     read_jsonl,
     run,
@@ -34,19 +32,6 @@ pytestmark = pytest.mark.e2e
 PAPER = ("run", "--execution-mode", "paper", "--trading-mode", "aggressive")
 OUTCOMES = {"ACK", "REJECT", "NOT_SENT", "UNKNOWN"}
 SUBMITS_BEFORE_CRASH = 3  # the fault fires on the 4th submit
-
-
-@pytest.fixture(autouse=True)
-def _no_test_doubles_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Daemons inherit this process's environment: only the tests that ask get fault hooks."""
-    monkeypatch.delenv("QUANTBOT_TESTING", raising=False)
-    monkeypatch.delenv("QUANTBOT_SIM_FAULTS", raising=False)
-
-
-@pytest.fixture
-def workdir(tmp_path: Path) -> Path:
-    shutil.copy(REPO_ROOT / "config.toml", tmp_path / "config.toml")
-    return tmp_path
 
 
 def _faults(fault: str, after_calls: int) -> dict[str, str]:

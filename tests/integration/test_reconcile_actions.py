@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
-import pytest
 
 from quantbot.app import EXIT_OK, Daemon
 from quantbot.clock import LiveClock
@@ -112,8 +111,3 @@ def daemon_instrument():
     from quantbot.domain.values import Instrument
 
     return Instrument("AAPL", "0.01", "1")
-
-
-@pytest.fixture(autouse=True)
-def _no_faults(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("QUANTBOT_SIM_FAULTS", raising=False)

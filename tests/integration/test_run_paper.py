@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import signal
 from decimal import Decimal
 from pathlib import Path
@@ -12,7 +11,6 @@ import orjson
 import pytest
 
 from tests.integration.daemon import (
-    REPO_ROOT,
     journal_events,
     read_jsonl,
     run,
@@ -34,12 +32,6 @@ REQUIRED_RECORD_FIELDS = {
     "intent",
     "reason",
 }
-
-
-@pytest.fixture
-def workdir(tmp_path: Path) -> Path:
-    shutil.copy(REPO_ROOT / "config.toml", tmp_path / "config.toml")
-    return tmp_path
 
 
 def test_paper_run_trades_records_and_stops_by_itself(workdir: Path) -> None:

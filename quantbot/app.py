@@ -105,7 +105,6 @@ class Daemon:
         ensure_private_dir(self.state_dir)
         self.runtime_dir.mkdir(parents=True, exist_ok=True)
         self.lock.acquire()
-        self.loop_tasks = ControlLoop(self)
         config = self.config
         self.records = RotatingJsonl(
             self.runtime_dir / config.records.decisions_file,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from quantbot.config import redacted
-from quantbot.ops.runtime_contract import test_doubles_reachable
 from quantbot.records.manifest import build_manifest
 
 if TYPE_CHECKING:
@@ -36,7 +35,6 @@ def manifest_for(daemon: Daemon, startup: dict[str, Any]) -> dict[str, Any]:
         canary_symbols=canary,
         startup=startup,
     )
-    manifest["runtime_contract"] = {"test_doubles_reachable": test_doubles_reachable()}
     if canary:
         manifest["canary"] = {"code": "CANARY_MODE_ACTIVE", "symbols": canary}
     return manifest

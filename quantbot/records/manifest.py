@@ -14,6 +14,7 @@ import orjson
 from quantbot import __version__
 from quantbot.clock import iso_utc
 from quantbot.fsutil import atomic_write
+from quantbot.ops.runtime_contract import test_doubles_reachable
 
 _PACKAGES = ("ccxt", "alpaca-py", "uvloop", "attrs", "orjson", "tenacity", "loguru")
 
@@ -72,7 +73,7 @@ def build_manifest(
         "git_commit": git_commit(Path(__file__).resolve().parent),
         "package_versions": package_versions(),
         "python_executable": sys.executable,
-        "runtime_contract": {"test_doubles_reachable": False},
+        "runtime_contract": {"test_doubles_reachable": test_doubles_reachable()},
         "canary_symbols": canary_symbols,
         "startup": startup,
     }

@@ -5,6 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Tests are deterministic: hypothesis explores the same examples on every run and in CI
+# (a property that fails must fail reproducibly, not on one unlucky seed).
+settings.register_profile("quantbot", derandomize=True)
+settings.load_profile("quantbot")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"

@@ -544,8 +544,14 @@ def test_the_global_rate_is_checked_before_the_symbol_rate() -> None:
 @settings(max_examples=100, deadline=None)
 @given(gaps=st.lists(st.integers(0, 40), min_size=1, max_size=40), limit=st.integers(1, 6))
 def test_rate_matches_a_rolling_60s_model(gaps: list[int], limit: int) -> None:
+    # Only the global rate is under test: the execution throttle must not fire first.
     h = Harness(
-        cfg(max_orders_per_min=limit, max_orders_per_symbol_per_min=100, max_data_age_s=1e6)
+        cfg(
+            max_orders_per_min=limit,
+            max_orders_per_symbol_per_min=100,
+            max_executions=10_000,
+            max_data_age_s=1e6,
+        )
     )
     sent: list[int] = []
     for gap in gaps:

@@ -28,12 +28,22 @@ from quantbot.config_ops import (
     ReconcileConfig,
     RetryConfig,
 )
+from quantbot.config_risk import (
+    DailyRiskConfig,
+    GovernorConfig,
+    InboxConfig,
+    LimitsConfig,
+    PolicyConfig,
+    RiskParams,
+    SizerConfig,
+    risk_problems,
+)
 from quantbot.domain.errors import ConfigError
 from quantbot.venues.sim.session import SessionCalendar
 
 PROFILES = ("conservative", "balanced", "aggressive")
 EXECUTION_MODES = ("paper", "shadow", "live")
-SLEEVES = ("trend", "mean_reversion")
+SLEEVES = ("trend", "mean_reversion", "external")
 
 
 @attrs.frozen
@@ -112,13 +122,15 @@ class ComponentWeights:
 
     trend: float = setting(0.5, ge=0)
     mean_reversion: float = setting(0.5, ge=0)
+    # The TradeIntent inbox's sleeve: counts only while an intent for the symbol is live.
+    external: float = setting(1.0, ge=0)
 
 
 @attrs.frozen
 class RegimeComponents:
-    conservative: ComponentWeights = setting(ComponentWeights(0.7, 0.3))
-    balanced: ComponentWeights = setting(ComponentWeights(0.5, 0.5))
-    aggressive: ComponentWeights = setting(ComponentWeights(0.4, 0.6))
+    conservative: ComponentWeights = setting(ComponentWeights(0.7, 0.3, 1.0))
+    balanced: ComponentWeights = setting(ComponentWeights(0.5, 0.5, 1.0))
+    aggressive: ComponentWeights = setting(ComponentWeights(0.4, 0.6, 1.0))
 
 
 @attrs.frozen
@@ -192,6 +204,24 @@ class Config:
     reconcile: ReconcileConfig = setting(ReconcileConfig())
     alerts: AlertsConfig = setting(AlertsConfig())
     control: ControlConfig = setting(ControlConfig())
+    sizer: SizerConfig = setting(SizerConfig())
+    policy: PolicyConfig = setting(PolicyConfig())
+    governor: GovernorConfig = setting(GovernorConfig())
+    limits: LimitsConfig = setting(LimitsConfig())
+    daily_risk: DailyRiskConfig = setting(DailyRiskConfig())
+    inbox: InboxConfig = setting(InboxConfig())
+
+    @property
+    def risk_params(self) -> RiskParams:
+        """The active profile's sizer, policy, governor, limits and daily-risk values."""
+        name = self.run.trading_profile
+        return RiskParams(
+            sizer=getattr(self.sizer, name),
+            policy=getattr(self.policy, name),
+            governor=getattr(self.governor, name),
+            limits=getattr(self.limits, name),
+            daily=getattr(self.daily_risk, name),
+        )
 
     @property
     def profile(self) -> ProfileParams:
@@ -285,9 +315,10 @@ def _problems(config: Config) -> Iterator[Problem]:
             f"must be above signals.mean_reversion.entry_z ({mr.entry_z})",
         )
     yield from _market_problems(config)
+    yield from risk_problems(config, PROFILES)
     for name in PROFILES:
         weights = getattr(config.regime_components, name)
-        if weights.trend + weights.mean_reversion <= 0:
+        if weights.trend + weights.mean_reversion + weights.external <= 0:
             yield (
                 ("regime_components", name),
                 loader.to_plain(weights),

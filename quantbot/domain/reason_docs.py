@@ -93,6 +93,59 @@ MEANING: dict[ReasonCode, str] = {
     ReasonCode.ALERT_STALE_DATA: "alert: no fresh market data for alerts.stale_data_s",
     ReasonCode.ALERT_RECONCILE_MISMATCH: "alert: journal and venue disagree",
     ReasonCode.ALERT_HALT_TRADING: "alert: trading halted",
+    ReasonCode.SIZER_FAILED_FALLBACK: "the AI sizer raised; the base size was used and trading "
+    "went on (fail-graceful)",
+    ReasonCode.SIZER_LEVERAGE_VENUE_CAP: "the sizer's leverage was cut to what the venue and "
+    "instrument allow (spot: 1x)",
+    ReasonCode.INTENT_REJECTED: "a TradeIntent line was malformed (the field is named); the line "
+    "is kept in the record",
+    ReasonCode.INTENT_LEVERAGE_CLAMP: "an intent's leverage was outside the configured bounds and "
+    "was clamped",
+    ReasonCode.INTENT_UNKNOWN_SYMBOL: "an intent named a symbol this run does not trade; rejected",
+    ReasonCode.VOL_TARGET_SCALE: "net exposure scaled toward the target annual volatility (factor "
+    "in context)",
+    ReasonCode.RISK_CAP_PORTFOLIO: "a per-symbol or per-cluster concentration cap cut the target",
+    ReasonCode.CORR_CLUSTER_CAP: "a group of highly correlated symbols hit its gross exposure cap",
+    ReasonCode.BLOCK_LOW_CONFIDENCE: "entry refused: confidence below the policy's floor",
+    ReasonCode.BLOCK_COOLDOWN: "entry refused: the global or this symbol's cooldown has not passed",
+    ReasonCode.BLOCK_MAX_POSITIONS: "entry refused: the maximum number of open positions is "
+    "reached",
+    ReasonCode.BLOCK_MAX_EXPOSURE: "entry refused: total exposure would pass the policy's maximum",
+    ReasonCode.BLOCK_SCALE_IN: "scale-in refused: other direction, confidence not improved "
+    "enough, or too many scale-ins",
+    ReasonCode.BLOCK_SYMBOL_EXPOSURE: "entry refused: this symbol's exposure would pass its "
+    "maximum",
+    ReasonCode.BLOCK_SYMBOL_POSITIONS: "entry refused: this symbol already has its maximum number "
+    "of entries",
+    ReasonCode.BLOCK_REGIME_RULE: "entry refused: the volatility regime already holds its maximum "
+    "number of positions",
+    ReasonCode.ALLOW_SCALE_IN: "a scale-in into an existing position was allowed (allocation in "
+    "context)",
+    ReasonCode.ALLOW_NEW_ENTRY: "a new entry was allowed (allocation in context)",
+    ReasonCode.POLICY_ALLOCATION_CLAMP: "the entry was cut to the policy's capital allocation",
+    ReasonCode.ENTRY_BLOCKED_CLOSE_ONLY: "a reversal's new side was refused by an entry rule; "
+    "only the close was ordered",
+    ReasonCode.GOVERNOR_APPROVED: "the governor approved the entry unchanged",
+    ReasonCode.GOVERNOR_SIZE_CLAMP: "size was cut to the governor's max_position_usd",
+    ReasonCode.GOVERNOR_LEVERAGE_CLAMP: "leverage was moved into the governor's [min, max]",
+    ReasonCode.GOVERNOR_NOTIONAL_CLAMP: "size x leverage was cut to max_notional_usd",
+    ReasonCode.GOVERNOR_RISK_BUDGET_CLAMP: "size was cut so the loss at the stop fits the risk "
+    "budget",
+    ReasonCode.GOVERNOR_SIZE_BELOW_MIN: "rejected: the size is below min_order_usd (or was "
+    "clamped below it)",
+    ReasonCode.GOVERNOR_NOTIONAL_REJECT: "rejected: no size within bounds keeps the notional "
+    "under max_notional_usd",
+    ReasonCode.GOVERNOR_LOW_CONFIDENCE: "rejected: confidence below the governor's floor",
+    ReasonCode.GOVERNOR_ERROR: "the governor itself failed; the entry was rejected (fail_open = "
+    "false)",
+    ReasonCode.GOVERNOR_ERROR_FAIL_OPEN: "the governor itself failed and fail_open = true let the "
+    "entry through",
+    ReasonCode.DAILY_LOSS_LIMIT: "new risk refused: today's realised loss reached the GLOBAL or "
+    "sleeve limit",
+    ReasonCode.DAILY_EXPOSURE_LIMIT: "new risk refused: today's opened exposure would pass the "
+    "limit",
+    ReasonCode.DAILY_OPEN_RISK_LIMIT: "new risk refused: open (reserved and held) risk would pass "
+    "the limit",
 }
 
 

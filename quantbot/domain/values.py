@@ -95,6 +95,9 @@ class Instrument:
     lot_size: Decimal = attrs.field(converter=to_decimal, validator=_positive_decimal)
     min_notional: Decimal = attrs.field(converter=to_decimal, default=ZERO)
     venue: str = "sim"
+    # Most leverage the venue allows on this instrument: spot (and the embedded paper venue)
+    # is 1x; futures or margin accounts say more. The AI sizer never proposes above it.
+    max_leverage: Decimal = attrs.field(converter=to_decimal, default=Decimal(1))
 
     def round_price(self, price: Decimal | float) -> Decimal:
         """Nearest tick (half-even), never zero for a positive price."""

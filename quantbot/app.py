@@ -20,12 +20,14 @@ from loguru import logger
 
 from quantbot.clock import BarClock, Clock, iso_utc
 from quantbot.config import LoadedConfig
+from quantbot.config_risk import parse_hhmm
 from quantbot.control_loop import ControlLoop
 from quantbot.decision import DecisionStep
 from quantbot.domain.errors import InvariantViolation, StartupError
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.domain.values import Bar, Instrument
 from quantbot.fsutil import atomic_write, ensure_private_dir
+from quantbot.intake import IntentIntake, open_intake
 from quantbot.manifest_info import manifest_for
 from quantbot.marketdata.sources import open_stream
 from quantbot.oms.journal import Journal, read_journal
@@ -38,10 +40,11 @@ from quantbot.ops.breakers import BreakerBoard, CircuitOpenError
 from quantbot.ops.control_socket import ControlServer
 from quantbot.ops.errors import ErrorHandler
 from quantbot.ops.lock import StateLock
-from quantbot.pipeline import Pipeline
+from quantbot.pipeline import Pipeline, fill_listener
 from quantbot.records.jsonl import RotatingJsonl
 from quantbot.records.manifest import write_manifest
 from quantbot.risk.control import ControlStore
+from quantbot.risk.daily import DailyRiskGuard
 from quantbot.risk.golive import live_start_check
 from quantbot.status import StatusSnapshot, format_status_line
 from quantbot.venues.factory import make_venue, sim_instruments
@@ -83,6 +86,8 @@ class Daemon:
         self.errors: ErrorHandler | None = None
         self.records: RotatingJsonl | None = None
         self.pipeline: Pipeline | None = None
+        self.daily: DailyRiskGuard | None = None
+        self.intake: IntentIntake | None = None
         self.server: ControlServer | None = None
         self.loop_tasks = ControlLoop(self)
         self.manifest_path: Path | None = None
@@ -132,6 +137,7 @@ class Daemon:
         self.venue = make_venue(config, mode=self.mode, clock=self.clock, state_dir=self.state_dir)
         await self.venue.connect()
         startup: dict[str, Any] = {}
+        self.daily = self._open_daily()
         if self.mode == "paper":
             await self._open_oms(startup)
         step = DecisionStep.from_config(
@@ -160,7 +166,9 @@ class Daemon:
             canary_symbols=tuple(config.pretrade.canary_symbols),
             bar_clock=self.bar_clock,
             on_session_close=self.loop_tasks.session_close,
+            daily=self.daily,
         )
+        self.intake = open_intake(self, step, self.records)
         self.server = ControlServer(
             self.state_dir / config.control.socket_name,
             self.loop_tasks.socket_handlers(),
@@ -168,6 +176,18 @@ class Daemon:
         await self.server.start()
         self.manifest_path = write_manifest(self.runtime_dir, manifest_for(self, startup))
         self._announce()
+
+    def _open_daily(self) -> DailyRiskGuard:
+        """The daily risk guard. Paper keeps its ledger in state/ (it survives restarts);
+        shadow sends nothing, so it asks a guard of its own that writes nothing."""
+        config = self.config
+        roll = parse_hhmm(config.daily_risk.roll_time_utc)
+        assert roll is not None  # checked when the config was loaded
+        params = config.risk_params.daily
+        if self.mode != "paper":
+            return DailyRiskGuard(params, roll_minute=roll, clock=self.market_clock)
+        path = self.state_dir / config.daily_risk.ledger_file
+        return DailyRiskGuard.open(path, params, roll_minute=roll, clock=self.market_clock)
 
     def _make_venue(self, instruments: dict[str, Instrument]) -> Any:
         del instruments  # the factory builds them from the config
@@ -205,6 +225,7 @@ class Daemon:
             errors=self.errors,
             retry=config.retry,
             on_journal_failure=self.halt,
+            on_fill=fill_listener(self.daily) if self.daily is not None else None,
         )
         self.reconciler = Reconciler(self.oms, config.oms)
         try:
@@ -357,6 +378,8 @@ class Daemon:
             asyncio.create_task(self._stop.wait(), name="stop"),
             asyncio.create_task(self._timer(duration_s), name="duration"),
         ]
+        if self.intake is not None:
+            others.append(asyncio.create_task(self.intake.run_forever(), name="intent-inbox"))
         pending = {feed, *others}
         try:
             while not self._stop.is_set():

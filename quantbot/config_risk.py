@@ -212,7 +212,7 @@ class InboxConfig:
     # JSON lines files dropped here (under run.runtime_dir) are read as TradeIntents.
     directory: str = setting("inbox")
     poll_interval_s: float = setting(1.0, gt=0)
-    # An intent counts for this many seconds after its timestamp, then its sleeve goes quiet.
+    # An intent counts for this many seconds after it is read, then its sleeve goes quiet.
     ttl_s: float = setting(300.0, gt=0)
     max_line_bytes: int = setting(65_536, ge=256)
 

@@ -1,12 +1,13 @@
 """The decision step: pure, synchronous, deterministic.
 
-bar → data contract → sleeves → netting (deadband) → sizer → liquidity → order intent.
+bar → data contract → sleeves → netting (deadband) → sizer (base + AI) → portfolio limits →
+execution policy → risk governor → liquidity → order intent.
 
 It does no I/O and reads time only from the injected clock; given the same state, bar and
 config it produces the same intent and the same record. The daemon (``app.py``) and, later,
 replay call exactly this. Each stage's contribution lands in the record so a reader can
-rebuild from that one line why the order was sized the way it was. The AI sizer, portfolio
-limits, execution policy and risk governor slot in between sizer and intent.
+rebuild from that one line why the order was sized the way it was. The decision-side risk
+stages live in ``decision_risk``; the daily risk guard runs in the pipeline, before submit.
 """
 
 from __future__ import annotations
@@ -19,16 +20,18 @@ import attrs
 
 from quantbot.clock import Clock, iso_utc
 from quantbot.config import Config
+from quantbot.decision_risk import NOT_REACHED, STAGES, Entry, RiskChain
 from quantbot.domain.errors import InvariantViolation
 from quantbot.domain.ids import client_order_id, decision_id
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.domain.values import ZERO, Bar, Instrument, OrderIntent, OrderType, Side, to_decimal
 from quantbot.marketdata.contract import ContractVerdict, DataContract
-from quantbot.portfolio.netting import net_signals, within_deadband
+from quantbot.portfolio.netting import NetTarget, net_signals, within_deadband
 from quantbot.signals.base import Sleeve
+from quantbot.signals.external import ExternalSleeve
 from quantbot.signals.mean_reversion import MeanReversionSleeve
 from quantbot.signals.trend import TrendSleeve
-from quantbot.sizing.base import Sizer, SizerOutput
+from quantbot.sizing.base import Sizer
 from quantbot.sizing.simple import SimpleSizer
 
 
@@ -48,6 +51,7 @@ class Decision:
     intent: OrderIntent | None
     reducing: bool = False  # the intent only shrinks a position (allowed when halted)
     previous_target: float | None = None  # the deadband's reference before this intent
+    entry: Entry | None = None  # the exposure it adds: the daily guard reserves it
 
 
 # Kill switch, halt and reduce-only block new risk only: orders that shrink a position stay
@@ -71,9 +75,11 @@ class DecisionStep:
         contract: DataContract,
         sleeves: list[Sleeve],
         sizer: Sizer,
+        risk: RiskChain,
         record_base: dict[str, Any],
     ) -> None:
         self._clock = clock
+        self.risk = risk
         self._instruments = instruments
         self._contract = contract
         self._sleeves = sleeves
@@ -88,6 +94,8 @@ class DecisionStep:
         # apply until the rest is ordered, or it would freeze the position at the clamped size
         # (and stop a thin-market reduction after its first slice).
         self._catching_up: set[str] = set()
+        # While catching up: the target quantity the entry rules approved for that symbol.
+        self._approved: dict[str, Decimal] = {}
 
     @classmethod
     def from_config(
@@ -111,6 +119,10 @@ class DecisionStep:
                 "mean_reversion", window=mr.window, entry_z=mr.entry_z, max_z=mr.max_z
             ),
         ]
+        external = None
+        if config.inbox.enabled:
+            external = ExternalSleeve(name="external", ttl_s=config.inbox.ttl_s, clock=clock)
+            sleeves.append(external)
         profile = config.profile
         sizer = SimpleSizer(profile.equity_fraction, profile.max_position_usd)
         return cls(
@@ -120,6 +132,7 @@ class DecisionStep:
             contract=contract,
             sleeves=sleeves,
             sizer=sizer,
+            risk=RiskChain.from_config(config, external),
             record_base=record_base,
         )
 
@@ -130,18 +143,21 @@ class DecisionStep:
         if decision.intent is None:
             return
         symbol = decision.intent.symbol
+        if decision.entry is not None:
+            self.risk.revert(symbol, decision.entry)
         if decision.previous_target is None:
             self._last_target.pop(symbol, None)
         else:
             self._last_target[symbol] = decision.previous_target
 
-    def event_record(self, event: str, why: Reason) -> dict[str, Any]:
-        """A non-decision line (reconciliation, breaker, halt) in the same records file."""
+    def event_record(self, event: str, why: Reason | None, **fields: Any) -> dict[str, Any]:
+        """A non-decision line (reconciliation, breaker, halt, inbox) in the records file."""
         return {
             "ts": iso_utc(self._clock.now_ns()),
             **self._base,
             "event": event,
-            "reason": why.to_record(),
+            "reason": why.to_record() if why is not None else None,
+            **fields,
         }
 
     def admit(self, bar: Bar) -> ContractVerdict:
@@ -151,11 +167,15 @@ class DecisionStep:
         verdict to ``step``, so a bad bar neither fills an order nor reaches sizing.
         """
         verdict = self._contract.check(bar)
+        if verdict.ok:
+            self.risk.stats.update(bar)
         if verdict.reset_symbol:
+            self.risk.stats.reset(bar.symbol)
             for sleeve in self._sleeves:
                 sleeve.reset(bar.symbol)
             self._last_target.pop(bar.symbol, None)
             self._catching_up.discard(bar.symbol)
+            self._approved.pop(bar.symbol, None)
         return verdict
 
     def step(
@@ -176,6 +196,7 @@ class DecisionStep:
             "intent": None,
             "reason": None,
             "clamps": [],
+            **dict.fromkeys(STAGES, NOT_REACHED),
         }
         if verdict is None:
             verdict = self.admit(bar)
@@ -209,46 +230,136 @@ class DecisionStep:
                     deadband=self._deadband,
                 ),
             )
-        return self._size(
-            bar, view, record, net.target, self._sizer.target_notional(net, view.equity)
-        )
+        return self._size(bar, view, record, net)
 
     def _size(
-        self,
-        bar: Bar,
-        view: PortfolioView,
-        record: dict[str, Any],
-        target: float,
-        sized: SizerOutput,
+        self, bar: Bar, view: PortfolioView, record: dict[str, Any], net: NetTarget
     ) -> Decision:
-        did = record["decision_id"]
-        instrument = self._instruments[bar.symbol]
+        symbol = bar.symbol
+        instrument = self._instruments[symbol]
+        position = view.positions.get(symbol, ZERO)
+        pending = view.pending.get(symbol, ZERO)
+        if position == 0 and pending == 0:
+            self.risk.policy.on_flat(symbol)
+        base = self._sizer.target_notional(net, view.equity)
         record["sizer"] = {
-            "target_notional_usd": _r(sized.target_notional_usd),
-            "raw_notional_usd": _r(sized.raw_notional_usd),
-            "capped": sized.capped,
+            "target_notional_usd": _r(base.target_notional_usd),
+            "raw_notional_usd": _r(base.raw_notional_usd),
+            "capped": base.capped,
             "equity": _r(view.equity),
         }
-        if sized.capped:
+        if base.capped:
             record["clamps"].append(
-                reason(ReasonCode.SIZER_POSITION_CAP, raw=_r(sized.raw_notional_usd)).to_record()
+                reason(ReasonCode.SIZER_POSITION_CAP, raw=_r(base.raw_notional_usd)).to_record()
             )
-        position = view.positions.get(bar.symbol, ZERO)
-        pending = view.pending.get(bar.symbol, ZERO)
-        target_qty = instrument.round_qty(sized.target_notional_usd / bar.close)
-        delta = target_qty - position - pending
-        if abs(delta) < instrument.lot_size:
-            self._catching_up.discard(bar.symbol)  # nothing left to catch up on
+        sized = self.risk.size(
+            symbol, net, base=base, equity=view.equity, instrument=instrument, record=record
+        )
+        exposures = self._exposures(view, bar)
+        others = {s: v for s, v in exposures.items() if s != symbol}
+        limited = self.risk.limits.apply(
+            symbol,
+            sized.target_notional,
+            equity=view.equity,
+            others=others,
+            stats=self.risk.stats,
+        )
+        record["limits"] = limited.to_record()
+        record["clamps"].extend(r.to_record() for r in limited.applied)
+        target_qty = instrument.round_qty(limited.target_notional_usd / bar.close)
+        reducing = abs(target_qty) < abs(position) and (target_qty * position) >= 0
+        blocked = view.blocked_by
+        if blocked is not None and not (reducing and blocked.code in _REDUCING_ALLOWED_UNDER):
+            self._position_record(record, position, pending, target_qty)
+            return self._none(record, blocked)
+        if pending != 0:  # before the entry rules: a working order is not a new entry
+            self._position_record(record, position, pending, target_qty)
+            return self._none(record, reason(ReasonCode.ORDER_WORKING_BLOCK, pending=str(pending)))
+        entry = None
+        approved = self._approved.get(symbol)
+        if reducing or target_qty == position:
+            skipped = {"verdict": "skipped", "why": "reducing" if reducing else "no_change"}
+            record["policy"] = record["governor"] = skipped
+        elif approved is not None and target_qty * approved > 0:
+            # The rest of an entry the rules already approved, cut by the participation
+            # clamp: not a new entry nor a scale-in, but it adds exposure, so it reserves.
+            # Beyond what was approved is a scale-in, judged once this entry is complete.
+            target_qty = approved if abs(target_qty) > abs(approved) else target_qty
+            skipped = {"verdict": "skipped", "why": "catching_up", "approved_qty": str(approved)}
+            record["policy"] = record["governor"] = skipped
+            entry = self.risk.continuing(net, sized, float(abs(target_qty - position)) * bar.close)
+        else:
+            admitted = self.risk.admit_entry(
+                symbol=symbol,
+                price=bar.close,
+                now_ns=bar.ts_ns,  # market time: cooldowns mean the same in replay
+                net=net,
+                sized=sized,
+                position=position,
+                target_qty=target_qty,
+                exposures=exposures,
+                equity=view.equity,
+                instrument=instrument,
+                record=record,
+            )
+            if admitted.target_qty is None:
+                self._position_record(record, position, pending, target_qty)
+                return self._none(record, admitted.refusal)
+            target_qty, entry = admitted.target_qty, admitted.entry
+            reducing = abs(target_qty) < abs(position) and (target_qty * position) >= 0
+        return self._order(
+            bar,
+            record,
+            target=net.target,
+            position=position,
+            pending=pending,
+            target_qty=target_qty,
+            reducing=reducing,
+            entry=entry,
+        )
+
+    def _exposures(self, view: PortfolioView, bar: Bar) -> dict[str, float]:
+        """Signed notional of every position and working order, at the last known prices."""
+        result: dict[str, float] = {}
+        for book in (view.positions, view.pending):
+            for sym, qty in book.items():
+                if qty:
+                    price = bar.close if sym == bar.symbol else self.risk.stats.last_price(sym)
+                    result[sym] = result.get(sym, 0.0) + float(qty) * (price or 0.0)
+        return result
+
+    @staticmethod
+    def _position_record(
+        record: dict[str, Any], position: Decimal, pending: Decimal, target_qty: Decimal
+    ) -> None:
         record["position"] = {
             "qty": str(position),
             "pending": str(pending),
             "target_qty": str(target_qty),
-            "delta_qty": str(delta),
+            "delta_qty": str(target_qty - position - pending),
         }
-        reducing = abs(target_qty) < abs(position) and (target_qty * position) >= 0
-        blocked = view.blocked_by
-        if blocked is not None and not (reducing and blocked.code in _REDUCING_ALLOWED_UNDER):
-            return self._none(record, blocked)
+
+    def _order(
+        self,
+        bar: Bar,
+        record: dict[str, Any],
+        *,
+        target: float,
+        position: Decimal,
+        pending: Decimal,
+        target_qty: Decimal,
+        reducing: bool,
+        entry: Entry | None,
+    ) -> Decision:
+        """From the admitted target quantity to the order intent: working orders, liquidity,
+        lot and minimum notional."""
+        did = record["decision_id"]
+        instrument = self._instruments[bar.symbol]
+        delta = target_qty - position - pending
+        if abs(delta) < instrument.lot_size:
+            self._catching_up.discard(bar.symbol)  # nothing left to catch up on
+            self._approved.pop(bar.symbol, None)
+        self._position_record(record, position, pending, target_qty)
         if pending != 0:
             return self._none(record, reason(ReasonCode.ORDER_WORKING_BLOCK, pending=str(pending)))
         liquidity = self._liquidity
@@ -299,17 +410,28 @@ class DecisionStep:
         self._last_target[bar.symbol] = target
         if qty < abs(delta):
             self._catching_up.add(bar.symbol)
+            if entry is not None and entry.policy_token is not None:
+                self._approved[bar.symbol] = target_qty
         else:
             self._catching_up.discard(bar.symbol)
+            self._approved.pop(bar.symbol, None)
         record["intent"] = {
             "client_order_id": intent.client_order_id,
             "side": intent.side.value,
             "qty": str(intent.qty),
             "order_type": intent.order_type.value,
+            "reducing": reducing,
         }
         record["arrival_price"] = str(arrival)
-        record["intent"]["reducing"] = reducing
-        return Decision(record, intent, reducing, previous)
+        if entry is not None:
+            # The order may be smaller than the entry (participation clamp): reserve only
+            # what this order can add.
+            order_usd = float(qty * arrival)
+            if order_usd < entry.notional_usd:
+                ratio = order_usd / entry.notional_usd
+                entry = attrs.evolve(entry, notional_usd=order_usd, risk_usd=entry.risk_usd * ratio)
+            self.risk.commit(bar.symbol, entry, bar.ts_ns)
+        return Decision(record, intent, reducing, previous, entry)
 
     @staticmethod
     def _none(record: dict[str, Any], why: Reason | None) -> Decision:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from quantbot.config import redacted
+from quantbot.config_loader import to_plain
 from quantbot.records.manifest import build_manifest
 
 if TYPE_CHECKING:
@@ -25,7 +26,9 @@ def manifest_for(daemon: Daemon, startup: dict[str, Any]) -> dict[str, Any]:
         config_path=str(daemon.loaded.path) if daemon.loaded.path else None,
         env_keys=daemon.loaded.env_keys,
         feature_flags={
-            "ai_sizer": "off",
+            "ai_sizer": config.sizer.mode,
+            "intent_inbox": config.inbox.enabled,
+            "governor_fail_open": config.governor.fail_open,
             "market_source": config.market.source,
             "canary_mode": bool(canary),
             "cancel_all_on_kill": config.control.cancel_all_on_kill,
@@ -35,6 +38,9 @@ def manifest_for(daemon: Daemon, startup: dict[str, Any]) -> dict[str, Any]:
         canary_symbols=canary,
         startup=startup,
     )
+    # The trading profile's resolved values of every decision-side risk stage: what each
+    # decision record's "profile" and "config_hash" stand for.
+    manifest["risk_params"] = to_plain(config.risk_params)
     if canary:
         manifest["canary"] = {"code": "CANARY_MODE_ACTIVE", "symbols": canary}
     return manifest

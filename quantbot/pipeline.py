@@ -1,7 +1,8 @@
 """One market-data batch through the whole path, as plain awaits in one coroutine.
 
 data contract → venue matching (paper) → fills journaled, UNKNOWN submits looked up →
-decision step per bar → pre-trade gates and OMS submit → decision record. No queues between
+decision step per bar → daily risk guard reserve → pre-trade gates and OMS submit →
+decision record. No queues between
 stages (DESIGN.md section 2): a bar is fully decided, sent and recorded before the next one
 is looked at, so no stage ever reads a stale position.
 """
@@ -15,18 +16,27 @@ from typing import Any
 import attrs
 
 from quantbot.clock import BarClock
-from quantbot.decision import DecisionStep, PortfolioView
+from quantbot.decision import Decision, DecisionStep, PortfolioView
 from quantbot.domain.reasons import Reason, ReasonCode, reason
-from quantbot.domain.values import Bar, Fill, OrderIntent, SubmitOutcome
+from quantbot.domain.values import Bar, Fill, OrderIntent, OrderStatus, Position, SubmitOutcome
 from quantbot.marketdata.contract import ContractVerdict
 from quantbot.oms.manager import POSITIONS, VENUE_FAILURES, OrderManager
 from quantbot.oms.reconcile import Reconciler
 from quantbot.ops.alerts import AlertSink
 from quantbot.ops.breakers import BreakerBoard, CircuitOpenError
 from quantbot.records.jsonl import RotatingJsonl
+from quantbot.risk.daily import DailyRiskGuard
 from quantbot.venues.base import OrderVenue
 
 MARKET_CLOCK = "calendar_market_clock"
+# Order states after which a reservation's unfilled rest is freed.
+ENDED = frozenset(
+    {OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.NOT_SENT}
+)
+
+
+def _rec(why: Reason | None) -> dict[str, Any] | None:
+    return None if why is None else why.to_record()
 
 
 @attrs.define
@@ -57,6 +67,7 @@ class Pipeline:
         canary_symbols: tuple[str, ...] = (),
         bar_clock: BarClock | None = None,
         on_session_close: Callable[[], Awaitable[None]] | None = None,
+        daily: DailyRiskGuard | None = None,
     ) -> None:
         self.step = step
         self.oms = oms  # None in shadow mode: nothing is ever sent
@@ -72,6 +83,7 @@ class Pipeline:
         self._bar_clock = bar_clock  # market time for gates when bars come from a file
         self._sessions = bool(getattr(venue.capabilities, "has_sessions", False))
         self._on_session_close = on_session_close
+        self.daily = daily
         self.market_open: bool | None = None  # None: the venue has no sessions
         self.counters = Counters()
         self.equity = Decimal(0)
@@ -105,6 +117,7 @@ class Pipeline:
             self.equity = (await self.venue.account()).equity
             return
         self.counters.fills += await self.oms.poll_fills()
+        self._release_ended()
         try:
             if self._reconciler is not None:
                 for found in await self._reconciler.resolve_unknown():
@@ -157,7 +170,16 @@ class Pipeline:
             self.counters.rejected_bars += 1
         if decision.intent is not None:
             self.counters.intents += 1
-            record["order"] = await self._send(decision.intent, decision.reducing)
+            denial = self._reserve(decision)
+            if denial is not None:
+                record["reason"] = denial.to_record()
+                record["order"] = {
+                    "outcome": SubmitOutcome.NOT_SENT.value,
+                    "reason": denial.to_record(),
+                }
+            else:
+                record["order"] = await self._send(decision.intent, decision.reducing)
+                self._release_unsent(decision, record["order"]["outcome"])
             if record["order"]["outcome"] == SubmitOutcome.NOT_SENT.value and self.oms:
                 self.step.not_sent(decision)
         if self._breakers is not None:
@@ -165,6 +187,59 @@ class Pipeline:
         if self._canary:
             record["canary_mode"] = {"code": "CANARY_MODE_ACTIVE", "symbols": list(self._canary)}
         self.records.write(record)
+
+    # -- daily risk guard ---------------------------------------------------------------------
+    def _reserve(self, decision: Decision) -> Reason | None:
+        """Reserve the exposure an entry adds, before it is sent (GLOBAL and its sleeve must
+        both allow it). Shadow mode sends nothing, so it only asks and records the answer."""
+        entry, record = decision.entry, decision.record
+        if entry is None:
+            record["daily_risk"] = {"verdict": "skipped", "why": "reducing"}
+            return None
+        if self.daily is None:
+            record["daily_risk"] = {"verdict": "skipped", "why": "no_guard"}
+            return None
+        detail = {
+            "sleeve": entry.sleeve,
+            "notional_usd": round(entry.notional_usd, 6),
+            "risk_usd": round(entry.risk_usd, 6),
+        }
+        args = {
+            "sleeve": entry.sleeve,
+            "notional_usd": entry.notional_usd,
+            "risk_usd": entry.risk_usd,
+        }
+        if self.oms is None:
+            would = self.daily.check(**args)
+            verdict = "would_block" if would else "would_reserve"
+            record["daily_risk"] = {"verdict": verdict, **detail, "denial": _rec(would)}
+            return None
+        assert decision.intent is not None
+        denial = self.daily.reserve(
+            client_order_id=decision.intent.client_order_id, symbol=decision.intent.symbol, **args
+        )
+        verdict = "block" if denial else "reserved"
+        record["daily_risk"] = {"verdict": verdict, **detail, "denial": _rec(denial)}
+        return denial
+
+    def _release_unsent(self, decision: Decision, outcome: str) -> None:
+        """A rejected or unsent order frees its reservation; an UNKNOWN one keeps it (it may be
+        working at the venue, so it counts against the limits until it is resolved)."""
+        if self.daily is None or decision.entry is None or decision.intent is None:
+            return
+        if outcome in (SubmitOutcome.REJECTED.value, SubmitOutcome.NOT_SENT.value):
+            self.daily.release(decision.intent.client_order_id)
+
+    def _release_ended(self) -> None:
+        """Orders that ended without filling in full (canceled, expired, rejected later) free
+        the rest of their reservation."""
+        if self.daily is None or self.oms is None:
+            return
+        orders = self.oms.ledger.orders
+        for cid in self.daily.open_reservations():
+            order = orders.get(cid)
+            if order is not None and order.status in ENDED:
+                self.daily.release(cid)
 
     async def _send(self, intent: OrderIntent, reducing: bool) -> dict[str, Any]:
         if self.oms is None:
@@ -178,3 +253,23 @@ class Pipeline:
             if self._alerts is not None:
                 self._alerts.note_reject(intent.symbol)
         return report.to_record()
+
+
+def fill_listener(daily: DailyRiskGuard) -> Callable[[Fill, Position, Position], None]:
+    """What the OMS calls for each new fill: settle its reservation, book realised PnL.
+
+    Wired into the OMS before start-up reconciliation, so fills that happened while the
+    daemon was down settle too.
+    """
+
+    def on_fill(fill: Fill, before: Position, after: Position) -> None:
+        daily.on_fill(
+            client_order_id=fill.client_order_id,
+            symbol=fill.symbol,
+            notional_usd=float(fill.qty * fill.price),
+            realized_pnl_usd=float(after.realized_pnl - before.realized_pnl),
+            position_before=float(before.qty),
+            position_after=float(after.qty),
+        )
+
+    return on_fill

@@ -25,7 +25,7 @@ from quantbot.domain.errors import (
     VenueRejected,
 )
 from quantbot.domain.reasons import Reason, ReasonCode, reason
-from quantbot.domain.values import Order, OrderIntent, OrderStatus, SubmitOutcome
+from quantbot.domain.values import Fill, Order, OrderIntent, OrderStatus, Position, SubmitOutcome
 from quantbot.oms.journal import EventType, Journal
 from quantbot.oms.ledger import Ledger, fill_to_event
 from quantbot.oms.pretrade import PretradeGates
@@ -90,6 +90,7 @@ class OrderManager:
         errors: ErrorHandler | None = None,
         retry: RetryConfig | None = None,
         on_journal_failure: Callable[[Reason], None] | None = None,
+        on_fill: Callable[[Fill, Position, Position], None] | None = None,
     ) -> None:
         self.journal = journal
         self.ledger = ledger
@@ -100,6 +101,9 @@ class OrderManager:
         self.errors = errors
         self.retry = retry
         self._on_journal_failure = on_journal_failure
+        # Told of each new fill with the position before and after it (the daily risk guard
+        # settles reservations and books realised PnL from this).
+        self.on_fill = on_fill
 
     def record_event(self, event_type: str, *, durable: bool = False, **fields: Any) -> None:
         self.ledger.apply(self.journal.append(event_type, durable=durable, **fields))
@@ -211,9 +215,12 @@ class OrderManager:
         fills = await self.read(ORDERS, lambda: self.venue.fills_since(self.ledger.fill_seq))
         for fill in fills:
             if fill.fill_id not in self.ledger.fill_ids:
+                before = self.ledger.positions.get(fill.symbol) or Position(fill.symbol)
                 self.record_event(EventType.FILL, **fill_to_event(fill))
                 if self.gates is not None:
                     self.gates.on_fill(fill)
+                if self.on_fill is not None:
+                    self.on_fill(fill, before, self.ledger.positions[fill.symbol])
         if fills:
             await self.refresh_terminal_states()
         return len(fills)

@@ -24,6 +24,11 @@ FAST_ENV = {
     "QUANTBOT__PRETRADE__MAX_ORDERS_PER_MIN": "100000",
     "QUANTBOT__PRETRADE__MAX_ORDERS_PER_SYMBOL_PER_MIN": "100000",
     "QUANTBOT__PRETRADE__MAX_EXECUTIONS": "100000",
+    # Cooldowns are in market seconds: at 20 bars a second they would cover hundreds of bars.
+    **{
+        f"QUANTBOT__POLICY__{profile}__SYMBOL_COOLDOWN_S": "0"
+        for profile in ("CONSERVATIVE", "BALANCED", "AGGRESSIVE")
+    },
 }
 
 

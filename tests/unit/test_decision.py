@@ -115,7 +115,10 @@ def test_warm_up_bars_give_signal_warmup_and_no_intent() -> None:
             "confidence": 0.0,
             "ready": False,
         }
-        assert "net" not in decision.record and "sizer" not in decision.record
+        assert "net" not in decision.record
+        # every stage is named, with the step ending before it reached it
+        for stage in ("sizer", "limits", "policy", "governor", "daily_risk"):
+            assert decision.record[stage] == {"verdict": "not_reached"}
 
 
 BAD_BARS = [
@@ -224,7 +227,9 @@ def test_record_carries_every_stage() -> None:
     assert record["symbol"] == SYMBOL
     assert record["bar"] == {"o": bar.open, "h": bar.high, "l": bar.low, "c": bar.close,
                              "v": bar.volume}  # fmt: skip
-    assert set(record["sleeves"]) == {"trend", "mean_reversion"}
+    # the inbox's sleeve is there, not ready (no intent), so it does not dilute the others
+    assert set(record["sleeves"]) == {"trend", "mean_reversion", "external"}
+    assert record["sleeves"]["external"]["ready"] is False
     trend = record["sleeves"]["trend"]
     assert trend["ready"] is True and trend["target"] > 0.5
     assert record["sleeves"]["mean_reversion"]["ready"] is False
@@ -238,7 +243,11 @@ def test_record_carries_every_stage() -> None:
         "catching_up",
     }
     assert net["previous_target"] == 0.0 and net["deadband"] == 0.2
-    assert net["contributions"] == {"trend": net["target"], "mean_reversion": 0.0}
+    assert net["contributions"] == {
+        "trend": net["target"],
+        "mean_reversion": 0.0,
+        "external": 0.0,
+    }
     sizer = record["sizer"]
     assert sizer["equity"] == EQUITY and sizer["capped"] is False
     # target * confidence * equity * equity_fraction (conservative: 0.05)
@@ -262,6 +271,14 @@ def test_record_carries_every_stage() -> None:
     assert record["arrival_price"] == str(intent.arrival_price)
     assert record["clamps"] == []
     assert record["reason"] is None
+    # shadow AI sizer: its proposal sits beside the size used, which is the base size
+    assert sizer["mode"] == "shadow" and sizer["used"] == "base"
+    assert sizer["ai"]["harvest_policy"] in ("SCALPER", "SWING", "TREND_RUNNER")
+    assert record["limits"]["target_notional_usd"] == pytest.approx(sizer["target_notional_usd"])
+    assert record["policy"]["code"] == "ALLOW_NEW_ENTRY"
+    assert record["governor"]["code"] == "GOVERNOR_APPROVED"
+    assert record["daily_risk"] == {"verdict": "not_reached"}  # the pipeline's, before submit
+    assert decision.entry is not None and decision.entry.sleeve == "trend"
     orjson.dumps(record)  # plain JSON: no default= needed to write it
 
 

@@ -1,0 +1,242 @@
+"""Portfolio limits: after netting and before the execution policy, shape one symbol's signed
+target notional against the rest of the book.
+
+In order: volatility targeting scales the target toward ``target_annual_vol`` (within
+``[vol_min_scale, vol_max_scale]``, VOL_TARGET_SCALE); concentration caps per symbol and per
+configured cluster cut it (RISK_CAP_PORTFOLIO); and a cap on the gross exposure of the group of
+symbols highly correlated with this one cuts it again (CORR_CLUSTER_CAP). Caps only shrink the
+target toward 0 and never flip its sign; each step that changes it leaves a reason with the
+factor it applied.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from quantbot.config_risk import LimitsParams
+from quantbot.domain.errors import InvariantViolation
+from quantbot.domain.reasons import Reason, ReasonCode, reason
+from quantbot.portfolio.returns import MarketStats
+
+
+@attrs.frozen(slots=True)
+class LimitsResult:
+    """The target after the limits (signed USD notional), the input it came from, every
+    reason in the order applied, and JSON-ready detail (realised vol, scale, caps, groups)."""
+
+    target_notional_usd: float
+    input_notional_usd: float
+    applied: list[Reason] = attrs.field(factory=list)
+    detail: dict[str, Any] = attrs.field(factory=dict)
+
+    def to_record(self) -> dict[str, Any]:
+        """The dict that lands in the decision record."""
+        return {
+            "verdict": "clamp" if self.applied else "pass",
+            "input_notional_usd": self.input_notional_usd,
+            "target_notional_usd": self.target_notional_usd,
+            "applied": [r.to_record() for r in self.applied],
+            "detail": self.detail,
+        }
+
+
+class _Trace:
+    """One ``apply`` call: its symbol and equity, the sign every step keeps, and the reasons
+    and detail so far."""
+
+    __slots__ = ("applied", "detail", "equity", "sign", "symbol")
+
+    def __init__(self, symbol: str, equity: float, sign: float) -> None:
+        self.symbol = symbol
+        self.equity = equity
+        self.sign = sign
+        self.applied: list[Reason] = []
+        self.detail: dict[str, Any] = {}
+
+    def signed(self, magnitude: float) -> float:
+        return self.sign * magnitude if magnitude else 0.0  # never a -0.0 in a record
+
+    def cap(self, code: ReasonCode, magnitude: float, room: float, **context: Any) -> float:
+        """``magnitude`` cut to ``room`` (never below 0), recording the cut when there is one."""
+        if magnitude <= room or magnitude == 0.0:  # nothing left to cut
+            return magnitude
+        after = max(room, 0.0)
+        self.applied.append(
+            reason(
+                code,
+                **context,
+                before=self.signed(magnitude),
+                after=self.signed(after),
+                factor=after / magnitude,
+            )
+        )
+        return after
+
+
+class PortfolioLimits:
+    """Volatility targeting and concentration caps for one trading profile's ``params``.
+
+    ``clusters`` names groups of symbols whose gross exposure is capped together at
+    ``max_cluster_pct`` of equity (a symbol may be in several).
+    """
+
+    def __init__(self, params: LimitsParams, *, clusters: Mapping[str, list[str]]) -> None:
+        self.params = params
+        self._clusters_of: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+        for name, members in clusters.items():
+            for symbol in dict.fromkeys(members):
+                self._clusters_of.setdefault(symbol, []).append((name, tuple(members)))
+
+    def apply(
+        self,
+        symbol: str,
+        target_notional_usd: float,
+        *,
+        equity: float,
+        others: Mapping[str, float],
+        stats: MarketStats,
+    ) -> LimitsResult:
+        """Shape ``symbol``'s signed target notional (USD).
+
+        ``others`` holds the signed notional of every OTHER symbol's position plus its working
+        orders. A zero target comes back unchanged with nothing applied; equity <= 0 leaves no
+        room at all (target 0, RISK_CAP_PORTFOLIO scope=equity). Non-finite inputs are an
+        ``InvariantViolation``.
+        """
+        _check_inputs(symbol, target_notional_usd, equity, others)
+        if target_notional_usd == 0.0:
+            return LimitsResult(0.0, 0.0)
+        trace = _Trace(symbol, equity, 1.0 if target_notional_usd > 0 else -1.0)
+        magnitude = abs(target_notional_usd)
+        if equity <= 0.0:
+            magnitude = trace.cap(
+                ReasonCode.RISK_CAP_PORTFOLIO,
+                magnitude,
+                0.0,
+                scope="equity",
+                equity=equity,
+                cap=0.0,
+            )
+        else:
+            magnitude = self._vol_target(trace, magnitude, stats)
+            magnitude = self._symbol_cap(trace, magnitude)
+            magnitude = self._cluster_caps(trace, magnitude, others)
+            magnitude = self._corr_cap(trace, magnitude, others, stats)
+        return LimitsResult(
+            trace.signed(magnitude), target_notional_usd, trace.applied, trace.detail
+        )
+
+    def _vol_target(self, trace: _Trace, magnitude: float, stats: MarketStats) -> float:
+        p = self.params
+        vol = stats.annual_vol(trace.symbol)
+        trace.detail["target_vol"] = p.target_annual_vol
+        trace.detail["realised_vol"] = vol
+        if vol is None:
+            trace.detail["vol_scale"] = 1.0
+            trace.detail["vol_status"] = "unknown: too few returns, not scaled"
+            return magnitude
+        # A constant price has no volatility to target: as far up as the bounds allow.
+        raw = p.target_annual_vol / vol if vol > 0.0 else p.vol_max_scale
+        scale = min(max(raw, p.vol_min_scale), p.vol_max_scale)
+        trace.detail["vol_scale"] = scale
+        if scale == 1.0:
+            return magnitude
+        after = magnitude * scale
+        if not math.isfinite(after):
+            raise InvariantViolation(f"limits {trace.symbol} scaled target={after!r}: non-finite")
+        trace.applied.append(
+            reason(
+                ReasonCode.VOL_TARGET_SCALE,
+                factor=scale,
+                realised_vol=vol,
+                target_vol=p.target_annual_vol,
+                before=trace.signed(magnitude),
+                after=trace.signed(after),
+            )
+        )
+        return after
+
+    def _symbol_cap(self, trace: _Trace, magnitude: float) -> float:
+        cap = self.params.max_symbol_pct * trace.equity
+        trace.detail["symbol_cap"] = cap
+        return trace.cap(
+            ReasonCode.RISK_CAP_PORTFOLIO,
+            magnitude,
+            cap,
+            scope="symbol",
+            symbol=trace.symbol,
+            cap=cap,
+        )
+
+    def _cluster_caps(self, trace: _Trace, magnitude: float, others: Mapping[str, float]) -> float:
+        cap = self.params.max_cluster_pct * trace.equity
+        seen: dict[str, Any] = {}
+        for name, members in self._clusters_of.get(trace.symbol, ()):
+            gross = math.fsum(abs(others.get(s, 0.0)) for s in members if s != trace.symbol)
+            seen[name] = {"members": list(members), "cap": cap, "others_gross": gross}
+            magnitude = trace.cap(
+                ReasonCode.RISK_CAP_PORTFOLIO,
+                magnitude,
+                cap - gross,
+                scope="cluster",
+                cluster=name,
+                members=list(members),
+                cap=cap,
+                others_gross=gross,
+            )
+        if seen:
+            trace.detail["clusters"] = seen
+        return magnitude
+
+    def _corr_cap(
+        self, trace: _Trace, magnitude: float, others: Mapping[str, float], stats: MarketStats
+    ) -> float:
+        p = self.params
+        correlated: dict[str, float] = {}
+        unknown: list[str] = []
+        for other in sorted(others):
+            if others[other] == 0.0:
+                continue
+            rho = stats.correlation(trace.symbol, other)
+            if rho is None:
+                unknown.append(other)
+            elif rho >= p.corr_threshold:
+                correlated[other] = rho
+        members = list(correlated)
+        gross = math.fsum(abs(others[s]) for s in members)
+        cap = p.max_corr_group_pct * trace.equity
+        trace.detail["corr_group"] = {
+            "members": members,
+            "correlations": correlated,
+            "unknown": unknown,
+            "threshold": p.corr_threshold,
+            "cap": cap,
+            "others_gross": gross,
+        }
+        # With no correlated position there is no group: the symbol cap alone governs.
+        if not members:
+            return magnitude
+        return trace.cap(
+            ReasonCode.CORR_CLUSTER_CAP,
+            magnitude,
+            cap - gross,
+            members=list(members),
+            correlations=dict(correlated),
+            threshold=p.corr_threshold,
+            cap=cap,
+            others_gross=gross,
+        )
+
+
+def _check_inputs(symbol: str, target: float, equity: float, others: Mapping[str, float]) -> None:
+    if symbol in others:
+        raise ValueError(f"limits {symbol}: `others` must not hold the symbol itself")
+    bad = {k: v for k, v in others.items() if not math.isfinite(v)}
+    if not (math.isfinite(target) and math.isfinite(equity)) or bad:
+        raise InvariantViolation(
+            f"limits {symbol} target={target!r} equity={equity!r} others={bad!r}: non-finite"
+        )

@@ -1,0 +1,173 @@
+"""Rolling market statistics for the portfolio limits: realised volatility and return
+correlation per symbol, from the closes of the bars the pipeline feeds.
+
+``update`` runs once per bar per symbol on the hot path, so it does O(1) work: one log return,
+a deque append and a rolling sum and sum of squares over the volatility window. The queries
+(``annual_vol``, ``correlation``) do the rest when the limits stage asks.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import deque
+from itertools import pairwise
+from operator import mul
+
+from quantbot.domain.errors import InvariantViolation
+from quantbot.domain.values import Bar
+
+# Bars at least this far apart are daily (or coarser) equity bars, annualised with 252 trading
+# days rather than calendar time: weekends and holidays would otherwise inflate the spacing.
+_DAILY_SPACING_S = 20 * 3600.0
+_TRADING_DAYS = 252.0
+_SECONDS_PER_YEAR = 365.25 * 86400.0
+# The rolling sums drift by rounding as values enter and leave; recomputing them exactly from
+# the window this often keeps the drift at rounding level for ever, at negligible cost.
+_RESYNC_EVERY = 1024
+# A series whose spread is below this fraction of its mean is constant up to rounding; its
+# correlation with anything is undefined, not a number made of rounding noise.
+_FLAT_REL = 1e-9
+
+
+class _Series:
+    """One symbol's recent closes, timestamps and returns (mutable, private to MarketStats)."""
+
+    __slots__ = ("last_close", "last_ts_ns", "returns", "since_resync", "sum", "sumsq", "ts_ns")
+
+    def __init__(self, maxlen: int, ts_len: int) -> None:
+        self.last_close = 0.0
+        self.last_ts_ns = 0
+        self.returns: deque[float] = deque(maxlen=maxlen)
+        self.ts_ns: deque[int] = deque(maxlen=ts_len)
+        self.sum = 0.0
+        self.sumsq = 0.0
+        self.since_resync = 0
+
+
+class MarketStats:
+    """Realised volatility and rolling return correlation of every symbol fed to ``update``.
+
+    ``vol_lookback`` returns make the volatility window, ``corr_lookback`` the correlation
+    window. ``periods_per_year`` annualises volatility; 0 infers it from the median spacing of
+    each symbol's recent bars (252 for daily bars, calendar time otherwise).
+    """
+
+    def __init__(
+        self, *, vol_lookback: int, corr_lookback: int, periods_per_year: float = 0.0
+    ) -> None:
+        if vol_lookback < 2:
+            raise ValueError(f"vol_lookback must be >= 2, got {vol_lookback}")
+        if corr_lookback < 3:
+            raise ValueError(f"corr_lookback must be >= 3, got {corr_lookback}")
+        if not (math.isfinite(periods_per_year) and periods_per_year >= 0.0):
+            raise ValueError(f"periods_per_year must be finite and >= 0, got {periods_per_year}")
+        self.vol_lookback = vol_lookback
+        self.corr_lookback = corr_lookback
+        self.periods_per_year = periods_per_year
+        self._maxlen = max(vol_lookback, corr_lookback)
+        self._series: dict[str, _Series] = {}
+
+    def update(self, bar: Bar) -> None:
+        """Add ``bar``'s close: the log return from the previous close of that symbol.
+
+        A non-finite or non-positive close, or a bar not after the symbol's previous one, is an
+        ``InvariantViolation``: the data contract drops such bars before they get here.
+        """
+        close = bar.close
+        if not (math.isfinite(close) and close > 0.0):
+            raise InvariantViolation(f"market stats {bar.symbol} close={close!r}: not positive")
+        series = self._series.get(bar.symbol)
+        if series is None:
+            series = self._series[bar.symbol] = _Series(self._maxlen, self.vol_lookback + 1)
+        elif bar.ts_ns <= series.last_ts_ns:
+            raise InvariantViolation(
+                f"market stats {bar.symbol} ts_ns={bar.ts_ns} not after {series.last_ts_ns}"
+            )
+        else:
+            self._add_return(series, math.log(close / series.last_close))
+        series.last_close = close
+        series.last_ts_ns = bar.ts_ns
+        series.ts_ns.append(bar.ts_ns)
+
+    def _add_return(self, series: _Series, ret: float) -> None:
+        if not math.isfinite(ret):  # ratio of two extreme floats overflowed
+            raise InvariantViolation(f"market stats log return {ret!r}: non-finite")
+        returns = series.returns
+        if len(returns) >= self.vol_lookback:
+            leaving = returns[-self.vol_lookback]
+            series.sum -= leaving
+            series.sumsq -= leaving * leaving
+        returns.append(ret)
+        series.sum += ret
+        series.sumsq += ret * ret
+        series.since_resync += 1
+        if series.since_resync >= _RESYNC_EVERY:
+            window = list(returns)[-self.vol_lookback :]
+            series.sum = math.fsum(window)
+            series.sumsq = math.fsum(r * r for r in window)
+            series.since_resync = 0
+
+    def annual_vol(self, symbol: str) -> float | None:
+        """Sample standard deviation of the last ``vol_lookback`` returns, annualised; None
+        until the symbol has at least ``vol_lookback // 2`` (min 2) returns."""
+        series = self._series.get(symbol)
+        if series is None:
+            return None
+        n = min(len(series.returns), self.vol_lookback)
+        if n < max(2, self.vol_lookback // 2):
+            return None
+        # Rounding can leave a constant window a hair below zero.
+        variance = max((series.sumsq - series.sum * series.sum / n) / (n - 1), 0.0)
+        periods = self.periods_per_year or _inferred_periods(series.ts_ns)
+        vol = math.sqrt(variance * periods)
+        if not math.isfinite(vol):
+            raise InvariantViolation(f"market stats {symbol} annual vol={vol!r}: non-finite")
+        return vol
+
+    def correlation(self, a: str, b: str) -> float | None:
+        """Pearson correlation of the two symbols' most recent returns, paired by recency.
+
+        Uses the last ``min(n_a, n_b, corr_lookback)`` returns of each (the pipeline feeds every
+        symbol each bar interval, so the k-th latest returns cover the same interval). None with
+        fewer than ``max(3, corr_lookback // 3)`` pairs or when either series is constant.
+        """
+        sa, sb = self._series.get(a), self._series.get(b)
+        if sa is None or sb is None:
+            return None
+        n = min(len(sa.returns), len(sb.returns), self.corr_lookback)
+        if n < max(3, self.corr_lookback // 3):
+            return None
+        xs = list(sa.returns)[-n:]
+        ys = list(sb.returns)[-n:]
+        mx = math.fsum(xs) / n
+        my = math.fsum(ys) / n
+        dx = [x - mx for x in xs]
+        dy = [y - my for y in ys]
+        sxx = math.fsum(map(mul, dx, dx))
+        syy = math.fsum(map(mul, dy, dy))
+        if _flat(sxx, n, mx) or _flat(syy, n, my):
+            return None
+        sxy = math.fsum(map(mul, dx, dy))
+        return max(-1.0, min(1.0, sxy / math.sqrt(sxx * syy)))
+
+    def last_price(self, symbol: str) -> float | None:
+        """The symbol's latest close, or None before its first bar (or after ``reset``)."""
+        series = self._series.get(symbol)
+        return None if series is None else series.last_close
+
+    def reset(self, symbol: str) -> None:
+        """Forget everything about ``symbol``, e.g. after a flagged price jump whose return
+        would otherwise dominate its volatility and correlations for a whole window."""
+        self._series.pop(symbol, None)
+
+
+def _inferred_periods(ts_ns: deque[int]) -> float:
+    spacing_s = statistics.median(b - a for a, b in pairwise(ts_ns)) / 1e9
+    if spacing_s >= _DAILY_SPACING_S:
+        return _TRADING_DAYS
+    return _SECONDS_PER_YEAR / spacing_s
+
+
+def _flat(sum_sq_dev: float, n: int, mean: float) -> bool:
+    return sum_sq_dev <= n * (_FLAT_REL * mean) ** 2

@@ -1,0 +1,270 @@
+"""The daily risk guard's ledger in ``state/``: every reserve, settle and denial, one per line.
+
+Append-only JSONL written with orjson: each event has ``ts`` (RFC 3339 UTC), ``day`` (the
+trading day it belongs to), ``type`` and its own fields. Every line is flushed as it is
+written; RESERVE and ROLL lines are also fsync'd before ``append`` returns, because a
+reservation precedes the submit (like the order journal's INTENT line) and a roll decides
+which losses still count. Other lines may be lost in a crash only together with the process
+state they describe.
+
+Read back at start like the order journal: a torn last line (a crash mid-write) is set aside
+in ``<file>.torn-<n>`` and reported; an unreadable line anywhere else refuses the start.
+``DailyBook`` is the state the events build; the guard changes it only by applying the event
+it has just written, so replaying the file rebuilds exactly the same book.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import orjson
+
+from quantbot.domain.errors import InvariantViolation, StartupError
+from quantbot.fsutil import OWNER_ONLY_FILE
+
+GLOBAL = "GLOBAL"  # the scope of the total policy; every sleeve is also a scope
+
+
+class EventType:
+    RESERVE = "RESERVE"  # an order reserved exposure and open risk before it was sent
+    SETTLE = "SETTLE"  # a fill used up reserve and/or added held notional
+    RELEASE = "RELEASE"  # an order ended: its unfilled reserve is free again
+    REDUCE = "REDUCE"  # a fill shrank a position: held notional and risk of the symbol scaled
+    PNL = "PNL"  # realised pnl booked to GLOBAL and sleeves
+    DENY = "DENY"  # a reservation refused, with its reason
+    ROLL = "ROLL"  # a new trading day: realised pnl starts again from 0
+
+
+EVENT_TYPES = frozenset(
+    value for name, value in vars(EventType).items() if not name.startswith("_")
+)
+_DURABLE = frozenset({EventType.RESERVE, EventType.ROLL})
+
+
+@attrs.frozen(slots=True)
+class LedgerReplay:
+    """What was read back: the events (with their 1-based line numbers, for error messages)
+    and, when the last line was torn, its bytes and where they were set aside."""
+
+    events: tuple[dict[str, Any], ...]
+    line_numbers: tuple[int, ...]
+    torn_line: bytes | None = None
+    torn_saved_to: Path | None = None
+
+
+def read_events(path: Path) -> LedgerReplay:
+    """Read every event of ``path``; set a torn last line aside; refuse a corrupt middle.
+
+    A line that is not JSON is torn when it is the last one (nothing after it but blank
+    space) and corrupt anywhere else. A readable line that is not a ledger event is corrupt
+    wherever it is: it was written whole, so it cannot be a crash artefact. A complete last
+    event that only lacks its newline is kept, and the newline is added.
+
+    Raises ``StartupError`` naming the file and line for a corrupt history.
+    """
+    if not path.exists():
+        return LedgerReplay((), ())
+    raw = path.read_bytes()
+    chunks = raw.split(b"\n")
+    last = max((i for i, chunk in enumerate(chunks) if chunk.strip()), default=-1)
+    events: list[dict[str, Any]] = []
+    numbers: list[int] = []
+    offset = 0
+    for index, chunk in enumerate(chunks):
+        if chunk.strip():
+            try:
+                event = orjson.loads(chunk)
+            except orjson.JSONDecodeError as e:
+                if index != last:
+                    raise _corrupt(path, index + 1, str(e)) from e
+                torn = raw[offset:]
+                saved = _set_aside(path, offset, torn)
+                return LedgerReplay(tuple(events), tuple(numbers), torn, saved)
+            _check_shape(path, index + 1, event)
+            events.append(event)
+            numbers.append(index + 1)
+        offset += len(chunk) + 1
+    if raw and not raw.endswith(b"\n") and chunks[-1].strip():
+        with path.open("ab") as f:
+            f.write(b"\n")
+    return LedgerReplay(tuple(events), tuple(numbers))
+
+
+def _check_shape(path: Path, number: int, event: Any) -> None:
+    if not isinstance(event, dict):
+        raise _corrupt(path, number, "not a JSON object")
+    if event.get("type") not in EVENT_TYPES:
+        raise _corrupt(path, number, f"unknown event type {event.get('type')!r}")
+    if not isinstance(event.get("day"), str):
+        raise _corrupt(path, number, "event has no trading day")
+
+
+def _corrupt(path: Path, number: int, problem: str) -> StartupError:
+    return StartupError(
+        f"{path}:{number}: daily risk ledger line is corrupt ({problem}); refusing to start "
+        "on limits that cannot be rebuilt. Check the file by hand before moving it aside."
+    )
+
+
+def _set_aside(path: Path, good_length: int, tail: bytes) -> Path:
+    index = 0
+    while (saved := path.with_name(f"{path.name}.torn-{index}")).exists():
+        index += 1
+    fd = os.open(saved, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OWNER_ONLY_FILE)
+    with os.fdopen(fd, "wb") as f:
+        f.write(tail)
+        f.flush()
+        os.fsync(f.fileno())
+    with path.open("r+b") as f:
+        f.truncate(good_length)
+        f.flush()
+        os.fsync(f.fileno())
+    return saved
+
+
+class DailyLedger:
+    """Appends events to ``path`` (created owner-only, 0o600, if missing)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, OWNER_ONLY_FILE)
+        # A file left behind with looser permissions by hand is tightened, not trusted.
+        os.fchmod(fd, OWNER_ONLY_FILE)
+        self._file = os.fdopen(fd, "ab")
+
+    def append(self, event: Mapping[str, Any]) -> None:
+        """Write one event line and flush it; RESERVE and ROLL are on disk when this returns."""
+        if event.get("type") not in EVENT_TYPES:
+            raise ValueError(f"not a daily ledger event type: {event.get('type')!r}")
+        self._file.write(orjson.dumps(event) + b"\n")
+        self._file.flush()
+        if event["type"] in _DURABLE:
+            os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        """Make everything appended durable and close the file."""
+        if not self._file.closed:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+
+
+@attrs.frozen(slots=True)
+class ReservedOrder:
+    """An order the guard reserved for, kept for the day to attribute its fills and pnl."""
+
+    symbol: str
+    sleeve: str
+    notional_usd: float  # as reserved
+    risk_usd: float
+    remaining_usd: float  # neither filled nor released yet
+
+    def risk_of(self, notional_usd: float) -> float:
+        """Open risk of ``notional_usd`` of this order, at the ratio it was reserved with."""
+        return self.risk_usd * (notional_usd / self.notional_usd) if self.notional_usd else 0.0
+
+
+@attrs.frozen(slots=True)
+class Held:
+    """Notional a sleeve holds in one symbol from its fills, and that notional's open risk."""
+
+    notional_usd: float
+    risk_usd: float
+
+
+class DailyBook:
+    """Reserves, held notional and today's realised pnl, as built by ledger events."""
+
+    def __init__(self, day: str) -> None:
+        self.day = day
+        self.orders: dict[str, ReservedOrder] = {}  # by client id
+        self.held: dict[tuple[str, str], Held] = {}  # by (sleeve, symbol)
+        self.pnl: dict[str, float] = {}  # realised today, by scope
+
+    def terms(self, scope: str) -> tuple[list[float], list[float]]:
+        """The notional and risk amounts whose sums are ``scope``'s exposure and open risk."""
+        notionals: list[float] = []
+        risks: list[float] = []
+        for order in self.orders.values():
+            if order.remaining_usd > 0.0 and scope in (GLOBAL, order.sleeve):
+                notionals.append(order.remaining_usd)
+                risks.append(order.risk_of(order.remaining_usd))
+        for (sleeve, _), held in self.held.items():
+            if scope in (GLOBAL, sleeve):
+                notionals.append(held.notional_usd)
+                risks.append(held.risk_usd)
+        return notionals, risks
+
+    def sleeves(self, pnl: Mapping[str, float]) -> list[str]:
+        """Sorted sleeves with a reserve, a holding or realised ``pnl`` (today's pnl by scope)."""
+        known = {o.sleeve for o in self.orders.values() if o.remaining_usd > 0.0}
+        return sorted(known | {s for s, _ in self.held} | (set(pnl) - {GLOBAL}))
+
+    def pnl_split(self, order: ReservedOrder | None, symbol: str, pnl: float) -> dict[str, float]:
+        """How realised ``pnl`` of a fill is booked to sleeves (GLOBAL always gets all of it):
+        to the order's sleeve when it was reserved, else to the sleeves holding ``symbol`` in
+        proportion to their held notional (none when no sleeve holds it)."""
+        if order is not None:
+            return {order.sleeve: pnl}
+        holders = {s: h.notional_usd for (s, sym), h in self.held.items() if sym == symbol}
+        total = math.fsum(holders.values())
+        if total <= 0.0:
+            return {}
+        return {sleeve: pnl * (held / total) for sleeve, held in holders.items() if held > 0.0}
+
+    def apply(self, event: Mapping[str, Any]) -> None:
+        """Change the book as ``event`` says (DENY changes nothing)."""
+        kind = event["type"]
+        if kind == EventType.RESERVE:
+            notional = float(event["notional_usd"])
+            self.orders[event["client_order_id"]] = ReservedOrder(
+                event["symbol"], event["sleeve"], notional, float(event["risk_usd"]), notional
+            )
+        elif kind == EventType.SETTLE:
+            self._settle(event)
+        elif kind == EventType.RELEASE:
+            cid = event["client_order_id"]
+            self.orders[cid] = attrs.evolve(self.orders[cid], remaining_usd=0.0)
+        elif kind == EventType.REDUCE:
+            self._reduce(event["symbol"], float(event["factor"]))
+        elif kind == EventType.PNL:
+            self._book(GLOBAL, float(event["pnl_usd"]))
+            for sleeve, amount in event["by_sleeve"].items():
+                self._book(sleeve, float(amount))
+        elif kind == EventType.ROLL:
+            self.day = event["day"]
+            self.pnl = {}
+            # Finished orders are kept only for their day, to attribute late fills and pnl.
+            self.orders = {c: o for c, o in self.orders.items() if o.remaining_usd > 0.0}
+
+    def _settle(self, event: Mapping[str, Any]) -> None:
+        cid = event["client_order_id"]
+        order = self.orders[cid]
+        used = min(float(event["reserve_used_usd"]), order.remaining_usd)
+        self.orders[cid] = attrs.evolve(order, remaining_usd=order.remaining_usd - used)
+        key = (order.sleeve, order.symbol)
+        held = self.held.get(key, Held(0.0, 0.0))
+        added = Held(
+            held.notional_usd + float(event["held_usd"]),
+            held.risk_usd + float(event["held_risk_usd"]),
+        )
+        if added.notional_usd > 0.0 or added.risk_usd > 0.0:
+            self.held[key] = added
+
+    def _reduce(self, symbol: str, factor: float) -> None:
+        if not 0.0 <= factor < 1.0:
+            raise InvariantViolation(f"reduction factor must be in [0, 1), got {factor}")
+        for key in [k for k in self.held if k[1] == symbol]:
+            if factor == 0.0:
+                del self.held[key]  # flat: nothing held, and the table stays small
+            else:
+                held = self.held[key]
+                self.held[key] = Held(held.notional_usd * factor, held.risk_usd * factor)
+
+    def _book(self, scope: str, amount: float) -> None:
+        self.pnl[scope] = self.pnl.get(scope, 0.0) + amount

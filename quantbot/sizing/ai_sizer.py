@@ -1,0 +1,210 @@
+"""AI sizer: proposes size (USD margin), leverage and an exit ("harvest") policy from the
+signal confidence and a volatility factor.
+
+The sizer only proposes. Whether the proposal is used (``live``) or only recorded beside the
+base size (``shadow``), and the fail-graceful fallback to the base size when ``propose``
+raises (``SIZER_FAILED_FALLBACK``), live in the caller. That is why bad input raises
+``ValueError`` naming the field here instead of returning something half-valid.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import attrs
+
+from quantbot.config_risk import HarvestPreset, HarvestPresets, SizerParams
+from quantbot.domain.reasons import Reason, ReasonCode, reason
+
+__all__ = ["HARVEST_POLICIES", "AISizer", "SizerProposal"]
+
+SCALPER = "SCALPER"
+SWING = "SWING"
+TREND_RUNNER = "TREND_RUNNER"
+HARVEST_POLICIES = (SCALPER, SWING, TREND_RUNNER)
+
+MODEL = "model"
+INTENT = "intent"
+
+
+def _finite(name: str, value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return value
+
+
+def _finite_at_least(name: str, value: float, low: float) -> float:
+    if not (math.isfinite(value) and value >= low):
+        raise ValueError(f"{name} must be finite and >= {low}, got {value!r}")
+    return value
+
+
+def _check_proposal_value(instance: object, attribute: attrs.Attribute, value: float) -> None:
+    low = 1.0 if attribute.name == "leverage" else 0.0
+    _finite_at_least(attribute.name, value, low)
+
+
+@attrs.frozen(slots=True)
+class SizerProposal:
+    """What the sizer proposes for one entry.
+
+    ``size_usd`` is the margin (capital committed), ``notional_usd`` = size x leverage.
+    ``source`` says per field (size, leverage, harvest_policy) whether the sizer's own model
+    or an outside TradeIntent's hint chose it; ``clamps`` lists every cut applied.
+    """
+
+    size_usd: float = attrs.field(validator=_check_proposal_value)
+    leverage: float = attrs.field(validator=_check_proposal_value)
+    notional_usd: float = attrs.field(validator=_check_proposal_value)
+    harvest_policy: str = attrs.field(validator=attrs.validators.in_(HARVEST_POLICIES))
+    harvest: HarvestPreset
+    vol_factor: float
+    vol_known: bool
+    base_pct: float
+    source: dict[str, str]
+    clamps: list[Reason] = attrs.field(factory=list)
+
+    def to_record(self) -> dict[str, Any]:
+        """JSON-ready dict for the decision record."""
+        return {
+            "size_usd": self.size_usd,
+            "leverage": self.leverage,
+            "notional_usd": self.notional_usd,
+            "harvest_policy": self.harvest_policy,
+            "harvest": attrs.asdict(self.harvest),
+            "vol_factor": self.vol_factor,
+            "vol_known": self.vol_known,
+            "base_pct": self.base_pct,
+            "source": dict(self.source),
+            "clamps": [c.to_record() for c in self.clamps],
+        }
+
+
+def _check_params(params: SizerParams) -> None:
+    # The config loader checks these pairs too; a sizer built by hand (tests, replay tools)
+    # must not silently invert a range and size from the wrong end.
+    for low, high in (
+        ("base_min_pct", "base_max_pct"),
+        ("leverage_min", "leverage_max"),
+        ("vol_factor_min", "vol_factor_max"),
+        ("swing_min_confidence", "trend_runner_min_confidence"),
+    ):
+        if getattr(params, low) > getattr(params, high):
+            raise ValueError(f"sizer params: {low} must not be above {high}")
+
+
+@attrs.frozen(slots=True)
+class AISizer:
+    """Proposes size, leverage and harvest policy (see ``propose``)."""
+
+    params: SizerParams = attrs.field()
+    harvest: HarvestPresets = attrs.field()
+
+    def __attrs_post_init__(self) -> None:
+        _check_params(self.params)
+
+    def propose(
+        self,
+        *,
+        confidence: float,
+        equity: float,
+        annual_vol: float | None,
+        venue_max_leverage: float,
+        hint_size_usd: float | None = None,
+        hint_leverage: float | None = None,
+        hint_harvest_policy: str | None = None,
+    ) -> SizerProposal:
+        """Propose one entry's size, leverage and harvest policy.
+
+        - size = max(equity, 0) x base_pct x vol_factor, with
+          base_pct = base_min_pct + (base_max_pct - base_min_pct) x confidence and
+          vol_factor = target_annual_vol / annual_vol within [vol_factor_min, vol_factor_max]
+          (``annual_vol=None``, not yet known: vol_factor_min, the careful end);
+        - leverage = leverage_min + (leverage_max - leverage_min) x confidence, cut to
+          ``venue_max_leverage`` (spot: 1) with ``SIZER_LEVERAGE_VENUE_CAP``;
+        - harvest: TREND_RUNNER from trend_runner_min_confidence, SWING from
+          swing_min_confidence, else SCALPER.
+
+        A hint (from an outside model's TradeIntent) replaces the model's value for that field;
+        the venue cap still applies to a hinted leverage. Raises ``ValueError`` naming the field
+        for non-finite or out-of-range input.
+        """
+        if not (math.isfinite(confidence) and 0.0 <= confidence <= 1.0):
+            raise ValueError(f"confidence must be finite and in [0, 1], got {confidence!r}")
+        _finite("equity", equity)
+        _finite_at_least("venue_max_leverage", venue_max_leverage, 1.0)
+        vol_factor, vol_known = self._vol_factor(annual_vol)
+        p = self.params
+        base_pct = p.base_min_pct + (p.base_max_pct - p.base_min_pct) * confidence
+        source = {"size": MODEL, "leverage": MODEL, "harvest_policy": MODEL}
+
+        size = max(equity, 0.0) * base_pct * vol_factor
+        if hint_size_usd is not None:
+            size = _finite_at_least("hint_size_usd", hint_size_usd, 0.0)
+            source["size"] = INTENT
+
+        leverage = p.leverage_min + (p.leverage_max - p.leverage_min) * confidence
+        if hint_leverage is not None:
+            leverage = _finite_at_least("hint_leverage", hint_leverage, 1.0)
+            source["leverage"] = INTENT
+        clamps: list[Reason] = []
+        if leverage > venue_max_leverage:
+            clamps.append(
+                reason(
+                    ReasonCode.SIZER_LEVERAGE_VENUE_CAP,
+                    proposed=leverage,
+                    venue_max=venue_max_leverage,
+                    source=source["leverage"],
+                )
+            )
+            leverage = venue_max_leverage
+
+        policy = self._harvest_policy(confidence)
+        if hint_harvest_policy is not None:
+            policy = _known_policy(hint_harvest_policy)
+            source["harvest_policy"] = INTENT
+
+        return SizerProposal(
+            size_usd=size,
+            leverage=leverage,
+            notional_usd=size * leverage,
+            harvest_policy=policy,
+            harvest=self._preset(policy),
+            vol_factor=vol_factor,
+            vol_known=vol_known,
+            base_pct=base_pct,
+            source=source,
+            clamps=clamps,
+        )
+
+    def _vol_factor(self, annual_vol: float | None) -> tuple[float, bool]:
+        p = self.params
+        if annual_vol is None:
+            # Until volatility is known, size from the careful end of the range.
+            return p.vol_factor_min, False
+        if not (math.isfinite(annual_vol) and annual_vol > 0.0):
+            raise ValueError(f"annual_vol must be finite and > 0 (or None), got {annual_vol!r}")
+        raw = p.target_annual_vol / annual_vol
+        return min(max(raw, p.vol_factor_min), p.vol_factor_max), True
+
+    def _harvest_policy(self, confidence: float) -> str:
+        if confidence >= self.params.trend_runner_min_confidence:
+            return TREND_RUNNER
+        if confidence >= self.params.swing_min_confidence:
+            return SWING
+        return SCALPER
+
+    def _preset(self, policy: str) -> HarvestPreset:
+        # HARVEST_POLICIES names map one-to-one onto HarvestPresets' attributes.
+        return getattr(self.harvest, policy.lower())
+
+
+def _known_policy(hint: str) -> str:
+    # Intents are written by people and other programs: "swing" means SWING.
+    name = hint.strip().upper() if isinstance(hint, str) else hint
+    if name not in HARVEST_POLICIES:
+        raise ValueError(
+            f"hint_harvest_policy must be one of {', '.join(HARVEST_POLICIES)}, got {hint!r}"
+        )
+    return name

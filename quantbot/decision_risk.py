@@ -226,6 +226,16 @@ class RiskChain:
         record["clamps"].extend(c.to_record() for c in gv.clamps)
         final_usd = min(gv.notional_usd, held_usd + added)
         final_qty = instrument.round_qty(final_usd / price)
+        minimum = self.governor.params.min_order_usd
+        if float(final_qty) * price / leverage < minimum:
+            # Whole lots round down, and can take the approved size under the governor's
+            # minimum: that is not a valid order either.
+            why = reason(
+                ReasonCode.GOVERNOR_SIZE_BELOW_MIN,
+                after_lot_rounding=_r(float(final_qty) * price / leverage),
+                min_order_usd=minimum,
+            )
+            return self._refused(flip, why, record)
         entry_usd = max(0.0, final_usd - held_usd)
         token = self.policy.save(symbol)
         stop = sized.stop_loss_pct

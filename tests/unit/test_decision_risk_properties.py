@@ -94,23 +94,14 @@ def test_no_order_that_adds_exposure_breaks_a_bound(case: dict[str, Any]) -> Non
         target = Decimal(record["position"]["target_qty"])
         event(f"order: {'entry' if decision.entry else 'reducing'}")
         if decision.entry is not None:
-            notional = float(abs(target)) * close
-            gov = record["governor"]
-            event(f"governor: {gov['verdict']}")
-            if gov.get("verdict") in ("approve", "clamp"):
-                bounds = gov["bounds"]
-                lev = gov["after"]["leverage"]
-                assert bounds["min_leverage"] - TOL <= lev <= bounds["max_leverage"] + TOL
-                assert notional <= bounds["max_notional_usd"] * (1 + TOL)
-                assert notional / lev <= bounds["max_position_usd"] * (1 + TOL)
-                assert notional / lev >= bounds["min_order_usd"] * (1 - TOL) or (
-                    target * position > 0  # the rest after an earlier approved part
-                )
-            pol = params.policy
-            if record["policy"].get("verdict") == "allow":
-                assert notional <= max(pol.max_symbol_exposure_pct * equity, 0.0) * (1 + TOL) + (
-                    float(abs(position)) * close
-                )
+            _entry_within_bounds(
+                record,
+                target=target,
+                position=position,
+                close=close,
+                equity=equity,
+                pol=params.policy,
+            )
             # The daily guard: reserve it as the pipeline would, never past a limit.
             loss_before = guard.snapshot()["scopes"]["GLOBAL"]["loss"]
             denial = guard.reserve(
@@ -141,3 +132,30 @@ def test_no_order_that_adds_exposure_breaks_a_bound(case: dict[str, Any]) -> Non
             position_after=float(position),
         )
         assert math.isfinite(float(position))
+
+
+def _entry_within_bounds(
+    record: dict[str, Any],
+    *,
+    target: Decimal,
+    position: Decimal,
+    close: float,
+    equity: float,
+    pol: Any,
+) -> None:
+    """The governor's bounds and the policy's symbol room hold for the target position."""
+    notional = float(abs(target)) * close
+    gov = record["governor"]
+    event(f"governor: {gov['verdict']}")
+    if gov.get("verdict") in ("approve", "clamp"):
+        bounds = gov["bounds"]
+        lev = gov["after"]["leverage"]
+        assert bounds["min_leverage"] - TOL <= lev <= bounds["max_leverage"] + TOL
+        assert notional <= bounds["max_notional_usd"] * (1 + TOL)
+        assert notional / lev <= bounds["max_position_usd"] * (1 + TOL)
+        assert notional / lev >= bounds["min_order_usd"] * (1 - TOL) or (
+            target * position > 0  # the rest after an earlier approved part
+        )
+    if record["policy"].get("verdict") == "allow":
+        room = max(pol.max_symbol_exposure_pct * equity, 0.0) * (1 + TOL)
+        assert notional <= room + float(abs(position)) * close

@@ -32,6 +32,8 @@ class StatusSnapshot:
     pretrade: dict[str, Any] = attrs.field(factory=dict)
     unknown_orders: list[str] = attrs.field(factory=list)
     lost_orders: list[str] = attrs.field(factory=list)
+    daily_risk: dict[str, Any] = attrs.field(factory=dict)
+    inbox: dict[str, int] = attrs.field(factory=dict)
 
     @classmethod
     def collect(cls, daemon: Daemon) -> StatusSnapshot:
@@ -69,10 +71,27 @@ class StatusSnapshot:
             pretrade=daemon.gates.snapshot() if daemon.gates else {},
             unknown_orders=unknown,
             lost_orders=lost,
+            daily_risk=_daily(daemon),
+            inbox=_inbox(daemon),
         )
 
     def to_json(self) -> dict[str, Any]:
         return attrs.asdict(self)
+
+
+def _daily(daemon: Daemon) -> dict[str, Any]:
+    """Today's loss, exposure and open risk per scope against their limits."""
+    if daemon.daily is None:
+        return {}
+    snap = daemon.daily.snapshot()
+    return {"day": snap["day"], "scopes": snap["scopes"]}
+
+
+def _inbox(daemon: Daemon) -> dict[str, int]:
+    intake = daemon.intake
+    if intake is None:
+        return {}
+    return {"accepted": intake.accepted, "rejected": intake.rejected}
 
 
 def format_status_line(s: StatusSnapshot) -> str:

@@ -29,6 +29,10 @@ def test_status_kill_resume_round_trip(workdir: Path) -> None:
     assert status["kill_switch"]["active"] is False
     assert status["last_snapshot"]["fills"] > 0
     assert status["positions"], "three seconds of aggressive trading left no position"
+    # the daily risk guard's day, per scope, against the aggressive profile's GLOBAL limits
+    daily = status["last_snapshot"]["daily_risk"]
+    assert daily["scopes"]["GLOBAL"]["limits"]["max_daily_loss_usd"] == 8000.0
+    assert daily["scopes"]["GLOBAL"]["exposure"] > 0
 
     killed = run(workdir, "kill", "--reason", "fat finger check")
     assert killed.returncode == 0, killed.stderr

@@ -118,12 +118,14 @@ def _check_bounds(
         raise _fail(where, key_path, value, f"must be one of {', '.join(choices)}")
 
 
-def _coerce(tp: Any, value: Any, key_path: tuple[str, ...], where: Locator) -> Any:  # noqa: C901, PLR0911, PLR0912
+def _coerce(  # noqa: C901, PLR0911, PLR0912
+    tp: Any, value: Any, key_path: tuple[str, ...], where: Locator, base: Any = None
+) -> Any:
     origin = typing.get_origin(tp)
     if attrs.has(tp):
         if not isinstance(value, Mapping):
             raise _fail(where, key_path, value, "must be a table")
-        return _build(tp, value, key_path, where)
+        return _build(tp, value, key_path, where, base)
     if origin in (types.UnionType, typing.Union):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         return None if value is None else _coerce(args[0], value, key_path, where)
@@ -168,7 +170,26 @@ def _coerce(tp: Any, value: Any, key_path: tuple[str, ...], where: Locator) -> A
     raise TypeError(f"config schema uses unsupported type {tp!r} at {_describe(key_path)}")
 
 
-def _build(cls: type, data: Mapping[str, Any], key_path: tuple[str, ...], where: Locator) -> Any:
+def _default_of(field: attrs.Attribute) -> Any:
+    default = field.default
+    if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+        return default.factory()
+    return default
+
+
+def _build(
+    cls: type,
+    data: Mapping[str, Any],
+    key_path: tuple[str, ...],
+    where: Locator,
+    base: Any = None,
+) -> Any:
+    """``cls`` from ``data``; keys ``data`` leaves out keep ``base``'s values when given.
+
+    ``base`` is the enclosing field's default: a table like ``[governor.aggressive]`` has its
+    own profile defaults, so overriding one of its keys must not reset the others to the
+    class-wide defaults (which are the conservative ones).
+    """
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in attrs.fields(cls)}
     unknown = sorted(set(data) - set(fields))
@@ -181,9 +202,12 @@ def _build(cls: type, data: Mapping[str, Any], key_path: tuple[str, ...], where:
             f"unknown key (known keys here: {', '.join(sorted(fields))})",
         )
     kwargs = {}
+    if base is not None:
+        kwargs = {name: copy.deepcopy(getattr(base, name)) for name in fields}
     for name, value in data.items():
         path = (*key_path, name)
-        coerced = _coerce(hints[name], value, path, where)
+        inner = getattr(base, name) if base is not None else _default_of(fields[name])
+        coerced = _coerce(hints[name], value, path, where, inner)
         _check_bounds(fields[name], coerced, path, where)
         kwargs[name] = coerced
     return cls(**kwargs)

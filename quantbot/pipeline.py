@@ -18,7 +18,15 @@ import attrs
 from quantbot.clock import BarClock
 from quantbot.decision import Decision, DecisionStep, PortfolioView
 from quantbot.domain.reasons import Reason, ReasonCode, reason
-from quantbot.domain.values import Bar, Fill, OrderIntent, OrderStatus, Position, SubmitOutcome
+from quantbot.domain.values import (
+    Bar,
+    Fill,
+    OrderIntent,
+    OrderStatus,
+    Position,
+    Side,
+    SubmitOutcome,
+)
 from quantbot.marketdata.contract import ContractVerdict
 from quantbot.oms.manager import POSITIONS, VENUE_FAILURES, OrderManager
 from quantbot.oms.reconcile import Reconciler
@@ -170,16 +178,7 @@ class Pipeline:
             self.counters.rejected_bars += 1
         if decision.intent is not None:
             self.counters.intents += 1
-            denial = self._reserve(decision)
-            if denial is not None:
-                record["reason"] = denial.to_record()
-                record["order"] = {
-                    "outcome": SubmitOutcome.NOT_SENT.value,
-                    "reason": denial.to_record(),
-                }
-            else:
-                record["order"] = await self._send(decision.intent, decision.reducing)
-                self._release_unsent(decision, record["order"]["outcome"])
+            record["order"] = await self._submit(decision, decision.intent)
             if record["order"]["outcome"] == SubmitOutcome.NOT_SENT.value and self.oms:
                 self.step.not_sent(decision)
         if self._breakers is not None:
@@ -189,6 +188,40 @@ class Pipeline:
         self.records.write(record)
 
     # -- daily risk guard ---------------------------------------------------------------------
+    async def _submit(self, decision: Decision, intent: OrderIntent) -> dict[str, Any]:
+        """Reserve, then send. A reversal the guard refuses still sends its closing part."""
+        denial = self._reserve(decision)
+        if denial is None:
+            order = await self._send(intent, decision.reducing)
+            self._release_unsent(decision, order["outcome"])
+            return order
+        closing = self._closing_part(decision, intent, denial)
+        if closing is None:
+            decision.record["reason"] = denial.to_record()
+            return {"outcome": SubmitOutcome.NOT_SENT.value, "reason": denial.to_record()}
+        return await self._send(closing, True)
+
+    def _closing_part(
+        self, decision: Decision, intent: OrderIntent, denial: Reason
+    ) -> OrderIntent | None:
+        """The part of a refused reversal that closes the position it reverses, or None.
+
+        Daily limits cap new risk and must never trap a position the signal wants out of
+        (DESIGN.md section 4): like a reversal an entry rule refuses, only the close goes.
+        """
+        if self.oms is None or decision.entry is None:
+            return None
+        held = self.oms.ledger.position_qty(intent.symbol)
+        if not (held < 0 if intent.side is Side.BUY else held > 0):
+            return None  # nothing on the other side: a plain entry, refused whole
+        closing = attrs.evolve(intent, qty=min(intent.qty, abs(held)))
+        self.step.risk.revert(intent.symbol, decision.entry)  # the new side was not entered
+        record = decision.record
+        why = reason(ReasonCode.ENTRY_BLOCKED_CLOSE_ONLY, blocked_by=denial.code.value)
+        record["clamps"].append(why.to_record())
+        record["intent"] = {**record["intent"], "qty": str(closing.qty), "reducing": True}
+        return closing
+
     def _reserve(self, decision: Decision) -> Reason | None:
         """Reserve the exposure an entry adds, before it is sent (GLOBAL and its sleeve must
         both allow it). Shadow mode sends nothing, so it only asks and records the answer."""
@@ -232,13 +265,14 @@ class Pipeline:
 
     def _release_ended(self) -> None:
         """Orders that ended without filling in full (canceled, expired, rejected later) free
-        the rest of their reservation."""
+        the rest of their reservation. So does one the journal never saw: its INTENT is
+        durable before any submit, so it was never sent (a crash between the two writes)."""
         if self.daily is None or self.oms is None:
             return
         orders = self.oms.ledger.orders
         for cid in self.daily.open_reservations():
             order = orders.get(cid)
-            if order is not None and order.status in ENDED:
+            if order is None or order.status in ENDED:
                 self.daily.release(cid)
 
     async def _send(self, intent: OrderIntent, reducing: bool) -> dict[str, Any]:

@@ -448,3 +448,19 @@ def test_read_secret_reads_only_the_named_variable() -> None:
 def test_canary_and_allow_list_must_name_traded_symbols(env: dict, fragment: str) -> None:
     with pytest.raises(ConfigError, match=fragment.replace(".", r"\.")):
         load_config(None, environ=env)
+
+
+def test_an_override_of_one_profile_key_keeps_that_profiles_other_values() -> None:
+    # No file: the aggressive governor table starts from the aggressive defaults, so changing
+    # its leverage leaves its position cap at 40,000 (not the class-wide 5,000).
+    loaded = load_config(
+        None,
+        environ={
+            "QUANTBOT__GOVERNOR__AGGRESSIVE__MAX_LEVERAGE": "70",
+            "QUANTBOT__REGIME_COMPONENTS__CONSERVATIVE__MEAN_REVERSION": "0",
+        },
+    )
+    aggressive = loaded.config.governor.aggressive
+    assert (aggressive.max_leverage, aggressive.max_position_usd) == (70.0, 40_000.0)
+    conservative = loaded.config.regime_components.conservative
+    assert (conservative.trend, conservative.mean_reversion) == (0.7, 0.0)

@@ -15,6 +15,7 @@ from loguru import logger
 
 from quantbot.clock import Clock
 from quantbot.decision import DecisionStep
+from quantbot.domain.reasons import ReasonCode, reason
 from quantbot.fsutil import ensure_private_dir
 from quantbot.records.jsonl import RotatingJsonl
 from quantbot.signals.external import ExternalSleeve
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
 
 
 class IntentIntake:
+    """Polls the inbox every ``interval_s``: accepted intents (leverage clamped to the
+    governor's bounds) go to the external sleeve; every line taken is recorded."""
+
     def __init__(
         self,
         inbox: IntentInbox,
@@ -73,8 +77,23 @@ class IntentIntake:
         return len(items)
 
     async def run_forever(self) -> None:
+        """The daemon task. The inbox is an optional input: a read failure is recorded once
+        (and again only after a good poll), and trading goes on without new intents."""
+        failing = False
         while True:
-            self.take()
+            try:
+                self.take()
+                failing = False
+            except OSError as exc:
+                if not failing:
+                    why = reason(
+                        ReasonCode.INTENT_INBOX_UNREADABLE,
+                        directory=str(self.inbox.directory),
+                        error=f"{type(exc).__name__}: {exc}",
+                    )
+                    logger.warning("inbox: {}", why)
+                    self._write(self._step.event_record("INBOX", why))
+                failing = True
             await self._clock.sleep(self._interval_s)
 
 
@@ -92,6 +111,7 @@ def open_intake(daemon: Daemon, step: DecisionStep, records: RotatingJsonl) -> I
             directory,
             symbols=config.market.symbols,
             max_line_bytes=config.inbox.max_line_bytes,
+            offsets_name=f".offsets-{daemon.mode}.json",
         ),
         external,
         step=step,

@@ -102,6 +102,8 @@ MEANING: dict[ReasonCode, str] = {
     ReasonCode.INTENT_LEVERAGE_CLAMP: "an intent's leverage was outside the configured bounds and "
     "was clamped",
     ReasonCode.INTENT_UNKNOWN_SYMBOL: "an intent named a symbol this run does not trade; rejected",
+    ReasonCode.INTENT_INBOX_UNREADABLE: "the inbox directory or a file in it could not be read; "
+    "trading goes on without new intents and the next poll tries again",
     ReasonCode.INTENT_OFFSETS_RESET: "the inbox's offsets file was unreadable: every file was "
     "skipped to its end (old intents are not fed again); the files are named",
     ReasonCode.VOL_TARGET_SCALE: "net exposure scaled toward the target annual volatility (factor "

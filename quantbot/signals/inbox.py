@@ -64,10 +64,20 @@ class _Position:
 class IntentInbox:
     """Reads new TradeIntent lines from ``directory`` on each ``poll()``."""
 
-    def __init__(self, directory: Path, *, symbols: Collection[str], max_line_bytes: int) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        symbols: Collection[str],
+        max_line_bytes: int,
+        offsets_name: str = OFFSETS_FILE,
+    ) -> None:
+        """``offsets_name``: one reader's offsets file; the daemon keeps one per execution
+        mode, so a shadow run does not use up intents a paper run has not seen."""
         if max_line_bytes < 1:
             raise ValueError(f"max_line_bytes must be >= 1, got {max_line_bytes}")
         self.directory = directory
+        self.offsets_name = offsets_name
         self.symbols = frozenset(symbols)
         self.max_line_bytes = max_line_bytes
         if not directory.exists():
@@ -158,7 +168,7 @@ class IntentInbox:
     # -- offsets ------------------------------------------------------------------------------
 
     def _offsets_path(self) -> Path:
-        return self.directory / OFFSETS_FILE
+        return self.directory / self.offsets_name
 
     def _load_positions(
         self,
@@ -183,7 +193,7 @@ class IntentInbox:
             field=OFFSETS_FIELD,
             problem=f"offsets file unreadable; skipped to the end of: {skipped}",
         )
-        return positions, None, [InboxItem(OFFSETS_FILE, 0, None, why, self._raw(data))]
+        return positions, None, [InboxItem(self.offsets_name, 0, None, why, self._raw(data))]
 
     def _save(self) -> None:
         files = {n: {"offset": p.offset, "lines": p.lines} for n, p in self._positions.items()}

@@ -273,11 +273,33 @@ async def test_run_forever_takes_lines_as_they_arrive_and_stops_when_cancelled(
         await task
 
 
+async def test_an_unreadable_inbox_is_recorded_once_and_trading_goes_on(rig: Rig) -> None:
+    # The inbox is optional input: losing it must not halt trading, nor flood the records.
+    parked = rig.directory.with_name("parked")
+    rig.directory.rename(parked)
+    task = asyncio.create_task(rig.intake.run_forever())
+    for _ in range(5):  # five polls, all failing
+        await asyncio.sleep(0)
+    assert not task.done()  # still running: nothing crashed, nothing halted
+    [record] = rig.records
+    assert record["event"] == "INBOX"
+    assert record["reason"]["code"] == "INTENT_INBOX_UNREADABLE"
+    assert record["reason"]["directory"] == str(rig.directory)
+    parked.rename(rig.directory)  # it comes back: lines are taken again
+    rig.drop(intent_line(intent_id="back"))
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert rig.records[-1]["intent"]["intent_id"] == "back"
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
 def _daemon(root: Path, profile: str, **env: str) -> SimpleNamespace:
-    """What ``open_intake`` reads off the daemon: its config and clock."""
+    """What ``open_intake`` reads off the daemon: its config, clock and execution mode."""
     environ = {**ENV, "QUANTBOT__RUN__RUNTIME_DIR": str(root / "runtime"), **env}
     config = load_config(None, environ=environ, trading_profile=profile).config
-    return SimpleNamespace(config=config, clock=SimClock(T0))
+    return SimpleNamespace(config=config, clock=SimClock(T0), mode="paper")
 
 
 def _step(daemon: SimpleNamespace) -> DecisionStep:
@@ -312,6 +334,25 @@ def test_open_intake_reads_runtime_inbox_and_clamps_to_the_profiles_governor(
     assert record["event"] == "INTENT_ACCEPTED"
     assert record["intent"]["ai_leverage"] == max_leverage
     assert record["clamps"][0]["max"] == max_leverage
+
+
+def test_each_execution_mode_reads_the_inbox_on_its_own(tmp_path: Path) -> None:
+    # A shadow run beside (or before) a paper run must not use up the paper run's intents.
+    taken: dict[str, int] = {}
+    for mode in ("shadow", "paper", "paper"):
+        daemon = _daemon(tmp_path, "conservative")
+        daemon.mode = mode
+        records = RotatingJsonl(tmp_path / f"{mode}.jsonl", daemon.clock)
+        intake = open_intake(daemon, _step(daemon), records)  # type: ignore[arg-type]
+        assert intake is not None
+        if not taken:
+            (tmp_path / "runtime" / "inbox" / "model.jsonl").write_bytes(intent_line() + b"\n")
+        taken[mode] = taken.get(mode, 0) + intake.take()
+        records.close()
+    # shadow took the line once; paper took it once, and its restart did not take it again
+    assert taken == {"shadow": 1, "paper": 1}
+    names = sorted(p.name for p in (tmp_path / "runtime" / "inbox").iterdir())
+    assert names == [".offsets-paper.json", ".offsets-shadow.json", "model.jsonl"]
 
 
 def test_open_intake_gives_no_task_when_the_inbox_is_disabled(tmp_path: Path) -> None:

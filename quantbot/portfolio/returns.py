@@ -67,6 +67,10 @@ class MarketStats:
         self.periods_per_year = periods_per_year
         self._maxlen = max(vol_lookback, corr_lookback)
         self._series: dict[str, _Series] = {}
+        # Answers since the last update. The pipeline updates every symbol of a batch before
+        # it decides any of them, so within a batch each pair's correlation (and each
+        # symbol's volatility, asked by sizer, limits and policy) is computed once.
+        self._memo: dict[tuple[str, str], float | None] = {}
 
     def update(self, bar: Bar) -> None:
         """Add ``bar``'s close: the log return from the previous close of that symbol.
@@ -77,6 +81,7 @@ class MarketStats:
         close = bar.close
         if not (math.isfinite(close) and close > 0.0):
             raise InvariantViolation(f"market stats {bar.symbol} close={close!r}: not positive")
+        self._memo.clear()
         series = self._series.get(bar.symbol)
         if series is None:
             series = self._series[bar.symbol] = _Series(self._maxlen, self.vol_lookback + 1)
@@ -111,6 +116,12 @@ class MarketStats:
     def annual_vol(self, symbol: str) -> float | None:
         """Sample standard deviation of the last ``vol_lookback`` returns, annualised; None
         until the symbol has at least ``vol_lookback // 2`` (min 2) returns."""
+        key = (symbol, "")
+        if key not in self._memo:
+            self._memo[key] = self._annual_vol(symbol)
+        return self._memo[key]
+
+    def _annual_vol(self, symbol: str) -> float | None:
         series = self._series.get(symbol)
         if series is None:
             return None
@@ -132,6 +143,12 @@ class MarketStats:
         symbol each bar interval, so the k-th latest returns cover the same interval). None with
         fewer than ``max(3, corr_lookback // 3)`` pairs or when either series is constant.
         """
+        key = (a, b) if a < b else (b, a)  # symmetric: one computation per pair
+        if key not in self._memo:
+            self._memo[key] = self._correlation(*key)
+        return self._memo[key]
+
+    def _correlation(self, a: str, b: str) -> float | None:
         sa, sb = self._series.get(a), self._series.get(b)
         if sa is None or sb is None:
             return None
@@ -159,6 +176,7 @@ class MarketStats:
     def reset(self, symbol: str) -> None:
         """Forget everything about ``symbol``, e.g. after a flagged price jump whose return
         would otherwise dominate its volatility and correlations for a whole window."""
+        self._memo.clear()
         self._series.pop(symbol, None)
 
 

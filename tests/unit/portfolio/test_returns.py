@@ -195,3 +195,19 @@ def test_bar_not_after_the_previous_one_is_an_invariant_violation() -> None:
 def test_bad_construction_is_refused(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="must be"):
         MarketStats(**kwargs)  # type: ignore[arg-type]
+
+
+def test_answers_are_fresh_after_every_update() -> None:
+    # Volatility and correlation are remembered between updates (a batch asks them many
+    # times); a new bar must never be answered from before it.
+    stats = MarketStats(vol_lookback=10, corr_lookback=12, periods_per_year=1.0)
+    feed(stats, "A", PATH[:20])
+    feed(stats, "B", PATH[:20])
+    vol, corr = stats.annual_vol("A"), stats.correlation("A", "B")
+    assert corr == pytest.approx(1.0) and stats.correlation("B", "A") == corr
+    stats.update(Bar("A", 21 * MINUTE_NS, 1.0, 1.0, 1.0, PATH[19] * 1.05, 1.0))
+    assert stats.annual_vol("A") != vol
+    assert stats.correlation("B", "A") != corr
+    assert stats.annual_vol("A") == pytest.approx(
+        statistics.stdev(log_returns([*PATH[:20], PATH[19] * 1.05])[-10:])
+    )

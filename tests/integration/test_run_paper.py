@@ -217,3 +217,10 @@ def test_shadow_mode_decides_but_sends_nothing(workdir: Path) -> None:
     assert all(r["order"]["reason"]["code"] == "EXEC_SHADOW_NOT_SENT" for r in sent)
     assert not journal_events(workdir)
     assert not (workdir / "state" / "sim_venue.json").exists()
+    # The end-to-end shadow flow of the risk stages: the AI sizer's proposal is recorded
+    # beside the size used, and the daily guard is asked but reserves nothing.
+    for r in sent:
+        assert r["sizer"]["verdict"] == "shadow" and r["sizer"]["ai"]["notional_usd"] > 0
+        assert r["daily_risk"]["verdict"] in ("would_reserve", "would_block", "skipped")
+    assert any(r["daily_risk"]["verdict"] == "would_reserve" for r in sent)
+    assert not (workdir / "state" / "daily_risk.jsonl").exists()

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from quantbot.decision import Decision, DecisionStep
+from quantbot.risk.governor import GovernorRequest, GovernorState, GovernorVerdict, RiskGovernor
 from quantbot.signals.intents import parse_intent
 from tests.unit.test_decision import (
     ENV,
@@ -245,3 +246,25 @@ def test_every_record_names_every_stage_with_a_verdict() -> None:
     for record in records:
         for stage in STAGES:
             assert "verdict" in record[stage], (stage, record[stage])
+
+
+class _BrokenGovernor(RiskGovernor):
+    def evaluate(self, request: GovernorRequest, state: GovernorState) -> GovernorVerdict:
+        raise KeyError("max_notional_usd")
+
+
+@pytest.mark.parametrize("fail_open", [False, True])
+def test_a_failing_governor_rejects_unless_configured_to_fail_open(fail_open: bool) -> None:
+    step, market = make(ENV)
+    params = step.risk.governor.params
+    step.risk.governor = _BrokenGovernor(params, fail_open=fail_open)
+    warm_up(step, market)
+    decision = step.step(market.bar(), view())
+    gov = decision.record["governor"]
+    if fail_open:
+        assert decision.intent is not None
+        assert gov["code"] == "GOVERNOR_ERROR_FAIL_OPEN"
+    else:
+        assert decision.intent is None
+        assert code(decision) == "GOVERNOR_ERROR"
+        assert decision.record["reason"]["error"] == "KeyError: 'max_notional_usd'"

@@ -20,7 +20,7 @@ import attrs
 
 from quantbot.clock import Clock, iso_utc
 from quantbot.config import Config
-from quantbot.decision_risk import NOT_REACHED, STAGES, Entry, RiskChain
+from quantbot.decision_risk import NOT_REACHED, STAGES, Entry, RiskChain, compact_limits
 from quantbot.domain.errors import InvariantViolation
 from quantbot.domain.ids import client_order_id, decision_id
 from quantbot.domain.reasons import Reason, ReasonCode, reason
@@ -264,7 +264,7 @@ class DecisionStep:
             others=others,
             stats=self.risk.stats,
         )
-        record["limits"] = limited.to_record()
+        record["limits"] = compact_limits(limited.to_record())
         record["clamps"].extend(r.to_record() for r in limited.applied)
         target_qty = instrument.round_qty(limited.target_notional_usd / bar.close)
         reducing = abs(target_qty) < abs(position) and (target_qty * position) >= 0

@@ -201,7 +201,7 @@ class RiskChain:
                 positions=positions,
             )
         )
-        record["policy"] = verdict.to_record()
+        record["policy"] = compact_policy(verdict.to_record(), verdict.clamp)
         if not verdict.allowed:
             return self._refused(flip, verdict.reason, record)
         added = verdict.notional_usd
@@ -290,6 +290,26 @@ class RiskChain:
         if entry.policy_token is None:
             return
         self.policy.restore(symbol, entry.policy_token)
+
+
+def compact_policy(rec: dict[str, Any], clamp: Reason | None) -> dict[str, Any]:
+    """Records stay small at one line per bar: the verdict's reason already carries the value
+    and the limit it was compared with, and the manifest's ``risk_params`` has every bound.
+    A clamp keeps the full bounds beside the numbers it cut."""
+    if clamp is None:
+        rec.pop("limits", None)
+        rec.pop("checks", None)
+    return rec
+
+
+def compact_limits(rec: dict[str, Any]) -> dict[str, Any]:
+    """Without a cap, only the volatility seen and its scale stay (the VOL_TARGET_SCALE reason
+    has the factor); a symbol, cluster or correlation cap keeps the whole detail."""
+    caps = {"RISK_CAP_PORTFOLIO", "CORR_CLUSTER_CAP"}
+    if not any(r.get("code") in caps for r in rec.get("applied", ())):
+        detail = rec.get("detail") or {}
+        rec["detail"] = {k: detail[k] for k in ("realised_vol", "vol_scale") if k in detail}
+    return rec
 
 
 def _budget(hint: Any) -> float | None:

@@ -38,6 +38,7 @@ from quantbot.config_risk import (
     SizerConfig,
     risk_problems,
 )
+from quantbot.config_venues import AlpacaConfig, CcxtConfig
 from quantbot.domain.errors import ConfigError
 from quantbot.venues.sim.session import SessionCalendar
 
@@ -59,7 +60,8 @@ class RunConfig:
 
 @attrs.frozen
 class MarketConfig:
-    source: str = setting("synthetic", choices=("synthetic", "csv"))
+    # "venue": bars polled from the configured real venue (venue.name = ccxt or alpaca).
+    source: str = setting("synthetic", choices=("synthetic", "csv", "venue"))
     symbols: list[str] = setting(["SIMA", "SIMB", "SIMC"])
     bar_interval_s: float = setting(1.0, gt=0)
     seed: int = setting(7, ge=0)
@@ -159,24 +161,11 @@ class SimVenueConfig:
 
 
 @attrs.frozen
-class CredentialsConfig:
-    """Names of environment variables that hold secrets; the values never enter the config."""
-
-    key_env: str = setting("")
-    secret_env: str = setting("")
-    base_url: str = setting("")
-
-
-@attrs.frozen
 class VenueConfig:
-    name: str = setting("sim", choices=("sim",))
+    name: str = setting("sim", choices=("sim", "ccxt", "alpaca"))
     sim: SimVenueConfig = setting(SimVenueConfig())
-    alpaca: CredentialsConfig = setting(
-        CredentialsConfig("APCA_API_KEY_ID", "APCA_API_SECRET_KEY", "")
-    )
-    ccxt: CredentialsConfig = setting(
-        CredentialsConfig("QUANTBOT_CCXT_API_KEY", "QUANTBOT_CCXT_SECRET", "")
-    )
+    alpaca: AlpacaConfig = setting(AlpacaConfig())
+    ccxt: CcxtConfig = setting(CcxtConfig())
 
 
 @attrs.frozen
@@ -334,6 +323,15 @@ def _market_problems(config: Config) -> Iterator[Problem]:
             SessionCalendar.parse(session)
         except ValueError as e:
             yield ("venue", "sim", "session"), session, str(e)
+    real = config.venue.name != "sim"
+    if (market.source == "venue") != real:
+        yield (
+            ("market", "source"),
+            market.source,
+            f'must be "venue" exactly when venue.name is a real venue (it is {config.venue.name!r})'
+            if real
+            else 'is "venue", but venue.name = "sim" has no market data of its own',
+        )
     if not market.symbols:
         yield ("market", "symbols"), market.symbols, "must list at least one symbol"
     if len(set(market.symbols)) != len(market.symbols):

@@ -13,12 +13,14 @@ import attrs
 
 from quantbot.domain.reasons import Reason
 from quantbot.domain.values import (
+    Bar,
     Fill,
     Instrument,
     Order,
     OrderIntent,
     OrderType,
     Position,
+    Quote,
     SubmitOutcome,
 )
 
@@ -84,5 +86,38 @@ class OrderVenue(Protocol):
     async def account(self) -> Account: ...
 
     async def fills_since(self, seq: int) -> list[Fill]:
-        """Fills with ``fill.seq > seq``, ascending by seq."""
+        """Fills with ``fill.seq > seq``, ascending by seq.
+
+        ``seq`` is derived from the venue's own data (so it is the same after a restart) and
+        strictly increasing; the ledger also drops a ``fill_id`` it has seen, so returning a
+        fill twice is harmless while missing one is not.
+        """
         ...
+
+
+@attrs.frozen(slots=True)
+class MarketClock:
+    """Whether the venue's market is open now, and when it next opens and closes (UTC ns).
+    A venue without sessions (crypto) is always open."""
+
+    is_open: bool
+    next_open_ns: int | None = None
+    next_close_ns: int | None = None
+
+
+@runtime_checkable
+class MarketDataVenue(Protocol):
+    """Market data from a real venue, polled by ``marketdata.venue_feed``."""
+
+    bar_interval_s: float  # the candle size the venue is asked for
+
+    async def bars(
+        self, symbol: str, *, since_ns: int | None = None, limit: int = 500
+    ) -> list[Bar]:
+        """Closed bars of ``symbol`` opening at or after ``since_ns``, ascending; a bar still
+        forming is never returned."""
+        ...
+
+    async def quote(self, symbol: str) -> Quote: ...
+
+    async def market_clock(self) -> MarketClock: ...

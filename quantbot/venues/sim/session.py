@@ -13,16 +13,10 @@ from datetime import UTC, datetime, timedelta
 import attrs
 
 from quantbot.clock import NS_PER_S
+from quantbot.venues.base import MarketClock
 
 _SPEC = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 _WEEKDAYS = 5
-
-
-@attrs.frozen
-class MarketClock:
-    is_open: bool
-    next_open_ns: int | None
-    next_close_ns: int | None
 
 
 @attrs.frozen

@@ -1,0 +1,50 @@
+"""Config sections of the real venues (ccxt, Alpaca). Part of the one tree in
+``quantbot.config``. Secrets never live here: only the names of the environment variables
+that hold them."""
+
+from __future__ import annotations
+
+import attrs
+
+from quantbot.config_loader import setting
+
+
+@attrs.frozen
+class CredentialsConfig:
+    """Names of environment variables that hold secrets; the values never enter the config."""
+
+    key_env: str = setting("")
+    secret_env: str = setting("")
+    # Empty: the SDK's own endpoint (testnet / paper for paper runs). Set it for proxies or a
+    # loopback test server (python -m quantbot.testing.binance / .alpaca).
+    base_url: str = setting("")
+
+
+@attrs.frozen
+class CcxtConfig(CredentialsConfig):
+    key_env: str = setting("QUANTBOT_CCXT_API_KEY")
+    secret_env: str = setting("QUANTBOT_CCXT_SECRET")
+    exchange_id: str = setting("binance")
+    market_type: str = setting("spot", choices=("spot", "future"))
+    # Paper runs use the exchange's sandbox/testnet; a live run never does.
+    sandbox: bool = setting(True)
+    timeout_s: float = setting(10.0, gt=0)
+    # OHLCV polling: the candle size and how often to ask for new closed candles.
+    timeframe: str = setting("1m")
+    poll_interval_s: float = setting(5.0, gt=0)
+    # Futures only: leverage is never set above this (nor above what the market allows).
+    max_leverage: float = setting(1.0, ge=1)
+
+
+@attrs.frozen
+class AlpacaConfig(CredentialsConfig):
+    key_env: str = setting("APCA_API_KEY_ID")
+    secret_env: str = setting("APCA_API_SECRET_KEY")
+    # Market data REST base URL; empty: the SDK's default.
+    data_url: str = setting("")
+    # Paper runs use Alpaca's paper endpoint; a live run never does.
+    paper: bool = setting(True)
+    timeout_s: float = setting(10.0, gt=0)
+    feed: str = setting("iex", choices=("iex", "sip"))
+    timeframe: str = setting("1Min")
+    poll_interval_s: float = setting(5.0, gt=0)

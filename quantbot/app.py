@@ -12,6 +12,7 @@ import asyncio
 import os
 import signal
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from quantbot.fsutil import atomic_write, ensure_private_dir
 from quantbot.intake import IntentIntake, open_intake
 from quantbot.manifest_info import manifest_for
 from quantbot.marketdata.sources import open_stream
+from quantbot.marketdata.venue_feed import VenueFeed
 from quantbot.oms.journal import Journal, read_journal
 from quantbot.oms.ledger import Ledger
 from quantbot.oms.manager import VENUE_FAILURES, OrderManager
@@ -87,6 +89,7 @@ class Daemon:
         self.records: RotatingJsonl | None = None
         self.pipeline: Pipeline | None = None
         self.daily: DailyRiskGuard | None = None
+        self.start_equity: Decimal | None = None  # a real venue's equity at start-up
         self.intake: IntentIntake | None = None
         self.server: ControlServer | None = None
         self.loop_tasks = ControlLoop(self)
@@ -100,10 +103,11 @@ class Daemon:
         refusal = live_start_check(self.state_dir, self.clock)
         if refusal is not None:
             raise StartupError(f"live execution refused: {refusal} (see `quantbot go-live`)")
-        raise StartupError(
-            "live execution needs a real venue adapter; this build has only the embedded "
-            "paper venue (venue.name = sim). Use --execution-mode paper or shadow."
-        )
+        if self.config.venue.name == "sim":
+            raise StartupError(
+                "live execution needs a real venue (venue.name = ccxt or alpaca); the embedded "
+                "paper venue is for paper and shadow runs."
+            )
 
     # -- startup ------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -123,7 +127,7 @@ class Daemon:
             on_halt=self.halt,
             webhook=webhook_from_config(config.alerts),
         )
-        if config.market.source == "synthetic":  # staleness means something for live feeds
+        if config.market.source != "csv":  # staleness means something for live feeds
             self.alerts.watch(config.market.symbols)
         self.breakers = BreakerBoard(config.breakers, self.clock, on_open=self._breaker_opened)
         self.errors = ErrorHandler(
@@ -133,12 +137,11 @@ class Daemon:
             record=self.write_record,
             breakers=self.breakers,
         )
-        instruments = sim_instruments(config)
         self.venue = make_venue(config, mode=self.mode, clock=self.clock, state_dir=self.state_dir)
-        await self.venue.connect()
+        instruments = await self._connect_venue()
         startup: dict[str, Any] = {}
         self.daily = self._open_daily()
-        if self.mode == "paper":
+        if self.mode in ("paper", "live"):
             await self._open_oms(startup)
         step = DecisionStep.from_config(
             config,
@@ -150,14 +153,14 @@ class Daemon:
                 "profile": config.run.trading_profile,
                 "config_hash": self.loaded.hash,
             },
-            check_staleness=config.market.source == "synthetic",
+            check_staleness=config.market.source != "csv",
         )
         self.pipeline = Pipeline(
             step=step,
             oms=self.oms,
             venue=self.venue,
             records=self.records,
-            market_sink=self.venue.on_bar,
+            market_sink=getattr(self.venue, "on_bar", None),  # the paper venue matches bars
             blocked_by=self._blocked_by,
             execution_mode=self.mode,
             reconciler=self.reconciler,
@@ -184,14 +187,33 @@ class Daemon:
         roll = parse_hhmm(config.daily_risk.roll_time_utc)
         assert roll is not None  # checked when the config was loaded
         params = config.risk_params.daily
-        if self.mode != "paper":
+        if self.mode == "shadow":
             return DailyRiskGuard(params, roll_minute=roll, clock=self.market_clock)
         path = self.state_dir / config.daily_risk.ledger_file
         return DailyRiskGuard.open(path, params, roll_minute=roll, clock=self.market_clock)
 
-    def _make_venue(self, instruments: dict[str, Instrument]) -> Any:
-        del instruments  # the factory builds them from the config
-        return make_venue(self.config, mode=self.mode, clock=self.clock, state_dir=self.state_dir)
+    async def _connect_venue(self) -> dict[str, Instrument]:
+        """Connect and load instruments; a venue that cannot be reached, or that does not list
+        a configured symbol, stops start-up with what and where."""
+        name = self.config.venue.name
+        try:
+            await self.venue.connect()
+            listed = await self.venue.instruments()
+            if name != "sim":  # pnl in the status line counts from here
+                self.start_equity = (await self.venue.account()).equity
+        except VENUE_FAILURES as e:
+            raise StartupError(
+                f"could not connect to the {name} venue: {type(e).__name__}: {e}"
+            ) from e
+        if name == "sim":
+            return sim_instruments(self.config)
+        missing = [s for s in self.config.market.symbols if s not in listed]
+        if missing:
+            raise StartupError(
+                f"market.symbols {missing} are not listed by the {name} venue "
+                f"({len(listed)} instruments listed)"
+            )
+        return {s: listed[s] for s in self.config.market.symbols}
 
     async def _open_oms(self, startup: dict[str, Any]) -> None:
         config = self.config
@@ -342,7 +364,20 @@ class Daemon:
 
     # -- market data --------------------------------------------------------------------------
     def _stream(self) -> AsyncIterator[list[Bar]]:
-        return open_stream(self.config.market, self.clock, self.venue.marks())
+        market = self.config.market
+        if market.source != "venue":
+            return open_stream(market, self.clock, self.venue.marks())
+        settings = getattr(self.config.venue, self.config.venue.name)
+        read = self.oms.read if self.oms is not None else None
+        errors = self.errors
+        return VenueFeed(
+            self.venue,
+            market.symbols,
+            self.clock,
+            poll_interval_s=settings.poll_interval_s,
+            read=read,
+            on_error=(lambda exc, dep: errors.handle(exc, dependency=dep)) if errors else None,
+        ).stream()
 
     async def _feed_loop(self) -> None:
         async for batch in self._stream():

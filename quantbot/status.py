@@ -40,8 +40,9 @@ class StatusSnapshot:
         pipeline = daemon.pipeline
         counters = pipeline.counters
         venue = daemon.venue
-        equity = venue.equity()
-        initial = daemon.config.venue.sim.initial_cash
+        # The paper venue knows its equity at any moment; a real venue's is the last read.
+        equity = venue.equity() if hasattr(venue, "equity") else pipeline.equity
+        initial = daemon.start_equity or daemon.config.venue.sim.initial_cash
         unknown: list[str] = []
         lost: list[str] = []
         if pipeline.oms is not None:

@@ -16,11 +16,11 @@ from quantbot.oms.journal import Journal, read_journal
 from quantbot.oms.ledger import Ledger
 from quantbot.oms.manager import OrderManager
 from quantbot.ops.lock import StateLock
-from quantbot.venues.factory import make_venue
+from quantbot.venues.factory import account_mode, make_venue
 
 
 async def cancel_all_offline(config: Config, state_dir: Path, *, symbol: str | None) -> dict:
-    if not (state_dir / "sim_venue.json").exists():
+    if config.venue.name == "sim" and not (state_dir / "sim_venue.json").exists():
         return {
             "ok": True,
             "canceled": [],
@@ -32,7 +32,8 @@ async def cancel_all_offline(config: Config, state_dir: Path, *, symbol: str | N
     lock.acquire()
     clock = LiveClock()
     try:
-        venue = make_venue(config, mode="paper", clock=clock, state_dir=state_dir)
+        mode = account_mode(config)
+        venue = make_venue(config, mode=mode, clock=clock, state_dir=state_dir)
         await venue.connect()
         path = state_dir / "journal.jsonl"
         ledger = Ledger.from_events(read_journal(path).events)

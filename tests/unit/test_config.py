@@ -464,3 +464,20 @@ def test_an_override_of_one_profile_key_keeps_that_profiles_other_values() -> No
     assert (aggressive.max_leverage, aggressive.max_position_usd) == (70.0, 40_000.0)
     conservative = loaded.config.regime_components.conservative
     assert (conservative.trend, conservative.mean_reversion) == (0.7, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("env", "problem"),
+    [
+        ({"QUANTBOT__VENUE__NAME": "ccxt"}, 'must be "venue" exactly when venue.name is a real'),
+        ({"QUANTBOT__MARKET__SOURCE": "venue"}, 'venue.name = "sim" has no market data'),
+    ],
+)
+def test_a_real_venue_trades_on_its_own_market_data_only(
+    env: dict[str, str], problem: str
+) -> None:
+    # Synthetic or file prices against a real book would trade on made-up prices.
+    with pytest.raises(ConfigError, match=problem):
+        load_config(None, environ=env)
+    both = {"QUANTBOT__VENUE__NAME": "alpaca", "QUANTBOT__MARKET__SOURCE": "venue"}
+    assert load_config(None, environ=both).config.venue.name == "alpaca"

@@ -106,6 +106,13 @@ class FaultyVenue:
         self._clock = clock
         self._auth_revoked = False
 
+    def arm(self, endpoint: str, rule: FaultRule) -> None:
+        """Add ``rule`` for ``endpoint``, counting calls from now (for tests in-process)."""
+        if endpoint not in ENDPOINTS:
+            raise ValueError(f"unknown endpoint {endpoint!r} ({sorted(ENDPOINTS)})")
+        rule = attrs.evolve(rule, after_calls=rule.after_calls + self._calls[endpoint])
+        self._plan.setdefault(endpoint, []).append(rule)
+
     # passthrough for the paper venue's market-data side
     def on_bar(self, bar: Bar) -> list[Fill]:
         return self.inner.on_bar(bar)

@@ -1,0 +1,233 @@
+"""One contract every venue adapter meets, the embedded paper venue included: what the OMS
+and reconciliation rely on, observed the way they observe it (outcomes, orders at the venue,
+fills, reason codes, breaker state, halts)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from quantbot.config_ops import BreakerConfig, OmsConfig
+from quantbot.domain.reasons import Reason, ReasonCode
+from quantbot.domain.values import OrderIntent, OrderStatus, OrderType, Side, SubmitOutcome
+from quantbot.oms.journal import Journal, read_journal
+from quantbot.oms.ledger import Ledger
+from quantbot.oms.manager import OrderManager
+from quantbot.oms.reconcile import Reconciler
+from quantbot.ops.breakers import BreakerBoard
+from quantbot.ops.errors import ErrorHandler
+
+_n = 0
+
+
+def intent(
+    h: Any,
+    *,
+    qty: str = "1",
+    side: Side = Side.BUY,
+    limit: Decimal | None = None,
+    symbol: str | None = None,
+) -> OrderIntent:
+    global _n  # noqa: PLW0603 -- unique client ids within a test run
+    _n += 1
+    return OrderIntent(
+        client_order_id=f"qbcontract{_n:06d}",
+        decision_id=f"contract-{_n}",
+        symbol=symbol or h.symbol,
+        side=side,
+        qty=Decimal(qty),
+        order_type=OrderType.LIMIT if limit is not None else OrderType.MARKET,
+        limit_price=limit,
+    )
+
+
+class Rig:
+    """An OMS on the harness's venue, with breakers and the error handler, as the daemon has."""
+
+    def __init__(self, h: Any, root: Path) -> None:
+        self.halts: list[Reason] = []
+        self.breakers = BreakerBoard(BreakerConfig(), h.clock)
+        self.path = root / "journal.jsonl"
+        self.oms = self._oms(h.venue, Ledger())
+
+    def _oms(self, venue: Any, ledger: Ledger) -> OrderManager:
+        errors = ErrorHandler(
+            on_halt=self.halts.append,
+            on_skip_symbol=lambda *_: None,
+            on_disable_provider=lambda *_: None,
+            record=lambda _r: None,
+            breakers=self.breakers,
+        )
+        journal = Journal(self.path, venue_clock(venue), next_seq=ledger.last_event_seq + 1)
+        return OrderManager(
+            journal=journal,
+            ledger=ledger,
+            venue=venue,
+            clock=venue_clock(venue),
+            breakers=self.breakers,
+            errors=errors,
+        )
+
+    def restarted(self, venue: Any) -> OrderManager:
+        self.oms.journal.close()
+        ledger = Ledger.from_events(read_journal(self.path).events)
+        self.oms = self._oms(venue, ledger)
+        return self.oms
+
+
+_CLOCKS: dict[int, Any] = {}
+
+
+def venue_clock(venue: Any) -> Any:
+    return _CLOCKS[id(venue)]
+
+
+@pytest.fixture
+def rig(harness: Any, tmp_path: Path) -> Rig:
+    _CLOCKS[id(harness.venue)] = harness.clock
+    return Rig(harness, tmp_path)
+
+
+# -- order entry ------------------------------------------------------------------------------
+
+
+async def test_submit_ack_fill(harness: Any) -> None:
+    venue = harness.venue
+    sent = intent(harness, qty="2")
+    result = await venue.submit(sent)
+    assert result.outcome is SubmitOutcome.ACCEPTED and result.reason is None
+    assert result.order is not None and result.order.client_order_id == sent.client_order_id
+    await harness.market_moves()
+    fills = [f for f in await venue.fills_since(0) if f.client_order_id == sent.client_order_id]
+    assert sum(f.qty for f in fills) == Decimal(2)
+    assert all(f.side is Side.BUY and f.price > 0 for f in fills)
+    seqs = [f.seq for f in await venue.fills_since(0)]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    assert await venue.fills_since(max(seqs)) == []  # the cursor moves past them
+    order = await venue.order_by_client_id(sent.client_order_id)
+    assert order is not None and order.status is OrderStatus.FILLED
+    assert order.filled_qty == Decimal(2)
+    positions = await venue.positions()
+    assert positions[harness.symbol].qty == Decimal(2)
+
+
+async def test_cancel_leaves_no_working_order(harness: Any) -> None:
+    venue = harness.venue
+    resting = intent(harness, limit=harness.far_buy_price)
+    assert (await venue.submit(resting)).outcome is SubmitOutcome.ACCEPTED
+    assert resting.client_order_id in {o.client_order_id for o in await venue.open_orders()}
+    canceled = await venue.cancel(resting.client_order_id)
+    assert canceled is not None and canceled.status is OrderStatus.CANCELED
+    assert resting.client_order_id not in {o.client_order_id for o in await venue.open_orders()}
+    again = await venue.cancel(resting.client_order_id)  # idempotent: terminal stays terminal
+    assert again is not None and again.status is OrderStatus.CANCELED
+
+
+async def test_cancel_all_cancels_every_working_order(harness: Any) -> None:
+    venue = harness.venue
+    sent = [intent(harness, limit=harness.far_buy_price) for _ in range(3)]
+    for i in sent:
+        assert (await venue.submit(i)).outcome is SubmitOutcome.ACCEPTED
+    canceled = await venue.cancel_all()
+    assert {o.client_order_id for o in canceled} >= {i.client_order_id for i in sent}
+    assert await venue.open_orders() == []
+
+
+async def test_lookup_by_client_id(harness: Any) -> None:
+    venue = harness.venue
+    assert await venue.order_by_client_id("qb-never-sent") is None
+    sent = intent(harness, limit=harness.far_buy_price)
+    await venue.submit(sent)
+    found = await venue.order_by_client_id(sent.client_order_id)
+    assert found is not None
+    assert (found.symbol, found.side, found.qty) == (harness.symbol, Side.BUY, Decimal(1))
+    assert found.status is OrderStatus.ACCEPTED
+
+
+async def test_unknown_symbol_is_rejected_with_a_clear_reason(harness: Any) -> None:
+    result = await harness.venue.submit(intent(harness, symbol=harness.unknown_symbol))
+    assert result.outcome is SubmitOutcome.REJECTED
+    assert result.reason is not None
+    assert result.reason.code is ReasonCode.VENUE_UNKNOWN_SYMBOL
+    assert result.reason.context["symbol"] == harness.unknown_symbol
+
+
+async def test_an_order_rounded_by_the_venues_instrument_is_accepted(harness: Any) -> None:
+    venue = harness.venue
+    instrument = (await venue.instruments())[harness.symbol]
+    raw_price = float(harness.far_buy_price) + float(instrument.tick_size) * 0.37
+    price = instrument.round_price(raw_price)
+    qty = instrument.round_qty(instrument.lot_size * Decimal("1.7"))
+    assert price % instrument.tick_size == 0 and qty % instrument.lot_size == 0
+    result = await venue.submit(intent(harness, qty=str(qty), limit=price))
+    assert result.outcome is SubmitOutcome.ACCEPTED, result.reason
+    assert result.order is not None and result.order.limit_price == price
+
+
+async def test_a_duplicate_client_id_never_makes_a_second_order(harness: Any) -> None:
+    venue = harness.venue
+    first = intent(harness, limit=harness.far_buy_price)
+    assert (await venue.submit(first)).outcome is SubmitOutcome.ACCEPTED
+    again = await venue.submit(first)
+    assert again.reason is not None
+    assert again.reason.code is ReasonCode.VENUE_DUPLICATE_CLIENT_ID
+    mine = [o for o in await venue.open_orders() if o.client_order_id == first.client_order_id]
+    assert len(mine) == 1
+
+
+# -- failures, through the OMS as the daemon runs it --------------------------------------------
+
+
+async def test_accept_then_timeout_resolves_to_exactly_one_order(harness: Any, rig: Rig) -> None:
+    harness.arm_submit_fault("accept_then_timeout")
+    sent = intent(harness, limit=harness.far_buy_price)
+    report = await rig.oms.submit(sent)
+    assert report.outcome is SubmitOutcome.UNKNOWN
+    assert report.reason is not None and report.reason.code is ReasonCode.ORDER_UNKNOWN_PENDING
+    findings = await Reconciler(rig.oms, OmsConfig()).resolve_unknown()
+    assert [f.code for f in findings] == [ReasonCode.RECONCILE_ADOPTED]
+    assert rig.oms.ledger.orders[sent.client_order_id].status is OrderStatus.ACCEPTED
+    at_venue = [
+        o for o in await harness.venue.open_orders() if o.client_order_id == sent.client_order_id
+    ]
+    assert len(at_venue) == 1
+
+
+async def test_rate_limits_open_the_submit_breaker(harness: Any, rig: Rig) -> None:
+    for _ in range(3):
+        harness.arm_submit_fault("rate_limit")
+        report = await rig.oms.submit(intent(harness))
+        assert report.outcome is SubmitOutcome.NOT_SENT
+        assert report.reason is not None and report.reason.code is ReasonCode.RATE_LIMIT_RETRY
+    assert rig.breakers.snapshot()["broker_submit"]["state"] == "OPEN"
+    blocked = await rig.oms.submit(intent(harness))
+    assert blocked.outcome is SubmitOutcome.NOT_SENT
+    assert blocked.reason is not None
+    assert blocked.reason.code is ReasonCode.CIRCUIT_OPEN_broker_submit
+
+
+async def test_revoked_credentials_halt_with_auth_halt(harness: Any, rig: Rig) -> None:
+    harness.arm_submit_fault("auth_revoked")
+    report = await rig.oms.submit(intent(harness))
+    assert report.outcome is SubmitOutcome.NOT_SENT
+    assert [h.code for h in rig.halts] == [ReasonCode.AUTH_HALT]
+
+
+async def test_restart_reconciles_against_the_venue(harness: Any, rig: Rig) -> None:
+    resting = intent(harness, limit=harness.far_buy_price)
+    filled = intent(harness, qty="3")
+    assert (await rig.oms.submit(resting)).outcome is SubmitOutcome.ACCEPTED
+    assert (await rig.oms.submit(filled)).outcome is SubmitOutcome.ACCEPTED
+    await harness.market_moves()
+    venue = await harness.reopen()  # a new adapter on the same account
+    _CLOCKS[id(venue)] = harness.clock
+    oms = rig.restarted(venue)
+    findings = await Reconciler(oms, OmsConfig()).startup()
+    codes = {f.code for f in findings}
+    assert ReasonCode.RECONCILE_POSITION_MISMATCH not in codes, findings
+    assert oms.ledger.orders[resting.client_order_id].status is OrderStatus.ACCEPTED
+    assert oms.ledger.orders[filled.client_order_id].status is OrderStatus.FILLED
+    assert oms.ledger.position_qty(harness.symbol) == Decimal(3)

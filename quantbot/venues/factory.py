@@ -126,7 +126,7 @@ def _ccxt(config: Config, mode: str, clock: Clock, environ: Mapping[str, str]) -
     _paper_or_live(mode, "ccxt", test_endpoint=settings.sandbox, switch="sandbox")
     key, secret = credentials(settings, "ccxt", environ)
     try:
-        from quantbot.venues.ccxt.venue import CcxtVenue  # noqa: PLC0415 (only when configured)
+        from quantbot.venues.ccxt.venue import CcxtVenue  # noqa: PLC0415 -- the SDK is imported only when configured
     except ImportError as e:
         raise _import_failed("ccxt", "ccxt", e) from e
     return CcxtVenue(
@@ -144,7 +144,7 @@ def _alpaca(config: Config, mode: str, clock: Clock, environ: Mapping[str, str])
     _paper_or_live(mode, "alpaca", test_endpoint=settings.paper, switch="paper")
     key, secret = credentials(settings, "alpaca", environ)
     try:
-        from quantbot.venues.alpaca.venue import AlpacaVenue  # noqa: PLC0415 (only when configured)
+        from quantbot.venues.alpaca.venue import AlpacaVenue  # noqa: PLC0415 -- the SDK is imported only when configured
     except ImportError as e:
         raise _import_failed("alpaca", "alpaca-py", e) from e
     return AlpacaVenue(

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from tests.contract.harness import SimHarness
+from tests.contract.harness import AlpacaHarness, SimHarness
 
-HARNESSES: dict[str, Any] = {"sim": SimHarness}
+HARNESSES: dict[str, Any] = {"sim": SimHarness, "alpaca": AlpacaHarness}
 
 
 @pytest.fixture(params=sorted(HARNESSES))

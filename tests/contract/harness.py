@@ -13,7 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from quantbot.clock import NS_PER_S, SimClock
+from quantbot.config_venues import AlpacaConfig
 from quantbot.domain.values import Bar, Instrument
+from quantbot.testing.alpaca import TEST_KEY, TEST_SECRET, AlpacaServer
+from quantbot.testing.faults import Fault
+from quantbot.venues.alpaca.venue import AlpacaVenue
 from quantbot.venues.sim.faults import FaultRule, FaultyVenue
 from quantbot.venues.sim.venue import SimVenue
 
@@ -79,3 +83,78 @@ class SimHarness:
     async def close(self) -> None:
         if self.venue is not None:
             await self.venue.close()
+
+
+class ServerClock:
+    """The adapter's (and the OMS's) clock reads the loopback server's, so "closed bar" and
+    breaker windows mean the same on both sides; nothing may sleep on it."""
+
+    def __init__(self, server: Any) -> None:
+        self._server = server
+
+    def now_ns(self) -> int:
+        return self._server.now_ns
+
+    def monotonic_ns(self) -> int:
+        return self._server.now_ns
+
+    async def sleep(self, seconds: float) -> None:
+        raise AssertionError("nothing in the contract suite may sleep")
+
+
+class AlpacaHarness:
+    """The real alpaca-py against the loopback Alpaca server, in the test's loop."""
+
+    name = "alpaca"
+    symbol = "AAPL"
+    unknown_symbol = "ZZZZQ"
+    far_buy_price = Decimal("1.00")
+    submit_endpoint = "POST /v2/orders"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.server = AlpacaServer()
+        self.clock = ServerClock(self.server)
+        self.url = ""
+        self.venue: Any = None
+
+    def _build(self) -> Any:
+        settings = AlpacaConfig(base_url=self.url, data_url=self.url, timeout_s=1.0)
+        return AlpacaVenue(
+            settings,
+            api_key=TEST_KEY,
+            secret=TEST_SECRET,
+            clock=self.clock,
+            paper=True,
+            symbols=["AAPL", "MSFT"],
+        )
+
+    async def open(self) -> Any:
+        if not self.url:
+            self.url = f"http://127.0.0.1:{await self.server.start()}"
+        self.venue = self._build()
+        await self.venue.connect()
+        return self.venue
+
+    async def market_moves(self) -> None:
+        self.server.tick(1)
+
+    def arm_submit_fault(self, kind: str) -> None:
+        fault = {
+            "rate_limit": Fault("http_429", retry_after_s=2.0),
+            "auth_revoked": Fault("auth_revoked", times=0),
+            # held past the adapter's 1 s timeout: the order exists, no reply came
+            "accept_then_timeout": Fault("accept_then_timeout", delay_s=3.0),
+        }[kind]
+        self.server.faults.arm(self.submit_endpoint, fault)
+
+    async def reopen(self) -> Any:
+        await self.venue.close()
+        self.venue = self._build()
+        await self.venue.connect()
+        return self.venue
+
+    async def close(self) -> None:
+        if self.venue is not None:
+            await self.venue.close()
+        await self.server.stop()

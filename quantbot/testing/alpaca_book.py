@@ -1,0 +1,377 @@
+"""The state behind the Alpaca loopback server: one paper account, its orders, positions and
+fills, and a seeded price path per symbol, on a clock that moves only when told to.
+
+Time moves in whole minutes (``tick``). While the market is open each symbol has a forming
+bar for the current minute; a tick closes it, fills what that bar allows, and starts the next
+one. Orders submitted at minute t therefore fill when bar t closes: market orders at its open,
+limit orders when its range reaches the limit (at the limit or the open, whichever is better
+for the order). Everything is a pure function of the seed, the start time and the calls made,
+so tests get the same prices and fills on every run.
+
+Requests the real Alpaca refuses are refused with its status, code and message
+(``BookError``); the HTTP layer (``quantbot.testing.alpaca``) only renders them.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+
+import attrs
+
+NS_PER_MIN = 60 * 1_000_000_000
+CENT = Decimal("0.01")
+DEFAULT_SYMBOLS = ("AAPL", "MSFT", "IBM")
+_START_PRICES = {"AAPL": Decimal("190.00"), "MSFT": Decimal("370.00"), "IBM": Decimal("160.00")}
+_IDS = uuid.UUID("8d0c5a4e-2f1b-4c8e-9a77-5b1f0e3c2d19")  # namespace of every id it makes
+OPEN_STATUSES = frozenset({"new", "accepted", "partially_filled"})
+_SESSION_NS = 390 * NS_PER_MIN  # 6.5 hours, 09:30-16:00 ET
+_DAY_NS = 1440 * NS_PER_MIN
+
+
+class BookError(Exception):
+    """A refusal as Alpaca words it: HTTP status, Alpaca error code, message."""
+
+    def __init__(self, status: int, code: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def make_id(kind: str, n: object) -> str:
+    """A UUID (the SDK insists on them) that depends only on what it names."""
+    return str(uuid.uuid5(_IDS, f"{kind}-{n}"))
+
+
+@attrs.frozen(slots=True)
+class BarRow:
+    t: int  # open time, ns
+    o: Decimal
+    h: Decimal
+    low: Decimal
+    c: Decimal
+    v: int
+
+
+@attrs.define
+class BookOrder:
+    id: str
+    client_order_id: str
+    symbol: str
+    side: str  # "buy" | "sell"
+    qty: Decimal
+    type: str  # "market" | "limit"
+    time_in_force: str
+    limit_price: Decimal | None
+    created_ns: int
+    status: str
+    updated_ns: int
+    filled_qty: Decimal = Decimal(0)
+    filled_avg_price: Decimal | None = None
+    filled_ns: int | None = None
+    canceled_ns: int | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+@attrs.define
+class PositionRow:
+    qty: Decimal = Decimal(0)
+    avg: Decimal = Decimal(0)
+
+
+class AlpacaBook:
+    """A paper account at a simulated Alpaca. Not thread-safe; the server runs it on one loop."""
+
+    def __init__(
+        self,
+        *,
+        start_ns: int,
+        symbols: tuple[str, ...] = DEFAULT_SYMBOLS,
+        seed: int = 0,
+        cash: Decimal = Decimal(100_000),
+        multiplier: Decimal = Decimal(2),
+        history_minutes: int = 120,
+        fill_cap: Decimal | None = None,
+    ) -> None:
+        self.now_ns = start_ns - start_ns % NS_PER_MIN
+        self.symbols = tuple(symbols)
+        self.cash = cash
+        self.multiplier = multiplier
+        self.fill_cap = fill_cap  # most shares one order fills per bar (None: all of it)
+        self.is_open = True
+        self.next_close_ns = self.now_ns + _SESSION_NS
+        self.next_open_ns = self.now_ns + _DAY_NS
+        self.orders: dict[str, BookOrder] = {}  # by id, in submission order
+        self.by_client_id: dict[str, str] = {}
+        self.positions: dict[str, PositionRow] = {}
+        self.activities: list[dict[str, str]] = []
+        self.refused_cancels: set[str] = set()  # client ids whose cancel the venue refuses
+        self.bars: dict[str, list[BarRow]] = {s: [] for s in self.symbols}
+        self.forming: dict[str, BarRow] = {}
+        self._rng = {s: random.Random(f"{seed}:{s}") for s in self.symbols}
+        self._last = {s: _START_PRICES.get(s, Decimal(100)) for s in self.symbols}
+        for k in range(history_minutes, 0, -1):
+            for s in self.symbols:
+                self.bars[s].append(self._next_bar(s, self.now_ns - k * NS_PER_MIN))
+        self._open_bars()
+
+    # ------------------------------------------------------------ prices and time
+
+    def _next_bar(self, symbol: str, ts: int) -> BarRow:
+        rng = self._rng[symbol]
+        o = self._last[symbol]
+        c = max(CENT, _cents(o * Decimal(1 + rng.gauss(0, 0.0015))))
+        h = _cents(max(o, c) * Decimal(1 + abs(rng.gauss(0, 0.0005))))
+        low = max(CENT, _cents(min(o, c) * Decimal(1 - abs(rng.gauss(0, 0.0005)))))
+        self._last[symbol] = c
+        return BarRow(ts, o, h, low, c, rng.randint(1_000, 5_000))
+
+    def _open_bars(self) -> None:
+        if self.is_open:
+            self.forming = {s: self._next_bar(s, self.now_ns) for s in self.symbols}
+
+    def set_price(self, symbol: str, price: Decimal) -> None:
+        """Move ``symbol`` to ``price`` now: the forming bar restarts there (tests use this to
+        make a limit cross, or not, for certain)."""
+        self._last[symbol] = price
+        if self.is_open:
+            self.forming[symbol] = self._next_bar(symbol, self.now_ns)
+
+    def price(self, symbol: str) -> Decimal:
+        """The last trade price: the forming bar's open, or the last close when closed."""
+        bar = self.forming.get(symbol)
+        return bar.o if bar is not None else self.bars[symbol][-1].c
+
+    def tick(self, minutes: int = 1) -> None:
+        """Move the clock ``minutes`` forward, closing bars and filling what they allow."""
+        for _ in range(minutes):
+            closed = self.forming
+            self.forming = {}
+            for symbol, bar in closed.items():
+                self.bars[symbol].append(bar)
+            self.now_ns += NS_PER_MIN
+            if closed:
+                self._match(closed)
+            self._roll_session()
+            self._open_bars()
+
+    def _roll_session(self) -> None:
+        if self.is_open and self.now_ns >= self.next_close_ns:
+            self.is_open = False
+            self.next_close_ns += _DAY_NS
+            for order in self.orders.values():  # DAY orders end with the session
+                if order.is_open and order.time_in_force == "day":
+                    order.status, order.updated_ns = "expired", self.now_ns
+        elif not self.is_open and self.now_ns >= self.next_open_ns:
+            self.is_open = True
+            self.next_open_ns += _DAY_NS
+
+    def set_clock(
+        self, is_open: bool, next_open_ns: int | None = None, next_close_ns: int | None = None
+    ) -> None:
+        """Open or close the market now; the next transitions default to a regular day."""
+        self.is_open = is_open
+        if is_open:
+            self.next_close_ns = next_close_ns or self.now_ns + _SESSION_NS
+            self.next_open_ns = next_open_ns or self.now_ns + _DAY_NS
+        else:
+            self.next_open_ns = next_open_ns or self.now_ns + 60 * NS_PER_MIN
+            self.next_close_ns = next_close_ns or self.next_open_ns + _SESSION_NS
+        self.forming = {}
+        self._open_bars()
+
+    # ------------------------------------------------------------ orders
+
+    def submit(self, body: dict[str, object]) -> BookOrder:
+        """Accept an order (POST /v2/orders) or raise the ``BookError`` Alpaca would answer."""
+        cid = str(body.get("client_order_id") or make_id("cid", len(self.orders)))
+        if cid in self.by_client_id:
+            raise BookError(422, 40010001, "client_order_id must be unique")
+        symbol = str(body.get("symbol", ""))
+        if symbol not in self._rng:
+            raise BookError(422, 40010001, f'asset "{symbol}" not found')
+        side, kind, tif = body.get("side"), body.get("type"), body.get("time_in_force")
+        if side not in ("buy", "sell"):
+            raise BookError(422, 40010001, "side must be buy or sell")
+        if kind not in ("market", "limit"):
+            raise BookError(422, 40010001, f"order type {kind} is not supported")
+        if tif not in ("day", "gtc"):
+            raise BookError(422, 40010001, "invalid time_in_force")
+        qty = _number(body.get("qty"), "qty")
+        if qty <= 0 or qty != qty.to_integral_value():
+            raise BookError(422, 40010001, "qty must be a positive whole number of shares")
+        qty = qty.quantize(Decimal(1))  # alpaca-py sends 10.0; Alpaca shows "10"
+        limit = None
+        if kind == "limit":
+            limit = _number(body.get("limit_price"), "limit_price")
+            if limit <= 0 or limit != limit.quantize(CENT):
+                raise BookError(
+                    422, 40010001, "sub-penny increment does not fulfill minimum pricing criteria"
+                )
+            limit = limit.quantize(CENT)
+        if side == "buy" and qty * (limit or self.price(symbol)) > self.buying_power():
+            raise BookError(403, 40310000, "insufficient buying power")
+        order = BookOrder(
+            id=make_id("order", len(self.orders)),
+            client_order_id=cid,
+            symbol=symbol,
+            side=str(side),
+            qty=qty,
+            type=str(kind),
+            time_in_force=str(tif),
+            limit_price=limit,
+            created_ns=self.now_ns,
+            status="new" if self.is_open else "accepted",
+            updated_ns=self.now_ns,
+        )
+        self.orders[order.id] = order
+        self.by_client_id[cid] = order.id
+        return order
+
+    def order(self, order_id: str) -> BookOrder:
+        order = self.orders.get(order_id)
+        if order is None:
+            raise BookError(404, 40410000, "order not found")
+        return order
+
+    def order_by_client_id(self, cid: str) -> BookOrder:
+        order = self.orders.get(self.by_client_id.get(cid, ""))
+        if order is None:
+            raise BookError(404, 40410000, f"order not found for {cid}")
+        return order
+
+    def cancel(self, order_id: str) -> BookOrder:
+        """Cancel one order (DELETE /v2/orders/{id}) or raise what Alpaca would answer."""
+        order = self.order(order_id)
+        if not order.is_open or order.client_order_id in self.refused_cancels:
+            raise BookError(422, 42210000, f'order is not cancelable (status "{order.status}")')
+        order.status = "canceled"
+        order.canceled_ns = order.updated_ns = self.now_ns
+        return order
+
+    def cancel_all(self) -> list[tuple[BookOrder, BookError | None]]:
+        """DELETE /v2/orders: every open order with what its cancel did (None: canceled)."""
+        results: list[tuple[BookOrder, BookError | None]] = []
+        for order in [o for o in self.orders.values() if o.is_open]:
+            try:
+                results.append((self.cancel(order.id), None))
+            except BookError as e:
+                results.append((order, e))
+        return results
+
+    # ------------------------------------------------------------ fills and account
+
+    def _match(self, closed: dict[str, BarRow]) -> None:
+        n = 0
+        for order in [o for o in self.orders.values() if o.is_open and o.symbol in closed]:
+            price = _fill_price(order, closed[order.symbol])
+            if price is None:
+                continue
+            qty = order.qty - order.filled_qty
+            if self.fill_cap is not None:
+                qty = min(qty, self.fill_cap)
+            # Distinct microseconds per fill, as separate executions have at the real venue.
+            self._fill(order, qty, price, self.now_ns + n * 1_000)
+            n += 1
+
+    def _fill(self, order: BookOrder, qty: Decimal, price: Decimal, ts: int) -> None:
+        sign = 1 if order.side == "buy" else -1
+        self.cash -= sign * qty * price
+        pos = self.positions.setdefault(order.symbol, PositionRow())
+        new_qty = pos.qty + sign * qty
+        if pos.qty == 0 or (pos.qty > 0) == (sign > 0):
+            pos.avg = (pos.avg * abs(pos.qty) + price * qty) / abs(new_qty)
+        elif new_qty != 0 and (new_qty > 0) != (pos.qty > 0):
+            pos.avg = price  # flipped through zero
+        pos.qty = new_qty
+        done = order.filled_qty + qty
+        order.filled_avg_price = (
+            (order.filled_avg_price or 0) * order.filled_qty + price * qty
+        ) / done
+        order.filled_qty = done
+        order.status = "filled" if done == order.qty else "partially_filled"
+        order.updated_ns = ts
+        if order.status == "filled":
+            order.filled_ns = ts
+        self.activities.append(
+            {
+                "id": f"{_compact(ts)}::{make_id('fill', len(self.activities))}",
+                "order_id": order.id,
+                "ts": str(ts),
+                "type": "fill" if order.status == "filled" else "partial_fill",
+                "price": str(price),
+                "qty": str(qty),
+                "side": order.side,
+                "symbol": order.symbol,
+                "leaves_qty": str(order.qty - done),
+                "cum_qty": str(done),
+                "order_status": order.status,
+            }
+        )
+
+    def market_value(self) -> tuple[Decimal, Decimal]:
+        """(long market value, short market value) at current prices."""
+        long_mv = short_mv = Decimal(0)
+        for symbol, pos in self.positions.items():
+            value = pos.qty * self.price(symbol)
+            long_mv, short_mv = (
+                (long_mv + value, short_mv) if value > 0 else (long_mv, short_mv + value)
+            )
+        return long_mv, short_mv
+
+    def equity(self) -> Decimal:
+        long_mv, short_mv = self.market_value()
+        return self.cash + long_mv + short_mv
+
+    def buying_power(self) -> Decimal:
+        long_mv, short_mv = self.market_value()
+        pending = sum(
+            (o.qty - o.filled_qty) * (o.limit_price or self.price(o.symbol))
+            for o in self.orders.values()
+            if o.is_open and o.side == "buy"
+        )
+        return max(Decimal(0), self.equity() * self.multiplier - long_mv + short_mv - pending)
+
+
+def _fill_price(order: BookOrder, bar: BarRow) -> Decimal | None:
+    if order.created_ns > bar.t:
+        return None  # submitted after this bar opened: the next bar decides
+    if order.limit_price is None:
+        return bar.o
+    if order.side == "buy":
+        return min(order.limit_price, bar.o) if bar.low <= order.limit_price else None
+    return max(order.limit_price, bar.o) if bar.h >= order.limit_price else None
+
+
+def _cents(value: Decimal) -> Decimal:
+    return value.quantize(CENT, ROUND_HALF_EVEN)
+
+
+def _number(value: object, name: str) -> Decimal:
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        raise BookError(422, 40010001, f"{name} is not a number") from None
+    if not number.is_finite():
+        raise BookError(422, 40010001, f"{name} is not a number")
+    return number
+
+
+def iso(ts_ns: int) -> str:
+    """RFC 3339 UTC with nanoseconds, as Alpaca writes timestamps."""
+    seconds, frac = divmod(ts_ns, 1_000_000_000)
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{frac:09d}Z"
+
+
+def _compact(ts_ns: int) -> str:
+    """Alpaca's activity id prefix: the UTC time as YYYYMMDDHHMMSSmmm."""
+    seconds, frac = divmod(ts_ns, 1_000_000_000)
+    return (
+        datetime.fromtimestamp(seconds, UTC).strftime("%Y%m%d%H%M%S") + f"{frac // 1_000_000:03d}"
+    )

@@ -86,6 +86,13 @@ async def _batch(oms: OrderManager, symbol: str | None, report: CancelAllReport)
         return
     oms.record_canceled(canceled)
     report.canceled.extend(canceled)
+    # A venue whose batch cancel answers per order (Alpaca's 207) says which it refused; they
+    # are still open and get cancelled one by one next round, but what the venue said stays.
+    for failure in getattr(oms.venue, "cancel_failures", ()):
+        report.errors.append(
+            f"cancel all refused {failure.client_order_id or failure.venue_order_id}: "
+            f"{failure.status} {failure.message}"
+        )
 
 
 async def _one_by_one(oms: OrderManager, working: list[Order], report: CancelAllReport) -> None:

@@ -25,14 +25,15 @@ class CcxtConfig(CredentialsConfig):
     key_env: str = setting("QUANTBOT_CCXT_API_KEY")
     secret_env: str = setting("QUANTBOT_CCXT_SECRET")
     exchange_id: str = setting("binance")
-    market_type: str = setting("spot", choices=("spot", "future"))
+    # Spot only in this build (futures with leverage: not built yet).
+    market_type: str = setting("spot", choices=("spot",))
     # Paper runs use the exchange's sandbox/testnet; a live run never does.
     sandbox: bool = setting(True)
     timeout_s: float = setting(10.0, gt=0)
     # OHLCV polling: the candle size and how often to ask for new closed candles.
     timeframe: str = setting("1m")
     poll_interval_s: float = setting(5.0, gt=0)
-    # Futures only: leverage is never set above this (nor above what the market allows).
+    # For futures, when they are built: leverage never above this (nor the market's limit).
     max_leverage: float = setting(1.0, ge=1)
 
 

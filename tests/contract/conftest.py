@@ -8,9 +8,13 @@ from typing import Any
 
 import pytest
 
-from tests.contract.harness import AlpacaHarness, SimHarness
+from tests.contract.harness import AlpacaHarness, BinanceHarness, SimHarness
 
-HARNESSES: dict[str, Any] = {"sim": SimHarness, "alpaca": AlpacaHarness}
+HARNESSES: dict[str, Any] = {
+    "sim": SimHarness,
+    "alpaca": AlpacaHarness,
+    "ccxt": BinanceHarness,
+}
 
 
 @pytest.fixture(params=sorted(HARNESSES))

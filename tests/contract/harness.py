@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from quantbot.clock import NS_PER_S, SimClock
-from quantbot.config_venues import AlpacaConfig
+from quantbot.config_venues import AlpacaConfig, CcxtConfig
 from quantbot.domain.values import Bar, Instrument
 from quantbot.testing.alpaca import TEST_KEY, TEST_SECRET, AlpacaServer
+from quantbot.testing.binance import TEST_API_KEY, TEST_API_SECRET, BinanceServer
 from quantbot.testing.faults import Fault
 from quantbot.venues.alpaca.venue import AlpacaVenue
+from quantbot.venues.ccxt import CcxtVenue
 from quantbot.venues.sim.faults import FaultRule, FaultyVenue
 from quantbot.venues.sim.venue import SimVenue
 
@@ -32,6 +34,7 @@ class SimHarness:
 
     name = "sim"
     symbol = "SIMA"
+    qty_unit = Decimal(1)
     unknown_symbol = "NOPE"
     # An order at this price never fills: it stays working for cancel tests.
     far_buy_price = Decimal("1.00")
@@ -107,6 +110,7 @@ class AlpacaHarness:
 
     name = "alpaca"
     symbol = "AAPL"
+    qty_unit = Decimal(1)
     unknown_symbol = "ZZZZQ"
     far_buy_price = Decimal("1.00")
     submit_endpoint = "POST /v2/orders"
@@ -144,6 +148,63 @@ class AlpacaHarness:
             "rate_limit": Fault("http_429", retry_after_s=2.0),
             "auth_revoked": Fault("auth_revoked", times=0),
             # held past the adapter's 1 s timeout: the order exists, no reply came
+            "accept_then_timeout": Fault("accept_then_timeout", delay_s=3.0),
+        }[kind]
+        self.server.faults.arm(self.submit_endpoint, fault)
+
+    async def reopen(self) -> Any:
+        await self.venue.close()
+        self.venue = self._build()
+        await self.venue.connect()
+        return self.venue
+
+    async def close(self) -> None:
+        if self.venue is not None:
+            await self.venue.close()
+        await self.server.stop()
+
+
+class BinanceHarness:
+    """The real ccxt (binance) against the loopback Binance spot server, in the test's loop."""
+
+    name = "ccxt"
+    symbol = "ETH/USDT"
+    qty_unit = Decimal("0.01")
+    unknown_symbol = "NOPE/USDT"
+    far_buy_price = Decimal("1000.00")  # 0.01 ETH there is 10 USDT, above the 5 USDT minimum
+    submit_endpoint = "POST /api/v3/order"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.server = BinanceServer()
+        self.clock = ServerClock(self.server)
+        self.venue: Any = None
+
+    def _build(self) -> Any:
+        settings = CcxtConfig(base_url=self.server.base_url, timeout_s=1.0)
+        return CcxtVenue(
+            settings,
+            api_key=TEST_API_KEY,
+            secret=TEST_API_SECRET,
+            clock=self.clock,
+            sandbox=True,
+            symbols=["ETH/USDT", "BTC/USDT"],
+        )
+
+    async def open(self) -> Any:
+        if not self.server.port:
+            await self.server.start()
+        self.venue = self._build()
+        await self.venue.connect()
+        return self.venue
+
+    async def market_moves(self) -> None:
+        self.server.tick(1)
+
+    def arm_submit_fault(self, kind: str) -> None:
+        fault = {
+            "rate_limit": Fault("http_429", retry_after_s=2.0),
+            "auth_revoked": Fault("auth_revoked", times=0),
             "accept_then_timeout": Fault("accept_then_timeout", delay_s=3.0),
         }[kind]
         self.server.faults.arm(self.submit_endpoint, fault)

@@ -26,7 +26,8 @@ _n = 0
 def intent(
     h: Any,
     *,
-    qty: str = "1",
+    units: int = 1,
+    qty: Decimal | None = None,
     side: Side = Side.BUY,
     limit: Decimal | None = None,
     symbol: str | None = None,
@@ -38,7 +39,7 @@ def intent(
         decision_id=f"contract-{_n}",
         symbol=symbol or h.symbol,
         side=side,
-        qty=Decimal(qty),
+        qty=qty if qty is not None else h.qty_unit * units,
         order_type=OrderType.LIMIT if limit is not None else OrderType.MARKET,
         limit_price=limit,
     )
@@ -96,22 +97,22 @@ def rig(harness: Any, tmp_path: Path) -> Rig:
 
 async def test_submit_ack_fill(harness: Any) -> None:
     venue = harness.venue
-    sent = intent(harness, qty="2")
+    sent = intent(harness, units=2)
     result = await venue.submit(sent)
     assert result.outcome is SubmitOutcome.ACCEPTED and result.reason is None
     assert result.order is not None and result.order.client_order_id == sent.client_order_id
     await harness.market_moves()
     fills = [f for f in await venue.fills_since(0) if f.client_order_id == sent.client_order_id]
-    assert sum(f.qty for f in fills) == Decimal(2)
+    assert sum(f.qty for f in fills) == harness.qty_unit * 2
     assert all(f.side is Side.BUY and f.price > 0 for f in fills)
     seqs = [f.seq for f in await venue.fills_since(0)]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
     assert await venue.fills_since(max(seqs)) == []  # the cursor moves past them
     order = await venue.order_by_client_id(sent.client_order_id)
     assert order is not None and order.status is OrderStatus.FILLED
-    assert order.filled_qty == Decimal(2)
+    assert order.filled_qty == harness.qty_unit * 2
     positions = await venue.positions()
-    assert positions[harness.symbol].qty == Decimal(2)
+    assert positions[harness.symbol].qty == harness.qty_unit * 2
 
 
 async def test_cancel_leaves_no_working_order(harness: Any) -> None:
@@ -143,7 +144,7 @@ async def test_lookup_by_client_id(harness: Any) -> None:
     await venue.submit(sent)
     found = await venue.order_by_client_id(sent.client_order_id)
     assert found is not None
-    assert (found.symbol, found.side, found.qty) == (harness.symbol, Side.BUY, Decimal(1))
+    assert (found.symbol, found.side, found.qty) == (harness.symbol, Side.BUY, harness.qty_unit)
     assert found.status is OrderStatus.ACCEPTED
 
 
@@ -160,9 +161,9 @@ async def test_an_order_rounded_by_the_venues_instrument_is_accepted(harness: An
     instrument = (await venue.instruments())[harness.symbol]
     raw_price = float(harness.far_buy_price) + float(instrument.tick_size) * 0.37
     price = instrument.round_price(raw_price)
-    qty = instrument.round_qty(instrument.lot_size * Decimal("1.7"))
+    qty = instrument.round_qty(harness.qty_unit * Decimal("1.7"))
     assert price % instrument.tick_size == 0 and qty % instrument.lot_size == 0
-    result = await venue.submit(intent(harness, qty=str(qty), limit=price))
+    result = await venue.submit(intent(harness, qty=qty, limit=price))
     assert result.outcome is SubmitOutcome.ACCEPTED, result.reason
     assert result.order is not None and result.order.limit_price == price
 
@@ -218,7 +219,7 @@ async def test_revoked_credentials_halt_with_auth_halt(harness: Any, rig: Rig) -
 
 async def test_restart_reconciles_against_the_venue(harness: Any, rig: Rig) -> None:
     resting = intent(harness, limit=harness.far_buy_price)
-    filled = intent(harness, qty="3")
+    filled = intent(harness, units=3)
     assert (await rig.oms.submit(resting)).outcome is SubmitOutcome.ACCEPTED
     assert (await rig.oms.submit(filled)).outcome is SubmitOutcome.ACCEPTED
     await harness.market_moves()
@@ -230,4 +231,4 @@ async def test_restart_reconciles_against_the_venue(harness: Any, rig: Rig) -> N
     assert ReasonCode.RECONCILE_POSITION_MISMATCH not in codes, findings
     assert oms.ledger.orders[resting.client_order_id].status is OrderStatus.ACCEPTED
     assert oms.ledger.orders[filled.client_order_id].status is OrderStatus.FILLED
-    assert oms.ledger.position_qty(harness.symbol) == Decimal(3)
+    assert oms.ledger.position_qty(harness.symbol) == harness.qty_unit * 3

@@ -473,9 +473,7 @@ def test_an_override_of_one_profile_key_keeps_that_profiles_other_values() -> No
         ({"QUANTBOT__MARKET__SOURCE": "venue"}, 'venue.name = "sim" has no market data'),
     ],
 )
-def test_a_real_venue_trades_on_its_own_market_data_only(
-    env: dict[str, str], problem: str
-) -> None:
+def test_a_real_venue_trades_on_its_own_market_data_only(env: dict[str, str], problem: str) -> None:
     # Synthetic or file prices against a real book would trade on made-up prices.
     with pytest.raises(ConfigError, match=problem):
         load_config(None, environ=env)

@@ -1,0 +1,267 @@
+"""A loopback Binance spot: REST API v3 as ccxt's ``binance`` class calls it, on 127.0.0.1.
+
+Tests start it in-process (``port = await BinanceServer().start()``) and point ccxt at
+``http://127.0.0.1:<port>`` (every URL key of ``exchange.urls["api"]``); a person runs it by
+hand with ``python -m quantbot.testing.binance --port 8765`` and sets ``[venue.ccxt]
+base_url`` to it. Signed endpoints check ``X-MBX-APIKEY``, the HMAC-SHA256 signature over
+query string + body and ``timestamp``/``recvWindow`` against the wall clock, and refuse with
+Binance's own codes, so ccxt raises what it raises for the real venue.
+
+In-process nothing moves on its own: ``tick(n)`` closes n 1m candles (``binance_book``) and
+fills the resting LIMITs they cross. Run by hand, the book follows the wall clock. Over HTTP
+(no auth): ``POST /__admin/tick`` ``{"minutes": n}``, ``POST``/``DELETE /__faults``
+(``quantbot.testing.faults``), with endpoints named like ``"POST /api/v3/order"``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import socket
+import struct
+
+from aiohttp import web
+
+from quantbot.clock import Clock, LiveClock
+from quantbot.testing import binance_book as bk
+from quantbot.testing import binance_wire as wire
+from quantbot.testing.faults import Fault, FaultBook
+
+TEST_API_KEY = "LoopbackBinanceKey0000000000000000000000000000000000000000000000"
+TEST_API_SECRET = "LoopbackBinanceSecret00000000000000000000000000000000000000000000"
+_PUBLIC = "/api/v3/"
+_REVOKED = bk.BinanceApiError(401, -2015, "Invalid API-key, IP, or permissions for action.")
+_BUSY = {"code": -1008, "msg": "Server is currently overloaded with other requests."}
+_INTERNAL = {"code": -1001, "msg": "Internal error; unable to process your request."}
+_TOO_MANY = {"code": -1003, "msg": "Too many requests; current limit is 6000 request weight."}
+
+
+def _json(data: object, status: int = 200, **headers: str) -> web.Response:
+    return web.Response(
+        text=json.dumps(data), status=status, content_type="application/json", headers=headers
+    )
+
+
+class BinanceServer:
+    """One spot account behind Binance's REST protocol, with per-endpoint fault injection."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str = TEST_API_KEY,
+        api_secret: str = TEST_API_SECRET,
+        book: bk.BinanceBook | None = None,
+        wall_clock: Clock | None = None,
+        follow_wall_clock: bool = False,
+    ) -> None:
+        self.book = book or bk.BinanceBook()
+        self.faults = FaultBook()
+        self.requests: list[str] = []  # "METHOD /path" of every API request, in order
+        self._key, self._secret = api_key, api_secret
+        self._wall = wall_clock or LiveClock()
+        self._follow = follow_wall_clock
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    def __repr__(self) -> str:
+        return f"BinanceServer(now_ms={self.book.now_ms}, orders={len(self.book.orders)})"
+
+    # ------------------------------------------------------------ control
+
+    @property
+    def now_ns(self) -> int:
+        """The book's market time (klines and fills are stamped with it)."""
+        return self.book.now_ms * 1_000_000
+
+    def tick(self, minutes: int = 1) -> list[bk.Trade]:
+        """Close ``minutes`` 1m candles, filling the resting LIMITs they cross."""
+        return self.book.tick(minutes)
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        server = site._server  # aiohttp exposes the bound port only here (port=0)
+        self.port = int(server.sockets[0].getsockname()[1]) if server else port
+        return self.port
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def _wall_ms(self) -> int:
+        return self._wall.now_ns() // 1_000_000
+
+    # ------------------------------------------------------------ dispatch
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        path = request.path
+        if path.startswith("/__"):
+            return await self._admin(request)
+        name = path.removeprefix(_PUBLIC)
+        route = wire.ROUTES.get((request.method, name))
+        if (request.method, name) == ("GET", "time"):  # the clock recvWindow is checked on
+            route = (False, lambda book, params: {"serverTime": self._wall_ms()})
+        if not path.startswith(_PUBLIC) or route is None:
+            return _json({"code": -1000, "msg": f"Unknown endpoint {path}"}, 404)
+        endpoint = f"{request.method} {path}"
+        self.requests.append(endpoint)
+        signed, handler = route
+        fault = self.faults.take(endpoint)
+        if fault is not None and not fault.after_effect:
+            refusal = await self._fault_before(request, fault, signed)
+            if refusal is not None:
+                return refusal
+        try:
+            params = await self._params(request, signed)
+            if self._follow:
+                self.book.advance_to(self._wall_ms())
+            body = handler(self.book, params)
+        except bk.BinanceApiError as e:
+            return _json(e.payload(), e.status)
+        if fault is not None and fault.after_effect:
+            return await self._fault_after(fault, body)
+        return _json(body)
+
+    async def _fault_before(
+        self, request: web.Request, fault: Fault, signed: bool
+    ) -> web.StreamResponse | None:
+        if fault.kind == "delay":
+            await asyncio.sleep(fault.delay_s)
+            return None
+        if fault.kind == "http_429":
+            retry = str(max(1, round(fault.retry_after_s)))
+            return _json(_TOO_MANY, 429, **{"Retry-After": retry})
+        if fault.kind == "http_5xx":
+            return _json(_BUSY if fault.status == 503 else _INTERNAL, fault.status)
+        if fault.kind == "auth_revoked":
+            return _json(_REVOKED.payload(), _REVOKED.status) if signed else None
+        _reset(request)  # connection_reset
+        return web.Response(status=500)  # never reaches the client: the socket is gone
+
+    async def _fault_after(self, fault: Fault, body: object) -> web.Response:
+        if fault.kind == "accept_then_timeout":
+            await asyncio.sleep(fault.delay_s)  # the client's timeout fires first
+            return _json(body)
+        if fault.kind == "http_5xx_after_accept":
+            return _json(_INTERNAL, fault.status)
+        text = json.dumps(body)  # truncated_json
+        return web.Response(text=text[: len(text) // 2], content_type="application/json")
+
+    async def _admin(self, request: web.Request) -> web.Response:
+        route = (request.method, request.path)
+        if route == ("POST", "/__faults"):
+            endpoint, fault = Fault.from_json(await request.json())
+            self.faults.arm(endpoint, fault)
+            return _json({"armed": endpoint, "kind": fault.kind})
+        if route == ("DELETE", "/__faults"):
+            self.faults.clear()
+            return _json({"cleared": True})
+        if route == ("POST", "/__admin/tick"):
+            data = await request.json() if request.can_read_body else {}
+            trades = self.tick(int(data.get("minutes", 1)))
+            return _json({"now_ms": self.book.now_ms, "fills": len(trades)})
+        return _json({"error": f"unknown admin route {request.method} {request.path}"}, 404)
+
+    # ------------------------------------------------------------ auth
+
+    async def _params(self, request: web.Request, signed: bool) -> dict[str, str]:
+        raw_query = request.rel_url.raw_query_string
+        raw_body = await request.text() if request.can_read_body else ""
+        params = dict(request.query)
+        if raw_body:
+            params.update((k, str(v)) for k, v in (await request.post()).items())
+        if signed:
+            self._authenticate(request, params, raw_query, raw_body)
+        return params
+
+    def _authenticate(
+        self, request: web.Request, params: dict[str, str], raw_query: str, raw_body: str
+    ) -> None:
+        key = request.headers.get("X-MBX-APIKEY", "")
+        if not key.isalnum() or len(key) > 128:
+            raise bk.BinanceApiError(401, -2014, "API-key format invalid.")
+        if not hmac.compare_digest(key, self._key):
+            raise _REVOKED
+        signature = params.get("signature")
+        if not signature:
+            raise bk.mandatory("signature")
+        # Binance signs totalParams: the query string followed by the body, minus signature.
+        payload = _unsigned(raw_query) + _unsigned(raw_body)
+        expected = hmac.new(self._secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, signature):
+            raise bk.BinanceApiError(400, -1022, "Signature for this request is not valid.")
+        timestamp = params.get("timestamp", "")
+        if not timestamp.isdigit():
+            raise bk.mandatory("timestamp")
+        window = int(params.get("recvWindow", "5000"))
+        now = self._wall_ms()
+        if int(timestamp) > now + 1000 or now - int(timestamp) > window:
+            raise bk.BinanceApiError(
+                400, -1021, "Timestamp for this request is outside of the recvWindow."
+            )
+
+    # ------------------------------------------------------------ endpoints
+
+
+def _unsigned(raw: str) -> str:
+    return "&".join(p for p in raw.split("&") if p and not p.startswith("signature="))
+
+
+def _reset(request: web.Request) -> None:
+    """Drop the connection with a TCP reset, before any byte of a reply."""
+    transport = request.transport
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    wall = LiveClock()
+    book = bk.BinanceBook(seed=args.seed, start_ms=wall.now_ns() // 1_000_000)
+    server = BinanceServer(
+        api_key=args.api_key, api_secret=args.api_secret, book=book, wall_clock=wall,
+        follow_wall_clock=True,
+    )  # fmt: skip
+    port = await server.start(args.host, args.port)
+    symbols = ", ".join(f"{m.base}/{m.quote}" for m in book.markets.values())
+    print(f"binance loopback on http://{args.host}:{port}  (symbols: {symbols})")
+    print(f"  api key: {args.api_key}\n  secret:  {args.api_secret}  (test credentials)")
+    try:
+        await asyncio.Event().wait()  # until interrupted
+    finally:
+        await server.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m quantbot.testing.binance --port N``: serve until interrupted."""
+    parser = argparse.ArgumentParser(prog="python -m quantbot.testing.binance")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--api-key", default=TEST_API_KEY)
+    parser.add_argument("--api-secret", default=TEST_API_SECRET)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(args))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,285 @@
+"""Binance spot REST v3 shapes for the loopback server: one function per endpoint,
+``(book, params) -> JSON-ready data``, raising ``BinanceApiError`` as Binance refuses.
+
+Numbers are 8-decimal strings and times integer milliseconds, as Binance sends them; a
+cancel reply carries the cancel's own id in ``clientOrderId`` and the order's in
+``origClientOrderId``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from quantbot.testing import binance_book as bk
+
+Endpoint = Callable[[bk.BinanceBook, dict[str, str]], Any]
+_CID = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
+_NUMBER = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
+
+
+def exchange_info(book: bk.BinanceBook, params: dict[str, str]) -> dict[str, Any]:
+    return {
+        "timezone": "UTC",
+        "serverTime": book.now_ms,
+        "rateLimits": [],
+        "exchangeFilters": [],
+        "symbols": [wire_market(m) for m in book.markets.values()],
+    }
+
+
+def ticker(book: bk.BinanceBook, params: dict[str, str]) -> object:
+    if "symbol" in params:
+        return wire_ticker(book, book.market(params["symbol"]).symbol)
+    return [wire_ticker(book, s) for s in book.markets]
+
+
+def book_ticker(book: bk.BinanceBook, params: dict[str, str]) -> object:
+    def one(symbol: str) -> dict[str, str]:
+        bid, ask = book.bid_ask(symbol)
+        return {"symbol": symbol, "bidPrice": f"{bid:f}", "bidQty": "1.00000000",
+                "askPrice": f"{ask:f}", "askQty": "1.00000000"}  # fmt: skip
+
+    if "symbol" in params:
+        return one(book.market(params["symbol"]).symbol)
+    return [one(s) for s in book.markets]
+
+
+def klines(book: bk.BinanceBook, params: dict[str, str]) -> list[list[Any]]:
+    symbol = book.market(params.get("symbol")).symbol
+    if params.get("interval") != "1m":
+        raise bk.BinanceApiError(400, -1120, "Invalid interval.")
+    candles = [*book.klines[symbol], book.forming(symbol)]
+    start, end = int(params.get("startTime", 0)), params.get("endTime")
+    candles = [c for c in candles if c.open_ms >= start and (end is None or c.open_ms <= int(end))]
+    limit = min(int(params.get("limit", 500)), 1000)
+    chosen = candles[:limit] if "startTime" in params else candles[-limit:]
+    return [wire_kline(c) for c in chosen]
+
+
+def account(book: bk.BinanceBook, params: dict[str, str]) -> dict[str, Any]:
+    rate = f"{book.fee_rate:.8f}"
+    balances = [
+        {"asset": a, "free": f"{free:.8f}", "locked": f"{locked:.8f}"}
+        for a, (free, locked) in book.balances.items()
+    ]
+    return {
+        "makerCommission": 10, "takerCommission": 10, "buyerCommission": 0,
+        "sellerCommission": 0, "canTrade": True, "canWithdraw": True, "canDeposit": True,
+        "commissionRates": {"maker": rate, "taker": rate, "buyer": "0.00000000",
+                            "seller": "0.00000000"},
+        "brokered": False, "requireSelfTradePrevention": False, "preventSor": False,
+        "updateTime": book.now_ms, "accountType": "SPOT", "balances": balances,
+        "permissions": ["SPOT"], "uid": 1,
+    }  # fmt: skip
+
+
+def parse_new_order(params: dict[str, str]) -> bk.NewOrder:
+    """The order a ``POST /api/v3/order`` asks for, or Binance's refusal of its params."""
+    side, type_ = params.get("side"), params.get("type")
+    if side not in ("BUY", "SELL"):
+        raise bk.mandatory("side")
+    if type_ not in ("MARKET", "LIMIT"):
+        raise bk.BinanceApiError(400, -1116, "Invalid orderType.")
+    tif = params.get("timeInForce", "GTC") if type_ == "LIMIT" else ""
+    if type_ == "LIMIT" and tif not in ("GTC", "IOC", "FOK"):
+        raise bk.BinanceApiError(400, -1115, "Invalid timeInForce.")
+    cid = params.get("newClientOrderId")
+    if cid is not None and not _CID.match(cid):
+        raise _illegal("newClientOrderId", _CID.pattern)
+    return bk.NewOrder(
+        symbol=params.get("symbol", ""),
+        side=side,
+        type=type_,
+        qty=_positive(params, "quantity"),
+        price=_positive(params, "price") if type_ == "LIMIT" else None,
+        tif=tif,
+        cid=cid,
+    )
+
+
+def _positive(params: dict[str, str], name: str) -> Decimal:
+    raw = params.get(name)
+    if not raw:
+        raise bk.mandatory(name)
+    if not _NUMBER.match(raw) or Decimal(raw) <= 0:
+        raise _illegal(name, _NUMBER.pattern)
+    return Decimal(raw)
+
+
+def _illegal(name: str, pattern: str) -> bk.BinanceApiError:
+    return bk.BinanceApiError(
+        400, -1100, f"Illegal characters found in parameter '{name}'; legal range is '{pattern}'."
+    )
+
+
+def new_order(book: bk.BinanceBook, params: dict[str, str]) -> dict[str, Any]:
+    order, trades = book.new_order(parse_new_order(params))
+    body = wire_order(order, book.now_ms)
+    body["transactTime"] = order.time_ms
+    if params.get("newOrderRespType", "FULL") == "FULL":
+        body["fills"] = [
+            {"price": f"{t.price:.8f}", "qty": f"{t.qty:.8f}",
+             "commission": f"{t.commission:.8f}", "commissionAsset": t.commission_asset,
+             "tradeId": t.trade_id}
+            for t in trades
+        ]  # fmt: skip
+    return body
+
+
+def _lookup(
+    book: bk.BinanceBook, params: dict[str, str], missing: bk.BinanceApiError
+) -> bk.BookOrder:
+    symbol = book.market(params.get("symbol")).symbol
+    order_id, cid = params.get("orderId"), params.get("origClientOrderId")
+    if not order_id and not cid:
+        raise bk.BinanceApiError(
+            400, -1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both "
+            "were empty/null!"
+        )  # fmt: skip
+    order = book.find_order(symbol, order_id, cid)
+    if order is None:
+        raise missing
+    return order
+
+
+def get_order(book: bk.BinanceBook, params: dict[str, str]) -> dict[str, Any]:
+    missing = bk.BinanceApiError(400, -2013, "Order does not exist.")
+    return wire_order(_lookup(book, params, missing), book.now_ms)
+
+
+def cancel_order(book: bk.BinanceBook, params: dict[str, str]) -> dict[str, Any]:
+    unknown = bk.BinanceApiError(400, -2011, "Unknown order sent.")
+    order = _lookup(book, params, unknown)
+    if order not in book.open_orders(order.symbol):
+        raise unknown  # Binance answers a terminal order's cancel like an unknown one
+    return wire_canceled(book.cancel(order), params.get("newClientOrderId"))
+
+
+def open_orders(book: bk.BinanceBook, params: dict[str, str]) -> list[dict[str, Any]]:
+    symbol = book.market(params["symbol"]).symbol if "symbol" in params else None
+    return [wire_order(o, book.now_ms) for o in book.open_orders(symbol)]
+
+
+def cancel_open_orders(book: bk.BinanceBook, params: dict[str, str]) -> list[dict[str, Any]]:
+    symbol = book.market(params.get("symbol")).symbol
+    working = book.open_orders(symbol)
+    if not working:
+        raise bk.BinanceApiError(400, -2011, "Unknown order sent.")
+    return [wire_canceled(book.cancel(o), None) for o in working]
+
+
+def my_trades(book: bk.BinanceBook, params: dict[str, str]) -> list[dict[str, Any]]:
+    symbol = book.market(params.get("symbol")).symbol
+    trades = [t for t in book.trades if t.symbol == symbol]
+    if "orderId" in params:
+        trades = [t for t in trades if str(t.order_id) == params["orderId"]]
+    if "fromId" in params:
+        trades = [t for t in trades if t.trade_id >= int(params["fromId"])]
+    start, end = int(params.get("startTime", 0)), params.get("endTime")
+    trades = [t for t in trades if t.time_ms >= start and (end is None or t.time_ms <= int(end))]
+    limit = min(int(params.get("limit", 500)), 1000)
+    chosen = trades[:limit] if "startTime" in params or "fromId" in params else trades[-limit:]
+    return [wire_trade(t) for t in chosen]
+
+
+def wire_market(m: bk.Market) -> dict[str, Any]:
+    return {
+        "symbol": m.symbol, "status": "TRADING", "baseAsset": m.base, "baseAssetPrecision": 8,
+        "quoteAsset": m.quote, "quotePrecision": 8, "quoteAssetPrecision": 8,
+        "baseCommissionPrecision": 8, "quoteCommissionPrecision": 8,
+        "orderTypes": ["LIMIT", "MARKET"], "icebergAllowed": False, "ocoAllowed": False,
+        "quoteOrderQtyMarketAllowed": False, "allowTrailingStop": False,
+        "cancelReplaceAllowed": False, "isSpotTradingAllowed": True,
+        "isMarginTradingAllowed": False, "permissions": [], "permissionSets": [["SPOT"]],
+        "filters": [
+            {"filterType": "PRICE_FILTER", "minPrice": f"{m.tick:.8f}",
+             "maxPrice": "1000000.00000000", "tickSize": f"{m.tick:.8f}"},
+            {"filterType": "LOT_SIZE", "minQty": f"{m.step:.8f}", "maxQty": "9000.00000000",
+             "stepSize": f"{m.step:.8f}"},
+            {"filterType": "NOTIONAL", "minNotional": f"{m.min_notional:.8f}",
+             "applyMinToMarket": True, "maxNotional": "9000000.00000000",
+             "applyMaxToMarket": False, "avgPriceMins": 5},
+        ],
+    }  # fmt: skip
+
+
+def wire_ticker(book: bk.BinanceBook, symbol: str) -> dict[str, Any]:
+    day = book.klines[symbol][-1440:]
+    bid, ask = book.bid_ask(symbol)
+    last, first = book.price(symbol), day[0].open
+    return {
+        "symbol": symbol, "priceChange": f"{last - first:.8f}",
+        "priceChangePercent": f"{(last - first) / first * 100:.3f}",
+        "weightedAvgPrice": f"{last:.8f}", "prevClosePrice": f"{first:.8f}",
+        "lastPrice": f"{last:.8f}", "lastQty": "0.00000000", "bidPrice": f"{bid:.8f}",
+        "bidQty": "1.00000000", "askPrice": f"{ask:.8f}", "askQty": "1.00000000",
+        "openPrice": f"{first:.8f}", "highPrice": f"{max(c.high for c in day):.8f}",
+        "lowPrice": f"{min(c.low for c in day):.8f}",
+        "volume": f"{sum(c.volume for c in day):.8f}", "quoteVolume": "0.00000000",
+        "openTime": day[0].open_ms, "closeTime": book.now_ms, "firstId": -1, "lastId": -1,
+        "count": 0,
+    }  # fmt: skip
+
+
+def wire_kline(c: bk.Kline) -> list[Any]:
+    return [
+        c.open_ms, f"{c.open:.8f}", f"{c.high:.8f}", f"{c.low:.8f}", f"{c.close:.8f}",
+        f"{c.volume:.8f}", c.open_ms + bk.MINUTE_MS - 1, f"{c.volume * c.close:.8f}", 0,
+        "0.00000000", "0.00000000", "0",
+    ]  # fmt: skip
+
+
+def wire_order(o: bk.BookOrder, now_ms: int) -> dict[str, Any]:
+    return {
+        "symbol": o.symbol, "orderId": o.order_id, "orderListId": -1, "clientOrderId": o.cid,
+        "price": f"{o.price or 0:.8f}", "origQty": f"{o.qty:.8f}",
+        "executedQty": f"{o.executed:.8f}", "cummulativeQuoteQty": f"{o.cum_quote:.8f}",
+        "status": o.status, "timeInForce": o.tif or "GTC", "type": o.type, "side": o.side,
+        "stopPrice": "0.00000000", "icebergQty": "0.00000000", "time": o.time_ms,
+        "updateTime": o.update_ms, "isWorking": True, "workingTime": o.time_ms,
+        "origQuoteOrderQty": "0.00000000", "selfTradePreventionMode": "NONE",
+    }  # fmt: skip
+
+
+def wire_canceled(o: bk.BookOrder, cancel_id: str | None) -> dict[str, Any]:
+    """A cancel reply: ``clientOrderId`` is the cancel's own id, the order's is ``orig...``."""
+    body = wire_order(o, o.update_ms)
+    body["origClientOrderId"] = o.cid
+    body["clientOrderId"] = cancel_id or f"cancel-{o.order_id}"
+    body["transactTime"] = o.update_ms
+    return body
+
+
+def wire_trade(t: bk.Trade) -> dict[str, Any]:
+    return {
+        "symbol": t.symbol, "id": t.trade_id, "orderId": t.order_id, "orderListId": -1,
+        "price": f"{t.price:.8f}", "qty": f"{t.qty:.8f}",
+        "quoteQty": f"{t.price * t.qty:.8f}", "commission": f"{t.commission:.8f}",
+        "commissionAsset": t.commission_asset, "time": t.time_ms,
+        "isBuyer": t.side == "BUY", "isMaker": t.is_maker, "isBestMatch": True,
+    }  # fmt: skip
+
+
+def _window(params: dict[str, str]) -> tuple[int, int]:
+    """``startTime``..``endTime`` (both inclusive, either open)."""
+    return int(params.get("startTime", 0)), int(params.get("endTime", 2**63))
+
+
+# (method, path below /api/v3/) -> (signed, endpoint)
+ROUTES: dict[tuple[str, str], tuple[bool, Endpoint]] = {
+    ("GET", "ping"): (False, lambda book, params: {}),
+    ("GET", "exchangeInfo"): (False, exchange_info),
+    ("GET", "ticker/24hr"): (False, ticker),
+    ("GET", "ticker/bookTicker"): (False, book_ticker),
+    ("GET", "klines"): (False, klines),
+    ("GET", "account"): (True, account),
+    ("POST", "order"): (True, new_order),
+    ("GET", "order"): (True, get_order),
+    ("DELETE", "order"): (True, cancel_order),
+    ("GET", "openOrders"): (True, open_orders),
+    ("DELETE", "openOrders"): (True, cancel_open_orders),
+    ("GET", "myTrades"): (True, my_trades),
+}

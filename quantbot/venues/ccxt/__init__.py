@@ -1,0 +1,6 @@
+"""Crypto exchanges through ccxt (spot). Imported lazily by the venue factory, so the
+default (sim) path never loads ccxt."""
+
+from quantbot.venues.ccxt.venue import CcxtVenue
+
+__all__ = ["CcxtVenue"]

@@ -1,0 +1,52 @@
+"""Building the ccxt client: options, timeouts, and where it talks to (sandbox, or every
+API URL moved onto ``base_url`` for a proxy or the loopback server)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+from urllib.parse import urlsplit
+
+import ccxt.async_support
+
+from quantbot.config_venues import CcxtConfig
+from quantbot.domain.errors import ConfigError
+
+OPTIONS = {
+    "defaultType": "spot",
+    "fetchMarkets": {"types": ["spot"]},  # not the futures APIs: this adapter trades spot
+    "fetchMargins": False,  # margin pair lists need sapi, absent on testnets
+    "fetchCurrencies": False,  # needs sapi too; quantbot reads precision from markets
+    "adjustForTimeDifference": False,
+}
+
+
+def make_exchange(settings: CcxtConfig, *, api_key: str, secret: str, sandbox: bool) -> Any:
+    """A ``ccxt.async_support`` exchange: no client-side rate limiter (quantbot throttles
+    and backs off itself), ccxt's per-request timeout from ``timeout_s``."""
+    cls = getattr(ccxt.async_support, settings.exchange_id, None)
+    if not isinstance(cls, type):
+        raise ConfigError(f"ccxt has no exchange {settings.exchange_id!r}")
+    exchange = cls(
+        {
+            "apiKey": api_key,
+            "secret": secret,
+            "enableRateLimit": False,
+            "timeout": round(settings.timeout_s * 1000),
+            "options": copy.deepcopy(OPTIONS),
+        }
+    )
+    if settings.base_url:
+        exchange.urls["api"] = _point_at(exchange.urls["api"], settings.base_url)
+    elif sandbox:
+        if "test" not in exchange.urls:
+            raise ConfigError(f"{settings.exchange_id} has no sandbox; set base_url or go live")
+        exchange.set_sandbox_mode(True)
+    return exchange
+
+
+def _point_at(urls: Any, base_url: str) -> Any:
+    """Every API URL (a string, or a dict of them) moved onto ``base_url``, paths kept."""
+    if isinstance(urls, dict):
+        return {key: _point_at(value, base_url) for key, value in urls.items()}
+    return base_url.rstrip("/") + urlsplit(str(urls)).path

@@ -1,0 +1,146 @@
+"""Every ccxt exception becomes one of quantbot's venue errors here, and only here.
+
+ccxt already maps Binance's codes to its own classes (``binance.exceptions``); the
+translation below sorts them by what quantbot must do:
+
+- ``AuthenticationError`` (incl. ``PermissionDenied``, ``AccountSuspended``) →
+  ``VenueAuthError``. ccxt turns Binance's -2015 into ``DDoSProtection`` once a key has
+  worked (it can mean a temporary IP ban); a revoked key answers the same, so -2015 is an
+  auth failure here: a person looks, rather than the daemon retrying a dead key for ever.
+- ``DDoSProtection`` / ``RateLimitExceeded`` (429, 418) → ``VenueRateLimited`` with the
+  reply's ``Retry-After``.
+- ``RequestTimeout`` (and our own deadline) → ``VenueTimeout``; a reset or refused
+  connection (ccxt wraps aiohttp's ``ClientConnectionError`` in ``ExchangeNotAvailable``) →
+  ``VenueConnectionError``; other ``ExchangeNotAvailable`` (5xx) and ``OperationFailed``
+  (Binance's "execution status unknown" codes) → ``VenueUnavailable``.
+- ``BadResponse`` / ``NullResponse`` → ``VenueSchemaError``.
+- ``InsufficientFunds`` → ``VenueBrokerState``; ``InvalidOrder``, ``BadRequest``,
+  ``OperationRejected`` and ``InvalidNonce`` (refused, nothing done) → ``VenueRejected``, with
+  two refinements the adapter acts on: ``VenueOrderNotFound`` and ``VenueDuplicateOrder``.
+- A bare ``ExchangeError`` carries a Binance code ccxt does not map for this URL (its
+  per-market tables only apply to binance.com hosts): 10xx codes are the server's own
+  trouble (``VenueUnavailable``), other codes a refusal. Without a code, or when we called
+  the SDK wrong (``NotSupported``, ``ArgumentsRequired``, used after close), nobody knows
+  what happened: a plain ``VenueError``, which the classifier treats as unknown and halts on.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+
+import aiohttp
+import ccxt
+
+from quantbot.domain.errors import (
+    VenueAuthError,
+    VenueBrokerState,
+    VenueConnectionError,
+    VenueError,
+    VenueRateLimited,
+    VenueRejected,
+    VenueSchemaError,
+    VenueTimeout,
+    VenueUnavailable,
+)
+
+# What a ccxt call can raise that ``translate`` understands (TimeoutError: our own deadline).
+CCXT_ERRORS: tuple[type[BaseException], ...] = (ccxt.BaseError, TimeoutError)
+
+
+class VenueOrderNotFound(VenueRejected):
+    """The venue holds no (working) order by that id: Binance -2013 / -2011."""
+
+
+class VenueDuplicateOrder(VenueRejected):
+    """The venue refused a client order id it already holds: Binance -2010 "Duplicate"."""
+
+
+_CODE = re.compile(r'"code"\s*:\s*(-?\d+)')
+# ccxt writes "<id> <METHOD> <url> <status> <reason> <body>" or "<id> <status> <reason> <body>".
+_STATUS = re.compile(r"^\S+ (?:(?:GET|POST|PUT|DELETE) \S+ )?([1-5]\d\d) ")
+_QUERY = re.compile(r"(https?://[^\s?]+)\?\S*")
+_REVOKED = -2015  # "Invalid API-key, IP, or permissions for action."
+_SERVER_CODES = range(-1099, -999)  # Binance 10xx: general server or network issues
+_MAX_MESSAGE = 300
+
+
+def translate(
+    exc: BaseException, *, venue: str, headers: Mapping[str, str] | None = None
+) -> VenueError:
+    """The quantbot error for ``exc`` (raise it ``from exc``). ``headers`` are the reply's,
+    read for ``Retry-After`` on rate limits. The message never holds a URL's query string
+    (timestamps and signatures) and never a credential: ccxt puts the key in a header."""
+    text = _QUERY.sub(r"\1?<query>", str(exc)) or repr(exc)
+    status = _status(text)
+    code = _binance_code(text)
+    cls = _classify(exc, code, text)
+    message = f"{type(exc).__name__}: {text}"
+    if len(message) > _MAX_MESSAGE:
+        message = message[: _MAX_MESSAGE - 3] + "..."
+    retry = _retry_after(headers) if cls is VenueRateLimited else None
+    return cls(message, venue=venue, status=status, retry_after_s=retry)
+
+
+def _network(exc: BaseException, code: int | None, text: str) -> type[VenueError]:
+    if isinstance(exc.__cause__, aiohttp.ClientConnectionError | ConnectionError):
+        return VenueConnectionError
+    if isinstance(exc, ccxt.ExchangeNotAvailable):
+        return VenueUnavailable  # an HTTP 5xx (or a gateway's 404/403)
+    return VenueConnectionError
+
+
+def _refusal(exc: BaseException, code: int | None, text: str) -> type[VenueError]:
+    if isinstance(exc, ccxt.InvalidOrder) and "Duplicate order" in text:
+        return VenueDuplicateOrder
+    if type(exc) is not ccxt.ExchangeError:
+        return VenueRejected
+    if code is None:
+        return VenueError
+    return VenueUnavailable if code in _SERVER_CODES else VenueRejected
+
+
+Rule = type[VenueError] | Callable[[BaseException, int | None, str], type[VenueError]]
+# First match wins: subclasses before the classes they refine.
+_RULES: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], Rule], ...] = (
+    ((TimeoutError, ccxt.RequestTimeout), VenueTimeout),
+    (ccxt.AuthenticationError, VenueAuthError),
+    ((ccxt.DDoSProtection, ccxt.RateLimitExceeded), VenueRateLimited),
+    (ccxt.InvalidNonce, VenueRejected),  # timestamp outside recvWindow: refused, nothing done
+    (ccxt.NetworkError, _network),
+    (ccxt.BadResponse, VenueSchemaError),
+    (ccxt.OperationFailed, VenueUnavailable),
+    (ccxt.InsufficientFunds, VenueBrokerState),
+    (ccxt.OrderNotFound, VenueOrderNotFound),
+    ((ccxt.NotSupported, ccxt.ArgumentsRequired, ccxt.ExchangeClosedByUser), VenueError),
+    (ccxt.ExchangeError, _refusal),
+)
+
+
+def _classify(exc: BaseException, code: int | None, text: str) -> type[VenueError]:
+    if code == _REVOKED:
+        return VenueAuthError
+    for classes, rule in _RULES:
+        if isinstance(exc, classes):
+            return rule if isinstance(rule, type) else rule(exc, code, text)
+    return VenueError
+
+
+def _status(text: str) -> int | None:
+    found = _STATUS.search(text)
+    return int(found.group(1)) if found else None
+
+
+def _binance_code(text: str) -> int | None:
+    found = _CODE.search(text)
+    return int(found.group(1)) if found else None
+
+
+def _retry_after(headers: Mapping[str, str] | None) -> float | None:
+    for key, value in (headers or {}).items():
+        if key.lower() == "retry-after":
+            try:
+                return float(value)
+            except ValueError:
+                return None
+    return None

@@ -267,6 +267,11 @@ class DecisionStep:
         record["limits"] = compact_limits(limited.to_record())
         record["clamps"].extend(r.to_record() for r in limited.applied)
         target_qty = instrument.round_qty(limited.target_notional_usd / bar.close)
+        if target_qty < 0 and not instrument.shortable:
+            record["clamps"].append(
+                reason(ReasonCode.SHORT_NOT_ALLOWED_CLAMP, wanted=str(target_qty)).to_record()
+            )
+            target_qty = ZERO
         reducing = abs(target_qty) < abs(position) and (target_qty * position) >= 0
         blocked = view.blocked_by
         if blocked is not None and not (reducing and blocked.code in _REDUCING_ALLOWED_UNDER):

@@ -43,6 +43,8 @@ MEANING: dict[ReasonCode, str] = {
     "trading halted until a person checks",
     ReasonCode.LIQUIDITY_THIN_BLOCK: "bar volume below the profile's min_bar_volume; no new risk",
     ReasonCode.LIQUIDITY_PARTICIPATION_CLAMP: "order cut to max_participation of bar volume",
+    ReasonCode.SHORT_NOT_ALLOWED_CLAMP: "a short target on an instrument the venue does not let "
+    "this account short (spot crypto) was cut to flat",
     ReasonCode.SIZER_POSITION_CAP: "target capped at the profile's max_position_usd",
     ReasonCode.AUTH_HALT: "the venue refused our credentials (401/403): trading halted, "
     "cancel-all attempted",

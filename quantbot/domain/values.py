@@ -98,6 +98,9 @@ class Instrument:
     # Most leverage the venue allows on this instrument: spot (and the embedded paper venue)
     # is 1x; futures or margin accounts say more. The AI sizer never proposes above it.
     max_leverage: Decimal = attrs.field(converter=to_decimal, default=Decimal(1))
+    # Whether the venue lets this account sell it short (spot crypto: no). A target below
+    # zero is cut to flat when not (SHORT_NOT_ALLOWED_CLAMP), instead of a venue reject.
+    shortable: bool = True
 
     def round_price(self, price: Decimal | float) -> Decimal:
         """Nearest tick (half-even), never zero for a positive price."""

@@ -9,12 +9,15 @@ from typing import Any
 
 import pytest
 
+from quantbot.clock import NS_PER_S
 from quantbot.decision import Decision, DecisionStep
+from quantbot.domain.values import Bar, Instrument
 from quantbot.risk.governor import GovernorRequest, GovernorState, GovernorVerdict, RiskGovernor
 from quantbot.signals.intents import parse_intent
 from tests.unit.test_decision import (
     ENV,
     SYMBOL,
+    WARMUP,
     Market,
     code,
     make,
@@ -268,3 +271,26 @@ def test_a_failing_governor_rejects_unless_configured_to_fail_open(fail_open: bo
         assert decision.intent is None
         assert code(decision) == "GOVERNOR_ERROR"
         assert decision.record["reason"]["error"] == "KeyError: 'max_notional_usd'"
+
+
+def test_a_short_target_where_the_venue_allows_no_shorts_goes_flat_instead() -> None:
+    # Spot crypto: a sell signal can close what is held, never open a short the venue refuses.
+    spot = Instrument(SYMBOL, "0.01", "1", min_notional="1", shortable=False)
+    step, market = make(ENV, instrument=spot)
+    close = 100.0
+    decision = None
+    for i in range(WARMUP + 1):  # a strong downtrend
+        ts = market.next_ts()
+        market.i += 1
+        market.clock.set(ts + 60 * NS_PER_S)
+        nxt = round(close * 0.99, 4)
+        bar = Bar(SYMBOL, ts, close, close, nxt, nxt, 1_000_000.0, 60)
+        close = nxt
+        decision = step.step(bar, view(positions={SYMBOL: D(20)}))
+        if i < WARMUP:
+            assert decision.intent is None or decision.intent.side.value == "SELL"
+    assert decision is not None and decision.intent is not None
+    assert (decision.intent.side.value, decision.intent.qty) == ("SELL", D(20))  # to flat
+    assert decision.record["position"]["target_qty"] == "0"
+    [clamp] = [c for c in decision.record["clamps"] if c["code"] == "SHORT_NOT_ALLOWED_CLAMP"]
+    assert D(clamp["wanted"]) < 0

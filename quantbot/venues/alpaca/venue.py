@@ -142,7 +142,15 @@ class AlpacaVenue:
             # US equities: cent ticks (Alpaca also gives price_increment for some assets),
             # whole shares, and Alpaca's $1 minimum order value.
             tick = Decimal(str(asset.price_increment or "0.01"))
-            loaded[symbol] = Instrument(symbol, tick, 1, 1, venue=NAME, max_leverage=leverage)
+            loaded[symbol] = Instrument(
+                symbol,
+                tick,
+                1,
+                1,
+                venue=NAME,
+                max_leverage=leverage,
+                shortable=bool(asset.shortable and asset.easy_to_borrow),
+            )
         self._instruments = loaded
 
     async def close(self) -> None:

@@ -53,6 +53,7 @@ def instrument_from_market(market: dict[str, Any], precision_mode: int, venue: s
         min_notional=to_decimal(cost_min) if cost_min is not None else ZERO,
         venue=venue,
         max_leverage=SPOT_LEVERAGE,
+        shortable=False,  # spot: only what the account holds can be sold
     )
 
 

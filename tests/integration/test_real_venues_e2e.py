@@ -1,0 +1,108 @@
+"""`quantbot run --execution-mode paper` against each loopback venue server, as a user would
+point it at a testnet: it trades through the real SDK, and the API key and secret appear in
+no output, log, manifest, record or state file."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from quantbot.testing.alpaca import AlpacaServer
+from quantbot.testing.alpaca_book import AlpacaBook
+from quantbot.testing.binance import BinanceServer
+from quantbot.testing.binance_book import BinanceBook
+from tests.integration.daemon import journal_events, read_jsonl, start
+from tests.integration.loopback import ServerThread
+
+MINUTE_MS = 60_000
+# Unmistakable values: if either shows up anywhere on disk or in the output, it leaked.
+KEY = "e2eKEYa8f3c1d9b7"
+SECRET = "e2eSECRETz4q9w2x7v6"
+
+# The market starts two hours back and is moved a minute per tick, so every bar the daemon
+# sees is closed (and old): staleness limits are opened up for that, nothing else.
+COMMON = {
+    "QUANTBOT__MARKET__SOURCE": "venue",
+    "QUANTBOT__DATA_CONTRACT__MAX_STALENESS_S": "100000",
+    "QUANTBOT__PRETRADE__MAX_DATA_AGE_S": "100000",
+    "QUANTBOT__PRETRADE__COLLAR_WINDOW_S": "100000",
+    "QUANTBOT__LIQUIDITY__CONSERVATIVE__MIN_BAR_VOLUME": "0",
+    "QUANTBOT__LIQUIDITY__CONSERVATIVE__MAX_PARTICIPATION": "1",
+    "QUANTBOT__REGIME_COMPONENTS__CONSERVATIVE__MEAN_REVERSION": "0",
+}
+
+
+def _two_hours_back_ms() -> int:
+    now = int(time.time() * 1000)
+    return now - now % MINUTE_MS - 120 * MINUTE_MS
+
+
+def binance() -> tuple[Any, dict[str, str]]:
+    server = BinanceServer(
+        api_key=KEY, api_secret=SECRET, book=BinanceBook(start_ms=_two_hours_back_ms())
+    )
+    env = {
+        "QUANTBOT__VENUE__NAME": "ccxt",
+        "QUANTBOT__MARKET__SYMBOLS": '["ETH/USDT", "BTC/USDT"]',
+        "QUANTBOT__VENUE__CCXT__POLL_INTERVAL_S": "0.2",
+        "QUANTBOT__VENUE__CCXT__TIMEOUT_S": "3",
+        "QUANTBOT_CCXT_API_KEY": KEY,
+        "QUANTBOT_CCXT_SECRET": SECRET,
+    }
+    return server, env
+
+
+def alpaca() -> tuple[Any, dict[str, str]]:
+    server = AlpacaServer(
+        AlpacaBook(start_ns=_two_hours_back_ms() * 1_000_000), api_key=KEY, api_secret=SECRET
+    )
+    env = {
+        "QUANTBOT__VENUE__NAME": "alpaca",
+        "QUANTBOT__MARKET__SYMBOLS": '["AAPL", "MSFT"]',
+        "QUANTBOT__VENUE__ALPACA__POLL_INTERVAL_S": "0.2",
+        "QUANTBOT__VENUE__ALPACA__TIMEOUT_S": "3",
+        "APCA_API_KEY_ID": KEY,
+        "APCA_API_SECRET_KEY": SECRET,
+    }
+    return server, env
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("make", [binance, alpaca], ids=["ccxt-binance", "alpaca"])
+def test_paper_run_trades_on_the_loopback_venue_and_never_leaks_the_keys(
+    workdir: Path, make: Any
+) -> None:
+    server, env = make()
+    with ServerThread(server) as srv:
+        if isinstance(server, AlpacaServer):
+            srv.call(lambda: server.set_clock(True))  # a session is open
+        url_key = "CCXT__BASE_URL" if "QUANTBOT_CCXT_SECRET" in env else "ALPACA__BASE_URL"
+        env[f"QUANTBOT__VENUE__{url_key}"] = srv.url
+        env["QUANTBOT__VENUE__ALPACA__DATA_URL"] = srv.url
+        proc = start(
+            workdir, "run", "--execution-mode", "paper", "--duration", "9s", env={**COMMON, **env}
+        )
+        while proc.poll() is None:  # move the market a minute every 0.1 s while it runs
+            srv.call(lambda: server.tick(1))
+            time.sleep(0.1)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err[-3000:]
+
+    records = read_jsonl(workdir / "runtime" / "decisions.jsonl")
+    accepted = [r for r in records if (r.get("order") or {}).get("outcome") == "ACCEPTED"]
+    assert accepted, "no order was accepted by the loopback venue"
+    events = journal_events(workdir)
+    assert any(e["type"] == "FILL" for e in events), "no fill came back through the SDK"
+    assert any(e["type"] == "INTENT" for e in events)
+
+    texts = [out, err] + [
+        p.read_text(errors="replace")
+        for root in (workdir / "runtime", workdir / "state")
+        for p in root.rglob("*")
+        if p.is_file() and not p.name.endswith(".sock")
+    ]
+    for text in texts:
+        assert KEY not in text and SECRET not in text

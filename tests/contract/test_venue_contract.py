@@ -19,6 +19,7 @@ from quantbot.oms.manager import OrderManager
 from quantbot.oms.reconcile import Reconciler
 from quantbot.ops.breakers import BreakerBoard
 from quantbot.ops.errors import ErrorHandler
+from quantbot.venues.base import MarketDataVenue
 
 _n = 0
 
@@ -232,3 +233,26 @@ async def test_restart_reconciles_against_the_venue(harness: Any, rig: Rig) -> N
     assert oms.ledger.orders[resting.client_order_id].status is OrderStatus.ACCEPTED
     assert oms.ledger.orders[filled.client_order_id].status is OrderStatus.FILLED
     assert oms.ledger.position_qty(harness.symbol) == harness.qty_unit * 3
+
+
+# -- market data --------------------------------------------------------------------------------
+
+
+async def test_market_data_closed_bars_a_quote_and_the_clock(harness: Any) -> None:
+    venue = harness.venue
+    await harness.market_moves()
+    await harness.market_moves()
+    assert isinstance(venue, MarketDataVenue)
+    bars = await venue.bars(harness.symbol)
+    assert bars and all(b.symbol == harness.symbol for b in bars)
+    stamps = [b.ts_ns for b in bars]
+    assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)
+    # closed only: each bar ended by the venue's now
+    assert all(b.ts_ns + b.interval_s * 1e9 <= harness.clock.now_ns() for b in bars)
+    assert all(b.low <= min(b.open, b.close) <= max(b.open, b.close) <= b.high for b in bars)
+    later = await venue.bars(harness.symbol, since_ns=stamps[-1])
+    assert [b.ts_ns for b in later] == [stamps[-1]]  # "opening at or after since_ns"
+    quote = await venue.quote(harness.symbol)
+    assert 0 < quote.bid <= quote.ask
+    clock = await venue.market_clock()
+    assert isinstance(clock.is_open, bool)

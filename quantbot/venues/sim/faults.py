@@ -135,6 +135,16 @@ class FaultyVenue:
     async def market_clock(self) -> Any:
         return await self.inner.market_clock()
 
+    @property
+    def bar_interval_s(self) -> float:
+        return self.inner.bar_interval_s
+
+    async def bars(self, symbol: str, *, since_ns: int | None = None, limit: int = 500) -> Any:
+        return await self.inner.bars(symbol, since_ns=since_ns, limit=limit)
+
+    async def quote(self, symbol: str) -> Any:
+        return await self.inner.quote(symbol)
+
     async def _call(self, endpoint: str, act: Callable[[], Awaitable[Any]]) -> Any:
         self._calls[endpoint] += 1
         call = self._calls[endpoint]

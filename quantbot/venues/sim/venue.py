@@ -10,13 +10,14 @@ an append-only log); ``state_path=None`` keeps everything in memory (bench, repl
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections import deque
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
 import attrs
 
 from quantbot.clock import Clock
-from quantbot.domain.errors import InvariantViolation
+from quantbot.domain.errors import InvariantViolation, VenueRejected
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.domain.values import (
     ZERO,
@@ -28,6 +29,7 @@ from quantbot.domain.values import (
     OrderStatus,
     OrderType,
     Position,
+    Quote,
     SubmitOutcome,
     to_decimal,
 )
@@ -37,6 +39,7 @@ from quantbot.venues.sim.matching import Match, MatchParams, match, stop_trigger
 from quantbot.venues.sim.session import MarketClock, SessionCalendar
 
 _BPS = Decimal(10_000)
+_RECENT_BARS = 500
 _FEE_QUANTUM = Decimal("1e-8")
 
 
@@ -76,6 +79,9 @@ class SimVenue:
             has_sessions=session is not None,
         )
         self._session = session
+        # The market-data side of the protocol: the bars this venue has matched against.
+        self._recent: dict[str, deque[Bar]] = {}
+        self.bar_interval_s = 0.0  # set by the first bar seen
         # A book on disk wins over initial_cash: it is the account, initial_cash only seeds it.
         self._book = SimBook(cash=_param("initial_cash", initial_cash, low=0))
         self._loaded = self._load()
@@ -111,6 +117,25 @@ class SimVenue:
 
     async def instruments(self) -> dict[str, Instrument]:
         return dict(self._instruments)
+
+    # ------------------------------------------------------------ market data
+
+    async def bars(
+        self, symbol: str, *, since_ns: int | None = None, limit: int = 500
+    ) -> list[Bar]:
+        """The bars this venue matched against (the last few hundred), oldest first."""
+        recent = [
+            b for b in self._recent.get(symbol, ()) if since_ns is None or b.ts_ns >= since_ns
+        ]
+        return recent[-limit:]
+
+    async def quote(self, symbol: str) -> Quote:
+        """Bid and ask around the mark, as wide as the slippage the venue charges."""
+        mark = self._book.mark_price(symbol)
+        if mark is None:
+            raise VenueRejected(f"no price for {symbol} yet", venue=self.name)
+        half = mark * to_decimal(self._params.slippage_bps) / _BPS
+        return Quote(symbol, self._clock.now_ns(), float(mark - half), float(mark + half))
 
     # ------------------------------------------------------------ orders
 
@@ -218,6 +243,8 @@ class SimVenue:
         instrument = self._instruments.get(bar.symbol)
         if instrument is None:
             return []
+        self._recent.setdefault(bar.symbol, deque(maxlen=_RECENT_BARS)).append(bar)
+        self.bar_interval_s = bar.interval_s
         fills: list[Fill] = []
         if self._session is not None and not self._session.is_open(bar.ts_ns):
             self._book.set_mark(bar.symbol, to_decimal(bar.close))

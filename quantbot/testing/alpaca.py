@@ -26,6 +26,7 @@ import contextlib
 import hmac
 import socket
 import struct
+import sys
 from decimal import Decimal
 from typing import Any
 
@@ -303,6 +304,7 @@ async def _serve(args: argparse.Namespace) -> None:
         f"alpaca loopback on {base} (trading and data); key={args.api_key} secret={args.api_secret}"
     )
     print(f"  set [venue.alpaca] base_url = data_url = {base!r}; POST {base}/__admin/tick to move")
+    sys.stdout.flush()  # a pipe is block-buffered: whoever waits for the banner gets it now
     try:
         while True:
             await asyncio.sleep(args.tick_every if args.tick_every > 0 else 3600)

@@ -23,6 +23,7 @@ import hmac
 import json
 import socket
 import struct
+import sys
 
 from aiohttp import web
 
@@ -243,6 +244,7 @@ async def _serve(args: argparse.Namespace) -> None:
     symbols = ", ".join(f"{m.base}/{m.quote}" for m in book.markets.values())
     print(f"binance loopback on http://{args.host}:{port}  (symbols: {symbols})")
     print(f"  api key: {args.api_key}\n  secret:  {args.api_secret}  (test credentials)")
+    sys.stdout.flush()  # a pipe is block-buffered: whoever waits for the banner gets it now
     try:
         await asyncio.Event().wait()  # until interrupted
     finally:

@@ -24,10 +24,13 @@ import argparse
 import asyncio
 import contextlib
 import hmac
+import math
 import socket
 import struct
 import sys
+import time
 from decimal import Decimal
+from email.utils import formatdate
 from typing import Any
 
 from aiohttp import web
@@ -41,6 +44,18 @@ TEST_SECRET = "loopback-secret-do-not-use"  # a test double's well-known default
 DEFAULT_START_NS = 1_704_205_800 * 1_000_000_000  # 2024-01-02 14:30 UTC, a session's open
 _UNAUTHORIZED = {"code": 40110000, "message": "request is not authorized"}
 Handler = Any
+
+
+def _rate_limit_headers(fault: Fault) -> dict[str, str]:
+    """Alpaca's 429 carries no Retry-After: X-RateLimit-Reset says when the window reopens, in
+    Unix seconds, beside the response's Date (both from this one reading of the wall clock)."""
+    now = int(time.time())
+    return {
+        "X-RateLimit-Limit": "200",
+        "X-RateLimit-Remaining": "0",
+        "X-RateLimit-Reset": str(now + math.ceil(fault.retry_after_s)),
+        "Date": formatdate(now, usegmt=True),
+    }
 
 
 def _error(status: int, code: int, message: str, **headers: str) -> web.Response:
@@ -168,8 +183,7 @@ class AlpacaServer:
             await asyncio.sleep(fault.delay_s)
             return None
         if fault.kind == "http_429":
-            retry_after = f"{fault.retry_after_s:g}"
-            return _error(429, 42910000, "rate limit exceeded", **{"Retry-After": retry_after})
+            return _error(429, 42910000, "rate limit exceeded", **_rate_limit_headers(fault))
         if fault.kind == "http_5xx":
             return _error(fault.status, 50010000, "service unavailable")
         if fault.kind == "auth_revoked":

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator
+from email.utils import parsedate_to_datetime
 
 import requests
 from alpaca.common.exceptions import APIError
@@ -136,9 +137,18 @@ def _body(text: str) -> tuple[int | None, str]:
 
 
 def _retry_after(exc: APIError) -> float | None:
+    """Seconds until the venue takes requests again. Alpaca's 429 says so with
+    ``X-RateLimit-Reset`` (Unix seconds), read against the same response's ``Date`` so no local
+    clock is involved; a plain ``Retry-After`` in seconds (a proxy's) is read too. Neither:
+    None, and the breaker's own backoff applies."""
     response = exc.response
-    value = response.headers.get("Retry-After") if response is not None else None
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None  # an HTTP date: the breaker's own backoff applies
+    if response is None:
+        return None
+    headers = response.headers
+    with contextlib.suppress(KeyError, TypeError, ValueError):
+        return max(0.0, float(headers["Retry-After"]))
+    with contextlib.suppress(KeyError, TypeError, ValueError):
+        reset = float(headers["X-RateLimit-Reset"])
+        sent = parsedate_to_datetime(headers["Date"]).timestamp()
+        return max(0.0, reset - sent)
+    return None

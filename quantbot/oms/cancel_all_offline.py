@@ -11,6 +11,7 @@ from typing import Any
 
 from quantbot.clock import LiveClock
 from quantbot.config import Config
+from quantbot.fsutil import ensure_private_dir
 from quantbot.oms.cancel_all import cancel_everything
 from quantbot.oms.journal import Journal, read_journal
 from quantbot.oms.ledger import Ledger
@@ -28,6 +29,9 @@ async def cancel_all_offline(config: Config, state_dir: Path, *, symbol: str | N
             "errors": [],
             "note": f"no paper venue book in {state_dir}: nothing was ever sent",
         }
+    # A real venue's account may hold orders this machine never journaled (a first run here,
+    # or another host): state/ is made, owner-only, to hold the lock and the journal.
+    ensure_private_dir(state_dir)
     lock = StateLock(state_dir)
     lock.acquire()
     clock = LiveClock()

@@ -25,15 +25,17 @@ class CcxtConfig(CredentialsConfig):
     key_env: str = setting("QUANTBOT_CCXT_API_KEY")
     secret_env: str = setting("QUANTBOT_CCXT_SECRET")
     exchange_id: str = setting("binance")
-    # Spot only in this build (futures with leverage: not built yet).
-    market_type: str = setting("spot", choices=("spot",))
+    # "spot" (1x, long only) or "future" (USD-M linear perpetuals, e.g. "BTC/USDT:USDT":
+    # long or short, leverage up to max_leverage).
+    market_type: str = setting("spot", choices=("spot", "future"))
     # Paper runs use the exchange's sandbox/testnet; a live run never does.
     sandbox: bool = setting(True)
     timeout_s: float = setting(10.0, gt=0)
     # OHLCV polling: the candle size and how often to ask for new closed candles.
     timeframe: str = setting("1m")
     poll_interval_s: float = setting(5.0, gt=0)
-    # For futures, when they are built: leverage never above this (nor the market's limit).
+    # Futures: the leverage set on each symbol at start, never above this nor the market's
+    # own limit (whole numbers: 2.5 sets 2x). Spot ignores it (always 1x).
     max_leverage: float = setting(1.0, ge=1)
 
 

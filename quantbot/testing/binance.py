@@ -11,6 +11,9 @@ In-process nothing moves on its own: ``tick(n)`` closes n 1m candles (``binance_
 fills the resting LIMITs they cross. Run by hand, the book follows the wall clock. Over HTTP
 (no auth): ``POST /__admin/tick`` ``{"minutes": n}``, ``POST``/``DELETE /__faults``
 (``quantbot.testing.faults``), with endpoints named like ``"POST /api/v3/order"``.
+
+``quantbot.testing.binance_futures`` is the USD-M futures sibling (``/fapi``), the same
+machinery with other routes (``_route``) and a margin account behind them.
 """
 
 from __future__ import annotations
@@ -111,11 +114,8 @@ class BinanceServer:
         path = request.path
         if path.startswith("/__"):
             return await self._admin(request)
-        name = path.removeprefix(_PUBLIC)
-        route = wire.ROUTES.get((request.method, name))
-        if (request.method, name) == ("GET", "time"):  # the clock recvWindow is checked on
-            route = (False, lambda book, params: {"serverTime": self._wall_ms()})
-        if not path.startswith(_PUBLIC) or route is None:
+        route = self._route(request.method, path)
+        if route is None:
             return _json({"code": -1000, "msg": f"Unknown endpoint {path}"}, 404)
         endpoint = f"{request.method} {path}"
         self.requests.append(endpoint)
@@ -135,6 +135,19 @@ class BinanceServer:
         if fault is not None and fault.after_effect:
             return await self._fault_after(fault, body)
         return _json(body)
+
+    def _route(self, method: str, path: str) -> tuple[bool, wire.Endpoint] | None:
+        """``(signed, endpoint)`` serving ``method path``; None: no such endpoint."""
+        if not path.startswith(_PUBLIC):
+            return None
+        name = path.removeprefix(_PUBLIC)
+        if (method, name) == ("GET", "time"):
+            return False, self._server_time
+        return wire.ROUTES.get((method, name))
+
+    def _server_time(self, book: bk.BinanceBook, params: dict[str, str]) -> dict[str, int]:
+        """The wall clock, not the book's: it is what ``recvWindow`` is checked against."""
+        return {"serverTime": self._wall_ms()}
 
     async def _fault_before(
         self, request: web.Request, fault: Fault, signed: bool
@@ -233,16 +246,11 @@ def _reset(request: web.Request) -> None:
     transport.abort()
 
 
-async def _serve(args: argparse.Namespace) -> None:
-    wall = LiveClock()
-    book = bk.BinanceBook(seed=args.seed, start_ms=wall.now_ns() // 1_000_000)
-    server = BinanceServer(
-        api_key=args.api_key, api_secret=args.api_secret, book=book, wall_clock=wall,
-        follow_wall_clock=True,
-    )  # fmt: skip
+async def serve(server: BinanceServer, args: argparse.Namespace, banner: str) -> None:
+    """Run ``server`` on ``args.host:args.port`` until interrupted, after printing
+    ``banner`` (the bound URL in place of ``{url}``) and the test credentials."""
     port = await server.start(args.host, args.port)
-    symbols = ", ".join(f"{m.base}/{m.quote}" for m in book.markets.values())
-    print(f"binance loopback on http://{args.host}:{port}  (symbols: {symbols})")
+    print(banner.format(url=f"http://{args.host}:{port}"))
     print(f"  api key: {args.api_key}\n  secret:  {args.api_secret}  (test credentials)")
     sys.stdout.flush()  # a pipe is block-buffered: whoever waits for the banner gets it now
     try:
@@ -251,15 +259,31 @@ async def _serve(args: argparse.Namespace) -> None:
         await server.stop()
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m quantbot.testing.binance --port N``: serve until interrupted."""
-    parser = argparse.ArgumentParser(prog="python -m quantbot.testing.binance")
+async def _serve(args: argparse.Namespace) -> None:
+    wall = LiveClock()
+    book = bk.BinanceBook(seed=args.seed, start_ms=wall.now_ns() // 1_000_000)
+    server = BinanceServer(
+        api_key=args.api_key, api_secret=args.api_secret, book=book, wall_clock=wall,
+        follow_wall_clock=True,
+    )  # fmt: skip
+    symbols = ", ".join(f"{m.base}/{m.quote}" for m in book.markets.values())
+    await serve(server, args, f"binance loopback on {{url}}  (symbols: {symbols})")
+
+
+def arg_parser(prog: str, *, port: int) -> argparse.ArgumentParser:
+    """The command line both loopback Binance servers take."""
+    parser = argparse.ArgumentParser(prog=prog)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--port", type=int, default=port)
     parser.add_argument("--api-key", default=TEST_API_KEY)
     parser.add_argument("--api-secret", default=TEST_API_SECRET)
     parser.add_argument("--seed", type=int, default=7)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m quantbot.testing.binance --port N``: serve until interrupted."""
+    args = arg_parser("python -m quantbot.testing.binance", port=8765).parse_args(argv)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(args))
     return 0

@@ -112,6 +112,7 @@ class Trade:
     commission_asset: str
     time_ms: int
     is_maker: bool
+    realized_pnl: Decimal = Decimal(0)  # futures: what closing part of a position realised
 
 
 class BinanceBook:
@@ -224,10 +225,10 @@ class BinanceBook:
         qty, cid = req.qty, req.cid or f"srv-{self._next_order_id}"
         bid, ask = self.bid_ask(market.symbol)
         touch = ask if side == "BUY" else bid
-        _check_filters(market, qty, price if price is not None else touch)
+        self._check_filters(market, qty, price if price is not None else touch)
         if any(o.cid == cid for o in self.open_orders(market.symbol)):
             # Binance: a client id is unique among open orders (reusable once filled).
-            raise BinanceApiError(400, -2010, "Duplicate order sent.")
+            raise self._duplicate_error()
         marketable = price is None or (price >= ask if side == "BUY" else price <= bid)
         fill_price = touch if marketable or price is None else price
         self._reserve(market, side, qty, fill_price, dry_run=True)
@@ -251,7 +252,7 @@ class BinanceBook:
     ) -> Decimal:
         """Move what the order needs from free to locked (check only when ``dry_run``)."""
         asset = market.quote if side == "BUY" else market.base
-        need = _q8(qty * price * (1 + self.fee_rate)) if side == "BUY" else qty
+        need = q8(qty * price * (1 + self.fee_rate)) if side == "BUY" else qty
         balance = self.balances[asset]
         if balance[0] < need:
             raise BinanceApiError(
@@ -264,8 +265,27 @@ class BinanceBook:
 
     def _execute(self, order: BookOrder, price: Decimal, when: int, *, is_maker: bool) -> Trade:
         market = self.markets[order.symbol]
-        quote_qty = _q8(order.qty * price)
-        fee = _q8(quote_qty * self.fee_rate)
+        quote_qty = q8(order.qty * price)
+        fee = q8(quote_qty * self.fee_rate)
+        order.executed, order.cum_quote = order.qty, quote_qty
+        order.status, order.update_ms = "FILLED", when
+        realized = self._settle(order, price, quote_qty, fee)
+        order.locked = Decimal(0)
+        trade_id = self._next_trade_id[order.symbol]
+        self._next_trade_id[order.symbol] += 1
+        trade = Trade(
+            trade_id, order.order_id, order.symbol, order.side, price, order.qty, fee,
+            market.quote, when, is_maker, realized,
+        )  # fmt: skip
+        self.trades.append(trade)
+        return trade
+
+    def _settle(
+        self, order: BookOrder, price: Decimal, quote_qty: Decimal, fee: Decimal
+    ) -> Decimal:
+        """Move the balances the (whole) fill of ``order`` changes, releasing what it had
+        ``locked``; returns the PnL it realised (spot: none, the assets change hands)."""
+        market = self.markets[order.symbol]
         base, quote = self.balances[market.base], self.balances[market.quote]
         if order.side == "BUY":
             quote[1] -= order.locked
@@ -275,17 +295,7 @@ class BinanceBook:
             base[1] -= order.locked
             base[0] += order.locked - order.qty
             quote[0] += quote_qty - fee
-        order.locked = Decimal(0)
-        order.executed, order.cum_quote = order.qty, quote_qty
-        order.status, order.update_ms = "FILLED", when
-        trade_id = self._next_trade_id[order.symbol]
-        self._next_trade_id[order.symbol] += 1
-        trade = Trade(
-            trade_id, order.order_id, order.symbol, order.side, price, order.qty, fee,
-            market.quote, when, is_maker,
-        )  # fmt: skip
-        self.trades.append(trade)
-        return trade
+        return Decimal(0)
 
     def find_order(self, symbol: str, order_id: str | None, cid: str | None) -> BookOrder | None:
         """By orderId, else the latest order with that client id (ids are reusable)."""
@@ -296,13 +306,17 @@ class BinanceBook:
         return matches[-1] if matches else None
 
     def cancel(self, order: BookOrder) -> BookOrder:
+        self._release(order)
+        order.locked = Decimal(0)
+        order.status, order.update_ms = "CANCELED", self._event_ms()
+        return order
+
+    def _release(self, order: BookOrder) -> None:
+        """Give back what a resting order reserved (it is cancelled)."""
         market = self.markets[order.symbol]
         asset = market.quote if order.side == "BUY" else market.base
         self.balances[asset][1] -= order.locked
         self.balances[asset][0] += order.locked
-        order.locked = Decimal(0)
-        order.status, order.update_ms = "CANCELED", self._event_ms()
-        return order
 
     def open_orders(self, symbol: str | None = None) -> list[BookOrder]:
         return [
@@ -311,19 +325,22 @@ class BinanceBook:
             if o.status in ("NEW", "PARTIALLY_FILLED") and symbol in (None, o.symbol)
         ]
 
+    def _check_filters(self, market: Market, qty: Decimal, price: Decimal) -> None:
+        """Refuse what the symbol's filters refuse, with the spot API's codes."""
+        if price % market.tick:
+            raise BinanceApiError(400, -1013, "Filter failure: PRICE_FILTER")
+        if qty % market.step or qty < market.step:
+            raise BinanceApiError(400, -1013, "Filter failure: LOT_SIZE")
+        if qty * price < market.min_notional:
+            raise BinanceApiError(400, -1013, "Filter failure: NOTIONAL")
 
-def _check_filters(market: Market, qty: Decimal, price: Decimal) -> None:
-    if price % market.tick:
-        raise BinanceApiError(400, -1013, "Filter failure: PRICE_FILTER")
-    if qty % market.step or qty < market.step:
-        raise BinanceApiError(400, -1013, "Filter failure: LOT_SIZE")
-    if qty * price < market.min_notional:
-        raise BinanceApiError(400, -1013, "Filter failure: NOTIONAL")
+    def _duplicate_error(self) -> BinanceApiError:
+        return BinanceApiError(400, -2010, "Duplicate order sent.")
 
 
 def _to_tick(value: Decimal, tick: Decimal, rounding: str = "ROUND_HALF_EVEN") -> Decimal:
     return (value / tick).quantize(Decimal(1), rounding) * tick
 
 
-def _q8(value: Decimal) -> Decimal:
+def q8(value: Decimal) -> Decimal:
     return value.quantize(_Q8)

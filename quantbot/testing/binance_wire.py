@@ -129,9 +129,10 @@ def new_order(book: bk.BinanceBook, params: dict[str, str]) -> dict[str, Any]:
     return body
 
 
-def _lookup(
+def lookup_order(
     book: bk.BinanceBook, params: dict[str, str], missing: bk.BinanceApiError
 ) -> bk.BookOrder:
+    """The order ``orderId`` or ``origClientOrderId`` names, else ``missing`` is raised."""
     symbol = book.market(params.get("symbol")).symbol
     order_id, cid = params.get("orderId"), params.get("origClientOrderId")
     if not order_id and not cid:
@@ -147,12 +148,12 @@ def _lookup(
 
 def get_order(book: bk.BinanceBook, params: dict[str, str]) -> dict[str, Any]:
     missing = bk.BinanceApiError(400, -2013, "Order does not exist.")
-    return wire_order(_lookup(book, params, missing), book.now_ms)
+    return wire_order(lookup_order(book, params, missing), book.now_ms)
 
 
 def cancel_order(book: bk.BinanceBook, params: dict[str, str]) -> dict[str, Any]:
     unknown = bk.BinanceApiError(400, -2011, "Unknown order sent.")
-    order = _lookup(book, params, unknown)
+    order = lookup_order(book, params, unknown)
     if order not in book.open_orders(order.symbol):
         raise unknown  # Binance answers a terminal order's cancel like an unknown one
     return wire_canceled(book.cancel(order), params.get("newClientOrderId"))

@@ -8,12 +8,18 @@ from typing import Any
 
 import pytest
 
-from tests.contract.harness import AlpacaHarness, BinanceHarness, SimHarness
+from tests.contract.harness import (
+    AlpacaHarness,
+    BinanceFuturesHarness,
+    BinanceHarness,
+    SimHarness,
+)
 
 HARNESSES: dict[str, Any] = {
     "sim": SimHarness,
     "alpaca": AlpacaHarness,
     "ccxt": BinanceHarness,
+    "ccxt-futures": BinanceFuturesHarness,
 }
 
 

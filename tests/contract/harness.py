@@ -17,6 +17,7 @@ from quantbot.config_venues import AlpacaConfig, CcxtConfig
 from quantbot.domain.values import Bar, Instrument
 from quantbot.testing.alpaca import TEST_KEY, TEST_SECRET, AlpacaServer
 from quantbot.testing.binance import TEST_API_KEY, TEST_API_SECRET, BinanceServer
+from quantbot.testing.binance_futures import BinanceFuturesServer
 from quantbot.testing.faults import Fault
 from quantbot.venues.alpaca.venue import AlpacaVenue
 from quantbot.venues.ccxt import CcxtVenue
@@ -173,22 +174,31 @@ class BinanceHarness:
     unknown_symbol = "NOPE/USDT"
     far_buy_price = Decimal("1000.00")  # 0.01 ETH there is 10 USDT, above the 5 USDT minimum
     submit_endpoint = "POST /api/v3/order"
+    market_type = "spot"
+    max_leverage = 1.0
+    symbols = ("ETH/USDT", "BTC/USDT")
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.server = BinanceServer()
+        self.server = self._server()
         self.clock = ServerClock(self.server)
         self.venue: Any = None
 
+    def _server(self) -> Any:
+        return BinanceServer()
+
     def _build(self) -> Any:
-        settings = CcxtConfig(base_url=self.server.base_url, timeout_s=1.0)
+        settings = CcxtConfig(
+            base_url=self.server.base_url, timeout_s=1.0, market_type=self.market_type,
+            max_leverage=self.max_leverage,
+        )  # fmt: skip
         return CcxtVenue(
             settings,
             api_key=TEST_API_KEY,
             secret=TEST_API_SECRET,
             clock=self.clock,
             sandbox=True,
-            symbols=["ETH/USDT", "BTC/USDT"],
+            symbols=list(self.symbols),
         )
 
     async def open(self) -> Any:
@@ -219,3 +229,19 @@ class BinanceHarness:
         if self.venue is not None:
             await self.venue.close()
         await self.server.stop()
+
+
+class BinanceFuturesHarness(BinanceHarness):
+    """The real ccxt (binance, USD-M perpetuals at 3x) against the loopback futures server."""
+
+    name = "ccxt-futures"
+    symbol = "ETH/USDT:USDT"
+    qty_unit = Decimal("0.05")  # at far_buy_price: 50 USDT, above ETHUSDT's 20 USDT minimum
+    unknown_symbol = "NOPE/USDT:USDT"
+    submit_endpoint = "POST /fapi/v1/order"
+    market_type = "future"
+    max_leverage = 3.0
+    symbols = ("ETH/USDT:USDT", "BTC/USDT:USDT")
+
+    def _server(self) -> Any:
+        return BinanceFuturesServer()

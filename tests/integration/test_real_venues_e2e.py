@@ -14,6 +14,8 @@ from quantbot.testing.alpaca import AlpacaServer
 from quantbot.testing.alpaca_book import AlpacaBook
 from quantbot.testing.binance import BinanceServer
 from quantbot.testing.binance_book import BinanceBook
+from quantbot.testing.binance_futures import BinanceFuturesServer
+from quantbot.testing.binance_futures_book import FuturesBook
 from tests.integration.daemon import journal_events, read_jsonl, start
 from tests.integration.loopback import ServerThread
 
@@ -55,6 +57,21 @@ def binance() -> tuple[Any, dict[str, str]]:
     return server, env
 
 
+def binance_futures() -> tuple[Any, dict[str, str]]:
+    server = BinanceFuturesServer(
+        api_key=KEY, api_secret=SECRET, book=FuturesBook(start_ms=_two_hours_back_ms())
+    )
+    _, env = binance()
+    env.update(
+        {
+            "QUANTBOT__VENUE__CCXT__MARKET_TYPE": "future",
+            "QUANTBOT__VENUE__CCXT__MAX_LEVERAGE": "3",
+            "QUANTBOT__MARKET__SYMBOLS": '["ETH/USDT:USDT", "BTC/USDT:USDT"]',
+        }
+    )
+    return server, env
+
+
 def alpaca() -> tuple[Any, dict[str, str]]:
     server = AlpacaServer(
         AlpacaBook(start_ns=_two_hours_back_ms() * 1_000_000), api_key=KEY, api_secret=SECRET
@@ -71,7 +88,11 @@ def alpaca() -> tuple[Any, dict[str, str]]:
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("make", [binance, alpaca], ids=["ccxt-binance", "alpaca"])
+@pytest.mark.parametrize(
+    "make",
+    [binance, binance_futures, alpaca],
+    ids=["ccxt-binance", "ccxt-binance-futures", "alpaca"],
+)
 def test_paper_run_trades_on_the_loopback_venue_and_never_leaks_the_keys(
     workdir: Path, make: Any
 ) -> None:

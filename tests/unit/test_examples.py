@@ -17,6 +17,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
     [
         ("binance-testnet.toml", "ccxt", ["BTC/USDT", "ETH/USDT"]),
         ("alpaca-paper.toml", "alpaca", ["AAPL", "MSFT", "IBM"]),
+        ("binance-futures-demo.toml", "ccxt", ["BTC/USDT:USDT", "ETH/USDT:USDT"]),
     ],
 )
 def test_example_config_loads_and_is_a_paper_account(

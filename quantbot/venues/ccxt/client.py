@@ -12,18 +12,27 @@ import ccxt.async_support
 from quantbot.config_venues import CcxtConfig
 from quantbot.domain.errors import ConfigError
 
-OPTIONS = {
-    "defaultType": "spot",
-    "fetchMarkets": {"types": ["spot"]},  # not the futures APIs: this adapter trades spot
+_COMMON = {
     "fetchMargins": False,  # margin pair lists need sapi, absent on testnets
     "fetchCurrencies": False,  # needs sapi too; quantbot reads precision from markets
     "adjustForTimeDifference": False,
+}
+# ccxt options by quantbot market type. Only that type's markets are loaded, so a spot run
+# never calls the futures APIs and a futures run ("future": USD-M, linear) never spot's.
+OPTIONS = {
+    "spot": {"defaultType": "spot", "fetchMarkets": {"types": ["spot"]}, **_COMMON},
+    "future": {"defaultType": "future", "fetchMarkets": {"types": ["linear"]}, **_COMMON},
 }
 
 
 def make_exchange(settings: CcxtConfig, *, api_key: str, secret: str, sandbox: bool) -> Any:
     """A ``ccxt.async_support`` exchange: no client-side rate limiter (quantbot throttles
-    and backs off itself), ccxt's per-request timeout from ``timeout_s``."""
+    and backs off itself), ccxt's per-request timeout from ``timeout_s``.
+
+    Paper without ``base_url``: the exchange's sandbox; for futures on an exchange that
+    offers demo trading (Binance: ccxt refuses its retired futures testnet) its demo
+    endpoints instead, which are paper too.
+    """
     cls = getattr(ccxt.async_support, settings.exchange_id, None)
     if not isinstance(cls, type):
         raise ConfigError(f"ccxt has no exchange {settings.exchange_id!r}")
@@ -33,11 +42,13 @@ def make_exchange(settings: CcxtConfig, *, api_key: str, secret: str, sandbox: b
             "secret": secret,
             "enableRateLimit": False,
             "timeout": round(settings.timeout_s * 1000),
-            "options": copy.deepcopy(OPTIONS),
+            "options": copy.deepcopy(OPTIONS[settings.market_type]),
         }
     )
     if settings.base_url:
         exchange.urls["api"] = _point_at(exchange.urls["api"], settings.base_url)
+    elif sandbox and settings.market_type == "future" and "demo" in exchange.urls:
+        exchange.enable_demo_trading(True)
     elif sandbox:
         if "test" not in exchange.urls:
             raise ConfigError(f"{settings.exchange_id} has no sandbox; set base_url or go live")

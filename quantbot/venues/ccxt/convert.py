@@ -181,5 +181,39 @@ def spot_positions(
     return positions
 
 
+def futures_positions(raws: list[dict[str, Any]], venue: str) -> dict[str, Position]:
+    """Non-zero positions from ccxt position structures (one-way mode: one per symbol):
+    contracts x contract size, negative when short, at the entry price."""
+    positions = {}
+    for raw in raws:
+        side = raw.get("side")
+        contracts = _decimal(raw.get("contracts") or 0, "contracts", venue)
+        if not contracts:
+            continue
+        if side not in ("long", "short"):
+            raise VenueSchemaError(f"position without a side: {str(raw.get('info'))[:120]!r}",
+                                   venue=venue)  # fmt: skip
+        qty = (
+            contracts * _decimal(raw.get("contractSize") or 1, "contractSize", venue)
+        ).normalize()
+        symbol = str(raw["symbol"])
+        entry = _optional(raw.get("entryPrice"), "entryPrice", venue) or ZERO
+        positions[symbol] = Position(symbol, qty if side == "long" else -qty, entry)
+    return positions
+
+
+def margin_balances(balance: dict[str, Any], asset: str, venue: str) -> tuple[Decimal, ...]:
+    """``(wallet, unrealised PnL, available)`` of ``asset`` in a Binance futures account
+    reply (ccxt's unified balance has no wallet balance, only wallet + unrealised PnL)."""
+    info = balance.get("info") or {}
+    for entry in info.get("assets") or ():
+        if entry.get("asset") == asset:
+            return tuple(
+                _decimal(entry.get(key), f"{asset} {key}", venue)
+                for key in ("walletBalance", "unrealizedProfit", "availableBalance")
+            )
+    raise VenueSchemaError(f"futures account reply without the {asset} asset", venue=venue)
+
+
 def _positive(value: Any) -> bool:
     return isinstance(value, int | float) and math.isfinite(value) and value > 0

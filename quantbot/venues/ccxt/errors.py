@@ -22,6 +22,11 @@ translation below sorts them by what quantbot must do:
   trouble (``VenueUnavailable``), other codes a refusal. Without a code, or when we called
   the SDK wrong (``NotSupported``, ``ArgumentsRequired``, used after close), nobody knows
   what happened: a plain ``VenueError``, which the classifier treats as unknown and halts on.
+- Some Binance codes decide the class whatever ccxt made of them, so a proxy or loopback
+  URL answers like binance.com: -2015 (above); the futures API's -4116 "ClientOrderId is
+  duplicated." (``VenueDuplicateOrder``); and the futures margin refusals -2019 "Margin is
+  insufficient.", -2027 (position too large for the leverage) and -2028 (leverage too low
+  for the margin balance), which are the account's state (``VenueBrokerState``).
 """
 
 from __future__ import annotations
@@ -53,7 +58,8 @@ class VenueOrderNotFound(VenueRejected):
 
 
 class VenueDuplicateOrder(VenueRejected):
-    """The venue refused a client order id it already holds: Binance -2010 "Duplicate"."""
+    """The venue refused a client order id it already holds: Binance spot -2010 "Duplicate
+    order sent.", futures -4116."""
 
 
 _CODE = re.compile(r'"code"\s*:\s*(-?\d+)')
@@ -61,6 +67,13 @@ _CODE = re.compile(r'"code"\s*:\s*(-?\d+)')
 _STATUS = re.compile(r"^\S+ (?:(?:GET|POST|PUT|DELETE) \S+ )?([1-5]\d\d) ")
 _QUERY = re.compile(r"(https?://[^\s?]+)\?\S*")
 _REVOKED = -2015  # "Invalid API-key, IP, or permissions for action."
+_BY_CODE: dict[int, type[VenueError]] = {
+    _REVOKED: VenueAuthError,
+    -4116: VenueDuplicateOrder,  # futures: "ClientOrderId is duplicated."
+    -2019: VenueBrokerState,  # futures: "Margin is insufficient."
+    -2027: VenueBrokerState,  # "Exceeded the maximum allowable position at current leverage."
+    -2028: VenueBrokerState,  # "Leverage is smaller than permitted: insufficient margin balance"
+}
 _SERVER_CODES = range(-1099, -999)  # Binance 10xx: general server or network issues
 _MAX_MESSAGE = 300
 
@@ -118,8 +131,8 @@ _RULES: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], Rule]
 
 
 def _classify(exc: BaseException, code: int | None, text: str) -> type[VenueError]:
-    if code == _REVOKED:
-        return VenueAuthError
+    if code in _BY_CODE:
+        return _BY_CODE[code]
     for classes, rule in _RULES:
         if isinstance(exc, classes):
             return rule if isinstance(rule, type) else rule(exc, code, text)

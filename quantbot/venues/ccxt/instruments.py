@@ -36,8 +36,11 @@ def step_from_precision(value: Any, precision_mode: int, *, what: str, symbol: s
     return step.normalize()
 
 
-def instrument_from_market(market: dict[str, Any], precision_mode: int, venue: str) -> Instrument:
-    """One ccxt market (``exchange.markets[symbol]``) as an ``Instrument`` (spot: 1x)."""
+def instrument_from_market(
+    market: dict[str, Any], precision_mode: int, venue: str, *, shortable: bool = False
+) -> Instrument:
+    """One ccxt market (``exchange.markets[symbol]``) as an ``Instrument`` at 1x; futures
+    get their leverage once it is set (``attrs.evolve``)."""
     symbol = str(market["symbol"])
     precision = market.get("precision") or {}
     limits = market.get("limits") or {}
@@ -53,24 +56,55 @@ def instrument_from_market(market: dict[str, Any], precision_mode: int, venue: s
         min_notional=to_decimal(cost_min) if cost_min is not None else ZERO,
         venue=venue,
         max_leverage=SPOT_LEVERAGE,
-        shortable=False,  # spot: only what the account holds can be sold
+        shortable=shortable,  # spot: only what the account holds can be sold
     )
 
 
-def load_instruments(
-    markets: dict[str, dict[str, Any]], symbols: list[str], precision_mode: int, venue: str
-) -> dict[str, Instrument]:
-    """Instruments of the configured ``symbols`` (unified ccxt symbols such as ``BTC/USDT``).
+def _tradable(market: dict[str, Any], market_type: str) -> bool:
+    if market.get("active") is False:
+        return False
+    if market_type == "future":  # perpetuals only: a dated contract would expire under us
+        return bool(market.get("swap") and market.get("linear"))
+    return bool(market.get("spot"))
 
-    A configured symbol the exchange does not list, or lists but not as an active spot
-    market, is a configuration error: the daemon must not start trading a symbol it cannot.
+
+_KIND = {"spot": "spot market", "future": "linear perpetual (USD-M swap)"}
+
+
+def load_instruments(
+    markets: dict[str, dict[str, Any]],
+    symbols: list[str],
+    precision_mode: int,
+    venue: str,
+    *,
+    market_type: str = "spot",
+) -> dict[str, Instrument]:
+    """Instruments of the configured ``symbols`` (unified ccxt symbols: ``BTC/USDT`` for
+    spot, ``BTC/USDT:USDT`` for a USDT-margined perpetual).
+
+    A configured symbol the exchange does not list, or lists but not as an active market of
+    ``market_type``, is a configuration error: the daemon must not start trading a symbol it
+    cannot. Futures can be sold short; spot cannot.
     """
     found: dict[str, Instrument] = {}
     for symbol in symbols:
         market = markets.get(symbol)
         if market is None:
             raise ConfigError(f"{venue}: symbol {symbol!r} is not a market on this exchange")
-        if not market.get("spot") or market.get("active") is False:
-            raise ConfigError(f"{venue}: {symbol!r} is not an active spot market")
-        found[symbol] = instrument_from_market(market, precision_mode, venue)
+        if not _tradable(market, market_type):
+            raise ConfigError(f"{venue}: {symbol!r} is not an active {_KIND[market_type]}")
+        found[symbol] = instrument_from_market(
+            market, precision_mode, venue, shortable=market_type == "future"
+        )
     return found
+
+
+def leverage_bound(configured: float, market_max: Any, symbol: str) -> int:
+    """The leverage to set on ``symbol``: ``configured`` capped by the market's maximum,
+    rounded down to a whole number (exchanges take integers), at least 1."""
+    if market_max is None:
+        raise ConfigError(f"{symbol}: the exchange states no maximum leverage")
+    cap = to_decimal(market_max)
+    if cap < 1:
+        raise ConfigError(f"{symbol}: maximum leverage {cap} is below 1")
+    return max(int(min(to_decimal(configured), cap)), 1)

@@ -1,6 +1,9 @@
-"""``CcxtVenue``: a crypto exchange through ccxt's asyncio client, spot markets only.
+"""``CcxtVenue``: a crypto exchange through ccxt's asyncio client, spot markets or USD-M
+linear perpetuals (``market_type`` "future", with leverage: ``futures.py``).
 
-One adapter for order entry and market data (``OrderVenue`` + ``MarketDataVenue``). Design
+One adapter for order entry and market data (``OrderVenue`` + ``MarketDataVenue``). What
+differs by market type (instruments, positions, account, quotes, trade windows) lives in
+``spot.SpotSide`` / ``futures.FuturesSide``; orders, fills and bars are the same. Design
 choices, each for a reason the OMS relies on:
 
 - ccxt's own rate limiter is off (``enableRateLimit=False``): it would delay a submit
@@ -13,8 +16,6 @@ choices, each for a reason the OMS relies on:
   configured symbols in turn (one request each, at most).
 - ``Fill.seq`` is derived from the venue's trade time and trade id (``convert.ranked``), so it
   is the same after a restart; ``fill_id`` is ``<exchange>:<symbol>:<trade id>``.
-- Spot positions are the base-asset balances of the configured symbols (no average price:
-  balances do not carry one); cash is the common quote currency's balance.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any, TypeVar
 
+import attrs
+
 from quantbot.clock import Clock
 from quantbot.config_venues import CcxtConfig
-from quantbot.domain.errors import ConfigError, VenueSchemaError
+from quantbot.domain.errors import VenueSchemaError
 from quantbot.domain.reasons import ReasonCode, reason
 from quantbot.domain.values import (
     Bar,
@@ -39,7 +42,6 @@ from quantbot.domain.values import (
     Position,
     Quote,
     SubmitOutcome,
-    to_decimal,
 )
 from quantbot.venues.base import Account, Capabilities, MarketClock, SubmitResult
 from quantbot.venues.ccxt import convert
@@ -50,15 +52,15 @@ from quantbot.venues.ccxt.errors import (
     VenueOrderNotFound,
     translate,
 )
-from quantbot.venues.ccxt.instruments import SPOT_LEVERAGE, load_instruments
+from quantbot.venues.ccxt.futures import FuturesSide
+from quantbot.venues.ccxt.spot import SpotSide
 
 T = TypeVar("T")
-_TRADES_PAGE = 1000
 _ORDER_TYPES = frozenset({OrderType.MARKET, OrderType.LIMIT})
 
 
 class CcxtVenue:
-    """A ccxt exchange (``settings.exchange_id``) as a quantbot venue, spot only."""
+    """A ccxt exchange (``settings.exchange_id``) as a quantbot venue, spot or futures."""
 
     def __init__(
         self,
@@ -70,8 +72,6 @@ class CcxtVenue:
         sandbox: bool,
         symbols: list[str],
     ) -> None:
-        if settings.market_type != "spot":
-            raise ConfigError(f"ccxt market_type {settings.market_type!r}: only spot is supported")
         self.name = settings.exchange_id
         self._settings = settings
         self._clock = clock
@@ -79,22 +79,31 @@ class CcxtVenue:
         self._sandbox = sandbox
         self._exchange = make_exchange(settings, api_key=api_key, secret=secret, sandbox=sandbox)
         self.bar_interval_s = float(self._exchange.parse_timeframe(settings.timeframe))
+        self._side: SpotSide | FuturesSide
+        if settings.market_type == "future":
+            self._side = FuturesSide(self._exchange, self._call, settings, self._symbols, self.name)
+            leverage = Decimal(int(settings.max_leverage))  # until connect() reads the markets
+        else:
+            self._side = SpotSide(self._exchange, self._call, self._symbols, self.name)
+            leverage = Decimal(1)
         self.capabilities = Capabilities(
             order_types=_ORDER_TYPES,
             time_in_force=frozenset({"GTC"}),
-            max_leverage=SPOT_LEVERAGE,
+            max_leverage=leverage,
             batch_cancel=bool(self._exchange.has.get("cancelAllOrders")),
             has_sessions=False,
         )
         self._deadline_s = 2 * settings.timeout_s
         self._instruments: dict[str, Instrument] = {}
-        self._quote = ""
         self._symbol_of: dict[str, str] = {}  # client order id -> symbol
         self._cid_of: dict[str, str] = {}  # venue order id -> client order id
 
     def __repr__(self) -> str:
         url = self._settings.base_url or ("sandbox" if self._sandbox else "live")
-        return f"CcxtVenue(exchange={self.name!r}, endpoint={url!r}, symbols={self._symbols!r})"
+        return (
+            f"CcxtVenue(exchange={self.name!r}, market_type={self._side.market_type!r}, "
+            f"endpoint={url!r}, symbols={self._symbols!r})"
+        )
 
     async def _call(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
         """One SDK call under the deadline, its errors translated (cancellation propagates)."""
@@ -109,16 +118,13 @@ class CcxtVenue:
 
     async def connect(self) -> None:
         """Load markets (instruments) and read the account once, so bad credentials fail
-        here (``VenueAuthError``) rather than at the first order."""
+        here (``VenueAuthError``) rather than at the first order; futures also get their
+        leverage set here."""
         markets = await self._call(self._exchange.load_markets)
-        self._instruments = load_instruments(
-            markets, self._symbols, self._exchange.precisionMode, self.name
-        )
-        quotes = {markets[s]["quote"] for s in self._symbols}
-        if len(quotes) > 1:
-            raise ConfigError(f"{self.name}: symbols must share one quote currency, got {quotes}")
-        self._quote = quotes.pop() if quotes else ""
-        await self._call(self._exchange.fetch_balance)
+        self._instruments = await self._side.connect(markets)
+        if self._instruments:
+            top = max(i.max_leverage for i in self._instruments.values())
+            self.capabilities = attrs.evolve(self.capabilities, max_leverage=top)
 
     async def close(self) -> None:
         await self._exchange.close()
@@ -233,11 +239,28 @@ class CcxtVenue:
         """Cancel the working orders of ``symbol`` (every configured symbol when None)."""
         canceled: list[Order] = []
         for each in [symbol] if symbol else self._symbols:
-            try:
-                raws = await self._call(self._exchange.cancel_all_orders, each)
-            except VenueOrderNotFound:  # nothing was open there
-                continue
-            canceled.extend(self._order(r) for r in raws)
+            if self._side.cancel_all_names_orders:
+                try:
+                    raws = await self._call(self._exchange.cancel_all_orders, each)
+                except VenueOrderNotFound:  # nothing was open there
+                    continue
+                canceled.extend(self._order(r) for r in raws)
+            else:
+                canceled.extend(await self._cancel_all_then_look(each))
+        return canceled
+
+    async def _cancel_all_then_look(self, symbol: str) -> list[Order]:
+        """The venue's cancel-all answers without the orders: list what is working, cancel
+        it all, then read each back (one that filled meanwhile is not reported cancelled)."""
+        working = await self._call(self._exchange.fetch_open_orders, symbol)
+        if not working:
+            return []
+        await self._call(self._exchange.cancel_all_orders, symbol)
+        canceled = []
+        for raw in working:
+            after = await self._fetch_by_cid(self._order(raw).client_order_id, symbol)
+            if after is not None and after.status is OrderStatus.CANCELED:
+                canceled.append(after)
         return canceled
 
     async def open_orders(self) -> list[Order]:
@@ -251,55 +274,30 @@ class CcxtVenue:
     # ------------------------------------------------------------ account and fills
 
     async def positions(self) -> dict[str, Position]:
-        """Non-zero base-asset balances of the configured symbols."""
-        balance = await self._call(self._exchange.fetch_balance)
-        return convert.spot_positions(balance, self._bases(), self.name)
-
-    def _bases(self) -> dict[str, str]:
-        return {s: self._exchange.markets[s]["base"] for s in self._symbols}
+        """Non-zero positions of the configured symbols (spot: base-asset balances)."""
+        return await self._side.positions()
 
     async def account(self) -> Account:
-        """Cash and buying power in the quote currency; equity marks positions at last."""
-        balance = await self._call(self._exchange.fetch_balance)
-        cash = convert.balance_of(balance, self._quote, "total", self.name)
-        equity = cash
-        for symbol, position in convert.spot_positions(balance, self._bases(), self.name).items():
-            ticker = await self._call(self._exchange.fetch_ticker, symbol)
-            last = ticker.get("last") or ticker.get("close")
-            if last is None:
-                raise VenueSchemaError(f"{symbol}: ticker without a last price", venue=self.name)
-            equity += position.qty * to_decimal(last)
-        free = convert.balance_of(balance, self._quote, "free", self.name)
-        return Account(cash=cash, equity=equity, buying_power=free, currency=self._quote)
+        return await self._side.account()
 
     async def fills_since(self, seq: int) -> list[Fill]:
         """Trades of the configured symbols with ``seq`` above ``seq``, ascending."""
         since_ms = seq // convert.SEQ_PER_MS if seq > 0 else None
+        now_ms = self._clock.now_ns() // convert.NS_PER_MS
         trades: list[dict[str, Any]] = []
         for symbol in self._symbols:
-            trades.extend(await self._trades(symbol, since_ms))
+            trades.extend(await self._side.trades(symbol, since_ms, now_ms))
         fills = []
         for trade_seq, trade in convert.ranked(trades):
             if trade_seq > seq:
                 cid = await self._client_id_of(trade)
                 fills.append(
                     convert.fill_from_trade(
-                        trade, seq=trade_seq, client_order_id=cid, quote=self._quote,
+                        trade, seq=trade_seq, client_order_id=cid, quote=self._side.currency,
                         venue=self.name,
                     )
                 )  # fmt: skip
         return fills
-
-    async def _trades(self, symbol: str, since_ms: int | None) -> list[dict[str, Any]]:
-        """Every trade of ``symbol`` from ``since_ms`` (inclusive), paging by time."""
-        seen: dict[str, dict[str, Any]] = {}
-        while True:
-            page = await self._call(self._exchange.fetch_my_trades, symbol, since_ms, _TRADES_PAGE)
-            fresh = [t for t in page if str(t.get("id")) not in seen]
-            seen.update((str(t.get("id")), t) for t in fresh)
-            if len(page) < _TRADES_PAGE or not fresh:
-                return list(seen.values())
-            since_ms = max(int(t["timestamp"]) for t in page)
 
     async def _client_id_of(self, trade: dict[str, Any]) -> str:
         """Binance trades name the order, not the client id: look the order up once."""
@@ -332,7 +330,7 @@ class CcxtVenue:
 
     async def quote(self, symbol: str) -> Quote:
         """Best bid and ask from the exchange's ticker."""
-        ticker = await self._call(self._exchange.fetch_ticker, symbol)
+        ticker = await self._side.best_bid_ask(symbol)
         return convert.quote_from_ticker(symbol, ticker, self._clock.now_ns(), self.name)
 
     async def market_clock(self) -> MarketClock:

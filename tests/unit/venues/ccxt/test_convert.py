@@ -10,6 +10,8 @@ from quantbot.domain.errors import VenueSchemaError
 from quantbot.domain.values import OrderStatus, Side
 from quantbot.venues.ccxt.convert import (
     fill_from_trade,
+    futures_positions,
+    margin_balances,
     order_from_ccxt,
     ranked,
     spot_positions,
@@ -116,3 +118,44 @@ def test_spot_positions_are_non_zero_base_balances() -> None:
     positions = spot_positions(balance, {"BTC/USDT": "BTC", "ETH/USDT": "ETH"}, "binance")
 
     assert {s: p.qty for s, p in positions.items()} == {"BTC/USDT": Decimal("0.25")}
+
+
+def _position(symbol: str, side: str | None, contracts: float) -> dict[str, object]:
+    return {"symbol": symbol, "side": side, "contracts": contracts, "contractSize": 1.0,
+            "entryPrice": 2000.5, "info": {}}  # fmt: skip
+
+
+def test_futures_positions_are_signed_by_side_and_flat_ones_are_left_out() -> None:
+    raws = [
+        _position("BTC/USDT:USDT", "long", 0.012),
+        _position("ETH/USDT:USDT", "short", 0.3),
+        _position("SOL/USDT:USDT", None, 0.0),
+    ]
+
+    found = futures_positions(raws, "binance")
+
+    assert {s: (p.qty, p.avg_price) for s, p in found.items()} == {
+        "BTC/USDT:USDT": (Decimal("0.012"), Decimal("2000.5")),
+        "ETH/USDT:USDT": (Decimal("-0.3"), Decimal("2000.5")),
+    }
+
+
+def test_a_position_without_a_side_is_a_schema_error() -> None:
+    with pytest.raises(VenueSchemaError, match="without a side"):
+        futures_positions([_position("BTC/USDT:USDT", None, 0.5)], "binance")
+
+
+def test_margin_balances_read_the_settle_assets_wallet() -> None:
+    balance = {"info": {"assets": [
+        {"asset": "BNB", "walletBalance": "1", "unrealizedProfit": "0", "availableBalance": "1"},
+        {"asset": "USDT", "walletBalance": "1000.5", "unrealizedProfit": "-2.25",
+         "availableBalance": "700"},
+    ]}}  # fmt: skip
+
+    assert margin_balances(balance, "USDT", "binance") == (
+        Decimal("1000.5"),
+        Decimal("-2.25"),
+        Decimal(700),
+    )
+    with pytest.raises(VenueSchemaError, match="without the USDC asset"):
+        margin_balances(balance, "USDC", "binance")

@@ -185,6 +185,31 @@ async def test_read_faults_map_too(venue: CcxtVenue, server: BinanceServer) -> N
             ccxt.InvalidOrder('binance {"code":-2010,"msg":"Duplicate order sent."}'),
             VenueDuplicateOrder,
         ),
+        (  # binance.com's futures table makes it InvalidOrder, a loopback URL a bare error
+            ccxt.InvalidOrder('binance {"code":-4116,"msg":"ClientOrderId is duplicated."}'),
+            VenueDuplicateOrder,
+        ),
+        (
+            ccxt.ExchangeError('binance {"code":-4116,"msg":"ClientOrderId is duplicated."}'),
+            VenueDuplicateOrder,
+        ),
+        (
+            ccxt.InsufficientFunds('binance {"code":-2019,"msg":"Margin is insufficient."}'),
+            VenueBrokerState,
+        ),
+        (
+            ccxt.ExchangeError('binance {"code":-2019,"msg":"Margin is insufficient."}'),
+            VenueBrokerState,
+        ),
+        (
+            ccxt.OperationRejected('binance {"code":-2027,"msg":"Exceeded the maximum"}'),
+            VenueBrokerState,
+        ),
+        (
+            ccxt.ExchangeError('binance {"code":-4164,"msg":"Order\'s notional must be"}'),
+            VenueRejected,
+        ),
+        (ccxt.BadRequest('binance {"code":-1111,"msg":"Precision is over"}'), VenueRejected),
         (ccxt.InvalidNonce('binance {"code":-1021,"msg":"Timestamp outside"}'), VenueRejected),
         (ccxt.ExchangeError('binance {"code":-1008,"msg":"Server busy"}'), VenueUnavailable),
         (

@@ -7,7 +7,12 @@ from decimal import Decimal
 import pytest
 
 from quantbot.domain.errors import ConfigError
-from quantbot.venues.ccxt.instruments import DECIMAL_PLACES, TICK_SIZE, load_instruments
+from quantbot.venues.ccxt.instruments import (
+    DECIMAL_PLACES,
+    TICK_SIZE,
+    leverage_bound,
+    load_instruments,
+)
 
 
 def _market(symbol: str = "BTC/USDT", **overrides: object) -> dict[str, object]:
@@ -66,3 +71,48 @@ def test_a_configured_symbol_the_exchange_cannot_trade_fails_at_connect(
 def test_significant_digits_precision_is_refused() -> None:
     with pytest.raises(ConfigError, match="no fixed price step"):
         load_instruments({"BTC/USDT": _market()}, ["BTC/USDT"], 3, "someex")
+
+
+def _perpetual(**overrides: object) -> dict[str, object]:
+    market = _market("BTC/USDT:USDT", spot=False, swap=True, linear=True)
+    market.update(overrides)
+    return market
+
+
+def test_futures_instruments_are_linear_perpetuals_that_can_go_short() -> None:
+    found = load_instruments(
+        {"BTC/USDT:USDT": _perpetual()}, ["BTC/USDT:USDT"], TICK_SIZE, "binance",
+        market_type="future",
+    )  # fmt: skip
+
+    btc = found["BTC/USDT:USDT"]
+    assert btc.shortable is True and btc.max_leverage == 1  # leverage comes once it is set
+
+
+@pytest.mark.parametrize(
+    ("market", "symbol"),
+    [
+        (_market(), "BTC/USDT"),  # spot
+        (_perpetual(symbol="BTC/USDT:USDT-250328", swap=False, future=True), "BTC/USDT:USDT"),
+        (_perpetual(linear=False, inverse=True), "BTC/USDT:USDT"),
+    ],
+    ids=["spot", "dated-future", "inverse"],
+)
+def test_only_linear_perpetuals_are_futures_markets(market: dict[str, object], symbol: str) -> None:
+    with pytest.raises(ConfigError, match="not an active linear perpetual"):
+        load_instruments({symbol: market}, [symbol], TICK_SIZE, "binance", market_type="future")
+
+
+@pytest.mark.parametrize(
+    ("configured", "market_max", "expected"),
+    [(3.0, 20, 3), (50.0, 20.0, 20), (2.9, 125, 2), (1.0, 1, 1)],
+)
+def test_leverage_bound_is_the_smaller_whole_number(
+    configured: float, market_max: float, expected: int
+) -> None:
+    assert leverage_bound(configured, market_max, "BTC/USDT:USDT") == expected
+
+
+def test_a_market_without_a_maximum_leverage_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="no maximum leverage"):
+        leverage_bound(3.0, None, "BTC/USDT:USDT")

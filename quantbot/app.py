@@ -31,7 +31,7 @@ from quantbot.fsutil import atomic_write, ensure_private_dir
 from quantbot.intake import IntentIntake, open_intake
 from quantbot.manifest_info import manifest_for
 from quantbot.marketdata.sources import open_stream
-from quantbot.marketdata.venue_feed import VenueFeed
+from quantbot.marketdata.venue_stream import VenueStream, ccxt_push
 from quantbot.oms.journal import Journal, read_journal
 from quantbot.oms.ledger import Ledger
 from quantbot.oms.manager import VENUE_FAILURES, OrderManager
@@ -91,6 +91,7 @@ class Daemon:
         self.daily: DailyRiskGuard | None = None
         self.start_equity: Decimal | None = None  # a real venue's equity at start-up
         self.intake: IntentIntake | None = None
+        self.venue_stream: VenueStream | None = None
         self.server: ControlServer | None = None
         self.loop_tasks = ControlLoop(self)
         self.manifest_path: Path | None = None
@@ -172,6 +173,7 @@ class Daemon:
             daily=self.daily,
         )
         self.intake = open_intake(self, step, self.records)
+        self.venue_stream = self._open_venue_stream()
         self.server = ControlServer(
             self.state_dir / config.control.socket_name,
             self.loop_tasks.socket_handlers(),
@@ -367,17 +369,37 @@ class Daemon:
         market = self.config.market
         if market.source != "venue":
             return open_stream(market, self.clock, self.venue.marks())
-        settings = getattr(self.config.venue, self.config.venue.name)
-        read = self.oms.read if self.oms is not None else None
+        return self.venue_stream.stream()
+
+    def _open_venue_stream(self) -> VenueStream | None:
+        """A real venue's bars: pushed over its websocket (ccxt.pro) when it has one and the
+        config allows it, else polled. Which, and why, goes in the manifest."""
+        config = self.config
+        if config.market.source != "venue":
+            return None
+        name = config.venue.name
+        settings = getattr(config.venue, name)
+        push, why = None, f"{name}: polled"
+        if name == "ccxt":
+            push, why = ccxt_push(
+                settings,
+                enabled=settings.stream,
+                symbols=list(config.market.symbols),
+                clock=self.clock,
+                sandbox=settings.sandbox,
+                ws_url=settings.ws_url,
+            )
         errors = self.errors
-        return VenueFeed(
+        return VenueStream(
             self.venue,
-            market.symbols,
+            list(config.market.symbols),
             self.clock,
             poll_interval_s=settings.poll_interval_s,
-            read=read,
+            read=self.oms.read if self.oms is not None else None,
             on_error=(lambda exc, dep: errors.handle(exc, dependency=dep)) if errors else None,
-        ).stream()
+            push=push,
+            why=why,
+        )
 
     async def _feed_loop(self) -> None:
         async for batch in self._stream():

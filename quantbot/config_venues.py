@@ -34,6 +34,12 @@ class CcxtConfig(CredentialsConfig):
     # OHLCV polling: the candle size and how often to ask for new closed candles.
     timeframe: str = setting("1m")
     poll_interval_s: float = setting(5.0, gt=0)
+    # Bars pushed over the exchange's websocket (ccxt.pro watch_ohlcv) where it has one;
+    # false, or no websocket address known, polls every poll_interval_s instead.
+    stream: bool = setting(True)
+    # Websocket base URL; empty: the exchange's own (its testnet on paper), except that with
+    # base_url set (a proxy or a loopback server) and no ws_url, bars are polled.
+    ws_url: str = setting("")
     # Futures: the leverage set on each symbol at start, never above this nor the market's
     # own limit (whole numbers: 2.5 sets 2x). Spot ignores it (always 1x).
     max_leverage: float = setting(1.0, ge=1)

@@ -29,6 +29,11 @@ def manifest_for(daemon: Daemon, startup: dict[str, Any]) -> dict[str, Any]:
             "ai_sizer": config.sizer.mode,
             "intent_inbox": config.inbox.enabled,
             "governor_fail_open": config.governor.fail_open,
+            "market_data": (
+                f"{daemon.venue_stream.mode}: {daemon.venue_stream.why}"
+                if daemon.venue_stream is not None
+                else config.market.source
+            ),
             "market_source": config.market.source,
             "canary_mode": bool(canary),
             "cancel_all_on_kill": config.control.cancel_all_on_kill,

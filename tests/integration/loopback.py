@@ -4,6 +4,7 @@ as a subprocess against it and move the server's market along meanwhile."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -28,10 +29,12 @@ class ServerThread:
         return f"http://127.0.0.1:{self.port}"
 
     def call(self, fn: Callable[[], Any]) -> Any:
-        """Run ``fn`` on the server's loop (its state is not thread-safe) and return its value."""
+        """Run ``fn`` on the server's loop (its state is not thread-safe) and return its value
+        (awaited, when ``fn`` gives a coroutine)."""
 
         async def run() -> Any:
-            return fn()
+            result = fn()
+            return await result if inspect.isawaitable(result) else result
 
         return asyncio.run_coroutine_threadsafe(run(), self.loop).result(10)
 
@@ -40,3 +43,18 @@ class ServerThread:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)
         self.loop.close()
+
+
+class Servers:
+    """Several servers started and stopped together (REST and websocket on one book)."""
+
+    def __init__(self, *servers: Any) -> None:
+        self.servers = servers
+
+    async def start(self) -> int:
+        ports = [await s.start() for s in self.servers]
+        return ports[0]
+
+    async def stop(self) -> None:
+        for s in reversed(self.servers):
+            await s.stop()

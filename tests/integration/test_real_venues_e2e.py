@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from quantbot.testing.alpaca import AlpacaServer
@@ -16,8 +17,9 @@ from quantbot.testing.binance import BinanceServer
 from quantbot.testing.binance_book import BinanceBook
 from quantbot.testing.binance_futures import BinanceFuturesServer
 from quantbot.testing.binance_futures_book import FuturesBook
+from quantbot.testing.binance_ws import BinanceWsServer
 from tests.integration.daemon import journal_events, read_jsonl, start
-from tests.integration.loopback import ServerThread
+from tests.integration.loopback import Servers, ServerThread
 
 MINUTE_MS = 60_000
 # Unmistakable values: if either shows up anywhere on disk or in the output, it leaked.
@@ -57,6 +59,25 @@ def binance() -> tuple[Any, dict[str, str]]:
     return server, env
 
 
+def binance_streamed() -> tuple[Any, dict[str, str]]:
+    """Spot with bars pushed over the websocket (ccxt.pro), not polled."""
+    rest, env = binance()
+    ws = BinanceWsServer(rest.book)
+    env["QUANTBOT__VENUE__CCXT__STREAM"] = "true"
+    return Streamed(rest, ws), env
+
+
+class Streamed(Servers):
+    """The REST server and the websocket on one book: a tick closes candles and pushes."""
+
+    def __init__(self, rest: BinanceServer, ws: BinanceWsServer) -> None:
+        super().__init__(rest, ws)
+        self.rest, self.ws = rest, ws
+
+    def tick(self, minutes: int) -> Any:
+        return self.ws.tick(minutes)
+
+
 def binance_futures() -> tuple[Any, dict[str, str]]:
     server = BinanceFuturesServer(
         api_key=KEY, api_secret=SECRET, book=FuturesBook(start_ms=_two_hours_back_ms())
@@ -90,8 +111,8 @@ def alpaca() -> tuple[Any, dict[str, str]]:
 @pytest.mark.e2e
 @pytest.mark.parametrize(
     "make",
-    [binance, binance_futures, alpaca],
-    ids=["ccxt-binance", "ccxt-binance-futures", "alpaca"],
+    [binance, binance_streamed, binance_futures, alpaca],
+    ids=["ccxt-binance", "ccxt-binance-websocket", "ccxt-binance-futures", "alpaca"],
 )
 def test_paper_run_trades_on_the_loopback_venue_and_never_leaks_the_keys(
     workdir: Path, make: Any
@@ -102,6 +123,8 @@ def test_paper_run_trades_on_the_loopback_venue_and_never_leaks_the_keys(
             srv.call(lambda: server.set_clock(True))  # a session is open
         url_key = "CCXT__BASE_URL" if "QUANTBOT_CCXT_SECRET" in env else "ALPACA__BASE_URL"
         env[f"QUANTBOT__VENUE__{url_key}"] = srv.url
+        if isinstance(server, Streamed):
+            env["QUANTBOT__VENUE__CCXT__WS_URL"] = server.ws.ws_url
         env["QUANTBOT__VENUE__ALPACA__DATA_URL"] = srv.url
         proc = start(
             workdir, "run", "--execution-mode", "paper", "--duration", "9s", env={**COMMON, **env}
@@ -111,6 +134,9 @@ def test_paper_run_trades_on_the_loopback_venue_and_never_leaks_the_keys(
             time.sleep(0.1)
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err[-3000:]
+    [manifest] = (workdir / "runtime" / "manifests").glob("*.json")
+    mode = orjson.loads(manifest.read_bytes())["feature_flags"]["market_data"]
+    assert mode.startswith("push" if isinstance(server, Streamed) else "poll"), mode
 
     records = read_jsonl(workdir / "runtime" / "decisions.jsonl")
     accepted = [r for r in records if (r.get("order") or {}).get("outcome") == "ACCEPTED"]

@@ -1,5 +1,5 @@
-"""Crypto exchanges through ccxt (spot). Imported lazily by the venue factory, so the
-default (sim) path never loads ccxt."""
+"""Crypto exchanges through ccxt: spot, or USD-M perpetuals with leverage. Imported lazily
+by the venue factory, so the default (sim) path never loads ccxt."""
 
 from quantbot.venues.ccxt.venue import CcxtVenue
 

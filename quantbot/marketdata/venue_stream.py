@@ -1,0 +1,115 @@
+"""Bars from a real venue: pushed over its websocket when it has one, else polled.
+
+``VenueStream.stream()`` has the shape of ``VenueFeed.stream()`` (batches of closed bars,
+oldest first, one batch per open time) and the daemon reads either the same way. Which one
+is used is decided once, when the stream is built, and said in ``mode`` / ``why``:
+
+- ``"push"``: a push source was given (for ccxt, ``ccxt_push`` gives one when the config
+  enables it, ccxt.pro has ``watchOHLCV`` for the exchange and the websocket's address is
+  known). Bars arrive as candles close; candles missed while the connection was down come
+  from REST through the same ``read`` wrapper (breaker ``data_primary``) the poller uses.
+  Unlike the poller it yields nothing at start: the first batch is the first candle to close.
+- ``"poll"``: ``VenueFeed`` asks ``venue.bars`` every ``poll_interval_s``.
+
+A push source that keeps failing is not swapped for polling at run time: its errors go to
+``on_error`` like the poller's, so the breaker and alerts see the outage either way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Protocol
+
+from quantbot.clock import Clock
+from quantbot.config_venues import CcxtConfig
+from quantbot.domain.values import Bar
+from quantbot.marketdata.venue_feed import DATA, Reader, VenueFeed
+from quantbot.venues.base import MarketDataVenue
+
+Backfill = Callable[[str, int], Awaitable[list[Bar]]]
+OnError = Callable[[BaseException, str], None]
+
+
+class PushSource(Protocol):
+    """A venue's websocket bar source (``venues.ccxt.stream.CcxtBarStream``)."""
+
+    def batches(
+        self, backfill: Backfill | None = None, on_error: OnError | None = None
+    ) -> AsyncIterator[list[Bar]]: ...
+
+
+class VenueStream:
+    """Closed bars of ``symbols`` from ``venue``: from ``push`` when given, else polled."""
+
+    def __init__(
+        self,
+        venue: MarketDataVenue,
+        symbols: list[str],
+        clock: Clock,
+        *,
+        poll_interval_s: float,
+        read: Reader | None = None,
+        on_error: OnError | None = None,
+        push: PushSource | None = None,
+        why: str = "",
+    ) -> None:
+        self._venue = venue
+        self._symbols = list(symbols)
+        self._clock = clock
+        self._interval_s = poll_interval_s
+        self._read = read
+        self._on_error = on_error
+        self._push = push
+        self.mode = "push" if push is not None else "poll"
+        self.why = why or ("push source given" if push is not None else "no push source")
+
+    def stream(self) -> AsyncIterator[list[Bar]]:
+        if self._push is None:
+            feed = VenueFeed(
+                self._venue,
+                self._symbols,
+                self._clock,
+                poll_interval_s=self._interval_s,
+                read=self._read,
+                on_error=self._on_error,
+            )
+            return feed.stream()
+        return self._push.batches(self._backfill, self._on_error)
+
+    async def _backfill(self, symbol: str, since_ns: int) -> list[Bar]:
+        """Closed bars of ``symbol`` from ``since_ns`` over REST, behind the read breaker."""
+
+        def fetch() -> Awaitable[list[Bar]]:
+            return self._venue.bars(symbol, since_ns=since_ns)
+
+        if self._read is None:
+            return await fetch()
+        bars: list[Bar] = await self._read(DATA, fetch)
+        return bars
+
+
+def ccxt_push(
+    settings: CcxtConfig,
+    *,
+    enabled: bool,
+    symbols: list[str],
+    clock: Clock,
+    sandbox: bool,
+    ws_url: str = "",
+) -> tuple[PushSource | None, str]:
+    """ccxt.pro's candle stream for ``settings`` if it can be used, with the reason either
+    way (for ``VenueStream(push=..., why=...)`` and the run's manifest)."""
+    if not enabled:
+        return None, "stream disabled in config"
+    # Imported here: ccxt is only loaded when a ccxt venue streams (the sim path never does).
+    from quantbot.venues.ccxt import stream  # noqa: PLC0415
+
+    url = stream.stream_url(settings, ws_url)
+    if url is None:
+        return None, "REST base_url is overridden and no websocket URL is given"
+    if not stream.watch_ohlcv_supported(settings.exchange_id):
+        return None, f"ccxt.pro has no watchOHLCV for {settings.exchange_id}"
+    source = stream.CcxtBarStream(
+        settings, symbols=symbols, clock=clock, sandbox=sandbox, ws_url=url
+    )
+    return source, f"ccxt.pro watchOHLCV ({source!r})"

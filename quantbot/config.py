@@ -27,6 +27,7 @@ from quantbot.config_ops import (
     PretradeConfig,
     ReconcileConfig,
     RetryConfig,
+    TcaConfig,
 )
 from quantbot.config_risk import (
     DailyRiskConfig,
@@ -199,6 +200,7 @@ class Config:
     limits: LimitsConfig = setting(LimitsConfig())
     daily_risk: DailyRiskConfig = setting(DailyRiskConfig())
     inbox: InboxConfig = setting(InboxConfig())
+    tca: TcaConfig = setting(TcaConfig())
 
     @property
     def risk_params(self) -> RiskParams:

@@ -93,3 +93,19 @@ class ControlConfig:
     cancel_all_on_submit_escalation: bool = setting(False)
     poll_interval_s: float = setting(0.2, gt=0, le=1)
     socket_name: str = setting("control.sock")
+
+
+@attrs.frozen
+class TcaConfig:
+    """Transaction cost analysis: one record per order in runtime/<file> (live and replay)."""
+
+    file: str = setting("tca.jsonl")
+    # Arrival benchmark for implementation shortfall: the decision bar's price, or the price
+    # when the order was submitted.
+    arrival: str = setting("decision", choices=("decision", "submit"))
+    # Where no bid/ask is known, this spread (bps) stands in; every record says it is a proxy.
+    proxy_spread_bps: float = setting(2.0, ge=0)
+    # An order not filled this long after submit gets a "pending" record (updated on fill).
+    pending_after_s: float = setting(60.0, gt=0)
+    # Cancel/replace rate: cancels per submitted order over this rolling window.
+    cancel_window_s: float = setting(3600.0, gt=0)

@@ -61,7 +61,14 @@ def make_run_id(clock: Clock) -> str:
 
 
 class Daemon:
-    def __init__(self, loaded: LoadedConfig, *, execution_mode: str, clock: Clock) -> None:
+    def __init__(
+        self,
+        loaded: LoadedConfig,
+        *,
+        execution_mode: str,
+        clock: Clock,
+        run_id: str | None = None,
+    ) -> None:
         self.loaded = loaded
         self.config = loaded.config
         self.mode = execution_mode
@@ -70,7 +77,8 @@ class Daemon:
         self.runtime_dir = Path(self.config.run.runtime_dir)
         if execution_mode == "live":
             self._refuse_live()
-        self.run_id = make_run_id(clock)
+        # A replay passes an id derived from its inputs, so its records are reproducible.
+        self.run_id = run_id or make_run_id(clock)
         self.lock = StateLock(self.state_dir)
         self.control = ControlStore(self.state_dir / "control.json", clock)
         self._stop = asyncio.Event()
@@ -120,6 +128,7 @@ class Daemon:
             self.runtime_dir / config.records.decisions_file,
             self.clock,
             fsync_every=config.records.fsync_every_steps,
+            rotate=config.records.rotate_daily,
         )
         self.alerts = AlertSink(
             path=self.runtime_dir / "alerts.jsonl",

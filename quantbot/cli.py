@@ -18,6 +18,7 @@ from loguru import logger
 from quantbot import control_cli, golive_cli
 from quantbot.config import EXECUTION_MODES, PROFILES, load_config, redacted
 from quantbot.domain.errors import ConfigError, DataError, StartupError
+from quantbot.research import replay_cli
 
 EXIT_OK, EXIT_START, EXIT_USAGE = 0, 1, 2
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?$")
@@ -74,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("action", choices=("check",))
     control_cli.add_parsers(sub, with_config)
     golive_cli.add_parser(sub)
+    replay_cli.add_parser(sub, with_config, PROFILES)
     return parser
 
 
@@ -113,6 +115,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         sys.stdout.write(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode() + "\n")
         print(f"config ok: {loaded.path} sha256={loaded.hash}", file=sys.stderr)
         return EXIT_OK
+    if args.command == "replay":
+        loaded = _load(args, args.trading_profile)
+        _configure_logging(Path(loaded.config.run.runtime_dir), "WARNING")
+        return replay_cli.run(args, loaded)
     if args.command == "go-live":
         return golive_cli.dispatch(args, _load(args))
     loaded = _load(args)

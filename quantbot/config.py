@@ -173,6 +173,8 @@ class VenueConfig:
 class RecordsConfig:
     decisions_file: str = setting("decisions.jsonl")
     fsync_every_steps: int = setting(50, ge=1)
+    # Rotate the decision records by UTC day (false: one file; replay uses one per replay).
+    rotate_daily: bool = setting(True)
 
 
 @attrs.frozen

@@ -84,7 +84,9 @@ class DecisionStep:
         self._contract = contract
         self._sleeves = sleeves
         self._sizer = sizer
-        self._weights = attrs.asdict(config.components)
+        # Only sleeves that run get a weight: with the inbox off there is no external sleeve.
+        names = {s.name for s in sleeves}
+        self._weights = {k: v for k, v in attrs.asdict(config.components).items() if k in names}
         self._deadband = config.profile.deadband
         self._liquidity = config.liquidity_thresholds
         self._namespace = config.run.client_id_namespace

@@ -20,8 +20,11 @@ _DUMP_OPTIONS = orjson.OPT_APPEND_NEWLINE
 
 
 class RotatingJsonl:
-    def __init__(self, path: Path, clock: Clock, *, fsync_every: int = 50) -> None:
+    def __init__(
+        self, path: Path, clock: Clock, *, fsync_every: int = 50, rotate: bool = True
+    ) -> None:
         self.path = path
+        self._rotate = rotate  # False: one file for the whole run (a replay over years)
         self.archive_dir = path.parent / path.stem
         self._clock = clock
         self._fsync_every = fsync_every
@@ -31,7 +34,7 @@ class RotatingJsonl:
         self.records_written = 0
 
     def _open(self, today: str) -> None:
-        if self.path.exists() and self.path.stat().st_size > 0:
+        if self._rotate and self.path.exists() and self.path.stat().st_size > 0:
             first = self._first_date()
             if first is not None and first != today:
                 self._archive(first)
@@ -61,7 +64,7 @@ class RotatingJsonl:
 
     def write(self, record: dict[str, Any]) -> None:
         """Buffer one record; ``flush()`` makes a step's records visible to ``tail -f``."""
-        today = utc_date(self._clock.now_ns())
+        today = utc_date(self._clock.now_ns()) if self._rotate else "run"
         if today != self._date or self._file is None:
             if self._file is not None:
                 previous = self._date or today

@@ -30,6 +30,21 @@ def test_missing_config_file_is_a_usage_error(tmp_path, capsys) -> None:
 
 def test_unknown_command_is_refused(capsys) -> None:
     with pytest.raises(SystemExit) as exc:
-        main(["replay"])
+        main(["walk-forward"])  # not built yet: a usage error, never a pretend success
     assert exc.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_replay_without_data_is_a_usage_error(capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["replay"])
+    assert exc.value.code == 2
+    assert "the following arguments are required: --data" in capsys.readouterr().err
+
+
+def test_replay_of_a_missing_file_names_it(tmp_path, capsys) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("")
+    code = main(["replay", "--config", str(config), "--data", str(tmp_path / "nope.csv")])
+    assert code == 2
+    assert f"--data: no such file: {tmp_path / 'nope.csv'}" in capsys.readouterr().err

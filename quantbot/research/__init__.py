@@ -1,0 +1,1 @@
+"""Research on the live pipeline: replay over historical bars, and its summary and report."""

@@ -1,0 +1,65 @@
+"""`quantbot replay`: the command line of the replay engine."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from quantbot.domain.errors import DataError
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from e
+
+
+def add_parser(sub: Any, with_config: Any, profiles: tuple[str, ...]) -> None:
+    p = with_config(
+        sub.add_parser(
+            "replay",
+            help="run the live pipeline over historical bars (records under runtime/replay/)",
+        )
+    )
+    p.add_argument(
+        "--data",
+        type=Path,
+        nargs="+",
+        required=True,
+        help="bar files: daily CSV (date,open,high,low,close,volume[,adj_close]) or Binance "
+        "kline CSV",
+    )
+    p.add_argument("--from", dest="date_from", type=_day, default=None, help="first day (UTC)")
+    p.add_argument("--to", dest="date_to", type=_day, default=None, help="last day (UTC)")
+    p.add_argument("--symbols", nargs="+", default=(), help="only these symbols")
+    p.add_argument("--out", type=Path, default=None, help="root for runtime/replay/<id>/")
+    p.add_argument("--trading-mode", choices=profiles, default=None, dest="trading_profile")
+
+
+def run(args: argparse.Namespace, loaded: Any) -> int:
+    # Imported here: the daemon and its stages load only for the commands that need them.
+    from quantbot.cli import _event_loop_run  # noqa: PLC0415
+    from quantbot.research.replay import ReplayRequest, describe, run_replay  # noqa: PLC0415
+
+    missing = [str(p) for p in args.data if not p.is_file()]
+    if missing:
+        raise DataError(f"--data: no such file: {', '.join(missing)}")
+    if args.date_from and args.date_to and args.date_from > args.date_to:
+        raise DataError(f"--from {args.date_from} is after --to {args.date_to}")
+    request = ReplayRequest(
+        data=tuple(args.data),
+        symbols=tuple(args.symbols),
+        date_from=args.date_from,
+        date_to=args.date_to,
+        out_root=args.out,
+    )
+
+    async def main() -> int:
+        result = await run_replay(loaded, request)
+        print(describe(result), flush=True)
+        return 0
+
+    return _event_loop_run(main())

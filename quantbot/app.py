@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 from loguru import logger
 
+from quantbot.analytics.tca import TcaRecorder
 from quantbot.clock import BarClock, Clock, iso_utc
 from quantbot.config import LoadedConfig
 from quantbot.config_risk import parse_hhmm
@@ -26,7 +27,7 @@ from quantbot.control_loop import ControlLoop
 from quantbot.decision import DecisionStep
 from quantbot.domain.errors import InvariantViolation, StartupError
 from quantbot.domain.reasons import Reason, ReasonCode, reason
-from quantbot.domain.values import Bar, Instrument
+from quantbot.domain.values import Bar, Fill, Instrument, Position
 from quantbot.fsutil import atomic_write, ensure_private_dir
 from quantbot.intake import IntentIntake, open_intake
 from quantbot.manifest_info import manifest_for
@@ -97,6 +98,7 @@ class Daemon:
         self.records: RotatingJsonl | None = None
         self.pipeline: Pipeline | None = None
         self.daily: DailyRiskGuard | None = None
+        self.tca: TcaRecorder | None = None
         self.start_equity: Decimal | None = None  # a real venue's equity at start-up
         self.intake: IntentIntake | None = None
         self.venue_stream: VenueStream | None = None
@@ -151,6 +153,13 @@ class Daemon:
         instruments = await self._connect_venue()
         startup: dict[str, Any] = {}
         self.daily = self._open_daily()
+        self.tca = TcaRecorder(
+            self.runtime_dir / config.tca.file,
+            self.clock,
+            config.tca,
+            rotate=config.records.rotate_daily,
+        )
+        self._book_fill = fill_listener(self.daily)
         if self.mode in ("paper", "live"):
             await self._open_oms(startup)
         step = DecisionStep.from_config(
@@ -180,6 +189,7 @@ class Daemon:
             bar_clock=self.bar_clock,
             on_session_close=self.loop_tasks.session_close,
             daily=self.daily,
+            tca=self.tca if self.mode != "shadow" else None,
         )
         self.intake = open_intake(self, step, self.records)
         self.venue_stream = self._open_venue_stream()
@@ -190,6 +200,11 @@ class Daemon:
         await self.server.start()
         self.manifest_path = write_manifest(self.runtime_dir, manifest_for(self, startup))
         self._announce()
+
+    def _on_fill(self, fill: Fill, before: Position, after: Position) -> None:
+        """Each new fill: the daily guard settles and books PnL, TCA completes the order."""
+        self._book_fill(fill, before, after)
+        self.tca.on_fill(fill)
 
     def _open_daily(self) -> DailyRiskGuard:
         """The daily risk guard. Paper keeps its ledger in state/ (it survives restarts);
@@ -258,8 +273,9 @@ class Daemon:
             errors=self.errors,
             retry=config.retry,
             on_journal_failure=self.halt,
-            on_fill=fill_listener(self.daily) if self.daily is not None else None,
+            on_fill=self._on_fill,
         )
+        self.oms.on_canceled = self.tca.on_canceled
         self.reconciler = Reconciler(self.oms, config.oms)
         try:
             findings = await self.reconciler.startup(
@@ -509,6 +525,8 @@ class Daemon:
             self.report_status()
         if self.records is not None:
             self.records.close()
+        if self.tca is not None:
+            self.tca.close()
         if self.alerts is not None:
             await self.alerts.aclose()
             self.alerts.close()

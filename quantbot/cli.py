@@ -15,7 +15,7 @@ from pathlib import Path
 import orjson
 from loguru import logger
 
-from quantbot import control_cli, golive_cli
+from quantbot import control_cli, golive_cli, report_cli
 from quantbot.config import EXECUTION_MODES, PROFILES, load_config, redacted
 from quantbot.domain.errors import ConfigError, DataError, StartupError
 from quantbot.research import replay_cli
@@ -76,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     control_cli.add_parsers(sub, with_config)
     golive_cli.add_parser(sub)
     replay_cli.add_parser(sub, with_config, PROFILES)
+    report_cli.add_report_parser(sub)
     return parser
 
 
@@ -119,6 +120,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         loaded = _load(args, args.trading_profile)
         _configure_logging(Path(loaded.config.run.runtime_dir), "WARNING")
         return replay_cli.run(args, loaded)
+    if args.command == "report":
+        return report_cli.run_report(args)
     if args.command == "go-live":
         return golive_cli.dispatch(args, _load(args))
     loaded = _load(args)

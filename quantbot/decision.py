@@ -138,6 +138,10 @@ class DecisionStep:
             record_base=record_base,
         )
 
+    def now_ns(self) -> int:
+        """The decision clock's now (what each record's ``ts`` says)."""
+        return self._clock.now_ns()
+
     def not_sent(self, decision: Decision) -> None:
         """The OMS did not send ``decision``'s intent (a gate or breaker blocked it): the
         deadband goes back to measuring from the last target that was really ordered, so

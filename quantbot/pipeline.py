@@ -15,6 +15,7 @@ from typing import Any
 
 import attrs
 
+from quantbot.analytics.tca import TcaRecorder
 from quantbot.clock import BarClock
 from quantbot.decision import Decision, DecisionStep, PortfolioView
 from quantbot.domain.reasons import Reason, ReasonCode, reason
@@ -76,6 +77,7 @@ class Pipeline:
         bar_clock: BarClock | None = None,
         on_session_close: Callable[[], Awaitable[None]] | None = None,
         daily: DailyRiskGuard | None = None,
+        tca: TcaRecorder | None = None,
     ) -> None:
         self.step = step
         self.oms = oms  # None in shadow mode: nothing is ever sent
@@ -92,6 +94,7 @@ class Pipeline:
         self._sessions = bool(getattr(venue.capabilities, "has_sessions", False))
         self._on_session_close = on_session_close
         self.daily = daily
+        self.tca = tca  # transaction cost records, one per order sent
         self.market_open: bool | None = None  # None: the venue has no sessions
         self.counters = Counters()
         self.equity = Decimal(0)
@@ -114,6 +117,8 @@ class Pipeline:
         for bar, verdict in zip(bars, verdicts, strict=True):
             await self._decide(bar, verdict)
         self.records.flush()
+        if self.tca is not None:
+            self.tca.tick()
         if self.oms is not None:
             self.oms.journal.maybe_sync()
 
@@ -192,14 +197,14 @@ class Pipeline:
         """Reserve, then send. A reversal the guard refuses still sends its closing part."""
         denial = self._reserve(decision)
         if denial is None:
-            order = await self._send(intent, decision.reducing)
+            order = await self._send(intent, decision.reducing, decision)
             self._release_unsent(decision, order["outcome"])
             return order
         closing = self._closing_part(decision, intent, denial)
         if closing is None:
             decision.record["reason"] = denial.to_record()
             return {"outcome": SubmitOutcome.NOT_SENT.value, "reason": denial.to_record()}
-        return await self._send(closing, True)
+        return await self._send(closing, True, decision)
 
     def _closing_part(
         self, decision: Decision, intent: OrderIntent, denial: Reason
@@ -275,11 +280,29 @@ class Pipeline:
             if order is None or order.status in ENDED:
                 self.daily.release(cid)
 
-    async def _send(self, intent: OrderIntent, reducing: bool) -> dict[str, Any]:
+    async def _send(
+        self, intent: OrderIntent, reducing: bool, decision: Decision
+    ) -> dict[str, Any]:
         if self.oms is None:
             why = reason(ReasonCode.EXEC_SHADOW_NOT_SENT, execution_mode=self._mode)
             return {"outcome": SubmitOutcome.NOT_SENT.value, "reason": why.to_record()}
+        if self.tca is not None:
+            self.tca.on_decision(
+                intent,
+                decision_ts_ns=self.step.now_ns(),
+                decision_price=intent.arrival_price or Decimal(0),
+                sleeve=_sleeve_of(decision, intent),
+                profile=str(decision.record.get("profile", "")),
+                venue=self.venue.name,
+            )
         report = await self.oms.submit(intent, reducing=reducing, market_open=self.market_open)
+        if self.tca is not None:
+            self.tca.on_submitted(
+                intent.client_order_id,
+                outcome=report.outcome.value,
+                reason_code=report.reason.code.value if report.reason is not None else None,
+                submit_price=intent.arrival_price,
+            )
         if report.outcome is SubmitOutcome.ACCEPTED:
             self.counters.orders_accepted += 1
         elif report.outcome is SubmitOutcome.REJECTED:
@@ -287,6 +310,17 @@ class Pipeline:
             if self._alerts is not None:
                 self._alerts.note_reject(intent.symbol)
         return report.to_record()
+
+
+def _sleeve_of(decision: Decision, intent: OrderIntent) -> str:
+    """The sleeve an order is booked to: its entry's, or for an order that only reduces, the
+    sleeve that pushed hardest in the order's direction."""
+    if decision.entry is not None:
+        return decision.entry.sleeve
+    contributions = (decision.record.get("net") or {}).get("contributions") or {}
+    sign = 1.0 if intent.side.value == "BUY" else -1.0
+    best = max(sorted(contributions), key=lambda k: contributions[k] * sign, default="")
+    return best
 
 
 def fill_listener(daily: DailyRiskGuard) -> Callable[[Fill, Position, Position], None]:

@@ -104,9 +104,12 @@ class OrderManager:
         # Told of each new fill with the position before and after it (the daily risk guard
         # settles reservations and books realised PnL from this).
         self.on_fill = on_fill
+        self.on_canceled: Callable[[str], None] | None = None  # told of each CANCELED event
 
     def record_event(self, event_type: str, *, durable: bool = False, **fields: Any) -> None:
         self.ledger.apply(self.journal.append(event_type, durable=durable, **fields))
+        if event_type == EventType.CANCELED and self.on_canceled is not None:
+            self.on_canceled(fields["client_order_id"])
 
     # -- submit -------------------------------------------------------------------------------
     async def submit(

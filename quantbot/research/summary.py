@@ -134,9 +134,7 @@ def attribution(tape: ReplayTape, decisions: list[dict[str, Any]]) -> dict[str, 
     return {k: round(v, 2) for k, v in sorted(pnl.items())}
 
 
-def _attributed(
-    tape: ReplayTape, decisions: list[dict[str, Any]], total: float
-) -> dict[str, Any]:
+def _attributed(tape: ReplayTape, decisions: list[dict[str, Any]], total: float) -> dict[str, Any]:
     by_sleeve = attribution(tape, decisions)
     # What holding positions from close to close does not explain: fills at prices other than
     # the close (slippage, the gap to the next open), fees. Shown, not hidden.

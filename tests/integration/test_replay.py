@@ -28,11 +28,14 @@ def test_a_second_replay_writes_byte_identical_records(workdir: Path) -> None:
     first = replay(workdir, *args)
     decisions = (first / "decisions.jsonl").read_bytes()
     journal = (first / "state" / "journal.jsonl").read_bytes()
+    tca = (first / "tca.jsonl").read_bytes()
+    assert tca.count(b'"status":"filled"') > 10
     assert decisions.count(b"\n") > 2000 and b'"intent":{' in decisions
     again = replay(workdir, *args)
     assert again == first  # the id is derived from the inputs
     assert (again / "decisions.jsonl").read_bytes() == decisions
     assert (again / "state" / "journal.jsonl").read_bytes() == journal
+    assert (again / "tca.jsonl").read_bytes() == tca
     summary = orjson.loads((again / "summary.json").read_bytes())
     assert summary["orders"]["sent"] == journal.count(b'"type":"INTENT"')
     report = (again / "report.html").read_text()

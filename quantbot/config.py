@@ -159,6 +159,10 @@ class SimVenueConfig:
     participation_cap: float = setting(0.1, gt=0, le=1)
     buying_power_multiple: float = setting(2.0, gt=0, le=10)
     session: str = setting("")  # "HH:MM-HH:MM" UTC on weekdays; empty: always open
+    # Which price of a bar a market order takes (venues/sim/matching.py).
+    fill_model: str = setting("next_open", choices=("next_open", "next_vwap", "close"))
+    # An assumed bid/ask spread (bars carry none): a proxy, half of it paid on every market fill.
+    proxy_spread_bps: float = setting(0.0, ge=0, le=1000)
 
 
 @attrs.frozen

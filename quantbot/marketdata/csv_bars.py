@@ -10,7 +10,10 @@ Two formats are detected from the first row:
   milliseconds (13 digits) or, in newer dumps, microseconds (16 digits), told apart by size.
 
 Any row that cannot be read raises ``DataError`` naming the file, the 1-based line and the
-text, so a user can open the file at that line. Rows must be strictly ascending in time.
+text, so a user can open the file at that line: a non-numeric cell, a missing or extra column,
+a bad date, a time that is not strictly ascending, and a bar the data contract would drop
+(non-finite, price not > 0, negative volume, high < low, open or close outside [low, high]),
+which ``check_bar`` names by the contract's reason code. A bad row is never skipped silently.
 """
 
 from __future__ import annotations
@@ -19,12 +22,16 @@ import asyncio
 import csv
 import heapq
 import itertools
+import math
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import date
 from pathlib import Path
 
+import attrs
+
 from quantbot.clock import NS_PER_S, Clock
 from quantbot.domain.errors import DataError
+from quantbot.domain.reasons import ReasonCode
 from quantbot.domain.values import Bar
 
 DAY_S = 86_400
@@ -35,6 +42,28 @@ _KLINE_COLUMNS = 12
 _MICROS_THRESHOLD = 10**14  # 1e14 ms is the year 5138; 1e14 µs is 1973
 
 _RowParser = Callable[[list[str]], Bar]
+_PRICES = ("open", "high", "low", "close")
+
+
+def check_bar(bar: Bar) -> Bar:
+    """``bar`` if the data contract's stateless checks pass, else ``ValueError`` naming the
+    field and the contract's reason code (the loaders add file and line)."""
+    for name in (*_PRICES, "volume"):
+        value = getattr(bar, name)
+        if not math.isfinite(value):
+            raise ValueError(f"{name} is {value} ({ReasonCode.DATA_NON_FINITE})")
+        if value <= 0 and (name != "volume" or value < 0):
+            limit = ">= 0" if name == "volume" else "> 0"
+            raise ValueError(f"{name} {value} is not {limit} ({ReasonCode.DATA_NON_POSITIVE})")
+    o, h, lo, c = bar.open, bar.high, bar.low, bar.close
+    if h < lo:
+        raise ValueError(f"high {h} < low {lo} ({ReasonCode.DATA_OHLC_INCONSISTENT})")
+    if not (lo <= o <= h and lo <= c <= h):
+        raise ValueError(
+            f"open {o} or close {c} outside [low {lo}, high {h}] "
+            f"({ReasonCode.DATA_OHLC_INCONSISTENT})"
+        )
+    return bar
 
 
 def load_csv_bars(path: Path, *, symbol: str | None = None, adjust: bool = True) -> list[Bar]:
@@ -69,7 +98,7 @@ def _load(path: Path, reader: Iterator[list[str]], symbol: str | None, adjust: b
     last_ts: int | None = None
     for line, row in pending:
         try:
-            bar = parse(row)
+            bar = check_bar(parse(row))
         except (ValueError, ZeroDivisionError, OverflowError) as e:
             raise DataError(f"{path}:{line}: {e}: {','.join(row)!r}") from e
         if last_ts is not None and bar.ts_ns <= last_ts:
@@ -100,12 +129,17 @@ def _daily_parser(path: Path, header: list[str], symbol: str, adjust: bool) -> _
             raise ValueError(f"expected {width} columns, got {len(row)}")
         ts = (date.fromisoformat(row[i_date].strip()).toordinal() - _EPOCH_ORDINAL) * _DAY_NS
         o, h, lo, c = float(row[i_o]), float(row[i_h]), float(row[i_l]), float(row[i_c])
-        if i_adj is not None:
-            if c == 0:
-                raise ValueError("close is 0, cannot apply adj_close")
-            factor = float(row[i_adj]) / c
-            o, h, lo, c = o * factor, h * factor, lo * factor, c * factor
-        return Bar(symbol, ts, o, h, lo, c, float(row[i_v]), float(DAY_S))
+        raw = check_bar(Bar(symbol, ts, o, h, lo, c, float(row[i_v]), float(DAY_S)))
+        if i_adj is None:
+            return raw
+        # Checked raw first so a bad close is named as such, not as a bad factor. Scaling by
+        # one positive factor keeps low <= open, close <= high.
+        factor = float(row[i_adj]) / c
+        if not (math.isfinite(factor) and factor > 0):
+            raise ValueError(f"adj_close {row[i_adj].strip()} gives split factor {factor}")
+        return attrs.evolve(
+            raw, open=o * factor, high=h * factor, low=lo * factor, close=c * factor
+        )
 
     return parse
 

@@ -1,15 +1,16 @@
-"""The market-data stream the config asks for: the synthetic live market or CSV files."""
+"""The market-data stream the config asks for: the synthetic live market or bar files (CSV or
+ccxt OHLCV JSON, whatever ``market.csv_paths`` names)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from decimal import Decimal
-from pathlib import Path
 
 from quantbot.clock import Clock
 from quantbot.config import MarketConfig
 from quantbot.domain.values import Bar
-from quantbot.marketdata.csv_bars import CsvFeed, load_csv_bars, merge_by_time
+from quantbot.marketdata.csv_bars import CsvFeed
+from quantbot.marketdata.loaders import load_series
 from quantbot.marketdata.synthetic import SyntheticFeed, SyntheticMarket
 
 
@@ -19,13 +20,8 @@ def open_stream(
     """Batches of bars (one per symbol per time). The synthetic market resumes from the
     paper venue's last ``marks`` so a restart does not jump prices."""
     if market.source == "csv":
-        wanted = set(market.symbols)
-        series = [
-            [b for b in load_csv_bars(Path(p)) if b.symbol in wanted] for p in market.csv_paths
-        ]
-        return CsvFeed(
-            merge_by_time(series), clock, pace=market.csv_pace, speed=market.csv_speed
-        ).stream()
+        groups = load_series(market.csv_paths, symbols=market.symbols)
+        return CsvFeed(groups, clock, pace=market.csv_pace, speed=market.csv_speed).stream()
     synthetic = SyntheticMarket(
         symbols=market.symbols,
         seed=market.seed,

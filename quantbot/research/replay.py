@@ -34,7 +34,7 @@ from quantbot.config import LoadedConfig, config_hash
 from quantbot.config_loader import to_plain
 from quantbot.domain.errors import DataError
 from quantbot.domain.values import Bar
-from quantbot.marketdata.csv_bars import load_csv_bars, merge_by_time
+from quantbot.marketdata.loaders import load_series
 from quantbot.research.summary import ReplayTape, summarize
 
 
@@ -56,13 +56,9 @@ class ReplayResult:
 
 def load_bars(request: ReplayRequest) -> list[list[Bar]]:
     """Every file's bars, filtered to the symbols and dates asked for, in time batches."""
-    series = []
-    for path in request.data:
-        bars = load_csv_bars(path)
-        if request.symbols:
-            bars = [b for b in bars if b.symbol in request.symbols]
-        series.append([b for b in bars if _in_range(b, request)])
-    batches = merge_by_time(series)
+    symbols = set(request.symbols) or None
+    groups = load_series(list(request.data), symbols=symbols)  # one group per time
+    batches = [g for g in ([b for b in group if _in_range(b, request)] for group in groups) if g]
     if not batches:
         raise DataError(
             f"no bars in {', '.join(map(str, request.data))} for symbols "

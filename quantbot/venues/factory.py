@@ -60,6 +60,8 @@ def make_venue(
         buying_power_multiple=sim.buying_power_multiple,
         seed=config.market.seed,
         session=SessionCalendar.parse(sim.session) if sim.session else None,
+        fill_model=sim.fill_model,
+        proxy_spread_bps=sim.proxy_spread_bps,
     )
     plan = plan_from_env(environ)  # refuses unless QUANTBOT_TESTING=1
     if plan is not None:

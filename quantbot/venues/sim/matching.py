@@ -4,11 +4,20 @@ inputs always give the same fill.
 
 Conventions (one bar = one chance to trade, at prices the bar proves were available):
 
-- MARKET fills at the bar's open, moved against the order by ``slippage_bps``.
+- MARKET fills at the bar's reference price for the fill model (``FillModel``): its open
+  (``next_open``, the default), its ``(open + high + low + close) / 4`` as a VWAP proxy
+  (``next_vwap``), or its close (``close``; the venue also fills at submit, on the decision
+  bar). The price is then moved against the order (buy higher, sell lower) by
+  ``slippage_bps`` plus half of ``proxy_spread_bps``.
+- ``proxy_spread_bps`` stands in for a bid/ask spread the bars do not carry: it is a PROXY,
+  an assumption in config, not a spread anyone observed; crossing it costs half of it.
 - LIMIT buy fills when ``low <= limit``, at ``min(limit, open)`` (a gap through the limit fills
-  at the better open); sell is symmetric. No slippage: the limit is the worst price.
-- STOP buy triggers when ``high >= stop`` and fills at ``max(stop, open)`` plus slippage; sell
-  is symmetric. A triggered stop is a market order from then on (the caller remembers that).
+  at the better open); sell is symmetric. No slippage and no spread: the limit is the worst
+  price.
+- STOP buy triggers when ``high >= stop`` and fills at ``max(stop, open)``; sell is symmetric.
+  A triggered stop is a market order from then on (the caller remembers that) and fills at
+  the open of later bars. Stops keep these prices whatever the fill model, but being taker
+  orders they pay the same slippage and half proxy spread as MARKET.
 - Quantity per bar is capped at ``participation_cap * volume`` rounded *down* to whole lots. When
   that rounds to zero (thin bar, big lot) nothing fills and the order keeps working: the venue
   never prints more than the bar could plausibly have given.
@@ -16,6 +25,7 @@ Conventions (one bar = one chance to trade, at prices the bar proves were availa
 
 from __future__ import annotations
 
+import enum
 from decimal import Decimal
 
 import attrs
@@ -25,10 +35,61 @@ from quantbot.domain.values import ZERO, Bar, Instrument, Order, OrderType, Side
 _BPS = Decimal(10_000)
 
 
+_FOUR = Decimal(4)
+
+
+class FillModel(enum.StrEnum):
+    """Which price of a bar a MARKET order takes (``venue.sim.fill_model``)."""
+
+    NEXT_OPEN = "next_open"
+    NEXT_VWAP = "next_vwap"
+    CLOSE = "close"
+
+
 @attrs.frozen(slots=True)
 class MatchParams:
     slippage_bps: Decimal
     participation_cap: Decimal
+    fill_model: FillModel = FillModel.NEXT_OPEN
+    proxy_spread_bps: Decimal = ZERO
+
+    @classmethod
+    def checked(
+        cls,
+        *,
+        slippage_bps: Decimal | float,
+        participation_cap: Decimal | float,
+        fill_model: FillModel | str = FillModel.NEXT_OPEN,
+        proxy_spread_bps: Decimal | float = 0,
+    ) -> MatchParams:
+        """Parameters from config values, each checked to lie in its range; ValueError if not.
+        Slippage plus half the spread must stay under 100% or a sell would fill at <= 0."""
+        try:
+            model = FillModel(fill_model)
+        except ValueError as e:
+            known = ", ".join(m.value for m in FillModel)
+            raise ValueError(
+                f"SimVenue fill_model must be one of {known}, got {fill_model!r}"
+            ) from e
+        params = cls(
+            slippage_bps=checked_param("slippage_bps", slippage_bps, low=0, high=_BPS),
+            participation_cap=checked_param(
+                "participation_cap", participation_cap, low=0, strict=True
+            ),
+            fill_model=model,
+            proxy_spread_bps=checked_param("proxy_spread_bps", proxy_spread_bps, low=0),
+        )
+        if params.taker_cost_bps >= _BPS:
+            raise ValueError(
+                f"SimVenue slippage_bps + proxy_spread_bps / 2 must be < {_BPS}, "
+                f"got {params.taker_cost_bps}"
+            )
+        return params
+
+    @property
+    def taker_cost_bps(self) -> Decimal:
+        """What a taker pays beyond the reference price: slippage plus half the proxy spread."""
+        return self.slippage_bps + self.proxy_spread_bps / 2
 
 
 @attrs.frozen(slots=True)
@@ -52,23 +113,36 @@ def stop_triggered(order: Order, bar: Bar) -> bool:
     return to_decimal(bar.low) <= order.stop_price
 
 
+def reference_price(bar: Bar, model: FillModel) -> Decimal:
+    """The price of ``bar`` a MARKET order takes under ``model``, before costs."""
+    if model is FillModel.NEXT_OPEN:
+        return to_decimal(bar.open)
+    if model is FillModel.CLOSE:
+        return to_decimal(bar.close)
+    prices = (bar.open, bar.high, bar.low, bar.close)
+    return sum((to_decimal(p) for p in prices), ZERO) / _FOUR
+
+
 def fill_price(
-    order: Order, bar: Bar, instrument: Instrument, slippage_bps: Decimal, *, stop_armed: bool
+    order: Order, bar: Bar, instrument: Instrument, params: MatchParams, *, stop_armed: bool
 ) -> Decimal | None:
     """The price ``order`` trades at on ``bar``, or None if it does not trade.
 
     ``stop_armed`` says a STOP order was already triggered on an earlier bar, so it now
-    behaves as a market order.
+    behaves as a market order (at the open: stops keep their rules under every fill model).
     """
     open_ = to_decimal(bar.open)
-    if order.order_type is OrderType.MARKET or (order.order_type is OrderType.STOP and stop_armed):
-        return slipped(open_, order.side, slippage_bps, instrument)
+    cost_bps = params.taker_cost_bps
+    if order.order_type is OrderType.MARKET:
+        return slipped(reference_price(bar, params.fill_model), order.side, cost_bps, instrument)
     if order.order_type is OrderType.LIMIT:
         return _limit_price(order, bar, open_, instrument)
+    if stop_armed:
+        return slipped(open_, order.side, cost_bps, instrument)
     stop = order.stop_price
     if stop is not None and stop_triggered(order, bar):
         worst = max if order.side is Side.BUY else min
-        return slipped(worst(stop, open_), order.side, slippage_bps, instrument)
+        return slipped(worst(stop, open_), order.side, cost_bps, instrument)
     return None
 
 
@@ -95,10 +169,28 @@ def match(
     """The fill ``order`` gets on ``bar``, or None (not marketable, or no volume to take)."""
     if order.symbol != bar.symbol or not order.status.is_open:
         return None
-    price = fill_price(order, bar, instrument, params.slippage_bps, stop_armed=stop_armed)
+    price = fill_price(order, bar, instrument, params, stop_armed=stop_armed)
     if price is None:
         return None
     qty = fill_qty(order, bar, instrument, params.participation_cap)
     if qty <= 0:
         return None
     return Match(price=price, qty=qty)
+
+
+def checked_param(
+    name: str,
+    value: Decimal | float,
+    *,
+    low: Decimal | float,
+    high: Decimal | float | None = None,
+    strict: bool = False,
+) -> Decimal:
+    """``value`` as a Decimal, checked to lie in its range (``strict``: strictly above low)."""
+    number = to_decimal(value)
+    too_low = number <= low if strict else number < low
+    if too_low or (high is not None and number >= to_decimal(high)):
+        bound = f"> {low}" if strict else f">= {low}"
+        upper = f" and < {high}" if high is not None else ""
+        raise ValueError(f"SimVenue {name} must be {bound}{upper}, got {value!r}")
+    return number

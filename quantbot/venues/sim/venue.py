@@ -1,10 +1,12 @@
 """``SimVenue``: the embedded paper venue, an ``OrderVenue`` like any broker adapter.
 
-Orders are checked and acknowledged at ``submit`` but only ever fill in ``on_bar``, which the
-daemon calls when a bar arrives and before deciding on it, so an order decided on bar t fills
-on bar t+1 (see ``matching.py`` for the fill rules). When ``state_path`` is set, each call that
-changes orders or fills returns only once its change is on disk (``book.py``: a snapshot plus
-an append-only log); ``state_path=None`` keeps everything in memory (bench, replay).
+Orders are checked and acknowledged at ``submit`` and fill in ``on_bar``, which the daemon
+calls when a bar arrives and before deciding on it, so an order decided on bar t fills on bar
+t+1 (see ``matching.py`` for the fill rules). The one exception is the ``close`` fill model: a
+market order fills at ``submit``, at the close of the bar it was decided on. When
+``state_path`` is set, each call that changes orders or fills returns only once its change is
+on disk (``book.py``: a snapshot plus an append-only log); ``state_path=None`` keeps
+everything in memory (bench, replay).
 """
 
 from __future__ import annotations
@@ -35,7 +37,14 @@ from quantbot.domain.values import (
 )
 from quantbot.venues.base import Account, Capabilities, SubmitResult
 from quantbot.venues.sim.book import BookFiles, SimBook, order_price
-from quantbot.venues.sim.matching import Match, MatchParams, match, stop_triggered
+from quantbot.venues.sim.matching import (
+    FillModel,
+    Match,
+    MatchParams,
+    checked_param,
+    match,
+    stop_triggered,
+)
 from quantbot.venues.sim.session import MarketClock, SessionCalendar
 
 _BPS = Decimal(10_000)
@@ -44,7 +53,12 @@ _FEE_QUANTUM = Decimal("1e-8")
 
 
 class SimVenue:
-    """Deterministic paper venue: same inputs give the same fills, ids and file."""
+    """Deterministic paper venue: same inputs give the same fills, ids and file.
+
+    ``fill_model`` is ``"next_open"``, ``"next_vwap"`` or ``"close"`` (``matching.FillModel``);
+    ``proxy_spread_bps`` is an assumed bid/ask spread, half of which every market fill pays
+    (a proxy: bars carry no spread).
+    """
 
     def __init__(
         self,
@@ -59,17 +73,23 @@ class SimVenue:
         buying_power_multiple: float = 2.0,
         seed: int = 0,
         session: SessionCalendar | None = None,
+        fill_model: FillModel | str = FillModel.NEXT_OPEN,
+        proxy_spread_bps: float = 0.0,
     ) -> None:
         self.name = "sim"
         self.seed = seed  # reserved: today's fill rules need no randomness
         self._clock = clock
         self._instruments = dict(instruments)
         self._files = BookFiles(state_path) if state_path is not None else None
-        self._fee_rate = _param("fee_bps", fee_bps, low=0) / _BPS
-        self._multiple = _param("buying_power_multiple", buying_power_multiple, low=0, strict=True)
-        self._params = MatchParams(
-            slippage_bps=_param("slippage_bps", slippage_bps, low=0, high=_BPS),
-            participation_cap=_param("participation_cap", participation_cap, low=0, strict=True),
+        self._fee_rate = checked_param("fee_bps", fee_bps, low=0) / _BPS
+        self._multiple = checked_param(
+            "buying_power_multiple", buying_power_multiple, low=0, strict=True
+        )
+        self._params = MatchParams.checked(
+            slippage_bps=slippage_bps,
+            participation_cap=participation_cap,
+            fill_model=fill_model,
+            proxy_spread_bps=proxy_spread_bps,
         )
         self.capabilities = Capabilities(
             order_types=frozenset({OrderType.MARKET, OrderType.LIMIT, OrderType.STOP}),
@@ -83,8 +103,18 @@ class SimVenue:
         self._recent: dict[str, deque[Bar]] = {}
         self.bar_interval_s = 0.0  # set by the first bar seen
         # A book on disk wins over initial_cash: it is the account, initial_cash only seeds it.
-        self._book = SimBook(cash=_param("initial_cash", initial_cash, low=0))
+        self._book = SimBook(cash=checked_param("initial_cash", initial_cash, low=0))
         self._loaded = self._load()
+
+    @property
+    def fill_model(self) -> FillModel:
+        return self._params.fill_model
+
+    @property
+    def proxy_spread_bps(self) -> Decimal:
+        """The assumed spread in every market fill's price: a proxy, never an observed spread
+        (0: none assumed). Records that use these fills should say so."""
+        return self._params.proxy_spread_bps
 
     # ------------------------------------------------------------ lifecycle
 
@@ -130,11 +160,12 @@ class SimVenue:
         return recent[-limit:]
 
     async def quote(self, symbol: str) -> Quote:
-        """Bid and ask around the mark, as wide as the slippage the venue charges."""
+        """Bid and ask around the mark, as far out as a market order pays (slippage plus half
+        the proxy spread): a synthetic quote, not an observed one."""
         mark = self._book.mark_price(symbol)
         if mark is None:
             raise VenueRejected(f"no price for {symbol} yet", venue=self.name)
-        half = mark * to_decimal(self._params.slippage_bps) / _BPS
+        half = mark * self._params.taker_cost_bps / _BPS
         return Quote(symbol, self._clock.now_ns(), float(mark - half), float(mark + half))
 
     # ------------------------------------------------------------ orders
@@ -160,8 +191,25 @@ class SimVenue:
             order = attrs.evolve(order, status=OrderStatus.REJECTED, reason=str(why))
             outcome = SubmitOutcome.REJECTED
         self._book.put_order(order)
+        if why is None and self._params.fill_model is FillModel.CLOSE:
+            self._fill_on_decision_bar(order)
         self._persist()
-        return SubmitResult(outcome, order, why)
+        return SubmitResult(outcome, self._book.orders[cid], why)
+
+    def _fill_on_decision_bar(self, order: Order) -> None:
+        """``close`` model: a market order fills now at the close of the last bar seen for its
+        symbol, the bar it was decided on. What that bar's volume cannot cover keeps working
+        and fills at the close of later bars."""
+        recent = self._recent.get(order.symbol)
+        if order.order_type is not OrderType.MARKET or not recent:
+            return
+        bar = recent[-1]
+        if self._session is not None and not self._session.is_open(bar.ts_ns):
+            return
+        instrument = self._instruments[order.symbol]
+        result = match(order, bar, instrument, self._params, stop_armed=False)
+        if result is not None:
+            self._execute(order, result)
 
     def _admission(self, order: Order) -> Reason | None:
         instrument = self._instruments.get(order.symbol)
@@ -322,21 +370,3 @@ def _order_from(intent: OrderIntent, now_ns: int) -> Order:
         stop_price=intent.stop_price if is_stop else None,
         created_ts_ns=now_ns,
     )
-
-
-def _param(
-    name: str,
-    value: Decimal | float,
-    *,
-    low: Decimal | float,
-    high: Decimal | float | None = None,
-    strict: bool = False,
-) -> Decimal:
-    """``value`` as a Decimal, checked to lie in its range (``strict``: strictly above low)."""
-    number = to_decimal(value)
-    too_low = number <= low if strict else number < low
-    if too_low or (high is not None and number >= to_decimal(high)):
-        bound = f"> {low}" if strict else f">= {low}"
-        upper = f" and < {high}" if high is not None else ""
-        raise ValueError(f"SimVenue {name} must be {bound}{upper}, got {value!r}")
-    return number

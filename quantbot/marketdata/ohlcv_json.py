@@ -1,0 +1,179 @@
+"""ccxt OHLCV JSON: what ``exchange.fetch_ohlcv`` returns, saved to a file.
+
+Two shapes are read:
+
+- a bare array ``[[timestamp_ms, open, high, low, close, volume], ...]``;
+- an object ``{"symbol": "BTC/USDT", "timeframe": "1m", "ohlcv": [...]}`` (other keys, an
+  ``"exchange"`` say, are ignored).
+
+The symbol is the ``symbol`` argument, else the object's ``"symbol"``, else the file name's
+stem before the first ``-``, upper-cased, with ``_`` read as ``/`` (``btc_usdt-1m.json`` is
+``BTC/USDT``, ccxt's spelling, since a file name cannot hold a ``/``). The bar interval is the
+object's ``"timeframe"`` (ccxt units: s, m, h, d, w, M = 30 days, y = 365 days), else the
+smallest gap between consecutive bars.
+
+A malformed element raises ``DataError`` naming the file, the 1-based line the element starts
+on and its index in the array, so a user can find it in the editor or with ``jq '.[i]'``.
+``json.loads`` forgets where each value was, so the line is found afterwards, for the bad
+element only, by walking the text with ``raw_decode`` (walking every file that way made
+loading twice as slow).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from quantbot.clock import NS_PER_S
+from quantbot.domain.errors import DataError
+from quantbot.domain.values import Bar
+from quantbot.marketdata.csv_bars import check_bar
+
+_NS_PER_MS = 1_000_000
+_TIMEFRAME = re.compile(r"(\d+)([smhdwMy])")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800, "M": 2_592_000, "y": 31_536_000}
+_WS = re.compile(r"[ \t\n\r]*")
+_DECODER = json.JSONDecoder()
+_NUMBERS = (int, float)  # exact types: a JSON true is a bool, and bool is an int subclass
+_SHAPE = "expected [timestamp_ms, open, high, low, close, volume]"
+
+
+def load_ohlcv_json(path: Path, *, symbol: str | None = None) -> list[Bar]:
+    """Bars from a ccxt OHLCV JSON file, in file order (which must be strictly ascending)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as e:
+        raise DataError(f"{path}: cannot read: {e}") from e
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise DataError(f"{path}:{e.lineno}: invalid JSON: {e.msg} (column {e.colno})") from e
+    rows, meta = _split(path, text, data)
+    interval_s = _timeframe_s(path, text, meta)
+    if interval_s is None:
+        interval_s = _spacing_s(rows)
+    name = symbol or _symbol(path, text, meta)
+    bars = _to_bars(path, text, rows, name, interval_s or 0.0, in_object=bool(meta))
+    if bars and interval_s is None:
+        raise DataError(f'{path}: one bar and no "timeframe": cannot tell the bar interval')
+    return bars
+
+
+def timeframe_seconds(timeframe: str) -> int:
+    """Seconds in a ccxt timeframe such as ``"1m"``, ``"4h"`` or ``"1d"``; ValueError if not."""
+    found = _TIMEFRAME.fullmatch(timeframe)
+    if found is None or int(found[1]) == 0:
+        raise ValueError(f"timeframe {timeframe!r} is not like '1m', '4h' or '1d'")
+    return int(found[1]) * _UNIT_S[found[2]]
+
+
+def _split(path: Path, text: str, data: Any) -> tuple[list[Any], dict[str, Any]]:
+    """The OHLCV array and the object it came in (empty for a bare array)."""
+    if isinstance(data, list):
+        return data, {}
+    if not isinstance(data, dict):
+        raise DataError(f'{path}:1: expected an array of OHLCV arrays or an object with "ohlcv"')
+    rows = data.get("ohlcv")
+    if not isinstance(rows, list):
+        what = 'object has no "ohlcv" array' if rows is None else '"ohlcv" is not an array'
+        raise DataError(f"{path}:{_key_line(text, 'ohlcv')}: {what}")
+    return rows, data
+
+
+def _symbol(path: Path, text: str, meta: dict[str, Any]) -> str:
+    given = meta.get("symbol")
+    if given is None:
+        return path.stem.split("-", 1)[0].upper().replace("_", "/")
+    if not isinstance(given, str) or not given:
+        line = _key_line(text, "symbol")
+        raise DataError(f'{path}:{line}: "symbol" must be a non-empty string, got {given!r}')
+    return given
+
+
+def _timeframe_s(path: Path, text: str, meta: dict[str, Any]) -> float | None:
+    timeframe = meta.get("timeframe")
+    if timeframe is None:
+        return None
+    try:
+        return float(timeframe_seconds(str(timeframe)))
+    except ValueError as e:
+        raise DataError(f"{path}:{_key_line(text, 'timeframe')}: {e}") from e
+
+
+def _spacing_s(rows: list[Any]) -> float | None:
+    """The smallest gap between well-formed timestamps: a missing bar widens one gap but
+    never narrows one. None when there is no gap to measure (malformed elements are reported
+    by _to_bars, not here)."""
+    stamps = [r[0] for r in rows if type(r) is list and r and type(r[0]) is int]
+    gaps = [b - a for a, b in itertools.pairwise(stamps) if b > a]
+    return min(gaps) * _NS_PER_MS / NS_PER_S if gaps else None
+
+
+def _to_bars(
+    path: Path, text: str, rows: list[Any], symbol: str, interval_s: float, *, in_object: bool
+) -> list[Bar]:
+    bars: list[Bar] = []
+    last_ns = -1
+    for index, value in enumerate(rows):
+        try:
+            bar = check_bar(_bar(value, symbol, interval_s))
+            if bar.ts_ns <= last_ns:
+                what = "duplicate time" if bar.ts_ns == last_ns else "time goes backwards"
+                raise ValueError(f"elements not ascending ({what})")
+        except (ValueError, OverflowError) as e:
+            line = _element_line(text, index, in_object)
+            raise DataError(f"{path}:{line}: element [{index}]: {e}: {_snippet(value)}") from e
+        last_ns = bar.ts_ns
+        bars.append(bar)
+    return bars
+
+
+def _bar(value: Any, symbol: str, interval_s: float) -> Bar:
+    if type(value) is not list or len(value) != 6:
+        raise ValueError(_SHAPE)
+    ts_ms, o, h, lo, c, v = value
+    if type(ts_ms) is not int or ts_ms < 0:
+        raise ValueError(f"timestamp must be a whole number of ms >= 0, got {ts_ms!r}")
+    for name, number in zip(("open", "high", "low", "close", "volume"), value[1:], strict=True):
+        if type(number) not in _NUMBERS:
+            raise ValueError(f"{name} must be a number, got {number!r}")
+    return Bar(symbol, ts_ms * _NS_PER_MS, float(o), float(h), float(lo), float(c), float(v),
+               interval_s)  # fmt: skip
+
+
+# -- finding lines in text already known to be valid JSON -----------------------------------------
+def _element_line(text: str, index: int, in_object: bool) -> int:
+    """The line element ``index`` of the OHLCV array starts on."""
+    pos = _skip(text, 0)
+    if in_object:
+        pos = _skip(text, pos + 1)  # past "{"
+        while True:
+            key, pos = _DECODER.raw_decode(text, pos)
+            pos = _skip(text, _skip(text, pos) + 1)  # past ":"
+            if key == "ohlcv":
+                break
+            _, pos = _DECODER.raw_decode(text, pos)
+            pos = _skip(text, _skip(text, pos) + 1)  # past ","
+    pos = _skip(text, pos + 1)  # past "["
+    for _ in range(index):
+        _, pos = _DECODER.raw_decode(text, pos)
+        pos = _skip(text, _skip(text, pos) + 1)  # past ","
+    return text.count("\n", 0, pos) + 1
+
+
+def _key_line(text: str, key: str) -> int:
+    found = text.find(f'"{key}"')
+    return 1 if found < 0 else text.count("\n", 0, found) + 1
+
+
+def _skip(text: str, pos: int) -> int:
+    return _WS.match(text, pos).end()  # type: ignore[union-attr]
+
+
+def _snippet(value: Any) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 120 else text[:117] + "..."

@@ -1,0 +1,181 @@
+"""ccxt OHLCV JSON files: both shapes, symbol and interval, and bad elements with file:line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from quantbot.clock import NS_PER_S
+from quantbot.domain.errors import DataError
+from quantbot.domain.values import Bar
+from quantbot.marketdata.ohlcv_json import load_ohlcv_json, timeframe_seconds
+
+T0_MS = 1_704_067_200_000  # 2024-01-01T00:00Z
+ROWS = [
+    [T0_MS, 42283.58, 42298.62, 42261.02, 42298.61, 35.92724],
+    [T0_MS + 60_000, 42298.62, 42320.0, 42298.61, 42320.0, 21.07582],
+    [T0_MS + 120_000, 42319.99, 42331.54, 42317.84, 42325.01, 11.45976],
+]
+
+
+def expected(symbol: str, interval_s: float, rows: list[list[float]] = ROWS) -> list[Bar]:
+    return [Bar(symbol, int(r[0]) * 1_000_000, *r[1:], interval_s) for r in rows]  # type: ignore[arg-type]
+
+
+def one_per_line(rows: list[object]) -> str:
+    """A bare array with element i on line i + 2 (line 1 is the ``[``)."""
+    return "[\n" + ",\n".join(json.dumps(r) for r in rows) + "\n]\n"
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_bare_array_takes_symbol_from_file_name_and_interval_from_spacing(tmp_path: Path) -> None:
+    path = write(tmp_path, "btc_usdt-1m-2024-01.json", json.dumps(ROWS))
+    assert load_ohlcv_json(path) == expected("BTC/USDT", 60.0)
+
+
+def test_object_gives_symbol_and_timeframe_whatever_the_key_order(tmp_path: Path) -> None:
+    obj = {"ohlcv": ROWS[:1], "exchange": "binance", "timeframe": "4h", "symbol": "ETH/USDT"}
+    text = json.dumps(obj)
+    bars = load_ohlcv_json(write(tmp_path, "dump.json", text))
+    assert bars == expected("ETH/USDT", 14_400.0, ROWS[:1])  # one bar: the timeframe says 4h
+
+
+def test_symbol_argument_wins_over_file_and_object(tmp_path: Path) -> None:
+    text = json.dumps({"symbol": "ETH/USDT", "ohlcv": ROWS})
+    bars = load_ohlcv_json(write(tmp_path, "ETH_USDT.json", text), symbol="XBT")
+    assert {b.symbol for b in bars} == {"XBT"}
+
+
+def test_missing_bar_does_not_widen_the_interval(tmp_path: Path) -> None:
+    gappy = [ROWS[0], [T0_MS + 180_000, *ROWS[1][1:]], [T0_MS + 240_000, *ROWS[2][1:]]]
+    bars = load_ohlcv_json(write(tmp_path, "SOL_USDT.json", json.dumps(gappy)))
+    assert [b.interval_s for b in bars] == [60.0, 60.0, 60.0]
+    assert bars[1].ts_ns - bars[0].ts_ns == 180 * NS_PER_S
+
+
+def test_integer_prices_and_a_bom_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "X.json"
+    path.write_bytes(
+        b"\xef\xbb\xbf" + json.dumps([[0, 1, 2, 1, 2, 0], [86_400_000, 2, 3, 1, 3, 5]]).encode()
+    )
+    assert load_ohlcv_json(path) == [
+        Bar("X", 0, 1.0, 2.0, 1.0, 2.0, 0.0, 86_400.0),
+        Bar("X", 86_400 * NS_PER_S, 2.0, 3.0, 1.0, 3.0, 5.0, 86_400.0),
+    ]
+
+
+def test_empty_array_is_no_bars(tmp_path: Path) -> None:
+    assert load_ohlcv_json(write(tmp_path, "X.json", "[]")) == []
+    assert load_ohlcv_json(write(tmp_path, "Y.json", '{"ohlcv": []}')) == []
+
+
+@pytest.mark.parametrize(
+    ("timeframe", "seconds"),
+    [("15s", 15), ("1m", 60), ("5m", 300), ("4h", 14_400), ("1d", 86_400), ("1w", 604_800),
+     ("1M", 2_592_000), ("1y", 31_536_000)],
+)  # fmt: skip
+def test_timeframes_follow_ccxt_units(timeframe: str, seconds: int) -> None:
+    assert timeframe_seconds(timeframe) == seconds
+
+
+@pytest.mark.parametrize("timeframe", ["", "m", "0m", "1x", "1.5h", "1 m", "60"])
+def test_unknown_timeframes_are_refused(timeframe: str) -> None:
+    with pytest.raises(ValueError, match="timeframe"):
+        timeframe_seconds(timeframe)
+
+
+GOOD = ROWS[0]
+LATER = ROWS[1]
+
+
+@pytest.mark.parametrize(
+    ("bad", "text"),
+    [
+        ([T0_MS + 60_000, 1.0, 2.0, 0.5], "expected [timestamp_ms, open, high, low, close, vol"),
+        ({"t": T0_MS + 60_000}, "expected [timestamp_ms"),
+        ([T0_MS + 60_000, "42298.62", 42320.0, 42298.61, 42320.0, 1.0], "open must be a number"),
+        ([T0_MS + 60_000, 1.0, 2.0, 0.5, 1.5, None], "volume must be a number, got None"),
+        ([True, 1.0, 2.0, 0.5, 1.5, 1.0], "timestamp must be a whole number"),
+        ([1704067260000.5, 1.0, 2.0, 0.5, 1.5, 1.0], "timestamp must be a whole number"),
+        ([-60_000, 1.0, 2.0, 0.5, 1.5, 1.0], "timestamp must be a whole number of ms >= 0"),
+        ([T0_MS + 60_000, 1.0, 0.5, 2.0, 1.5, 1.0], "high 0.5 < low 2.0 (DATA_OHLC_INCONSISTENT)"),
+        ([T0_MS + 60_000, 3.0, 2.0, 0.5, 1.5, 1.0], "open 3.0 or close 1.5 outside"),
+        ([T0_MS + 60_000, 0.0, 2.0, 0.0, 1.5, 1.0], "open 0.0 is not > 0 (DATA_NON_POSITIVE)"),
+        ([T0_MS + 60_000, 1.0, 2.0, 0.5, 1.5, -1.0], "volume -1.0 is not >= 0"),
+        ([T0_MS, 1.0, 2.0, 0.5, 1.5, 1.0], "not ascending (duplicate time)"),
+        ([T0_MS - 60_000, 1.0, 2.0, 0.5, 1.5, 1.0], "not ascending (time goes backwards)"),
+    ],
+)  # fmt: skip
+def test_bad_element_names_file_line_index_and_what_is_wrong(
+    tmp_path: Path, bad: object, text: str
+) -> None:
+    path = write(
+        tmp_path, "BTC_USDT.json", one_per_line([GOOD, bad, [T0_MS + 600_000, *LATER[1:]]])
+    )
+    with pytest.raises(DataError) as caught:
+        load_ohlcv_json(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}:3: element [1]: ")
+    assert text in message
+
+
+def test_non_finite_price_is_reported_by_its_contract_code(tmp_path: Path) -> None:
+    path = write(tmp_path, "X.json", f"[{json.dumps(GOOD)},\n [{T0_MS + 60_000}, NaN, 2, 1, 1, 1]]")
+    with pytest.raises(
+        DataError, match=r"X\.json:2: element \[1\]: open is nan \(DATA_NON_FINITE\)"
+    ):
+        load_ohlcv_json(path)
+
+
+def test_line_is_found_deep_in_a_pretty_printed_object(tmp_path: Path) -> None:
+    rows: list[object] = [[T0_MS + i * 60_000, 10.0, 11.0, 9.0, 10.5, 1.0] for i in range(800)]
+    rows[517] = [T0_MS + 517 * 60_000, 10.0, 11.0, 9.0, 10.5, "lots"]
+    obj = {"symbol": "BTC/USDT", "note": 'a, [tricky] "string"\n', "ohlcv": rows}
+    text = json.dumps(obj, indent=2)
+    # every element spans 8 lines ("[", six numbers, "]"); the array opens on line 4
+    path = write(tmp_path, "dump.json", text)
+    assert text.splitlines()[4 + 517 * 8].strip() == "["
+    with pytest.raises(DataError) as caught:
+        load_ohlcv_json(path)
+    assert str(caught.value).startswith(f"{path}:{5 + 517 * 8}: element [517]: volume must be")
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "what"),
+    [
+        ("[\n  [1, 2, 3, 4, 5, 6],\n  [1, 2, 3\n]", 4, "invalid JSON"),
+        ('{\n "symbol": "X",\n "bars": []\n}', 1, 'object has no "ohlcv" array'),
+        ('{\n "symbol": "X",\n "ohlcv": {"a": 1}\n}', 3, '"ohlcv" is not an array'),
+        ('{\n "symbol": 5,\n "ohlcv": []\n}', 2, '"symbol" must be a non-empty string'),
+        ('{\n "ohlcv": [],\n "timeframe": "1 minute"\n}', 3, "timeframe '1 minute'"),
+        ('"hello"', 1, "expected an array of OHLCV arrays"),
+    ],
+)
+def test_bad_file_structure_names_file_and_line(
+    tmp_path: Path, text: str, line: int, what: str
+) -> None:
+    path = write(tmp_path, "X.json", text)
+    with pytest.raises(DataError) as caught:
+        load_ohlcv_json(path)
+    assert str(caught.value).startswith(f"{path}:{line}: ")
+    assert what in str(caught.value)
+
+
+def test_one_bar_without_timeframe_cannot_tell_its_interval(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match='one bar and no "timeframe"'):
+        load_ohlcv_json(write(tmp_path, "X.json", json.dumps([GOOD])))
+
+
+def test_unreadable_files_are_data_errors(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="cannot read"):
+        load_ohlcv_json(tmp_path / "missing.json")
+    (tmp_path / "latin.json").write_bytes(b"[\xff]")
+    with pytest.raises(DataError, match="cannot read"):
+        load_ohlcv_json(tmp_path / "latin.json")

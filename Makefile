@@ -31,8 +31,15 @@ lint: $(STAMP)
 	$(BIN)/ruff check quantbot tests bench
 	$(BIN)/ruff format --check quantbot tests bench
 
+# The replay bench compares with backtrader and backtesting.py (the optional `bench` extra);
+# without them (offline) it still runs and reports those comparisons as skipped.
+# Quick run: make bench BENCH_ARGS="--bars 300000 --repeat 1".
 bench: $(STAMP)
+	@$(BIN)/python -c 'import backtrader, backtesting' 2>/dev/null || \
+		$(BIN)/python -m pip install --quiet -e '.[bench]' || \
+		echo "bench extra not installed: the engine comparisons will be reported as skipped"
 	$(BIN)/python -m bench.pipeline_bench
+	$(BIN)/python -m bench.replay_bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info runtime/bench

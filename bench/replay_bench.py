@@ -1,0 +1,472 @@
+"""Replay benchmark: seeded 1-minute bars of one symbol through quantbot's full pipeline, and
+the identical strategy in backtrader and backtesting.py on the identical bars.
+
+    python -m bench.replay_bench [--bars N ...] [--repeat R] [--no-compare] [--profile]
+
+quantbot runs the plain EMA(10)/EMA(30) stop-and-reverse sleeve of ``bench.strategies``
+through what a replay builds (every gate, the journal, one decision record per bar), with the
+config overrides listed in the report. The bars are generated once into a file; every run is
+a fresh interpreter (``--child``) that loads them in its engine's own form (quantbot: float
+columns turned into ``Bar`` objects one at a time, as a feed does; the others: a pandas
+DataFrame), so each peak RSS is that engine's alone. Runs are interleaved across engines, so
+load on this shared machine hits them alike, and the report quotes medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import cProfile
+import math
+import os
+import platform
+import pstats
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from array import array
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+# Only what every engine's run needs: a reference engine's peak RSS must not carry quantbot.
+from bench import strategies as st
+
+DEFAULT_BARS = (300_000, 1_000_000)
+DEFAULT_OUT = Path("runtime/bench/replay_report.json")
+INTERVAL_S = 60
+START_NS = 1_767_225_600 * 1_000_000_000  # 2026-01-01T00:00:00Z
+WARMUP_BARS = 1_000  # timed, but left out of the latency percentiles
+COLUMNS = ("Open", "High", "Low", "Close", "Volume")  # float64, one column after the other
+CHILD_TIMEOUT_S = 1_800
+TARGETS = {  # the issue's, on this machine class
+    "bars_per_s_vs_backtesting": (">=", 0.5),  # aim: 1.0
+    "bars_per_s_vs_backtrader": (">=", 3.0),
+    "bars_per_s_largest_vs_smallest": (">=", 0.85),
+    "peak_rss_vs_backtesting": ("<=", 1.3),
+    "step_p50_us": ("<=", 15.0),
+    "step_p99_us": ("<=", 50.0),
+    "step_p99_9_us": ("<=", 250.0),
+}
+FIGURES = ("bars_per_s", "wall_s", "peak_rss_mb", "input_rss_mb")
+LATENCIES = tuple(f"{w}_{q}_us" for w in ("step", "batch") for q in ("p50", "p99", "p99_9"))
+
+
+def write_bars(path: Path, bars: int, symbol: str, seed: int) -> None:
+    """Generate ``bars`` seeded synthetic 1-minute bars into ``path`` (float64 columns)."""
+    from quantbot.marketdata.synthetic import SyntheticMarket
+
+    market = SyntheticMarket(symbols=[symbol], seed=seed, interval_s=INTERVAL_S)
+    columns = [array("d") for _ in COLUMNS]
+    for i in range(bars):
+        (bar,) = market.next_bars(START_NS + i * INTERVAL_S * 1_000_000_000)
+        for column, value in zip(
+            columns, (bar.open, bar.high, bar.low, bar.close, bar.volume), strict=True
+        ):
+            column.append(value)
+    with path.open("wb") as f:
+        for column in columns:
+            column.tofile(f)
+
+
+def read_columns(path: Path, bars: int) -> list[array]:
+    """The first ``bars`` bars of ``path``, one ``array('d')`` per column."""
+    total = path.stat().st_size // (8 * len(COLUMNS))
+    if not 0 < bars <= total:
+        raise ValueError(f"{path} holds {total} bars, {bars} asked for")
+    columns = []
+    with path.open("rb") as f:
+        for _ in COLUMNS:
+            column = array("d")
+            column.fromfile(f, total)
+            columns.append(column[:bars])
+    return columns
+
+
+def read_frame(path: Path, bars: int) -> Any:
+    """The same bars as a pandas DataFrame indexed by bar open time."""
+    import numpy as np
+    import pandas as pd
+
+    columns = read_columns(path, bars)
+    index = pd.date_range(pd.Timestamp(START_NS), periods=bars, freq=f"{INTERVAL_S}s")
+    data = {n: np.frombuffer(c, dtype=np.float64) for n, c in zip(COLUMNS, columns, strict=True)}
+    return pd.DataFrame(data, index=index, copy=True)
+
+
+def _mb(field: str) -> float:
+    """VmRSS / VmHWM of this process in MB (Linux); elsewhere the ru_maxrss peak."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def bench_config(path: Path, *, keep_deadband: bool = False) -> tuple[Any, dict[str, Any], str]:
+    """The config at ``path`` with the benchmark's overrides, the overrides, and its hash."""
+    from quantbot.config import load_config
+
+    loaded = load_config(path)
+    config = loaded.config
+    changes = st.overrides(
+        config.run.trading_profile, config.market.symbols[0], keep_deadband=keep_deadband
+    )
+    return st.apply_overrides(config, changes), changes, loaded.hash
+
+
+def percentile(ordered: list[int], q: float) -> int:
+    """Nearest-rank percentile of an already sorted list (as in the pipeline bench)."""
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100.0 * len(ordered)) - 1))]
+
+
+def _latencies(name: str, samples: array) -> dict[str, float]:
+    timed = sorted(samples[min(WARMUP_BARS, len(samples) // 2) :])
+    quantiles = (("p50", 50), ("p99", 99), ("p99_9", 99.9))
+    return {f"{name}_{k}_us": round(percentile(timed, q) / 1e3, 2) for k, q in quantiles}
+
+
+def _tenths(samples: array) -> list[float]:
+    """Mean on_batch time (µs) in each tenth of the run: does a bar get dearer as it goes?"""
+    size = max(1, len(samples) // 10)
+    chunks = [samples[i : i + size] for i in range(0, size * 10, size)]
+    return [round(sum(c) / len(c) / 1e3, 1) for c in chunks if c]
+
+
+def _profile(profiler: cProfile.Profile, top: int = 30) -> dict[str, Any]:
+    """The heaviest functions by own and by cumulative time, as shares of on_batch."""
+    raw = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    rows = [
+        {
+            "function": f"{Path(path).name}:{line}({func})",
+            "calls": calls,
+            "tottime_s": round(tottime, 3),
+            "cumtime_s": round(cumtime, 3),
+        }
+        for (path, line, func), (_, calls, tottime, cumtime, _) in raw.items()
+    ]
+    loop = max((r["cumtime_s"] for r in rows if "(on_batch)" in r["function"]), default=0.0)
+    for r in rows:
+        r["tottime_pct"] = round(100 * r["tottime_s"] / loop, 1) if loop else None
+        r["cumtime_pct"] = round(100 * r["cumtime_s"] / loop, 1) if loop else None
+    by = {
+        k: sorted(rows, key=lambda r, k=k: r[k], reverse=True)[:top]
+        for k in ("tottime_s", "cumtime_s")
+    }
+    return {
+        "on_batch_s": loop,
+        "top_by_own_time": by["tottime_s"],
+        "top_by_cumulative_time": by["cumtime_s"],
+    }
+
+
+def _run_async(coro: Any) -> Any:
+    try:  # the event loop `quantbot replay` runs on
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    return uvloop.run(coro)
+
+
+def child(engine: str, data: Path, bars: int, config: Path, **options: bool) -> dict[str, Any]:
+    """One run of ``engine`` on the first ``bars`` bars of ``data``: its executions, wall time
+    and peak RSS during the run (its input resident, loaded before the peak is reset)."""
+    profiler = cProfile.Profile() if options.get("profile") else None
+    if engine == "quantbot":
+        cfg, _, _ = bench_config(config, keep_deadband=options.get("keep_deadband", False))
+        loaded: Any = read_columns(data, bars)
+    else:
+        loaded = read_frame(data, bars)
+    with contextlib.suppress(OSError):  # Linux: "5" resets VmHWM, the peak becomes the run's
+        Path("/proc/self/clear_refs").write_text("5")
+    input_rss = _mb("VmRSS")
+    start = time.perf_counter()
+    if engine == "quantbot":
+        kwargs = {"start_ns": START_NS, "interval_s": INTERVAL_S, "profiler": profiler}
+        result = _run_async(st.run_quantbot(cfg, loaded, **kwargs))
+    else:
+        result = st.RUNNERS[engine](loaded)
+    wall = time.perf_counter() - start
+    executions = result.pop("executions")
+    if engine == "quantbot":
+        batch_ns = result.pop("batch_ns")
+        result.update(_latencies("step", result.pop("step_ns")) | _latencies("batch", batch_ns))
+        result["batch_mean_us_by_tenth"] = _tenths(batch_ns)
+        if profiler is not None:
+            result["profile"] = _profile(profiler)
+    return {
+        "engine": engine,
+        "bars": bars,
+        "wall_s": round(wall, 3),
+        "bars_per_s": round(bars / wall, 1),
+        "peak_rss_mb": _mb("VmHWM"),
+        "input_rss_mb": input_rss,
+        "trades": len(executions),
+        "executions": executions,
+        **result,
+    }
+
+
+def run_child(engine: str, data: Path, bars: int, config: Path, *flags: str) -> dict[str, Any]:
+    """``child`` in a fresh interpreter (``python -m bench.replay_bench --child ...``)."""
+    cmd = [sys.executable, "-m", "bench.replay_bench", "--child", engine, "--data", str(data)]
+    cmd += ["--bars", str(bars), "--config", str(config), *flags]
+    root = str(Path(__file__).resolve().parent.parent)
+    paths = [root, *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+    done = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S, check=False, env=env
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{engine} run failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+    return orjson.loads(done.stdout.strip().splitlines()[-1])
+
+
+# -- the report -------------------------------------------------------------------------------
+
+
+def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    first = runs[0]
+    keys = FIGURES + (LATENCIES if first["engine"] == "quantbot" else ())
+    summary = {
+        "median": {k: round(statistics.median(r[k] for r in runs), 2) for k in keys},
+        "trades": first["trades"],
+        "final_position": first["final_position"],
+        "same_in_every_run": all(r["executions"] == first["executions"] for r in runs),
+        "runs": [{k: v for k, v in r.items() if k not in ("executions", "profile")} for r in runs],
+    }
+    if "counters" in first:
+        summary["counters"] = first["counters"]
+    return summary
+
+
+def agreement(quantbot: list, other: list) -> dict[str, Any]:
+    """Do two engines' executions ``(bar index, signed qty)`` agree, in count and one by one?"""
+    diff = next((i for i, (a, b) in enumerate(zip(quantbot, other, strict=False)) if a != b), None)
+    if diff is None and len(quantbot) != len(other):
+        diff = min(len(quantbot), len(other))
+    first = None
+    if diff is not None:
+        first = {
+            "index": diff,
+            "quantbot": quantbot[diff : diff + 1],
+            "engine": other[diff : diff + 1],
+        }
+    return {
+        "trades": {"quantbot": len(quantbot), "engine": len(other)},
+        "trades_agree": len(quantbot) == len(other),
+        "executions_identical": diff is None,
+        "first_difference": first,
+    }
+
+
+def _workload(bars: int, runs: dict[str, list[dict]], skipped: dict[str, str]) -> dict[str, Any]:
+    engines: dict[str, Any] = {name: _summary(r) for name, r in runs.items()}
+    engines |= {name: {"skipped": why} for name, why in skipped.items()}
+    mine = engines["quantbot"]["median"]
+    workload: dict[str, Any] = {"bars": bars, "engines": engines, "agreement": {}, "ratios": {}}
+    for name in (n for n in runs if n != "quantbot"):
+        reference = runs["quantbot"][0]["executions"]
+        workload["agreement"][name] = agreement(reference, runs[name][0]["executions"])
+        theirs = engines[name]["median"]
+        ratios = workload["ratios"]
+        ratios[f"bars_per_s_vs_{name}"] = round(mine["bars_per_s"] / theirs["bars_per_s"], 3)
+        ratios[f"peak_rss_vs_{name}"] = round(mine["peak_rss_mb"] / theirs["peak_rss_mb"], 3)
+    return workload
+
+
+def targets(workloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each of the issue's targets that this report measured: value, limit, met or not."""
+    rows = []
+
+    def add(name: str, value: float, where: str) -> None:
+        op, limit = TARGETS[name]
+        met = value >= limit if op == ">=" else value <= limit
+        rows.append(
+            {"target": name, "where": where, "value": value, "op": op, "limit": limit, "met": met}
+        )
+
+    for w in workloads:
+        where = f"{w['bars']} bars"
+        for name, value in w["ratios"].items():
+            if name in TARGETS:
+                add(name, value, where)
+        for name in ("step_p50_us", "step_p99_us", "step_p99_9_us"):
+            add(name, w["engines"]["quantbot"]["median"][name], where)
+    if len(workloads) > 1:
+        small, large = (w["engines"]["quantbot"]["median"] for w in (workloads[0], workloads[-1]))
+        where = f"{workloads[-1]['bars']} vs {workloads[0]['bars']} bars"
+        add(
+            "bars_per_s_largest_vs_smallest",
+            round(large["bars_per_s"] / small["bars_per_s"], 3),
+            where,
+        )
+    return rows
+
+
+def _settings(config: Any, changes: dict[str, Any], repeat: int, seed: int) -> dict[str, Any]:
+    every = config.records.fsync_every_steps
+    return {
+        "strategy": f"EMA({st.FAST})/EMA({st.SLOW}) stop-and-reverse, 1 unit, market orders "
+        "filled at the next bar's open, no commission or slippage",
+        "symbol": config.market.symbols[0],
+        "seed": seed,
+        "interval_s": INTERVAL_S,
+        "repeat": repeat,
+        "profile": config.run.trading_profile,
+        "overrides": changes,
+        "sizer": "bench.strategies.UnitSizer (one unit) in place of the base sizer",
+        "fsync": f"decision records and journal batched every {every} bars; the journal's "
+        "INTENT and the daily guard's RESERVE line on every order, as in paper",
+        "latency": "step: DecisionStep.step alone; batch: the whole on_batch; "
+        f"perf_counter_ns; the first {WARMUP_BARS} bars left out",
+        "throughput": "bars / wall time of the run: quantbot's replay loop (Bar construction and "
+        "closing files included); the others' setup, run and end statistics",
+        "peak_rss": "VmHWM of the run's own interpreter, reset once its input was loaded (the "
+        "input stays resident: quantbot float columns, the others a DataFrame); quantbot's "
+        "includes its latency samples (16 bytes a bar)",
+    }
+
+
+def run_benchmark(
+    bars: list[int],
+    *,
+    repeat: int = 3,
+    out: Path = DEFAULT_OUT,
+    config_path: Path = Path("config.toml"),
+    seed: int | None = None,
+    compare: bool = True,
+    profile: bool = False,
+    keep_deadband: bool = False,
+) -> dict[str, Any]:
+    """Run every workload ``repeat`` times (engines interleaved; the reference engines on the
+    first workload only), write the report to ``out`` and return it."""
+    config, changes, config_hash = bench_config(config_path, keep_deadband=keep_deadband)
+    seed = config.market.seed if seed is None else seed
+    skipped = st.missing_engines() if compare else dict.fromkeys(st.ENGINES, "--no-compare")
+    flags = ["--keep-deadband"] if keep_deadband else []
+    report: dict[str, Any] = {
+        "benchmark": "replay",
+        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+            "cpus_usable": len(os.sched_getaffinity(0)),
+            "loadavg_at_start": list(os.getloadavg()),
+        },
+        "config": {"path": str(config_path), "hash": config_hash},
+        "engine_versions": {e: st.engine_version(e) for e in st.ENGINES if e not in skipped},
+        "settings": _settings(config, changes, repeat, seed),
+        "workloads": [],
+    }
+    with tempfile.TemporaryDirectory(prefix="quantbot-replay-bars-") as tmp:
+        data = Path(tmp) / "bars.f64"
+        write_bars(data, max(bars), config.market.symbols[0], seed)
+        for index, n in enumerate(bars):
+            engines = ["quantbot"] + [e for e in st.ENGINES if e not in skipped and index == 0]
+            runs: dict[str, list[dict]] = {e: [] for e in engines}
+            for _ in range(repeat):
+                for engine in engines:
+                    runs[engine].append(run_child(engine, data, n, config_path, *flags))
+            report["workloads"].append(_workload(n, runs, skipped if index == 0 else {}))
+        if profile:
+            run = run_child("quantbot", data, bars[0], config_path, *flags, "--profile")
+            report["profile"] = {"bars": bars[0], **run["profile"]}
+    report["targets"] = targets(report["workloads"])
+    report["machine"]["loadavg_at_end"] = list(os.getloadavg())
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2, default=str))
+    return report
+
+
+def format_table(report: dict[str, Any]) -> str:
+    s = report["settings"]
+    lines = [
+        f"replay bench: {s['strategy']}; median of {s['repeat']} run(s)",
+        f"{'bars':>9} {'engine':<12}{'trades':>8}{'bars/s':>10}{'wall s':>9}{'RSS MB':>9}"
+        f"{'step µs p50 / p99 / p99.9':>28}",
+    ]
+    for w in report["workloads"]:
+        for name, e in w["engines"].items():
+            if "skipped" in e:
+                lines.append(f"{w['bars']:>9} {name:<12}skipped: {e['skipped']}")
+                continue
+            m = e["median"]
+            lat = (
+                f"{m['step_p50_us']} / {m['step_p99_us']} / {m['step_p99_9_us']}"
+                if "step_p50_us" in m
+                else ""
+            )
+            lines.append(
+                f"{w['bars']:>9} {name:<12}{e['trades']:>8}{m['bars_per_s']:>10.0f}"
+                f"{m['wall_s']:>9.1f}{m['peak_rss_mb']:>9.1f}{lat:>28}"
+            )
+        for name, a in w["agreement"].items():
+            same = "identical" if a["executions_identical"] else f"DIFFER {a['first_difference']}"
+            lines.append(
+                f"{'':>10}trades quantbot {a['trades']['quantbot']}, {name} "
+                f"{a['trades']['engine']}: executions {same}"
+            )
+    lines.append("targets:")
+    for t in report["targets"]:
+        state = "met" if t["met"] else "MISSED"
+        lines.append(
+            f"  {t['target']:<32}{t['value']:>9} {t['op']} {t['limit']:<7}{state:<8}{t['where']}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.replay_bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add = parser.add_argument
+    add(
+        "--bars",
+        type=int,
+        nargs="+",
+        default=list(DEFAULT_BARS),
+        help="workload sizes (default: 300000 1000000); the first is compared",
+    )
+    add("--repeat", type=int, default=3, help="runs per engine and workload (median quoted)")
+    add("--out", type=Path, default=DEFAULT_OUT)
+    add("--config", type=Path, default=Path("config.toml"))
+    add("--seed", type=int, help="synthetic market seed (default: the config's)")
+    add("--no-compare", action="store_true", help="quantbot only, no reference engines")
+    add("--profile", action="store_true", help="also cProfile a quantbot run of the first size")
+    add("--keep-deadband", action="store_true", help="keep the profile's deadband (default: 0)")
+    add("--child", choices=("quantbot", *st.ENGINES), help=argparse.SUPPRESS)
+    add("--data", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if min(args.bars) < 1 or args.repeat < 1:
+        parser.error("--bars and --repeat must be >= 1")
+    if args.child:
+        options = {"profile": args.profile, "keep_deadband": args.keep_deadband}
+        result = child(args.child, args.data, args.bars[0], args.config, **options)
+        sys.stdout.write(orjson.dumps(result, default=str).decode() + "\n")
+        return 0
+    report = run_benchmark(
+        args.bars,
+        repeat=args.repeat,
+        out=args.out,
+        config_path=args.config,
+        seed=args.seed,
+        compare=not args.no_compare,
+        profile=args.profile,
+        keep_deadband=args.keep_deadband,
+    )
+    print(format_table(report))
+    print(f"report: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,466 @@
+"""The replay benchmark's strategy, three times: in quantbot, backtrader and backtesting.py.
+
+One strategy, spelled identically everywhere: EMA(fast) and EMA(slow) of close, both seeded
+with the first close and updated ``ema += alpha * (close - ema)`` (``alpha = 2 / (span + 1)``),
+ready from the ``slow``-th bar; then one unit long while fast > slow, one unit short while
+fast < slow (flat on an exact tie), decided on a bar's close, filled by a market order at the
+next bar's open, no commission. Each runner reports its executions as ``(bar index, signed
+quantity)`` pairs, so the benchmark checks that the engines traded the same way, not only
+equally often.
+
+quantbot runs it as ``EmaSarSleeve`` with a one-unit sizer through the pipeline a replay
+builds, every stage on, with the ``overrides`` that leave the sleeve the only thing deciding.
+backtrader's built-in EMA seeds with an SMA and would trade differently in the first few
+hundred bars, so it gets an indicator with the seed above (vectorised in ``once`` like the
+built-in); backtesting.py gets pandas' ``ewm(adjust=False)``, the same recurrence.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+import warnings
+from array import array
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from quantbot.domain.errors import InvariantViolation
+from quantbot.portfolio.netting import NetTarget
+from quantbot.signals.ema_sar import EmaSarSleeve
+from quantbot.sizing.base import SizerOutput
+
+if TYPE_CHECKING:
+    from quantbot.config import Config
+
+FAST = 10
+SLOW = 30
+INITIAL_CASH = 100_000.0
+# The decision step nets sleeves by the profile's component weights, whose keys are fixed
+# (trend, mean_reversion, external): the sleeve runs under the ``trend`` key. As the only
+# sleeve its target is the net target, whatever that weight is.
+SLEEVE_NAME = "trend"
+ENGINES = ("backtrader", "backtesting")
+_BIG = 1e12  # a limit that never binds
+_MANY = 1_000_000  # a count that never binds
+
+
+def overrides(profile: str, symbol: str, *, keep_deadband: bool = False) -> dict[str, Any]:
+    """Config changes (dotted key -> value) that leave the sleeve the only thing deciding.
+
+    Every gate and stage still runs and records its verdict; none can bind. ``profile`` is
+    the active trading profile, whose tables are the ones overridden. A flip of this sleeve's
+    target trades at any deadband (netting lets every sign change through); deadband 0 also
+    sends the bars whose target did not change through the whole chain (the worst case per
+    bar), ``keep_deadband`` leaves the profile's, which stops them at netting.
+    """
+    p = profile
+    unbounded = dict.fromkeys(("max_daily_loss_usd", "max_daily_exposure_usd"), _BIG)
+    unbounded["max_open_risk_usd"] = _BIG
+    changes: dict[str, Any] = {
+        # What a replay does: one symbol, no outside intents, one records file.
+        "market.symbols": [symbol],
+        "inbox.enabled": False,
+        "records.rotate_daily": False,
+        # The base size is used (the AI sizer's proposal is recorded beside it).
+        "sizer.mode": "shadow",
+        # Fills like the reference engines: whole order at the next open, no costs.
+        "venue.sim.fee_bps": 0.0,
+        "venue.sim.slippage_bps": 0.0,
+        "venue.sim.participation_cap": 1.0,
+        "venue.sim.fill_model": "next_open",
+        "venue.sim.proxy_spread_bps": 0.0,
+        f"liquidity.{p}.min_bar_volume": 0.0,
+        f"liquidity.{p}.max_participation": 1.0,
+        # Portfolio limits: no volatility scaling, no caps.
+        f"limits.{p}.vol_min_scale": 1.0,
+        f"limits.{p}.vol_max_scale": 1.0,
+        f"limits.{p}.max_symbol_pct": _BIG,
+        f"limits.{p}.max_cluster_pct": _BIG,
+        f"limits.{p}.max_corr_group_pct": _BIG,
+        # Execution policy: no floors, no cooldowns, no counts or exposure caps that bind.
+        f"policy.{p}.confidence_floor": 0.0,
+        f"policy.{p}.global_cooldown_s": 0.0,
+        f"policy.{p}.symbol_cooldown_s": 0.0,
+        f"policy.{p}.max_total_positions": _MANY,
+        f"policy.{p}.max_total_exposure_pct": _BIG,
+        f"policy.{p}.max_symbol_exposure_pct": _BIG,
+        f"policy.{p}.max_positions_per_symbol": _MANY,
+        f"policy.{p}.max_positions_per_regime": dict.fromkeys(("low", "normal", "high"), _MANY),
+        f"policy.{p}.min_order_usd": 0.0,
+        # Risk governor and daily guard: limits far above one unit.
+        f"governor.{p}.min_order_usd": 0.0,
+        f"governor.{p}.max_position_usd": _BIG,
+        f"governor.{p}.max_notional_usd": _BIG,
+        f"daily_risk.{p}.total": unbounded,
+        f"daily_risk.{p}.per_sleeve": dict(unbounded),
+        # Pre-trade gates: sizes, collars and message rates that never bind.
+        "pretrade.max_order_usd": str(int(_BIG)),
+        "pretrade.max_order_qty": str(int(_BIG)),
+        "pretrade.collar_bps": _BIG,
+        "pretrade.collar_window_bps": _BIG,
+        "pretrade.max_orders_per_min": _MANY,
+        "pretrade.max_orders_per_symbol_per_min": _MANY,
+        "pretrade.max_executions": _MANY,
+    }
+    if not keep_deadband:
+        changes[f"profiles.{p}.deadband"] = 0.0
+    return changes
+
+
+def apply_overrides(config: Config, changes: dict[str, Any]) -> Config:
+    """``config`` with each dotted key set, built and bounds-checked by the config loader like
+    a value from the file (a bad value is a ``ConfigError`` naming the key)."""
+    from quantbot import config_loader as loader
+    from quantbot.config import Config
+
+    merged = loader.merge(
+        loader.to_plain(config), {tuple(k.split(".")): v for k, v in changes.items()}
+    )
+    return loader.build(Config, merged, lambda key: f"bench override {'.'.join(key)}")
+
+
+def quantbot_sleeve(fast: int = FAST, slow: int = SLOW) -> EmaSarSleeve:
+    """The sleeve the quantbot side of the benchmark runs."""
+    return EmaSarSleeve(SLEEVE_NAME, fast=fast, slow=slow)
+
+
+@attrs.frozen(slots=True)
+class UnitSizer:
+    """A ``Sizer`` for fixed-quantity positions: the target notional is ``units`` at the
+    latest admitted close, signed by the net target, so the step's ``notional / close`` is
+    exactly ``units`` whole lots. ``price_of`` returns that close (the bench hands in the
+    market stats' last price of its one symbol)."""
+
+    units: float
+    price_of: Callable[[], float | None]
+
+    def target_notional(self, net: NetTarget, equity: float) -> SizerOutput:
+        price = self.price_of()
+        if price is None or not (math.isfinite(price) and price > 0.0):
+            raise InvariantViolation(f"sizer=unit price={price!r}: no finite positive close")
+        if not math.isfinite(net.target):
+            raise InvariantViolation(f"sizer=unit target={net.target!r}: non-finite")
+        sign = 1.0 if net.target > 0.0 else -1.0 if net.target < 0.0 else 0.0
+        notional = sign * self.units * price
+        detail = {"units": self.units, "price": price, "net_target": net.target}
+        return SizerOutput(notional, notional, False, detail)
+
+
+def missing_engines() -> dict[str, str]:
+    """Reference engine -> why it cannot run here (not installed); empty when both can."""
+    missing = {}
+    for engine in ENGINES:
+        try:
+            __import__(engine)
+        except ImportError as e:
+            missing[engine] = f"{engine} is not installed ({e}); pip install -e '.[bench]'"
+    return missing
+
+
+def engine_version(engine: str) -> str:
+    return str(getattr(__import__(engine), "__version__", "unknown"))
+
+
+def _signal(fast: float, slow: float) -> int:
+    return 1 if fast > slow else -1 if fast < slow else 0
+
+
+# -- quantbot ---------------------------------------------------------------------------------
+
+
+def _halt(why: Any) -> None:
+    raise RuntimeError(f"the benchmark replay halted: {why}")
+
+
+def _ignore(*_args: Any) -> None:
+    return None
+
+
+def _pipeline(config: Config, clock: Any, bar_clock: Any, out: Path, step_ns: array) -> Any:
+    """The pipeline ``Daemon.start`` builds for a replay, with files under ``out`` and the
+    sleeve and sizer above in place of the configured ones; the decision step appends the
+    duration of each ``step`` call (ns) to ``step_ns``."""
+    from quantbot.analytics.tca import TcaRecorder
+    from quantbot.config_risk import parse_hhmm
+    from quantbot.decision import DecisionStep
+    from quantbot.decision_risk import RiskChain
+    from quantbot.marketdata.contract import DataContract
+    from quantbot.oms.journal import Journal
+    from quantbot.oms.ledger import Ledger
+    from quantbot.oms.manager import OrderManager
+    from quantbot.oms.pretrade import PretradeGates
+    from quantbot.oms.reconcile import Reconciler
+    from quantbot.ops.alerts import AlertSink
+    from quantbot.ops.breakers import BreakerBoard
+    from quantbot.ops.errors import ErrorHandler
+    from quantbot.pipeline import Pipeline, fill_listener
+    from quantbot.records.jsonl import RotatingJsonl
+    from quantbot.risk.daily import DailyRiskGuard
+    from quantbot.venues.factory import sim_instruments
+    from quantbot.venues.sim.venue import SimVenue
+
+    class TimedStep(DecisionStep):
+        def step(self, *args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter_ns()
+            decision = super().step(*args, **kwargs)
+            step_ns.append(time.perf_counter_ns() - started)
+            return decision
+
+    (symbol,) = config.market.symbols
+    instruments = sim_instruments(config)
+    sim = config.venue.sim
+    venue = SimVenue(
+        clock=clock,
+        instruments=instruments,
+        state_path=None,  # in memory, as in the pipeline bench
+        initial_cash=sim.initial_cash,
+        fee_bps=sim.fee_bps,
+        slippage_bps=sim.slippage_bps,
+        participation_cap=sim.participation_cap,
+        buying_power_multiple=sim.buying_power_multiple,
+        fill_model=sim.fill_model,
+        proxy_spread_bps=sim.proxy_spread_bps,
+    )
+    risk = RiskChain.from_config(config, None)
+    contract = DataContract(
+        clock=clock,
+        max_staleness_s=None,  # replay: the bars are history
+        max_jump_fraction=config.data_contract.max_jump_fraction,
+    )
+    step = TimedStep(
+        config=config,
+        clock=clock,
+        instruments=instruments,
+        contract=contract,
+        sleeves=[quantbot_sleeve()],
+        sizer=UnitSizer(1.0, lambda: risk.stats.last_price(symbol)),
+        risk=risk,
+        record_base={"run_id": "bench", "execution_mode": "paper"},
+    )
+    every = config.records.fsync_every_steps
+    records = RotatingJsonl(
+        out / config.records.decisions_file,
+        clock,
+        fsync_every=every,
+        rotate=config.records.rotate_daily,
+    )
+    breakers = BreakerBoard(config.breakers, clock)
+    errors = ErrorHandler(
+        on_halt=_halt,
+        on_skip_symbol=_ignore,
+        on_disable_provider=_ignore,
+        record=_ignore,
+        breakers=breakers,
+    )
+    daily = DailyRiskGuard.open(
+        out / config.daily_risk.ledger_file,
+        config.risk_params.daily,
+        roll_minute=parse_hhmm(config.daily_risk.roll_time_utc) or 0,
+        clock=bar_clock,
+    )
+    tca = TcaRecorder(out / config.tca.file, clock, config.tca, rotate=config.records.rotate_daily)
+    book_fill = fill_listener(daily)
+
+    def on_fill(fill: Any, before: Any, after: Any) -> None:  # as Daemon._on_fill
+        book_fill(fill, before, after)
+        tca.on_fill(fill)
+
+    oms = OrderManager(
+        journal=Journal(out / "journal.jsonl", clock, sync_every=every),
+        ledger=Ledger(),
+        venue=venue,
+        clock=clock,
+        gates=PretradeGates(config.pretrade, bar_clock, configured_symbols=[symbol]),
+        breakers=breakers,
+        errors=errors,
+        retry=config.retry,
+        on_journal_failure=_halt,
+        on_fill=on_fill,
+    )
+    oms.on_canceled = tca.on_canceled
+    return Pipeline(
+        step=step,
+        oms=oms,
+        venue=venue,
+        records=records,
+        market_sink=venue.on_bar,
+        blocked_by=lambda: None,
+        execution_mode="paper",
+        reconciler=Reconciler(oms, config.oms),
+        alerts=AlertSink(path=out / "alerts.jsonl", clock=clock, config=config.alerts),
+        breakers=breakers,
+        bar_clock=bar_clock,
+        daily=daily,
+        tca=tca,
+    )
+
+
+async def run_quantbot(
+    config: Config,
+    columns: list[array],
+    *,
+    start_ns: int,
+    interval_s: int,
+    profiler: Any = None,
+) -> dict[str, Any]:
+    """Replay ``columns`` (open, high, low, close, volume) through the full pipeline.
+
+    The timed loop builds each ``Bar`` from the columns, sets the clock to the bar's close and
+    awaits ``on_batch``, as a replay does; ``profiler`` (a ``cProfile.Profile``) is enabled
+    around that loop only. Returns executions, counters and per-bar timings (ns) of ``step``
+    and of the whole ``on_batch``.
+    """
+    from quantbot.clock import NS_PER_S, BarClock, SimClock
+    from quantbot.domain.values import Bar, Side
+
+    (symbol,) = config.market.symbols
+    interval_ns = interval_s * NS_PER_S
+    clock = SimClock(start_ns + interval_ns)
+    step_ns, batch_ns = array("q"), array("q")
+    opens, highs, lows, closes, volumes = columns
+    perf = time.perf_counter_ns
+    with tempfile.TemporaryDirectory(prefix="quantbot-replay-bench-") as tmp:
+        pipeline = _pipeline(config, clock, BarClock(), Path(tmp), step_ns)
+        venue, oms = pipeline.venue, pipeline.oms
+        await venue.connect()
+        if profiler is not None:
+            profiler.enable()
+        for i in range(len(closes)):
+            ts = start_ns + i * interval_ns
+            bar = Bar(symbol, ts, opens[i], highs[i], lows[i], closes[i], volumes[i], interval_s)
+            clock.set(ts + interval_ns)
+            started = perf()
+            await pipeline.on_batch([bar])
+            batch_ns.append(perf() - started)
+        if profiler is not None:
+            profiler.disable()
+        fills = await venue.fills_since(0)
+        pipeline.records.close()
+        oms.journal.close()
+        pipeline.daily.close()
+        pipeline.tca.close()
+        await venue.close()
+    executions = [
+        ((f.ts_ns - start_ns) // interval_ns - 1, int(f.qty if f.side is Side.BUY else -f.qty))
+        for f in fills
+    ]
+    counters = {**attrs.asdict(pipeline.counters), "records": pipeline.records.records_written}
+    return {
+        "executions": executions,
+        "final_position": sum(qty for _, qty in executions),
+        "counters": counters,
+        "step_ns": step_ns,
+        "batch_ns": batch_ns,
+    }
+
+
+# -- backtrader -------------------------------------------------------------------------------
+
+
+def run_backtrader(frame: Any, fast: int = FAST, slow: int = SLOW) -> dict[str, Any]:
+    """Run the strategy on ``frame`` (OHLCV, DatetimeIndex) in backtrader; executions and the
+    final position. Feed conversion and preloading count: they are part of a backtrader run."""
+    import backtrader as bt
+
+    class SeededEma(bt.Indicator):
+        lines = ("ema",)
+        params = (("span", FAST),)
+
+        def __init__(self) -> None:
+            self.alpha = 2.0 / (self.p.span + 1)
+
+        def next(self) -> None:
+            if len(self) == 1:
+                self.lines.ema[0] = self.data[0]
+            else:
+                prev = self.lines.ema[-1]
+                self.lines.ema[0] = prev + self.alpha * (self.data[0] - prev)
+
+        def once(self, start: int, end: int) -> None:
+            src, dst, alpha = self.data.array, self.lines.ema.array, self.alpha
+            for i in range(start, end):
+                if i == 0:
+                    dst[0] = src[0]
+                else:
+                    prev = dst[i - 1]
+                    dst[i] = prev + alpha * (src[i] - prev)
+
+    class EmaSar(bt.Strategy):
+        def __init__(self) -> None:
+            self.fast = SeededEma(self.data.close, span=fast)
+            self.slow = SeededEma(self.data.close, span=slow)
+            self.held = 0
+            self.executions: list[tuple[int, int]] = []
+
+        def next(self) -> None:
+            index = len(self) - 1
+            size = int(self.position.size)
+            if size != self.held:  # the previous bar's order filled at this bar's open
+                self.executions.append((index, size - self.held))
+                self.held = size
+            if index + 1 < slow:
+                return
+            target = _signal(self.fast[0], self.slow[0])
+            if target != size:
+                self.order_target_size(target=target)
+
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro.broker.setcash(INITIAL_CASH)
+    cerebro.adddata(bt.feeds.PandasData(dataname=frame))
+    cerebro.addstrategy(EmaSar)
+    (strategy,) = cerebro.run()
+    return {"executions": strategy.executions, "final_position": strategy.held}
+
+
+# -- backtesting.py ---------------------------------------------------------------------------
+
+
+def _ewm(values: Any, span: int) -> Any:
+    import pandas as pd
+
+    return pd.Series(values).ewm(span=span, adjust=False).mean().to_numpy()
+
+
+def run_backtesting(frame: Any, fast: int = FAST, slow: int = SLOW) -> dict[str, Any]:
+    """Run the strategy on ``frame`` in backtesting.py; executions and the final position.
+    ``Backtest`` construction and its statistics at the end count: they are part of a run."""
+    from backtesting import Backtest, Strategy
+
+    class EmaSar(Strategy):
+        def init(self) -> None:
+            self.fast = self.I(_ewm, self.data.Close, fast, name="ema_fast")
+            self.slow = self.I(_ewm, self.data.Close, slow, name="ema_slow")
+            self.held = 0
+            self.executions: list[tuple[int, int]] = []
+
+        def next(self) -> None:
+            index = len(self.data) - 1
+            size = self.position.size
+            if size != self.held:  # the previous bar's order filled at this bar's open
+                self.executions.append((index, size - self.held))
+                self.held = size
+            if index + 1 < slow:
+                return
+            target = _signal(self.fast[-1], self.slow[-1])
+            if target > size:
+                self.buy(size=target - size)
+            elif target < size:
+                self.sell(size=size - target)
+
+    with warnings.catch_warnings():
+        # "trades remain open at the end": the last position is reported, not closed.
+        warnings.simplefilter("ignore")
+        backtest = Backtest(frame, EmaSar, cash=INITIAL_CASH, commission=0.0, spread=0.0)
+        stats = backtest.run()
+    strategy = stats["_strategy"]
+    return {"executions": strategy.executions, "final_position": int(strategy.held)}
+
+
+RUNNERS: dict[str, Callable[..., dict[str, Any]]] = {
+    "backtrader": run_backtrader,
+    "backtesting": run_backtesting,
+}

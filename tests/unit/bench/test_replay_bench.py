@@ -1,0 +1,198 @@
+"""The replay benchmark on small workloads: what each engine traded, and the report it writes.
+
+No timing assertions (the machine is shared): the checks are that quantbot trades exactly the
+documented strategy, that the reference engines (when installed) trade it identically, and
+that the report says so, or says why a comparison was skipped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from bench import replay_bench as rb
+from bench import strategies as st
+from quantbot.domain.errors import ConfigError, InvariantViolation
+from quantbot.portfolio.netting import NetTarget
+
+BARS = 600
+
+
+def reference_executions(closes: list[float], fast: int, slow: int) -> list[list[int]]:
+    """The strategy by hand: decide on each close, fill the change at the next bar."""
+    a_fast, a_slow = 2.0 / (fast + 1), 2.0 / (slow + 1)
+    ema_fast = ema_slow = closes[0]
+    held, pending, out = 0, 0, []
+    for i, close in enumerate(closes):
+        if pending:
+            out.append([i, pending])
+            held, pending = held + pending, 0
+        if i:
+            ema_fast += a_fast * (close - ema_fast)
+            ema_slow += a_slow * (close - ema_slow)
+        if i + 1 >= slow:
+            target = 1 if ema_fast > ema_slow else -1 if ema_fast < ema_slow else 0
+            pending = target - held
+    return out
+
+
+@pytest.fixture
+def bars_file(repo_root: Path, tmp_path: Path) -> Path:
+    path = tmp_path / "bars.f64"
+    rb.write_bars(path, BARS, "SIMA", seed=7)
+    return path
+
+
+@pytest.fixture
+def expected(bars_file: Path) -> list[list[int]]:
+    closes = list(rb.read_columns(bars_file, BARS)[3])
+    executions = reference_executions(closes, st.FAST, st.SLOW)
+    assert len(executions) > 10  # the sample really trades both ways
+    return executions
+
+
+async def test_quantbot_trades_exactly_the_documented_strategy(
+    repo_root: Path, bars_file: Path, expected: list[list[int]]
+) -> None:
+    config, _, _ = rb.bench_config(repo_root / "config.toml")
+    columns = rb.read_columns(bars_file, BARS)
+    result = await st.run_quantbot(config, columns, start_ns=rb.START_NS, interval_s=rb.INTERVAL_S)
+    assert [list(e) for e in result["executions"]] == expected
+    assert result["final_position"] in (1, -1)
+    counters = result["counters"]
+    assert counters["bars"] == counters["decisions"] == counters["records"] == BARS
+    assert counters["fills"] == len(expected)
+    assert counters["orders_rejected"] == 0
+    assert len(result["step_ns"]) == len(result["batch_ns"]) == BARS
+    assert all(s <= b for s, b in zip(result["step_ns"], result["batch_ns"], strict=True))
+
+
+@pytest.mark.parametrize("engine", st.ENGINES)
+def test_reference_engine_trades_exactly_the_documented_strategy(
+    engine: str, bars_file: Path, expected: list[list[int]]
+) -> None:
+    pytest.importorskip(engine)
+    pytest.importorskip("pandas")
+    result = st.RUNNERS[engine](rb.read_frame(bars_file, BARS))
+    assert [list(e) for e in result["executions"]] == expected
+    assert result["final_position"] == sum(q for _, q in expected)
+
+
+def test_report_compares_the_engines_and_writes_the_file(repo_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "nested" / "replay_report.json"
+    report = rb.run_benchmark([400, BARS], repeat=1, out=out, config_path=repo_root / "config.toml")
+    assert orjson.loads(out.read_bytes()) == orjson.loads(orjson.dumps(report, default=str))
+    small, large = report["workloads"]
+    assert (small["bars"], large["bars"]) == (400, BARS)
+    mine = small["engines"]["quantbot"]
+    assert mine["trades"] > 0
+    assert mine["counters"]["records"] == 400
+    for key in ("bars_per_s", "wall_s", "peak_rss_mb", "step_p50_us", "batch_p99_9_us"):
+        assert mine["median"][key] > 0, key
+    assert mine["median"]["step_p50_us"] <= mine["median"]["step_p99_us"]
+    assert mine["median"]["peak_rss_mb"] >= mine["median"]["input_rss_mb"]
+    missing = st.missing_engines()
+    for engine in st.ENGINES:
+        if engine in missing:
+            assert small["engines"][engine] == {"skipped": missing[engine]}
+            continue
+        assert small["engines"][engine]["trades"] == mine["trades"]
+        assert small["agreement"][engine]["executions_identical"] is True
+        assert small["ratios"][f"bars_per_s_vs_{engine}"] > 0
+        assert engine not in large["engines"]  # references run on the first workload only
+    assert report["settings"]["overrides"]["policy.conservative.symbol_cooldown_s"] == 0.0
+    named = {(t["target"], t["where"]) for t in report["targets"]}
+    assert ("step_p99_9_us", f"{BARS} bars") in named
+    assert ("bars_per_s_largest_vs_smallest", f"{BARS} vs 400 bars") in named
+    table = rb.format_table(report)
+    assert "quantbot" in table
+    assert "targets:" in table
+
+
+def test_missing_engines_are_reported_as_skipped_with_the_reason(
+    repo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    why = {e: f"{e} is not installed (No module named {e!r})" for e in st.ENGINES}
+    monkeypatch.setattr(st, "missing_engines", lambda: why)
+    report = rb.run_benchmark(
+        [300], repeat=1, out=tmp_path / "r.json", config_path=repo_root / "config.toml"
+    )
+    (workload,) = report["workloads"]
+    for engine in st.ENGINES:
+        assert workload["engines"][engine] == {"skipped": why[engine]}
+    assert workload["ratios"] == {} and workload["agreement"] == {}
+    assert {t["target"] for t in report["targets"]} == {
+        "step_p50_us",
+        "step_p99_us",
+        "step_p99_9_us",
+    }
+    assert "skipped: backtrader is not installed" in rb.format_table(report)
+
+
+def test_agreement_names_the_first_difference() -> None:
+    same = rb.agreement([[40, 1], [52, -2]], [[40, 1], [52, -2]])
+    assert same["trades_agree"] and same["executions_identical"]
+    assert same["first_difference"] is None
+    moved = rb.agreement([[40, 1], [52, -2]], [[40, 1], [53, -2]])
+    assert moved["trades_agree"] and not moved["executions_identical"]
+    assert moved["first_difference"] == {"index": 1, "quantbot": [[52, -2]], "engine": [[53, -2]]}
+    extra = rb.agreement([[40, 1]], [[40, 1], [52, -2]])
+    assert extra["trades"] == {"quantbot": 1, "engine": 2}
+    assert not extra["trades_agree"]
+    assert extra["first_difference"] == {"index": 1, "quantbot": [], "engine": [[52, -2]]}
+
+
+def test_targets_are_marked_met_or_missed() -> None:
+    def workload(bars: int, bars_per_s: float, ratio: float, p50: float) -> dict:
+        median = {"bars_per_s": bars_per_s, "step_p50_us": p50}
+        median |= {"step_p99_us": 40.0, "step_p99_9_us": 300.0}
+        ratios = {"bars_per_s_vs_backtesting": ratio, "peak_rss_vs_backtesting": 1.0}
+        return {"bars": bars, "engines": {"quantbot": {"median": median}}, "ratios": ratios}
+
+    rows = rb.targets([workload(300, 1000.0, 0.6, 10.0), workload(1000, 800.0, 0.0, 20.0)])
+    verdict = {(r["target"], r["where"]): r["met"] for r in rows}
+    assert verdict[("bars_per_s_vs_backtesting", "300 bars")] is True
+    assert verdict[("step_p50_us", "300 bars")] is True
+    assert verdict[("step_p50_us", "1000 bars")] is False
+    assert verdict[("step_p99_us", "300 bars")] is True
+    assert verdict[("step_p99_9_us", "300 bars")] is False
+    assert verdict[("peak_rss_vs_backtesting", "300 bars")] is True
+    assert verdict[("bars_per_s_largest_vs_smallest", "1000 vs 300 bars")] is False  # 0.8
+
+
+def test_overrides_keep_the_config_valid_and_the_deadband_on_request(repo_root: Path) -> None:
+    config, changes, _ = rb.bench_config(repo_root / "config.toml")
+    assert config.market.symbols == ["SIMA"]
+    assert config.profile.deadband == 0.0
+    assert config.risk_params.policy.symbol_cooldown_s == 0.0
+    assert config.venue.sim.fee_bps == 0.0
+    assert changes["venue.sim.fill_model"] == "next_open"
+    kept, changes, _ = rb.bench_config(repo_root / "config.toml", keep_deadband=True)
+    assert kept.profile.deadband == 0.2
+    assert "profiles.conservative.deadband" not in changes
+    with pytest.raises(ConfigError, match=r"bench override venue\.sim\.participation_cap"):
+        st.apply_overrides(config, {"venue.sim.participation_cap": 2.0})
+
+
+def test_unit_sizer_sizes_one_unit_at_the_last_close() -> None:
+    sizer = st.UnitSizer(1.0, lambda: 123.45)
+    assert sizer.target_notional(NetTarget(1.0, 1.0), 1e5).target_notional_usd == 123.45
+    assert sizer.target_notional(NetTarget(-0.3, 1.0), 1e5).target_notional_usd == -123.45
+    assert sizer.target_notional(NetTarget(0.0, 1.0), 1e5).target_notional_usd == 0.0
+    with pytest.raises(InvariantViolation, match="sizer=unit price=None"):
+        st.UnitSizer(1.0, lambda: None).target_notional(NetTarget(1.0, 1.0), 1e5)
+
+
+def test_cli_runs_quantbot_alone_and_prints_the_table(
+    repo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.chdir(repo_root)
+    out = tmp_path / "report.json"
+    assert rb.main(["--bars", "300", "--repeat", "1", "--no-compare", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "skipped: --no-compare" in printed
+    assert str(out) in printed
+    report = orjson.loads(out.read_bytes())
+    assert report["workloads"][0]["engines"]["quantbot"]["counters"]["records"] == 300

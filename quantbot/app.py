@@ -20,26 +20,26 @@ import orjson
 from loguru import logger
 
 from quantbot.analytics.tca import TcaRecorder
+from quantbot.app_oms import open_oms
+from quantbot.app_venue import connect_venue, open_daily, open_venue_stream
 from quantbot.clock import BarClock, Clock, iso_utc
 from quantbot.config import LoadedConfig
-from quantbot.config_risk import parse_hhmm
 from quantbot.control_loop import ControlLoop
 from quantbot.decision import DecisionStep
 from quantbot.domain.errors import InvariantViolation, StartupError
 from quantbot.domain.reasons import Reason, ReasonCode, reason
-from quantbot.domain.values import Bar, Fill, Instrument, Position
+from quantbot.domain.values import Bar, Fill, Position
 from quantbot.fsutil import atomic_write, ensure_private_dir
 from quantbot.intake import IntentIntake, open_intake
 from quantbot.manifest_info import manifest_for
 from quantbot.marketdata.sources import open_stream
-from quantbot.marketdata.venue_stream import VenueStream, ccxt_push
-from quantbot.oms.journal import Journal, read_journal
-from quantbot.oms.ledger import Ledger
-from quantbot.oms.manager import VENUE_FAILURES, OrderManager
+from quantbot.marketdata.venue_stream import VenueStream
+from quantbot.oms.journal import Journal
+from quantbot.oms.manager import OrderManager
 from quantbot.oms.pretrade import PretradeGates
 from quantbot.oms.reconcile import Reconciler
 from quantbot.ops.alerts import AlertSink, webhook_from_config
-from quantbot.ops.breakers import BreakerBoard, CircuitOpenError
+from quantbot.ops.breakers import BreakerBoard
 from quantbot.ops.control_socket import ControlServer
 from quantbot.ops.errors import ErrorHandler
 from quantbot.ops.lock import StateLock
@@ -50,7 +50,7 @@ from quantbot.risk.control import ControlStore
 from quantbot.risk.daily import DailyRiskGuard
 from quantbot.risk.golive import live_start_check
 from quantbot.status import StatusSnapshot, format_status_line
-from quantbot.venues.factory import make_venue, sim_instruments
+from quantbot.venues.factory import make_venue
 
 EXIT_OK = 0
 EXIT_HALTED = 3
@@ -150,9 +150,9 @@ class Daemon:
             breakers=self.breakers,
         )
         self.venue = make_venue(config, mode=self.mode, clock=self.clock, state_dir=self.state_dir)
-        instruments = await self._connect_venue()
+        instruments = await connect_venue(self)
         startup: dict[str, Any] = {}
-        self.daily = self._open_daily()
+        self.daily = open_daily(self)
         self.tca = TcaRecorder(
             self.runtime_dir / config.tca.file,
             self.clock,
@@ -161,7 +161,7 @@ class Daemon:
         )
         self._book_fill = fill_listener(self.daily)
         if self.mode in ("paper", "live"):
-            await self._open_oms(startup)
+            await open_oms(self, startup)
         step = DecisionStep.from_config(
             config,
             self.clock,
@@ -192,7 +192,7 @@ class Daemon:
             tca=self.tca if self.mode != "shadow" else None,
         )
         self.intake = open_intake(self, step, self.records)
-        self.venue_stream = self._open_venue_stream()
+        self.venue_stream = open_venue_stream(self)
         self.server = ControlServer(
             self.state_dir / config.control.socket_name,
             self.loop_tasks.socket_handlers(),
@@ -201,98 +201,10 @@ class Daemon:
         self.manifest_path = write_manifest(self.runtime_dir, manifest_for(self, startup))
         self._announce()
 
-    def _on_fill(self, fill: Fill, before: Position, after: Position) -> None:
+    def on_fill(self, fill: Fill, before: Position, after: Position) -> None:
         """Each new fill: the daily guard settles and books PnL, TCA completes the order."""
         self._book_fill(fill, before, after)
         self.tca.on_fill(fill)
-
-    def _open_daily(self) -> DailyRiskGuard:
-        """The daily risk guard. Paper keeps its ledger in state/ (it survives restarts);
-        shadow sends nothing, so it asks a guard of its own that writes nothing."""
-        config = self.config
-        roll = parse_hhmm(config.daily_risk.roll_time_utc)
-        assert roll is not None  # checked when the config was loaded
-        params = config.risk_params.daily
-        if self.mode == "shadow":
-            return DailyRiskGuard(params, roll_minute=roll, clock=self.market_clock)
-        path = self.state_dir / config.daily_risk.ledger_file
-        return DailyRiskGuard.open(path, params, roll_minute=roll, clock=self.market_clock)
-
-    async def _connect_venue(self) -> dict[str, Instrument]:
-        """Connect and load instruments; a venue that cannot be reached, or that does not list
-        a configured symbol, stops start-up with what and where."""
-        name = self.config.venue.name
-        try:
-            await self.venue.connect()
-            listed = await self.venue.instruments()
-            if name != "sim":  # pnl in the status line counts from here
-                self.start_equity = (await self.venue.account()).equity
-        except VENUE_FAILURES as e:
-            raise StartupError(
-                f"could not connect to the {name} venue: {type(e).__name__}: {e}"
-            ) from e
-        if name == "sim":
-            return sim_instruments(self.config)
-        missing = [s for s in self.config.market.symbols if s not in listed]
-        if missing:
-            raise StartupError(
-                f"market.symbols {missing} are not listed by the {name} venue "
-                f"({len(listed)} instruments listed)"
-            )
-        return {s: listed[s] for s in self.config.market.symbols}
-
-    async def _open_oms(self, startup: dict[str, Any]) -> None:
-        config = self.config
-        path = self.state_dir / "journal.jsonl"
-        replay = read_journal(path)
-        if replay.torn_line is not None:
-            logger.warning("journal: torn last line set aside in {}", replay.torn_saved_to)
-            startup["journal_torn_line_saved_to"] = str(replay.torn_saved_to)
-        ledger = Ledger.from_events(replay.events)
-        self.journal = Journal(
-            path,
-            self.clock,
-            next_seq=ledger.last_event_seq + 1,
-            sync_every=config.records.fsync_every_steps,
-        )
-        self.gates = PretradeGates(
-            config.pretrade,
-            self.market_clock,
-            configured_symbols=config.market.symbols,
-            disabled_symbols=set(self.control.cached.disabled_symbols),
-            on_disable=self._disable_symbol,
-            seen_client_ids=ledger.orders.keys(),
-        )
-        self.oms = OrderManager(
-            journal=self.journal,
-            ledger=ledger,
-            venue=self.venue,
-            clock=self.clock,
-            gates=self.gates,
-            breakers=self.breakers,
-            errors=self.errors,
-            retry=config.retry,
-            on_journal_failure=self.halt,
-            on_fill=self._on_fill,
-        )
-        self.oms.on_canceled = self.tca.on_canceled
-        self.reconciler = Reconciler(self.oms, config.oms)
-        try:
-            findings = await self.reconciler.startup(
-                cancel_unexpected=config.reconcile.cancel_unexpected_at_start
-            )
-        except (*VENUE_FAILURES, CircuitOpenError) as e:
-            raise StartupError(
-                f"start-up reconciliation with the {self.venue.name} venue failed "
-                f"({type(e).__name__}: {e}); not trading on an unreconciled book"
-            ) from e
-        startup["journal_events"] = len(replay.events)
-        startup["reconcile"] = [f.to_record() for f in findings]
-        for finding in findings:  # in the records too, beside the decisions they explain
-            self.write_event("RECONCILE", finding)
-        mismatches = [f for f in findings if f.code is ReasonCode.RECONCILE_POSITION_MISMATCH]
-        if mismatches:
-            await self.loop_tasks.on_mismatch(mismatches)
 
     def _announce(self) -> None:
         blocked = self.control.cached
@@ -351,7 +263,7 @@ class Daemon:
     def _disable_provider(self, provider: str, why: Reason) -> None:
         logger.error("provider {} failing: {}", provider, why)
 
-    def _disable_symbol(self, symbol: str, why: Reason) -> None:
+    def disable_symbol(self, symbol: str, why: Reason) -> None:
         self.control.disable_symbol(symbol)
         self.write_event("SYMBOL_DISABLED", why, symbol=symbol)
 
@@ -395,36 +307,6 @@ class Daemon:
         if market.source != "venue":
             return open_stream(market, self.clock, self.venue.marks())
         return self.venue_stream.stream()
-
-    def _open_venue_stream(self) -> VenueStream | None:
-        """A real venue's bars: pushed over its websocket (ccxt.pro) when it has one and the
-        config allows it, else polled. Which, and why, goes in the manifest."""
-        config = self.config
-        if config.market.source != "venue":
-            return None
-        name = config.venue.name
-        settings = getattr(config.venue, name)
-        push, why = None, f"{name}: polled"
-        if name == "ccxt":
-            push, why = ccxt_push(
-                settings,
-                enabled=settings.stream,
-                symbols=list(config.market.symbols),
-                clock=self.clock,
-                sandbox=settings.sandbox,
-                ws_url=settings.ws_url,
-            )
-        errors = self.errors
-        return VenueStream(
-            self.venue,
-            list(config.market.symbols),
-            self.clock,
-            poll_interval_s=settings.poll_interval_s,
-            read=self.oms.read if self.oms is not None else None,
-            on_error=(lambda exc, dep: errors.handle(exc, dependency=dep)) if errors else None,
-            push=push,
-            why=why,
-        )
 
     async def _feed_loop(self) -> None:
         async for batch in self._stream():

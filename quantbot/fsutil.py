@@ -35,3 +35,21 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def set_aside_torn_tail(path: Path, good_length: int, tail: bytes) -> Path:
+    """Move a torn last line of an append-only file to ``<name>.torn-N`` (owner-only) and
+    truncate the file back to its last good line; both synced. Returns where it went."""
+    index = 0
+    while (saved := path.with_name(f"{path.name}.torn-{index}")).exists():
+        index += 1
+    fd = os.open(saved, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OWNER_ONLY_FILE)
+    with os.fdopen(fd, "wb") as f:
+        f.write(tail)
+        f.flush()
+        os.fsync(f.fileno())
+    with path.open("r+b") as f:
+        f.truncate(good_length)
+        f.flush()
+        os.fsync(f.fileno())
+    return saved

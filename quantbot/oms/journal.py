@@ -18,7 +18,7 @@ import orjson
 
 from quantbot.clock import Clock
 from quantbot.domain.errors import StartupError
-from quantbot.fsutil import OWNER_ONLY_FILE
+from quantbot.fsutil import OWNER_ONLY_FILE, set_aside_torn_tail
 
 
 class EventType:
@@ -68,7 +68,7 @@ def read_journal(path: Path, *, repair: bool = True) -> JournalReplay:
     try:  # a complete final event that only lacks its newline is kept
         events.append(orjson.loads(tail))
     except orjson.JSONDecodeError:
-        saved = _set_aside(path, len(raw) - len(tail), tail) if repair else None
+        saved = set_aside_torn_tail(path, len(raw) - len(tail), tail) if repair else None
         return JournalReplay(events, tail, saved)
     if repair:
         with path.open("ab") as f:
@@ -82,22 +82,6 @@ def _corrupt(path: Path, number: int, problem: str) -> StartupError:
         "history that cannot be read. Move the journal aside only after checking the "
         "venue by hand."
     )
-
-
-def _set_aside(path: Path, good_length: int, tail: bytes) -> Path:
-    index = 0
-    while (saved := path.with_name(f"{path.name}.torn-{index}")).exists():
-        index += 1
-    fd = os.open(saved, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OWNER_ONLY_FILE)
-    with os.fdopen(fd, "wb") as f:
-        f.write(tail)
-        f.flush()
-        os.fsync(f.fileno())
-    with path.open("r+b") as f:
-        f.truncate(good_length)
-        f.flush()
-        os.fsync(f.fileno())
-    return saved
 
 
 class Journal:

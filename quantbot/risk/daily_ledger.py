@@ -25,7 +25,7 @@ import attrs
 import orjson
 
 from quantbot.domain.errors import InvariantViolation, StartupError
-from quantbot.fsutil import OWNER_ONLY_FILE
+from quantbot.fsutil import OWNER_ONLY_FILE, set_aside_torn_tail
 
 GLOBAL = "GLOBAL"  # the scope of the total policy; every sleeve is also a scope
 
@@ -83,7 +83,7 @@ def read_events(path: Path) -> LedgerReplay:
                 if index != last:
                     raise _corrupt(path, index + 1, str(e)) from e
                 torn = raw[offset:]
-                saved = _set_aside(path, offset, torn)
+                saved = set_aside_torn_tail(path, offset, torn)
                 return LedgerReplay(tuple(events), tuple(numbers), torn, saved)
             _check_shape(path, index + 1, event)
             events.append(event)
@@ -109,22 +109,6 @@ def _corrupt(path: Path, number: int, problem: str) -> StartupError:
         f"{path}:{number}: daily risk ledger line is corrupt ({problem}); refusing to start "
         "on limits that cannot be rebuilt. Check the file by hand before moving it aside."
     )
-
-
-def _set_aside(path: Path, good_length: int, tail: bytes) -> Path:
-    index = 0
-    while (saved := path.with_name(f"{path.name}.torn-{index}")).exists():
-        index += 1
-    fd = os.open(saved, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OWNER_ONLY_FILE)
-    with os.fdopen(fd, "wb") as f:
-        f.write(tail)
-        f.flush()
-        os.fsync(f.fileno())
-    with path.open("r+b") as f:
-        f.truncate(good_length)
-        f.flush()
-        os.fsync(f.fileno())
-    return saved
 
 
 class DailyLedger:

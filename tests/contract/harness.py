@@ -18,6 +18,7 @@ from quantbot.domain.values import Bar, Instrument
 from quantbot.testing.alpaca import TEST_KEY, TEST_SECRET, AlpacaServer
 from quantbot.testing.binance import TEST_API_KEY, TEST_API_SECRET, BinanceServer
 from quantbot.testing.binance_futures import BinanceFuturesServer
+from quantbot.testing.clock import ServerClock
 from quantbot.testing.faults import Fault
 from quantbot.venues.alpaca.venue import AlpacaVenue
 from quantbot.venues.ccxt import CcxtVenue
@@ -89,54 +90,31 @@ class SimHarness:
             await self.venue.close()
 
 
-class ServerClock:
-    """The adapter's (and the OMS's) clock reads the loopback server's, so "closed bar" and
-    breaker windows mean the same on both sides; nothing may sleep on it."""
+class LoopbackHarness:
+    """A real SDK adapter against a loopback server in the test's loop: subclasses say which
+    server, which adapter (``_server``, ``_build``) and where submits go."""
 
-    def __init__(self, server: Any) -> None:
-        self._server = server
-
-    def now_ns(self) -> int:
-        return self._server.now_ns
-
-    def monotonic_ns(self) -> int:
-        return self._server.now_ns
-
-    async def sleep(self, seconds: float) -> None:
-        raise AssertionError("nothing in the contract suite may sleep")
-
-
-class AlpacaHarness:
-    """The real alpaca-py against the loopback Alpaca server, in the test's loop."""
-
-    name = "alpaca"
-    symbol = "AAPL"
-    qty_unit = Decimal(1)
-    unknown_symbol = "ZZZZQ"
-    far_buy_price = Decimal("1.00")
-    submit_endpoint = "POST /v2/orders"
+    submit_endpoint = ""
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.server = AlpacaServer()
+        self.server = self._server()
         self.clock = ServerClock(self.server)
-        self.url = ""
         self.venue: Any = None
 
+    def _server(self) -> Any:
+        raise NotImplementedError
+
     def _build(self) -> Any:
-        settings = AlpacaConfig(base_url=self.url, data_url=self.url, timeout_s=1.0)
-        return AlpacaVenue(
-            settings,
-            api_key=TEST_KEY,
-            secret=TEST_SECRET,
-            clock=self.clock,
-            paper=True,
-            symbols=["AAPL", "MSFT"],
-        )
+        raise NotImplementedError
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.port}"
 
     async def open(self) -> Any:
-        if not self.url:
-            self.url = f"http://127.0.0.1:{await self.server.start()}"
+        if not self.server.port:
+            await self.server.start()
         self.venue = self._build()
         await self.venue.connect()
         return self.venue
@@ -155,9 +133,7 @@ class AlpacaHarness:
 
     async def reopen(self) -> Any:
         await self.venue.close()
-        self.venue = self._build()
-        await self.venue.connect()
-        return self.venue
+        return await self.open()
 
     async def close(self) -> None:
         if self.venue is not None:
@@ -165,7 +141,32 @@ class AlpacaHarness:
         await self.server.stop()
 
 
-class BinanceHarness:
+class AlpacaHarness(LoopbackHarness):
+    """The real alpaca-py against the loopback Alpaca server, in the test's loop."""
+
+    name = "alpaca"
+    symbol = "AAPL"
+    qty_unit = Decimal(1)
+    unknown_symbol = "ZZZZQ"
+    far_buy_price = Decimal("1.00")
+    submit_endpoint = "POST /v2/orders"
+
+    def _server(self) -> Any:
+        return AlpacaServer()
+
+    def _build(self) -> Any:
+        settings = AlpacaConfig(base_url=self.url, data_url=self.url, timeout_s=1.0)
+        return AlpacaVenue(
+            settings,
+            api_key=TEST_KEY,
+            secret=TEST_SECRET,
+            clock=self.clock,
+            paper=True,
+            symbols=["AAPL", "MSFT"],
+        )
+
+
+class BinanceHarness(LoopbackHarness):
     """The real ccxt (binance) against the loopback Binance spot server, in the test's loop."""
 
     name = "ccxt"
@@ -177,12 +178,6 @@ class BinanceHarness:
     market_type = "spot"
     max_leverage = 1.0
     symbols = ("ETH/USDT", "BTC/USDT")
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.server = self._server()
-        self.clock = ServerClock(self.server)
-        self.venue: Any = None
 
     def _server(self) -> Any:
         return BinanceServer()
@@ -200,35 +195,6 @@ class BinanceHarness:
             sandbox=True,
             symbols=list(self.symbols),
         )
-
-    async def open(self) -> Any:
-        if not self.server.port:
-            await self.server.start()
-        self.venue = self._build()
-        await self.venue.connect()
-        return self.venue
-
-    async def market_moves(self) -> None:
-        self.server.tick(1)
-
-    def arm_submit_fault(self, kind: str) -> None:
-        fault = {
-            "rate_limit": Fault("http_429", retry_after_s=2.0),
-            "auth_revoked": Fault("auth_revoked", times=0),
-            "accept_then_timeout": Fault("accept_then_timeout", delay_s=3.0),
-        }[kind]
-        self.server.faults.arm(self.submit_endpoint, fault)
-
-    async def reopen(self) -> Any:
-        await self.venue.close()
-        self.venue = self._build()
-        await self.venue.connect()
-        return self.venue
-
-    async def close(self) -> None:
-        if self.venue is not None:
-            await self.venue.close()
-        await self.server.stop()
 
 
 class BinanceFuturesHarness(BinanceHarness):

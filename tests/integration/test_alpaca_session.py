@@ -15,7 +15,7 @@ from quantbot.app import Daemon
 from quantbot.config import load_config
 from quantbot.domain.values import OrderIntent, OrderType, Side
 from quantbot.testing.alpaca import TEST_KEY, TEST_SECRET, AlpacaServer
-from tests.contract.harness import ServerClock
+from quantbot.testing.clock import ServerClock
 
 
 async def test_alpaca_clock_blocks_while_closed_and_cleans_up_at_the_close(

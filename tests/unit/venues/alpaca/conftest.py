@@ -11,23 +11,8 @@ import pytest
 
 from quantbot.config_venues import AlpacaConfig
 from quantbot.testing.alpaca import TEST_KEY, TEST_SECRET, AlpacaServer
+from quantbot.testing.clock import ServerClock
 from quantbot.venues.alpaca.venue import AlpacaVenue
-
-
-class ServerClock:
-    """The adapter's clock reads the server's, so "closed bar" means the same on both sides."""
-
-    def __init__(self, server: AlpacaServer) -> None:
-        self._server = server
-
-    def now_ns(self) -> int:
-        return self._server.now_ns
-
-    def monotonic_ns(self) -> int:
-        return self._server.now_ns
-
-    async def sleep(self, seconds: float) -> None:
-        raise AssertionError("the adapter must never sleep")
 
 
 class Loopback:

@@ -198,6 +198,7 @@ def _pipeline(config: Config, clock: Any, bar_clock: Any, out: Path, step_ns: ar
     from quantbot.ops.breakers import BreakerBoard
     from quantbot.ops.errors import ErrorHandler
     from quantbot.pipeline import Pipeline, fill_listener
+    from quantbot.records.durability import REPLAY
     from quantbot.records.jsonl import RotatingJsonl
     from quantbot.risk.daily import DailyRiskGuard
     from quantbot.venues.factory import sim_instruments
@@ -241,12 +242,13 @@ def _pipeline(config: Config, clock: Any, bar_clock: Any, out: Path, step_ns: ar
         risk=risk,
         record_base={"run_id": "bench", "execution_mode": "paper"},
     )
-    every = config.records.fsync_every_steps
+    durable = REPLAY  # as `quantbot replay`: buffered, fsync'd in batches and at close
     records = RotatingJsonl(
         out / config.records.decisions_file,
         clock,
-        fsync_every=every,
+        fsync_every=durable.fsync_every_steps,
         rotate=config.records.rotate_daily,
+        flush_every=durable.flush_every_steps,
     )
     breakers = BreakerBoard(config.breakers, clock)
     errors = ErrorHandler(
@@ -261,8 +263,15 @@ def _pipeline(config: Config, clock: Any, bar_clock: Any, out: Path, step_ns: ar
         config.risk_params.daily,
         roll_minute=parse_hhmm(config.daily_risk.roll_time_utc) or 0,
         clock=bar_clock,
+        sync_durable=durable.sync_before_submit,
     )
-    tca = TcaRecorder(out / config.tca.file, clock, config.tca, rotate=config.records.rotate_daily)
+    tca = TcaRecorder(
+        out / config.tca.file,
+        clock,
+        config.tca,
+        rotate=config.records.rotate_daily,
+        durability=durable,
+    )
     book_fill = fill_listener(daily)
 
     def on_fill(fill: Any, before: Any, after: Any) -> None:  # as Daemon._on_fill
@@ -270,7 +279,12 @@ def _pipeline(config: Config, clock: Any, bar_clock: Any, out: Path, step_ns: ar
         tca.on_fill(fill)
 
     oms = OrderManager(
-        journal=Journal(out / "journal.jsonl", clock, sync_every=every),
+        journal=Journal(
+            out / "journal.jsonl",
+            clock,
+            sync_every=durable.fsync_every_steps,
+            sync_durable=durable.sync_before_submit,
+        ),
         ledger=Ledger(),
         venue=venue,
         clock=clock,

@@ -44,6 +44,7 @@ from quantbot.ops.control_socket import ControlServer
 from quantbot.ops.errors import ErrorHandler
 from quantbot.ops.lock import StateLock
 from quantbot.pipeline import Pipeline, fill_listener
+from quantbot.records.durability import Durability
 from quantbot.records.jsonl import RotatingJsonl
 from quantbot.records.manifest import write_manifest
 from quantbot.risk.control import ControlStore
@@ -69,6 +70,8 @@ class Daemon:
         execution_mode: str,
         clock: Clock,
         run_id: str | None = None,
+        durability: Durability | None = None,
+        control_socket: bool = True,
     ) -> None:
         self.loaded = loaded
         self.config = loaded.config
@@ -76,6 +79,11 @@ class Daemon:
         self.clock = clock
         self.state_dir = Path(self.config.run.state_dir)
         self.runtime_dir = Path(self.config.run.runtime_dir)
+        # When writes reach the disk: a replay passes records.durability.REPLAY.
+        self.durability = durability or Durability.live(self.config.records.fsync_every_steps)
+        self._serve_control = control_socket
+        if execution_mode == "live" and not self.durability.sync_before_submit:
+            raise StartupError("live mode fsyncs every INTENT before its submit; not a replay")
         if execution_mode == "live":
             self._refuse_live()
         # A replay passes an id derived from its inputs, so its records are reproducible.
@@ -129,8 +137,9 @@ class Daemon:
         self.records = RotatingJsonl(
             self.runtime_dir / config.records.decisions_file,
             self.clock,
-            fsync_every=config.records.fsync_every_steps,
+            fsync_every=self.durability.fsync_every_steps,
             rotate=config.records.rotate_daily,
+            flush_every=self.durability.flush_every_steps,
         )
         self.alerts = AlertSink(
             path=self.runtime_dir / "alerts.jsonl",
@@ -158,6 +167,7 @@ class Daemon:
             self.clock,
             config.tca,
             rotate=config.records.rotate_daily,
+            durability=self.durability,
         )
         self._book_fill = fill_listener(self.daily)
         if self.mode in ("paper", "live"):
@@ -193,11 +203,12 @@ class Daemon:
         )
         self.intake = open_intake(self, step, self.records)
         self.venue_stream = open_venue_stream(self)
-        self.server = ControlServer(
-            self.state_dir / config.control.socket_name,
-            self.loop_tasks.socket_handlers(),
-        )
-        await self.server.start()
+        if self._serve_control:  # a replay has nobody to take commands from
+            self.server = ControlServer(
+                self.state_dir / config.control.socket_name,
+                self.loop_tasks.socket_handlers(),
+            )
+            await self.server.start()
         self.manifest_path = write_manifest(self.runtime_dir, manifest_for(self, startup))
         self._announce()
 

@@ -35,7 +35,8 @@ async def open_oms(daemon: Daemon, startup: dict[str, Any]) -> None:
         path,
         daemon.clock,
         next_seq=ledger.last_event_seq + 1,
-        sync_every=config.records.fsync_every_steps,
+        sync_every=daemon.durability.fsync_every_steps,
+        sync_durable=daemon.durability.sync_before_submit,
     )
     daemon.gates = PretradeGates(
         config.pretrade,

@@ -50,7 +50,13 @@ def open_daily(daemon: Daemon) -> DailyRiskGuard:
     if daemon.mode == "shadow":
         return DailyRiskGuard(params, roll_minute=roll, clock=daemon.market_clock)
     path = daemon.state_dir / config.daily_risk.ledger_file
-    return DailyRiskGuard.open(path, params, roll_minute=roll, clock=daemon.market_clock)
+    return DailyRiskGuard.open(
+        path,
+        params,
+        roll_minute=roll,
+        clock=daemon.market_clock,
+        sync_durable=daemon.durability.sync_before_submit,
+    )
 
 
 def open_venue_stream(daemon: Daemon) -> VenueStream | None:

@@ -7,6 +7,7 @@ sleeping: its ``sleep`` advances the clock and yields to the loop once.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from datetime import UTC, datetime
 from typing import Protocol
@@ -58,11 +59,15 @@ class SimClock:
         await asyncio.sleep(0)
 
 
+# Cached: a replay formats the same few instants (bar open, bar close) many times per bar,
+# and strftime is a measurable share of its per-bar cost. Pure functions, so caching is safe.
+@functools.lru_cache(maxsize=1024)
 def iso_utc(ts_ns: int) -> str:
     """RFC 3339 UTC with microseconds, e.g. ``2026-11-21T12:00:00.000000Z``."""
     return datetime.fromtimestamp(ts_ns / NS_PER_S, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+@functools.lru_cache(maxsize=1024)
 def utc_date(ts_ns: int) -> str:
     return datetime.fromtimestamp(ts_ns / NS_PER_S, tz=UTC).strftime("%Y-%m-%d")
 

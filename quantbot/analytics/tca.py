@@ -40,6 +40,7 @@ import attrs
 from quantbot.clock import Clock, iso_utc
 from quantbot.config_ops import TcaConfig
 from quantbot.domain.values import ZERO, Fill, OrderIntent, Quote, SubmitOutcome, to_decimal
+from quantbot.records.durability import Durability
 from quantbot.records.jsonl import RotatingJsonl
 
 BPS = Decimal(10_000)
@@ -158,11 +159,26 @@ class TcaRecorder:
     and ``close`` at shutdown.
     """
 
-    def __init__(self, path: Path, clock: Clock, config: TcaConfig, *, rotate: bool = True) -> None:
+    def __init__(
+        self,
+        path: Path,
+        clock: Clock,
+        config: TcaConfig,
+        *,
+        rotate: bool = True,
+        durability: Durability | None = None,
+    ) -> None:
         self.path = path
         self._clock = clock
         self._config = config
-        self._writer = RotatingJsonl(path, clock, rotate=rotate)
+        d = durability or Durability.live(50)  # flushed per record: tail -f sees each
+        self._writer = RotatingJsonl(
+            path,
+            clock,
+            rotate=rotate,
+            flush_every=d.flush_every_steps,
+            fsync_every=d.fsync_every_steps,
+        )
         self._orders: dict[str, TcaOrder] = {}
         self._submits: deque[int] = deque()
         self._cancels: deque[int] = deque()

@@ -85,9 +85,21 @@ def _corrupt(path: Path, number: int, problem: str) -> StartupError:
 
 
 class Journal:
-    """Appends events; ``durable=True`` returns only after the line is on disk."""
+    """Appends events; ``durable=True`` returns only after the line is on disk.
 
-    def __init__(self, path: Path, clock: Clock, *, next_seq: int = 1, sync_every: int = 1) -> None:
+    ``sync_durable=False`` (a replay, see ``records.durability``) buffers every line, the
+    durable ones too, and leaves them to the batched ``maybe_sync`` and ``close``.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        clock: Clock,
+        *,
+        next_seq: int = 1,
+        sync_every: int = 1,
+        sync_durable: bool = True,
+    ) -> None:
         self.path = path
         self._clock = clock
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, OWNER_ONLY_FILE)
@@ -95,12 +107,16 @@ class Journal:
         self._seq = next_seq
         self._dirty = False
         self._sync_every = max(1, sync_every)
+        self._sync_durable = sync_durable
         self._steps = 0
 
     def append(self, event_type: str, *, durable: bool = False, **fields: Any) -> dict[str, Any]:
         event = {"seq": self._seq, "ts_ns": self._clock.now_ns(), "type": event_type, **fields}
         self._seq += 1
-        self._file.write(orjson.dumps(event, default=str) + b"\n")
+        self._file.write(orjson.dumps(event, default=str, option=orjson.OPT_APPEND_NEWLINE))
+        if not self._sync_durable:
+            self._dirty = True  # buffered: the batched sync writes and fsyncs it
+            return event
         self._file.flush()
         if durable:
             os.fsync(self._file.fileno())

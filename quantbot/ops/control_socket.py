@@ -18,8 +18,11 @@ from typing import Any
 import orjson
 from loguru import logger
 
+from quantbot.domain.errors import StartupError
+
 Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 MAX_REQUEST = 64 * 1024
+MAX_SOCKET_PATH = 107  # sun_path is 108 bytes on Linux, NUL included (104 on macOS)
 
 
 class ControlServer:
@@ -29,6 +32,11 @@ class ControlServer:
         self._server: asyncio.AbstractServer | None = None
 
     async def start(self) -> None:
+        if len(os.fsencode(self.path)) > MAX_SOCKET_PATH:
+            raise StartupError(
+                f"control socket path {self.path} is {len(os.fsencode(self.path))} bytes; "
+                f"Unix sockets allow {MAX_SOCKET_PATH}. Use a shorter run.state_dir."
+            )
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()  # a socket left by a killed daemon (the lock proves it's dead)
         old = os.umask(0o177)  # the socket is created 0600: only the owner may connect

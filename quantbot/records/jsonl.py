@@ -21,14 +21,22 @@ _DUMP_OPTIONS = orjson.OPT_APPEND_NEWLINE
 
 class RotatingJsonl:
     def __init__(
-        self, path: Path, clock: Clock, *, fsync_every: int = 50, rotate: bool = True
+        self,
+        path: Path,
+        clock: Clock,
+        *,
+        fsync_every: int = 50,
+        rotate: bool = True,
+        flush_every: int = 1,
     ) -> None:
         self.path = path
         self._rotate = rotate  # False: one file for the whole run (a replay over years)
         self.archive_dir = path.parent / path.stem
         self._clock = clock
         self._fsync_every = fsync_every
+        self._flush_every = flush_every  # 1: each step visible to tail -f (a replay: more)
         self._since_fsync = 0
+        self._since_flush = 0
         self._date: str | None = None
         self._file: Any = None
         self.records_written = 0
@@ -75,13 +83,20 @@ class RotatingJsonl:
         self.records_written += 1
 
     def flush(self) -> None:
+        """Once per step: push the buffer to the OS every ``flush_every`` steps and onto the
+        disk every ``fsync_every`` steps (see ``records.durability``)."""
         if self._file is None:
             return
-        self._file.flush()
         self._since_fsync += 1
         if self._since_fsync >= self._fsync_every:
+            self._file.flush()
             os.fsync(self._file.fileno())
-            self._since_fsync = 0
+            self._since_fsync = self._since_flush = 0
+            return
+        self._since_flush += 1
+        if self._since_flush >= self._flush_every:
+            self._file.flush()
+            self._since_flush = 0
 
     def close(self) -> None:
         if self._file is not None and not self._file.closed:

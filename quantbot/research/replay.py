@@ -35,6 +35,7 @@ from quantbot.config_loader import to_plain
 from quantbot.domain.errors import DataError
 from quantbot.domain.values import Bar
 from quantbot.marketdata.loaders import load_series
+from quantbot.records.durability import REPLAY
 from quantbot.research.summary import ReplayTape, summarize
 
 
@@ -100,6 +101,9 @@ def replay_config(loaded: LoadedConfig, out_dir: Path, symbols: list[str]) -> Lo
         ),
     )
     plain = to_plain(config)
+    # The hash in every record leaves out where the replay writes, so the same inputs give
+    # the same records whatever --out says.
+    plain["run"] = {**plain["run"], "state_dir": "<replay>/state", "runtime_dir": "<replay>"}
     return LoadedConfig(config=config, path=loaded.path, env_keys=loaded.env_keys,
                         hash=config_hash(plain))  # fmt: skip
 
@@ -116,7 +120,12 @@ async def run_replay(loaded: LoadedConfig, request: ReplayRequest) -> ReplayResu
     first_close = batches[0][0].ts_ns + int(batches[0][0].interval_s * NS_PER_S)
     clock = SimClock(first_close)
     daemon = Daemon(
-        replay_config(loaded, out_dir, symbols), execution_mode="paper", clock=clock, run_id=rid
+        replay_config(loaded, out_dir, symbols),
+        execution_mode="paper",
+        clock=clock,
+        run_id=rid,
+        durability=REPLAY,  # buffered, fsync'd in large batches and at close
+        control_socket=False,
     )
     tape = ReplayTape()
     await daemon.start()

@@ -64,10 +64,17 @@ class DailyRiskGuard:
 
     @classmethod
     def open(
-        cls, path: Path, params: DailyProfile, *, roll_minute: int, clock: Clock
+        cls,
+        path: Path,
+        params: DailyProfile,
+        *,
+        roll_minute: int,
+        clock: Clock,
+        sync_durable: bool = True,
     ) -> DailyRiskGuard:
         """Rebuild the guard from the ledger at ``path`` (created 0o600 if missing) and keep
-        appending to it. Writes nothing unless the trading day has rolled since (one ROLL)."""
+        appending to it. Writes nothing unless the trading day has rolled since (one ROLL).
+        ``sync_durable=False`` (a replay) buffers the ledger until close."""
         replay = read_events(path)
         guard = cls(params, roll_minute=roll_minute, clock=clock)
         guard.torn_tail_saved_to = replay.torn_saved_to
@@ -81,7 +88,8 @@ class DailyRiskGuard:
                     f"{path}:{number}: daily risk ledger event cannot be replayed ({e!r}); "
                     "refusing to start on limits that cannot be rebuilt."
                 ) from e
-        guard._ledger = DailyLedger(path)  # only now: a refused start leaves no file open
+        # Only now: a refused start leaves no file open.
+        guard._ledger = DailyLedger(path, sync_durable=sync_durable)
         guard._roll_if_due()
         return guard
 

@@ -114,8 +114,10 @@ def _corrupt(path: Path, number: int, problem: str) -> StartupError:
 class DailyLedger:
     """Appends events to ``path`` (created owner-only, 0o600, if missing)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, sync_durable: bool = True) -> None:
         self.path = path
+        # False (a replay, see records.durability): lines are buffered until close.
+        self._sync_durable = sync_durable
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, OWNER_ONLY_FILE)
         # A file left behind with looser permissions by hand is tightened, not trusted.
         os.fchmod(fd, OWNER_ONLY_FILE)
@@ -125,7 +127,9 @@ class DailyLedger:
         """Write one event line and flush it; RESERVE and ROLL are on disk when this returns."""
         if event.get("type") not in EVENT_TYPES:
             raise ValueError(f"not a daily ledger event type: {event.get('type')!r}")
-        self._file.write(orjson.dumps(event) + b"\n")
+        self._file.write(orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE))
+        if not self._sync_durable:
+            return
         self._file.flush()
         if event["type"] in _DURABLE:
             os.fsync(self._file.fileno())

@@ -38,6 +38,9 @@ def test_a_second_replay_writes_byte_identical_records(workdir: Path) -> None:
     assert (again / "decisions.jsonl").read_bytes() == decisions
     assert (again / "state" / "journal.jsonl").read_bytes() == journal
     assert (again / "tca.jsonl").read_bytes() == tca
+    elsewhere = replay(workdir, *args, "--out", str(workdir / "elsewhere"))
+    assert elsewhere.parent == workdir / "elsewhere"
+    assert (elsewhere / "decisions.jsonl").read_bytes() == decisions  # --out is not an input
     summary = orjson.loads((again / "summary.json").read_bytes())
     assert summary["orders"]["sent"] == journal.count(b'"type":"INTENT"')
     report = (again / "report.html").read_text()

@@ -118,3 +118,12 @@ async def test_cancelling_the_daemon_propagates_and_releases_the_lock(tmp_path: 
     lock = StateLock(tmp_path / "state")
     lock.acquire()  # would raise if the daemon still held it
     lock.release()
+
+
+def test_live_mode_refuses_the_replay_durability(tmp_path: Path) -> None:
+    # Live must fsync every INTENT before its submit; a replay's batched writes never may.
+    from quantbot.domain.errors import StartupError
+    from quantbot.records.durability import REPLAY
+
+    with pytest.raises(StartupError, match="fsyncs every INTENT"):
+        Daemon(_loaded(tmp_path), execution_mode="live", clock=LiveClock(), durability=REPLAY)

@@ -175,3 +175,29 @@ def test_a_middle_line_that_is_json_but_not_an_event_refuses_to_start(tmp_path: 
     path.write_bytes(b'{"seq":1,"type":"INTENT"}\n[1,2,3]\n{"seq":3,"type":"ACK"}\n')
     with pytest.raises(StartupError, match=r"journal.jsonl:2: .*not an event object"):
         read_journal(path)
+
+
+def test_a_replay_journal_batches_even_intent_lines_and_loses_none_at_close(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A replay (records.durability.REPLAY) has no broker to disagree with: INTENT is not
+    # fsync'd one by one, the batched sync and close write and fsync everything.
+    path = tmp_path / "journal.jsonl"
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(journal_module.os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    journal = Journal(path, SimClock(T0), sync_every=3, sync_durable=False)
+
+    journal.append(EventType.INTENT, durable=True, client_order_id="c1")
+    journal.append(EventType.ACK, client_order_id="c1")
+    journal.maybe_sync()
+    journal.maybe_sync()
+    assert synced == []
+    journal.maybe_sync()  # the third step: one fsync for both lines
+    assert len(synced) == 1
+    assert [e["type"] for e in read_journal(path).events] == ["INTENT", "ACK"]
+
+    journal.append(EventType.FILL, client_order_id="c1")
+    journal.close()
+    assert len(synced) == 2
+    assert [e["seq"] for e in read_journal(path).events] == [1, 2, 3]

@@ -143,3 +143,23 @@ def test_fsync_every_n_flushes_still_writes_every_line(tmp_path: Path) -> None:
         writer.flush()
     assert [r["n"] for r in lines(path)] == [0, 1, 2, 3, 4]
     writer.close()
+
+
+def test_flush_every_n_steps_shows_records_in_batches_and_close_writes_the_rest(
+    tmp_path: Path,
+) -> None:
+    # A replay flushes every N steps (records.durability.REPLAY); a live run every step.
+    path = tmp_path / "decisions.jsonl"
+    clock = SimClock(ts("2026-03-01T10:00:00"))
+    writer = RotatingJsonl(path, clock, flush_every=3, fsync_every=1000)
+    for n in range(2):
+        writer.write(record(clock, n))
+        writer.flush()
+    assert path.read_bytes() == b""  # still buffered
+    writer.write(record(clock, 2))
+    writer.flush()
+    assert [r["n"] for r in lines(path)] == [0, 1, 2]
+    writer.write(record(clock, 3))
+    writer.flush()
+    writer.close()
+    assert [r["n"] for r in lines(path)] == [0, 1, 2, 3]

@@ -167,3 +167,19 @@ def test_readable_line_that_is_not_an_event_is_corrupt_even_at_the_end(
 
     with pytest.raises(StartupError, match=rf":2: .*{problem}"):
         read_events(path)
+
+
+def test_a_replay_ledger_fsyncs_nothing_until_close_and_keeps_every_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "daily_risk.jsonl"
+    ledger = DailyLedger(path, sync_durable=False)
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(ledger_module.os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    ledger.append(RESERVE)
+    ledger.append(RELEASE)
+    assert synced == []
+    ledger.close()
+    assert len(synced) == 1
+    assert [e["type"] for e in read_events(path).events] == ["RESERVE", "RELEASE"]

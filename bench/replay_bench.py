@@ -54,6 +54,9 @@ TARGETS = {  # the issue's, on this machine class
     "step_p99_us": ("<=", 50.0),
     "step_p99_9_us": ("<=", 250.0),
 }
+# quantbot again with deadband 0: every bar through every stage (sizer, limits, entry rules,
+# liquidity), same trades. Reported beside the headline run (the config as shipped).
+WORST_CASE = "quantbot_deadband_0"
 FIGURES = ("bars_per_s", "wall_s", "peak_rss_mb", "input_rss_mb")
 LATENCIES = tuple(f"{w}_{q}_us" for w in ("step", "batch") for q in ("p50", "p99", "p99_9"))
 
@@ -109,14 +112,14 @@ def _mb(field: str) -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def bench_config(path: Path, *, keep_deadband: bool = False) -> tuple[Any, dict[str, Any], str]:
+def bench_config(path: Path, *, deadband_zero: bool = False) -> tuple[Any, dict[str, Any], str]:
     """The config at ``path`` with the benchmark's overrides, the overrides, and its hash."""
     from quantbot.config import load_config
 
     loaded = load_config(path)
     config = loaded.config
     changes = st.overrides(
-        config.run.trading_profile, config.market.symbols[0], keep_deadband=keep_deadband
+        config.run.trading_profile, config.market.symbols[0], deadband_zero=deadband_zero
     )
     return st.apply_overrides(config, changes), changes, loaded.hash
 
@@ -179,7 +182,7 @@ def child(engine: str, data: Path, bars: int, config: Path, **options: bool) -> 
     and peak RSS during the run (its input resident, loaded before the peak is reset)."""
     profiler = cProfile.Profile() if options.get("profile") else None
     if engine == "quantbot":
-        cfg, _, _ = bench_config(config, keep_deadband=options.get("keep_deadband", False))
+        cfg, _, _ = bench_config(config, deadband_zero=options.get("deadband_zero", False))
         loaded: Any = read_columns(data, bars)
     else:
         loaded = read_frame(data, bars)
@@ -228,12 +231,19 @@ def run_child(engine: str, data: Path, bars: int, config: Path, *flags: str) -> 
     return orjson.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _run_engine(engine: str, data: Path, bars: int, config: Path) -> dict[str, Any]:
+    """One run of ``engine``; ``WORST_CASE`` is quantbot with deadband 0, labelled as such."""
+    if engine != WORST_CASE:
+        return run_child(engine, data, bars, config)
+    return {**run_child("quantbot", data, bars, config, "--deadband-zero"), "engine": engine}
+
+
 # -- the report -------------------------------------------------------------------------------
 
 
 def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     first = runs[0]
-    keys = FIGURES + (LATENCIES if first["engine"] == "quantbot" else ())
+    keys = FIGURES + (LATENCIES if first["engine"].startswith("quantbot") else ())
     summary = {
         "median": {k: round(statistics.median(r[k] for r in runs), 2) for k in keys},
         "trades": first["trades"],
@@ -271,13 +281,20 @@ def _workload(bars: int, runs: dict[str, list[dict]], skipped: dict[str, str]) -
     engines |= {name: {"skipped": why} for name, why in skipped.items()}
     mine = engines["quantbot"]["median"]
     workload: dict[str, Any] = {"bars": bars, "engines": engines, "agreement": {}, "ratios": {}}
-    for name in (n for n in runs if n != "quantbot"):
+    for name in (n for n in runs if not n.startswith("quantbot")):
         reference = runs["quantbot"][0]["executions"]
         workload["agreement"][name] = agreement(reference, runs[name][0]["executions"])
         theirs = engines[name]["median"]
         ratios = workload["ratios"]
         ratios[f"bars_per_s_vs_{name}"] = round(mine["bars_per_s"] / theirs["bars_per_s"], 3)
         ratios[f"peak_rss_vs_{name}"] = round(mine["peak_rss_mb"] / theirs["peak_rss_mb"], 3)
+        if WORST_CASE in runs:  # beside the targets, not one of them
+            worst = engines[WORST_CASE]["median"]["bars_per_s"]
+            ratios[f"{WORST_CASE}_bars_per_s_vs_{name}"] = round(worst / theirs["bars_per_s"], 3)
+    if WORST_CASE in runs:
+        workload["agreement"][WORST_CASE] = agreement(
+            runs["quantbot"][0]["executions"], runs[WORST_CASE][0]["executions"]
+        )
     return workload
 
 
@@ -311,7 +328,8 @@ def targets(workloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _settings(config: Any, changes: dict[str, Any], repeat: int, seed: int) -> dict[str, Any]:
-    every = config.records.fsync_every_steps
+    from quantbot.records.durability import REPLAY
+
     return {
         "strategy": f"EMA({st.FAST})/EMA({st.SLOW}) stop-and-reverse, 1 unit, market orders "
         "filled at the next bar's open, no commission or slippage",
@@ -322,8 +340,11 @@ def _settings(config: Any, changes: dict[str, Any], repeat: int, seed: int) -> d
         "profile": config.run.trading_profile,
         "overrides": changes,
         "sizer": "bench.strategies.UnitSizer (one unit) in place of the base sizer",
-        "fsync": f"decision records and journal batched every {every} bars; the journal's "
-        "INTENT and the daily guard's RESERVE line on every order, as in paper",
+        "fsync": "as `quantbot replay` (records.durability.REPLAY): every file buffered, "
+        f"flushed every {REPLAY.flush_every_steps} bars, fsync'd every "
+        f"{REPLAY.fsync_every_steps} bars and at close; nothing fsync'd per record",
+        "deadband": f"the profile's ({config.profile.deadband}, as shipped); "
+        f"{WORST_CASE}: 0, every bar through every stage, same trades",
         "latency": "step: DecisionStep.step alone; batch: the whole on_batch; "
         f"perf_counter_ns; the first {WARMUP_BARS} bars left out",
         "throughput": "bars / wall time of the run: quantbot's replay loop (Bar construction and "
@@ -343,14 +364,13 @@ def run_benchmark(
     seed: int | None = None,
     compare: bool = True,
     profile: bool = False,
-    keep_deadband: bool = False,
+    worst_case: bool = True,
 ) -> dict[str, Any]:
     """Run every workload ``repeat`` times (engines interleaved; the reference engines on the
     first workload only), write the report to ``out`` and return it."""
-    config, changes, config_hash = bench_config(config_path, keep_deadband=keep_deadband)
+    config, changes, config_hash = bench_config(config_path)
     seed = config.market.seed if seed is None else seed
     skipped = st.missing_engines() if compare else dict.fromkeys(st.ENGINES, "--no-compare")
-    flags = ["--keep-deadband"] if keep_deadband else []
     report: dict[str, Any] = {
         "benchmark": "replay",
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -369,14 +389,17 @@ def run_benchmark(
         data = Path(tmp) / "bars.f64"
         write_bars(data, max(bars), config.market.symbols[0], seed)
         for index, n in enumerate(bars):
-            engines = ["quantbot"] + [e for e in st.ENGINES if e not in skipped and index == 0]
+            engines = ["quantbot"]
+            if index == 0:
+                engines += [WORST_CASE] if worst_case else []
+                engines += [e for e in st.ENGINES if e not in skipped]
             runs: dict[str, list[dict]] = {e: [] for e in engines}
             for _ in range(repeat):
                 for engine in engines:
-                    runs[engine].append(run_child(engine, data, n, config_path, *flags))
+                    runs[engine].append(_run_engine(engine, data, n, config_path))
             report["workloads"].append(_workload(n, runs, skipped if index == 0 else {}))
         if profile:
-            run = run_child("quantbot", data, bars[0], config_path, *flags, "--profile")
+            run = run_child("quantbot", data, bars[0], config_path, "--profile")
             report["profile"] = {"bars": bars[0], **run["profile"]}
     report["targets"] = targets(report["workloads"])
     report["machine"]["loadavg_at_end"] = list(os.getloadavg())
@@ -442,14 +465,15 @@ def main(argv: list[str] | None = None) -> int:
     add("--seed", type=int, help="synthetic market seed (default: the config's)")
     add("--no-compare", action="store_true", help="quantbot only, no reference engines")
     add("--profile", action="store_true", help="also cProfile a quantbot run of the first size")
-    add("--keep-deadband", action="store_true", help="keep the profile's deadband (default: 0)")
+    add("--deadband-zero", action="store_true", help=argparse.SUPPRESS)  # a child's worst case
+    add("--no-worst-case", action="store_true", help="skip the deadband-0 quantbot run")
     add("--child", choices=("quantbot", *st.ENGINES), help=argparse.SUPPRESS)
     add("--data", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if min(args.bars) < 1 or args.repeat < 1:
         parser.error("--bars and --repeat must be >= 1")
     if args.child:
-        options = {"profile": args.profile, "keep_deadband": args.keep_deadband}
+        options = {"profile": args.profile, "deadband_zero": args.deadband_zero}
         result = child(args.child, args.data, args.bars[0], args.config, **options)
         sys.stdout.write(orjson.dumps(result, default=str).decode() + "\n")
         return 0
@@ -461,7 +485,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         compare=not args.no_compare,
         profile=args.profile,
-        keep_deadband=args.keep_deadband,
+        worst_case=not args.no_worst_case,
     )
     print(format_table(report))
     print(f"report: {args.out}")

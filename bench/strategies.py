@@ -48,14 +48,15 @@ _BIG = 1e12  # a limit that never binds
 _MANY = 1_000_000  # a count that never binds
 
 
-def overrides(profile: str, symbol: str, *, keep_deadband: bool = False) -> dict[str, Any]:
+def overrides(profile: str, symbol: str, *, deadband_zero: bool = False) -> dict[str, Any]:
     """Config changes (dotted key -> value) that leave the sleeve the only thing deciding.
 
     Every gate and stage still runs and records its verdict; none can bind. ``profile`` is
-    the active trading profile, whose tables are the ones overridden. A flip of this sleeve's
-    target trades at any deadband (netting lets every sign change through); deadband 0 also
-    sends the bars whose target did not change through the whole chain (the worst case per
-    bar), ``keep_deadband`` leaves the profile's, which stops them at netting.
+    the active trading profile, whose tables are the ones overridden. The profile's deadband
+    is kept (the config as shipped): a flip of this sleeve's target trades at any deadband,
+    and a bar whose target did not change stops at netting. ``deadband_zero`` sets it to 0,
+    which sends every bar through the whole chain (sizer, limits, entry rules, liquidity),
+    the worst case per bar, with the same trades.
     """
     p = profile
     unbounded = dict.fromkeys(("max_daily_loss_usd", "max_daily_exposure_usd"), _BIG)
@@ -106,7 +107,7 @@ def overrides(profile: str, symbol: str, *, keep_deadband: bool = False) -> dict
         "pretrade.max_orders_per_symbol_per_min": _MANY,
         "pretrade.max_executions": _MANY,
     }
-    if not keep_deadband:
+    if deadband_zero:
         changes[f"profiles.{p}.deadband"] = 0.0
     return changes
 

@@ -384,7 +384,7 @@ class DecisionStep:
                 ),
             )
         qty = abs(delta)
-        cap = instrument.round_qty(bar.volume * liquidity.max_participation)
+        cap = instrument.round_qty(bar.volume * liquidity.max_participation) if qty else qty
         if qty > cap:
             record["clamps"].append(
                 reason(

@@ -98,6 +98,7 @@ class Pipeline:
         self.market_open: bool | None = None  # None: the venue has no sessions
         self.counters = Counters()
         self.equity = Decimal(0)
+        self._swept_at_seq: int | None = None  # ledger event seq at the last reserve sweep
 
     async def on_batch(self, bars: list[Bar]) -> None:
         verdicts = [self.step.admit(bar) for bar in bars]
@@ -107,12 +108,13 @@ class Pipeline:
                 continue  # a bad bar must not fill an order, nor look fresh to the gates
             if self._market_sink is not None:
                 self._market_sink(bar)
+            close_ns = bar.ts_ns + int(bar.interval_s * 1e9)
             if self._bar_clock is not None:
-                self._bar_clock.advance_to(bar.ts_ns + int(bar.interval_s * 1e9))
+                self._bar_clock.advance_to(close_ns)
             if gates is not None:
                 gates.on_bar(bar)
             if self._alerts is not None and self._bar_clock is None:  # live feeds only
-                self._alerts.note_bar(bar.symbol, bar.ts_ns + int(bar.interval_s * 1e9))
+                self._alerts.note_bar(bar.symbol, close_ns)
         await self._settle()
         for bar, verdict in zip(bars, verdicts, strict=True):
             await self._decide(bar, verdict)
@@ -274,6 +276,12 @@ class Pipeline:
         durable before any submit, so it was never sent (a crash between the two writes)."""
         if self.daily is None or self.oms is None:
             return
+        # Orders end only by journal events, so nothing can have ended since the last sweep
+        # when the journal has not moved (the first sweep, at start, always runs).
+        seq = self.oms.ledger.last_event_seq
+        if seq == self._swept_at_seq:
+            return
+        self._swept_at_seq = seq
         orders = self.oms.ledger.orders
         for cid in self.daily.open_reservations():
             order = orders.get(cid)

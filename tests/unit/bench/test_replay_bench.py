@@ -53,10 +53,11 @@ def expected(bars_file: Path) -> list[list[int]]:
     return executions
 
 
+@pytest.mark.parametrize("deadband_zero", [False, True], ids=["shipped_deadband", "deadband_0"])
 async def test_quantbot_trades_exactly_the_documented_strategy(
-    repo_root: Path, bars_file: Path, expected: list[list[int]]
+    repo_root: Path, bars_file: Path, expected: list[list[int]], deadband_zero: bool
 ) -> None:
-    config, _, _ = rb.bench_config(repo_root / "config.toml")
+    config, _, _ = rb.bench_config(repo_root / "config.toml", deadband_zero=deadband_zero)
     columns = rb.read_columns(bars_file, BARS)
     result = await st.run_quantbot(config, columns, start_ns=rb.START_NS, interval_s=rb.INTERVAL_S)
     assert [list(e) for e in result["executions"]] == expected
@@ -102,6 +103,10 @@ def test_report_compares_the_engines_and_writes_the_file(repo_root: Path, tmp_pa
         assert small["agreement"][engine]["executions_identical"] is True
         assert small["ratios"][f"bars_per_s_vs_{engine}"] > 0
         assert engine not in large["engines"]  # references run on the first workload only
+    worst = small["engines"][rb.WORST_CASE]  # deadband 0: same trades, every stage per bar
+    assert worst["trades"] == mine["trades"] and worst["median"]["step_p50_us"] > 0
+    assert small["agreement"][rb.WORST_CASE]["executions_identical"] is True
+    assert rb.WORST_CASE not in large["engines"]
     assert report["settings"]["overrides"]["policy.conservative.symbol_cooldown_s"] == 0.0
     named = {(t["target"], t["where"]) for t in report["targets"]}
     assert ("step_p99_9_us", f"{BARS} bars") in named
@@ -122,7 +127,7 @@ def test_missing_engines_are_reported_as_skipped_with_the_reason(
     (workload,) = report["workloads"]
     for engine in st.ENGINES:
         assert workload["engines"][engine] == {"skipped": why[engine]}
-    assert workload["ratios"] == {} and workload["agreement"] == {}
+    assert workload["ratios"] == {} and list(workload["agreement"]) == [rb.WORST_CASE]
     assert {t["target"] for t in report["targets"]} == {
         "step_p50_us",
         "step_p99_us",
@@ -162,16 +167,17 @@ def test_targets_are_marked_met_or_missed() -> None:
     assert verdict[("bars_per_s_largest_vs_smallest", "1000 vs 300 bars")] is False  # 0.8
 
 
-def test_overrides_keep_the_config_valid_and_the_deadband_on_request(repo_root: Path) -> None:
+def test_overrides_keep_the_config_valid_and_the_deadband_as_shipped(repo_root: Path) -> None:
     config, changes, _ = rb.bench_config(repo_root / "config.toml")
     assert config.market.symbols == ["SIMA"]
-    assert config.profile.deadband == 0.0
+    assert config.profile.deadband == 0.2
+    assert "profiles.conservative.deadband" not in changes
     assert config.risk_params.policy.symbol_cooldown_s == 0.0
     assert config.venue.sim.fee_bps == 0.0
     assert changes["venue.sim.fill_model"] == "next_open"
-    kept, changes, _ = rb.bench_config(repo_root / "config.toml", keep_deadband=True)
-    assert kept.profile.deadband == 0.2
-    assert "profiles.conservative.deadband" not in changes
+    worst, changes, _ = rb.bench_config(repo_root / "config.toml", deadband_zero=True)
+    assert worst.profile.deadband == 0.0
+    assert changes["profiles.conservative.deadband"] == 0.0
     with pytest.raises(ConfigError, match=r"bench override venue\.sim\.participation_cap"):
         st.apply_overrides(config, {"venue.sim.participation_cap": 2.0})
 

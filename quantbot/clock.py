@@ -64,7 +64,18 @@ class SimClock:
 @functools.lru_cache(maxsize=1024)
 def iso_utc(ts_ns: int) -> str:
     """RFC 3339 UTC with microseconds, e.g. ``2026-11-21T12:00:00.000000Z``."""
+    seconds, rest = divmod(ts_ns, NS_PER_S)
+    if rest % 1000 == 0:  # whole microseconds (every bar time): exact integer arithmetic
+        days, second_of_day = divmod(seconds, 86_400)
+        hours, second_of_hour = divmod(second_of_day, 3600)
+        minutes, secs = divmod(second_of_hour, 60)
+        return f"{_day_prefix(days)}{hours:02d}:{minutes:02d}:{secs:02d}.{rest // 1000:06d}Z"
     return datetime.fromtimestamp(ts_ns / NS_PER_S, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@functools.lru_cache(maxsize=64)
+def _day_prefix(days: int) -> str:
+    return datetime.fromtimestamp(days * 86_400, tz=UTC).strftime("%Y-%m-%dT")
 
 
 @functools.lru_cache(maxsize=1024)

@@ -61,6 +61,9 @@ _REDUCING_ALLOWED_UNDER = frozenset(
 )
 
 
+_NOT_REACHED_YET = dict.fromkeys(STAGES, NOT_REACHED)  # every stage, until it runs
+
+
 def _r(value: float) -> float:
     return round(value, 6)
 
@@ -202,7 +205,7 @@ class DecisionStep:
             "intent": None,
             "reason": None,
             "clamps": [],
-            **dict.fromkeys(STAGES, NOT_REACHED),
+            **_NOT_REACHED_YET,
         }
         if verdict is None:
             verdict = self.admit(bar)

@@ -206,8 +206,9 @@ class OrderManager:
 
     # -- reads --------------------------------------------------------------------------------
     async def read(self, dependency: str, fn: Callable[[], Awaitable[T]]) -> T:
-        """An idempotent venue read: bounded retries and breaker feedback when configured."""
-        if self.retry is None:
+        """An idempotent venue read: bounded retries and breaker feedback when configured
+        (not for a venue inside this process, which has no network to fail)."""
+        if self.retry is None or getattr(self.venue.capabilities, "in_process", False):
             return await fn()
         return await retry_read(
             fn, dependency=dependency, config=self.retry, clock=self.clock, breakers=self.breakers

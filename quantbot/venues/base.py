@@ -34,6 +34,10 @@ class Capabilities:
     max_leverage: Decimal
     batch_cancel: bool
     has_sessions: bool
+    # The venue lives inside this process (the embedded paper venue): its reads cannot fail
+    # the way a network dependency does, so the OMS calls them directly, without retries or
+    # a breaker (a failure there is a bug, handled as one).
+    in_process: bool = False
 
 
 @attrs.frozen(slots=True)

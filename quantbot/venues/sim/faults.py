@@ -100,7 +100,8 @@ class FaultyVenue:
         require_testing("FaultyVenue (paper venue fault injection)")
         self.inner = inner
         self.name = inner.name
-        self.capabilities = inner.capabilities
+        # Its faults stand in for a network venue's: reads go through retries and breakers.
+        self.capabilities = attrs.evolve(inner.capabilities, in_process=False)
         self._plan = {k: list(v) for k, v in plan.items()}
         self._calls: dict[str, int] = dict.fromkeys(ENDPOINTS, 0)
         self._clock = clock

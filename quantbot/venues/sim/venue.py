@@ -97,6 +97,7 @@ class SimVenue:
             max_leverage=self._multiple,
             batch_cancel=True,
             has_sessions=session is not None,
+            in_process=True,
         )
         self._session = session
         # The market-data side of the protocol: the bars this venue has matched against.

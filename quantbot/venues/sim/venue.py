@@ -292,7 +292,10 @@ class SimVenue:
         instrument = self._instruments.get(bar.symbol)
         if instrument is None:
             return []
-        self._recent.setdefault(bar.symbol, deque(maxlen=_RECENT_BARS)).append(bar)
+        recent = self._recent.get(bar.symbol)
+        if recent is None:
+            recent = self._recent[bar.symbol] = deque(maxlen=_RECENT_BARS)
+        recent.append(bar)
         self.bar_interval_s = bar.interval_s
         fills: list[Fill] = []
         if self._session is not None and not self._session.is_open(bar.ts_ns):

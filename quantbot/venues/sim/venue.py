@@ -340,6 +340,8 @@ class SimVenue:
 
     async def fills_since(self, seq: int) -> list[Fill]:
         fills = self._book.fills
+        if not fills or fills[-1].seq <= seq:
+            return []  # the common case, every bar: nothing new
         return fills[bisect_right(fills, seq, key=lambda f: f.seq) :]
 
     # ------------------------------------------------------------ account

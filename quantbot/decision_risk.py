@@ -31,6 +31,8 @@ from quantbot.sizing.base import SizerOutput
 
 STAGES = ("sizer", "limits", "policy", "governor", "daily_risk")
 NOT_REACHED = {"verdict": "not_reached"}
+# The limits' reasons that keep the whole limits detail in a record (see compact_limits).
+_CAP_CODES = frozenset({"RISK_CAP_PORTFOLIO", "CORR_CLUSTER_CAP"})
 
 
 def _r(value: float) -> float:
@@ -305,10 +307,11 @@ def compact_policy(rec: dict[str, Any], clamp: Reason | None) -> dict[str, Any]:
 def compact_limits(rec: dict[str, Any]) -> dict[str, Any]:
     """Without a cap, only the volatility seen and its scale stay (the VOL_TARGET_SCALE reason
     has the factor); a symbol, cluster or correlation cap keeps the whole detail."""
-    caps = {"RISK_CAP_PORTFOLIO", "CORR_CLUSTER_CAP"}
-    if not any(r.get("code") in caps for r in rec.get("applied", ())):
-        detail = rec.get("detail") or {}
-        rec["detail"] = {k: detail[k] for k in ("realised_vol", "vol_scale") if k in detail}
+    for applied in rec.get("applied", ()):
+        if applied.get("code") in _CAP_CODES:
+            return rec
+    detail = rec.get("detail") or {}
+    rec["detail"] = {k: detail[k] for k in ("realised_vol", "vol_scale") if k in detail}
     return rec
 
 

@@ -235,8 +235,10 @@ class PortfolioLimits:
 def _check_inputs(symbol: str, target: float, equity: float, others: Mapping[str, float]) -> None:
     if symbol in others:
         raise ValueError(f"limits {symbol}: `others` must not hold the symbol itself")
+    # Once per apply: the usual all-finite case in one pass, the details only for the error.
+    if all(map(math.isfinite, others.values())) and math.isfinite(target) and math.isfinite(equity):
+        return
     bad = {k: v for k, v in others.items() if not math.isfinite(v)}
-    if not (math.isfinite(target) and math.isfinite(equity)) or bad:
-        raise InvariantViolation(
-            f"limits {symbol} target={target!r} equity={equity!r} others={bad!r}: non-finite"
-        )
+    raise InvariantViolation(
+        f"limits {symbol} target={target!r} equity={equity!r} others={bad!r}: non-finite"
+    )

@@ -51,9 +51,9 @@ _PLAIN_LIMITS = (
 )  # fmt: skip
 
 
-def _require(ok: bool, message: str) -> None:
-    if not ok:
-        raise InvariantViolation(message)
+def _require_finite(symbol: str, name: str, value: float) -> None:
+    if not math.isfinite(value):
+        raise InvariantViolation(f"policy {symbol} {name}={value!r}: non-finite")
 
 
 @attrs.frozen(slots=True)
@@ -82,14 +82,19 @@ class PolicyInput:
             raise ValueError(f"policy direction must be +1 or -1, got {self.direction!r}")
         if self.regime not in REGIMES:
             raise ValueError(f"policy regime must be one of {REGIMES}, got {self.regime!r}")
-        numbers = {name: getattr(self, name) for name in _INPUT_NUMBERS}
-        numbers.update({f"positions[{s}]": n for s, n in self.positions.items()})
-        for name, value in numbers.items():
-            _require(math.isfinite(value), f"policy {self.symbol} {name}={value!r}: non-finite")
-        _require(0.0 <= self.confidence <= 1.0, f"policy confidence={self.confidence!r}")
-        _require(self.price > 0.0, f"policy {self.symbol} price={self.price!r} <= 0")
-        _require(self.leverage > 0.0, f"policy {self.symbol} leverage={self.leverage!r} <= 0")
-        _require(self.wanted_notional_usd > 0.0, f"policy wanted={self.wanted_notional_usd!r}")
+        # Built once per entry asked about: each message is formatted only when its check fails.
+        for name in _INPUT_NUMBERS:
+            _require_finite(self.symbol, name, getattr(self, name))
+        for symbol, notional in self.positions.items():
+            _require_finite(self.symbol, f"positions[{symbol}]", notional)
+        if not 0.0 <= self.confidence <= 1.0:
+            raise InvariantViolation(f"policy confidence={self.confidence!r}")
+        if not self.price > 0.0:
+            raise InvariantViolation(f"policy {self.symbol} price={self.price!r} <= 0")
+        if not self.leverage > 0.0:
+            raise InvariantViolation(f"policy {self.symbol} leverage={self.leverage!r} <= 0")
+        if not self.wanted_notional_usd > 0.0:
+            raise InvariantViolation(f"policy wanted={self.wanted_notional_usd!r}")
 
 
 @attrs.frozen(slots=True)
@@ -185,7 +190,8 @@ class ExecutionPolicy:
         unknown, ``None``) "normal"."""
         if annual_vol is None:
             return _UNKNOWN_REGIME
-        _require(math.isfinite(annual_vol) and annual_vol >= 0, f"annual_vol={annual_vol!r}")
+        if not (math.isfinite(annual_vol) and annual_vol >= 0):
+            raise InvariantViolation(f"annual_vol={annual_vol!r}")
         if annual_vol < self._low_vol:
             return "low"
         if annual_vol > self._high_vol:
@@ -209,7 +215,8 @@ class ExecutionPolicy:
     ) -> None:
         """The caller sent the entry: start the cooldowns and count it (a new entry records
         its regime; a scale-in keeps the regime of the position's entry)."""
-        _require(math.isfinite(confidence), f"policy on_entry confidence={confidence!r}")
+        if not math.isfinite(confidence):
+            raise InvariantViolation(f"policy on_entry confidence={confidence!r}")
         if regime not in REGIMES:
             raise ValueError(f"policy regime must be one of {REGIMES}, got {regime!r}")
         old = self._symbols.get(symbol, _EMPTY)
@@ -373,10 +380,10 @@ class ExecutionPolicy:
         # The rooms bound the notional directly too: (room / lev) x lev may round above room.
         notional = min(inp.wanted_notional_usd, allocation * lev, v.total_room, v.symbol_room)
         qty = notional / inp.price
-        _require(
-            all(math.isfinite(x) for x in (base, allocation, notional, qty)),
-            f"policy {inp.symbol} allocation={allocation!r} notional={notional!r} qty={qty!r}",
-        )
+        if not all(math.isfinite(x) for x in (base, allocation, notional, qty)):
+            raise InvariantViolation(
+                f"policy {inp.symbol} allocation={allocation!r} notional={notional!r} qty={qty!r}"
+            )
         clamp = None
         if notional < inp.wanted_notional_usd:
             clamp = reason(ReasonCode.POLICY_ALLOCATION_CLAMP, symbol=inp.symbol,

@@ -2,8 +2,10 @@
 correlation per symbol, from the closes of the bars the pipeline feeds.
 
 ``update`` runs once per bar per symbol on the hot path, so it does O(1) work: one log return,
-a deque append and a rolling sum and sum of squares over the volatility window. The queries
-(``annual_vol``, ``correlation``) do the rest when the limits stage asks.
+deque appends (the return, and the bar spacing when periods per year are inferred) and a
+rolling sum and sum of squares over the volatility window. The queries (``annual_vol``,
+``correlation``) do the rest when the limits stage asks, and keep what they computed until
+an ``update`` or ``reset`` can change it.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import math
 import statistics
 from collections import deque
-from itertools import pairwise
 from operator import mul
 
 from quantbot.domain.errors import InvariantViolation
@@ -31,18 +32,29 @@ _FLAT_REL = 1e-9
 
 
 class _Series:
-    """One symbol's recent closes, timestamps and returns (mutable, private to MarketStats)."""
+    """One symbol's recent closes, bar spacings and returns, and the answers derived from them
+    (mutable, private to MarketStats)."""
 
-    __slots__ = ("last_close", "last_ts_ns", "returns", "since_resync", "sum", "sumsq", "ts_ns")
+    __slots__ = (
+        "deviations", "last_close", "last_ts_ns", "periods", "returns", "since_resync",
+        "spacings", "sum", "sumsq", "vol", "vol_fresh",
+    )  # fmt: skip
 
-    def __init__(self, maxlen: int, ts_len: int) -> None:
+    def __init__(self, maxlen: int, spacings_len: int) -> None:
         self.last_close = 0.0
         self.last_ts_ns = 0
         self.returns: deque[float] = deque(maxlen=maxlen)
-        self.ts_ns: deque[int] = deque(maxlen=ts_len)
+        # Nanoseconds between consecutive bars (kept only when periods_per_year is inferred).
+        self.spacings: deque[int] = deque(maxlen=spacings_len)
         self.sum = 0.0
         self.sumsq = 0.0
         self.since_resync = 0
+        self.periods: float | None = None  # inferred periods per year; None: not yet known
+        self.vol: float | None = None  # annual_vol's answer, valid while vol_fresh
+        self.vol_fresh = False
+        # (n, mean, deviations, sum of squared deviations) of the last n returns, for
+        # correlations; None until asked after the last return came in.
+        self.deviations: tuple[int, float, list[float], float] | None = None
 
 
 class MarketStats:
@@ -67,9 +79,9 @@ class MarketStats:
         self.periods_per_year = periods_per_year
         self._maxlen = max(vol_lookback, corr_lookback)
         self._series: dict[str, _Series] = {}
-        # Answers since the last update. The pipeline updates every symbol of a batch before
-        # it decides any of them, so within a batch each pair's correlation (and each
-        # symbol's volatility, asked by sizer, limits and policy) is computed once.
+        # Correlations since the last update. The pipeline updates every symbol of a batch
+        # before it decides any of them, so within a batch each pair is computed once. (Each
+        # symbol's volatility, asked by sizer, limits and policy, is kept in its _Series.)
         self._memo: dict[tuple[str, str], float | None] = {}
 
     def update(self, bar: Bar) -> None:
@@ -84,16 +96,19 @@ class MarketStats:
         self._memo.clear()
         series = self._series.get(bar.symbol)
         if series is None:
-            series = self._series[bar.symbol] = _Series(self._maxlen, self.vol_lookback + 1)
+            series = self._series[bar.symbol] = _Series(self._maxlen, self.vol_lookback)
         elif bar.ts_ns <= series.last_ts_ns:
             raise InvariantViolation(
                 f"market stats {bar.symbol} ts_ns={bar.ts_ns} not after {series.last_ts_ns}"
             )
         else:
             self._add_return(series, math.log(close / series.last_close))
+            if not self.periods_per_year:
+                self._add_spacing(series, bar.ts_ns - series.last_ts_ns)
+            series.vol_fresh = False
+            series.deviations = None
         series.last_close = close
         series.last_ts_ns = bar.ts_ns
-        series.ts_ns.append(bar.ts_ns)
 
     def _add_return(self, series: _Series, ret: float) -> None:
         if not math.isfinite(ret):  # ratio of two extreme floats overflowed
@@ -113,24 +128,32 @@ class MarketStats:
             series.sumsq = math.fsum(r * r for r in window)
             series.since_resync = 0
 
+    def _add_spacing(self, series: _Series, spacing_ns: int) -> None:
+        spacings = series.spacings
+        # The inferred periods depend only on the window's spacings as a multiset: they stay
+        # valid while each spacing that enters equals the one that leaves (regular bars).
+        if len(spacings) < self.vol_lookback or spacings[0] != spacing_ns:
+            series.periods = None
+        spacings.append(spacing_ns)
+
     def annual_vol(self, symbol: str) -> float | None:
         """Sample standard deviation of the last ``vol_lookback`` returns, annualised; None
         until the symbol has at least ``vol_lookback // 2`` (min 2) returns."""
-        key = (symbol, "")
-        if key not in self._memo:
-            self._memo[key] = self._annual_vol(symbol)
-        return self._memo[key]
-
-    def _annual_vol(self, symbol: str) -> float | None:
         series = self._series.get(symbol)
         if series is None:
             return None
+        if not series.vol_fresh:
+            series.vol = self._annual_vol(symbol, series)
+            series.vol_fresh = True
+        return series.vol
+
+    def _annual_vol(self, symbol: str, series: _Series) -> float | None:
         n = min(len(series.returns), self.vol_lookback)
         if n < max(2, self.vol_lookback // 2):
             return None
         # Rounding can leave a constant window a hair below zero.
         variance = max((series.sumsq - series.sum * series.sum / n) / (n - 1), 0.0)
-        periods = self.periods_per_year or _inferred_periods(series.ts_ns)
+        periods = self.periods_per_year or series.periods or _inferred_periods(series)
         vol = math.sqrt(variance * periods)
         if not math.isfinite(vol):
             raise InvariantViolation(f"market stats {symbol} annual vol={vol!r}: non-finite")
@@ -155,14 +178,8 @@ class MarketStats:
         n = min(len(sa.returns), len(sb.returns), self.corr_lookback)
         if n < max(3, self.corr_lookback // 3):
             return None
-        xs = list(sa.returns)[-n:]
-        ys = list(sb.returns)[-n:]
-        mx = math.fsum(xs) / n
-        my = math.fsum(ys) / n
-        dx = [x - mx for x in xs]
-        dy = [y - my for y in ys]
-        sxx = math.fsum(map(mul, dx, dx))
-        syy = math.fsum(map(mul, dy, dy))
+        mx, dx, sxx = _deviations(sa, n)
+        my, dy, syy = _deviations(sb, n)
         if _flat(sxx, n, mx) or _flat(syy, n, my):
             return None
         sxy = math.fsum(map(mul, dx, dy))
@@ -180,11 +197,25 @@ class MarketStats:
         self._series.pop(symbol, None)
 
 
-def _inferred_periods(ts_ns: deque[int]) -> float:
-    spacing_s = statistics.median(b - a for a, b in pairwise(ts_ns)) / 1e9
-    if spacing_s >= _DAILY_SPACING_S:
-        return _TRADING_DAYS
-    return _SECONDS_PER_YEAR / spacing_s
+def _inferred_periods(series: _Series) -> float:
+    """Periods per year from the median spacing of the series' bars (remembered in it)."""
+    spacing_s = statistics.median(series.spacings) / 1e9
+    periods = _TRADING_DAYS if spacing_s >= _DAILY_SPACING_S else _SECONDS_PER_YEAR / spacing_s
+    series.periods = periods
+    return periods
+
+
+def _deviations(series: _Series, n: int) -> tuple[float, list[float], float]:
+    """Mean of the series' last ``n`` returns, their deviations from it and the sum of the
+    squared deviations; kept in the series until its next return, since a symbol's
+    correlation is asked with every other symbol (and nearly always over the same ``n``)."""
+    cached = series.deviations
+    if cached is None or cached[0] != n:
+        xs = list(series.returns)[-n:]
+        mean = math.fsum(xs) / n
+        dx = [x - mean for x in xs]
+        cached = series.deviations = (n, mean, dx, math.fsum(map(mul, dx, dx)))
+    return cached[1], cached[2], cached[3]
 
 
 def _flat(sum_sq_dev: float, n: int, mean: float) -> bool:

@@ -67,13 +67,23 @@ class SubmitOutcome(enum.StrEnum):
     UNKNOWN = "UNKNOWN"
 
 
+# The last float converted and its Decimal: a bar's close crosses into Decimal in the paper
+# venue and in the pre-trade gates, as the same float object (``is``, so -0.0 stays apart).
+_last_float: list[tuple[float, Decimal]] = [(math.nan, Decimal(0))]
+
+
 def to_decimal(value: Decimal | float | int | str) -> Decimal:
     if isinstance(value, Decimal):
         result = value
     elif isinstance(value, float):
+        last = _last_float[0]
+        if last[0] is value:
+            return last[1]
         if not math.isfinite(value):
             raise ValueError(f"non-finite number {value!r} cannot cross the order boundary")
         result = Decimal(repr(value))
+        _last_float[0] = (value, result)
+        return result
     else:
         result = Decimal(value)
     if not result.is_finite():

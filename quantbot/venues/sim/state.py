@@ -144,6 +144,14 @@ class SimBook:
         with no mark at all they count as zero until the first bar). Netting per symbol is what
         lets an order that closes a position pass even when the account is fully used.
         """
+        if extra is None and not any(self._working.values()):
+            # No working order anywhere: each symbol's exposure is its position at its mark.
+            total = ZERO
+            for symbol in sorted(s for s, p in self.positions.items() if p.qty):
+                mark = self.mark_price(symbol)
+                if mark is not None:
+                    total += abs(self.positions[symbol].qty * mark)
+            return total
         symbols = {s for s, p in self.positions.items() if p.qty}
         symbols.update(s for s, ids in self._working.items() if ids)
         if extra is not None:

@@ -47,6 +47,16 @@ def test_to_decimal_refuses_non_finite_numbers(value: object) -> None:
         to_decimal(value)  # type: ignore[arg-type]
 
 
+def test_to_decimal_keeps_the_sign_of_zero_and_each_float_s_own_value() -> None:
+    # A float converted twice in a row is looked up, not converted again: an equal float
+    # with another spelling (-0.0 after 0.0) must still come out as itself.
+    assert str(to_decimal(0.0)) == "0.0"
+    assert str(to_decimal(-0.0)) == "-0.0"
+    close = 101.25
+    assert to_decimal(close) is to_decimal(close)
+    assert str(to_decimal(float("101.250"))) == "101.25"
+
+
 # -- Instrument rounding ------------------------------------------------------------------------
 
 

@@ -291,6 +291,25 @@ async def test_buying_power_caps_gross_exposure_but_never_blocks_closing() -> No
     assert (await venue.account()).cash == CASH
 
 
+async def test_buying_power_counts_held_positions_long_or_short_at_their_marks() -> None:
+    venue = make_venue(slippage_bps=0.0, fee_bps=0.0)
+    venue.on_bar(bar(100.0))
+    await venue.submit(intent("long", Side.BUY, "500"))
+    venue.on_bar(bar(100.0, close=110.0))  # fills at the open (100), marked at 110
+    account = await venue.account()
+    assert account.equity == CASH + 500 * 10
+    assert account.buying_power == 2 * account.equity - 500 * 110
+
+    await venue.submit(intent("flip", Side.SELL, "1500"))
+    venue.on_bar(bar(110.0, close=120.0))  # short 1000, marked at 120
+    account = await venue.account()
+    assert account.buying_power == 2 * account.equity - 1000 * 120
+
+    await venue.submit(intent("working", Side.SELL, "10", order_type=OrderType.LIMIT, limit="150"))
+    account = await venue.account()  # a working sell adds to the short side at its limit
+    assert account.buying_power == 2 * account.equity - (1000 * 120 + 10 * 150)
+
+
 async def test_market_order_without_a_mark_is_accepted_and_fills_on_next_bar() -> None:
     venue = make_venue()
     result = await venue.submit(intent("m", Side.BUY, "0.010", symbol="BTC"))

@@ -94,6 +94,20 @@ class DecisionStep:
         self._liquidity = config.liquidity_thresholds
         self._namespace = config.run.client_id_namespace
         self._base = record_base
+        # Every decision record starts as a copy of this (key order as written below): one
+        # dict copy per bar instead of building twenty keys from scratch.
+        self._template: dict[str, Any] = {
+            "ts": None,
+            **record_base,
+            "decision_id": None,
+            "bar_ts": None,
+            "symbol": None,
+            "bar": None,
+            "intent": None,
+            "reason": None,
+            "clamps": None,
+            **_NOT_REACHED_YET,
+        }
         self._last_target: dict[str, float] = {}
         # Symbols whose last order was cut by the participation clamp: the deadband does not
         # apply until the rest is ordered, or it would freeze the position at the clamped size
@@ -195,18 +209,19 @@ class DecisionStep:
             # A NaN or negative equity would size every order wrong: halt, don't guess.
             raise InvariantViolation(f"equity {view.equity!r} is not a finite amount >= 0")
         did = decision_id(bar.symbol, bar.ts_ns)
-        record: dict[str, Any] = {
-            "ts": iso_utc(self._clock.now_ns()),
-            **self._base,
-            "decision_id": did,
-            "bar_ts": iso_utc(bar.ts_ns),
-            "symbol": bar.symbol,
-            "bar": {"o": bar.open, "h": bar.high, "l": bar.low, "c": bar.close, "v": bar.volume},
-            "intent": None,
-            "reason": None,
-            "clamps": [],
-            **_NOT_REACHED_YET,
+        record = self._template.copy()
+        record["ts"] = iso_utc(self._clock.now_ns())
+        record["decision_id"] = did
+        record["bar_ts"] = iso_utc(bar.ts_ns)
+        record["symbol"] = bar.symbol
+        record["bar"] = {
+            "o": bar.open,
+            "h": bar.high,
+            "l": bar.low,
+            "c": bar.close,
+            "v": bar.volume,
         }
+        record["clamps"] = []
         if verdict is None:
             verdict = self.admit(bar)
         if not verdict.ok:

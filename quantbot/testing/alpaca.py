@@ -28,13 +28,13 @@ import math
 import socket
 import struct
 import sys
-import time
 from decimal import Decimal
 from email.utils import formatdate
 from typing import Any
 
 from aiohttp import web
 
+from quantbot.clock import Clock, LiveClock
 from quantbot.testing import alpaca_wire as wire
 from quantbot.testing.alpaca_book import DEFAULT_SYMBOLS, AlpacaBook, BookError
 from quantbot.testing.faults import Fault, FaultBook
@@ -46,10 +46,10 @@ _UNAUTHORIZED = {"code": 40110000, "message": "request is not authorized"}
 Handler = Any
 
 
-def _rate_limit_headers(fault: Fault) -> dict[str, str]:
+def _rate_limit_headers(fault: Fault, now: int) -> dict[str, str]:
     """Alpaca's 429 carries no Retry-After: X-RateLimit-Reset says when the window reopens, in
-    Unix seconds, beside the response's Date (both from this one reading of the wall clock)."""
-    now = int(time.time())
+    Unix seconds, beside the response's Date (both from ``now``, one reading of the wall
+    clock)."""
     return {
         "X-RateLimit-Limit": "200",
         "X-RateLimit-Remaining": "0",
@@ -71,8 +71,12 @@ class AlpacaServer:
         *,
         api_key: str = TEST_KEY,
         api_secret: str = TEST_SECRET,
+        wall_clock: Clock | None = None,
     ) -> None:
         self.book = book or AlpacaBook(start_ns=DEFAULT_START_NS)
+        # What the 429's Date and X-RateLimit-Reset headers are stamped with (not the book's
+        # market time): the real clock by default, injected by tests that assert them.
+        self._wall = wall_clock or LiveClock()
         self.faults = FaultBook()
         self.requests: list[str] = []
         self._key = api_key
@@ -183,7 +187,8 @@ class AlpacaServer:
             await asyncio.sleep(fault.delay_s)
             return None
         if fault.kind == "http_429":
-            return _error(429, 42910000, "rate limit exceeded", **_rate_limit_headers(fault))
+            headers = _rate_limit_headers(fault, self._wall.now_ns() // 1_000_000_000)
+            return _error(429, 42910000, "rate limit exceeded", **headers)
         if fault.kind == "http_5xx":
             return _error(fault.status, 50010000, "service unavailable")
         if fault.kind == "auth_revoked":

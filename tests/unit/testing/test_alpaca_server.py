@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from quantbot.clock import SimClock
 from quantbot.testing.alpaca import TEST_KEY, TEST_SECRET, AlpacaServer
 from quantbot.testing.alpaca_book import NS_PER_MIN, AlpacaBook
 from quantbot.testing.faults import Fault
@@ -32,9 +33,12 @@ class Client:
             return response.status, body, response
 
 
+WALL_NS = 1_709_294_400 * 1_000_000_000  # 2024-03-01 12:00:00 UTC: stamps the 429 headers
+
+
 @pytest.fixture
 async def server() -> AsyncIterator[AlpacaServer]:
-    s = AlpacaServer()
+    s = AlpacaServer(wall_clock=SimClock(WALL_NS))
     await s.start()
     yield s
     await s.stop()
@@ -173,6 +177,7 @@ async def test_faults_armed_over_http_fire_once_then_clear(
     headers = response.headers
     wait = int(headers["X-RateLimit-Reset"]) - parsedate_to_datetime(headers["Date"]).timestamp()
     assert (status, wait, body["code"]) == (429, 4, 42910000)
+    assert headers["Date"] == "Fri, 01 Mar 2024 12:00:00 GMT"  # the injected wall clock
     assert "Retry-After" not in headers
     status, _, _ = await client.call("GET", "/v2/account")
     assert status == 200

@@ -62,6 +62,8 @@ _REDUCING_ALLOWED_UNDER = frozenset(
 
 
 _NOT_REACHED_YET = dict.fromkeys(STAGES, NOT_REACHED)  # every stage, until it runs
+# A decision record's own keys, in order, between the run's base fields and the stages.
+_DECISION_KEYS = ("decision_id", "bar_ts", "symbol", "bar", "intent", "reason", "clamps")
 
 
 def _r(value: float) -> float:
@@ -94,18 +96,12 @@ class DecisionStep:
         self._liquidity = config.liquidity_thresholds
         self._namespace = config.run.client_id_namespace
         self._base = record_base
-        # Every decision record starts as a copy of this (key order as written below): one
+        # Every decision record starts as a copy of this (the record's key order): one
         # dict copy per bar instead of building twenty keys from scratch.
         self._template: dict[str, Any] = {
             "ts": None,
             **record_base,
-            "decision_id": None,
-            "bar_ts": None,
-            "symbol": None,
-            "bar": None,
-            "intent": None,
-            "reason": None,
-            "clamps": None,
+            **dict.fromkeys(_DECISION_KEYS),
             **_NOT_REACHED_YET,
         }
         self._last_target: dict[str, float] = {}

@@ -27,6 +27,7 @@ from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.domain.values import ZERO, Bar, Instrument, OrderIntent, OrderType, Side, to_decimal
 from quantbot.marketdata.contract import ContractVerdict, DataContract
 from quantbot.portfolio.netting import NetTarget, net_signals, within_deadband
+from quantbot.portfolio.targets import OrderedTargets
 from quantbot.signals.base import Sleeve
 from quantbot.signals.external import ExternalSleeve
 from quantbot.signals.mean_reversion import MeanReversionSleeve
@@ -104,13 +105,7 @@ class DecisionStep:
             **dict.fromkeys(_DECISION_KEYS),
             **_NOT_REACHED_YET,
         }
-        self._last_target: dict[str, float] = {}
-        # Symbols whose last order was cut by the participation clamp: the deadband does not
-        # apply until the rest is ordered, or it would freeze the position at the clamped size
-        # (and stop a thin-market reduction after its first slice).
-        self._catching_up: set[str] = set()
-        # While catching up: the target quantity the entry rules approved for that symbol.
-        self._approved: dict[str, Decimal] = {}
+        self._targets = OrderedTargets()  # the deadband's reference, and catching up
 
     @classmethod
     def from_config(
@@ -164,10 +159,7 @@ class DecisionStep:
         symbol = decision.intent.symbol
         if decision.entry is not None:
             self.risk.revert(symbol, decision.entry)
-        if decision.previous_target is None:
-            self._last_target.pop(symbol, None)
-        else:
-            self._last_target[symbol] = decision.previous_target
+        self._targets.put_back(symbol, decision.previous_target)
 
     def event_record(self, event: str, why: Reason | None, **fields: Any) -> dict[str, Any]:
         """A non-decision line (reconciliation, breaker, halt, inbox) in the records file."""
@@ -192,9 +184,7 @@ class DecisionStep:
             self.risk.stats.reset(bar.symbol)
             for sleeve in self._sleeves:
                 sleeve.reset(bar.symbol)
-            self._last_target.pop(bar.symbol, None)
-            self._catching_up.discard(bar.symbol)
-            self._approved.pop(bar.symbol, None)
+            self._targets.forget(bar.symbol)
         return verdict
 
     def step(
@@ -230,8 +220,8 @@ class DecisionStep:
         if not any(sig.ready for sig in signals.values()):
             return self._none(record, reason(ReasonCode.SIGNAL_WARMUP, symbol=bar.symbol))
         net = net_signals(signals, self._weights)
-        last = self._last_target.get(bar.symbol, 0.0)
-        catching_up = bar.symbol in self._catching_up
+        last = self._targets.reference(bar.symbol)
+        catching_up = self._targets.catching_up(bar.symbol)
         record["net"] = {
             "target": _r(net.target),
             "confidence": _r(net.confidence),
@@ -301,7 +291,7 @@ class DecisionStep:
             self._position_record(record, position, pending, target_qty)
             return self._none(record, reason(ReasonCode.ORDER_WORKING_BLOCK, pending=str(pending)))
         entry = None
-        approved = self._approved.get(symbol)
+        approved = self._targets.approved(symbol)
         if reducing or target_qty == position:
             skipped = {"verdict": "skipped", "why": "reducing" if reducing else "no_change"}
             record["policy"] = record["governor"] = skipped
@@ -382,8 +372,7 @@ class DecisionStep:
         instrument = self._instruments[bar.symbol]
         delta = target_qty - position - pending
         if abs(delta) < instrument.lot_size:
-            self._catching_up.discard(bar.symbol)  # nothing left to catch up on
-            self._approved.pop(bar.symbol, None)
+            self._targets.caught_up(bar.symbol)  # nothing left to catch up on
         self._position_record(record, position, pending, target_qty)
         if pending != 0:
             return self._none(record, reason(ReasonCode.ORDER_WORKING_BLOCK, pending=str(pending)))
@@ -431,15 +420,10 @@ class DecisionStep:
             bar_ts_ns=bar.ts_ns,
             arrival_price=to_decimal(arrival),
         )
-        previous = self._last_target.get(bar.symbol)
-        self._last_target[bar.symbol] = target
-        if qty < abs(delta):
-            self._catching_up.add(bar.symbol)
-            if entry is not None and entry.policy_token is not None:
-                self._approved[bar.symbol] = target_qty
-        else:
-            self._catching_up.discard(bar.symbol)
-            self._approved.pop(bar.symbol, None)
+        # A cut order leaves a rest to catch up on; an approved entry's target is kept for it.
+        approved = target_qty if entry is not None and entry.policy_token is not None else None
+        cut = qty < abs(delta)
+        previous = self._targets.ordered(bar.symbol, target, cut=cut, approved_qty=approved)
         record["intent"] = {
             "client_order_id": intent.client_order_id,
             "side": intent.side.value,

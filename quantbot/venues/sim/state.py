@@ -144,14 +144,6 @@ class SimBook:
         with no mark at all they count as zero until the first bar). Netting per symbol is what
         lets an order that closes a position pass even when the account is fully used.
         """
-        if extra is None and not any(self._working.values()):
-            # No working order anywhere: each symbol's exposure is its position at its mark.
-            total = ZERO
-            for symbol in sorted(s for s, p in self.positions.items() if p.qty):
-                mark = self.mark_price(symbol)
-                if mark is not None:
-                    total += abs(self.positions[symbol].qty * mark)
-            return total
         symbols = {s for s, p in self.positions.items() if p.qty}
         symbols.update(s for s, ids in self._working.items() if ids)
         if extra is not None:
@@ -159,12 +151,15 @@ class SimBook:
         return sum((self._symbol_exposure(s, extra) for s in sorted(symbols)), ZERO)
 
     def _symbol_exposure(self, symbol: str, extra: Order | None) -> Decimal:
-        orders = self.working(symbol)
-        if extra is not None and extra.symbol == symbol:
-            orders.append(extra)
         mark = self.mark_price(symbol)
         position = self.positions.get(symbol)
         held = position.qty * mark if position is not None and mark is not None else ZERO
+        with_extra = extra is not None and extra.symbol == symbol
+        if not with_extra and not self._working.get(symbol):
+            return abs(held)  # nothing working: the position alone (every bar, most symbols)
+        orders = self.working(symbol)
+        if with_extra:
+            orders.append(extra)
         buys = sells = ZERO
         for order in orders:
             notional = order.remaining_qty * (order_price(order, mark) or ZERO)

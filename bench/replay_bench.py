@@ -4,12 +4,14 @@ the identical strategy in backtrader and backtesting.py on the identical bars.
     python -m bench.replay_bench [--bars N ...] [--repeat R] [--no-compare] [--profile]
 
 quantbot runs the plain EMA(10)/EMA(30) stop-and-reverse sleeve of ``bench.strategies``
-through what a replay builds (every gate, the journal, one decision record per bar), with the
-config overrides listed in the report. The bars are generated once into a file; every run is
-a fresh interpreter (``--child``) that loads them in its engine's own form (quantbot: float
-columns turned into ``Bar`` objects one at a time, as a feed does; the others: a pandas
-DataFrame), so each peak RSS is that engine's alone. Runs are interleaved across engines, so
-load on this shared machine hits them alike, and the report quotes medians.
+through the daemon `quantbot replay` builds, played as it plays it (every gate, the journal,
+the embedded venue's book, one decision record per bar, the summary and report at the end),
+with the config overrides listed in the report. The bars are generated once into a file;
+every run is a fresh interpreter (``--child``) that loads them in its engine's own form
+(quantbot: float columns turned into ``Bar`` objects one at a time, as a feed does; the
+others: a pandas DataFrame), so each peak RSS is that engine's alone. Runs are interleaved
+across engines, so load on this shared machine hits them alike, and the report quotes
+medians.
 """
 
 from __future__ import annotations
@@ -339,16 +341,22 @@ def _settings(config: Any, changes: dict[str, Any], repeat: int, seed: int) -> d
         "repeat": repeat,
         "profile": config.run.trading_profile,
         "overrides": changes,
+        "wiring": "`quantbot replay`'s own: research.replay.replay_daemon (the daemon a paper "
+        "run builds, on the embedded venue, its book in the run's state dir) and play() per "
+        "bar, the summary and report.html at the end; only the decision step's sleeve and "
+        "sizer are the benchmark's",
         "sizer": "bench.strategies.UnitSizer (one unit) in place of the base sizer",
         "fsync": "as `quantbot replay` (records.durability.REPLAY): every file buffered, "
         f"flushed every {REPLAY.flush_every_steps} bars, fsync'd every "
         f"{REPLAY.fsync_every_steps} bars and at close; nothing fsync'd per record",
         "deadband": f"the profile's ({config.profile.deadband}, as shipped); "
         f"{WORST_CASE}: 0, every bar through every stage, same trades",
-        "latency": "step: DecisionStep.step alone; batch: the whole on_batch; "
+        "latency": "step: DecisionStep.step alone; batch: the whole play() (clock, "
+        "on_batch, the summary's tally); "
         f"perf_counter_ns; the first {WARMUP_BARS} bars left out",
-        "throughput": "bars / wall time of the run: quantbot's replay loop (Bar construction and "
-        "closing files included); the others' setup, run and end statistics",
+        "throughput": "bars / wall time of the run: quantbot's daemon start, replay loop (Bar "
+        "construction included), close, summary and report; the others' setup, run and end "
+        "statistics",
         "peak_rss": "VmHWM of the run's own interpreter, reset once its input was loaded (the "
         "input stays resident: quantbot float columns, the others a DataFrame); quantbot's "
         "includes its latency samples (16 bytes a bar)",

@@ -23,6 +23,7 @@ import time
 import warnings
 from array import array
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -134,7 +135,7 @@ class UnitSizer:
     """A ``Sizer`` for fixed-quantity positions: the target notional is ``units`` at the
     latest admitted close, signed by the net target, so the step's ``notional / close`` is
     exactly ``units`` whole lots. ``price_of`` returns that close (the bench hands in the
-    market stats' last price of its one symbol)."""
+    close of the bar being decided)."""
 
     units: float
     price_of: Callable[[], float | None]
@@ -173,37 +174,9 @@ def _signal(fast: float, slow: float) -> int:
 # -- quantbot ---------------------------------------------------------------------------------
 
 
-def _halt(why: Any) -> None:
-    raise RuntimeError(f"the benchmark replay halted: {why}")
-
-
-def _ignore(*_args: Any) -> None:
-    return None
-
-
-def _pipeline(config: Config, clock: Any, bar_clock: Any, out: Path, step_ns: array) -> Any:
-    """The pipeline ``Daemon.start`` builds for a replay, with files under ``out`` and the
-    sleeve and sizer above in place of the configured ones; the decision step appends the
-    duration of each ``step`` call (ns) to ``step_ns``."""
-    from quantbot.analytics.tca import TcaRecorder
-    from quantbot.config_risk import parse_hhmm
+def _timed_step(step_ns: array) -> type:
+    """``DecisionStep`` appending the duration of each ``step`` call (ns) to ``step_ns``."""
     from quantbot.decision import DecisionStep
-    from quantbot.decision_risk import RiskChain
-    from quantbot.marketdata.contract import DataContract
-    from quantbot.oms.journal import Journal
-    from quantbot.oms.ledger import Ledger
-    from quantbot.oms.manager import OrderManager
-    from quantbot.oms.pretrade import PretradeGates
-    from quantbot.oms.reconcile import Reconciler
-    from quantbot.ops.alerts import AlertSink
-    from quantbot.ops.breakers import BreakerBoard
-    from quantbot.ops.errors import ErrorHandler
-    from quantbot.pipeline import Pipeline, fill_listener
-    from quantbot.records.durability import REPLAY
-    from quantbot.records.jsonl import RotatingJsonl
-    from quantbot.risk.daily import DailyRiskGuard
-    from quantbot.venues.factory import sim_instruments
-    from quantbot.venues.sim.venue import SimVenue
 
     class TimedStep(DecisionStep):
         def step(self, *args: Any, **kwargs: Any) -> Any:
@@ -212,106 +185,7 @@ def _pipeline(config: Config, clock: Any, bar_clock: Any, out: Path, step_ns: ar
             step_ns.append(time.perf_counter_ns() - started)
             return decision
 
-    (symbol,) = config.market.symbols
-    instruments = sim_instruments(config)
-    sim = config.venue.sim
-    venue = SimVenue(
-        clock=clock,
-        instruments=instruments,
-        state_path=None,  # in memory, as in the pipeline bench
-        initial_cash=sim.initial_cash,
-        fee_bps=sim.fee_bps,
-        slippage_bps=sim.slippage_bps,
-        participation_cap=sim.participation_cap,
-        buying_power_multiple=sim.buying_power_multiple,
-        fill_model=sim.fill_model,
-        proxy_spread_bps=sim.proxy_spread_bps,
-    )
-    risk = RiskChain.from_config(config, None)
-    contract = DataContract(
-        clock=clock,
-        max_staleness_s=None,  # replay: the bars are history
-        max_jump_fraction=config.data_contract.max_jump_fraction,
-    )
-    step = TimedStep(
-        config=config,
-        clock=clock,
-        instruments=instruments,
-        contract=contract,
-        sleeves=[quantbot_sleeve()],
-        sizer=UnitSizer(1.0, lambda: risk.stats.last_price(symbol)),
-        risk=risk,
-        record_base={"run_id": "bench", "execution_mode": "paper"},
-    )
-    durable = REPLAY  # as `quantbot replay`: buffered, fsync'd in batches and at close
-    records = RotatingJsonl(
-        out / config.records.decisions_file,
-        clock,
-        fsync_every=durable.fsync_every_steps,
-        rotate=config.records.rotate_daily,
-        flush_every=durable.flush_every_steps,
-    )
-    breakers = BreakerBoard(config.breakers, clock)
-    errors = ErrorHandler(
-        on_halt=_halt,
-        on_skip_symbol=_ignore,
-        on_disable_provider=_ignore,
-        record=_ignore,
-        breakers=breakers,
-    )
-    daily = DailyRiskGuard.open(
-        out / config.daily_risk.ledger_file,
-        config.risk_params.daily,
-        roll_minute=parse_hhmm(config.daily_risk.roll_time_utc) or 0,
-        clock=bar_clock,
-        sync_durable=durable.sync_before_submit,
-    )
-    tca = TcaRecorder(
-        out / config.tca.file,
-        clock,
-        config.tca,
-        rotate=config.records.rotate_daily,
-        durability=durable,
-    )
-    book_fill = fill_listener(daily)
-
-    def on_fill(fill: Any, before: Any, after: Any) -> None:  # as Daemon._on_fill
-        book_fill(fill, before, after)
-        tca.on_fill(fill)
-
-    oms = OrderManager(
-        journal=Journal(
-            out / "journal.jsonl",
-            clock,
-            sync_every=durable.fsync_every_steps,
-            sync_durable=durable.sync_before_submit,
-        ),
-        ledger=Ledger(),
-        venue=venue,
-        clock=clock,
-        gates=PretradeGates(config.pretrade, bar_clock, configured_symbols=[symbol]),
-        breakers=breakers,
-        errors=errors,
-        retry=config.retry,
-        on_journal_failure=_halt,
-        on_fill=on_fill,
-    )
-    oms.on_canceled = tca.on_canceled
-    return Pipeline(
-        step=step,
-        oms=oms,
-        venue=venue,
-        records=records,
-        market_sink=venue.on_bar,
-        blocked_by=lambda: None,
-        execution_mode="paper",
-        reconciler=Reconciler(oms, config.oms),
-        alerts=AlertSink(path=out / "alerts.jsonl", clock=clock, config=config.alerts),
-        breakers=breakers,
-        bar_clock=bar_clock,
-        daily=daily,
-        tca=tca,
-    )
+    return TimedStep
 
 
 async def run_quantbot(
@@ -322,48 +196,63 @@ async def run_quantbot(
     interval_s: int,
     profiler: Any = None,
 ) -> dict[str, Any]:
-    """Replay ``columns`` (open, high, low, close, volume) through the full pipeline.
+    """Replay ``columns`` (open, high, low, close, volume) as `quantbot replay` does.
 
-    The timed loop builds each ``Bar`` from the columns, sets the clock to the bar's close and
-    awaits ``on_batch``, as a replay does; ``profiler`` (a ``cProfile.Profile``) is enabled
-    around that loop only. Returns executions, counters and per-bar timings (ns) of ``step``
-    and of the whole ``on_batch``.
+    The daemon, its wiring and each batch's play are the replay's own
+    (``research.replay``); only the decision step's sleeve and sizer are the benchmark's.
+    The timed loop builds each ``Bar`` from the columns and plays it; the summary and the
+    report are written at the end, as a replay writes them. ``profiler`` (a
+    ``cProfile.Profile``) is enabled around the loop only. Returns executions, counters and
+    per-bar timings (ns) of ``step`` and of the whole batch (``play``).
     """
-    from quantbot.clock import NS_PER_S, BarClock, SimClock
+    from quantbot.clock import NS_PER_S, SimClock
+    from quantbot.config import LoadedConfig, config_hash
+    from quantbot.config_loader import to_plain
     from quantbot.domain.values import Bar, Side
+    from quantbot.research.replay import play, replay_daemon, start
+    from quantbot.research.summary import ReplayTally, summarize
 
     (symbol,) = config.market.symbols
     interval_ns = interval_s * NS_PER_S
     clock = SimClock(start_ns + interval_ns)
     step_ns, batch_ns = array("q"), array("q")
     opens, highs, lows, closes, volumes = columns
+    last_close = [math.nan]  # the close of the bar being decided, for the unit sizer
+    make_step = partial(
+        _timed_step(step_ns).from_config,
+        sleeves=[quantbot_sleeve()],
+        sizer=UnitSizer(1.0, lambda: last_close[0]),
+    )
+    loaded = LoadedConfig(config, None, {}, config_hash(to_plain(config)))
     perf = time.perf_counter_ns
     with tempfile.TemporaryDirectory(prefix="quantbot-replay-bench-") as tmp:
-        pipeline = _pipeline(config, clock, BarClock(), Path(tmp), step_ns)
-        venue, oms = pipeline.venue, pipeline.oms
-        await venue.connect()
-        if profiler is not None:
-            profiler.enable()
-        for i in range(len(closes)):
-            ts = start_ns + i * interval_ns
-            bar = Bar(symbol, ts, opens[i], highs[i], lows[i], closes[i], volumes[i], interval_s)
-            clock.set(ts + interval_ns)
-            started = perf()
-            await pipeline.on_batch([bar])
-            batch_ns.append(perf() - started)
-        if profiler is not None:
-            profiler.disable()
-        fills = await venue.fills_since(0)
-        pipeline.records.close()
-        oms.journal.close()
-        pipeline.daily.close()
-        pipeline.tca.close()
-        await venue.close()
+        out = Path(tmp)
+        daemon = replay_daemon(loaded, out, [symbol], "bench", clock, decision_step=make_step)
+        tally = ReplayTally()
+        await start(daemon, tally)
+        pipeline = daemon.pipeline
+        try:
+            if profiler is not None:
+                profiler.enable()
+            for i in range(len(closes)):
+                ts = start_ns + i * interval_ns
+                close = closes[i]
+                bar = Bar(symbol, ts, opens[i], highs[i], lows[i], close, volumes[i], interval_s)
+                last_close[0] = close
+                started = perf()
+                await play(daemon, clock, [bar], ts + interval_ns, tally)
+                batch_ns.append(perf() - started)
+            if profiler is not None:
+                profiler.disable()
+            fills = await daemon.venue.fills_since(0)
+        finally:
+            await daemon.close()
+        summarize("bench", out, tally, daemon)
     executions = [
         ((f.ts_ns - start_ns) // interval_ns - 1, int(f.qty if f.side is Side.BUY else -f.qty))
         for f in fills
     ]
-    counters = {**attrs.asdict(pipeline.counters), "records": pipeline.records.records_written}
+    counters = {**attrs.asdict(pipeline.counters), "records": daemon.records.records_written}
     return {
         "executions": executions,
         "final_position": sum(qty for _, qty in executions),

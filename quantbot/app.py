@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -72,6 +72,7 @@ class Daemon:
         run_id: str | None = None,
         durability: Durability | None = None,
         control_socket: bool = True,
+        decision_step: Callable[..., DecisionStep] = DecisionStep.from_config,
     ) -> None:
         self.loaded = loaded
         self.config = loaded.config
@@ -82,6 +83,9 @@ class Daemon:
         # When writes reach the disk: a replay passes records.durability.REPLAY.
         self.durability = durability or Durability.live(self.config.records.fsync_every_steps)
         self._serve_control = control_socket
+        # Builds the decision step as DecisionStep.from_config does (the replay benchmark
+        # passes one with its reference sleeve and sizer; everything else is this wiring).
+        self._decision_step = decision_step
         if execution_mode == "live" and not self.durability.sync_before_submit:
             raise StartupError("live mode fsyncs every INTENT before its submit; not a replay")
         if execution_mode == "live":
@@ -89,7 +93,9 @@ class Daemon:
         # A replay passes an id derived from its inputs, so its records are reproducible.
         self.run_id = run_id or make_run_id(clock)
         self.lock = StateLock(self.state_dir)
-        self.control = ControlStore(self.state_dir / "control.json", clock)
+        # A run with no control socket (a replay) has no operator: no `quantbot kill` reaches
+        # its private state dir, so its control file is not watched between its own saves.
+        self.control = ControlStore(self.state_dir / "control.json", clock, watch=control_socket)
         self._stop = asyncio.Event()
         self._idle = asyncio.Event()  # set while no batch is between decide and record
         self._idle.set()
@@ -158,7 +164,13 @@ class Daemon:
             record=self.write_record,
             breakers=self.breakers,
         )
-        self.venue = make_venue(config, mode=self.mode, clock=self.clock, state_dir=self.state_dir)
+        self.venue = make_venue(
+            config,
+            mode=self.mode,
+            clock=self.clock,
+            state_dir=self.state_dir,
+            sync_each_change=self.durability.sync_before_submit,
+        )
         instruments = await connect_venue(self)
         startup: dict[str, Any] = {}
         self.daily = open_daily(self)
@@ -172,7 +184,7 @@ class Daemon:
         self._book_fill = fill_listener(self.daily)
         if self.mode in ("paper", "live"):
             await open_oms(self, startup)
-        step = DecisionStep.from_config(
+        step = self._decision_step(
             config,
             self.clock,
             instruments,

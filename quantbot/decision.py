@@ -116,32 +116,37 @@ class DecisionStep:
         record_base: dict[str, Any],
         *,
         check_staleness: bool = True,
+        sleeves: list[Sleeve] | None = None,
+        sizer: Sizer | None = None,
     ) -> DecisionStep:
+        """The step ``config`` describes. ``sleeves`` and ``sizer`` replace the configured
+        ones (the replay benchmark runs its reference strategy this way); the external
+        sleeve of the inbox is added to either."""
         trend, mr = config.signals.trend, config.signals.mean_reversion
         contract = DataContract(
             clock=clock,
             max_staleness_s=config.data_contract.max_staleness_s if check_staleness else None,
             max_jump_fraction=config.data_contract.max_jump_fraction,
         )
-        sleeves: list[Sleeve] = [
-            TrendSleeve("trend", fast=trend.fast, slow=trend.slow, scale=trend.scale),
-            MeanReversionSleeve(
-                "mean_reversion", window=mr.window, entry_z=mr.entry_z, max_z=mr.max_z
-            ),
-        ]
+        if sleeves is None:
+            sleeves = [
+                TrendSleeve("trend", fast=trend.fast, slow=trend.slow, scale=trend.scale),
+                MeanReversionSleeve(
+                    "mean_reversion", window=mr.window, entry_z=mr.entry_z, max_z=mr.max_z
+                ),
+            ]
         external = None
         if config.inbox.enabled:
             external = ExternalSleeve(name="external", ttl_s=config.inbox.ttl_s, clock=clock)
-            sleeves.append(external)
+            sleeves = [*sleeves, external]
         profile = config.profile
-        sizer = SimpleSizer(profile.equity_fraction, profile.max_position_usd)
         return cls(
             config=config,
             clock=clock,
             instruments=instruments,
             contract=contract,
             sleeves=sleeves,
-            sizer=sizer,
+            sizer=sizer or SimpleSizer(profile.equity_fraction, profile.max_position_usd),
             risk=RiskChain.from_config(config, external),
             record_base=record_base,
         )

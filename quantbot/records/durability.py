@@ -4,10 +4,11 @@ A live or paper run makes the journal's INTENT line and the daily guard's RESERV
 before the order is sent (DESIGN.md section 4), flushes each step's decision records so
 ``tail -f`` sees them at once, and fsyncs the rest in batches of ``fsync_every_steps``.
 
-A replay has no broker to disagree with: its venue lives in memory and a crashed replay is
-simply run again from its inputs (its directory is wiped at start). So nothing is fsync'd
-per record; writes are buffered and reach the disk in large batches and at close. What is
-written, and its order, is the same either way: only the timing of flush and fsync differs.
+A replay has no broker to disagree with: its venue is the embedded one and a crashed replay
+is simply run again from its inputs (its directory is wiped at start). So nothing is fsync'd
+per record, nor per change of the venue's book; writes are buffered and reach the disk in
+large batches and at close. What is written, and its order, is the same either way: only the
+timing of flush and fsync differs.
 """
 
 from __future__ import annotations

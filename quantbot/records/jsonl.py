@@ -9,6 +9,7 @@ follows it across rotations: at the first record of a new day the file is rename
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,8 @@ class RotatingJsonl:
         self._date: str | None = None
         self._file: Any = None
         self.records_written = 0
+        # Sees each record as it is written (a replay tallies its summary from them).
+        self.observer: Callable[[dict[str, Any]], None] | None = None
 
     def _open(self, today: str) -> None:
         if self._rotate and self.path.exists() and self.path.stat().st_size > 0:
@@ -81,6 +84,8 @@ class RotatingJsonl:
             self._open(today)
         self._file.write(orjson.dumps(record, default=str, option=_DUMP_OPTIONS))
         self.records_written += 1
+        if self.observer is not None:
+            self.observer(record)
 
     def flush(self) -> None:
         """Once per step: push the buffer to the OS every ``flush_every`` steps and onto the

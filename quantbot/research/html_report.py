@@ -6,28 +6,19 @@ from __future__ import annotations
 import html
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
 from quantbot.clock import NS_PER_S
 
-if TYPE_CHECKING:
-    from quantbot.research.summary import ReplayTape
-
 W, H, PAD = 860, 220, 40
-MAX_POINTS = 2000  # a curve of more points than pixels only makes the file bigger
-
-
-def _thin(xs: list[int], ys: list[float]) -> tuple[list[int], list[float]]:
-    step = max(1, len(xs) // MAX_POINTS)
-    return xs[::step], ys[::step]
 
 
 def _line_svg(xs: list[int], ys: list[float], *, title: str, colour: str, unit: str) -> str:
+    """``xs``/``ys`` already thinned to about as many points as there are pixels."""
     if len(xs) < 2:
         return f"<p>{html.escape(title)}: not enough points</p>"
-    xs, ys = _thin(xs, ys)
     lo, hi = min(ys), max(ys)
     span_y = (hi - lo) or 1.0
     x0, x1 = xs[0], xs[-1]
@@ -84,12 +75,18 @@ def _date(ts_ns: int) -> str:
 
 
 def write_report(
-    path: Path, summary: dict[str, Any], tape: ReplayTape, drawdown: list[float]
+    path: Path,
+    summary: dict[str, Any],
+    ts: list[int],
+    equity: list[float],
+    drawdown: list[float],
 ) -> Path:
+    """The report of ``summary``, with the equity and drawdown curves at the times ``ts``
+    (the replay's batches, thinned: see ``summary.MAX_POINTS``)."""
     body = [
         f"<h1>quantbot replay {html.escape(summary['replay_id'])}</h1>",
-        _line_svg(tape.ts, tape.equity, title="Equity", colour="#2563eb", unit=""),
-        _line_svg(tape.ts, drawdown, title="Drawdown", colour="#c33", unit="%"),
+        _line_svg(ts, equity, title="Equity", colour="#2563eb", unit=""),
+        _line_svg(ts, drawdown, title="Drawdown", colour="#c33", unit="%"),
         _bars_svg(
             summary["attribution_by_sleeve"]["pnl"],
             title="PnL by sleeve (" + summary["attribution_by_sleeve"]["method"] + ")",

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -32,11 +32,12 @@ from quantbot.app import Daemon
 from quantbot.clock import NS_PER_S, SimClock, iso_utc
 from quantbot.config import LoadedConfig, config_hash
 from quantbot.config_loader import to_plain
+from quantbot.decision import DecisionStep
 from quantbot.domain.errors import DataError
 from quantbot.domain.values import Bar
 from quantbot.marketdata.loaders import load_series
 from quantbot.records.durability import REPLAY
-from quantbot.research.summary import ReplayTape, summarize
+from quantbot.research.summary import ReplayTally, summarize
 
 
 @attrs.frozen
@@ -108,6 +109,44 @@ def replay_config(loaded: LoadedConfig, out_dir: Path, symbols: list[str]) -> Lo
                         hash=config_hash(plain))  # fmt: skip
 
 
+def replay_daemon(
+    loaded: LoadedConfig,
+    out_dir: Path,
+    symbols: list[str],
+    rid: str,
+    clock: SimClock,
+    *,
+    decision_step: Callable[..., DecisionStep] = DecisionStep.from_config,
+) -> Daemon:
+    """The daemon a paper run builds, writing under ``out_dir`` on the simulated ``clock``."""
+    return Daemon(
+        replay_config(loaded, out_dir, symbols),
+        execution_mode="paper",
+        clock=clock,
+        run_id=rid,
+        durability=REPLAY,  # buffered, fsync'd in large batches and at close
+        control_socket=False,
+        decision_step=decision_step,
+    )
+
+
+async def start(daemon: Daemon, tally: ReplayTally) -> None:
+    """Start ``daemon``; ``tally`` sees each record it writes from then on."""
+    await daemon.start()
+    assert daemon.records is not None
+    daemon.records.observer = tally.note_record
+
+
+async def play(
+    daemon: Daemon, clock: SimClock, batch: list[Bar], close_ns: int, tally: ReplayTally
+) -> None:
+    """One batch, as the replay plays it: the clock to its close, the pipeline, the tally."""
+    assert daemon.pipeline is not None, "daemon not started"
+    clock.set(max(clock.now_ns(), close_ns))
+    await daemon.pipeline.on_batch(batch)
+    tally.note_batch(batch, daemon)
+
+
 async def run_replay(loaded: LoadedConfig, request: ReplayRequest) -> ReplayResult:
     batches = load_bars(request)
     symbols = sorted({b.symbol for batch in batches for b in batch})
@@ -119,24 +158,15 @@ async def run_replay(loaded: LoadedConfig, request: ReplayRequest) -> ReplayResu
     out_dir.mkdir(parents=True)
     first_close = batches[0][0].ts_ns + int(batches[0][0].interval_s * NS_PER_S)
     clock = SimClock(first_close)
-    daemon = Daemon(
-        replay_config(loaded, out_dir, symbols),
-        execution_mode="paper",
-        clock=clock,
-        run_id=rid,
-        durability=REPLAY,  # buffered, fsync'd in large batches and at close
-        control_socket=False,
-    )
-    tape = ReplayTape()
-    await daemon.start()
+    daemon = replay_daemon(loaded, out_dir, symbols, rid, clock)
+    tally = ReplayTally()
+    await start(daemon, tally)
     try:
         for batch, close_ns in _closes(batches):
-            clock.set(max(clock.now_ns(), close_ns))
-            await daemon.pipeline.on_batch(batch)
-            tape.note(batch, daemon)
+            await play(daemon, clock, batch, close_ns, tally)
     finally:
         await daemon.close()
-    summary = summarize(rid, out_dir, tape, daemon)
+    summary = summarize(rid, out_dir, tally, daemon)
     (out_dir / "summary.json").write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
     return ReplayResult(rid, out_dir, summary)
 

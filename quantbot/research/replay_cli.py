@@ -29,8 +29,9 @@ def add_parser(sub: Any, with_config: Any, profiles: tuple[str, ...]) -> None:
         type=Path,
         nargs="+",
         required=True,
-        help="bar files: daily CSV (date,open,high,low,close,volume[,adj_close]) or Binance "
-        "kline CSV",
+        help="bar files: daily CSV (date,open,high,low,close,volume[,adj_close]), Binance "
+        "kline CSV, or ccxt OHLCV JSON ([[ms, o, h, l, c, v], ...]); the symbol comes from the "
+        "file name (AAPL.csv, btc_usdt-1m.json: BTC/USDT) unless the file names it",
     )
     p.add_argument("--from", dest="date_from", type=_day, default=None, help="first day (UTC)")
     p.add_argument("--to", dest="date_to", type=_day, default=None, help="last day (UTC)")

@@ -1,9 +1,11 @@
 """What a replay did, in numbers: trades per day, flip rate, the share of decisions each gate
 blocked, implementation shortfall, PnL and drawdown, and per-sleeve attribution.
 
-Everything is computed from what the replay wrote (decision records, journal) plus the equity
-and positions noted after each batch, so the summary explains the records rather than a
-second model of the run.
+Everything is computed from what the replay wrote (each decision record as it is written, the
+journal) plus the equity and positions noted after each batch, so the summary explains the
+records rather than a second model of the run. Memory stays flat in the length of the run:
+the tally keeps counts, one arrival price per order sent and two numbers per batch (time,
+equity), never the records themselves.
 
 Attribution: each bar's mark-to-market PnL of a symbol (position held into the bar x price
 change) is split across sleeves by their shares of the net target at the symbol's last
@@ -14,7 +16,9 @@ position. It is an approximation (the netted order has no single owner), and it 
 from __future__ import annotations
 
 import math
+from array import array
 from collections import Counter, defaultdict
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,33 +31,103 @@ from quantbot.domain.values import Bar
 if TYPE_CHECKING:
     from quantbot.app import Daemon
 
+NS_PER_DAY = 86_400 * NS_PER_S
+MAX_POINTS = 2000  # a curve of more points than pixels only makes the report bigger
 
-class ReplayTape:
-    """Equity, positions and closes after each batch (cheap: a few floats per batch)."""
+
+class ReplayTally:
+    """The summary's inputs, gathered while the replay runs.
+
+    ``note_record`` sees every line written to the decision records (the replay hands it to
+    the records writer); ``note_batch`` runs after each batch, once its records are written.
+    """
 
     def __init__(self) -> None:
-        self.ts: list[int] = []
-        self.equity: list[float] = []
-        self.positions: list[dict[str, float]] = []
-        self.closes: list[dict[str, float]] = []
+        self.ts = array("q")  # each batch's bar time
+        self.equity = array("d")  # the venue's equity after each batch
+        self.decisions = 0
+        self.reasons: Counter[str] = Counter()
+        self.arrival: dict[str, tuple[float, str]] = {}  # client id -> (price, side)
+        self.flips = 0
+        self.pnl: defaultdict[str, float] = defaultdict(float)  # attributed, by sleeve
+        self._side: dict[str, float] = {}  # last non-zero position per symbol (flips)
+        self._held: dict[str, float] = {}  # positions after the previous batch
+        self._seq: int | None = None  # the ledger's event count when ``_held`` was taken
+        self._closes: dict[str, float] = {}  # the previous batch's closes
+        self._shares: dict[str, dict[str, float]] = {}  # the previous batch's net shares
+        self._batch_shares: dict[str, dict[str, float]] = {}  # this batch's, so far
+        self._share: dict[str, dict[str, float]] = {}  # the last shares used, per symbol
 
-    def note(self, batch: list[Bar], daemon: Daemon) -> None:
-        ledger = daemon.oms.ledger if daemon.oms is not None else None
+    def note_record(self, record: dict[str, Any]) -> None:
+        if not record.get("decision_id"):
+            return  # an event line (reconciliation, breaker, halt), not a decision
+        self.decisions += 1
+        self.reasons[(record.get("reason") or {}).get("code") or "ORDER"] += 1
+        intent = record.get("intent")
+        if intent and record.get("arrival_price"):
+            self.arrival[intent["client_order_id"]] = (
+                float(record["arrival_price"]),
+                intent["side"],
+            )
+        net = record.get("net")
+        if net:
+            self._batch_shares[record["symbol"]] = net.get("contributions") or {}
+
+    def note_batch(self, batch: list[Bar], daemon: Daemon) -> None:
+        closes = {b.symbol: b.close for b in batch}
+        if self.ts:
+            self._attribute(closes)
         self.ts.append(batch[0].ts_ns)
         self.equity.append(float(daemon.venue.equity()))
-        held = {s: float(p.qty) for s, p in ledger.positions.items()} if ledger else {}
-        self.positions.append(held)
-        self.closes.append({b.symbol: b.close for b in batch})
+        ledger = daemon.oms.ledger if daemon.oms is not None else None
+        seq = ledger.last_event_seq if ledger is not None else None
+        if seq is None or seq != self._seq:  # positions move only with journal events
+            self._seq = seq
+            held = {s: float(p.qty) for s, p in ledger.positions.items()} if ledger else {}
+            for symbol, qty in held.items():
+                if self._side.get(symbol, 0.0) * qty < 0:
+                    self.flips += 1
+                if qty != 0.0:
+                    self._side[symbol] = qty
+            self._held = held
+        self._closes = closes
+        self._shares, self._batch_shares = self._batch_shares, {}
+
+    def _attribute(self, closes: dict[str, float]) -> None:
+        """Split each symbol's move since the previous batch across the sleeves."""
+        for symbol, close in closes.items():
+            prev = self._closes.get(symbol)
+            held = self._held.get(symbol, 0.0)
+            share = self._shares.get(symbol)
+            if share is not None:
+                self._share[symbol] = share
+            if prev is None or held == 0.0:
+                continue
+            move = held * (close - prev)
+            weights = self._share.get(symbol) or {}
+            total = sum(abs(v) for v in weights.values())
+            if total == 0.0:
+                self.pnl["unattributed"] += move
+                continue
+            for sleeve, contribution in weights.items():
+                self.pnl[sleeve] += move * abs(contribution) / total
+
+    def days(self) -> int:
+        return len({t // NS_PER_DAY for t in self.ts})
 
 
 def _day(ts_ns: int) -> str:
     return datetime.fromtimestamp(ts_ns / NS_PER_S, tz=UTC).strftime("%Y-%m-%d")
 
 
-def _jsonl(path: Path) -> list[dict[str, Any]]:
+def _jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    """The lines of ``path`` one at a time (nothing when it does not exist)."""
     if not path.exists():
-        return []
-    return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+        return
+    with path.open("rb") as f:
+        for line in f:
+            if line.strip():
+                yield orjson.loads(line)
 
 
 def _percentiles(values: list[float]) -> dict[str, float | None]:
@@ -73,27 +147,26 @@ def _percentiles(values: list[float]) -> dict[str, float | None]:
     }
 
 
-def _drawdown(equity: list[float]) -> tuple[list[float], float]:
+def drawdown(equity: Sequence[float], step: int = 1) -> tuple[list[float], float]:
+    """The drawdown (% below the running peak) at every ``step``-th point, and the worst."""
     peak, curve, worst = -math.inf, [], 0.0
-    for value in equity:
+    for i, value in enumerate(equity):
         peak = max(peak, value)
         dd = 0.0 if peak <= 0 else (value - peak) / peak * 100.0
-        curve.append(dd)
+        if i % step == 0:
+            curve.append(dd)
         worst = min(worst, dd)
     return curve, worst
 
 
-def shortfall_bps(decisions: list[dict[str, Any]], journal: list[dict[str, Any]]) -> list[float]:
+def shortfall_bps(
+    arrival: dict[str, tuple[float, str]], fills: list[dict[str, Any]]
+) -> list[float]:
     """Per filled order: (fill VWAP - arrival price) / arrival, in bps, positive = cost."""
-    arrival = {
-        r["intent"]["client_order_id"]: (float(r["arrival_price"]), r["intent"]["side"])
-        for r in decisions
-        if r.get("intent") and r.get("arrival_price")
-    }
     qty: dict[str, float] = defaultdict(float)
     value: dict[str, float] = defaultdict(float)
-    for e in journal:
-        if e.get("type") == "FILL" and e.get("client_order_id") in arrival:
+    for e in fills:
+        if e.get("client_order_id") in arrival:
             q = float(e["qty"])
             qty[e["client_order_id"]] += q
             value[e["client_order_id"]] += q * float(e["price"])
@@ -106,36 +179,8 @@ def shortfall_bps(decisions: list[dict[str, Any]], journal: list[dict[str, Any]]
     return out
 
 
-def attribution(tape: ReplayTape, decisions: list[dict[str, Any]]) -> dict[str, float]:
-    shares: dict[tuple[str, int], dict[str, float]] = {}
-    for r in decisions:
-        net = r.get("net")
-        if net and r.get("decision_id"):
-            shares[(r["symbol"], _bar_ts(r))] = net.get("contributions") or {}
-    pnl: dict[str, float] = defaultdict(float)
-    last_share: dict[str, dict[str, float]] = {}
-    for i in range(1, len(tape.ts)):
-        for symbol, close in tape.closes[i].items():
-            prev = tape.closes[i - 1].get(symbol)
-            held = tape.positions[i - 1].get(symbol, 0.0)
-            share = shares.get((symbol, tape.ts[i - 1]))
-            if share is not None:
-                last_share[symbol] = share
-            if prev is None or held == 0.0:
-                continue
-            move = held * (close - prev)
-            weights = last_share.get(symbol) or {}
-            total = sum(abs(v) for v in weights.values())
-            if total == 0.0:
-                pnl["unattributed"] += move
-                continue
-            for sleeve, contribution in weights.items():
-                pnl[sleeve] += move * abs(contribution) / total
-    return {k: round(v, 2) for k, v in sorted(pnl.items())}
-
-
-def _attributed(tape: ReplayTape, decisions: list[dict[str, Any]], total: float) -> dict[str, Any]:
-    by_sleeve = attribution(tape, decisions)
+def _attributed(tally: ReplayTally, total: float) -> dict[str, Any]:
+    by_sleeve = {k: round(v, 2) for k, v in sorted(tally.pnl.items())}
     # What holding positions from close to close does not explain: fills at prices other than
     # the close (slippage, the gap to the next open), fees. Shown, not hidden.
     by_sleeve["execution_and_costs"] = round(total - sum(by_sleeve.values()), 2)
@@ -146,60 +191,53 @@ def _attributed(tape: ReplayTape, decisions: list[dict[str, Any]], total: float)
     }
 
 
-def _bar_ts(record: dict[str, Any]) -> int:
-    return int(record["decision_id"].rsplit("@", 1)[1])
-
-
-def _flips(tape: ReplayTape) -> int:
-    flips = 0
-    last: dict[str, float] = {}
-    for held in tape.positions:
-        for symbol, qty in held.items():
-            before = last.get(symbol, 0.0)
-            if before * qty < 0:
-                flips += 1
-            if qty != 0.0:
-                last[symbol] = qty
-    return flips
-
-
-def summarize(rid: str, out_dir: Path, tape: ReplayTape, daemon: Daemon) -> dict[str, Any]:
-    records = _jsonl(out_dir / "decisions.jsonl")
-    decisions = [r for r in records if r.get("decision_id")]
-    journal = _jsonl(out_dir / "state" / "journal.jsonl")
-    sent = [e for e in journal if e.get("type") == "INTENT"]
+def summarize(rid: str, out_dir: Path, tally: ReplayTally, daemon: Daemon) -> dict[str, Any]:
+    sent: list[dict[str, Any]] = []
+    fills: list[dict[str, Any]] = []
+    for e in _jsonl(out_dir / "state" / "journal.jsonl"):
+        if e.get("type") == "INTENT":
+            sent.append(e)
+        elif e.get("type") == "FILL":
+            fills.append(e)
     per_day = Counter(_day(int(e["bar_ts_ns"])) for e in sent if e.get("bar_ts_ns"))
-    reasons = Counter((r.get("reason") or {}).get("code") or "ORDER" for r in decisions)
-    curve, worst = _drawdown(tape.equity)
-    start, end = (tape.equity[0], tape.equity[-1]) if tape.equity else (0.0, 0.0)
+    step = max(1, len(tally.ts) // MAX_POINTS)
+    curve, worst = drawdown(tally.equity, step)
+    start, end = (tally.equity[0], tally.equity[-1]) if tally.equity else (0.0, 0.0)
     from quantbot.research.html_report import write_report  # noqa: PLC0415 -- after the run
 
+    decisions = tally.decisions
     summary: dict[str, Any] = {
         "replay_id": rid,
-        "bars": daemon.pipeline.counters.bars,
-        "batches": len(tape.ts),
-        "first_bar_ns": tape.ts[0] if tape.ts else 0,
-        "last_bar_ns": tape.ts[-1] if tape.ts else 0,
+        "bars": daemon.pipeline.counters.bars if daemon.pipeline is not None else 0,
+        "batches": len(tally.ts),
+        "first_bar_ns": tally.ts[0] if tally.ts else 0,
+        "last_bar_ns": tally.ts[-1] if tally.ts else 0,
         "orders": {
             "sent": len(sent),
-            "fills": sum(1 for e in journal if e.get("type") == "FILL"),
-            "trades_per_day": round(len(sent) / max(1, len({_day(t) for t in tape.ts})), 3),
+            "fills": len(fills),
+            "trades_per_day": round(len(sent) / max(1, tally.days()), 3),
             "busiest_days": per_day.most_common(5),
-            "flips": _flips(tape),
-            "flip_rate": round(_flips(tape) / len(sent), 4) if sent else 0.0,
+            "flips": tally.flips,
+            "flip_rate": round(tally.flips / len(sent), 4) if sent else 0.0,
         },
         "decisions_by_reason": {
-            code: {"count": n, "share": round(n / len(decisions), 4)}
-            for code, n in reasons.most_common()
+            code: {"count": n, "share": round(n / decisions, 4)}
+            for code, n in tally.reasons.most_common()
         },
-        "implementation_shortfall_bps": _percentiles(shortfall_bps(decisions, journal)),
+        "implementation_shortfall_bps": _percentiles(shortfall_bps(tally.arrival, fills)),
         "pnl": {
             "start_equity": round(start, 2),
             "end_equity": round(end, 2),
             "total": round(end - start, 2),
             "max_drawdown_pct": round(worst, 3),
         },
-        "attribution_by_sleeve": _attributed(tape, decisions, end - start),
+        "attribution_by_sleeve": _attributed(tally, end - start),
     }
-    write_report(out_dir / "report.html", summary, tape, curve)
+    write_report(
+        out_dir / "report.html",
+        summary,
+        tally.ts[::step].tolist(),
+        tally.equity[::step].tolist(),
+        curve,
+    )
     return summary

@@ -51,9 +51,12 @@ class ControlState:
 
 
 class ControlStore:
-    def __init__(self, path: Path, clock: Clock) -> None:
+    def __init__(self, path: Path, clock: Clock, *, watch: bool = True) -> None:
         self.path = path
         self._clock = clock
+        # False: nobody else writes this file (a replay, which no operator controls), so
+        # ``cached`` reads it once and again only after this store's own saves.
+        self._watch = watch
         self._cached: ControlState | None = None
         self._stamp: tuple[int, ...] | None = None
 
@@ -64,6 +67,8 @@ class ControlStore:
         The CLI (`quantbot kill`) writes the same file, so a change made by a person reaches
         the running daemon at its next decision without a socket.
         """
+        if self._cached is not None and not self._watch:
+            return self._cached
         stamp = self._file_stamp()
         if self._cached is None or stamp != self._stamp:
             self._cached = self.load()

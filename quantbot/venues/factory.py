@@ -42,7 +42,10 @@ def make_venue(
     clock: Clock,
     state_dir: Path,
     environ: Mapping[str, str] | None = None,
+    sync_each_change: bool = True,
 ) -> Any:
+    """The configured venue. ``sync_each_change=False`` (a replay) lets the embedded venue's
+    book reach the disk at close instead of at each change."""
     environ = os.environ if environ is None else environ
     if config.venue.name == "ccxt":
         return _ccxt(config, mode, clock, environ)
@@ -62,6 +65,7 @@ def make_venue(
         session=SessionCalendar.parse(sim.session) if sim.session else None,
         fill_model=sim.fill_model,
         proxy_spread_bps=sim.proxy_spread_bps,
+        sync_each_change=sync_each_change,
     )
     plan = plan_from_env(environ)  # refuses unless QUANTBOT_TESTING=1
     if plan is not None:

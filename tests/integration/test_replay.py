@@ -43,6 +43,13 @@ def test_a_second_replay_writes_byte_identical_records(workdir: Path) -> None:
     assert (elsewhere / "decisions.jsonl").read_bytes() == decisions  # --out is not an input
     summary = orjson.loads((again / "summary.json").read_bytes())
     assert summary["orders"]["sent"] == journal.count(b'"type":"INTENT"')
+    # The summary is tallied while the records are written: it must count what is on disk.
+    lines = [orjson.loads(line) for line in decisions.splitlines()]
+    codes = [(r.get("reason") or {}).get("code") or "ORDER" for r in lines if "decision_id" in r]
+    counted = {code: n["count"] for code, n in summary["decisions_by_reason"].items()}
+    assert counted == {code: codes.count(code) for code in set(codes)}
+    assert summary["bars"] == len(codes)
+    assert summary["orders"]["fills"] == journal.count(b'"type":"FILL"')
     report = (again / "report.html").read_text()
     assert "<svg" in report and "http" not in report.replace("http://www.w3.org", "")
 

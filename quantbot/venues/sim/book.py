@@ -5,7 +5,9 @@
 when it first persists a book that has no file yet. Every persisted change in between is one
 line appended to ``sim_venue.log.jsonl`` beside it and synced before the call that made it
 returns, so a mutation costs the size of the change, not of the history, and a SIGKILL loses
-nothing acknowledged. See ``codec.py`` for both formats. Both files are mode 0o600.
+nothing acknowledged. A replay (``sync_each=False``) appends the same lines unsynced: its
+book is synced at close, and a crashed replay is run again from its inputs. See ``codec.py``
+for both formats. Both files are mode 0o600.
 
 Loading reads the snapshot and replays the log records after its ``log_n``; a venue that loads
 then compacts (fresh snapshot, empty log). An unterminated last line that does not parse is a
@@ -127,9 +129,10 @@ def _sync_dir(directory: Path) -> None:
 class BookFiles:
     """The snapshot at ``path`` and its log: what ``SimVenue`` persists through."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, sync_each: bool = True) -> None:
         self.path = path
         self.log = log_path(path)
+        self._sync_each = sync_each  # False: a replay's book, synced at close only
         self._fd: int | None = None
         self._log_n = 0
         self._snapshotted = False
@@ -197,7 +200,8 @@ class BookFiles:
             view = memoryview(line)
             while view:
                 view = view[os.write(fd, view) :]
-            _sync(fd)
+            if self._sync_each:
+                _sync(fd)
             written = True
         finally:
             if not written:

@@ -75,12 +75,15 @@ class SimVenue:
         session: SessionCalendar | None = None,
         fill_model: FillModel | str = FillModel.NEXT_OPEN,
         proxy_spread_bps: float = 0.0,
+        sync_each_change: bool = True,
     ) -> None:
         self.name = "sim"
         self.seed = seed  # reserved: today's fill rules need no randomness
         self._clock = clock
         self._instruments = dict(instruments)
-        self._files = BookFiles(state_path) if state_path is not None else None
+        self._files = (
+            BookFiles(state_path, sync_each=sync_each_change) if state_path is not None else None
+        )
         self._fee_rate = checked_param("fee_bps", fee_bps, low=0) / _BPS
         self._multiple = checked_param(
             "buying_power_multiple", buying_power_multiple, low=0, strict=True

@@ -94,3 +94,18 @@ def test_unknown_keys_in_the_file_are_ignored(tmp_path: Path) -> None:
     path = tmp_path / "control.json"
     path.write_bytes(orjson.dumps({"kill_switch": True, "kill_reason": "r", "future": 1}))
     assert store(path).load() == ControlState(kill_switch=True, kill_reason="r")
+
+
+def test_an_unwatched_store_sees_its_own_halt_and_no_outside_write(tmp_path: Path) -> None:
+    """A replay's control file (``watch=False``): nobody else writes it, so the store reads
+    it once; the daemon's own halt still blocks at the next decision."""
+    path = tmp_path / "control.json"
+    watched = store(path)
+    unwatched = ControlStore(path, SimClock(T0), watch=False)
+    assert not unwatched.cached.blocks_new_risk and not watched.cached.blocks_new_risk
+    store(path).kill("from outside")  # another process
+    assert watched.cached.kill_switch
+    assert not unwatched.cached.kill_switch
+    unwatched.halt("HALT_INVARIANT_VIOLATION", "overfill of c1")
+    assert unwatched.cached.halt_code == "HALT_INVARIANT_VIOLATION"
+    assert unwatched.cached.kill_switch  # its own save re-read the file, kill included

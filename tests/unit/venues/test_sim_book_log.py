@@ -42,7 +42,7 @@ INSTRUMENTS = {"AAPL": Instrument("AAPL", tick_size=D("0.01"), lot_size=D(1))}
 IDS = ("m", "l", "st", "bad", "c1", "c2")
 
 
-def make_venue(path: Path, clock: SimClock | None = None) -> SimVenue:
+def make_venue(path: Path, clock: SimClock | None = None, *, sync_each: bool = True) -> SimVenue:
     return SimVenue(
         clock=clock or SimClock(T0),
         instruments=INSTRUMENTS,
@@ -51,6 +51,7 @@ def make_venue(path: Path, clock: SimClock | None = None) -> SimVenue:
         fee_bps=10.0,
         slippage_bps=5.0,
         participation_cap=0.1,
+        sync_each_change=sync_each,
     )
 
 
@@ -329,3 +330,26 @@ def test_hand_written_encoders_cover_every_field_and_round_trip() -> None:
         doc = encode(value)
         assert list(doc) == [f.name for f in attrs.fields(type(value))]
         assert decode(orjson.loads(orjson.dumps(doc))) == value
+
+
+async def test_a_replay_book_syncs_at_close_not_at_each_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A paper venue syncs each change before acknowledging it; a replay's venue
+    (``sync_each_change=False``) writes the same log lines and syncs only when it closes."""
+    synced: list[int] = []
+    monkeypatch.setattr(book_module, "_sync", synced.append)
+    paper, replay = tmp_path / "paper" / "sim_venue.json", tmp_path / "replay" / "sim_venue.json"
+    venues = {"paper": make_venue(paper), "replay": make_venue(replay, sync_each=False)}
+    syncs = {}
+    for name, venue in venues.items():
+        synced.clear()
+        for i in range(1, 6):
+            await venue.submit(intent(f"o{i}", Side.BUY, "1", limit="100"))
+        syncs[name] = len(synced)
+    assert syncs == {"paper": 4, "replay": 0}  # the first change writes the snapshot
+    assert log_of(paper).read_bytes() == log_of(replay).read_bytes()
+    await venues["replay"].close()
+    restarted = make_venue(replay)
+    opened = [o.client_order_id for o in await restarted.open_orders()]
+    assert opened == [f"o{i}" for i in range(1, 6)]

@@ -1,0 +1,125 @@
+"""The replay summary, on a four-bar run worked out by hand: trades, flips, shortfall, PnL,
+drawdown and the per-sleeve attribution a user reads in summary.json and report.html."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import orjson
+import pytest
+
+from quantbot.domain.values import Bar
+from quantbot.research.summary import ReplayTally, summarize
+
+SYM = "SIM-AAA"
+T0 = 1_767_225_600 * 10**9  # 2026-01-01T00:00Z
+MINUTE = 60 * 10**9
+
+
+class FakeRun:
+    """What the tally reads from a daemon after a batch: the ledger's positions and event
+    count (a fill is an event), the venue's equity and the pipeline's bar count."""
+
+    def __init__(self) -> None:
+        self.positions: dict[str, Any] = {}
+        self.equity_now = Decimal(0)
+        self.ledger = SimpleNamespace(positions=self.positions, last_event_seq=0)
+        self.oms = SimpleNamespace(ledger=self.ledger)
+        self.venue = SimpleNamespace(equity=lambda: self.equity_now)
+        self.pipeline = SimpleNamespace(counters=SimpleNamespace(bars=0))
+
+    def after(self, tally: ReplayTally, i: int, close: float, qty: int, equity: int) -> None:
+        if SYM not in self.positions or self.positions[SYM].qty != qty:
+            self.ledger.last_event_seq += 1  # the fill that moved it
+        self.positions[SYM] = SimpleNamespace(qty=Decimal(qty))
+        self.equity_now = Decimal(equity)
+        self.pipeline.counters.bars += 1
+        bar = Bar(SYM, T0 + i * MINUTE, close, close, close, close, 1000.0, 60)
+        tally.note_batch([bar], self)  # type: ignore[arg-type]
+
+
+def decision(i: int, code: str | None, shares: dict[str, float], **order: Any) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "decision_id": f"{SYM}@{T0 + i * MINUTE}",
+        "symbol": SYM,
+        "net": {"contributions": shares},
+        "reason": {"code": code} if code else None,
+    }
+    if order:
+        record["intent"] = {"client_order_id": order["cid"], "side": order["side"]}
+        record["arrival_price"] = order["arrival"]
+    return record
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> tuple[ReplayTally, FakeRun, Path]:
+    tally, daemon = ReplayTally(), FakeRun()
+    both = {"trend": 0.6, "mean_reversion": -0.2}
+    # bar 0 (close 100): buy 2 at arrival 100; flat until it fills
+    tally.note_record(decision(0, None, both, cid="c1", side="BUY", arrival="100"))
+    tally.note_record({"event": "RECONCILE", "reason": {"code": "X"}})  # not a decision
+    daemon.after(tally, 0, 100.0, 0, 1000)
+    # bar 1 (close 102): filled at 101, long 2
+    tally.note_record(decision(1, "NETTING_DEADBAND", both))
+    daemon.after(tally, 1, 102.0, 2, 1004)
+    # bar 2 (close 99): sell 4 (reverse) at arrival 99
+    tally.note_record(decision(2, None, {"trend": -0.5}, cid="c2", side="SELL", arrival="99"))
+    daemon.after(tally, 2, 99.0, 2, 998)
+    # bar 3 (close 97): filled at 98.9, short 2
+    tally.note_record(decision(3, "NETTING_DEADBAND", {"trend": -0.5}))
+    daemon.after(tally, 3, 97.0, -2, 990)
+    state = tmp_path / "state"
+    state.mkdir()
+    events = [
+        {"type": "INTENT", "client_order_id": "c1", "bar_ts_ns": T0},
+        {"type": "FILL", "client_order_id": "c1", "qty": "2", "price": "101"},
+        {"type": "INTENT", "client_order_id": "c2", "bar_ts_ns": T0 + 2 * MINUTE},
+        {"type": "FILL", "client_order_id": "c2", "qty": "1", "price": "99.0"},
+        {"type": "FILL", "client_order_id": "c2", "qty": "3", "price": "98.8666666666666667"},
+    ]
+    (state / "journal.jsonl").write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
+    return tally, daemon, tmp_path
+
+
+def test_the_summary_of_a_hand_worked_run(run: tuple[ReplayTally, FakeRun, Path]) -> None:
+    tally, daemon, out = run
+    summary = summarize("rp-test", out, tally, daemon)  # type: ignore[arg-type]
+    assert summary["bars"] == summary["batches"] == 4
+    orders = summary["orders"]
+    assert (orders["sent"], orders["fills"], orders["flips"]) == (2, 3, 1)
+    assert orders["trades_per_day"] == 2.0 and orders["flip_rate"] == 0.5
+    assert orders["busiest_days"] == [("2026-01-01", 2)]
+    reasons = summary["decisions_by_reason"]
+    assert reasons == {
+        "ORDER": {"count": 2, "share": 0.5},
+        "NETTING_DEADBAND": {"count": 2, "share": 0.5},
+    }
+    # c1 bought at 101 against 100: 100 bps; c2 sold 4 at VWAP 98.9 against 99: 10.101 bps
+    shortfall = summary["implementation_shortfall_bps"]
+    assert shortfall == {"n": 2, "p10": 10.101, "p50": 100.0, "p90": 100.0, "mean": 55.051}
+    pnl = summary["pnl"]
+    assert (pnl["start_equity"], pnl["end_equity"], pnl["total"]) == (1000, 990, -10)
+    assert pnl["max_drawdown_pct"] == round((990 - 1004) / 1004 * 100, 3)
+    # bar 1->2: long 2 x -3 = -6, split 0.6 : 0.2 by bar 1's shares (trend -4.5, mr -1.5);
+    # bar 2->3: long 2 x -2 = -4, all trend (bar 2's shares); the flat bar 0->1 earns nothing.
+    # The rest of the -10 equity change (-10 - -10 = 0) is execution and costs.
+    assert summary["attribution_by_sleeve"]["pnl"] == {
+        "mean_reversion": -1.5,
+        "trend": -8.5,
+        "execution_and_costs": 0.0,
+    }
+    report = (out / "report.html").read_text()
+    assert report.count("<polyline") == 2 and "trend" in report
+    assert "http" not in report.replace("http://www.w3.org", "")  # opens offline
+
+
+def test_the_tally_keeps_counts_not_records(run: tuple[ReplayTally, FakeRun, Path]) -> None:
+    """Memory stays flat in the length of a replay: per batch, a time and an equity."""
+    tally, _, _ = run
+    assert len(tally.ts) == len(tally.equity) == 4
+    assert tally.decisions == 4 and set(tally.arrival) == {"c1", "c2"}
+    held = [v for v in vars(tally).values() if isinstance(v, list)]
+    assert held == []  # no list grows with the records

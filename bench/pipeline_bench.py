@@ -1,8 +1,9 @@
 """Pipeline benchmark: the daemon's paper pipeline, in-process, on a SimClock.
 
-Same wiring as ``quantbot.app.Daemon.start`` in paper mode (SimVenue in memory, real journal,
-ledger, OMS and decision-record writer in a temp dir), fed seeded synthetic 1-minute bars that
-are generated before the timed loop. Per bar time the clock is set to the bar's close, then
+The ``Daemon`` that `quantbot run --execution-mode paper` builds, with its state and runtime
+dirs in a temp dir (embedded venue with its book on disk, journal, daily guard, TCA, control
+file and socket), fed seeded synthetic 1-minute bars that are generated before the timed
+loop in place of its feed task. Per bar time the clock is set to the bar's close, then
 ``pipeline.on_batch`` is timed. Latency per bar = that time / bars in the batch.
 
     python -m bench.pipeline_bench [--bars N] [--symbols K] [--repeat R] [--out PATH]
@@ -33,22 +34,11 @@ from typing import Any
 import attrs
 import orjson
 
+from quantbot.app import Daemon
 from quantbot.clock import NS_PER_S, SimClock
 from quantbot.config import LoadedConfig, load_config
-from quantbot.decision import DecisionStep
 from quantbot.domain.values import Bar
 from quantbot.marketdata.synthetic import SyntheticMarket
-from quantbot.oms.journal import Journal
-from quantbot.oms.ledger import Ledger
-from quantbot.oms.manager import OrderManager
-from quantbot.oms.pretrade import PretradeGates
-from quantbot.oms.reconcile import Reconciler
-from quantbot.ops.breakers import BreakerBoard
-from quantbot.ops.errors import ErrorHandler
-from quantbot.pipeline import Pipeline
-from quantbot.records.jsonl import RotatingJsonl
-from quantbot.venues.factory import sim_instruments
-from quantbot.venues.sim.venue import SimVenue
 
 try:
     import uvloop
@@ -85,94 +75,48 @@ def percentile(ordered: list[float], q: float) -> float:
     return ordered[index]
 
 
-def _ignore(*_args: Any) -> None:
-    return None
-
-
-def _fail(why: Any) -> None:
-    raise RuntimeError(f"the benchmark workload halted: {why}")
-
-
 async def run_once(loaded: LoadedConfig, symbols: list[str], batches: list[list[Bar]]) -> dict:
-    market = attrs.evolve(loaded.config.market, symbols=symbols)
-    config = attrs.evolve(loaded.config, market=market)
     clock = SimClock(START_NS)
-    instruments = sim_instruments(config)
-    sim = config.venue.sim
-    venue = SimVenue(
-        clock=clock,
-        instruments=instruments,
-        state_path=None,
-        initial_cash=sim.initial_cash,
-        fee_bps=sim.fee_bps,
-        slippage_bps=sim.slippage_bps,
-        participation_cap=sim.participation_cap,
-        buying_power_multiple=sim.buying_power_multiple,
-        seed=config.market.seed,
-    )
-    await venue.connect()
-    base = {"run_id": "bench", "execution_mode": "paper", "config_hash": loaded.hash}
-    base["profile"] = config.run.trading_profile
-    step = DecisionStep.from_config(config, clock, instruments, base, check_staleness=False)
     with tempfile.TemporaryDirectory(prefix="quantbot-bench-") as tmp:
-        journal = Journal(
-            Path(tmp) / "journal.jsonl", clock, sync_every=config.records.fsync_every_steps
+        config = loaded.config
+        config = attrs.evolve(
+            config,
+            run=attrs.evolve(config.run, state_dir=f"{tmp}/state", runtime_dir=tmp),
+            market=attrs.evolve(config.market, symbols=symbols),
         )
-        # The daemon's full order path: pre-trade gates, breakers, the error handler and
-        # bounded read retries all run, as they do in `quantbot run`.
-        breakers = BreakerBoard(config.breakers, clock)
-        errors = ErrorHandler(
-            on_halt=_fail,
-            on_skip_symbol=_ignore,
-            on_disable_provider=_ignore,
-            record=_ignore,
-            breakers=breakers,
-        )
-        gates = PretradeGates(config.pretrade, clock, configured_symbols=config.market.symbols)
-        oms = OrderManager(
-            journal=journal,
-            ledger=Ledger(),
-            venue=venue,
-            clock=clock,
-            gates=gates,
-            breakers=breakers,
-            errors=errors,
-            retry=config.retry,
-        )
-        fsync_every = config.records.fsync_every_steps
-        path = Path(tmp) / config.records.decisions_file
-        records = RotatingJsonl(path, clock, fsync_every=fsync_every)
-        pipeline = Pipeline(
-            step=step,
-            oms=oms,
-            venue=venue,
-            records=records,
-            market_sink=venue.on_bar,
-            blocked_by=lambda: None,
+        # `quantbot run --execution-mode paper`'s own daemon: its venue book on disk, its
+        # journal and daily guard syncing each order before the submit, its control file and
+        # socket, its TCA; only the feed task is replaced by this loop.
+        daemon = Daemon(
+            LoadedConfig(config, loaded.path, loaded.env_keys, loaded.hash),
             execution_mode="paper",
-            reconciler=Reconciler(oms, config.oms),
-            breakers=breakers,
+            clock=clock,
+            run_id="bench",
         )
+        await daemon.start()
+        pipeline = daemon.pipeline
+        assert pipeline is not None and daemon.records is not None
         interval_ns = INTERVAL_S * NS_PER_S
         perf = time.perf_counter_ns
         samples: list[float] = []
-        loop_start = perf()
-        for batch in batches:
-            clock.set(batch[0].ts_ns + interval_ns)
-            start = perf()
-            await pipeline.on_batch(batch)
-            samples.append((perf() - start) / len(batch))
-        wall_ns = perf() - loop_start
-        records.close()
-        journal.close()
-        await venue.close()
+        try:
+            loop_start = perf()
+            for batch in batches:
+                clock.set(batch[0].ts_ns + interval_ns)
+                start = perf()
+                await pipeline.on_batch(batch)
+                samples.append((perf() - start) / len(batch))
+            wall_ns = perf() - loop_start
+        finally:
+            await daemon.close()
+        records = daemon.records.records_written
     warmup = min(math.ceil(WARMUP_BARS / len(symbols)), len(samples) // 2)
     timed = sorted(samples[warmup:])
     counters, wall_s = pipeline.counters, wall_ns / NS_PER_S
     return {
         **attrs.asdict(counters),
         "orders": counters.intents,
-        "records": records.records_written,
+        "records": records,
         "symbols": len(symbols),
         "warmup_bar_times": warmup,
         "p50_us": round(percentile(timed, 50) / 1e3, 2),

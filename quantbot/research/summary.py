@@ -5,7 +5,7 @@ Everything is computed from what the replay wrote (each decision record as it is
 journal) plus the equity and positions noted after each batch, so the summary explains the
 records rather than a second model of the run. Memory stays flat in the length of the run:
 the tally keeps counts, one arrival price per order sent and two numbers per batch (time,
-equity), never the records themselves.
+equity), never the records themselves, and the journal is read once, line by line.
 
 Attribution: each bar's mark-to-market PnL of a symbol (position held into the bar x price
 change) is split across sleeves by their shares of the net target at the symbol's last
@@ -159,24 +159,35 @@ def drawdown(equity: Sequence[float], step: int = 1) -> tuple[list[float], float
     return curve, worst
 
 
-def shortfall_bps(
-    arrival: dict[str, tuple[float, str]], fills: list[dict[str, Any]]
-) -> list[float]:
-    """Per filled order: (fill VWAP - arrival price) / arrival, in bps, positive = cost."""
-    qty: dict[str, float] = defaultdict(float)
-    value: dict[str, float] = defaultdict(float)
-    for e in fills:
-        if e.get("client_order_id") in arrival:
-            q = float(e["qty"])
-            qty[e["client_order_id"]] += q
-            value[e["client_order_id"]] += q * float(e["price"])
-    out = []
-    for cid, q in qty.items():
-        price, side = arrival[cid]
-        vwap = value[cid] / q
-        sign = 1.0 if side == "BUY" else -1.0
-        out.append((vwap - price) / price * 1e4 * sign)
-    return out
+class JournalTotals:
+    """What the summary reads from the journal, in one streamed pass: orders sent (and on
+    which bar days), fills, and each filled order's implementation shortfall in bps,
+    (fill VWAP - arrival price) / arrival, positive = cost."""
+
+    def __init__(self, journal: Path, arrival: dict[str, tuple[float, str]]) -> None:
+        self.sent = 0
+        self.fills = 0
+        self.per_day: Counter[str] = Counter()
+        qty: dict[str, float] = defaultdict(float)
+        value: dict[str, float] = defaultdict(float)
+        for e in _jsonl(journal):
+            kind = e.get("type")
+            if kind == "INTENT":
+                self.sent += 1
+                if e.get("bar_ts_ns"):
+                    self.per_day[_day(int(e["bar_ts_ns"]))] += 1
+            elif kind == "FILL":
+                self.fills += 1
+                cid = e.get("client_order_id")
+                if cid in arrival:
+                    q = float(e["qty"])
+                    qty[cid] += q
+                    value[cid] += q * float(e["price"])
+        self.shortfall_bps: list[float] = []
+        for cid, q in qty.items():
+            price, side = arrival[cid]
+            sign = 1.0 if side == "BUY" else -1.0
+            self.shortfall_bps.append((value[cid] / q - price) / price * 1e4 * sign)
 
 
 def _attributed(tally: ReplayTally, total: float) -> dict[str, Any]:
@@ -192,14 +203,8 @@ def _attributed(tally: ReplayTally, total: float) -> dict[str, Any]:
 
 
 def summarize(rid: str, out_dir: Path, tally: ReplayTally, daemon: Daemon) -> dict[str, Any]:
-    sent: list[dict[str, Any]] = []
-    fills: list[dict[str, Any]] = []
-    for e in _jsonl(out_dir / "state" / "journal.jsonl"):
-        if e.get("type") == "INTENT":
-            sent.append(e)
-        elif e.get("type") == "FILL":
-            fills.append(e)
-    per_day = Counter(_day(int(e["bar_ts_ns"])) for e in sent if e.get("bar_ts_ns"))
+    journal = JournalTotals(out_dir / "state" / "journal.jsonl", tally.arrival)
+    sent = journal.sent
     step = max(1, len(tally.ts) // MAX_POINTS)
     curve, worst = drawdown(tally.equity, step)
     start, end = (tally.equity[0], tally.equity[-1]) if tally.equity else (0.0, 0.0)
@@ -213,18 +218,18 @@ def summarize(rid: str, out_dir: Path, tally: ReplayTally, daemon: Daemon) -> di
         "first_bar_ns": tally.ts[0] if tally.ts else 0,
         "last_bar_ns": tally.ts[-1] if tally.ts else 0,
         "orders": {
-            "sent": len(sent),
-            "fills": len(fills),
-            "trades_per_day": round(len(sent) / max(1, tally.days()), 3),
-            "busiest_days": per_day.most_common(5),
+            "sent": sent,
+            "fills": journal.fills,
+            "trades_per_day": round(sent / max(1, tally.days()), 3),
+            "busiest_days": journal.per_day.most_common(5),
             "flips": tally.flips,
-            "flip_rate": round(tally.flips / len(sent), 4) if sent else 0.0,
+            "flip_rate": round(tally.flips / sent, 4) if sent else 0.0,
         },
         "decisions_by_reason": {
             code: {"count": n, "share": round(n / decisions, 4)}
             for code, n in tally.reasons.most_common()
         },
-        "implementation_shortfall_bps": _percentiles(shortfall_bps(tally.arrival, fills)),
+        "implementation_shortfall_bps": _percentiles(journal.shortfall_bps),
         "pnl": {
             "start_equity": round(start, 2),
             "end_equity": round(end, 2),

@@ -29,9 +29,7 @@ from quantbot.marketdata.contract import ContractVerdict, DataContract
 from quantbot.portfolio.netting import NetTarget, net_signals, within_deadband
 from quantbot.portfolio.targets import OrderedTargets
 from quantbot.signals.base import Sleeve
-from quantbot.signals.external import ExternalSleeve
-from quantbot.signals.mean_reversion import MeanReversionSleeve
-from quantbot.signals.trend import TrendSleeve
+from quantbot.signals.configured import configured_sleeves, inbox_sleeve
 from quantbot.sizing.base import Sizer
 from quantbot.sizing.simple import SimpleSizer
 
@@ -119,26 +117,17 @@ class DecisionStep:
         sleeves: list[Sleeve] | None = None,
         sizer: Sizer | None = None,
     ) -> DecisionStep:
-        """The step ``config`` describes. ``sleeves`` and ``sizer`` replace the configured
-        ones (the replay benchmark runs its reference strategy this way); the external
-        sleeve of the inbox is added to either."""
-        trend, mr = config.signals.trend, config.signals.mean_reversion
+        """The step ``config`` describes; ``sleeves`` and ``sizer`` replace the configured
+        ones (the replay benchmark's reference strategy). The inbox's sleeve joins either."""
         contract = DataContract(
             clock=clock,
             max_staleness_s=config.data_contract.max_staleness_s if check_staleness else None,
             max_jump_fraction=config.data_contract.max_jump_fraction,
         )
-        if sleeves is None:
-            sleeves = [
-                TrendSleeve("trend", fast=trend.fast, slow=trend.slow, scale=trend.scale),
-                MeanReversionSleeve(
-                    "mean_reversion", window=mr.window, entry_z=mr.entry_z, max_z=mr.max_z
-                ),
-            ]
-        external = None
-        if config.inbox.enabled:
-            external = ExternalSleeve(name="external", ttl_s=config.inbox.ttl_s, clock=clock)
-            sleeves = [*sleeves, external]
+        sleeves = list(configured_sleeves(config) if sleeves is None else sleeves)
+        external = inbox_sleeve(config, clock)
+        if external is not None:
+            sleeves.append(external)
         profile = config.profile
         return cls(
             config=config,

@@ -31,7 +31,7 @@ import orjson
 from loguru import logger
 
 from quantbot.domain.errors import StartupError
-from quantbot.venues.sim.codec import apply_record, dumps_book, dumps_record, loads_book
+from quantbot.venues.sim.codec import apply_record, book_chunks, dumps_record, loads_book
 from quantbot.venues.sim.state import SimBook, order_price
 
 __all__ = ["FILE_MODE", "BookFiles", "SimBook", "load_book", "log_path", "order_price", "read_book"]
@@ -106,12 +106,12 @@ def load_book(path: Path) -> SimBook:
 
 def write_snapshot(book: SimBook, path: Path, log_n: int = 0) -> None:
     """Replace ``path`` with ``book`` atomically and durably, mode 0o600 (the log untouched)."""
-    data = dumps_book(book, log_n)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE), "wb") as f:
         os.fchmod(f.fileno(), FILE_MODE)  # a leftover temp file may carry another mode
-        f.write(data)
+        for chunk in book_chunks(book, log_n):  # a long history never whole in memory
+            f.write(chunk)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)

@@ -19,7 +19,7 @@ Log record (one line per persisted change; absolute values, so applying one is a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -116,7 +116,13 @@ def decode_position(raw: dict[str, Any]) -> Position:
 
 def dumps_book(book: SimBook, log_n: int = 0) -> bytes:
     """The whole book, as of log record ``log_n`` (records up to it are already in here)."""
-    document = {
+    return b"".join(book_chunks(book, log_n))
+
+
+def book_chunks(book: SimBook, log_n: int = 0, per_chunk: int = 1000) -> Iterator[bytes]:
+    """``dumps_book``'s bytes in pieces of at most ``per_chunk`` orders or fills, so a long
+    history is written without its whole document in memory at once."""
+    head = {
         "version": FORMAT_VERSION,
         "log_n": log_n,
         "cash": str(book.cash),
@@ -124,12 +130,22 @@ def dumps_book(book: SimBook, log_n: int = 0) -> bytes:
         "next_order_no": book.next_order_no,
         "marks": {s: str(m) for s, m in book.marks.items()},
         "positions": [position_doc(p) for p in book.positions.values()],
-        "orders": [order_doc(o) for o in book.orders.values()],
-        "fills": [fill_doc(f) for f in book.fills],
+    }
+    yield orjson.dumps(head)[:-1]  # the object left open: the long lists follow
+    for key, items, doc in (
+        ("orders", list(book.orders.values()), order_doc),
+        ("fills", book.fills, fill_doc),
+    ):
+        yield b',"' + key.encode() + b'":['
+        for start in range(0, len(items), per_chunk):
+            part = b",".join(orjson.dumps(doc(item)) for item in items[start : start + per_chunk])
+            yield part if start == 0 else b"," + part
+        yield b"]"
+    tail = {
         "seen_client_ids": sorted(book.seen_client_ids),
         "armed_stops": sorted(book.armed_stops),
     }
-    return orjson.dumps(document)
+    yield b"," + orjson.dumps(tail)[1:]
 
 
 def loads_book(raw: bytes) -> tuple[SimBook, int]:

@@ -28,6 +28,7 @@ from quantbot.venues.sim import SimVenue
 from quantbot.venues.sim import book as book_module
 from quantbot.venues.sim.book import load_book, read_book
 from quantbot.venues.sim.codec import (
+    book_chunks,
     decode_fill,
     decode_order,
     decode_position,
@@ -353,3 +354,23 @@ async def test_a_replay_book_syncs_at_close_not_at_each_change(
     restarted = make_venue(replay)
     opened = [o.client_order_id for o in await restarted.open_orders()]
     assert opened == [f"o{i}" for i in range(1, 6)]
+
+
+async def test_the_snapshot_written_in_pieces_is_the_same_document(tmp_path: Path) -> None:
+    """A long history is written a few orders at a time; the file is the same JSON document,
+    byte for byte, as one ``orjson.dumps`` of the whole book would be."""
+    path = tmp_path / "sim_venue.json"
+    venue = make_venue(path)
+    for i in range(1, 6):
+        await venue.submit(intent(f"o{i}", Side.BUY if i % 2 else Side.SELL, "1"))
+        venue.on_bar(bar(100.0, 101.0, 99.0, 100.0, volume=1000.0))
+    await venue.submit(intent("w", Side.BUY, "1", limit="90"))  # still working
+    await venue.close()
+    written = path.read_bytes()
+    document = orjson.loads(written)
+    assert (len(document["orders"]), len(document["fills"])) == (6, 5)
+    assert written == orjson.dumps(document)
+    book = load_book(path)
+    for per_chunk in (1, 2, 1000):
+        chunks = list(book_chunks(book, document["log_n"], per_chunk=per_chunk))
+        assert b"".join(chunks) == written, per_chunk

@@ -22,7 +22,6 @@ import os
 import platform
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,6 +33,7 @@ from typing import Any
 import attrs
 import orjson
 
+from bench.git_info import git_state
 from quantbot.app import Daemon
 from quantbot.clock import NS_PER_S, SimClock
 from quantbot.config import LoadedConfig, load_config
@@ -137,16 +137,6 @@ def _reset_peak_rss() -> bool:
     return False
 
 
-def _git(*args: str) -> str | None:
-    try:
-        done = subprocess.run(
-            ["git", *args], check=False, capture_output=True, text=True, timeout=10
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout.strip() if done.returncode == 0 else None
-
-
 def run_benchmark(
     workloads: list[tuple[int, int]],
     *,
@@ -160,10 +150,7 @@ def run_benchmark(
     report: dict[str, Any] = {
         "benchmark": "pipeline",
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
-        "git": {
-            "commit": _git("rev-parse", "HEAD"),
-            "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
-        },
+        "git": git_state(),
         "machine": {
             "python": sys.version.split()[0],
             "platform": platform.platform(),

@@ -39,6 +39,7 @@ import orjson
 
 # Only what every engine's run needs: a reference engine's peak RSS must not carry quantbot.
 from bench import strategies as st
+from bench.git_info import git_state
 
 DEFAULT_BARS = (300_000, 1_000_000)
 DEFAULT_OUT = Path("runtime/bench/replay_report.json")
@@ -382,6 +383,7 @@ def run_benchmark(
     report: dict[str, Any] = {
         "benchmark": "replay",
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+        "git": git_state(),
         "machine": {
             "python": sys.version.split()[0],
             "platform": platform.platform(),

@@ -85,6 +85,7 @@ def test_report_compares_the_engines_and_writes_the_file(repo_root: Path, tmp_pa
     out = tmp_path / "nested" / "replay_report.json"
     report = rb.run_benchmark([400, BARS], repeat=1, out=out, config_path=repo_root / "config.toml")
     assert orjson.loads(out.read_bytes()) == orjson.loads(orjson.dumps(report, default=str))
+    assert len(report["git"]["commit"]) == 40  # which code the figures belong to
     small, large = report["workloads"]
     assert (small["bars"], large["bars"]) == (400, BARS)
     mine = small["engines"]["quantbot"]

@@ -191,33 +191,42 @@ def block_code(record: dict[str, Any]) -> str | None:
     return None if code is None or code in NOT_BLOCKS else code
 
 
-def _blocks(decisions: list[dict[str, Any]]) -> dict[str, Any]:
-    by_gate: dict[str, Counter[str]] = defaultdict(Counter)
-    by_symbol: Counter[str] = Counter()
-    for record in decisions:
+class DecisionTotals:
+    """What the report needs from the decision records, in one streamed pass: the blocks
+    per gate and per symbol, and each symbol's last bar close."""
+
+    def __init__(self) -> None:
+        self.by_gate: dict[str, Counter[str]] = defaultdict(Counter)
+        self.by_symbol: Counter[str] = Counter()
+        self.closes: dict[str, Any] = {}  # symbol -> last bar close, in first-seen order
+
+    def add(self, record: dict[str, Any]) -> None:
         code = block_code(record)
         if code is not None:
-            by_gate[gate_of(code)][code] += 1
-            by_symbol[str(record.get("symbol"))] += 1
-    return {
-        "total": sum(by_symbol.values()),
-        "by_gate": {
-            g: {"total": sum(c.values()), "codes": dict(sorted(c.items()))}
-            for g, c in sorted(by_gate.items())
-        },
-        "by_symbol": dict(sorted(by_symbol.items())),
-    }
+            self.by_gate[gate_of(code)][code] += 1
+            self.by_symbol[str(record.get("symbol"))] += 1
+        bar = record.get("bar")
+        if "decision_id" in record and isinstance(bar, dict) and bar.get("c") is not None:
+            self.closes[record["symbol"]] = bar["c"]
+
+    def blocks(self) -> dict[str, Any]:
+        return {
+            "total": sum(self.by_symbol.values()),
+            "by_gate": {
+                g: {"total": sum(c.values()), "codes": dict(sorted(c.items()))}
+                for g, c in sorted(self.by_gate.items())
+            },
+            "by_symbol": dict(sorted(self.by_symbol.items())),
+        }
 
 
-def _marks(rows: list[dict[str, Any]], decisions: list[dict[str, Any]]) -> dict[str, Any]:
+def _marks(rows: list[dict[str, Any]], closes: dict[str, Any]) -> dict[str, Any]:
     """Per symbol: the last bar close of the day, else the last arrival price."""
     marks: dict[str, Any] = {}
     for row in sorted(rows, key=lambda r: r["decision_ts"]):
         marks[row["symbol"]] = {"price": _dec(row["arrival_price"]), "source": "arrival"}
-    for record in decisions:
-        bar = record.get("bar")
-        if "decision_id" in record and isinstance(bar, dict) and bar.get("c") is not None:
-            marks[record["symbol"]] = {"price": _dec(bar["c"]), "source": "bar_close"}
+    for symbol, close in closes.items():
+        marks[symbol] = {"price": _dec(close), "source": "bar_close"}
     return marks
 
 
@@ -272,13 +281,12 @@ def build_report(tca_path: Path, decisions_path: Path | None, *, date: str | Non
         if "client_order_id" in row and "decision_ts" in row:
             latest[row["client_order_id"]] = row
     rows = [r for r in latest.values() if date is None or r["decision_ts"][:10] == date]
-    decisions: list[dict[str, Any]] = []
+    totals = DecisionTotals()  # a long replay's records are read one at a time, not kept
     if decisions_path is not None:
-        files = day_files(decisions_path, date, later_days=False)
-        decisions = [
-            d for d in read_lines(files, bad) if date is None or str(d.get("ts", ""))[:10] == date
-        ]
-    marks = _marks(rows, decisions)
+        for d in read_lines(day_files(decisions_path, date, later_days=False), bad):
+            if date is None or str(d.get("ts", ""))[:10] == date:
+                totals.add(d)
+    marks = _marks(rows, totals.closes)
     prices = {s: m["price"] for s, m in marks.items()}
     groups: dict[str, Any] = {}
     for dim in DIMENSIONS:
@@ -294,7 +302,7 @@ def build_report(tca_path: Path, decisions_path: Path | None, *, date: str | Non
         "unreadable_lines": dict(bad),
         "overall": overall,
         "groups": groups,
-        "blocks": _blocks(decisions) if decisions_path is not None else None,
+        "blocks": totals.blocks() if decisions_path is not None else None,
         "answers": _answers(groups, overall, marks),
     }
 

@@ -114,13 +114,9 @@ def decode_position(raw: dict[str, Any]) -> Position:
 # ---------------------------------------------------------------- snapshot
 
 
-def dumps_book(book: SimBook, log_n: int = 0) -> bytes:
-    """The whole book, as of log record ``log_n`` (records up to it are already in here)."""
-    return b"".join(book_chunks(book, log_n))
-
-
 def book_chunks(book: SimBook, log_n: int = 0, per_chunk: int = 1000) -> Iterator[bytes]:
-    """``dumps_book``'s bytes in pieces of at most ``per_chunk`` orders or fills, so a long
+    """The whole book as of log record ``log_n`` (records up to it are already in it), as
+    one compact JSON document in pieces of at most ``per_chunk`` orders or fills, so a long
     history is written without its whole document in memory at once."""
     head = {
         "version": FORMAT_VERSION,

@@ -171,15 +171,23 @@ def _kline_parser(symbol: str) -> _RowParser:
 
 def merge_by_time(series: list[list[Bar]]) -> list[list[Bar]]:
     """Merge per-symbol series (each ascending) into groups of bars sharing one ``ts_ns``."""
-    groups: list[list[Bar]] = []
+    return list(iter_by_time(series))
+
+
+def iter_by_time(series: list[list[Bar]]) -> Iterator[list[Bar]]:
+    """``merge_by_time`` one group at a time (a replay over years never holds them all)."""
+    group: list[Bar] = []
     for bar in heapq.merge(*series, key=_ts):
-        if groups and groups[-1][0].ts_ns == bar.ts_ns:
-            groups[-1].append(bar)
-        elif groups and bar.ts_ns < groups[-1][0].ts_ns:
+        if group and group[0].ts_ns == bar.ts_ns:
+            group.append(bar)
+        elif group and bar.ts_ns < group[0].ts_ns:
             raise ValueError(f"{bar.symbol}: series not ascending at ts_ns={bar.ts_ns}")
         else:
-            groups.append([bar])
-    return groups
+            if group:
+                yield group
+            group = [bar]
+    if group:
+        yield group
 
 
 def _ts(bar: Bar) -> int:

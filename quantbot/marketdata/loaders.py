@@ -38,6 +38,13 @@ def load_series(
     since one of them would otherwise win silently. With ``symbols``, bars of other symbols
     are left out.
     """
+    return merge_by_time(list(load_symbols(paths, symbols=symbols, adjust=adjust).values()))
+
+
+def load_symbols(
+    paths: Iterable[Path | str], *, symbols: Iterable[str] | None = None, adjust: bool = True
+) -> dict[str, list[Bar]]:
+    """``load_series`` before the merge: each symbol's bars, ascending, its files joined."""
     wanted = None if symbols is None else set(symbols)
     by_symbol: dict[str, list[tuple[Path, list[Bar]]]] = {}
     for raw in paths:
@@ -45,7 +52,7 @@ def load_series(
         bars = load_bars(path, adjust=adjust)
         if bars and (wanted is None or bars[0].symbol in wanted):
             by_symbol.setdefault(bars[0].symbol, []).append((path, bars))
-    return merge_by_time([_joined(symbol, parts) for symbol, parts in by_symbol.items()])
+    return {symbol: _joined(symbol, parts) for symbol, parts in by_symbol.items()}
 
 
 def _joined(symbol: str, parts: list[tuple[Path, list[Bar]]]) -> list[Bar]:

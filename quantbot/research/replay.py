@@ -19,9 +19,11 @@ not historical), no control socket polling, no wall-clock pacing.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import shutil
-from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +37,8 @@ from quantbot.config_loader import to_plain
 from quantbot.decision import DecisionStep
 from quantbot.domain.errors import DataError
 from quantbot.domain.values import Bar
-from quantbot.marketdata.loaders import load_series
+from quantbot.marketdata.csv_bars import iter_by_time
+from quantbot.marketdata.loaders import load_symbols
 from quantbot.records.durability import REPLAY
 from quantbot.research.summary import ReplayTally, summarize
 
@@ -56,24 +59,33 @@ class ReplayResult:
     summary: dict[str, Any]
 
 
-def load_bars(request: ReplayRequest) -> list[list[Bar]]:
-    """Every file's bars, filtered to the symbols and dates asked for, in time batches."""
-    symbols = set(request.symbols) or None
-    groups = load_series(list(request.data), symbols=symbols)  # one group per time
-    batches = [g for g in ([b for b in group if _in_range(b, request)] for group in groups) if g]
-    if not batches:
+def load_bars(request: ReplayRequest) -> dict[str, list[Bar]]:
+    """Each symbol's bars in the files, cut to the symbols and dates asked for (symbols with
+    none left out). ``iter_by_time`` turns them into the replay's time batches."""
+    wanted = set(request.symbols) or None
+    lo = _day_ns(request.date_from) if request.date_from is not None else None
+    hi = _day_ns(request.date_to + timedelta(days=1)) if request.date_to is not None else None
+    series = {}
+    for symbol, bars in load_symbols(list(request.data), symbols=wanted).items():
+        start = 0 if lo is None else bisect_left(bars, lo, key=_ts)
+        end = len(bars) if hi is None else bisect_left(bars, hi, key=_ts)
+        if start < end:
+            series[symbol] = bars[start:end] if (start, end) != (0, len(bars)) else bars
+    if not series:
         raise DataError(
             f"no bars in {', '.join(map(str, request.data))} for symbols "
             f"{list(request.symbols) or 'any'} between {request.date_from} and {request.date_to}"
         )
-    return batches
+    return series
 
 
-def _in_range(bar: Bar, request: ReplayRequest) -> bool:
-    day = datetime.fromtimestamp(bar.ts_ns / NS_PER_S, tz=UTC).date()
-    if request.date_from is not None and day < request.date_from:
-        return False
-    return request.date_to is None or day <= request.date_to
+def _day_ns(day: date) -> int:
+    """00:00 UTC of ``day`` in ns: bars from ``--from``'s midnight to ``--to``'s next one."""
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()) * NS_PER_S
+
+
+def _ts(bar: Bar) -> int:
+    return bar.ts_ns
 
 
 def replay_id(loaded: LoadedConfig, request: ReplayRequest, symbols: list[str]) -> str:
@@ -148,21 +160,22 @@ async def play(
 
 
 async def run_replay(loaded: LoadedConfig, request: ReplayRequest) -> ReplayResult:
-    batches = load_bars(request)
-    symbols = sorted({b.symbol for batch in batches for b in batch})
+    series = load_bars(request)
+    symbols = sorted(series)
     rid = replay_id(loaded, request, symbols)
     root = request.out_root or Path(loaded.config.run.runtime_dir) / "replay"
     out_dir = root / rid
     if out_dir.exists():  # a replay is a pure function of its inputs: start clean
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
-    first_close = batches[0][0].ts_ns + int(batches[0][0].interval_s * NS_PER_S)
-    clock = SimClock(first_close)
+    batches = iter_by_time(list(series.values()))  # one batch at a time, not all at once
+    first = next(batches)
+    clock = SimClock(first[0].ts_ns + int(first[0].interval_s * NS_PER_S))
     daemon = replay_daemon(loaded, out_dir, symbols, rid, clock)
     tally = ReplayTally()
     await start(daemon, tally)
     try:
-        for batch, close_ns in _closes(batches):
+        for batch, close_ns in _closes(itertools.chain([first], batches)):
             await play(daemon, clock, batch, close_ns, tally)
     finally:
         await daemon.close()
@@ -171,7 +184,7 @@ async def run_replay(loaded: LoadedConfig, request: ReplayRequest) -> ReplayResu
     return ReplayResult(rid, out_dir, summary)
 
 
-def _closes(batches: list[list[Bar]]) -> Iterator[tuple[list[Bar], int]]:
+def _closes(batches: Iterable[list[Bar]]) -> Iterator[tuple[list[Bar], int]]:
     for batch in batches:
         yield batch, max(b.ts_ns + int(b.interval_s * NS_PER_S) for b in batch)
 

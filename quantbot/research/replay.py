@@ -24,6 +24,7 @@ import shutil
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,9 @@ class ReplayResult:
     summary: dict[str, Any]
 
 
+_TS = attrgetter("ts_ns")  # bars are ascending by time: the key of the range bisects
+
+
 def load_bars(request: ReplayRequest) -> dict[str, list[Bar]]:
     """Each symbol's bars in the files, cut to the symbols and dates asked for (symbols with
     none left out). ``iter_by_time`` turns them into the replay's time batches."""
@@ -67,8 +71,8 @@ def load_bars(request: ReplayRequest) -> dict[str, list[Bar]]:
     hi = _day_ns(request.date_to + timedelta(days=1)) if request.date_to is not None else None
     series = {}
     for symbol, bars in load_symbols(list(request.data), symbols=wanted).items():
-        start = 0 if lo is None else bisect_left(bars, lo, key=_ts)
-        end = len(bars) if hi is None else bisect_left(bars, hi, key=_ts)
+        start = 0 if lo is None else bisect_left(bars, lo, key=_TS)
+        end = len(bars) if hi is None else bisect_left(bars, hi, key=_TS)
         if start < end:
             series[symbol] = bars[start:end] if (start, end) != (0, len(bars)) else bars
     if not series:
@@ -82,10 +86,6 @@ def load_bars(request: ReplayRequest) -> dict[str, list[Bar]]:
 def _day_ns(day: date) -> int:
     """00:00 UTC of ``day`` in ns: bars from ``--from``'s midnight to ``--to``'s next one."""
     return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()) * NS_PER_S
-
-
-def _ts(bar: Bar) -> int:
-    return bar.ts_ns
 
 
 def replay_id(loaded: LoadedConfig, request: ReplayRequest, symbols: list[str]) -> str:

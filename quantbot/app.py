@@ -221,6 +221,8 @@ class Daemon:
                 self.loop_tasks.socket_handlers(),
             )
             await self.server.start()
+            # The manifest tells the operator the daemon is up: from then on SIGTERM stops it.
+            self._catch_stop_signals()
         self.manifest_path = write_manifest(self.runtime_dir, manifest_for(self, startup))
         self._announce()
 
@@ -353,10 +355,14 @@ class Daemon:
     def request_stop(self) -> None:
         self._stop.set()
 
-    async def run(self, duration_s: float | None = None) -> int:
+    def _catch_stop_signals(self) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.request_stop)
+
+    async def run(self, duration_s: float | None = None) -> int:
+        loop = asyncio.get_running_loop()
+        self._catch_stop_signals()
         feed = asyncio.create_task(self._feed_loop(), name="market-data")
         others = [
             asyncio.create_task(self.loop_tasks.report_status_forever(), name="status"),

@@ -5,6 +5,8 @@ stream is replaced where a test needs it to fail."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -118,6 +120,24 @@ async def test_cancelling_the_daemon_propagates_and_releases_the_lock(tmp_path: 
     lock = StateLock(tmp_path / "state")
     lock.acquire()  # would raise if the daemon still held it
     lock.release()
+
+
+async def test_sigterm_once_the_manifest_is_written_is_a_clean_stop(tmp_path: Path) -> None:
+    # The manifest is the operator's sign the daemon is up (the CLI tests wait for it and
+    # then stop it). A SIGTERM from then on, even before `run` begins, stops the daemon
+    # cleanly; it must never meet the default action, which kills the process.
+    default_hit: list[int] = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, _frame: default_hit.append(signum))
+    try:
+        daemon = Daemon(_loaded(tmp_path), execution_mode="paper", clock=LiveClock())
+        await daemon.start()
+        assert daemon.manifest_path is not None and daemon.manifest_path.exists()
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert await daemon.run() == EXIT_OK
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert default_hit == []  # the daemon's handler took it, not the stand-in for SIG_DFL
+    assert len(_records(tmp_path)) < 2 * 3270  # it stopped; it did not play the market out
 
 
 def test_live_mode_refuses_the_replay_durability(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ import csv
 import heapq
 import itertools
 import math
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -33,6 +33,7 @@ from quantbot.clock import NS_PER_S, Clock
 from quantbot.domain.errors import DataError
 from quantbot.domain.reasons import ReasonCode
 from quantbot.domain.values import Bar
+from quantbot.marketdata.series import BarSeries
 
 DAY_S = 86_400
 _DAY_NS = DAY_S * NS_PER_S
@@ -66,7 +67,7 @@ def check_bar(bar: Bar) -> Bar:
     return bar
 
 
-def load_csv_bars(path: Path, *, symbol: str | None = None, adjust: bool = True) -> list[Bar]:
+def load_csv_bars(path: Path, *, symbol: str | None = None, adjust: bool = True) -> BarSeries:
     """Bars from a daily OHLCV or Binance kline CSV, in file order (which must be ascending)."""
     path = Path(path)
     try:
@@ -76,7 +77,7 @@ def load_csv_bars(path: Path, *, symbol: str | None = None, adjust: bool = True)
         raise DataError(f"{path}: cannot read: {e}") from e
 
 
-def _load(path: Path, reader: Iterator[list[str]], symbol: str | None, adjust: bool) -> list[Bar]:
+def _load(path: Path, reader: Iterator[list[str]], symbol: str | None, adjust: bool) -> BarSeries:
     rows = _numbered_rows(reader)
     first = next(rows, None)
     if first is None:
@@ -84,28 +85,30 @@ def _load(path: Path, reader: Iterator[list[str]], symbol: str | None, adjust: b
     line, row = first
     head = row[0].strip().lower()
     if head == "date":
-        parse = _daily_parser(path, row, symbol or path.stem.upper(), adjust)
+        symbol = symbol or path.stem.upper()
+        parse = _daily_parser(path, row, symbol, adjust)
         pending: Iterator[tuple[int, list[str]]] = rows
     elif head == "open_time" or head.isdigit():
-        parse = _kline_parser(symbol or path.stem.split("-", 1)[0].upper())
+        symbol = symbol or path.stem.split("-", 1)[0].upper()
+        parse = _kline_parser(symbol)
         pending = rows if head == "open_time" else itertools.chain([first], rows)
     else:
         raise DataError(
             f"{path}:{line}: unrecognised format (expected a 'date,...' header or Binance "
             f"klines): {','.join(row)!r}"
         )
-    bars: list[Bar] = []
+    bars = BarSeries(symbol)
     last_ts: int | None = None
     for line, row in pending:
         try:
             bar = check_bar(parse(row))
+            if last_ts is not None and bar.ts_ns <= last_ts:
+                what = "duplicate time" if bar.ts_ns == last_ts else "time goes backwards"
+                raise ValueError(f"rows not ascending ({what})")
+            bars.append(bar)  # OverflowError past the year 2262 (int64 ns)
         except (ValueError, ZeroDivisionError, OverflowError) as e:
             raise DataError(f"{path}:{line}: {e}: {','.join(row)!r}") from e
-        if last_ts is not None and bar.ts_ns <= last_ts:
-            what = "duplicate time" if bar.ts_ns == last_ts else "time goes backwards"
-            raise DataError(f"{path}:{line}: rows not ascending ({what}): {','.join(row)!r}")
         last_ts = bar.ts_ns
-        bars.append(bar)
     return bars
 
 
@@ -169,12 +172,12 @@ def _kline_parser(symbol: str) -> _RowParser:
     return parse
 
 
-def merge_by_time(series: list[list[Bar]]) -> list[list[Bar]]:
+def merge_by_time(series: Sequence[Iterable[Bar]]) -> list[list[Bar]]:
     """Merge per-symbol series (each ascending) into groups of bars sharing one ``ts_ns``."""
     return list(iter_by_time(series))
 
 
-def iter_by_time(series: list[list[Bar]]) -> Iterator[list[Bar]]:
+def iter_by_time(series: Sequence[Iterable[Bar]]) -> Iterator[list[Bar]]:
     """``merge_by_time`` one group at a time (a replay over years never holds them all)."""
     group: list[Bar] = []
     for bar in heapq.merge(*series, key=_ts):

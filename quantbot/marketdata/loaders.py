@@ -15,11 +15,12 @@ from quantbot.domain.errors import DataError
 from quantbot.domain.values import Bar
 from quantbot.marketdata.csv_bars import load_csv_bars, merge_by_time
 from quantbot.marketdata.ohlcv_json import load_ohlcv_json
+from quantbot.marketdata.series import BarSeries
 
 _SNIFF_BYTES = 4096
 
 
-def load_bars(path: Path | str, *, symbol: str | None = None, adjust: bool = True) -> list[Bar]:
+def load_bars(path: Path | str, *, symbol: str | None = None, adjust: bool = True) -> BarSeries:
     """Bars from one file, ascending. ``symbol`` overrides the one the file implies; ``adjust``
     applies a daily CSV's ``adj_close`` (the other formats carry no split information)."""
     path = Path(path)
@@ -43,26 +44,30 @@ def load_series(
 
 def load_symbols(
     paths: Iterable[Path | str], *, symbols: Iterable[str] | None = None, adjust: bool = True
-) -> dict[str, list[Bar]]:
+) -> dict[str, BarSeries]:
     """``load_series`` before the merge: each symbol's bars, ascending, its files joined."""
     wanted = None if symbols is None else set(symbols)
-    by_symbol: dict[str, list[tuple[Path, list[Bar]]]] = {}
+    by_symbol: dict[str, list[tuple[Path, BarSeries]]] = {}
     for raw in paths:
         path = Path(raw)
         bars = load_bars(path, adjust=adjust)
-        if bars and (wanted is None or bars[0].symbol in wanted):
-            by_symbol.setdefault(bars[0].symbol, []).append((path, bars))
+        if bars and (wanted is None or bars.symbol in wanted):
+            by_symbol.setdefault(bars.symbol, []).append((path, bars))
     return {symbol: _joined(symbol, parts) for symbol, parts in by_symbol.items()}
 
 
-def _joined(symbol: str, parts: list[tuple[Path, list[Bar]]]) -> list[Bar]:
-    parts.sort(key=lambda part: part[1][0].ts_ns)
-    joined = list(parts[0][1])
+def _joined(symbol: str, parts: list[tuple[Path, BarSeries]]) -> BarSeries:
+    parts.sort(key=lambda part: part[1].timestamps[0])
+    if len(parts) == 1:
+        return parts[0][1]
+    joined = BarSeries(symbol)
+    joined.extend(parts[0][1])
     for (prev_path, prev), (path, bars) in itertools.pairwise(parts):
-        if bars[0].ts_ns <= prev[-1].ts_ns:
+        start, prev_end = bars.timestamps[0], prev.timestamps[-1]
+        if start <= prev_end:
             raise DataError(
                 f"{path}: {symbol} overlaps {prev_path} in time (starts at ts_ns="
-                f"{bars[0].ts_ns}, the other ends at ts_ns={prev[-1].ts_ns})"
+                f"{start}, the other ends at ts_ns={prev_end})"
             )
         joined.extend(bars)
     return joined

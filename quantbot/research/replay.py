@@ -21,10 +21,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 import shutil
-from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
-from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +38,7 @@ from quantbot.domain.errors import DataError
 from quantbot.domain.values import Bar
 from quantbot.marketdata.csv_bars import iter_by_time
 from quantbot.marketdata.loaders import load_symbols
+from quantbot.marketdata.series import BarSeries
 from quantbot.records.durability import REPLAY
 from quantbot.research.summary import ReplayTally, summarize
 
@@ -60,10 +59,7 @@ class ReplayResult:
     summary: dict[str, Any]
 
 
-_TS = attrgetter("ts_ns")  # bars are ascending by time: the key of the range bisects
-
-
-def load_bars(request: ReplayRequest) -> dict[str, list[Bar]]:
+def load_bars(request: ReplayRequest) -> dict[str, BarSeries]:
     """Each symbol's bars in the files, cut to the symbols and dates asked for (symbols with
     none left out). ``iter_by_time`` turns them into the replay's time batches."""
     wanted = set(request.symbols) or None
@@ -71,8 +67,8 @@ def load_bars(request: ReplayRequest) -> dict[str, list[Bar]]:
     hi = _day_ns(request.date_to + timedelta(days=1)) if request.date_to is not None else None
     series = {}
     for symbol, bars in load_symbols(list(request.data), symbols=wanted).items():
-        start = 0 if lo is None else bisect_left(bars, lo, key=_TS)
-        end = len(bars) if hi is None else bisect_left(bars, hi, key=_TS)
+        start = 0 if lo is None else bars.first_at_or_after(lo)
+        end = len(bars) if hi is None else bars.first_at_or_after(hi)
         if start < end:
             series[symbol] = bars[start:end] if (start, end) != (0, len(bars)) else bars
     if not series:
@@ -93,7 +89,8 @@ def replay_id(loaded: LoadedConfig, request: ReplayRequest, symbols: list[str]) 
     digest = hashlib.sha256()
     digest.update(loaded.hash.encode())
     for path in request.data:
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+        with path.open("rb") as handle:  # in blocks: a big file is never held whole
+            digest.update(hashlib.file_digest(handle, "sha256").digest())
     digest.update(orjson.dumps([symbols, str(request.date_from), str(request.date_to)]))
     return "rp-" + digest.hexdigest()[:16]
 

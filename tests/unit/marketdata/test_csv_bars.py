@@ -119,7 +119,7 @@ def test_kline_variants_parse_to_the_same_bars(tmp_path: Path, header: bool, mic
     lines = [to_micros(line) for line in KLINES_MS] if micros else list(KLINES_MS)
     path = write(tmp_path, "BTCUSDT-1m-2024-01.csv", ([KLINE_HEADER] if header else []) + lines)
     bars = load_csv_bars(path)
-    assert bars == [
+    assert list(bars) == [
         Bar("BTCUSDT", 1_704_067_200 * NS_PER_S, 42283.58, 42298.62, 42261.02, 42298.61,
             35.92724, 60.0),
         Bar("BTCUSDT", 1_704_067_260 * NS_PER_S, 42298.62, 42320.0, 42298.61, 42320.0,
@@ -177,7 +177,7 @@ def test_daily_without_adj_close_is_loaded_as_is(tmp_path: Path) -> None:
     path = write(
         tmp_path, "ibm.csv", ["date,open,high,low,close,volume", "2001-01-02,1,2,0.5,1.5,7"]
     )
-    assert load_csv_bars(path) == [
+    assert list(load_csv_bars(path)) == [
         Bar("IBM", day_ns("2001-01-02"), 1.0, 2.0, 0.5, 1.5, 7.0, 86400.0)
     ]
 
@@ -202,7 +202,7 @@ def test_kline_round_trip(rows: list[tuple[float, float, float, bool]]) -> None:
         )
         expected.append(Bar("SOLUSDT", t * 1_000_000, o, max(a, b), min(a, b), c, volume, 60.0))
     with tempfile.TemporaryDirectory() as tmp:
-        assert load_csv_bars(write(Path(tmp), "SOLUSDT-1m.csv", lines)) == expected
+        assert list(load_csv_bars(write(Path(tmp), "SOLUSDT-1m.csv", lines))) == expected
 
 
 def _bars(symbol: str, minutes: list[int]) -> list[Bar]:

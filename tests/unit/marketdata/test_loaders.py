@@ -53,7 +53,9 @@ def test_json_and_csv_extensions_load_their_formats(tmp_path: Path) -> None:
     csv_path = write(tmp_path, "BTCUSDT-1m.csv", lines(kline(0, 1, 2, 0.5, 1.5)))
     hourly = [[T0_MS + h * 3_600_000, 1, 2, 0.5, 1.5, 10] for h in (0, 1)]
     json_path = write(tmp_path, "BTC_USDT-1h.json", ohlcv(hourly))
-    assert load_bars(csv_path) == [Bar("BTCUSDT", T0_MS * 1_000_000, 1, 2, 0.5, 1.5, 10, 60.0)]
+    assert list(load_bars(csv_path)) == [
+        Bar("BTCUSDT", T0_MS * 1_000_000, 1, 2, 0.5, 1.5, 10, 60.0)
+    ]
     assert [(b.symbol, b.interval_s) for b in load_bars(json_path)] == [("BTC/USDT", 3600.0)] * 2
     assert {b.symbol for b in load_bars(json_path, symbol="XBT")} == {"XBT"}
 
@@ -90,7 +92,7 @@ def test_unreadable_file_without_known_extension_is_a_data_error(tmp_path: Path)
 
 def test_adjust_reaches_the_daily_loader(tmp_path: Path) -> None:
     path = write(tmp_path, "aapl.csv", lines(DAILY_HEADER, "2005-02-28,90,92,88,90,1000,45"))
-    assert load_bars(path) == [
+    assert list(load_bars(path)) == [
         Bar("AAPL", 12_842 * DAY_NS, 45.0, 46.0, 44.0, 45.0, 1000.0, 86400.0)
     ]
     assert load_bars(path, adjust=False)[0].close == 90.0

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import random
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from quantbot.clock import NS_PER_S
 from quantbot.domain.errors import DataError
 from quantbot.domain.values import Bar
+from quantbot.marketdata import ohlcv_json
 from quantbot.marketdata.ohlcv_json import load_ohlcv_json, timeframe_seconds
 
 T0_MS = 1_704_067_200_000  # 2024-01-01T00:00Z
@@ -37,14 +40,14 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 def test_bare_array_takes_symbol_from_file_name_and_interval_from_spacing(tmp_path: Path) -> None:
     path = write(tmp_path, "btc_usdt-1m-2024-01.json", json.dumps(ROWS))
-    assert load_ohlcv_json(path) == expected("BTC/USDT", 60.0)
+    assert list(load_ohlcv_json(path)) == expected("BTC/USDT", 60.0)
 
 
 def test_object_gives_symbol_and_timeframe_whatever_the_key_order(tmp_path: Path) -> None:
     obj = {"ohlcv": ROWS[:1], "exchange": "binance", "timeframe": "4h", "symbol": "ETH/USDT"}
     text = json.dumps(obj)
     bars = load_ohlcv_json(write(tmp_path, "dump.json", text))
-    assert bars == expected("ETH/USDT", 14_400.0, ROWS[:1])  # one bar: the timeframe says 4h
+    assert list(bars) == expected("ETH/USDT", 14_400.0, ROWS[:1])  # one bar: the timeframe says 4h
 
 
 def test_symbol_argument_wins_over_file_and_object(tmp_path: Path) -> None:
@@ -65,15 +68,15 @@ def test_integer_prices_and_a_bom_are_read(tmp_path: Path) -> None:
     path.write_bytes(
         b"\xef\xbb\xbf" + json.dumps([[0, 1, 2, 1, 2, 0], [86_400_000, 2, 3, 1, 3, 5]]).encode()
     )
-    assert load_ohlcv_json(path) == [
+    assert list(load_ohlcv_json(path)) == [
         Bar("X", 0, 1.0, 2.0, 1.0, 2.0, 0.0, 86_400.0),
         Bar("X", 86_400 * NS_PER_S, 2.0, 3.0, 1.0, 3.0, 5.0, 86_400.0),
     ]
 
 
 def test_empty_array_is_no_bars(tmp_path: Path) -> None:
-    assert load_ohlcv_json(write(tmp_path, "X.json", "[]")) == []
-    assert load_ohlcv_json(write(tmp_path, "Y.json", '{"ohlcv": []}')) == []
+    assert len(load_ohlcv_json(write(tmp_path, "X.json", "[]"))) == 0
+    assert len(load_ohlcv_json(write(tmp_path, "Y.json", '{"ohlcv": []}'))) == 0
 
 
 @pytest.mark.parametrize(
@@ -179,3 +182,84 @@ def test_unreadable_files_are_data_errors(tmp_path: Path) -> None:
     (tmp_path / "latin.json").write_bytes(b"[\xff]")
     with pytest.raises(DataError, match="cannot read"):
         load_ohlcv_json(tmp_path / "latin.json")
+
+
+# -- a bare array is read a block at a time --------------------------------------------------------
+def _random_rows(count: int) -> list[list[object]]:
+    """Rows whose prices use every digit a float can print (and some whole numbers)."""
+    rng = random.Random(11)
+    rows: list[list[object]] = []
+    price = 100.0
+    for i in range(count):
+        price *= math.exp(rng.gauss(0.0, 0.01))
+        high, low = price * (1 + rng.random() / 100), price * (1 - rng.random() / 100)
+        volume: object = rng.randrange(0, 50) if i % 7 == 0 else rng.random() * 1e4
+        rows.append([T0_MS + i * 60_000, price, high, low, price, volume])
+    return rows
+
+
+@pytest.mark.parametrize(
+    "dumps",
+    [
+        json.dumps,
+        lambda rows: json.dumps(rows, separators=(",", ":")),
+        lambda rows: json.dumps(rows, indent=2),
+        lambda rows: "[" + " , ".join(json.dumps(r) for r in rows) + "]",  # no "]," to cut at
+        lambda rows: "\ufeff\n " + json.dumps(rows) + " \n",
+    ],
+    ids=["spaced", "compact", "indented", "spaced-commas", "bom-and-whitespace"],
+)
+def test_a_bare_array_read_in_blocks_gives_what_the_whole_document_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dumps
+) -> None:
+    # The object shape is always read whole: the same rows in it are the reference.
+    monkeypatch.setattr(ohlcv_json, "_BLOCK", 97)  # many cuts, mid-number and mid-row
+    rows = _random_rows(300)
+    path = write(tmp_path, "SOL_USDT.json", dumps(rows))
+    assert ohlcv_json._streamed(path, "SOL/USDT") is not None  # not the whole-document path
+    bare = load_ohlcv_json(path)
+    whole = load_ohlcv_json(
+        write(
+            tmp_path,
+            "ref.json",
+            json.dumps({"symbol": "SOL/USDT", "timeframe": "1m", "ohlcv": rows}),
+        )
+    )
+    assert len(bare) == 300
+    assert list(bare) == list(whole)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (one_per_line([GOOD, LATER]).replace("]\n]", "],\n]"), r"X\.json:4: invalid JSON"),
+        (one_per_line([GOOD, LATER]) + "[]", r"X\.json:5: invalid JSON"),
+        (one_per_line([GOOD, LATER])[:-3], r"X\.json:3: invalid JSON"),
+        (
+            one_per_line([GOOD, [T0_MS + 60_000, "1],[2", 2, 1, 1, 1]]),
+            r"X\.json:3: element \[1\]: open must be a number",
+        ),
+        (
+            one_per_line([GOOD, [T0_MS + 60_000, [1.5], 2.0, 1.0, 1.5, 1.0]]),
+            r"X\.json:3: element \[1\]: open must be a number",
+        ),
+    ],
+    ids=["trailing-comma", "trailing-garbage", "unclosed", "string-with-a-cut", "nested-array"],
+)
+def test_a_bad_file_read_in_blocks_reports_as_the_whole_document_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, message: str
+) -> None:
+    monkeypatch.setattr(ohlcv_json, "_BLOCK", 7)
+    with pytest.raises(DataError, match=message):
+        load_ohlcv_json(write(tmp_path, "X.json", text))
+
+
+def test_a_bad_element_far_into_a_big_array_names_its_line_and_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ohlcv_json, "_BLOCK", 1024)
+    rows: list[object] = [[T0_MS + i * 60_000, 10.0, 11.0, 9.0, 10.5, 1.0] for i in range(2000)]
+    rows[1733] = [T0_MS + 1733 * 60_000, 10.0, 9.0, 11.0, 10.5, 1.0]
+    path = write(tmp_path, "X.json", one_per_line(rows))
+    with pytest.raises(DataError, match=r"X\.json:1735: element \[1733\]: high 9\.0 < low 11\.0"):
+        load_ohlcv_json(path)

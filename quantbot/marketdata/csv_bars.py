@@ -205,7 +205,12 @@ class CsvFeed:
     """
 
     def __init__(
-        self, groups: list[list[Bar]], clock: Clock, *, pace: str = "fast", speed: float = 1.0
+        self,
+        groups: Iterable[list[Bar]],
+        clock: Clock,
+        *,
+        pace: str = "fast",
+        speed: float = 1.0,
     ) -> None:
         if pace not in ("fast", "realtime"):
             raise ValueError(f"pace must be 'fast' or 'realtime', got {pace!r}")

@@ -40,6 +40,7 @@ bench: $(STAMP)
 		echo "bench extra not installed: the engine comparisons will be reported as skipped"
 	$(BIN)/python -m bench.pipeline_bench
 	$(BIN)/python -m bench.replay_bench $(BENCH_ARGS)
+	$(BIN)/python -m bench.replay_cli_bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info runtime/bench

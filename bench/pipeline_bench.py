@@ -18,22 +18,18 @@ import asyncio
 import contextlib
 import gc
 import math
-import os
-import platform
 import resource
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Coroutine
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import attrs
 import orjson
 
-from bench.git_info import git_state
+from bench.provenance import finish, report_head
 from quantbot.app import Daemon
 from quantbot.clock import NS_PER_S, SimClock
 from quantbot.config import LoadedConfig, load_config
@@ -147,18 +143,10 @@ def run_benchmark(
 ) -> dict[str, Any]:
     loaded = load_config(config_path)
     seed = loaded.config.market.seed if seed is None else seed
+    head = report_head("pipeline")
+    head["machine"]["event_loop"] = f"uvloop {uvloop.__version__}" if uvloop else "asyncio"
     report: dict[str, Any] = {
-        "benchmark": "pipeline",
-        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
-        "git": git_state(),
-        "machine": {
-            "python": sys.version.split()[0],
-            "platform": platform.platform(),
-            "cpu_count": os.cpu_count(),
-            "cpus_usable": len(os.sched_getaffinity(0)),
-            "loadavg_at_start": list(os.getloadavg()),
-            "event_loop": f"uvloop {uvloop.__version__}" if uvloop else "asyncio",
-        },
+        **head,
         "config": {
             "path": str(config_path),
             "hash": loaded.hash,
@@ -189,6 +177,7 @@ def run_benchmark(
         counts["same_in_every_run"] = all(r[k] == v for r in runs for k, v in counts.items())
         workload = {"name": f"{count}x{bars}", "symbols": symbols, "bars_per_symbol": bars}
         report["workloads"].append({**workload, "counts": counts, "median": median, "runs": runs})
+    finish(report)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
     return report

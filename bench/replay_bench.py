@@ -22,7 +22,6 @@ import contextlib
 import cProfile
 import math
 import os
-import platform
 import pstats
 import resource
 import statistics
@@ -31,7 +30,6 @@ import sys
 import tempfile
 import time
 from array import array
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +37,7 @@ import orjson
 
 # Only what every engine's run needs: a reference engine's peak RSS must not carry quantbot.
 from bench import strategies as st
-from bench.git_info import git_state
+from bench.provenance import finish, report_head
 
 DEFAULT_BARS = (300_000, 1_000_000)
 DEFAULT_OUT = Path("runtime/bench/replay_report.json")
@@ -381,15 +379,7 @@ def run_benchmark(
     seed = config.market.seed if seed is None else seed
     skipped = st.missing_engines() if compare else dict.fromkeys(st.ENGINES, "--no-compare")
     report: dict[str, Any] = {
-        "benchmark": "replay",
-        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
-        "git": git_state(),
-        "machine": {
-            "python": sys.version.split()[0],
-            "platform": platform.platform(),
-            "cpus_usable": len(os.sched_getaffinity(0)),
-            "loadavg_at_start": list(os.getloadavg()),
-        },
+        **report_head("replay"),
         "config": {"path": str(config_path), "hash": config_hash},
         "engine_versions": {e: st.engine_version(e) for e in st.ENGINES if e not in skipped},
         "settings": _settings(config, changes, repeat, seed),
@@ -412,7 +402,7 @@ def run_benchmark(
             run = run_child("quantbot", data, bars[0], config_path, "--profile")
             report["profile"] = {"bars": bars[0], **run["profile"]}
     report["targets"] = targets(report["workloads"])
-    report["machine"]["loadavg_at_end"] = list(os.getloadavg())
+    finish(report)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2, default=str))
     return report

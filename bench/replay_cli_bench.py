@@ -15,20 +15,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from bench import replay_bench as rb
-from bench.git_info import git_state
+from bench.provenance import finish, report_head
 
 DEFAULT_BARS = (300_000,)
 DEFAULT_OUT = Path("runtime/bench/replay_cli_report.json")
@@ -95,15 +93,7 @@ def run_benchmark(
     loaded = load_config(config_path)
     seed = loaded.config.market.seed if seed is None else seed
     report: dict[str, Any] = {
-        "benchmark": "quantbot replay (the command)",
-        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
-        "git": git_state(),
-        "machine": {
-            "python": sys.version.split()[0],
-            "platform": platform.platform(),
-            "cpus_usable": len(os.sched_getaffinity(0)),
-            "loadavg_at_start": list(os.getloadavg()),
-        },
+        **report_head("quantbot replay (the command)"),
         "settings": {
             "command": "quantbot replay --data SIMAAA-1m.json --out <tmp> --config <config>",
             "config": {"path": str(config_path), "hash": loaded.hash},
@@ -129,7 +119,7 @@ def run_benchmark(
                 run["file_mb"] = round(data.stat().st_size / 1e6, 3)
             median = {k: round(statistics.median(r[k] for r in runs), 3) for k in FIGURES}
             report["workloads"].append({"bars": n, "median": median, "runs": runs})
-    report["machine"]["loadavg_at_end"] = list(os.getloadavg())
+    finish(report)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
     return report

@@ -30,7 +30,6 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from array import array
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -176,23 +175,22 @@ class _Unusual(Exception):
 def _streamed(path: Path, symbol: str) -> BarSeries | None:
     """The bars of a bare-array file read in blocks, or None for anything the whole-document
     path must read (it alone reports errors, with their lines)."""
-    stamps_ms = array("q")
     bars = BarSeries(symbol)
+    stamps = bars.timestamps
     try:
         with path.open("rb") as handle:
             for rows in _row_chunks(handle):
                 for value in rows:
                     bar = check_bar(_bar(value, symbol, 0.0))
-                    if stamps_ms and bar.ts_ns // _NS_PER_MS <= stamps_ms[-1]:
+                    if stamps and bar.ts_ns <= stamps[-1]:
                         return None
-                    stamps_ms.append(bar.ts_ns // _NS_PER_MS)
                     bars.append(bar)
     except (OSError, _Unusual, ValueError, OverflowError):
         return None
-    if len(stamps_ms) < 2:  # no gap to tell the interval by (or nothing at all)
+    if len(bars) < 2:  # no gap to tell the interval by (or nothing at all)
         return None
-    gap_ms = min(b - a for a, b in itertools.pairwise(stamps_ms))
-    bars.set_interval(gap_ms * _NS_PER_MS / NS_PER_S)
+    # The smallest gap, as _spacing_s measures it (ms * 10**6 is exactly these ns).
+    bars.set_interval(min(b - a for a, b in itertools.pairwise(stamps)) / NS_PER_S)
     return bars
 
 

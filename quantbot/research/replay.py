@@ -156,9 +156,17 @@ async def play(
     tally.note_batch(batch, daemon)
 
 
-async def run_replay(loaded: LoadedConfig, request: ReplayRequest) -> ReplayResult:
+# Told after each batch: bars played so far, bars in all, the batch's open time (ns).
+Progress = Callable[[int, int, int], None]
+
+
+async def run_replay(
+    loaded: LoadedConfig, request: ReplayRequest, progress: Progress | None = None
+) -> ReplayResult:
     series = load_bars(request)
     symbols = sorted(series)
+    total = sum(map(len, series.values()))
+    played = 0
     rid = replay_id(loaded, request, symbols)
     root = request.out_root or Path(loaded.config.run.runtime_dir) / "replay"
     out_dir = root / rid
@@ -174,6 +182,9 @@ async def run_replay(loaded: LoadedConfig, request: ReplayRequest) -> ReplayResu
     try:
         for batch, close_ns in _closes(itertools.chain([first], batches)):
             await play(daemon, clock, batch, close_ns, tally)
+            if progress is not None:
+                played += len(batch)
+                progress(played, total, batch[0].ts_ns)
     finally:
         await daemon.close()
     summary = summarize(rid, out_dir, tally, daemon)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
+from quantbot.clock import iso_utc
 from quantbot.domain.errors import DataError
 
 
@@ -15,6 +17,28 @@ def _day(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError as e:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from e
+
+
+class ProgressLine:
+    """A line to ``out`` each time another tenth of the bars has been played (and at the
+    end), so a long replay is visibly moving. Counted in bars, not timed: the same replay
+    prints the same lines."""
+
+    def __init__(self, out: TextIO, tenths: int = 10) -> None:
+        self._out = out
+        self._steps = tenths
+        self._shown = 0  # tenths already shown
+
+    def __call__(self, played: int, total: int, ts_ns: int) -> None:
+        reached = played * self._steps // total
+        if reached <= self._shown:
+            return
+        self._shown = reached
+        self._out.write(
+            f"replay: {played:,} of {total:,} bars ({played * 100 // total}%), "
+            f"market time {iso_utc(ts_ns)[:16].replace('T', ' ')}\n"
+        )
+        self._out.flush()
 
 
 def add_parser(sub: Any, with_config: Any, profiles: tuple[str, ...]) -> None:
@@ -59,7 +83,7 @@ def run(args: argparse.Namespace, loaded: Any) -> int:
     )
 
     async def main() -> int:
-        result = await run_replay(loaded, request)
+        result = await run_replay(loaded, request, progress=ProgressLine(sys.stderr))
         print(describe(result), flush=True)
         return 0
 

@@ -20,14 +20,14 @@ def _day(text: str) -> date:
 
 
 class ProgressLine:
-    """A line to ``out`` each time another tenth of the bars has been played (and at the
-    end), so a long replay is visibly moving. Counted in bars, not timed: the same replay
-    prints the same lines."""
+    """A line to ``out`` each time another ``1/steps`` of the bars has been played (a tenth
+    by default; the last line is at 100%), so a long replay is visibly moving. Counted in
+    bars, not timed: the same replay prints the same lines."""
 
-    def __init__(self, out: TextIO, tenths: int = 10) -> None:
+    def __init__(self, out: TextIO, steps: int = 10) -> None:
         self._out = out
-        self._steps = tenths
-        self._shown = 0  # tenths already shown
+        self._steps = steps
+        self._shown = 0  # steps already shown
 
     def __call__(self, played: int, total: int, ts_ns: int) -> None:
         reached = played * self._steps // total

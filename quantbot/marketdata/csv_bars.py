@@ -172,13 +172,9 @@ def _kline_parser(symbol: str) -> _RowParser:
     return parse
 
 
-def merge_by_time(series: Sequence[Iterable[Bar]]) -> list[list[Bar]]:
-    """Merge per-symbol series (each ascending) into groups of bars sharing one ``ts_ns``."""
-    return list(iter_by_time(series))
-
-
 def iter_by_time(series: Sequence[Iterable[Bar]]) -> Iterator[list[Bar]]:
-    """``merge_by_time`` one group at a time (a replay over years never holds them all)."""
+    """Per-symbol series (each ascending) merged into groups of bars sharing one ``ts_ns``,
+    one group at a time (a replay over years never holds them all)."""
     group: list[Bar] = []
     for bar in heapq.merge(*series, key=_ts):
         if group and group[0].ts_ns == bar.ts_ns:

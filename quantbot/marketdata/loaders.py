@@ -8,12 +8,12 @@ Binance klines) and, for any other extension, by the first non-blank character (
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from quantbot.domain.errors import DataError
 from quantbot.domain.values import Bar
-from quantbot.marketdata.csv_bars import load_csv_bars, merge_by_time
+from quantbot.marketdata.csv_bars import iter_by_time, load_csv_bars
 from quantbot.marketdata.ohlcv_json import load_ohlcv_json
 from quantbot.marketdata.series import BarSeries
 
@@ -31,15 +31,16 @@ def load_bars(path: Path | str, *, symbol: str | None = None, adjust: bool = Tru
 
 def load_series(
     paths: Iterable[Path | str], *, symbols: Iterable[str] | None = None, adjust: bool = True
-) -> list[list[Bar]]:
+) -> Iterator[list[Bar]]:
     """Bars from several files grouped by time: one group per ``ts_ns``, one bar per symbol.
 
-    Files of one symbol (monthly kline dumps, say) are joined in time order, whatever order
-    they are given in; if two of them overlap in time that is a ``DataError`` naming both,
-    since one of them would otherwise win silently. With ``symbols``, bars of other symbols
-    are left out.
+    The files are loaded and checked now; the groups are merged as they are taken. Files of
+    one symbol (monthly kline dumps, say) are joined in time order, whatever order they are
+    given in; if two of them overlap in time that is a ``DataError`` naming both, since one
+    of them would otherwise win silently. With ``symbols``, bars of other symbols are left
+    out.
     """
-    return merge_by_time(list(load_symbols(paths, symbols=symbols, adjust=adjust).values()))
+    return iter_by_time(list(load_symbols(paths, symbols=symbols, adjust=adjust).values()))
 
 
 def load_symbols(

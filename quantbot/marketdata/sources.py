@@ -9,8 +9,8 @@ from decimal import Decimal
 from quantbot.clock import Clock
 from quantbot.config import MarketConfig
 from quantbot.domain.values import Bar
-from quantbot.marketdata.csv_bars import CsvFeed, iter_by_time
-from quantbot.marketdata.loaders import load_symbols
+from quantbot.marketdata.csv_bars import CsvFeed
+from quantbot.marketdata.loaders import load_series
 from quantbot.marketdata.synthetic import SyntheticFeed, SyntheticMarket
 
 
@@ -20,9 +20,7 @@ def open_stream(
     """Batches of bars (one per symbol per time). The synthetic market resumes from the
     paper venue's last ``marks`` so a restart does not jump prices."""
     if market.source == "csv":
-        # Loaded (and checked) now; merged into time groups as the feed plays them.
-        series = load_symbols(market.csv_paths, symbols=market.symbols)
-        groups = iter_by_time(list(series.values()))
+        groups = load_series(market.csv_paths, symbols=market.symbols)
         return CsvFeed(groups, clock, pace=market.csv_pace, speed=market.csv_speed).stream()
     synthetic = SyntheticMarket(
         symbols=market.symbols,

@@ -17,7 +17,7 @@ from quantbot.domain.errors import DataError
 from quantbot.domain.reasons import ReasonCode
 from quantbot.domain.values import Bar
 from quantbot.marketdata.contract import DataContract
-from quantbot.marketdata.csv_bars import CsvFeed, load_csv_bars, merge_by_time
+from quantbot.marketdata.csv_bars import CsvFeed, iter_by_time, load_csv_bars
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DAILY = REPO_ROOT.parent / "shared" / "data" / "daily"
@@ -209,8 +209,8 @@ def _bars(symbol: str, minutes: list[int]) -> list[Bar]:
     return [Bar(symbol, m * 60 * NS_PER_S, 1.0, 1.0, 1.0, 1.0, 1.0) for m in minutes]
 
 
-def test_merge_by_time_groups_bars_sharing_a_timestamp() -> None:
-    groups = merge_by_time([_bars("A", [0, 1, 3]), _bars("B", [1, 2, 3])])
+def test_iter_by_time_groups_bars_sharing_a_timestamp() -> None:
+    groups = list(iter_by_time([_bars("A", [0, 1, 3]), _bars("B", [1, 2, 3])]))
     assert [[(b.symbol, b.ts_ns // (60 * NS_PER_S)) for b in g] for g in groups] == [
         [("A", 0)],
         [("A", 1), ("B", 1)],
@@ -221,18 +221,18 @@ def test_merge_by_time_groups_bars_sharing_a_timestamp() -> None:
 
 def test_merge_refuses_an_unsorted_series() -> None:
     with pytest.raises(ValueError, match="not ascending"):
-        merge_by_time([_bars("A", [0, 5, 1])])
+        list(iter_by_time([_bars("A", [0, 5, 1])]))
 
 
 async def test_csv_feed_fast_yields_everything_without_moving_the_clock() -> None:
-    groups = merge_by_time([_bars("A", [0, 1, 2]), _bars("B", [1, 2])])
+    groups = list(iter_by_time([_bars("A", [0, 1, 2]), _bars("B", [1, 2])]))
     clock = SimClock(0)
     got = [g async for g in CsvFeed(groups, clock).stream()]
     assert got == groups and clock.now_ns() == 0
 
 
 async def test_csv_feed_realtime_sleeps_the_gaps_scaled_by_speed() -> None:
-    groups = merge_by_time([_bars("A", [0, 1, 5])])
+    groups = list(iter_by_time([_bars("A", [0, 1, 5])]))
     clock = SimClock(0)
     seen = []
     async for group in CsvFeed(groups, clock, pace="realtime", speed=60.0).stream():

@@ -164,7 +164,7 @@ def test_symbols_from_different_formats_merge_by_timestamp(tmp_path: Path) -> No
     btc = write(tmp_path, "BTCUSDT-1m.csv", lines(kline(0, 1, 2, 1, 2), kline(2, 1, 2, 1, 2)))
     eth_rows = [[T0_MS + m * 60_000, 3, 4, 3, 4, 1] for m in (1, 2, 3)]
     eth = write(tmp_path, "ETH_USDT.json", ohlcv(eth_rows))
-    groups = load_series([btc, eth])
+    groups = list(load_series([btc, eth]))
     minute = 60 * NS_PER_S
     assert [[(b.symbol, (b.ts_ns - T0_MS * 1_000_000) // minute) for b in g] for g in groups] == [
         [("BTCUSDT", 0)],
@@ -181,7 +181,7 @@ def test_monthly_files_of_one_symbol_are_joined_in_time_order(tmp_path: Path) ->
     jan = write(
         tmp_path, "BTCUSDT-1m-2024-01.csv", lines(kline(0, 1, 2, 1, 2), kline(1, 1, 2, 1, 2))
     )
-    groups = load_series([feb, jan])
+    groups = list(load_series([feb, jan]))
     assert [len(g) for g in groups] == [1, 1, 1, 1]
     assert [(g[0].ts_ns // NS_PER_S - T0_MS // 1000) // 60 for g in groups] == [0, 1, 3, 4]
 
@@ -198,7 +198,7 @@ def test_only_the_wanted_symbols_are_kept(tmp_path: Path) -> None:
     btc = write(tmp_path, "BTCUSDT-1m.csv", lines(kline(0, 1, 2, 1, 2)))
     eth = write(tmp_path, "ETHUSDT-1m.csv", lines(kline(0, 1, 2, 1, 2)))
     empty = write(tmp_path, "IBM.csv", lines("date,open,high,low,close,volume"))
-    groups = load_series([btc, eth, empty], symbols=["ETHUSDT", "IBM"])
+    groups = list(load_series([btc, eth, empty], symbols=["ETHUSDT", "IBM"]))
     assert [[b.symbol for b in g] for g in groups] == [["ETHUSDT"]]
 
 

@@ -217,19 +217,25 @@ def child(engine: str, data: Path, bars: int, config: Path, **options: bool) -> 
     }
 
 
-def run_child(engine: str, data: Path, bars: int, config: Path, *flags: str) -> dict[str, Any]:
-    """``child`` in a fresh interpreter (``python -m bench.replay_bench --child ...``)."""
-    cmd = [sys.executable, "-m", "bench.replay_bench", "--child", engine, "--data", str(data)]
-    cmd += ["--bars", str(bars), "--config", str(config), *flags]
+def run_json_child(module: str, args: list[str], what: str) -> tuple[dict[str, Any], str]:
+    """``python -m module *args`` in a fresh interpreter that can import this checkout: the
+    JSON object on its last stdout line, and its stderr."""
     root = str(Path(__file__).resolve().parent.parent)
     paths = [root, *filter(None, [os.environ.get("PYTHONPATH")])]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
     done = subprocess.run(
-        cmd, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S, check=False, env=env
-    )
+        [sys.executable, "-m", module, *args],
+        capture_output=True, text=True, timeout=CHILD_TIMEOUT_S, check=False, env=env,
+    )  # fmt: skip
     if done.returncode != 0:
-        raise RuntimeError(f"{engine} run failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
-    return orjson.loads(done.stdout.strip().splitlines()[-1])
+        raise RuntimeError(f"{what} run failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+    return orjson.loads(done.stdout.strip().splitlines()[-1]), done.stderr
+
+
+def run_child(engine: str, data: Path, bars: int, config: Path, *flags: str) -> dict[str, Any]:
+    """``child`` in a fresh interpreter (``python -m bench.replay_bench --child ...``)."""
+    args = ["--child", engine, "--data", str(data), "--bars", str(bars), "--config", str(config)]
+    return run_json_child("bench.replay_bench", [*args, *flags], engine)[0]
 
 
 def _run_engine(engine: str, data: Path, bars: int, config: Path) -> dict[str, Any]:

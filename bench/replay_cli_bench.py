@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -68,20 +66,10 @@ def child(data: Path, out: Path, config: Path) -> dict[str, Any]:
 
 def run_child(data: Path, config: Path) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="quantbot-replay-cli-") as out:
-        cmd = [sys.executable, "-m", "bench.replay_cli_bench", "--child", "--data", str(data)]
-        cmd += ["--config", str(config), "--out", out]
-        root = str(Path(__file__).resolve().parent.parent)
-        paths = [root, *filter(None, [os.environ.get("PYTHONPATH")])]
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
-        done = subprocess.run(
-            cmd, capture_output=True, text=True, timeout=rb.CHILD_TIMEOUT_S, check=False, env=env
-        )
-    if done.returncode != 0:
-        why = done.stderr[-3000:]
-        raise RuntimeError(f"quantbot replay failed (exit {done.returncode}):\n{why}")
-    run = orjson.loads(done.stdout.strip().splitlines()[-1])
+        args = ["--child", "--data", str(data), "--config", str(config), "--out", out]
+        run, stderr = rb.run_json_child("bench.replay_cli_bench", args, "quantbot replay")
     if run["exit"] != 0:
-        raise RuntimeError(f"quantbot replay exited {run['exit']}:\n{done.stderr[-3000:]}")
+        raise RuntimeError(f"quantbot replay exited {run['exit']}:\n{stderr[-3000:]}")
     return run
 
 

@@ -100,6 +100,7 @@ class Daemon:
         self._idle = asyncio.Event()  # set while no batch is between decide and record
         self._idle.set()
         self._halted_this_run: Reason | None = None
+        self.print_status = True  # a replay prints its own result line instead
         self._background: set[asyncio.Task] = set()
         self.journal: Journal | None = None
         self.venue: Any = None
@@ -345,7 +346,8 @@ class Daemon:
 
     def report_status(self) -> None:
         snapshot = StatusSnapshot.collect(self)
-        print(format_status_line(snapshot), flush=True)
+        if self.print_status:
+            print(format_status_line(snapshot), flush=True)
         atomic_write(
             self.state_dir / "status.json",
             orjson.dumps(snapshot.to_json(), option=orjson.OPT_INDENT_2),

@@ -128,7 +128,7 @@ def replay_daemon(
     decision_step: Callable[..., DecisionStep] = DecisionStep.from_config,
 ) -> Daemon:
     """The daemon a paper run builds, writing under ``out_dir`` on the simulated ``clock``."""
-    return Daemon(
+    daemon = Daemon(
         replay_config(loaded, out_dir, symbols),
         execution_mode="paper",
         clock=clock,
@@ -137,6 +137,8 @@ def replay_daemon(
         control_socket=False,
         decision_step=decision_step,
     )
+    daemon.print_status = False  # stdout keeps the replay's result; status.json is written
+    return daemon
 
 
 async def start(daemon: Daemon, tally: ReplayTally) -> None:

@@ -30,7 +30,9 @@ def test_a_line_per_tenth_of_the_bars_in_order_then_the_result(
     total = int(lines[-1].split(" of ")[1].split(" bars")[0].replace(",", ""))
     last = f"replay: {total:,} of {total:,} bars (100%), market time 2001-12-31"
     assert lines[-1].startswith(last)
-    assert f"{total} bars" in out  # stdout keeps the result, for scripts
+    # stdout keeps the result, for scripts: no daemon status line before it
+    assert out.splitlines()[0].startswith("replay rp-")
+    assert f"{total} bars" in out
     assert "replay: " not in out
 
 

@@ -44,14 +44,21 @@ def load_series(
 
 
 def load_symbols(
-    paths: Iterable[Path | str], *, symbols: Iterable[str] | None = None, adjust: bool = True
+    paths: Iterable[Path | str],
+    *,
+    symbols: Iterable[str] | None = None,
+    adjust: bool = True,
+    found: set[str] | None = None,
 ) -> dict[str, BarSeries]:
-    """``load_series`` before the merge: each symbol's bars, ascending, its files joined."""
+    """``load_series`` before the merge: each symbol's bars, ascending, its files joined.
+    ``found``, when given, gets every symbol the files hold, wanted or not."""
     wanted = None if symbols is None else set(symbols)
     by_symbol: dict[str, list[tuple[Path, BarSeries]]] = {}
     for raw in paths:
         path = Path(raw)
         bars = load_bars(path, adjust=adjust)
+        if found is not None and bars:
+            found.add(bars.symbol)
         if bars and (wanted is None or bars.symbol in wanted):
             by_symbol.setdefault(bars.symbol, []).append((path, bars))
     return {symbol: _joined(symbol, parts) for symbol, parts in by_symbol.items()}

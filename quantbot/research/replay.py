@@ -61,20 +61,38 @@ class ReplayResult:
 
 def load_bars(request: ReplayRequest) -> dict[str, BarSeries]:
     """Each symbol's bars in the files, cut to the symbols and dates asked for (symbols with
-    none left out). ``iter_by_time`` turns them into the replay's time batches."""
+    none left out). ``iter_by_time`` turns them into the replay's time batches.
+
+    A ``--symbols`` entry the files do not hold is a ``DataError`` naming what they do hold
+    (a typo must not quietly replay less), and so is a date range with no bars in it."""
     wanted = set(request.symbols) or None
     lo = _day_ns(request.date_from) if request.date_from is not None else None
     hi = _day_ns(request.date_to + timedelta(days=1)) if request.date_to is not None else None
+    found: set[str] = set()
+    loaded = load_symbols(list(request.data), symbols=wanted, found=found)
+    absent = sorted((wanted or set()) - found)
+    if absent:
+        raise DataError(
+            f"--symbols {' '.join(absent)}: not in the data "
+            f"(the files hold {', '.join(sorted(found)) or 'no bars'})"
+        )
     series = {}
-    for symbol, bars in load_symbols(list(request.data), symbols=wanted).items():
+    for symbol, bars in loaded.items():
         start = 0 if lo is None else bars.first_at_or_after(lo)
         end = len(bars) if hi is None else bars.first_at_or_after(hi)
         if start < end:
             series[symbol] = bars[start:end] if (start, end) != (0, len(bars)) else bars
     if not series:
+        held = [b.timestamps for b in loaded.values() if b]
+        span = (
+            f"the data runs {iso_utc(min(t[0] for t in held))[:10]} .. "
+            f"{iso_utc(max(t[-1] for t in held))[:10]}"
+            if held
+            else "the files hold no bars"
+        )
         raise DataError(
-            f"no bars in {', '.join(map(str, request.data))} for symbols "
-            f"{list(request.symbols) or 'any'} between {request.date_from} and {request.date_to}"
+            f"no bars between --from {request.date_from or '(start)'} and "
+            f"--to {request.date_to or '(end)'}: {span}"
         )
     return series
 
@@ -172,9 +190,12 @@ async def run_replay(
     rid = replay_id(loaded, request, symbols)
     root = request.out_root or Path(loaded.config.run.runtime_dir) / "replay"
     out_dir = root / rid
-    if out_dir.exists():  # a replay is a pure function of its inputs: start clean
-        shutil.rmtree(out_dir)
-    out_dir.mkdir(parents=True)
+    try:
+        if out_dir.exists():  # a replay is a pure function of its inputs: start clean
+            shutil.rmtree(out_dir)
+        out_dir.mkdir(parents=True)
+    except OSError as e:
+        raise DataError(f"--out {root}: cannot write the replay there: {e}") from e
     batches = iter_by_time(list(series.values()))  # one batch at a time, not all at once
     first = next(batches)
     clock = SimClock(first[0].ts_ns + int(first[0].interval_s * NS_PER_S))

@@ -41,6 +41,32 @@ class ProgressLine:
         self._out.flush()
 
 
+# A directory given to --data stands for the bar files directly in it.
+_DATA_SUFFIXES = (".csv", ".json")
+
+
+def data_files(paths: list[Path]) -> tuple[Path, ...]:
+    """``--data``'s files: a file as given, a directory as its ``*.csv`` and ``*.json`` files
+    (not hidden, not in subdirectories), sorted by name so the replay id does not depend on
+    the order the filesystem lists them in."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            inside = sorted(
+                p
+                for p in path.iterdir()
+                if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in _DATA_SUFFIXES
+            )
+            if not inside:
+                raise DataError(f"--data {path}: a directory with no .csv or .json files in it")
+            files.extend(inside)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise DataError(f"--data: no such file or directory: {path}")
+    return tuple(files)
+
+
 def add_parser(sub: Any, with_config: Any, profiles: tuple[str, ...]) -> None:
     p = with_config(
         sub.add_parser(
@@ -53,7 +79,8 @@ def add_parser(sub: Any, with_config: Any, profiles: tuple[str, ...]) -> None:
         type=Path,
         nargs="+",
         required=True,
-        help="bar files: daily CSV (date,open,high,low,close,volume[,adj_close]), Binance "
+        help="bar files, or directories of them (their *.csv and *.json): daily CSV "
+        "(date,open,high,low,close,volume[,adj_close]), Binance "
         "kline CSV, or ccxt OHLCV JSON ([[ms, o, h, l, c, v], ...]); the symbol comes from the "
         "file name (AAPL.csv, btc_usdt-1m.json: BTC/USDT) unless the file names it",
     )
@@ -69,13 +96,11 @@ def run(args: argparse.Namespace, loaded: Any) -> int:
     from quantbot.cli import _event_loop_run  # noqa: PLC0415
     from quantbot.research.replay import ReplayRequest, describe, run_replay  # noqa: PLC0415
 
-    missing = [str(p) for p in args.data if not p.is_file()]
-    if missing:
-        raise DataError(f"--data: no such file: {', '.join(missing)}")
+    data = data_files(args.data)
     if args.date_from and args.date_to and args.date_from > args.date_to:
         raise DataError(f"--from {args.date_from} is after --to {args.date_to}")
     request = ReplayRequest(
-        data=tuple(args.data),
+        data=data,
         symbols=tuple(args.symbols),
         date_from=args.date_from,
         date_to=args.date_to,

@@ -47,4 +47,21 @@ def test_replay_of_a_missing_file_names_it(tmp_path, capsys) -> None:
     config.write_text("")
     code = main(["replay", "--config", str(config), "--data", str(tmp_path / "nope.csv")])
     assert code == 2
-    assert f"--data: no such file: {tmp_path / 'nope.csv'}" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"--data: no such file or directory: {tmp_path / 'nope.csv'}" in err
+
+
+def test_replay_into_an_out_that_is_a_file_is_an_input_error(tmp_path, capsys) -> None:
+    bars = tmp_path / "AAPL.csv"
+    bars.write_text(
+        "date,open,high,low,close,volume\n"
+        + "".join(f"2024-01-{d:02d},10,11,9,10.5,100\n" for d in range(2, 9))
+    )
+    out = tmp_path / "out"
+    out.write_text("a file, not a directory")
+    config = tmp_path / "config.toml"
+    config.write_text("")
+    code = main(["replay", "--config", str(config), "--data", str(tmp_path), "--out", str(out)])
+    assert code == 2  # not a traceback
+    assert f"--out {out}: cannot write the replay there" in capsys.readouterr().err
+    assert out.read_text() == "a file, not a directory"

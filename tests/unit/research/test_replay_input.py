@@ -12,6 +12,7 @@ import pytest
 from quantbot.domain.errors import DataError
 from quantbot.marketdata.csv_bars import iter_by_time
 from quantbot.research.replay import ReplayRequest, load_bars
+from quantbot.research.replay_cli import data_files
 
 
 def ms(text: str) -> int:
@@ -50,5 +51,31 @@ def test_symbols_and_an_empty_range(files) -> None:
     assert list(only_eth) == ["ETH/USDT"] and len(only_eth["ETH/USDT"]) == 2
     late = load_bars(ReplayRequest(data=files, date_from=date(2026, 3, 4)))
     assert list(late) == ["BTC/USDT"]  # ETH has no bar that day: not in the replay
-    with pytest.raises(DataError, match=r"no bars in .* between 2026-03-05 and None"):
+    with pytest.raises(DataError) as empty:
         load_bars(ReplayRequest(data=files, date_from=date(2026, 3, 5)))
+    assert str(empty.value) == (
+        "no bars between --from 2026-03-05 and --to (end): the data runs 2026-03-01 .. 2026-03-04"
+    )
+
+
+def test_a_symbol_the_files_do_not_hold_is_an_error_naming_what_they_hold(files) -> None:
+    # A typo must not quietly replay less than was asked for.
+    with pytest.raises(DataError) as typo:
+        load_bars(ReplayRequest(data=files, symbols=("ETH/USDT", "ETH/USD")))
+    assert str(typo.value) == (
+        "--symbols ETH/USD: not in the data (the files hold BTC/USDT, ETH/USDT)"
+    )
+
+
+def test_a_directory_stands_for_its_bar_files_sorted_by_name(files, tmp_path: Path) -> None:
+    (tmp_path / ".hidden.csv").write_text("not bars")
+    (tmp_path / "notes.txt").write_text("not bars")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "x.csv").write_text("not bars")
+    assert data_files([tmp_path]) == (files[0], files[1])
+    assert data_files([files[1], tmp_path / "sub"]) == (files[1], tmp_path / "sub" / "x.csv")
+    with pytest.raises(DataError, match=r"no such file or directory: .*nope\.json"):
+        data_files([files[0], tmp_path / "nope.json"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match=r"empty: a directory with no \.csv or \.json files"):
+        data_files([tmp_path / "empty"])

@@ -81,7 +81,13 @@ def run_report(args: argparse.Namespace, clock: Clock | None = None) -> int:
     except ReportInputError as e:
         print(f"quantbot report: {e}", file=sys.stderr)
         return EXIT_USAGE
-    json_path, csv_path = write_report(report, args.out or runtime / "reports")
+    out_dir = args.out or runtime / "reports"
+    try:
+        json_path, csv_path = write_report(report, out_dir)
+    except OSError as e:
+        print(f"quantbot report: --out {out_dir}: cannot write the report there: {e}",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_USAGE
     sys.stdout.write(orjson.dumps(report["answers"], option=orjson.OPT_INDENT_2).decode() + "\n")
     overall = report["overall"]
     print(

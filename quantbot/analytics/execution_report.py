@@ -272,18 +272,43 @@ def _answers(
     }
 
 
+def _input_files(
+    tca_path: Path, decisions_path: Path | None, date: str | None
+) -> tuple[list[Path], list[Path] | None]:
+    """The TCA files (none is fine when there are decision files) and the decision files."""
+    try:
+        tca_files, no_tca = day_files(tca_path, date, later_days=True), None
+    except ReportInputError as e:
+        tca_files, no_tca = [], e
+    decision_files = None
+    if decisions_path is not None:
+        try:
+            decision_files = day_files(decisions_path, date, later_days=False)
+        except ReportInputError:
+            if no_tca is None:
+                raise
+    if no_tca is not None and decision_files is None:
+        raise no_tca  # nothing at all to report on: name the TCA file, as before
+    return tca_files, decision_files
+
+
 def build_report(tca_path: Path, decisions_path: Path | None, *, date: str | None) -> dict:
     """Aggregate the TCA records (and decision records when given) of ``date`` (YYYY-MM-DD,
-    UTC; None: everything on disk). Raises ``ReportInputError`` when a file is missing."""
+    UTC; None: everything on disk). Raises ``ReportInputError`` when a file is missing.
+
+    No TCA file at all is a report of no orders when there are decision records: a run
+    whose every order was blocked (or that wanted none) writes no TCA record, and its
+    blocks per gate are what the reader wants to see."""
     bad: Counter[str] = Counter()
     latest: dict[str, dict[str, Any]] = {}
-    for row in read_lines(day_files(tca_path, date, later_days=True), bad):
+    tca_files, decision_files = _input_files(tca_path, decisions_path, date)
+    for row in read_lines(tca_files, bad):
         if "client_order_id" in row and "decision_ts" in row:
             latest[row["client_order_id"]] = row
     rows = [r for r in latest.values() if date is None or r["decision_ts"][:10] == date]
     totals = DecisionTotals()  # a long replay's records are read one at a time, not kept
-    if decisions_path is not None:
-        for d in read_lines(day_files(decisions_path, date, later_days=False), bad):
+    if decision_files is not None:
+        for d in read_lines(decision_files, bad):
             if date is None or str(d.get("ts", ""))[:10] == date:
                 totals.add(d)
     marks = _marks(rows, totals.closes)
@@ -297,7 +322,7 @@ def build_report(tca_path: Path, decisions_path: Path | None, *, date: str | Non
     overall = group_stats(rows, prices)
     return {
         "date": date,
-        "tca_file": str(tca_path),
+        "tca_file": str(tca_path) if tca_files else None,  # None: no order, no TCA record
         "decisions_file": None if decisions_path is None else str(decisions_path),
         "unreadable_lines": dict(bad),
         "overall": overall,

@@ -378,3 +378,38 @@ def test_report_command_without_records_says_which_file_is_missing(
     assert run_cli(tmp_path, "--date", DAY, "--out", str(tmp_path / "o")) == 2
     assert "runtime/tca.jsonl: no such file" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_day_whose_every_order_was_blocked_reports_its_blocks_without_tca_records(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # No order sent means no TCA file at all; the blocks are what the reader wants to see.
+    rows = [
+        decision(f"{DAY}T15:00:00", "AAPL", 100.0, order=not_sent("PRICE_COLLAR_BLOCK")),
+        decision(f"{DAY}T15:01:00", "AAPL", 100.5, order=not_sent("PRICE_COLLAR_BLOCK")),
+        decision(f"{DAY}T15:02:00", "MSFT", 50.0, reason={"code": "BLOCK_COOLDOWN"}),
+    ]
+    write_lines(tmp_path / "runtime" / "decisions.jsonl", rows)
+    assert not (tmp_path / "runtime" / "tca.jsonl").exists()
+
+    assert run_cli(tmp_path, "--date", DAY) == 0
+    assert f"{DAY}: 0 orders, 3 blocks" in capsys.readouterr().err
+    report = orjson.loads((tmp_path / "runtime/reports" / f"tca-report-{DAY}.json").read_bytes())
+    assert report["tca_file"] is None
+    assert report["overall"]["orders"] == 0
+    assert report["blocks"]["by_gate"]["pretrade"]["total"] == 2
+    assert report["blocks"]["by_gate"]["policy"]["total"] == 1
+
+
+def test_report_command_into_an_out_that_is_a_file_is_exit_2(
+    day: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    for path in day:
+        path.rename(runtime / path.name)
+    out = tmp_path / "taken"
+    out.write_text("a file")
+    assert run_cli(tmp_path, "--date", DAY, "--out", str(out)) == 2  # not a traceback
+    assert f"--out {out}: cannot write the report there" in capsys.readouterr().err
+    assert out.read_text() == "a file"

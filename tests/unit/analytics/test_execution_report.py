@@ -349,13 +349,19 @@ def run_cli(tmp_path: Path, *argv: str) -> int:
     return run_report(args, clock=SimClock(at(f"{DAY}T18:00:00")))
 
 
-def test_report_command_writes_todays_json_and_csv(
-    day: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def into_runtime(day: tuple[Path, Path], tmp_path: Path) -> Path:
+    """Move the day's records to where ``run_cli``'s config says the runtime is."""
     runtime = tmp_path / "runtime"
     runtime.mkdir()
     for path in day:
         path.rename(runtime / path.name)
+    return runtime
+
+
+def test_report_command_writes_todays_json_and_csv(
+    day: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runtime = into_runtime(day, tmp_path)
 
     assert run_cli(tmp_path) == 0  # no --date: today by the clock
 
@@ -404,10 +410,7 @@ def test_a_day_whose_every_order_was_blocked_reports_its_blocks_without_tca_reco
 def test_report_command_into_an_out_that_is_a_file_is_exit_2(
     day: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    runtime = tmp_path / "runtime"
-    runtime.mkdir()
-    for path in day:
-        path.rename(runtime / path.name)
+    into_runtime(day, tmp_path)
     out = tmp_path / "taken"
     out.write_text("a file")
     assert run_cli(tmp_path, "--date", DAY, "--out", str(out)) == 2  # not a traceback

@@ -18,11 +18,13 @@ on and its index in the array, so a user can find it in the editor or with ``jq 
 element only, by walking the text with ``raw_decode`` (walking every file that way made
 loading twice as slow).
 
-A bare array is first read in blocks (``_streamed``): each block is cut after its last
-``],`` and parsed alone, so neither the text nor the parsed rows of a big file are held
-whole (a million bars took about 600 MB that way). A cut can only parse where it falls
-between two elements; anything else (an object, a bad element, invalid JSON, one bar) makes
-it give up, and the whole document is read as before, which gives the exact error.
+A bare array, or an object whose last key is ``"ohlcv"`` (found in the first block), is
+first read in blocks (``_streamed``): each block is cut after its last ``],`` and parsed
+alone, so neither the text nor the parsed rows of a big file are held whole (a million bars
+took about 600 MB that way). A cut can only parse where it falls between two elements;
+anything else (keys after the array, a bad element, invalid JSON, one bar with no
+timeframe) makes it give up, and the whole document is read as before, which gives the
+exact error.
 """
 
 from __future__ import annotations
@@ -54,14 +56,21 @@ _SHAPE = "expected [timestamp_ms, open, high, low, close, volume]"
 _BLOCK = 1 << 20
 _JSON_SPACE = b" \t\n\r"
 _BOM = b"\xef\xbb\xbf"
+# Where an object's OHLCV array starts; found in the first block or the file is read whole.
+_OHLCV_KEY = re.compile(rb'"ohlcv"[ \t\n\r]*:[ \t\n\r]*\[')
 
 
 def load_ohlcv_json(path: Path, *, symbol: str | None = None) -> BarSeries:
     """Bars from a ccxt OHLCV JSON file, in file order (which must be strictly ascending)."""
     path = Path(path)
-    streamed = _streamed(path, symbol or _file_symbol(path))
+    streamed = _streamed(path, symbol)
     if streamed is not None:
         return streamed
+    return _whole_document(path, symbol)
+
+
+def _whole_document(path: Path, symbol: str | None) -> BarSeries:
+    """The file parsed whole: slower and bigger, but it alone finds an error's line."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as e:
@@ -172,34 +181,68 @@ class _Unusual(Exception):
     """Not a plain, valid array of good rows: the whole-document path reads it."""
 
 
-def _streamed(path: Path, symbol: str) -> BarSeries | None:
-    """The bars of a bare-array file read in blocks, or None for anything the whole-document
-    path must read (it alone reports errors, with their lines)."""
-    bars = BarSeries(symbol)
-    stamps = bars.timestamps
+def _streamed(path: Path, symbol: str | None) -> BarSeries | None:
+    """The bars of a bare array, or of an object whose last key is ``"ohlcv"``, read in
+    blocks; None for anything the whole-document path must read (it alone reports errors,
+    with their lines)."""
     try:
         with path.open("rb") as handle:
-            for rows in _row_chunks(handle):
+            head = handle.read(_BLOCK).removeprefix(_BOM).lstrip(_JSON_SPACE)
+            meta, buf, closer = _opening(head)
+            bars = BarSeries(symbol or _meta_symbol(meta) or _file_symbol(path))
+            stamps = bars.timestamps
+            for rows in _row_chunks(handle, buf, closer):
                 for value in rows:
-                    bar = check_bar(_bar(value, symbol, 0.0))
+                    bar = check_bar(_bar(value, bars.symbol, 0.0))
                     if stamps and bar.ts_ns <= stamps[-1]:
                         return None
                     bars.append(bar)
-    except (OSError, _Unusual, ValueError, OverflowError):
+            timeframe = meta.get("timeframe")
+            interval_s = None if timeframe is None else float(timeframe_seconds(timeframe))
+    except (OSError, _Unusual, ValueError, OverflowError, TypeError):
         return None
-    if len(bars) < 2:  # no gap to tell the interval by (or nothing at all)
-        return None
-    # The smallest gap, as _spacing_s measures it (ms * 10**6 is exactly these ns).
-    bars.set_interval(min(b - a for a, b in itertools.pairwise(stamps)) / NS_PER_S)
+    if interval_s is None:
+        if len(bars) < 2:  # no gap to tell the interval by (or nothing at all)
+            return None
+        # The smallest gap, as _spacing_s measures it (ms * 10**6 is exactly these ns).
+        interval_s = min(b - a for a, b in itertools.pairwise(stamps)) / NS_PER_S
+    bars.set_interval(interval_s)
     return bars
 
 
-def _row_chunks(handle: BinaryIO) -> Iterator[list[Any]]:
-    """The elements of the array in ``handle``, parsed a block at a time."""
-    buf = handle.read(_BLOCK).removeprefix(_BOM).lstrip(_JSON_SPACE)
-    if not buf.startswith(b"["):
+def _opening(head: bytes) -> tuple[dict[str, Any], bytes, bytes]:
+    """The object's keys before ``"ohlcv"`` (none for a bare array), the text after the
+    array's ``[``, and what must close the document after the array's elements."""
+    if head.startswith(b"["):
+        return {}, head[1:], b"]"
+    key = _OHLCV_KEY.search(head) if head.startswith(b"{") else None
+    if key is None:
         raise _Unusual
-    buf, more_due = buf[1:], False
+    before = head[1 : key.start()].rstrip(_JSON_SPACE)
+    if not before:
+        return {}, head[key.end() :], b"]}"
+    if not before.endswith(b","):
+        raise _Unusual
+    try:
+        meta = orjson.loads(b"{" + before[:-1] + b"}")
+    except orjson.JSONDecodeError as e:
+        raise _Unusual from e
+    if not isinstance(meta, dict) or "ohlcv" in meta:  # the key sat inside a value
+        raise _Unusual
+    return meta, head[key.end() :], b"]}"
+
+
+def _meta_symbol(meta: dict[str, Any]) -> str | None:
+    given = meta.get("symbol")
+    if given is not None and (not isinstance(given, str) or not given):
+        raise _Unusual  # the whole-document path names the line
+    return given
+
+
+def _row_chunks(handle: BinaryIO, buf: bytes, closer: bytes) -> Iterator[list[Any]]:
+    """The elements of the array that ``buf`` (the text after its ``[``) starts and
+    ``handle`` goes on with, parsed a block at a time; ``closer`` ends the document."""
+    more_due = False
     while True:
         cut = buf.rfind(b"],")
         if cut >= 0:
@@ -210,10 +253,11 @@ def _row_chunks(handle: BinaryIO) -> Iterator[list[Any]]:
             break
         buf += more
     body = buf.rstrip(_JSON_SPACE)
-    if not body.endswith(b"]"):
-        raise _Unusual
-    body = body[:-1]
-    if body.strip(_JSON_SPACE):
+    for closing in reversed(closer):  # "]" or "]" then "}", whitespace allowed between
+        if not body.endswith(bytes([closing])):
+            raise _Unusual
+        body = body[:-1].rstrip(_JSON_SPACE)
+    if body:
         yield _parse(body)
     elif more_due:  # a trailing comma: not JSON
         raise _Unusual

@@ -198,6 +198,10 @@ def _random_rows(count: int) -> list[list[object]]:
     return rows
 
 
+def _object(rows: list[list[object]], **keys: object) -> dict[str, object]:
+    return {**keys, "ohlcv": rows}  # "ohlcv" last, as ccxt users write it
+
+
 @pytest.mark.parametrize(
     "dumps",
     [
@@ -206,27 +210,52 @@ def _random_rows(count: int) -> list[list[object]]:
         lambda rows: json.dumps(rows, indent=2),
         lambda rows: "[" + " , ".join(json.dumps(r) for r in rows) + "]",  # no "]," to cut at
         lambda rows: "\ufeff\n " + json.dumps(rows) + " \n",
+        lambda rows: json.dumps(_object(rows, symbol="SOL/USDT", timeframe="1m")),
+        lambda rows: json.dumps(_object(rows, exchange="binance", timeframe="1m"), indent=2),
+        lambda rows: json.dumps(_object(rows, symbol="SOL/USDT"), separators=(",", ":")),
+        lambda rows: "\ufeff" + json.dumps(_object(rows)) + "\n",
     ],
-    ids=["spaced", "compact", "indented", "spaced-commas", "bom-and-whitespace"],
-)
-def test_a_bare_array_read_in_blocks_gives_what_the_whole_document_gives(
+    ids=[
+        "spaced", "compact", "indented", "spaced-commas", "bom-and-whitespace",
+        "object", "object-indented", "object-compact", "object-bom",
+    ],
+)  # fmt: skip
+def test_a_file_read_in_blocks_gives_what_the_whole_document_gives(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dumps
 ) -> None:
-    # The object shape is always read whole: the same rows in it are the reference.
     monkeypatch.setattr(ohlcv_json, "_BLOCK", 97)  # many cuts, mid-number and mid-row
     rows = _random_rows(300)
     path = write(tmp_path, "SOL_USDT.json", dumps(rows))
-    assert ohlcv_json._streamed(path, "SOL/USDT") is not None  # not the whole-document path
-    bare = load_ohlcv_json(path)
-    whole = load_ohlcv_json(
-        write(
-            tmp_path,
-            "ref.json",
-            json.dumps({"symbol": "SOL/USDT", "timeframe": "1m", "ohlcv": rows}),
-        )
-    )
-    assert len(bare) == 300
-    assert list(bare) == list(whole)
+    streamed = ohlcv_json._streamed(path, None)
+    assert streamed is not None  # not the whole-document path
+    whole = ohlcv_json._whole_document(path, None)
+    assert len(streamed) == 300
+    assert streamed.symbol == whole.symbol == "SOL/USDT"
+    assert list(streamed) == list(whole)
+    assert list(load_ohlcv_json(path)) == list(whole)
+
+
+def test_an_object_streams_only_when_ohlcv_is_its_last_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ohlcv_json, "_BLOCK", 97)
+    rows = _random_rows(50)
+    one_bar = write(tmp_path, "A.json", json.dumps(_object(rows[:1], timeframe="4h")))
+    streamed = ohlcv_json._streamed(one_bar, None)
+    assert streamed is not None and streamed[0].interval_s == 4 * 3600.0  # timeframe wins
+    assert list(streamed) == list(ohlcv_json._whole_document(one_bar, None))
+    for text in (
+        json.dumps({"ohlcv": rows, "symbol": "B/USDT"}),  # a key after the array
+        json.dumps({"meta": {"ohlcv": [1]}, "ohlcv": rows}),  # the key inside a value first
+        json.dumps({"symbol": 7, "ohlcv": rows}),  # a bad symbol: the whole path names it
+        json.dumps({"timeframe": "1 minute", "ohlcv": rows}),
+    ):
+        path = write(tmp_path, "B.json", text)
+        assert ohlcv_json._streamed(path, None) is None, text[:40]
+    # ...and the whole-document path still reads the first two exactly
+    assert load_ohlcv_json(write(tmp_path, "C.json", json.dumps({"ohlcv": rows, "symbol": "C"})))
+    with pytest.raises(DataError, match=r"B\.json:1: timeframe '1 minute'"):
+        load_ohlcv_json(path)
 
 
 @pytest.mark.parametrize(

@@ -83,8 +83,7 @@ class Daemon:
         # When writes reach the disk: a replay passes records.durability.REPLAY.
         self.durability = durability or Durability.live(self.config.records.fsync_every_steps)
         self._serve_control = control_socket
-        # Builds the decision step as DecisionStep.from_config does (the replay benchmark
-        # passes one with its reference sleeve and sizer; everything else is this wiring).
+        # As DecisionStep.from_config (the replay bench passes its reference sleeve and sizer).
         self._decision_step = decision_step
         if execution_mode == "live" and not self.durability.sync_before_submit:
             raise StartupError("live mode fsyncs every INTENT before its submit; not a replay")

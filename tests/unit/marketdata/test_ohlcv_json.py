@@ -252,8 +252,11 @@ def test_an_object_streams_only_when_ohlcv_is_its_last_key(
     ):
         path = write(tmp_path, "B.json", text)
         assert ohlcv_json._streamed(path, None) is None, text[:40]
-    # ...and the whole-document path still reads the first two exactly
-    assert load_ohlcv_json(write(tmp_path, "C.json", json.dumps({"ohlcv": rows, "symbol": "C"})))
+    # ...and the whole-document path still reads them: the same bars as a bare array
+    after = load_ohlcv_json(write(tmp_path, "C.json", json.dumps({"ohlcv": rows, "symbol": "C"})))
+    bare = load_ohlcv_json(write(tmp_path, "C-1m.json", json.dumps(rows)))
+    assert after.symbol == bare.symbol == "C" and len(after) == 50
+    assert list(after) == list(bare)
     with pytest.raises(DataError, match=r"B\.json:1: timeframe '1 minute'"):
         load_ohlcv_json(path)
 

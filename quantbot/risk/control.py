@@ -5,6 +5,11 @@ All survive restarts until a person runs ``quantbot resume`` (``resume --symbol 
 disabled symbol). The file is owner-only and written atomically under an flock, so the daemon
 and the CLI can share it; the daemon polls it (``control.poll_interval_s``), so a kill takes
 effect within a second.
+
+A file that cannot be read (not JSON, not an object, a field of the wrong type) is never
+guessed at: ``load`` raises ``ControlFileError`` naming the file, line and column, so the
+daemon refuses to start and ``status``/``kill``/``resume`` refuse to act on it (a kill or
+resume written over it would drop a halt or a disabled symbol nobody can see any more).
 """
 
 from __future__ import annotations
@@ -20,7 +25,17 @@ import attrs
 import orjson
 
 from quantbot.clock import Clock, iso_utc
+from quantbot.domain.errors import StartupError
 from quantbot.fsutil import atomic_write
+
+_FIX = "repair it by hand or move it aside (it holds the kill switch, halt and disabled symbols)"
+
+
+class ControlFileError(StartupError, ValueError):
+    """``state/control.json`` cannot be read; the message names the file, line and column.
+
+    A ``ValueError`` too, so callers that treat any unreadable control file as "not ready"
+    (the go-live checklist) keep doing so."""
 
 
 @attrs.frozen
@@ -86,11 +101,13 @@ class ControlStore:
         return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
     def load(self) -> ControlState:
-        if not self.path.exists():
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
             return ControlState()
-        data: dict[str, Any] = orjson.loads(self.path.read_bytes())
-        known = {f.name for f in attrs.fields(ControlState)}
-        return ControlState(**{k: v for k, v in data.items() if k in known})
+        except OSError as e:
+            raise ControlFileError(f"{self.path}: cannot be read ({e.strerror}); {_FIX}") from e
+        return parse_control(self.path, raw)
 
     def save(self, state: ControlState) -> ControlState:
         atomic_write(self.path, orjson.dumps(attrs.asdict(state), option=orjson.OPT_INDENT_2))
@@ -155,3 +172,53 @@ class ControlStore:
         with self._exclusive():
             kept = self.load().disabled_symbols
             return self.save(ControlState(disabled_symbols=kept))
+
+
+_TEXT_FIELDS = (
+    "halt_code",
+    "halt_detail",
+    "halted_at",
+    "kill_reason",
+    "killed_at",
+    "reduce_only_reason",
+)
+_FLAG_FIELDS = ("kill_switch", "kill_cancel_all", "reduce_only")
+
+
+def parse_control(path: Path, raw: bytes) -> ControlState:
+    """The state in ``raw`` (the bytes of ``path``), or ``ControlFileError`` naming the file,
+    line and column of what is wrong. Keys this version does not know are ignored."""
+    try:
+        data: Any = orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        raise ControlFileError(
+            f"{path}:{e.lineno}:{e.colno}: not valid JSON ({e.msg}); {_FIX}"
+        ) from e
+    if not isinstance(data, dict):
+        raise ControlFileError(
+            f"{path}:1:1: must be a JSON object, found {type(data).__name__}; {_FIX}"
+        )
+    text = raw.decode("utf-8", errors="replace")
+    for key in _FLAG_FIELDS:
+        if key in data and not isinstance(data[key], bool):
+            raise _bad_field(path, text, key, data[key], "must be true or false")
+    for key in _TEXT_FIELDS:
+        if key in data and not (data[key] is None or isinstance(data[key], str)):
+            raise _bad_field(path, text, key, data[key], "must be a string or null")
+    symbols = data.get("disabled_symbols", [])
+    if not isinstance(symbols, list) or not all(isinstance(s, str) for s in symbols):
+        raise _bad_field(path, text, "disabled_symbols", symbols, "must be a list of symbols")
+    known = {f.name for f in attrs.fields(ControlState)}
+    return ControlState(**{k: v for k, v in data.items() if k in known})
+
+
+def _bad_field(path: Path, text: str, key: str, value: Any, problem: str) -> ControlFileError:
+    needle = f'"{key}"'
+    for number, line in enumerate(text.splitlines(), start=1):
+        column = line.find(needle)
+        if column >= 0:
+            where = f"{path}:{number}:{column + 1}"
+            break
+    else:
+        where = str(path)
+    return ControlFileError(f"{where}: {key} = {value!r}: {problem}; {_FIX}")

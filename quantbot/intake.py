@@ -2,7 +2,9 @@
 
 Every line taken leaves a line in the decision records: ``INTENT_ACCEPTED`` with the
 normalised intent (and any leverage clamp), or ``INTENT_REJECTED`` / ``INTENT_UNKNOWN_SYMBOL``
-with the field named and the raw line kept. Nothing is dropped silently.
+/ ``INTENT_DUPLICATE`` with the field (or the first copy) named and the raw line kept. Nothing
+is dropped silently. The ids already taken are kept per execution mode in
+``state/intent_ids-<mode>.jsonl``, so a copy of an intent is known across restarts.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from quantbot.fsutil import ensure_private_dir
 from quantbot.records.jsonl import RotatingJsonl
 from quantbot.signals.external import ExternalSleeve
 from quantbot.signals.inbox import IntentInbox
+from quantbot.signals.intent_ids import RETENTION_S, SeenIntentIds
 
 if TYPE_CHECKING:
     from quantbot.app import Daemon
@@ -106,12 +109,19 @@ def open_intake(daemon: Daemon, step: DecisionStep, records: RotatingJsonl) -> I
     directory = Path(config.run.runtime_dir) / config.inbox.directory
     ensure_private_dir(directory)
     governor = config.risk_params.governor
+    # Per mode, like the offsets: a shadow run's intents do not make a paper run's duplicates.
+    seen = SeenIntentIds(
+        Path(config.run.state_dir) / f"intent_ids-{daemon.mode}.jsonl",
+        clock=daemon.clock,
+        retention_s=max(RETENTION_S, 2.0 * config.inbox.ttl_s),
+    )
     return IntentIntake(
         IntentInbox(
             directory,
             symbols=config.market.symbols,
             max_line_bytes=config.inbox.max_line_bytes,
             offsets_name=f".offsets-{daemon.mode}.json",
+            seen=seen,
         ),
         external,
         step=step,

@@ -99,8 +99,9 @@ MEANING: dict[ReasonCode, str] = {
     "went on (fail-graceful)",
     ReasonCode.SIZER_LEVERAGE_VENUE_CAP: "the sizer's leverage was cut to what the venue and "
     "instrument allow (spot: 1x)",
-    ReasonCode.INTENT_REJECTED: "a TradeIntent line was malformed (the field is named); the line "
-    "is kept in the record",
+    ReasonCode.INTENT_REJECTED: "a TradeIntent line was malformed: not JSON, a wrong type, a "
+    "value out of range or past a sanity bound (MAX_USD, MAX_LEVERAGE), or a qty (sizes are USD); "
+    "the field is named and the line kept in the record",
     ReasonCode.INTENT_LEVERAGE_CLAMP: "an intent's leverage was outside the configured bounds and "
     "was clamped",
     ReasonCode.INTENT_UNKNOWN_SYMBOL: "an intent named a symbol this run does not trade; rejected",
@@ -108,6 +109,10 @@ MEANING: dict[ReasonCode, str] = {
     "trading goes on without new intents and the next poll tries again",
     ReasonCode.INTENT_OFFSETS_RESET: "the inbox's offsets file was unreadable: every file was "
     "skipped to its end (old intents are not fed again); the files are named",
+    ReasonCode.INTENT_DUPLICATE: "an intent's intent_id was taken before (this run or an earlier "
+    "one, any file): recorded with where it was first taken, not applied again",
+    ReasonCode.INTENT_IDS_DAMAGED: "lines of state/intent_ids-<mode>.jsonl could not be read and "
+    "were skipped: their ids are forgotten (a resent copy would be taken as new); lines named",
     ReasonCode.VOL_TARGET_SCALE: "net exposure scaled toward the target annual volatility (factor "
     "in context)",
     ReasonCode.RISK_CAP_PORTFOLIO: "a per-symbol or per-cluster concentration cap cut the target",

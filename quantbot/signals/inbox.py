@@ -11,6 +11,13 @@ Per-file byte offsets (and line counts, for the line numbers in records) are per
 is now shorter than its offset was truncated or replaced and is read again from the start.
 Replacing a file with a *longer* one is not detected: producers should append to a file, or
 start a new file name, rather than rewrite one in place.
+
+With a ``SeenIntentIds`` store, an accepted intent whose ``intent_id`` was taken before (in
+this run or an earlier one, from any file) becomes a rejected item ``INTENT_DUPLICATE`` naming
+where it was first taken; it is not applied again. The ids are made durable before the offsets
+are saved. An intent without an ``intent_id`` cannot be recognised and is taken as new (v1.0
+producers may leave it out). Only accepted intents mark their id as seen: a line rejected for a
+bad value may be corrected and sent again with the same id.
 """
 
 from __future__ import annotations
@@ -23,8 +30,10 @@ from typing import Any
 import attrs
 import orjson
 
+from quantbot.clock import iso_utc
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.fsutil import atomic_write, ensure_private_dir
+from quantbot.signals.intent_ids import SeenIntentIds
 from quantbot.signals.intents import LINE, IntentError, TradeIntent, parse_line
 
 OFFSETS_FILE = ".offsets.json"
@@ -71,9 +80,11 @@ class IntentInbox:
         symbols: Collection[str],
         max_line_bytes: int,
         offsets_name: str = OFFSETS_FILE,
+        seen: SeenIntentIds | None = None,
     ) -> None:
         """``offsets_name``: one reader's offsets file; the daemon keeps one per execution
-        mode, so a shadow run does not use up intents a paper run has not seen."""
+        mode, so a shadow run does not use up intents a paper run has not seen. ``seen``: the
+        intent ids already taken (None: no duplicate detection)."""
         if max_line_bytes < 1:
             raise ValueError(f"max_line_bytes must be >= 1, got {max_line_bytes}")
         self.directory = directory
@@ -83,21 +94,32 @@ class IntentInbox:
         if not directory.exists():
             # The inbox is a control surface: only its owner may drop intents into it.
             ensure_private_dir(directory)
+        self.seen = seen
         self._positions, self._saved, self._pending = self._load_positions()
+        if seen is not None and seen.damaged is not None:
+            self._pending.append(InboxItem(seen.path.name, 0, None, seen.damaged, None))
 
     def poll(self) -> list[InboxItem]:
         """Every new complete line of every file, in file name order.
 
         Never raises on a bad line or bad encoding; an ``OSError`` reading the directory or a
-        file propagates. Offsets are saved (atomically) when anything was taken.
+        file, or recording the intent ids, propagates and takes nothing (the same lines are
+        read on the next poll). Offsets are saved (atomically) when anything was taken.
         """
         items = list(self._pending)
         positions: dict[str, _Position] = {}
-        for path in self._files():
-            try:
-                positions[path.name] = self._read(path, items)
-            except FileNotFoundError:
-                continue  # removed between listing and opening: it is simply gone
+        try:
+            for path in self._files():
+                try:
+                    positions[path.name] = self._read(path, items)
+                except FileNotFoundError:
+                    continue  # removed between listing and opening: it is simply gone
+            if self.seen is not None:
+                self.seen.flush()  # before the offsets: a crash between re-reads duplicates
+        except OSError:
+            if self.seen is not None:
+                self.seen.discard_pending()
+            raise
         self._positions = positions
         self._pending = []
         if positions != self._saved:
@@ -148,10 +170,29 @@ class IntentInbox:
             intent = parse_line(text)
         except IntentError as e:
             return self._rejected(name, line_no, line, e.field, e.problem)
-        if intent.symbol not in self.symbols:
-            why = reason(ReasonCode.INTENT_UNKNOWN_SYMBOL, symbol=intent.symbol)
-            return InboxItem(name, line_no, None, why, self._raw(line))
+        refused = self._refusal(intent, name, line_no)
+        if refused is not None:
+            return InboxItem(name, line_no, None, refused, self._raw(line))
         return InboxItem(name, line_no, intent, None, None)
+
+    def _refusal(self, intent: TradeIntent, name: str, line_no: int) -> Reason | None:
+        """Why a well-formed intent is not taken: ``INTENT_UNKNOWN_SYMBOL``, or
+        ``INTENT_DUPLICATE`` when its id was taken before. None: taken (and its id with it)."""
+        if intent.symbol not in self.symbols:
+            return reason(ReasonCode.INTENT_UNKNOWN_SYMBOL, symbol=intent.symbol)
+        if intent.intent_id is None or self.seen is None:
+            return None  # without an id there is nothing to recognise a copy by
+        first = self.seen.first_seen(intent.intent_id)
+        if first is None:
+            self.seen.add(intent.intent_id, name, line_no)
+            return None
+        return reason(
+            ReasonCode.INTENT_DUPLICATE,
+            intent_id=intent.intent_id,
+            first_file=first.file,
+            first_line=first.line,
+            first_seen=iso_utc(first.ts_ns),
+        )
 
     def _rejected(
         self, name: str, line_no: int, line: bytes, field: str, problem: str

@@ -7,13 +7,23 @@ because a producer that bumped the major said the meaning of the old fields chan
 
 Unknown fields are tolerated and kept in ``extra`` (forward compatibility), but a known field
 with a wrong type or value rejects the whole line with ``IntentError`` naming the field: a
-half-understood intent must not trade.
+half-understood intent must not trade. Numbers must be finite and inside sanity bounds
+(``MAX_USD`` for the USD fields, ``MAX_LEVERAGE`` for the leverages): a value above a bound is
+not a size anyone meant, and would overflow to inf once multiplied downstream. Values inside
+the bounds but above a configured limit are accepted and clamped later (leverage by
+``normalized``, size by the risk governor).
+
+``qty`` (and ``quantity``) is refused in every version: the inbox sizes in USD, and a quantity
+in base units that was kept in ``extra`` and ignored would trade a size the producer never
+asked for. ``intent_id``, when given, is how the inbox recognises an intent sent twice.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
+import sys
 from typing import Any
 
 import attrs
@@ -35,6 +45,18 @@ _NUMBERS = frozenset(
     {"confidence", "size_usd", "leverage", "ai_size_usd", "ai_leverage", "risk_budget_usd"}
 )
 _STRINGS = frozenset({"symbol", "side", "ai_harvest_policy", "intent_id", "ts"})
+
+# Sanity bounds: a value above one is refused, not clamped (see the module docstring).
+MAX_USD = 1e12  # size_usd, ai_size_usd, risk_budget_usd
+MAX_LEVERAGE = 1000.0  # leverage, ai_leverage
+MAX_INTENT_ID_CHARS = 200  # every id is kept on disk (state/intent_ids-<mode>.jsonl)
+# Fields a producer may send that this reader must not ignore: refused with what to send.
+_REFUSED = {
+    name: "not accepted: the inbox sizes intents in USD; send size_usd (v1.0) or ai_size_usd "
+    "(v1.1) instead of a quantity"
+    for name in ("qty", "quantity")
+}
+_MAX_DOUBLE = int(sys.float_info.max)
 
 
 class IntentError(DataError):
@@ -60,11 +82,13 @@ def _check_confidence(_: Any, attribute: attrs.Attribute[Any], value: float) -> 
         raise IntentError(attribute.name, f"must be in [0, 1], got {value!r}")
 
 
-def _check_positive(_: Any, attribute: attrs.Attribute[Any], value: float | None) -> None:
+def _check_usd(_: Any, attribute: attrs.Attribute[Any], value: float | None) -> None:
     if value is not None:
         _finite(attribute.name, value)
         if value <= 0.0:
             raise IntentError(attribute.name, f"must be > 0, got {value!r}")
+        if value > MAX_USD:
+            raise IntentError(attribute.name, f"must be <= {MAX_USD:g} (MAX_USD), got {value!r}")
 
 
 def _check_leverage(_: Any, attribute: attrs.Attribute[Any], value: float | None) -> None:
@@ -72,6 +96,19 @@ def _check_leverage(_: Any, attribute: attrs.Attribute[Any], value: float | None
         _finite(attribute.name, value)
         if value < 1.0:
             raise IntentError(attribute.name, f"must be >= 1, got {value!r}")
+        if value > MAX_LEVERAGE:
+            problem = f"must be <= {MAX_LEVERAGE:g} (MAX_LEVERAGE), got {value!r}"
+            raise IntentError(attribute.name, problem)
+
+
+def _check_intent_id(_: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
+    if value is None:
+        return
+    if not value.strip():
+        raise IntentError(attribute.name, "must be a non-empty string when given")
+    if len(value) > MAX_INTENT_ID_CHARS:
+        problem = f"must be at most {MAX_INTENT_ID_CHARS} characters, got {len(value)}"
+        raise IntentError(attribute.name, problem)
 
 
 def _check_symbol(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
@@ -94,22 +131,24 @@ def _check_policy(_: Any, attribute: attrs.Attribute[Any], value: str | None) ->
 class TradeIntent:
     """One accepted intent. ``schema_version`` is the version the line was read as.
 
-    Sizes are USD, leverage a multiple (>= 1); every number is finite. ``ts`` is the producer's
-    timestamp, kept as given and not interpreted. ``extra`` holds the fields this reader does not
-    know (and, when a later 1.x was read as 1.1, the declared ``schema_version``).
+    Sizes are USD in (0, MAX_USD], leverage a multiple in [1, MAX_LEVERAGE]; every number is
+    finite. ``intent_id`` is None or a non-empty id of at most MAX_INTENT_ID_CHARS characters.
+    ``ts`` is the producer's timestamp, kept as given and not interpreted. ``extra`` holds the
+    fields this reader does not know (and, when a later 1.x was read as 1.1, the declared
+    ``schema_version``).
     """
 
     schema_version: str
     symbol: str = attrs.field(validator=_check_symbol)
     side: str = attrs.field(validator=_check_side)
     confidence: float = attrs.field(validator=_check_confidence)
-    size_usd: float | None = attrs.field(default=None, validator=_check_positive)
+    size_usd: float | None = attrs.field(default=None, validator=_check_usd)
     leverage: float | None = attrs.field(default=None, validator=_check_leverage)
-    ai_size_usd: float | None = attrs.field(default=None, validator=_check_positive)
+    ai_size_usd: float | None = attrs.field(default=None, validator=_check_usd)
     ai_leverage: float | None = attrs.field(default=None, validator=_check_leverage)
     ai_harvest_policy: str | None = attrs.field(default=None, validator=_check_policy)
-    risk_budget_usd: float | None = attrs.field(default=None, validator=_check_positive)
-    intent_id: str | None = None
+    risk_budget_usd: float | None = attrs.field(default=None, validator=_check_usd)
+    intent_id: str | None = attrs.field(default=None, validator=_check_intent_id)
     ts: str | None = None
     extra: dict[str, Any] = attrs.field(factory=dict)
 
@@ -163,12 +202,47 @@ class TradeIntent:
 
 
 def parse_line(text: str) -> TradeIntent:
-    """Decode one JSON line and parse it; bad JSON is an ``IntentError`` on ``"<line>"``."""
+    """Decode one JSON line and parse it; bad JSON is an ``IntentError`` on ``"<line>"``,
+    except a number JSON cannot hold (NaN, Infinity, 1e999), which names its field."""
     try:
         obj = orjson.loads(text)
     except orjson.JSONDecodeError as e:
+        _name_unrepresentable_number(text)
         raise IntentError(LINE, f"invalid JSON: {str(e)[:80]}") from e
     return parse_intent(obj)
+
+
+def _name_unrepresentable_number(text: str) -> None:
+    """Raise ``IntentError`` naming the top-level field that holds NaN, +-Infinity or a number
+    too large for a double, if that is why the line is not JSON. Only sharpens the error: a
+    line orjson refused is never accepted (Python's ``json.dumps`` writes ``NaN`` by default,
+    so a producer meets this more often than one would think)."""
+    try:
+        obj = json.loads(text)
+    except (ValueError, RecursionError):  # not JSON to Python either: orjson's message stands
+        return
+    if not isinstance(obj, dict):
+        return
+    for key, value in obj.items():
+        bad = _first_unrepresentable(value)
+        if bad is not None:
+            raise IntentError(str(key), f"must be a finite number, got {bad} (not valid JSON)")
+
+
+def _first_unrepresentable(value: Any) -> str | None:
+    """The first number in ``value`` (searched without recursion) orjson would refuse."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return repr(item)
+        if isinstance(item, int) and not isinstance(item, bool) and abs(item) > _MAX_DOUBLE:
+            return "a number out of range"
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
 
 
 def parse_intent(obj: Any) -> TradeIntent:
@@ -183,7 +257,10 @@ def parse_intent(obj: Any) -> TradeIntent:
     values: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     for key, value in fields.items():
-        if key in known:
+        if key in _REFUSED:
+            if value is not None:
+                raise IntentError(key, _REFUSED[key])
+        elif key in known:
             values[key] = _typed(key, value)
         else:
             extra[key] = value

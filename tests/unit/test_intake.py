@@ -297,7 +297,12 @@ async def test_an_unreadable_inbox_is_recorded_once_and_trading_goes_on(rig: Rig
 
 def _daemon(root: Path, profile: str, **env: str) -> SimpleNamespace:
     """What ``open_intake`` reads off the daemon: its config, clock and execution mode."""
-    environ = {**ENV, "QUANTBOT__RUN__RUNTIME_DIR": str(root / "runtime"), **env}
+    environ = {
+        **ENV,
+        "QUANTBOT__RUN__RUNTIME_DIR": str(root / "runtime"),
+        "QUANTBOT__RUN__STATE_DIR": str(root / "state"),
+        **env,
+    }
     config = load_config(None, environ=environ, trading_profile=profile).config
     return SimpleNamespace(config=config, clock=SimClock(T0), mode="paper")
 
@@ -353,6 +358,21 @@ def test_each_execution_mode_reads_the_inbox_on_its_own(tmp_path: Path) -> None:
     assert taken == {"shadow": 1, "paper": 1}
     names = sorted(p.name for p in (tmp_path / "runtime" / "inbox").iterdir())
     assert names == [".offsets-paper.json", ".offsets-shadow.json", "model.jsonl"]
+
+
+def test_open_intake_keeps_the_ids_taken_per_mode_under_state_owner_only(tmp_path: Path) -> None:
+    daemon = _daemon(tmp_path, "conservative")
+    records = RotatingJsonl(tmp_path / "records.jsonl", daemon.clock)
+    intake = open_intake(daemon, _step(daemon), records)  # type: ignore[arg-type]
+    assert intake is not None
+    (tmp_path / "runtime" / "inbox" / "model.jsonl").write_bytes(
+        intent_line(intent_id="m-1") + b"\n"
+    )
+    intake.take()
+    records.close()
+    ids = tmp_path / "state" / "intent_ids-paper.jsonl"
+    assert [orjson.loads(x)["id"] for x in ids.read_bytes().splitlines()] == ["m-1"]
+    assert stat.S_IMODE(ids.stat().st_mode) == 0o600
 
 
 def test_open_intake_gives_no_task_when_the_inbox_is_disabled(tmp_path: Path) -> None:

@@ -6,8 +6,10 @@ from pathlib import Path
 import orjson
 import pytest
 
+from quantbot.clock import NS_PER_S, SimClock
 from quantbot.domain.reasons import ReasonCode
 from quantbot.signals.inbox import OFFSETS_FILE, InboxItem, IntentInbox
+from quantbot.signals.intent_ids import SeenIntentIds
 
 SYMBOLS = ("BTC/USDT", "ETH/USDT")
 
@@ -270,3 +272,86 @@ def test_unreadable_directory_raises_oserror(box_dir: Path) -> None:
     box_dir.rmdir()
     with pytest.raises(FileNotFoundError):
         box.poll()
+
+
+# -- duplicate intent ids -----------------------------------------------------------------------
+
+
+def with_ids(box_dir: Path, clock: SimClock) -> IntentInbox:
+    seen = SeenIntentIds(box_dir.parent.parent / "state" / "ids.jsonl", clock=clock)
+    return IntentInbox(box_dir, symbols=SYMBOLS, max_line_bytes=1024, seen=seen)
+
+
+def test_an_intent_id_taken_before_is_a_duplicate_in_the_same_poll_and_across_files(
+    box_dir: Path,
+) -> None:
+    clock = SimClock(1_763_726_400 * NS_PER_S)
+    box = with_ids(box_dir, clock)
+    append(box_dir / "a.jsonl", line(intent_id="m-1") + line(intent_id="m-1", side="sell"))
+    append(box_dir / "b.jsonl", line(intent_id="m-1") + line(intent_id="m-2"))
+    items = box.poll()
+    assert accepted(items) == [("a.jsonl", 1, "BTC/USDT", "buy"), ("b.jsonl", 2, "BTC/USDT", "buy")]
+    dup_a, dup_b = (i for i in items if i.intent is None)
+    assert dup_a.rejected is not None
+    assert dup_a.rejected.to_record() == {
+        "code": "INTENT_DUPLICATE",
+        "intent_id": "m-1",
+        "first_file": "a.jsonl",
+        "first_line": 1,
+        "first_seen": "2025-11-21T12:00:00.000000Z",
+    }
+    assert dup_a.raw == line(intent_id="m-1", side="sell").decode().rstrip("\n")
+    assert (dup_b.file, dup_b.line_no) == ("b.jsonl", 1)
+
+
+def test_intents_without_an_id_are_never_duplicates(box_dir: Path) -> None:
+    box = with_ids(box_dir, SimClock(0))
+    append(box_dir / "a.jsonl", line() + line())
+    assert len(accepted(box.poll())) == 2
+
+
+def test_a_rejected_line_does_not_use_up_its_id(box_dir: Path) -> None:
+    # A producer may fix a bad value and send the intent again under the same id.
+    box = with_ids(box_dir, SimClock(0))
+    append(box_dir / "a.jsonl", line(intent_id="m-1", size_usd=-5) + line(intent_id="m-1"))
+    bad, good = box.poll()
+    assert bad.rejected is not None and bad.rejected.code is ReasonCode.INTENT_REJECTED
+    assert good.intent is not None and good.intent.intent_id == "m-1"
+
+
+def test_a_file_replaced_by_a_shorter_one_does_not_apply_its_old_intents_again(
+    box_dir: Path,
+) -> None:
+    box = with_ids(box_dir, SimClock(0))
+    f = box_dir / "a.jsonl"
+    append(f, line(intent_id="m-1") + line(intent_id="m-2") + line(intent_id="m-3"))
+    box.poll()
+    f.write_bytes(line(intent_id="m-2"))  # rewritten in place: read again from the start
+    [item] = box.poll()
+    assert item.rejected is not None and item.rejected.code is ReasonCode.INTENT_DUPLICATE
+
+
+def test_when_the_ids_cannot_be_recorded_nothing_is_taken(box_dir: Path) -> None:
+    box = with_ids(box_dir, SimClock(0))
+    append(box_dir / "a.jsonl", line(intent_id="m-1"))
+    assert box.seen is not None
+    ids_path = box.seen.path
+    ids_path.mkdir()  # the ids file cannot be opened for append
+    with pytest.raises(OSError, match="cannot record intent ids"):
+        box.poll()
+    ids_path.rmdir()
+    # the same line comes again, as new (its id was not kept as seen), and once only
+    assert accepted(box.poll()) == [("a.jsonl", 1, "BTC/USDT", "buy")]
+    assert box.poll() == []
+
+
+def test_damaged_ids_are_reported_once_on_the_first_poll(box_dir: Path) -> None:
+    clock = SimClock(0)
+    ids_path = box_dir.parent.parent / "state" / "ids.jsonl"
+    ids_path.parent.mkdir(parents=True)
+    ids_path.write_bytes(b"junk\n")
+    box = with_ids(box_dir, clock)
+    [item] = box.poll()
+    assert (item.file, item.line_no, item.intent) == ("ids.jsonl", 0, None)
+    assert item.rejected is not None and item.rejected.code is ReasonCode.INTENT_IDS_DAMAGED
+    assert box.poll() == []

@@ -12,6 +12,7 @@ from quantbot.domain.errors import DataError
 from quantbot.domain.reasons import ReasonCode
 from quantbot.signals.intents import (
     HARVEST_POLICIES,
+    MAX_INTENT_ID_CHARS,
     SIDES,
     IntentError,
     TradeIntent,
@@ -25,6 +26,12 @@ V11_HINTS = {
     "ai_harvest_policy": "swing",
     "risk_budget_usd": 40.0,
 }
+
+
+QTY_PROBLEM = (
+    "not accepted: the inbox sizes intents in USD; send size_usd (v1.0) or ai_size_usd (v1.1)"
+    " instead of a quantity"
+)
 
 
 def base(**fields: Any) -> dict[str, Any]:
@@ -126,6 +133,33 @@ def test_unknown_fields_are_allowed_and_kept() -> None:
         (base(schema_version="one"), "schema_version", "must look like '1.1', got 'one'"),
         (base(version="3"), "version", "major version 3 is not supported"),
         (base(intent_id=7), "intent_id", "must be a string, got int"),
+        (base(intent_id=" "), "intent_id", "must be a non-empty string when given"),
+        (
+            base(intent_id="x" * (MAX_INTENT_ID_CHARS + 1)),
+            "intent_id",
+            f"must be at most {MAX_INTENT_ID_CHARS} characters, got {MAX_INTENT_ID_CHARS + 1}",
+        ),
+        (base(size_usd=1e308), "size_usd", "must be <= 1e+12 (MAX_USD), got 1e+308"),
+        (base(size_usd=-1), "size_usd", "must be > 0, got -1.0"),
+        (base(leverage=1e308), "leverage", "must be <= 1000 (MAX_LEVERAGE), got 1e+308"),
+        (base(leverage=0), "leverage", "must be >= 1, got 0.0"),
+        (
+            base(schema_version="1.1", ai_size_usd=1e13),
+            "ai_size_usd",
+            "must be <= 1e+12 (MAX_USD), got 10000000000000.0",
+        ),
+        (
+            base(schema_version="1.1", ai_leverage=-3),
+            "ai_leverage",
+            "must be >= 1, got -3.0",
+        ),
+        (
+            base(schema_version="1.1", risk_budget_usd=2e12),
+            "risk_budget_usd",
+            "must be <= 1e+12 (MAX_USD), got 2000000000000.0",
+        ),
+        (base(qty=1), "qty", QTY_PROBLEM),
+        (base(schema_version="1.1", quantity=-1), "quantity", QTY_PROBLEM),
         ([base()], "<line>", "not a JSON object (got list)"),
         ("buy", "<line>", "not a JSON object (got str)"),
     ],
@@ -143,6 +177,51 @@ def test_invalid_json_is_rejected_as_the_line() -> None:
     assert info.value.field == "<line>"
     assert info.value.problem.startswith("invalid JSON: ")
     assert len(info.value.problem) <= len("invalid JSON: ") + 80
+
+
+X = '{"symbol": "X", "side": "buy", '
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "shown"),
+    [
+        (X + '"confidence": NaN}', "confidence", "nan"),
+        (X + '"confidence": 0.5, "size_usd": Infinity}', "size_usd", "inf"),
+        (X + '"confidence": 0.5, "leverage": -Infinity}', "leverage", "-inf"),
+        (X + '"confidence": 0.5, "size_usd": 1e999}', "size_usd", "inf"),
+        (X + '"confidence": 0.5, "note": [1, NaN]}', "note", "nan"),
+    ],
+)
+def test_a_number_json_cannot_hold_names_its_field(text: str, field: str, shown: str) -> None:
+    # Python's json.dumps writes NaN and Infinity by default: the producer must learn which.
+    with pytest.raises(IntentError) as info:
+        parse_line(text)
+    assert (info.value.field, info.value.problem) == (
+        field,
+        f"must be a finite number, got {shown} (not valid JSON)",
+    )
+
+
+def test_a_number_too_large_for_a_double_names_its_field() -> None:
+    text = '{"symbol": "X", "side": "buy", "confidence": 0.5, "size_usd": 1' + "0" * 400 + "}"
+    with pytest.raises(IntentError) as info:
+        parse_line(text)
+    assert (info.value.field, info.value.problem) == (
+        "size_usd",
+        "must be a finite number, got a number out of range (not valid JSON)",
+    )
+
+
+def test_qty_null_means_absent() -> None:
+    intent = parse_intent(base(qty=None))
+    assert intent.extra == {}
+
+
+def test_values_at_the_sanity_bounds_are_accepted() -> None:
+    intent = parse_intent(
+        base(schema_version="1.1", size_usd=1e12, leverage=1000, ai_size_usd=1e12, ai_leverage=1)
+    )
+    assert (intent.size_usd, intent.leverage, intent.ai_size_usd) == (1e12, 1000.0, 1e12)
 
 
 def test_direct_construction_rejects_nan_too() -> None:
@@ -227,8 +306,17 @@ KNOWN_KEYS = [
     "risk_budget_usd",
     "intent_id",
     "ts",
+    "qty",
+    "quantity",
 ]
-NUMBER_FIELDS = ("confidence", "size_usd", "leverage", "ai_size_usd", "ai_leverage")
+NUMBER_FIELDS = (
+    "confidence",
+    "size_usd",
+    "leverage",
+    "ai_size_usd",
+    "ai_leverage",
+    "risk_budget_usd",
+)
 scalars = st.one_of(
     st.none(),
     st.booleans(),
@@ -273,4 +361,5 @@ def test_parse_intent_returns_a_sound_intent_or_names_a_field(obj: dict[str, Any
     assert intent.schema_version in {"1.0", "1.1"}
     for name in NUMBER_FIELDS:
         value = getattr(intent, name)
-        assert value is None or math.isfinite(value)
+        assert value is None or (math.isfinite(value) and value <= 1e12)
+    assert "qty" not in intent.extra

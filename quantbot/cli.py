@@ -73,6 +73,12 @@ def _parser() -> argparse.ArgumentParser:
 
     check = with_config(sub.add_parser("config", help="configuration tools"))
     check.add_argument("action", choices=("check",))
+    check.add_argument(
+        "--execution-mode",
+        choices=EXECUTION_MODES,
+        default=None,
+        help="also check what this mode needs (live: every limit stated in the file)",
+    )
     control_cli.add_parsers(sub, with_config)
     golive_cli.add_parser(sub)
     replay_cli.add_parser(sub, with_config, PROFILES)
@@ -95,22 +101,25 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_START
 
 
-def _load(args: argparse.Namespace, trading_profile: str | None = None):
+def _load(
+    args: argparse.Namespace, trading_profile: str | None = None, execution_mode: str | None = None
+):
     if not args.config.is_file():
         raise ConfigError(f"{args.config}: config file not found (use --config PATH)")
-    return load_config(args.config, trading_profile=trading_profile)
+    return load_config(args.config, trading_profile=trading_profile, execution_mode=execution_mode)
 
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
-        loaded = _load(args, args.trading_profile)
+        loaded = _load(args, args.trading_profile, args.execution_mode)
         return _run(loaded, args.execution_mode, args.duration)
     if args.command == "config":
-        loaded = _load(args)
+        loaded = _load(args, execution_mode=args.execution_mode)
         out = {
             "config_path": str(loaded.path),
             "config_hash": loaded.hash,
             "from_environment": loaded.env_keys,
+            "defaulted_limits": list(loaded.defaulted_limits),
             "config": redacted(loaded.plain()),
         }
         sys.stdout.write(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode() + "\n")

@@ -18,6 +18,7 @@ import attrs
 import orjson
 
 from quantbot import config_loader as loader
+from quantbot.config_limits import defaulted_limits, require_stated
 from quantbot.config_loader import setting
 from quantbot.config_ops import (
     AlertsConfig,
@@ -241,6 +242,8 @@ class LoadedConfig:
     path: Path | None
     env_keys: dict[str, str]  # "section.key" -> environment variable name
     hash: str
+    # Limits the file (and environment) left to their defaults (``config_limits``).
+    defaulted_limits: tuple[str, ...] = ()
 
     def plain(self) -> dict[str, Any]:
         return loader.to_plain(self.config)
@@ -251,10 +254,12 @@ def load_config(
     *,
     environ: Mapping[str, str] | None = None,
     trading_profile: str | None = None,
+    execution_mode: str | None = None,
 ) -> LoadedConfig:
     """Read ``path`` (or defaults when None), apply environment overrides, validate all of it.
 
     ``trading_profile`` is the CLI's override; like the file's value it must name a profile.
+    With ``execution_mode="live"`` every limit must be stated (``config_limits``).
     """
     environ = os.environ if environ is None else environ
     data, text = loader.read_toml(path) if path is not None else ({}, "")
@@ -272,12 +277,15 @@ def load_config(
         locate = lambda kp: "command line --trading-mode" if kp == cli else base_locate(kp)  # noqa: E731
     config = loader.build(Config, merged, locate)
     _check_consistency(config, locate)
+    defaulted = defaulted_limits(merged, config.run.trading_profile)
+    require_stated(defaulted, path, execution_mode or "")
     plain = loader.to_plain(config)
     return LoadedConfig(
         config=config,
         path=path,
         env_keys={".".join(p): name for p, name in env_names.items()},
         hash=config_hash(plain),
+        defaulted_limits=tuple(defaulted),
     )
 
 

@@ -62,6 +62,12 @@ class PretradeConfig:
     allowed_symbols: list[str] = setting([])
     max_data_age_s: float = setting(10.0, gt=0)
     canary_symbols: list[str] = setting([])
+    # More than this many PRICE_COLLAR_BLOCKs of one symbol within collar_block_window_s
+    # disable it until `quantbot resume --symbol` (PRICE_COLLAR_DISABLE).
+    max_collar_blocks: int = setting(10, ge=1)
+    collar_block_window_s: float = setting(600.0, gt=0)
+    # Quote gate (oms/pretrade_quotes): a venue's top of book older than this blocks new risk.
+    max_quote_age_s: float = setting(10.0, gt=0)
 
 
 @attrs.frozen

@@ -46,6 +46,9 @@ def manifest_for(daemon: Daemon, startup: dict[str, Any]) -> dict[str, Any]:
     # The trading profile's resolved values of every decision-side risk stage: what each
     # decision record's "profile" and "config_hash" stand for.
     manifest["risk_params"] = to_plain(config.risk_params)
+    # Limits the config file left to the schema's defaults (a live run has none: it refuses to
+    # start with any, see config_limits).
+    manifest["defaulted_limits"] = list(daemon.loaded.defaulted_limits)
     if canary:
         manifest["canary"] = {"code": "CANARY_MODE_ACTIVE", "symbols": canary}
     return manifest

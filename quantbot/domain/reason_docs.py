@@ -74,9 +74,17 @@ MEANING: dict[ReasonCode, str] = {
     ReasonCode.CANCEL_LOOP_BLOCK: "too many cancels without a fill: symbol blocked for N bars",
     ReasonCode.EXECUTION_THROTTLE_DISABLE: "too many executions in the window: symbol "
     "disabled until `quantbot resume --symbol`",
+    ReasonCode.PRICE_COLLAR_DISABLE: "more than pretrade.max_collar_blocks collar blocks within "
+    "collar_block_window_s: symbol disabled until `quantbot resume --symbol`",
     ReasonCode.SYMBOL_DISABLED_BLOCK: "the symbol was disabled and no person re-enabled it",
     ReasonCode.SYMBOL_NOT_ALLOWED_BLOCK: "the symbol is not in pretrade.allowed_symbols",
     ReasonCode.STALE_DATA_BLOCK: "the symbol's last bar is older than pretrade.max_data_age_s",
+    ReasonCode.QUOTE_CROSSED_BLOCK: "new risk refused: the venue's quote is crossed (bid > ask)",
+    ReasonCode.QUOTE_LOCKED_BLOCK: "new risk refused: the venue's quote is locked (bid = ask)",
+    ReasonCode.QUOTE_STALE_BLOCK: "new risk refused: the venue's quote is older than "
+    "pretrade.max_quote_age_s",
+    ReasonCode.QUOTE_UNAVAILABLE_BLOCK: "new risk refused: the venue's quote could not be read "
+    "(cause: the classified error)",
     ReasonCode.MARKET_CLOSED_BLOCK: "the venue's market is closed",
     ReasonCode.CANARY_MODE_ACTIVE: "canary mode: only pretrade.canary_symbols trade",
     ReasonCode.ORDER_UNKNOWN_PENDING: "the submit's outcome is unknown; it counts against "

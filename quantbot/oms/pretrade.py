@@ -16,6 +16,7 @@ order  gate              code                            ``reducing=True`` order
 5      stale data        STALE_DATA_BLOCK                checked
 6      order size        ORDER_SIZE_BLOCK                checked
 7      price collar      PRICE_COLLAR_BLOCK              checked
+                         (PRICE_COLLAR_DISABLE)
 8      duplicate         DUPLICATE_ORDER_BLOCK           checked
 9      rate throttle     RATE_THROTTLE_BLOCK             checked
 10     cancel loop       CANCEL_LOOP_BLOCK               exempt
@@ -38,6 +39,12 @@ Definitions (every limit comes from ``PretradeConfig``; windows follow the conve
 - order size: ``qty > max_order_qty`` (check="qty") or ``qty * ref > max_order_usd``
   (check="usd"), in exact ``Decimal`` arithmetic. Exactly at a limit passes.
 - order collar: ``|ref / last - 1| * 1e4 > collar_bps`` (check="order").
+- repeated collar blocks: every PRICE_COLLAR_BLOCK of a symbol (risk-reducing orders
+  included) counts in a window of ``collar_block_window_s``; the block that makes
+  ``count > max_collar_blocks`` disables the symbol instead, with PRICE_COLLAR_DISABLE, the
+  same way as the execution throttle below (``on_disable``, then SYMBOL_DISABLED_BLOCK until a
+  person re-enables it). A symbol whose price keeps leaving the collar has a feed or a market
+  a person should look at before it trades again.
 - window collar: ``W`` = the closes whose close time is inside the last ``collar_window_s``
   seconds, plus the last close. With ``lo = min(W)``, ``hi = max(W)``, ``b = collar_window_bps``
   the deviation is ``max(last / lo - 1, 1 - last / hi) * 1e4`` and it blocks when ``> b``
@@ -118,6 +125,7 @@ class PretradeGates:
         self._orders = RollingCount(RATE_WINDOW_S)
         self._symbol_orders = KeyedRollingCount(RATE_WINDOW_S)
         self._executions = KeyedRollingCount(config.executions_window_s)
+        self._collar_blocks = KeyedRollingCount(config.collar_block_window_s)
         self._cancels = RollingCount(RATE_WINDOW_S)
         self._cancel_loop = CancelLoop(
             config.cancel_loop_max_cancels, config.cancel_loop_block_bars
@@ -193,7 +201,27 @@ class PretradeGates:
         return self._prices.size(intent)
 
     def _gate_collar(self, intent: OrderIntent, now_ns: int, _: bool | None) -> Reason | None:
-        return self._prices.collar(intent, now_ns)
+        why = self._prices.collar(intent, now_ns)
+        if why is None:
+            return None
+        symbol = intent.symbol
+        self._collar_blocks.add(symbol, now_ns)
+        count = self._collar_blocks.count(symbol, now_ns)
+        limit = self._config.max_collar_blocks
+        if count <= limit or symbol in self._disabled:
+            return why
+        disable = reason(
+            ReasonCode.PRICE_COLLAR_DISABLE,
+            symbol=symbol,
+            count=count,
+            limit=limit,
+            window_s=self._config.collar_block_window_s,
+            check=why.context.get("check"),
+            value_bps=why.context.get("value_bps"),
+            limit_bps=why.context.get("limit_bps"),
+        )
+        self._disable(symbol, disable)
+        return disable
 
     def _gate_duplicate(self, intent: OrderIntent, now_ns: int, _: bool | None) -> Reason | None:
         cid = intent.client_order_id
@@ -255,11 +283,14 @@ class PretradeGates:
             limit=self._config.max_executions,
             window_s=self._config.executions_window_s,
         )
+        self._disable(symbol, why)
+        return why
+
+    def _disable(self, symbol: str, why: Reason) -> None:
         self._disabled.add(symbol)
         logger.warning("pretrade: symbol {} disabled until a person re-enables it: {}", symbol, why)
         if self._on_disable is not None:
             self._on_disable(symbol, why)
-        return why
 
     # -- bookkeeping the OMS reports -------------------------------------------------------
 
@@ -301,10 +332,11 @@ class PretradeGates:
         self._cancel_loop.on_fill(fill.symbol)
 
     def enable_symbol(self, symbol: str) -> None:
-        """A person re-enabled ``symbol``: its execution count starts again from zero (or the
-        very next order would disable it again)."""
+        """A person re-enabled ``symbol``: its execution and collar-block counts start again
+        from zero (or the very next order would disable it again)."""
         self._disabled.discard(symbol)
         self._executions.clear(symbol)
+        self._collar_blocks.clear(symbol)
 
     # -- status ----------------------------------------------------------------------------
 

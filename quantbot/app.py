@@ -137,7 +137,7 @@ class Daemon:
     # -- startup ------------------------------------------------------------------------------
     async def start(self) -> None:
         ensure_private_dir(self.state_dir)
-        self.runtime_dir.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(self.runtime_dir)
         self.lock.acquire()
         config = self.config
         self.records = RotatingJsonl(

@@ -10,6 +10,8 @@ import argparse
 import asyncio
 import re
 import sys
+import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -18,6 +20,8 @@ from loguru import logger
 from quantbot import control_cli, golive_cli, report_cli
 from quantbot.config import EXECUTION_MODES, PROFILES, load_config, redacted
 from quantbot.domain.errors import ConfigError, DataError, StartupError
+from quantbot.fsutil import ensure_private_dir, private_opener
+from quantbot.records.redact import redact_text
 from quantbot.research import replay_cli
 
 EXIT_OK, EXIT_START, EXIT_USAGE = 0, 1, 2
@@ -91,13 +95,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _dispatch(args)
     except ConfigError as e:
-        print(f"quantbot: config error: {e}", file=sys.stderr)
+        print(f"quantbot: config error: {redact_text(str(e))}", file=sys.stderr)
         return EXIT_USAGE
     except DataError as e:
-        print(f"quantbot: data error: {e}", file=sys.stderr)
+        print(f"quantbot: data error: {redact_text(str(e))}", file=sys.stderr)
         return EXIT_USAGE
     except StartupError as e:
-        print(f"quantbot: cannot start: {e}", file=sys.stderr)
+        print(f"quantbot: cannot start: {redact_text(str(e))}", file=sys.stderr)
         return EXIT_START
 
 
@@ -138,19 +142,51 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _configure_logging(runtime_dir: Path, level: str) -> None:
+    """stderr at ``level`` and ``runtime/logs/quantbot.log`` (0600 in a 0700 directory,
+    whatever the umask, never through a link) at DEBUG; every line redacted of URL
+    credentials and tokens, tracebacks included, and no variable values in tracebacks."""
     logger.remove()
+    logger.configure(patcher=_redact_record)
     logger.add(
-        sys.stderr, level=level, format="{time:HH:mm:ss.SSS} {level: <7} {message}", backtrace=False
+        sys.stderr,
+        level=level,
+        format=_with_traceback("{time:HH:mm:ss.SSS} {level: <7} {message}"),
+        backtrace=False,
+        diagnose=False,
     )
-    (runtime_dir / "logs").mkdir(parents=True, exist_ok=True)
+    logs = ensure_private_dir(ensure_private_dir(runtime_dir) / "logs")
     logger.add(
-        runtime_dir / "logs" / "quantbot.log",
+        logs / "quantbot.log",
         level="DEBUG",
+        format=_with_traceback(_FILE_FORMAT),
         rotation="00:00",
         retention=14,
         enqueue=False,
         serialize=False,
+        diagnose=False,
+        opener=private_opener,  # passed on to open(): loguru creates the file through it
     )
+
+
+_FILE_FORMAT = "{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <8} | {name}:{function}:{line} - {message}"
+
+
+def _redact_record(record: dict) -> None:
+    """Every log line without secrets; a traceback is rendered here, redacted, and carried
+    in ``extra`` (loguru would otherwise print the exception's raw text)."""
+    record["message"] = redact_text(record["message"])
+    exc = record["exception"]
+    if exc is not None and exc.type is not None:
+        lines = traceback.format_exception(exc.type, exc.value, exc.traceback)
+        record["extra"]["traceback"] = redact_text("".join(lines))
+        record["exception"] = None
+
+
+def _with_traceback(head: str) -> Callable[[dict], str]:
+    def fmt(record: dict) -> str:
+        return head + ("\n{extra[traceback]}" if "traceback" in record["extra"] else "\n")
+
+    return fmt
 
 
 def _run(loaded, execution_mode: str, duration: float | None) -> int:

@@ -42,6 +42,7 @@ from quantbot.config_risk import (
 )
 from quantbot.config_venues import AlpacaConfig, CcxtConfig
 from quantbot.domain.errors import ConfigError
+from quantbot.records.redact import redact_tree
 from quantbot.venues.sim.session import SessionCalendar
 
 PROFILES = ("conservative", "balanced", "aggressive")
@@ -378,10 +379,12 @@ def redacted(plain: Mapping[str, Any], environ: Mapping[str, str] | None = None)
     """The resolved config for printing and manifests, with credential presence but no values.
 
     The config only names environment variables; this adds whether each is set, never what
-    it holds, so an operator can see a missing key without the key ever being written.
+    it holds, so an operator can see a missing key without the key ever being written. URLs
+    lose their credentials, query strings and webhook tokens (``records.redact``); the
+    config's hash is of the real values, computed in ``load_config``, not of this.
     """
     environ = os.environ if environ is None else environ
-    result = loader.to_plain(dict(plain))
+    result = redact_tree(loader.to_plain(dict(plain)))
     for creds in result.get("venue", {}).values():
         if isinstance(creds, dict) and "key_env" in creds:
             for field in ("key_env", "secret_env"):

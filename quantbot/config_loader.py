@@ -21,6 +21,7 @@ from typing import Any
 import attrs
 
 from quantbot.domain.errors import ConfigError
+from quantbot.records.redact import is_secret_name, redact_text
 
 ENV_PREFIX = "QUANTBOT__"
 
@@ -97,7 +98,20 @@ Locator = Callable[[tuple[str, ...]], str]
 
 
 def _fail(where: Locator, key_path: tuple[str, ...], value: Any, problem: str) -> ConfigError:
-    return ConfigError(f"{where(key_path)}: {_describe(key_path)} = {value!r}: {problem}")
+    shown = redact_text(repr(value))  # a URL's password or token is not echoed either
+    return ConfigError(f"{where(key_path)}: {_describe(key_path)} = {shown}: {problem}")
+
+
+def _inline_secret(where: Locator, key_path: tuple[str, ...], fields: Mapping) -> ConfigError:
+    """A secret written into the file: refused, naming the key and line but never the value
+    (the error is printed, and may be pasted into a ticket)."""
+    table = ".".join(key_path[:-1])
+    env_keys = [f"{table}.{name}" for name in sorted(fields) if name.endswith("_env")]
+    instead = f" and name that variable in {' or '.join(env_keys)}" if env_keys else ""
+    return ConfigError(
+        f"{where(key_path)}: {_describe(key_path)}: a secret does not belong in the config file "
+        f"(its value is not shown here); put it in an environment variable{instead}"
+    )
 
 
 def _check_bounds(
@@ -193,6 +207,8 @@ def _build(
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in attrs.fields(cls)}
     unknown = sorted(set(data) - set(fields))
+    if unknown and is_secret_name(unknown[0]):
+        raise _inline_secret(where, (*key_path, unknown[0]), fields)
     if unknown:
         bad = (*key_path, unknown[0])
         raise _fail(

@@ -18,6 +18,7 @@ import orjson
 
 from quantbot.clock import LiveClock
 from quantbot.config import Config
+from quantbot.fsutil import ensure_private_dir
 from quantbot.oms.journal import read_journal
 from quantbot.oms.ledger import Ledger
 from quantbot.ops.control_socket import send_command
@@ -56,7 +57,7 @@ def dispatch(args: argparse.Namespace, config: Config) -> int:
     state_dir = Path(config.run.state_dir)
     store = ControlStore(state_dir / "control.json", LiveClock())
     if args.command == "kill":
-        state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        ensure_private_dir(state_dir)
         state = store.kill(args.reason, cancel_all=args.cancel_all)
         print(f"kill switch engaged: {state.kill_reason} (clears only with `quantbot resume`)")
         wanted = args.cancel_all or config.control.cancel_all_on_kill

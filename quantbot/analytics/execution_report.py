@@ -31,6 +31,7 @@ import orjson
 
 from quantbot.analytics.tca import BPS
 from quantbot.domain.reasons import ReasonCode as R
+from quantbot.fsutil import ensure_private_dir, open_private_file, write_private
 
 DIMENSIONS = ("symbol", "sleeve", "profile", "order_type", "venue")
 STATUSES = ("filled", "partial", "canceled", "rejected", "not_sent", "pending")
@@ -338,16 +339,16 @@ CSV_COLUMNS = ("dimension", "key", *group_stats([], {}).keys(), "blocks")
 def write_report(report: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
     """Write ``tca-report-<date|all>.json`` (all of it) and ``.csv`` (one row per group,
     then one per gate with its block count) under ``out_dir``."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(out_dir)
     stem = out_dir / f"tca-report-{report['date'] or 'all'}"
     json_path, csv_path = stem.with_suffix(".json"), stem.with_suffix(".csv")
-    json_path.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
+    write_private(json_path, orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
     rows = [{"dimension": "all", "key": "all", **report["overall"]}]
     for dim, groups in report["groups"].items():
         rows.extend({"dimension": dim, "key": key, **stats} for key, stats in groups.items())
     for gate, blocked in ((report["blocks"] or {}).get("by_gate") or {}).items():
         rows.append({"dimension": "gate", "key": gate, "blocks": blocked["total"]})
-    with csv_path.open("w", newline="") as f:
+    with open_private_file(csv_path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)

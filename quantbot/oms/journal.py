@@ -18,7 +18,7 @@ import orjson
 
 from quantbot.clock import Clock
 from quantbot.domain.errors import StartupError
-from quantbot.fsutil import OWNER_ONLY_FILE, set_aside_torn_tail
+from quantbot.fsutil import open_private, open_private_file, read_private, set_aside_torn_tail
 
 
 class EventType:
@@ -49,7 +49,7 @@ def read_journal(path: Path, *, repair: bool = True) -> JournalReplay:
     """
     if not path.exists():
         return JournalReplay([], None, None)
-    raw = path.read_bytes()
+    raw = read_private(path)
     lines = raw.split(b"\n")
     tail = lines.pop()  # after the last newline: b"" when the file ends cleanly
     events: list[dict[str, Any]] = []
@@ -71,7 +71,7 @@ def read_journal(path: Path, *, repair: bool = True) -> JournalReplay:
         saved = set_aside_torn_tail(path, len(raw) - len(tail), tail) if repair else None
         return JournalReplay(events, tail, saved)
     if repair:
-        with path.open("ab") as f:
+        with open_private_file(path, "ab") as f:
             f.write(b"\n")
     return JournalReplay(events, None, None)
 
@@ -102,7 +102,7 @@ class Journal:
     ) -> None:
         self.path = path
         self._clock = clock
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, OWNER_ONLY_FILE)
+        fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
         self._file = os.fdopen(fd, "ab", buffering=1 << 16)
         self._seq = next_seq
         self._dirty = False

@@ -35,6 +35,8 @@ from quantbot.clock import NS_PER_S, Clock, iso_utc
 from quantbot.config_ops import AlertsConfig
 from quantbot.domain.errors import ConfigError
 from quantbot.domain.reasons import Reason, ReasonCode, reason
+from quantbot.fsutil import ensure_private_dir, open_private, refuse_symlink
+from quantbot.records.redact import redact_text, redact_tree
 
 DEDUPE_S = 60.0
 """Least time between two alerts with the same code and key context (halts excepted)."""
@@ -65,6 +67,7 @@ class AlertSink:
         webhook: Webhook | None = None,
         dedupe_s: float = DEDUPE_S,
     ) -> None:
+        refuse_symlink(path)  # at start-up, naming it; open_private checks again when opening
         self.path = path
         self._clock = clock
         self._config = config
@@ -89,6 +92,7 @@ class AlertSink:
         context: dict[str, Any],
         halt_reason: Reason | None,
     ) -> dict | None:
+        context = redact_tree(context)  # an error text may carry a URL's token: not out of here
         now = self._clock.monotonic_ns()
         key = (code, *(context.get(k) for k in _DEDUPE_KEYS))
         last = self._last_sent.get(key)
@@ -114,9 +118,9 @@ class AlertSink:
         line = orjson.dumps(record, default=str, option=orjson.OPT_APPEND_NEWLINE)
         try:
             if self._file is None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-                os.fchmod(fd, 0o600)  # also when an older file was created looser
+                ensure_private_dir(self.path.parent)
+                # 0600 also when an older file was created looser; never through a link
+                fd = open_private(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
                 self._file = os.fdopen(fd, "ab")
             self._file.write(line)
             self._file.flush()
@@ -276,7 +280,7 @@ def make_webhook(url: str, timeout_s: float) -> Webhook:
                 "alert webhook to {} failed: {}: {}",
                 where,
                 type(e).__name__,
-                str(e).replace(url, where),
+                redact_text(str(e).replace(url, where)),
             )
 
     async def send(record: dict[str, Any]) -> None:

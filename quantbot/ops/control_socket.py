@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import stat
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import orjson
 from loguru import logger
 
 from quantbot.domain.errors import StartupError
+from quantbot.fsutil import OWNER_ONLY_FILE, UnsafePathError
 
 Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 MAX_REQUEST = 64 * 1024
@@ -46,7 +48,11 @@ class ControlServer:
             )
         finally:
             os.umask(old)
-        os.chmod(self.path, 0o600)
+        st = os.lstat(self.path)  # state/ is owner-only, so nobody else can swap it meanwhile
+        if not stat.S_ISSOCK(st.st_mode):
+            raise UnsafePathError(f"{self.path} is not the control socket just created")
+        if stat.S_IMODE(st.st_mode) != OWNER_ONLY_FILE:
+            os.chmod(self.path, OWNER_ONLY_FILE)
 
     async def close(self) -> None:
         if self._server is not None:

@@ -37,6 +37,7 @@ from quantbot.domain.errors import (
 )
 from quantbot.domain.reasons import Reason, ReasonCode
 from quantbot.ops.breakers import BreakerBoard, CircuitOpenError
+from quantbot.records.redact import redact_text
 
 
 class ErrorCategory(enum.StrEnum):
@@ -92,28 +93,12 @@ _PROGRAMMING = (TypeError, KeyError, AttributeError, IndexError, NameError, Asse
 _NON_FINITE = re.compile(r"\bnan\b|non-finite|not finite|\binf\b|infinit", re.IGNORECASE)
 
 _MESSAGE_MAX = 300
-_SECRET_KEYS = (
-    r"api[_-]?key|api[_-]?secret|secret[_-]?key|secret|token|password|passphrase|signature"
-    r"|authorization|apca-api-key-id|apca-api-secret-key|x-mbx-apikey"
-)
-_SCRUB = (
-    # userinfo and query strings of URLs (signed requests carry keys and signatures there)
-    (re.compile(r"(://)[^/\s:@]+:[^/\s@]+@"), r"\1<redacted>@"),
-    (re.compile(r"([a-z][a-z0-9+.-]*://[^\s?#'\"]+)\?[^\s'\"]*", re.IGNORECASE), r"\1?<redacted>"),
-    (re.compile(r"\bbearer\s+\S+", re.IGNORECASE), "Bearer <redacted>"),
-    (
-        re.compile(rf"([\"']?(?:{_SECRET_KEYS})[\"']?\s*[:=]\s*)[\"']?[^\s,;&\"'}}]+[\"']?", re.I),
-        r"\1<redacted>",
-    ),
-)
 
 
 def safe_message(exc: BaseException) -> str:
-    """The exception's message with URL query strings, credentials and tokens redacted, cut
-    to 300 characters: what may land in records and alerts."""
-    text = str(exc)
-    for pattern, replacement in _SCRUB:
-        text = pattern.sub(replacement, text)
+    """The exception's message with URL query strings, credentials and tokens redacted
+    (``records.redact``), cut to 300 characters: what may land in records and alerts."""
+    text = redact_text(str(exc))
     return text if len(text) <= _MESSAGE_MAX else text[: _MESSAGE_MAX - 3] + "..."
 
 

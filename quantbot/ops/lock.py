@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from quantbot.domain.errors import StartupError
+from quantbot.fsutil import open_private
 
 _ATTEMPTS = 5
 _RETRY_S = 0.02
@@ -23,7 +24,7 @@ class StateLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = open_private(self.path, os.O_RDWR | os.O_CREAT)
         try:
             self._lock_exclusive(fd)
         except BlockingIOError as e:
@@ -54,7 +55,7 @@ class StateLock:
         """For CLI commands: is a daemon running on this state dir right now?"""
         if not self.path.exists():
             return False
-        fd = os.open(self.path, os.O_RDONLY)
+        fd = open_private(self.path, os.O_RDONLY)
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from quantbot.clock import Clock, utc_date
+from quantbot.fsutil import ensure_private_dir, open_private, open_private_file, refuse_symlink
 
 _DUMP_OPTIONS = orjson.OPT_APPEND_NEWLINE
 
@@ -30,6 +31,7 @@ class RotatingJsonl:
         rotate: bool = True,
         flush_every: int = 1,
     ) -> None:
+        refuse_symlink(path)  # at start-up, naming it; open_private checks again when opening
         self.path = path
         self._rotate = rotate  # False: one file for the whole run (a replay over years)
         self.archive_dir = path.parent / path.stem
@@ -49,13 +51,13 @@ class RotatingJsonl:
             first = self._first_date()
             if first is not None and first != today:
                 self._archive(first)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        ensure_private_dir(self.path.parent)
+        fd = open_private(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
         self._file = os.fdopen(fd, "ab", buffering=1 << 16)
         self._date = today
 
     def _first_date(self) -> str | None:
-        with self.path.open("rb") as f:
+        with open_private_file(self.path, "rb") as f:
             line = f.readline()
         try:
             ts = orjson.loads(line).get("ts")
@@ -64,10 +66,10 @@ class RotatingJsonl:
         return ts[:10] if isinstance(ts, str) else None
 
     def _archive(self, date: str) -> None:
-        self.archive_dir.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(self.archive_dir)
         target = self.archive_dir / f"{self.path.stem}-{date}{self.path.suffix}"
         if target.exists():  # same day written by an earlier run: append, keep order
-            with target.open("ab") as out, self.path.open("rb") as src:
+            with open_private_file(target, "ab") as out, open_private_file(self.path, "rb") as src:
                 out.write(src.read())
             self.path.unlink()
         else:

@@ -13,8 +13,9 @@ import orjson
 
 from quantbot import __version__
 from quantbot.clock import iso_utc
-from quantbot.fsutil import atomic_write
+from quantbot.fsutil import atomic_write, ensure_private_dir
 from quantbot.ops.runtime_contract import test_doubles_reachable
+from quantbot.records.redact import redact_tree
 
 _PACKAGES = ("ccxt", "alpaca-py", "uvloop", "attrs", "orjson", "tenacity", "loguru")
 
@@ -80,8 +81,10 @@ def build_manifest(
 
 
 def write_manifest(runtime_dir: Path, manifest: dict[str, Any]) -> Path:
-    directory = runtime_dir / "manifests"
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = ensure_private_dir(runtime_dir / "manifests")
     path = directory / f"{manifest['run_id']}.json"
-    atomic_write(path, orjson.dumps(manifest, default=str, option=orjson.OPT_INDENT_2))
+    # The config in it is redacted already (config.redacted); this catches a URL or token in
+    # anything else (a start-up finding, a feature flag's description).
+    shown = redact_tree(manifest)
+    atomic_write(path, orjson.dumps(shown, default=str, option=orjson.OPT_INDENT_2))
     return path

@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from quantbot.clock import NS_PER_S
+from quantbot.fsutil import write_private
 
 W, H, PAD = 860, 220, 40
 
@@ -103,5 +104,5 @@ def write_report(
         + "".join(body)
         + "</body></html>"
     )
-    path.write_text(page, encoding="utf-8")
+    write_private(path, page.encode("utf-8"))
     return path

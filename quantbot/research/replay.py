@@ -36,6 +36,7 @@ from quantbot.config_loader import to_plain
 from quantbot.decision import DecisionStep
 from quantbot.domain.errors import DataError
 from quantbot.domain.values import Bar
+from quantbot.fsutil import ensure_private_dir, write_private
 from quantbot.marketdata.csv_bars import iter_by_time
 from quantbot.marketdata.loaders import load_symbols
 from quantbot.marketdata.series import BarSeries
@@ -193,7 +194,7 @@ async def run_replay(
     try:
         if out_dir.exists():  # a replay is a pure function of its inputs: start clean
             shutil.rmtree(out_dir)
-        out_dir.mkdir(parents=True)
+        ensure_private_dir(out_dir)
     except OSError as e:
         raise DataError(f"--out {root}: cannot write the replay there: {e}") from e
     batches = iter_by_time(list(series.values()))  # one batch at a time, not all at once
@@ -211,7 +212,7 @@ async def run_replay(
     finally:
         await daemon.close()
     summary = summarize(rid, out_dir, tally, daemon)
-    (out_dir / "summary.json").write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
+    write_private(out_dir / "summary.json", orjson.dumps(summary, option=orjson.OPT_INDENT_2))
     return ReplayResult(rid, out_dir, summary)
 
 

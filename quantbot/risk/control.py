@@ -26,7 +26,7 @@ import orjson
 
 from quantbot.clock import Clock, iso_utc
 from quantbot.domain.errors import StartupError
-from quantbot.fsutil import atomic_write
+from quantbot.fsutil import atomic_write, open_private
 
 _FIX = "repair it by hand or move it aside (it holds the kill switch, halt and disabled symbols)"
 
@@ -118,7 +118,7 @@ class ControlStore:
     def _exclusive(self) -> Iterator[None]:
         """Read-modify-write under an flock, so a daemon's halt and a person's kill made at
         the same moment cannot overwrite each other."""
-        fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        fd = open_private(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield

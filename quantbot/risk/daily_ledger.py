@@ -25,7 +25,13 @@ import attrs
 import orjson
 
 from quantbot.domain.errors import InvariantViolation, StartupError
-from quantbot.fsutil import OWNER_ONLY_FILE, set_aside_torn_tail
+from quantbot.fsutil import (
+    OWNER_ONLY_FILE,
+    open_private,
+    open_private_file,
+    read_private,
+    set_aside_torn_tail,
+)
 
 GLOBAL = "GLOBAL"  # the scope of the total policy; every sleeve is also a scope
 
@@ -69,7 +75,7 @@ def read_events(path: Path) -> LedgerReplay:
     """
     if not path.exists():
         return LedgerReplay((), ())
-    raw = path.read_bytes()
+    raw = read_private(path)
     chunks = raw.split(b"\n")
     last = max((i for i, chunk in enumerate(chunks) if chunk.strip()), default=-1)
     events: list[dict[str, Any]] = []
@@ -90,7 +96,7 @@ def read_events(path: Path) -> LedgerReplay:
             numbers.append(index + 1)
         offset += len(chunk) + 1
     if raw and not raw.endswith(b"\n") and chunks[-1].strip():
-        with path.open("ab") as f:
+        with open_private_file(path, "ab") as f:
             f.write(b"\n")
     return LedgerReplay(tuple(events), tuple(numbers))
 
@@ -118,7 +124,7 @@ class DailyLedger:
         self.path = path
         # False (a replay, see records.durability): lines are buffered until close.
         self._sync_durable = sync_durable
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, OWNER_ONLY_FILE)
+        fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
         # A file left behind with looser permissions by hand is tightened, not trusted.
         os.fchmod(fd, OWNER_ONLY_FILE)
         self._file = os.fdopen(fd, "ab")

@@ -29,7 +29,7 @@ from quantbot.config import PROFILES, Config, LoadedConfig, read_secret
 from quantbot.config_venues import CredentialsConfig
 from quantbot.domain.errors import QuantbotError, StartupError
 from quantbot.domain.reasons import Reason, ReasonCode, reason
-from quantbot.fsutil import atomic_write, ensure_private_dir
+from quantbot.fsutil import atomic_write, ensure_private_dir, open_private
 from quantbot.oms.journal import read_journal
 from quantbot.oms.ledger import Ledger
 from quantbot.risk.control import ControlStore
@@ -326,7 +326,7 @@ class GoLiveStore:
         if not self.path.parent.exists():
             ensure_private_dir(self.path.parent)
         lock = self.path.with_name(self.path.name + ".lock")
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = open_private(lock, os.O_RDWR | os.O_CREAT)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield

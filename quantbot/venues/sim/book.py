@@ -31,6 +31,7 @@ import orjson
 from loguru import logger
 
 from quantbot.domain.errors import StartupError
+from quantbot.fsutil import ensure_private_dir, open_private, read_private
 from quantbot.venues.sim.codec import apply_record, book_chunks, dumps_record, loads_book
 from quantbot.venues.sim.state import SimBook, order_price
 
@@ -56,12 +57,12 @@ class LoadedBook:
 def read_book(path: Path) -> LoadedBook:
     """Snapshot plus log, without writing anything. Unreadable -> StartupError naming the file."""
     try:
-        book, log_n = loads_book(path.read_bytes())
+        book, log_n = loads_book(read_private(path))
     except (OSError, *_BAD_DATA) as e:
         raise StartupError(f"sim venue book {path} cannot be read: {e}") from e
     log = log_path(path)
     try:
-        data = log.read_bytes()
+        data = read_private(log)
     except FileNotFoundError:
         data = b""
     except OSError as e:
@@ -106,9 +107,9 @@ def load_book(path: Path) -> SimBook:
 
 def write_snapshot(book: SimBook, path: Path, log_n: int = 0) -> None:
     """Replace ``path`` with ``book`` atomically and durably, mode 0o600 (the log untouched)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(path.parent)
     tmp = path.with_name(f".{path.name}.tmp")
-    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE), "wb") as f:
+    with os.fdopen(open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "wb") as f:
         os.fchmod(f.fileno(), FILE_MODE)  # a leftover temp file may carry another mode
         for chunk in book_chunks(book, log_n):  # a long history never whole in memory
             f.write(chunk)
@@ -185,9 +186,9 @@ class BookFiles:
 
     def _open_log(self) -> int:
         if self._fd is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            ensure_private_dir(self.path.parent)
             flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
-            self._fd = os.open(self.log, flags, FILE_MODE)
+            self._fd = open_private(self.log, flags)
             os.fchmod(self._fd, FILE_MODE)
         return self._fd
 

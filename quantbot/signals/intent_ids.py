@@ -32,7 +32,7 @@ import orjson
 from quantbot.clock import NS_PER_S, Clock
 from quantbot.domain.errors import StartupError
 from quantbot.domain.reasons import Reason, ReasonCode, reason
-from quantbot.fsutil import OWNER_ONLY_FILE, atomic_write, ensure_private_dir
+from quantbot.fsutil import OWNER_ONLY_FILE, atomic_write, ensure_private_dir, open_private
 
 RETENTION_S = 7 * 24 * 3600.0
 MAX_IDS = 100_000
@@ -103,7 +103,7 @@ class SeenIntentIds:
 
     def _append(self, data: bytes) -> None:
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW
-        fd = os.open(self.path, flags, OWNER_ONLY_FILE)
+        fd = open_private(self.path, flags)  # a planted link is refused naming the path
         try:
             os.fchmod(fd, OWNER_ONLY_FILE)  # whatever the umask made of it
             view = memoryview(data)

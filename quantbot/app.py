@@ -43,6 +43,7 @@ from quantbot.ops.breakers import BreakerBoard
 from quantbot.ops.control_socket import ControlServer
 from quantbot.ops.errors import ErrorHandler
 from quantbot.ops.lock import StateLock
+from quantbot.ops.watchdog import Watchdog
 from quantbot.pipeline import Pipeline, fill_listener
 from quantbot.records.durability import Durability
 from quantbot.records.jsonl import RotatingJsonl
@@ -109,6 +110,7 @@ class Daemon:
         self.alerts: AlertSink | None = None
         self.breakers: BreakerBoard | None = None
         self.errors: ErrorHandler | None = None
+        self.watchdog: Watchdog | None = None  # a thread beside the loop, while `run` runs
         self.records: RotatingJsonl | None = None
         self.pipeline: Pipeline | None = None
         self.daily: DailyRiskGuard | None = None
@@ -156,6 +158,13 @@ class Daemon:
         )
         if config.market.source != "csv":  # staleness means something for live feeds
             self.alerts.watch(config.market.symbols)
+        self.watchdog = Watchdog(
+            clock=self.clock,
+            config=config.watchdog,
+            alerts=self.alerts,
+            on_stall=self.halt,
+            record=self.write_event,
+        )
         self.breakers = BreakerBoard(config.breakers, self.clock, on_open=self._breaker_opened)
         self.errors = ErrorHandler(
             on_halt=self.halt,
@@ -310,6 +319,7 @@ class Daemon:
             )
 
     def _blocked_by(self) -> Reason | None:
+        self.watchdog.apply_pending()  # a stall the watchdog saw halts before any decision
         state = self.control.cached
         if self._stop.is_set():
             return reason(ReasonCode.SHUTDOWN_IN_PROGRESS)
@@ -364,6 +374,7 @@ class Daemon:
     async def run(self, duration_s: float | None = None) -> int:
         loop = asyncio.get_running_loop()
         self._catch_stop_signals()
+        self.watchdog.start()
         feed = asyncio.create_task(self._feed_loop(), name="market-data")
         others = [
             asyncio.create_task(self.loop_tasks.report_status_forever(), name="status"),
@@ -381,6 +392,7 @@ class Daemon:
                 for task in done:
                     self._supervise(task)
         finally:
+            self.watchdog.stop()
             await self._shutdown(feed, others)
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)

@@ -16,6 +16,9 @@ NS_PER_S = 1_000_000_000
 
 
 class Clock(Protocol):
+    """``now_ns`` is wall time (timestamps, dates); ``monotonic_ns`` never jumps and is what
+    durations and pacing are measured on; ``sleep`` waits in monotonic time."""
+
     def now_ns(self) -> int: ...
 
     def monotonic_ns(self) -> int: ...
@@ -31,27 +34,42 @@ class LiveClock:
         return time.monotonic_ns()
 
     async def sleep(self, seconds: float) -> None:
+        # The event loop times sleeps on its monotonic clock: a wall-clock step does not
+        # shorten or stretch them.
         await asyncio.sleep(max(0.0, seconds))
 
 
 class SimClock:
-    """A clock that only moves when told to (or when something sleeps on it)."""
+    """A clock that only moves when told to (or when something sleeps on it).
+
+    Its wall time (``now_ns``) and monotonic time move together, except through
+    ``jump_wall``, which steps the wall clock alone, as a person or NTP steps a machine's
+    clock; timing code must keep working on the monotonic side when that happens.
+    """
 
     def __init__(self, start_ns: int = 0) -> None:
-        self._now = start_ns
+        self._now = start_ns  # wall time
+        self._mono = start_ns
 
     def now_ns(self) -> int:
         return self._now
 
     def monotonic_ns(self) -> int:
-        return self._now
+        return self._mono
 
     def set(self, ts_ns: int) -> None:
         if ts_ns < self._now:
             raise ValueError(f"SimClock cannot go backwards: {ts_ns} < {self._now}")
+        self._mono += ts_ns - self._now
         self._now = ts_ns
 
     def advance(self, seconds: float) -> None:
+        step = round(seconds * NS_PER_S)
+        self._now += step
+        self._mono += step
+
+    def jump_wall(self, seconds: float) -> None:
+        """Step the wall clock by ``seconds`` (negative: back); monotonic time does not move."""
         self._now += round(seconds * NS_PER_S)
 
     async def sleep(self, seconds: float) -> None:

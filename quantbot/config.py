@@ -29,6 +29,8 @@ from quantbot.config_ops import (
     ReconcileConfig,
     RetryConfig,
     TcaConfig,
+    WatchdogConfig,
+    watchdog_problems,
 )
 from quantbot.config_risk import (
     DailyRiskConfig,
@@ -209,6 +211,7 @@ class Config:
     daily_risk: DailyRiskConfig = setting(DailyRiskConfig())
     inbox: InboxConfig = setting(InboxConfig())
     tca: TcaConfig = setting(TcaConfig())
+    watchdog: WatchdogConfig = setting(WatchdogConfig())
 
     @property
     def risk_params(self) -> RiskParams:
@@ -322,6 +325,7 @@ def _problems(config: Config) -> Iterator[Problem]:
         )
     yield from _market_problems(config)
     yield from risk_problems(config, PROFILES)
+    yield from watchdog_problems(config.watchdog)
     for name in PROFILES:
         weights = getattr(config.regime_components, name)
         if weights.trend + weights.mean_reversion + weights.external <= 0:

@@ -4,7 +4,9 @@ kept in their own module so that one stays readable."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
+from typing import Any
 
 import attrs
 
@@ -115,3 +117,28 @@ class TcaConfig:
     pending_after_s: float = setting(60.0, gt=0)
     # Cancel/replace rate: cancels per submitted order over this rolling window.
     cancel_window_s: float = setting(3600.0, gt=0)
+
+
+@attrs.frozen
+class WatchdogConfig:
+    """A thread outside the event loop: it halts trading when the loop stops running (a
+    blocking call, a stuck disk) and alerts when the wall clock jumps (ops/watchdog.py)."""
+
+    # Halt (HALT_LOOP_STALLED) when the loop has not run its heartbeat for this long.
+    max_loop_lag_s: float = setting(5.0, gt=0)
+    # How often the loop beats and the thread looks; at most half of max_loop_lag_s.
+    check_interval_s: float = setting(0.5, gt=0, le=5)
+    # Alert (ALERT_CLOCK_JUMP) when the wall clock moves this much more or less than the
+    # monotonic clock between two looks (a person or NTP stepping the system clock).
+    max_clock_jump_s: float = setting(2.0, gt=0)
+
+
+def watchdog_problems(watchdog: WatchdogConfig) -> Iterator[tuple[tuple[str, ...], Any, str]]:
+    """Cross-key rule of [watchdog] (second pass of ``quantbot.config``)."""
+    if watchdog.check_interval_s * 2 > watchdog.max_loop_lag_s:
+        yield (
+            ("watchdog", "check_interval_s"),
+            watchdog.check_interval_s,
+            f"must be at most half of watchdog.max_loop_lag_s ({watchdog.max_loop_lag_s}), "
+            "or a healthy loop's heartbeat would look late",
+        )

@@ -28,6 +28,9 @@ MEANING: dict[ReasonCode, str] = {
     "price, overfill); trading halted until `resume`",
     ReasonCode.HALT_PROGRAMMING_ERROR: "a bug (TypeError, KeyError ...) in the decision or "
     "order path; trading halted until `resume`",
+    ReasonCode.HALT_LOOP_STALLED: "the event loop did not run for more than "
+    "watchdog.max_loop_lag_s (lag_s, limit_s): halted before any later bar was decided, "
+    "until `resume`",
     ReasonCode.KILL_SWITCH_ACTIVE: "a person engaged the kill switch; it survives restarts",
     ReasonCode.SHUTDOWN_IN_PROGRESS: "the daemon is stopping; no new orders",
     ReasonCode.VENUE_REJECTED: "the venue refused the order (context says why)",
@@ -103,6 +106,10 @@ MEANING: dict[ReasonCode, str] = {
     ReasonCode.ALERT_STALE_DATA: "alert: no fresh market data for alerts.stale_data_s",
     ReasonCode.ALERT_RECONCILE_MISMATCH: "alert: journal and venue disagree",
     ReasonCode.ALERT_HALT_TRADING: "alert: trading halted",
+    ReasonCode.ALERT_LOOP_STALLED: "alert, written by the watchdog thread while the loop is "
+    "still blocked: it has not run for lag_s (trading halts once it runs again)",
+    ReasonCode.ALERT_CLOCK_JUMP: "alert: the wall clock moved jump_s more (or less) than the "
+    "monotonic clock; pacing is monotonic, timestamps follow the wall clock",
     ReasonCode.SIZER_FAILED_FALLBACK: "the AI sizer raised; the base size was used and trading "
     "went on (fail-graceful)",
     ReasonCode.SIZER_LEVERAGE_VENUE_CAP: "the sizer's leverage was cut to what the venue and "

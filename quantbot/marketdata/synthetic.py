@@ -195,9 +195,16 @@ def _ns(seconds: float) -> int:
 class SyntheticFeed:
     """Paces a ``SyntheticMarket`` on a clock: one batch of bars per closed interval.
 
-    Bars are emitted when their interval closes, aligned to multiples of ``interval_s`` since
-    the epoch. A consumer that falls behind skips the intervals it missed (a live feed does not
-    replay the past); with ``SimClock`` the sleep advances time at once, so nothing is missed.
+    Bars are stamped in wall time, aligned to multiples of ``interval_s`` since the epoch, and
+    emitted when their interval closes. A consumer that falls behind skips the intervals it
+    missed (a live feed does not replay the past); with ``SimClock`` the sleep advances time
+    at once, so nothing is missed.
+
+    Waiting is measured on the monotonic clock, so a wall clock that someone (or NTP) steps
+    does not stop the feed: stepped forward, the next bar is stamped at the new time, as after
+    falling behind; stepped back, bars go on one interval apart on the monotonic clock, each
+    stamped one interval after the last (bar times never go backwards), instead of waiting
+    for the wall clock to catch up. The watchdog alerts the jump (ALERT_CLOCK_JUMP).
     """
 
     def __init__(self, market: SyntheticMarket, clock: Clock) -> None:
@@ -207,12 +214,18 @@ class SyntheticFeed:
     async def stream(self) -> AsyncIterator[list[Bar]]:
         interval_ns = _ns(self._market.interval_s)
         last_boundary: int | None = None
+        last_due = 0  # when the last bar was due, on the monotonic clock
         while True:
             now = self._clock.now_ns()
+            mono = self._clock.monotonic_ns()
             boundary = -(-now // interval_ns) * interval_ns
+            wait = boundary - now  # less than one interval, whatever the wall clock did
             if last_boundary is not None and boundary <= last_boundary:
-                # Woke early, or the clock did not move: the next bar is the next interval.
+                # Woke early, or the wall clock was set back: the next bar is the one after
+                # the last, due one interval after it on the monotonic clock.
                 boundary = last_boundary + interval_ns
-            await self._clock.sleep((boundary - now) / NS_PER_S)
+                wait = max(0, last_due + interval_ns - mono)
+            await self._clock.sleep(wait / NS_PER_S)
             last_boundary = boundary
+            last_due = mono + wait
             yield self._market.next_bars(boundary - interval_ns)

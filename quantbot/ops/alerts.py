@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import http.client
 import os
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -232,6 +233,40 @@ class AlertSink:
         """Trading halts for ``halt``; on_halt receives that reason itself (e.g. AUTH_HALT)."""
         context = {"halt_code": halt.code.value, **halt.context}
         return self._emit(ReasonCode.ALERT_HALT_TRADING, True, context, halt)
+
+    # -- from the watchdog's thread (ops/watchdog.py) -----------------------------------------
+    def loop_stalled(self, **context: Any) -> dict:
+        """The event loop has not run for ``lag_s``: written while it is still blocked. The
+        halt itself (HALT_LOOP_STALLED) is applied on the loop once it runs again."""
+        return self._emit_from_thread(ReasonCode.ALERT_LOOP_STALLED, True, context)
+
+    def clock_jump(self, **context: Any) -> dict:
+        """The wall clock moved ``jump_s`` more (or less) than the monotonic clock."""
+        return self._emit_from_thread(ReasonCode.ALERT_CLOCK_JUMP, False, context)
+
+    def _emit_from_thread(self, code: ReasonCode, halts: bool, context: dict[str, Any]) -> dict:
+        """``emit`` for a caller outside the event loop, which may be blocked anywhere, even in
+        ``emit``: no dedupe (the watchdog alerts once per stall or jump), no ``on_halt`` (the
+        daemon's state belongs to the loop), the line through ``_write`` (a buffered writer
+        locks itself: a whole line per write, from any thread) and the webhook, when there
+        is one, posted from a thread of its own with its own event loop."""
+        record: dict[str, Any] = {
+            "ts": iso_utc(self._clock.now_ns()),
+            "alert": code.value,
+            "halts": halts,
+        }
+        for k, v in context.items():
+            record[f"context_{k}" if k in _RESERVED else k] = v
+        logger.log("ERROR" if halts else "WARNING", "{}", _describe(record))
+        self._write(record)
+        if self._webhook is not None:
+            threading.Thread(
+                target=asyncio.run,
+                args=(self._webhook(record),),
+                name="alert-webhook",
+                daemon=True,
+            ).start()
+        return record
 
 
 def _describe(record: Mapping[str, Any]) -> str:

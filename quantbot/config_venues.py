@@ -43,6 +43,11 @@ class CcxtConfig(CredentialsConfig):
     # Futures: the leverage set on each symbol at start, never above this nor the market's
     # own limit (whole numbers: 2.5 sets 2x). Spot ignores it (always 1x).
     max_leverage: float = setting(1.0, ge=1)
+    # A signed request the venue refuses for its timestamp (Binance -1021) re-measures the
+    # offset to the venue's clock; skew that comes back this many times within
+    # clock_skew_window_s, re-syncs included, halts trading (HALT_CLOCK_SKEW).
+    clock_skew_halt_after: int = setting(3, ge=1)
+    clock_skew_window_s: float = setting(600.0, gt=0)
 
 
 @attrs.frozen

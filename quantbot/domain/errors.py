@@ -63,6 +63,37 @@ class VenueConnectionError(VenueError):
     """Connection refused or reset before a reply."""
 
 
+class VenueConnectFailed(VenueConnectionError):
+    """No connection could be opened (refused, unreachable, name not resolved, TLS handshake
+    failed): not one byte of the request left, so the venue never saw it. A reset or a
+    disconnect on an open connection is a plain ``VenueConnectionError``: the request may
+    have been read."""
+
+
+class VenueClockSkew(VenueError):
+    """The venue refused a signed request for its timestamp (Binance -1021, ccxt
+    ``InvalidNonce``): nothing was done. The adapter has re-measured the offset to the venue's
+    clock before raising; ``venue_ahead_ms`` is that offset (venue minus local, None when the
+    re-measure failed). A read may be retried at once; a refused submit was not accepted."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        venue: str = "",
+        status: int | None = None,
+        retry_after_s: float | None = None,
+        venue_ahead_ms: int | None = None,
+    ) -> None:
+        super().__init__(message, venue=venue, status=status, retry_after_s=retry_after_s)
+        self.venue_ahead_ms = venue_ahead_ms
+
+
+class VenueClockSkewPersistent(VenueClockSkew):
+    """Clock skew came back too often within the configured window despite re-syncing:
+    trading halts (``HALT_CLOCK_SKEW``) until a person fixes the clock."""
+
+
 class VenueRejected(VenueError):
     """The venue understood the request and refused it (bad price, size, symbol)."""
 

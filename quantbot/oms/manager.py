@@ -20,6 +20,8 @@ from quantbot.config_ops import RetryConfig
 from quantbot.domain.errors import (
     VenueAuthError,
     VenueBrokerState,
+    VenueClockSkew,
+    VenueConnectFailed,
     VenueError,
     VenueRateLimited,
     VenueRejected,
@@ -44,7 +46,7 @@ POSITIONS = "broker_positions"
 # else (TypeError, KeyError ...) is a bug and goes to the supervisor, which halts.
 VENUE_FAILURES = (VenueError, TimeoutError, ConnectionError)
 # These prove the venue did not take the order; anything else after sending might have.
-_NOT_TAKEN = (VenueRateLimited, VenueAuthError)
+_NOT_TAKEN = (VenueRateLimited, VenueAuthError, VenueClockSkew, VenueConnectFailed)
 _REFUSED = (VenueRejected, VenueBrokerState)
 
 

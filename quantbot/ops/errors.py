@@ -27,6 +27,8 @@ from quantbot.domain.errors import (
     InvariantViolation,
     VenueAuthError,
     VenueBrokerState,
+    VenueClockSkew,
+    VenueClockSkewPersistent,
     VenueConnectionError,
     VenueError,
     VenueRateLimited,
@@ -48,6 +50,8 @@ class ErrorCategory(enum.StrEnum):
     PROVIDER_SCHEMA = "PROVIDER_SCHEMA"
     ORDER_REJECTED = "ORDER_REJECTED"
     BROKER_STATE = "BROKER_STATE"
+    CLOCK_SKEW = "CLOCK_SKEW"
+    CLOCK_SKEW_PERSISTENT = "CLOCK_SKEW_PERSISTENT"
     INVARIANT_VIOLATION = "INVARIANT_VIOLATION"
     PROGRAMMING_ERROR = "PROGRAMMING_ERROR"
     UNKNOWN = "UNKNOWN"
@@ -76,6 +80,9 @@ _POLICY: dict[ErrorCategory, tuple[ErrorScope, ErrorAction, bool, ReasonCode]] =
     C.PROVIDER_SCHEMA: (S.PROVIDER, A.DISABLE_PROVIDER, False, R.PROVIDER_SCHEMA_DISABLE),
     C.ORDER_REJECTED: (S.SYMBOL, A.SKIP_SYMBOL, False, R.VENUE_REJECTED),
     C.BROKER_STATE: (S.SYMBOL, A.SKIP_SYMBOL, False, R.BROKER_STATE_SKIP),
+    # The adapter re-measured the venue's clock before raising: a read may go again at once.
+    C.CLOCK_SKEW: (S.PROVIDER, A.RETRY, True, R.VENUE_CLOCK_SKEW),
+    C.CLOCK_SKEW_PERSISTENT: (S.GLOBAL, A.HALT_TRADING, False, R.HALT_CLOCK_SKEW),
     C.INVARIANT_VIOLATION: (S.GLOBAL, A.HALT_TRADING, False, R.HALT_INVARIANT_VIOLATION),
     C.PROGRAMMING_ERROR: (S.GLOBAL, A.HALT_TRADING, False, R.HALT_PROGRAMMING_ERROR),
     C.UNKNOWN: (S.GLOBAL, A.HALT_TRADING, False, R.ERROR_UNKNOWN_HALT),
@@ -124,6 +131,8 @@ def _venue_category(exc: VenueError) -> ErrorCategory:
     if isinstance(exc, VenueRateLimited) or status in (429, 418):
         return C.RATE_LIMIT
     for cls, category in (
+        (VenueClockSkewPersistent, C.CLOCK_SKEW_PERSISTENT),
+        (VenueClockSkew, C.CLOCK_SKEW),
         (VenueRejected, C.ORDER_REJECTED),
         (VenueBrokerState, C.BROKER_STATE),
         (VenueSchemaError, C.PROVIDER_SCHEMA),
@@ -186,6 +195,8 @@ def _details(
             details["status"] = exc.status
         if exc.retry_after_s is not None:
             details["retry_after_s"] = exc.retry_after_s
+        if isinstance(exc, VenueClockSkew):
+            details["venue_ahead_ms"] = exc.venue_ahead_ms
     return details
 
 

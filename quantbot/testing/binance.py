@@ -10,7 +10,13 @@ Binance's own codes, so ccxt raises what it raises for the real venue.
 In-process nothing moves on its own: ``tick(n)`` closes n 1m candles (``binance_book``) and
 fills the resting LIMITs they cross. Run by hand, the book follows the wall clock. Over HTTP
 (no auth): ``POST /__admin/tick`` ``{"minutes": n}``, ``POST``/``DELETE /__faults``
-(``quantbot.testing.faults``), with endpoints named like ``"POST /api/v3/order"``.
+(``quantbot.testing.faults``), with endpoints named like ``"POST /api/v3/order"``, and
+``POST /__admin/skew`` ``{"ms": n, "resync_fixes": true}`` (``skew``): the server's clock,
+which signed requests are checked against, runs ``n`` ms ahead of the wall clock (negative:
+behind). ``GET /api/v3/time`` reports that skewed clock, so a client that re-syncs signs
+right again; with ``resync_fixes`` false it reports the true wall clock instead (a time
+endpoint that disagrees with the signature check), so the skew comes back after every
+re-sync.
 
 ``quantbot.testing.binance_futures`` is the USD-M futures sibling (``/fapi``), the same
 machinery with other routes (``_route``) and a margin account behind them.
@@ -68,6 +74,8 @@ class BinanceServer:
         self._key, self._secret = api_key, api_secret
         self._wall = wall_clock or LiveClock()
         self._follow = follow_wall_clock
+        self.skew_ms = 0  # the server's clock minus the wall clock (see ``skew``)
+        self.skew_resync_fixes = True
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -84,6 +92,13 @@ class BinanceServer:
     def tick(self, minutes: int = 1) -> list[bk.Trade]:
         """Close ``minutes`` 1m candles, filling the resting LIMITs they cross."""
         return self.book.tick(minutes)
+
+    def skew(self, ms: int, *, resync_fixes: bool = True) -> None:
+        """Run the clock that ``timestamp``/``recvWindow`` are checked against ``ms`` ahead of
+        the wall clock (negative: behind); 0 puts it right. ``resync_fixes`` False: ``GET
+        /api/v3/time`` keeps telling the true wall clock, so a re-sync does not help."""
+        self.skew_ms = int(ms)
+        self.skew_resync_fixes = resync_fixes
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
         app = web.Application()
@@ -107,6 +122,10 @@ class BinanceServer:
 
     def _wall_ms(self) -> int:
         return self._wall.now_ns() // 1_000_000
+
+    def _clock_ms(self) -> int:
+        """The server's own clock, skewed or not: what signed requests are checked against."""
+        return self._wall_ms() + self.skew_ms
 
     # ------------------------------------------------------------ dispatch
 
@@ -146,8 +165,9 @@ class BinanceServer:
         return wire.ROUTES.get((method, name))
 
     def _server_time(self, book: bk.BinanceBook, params: dict[str, str]) -> dict[str, int]:
-        """The wall clock, not the book's: it is what ``recvWindow`` is checked against."""
-        return {"serverTime": self._wall_ms()}
+        """The server's clock, not the book's: it is what ``recvWindow`` is checked against
+        (unless a skew was set with ``resync_fixes`` False: then the true wall clock)."""
+        return {"serverTime": self._clock_ms() if self.skew_resync_fixes else self._wall_ms()}
 
     async def _fault_before(
         self, request: web.Request, fault: Fault, signed: bool
@@ -183,6 +203,12 @@ class BinanceServer:
         if route == ("DELETE", "/__faults"):
             self.faults.clear()
             return _json({"cleared": True})
+        if route == ("POST", "/__admin/skew"):
+            data = await request.json()
+            if not isinstance(data, dict) or type(data.get("ms")) is not int:
+                return _json({"error": 'POST /__admin/skew needs {"ms": <integer>}'}, 400)
+            self.skew(data["ms"], resync_fixes=bool(data.get("resync_fixes", True)))
+            return _json({"skew_ms": self.skew_ms, "resync_fixes": self.skew_resync_fixes})
         if route == ("POST", "/__admin/tick"):
             data = await request.json() if request.can_read_body else {}
             trades = self.tick(int(data.get("minutes", 1)))
@@ -221,7 +247,7 @@ class BinanceServer:
         if not timestamp.isdigit():
             raise bk.mandatory("timestamp")
         window = int(params.get("recvWindow", "5000"))
-        now = self._wall_ms()
+        now = self._clock_ms()
         if int(timestamp) > now + 1000 or now - int(timestamp) > window:
             raise bk.BinanceApiError(
                 400, -1021, "Timestamp for this request is outside of the recvWindow."

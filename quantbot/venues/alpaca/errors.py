@@ -20,10 +20,12 @@ from email.utils import parsedate_to_datetime
 
 import requests
 from alpaca.common.exceptions import APIError
+from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from quantbot.domain.errors import (
     VenueAuthError,
     VenueBrokerState,
+    VenueConnectFailed,
     VenueConnectionError,
     VenueError,
     VenueRateLimited,
@@ -78,14 +80,32 @@ def translate(exc: BaseException, venue: str) -> VenueError:
         return _api_error(exc, venue)
     if isinstance(exc, requests.exceptions.JSONDecodeError):
         return VenueSchemaError(f"unreadable reply: {exc}", venue=venue)
+    if isinstance(exc, requests.RequestException):
+        return _transport(exc, venue)
+    return VenueSchemaError(f"unexpected reply: {type(exc).__name__}: {exc}", venue=venue)
+
+
+def _transport(exc: requests.RequestException, venue: str) -> VenueError:
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         # No connection was made, so nothing was sent.
-        return VenueConnectionError(f"connect timed out: {exc}", venue=venue)
+        return VenueConnectFailed(f"connect timed out: {exc}", venue=venue)
     if isinstance(exc, requests.exceptions.Timeout):
         return VenueTimeout(f"no reply in time: {exc}", venue=venue)
-    if isinstance(exc, requests.RequestException):
-        return VenueConnectionError(f"{type(exc).__name__}: {exc}", venue=venue)
-    return VenueSchemaError(f"unexpected reply: {type(exc).__name__}: {exc}", venue=venue)
+    if _connect_failed(exc):
+        return VenueConnectFailed(f"could not connect: {exc}", venue=venue)
+    # A reset or a dropped connection after the request went out: it may have been read.
+    return VenueConnectionError(f"{type(exc).__name__}: {exc}", venue=venue)
+
+
+def _connect_failed(exc: BaseException) -> bool:
+    """requests' ConnectionError for a connection that was never opened: urllib3 gave up in
+    ``MaxRetryError`` on a ``NewConnectionError`` (refused, unreachable, name not resolved),
+    before one byte of the request was written. A reset once connected arrives as a
+    ``ProtocolError`` or an ``OSError`` instead."""
+    if not isinstance(exc, requests.exceptions.ConnectionError) or not exc.args:
+        return False
+    cause = exc.args[0]
+    return isinstance(cause, MaxRetryError) and isinstance(cause.reason, NewConnectionError)
 
 
 def _api_error(exc: APIError, venue: str) -> VenueError:

@@ -15,6 +15,8 @@ from quantbot.domain.errors import ConfigError
 _COMMON = {
     "fetchMargins": False,  # margin pair lists need sapi, absent on testnets
     "fetchCurrencies": False,  # needs sapi too; quantbot reads precision from markets
+    # Off: ccxt would measure the clock offset only when markets load. The adapter measures
+    # it at connect and after every timestamp refusal itself (``timesync``).
     "adjustForTimeDifference": False,
 }
 # ccxt options by quantbot market type. Only that type's markets are loaded, so a spot run

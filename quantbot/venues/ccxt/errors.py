@@ -9,14 +9,21 @@ translation below sorts them by what quantbot must do:
   auth failure here: a person looks, rather than the daemon retrying a dead key for ever.
 - ``DDoSProtection`` / ``RateLimitExceeded`` (429, 418) → ``VenueRateLimited`` with the
   reply's ``Retry-After``.
-- ``RequestTimeout`` (and our own deadline) → ``VenueTimeout``; a reset or refused
-  connection (ccxt wraps aiohttp's ``ClientConnectionError`` in ``ExchangeNotAvailable``) →
-  ``VenueConnectionError``; other ``ExchangeNotAvailable`` (5xx) and ``OperationFailed``
-  (Binance's "execution status unknown" codes) → ``VenueUnavailable``.
+- ``RequestTimeout`` (and our own deadline) → ``VenueTimeout``. ccxt wraps aiohttp's
+  ``ClientConnectionError`` in ``ExchangeNotAvailable``; what aiohttp raised decides: a
+  connection that could not be opened (``ClientConnectorError``: refused, unreachable, name
+  not resolved, TLS handshake failed; or a bare ``socket.gaierror``) → ``VenueConnectFailed``,
+  nothing was sent; a reset or disconnect on an open connection (``ServerDisconnectedError``,
+  ``ClientOSError``) → ``VenueConnectionError``, the request may have been read. Other
+  ``ExchangeNotAvailable`` (5xx) and ``OperationFailed`` (Binance's "execution status
+  unknown" codes) → ``VenueUnavailable``.
+- ``InvalidNonce``, and Binance's -1021 whatever ccxt made of it (binance.com's spot table
+  says ``BadRequest``, its general one ``InvalidNonce``) → ``VenueClockSkew``: the timestamp
+  was outside ``recvWindow``, nothing was done; the adapter re-syncs its clock offset.
 - ``BadResponse`` / ``NullResponse`` → ``VenueSchemaError``.
-- ``InsufficientFunds`` → ``VenueBrokerState``; ``InvalidOrder``, ``BadRequest``,
-  ``OperationRejected`` and ``InvalidNonce`` (refused, nothing done) → ``VenueRejected``, with
-  two refinements the adapter acts on: ``VenueOrderNotFound`` and ``VenueDuplicateOrder``.
+- ``InsufficientFunds`` → ``VenueBrokerState``; ``InvalidOrder``, ``BadRequest`` and
+  ``OperationRejected`` (refused, nothing done) → ``VenueRejected``, with two refinements
+  the adapter acts on: ``VenueOrderNotFound`` and ``VenueDuplicateOrder``.
 - A bare ``ExchangeError`` carries a Binance code ccxt does not map for this URL (its
   per-market tables only apply to binance.com hosts): 10xx codes are the server's own
   trouble (``VenueUnavailable``), other codes a refusal. Without a code, or when we called
@@ -32,6 +39,7 @@ translation below sorts them by what quantbot must do:
 from __future__ import annotations
 
 import re
+import socket
 from collections.abc import Callable, Mapping
 
 import aiohttp
@@ -40,6 +48,8 @@ import ccxt
 from quantbot.domain.errors import (
     VenueAuthError,
     VenueBrokerState,
+    VenueClockSkew,
+    VenueConnectFailed,
     VenueConnectionError,
     VenueError,
     VenueRateLimited,
@@ -69,6 +79,7 @@ _QUERY = re.compile(r"(https?://[^\s?]+)\?\S*")
 _REVOKED = -2015  # "Invalid API-key, IP, or permissions for action."
 _BY_CODE: dict[int, type[VenueError]] = {
     _REVOKED: VenueAuthError,
+    -1021: VenueClockSkew,  # "Timestamp for this request is outside of the recvWindow."
     -4116: VenueDuplicateOrder,  # futures: "ClientOrderId is duplicated."
     -2019: VenueBrokerState,  # futures: "Margin is insufficient."
     -2027: VenueBrokerState,  # "Exceeded the maximum allowable position at current leverage."
@@ -96,6 +107,8 @@ def translate(
 
 
 def _network(exc: BaseException, code: int | None, text: str) -> type[VenueError]:
+    if isinstance(exc.__cause__, aiohttp.ClientConnectorError | socket.gaierror):
+        return VenueConnectFailed  # no connection was opened: no byte of the request left
     if isinstance(exc.__cause__, aiohttp.ClientConnectionError | ConnectionError):
         return VenueConnectionError
     if isinstance(exc, ccxt.ExchangeNotAvailable):
@@ -119,7 +132,7 @@ _RULES: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], Rule]
     ((TimeoutError, ccxt.RequestTimeout), VenueTimeout),
     (ccxt.AuthenticationError, VenueAuthError),
     ((ccxt.DDoSProtection, ccxt.RateLimitExceeded), VenueRateLimited),
-    (ccxt.InvalidNonce, VenueRejected),  # timestamp outside recvWindow: refused, nothing done
+    (ccxt.InvalidNonce, VenueClockSkew),  # timestamp outside recvWindow: nothing done
     (ccxt.NetworkError, _network),
     (ccxt.BadResponse, VenueSchemaError),
     (ccxt.OperationFailed, VenueUnavailable),

@@ -16,6 +16,11 @@ choices, each for a reason the OMS relies on:
   configured symbols in turn (one request each, at most).
 - ``Fill.seq`` is derived from the venue's trade time and trade id (``convert.ranked``), so it
   is the same after a restart; ``fill_id`` is ``<exchange>:<symbol>:<trade id>``.
+- Signed requests are stamped on the venue's clock: the offset is measured at ``connect``
+  and again whenever the venue refuses a request for its timestamp (``timesync``), before
+  ``VenueClockSkew`` is raised, so a retried read signs right. A submit refused that way is
+  NOT resent here, although the venue proved it did nothing: the OMS settles it NOT_SENT and
+  the decision step decides again on the next bar, on fresh prices and through every gate.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import attrs
 
 from quantbot.clock import Clock
 from quantbot.config_venues import CcxtConfig
-from quantbot.domain.errors import VenueSchemaError
+from quantbot.domain.errors import VenueClockSkew, VenueSchemaError
 from quantbot.domain.reasons import ReasonCode, reason
 from quantbot.domain.values import (
     Bar,
@@ -54,6 +59,7 @@ from quantbot.venues.ccxt.errors import (
 )
 from quantbot.venues.ccxt.futures import FuturesSide
 from quantbot.venues.ccxt.spot import SpotSide
+from quantbot.venues.ccxt.timesync import ClockSync
 
 T = TypeVar("T")
 _ORDER_TYPES = frozenset({OrderType.MARKET, OrderType.LIMIT})
@@ -94,6 +100,13 @@ class CcxtVenue:
             has_sessions=False,
         )
         self._deadline_s = 2 * settings.timeout_s
+        self._time = ClockSync(
+            self._exchange,
+            clock,
+            halt_after=settings.clock_skew_halt_after,
+            window_s=settings.clock_skew_window_s,
+            deadline_s=self._deadline_s,
+        )
         self._instruments: dict[str, Instrument] = {}
         self._symbol_of: dict[str, str] = {}  # client order id -> symbol
         self._cid_of: dict[str, str] = {}  # venue order id -> client order id
@@ -106,21 +119,28 @@ class CcxtVenue:
         )
 
     async def _call(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
-        """One SDK call under the deadline, its errors translated (cancellation propagates)."""
+        """One SDK call under the deadline, its errors translated (cancellation propagates).
+        A refusal for the request's timestamp re-syncs the clock offset before it is raised."""
+        signed_at = self._time.generation
         try:
             async with asyncio.timeout(self._deadline_s):
                 return await fn(*args)
         except CCXT_ERRORS as e:
             headers = self._exchange.last_response_headers
-            raise translate(e, venue=self.name, headers=headers) from e
+            error = translate(e, venue=self.name, headers=headers)
+            if isinstance(error, VenueClockSkew):
+                error = await self._time.refused(error, signed_at)
+            raise error from e
 
     # ------------------------------------------------------------ lifecycle
 
     async def connect(self) -> None:
-        """Load markets (instruments) and read the account once, so bad credentials fail
-        here (``VenueAuthError``) rather than at the first order; futures also get their
-        leverage set here."""
+        """Load markets (instruments), measure the offset to the venue's clock, and read the
+        account once, so bad credentials fail here (``VenueAuthError``) rather than at the
+        first order; futures also get their leverage set here."""
         markets = await self._call(self._exchange.load_markets)
+        if self._time.supported:
+            await self._call(self._time.measure)
         self._instruments = await self._side.connect(markets)
         if self._instruments:
             top = max(i.max_leverage for i in self._instruments.values())

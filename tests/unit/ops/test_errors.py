@@ -21,6 +21,9 @@ from quantbot.domain.errors import (
     InvariantViolation,
     VenueAuthError,
     VenueBrokerState,
+    VenueClockSkew,
+    VenueClockSkewPersistent,
+    VenueConnectFailed,
     VenueConnectionError,
     VenueError,
     VenueRateLimited,
@@ -37,6 +40,7 @@ from quantbot.ops.errors import (
     ErrorHandler,
     ErrorScope,
     classify_exception,
+    counts_against_breaker,
     mark_breaker_recorded,
 )
 
@@ -48,6 +52,8 @@ SCHEMA = (C.PROVIDER_SCHEMA, S.PROVIDER, A.DISABLE_PROVIDER, False, R.PROVIDER_S
 INVARIANT = (C.INVARIANT_VIOLATION, S.GLOBAL, A.HALT_TRADING, False, R.HALT_INVARIANT_VIOLATION)
 BUG = (C.PROGRAMMING_ERROR, S.GLOBAL, A.HALT_TRADING, False, R.HALT_PROGRAMMING_ERROR)
 UNKNOWN = (C.UNKNOWN, S.GLOBAL, A.HALT_TRADING, False, R.ERROR_UNKNOWN_HALT)
+SKEW = (C.CLOCK_SKEW, S.PROVIDER, A.RETRY, True, R.VENUE_CLOCK_SKEW)
+SKEW_HALT = (C.CLOCK_SKEW_PERSISTENT, S.GLOBAL, A.HALT_TRADING, False, R.HALT_CLOCK_SKEW)
 
 
 def _json_error() -> Exception:
@@ -76,6 +82,9 @@ ROWS: list[tuple[str, Exception, tuple[Any, ...]]] = [
     ("status 418", VenueError("banned for now", status=418), RATE),
     ("venue timeout", VenueTimeout("no reply"), NET),
     ("venue connection", VenueConnectionError("reset"), NET),
+    ("venue connect failed", VenueConnectFailed("refused"), NET),
+    ("clock skew", VenueClockSkew("-1021", status=400, venue_ahead_ms=30_000), SKEW),
+    ("clock skew persistent", VenueClockSkewPersistent("-1021 again", status=400), SKEW_HALT),
     ("venue unavailable", VenueUnavailable("maintenance"), NET),
     ("status 500", VenueError("internal", status=500), NET),
     ("status 503", VenueError("unavailable", status=503), NET),
@@ -326,3 +335,13 @@ def test_handler_refuses_cancellation_too(calls: Calls) -> None:
     with pytest.raises(TypeError, match="must propagate"):
         calls.handler().handle(asyncio.CancelledError(), dependency="broker_submit")
     assert calls.records == []
+
+
+def test_clock_skew_carries_the_measured_offset_and_does_not_blame_the_venue() -> None:
+    exc = VenueClockSkew("outside recvWindow", venue="binance", status=400, venue_ahead_ms=-30_000)
+
+    info = classify_exception(exc, dependency="broker_positions")
+
+    assert info.reason().code is R.VENUE_CLOCK_SKEW
+    assert info.details["venue_ahead_ms"] == -30_000
+    assert not counts_against_breaker(exc, info)  # the venue answered; our clock is off

@@ -130,6 +130,28 @@ async def test_a_timestamp_outside_the_recv_window_is_refused(
 
 
 @pytest.mark.parametrize(
+    ("resync_fixes", "reported_ms"), [(True, WALL_MS + 30_000), (False, WALL_MS)]
+)
+async def test_a_skewed_server_clock_refuses_the_wall_clock_and_tells_its_time_over_admin(
+    http: aiohttp.ClientSession, server: BinanceServer, resync_fixes: bool, reported_ms: int
+) -> None:
+    skew = {"ms": 30_000, "resync_fixes": resync_fixes}
+    async with http.post(f"{server.base_url}/__admin/skew", json=skew) as set_skew:
+        assert set_skew.status == 200
+
+    status, body = await _call(http, server, "GET", "/api/v3/account", query=_signed({}))
+    _, told = await _call(http, server, "GET", "/api/v3/time", key=None)
+    async with http.post(f"{server.base_url}/__admin/skew", json={"ms": "30s"}) as bad:
+        assert bad.status == 400 and "integer" in (await bad.json())["error"]
+
+    assert (status, body["code"]) == (400, -1021)  # signed on the wall clock: 30 s behind
+    assert told == {"serverTime": reported_ms}
+    server.skew(0)
+    ok_status, _ = await _call(http, server, "GET", "/api/v3/account", query=_signed({}))
+    assert ok_status == 200
+
+
+@pytest.mark.parametrize(
     ("order", "code", "msg"),
     [
         ({"symbol": "DOGEUSDT", "quantity": "1"}, -1121, "Invalid symbol."),

@@ -7,10 +7,12 @@ import json
 import pytest
 import requests
 from alpaca.common.exceptions import APIError
+from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 
 from quantbot.domain.errors import (
     VenueAuthError,
     VenueBrokerState,
+    VenueConnectFailed,
     VenueConnectionError,
     VenueError,
     VenueRateLimited,
@@ -62,4 +64,13 @@ def test_a_429_without_retry_after_leaves_the_wait_to_the_breaker() -> None:
 def test_a_connect_timeout_means_nothing_was_sent() -> None:
     error = translate(requests.ConnectTimeout("connect timed out"), "alpaca")
 
-    assert type(error) is VenueConnectionError
+    assert type(error) is VenueConnectFailed
+
+
+def test_a_connection_never_opened_means_nothing_was_sent_but_a_reset_does_not() -> None:
+    refused = NewConnectionError(None, "Failed to establish a new connection: [Errno 111]")
+    never_opened = requests.ConnectionError(MaxRetryError(None, "/v2/orders", refused))
+    reset = requests.ConnectionError(ProtocolError("Connection aborted.", ConnectionResetError()))
+
+    assert type(translate(never_opened, "alpaca")) is VenueConnectFailed
+    assert type(translate(reset, "alpaca")) is VenueConnectionError

@@ -11,6 +11,7 @@ import pytest
 from quantbot.domain.errors import (
     VenueAuthError,
     VenueBrokerState,
+    VenueClockSkew,
     VenueConnectionError,
     VenueError,
     VenueRateLimited,
@@ -210,7 +211,12 @@ async def test_read_faults_map_too(venue: CcxtVenue, server: BinanceServer) -> N
             VenueRejected,
         ),
         (ccxt.BadRequest('binance {"code":-1111,"msg":"Precision is over"}'), VenueRejected),
-        (ccxt.InvalidNonce('binance {"code":-1021,"msg":"Timestamp outside"}'), VenueRejected),
+        (ccxt.InvalidNonce('binance {"code":-1021,"msg":"Timestamp outside"}'), VenueClockSkew),
+        (  # binance.com's spot table makes -1021 a BadRequest: still the clock, not a refusal
+            ccxt.BadRequest('binance {"code":-1021,"msg":"Timestamp for this request"}'),
+            VenueClockSkew,
+        ),
+        (ccxt.InvalidNonce("kraken EAPI:Invalid nonce"), VenueClockSkew),
         (ccxt.ExchangeError('binance {"code":-1008,"msg":"Server busy"}'), VenueUnavailable),
         (
             ccxt.ExchangeError('binance {"code":-1145,"msg":"Invalid cancelRestrictions"}'),

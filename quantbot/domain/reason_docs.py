@@ -61,6 +61,11 @@ MEANING: dict[ReasonCode, str] = {
     "funds); symbol skipped",
     ReasonCode.ERROR_UNKNOWN_HALT: "an error nobody classified in the order path: halted "
     "(fail closed)",
+    ReasonCode.VENUE_CLOCK_SKEW: "the venue refused a signed request for its timestamp "
+    "(Binance -1021): nothing done, the offset to its clock re-measured (venue_ahead_ms); "
+    "reads retried, a submit settled NOT_SENT",
+    ReasonCode.HALT_CLOCK_SKEW: "clock skew came back venue.ccxt.clock_skew_halt_after times "
+    "within clock_skew_window_s despite re-syncing: trading halted until `resume`",
     ReasonCode.CIRCUIT_OPEN_broker_submit: "the broker_submit breaker is open: no new orders",
     ReasonCode.CIRCUIT_OPEN_broker_positions: "the broker_positions breaker is open",
     ReasonCode.CIRCUIT_OPEN_broker_open_orders: "the broker_open_orders breaker is open",

@@ -56,6 +56,8 @@ class ReasonCode(enum.StrEnum):
     PROVIDER_SCHEMA_DISABLE = "PROVIDER_SCHEMA_DISABLE"
     BROKER_STATE_SKIP = "BROKER_STATE_SKIP"
     ERROR_UNKNOWN_HALT = "ERROR_UNKNOWN_HALT"
+    VENUE_CLOCK_SKEW = "VENUE_CLOCK_SKEW"
+    HALT_CLOCK_SKEW = "HALT_CLOCK_SKEW"
     # dependency breakers (ops/breakers): CIRCUIT_OPEN_<dependency>
     CIRCUIT_OPEN_broker_submit = "CIRCUIT_OPEN_broker_submit"
     CIRCUIT_OPEN_broker_positions = "CIRCUIT_OPEN_broker_positions"

@@ -14,6 +14,7 @@ from quantbot.oms.journal import Journal, read_journal
 from quantbot.oms.ledger import Ledger
 from quantbot.oms.manager import VENUE_FAILURES, OrderManager
 from quantbot.oms.pretrade import PretradeGates
+from quantbot.oms.pretrade_quotes import QuoteGate
 from quantbot.oms.reconcile import Reconciler
 from quantbot.ops.breakers import CircuitOpenError
 
@@ -57,6 +58,7 @@ async def open_oms(daemon: Daemon, startup: dict[str, Any]) -> None:
         retry=config.retry,
         on_journal_failure=daemon.halt,
         on_fill=daemon.on_fill,
+        quotes=QuoteGate(config.pretrade, daemon.clock, daemon.venue, daemon.gates, daemon.errors),
     )
     daemon.oms.on_canceled = daemon.tca.on_canceled
     daemon.reconciler = Reconciler(daemon.oms, config.oms)

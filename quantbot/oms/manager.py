@@ -31,6 +31,7 @@ from quantbot.domain.values import Fill, Order, OrderIntent, OrderStatus, Positi
 from quantbot.oms.journal import EventType, Journal
 from quantbot.oms.ledger import Ledger, fill_to_event
 from quantbot.oms.pretrade import PretradeGates
+from quantbot.oms.pretrade_quotes import QuoteGate
 from quantbot.ops.breakers import BreakerBoard, CircuitOpenError
 from quantbot.ops.errors import ErrorHandler
 from quantbot.ops.retry import retry_read
@@ -93,12 +94,14 @@ class OrderManager:
         retry: RetryConfig | None = None,
         on_journal_failure: Callable[[Reason], None] | None = None,
         on_fill: Callable[[Fill, Position, Position], None] | None = None,
+        quotes: QuoteGate | None = None,
     ) -> None:
         self.journal = journal
         self.ledger = ledger
         self.venue = venue
         self.clock = clock or LiveClock()
         self.gates = gates
+        self.quotes = quotes  # awaited right after the gates (pretrade_quotes)
         self.breakers = breakers
         self.errors = errors
         self.retry = retry
@@ -120,6 +123,10 @@ class OrderManager:
         blocked = self._pre_submit(intent, reducing=reducing, market_open=market_open)
         if blocked is not None:
             return SubmitReport(SubmitOutcome.NOT_SENT, None, blocked)
+        if self.quotes is not None:  # the venue's quote, and a MARKET order's protection price
+            intent, blocked = await self.quotes.check(intent, reducing=reducing, read=self.read)
+            if blocked is not None:
+                return SubmitReport(SubmitOutcome.NOT_SENT, None, blocked)
         cid = intent.client_order_id
         try:
             self.record_event(EventType.INTENT, durable=True, **intent_event(intent))

@@ -77,6 +77,7 @@ duplicate index and cancel-loop streaks in ``pretrade_state``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from decimal import Decimal
 from typing import Any
 
 from loguru import logger
@@ -337,6 +338,12 @@ class PretradeGates:
         self._disabled.discard(symbol)
         self._executions.clear(symbol)
         self._collar_blocks.clear(symbol)
+
+    def reference_price(self, intent: OrderIntent) -> Decimal:
+        """The price the size and collar gates judge ``intent`` at (``limit_price``, else
+        ``arrival_price``, else the last close); the quote gate's protection price is
+        measured from it."""
+        return self._prices.reference_price(intent)
 
     # -- status ----------------------------------------------------------------------------
 

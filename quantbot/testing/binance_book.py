@@ -141,6 +141,10 @@ class BinanceBook:
         for asset, amount in (balances or {"USDT": Decimal(100_000)}).items():
             self.balances[asset] = [Decimal(amount), Decimal(0)]
         self.orders: dict[int, BookOrder] = {}
+        # Test knobs for the quote: a (bid, ask) served instead of the touch (crossed or
+        # locked), and how many ms the 24h ticker's time lags the book (a stale quote).
+        self.touch_override: dict[str, tuple[Decimal, Decimal]] = {}
+        self.ticker_lag_ms: dict[str, int] = {}
         self.trades: list[Trade] = []
         self._next_order_id = 1
         self._next_trade_id: dict[str, int] = dict.fromkeys(self.markets, 1)
@@ -165,6 +169,8 @@ class BinanceBook:
         return candles[-1].close if candles else self.markets[symbol].start_price
 
     def bid_ask(self, symbol: str) -> tuple[Decimal, Decimal]:
+        if symbol in self.touch_override:
+            return self.touch_override[symbol]
         tick = self.markets[symbol].tick
         price = self.price(symbol)
         return max(price - tick, tick), price + tick

@@ -220,7 +220,8 @@ def wire_ticker(book: bk.BinanceBook, symbol: str) -> dict[str, Any]:
         "openPrice": f"{first:.8f}", "highPrice": f"{max(c.high for c in day):.8f}",
         "lowPrice": f"{min(c.low for c in day):.8f}",
         "volume": f"{sum(c.volume for c in day):.8f}", "quoteVolume": "0.00000000",
-        "openTime": day[0].open_ms, "closeTime": book.now_ms, "firstId": -1, "lastId": -1,
+        "openTime": day[0].open_ms,
+        "closeTime": book.now_ms - book.ticker_lag_ms.get(symbol, 0), "firstId": -1, "lastId": -1,
         "count": 0,
     }  # fmt: skip
 

@@ -38,6 +38,14 @@ class Capabilities:
     # the way a network dependency does, so the OMS calls them directly, without retries or
     # a breaker (a failure there is a bug, handled as one).
     in_process: bool = False
+    # The venue serves an observed top of book (``MarketDataVenue.quote``): the OMS reads it
+    # before every order that adds risk and blocks on a crossed, locked or stale one
+    # (oms/pretrade_quotes). False for the embedded paper venue, whose quote is made from bars.
+    quotes: bool = False
+    # The quote gate gives a MARKET intent a protection price in ``limit_price`` on venues with
+    # this: the venue never fills it beyond that price and never lets it rest (a marketable
+    # LIMIT IOC). An IOC that ends unfilled at the submit is answered REJECTED (it is over).
+    market_protection: bool = False
 
 
 @attrs.frozen(slots=True)

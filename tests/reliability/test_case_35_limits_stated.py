@@ -36,8 +36,6 @@ def _without_limits(workdir: Path) -> None:
     path.write_text(text)
 
 
-
-
 def test_live_names_every_missing_limit_by_file_and_section_and_exits_2(workdir: Path) -> None:
     _without_limits(workdir)
     for args in (LIVE, ("config", "check", "--execution-mode", "live")):
@@ -80,7 +78,7 @@ def test_the_shipped_config_states_every_limit(workdir: Path) -> None:
     assert orjson.loads(check.stdout)["defaulted_limits"] == []
     # An environment override is an explicit statement too (and is named in the manifest).
     path = workdir / "config.toml"
-    path.write_text(path.read_text().replace("max_order_qty = \"10000\"\n", ""))
+    path.write_text(path.read_text().replace('max_order_qty = "10000"\n', ""))
     check = run(workdir, "config", "check", env={"QUANTBOT__PRETRADE__MAX_ORDER_QTY": "5"})
     assert check.returncode == 0 and orjson.loads(check.stdout)["defaulted_limits"] == []
     live = run(workdir, *LIVE)

@@ -103,6 +103,7 @@ class AlpacaVenue:
             max_leverage=Decimal(1),  # until connect() has read the account's multiplier
             batch_cancel=True,
             has_sessions=True,
+            quotes=True,  # the latest quote; MARKET protection (limit + IOC) is not done yet
         )
 
     def __repr__(self) -> str:

@@ -98,6 +98,8 @@ class CcxtVenue:
             max_leverage=leverage,
             batch_cancel=bool(self._exchange.has.get("cancelAllOrders")),
             has_sessions=False,
+            quotes=True,  # the ticker's best bid and ask
+            market_protection=True,  # a protected MARKET order goes as a LIMIT IOC
         )
         self._deadline_s = 2 * settings.timeout_s
         self._time = ClockSync(
@@ -171,25 +173,40 @@ class CcxtVenue:
             )
             return SubmitResult(SubmitOutcome.REJECTED, None, why)
         amount = self._precise(self._exchange.amount_to_precision, symbol, intent.qty)
-        price = None
-        if intent.order_type is OrderType.LIMIT and intent.limit_price is not None:
+        kind, price = intent.order_type.value.lower(), None
+        params: dict[str, Any] = {"newClientOrderId": cid}
+        if intent.limit_price is not None:
             price = self._precise(self._exchange.price_to_precision, symbol, intent.limit_price)
+            if intent.order_type is OrderType.MARKET:  # with a protection price: LIMIT IOC
+                kind, params["timeInForce"] = "limit", "IOC"
         self._symbol_of[cid] = symbol
         try:
             raw = await self._call(
                 self._exchange.create_order,
                 symbol,
-                intent.order_type.value.lower(),
+                kind,
                 intent.side.value.lower(),
                 float(amount),
                 float(price) if price is not None else None,
-                {"newClientOrderId": cid},
+                params,
             )
         except VenueDuplicateOrder:
             return await self._resolve_duplicate(cid, symbol)
         order = self._order(raw, cid)
         if order.status is OrderStatus.REJECTED:
             why = reason(ReasonCode.VENUE_REJECTED, client_order_id=cid, status="REJECTED")
+            return SubmitResult(SubmitOutcome.REJECTED, order, why)
+        expired = order.status is OrderStatus.CANCELED and not order.filled_qty
+        if "timeInForce" in params and expired:
+            # Protected and nothing the book offered was within the protection price: the
+            # venue expired it unfilled. It is over, so it is answered as refused.
+            why = reason(
+                ReasonCode.VENUE_REJECTED,
+                client_order_id=cid,
+                status="EXPIRED",
+                check="protection_price",
+                protection_price=str(price),
+            )
             return SubmitResult(SubmitOutcome.REJECTED, order, why)
         return SubmitResult(SubmitOutcome.ACCEPTED, order, None)
 

@@ -18,6 +18,10 @@ Conventions (one bar = one chance to trade, at prices the bar proves were availa
   A triggered stop is a market order from then on (the caller remembers that) and fills at
   the open of later bars. Stops keep these prices whatever the fill model, but being taker
   orders they pay the same slippage and half proxy spread as MARKET.
+- A MARKET order with a ``limit_price`` (its protection price, ``venues/base.py``) fills as
+  above while that price is within it; on a bar where it would fill beyond it, what is left
+  of it is cancelled instead, as a broker cancels a marketable LIMIT IOC it cannot fill
+  (``beyond_protection``; the venue cancels).
 - Quantity per bar is capped at ``participation_cap * volume`` rounded *down* to whole lots. When
   that rounds to zero (thin bar, big lot) nothing fills and the order keeps working: the venue
   never prints more than the bar could plausibly have given.
@@ -155,6 +159,15 @@ def _limit_price(order: Order, bar: Bar, open_: Decimal, instrument: Instrument)
     if order.side is Side.BUY:
         return instrument.round_price(min(limit, open_)) if to_decimal(bar.low) <= limit else None
     return instrument.round_price(max(limit, open_)) if to_decimal(bar.high) >= limit else None
+
+
+def beyond_protection(order: Order, price: Decimal) -> bool:
+    """A MARKET order's ``limit_price`` is its protection price: it never fills beyond it (a
+    buy above it, a sell below it). Other orders, and MARKET ones without it, never are."""
+    cap = order.limit_price
+    if order.order_type is not OrderType.MARKET or cap is None:
+        return False
+    return price > cap if order.side is Side.BUY else price < cap
 
 
 def fill_qty(order: Order, bar: Bar, instrument: Instrument, participation_cap: Decimal) -> Decimal:

@@ -41,6 +41,7 @@ from quantbot.venues.sim.matching import (
     FillModel,
     Match,
     MatchParams,
+    beyond_protection,
     checked_param,
     match,
     stop_triggered,
@@ -101,6 +102,9 @@ class SimVenue:
             batch_cancel=True,
             has_sessions=session is not None,
             in_process=True,
+            # market_protection stays off: a MARKET order's limit_price is honoured
+            # (matching.beyond_protection), but the cancel comes on a later bar and
+            # the OMS would count the order working until its next reconcile.
         )
         self._session = session
         # The market-data side of the protocol: the bars this venue has matched against.
@@ -212,7 +216,9 @@ class SimVenue:
             return
         instrument = self._instruments[order.symbol]
         result = match(order, bar, instrument, self._params, stop_armed=False)
-        if result is not None:
+        if result is not None and beyond_protection(order, result.price):
+            self._expire(order, result.price)
+        elif result is not None:
             self._execute(order, result)
 
     def _admission(self, order: Order) -> Reason | None:
@@ -229,7 +235,9 @@ class SimVenue:
                 qty=str(order.qty),
                 lot_size=str(instrument.lot_size),
             )
-        for name, price in (("limit_price", order.limit_price), ("stop_price", order.stop_price)):
+        # A MARKET order's limit_price is a protection cap, not a resting price: off tick is fine.
+        limit = order.limit_price if order.order_type is OrderType.LIMIT else None
+        for name, price in (("limit_price", limit), ("stop_price", order.stop_price)):
             if price is not None and (price <= 0 or price % instrument.tick_size):
                 return reason(
                     ReasonCode.VENUE_REJECTED,
@@ -309,11 +317,19 @@ class SimVenue:
             if not armed and stop_triggered(order, bar):
                 self._book.arm_stop(order.client_order_id)
             result = match(order, bar, instrument, self._params, stop_armed=armed)
-            if result is not None:
+            if result is not None and beyond_protection(order, result.price):
+                self._expire(order, result.price)
+            elif result is not None:
                 fills.append(self._execute(order, result))
         self._book.set_mark(bar.symbol, to_decimal(bar.close))
         self._persist()
         return fills
+
+    def _expire(self, order: Order, price: Decimal) -> None:
+        """A protected MARKET order whose fill would pass its protection price: like the
+        marketable LIMIT IOC a broker would send, what is left of it is cancelled, unfilled."""
+        why = f"protection price {order.limit_price} passed: the market was at {price}"
+        self._book.put_order(attrs.evolve(order, status=OrderStatus.CANCELED, reason=why))
 
     def _execute(self, order: Order, result: Match) -> Fill:
         seq = self._book.next_seq
@@ -367,6 +383,8 @@ class SimVenue:
 def _order_from(intent: OrderIntent, now_ns: int) -> Order:
     """The venue's order for ``intent``: only the price fields its type uses are kept."""
     is_limit = intent.order_type is OrderType.LIMIT
+    # A MARKET order's limit_price is its protection price (venues/base.py): kept as a cap.
+    keeps_limit = is_limit or intent.order_type is OrderType.MARKET
     is_stop = intent.order_type is OrderType.STOP
     return Order(
         client_order_id=intent.client_order_id,
@@ -375,7 +393,7 @@ def _order_from(intent: OrderIntent, now_ns: int) -> Order:
         qty=intent.qty,
         order_type=intent.order_type,
         status=OrderStatus.ACCEPTED,
-        limit_price=intent.limit_price if is_limit else None,
+        limit_price=intent.limit_price if keeps_limit else None,
         stop_price=intent.stop_price if is_stop else None,
         created_ts_ns=now_ns,
     )

@@ -35,7 +35,7 @@ from quantbot.manifest_info import manifest_for
 from quantbot.marketdata.sources import open_stream
 from quantbot.marketdata.venue_stream import VenueStream
 from quantbot.oms.journal import Journal
-from quantbot.oms.manager import OrderManager
+from quantbot.oms.manager import ORDERS, POSITIONS, SUBMIT, OrderManager
 from quantbot.oms.pretrade import PretradeGates
 from quantbot.oms.reconcile import Reconciler
 from quantbot.ops.alerts import AlertSink, webhook_from_config
@@ -56,6 +56,11 @@ from quantbot.venues.factory import make_venue
 
 EXIT_OK = 0
 EXIT_HALTED = 3
+# A level-2 (long window) escalation of these breakers halts: the order path cannot work
+# through a storm that long. Data breakers do not: stale-data gates already block, and trading
+# resumes by itself when data returns.
+HALT_ON_ESCALATION = frozenset({SUBMIT, ORDERS, POSITIONS})
+SUBMIT_DEADLINE_MARGIN_S = 1.0  # past the venue's submit deadline, before shutdown cancels
 
 
 def make_run_id(clock: Clock) -> str:
@@ -100,6 +105,7 @@ class Daemon:
         self._idle = asyncio.Event()  # set while no batch is between decide and record
         self._idle.set()
         self._halted_this_run: Reason | None = None
+        self._unsaved_halt: Reason | None = None  # halted, but control.json could not be written
         self.print_status = True  # a replay prints its own result line instead
         self._background: set[asyncio.Task] = set()
         self.journal: Journal | None = None
@@ -149,6 +155,7 @@ class Daemon:
             rotate=config.records.rotate_daily,
             flush_every=self.durability.flush_every_steps,
         )
+        self.records.on_write_failure = self.halt  # DISK_WRITE_FAILED: a full disk halts
         self.alerts = AlertSink(
             path=self.runtime_dir / "alerts.jsonl",
             clock=self.clock,
@@ -183,6 +190,7 @@ class Daemon:
         instruments = await connect_venue(self)
         startup: dict[str, Any] = {}
         self.daily = open_daily(self)
+        self.daily.on_write_failure = self.halt
         self.tca = TcaRecorder(
             self.runtime_dir / config.tca.file,
             self.clock,
@@ -190,6 +198,7 @@ class Daemon:
             rotate=config.records.rotate_daily,
             durability=self.durability,
         )
+        self.tca.on_write_failure = self.halt
         self._book_fill = fill_listener(self.daily)
         if self.mode in ("paper", "live"):
             await open_oms(self, startup)
@@ -274,9 +283,23 @@ class Daemon:
         self.write_record({"event": event, "reason": why.to_record(), **extra})
 
     def halt(self, why: Reason) -> None:
-        """Halt trading (no new risk) with a structured reason; persisted until resume."""
+        """Halt trading (no new risk) with a structured reason; persisted until resume.
+
+        A halt that cannot be saved (a full disk) still holds in this process, and saving it
+        is tried again every control poll and at close (``save_unsaved_halt``)."""
+        if self._unsaved_halt is not None:
+            return  # halted already (a failing write reports again and again)
         first = self.control.cached.halt_code is None
-        self.control.halt(why.code.value, str(why))
+        try:
+            self.control.halt(why.code.value, str(why))
+        except OSError as e:
+            self._unsaved_halt = why
+            logger.error(
+                "{} could not be written ({}): the halt holds in this process only; free "
+                "space, or run `quantbot kill` before starting again",
+                self.control.path,
+                e,
+            )
         if not first:
             return
         self._halted_this_run = why
@@ -290,6 +313,17 @@ class Daemon:
                     reason(ReasonCode.CANCEL_ALL_TRIGGERED, trigger="auth_halt")
                 )
             )
+
+    def save_unsaved_halt(self) -> None:
+        why = self._unsaved_halt
+        if why is None:
+            return
+        try:
+            self.control.halt(why.code.value, str(why))
+        except OSError:
+            return  # still full: the next poll tries again
+        self._unsaved_halt = None
+        logger.warning("halt {} saved to {} at last", why.code.value, self.control.path)
 
     def _skip_symbol(self, symbol: str, why: Reason) -> None:
         logger.warning("skipping {} this step: {}", symbol, why)
@@ -306,12 +340,13 @@ class Daemon:
         self.write_event("BREAKER_OPEN", reason(code, **snapshot))
         if self.alerts is not None:
             self.alerts.breaker_opened(dependency, snapshot)
-        escalated = snapshot.get("level") == 2
-        if (
-            dependency == "broker_submit"
-            and escalated
-            and (self.config.control.cancel_all_on_submit_escalation)
-        ):
+        if snapshot.get("level") != 2:
+            return
+        if dependency in HALT_ON_ESCALATION:  # a storm this long is not ridden out
+            keys = ("level", "failures_in_long_window", "reopens_in_s", "last_failure")
+            context = {k: snapshot.get(k) for k in keys}
+            self.halt(reason(ReasonCode.HALT_BREAKER_ESCALATED, dependency=dependency, **context))
+        if dependency == SUBMIT and self.config.control.cancel_all_on_submit_escalation:
             self._spawn(
                 self.loop_tasks.cancel_all(
                     reason(ReasonCode.CANCEL_ALL_TRIGGERED, trigger="broker_submit_escalation")
@@ -327,6 +362,8 @@ class Daemon:
             return reason(ReasonCode.KILL_SWITCH_ACTIVE, reason=state.kill_reason)
         if state.halt_code:
             return reason(ReasonCode.HALT_ACTIVE, halt_code=state.halt_code)
+        if self._unsaved_halt is not None:
+            return reason(ReasonCode.HALT_ACTIVE, halt_code=self._unsaved_halt.code.value)
         if state.reduce_only:
             return reason(ReasonCode.REDUCE_ONLY_ACTIVE, reason=state.reduce_only_reason)
         return None
@@ -357,10 +394,12 @@ class Daemon:
         snapshot = StatusSnapshot.collect(self)
         if self.print_status:
             print(format_status_line(snapshot), flush=True)
-        atomic_write(
-            self.state_dir / "status.json",
-            orjson.dumps(snapshot.to_json(), option=orjson.OPT_INDENT_2),
-        )
+        path = self.state_dir / "status.json"
+        try:
+            atomic_write(path, orjson.dumps(snapshot.to_json(), option=orjson.OPT_INDENT_2))
+        except OSError as e:  # state/ is full: the journal is next, stop adding risk now
+            error = f"[Errno {e.errno}] {e.strerror or e}"
+            self.halt(reason(ReasonCode.DISK_WRITE_FAILED, file=str(path), error=error))
 
     # -- supervision --------------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -429,33 +468,49 @@ class Daemon:
     async def _shutdown(self, feed: asyncio.Task, others: list[asyncio.Task]) -> None:
         """No new intents; let the batch in flight settle (bounded), then flush everything."""
         self._stop.set()
-        grace = self.config.run.shutdown_grace_s
+        grace = self._shutdown_grace_s()
         if not feed.done() and not self._idle.is_set():
             try:
                 await asyncio.wait_for(self._idle.wait(), grace)
-            except TimeoutError:
+            except TimeoutError:  # a submit cut off here is journaled UNKNOWN by the OMS
                 logger.warning("shutdown grace of {}s passed with a batch in flight", grace)
         for task in [feed, *others, *self._background]:
             task.cancel()
         await asyncio.gather(feed, *others, *self._background, return_exceptions=True)
         await self.close()
 
+    def _shutdown_grace_s(self) -> float:
+        """``run.shutdown_grace_s``, or the venue's own submit deadline (plus a margin) when
+        longer: a submit in flight when the stop comes gets its answer, not cut off."""
+        grace = self.config.run.shutdown_grace_s
+        deadline = getattr(self.venue.capabilities, "submit_deadline_s", None)
+        if self.oms is None or deadline is None:
+            return grace
+        return max(grace, deadline + SUBMIT_DEADLINE_MARGIN_S)
+
     async def close(self) -> None:
+        """Flush and close everything. A write that fails here (a full disk) halts like any
+        other (exit 3) and the rest still closes; the journal and the daily ledger first, so
+        their failure still reaches the records."""
         if self.oms is not None:
             await self.oms.poll_fills()
         if self.server is not None:
             await self.server.close()
         if self.pipeline is not None:
             self.report_status()
-        if self.records is not None:
-            self.records.close()
+        if self.journal is not None:
+            self.journal.close()
+        if self.daily is not None:
+            self.daily.close()
+        self.save_unsaved_halt()
         if self.tca is not None:
             self.tca.close()
+        records, self.records = self.records, None  # a failure closing it is not written to it
+        if records is not None:
+            records.close()
         if self.alerts is not None:
             await self.alerts.aclose()
             self.alerts.close()
-        if self.journal is not None:
-            self.journal.close()
         if self.venue is not None:
             await self.venue.close()
         self.lock.release()

@@ -38,6 +38,7 @@ async def open_oms(daemon: Daemon, startup: dict[str, Any]) -> None:
         next_seq=ledger.last_event_seq + 1,
         sync_every=daemon.durability.fsync_every_steps,
         sync_durable=daemon.durability.sync_before_submit,
+        on_write_failure=daemon.halt,  # JOURNAL_WRITE_FAILED (disk full): halts, names the file
     )
     daemon.gates = PretradeGates(
         config.pretrade,

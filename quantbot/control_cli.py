@@ -125,11 +125,41 @@ def _cancel_all(config: Config, state_dir: Path, *, venue: str | None, symbol: s
         report = asyncio.run(cancel_all_offline(config, state_dir, symbol=symbol))
         report["via"] = "venue"
     sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
+    _explain(report)
     left = report.get("still_open") or []
     ok = report.get("ok", False) and not left
-    if not ok:
-        print(f"cancel-all: {len(left)} order(s) still open; run it again", file=sys.stderr)
     return EXIT_OK if ok else EXIT_LEFT_OPEN
+
+
+def _explain(report: dict[str, Any]) -> None:
+    """On stderr, for a person: each order left open, the halt that followed, and journal
+    writes that failed (the cancels went out regardless)."""
+    for problem in report.get("journal_errors") or []:
+        print(f"cancel-all: {problem}", file=sys.stderr)
+    left = report.get("still_open") or []
+    if report.get("ok", False) and not left:
+        return
+    for row in left:
+        print(
+            f"cancel-all: still open: {row['client_order_id']} {row['symbol']} {row['side']} "
+            f"{row['qty']} (filled {row['filled']}, {row['status']})",
+            file=sys.stderr,
+        )
+    for error in report.get("errors") or []:
+        print(f"cancel-all: {error}", file=sys.stderr)
+    halt = report.get("halt")
+    if halt and halt.get("saved") is False:
+        print(
+            f"cancel-all: trading should halt ({halt['code']}) but the halt could not be "
+            f"saved: {halt['error']}; do not start the daemon until this is fixed",
+            file=sys.stderr,
+        )
+    elif halt:
+        print(
+            f"cancel-all: trading halted ({halt['code']}) until `quantbot resume`",
+            file=sys.stderr,
+        )
+    print(f"cancel-all: {len(left)} order(s) still open; run it again", file=sys.stderr)
 
 
 def _status(config: Config, state_dir: Path, store: ControlStore) -> int:

@@ -2,7 +2,8 @@
 
 - ``watch_control``: re-reads state/control.json every ``control.poll_interval_s`` (≤ 1 s),
   so a `quantbot kill` takes effect within a second, triggers the configured cancel-all, and
-  re-enables symbols a person re-enabled;
+  re-enables symbols a person re-enabled; a halt a full disk kept out of the file is saved
+  as soon as it can be;
 - ``housekeeping``: periodic reconciliation (with the configured mismatch action), the watch
   on LOST orders and the stale-data alert;
 - ``report_status``: the status line and state/status.json.
@@ -34,6 +35,7 @@ class ControlLoop:
         d = self.d
         while True:
             await d.clock.sleep(d.config.control.poll_interval_s)
+            d.save_unsaved_halt()
             await self.apply_control()
 
     async def apply_control(self) -> None:
@@ -78,7 +80,8 @@ class ControlLoop:
                 "errors": [],
                 "note": f"{self.d.mode} mode sends no orders",
             }
-        return report.to_json()
+        halt = report.halt_reason(trigger="operator")
+        return {**report.to_json(), "halt": halt.to_record() if halt else None}
 
     async def cancel_all(self, why: Reason, symbol: str | None = None) -> CancelAllReport | None:
         d = self.d
@@ -93,7 +96,24 @@ class ControlLoop:
             len(report.canceled),
             len(report.still_open),
         )
+        self._halt_if_left_open(report, why.context.get("trigger", why.code.value))
         return report
+
+    def _halt_if_left_open(self, report: CancelAllReport, trigger: str) -> None:
+        """Orders a cancel-all could not cancel halt trading, each named (and logged)."""
+        halt = report.halt_reason(trigger=trigger)
+        if halt is None:
+            return
+        for order in report.still_open:
+            logger.error(
+                "still open after cancel-all: {} {} {} {} ({})",
+                order.client_order_id,
+                order.symbol,
+                order.side.value,
+                order.qty,
+                order.status.value,
+            )
+        self.d.halt(halt)
 
     async def session_close(self) -> None:
         """At a venue's session close: cancel DAY orders (every working order: quantbot sends
@@ -102,6 +122,7 @@ class ControlLoop:
         if d.oms is None or d.reconciler is None:
             return
         report = await cancel_everything(d.oms)
+        self._halt_if_left_open(report, "session_close")
         try:
             findings = await d.reconciler.periodic()
         except CircuitOpenError:

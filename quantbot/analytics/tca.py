@@ -31,6 +31,7 @@ Fees are taken to be in the quote currency.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ import attrs
 
 from quantbot.clock import Clock, iso_utc
 from quantbot.config_ops import TcaConfig
+from quantbot.domain.reasons import Reason
 from quantbot.domain.values import ZERO, Fill, OrderIntent, Quote, SubmitOutcome, to_decimal
 from quantbot.records.durability import Durability
 from quantbot.records.jsonl import RotatingJsonl
@@ -182,6 +184,16 @@ class TcaRecorder:
         self._orders: dict[str, TcaOrder] = {}
         self._submits: deque[int] = deque()
         self._cancels: deque[int] = deque()
+
+    @property
+    def on_write_failure(self) -> Callable[[Reason], None] | None:
+        """Told when a TCA record cannot be written (DISK_WRITE_FAILED naming the file); None:
+        the OSError is raised. The daemon halts on it."""
+        return self._writer.on_write_failure
+
+    @on_write_failure.setter
+    def on_write_failure(self, callback: Callable[[Reason], None] | None) -> None:
+        self._writer.on_write_failure = callback
 
     @property
     def open_orders(self) -> int:

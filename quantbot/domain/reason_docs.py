@@ -28,6 +28,9 @@ MEANING: dict[ReasonCode, str] = {
     "price, overfill); trading halted until `resume`",
     ReasonCode.HALT_PROGRAMMING_ERROR: "a bug (TypeError, KeyError ...) in the decision or "
     "order path; trading halted until `resume`",
+    ReasonCode.HALT_BREAKER_ESCALATED: "a broker breaker (broker_submit, broker_open_orders, "
+    "broker_positions) escalated to level 2 (a 429 or outage storm): trading halted until "
+    "`resume`, with an alert",
     ReasonCode.HALT_LOOP_STALLED: "the event loop did not run for more than "
     "watchdog.max_loop_lag_s (lag_s, limit_s): halted before any later bar was decided, "
     "until `resume`",
@@ -99,7 +102,15 @@ MEANING: dict[ReasonCode, str] = {
     "limits until looked up by client id",
     ReasonCode.ORDER_LOST: "not found at the venue within the grace period; kept watched, "
     "never re-sent",
-    ReasonCode.JOURNAL_WRITE_FAILED: "the INTENT line could not be made durable: order not sent",
+    ReasonCode.JOURNAL_WRITE_FAILED: "a line of state/journal.jsonl could not be written or "
+    "synced (disk full, I/O error; file and error in context): trading halted until `resume`; "
+    "an INTENT that is not durable is not sent, other events still reach the in-memory ledger "
+    "and what was not written is recovered from the venue at the next start",
+    ReasonCode.DISK_WRITE_FAILED: "another file the daemon must write (daily risk ledger, "
+    "control state, status, decision or TCA records) could not be written (file and error in "
+    "context): trading halted; a RESERVE that is not on disk sends no order",
+    ReasonCode.CANCEL_ALL_INCOMPLETE: "a cancel-all left orders open, or could not confirm "
+    "none are (still_open: their client ids): trading halted until `resume`, each is reported",
     ReasonCode.CANCEL_ALL_TRIGGERED: "every working order was cancelled (kill, mismatch, "
     "escalation or a person)",
     ReasonCode.STARTUP_CLEANUP: "at start, a venue order no journal explains was cancelled",

@@ -4,6 +4,11 @@ Idempotent: cancelling what is already gone is fine. Each round asks the venue w
 open and cancels it (batch cancel first where the venue has it, then one by one), so an
 order whose cancel failed is tried again. The report names every order and says whether
 anything is left; `quantbot cancel-all` exits 0 only when nothing is.
+
+Cancels go out even when the journal cannot be written (a full disk): the ledger still
+learns them, the report names the journal file that failed, and the next start recovers the
+missing lines from the venue. A cancel-all that leaves anything open, or cannot confirm that
+nothing is, halts trading with ``CANCEL_ALL_INCOMPLETE`` (``halt_reason``).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from typing import Any
 
 import attrs
 
+from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.domain.values import Order
 from quantbot.oms.manager import VENUE_FAILURES, OrderManager
 from quantbot.ops.breakers import CircuitOpenError
@@ -26,6 +32,19 @@ class CancelAllReport:
     still_open: list[Order] = attrs.field(factory=list)
     errors: list[str] = attrs.field(factory=list)
     checked: bool = False  # the last look at the venue succeeded
+    journal_errors: list[str] = attrs.field(factory=list)  # journal writes that failed
+
+    def halt_reason(self, **context: Any) -> Reason | None:
+        """``CANCEL_ALL_INCOMPLETE`` with the client ids still open, or None when none is."""
+        if self.ok:
+            return None
+        return reason(
+            ReasonCode.CANCEL_ALL_INCOMPLETE,
+            **context,
+            still_open=[o.client_order_id for o in self.still_open],
+            venue_checked=self.checked,
+            errors=len(self.errors),
+        )
 
     @property
     def ok(self) -> bool:
@@ -48,6 +67,7 @@ class CancelAllReport:
             "canceled": [row(o) for o in self.canceled],
             "still_open": [row(o) for o in self.still_open],
             "errors": self.errors,
+            "journal_errors": self.journal_errors,
         }
 
 
@@ -57,6 +77,18 @@ def _matches(order: Order, symbol: str | None) -> bool:
 
 async def cancel_everything(oms: OrderManager, *, symbol: str | None = None) -> CancelAllReport:
     report = CancelAllReport(symbol)
+    failed_before = oms.journal.failed_writes
+    await _rounds(oms, symbol, report)
+    if oms.journal.failed_writes > failed_before:
+        report.journal_errors.append(
+            f"{oms.journal.last_failure}: {oms.journal.failed_writes - failed_before} journal "
+            f"write(s) failed; the cancels went out all the same, and the next start recovers "
+            f"what {oms.journal.path} is missing from the venue"
+        )
+    return report
+
+
+async def _rounds(oms: OrderManager, symbol: str | None, report: CancelAllReport) -> None:
     venue = oms.venue
     batch = getattr(venue.capabilities, "batch_cancel", False)
     for round_no in range(ROUNDS + 1):
@@ -75,7 +107,6 @@ async def cancel_everything(oms: OrderManager, *, symbol: str | None = None) -> 
             await _batch(oms, symbol, report)
         else:
             await _one_by_one(oms, working, report)
-    return report
 
 
 async def _batch(oms: OrderManager, symbol: str | None, report: CancelAllReport) -> None:

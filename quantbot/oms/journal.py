@@ -10,15 +10,21 @@ to trade rather than guess.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import attrs
 import orjson
+from loguru import logger
 
 from quantbot.clock import Clock
 from quantbot.domain.errors import StartupError
+from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.fsutil import open_private, open_private_file, read_private, set_aside_torn_tail
+from quantbot.records.append_file import AppendFile
+
+_BUFFER_BYTES = 1 << 16  # a replay's lines reach the OS in blocks this big
 
 
 class EventType:
@@ -84,11 +90,26 @@ def _corrupt(path: Path, number: int, problem: str) -> StartupError:
     )
 
 
+class JournalWriteError(OSError):
+    """A journal line could not be written or made durable. An ``OSError`` (callers that
+    guard the INTENT write with ``except OSError`` catch it) whose text names the file."""
+
+
 class Journal:
     """Appends events; ``durable=True`` returns only after the line is on disk.
 
     ``sync_durable=False`` (a replay, see ``records.durability``) buffers every line, the
     durable ones too, and leaves them to the batched ``maybe_sync`` and ``close``.
+
+    A write that fails (disk full, I/O error) never tears the journal: the bytes not written
+    stay queued in order and every later write tries them first (``records.append_file``).
+    Every failure goes to ``on_write_failure`` as ``JOURNAL_WRITE_FAILED`` naming the file
+    (the daemon halts on it). A durable line that fails is also taken back and raises
+    ``JournalWriteError``, so no INTENT is on disk for an order that was not sent. Any other
+    line is still returned, so the ledger learns the event (the daemon must not re-trade what
+    it already did); what never reached the file is recovered at the next start, where
+    reconciliation looks the orders up and re-pulls their fills. Without an
+    ``on_write_failure`` every failure raises ``JournalWriteError``.
     """
 
     def __init__(
@@ -99,30 +120,48 @@ class Journal:
         next_seq: int = 1,
         sync_every: int = 1,
         sync_durable: bool = True,
+        on_write_failure: Callable[[Reason], None] | None = None,
     ) -> None:
         self.path = path
         self._clock = clock
-        fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-        self._file = os.fdopen(fd, "ab", buffering=1 << 16)
+        self._file = AppendFile(open_private(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND))
         self._seq = next_seq
         self._dirty = False
         self._sync_every = max(1, sync_every)
         self._sync_durable = sync_durable
         self._steps = 0
+        self.on_write_failure = on_write_failure
+        self.failed_writes = 0  # failures so far (a cancel-all reports the ones it met)
+        self.last_failure: Reason | None = None
+        self._failing = False  # the last write failed and nothing has succeeded since
 
     def append(self, event_type: str, *, durable: bool = False, **fields: Any) -> dict[str, Any]:
         event = {"seq": self._seq, "ts_ns": self._clock.now_ns(), "type": event_type, **fields}
-        self._seq += 1
-        self._file.write(orjson.dumps(event, default=str, option=orjson.OPT_APPEND_NEWLINE))
+        line = orjson.dumps(event, default=str, option=orjson.OPT_APPEND_NEWLINE)
+        self._file.append(line)
         if not self._sync_durable:
+            self._seq += 1
             self._dirty = True  # buffered: the batched sync writes and fsyncs it
+            if self._file.pending >= _BUFFER_BYTES:
+                self._write_out(event_type, fsync=False)
             return event
-        self._file.flush()
-        if durable:
-            os.fsync(self._file.fileno())
-            self._dirty = False
-        else:
+        try:
+            if durable:
+                self._file.sync()
+            else:
+                self._file.flush()
+        except OSError as e:
+            if durable:  # its order is not sent without it: taken back, reported, raised
+                self._take_back(line, event_type)
+                self._report(e, event_type)
+                raise self._error(e, event_type) from e
+            self._seq += 1
             self._dirty = True
+            self._failed(e, event_type)
+            return event
+        self._seq += 1
+        self._dirty = not durable
+        self._recovered()
         return event
 
     def maybe_sync(self) -> None:
@@ -135,13 +174,77 @@ class Journal:
             self.sync()
 
     def sync(self) -> None:
-        """Batched fsync for everything appended since the last one."""
-        if self._dirty:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._dirty = False
+        """Batched fsync for everything appended since the last one (a failure is reported
+        as any other: to ``on_write_failure``, or raised)."""
+        if self._dirty or self._file.pending:
+            self._write_out("fsync", fsync=True)
 
     def close(self) -> None:
-        if not self._file.closed:
+        if self._file.closed:
+            return
+        try:
             self.sync()
+        finally:
+            lost = self._file.pending
             self._file.close()
+            if lost:
+                logger.error(
+                    "{}: {} bytes of journal events could not be written before it was "
+                    "closed; the next start recovers those events from the venue "
+                    "(reconciliation looks the orders up and re-pulls their fills)",
+                    self.path,
+                    lost,
+                )
+
+    def _write_out(self, what: str, *, fsync: bool) -> None:
+        try:
+            if fsync:
+                self._file.sync()
+            else:
+                self._file.flush()
+        except OSError as e:
+            self._failed(e, what)
+            return
+        self._dirty = self._dirty and not fsync
+        self._recovered()
+
+    def _take_back(self, line: bytes, event_type: str) -> None:
+        try:
+            self._file.withdraw(len(line))
+        except OSError as e:
+            # The start of the line is on disk and stays: its rest is still queued, so it is
+            # completed rather than torn. Read back later, it is an order with no outcome,
+            # which start-up reconciliation looks up at the venue (it was never sent).
+            logger.error("{}: could not take back the failed {} line: {}", self.path, event_type, e)
+
+    def _failed(self, exc: OSError, what: str) -> None:
+        """A write that stays queued failed: to ``on_write_failure``, or raised."""
+        self._report(exc, what)
+        if self.on_write_failure is None:
+            raise self._error(exc, what) from exc
+
+    def _report(self, exc: OSError, what: str) -> None:
+        why = reason(
+            ReasonCode.JOURNAL_WRITE_FAILED,
+            file=str(self.path),
+            event=what,
+            error=f"[Errno {exc.errno}] {exc.strerror or exc}",
+            unwritten_bytes=self._file.pending,
+        )
+        self.failed_writes += 1
+        self.last_failure = why
+        if not self._failing:
+            self._failing = True
+            logger.error("journal write failed: {}", why)
+        if self.on_write_failure is not None:
+            self.on_write_failure(why)
+
+    def _error(self, exc: OSError, what: str) -> JournalWriteError:
+        return JournalWriteError(
+            exc.errno, f"{exc.strerror or exc} (writing {what})", str(self.path)
+        )
+
+    def _recovered(self) -> None:
+        if self._failing and not self._file.pending:
+            self._failing = False
+            logger.warning("{}: journal writes succeed again; nothing is queued", self.path)

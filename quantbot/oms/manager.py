@@ -10,6 +10,8 @@ the ledger can always be rebuilt from the journal alone.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -142,6 +144,14 @@ class OrderManager:
             result = await self.venue.submit(intent)
         except VENUE_FAILURES as exc:
             return self._submit_failed(intent, exc)
+        except asyncio.CancelledError:
+            # Cancelled mid-submit (a shutdown past its grace): the venue may hold the order,
+            # so its INTENT ends UNKNOWN now, for reconciliation to look up; cancel goes on.
+            why = reason(ReasonCode.ORDER_UNKNOWN_PENDING, client_order_id=cid, cause="cancelled")
+            with contextlib.suppress(OSError):  # the journal has logged a failed write
+                self.record_event(EventType.UNKNOWN, client_order_id=cid, reason=str(why))
+                self.journal.sync()
+            raise
         if self.breakers is not None:
             self.breakers.record_success(SUBMIT)
         return self._submit_answered(cid, result)

@@ -8,6 +8,7 @@ follows it across rotations: at the first record of a new day the file is rename
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 import orjson
 
 from quantbot.clock import Clock, utc_date
+from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.fsutil import ensure_private_dir, open_private, open_private_file, refuse_symlink
 
 _DUMP_OPTIONS = orjson.OPT_APPEND_NEWLINE
@@ -45,6 +47,9 @@ class RotatingJsonl:
         self.records_written = 0
         # Sees each record as it is written (a replay tallies its summary from them).
         self.observer: Callable[[dict[str, Any]], None] | None = None
+        # Told of each write, flush or fsync that failed (disk full): DISK_WRITE_FAILED naming
+        # the file, and the records it concerns are lost. None: the OSError is raised.
+        self.on_write_failure: Callable[[Reason], None] | None = None
 
     def _open(self, today: str) -> None:
         if self._rotate and self.path.exists() and self.path.stat().st_size > 0:
@@ -77,6 +82,16 @@ class RotatingJsonl:
 
     def write(self, record: dict[str, Any]) -> None:
         """Buffer one record; ``flush()`` makes a step's records visible to ``tail -f``."""
+        try:
+            self._write(record)
+        except OSError as e:
+            self._failed("write", e)
+            return
+        self.records_written += 1
+        if self.observer is not None:
+            self.observer(record)
+
+    def _write(self, record: dict[str, Any]) -> None:
         today = utc_date(self._clock.now_ns()) if self._rotate else "run"
         if today != self._date or self._file is None:
             if self._file is not None:
@@ -85,15 +100,18 @@ class RotatingJsonl:
                 self._archive(previous)
             self._open(today)
         self._file.write(orjson.dumps(record, default=str, option=_DUMP_OPTIONS))
-        self.records_written += 1
-        if self.observer is not None:
-            self.observer(record)
 
     def flush(self) -> None:
         """Once per step: push the buffer to the OS every ``flush_every`` steps and onto the
         disk every ``fsync_every`` steps (see ``records.durability``)."""
         if self._file is None:
             return
+        try:
+            self._flush()
+        except OSError as e:
+            self._failed("flush", e)
+
+    def _flush(self) -> None:
         self._since_fsync += 1
         if self._since_fsync >= self._fsync_every:
             self._file.flush()
@@ -106,8 +124,26 @@ class RotatingJsonl:
             self._since_flush = 0
 
     def close(self) -> None:
-        if self._file is not None and not self._file.closed:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
-        self._file = None
+        file, self._file = self._file, None
+        if file is None or file.closed:
+            return
+        try:
+            file.flush()
+            os.fsync(file.fileno())
+        except OSError as e:
+            self._failed("close", e)
+        finally:
+            with contextlib.suppress(OSError):  # the same failure again, reported above
+                file.close()
+
+    def _failed(self, what: str, exc: OSError) -> None:
+        if self.on_write_failure is None:
+            raise exc
+        self.on_write_failure(
+            reason(
+                ReasonCode.DISK_WRITE_FAILED,
+                file=str(self.path),
+                event=what,
+                error=f"[Errno {exc.errno}] {exc.strerror or exc}",
+            )
+        )

@@ -14,6 +14,7 @@ replays the ledger at start, so a restart rebuilds exactly the state the guard h
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,9 @@ class DailyRiskGuard:
         self._roll_minute = roll_minute
         self._clock = clock
         self._ledger = ledger
+        # Told of each ledger write that failed (DISK_WRITE_FAILED naming the file): the daemon
+        # halts on it. None: the write's OSError is raised.
+        self.on_write_failure: Callable[[Reason], None] | None = None
         self._book = DailyBook(trading_day(clock.now_ns(), roll_minute))
         self.torn_tail_saved_to: Path | None = None  # set by open() when the tail was torn
 
@@ -95,8 +99,12 @@ class DailyRiskGuard:
 
     def close(self) -> None:
         """Make every ledger line durable and close the file."""
-        if self._ledger is not None:
+        if self._ledger is None:
+            return
+        try:
             self._ledger.close()
+        except OSError as e:
+            self._write_failed("close", e)
 
     # -- decisions --------------------------------------------------------------------------
 
@@ -168,8 +176,8 @@ class DailyRiskGuard:
         if denial is not None:
             self._emit(EventType.DENY, **fields, reason=denial.to_record())
             return denial
-        self._emit(EventType.RESERVE, **fields)
-        return None
+        # A reserve that is not on disk is no reserve: the order is not sent.
+        return self._emit(EventType.RESERVE, **fields)
 
     def on_fill(
         self, *, client_order_id: str, symbol: str, notional_usd: float, realized_pnl_usd: float,
@@ -291,12 +299,35 @@ class DailyRiskGuard:
                 realised_pnl=dict(self._book.pnl),
             )
 
-    def _emit(self, event_type: str, **fields: Any) -> None:
+    def _emit(self, event_type: str, **fields: Any) -> Reason | None:
+        """Write the event, then apply it. A write that fails is reported (DISK_WRITE_FAILED)
+        and returned; the event is applied all the same (a fill or a realised loss happened,
+        and the limits must count it) except a RESERVE: it is not reserved unless on disk."""
         event = {"ts": iso_utc(self._clock.now_ns()), "day": self._book.day, "type": event_type}
         event.update(fields)
+        failed = None
         if self._ledger is not None:
-            self._ledger.append(event)  # first: a failed write must not change the limits
+            try:
+                self._ledger.append(event)
+            except OSError as e:
+                failed = self._write_failed(event_type, e)
+                if event_type == EventType.RESERVE:
+                    return failed
         self._book.apply(event)
+        return failed
+
+    def _write_failed(self, what: str, exc: OSError) -> Reason:
+        assert self._ledger is not None
+        why = reason(
+            ReasonCode.DISK_WRITE_FAILED,
+            file=str(self._ledger.path),
+            event=what,
+            error=f"[Errno {exc.errno}] {exc.strerror or exc}",
+        )
+        if self.on_write_failure is None:
+            raise exc
+        self.on_write_failure(why)
+        return why
 
 
 def _finite(name: str, value: float) -> float:

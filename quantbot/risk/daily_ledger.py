@@ -15,6 +15,7 @@ it has just written, so replaying the file rebuilds exactly the same book.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from collections.abc import Mapping
@@ -32,6 +33,7 @@ from quantbot.fsutil import (
     read_private,
     set_aside_torn_tail,
 )
+from quantbot.records.append_file import AppendFile
 
 GLOBAL = "GLOBAL"  # the scope of the total policy; every sleeve is also a scope
 
@@ -50,6 +52,7 @@ EVENT_TYPES = frozenset(
     value for name, value in vars(EventType).items() if not name.startswith("_")
 )
 _DURABLE = frozenset({EventType.RESERVE, EventType.ROLL})
+_BUFFER_BYTES = 1 << 16  # a replay's lines reach the OS in blocks this big
 
 
 @attrs.frozen(slots=True)
@@ -127,24 +130,41 @@ class DailyLedger:
         fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
         # A file left behind with looser permissions by hand is tightened, not trusted.
         os.fchmod(fd, OWNER_ONLY_FILE)
-        self._file = os.fdopen(fd, "ab")
+        self._file = AppendFile(fd)
 
     def append(self, event: Mapping[str, Any]) -> None:
-        """Write one event line and flush it; RESERVE and ROLL are on disk when this returns."""
+        """Write one event line and flush it; RESERVE and ROLL are on disk when this returns.
+
+        A write that fails (disk full) raises ``OSError``. A RESERVE is then taken back (no
+        order is sent on it); any other line stays queued, in order, and goes out first with
+        the next write, so a line is never torn by another (``records.append_file``)."""
         if event.get("type") not in EVENT_TYPES:
             raise ValueError(f"not a daily ledger event type: {event.get('type')!r}")
-        self._file.write(orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE))
+        line = orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE)
+        self._file.append(line)
         if not self._sync_durable:
+            if self._file.pending >= _BUFFER_BYTES:
+                self._file.flush()
             return
-        self._file.flush()
-        if event["type"] in _DURABLE:
-            os.fsync(self._file.fileno())
+        if event["type"] not in _DURABLE:
+            self._file.flush()
+            return
+        try:
+            self._file.sync()
+        except OSError:
+            if event["type"] == EventType.RESERVE:
+                with contextlib.suppress(OSError):  # then its rest stays queued: not torn
+                    self._file.withdraw(len(line))
+            raise
 
     def close(self) -> None:
-        """Make everything appended durable and close the file."""
-        if not self._file.closed:
-            self._file.flush()
-            os.fsync(self._file.fileno())
+        """Make everything appended durable and close the file (closed even when that fails;
+        the ``OSError`` is raised after)."""
+        if self._file.closed:
+            return
+        try:
+            self._file.sync()
+        finally:
             self._file.close()
 
 

@@ -46,6 +46,10 @@ class Capabilities:
     # this: the venue never fills it beyond that price and never lets it rest (a marketable
     # LIMIT IOC). An IOC that ends unfilled at the submit is answered REJECTED (it is over).
     market_protection: bool = False
+    # The longest one submit can take before the adapter gives up on its own (its request
+    # deadline), in seconds; None: no network, no deadline (the embedded paper venue). The
+    # daemon's shutdown grace covers it, so a submit in flight at SIGTERM gets its answer.
+    submit_deadline_s: float | None = None
 
 
 @attrs.frozen(slots=True)

@@ -104,6 +104,7 @@ class AlpacaVenue:
             batch_cancel=True,
             has_sessions=True,
             quotes=True,  # the latest quote; MARKET protection (limit + IOC) is not done yet
+            submit_deadline_s=2 * settings.timeout_s,  # connect + read timeout of its request
         )
 
     def __repr__(self) -> str:

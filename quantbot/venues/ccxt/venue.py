@@ -100,6 +100,7 @@ class CcxtVenue:
             has_sessions=False,
             quotes=True,  # the ticker's best bid and ask
             market_protection=True,  # a protected MARKET order goes as a LIMIT IOC
+            submit_deadline_s=2 * settings.timeout_s,  # _call's deadline on the one request
         )
         self._deadline_s = 2 * settings.timeout_s
         self._time = ClockSync(

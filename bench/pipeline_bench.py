@@ -90,8 +90,8 @@ async def run_once(loaded: LoadedConfig, symbols: list[str], batches: list[list[
             run_id="bench",
         )
         await daemon.start()
-        pipeline = daemon.pipeline
-        assert pipeline is not None and daemon.records is not None
+        pipeline, written = daemon.pipeline, daemon.records
+        assert pipeline is not None and written is not None
         interval_ns = INTERVAL_S * NS_PER_S
         perf = time.perf_counter_ns
         samples: list[float] = []
@@ -105,7 +105,7 @@ async def run_once(loaded: LoadedConfig, symbols: list[str], batches: list[list[
             wall_ns = perf() - loop_start
         finally:
             await daemon.close()
-        records = daemon.records.records_written
+        records = written.records_written  # the daemon lets go of its writer at close
     warmup = min(math.ceil(WARMUP_BARS / len(symbols)), len(samples) // 2)
     timed = sorted(samples[warmup:])
     counters, wall_s = pipeline.counters, wall_ns / NS_PER_S

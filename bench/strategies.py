@@ -230,7 +230,7 @@ async def run_quantbot(
         daemon = replay_daemon(loaded, out, [symbol], "bench", clock, decision_step=make_step)
         tally = ReplayTally()
         await start(daemon, tally)
-        pipeline = daemon.pipeline
+        pipeline, written = daemon.pipeline, daemon.records  # let go of by the daemon at close
         try:
             if profiler is not None:
                 profiler.enable()
@@ -252,7 +252,7 @@ async def run_quantbot(
         ((f.ts_ns - start_ns) // interval_ns - 1, int(f.qty if f.side is Side.BUY else -f.qty))
         for f in fills
     ]
-    counters = {**attrs.asdict(pipeline.counters), "records": daemon.records.records_written}
+    counters = {**attrs.asdict(pipeline.counters), "records": written.records_written}
     return {
         "executions": executions,
         "final_position": sum(qty for _, qty in executions),

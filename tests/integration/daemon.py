@@ -70,7 +70,10 @@ def start(workdir: Path, *args: str, env: dict[str, str] | None = None) -> subpr
 
 
 def read_jsonl(path: Path) -> list[dict]:
-    return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+    """Every complete line: a last line without its newline is one a running daemon is
+    writing right now (it is read whole on the next look)."""
+    lines = path.read_bytes().split(b"\n")[:-1]
+    return [orjson.loads(line) for line in lines if line.strip()]
 
 
 def wait_until(

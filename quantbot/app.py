@@ -230,6 +230,7 @@ class Daemon:
             on_session_close=self.loop_tasks.session_close,
             daily=self.daily,
             tca=self.tca if self.mode != "shadow" else None,
+            trade_external=config.reconcile.external_inventory == "manage",
         )
         self.intake = open_intake(self, step, self.records)
         self.venue_stream = open_venue_stream(self)

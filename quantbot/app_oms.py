@@ -4,12 +4,14 @@ its gates, breakers, error handler and hooks, and the start-up reconciliation. K
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
 from quantbot.domain.errors import StartupError
-from quantbot.domain.reasons import ReasonCode
+from quantbot.domain.reasons import Reason, ReasonCode, reason
+from quantbot.fsutil import atomic_write
 from quantbot.oms.journal import Journal, read_journal
 from quantbot.oms.ledger import Ledger
 from quantbot.oms.manager import VENUE_FAILURES, OrderManager
@@ -31,7 +33,8 @@ async def open_oms(daemon: Daemon, startup: dict[str, Any]) -> None:
     if replay.torn_line is not None:
         logger.warning("journal: torn last line set aside in {}", replay.torn_saved_to)
         startup["journal_torn_line_saved_to"] = str(replay.torn_saved_to)
-    ledger = Ledger.from_events(replay.events)
+    ledger = Ledger.from_journal(replay, path)
+    journal_missing = not replay.events and _marker(daemon).exists()
     daemon.journal = Journal(
         path,
         daemon.clock,
@@ -60,6 +63,9 @@ async def open_oms(daemon: Daemon, startup: dict[str, Any]) -> None:
         on_journal_failure=daemon.halt,
         on_fill=daemon.on_fill,
         quotes=QuoteGate(config.pretrade, daemon.clock, daemon.venue, daemon.gates, daemon.errors),
+        alert=daemon.alerts.emit if daemon.alerts is not None else None,
+        kill_engaged=lambda: daemon.control.cached.kill_switch,
+        on_invariant=daemon.halt,
     )
     daemon.oms.on_canceled = daemon.tca.on_canceled
     daemon.reconciler = Reconciler(daemon.oms, config.oms)
@@ -72,10 +78,53 @@ async def open_oms(daemon: Daemon, startup: dict[str, Any]) -> None:
             f"start-up reconciliation with the {daemon.venue.name} venue failed "
             f"({type(e).__name__}: {e}); not trading on an unreconciled book"
         ) from e
+    if journal_missing:
+        findings.append(_journal_missing(daemon, path))
+    findings.extend(_reported_invariants(daemon.oms))
+    atomic_write(_marker(daemon), b"a journal began here; see README, Files\n")
     startup["journal_events"] = len(replay.events)
     startup["reconcile"] = [f.to_record() for f in findings]
+    startup["external_inventory"] = {
+        "mode": config.reconcile.external_inventory,
+        "positions": {s: str(q) for s, q in sorted(ledger.external.items()) if q},
+    }
     for finding in findings:  # in the records too, beside the decisions they explain
         daemon.write_event("RECONCILE", finding)
     mismatches = [f for f in findings if f.code is ReasonCode.RECONCILE_POSITION_MISMATCH]
     if mismatches:
         await daemon.loop_tasks.on_mismatch(mismatches)
+
+
+def _marker(daemon: Daemon) -> Path:
+    """Written once a journal exists: a journal gone missing is then told from a first start."""
+    return daemon.state_dir / "journal.began"
+
+
+def _journal_missing(daemon: Daemon, path: Path) -> Reason:
+    """state/ had a journal and it is gone: what the venue holds was adopted as external, and
+    only risk-reducing orders go until a person has looked (`quantbot resume`)."""
+    why = reason(
+        ReasonCode.RECONCILE_JOURNAL_MISSING,
+        journal=str(path),
+        adopted_positions={s: str(q) for s, q in daemon.oms.ledger.external.items() if q},
+        adopted_orders=len(daemon.oms.ledger.external_ids),
+    )
+    logger.error("{} is missing though state/ had one: reduce-only until resume", path)
+    daemon.control.set_reduce_only(str(why))
+    if daemon.alerts is not None:
+        daemon.alerts.emit(ReasonCode.ALERT_EXTERNAL_INVENTORY, **why.context)
+    return why
+
+
+def _reported_invariants(oms: OrderManager) -> list[Reason]:
+    """An overfill in the journal is reported, never a crash: the first time it is seen it
+    is journaled (INVARIANT) and trading halts; seen again at a later start, it is reported
+    (the halt it caused holds until a person resumes)."""
+    found = []
+    for cid, problem in sorted(oms.ledger.overfilled.items()):
+        if cid in oms.ledger.invariants_logged:
+            found.append(reason(ReasonCode.HALT_INVARIANT_VIOLATION, client_order_id=cid,
+                                problem=problem, first_seen="earlier"))  # fmt: skip
+        else:
+            found.append(oms.flag_invariant(cid, problem))
+    return found

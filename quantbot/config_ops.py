@@ -76,6 +76,10 @@ class PretradeConfig:
 class OmsConfig:
     unknown_grace_s: float = setting(30.0, gt=0)
     lost_check_interval_s: float = setting(60.0, gt=0)
+    # How long after its submit an order the venue does not show may still appear there
+    # (its eventual consistency). Only after it does a venue's "unknown order" answer to a
+    # cancel prove the order dead. Not applied to the embedded venue, which is consistent.
+    visibility_window_s: float = setting(60.0, ge=0)
 
 
 @attrs.frozen
@@ -83,6 +87,9 @@ class ReconcileConfig:
     interval_s: float = setting(60.0, gt=0)
     on_mismatch: str = setting("halt", choices=("halt", "reduce_only", "cancel_all"))
     cancel_unexpected_at_start: bool = setting(False)
+    # Venue inventory found when the journal begins (and fills of orders quantbot never
+    # sent): "baseline" keeps it apart, untouched by the sleeves; "manage" lets them trade it.
+    external_inventory: str = setting("baseline", choices=("baseline", "manage"))
 
 
 @attrs.frozen

@@ -43,6 +43,9 @@ class CcxtConfig(CredentialsConfig):
     # Futures: the leverage set on each symbol at start, never above this nor the market's
     # own limit (whole numbers: 2.5 sets 2x). Spot ignores it (always 1x).
     max_leverage: float = setting(1.0, ge=1)
+    # Trades are fetched again this far behind the newest one seen, so a trade the exchange
+    # shows late (with an older time) is still booked; fills are told apart by trade id.
+    fill_lookback_s: float = setting(300.0, ge=0)
     # A signed request the venue refuses for its timestamp (Binance -1021) re-measures the
     # offset to the venue's clock; skew that comes back this many times within
     # clock_skew_window_s, re-syncs included, halts trading (HALT_CLOCK_SKEW).

@@ -178,7 +178,7 @@ def _status(config: Config, state_dir: Path, store: ControlStore) -> int:
         snapshot = orjson.loads(snapshot_path.read_bytes())
     journal = state_dir / "journal.jsonl"
     ledger = (
-        Ledger.from_events(read_journal(journal, repair=False).events)
+        Ledger.from_journal(read_journal(journal, repair=False), journal)
         if journal.exists()
         else Ledger()
     )
@@ -197,11 +197,19 @@ def _status(config: Config, state_dir: Path, store: ControlStore) -> int:
         "positions": {
             s: {
                 "qty": str(p.qty),
+                "own_qty": str(ledger.own_qty(s)),
                 "avg_price": str(p.avg_price),
                 "realized_pnl": str(p.realized_pnl),
             }
             for s, p in sorted(ledger.positions.items())
             if p.qty
+        },
+        # Foreign inventory (found when the journal began, or fills of orders quantbot never
+        # sent): part of the positions above, not the sleeves' to trade unless
+        # reconcile.external_inventory = "manage".
+        "external_inventory": {
+            "mode": config.reconcile.external_inventory,
+            "positions": {s: str(q) for s, q in sorted(ledger.external.items()) if q},
         },
         "open_orders": [
             {

@@ -78,6 +78,7 @@ class Pipeline:
         on_session_close: Callable[[], Awaitable[None]] | None = None,
         daily: DailyRiskGuard | None = None,
         tca: TcaRecorder | None = None,
+        trade_external: bool = False,
     ) -> None:
         self.step = step
         self.oms = oms  # None in shadow mode: nothing is ever sent
@@ -95,6 +96,9 @@ class Pipeline:
         self._on_session_close = on_session_close
         self.daily = daily
         self.tca = tca  # transaction cost records, one per order sent
+        # True (reconcile.external_inventory = "manage"): the sleeves trade foreign
+        # inventory too; otherwise they see only what their own orders made.
+        self._trade_external = trade_external
         self.market_open: bool | None = None  # None: the venue has no sessions
         self.counters = Counters()
         self.equity = Decimal(0)
@@ -170,7 +174,10 @@ class Pipeline:
         if self.oms is None:
             return PortfolioView(float(self.equity), {}, {}, self._blocked_by())
         ledger = self.oms.ledger
-        positions = {s: p.qty for s, p in ledger.positions.items() if p.qty}
+        if self._trade_external:
+            positions = {s: p.qty for s, p in ledger.positions.items() if p.qty}
+        else:  # foreign inventory is not the sleeves' to trade
+            positions = ledger.own_positions()
         return PortfolioView(
             float(self.equity), positions, ledger.pending_by_symbol(), self._blocked_by()
         )
@@ -218,7 +225,12 @@ class Pipeline:
         """
         if self.oms is None or decision.entry is None:
             return None
-        held = self.oms.ledger.position_qty(intent.symbol)
+        ledger = self.oms.ledger
+        held = (
+            ledger.position_qty(intent.symbol)
+            if self._trade_external
+            else ledger.own_qty(intent.symbol)
+        )
         if not (held < 0 if intent.side is Side.BUY else held > 0):
             return None  # nothing on the other side: a plain entry, refused whole
         closing = attrs.evolve(intent, qty=min(intent.qty, abs(held)))

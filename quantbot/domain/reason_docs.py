@@ -35,6 +35,9 @@ MEANING: dict[ReasonCode, str] = {
     "watchdog.max_loop_lag_s (lag_s, limit_s): halted before any later bar was decided, "
     "until `resume`",
     ReasonCode.KILL_SWITCH_ACTIVE: "a person engaged the kill switch; it survives restarts",
+    ReasonCode.KILL_SWITCH_LATE_CANCEL: "an order that adds risk became working after the "
+    "kill switch engaged (its submit was in flight, or a look-up found it late): cancelled at "
+    "once",
     ReasonCode.SHUTDOWN_IN_PROGRESS: "the daemon is stopping; no new orders",
     ReasonCode.VENUE_REJECTED: "the venue refused the order (context says why)",
     ReasonCode.VENUE_DUPLICATE_CLIENT_ID: "that client order id was already used; the order "
@@ -43,10 +46,19 @@ MEANING: dict[ReasonCode, str] = {
     ReasonCode.VENUE_UNKNOWN_SYMBOL: "the venue does not list the symbol",
     ReasonCode.RECONCILE_ADOPTED: "at start-up, an order found at the venue was taken into "
     "the ledger (from the journal, or as external)",
-    ReasonCode.RECONCILE_NOT_FOUND: "at start-up, a journaled intent was not at the venue: "
-    "settled NOT_SENT, never re-sent",
+    ReasonCode.RECONCILE_NOT_FOUND: "the venue proved it never held an order whose outcome "
+    "was unknown (unknown to a look-up and to a cancel by client id after "
+    "oms.visibility_window_s): settled NOT_SENT, never re-sent",
     ReasonCode.RECONCILE_POSITION_MISMATCH: "ledger and venue disagree on a position; "
     "trading halted until a person checks",
+    ReasonCode.RECONCILE_RESURRECTED: "an order settled NOT_SENT or REJECTED showed up at the "
+    "venue (a fill or a look-up): it is working again and its fills are booked to it",
+    ReasonCode.RECONCILE_EXTERNAL_INVENTORY: "venue positions found when the journal began (a "
+    "first start, or a journal gone missing) were adopted as external inventory, which the "
+    'sleeves do not trade unless reconcile.external_inventory = "manage"',
+    ReasonCode.RECONCILE_JOURNAL_MISSING: "the journal is gone but state/ shows there was "
+    "one: the venue's orders and positions were adopted as external and only risk-reducing "
+    "orders go until `quantbot resume`",
     ReasonCode.LIQUIDITY_THIN_BLOCK: "bar volume below the profile's min_bar_volume; no new risk",
     ReasonCode.LIQUIDITY_PARTICIPATION_CLAMP: "order cut to max_participation of bar volume",
     ReasonCode.SHORT_NOT_ALLOWED_CLAMP: "a short target on an instrument the venue does not let "
@@ -100,8 +112,9 @@ MEANING: dict[ReasonCode, str] = {
     ReasonCode.CANARY_MODE_ACTIVE: "canary mode: only pretrade.canary_symbols trade",
     ReasonCode.ORDER_UNKNOWN_PENDING: "the submit's outcome is unknown; it counts against "
     "limits until looked up by client id",
-    ReasonCode.ORDER_LOST: "not found at the venue within the grace period; kept watched, "
-    "never re-sent",
+    ReasonCode.ORDER_LOST: "not found at the venue within the grace period; it keeps counting "
+    "against limits, is looked up and cancel-attempted until the venue proves it, never "
+    "re-sent",
     ReasonCode.JOURNAL_WRITE_FAILED: "a line of state/journal.jsonl could not be written or "
     "synced (disk full, I/O error; file and error in context): trading halted until `resume`; "
     "an INTENT that is not durable is not sent, other events still reach the in-memory ledger "
@@ -122,6 +135,16 @@ MEANING: dict[ReasonCode, str] = {
     ReasonCode.ALERT_STALE_DATA: "alert: no fresh market data for alerts.stale_data_s",
     ReasonCode.ALERT_RECONCILE_MISMATCH: "alert: journal and venue disagree",
     ReasonCode.ALERT_HALT_TRADING: "alert: trading halted",
+    ReasonCode.ALERT_ORDER_UNKNOWN: "alert: a submit's outcome is unknown (it may be working "
+    "at the venue); it counts against every limit until the venue proves it either way",
+    ReasonCode.ALERT_ORDER_LOST: "alert: an UNKNOWN order is still not found after "
+    "oms.unknown_grace_s; it keeps counting and is looked up and cancel-attempted",
+    ReasonCode.ALERT_ORDER_RESURRECTED: "alert: an order the ledger had settled as never held "
+    "(NOT_SENT or REJECTED) showed up at the venue; adopted",
+    ReasonCode.ALERT_EXTERNAL_FILL: "alert: a fill for an order quantbot never sent; booked as "
+    "external inventory",
+    ReasonCode.ALERT_EXTERNAL_INVENTORY: "alert: venue positions or orders no journal explains "
+    "were adopted as external at start-up",
     ReasonCode.ALERT_LOOP_STALLED: "alert, written by the watchdog thread while the loop is "
     "still blocked: it has not run for lag_s (trading halts once it runs again)",
     ReasonCode.ALERT_CLOCK_JUMP: "alert: the wall clock moved jump_s more (or less) than the "

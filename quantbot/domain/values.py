@@ -43,9 +43,10 @@ class OrderStatus(enum.StrEnum):
     REJECTED = "REJECTED"
     NOT_SENT = "NOT_SENT"
     UNKNOWN = "UNKNOWN"
-    # Not found at the venue within the grace period after an UNKNOWN submit. Not counted as
-    # working (it would block its symbol for ever) but kept watched: if the venue ever shows
-    # it, it is adopted. Never re-sent.
+    # Still not found at the venue after the UNKNOWN grace period. It keeps counting as
+    # working (it may still execute), keeps being looked up and cancel-attempted, and ends
+    # only when the venue proves it: seen (adopted), or unknown to a cancel by client id
+    # after the visibility window (NOT_SENT). Never re-sent.
     LOST = "LOST"
 
     @property
@@ -54,7 +55,13 @@ class OrderStatus(enum.StrEnum):
 
 
 _OPEN_STATUSES = frozenset(
-    {OrderStatus.NEW, OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED, OrderStatus.UNKNOWN}
+    {
+        OrderStatus.NEW,
+        OrderStatus.ACCEPTED,
+        OrderStatus.PARTIALLY_FILLED,
+        OrderStatus.UNKNOWN,
+        OrderStatus.LOST,
+    }
 )
 
 

@@ -10,7 +10,8 @@ to trade rather than guess.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,77 @@ class EventType:
     CANCELED = "CANCELED"
     EXTERNAL = "EXTERNAL"  # an order found at the venue that no journal line explains
     LOST = "LOST"  # UNKNOWN past its grace period and not at the venue: watched, never re-sent
+    # An order settled NOT_SENT or REJECTED that the venue shows after all (a fill, a lookup):
+    # it is working (or done) again, and its fills are booked to it.
+    RESURRECTED = "RESURRECTED"
+    # The venue's inventory when this journal began (a first start, or a journal that went
+    # missing): adopted as external, with the venue's fill cursor at that moment.
+    BASELINE = "BASELINE"
+    # A value that must never exist did (an overfill): written once, when first seen.
+    INVARIANT = "INVARIANT"
+
+
+_ORDER_EVENT = ("client_order_id",)
+# The fields each event type must carry for the ledger to be rebuilt from it.
+REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
+    EventType.INTENT: ("client_order_id", "symbol", "side", "qty"),
+    EventType.EXTERNAL: ("client_order_id", "symbol", "side", "qty"),
+    EventType.ACK: _ORDER_EVENT,
+    EventType.REJECT: _ORDER_EVENT,
+    EventType.NOT_SENT: _ORDER_EVENT,
+    EventType.UNKNOWN: _ORDER_EVENT,
+    EventType.CANCEL_REQUESTED: _ORDER_EVENT,
+    EventType.CANCELED: _ORDER_EVENT,
+    EventType.LOST: _ORDER_EVENT,
+    EventType.RESURRECTED: _ORDER_EVENT,
+    EventType.FILL: (
+        "fill_id",
+        "client_order_id",
+        "symbol",
+        "side",
+        "qty",
+        "price",
+        "fee",
+        "fill_ts_ns",
+        "fill_seq",
+    ),
+    EventType.BASELINE: ("fill_seq", "positions"),
+    EventType.INVARIANT: ("client_order_id", "problem"),
+}
+_DECIMAL_FIELDS = ("qty", "price", "fee")
+_INT_FIELDS = ("seq", "ts_ns", "fill_ts_ns", "fill_seq")
+
+
+def event_problem(event: Any) -> str | None:
+    """What makes ``event`` unusable for rebuilding the ledger, or None."""
+    if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+        return "not an event object with a type"
+    kind = event["type"]
+    required = REQUIRED_FIELDS.get(kind)
+    if required is None:
+        return f"unknown event type {kind!r}"
+    missing = [f for f in ("seq", "ts_ns", *required) if event.get(f) is None]
+    if missing:
+        return f"{kind} without {', '.join(missing)}"
+    return next((p for p in _value_problems(kind, event)), None)
+
+
+def _value_problems(kind: str, event: dict[str, Any]) -> Iterator[str]:
+    for name in _INT_FIELDS:
+        if name in event and (type(event[name]) is not int or event[name] < 0):
+            yield f"{kind} {name}={event[name]!r} is not a non-negative integer"
+    for name in _DECIMAL_FIELDS:
+        if name in event and not _is_decimal(event[name]):
+            yield f"{kind} {name}={event[name]!r} is not a number"
+    if "side" in event and event["side"] not in ("BUY", "SELL"):
+        yield f"{kind} side={event['side']!r} is not BUY or SELL"
+
+
+def _is_decimal(value: Any) -> bool:
+    try:
+        return isinstance(value, str) and Decimal(value).is_finite()
+    except InvalidOperation:
+        return False
 
 
 @attrs.frozen
@@ -45,6 +117,12 @@ class JournalReplay:
     events: list[dict[str, Any]]
     torn_line: bytes | None
     torn_saved_to: Path | None
+    lines: list[int] = attrs.field(factory=list)  # the file line of each event
+
+    def where(self, path: Path, index: int) -> str:
+        """``journal.jsonl:N`` for the event at ``index`` (for errors that name it)."""
+        line = self.lines[index] if index < len(self.lines) else "?"
+        return f"{path}:{line}"
 
 
 def read_journal(path: Path, *, repair: bool = True) -> JournalReplay:
@@ -59,6 +137,7 @@ def read_journal(path: Path, *, repair: bool = True) -> JournalReplay:
     lines = raw.split(b"\n")
     tail = lines.pop()  # after the last newline: b"" when the file ends cleanly
     events: list[dict[str, Any]] = []
+    numbers: list[int] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -66,20 +145,27 @@ def read_journal(path: Path, *, repair: bool = True) -> JournalReplay:
             event = orjson.loads(line)
         except orjson.JSONDecodeError as e:
             raise _corrupt(path, number, str(e)) from e
-        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
-            raise _corrupt(path, number, "not an event object with a type")
+        problem = event_problem(event)
+        if problem is not None:
+            raise _corrupt(path, number, problem)
         events.append(event)
+        numbers.append(number)
     if not tail.strip():
-        return JournalReplay(events, None, None)
+        return JournalReplay(events, None, None, numbers)
     try:  # a complete final event that only lacks its newline is kept
-        events.append(orjson.loads(tail))
+        last = orjson.loads(tail)
     except orjson.JSONDecodeError:
         saved = set_aside_torn_tail(path, len(raw) - len(tail), tail) if repair else None
-        return JournalReplay(events, tail, saved)
+        return JournalReplay(events, tail, saved, numbers)
+    problem = event_problem(last)
+    if problem is not None:
+        raise _corrupt(path, len(lines) + 1, problem)
+    events.append(last)
+    numbers.append(len(lines) + 1)
     if repair:
         with open_private_file(path, "ab") as f:
             f.write(b"\n")
-    return JournalReplay(events, None, None)
+    return JournalReplay(events, None, None, numbers)
 
 
 def _corrupt(path: Path, number: int, problem: str) -> StartupError:

@@ -2,17 +2,23 @@
 
 The ledger is what quantbot *believes*: orders by client id, positions from fills, and the
 venue fill cursor. Reconciliation compares it with what the venue says.
+
+Positions are the whole account's in each symbol, so they compare with the venue's. The part
+that is not quantbot's own (inventory found at a first start, fills of orders quantbot never
+sent, orders adopted as EXTERNAL) is kept apart in ``external``: the sleeves trade
+``own_positions()``, never the foreign inventory, unless the config says to manage it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import attrs
 
-from quantbot.domain.errors import InvariantViolation
+from quantbot.domain.errors import InvariantViolation, StartupError
 from quantbot.domain.values import (
     ZERO,
     Fill,
@@ -22,7 +28,7 @@ from quantbot.domain.values import (
     Position,
     Side,
 )
-from quantbot.oms.journal import EventType
+from quantbot.oms.journal import EventType, JournalReplay
 
 _TERMINAL = frozenset(
     {OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.NOT_SENT}
@@ -30,6 +36,8 @@ _TERMINAL = frozenset(
 
 
 _UNRESOLVED = frozenset({OrderStatus.NEW, OrderStatus.UNKNOWN, OrderStatus.LOST})
+# Settled as never held by the venue; a fill or a sighting later brings such an order back.
+_RESURRECTABLE = frozenset({OrderStatus.NOT_SENT, OrderStatus.REJECTED})
 
 
 def _dec(value: Any) -> Decimal | None:
@@ -46,12 +54,34 @@ class Ledger:
         self.last_event_seq = 0
         self.submits = 0  # INTENT lines: orders we decided to send
         self.fill_count = 0
+        # Foreign inventory per symbol (signed): part of ``positions``, not the sleeves'.
+        self.external: dict[str, Decimal] = {}
+        self.external_ids: set[str] = set()  # orders adopted as EXTERNAL
+        self.reducing_ids: set[str] = set()  # our orders that only shrink a position
+        self.baseline_seq: int | None = None  # venue fill cursor when this journal began
+        self.overfilled: dict[str, str] = {}  # client id -> what was seen
+        self.invariants_logged: set[str] = set()  # client ids with an INVARIANT line
 
     @classmethod
     def from_events(cls, events: Iterable[dict[str, Any]]) -> Ledger:
         ledger = cls()
         for event in events:
             ledger.apply(event)
+        return ledger
+
+    @classmethod
+    def from_journal(cls, replay: JournalReplay, path: Path) -> Ledger:
+        """The ledger of a journal read at start; an event the history cannot explain (an
+        ACK for an order never intended) refuses to start, naming its line."""
+        ledger = cls()
+        for index, event in enumerate(replay.events):
+            try:
+                ledger.apply(event)
+            except InvariantViolation as e:
+                raise StartupError(
+                    f"{replay.where(path, index)}: {e}; refusing to trade on a history that "
+                    "does not add up. Check the venue by hand before moving the journal aside."
+                ) from e
         return ledger
 
     def apply(self, event: dict[str, Any]) -> None:
@@ -64,6 +94,25 @@ class Ledger:
     def position_qty(self, symbol: str) -> Decimal:
         position = self.positions.get(symbol)
         return position.qty if position else ZERO
+
+    def own_qty(self, symbol: str) -> Decimal:
+        """The part of the position in ``symbol`` that quantbot's own orders made."""
+        return self.position_qty(symbol) - self.external.get(symbol, ZERO)
+
+    def own_positions(self) -> dict[str, Decimal]:
+        """Non-zero own quantities by symbol: what the sleeves trade."""
+        own = {s: p.qty - self.external.get(s, ZERO) for s, p in self.positions.items()}
+        return {s: q for s, q in own.items() if q}
+
+    def would_overfill(self, fill: Fill) -> str | None:
+        """Why ``fill`` would fill its order beyond its quantity, or None."""
+        order = self.orders.get(fill.client_order_id)
+        if order is None or fill.fill_id in self.fill_ids:
+            return None
+        filled = order.filled_qty + fill.qty
+        if filled <= order.qty:
+            return None
+        return f"overfill: order {order.client_order_id} qty={order.qty} filled={filled}"
 
     def pending_qty(self, symbol: str) -> Decimal:
         """Signed quantity still working (or unresolved) for ``symbol``."""
@@ -91,14 +140,19 @@ class Ledger:
     def unresolved(self) -> list[Order]:
         """Journaled intents whose submit outcome is not known (crash between the two, a
         timeout after send) or that were declared lost: all are looked up, never re-sent."""
-        return [o for o in self.orders.values() if o.status in _UNRESOLVED]
+        return [o for o in self._open.values() if o.status in _UNRESOLVED]
 
     def lost(self) -> list[Order]:
-        return [o for o in self.orders.values() if o.status is OrderStatus.LOST]
+        return [o for o in self._open.values() if o.status is OrderStatus.LOST]
+
+    def is_external(self, client_order_id: str) -> bool:
+        return client_order_id in self.external_ids or client_order_id not in self.orders
 
     # -- event handlers -----------------------------------------------------------------------
     def _on_intent(self, e: dict[str, Any]) -> None:
         self.submits += 1
+        if e.get("reducing"):
+            self.reducing_ids.add(e["client_order_id"])
         self._put(
             Order(
                 client_order_id=e["client_order_id"],
@@ -116,16 +170,51 @@ class Ledger:
     def _on_external(self, e: dict[str, Any]) -> None:
         self._on_intent(e)
         self.submits -= 1  # not ours
+        self.external_ids.add(e["client_order_id"])
         self._set_status(e, OrderStatus(e.get("status", "ACCEPTED")))
 
-    def _set_status(self, e: dict[str, Any], status: OrderStatus) -> None:
+    def _on_resurrected(self, e: dict[str, Any]) -> None:
+        """The venue showed an order we had settled as never held: it lives again."""
+        order = self._known(e)
+        if order.status not in _RESURRECTABLE:
+            return
+        if order.filled_qty >= order.qty:
+            self._move(order, e, OrderStatus.FILLED)
+        else:
+            self._move(order, e, OrderStatus(e.get("status") or OrderStatus.ACCEPTED))
+
+    def _on_baseline(self, e: dict[str, Any]) -> None:
+        """The venue's inventory when the journal began, adopted as external."""
+        self.fill_seq = max(self.fill_seq, int(e["fill_seq"]))
+        self.baseline_seq = self.fill_seq
+        for symbol, held in e["positions"].items():
+            qty = Decimal(str(held["qty"]))
+            price = Decimal(str(held.get("avg_price") or 0))
+            before = self.positions.get(symbol) or Position(symbol)
+            self.positions[symbol] = attrs.evolve(before, qty=before.qty + qty, avg_price=price)
+            self.external[symbol] = self.external.get(symbol, ZERO) + qty
+
+    def _on_invariant(self, e: dict[str, Any]) -> None:
+        self.invariants_logged.add(e["client_order_id"])
+
+    def _known(self, e: dict[str, Any]) -> Order:
         order = self.orders.get(e["client_order_id"])
         if order is None:
             raise InvariantViolation(
-                f"journal seq {e.get('seq')}: {e['type']} for an unknown order"
+                f"journal seq {e.get('seq')}: {e['type']} for an unknown order "
+                f"{e['client_order_id']!r}"
             )
+        return order
+
+    def _set_status(self, e: dict[str, Any], status: OrderStatus) -> None:
+        order = self._known(e)
         if order.status in _TERMINAL:
             return  # terminal states do not move back
+        self._move(order, e, status)
+
+    def _move(self, order: Order, e: dict[str, Any], status: OrderStatus) -> None:
+        """``order`` to ``status`` (ACCEPTED with fills is PARTIALLY_FILLED), taking the
+        venue order id and reason the event brings."""
         if status is OrderStatus.ACCEPTED and order.filled_qty > 0:
             status = OrderStatus.PARTIALLY_FILLED
         self._put(
@@ -147,11 +236,17 @@ class Ledger:
         position = self.positions.get(fill.symbol) or Position(fill.symbol)
         self.positions[fill.symbol] = position.apply_fill(fill)
         order = self.orders.get(fill.client_order_id)
+        if order is None or fill.client_order_id in self.external_ids:
+            # Not ours (an order quantbot never sent): foreign inventory, not the sleeves'.
+            signed = fill.qty * fill.side.sign
+            self.external[fill.symbol] = self.external.get(fill.symbol, ZERO) + signed
         if order is None:
-            return  # a fill for an order we never knew: reconciliation adopts it first
+            return
         filled = order.filled_qty + fill.qty
         if filled > order.qty:
-            raise InvariantViolation(
+            # The venue executed it, so the position counts it; the order is flagged and the
+            # OMS halts (a journaled overfill must never make a start-up crash).
+            self.overfilled[order.client_order_id] = (
                 f"overfill: order {order.client_order_id} qty={order.qty} filled={filled}"
             )
         prev_value = (order.avg_fill_price or ZERO) * order.filled_qty
@@ -161,7 +256,7 @@ class Ledger:
             # counts, but a canceled order does not come back to life as working.
             status = order.status
         else:
-            status = OrderStatus.FILLED if filled == order.qty else OrderStatus.PARTIALLY_FILLED
+            status = OrderStatus.FILLED if filled >= order.qty else OrderStatus.PARTIALLY_FILLED
         self._put(attrs.evolve(order, filled_qty=filled, avg_fill_price=avg, status=status))
 
 
@@ -205,4 +300,7 @@ _HANDLERS = {
     EventType.CANCELED: lambda s, e: s._set_status(e, OrderStatus.CANCELED),
     EventType.LOST: lambda s, e: s._set_status(e, OrderStatus.LOST),
     EventType.FILL: Ledger._on_fill,
+    EventType.RESURRECTED: Ledger._on_resurrected,
+    EventType.BASELINE: Ledger._on_baseline,
+    EventType.INVARIANT: Ledger._on_invariant,
 }

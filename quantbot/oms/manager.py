@@ -97,6 +97,9 @@ class OrderManager:
         on_journal_failure: Callable[[Reason], None] | None = None,
         on_fill: Callable[[Fill, Position, Position], None] | None = None,
         quotes: QuoteGate | None = None,
+        alert: Callable[..., Any] | None = None,
+        kill_engaged: Callable[[], bool] | None = None,
+        on_invariant: Callable[[Reason], None] | None = None,
     ) -> None:
         self.journal = journal
         self.ledger = ledger
@@ -112,11 +115,21 @@ class OrderManager:
         # settles reservations and books realised PnL from this).
         self.on_fill = on_fill
         self.on_canceled: Callable[[str], None] | None = None  # told of each CANCELED event
+        # ``alert(code, **context)``: an ALERT_* line (UNKNOWN, LOST, resurrected, external).
+        self._alert = alert
+        # Read fresh after every submit: an order that settles after a kill is cancelled.
+        self._kill_engaged = kill_engaged or (lambda: False)
+        # Told of a value that must never exist (an overfill): the daemon halts on it.
+        self._on_invariant = on_invariant
 
     def record_event(self, event_type: str, *, durable: bool = False, **fields: Any) -> None:
         self.ledger.apply(self.journal.append(event_type, durable=durable, **fields))
         if event_type == EventType.CANCELED and self.on_canceled is not None:
             self.on_canceled(fields["client_order_id"])
+
+    def alert(self, code: ReasonCode, **context: Any) -> None:
+        if self._alert is not None:
+            self._alert(code, **context)
 
     # -- submit -------------------------------------------------------------------------------
     async def submit(
@@ -131,7 +144,10 @@ class OrderManager:
                 return SubmitReport(SubmitOutcome.NOT_SENT, None, blocked)
         cid = intent.client_order_id
         try:
-            self.record_event(EventType.INTENT, durable=True, **intent_event(intent))
+            fields = intent_event(intent)
+            if reducing:
+                fields["reducing"] = True
+            self.record_event(EventType.INTENT, durable=True, **fields)
         except OSError as e:
             # Without a durable INTENT a crash could leave an order nobody knows about.
             why = reason(ReasonCode.JOURNAL_WRITE_FAILED, error=f"{type(e).__name__}: {e}")
@@ -154,7 +170,10 @@ class OrderManager:
             raise
         if self.breakers is not None:
             self.breakers.record_success(SUBMIT)
-        return self._submit_answered(cid, result)
+        report = self._submit_answered(cid, result)
+        if not reducing and report.outcome is SubmitOutcome.ACCEPTED:
+            await self.cancel_if_killed(cid)
+        return report
 
     def _pre_submit(
         self, intent: OrderIntent, *, reducing: bool, market_open: bool | None
@@ -168,6 +187,9 @@ class OrderManager:
                 where="ledger",
                 client_order_id=cid,
             )
+        if not reducing and self._kill_engaged():
+            # Engaged since the decision: nothing that adds risk goes out after a kill.
+            return reason(ReasonCode.KILL_SWITCH_ACTIVE, where="submit", client_order_id=cid)
         if self.gates is not None:
             blocked = self.gates.check(intent, reducing=reducing, market_open=market_open)
             if blocked is not None:
@@ -213,6 +235,12 @@ class OrderManager:
                 ReasonCode.ORDER_UNKNOWN_PENDING, client_order_id=cid, cause=why.code.value
             )
             self.record_event(EventType.UNKNOWN, client_order_id=cid, reason=str(why))
+            self.alert(
+                ReasonCode.ALERT_ORDER_UNKNOWN,
+                client_order_id=cid,
+                symbol=intent.symbol,
+                cause=why.context.get("cause"),
+            )
             outcome = SubmitOutcome.UNKNOWN
         self.journal.sync()
         return SubmitReport(outcome, self.ledger.orders.get(cid), why)
@@ -234,19 +262,86 @@ class OrderManager:
         )
 
     async def sync_fills(self) -> int:
-        """Journal and apply every venue fill after the ledger's cursor; returns how many."""
+        """Journal and apply every new venue fill; returns how many were new.
+
+        The venue may return fills it returned before (its look-back for fills that became
+        visible late): they are told apart by ``fill_id``, never by a time cursor. A fill
+        attaches to the order that made it: one the ledger had settled as never held comes
+        back to life (``RESURRECTED``, alerted); one for an order quantbot never sent is
+        foreign inventory (journaled ``external``, alerted), never the sleeves'.
+        """
         fills = await self.read(ORDERS, lambda: self.venue.fills_since(self.ledger.fill_seq))
+        new = 0
         for fill in fills:
-            if fill.fill_id not in self.ledger.fill_ids:
-                before = self.ledger.positions.get(fill.symbol) or Position(fill.symbol)
-                self.record_event(EventType.FILL, **fill_to_event(fill))
-                if self.gates is not None:
-                    self.gates.on_fill(fill)
-                if self.on_fill is not None:
-                    self.on_fill(fill, before, self.ledger.positions[fill.symbol])
-        if fills:
+            if fill.fill_id in self.ledger.fill_ids or self._in_baseline(fill):
+                continue
+            new += 1
+            self._book_fill(fill)
+        if new:
             await self.refresh_terminal_states()
-        return len(fills)
+        return new
+
+    def _in_baseline(self, fill: Fill) -> bool:
+        """A foreign fill from before this journal began: its result is in the baseline."""
+        baseline = self.ledger.baseline_seq
+        return (
+            baseline is not None
+            and fill.seq <= baseline
+            and fill.client_order_id not in self.ledger.orders
+        )
+
+    def _book_fill(self, fill: Fill) -> None:
+        ledger = self.ledger
+        cid = fill.client_order_id
+        order = ledger.orders.get(cid)
+        before = ledger.positions.get(fill.symbol) or Position(fill.symbol)
+        fields = fill_to_event(fill)
+        if order is None:
+            fields["external"] = True
+            self.alert(
+                ReasonCode.ALERT_EXTERNAL_FILL,
+                client_order_id=cid,
+                symbol=fill.symbol,
+                side=fill.side.value,
+                qty=str(fill.qty),
+                price=str(fill.price),
+            )
+        elif order.status in (OrderStatus.NOT_SENT, OrderStatus.REJECTED):
+            self.record_event(
+                EventType.RESURRECTED,
+                client_order_id=cid,
+                venue_order_id=fill.venue_order_id,
+                evidence="fill",
+                was=order.status.value,
+            )
+            self.alert(
+                ReasonCode.ALERT_ORDER_RESURRECTED,
+                client_order_id=cid,
+                symbol=fill.symbol,
+                evidence="fill",
+                was=order.status.value,
+            )
+        overfill = ledger.would_overfill(fill)
+        # The venue executed it, so it is journaled whatever it means; an overfill is flagged
+        # once (INVARIANT) and halts trading, and a restart reports it rather than crash.
+        self.record_event(EventType.FILL, **fields)
+        if overfill is not None:
+            self.flag_invariant(cid, overfill)
+        if order is None or ledger.is_external(cid):
+            return  # not ours: no gate, reservation or PnL of ours moves
+        if self.gates is not None:
+            self.gates.on_fill(fill)
+        if self.on_fill is not None:
+            self.on_fill(fill, before, ledger.positions[fill.symbol])
+
+    def flag_invariant(self, cid: str, problem: str) -> Reason:
+        """An order broke an invariant (overfill): journaled once, then trading halts."""
+        why = reason(ReasonCode.HALT_INVARIANT_VIOLATION, client_order_id=cid, problem=problem)
+        if cid not in self.ledger.invariants_logged:
+            self.record_event(EventType.INVARIANT, client_order_id=cid, problem=problem)
+        if self._on_invariant is not None:
+            self._on_invariant(why)
+        return why
 
     async def poll_fills(self) -> int:
         """``sync_fills`` for the trading loop: a failed read is classified and recorded, and
@@ -262,12 +357,48 @@ class OrderManager:
     async def refresh_terminal_states(self) -> None:
         """Orders the venue canceled (or expired) on its own are closed in the ledger too."""
         for order in self.ledger.open_orders():
-            if order.status is OrderStatus.UNKNOWN:
+            if order.status in (OrderStatus.UNKNOWN, OrderStatus.LOST):
                 continue  # the reconciler owns those
             cid = order.client_order_id
             venue_order = await self.read(ORDERS, lambda c=cid: self.venue.order_by_client_id(c))
             if venue_order is not None and venue_order.status is OrderStatus.CANCELED:
                 self.record_event(EventType.CANCELED, client_order_id=cid)
+
+    async def cancel_if_killed(self, cid: str) -> Order | None:
+        """An order of ours that adds risk and became working after the kill switch engaged
+        (its submit was in flight, or a lookup found it late) is cancelled at once."""
+        order = self.ledger.orders.get(cid)
+        if (
+            order is None
+            or not order.status.is_open
+            or cid in self.ledger.reducing_ids
+            or self.ledger.is_external(cid)
+            or not self._kill_engaged()
+        ):
+            return None
+        after = await self.cancel_one(order)
+        self.alert(
+            ReasonCode.KILL_SWITCH_LATE_CANCEL,
+            client_order_id=cid,
+            symbol=order.symbol,
+            status=after.status.value if after is not None else None,
+        )
+        return after
+
+    async def cancel_one(self, order: Order) -> Order | None:
+        """Ask the venue to cancel ``order`` by client id; journal what it answers. Returns
+        the venue's order after the cancel, None when the venue says it holds no such order."""
+        cid = order.client_order_id
+        self.record_event(EventType.CANCEL_REQUESTED, client_order_id=cid)
+        after = await self.venue.cancel(cid, symbol=order.symbol)
+        if after is not None and after.status is OrderStatus.CANCELED:
+            known = self.ledger.orders.get(cid)
+            if known is not None and known.status.is_open:
+                self.record_event(
+                    EventType.CANCELED, client_order_id=cid, venue_order_id=after.venue_order_id
+                )
+        self.journal.sync()
+        return after
 
     def record_cancel_requested(self, orders: list[Order]) -> None:
         for order in orders:

@@ -175,7 +175,7 @@ def _reconcile_item(state_dir: Path) -> ChecklistItem:
     journal = state_dir / "journal.jsonl"
     try:
         replay = read_journal(journal, repair=False)
-        ledger = Ledger.from_events(replay.events)
+        ledger = Ledger.from_journal(replay, journal)
     except StartupError as e:
         return ChecklistItem(name, False, str(e))
     except (QuantbotError, KeyError, TypeError, ValueError, ArithmeticError) as e:

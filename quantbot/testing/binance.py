@@ -10,7 +10,10 @@ Binance's own codes, so ccxt raises what it raises for the real venue.
 In-process nothing moves on its own: ``tick(n)`` closes n 1m candles (``binance_book``) and
 fills the resting LIMITs they cross. Run by hand, the book follows the wall clock. Over HTTP
 (no auth): ``POST /__admin/tick`` ``{"minutes": n}``, ``POST``/``DELETE /__faults``
-(``quantbot.testing.faults``), with endpoints named like ``"POST /api/v3/order"``, and
+(``quantbot.testing.faults``), with endpoints named like ``"POST /api/v3/order"``,
+``POST /__admin/consistency`` ``{"lookup_lag_s": n}`` (look-ups of orders younger than n
+seconds answer "does not exist"), ``GET /__admin/client_ids`` (every client order id
+submitted, in order), and
 ``POST /__admin/skew`` ``{"ms": n, "resync_fixes": true}`` (``skew``): the server's clock,
 which signed requests are checked against, runs ``n`` ms ahead of the wall clock (negative:
 behind). ``GET /api/v3/time`` reports that skewed clock, so a client that re-syncs signs
@@ -48,6 +51,13 @@ _REVOKED = bk.BinanceApiError(401, -2015, "Invalid API-key, IP, or permissions f
 _BUSY = {"code": -1008, "msg": "Server is currently overloaded with other requests."}
 _INTERNAL = {"code": -1001, "msg": "Internal error; unable to process your request."}
 _TOO_MANY = {"code": -1003, "msg": "Too many requests; current limit is 6000 request weight."}
+_STATUS_UNKNOWN = {
+    "code": -1007,
+    "msg": "Timeout waiting for response from backend server. Send status unknown; "
+    "execution status unknown.",
+}
+_NEW_ORDER = ("POST", "/api/v3/order")
+_GET_ORDER = ("GET", "/api/v3/order")
 
 
 def _json(data: object, status: int = 200, **headers: str) -> web.Response:
@@ -78,6 +88,13 @@ class BinanceServer:
         self.skew_resync_fixes = True
         self._runner: web.AppRunner | None = None
         self.port = 0
+        # Every newClientOrderId a POST /api/v3/order carried, answered or not (tests assert
+        # that none is ever sent twice).
+        self.client_ids_sent: list[str] = []
+        # A look-up (GET /api/v3/order) of an order taken less than this long ago (wall
+        # clock) answers "Order does not exist." although the order exists and may fill.
+        self.lookup_lag_s = 0.0
+        self._taken_wall_ms: dict[int, int] = {}
 
     def __repr__(self) -> str:
         return f"BinanceServer(now_ms={self.book.now_ms}, orders={len(self.book.orders)})"
@@ -144,16 +161,74 @@ class BinanceServer:
             refusal = await self._fault_before(request, fault, signed)
             if refusal is not None:
                 return refusal
+        return await self._serve(request, signed, handler, fault)
+
+    async def _serve(
+        self, request: web.Request, signed: bool, handler: wire.Endpoint, fault: Fault | None
+    ) -> web.StreamResponse:
+        """Authenticate, run the endpoint, and apply a fault that shows after its effect."""
+        path = request.path
         try:
             params = await self._params(request, signed)
             if self._follow:
                 self.book.advance_to(self._wall_ms())
+            self._reveal_due()
+            hidden = self._take_order(request.method, path, params, fault)
+            if hidden is not None:
+                return hidden
             body = handler(self.book, params)
+            self._note_taken(request.method, path, body)
         except bk.BinanceApiError as e:
             return _json(e.payload(), e.status)
         if fault is not None and fault.after_effect:
             return await self._fault_after(fault, body)
         return _json(body)
+
+    def _take_order(
+        self, method: str, path: str, params: dict[str, str], fault: Fault | None
+    ) -> web.Response | None:
+        """Note a new order's client id; a ``late_visibility`` fault hides the order."""
+        if (method, path) != _NEW_ORDER:
+            return None
+        self.client_ids_sent.append(params.get("newClientOrderId", ""))
+        if fault is not None and fault.kind == "late_visibility":
+            return self._hide(params, fault)
+        return None
+
+    # ------------------------------------------------------------ eventual consistency
+
+    def _hide(self, params: dict[str, str], fault: Fault) -> web.Response:
+        """Take the order but show it to nobody for ``fault.delay_s`` (wall clock), and
+        answer as Binance does when the execution status is unknown."""
+        reveal_at = self._wall_ms() + round(fault.delay_s * 1000)
+        self.book.hide(
+            wire.parse_new_order(params), reveal_at_wall_ms=reveal_at, backdated=fault.backdated
+        )
+        return _json(_STATUS_UNKNOWN, 503)
+
+    def _reveal_due(self) -> None:
+        hidden = getattr(self.book, "hidden", None)
+        if hidden:
+            for order in self.book.reveal(self._wall_ms()):
+                self._taken_wall_ms[order.order_id] = self._wall_ms()
+
+    def reveal(self) -> None:
+        """Show every hidden order now (in-process tests, instead of waiting)."""
+        for order in self.book.reveal(None):
+            self._taken_wall_ms[order.order_id] = self._wall_ms()
+
+    def _note_taken(self, method: str, path: str, body: object) -> None:
+        """When each order was taken (wall clock), for ``lookup_lag_s``; and a look-up of an
+        order younger than that answers as if it did not exist (eventual consistency)."""
+        if not isinstance(body, dict) or "orderId" not in body:
+            return
+        order_id = int(body["orderId"])
+        if (method, path) == _NEW_ORDER:
+            self._taken_wall_ms[order_id] = self._wall_ms()
+        elif (method, path) == _GET_ORDER and self.lookup_lag_s > 0:
+            age_ms = self._wall_ms() - self._taken_wall_ms.get(order_id, 0)
+            if age_ms < self.lookup_lag_s * 1000:
+                raise bk.BinanceApiError(400, -2013, "Order does not exist.")
 
     def _route(self, method: str, path: str) -> tuple[bool, wire.Endpoint] | None:
         """``(signed, endpoint)`` serving ``method path``; None: no such endpoint."""
@@ -195,25 +270,47 @@ class BinanceServer:
         return web.Response(text=text[: len(text) // 2], content_type="application/json")
 
     async def _admin(self, request: web.Request) -> web.Response:
-        route = (request.method, request.path)
-        if route == ("POST", "/__faults"):
-            endpoint, fault = Fault.from_json(await request.json())
-            self.faults.arm(endpoint, fault)
-            return _json({"armed": endpoint, "kind": fault.kind})
-        if route == ("DELETE", "/__faults"):
-            self.faults.clear()
-            return _json({"cleared": True})
-        if route == ("POST", "/__admin/skew"):
-            data = await request.json()
-            if not isinstance(data, dict) or type(data.get("ms")) is not int:
-                return _json({"error": 'POST /__admin/skew needs {"ms": <integer>}'}, 400)
-            self.skew(data["ms"], resync_fixes=bool(data.get("resync_fixes", True)))
-            return _json({"skew_ms": self.skew_ms, "resync_fixes": self.skew_resync_fixes})
-        if route == ("POST", "/__admin/tick"):
-            data = await request.json() if request.can_read_body else {}
-            trades = self.tick(int(data.get("minutes", 1)))
-            return _json({"now_ms": self.book.now_ms, "fills": len(trades)})
-        return _json({"error": f"unknown admin route {request.method} {request.path}"}, 404)
+        handlers = {
+            ("POST", "/__faults"): self._admin_arm,
+            ("DELETE", "/__faults"): self._admin_clear,
+            ("POST", "/__admin/skew"): self._admin_skew,
+            ("POST", "/__admin/consistency"): self._admin_consistency,
+            ("GET", "/__admin/client_ids"): self._admin_client_ids,
+            ("POST", "/__admin/tick"): self._admin_tick,
+        }
+        handler = handlers.get((request.method, request.path))
+        if handler is None:
+            return _json({"error": f"unknown admin route {request.method} {request.path}"}, 404)
+        return await handler(request)
+
+    async def _admin_arm(self, request: web.Request) -> web.Response:
+        endpoint, fault = Fault.from_json(await request.json())
+        self.faults.arm(endpoint, fault)
+        return _json({"armed": endpoint, "kind": fault.kind})
+
+    async def _admin_clear(self, request: web.Request) -> web.Response:
+        self.faults.clear()
+        return _json({"cleared": True})
+
+    async def _admin_skew(self, request: web.Request) -> web.Response:
+        data = await request.json()
+        if not isinstance(data, dict) or type(data.get("ms")) is not int:
+            return _json({"error": 'POST /__admin/skew needs {"ms": <integer>}'}, 400)
+        self.skew(data["ms"], resync_fixes=bool(data.get("resync_fixes", True)))
+        return _json({"skew_ms": self.skew_ms, "resync_fixes": self.skew_resync_fixes})
+
+    async def _admin_consistency(self, request: web.Request) -> web.Response:
+        data = await request.json()
+        self.lookup_lag_s = float(data.get("lookup_lag_s", 0.0))
+        return _json({"lookup_lag_s": self.lookup_lag_s})
+
+    async def _admin_client_ids(self, request: web.Request) -> web.Response:
+        return _json({"client_ids_sent": self.client_ids_sent})
+
+    async def _admin_tick(self, request: web.Request) -> web.Response:
+        data = await request.json() if request.can_read_body else {}
+        trades = self.tick(int(data.get("minutes", 1)))
+        return _json({"now_ms": self.book.now_ms, "fills": len(trades)})
 
     # ------------------------------------------------------------ auth
 

@@ -101,6 +101,17 @@ class NewOrder:
 
 
 @attrs.frozen(slots=True)
+class HiddenOrder:
+    """An order the venue took but shows nobody yet (eventual consistency): no look-up,
+    cancel, open-orders list or trade list knows it until it is revealed."""
+
+    request: NewOrder
+    taken_ms: int  # book time when it was taken
+    reveal_at_wall_ms: int
+    backdated: bool  # True: it executed when taken (its trades carry that old time)
+
+
+@attrs.frozen(slots=True)
 class Trade:
     trade_id: int
     order_id: int
@@ -146,6 +157,9 @@ class BinanceBook:
         self.touch_override: dict[str, tuple[Decimal, Decimal]] = {}
         self.ticker_lag_ms: dict[str, int] = {}
         self.trades: list[Trade] = []
+        # Orders taken but not yet visible (``hide``): placed when ``reveal`` is told to.
+        self.hidden: list[HiddenOrder] = []
+        self.refused_hidden: list[tuple[NewOrder, BinanceApiError]] = []
         self._next_order_id = 1
         self._next_trade_id: dict[str, int] = dict.fromkeys(self.markets, 1)
         self._last_event_ms = 0
@@ -302,6 +316,34 @@ class BinanceBook:
             base[0] += order.locked - order.qty
             quote[0] += quote_qty - fee
         return Decimal(0)
+
+    def hide(self, req: NewOrder, *, reveal_at_wall_ms: int, backdated: bool) -> None:
+        """Take ``req`` (its filters checked) without showing it to anyone yet."""
+        market = self.market(req.symbol)
+        self._check_filters(market, req.qty, req.price or self.bid_ask(market.symbol)[1])
+        self.hidden.append(HiddenOrder(req, self.now_ms, reveal_at_wall_ms, backdated))
+
+    def reveal(self, wall_ms: int | None = None) -> list[BookOrder]:
+        """Place the hidden orders due by ``wall_ms`` (all when None), as taken: a market
+        order fills; a backdated one carries the time it was taken, older than trades the
+        venue has shown since."""
+        due = [h for h in self.hidden if wall_ms is None or h.reveal_at_wall_ms <= wall_ms]
+        self.hidden = [h for h in self.hidden if h not in due]
+        placed = []
+        for hidden in due:
+            first_trade = len(self.trades)
+            try:
+                order, _trades = self.new_order(hidden.request)
+            except BinanceApiError as e:  # refused when it is placed: it never existed
+                self.refused_hidden.append((hidden.request, e))
+                continue
+            if hidden.backdated:
+                order.time_ms = order.update_ms = hidden.taken_ms
+                self.trades[first_trade:] = [
+                    attrs.evolve(t, time_ms=hidden.taken_ms) for t in self.trades[first_trade:]
+                ]
+            placed.append(order)
+        return placed
 
     def find_order(self, symbol: str, order_id: str | None, cid: str | None) -> BookOrder | None:
         """By orderId, else the latest order with that client id (ids are reusable)."""

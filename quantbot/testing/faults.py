@@ -18,6 +18,10 @@ What each kind means, as the real venue would show it to a client:
 - ``truncated_json``: do it, then answer with a 200 whose JSON body is cut in half;
 - ``connection_reset``: close the connection without answering (nothing done);
 - ``auth_revoked``: refuse with the venue's 401 (every request, until cleared).
+- ``late_visibility`` (order entry only): take the order but show it to nobody (look-ups,
+  cancels, open orders, trades) for ``delay_s`` seconds of the server's wall clock, and
+  answer "execution status unknown"; then it is placed (a market order fills). With
+  ``backdated`` its trades carry the time it was taken, older than trades shown meanwhile.
 """
 
 from __future__ import annotations
@@ -35,9 +39,12 @@ KINDS = (
     "truncated_json",
     "connection_reset",
     "auth_revoked",
+    "late_visibility",
 )
 # Kinds that let the request take effect before the fault shows.
-AFTER_EFFECT = frozenset({"accept_then_timeout", "http_5xx_after_accept", "truncated_json"})
+AFTER_EFFECT = frozenset(
+    {"accept_then_timeout", "http_5xx_after_accept", "truncated_json", "late_visibility"}
+)
 
 
 @attrs.frozen(slots=True)
@@ -47,6 +54,7 @@ class Fault:
     delay_s: float = 0.0
     status: int = 503
     retry_after_s: float = 1.0
+    backdated: bool = False  # late_visibility: trades stamped when the order was taken
 
     @property
     def after_effect(self) -> bool:

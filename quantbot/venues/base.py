@@ -83,8 +83,10 @@ class OrderVenue(Protocol):
 
     async def submit(self, intent: OrderIntent) -> SubmitResult: ...
 
-    async def cancel(self, client_order_id: str) -> Order | None:
-        """The order after the cancel (terminal orders come back unchanged); None if unknown."""
+    async def cancel(self, client_order_id: str, *, symbol: str | None = None) -> Order | None:
+        """The order after the cancel (terminal orders come back unchanged); None when the
+        venue answers that it holds no order by that client id. ``symbol``, when the caller
+        knows it, spares venues that file orders by symbol a search."""
         ...
 
     async def cancel_all(self, symbol: str | None = None) -> list[Order]:

@@ -146,18 +146,29 @@ async def test_timeout_after_accept_resolves_to_accepted_with_no_second_order(
     assert len(r.journal("INTENT")) == 1
 
 
-async def test_an_unknown_submit_not_at_the_venue_becomes_lost_and_is_never_resent(
+async def test_an_unknown_submit_counts_until_the_venue_proves_it_and_is_never_resent(
     tmp_path: Path,
 ) -> None:
     r = rig(tmp_path, {"submit": [FaultRule("server_error")]})  # 503 before the venue acts
-    # A 503 proves nothing either way, so it is UNKNOWN first.
+    r.reconciler = Reconciler(r.oms, OmsConfig(unknown_grace_s=30, visibility_window_s=45))
+    # A 503 proves nothing either way, so it is UNKNOWN first, and it counts as working.
     assert (await r.oms.submit(intent(1))).outcome is SubmitOutcome.UNKNOWN
-    assert await r.reconciler.resolve_unknown() == []  # within the grace period: keep looking
+    assert r.oms.ledger.pending_qty(SYMBOL) == 10
+    assert await r.reconciler.resolve_unknown() == []  # within the grace: keep looking
     r.clock.advance(31)
     (lost,) = await r.reconciler.resolve_unknown()
     assert lost.code is ReasonCode.ORDER_LOST
-    assert r.oms.ledger.pending_qty(SYMBOL) == 0  # no longer blocks the symbol
+    # LOST is a label, not an end: it still counts, it is still watched.
+    assert r.oms.ledger.pending_qty(SYMBOL) == 10
     assert [o.client_order_id for o in r.oms.ledger.lost()] == ["qb-test-1"]
+    assert await r.reconciler.watch_lost() == []  # still inside the visibility window
+    r.clock.advance(15)
+    # Past the window, unknown to a look-up and to a cancel by client id: the venue's proof.
+    (found,) = await r.reconciler.watch_lost()
+    assert found.code is ReasonCode.RECONCILE_NOT_FOUND
+    assert r.oms.ledger.pending_qty(SYMBOL) == 0
+    (settled,) = r.journal("NOT_SENT")
+    assert settled["proof"] == "cancel_unknown_order"
     assert await r.sim.open_orders() == []
     assert len(r.journal("INTENT")) == 1
 
@@ -195,17 +206,6 @@ async def test_stale_data_blocks_before_anything_is_journaled(tmp_path: Path) ->
     assert report.outcome is SubmitOutcome.NOT_SENT
     assert report.reason.code is ReasonCode.STALE_DATA_BLOCK
     assert [e["client_order_id"] for e in r.journal("INTENT")] == ["qb-test-1"]
-
-
-async def test_an_io_error_on_the_intent_write_means_no_submit(tmp_path: Path) -> None:
-    r = rig(tmp_path, {})
-    r.oms.journal = Journal(Path("/dev/full"), r.clock)  # every write fails: ENOSPC
-    report = await r.oms.submit(intent(1))
-    assert report.outcome is SubmitOutcome.NOT_SENT
-    assert report.reason.code is ReasonCode.JOURNAL_WRITE_FAILED
-    assert [h.code for h in r.halts] == [ReasonCode.JOURNAL_WRITE_FAILED]
-    assert await r.sim.open_orders() == []
-    assert r.venue._calls["submit"] == 0
 
 
 # -- the whole daemon, in-process, on a finite CSV market --------------------------------------

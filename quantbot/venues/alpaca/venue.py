@@ -203,7 +203,7 @@ class AlpacaVenue:
             return None
         return self._order(raw)
 
-    async def cancel(self, client_order_id: str) -> Order | None:
+    async def cancel(self, client_order_id: str, *, symbol: str | None = None) -> Order | None:
         order = await self.order_by_client_id(client_order_id)
         if order is None or not order.status.is_open:
             return order

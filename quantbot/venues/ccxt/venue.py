@@ -113,6 +113,8 @@ class CcxtVenue:
         self._instruments: dict[str, Instrument] = {}
         self._symbol_of: dict[str, str] = {}  # client order id -> symbol
         self._cid_of: dict[str, str] = {}  # venue order id -> client order id
+        self._lookback_seq = round(settings.fill_lookback_s * 1000) * convert.SEQ_PER_MS
+        self._held_back: dict[str, int] = {}  # "<symbol>:<trade id>" -> seq, order not shown
 
     def __repr__(self) -> str:
         url = self._settings.base_url or ("sandbox" if self._sandbox else "live")
@@ -256,10 +258,10 @@ class CcxtVenue:
                 return found
         return None
 
-    async def cancel(self, client_order_id: str) -> Order | None:
+    async def cancel(self, client_order_id: str, *, symbol: str | None = None) -> Order | None:
         """The order after the cancel; a finished order comes back unchanged, None if the
-        venue never had it."""
-        symbol = self._symbol_of.get(client_order_id)
+        venue answers that it holds no such order."""
+        symbol = symbol or self._symbol_of.get(client_order_id)
         if symbol is None:
             found = await self.order_by_client_id(client_order_id)
             if found is None:
@@ -319,32 +321,46 @@ class CcxtVenue:
         return await self._side.account()
 
     async def fills_since(self, seq: int) -> list[Fill]:
-        """Trades of the configured symbols with ``seq`` above ``seq``, ascending."""
-        since_ms = seq // convert.SEQ_PER_MS if seq > 0 else None
+        """Trades of the configured symbols above ``seq``, ascending, and again those within
+        ``fill_lookback_s`` before it (the OMS tells fills apart by ``fill_id``), so a trade
+        the exchange shows late, with an older time, is still found. A trade whose order the
+        exchange does not show yet (it answers "no such order" for a while after a submit)
+        is held back, never booked under a made-up id, and fetched again until it does."""
+        floor = max(0, seq - self._lookback_seq) if seq > 0 else 0
+        if self._held_back:
+            floor = min(floor, min(self._held_back.values()) - 1)
+        since_ms = floor // convert.SEQ_PER_MS if floor > 0 else None
         now_ms = self._clock.now_ns() // convert.NS_PER_MS
         trades: list[dict[str, Any]] = []
         for symbol in self._symbols:
             trades.extend(await self._side.trades(symbol, since_ms, now_ms))
         fills = []
         for trade_seq, trade in convert.ranked(trades):
-            if trade_seq > seq:
-                cid = await self._client_id_of(trade)
-                fills.append(
-                    convert.fill_from_trade(
-                        trade, seq=trade_seq, client_order_id=cid, quote=self._side.currency,
-                        venue=self.name,
-                    )
-                )  # fmt: skip
+            if trade_seq <= floor:
+                continue
+            key = f"{trade['symbol']}:{trade.get('id')}"
+            cid = await self._client_id_of(trade)
+            if cid is None:
+                self._held_back[key] = trade_seq
+                continue
+            self._held_back.pop(key, None)
+            fills.append(
+                convert.fill_from_trade(
+                    trade, seq=trade_seq, client_order_id=cid, quote=self._side.currency,
+                    venue=self.name,
+                )
+            )  # fmt: skip
         return fills
 
-    async def _client_id_of(self, trade: dict[str, Any]) -> str:
-        """Binance trades name the order, not the client id: look the order up once."""
+    async def _client_id_of(self, trade: dict[str, Any]) -> str | None:
+        """Binance trades name the order, not the client id: look the order up once. None
+        while the exchange does not show the order yet."""
         order_id = str(trade.get("order"))
         if order_id not in self._cid_of:
             try:
                 raw = await self._call(self._exchange.fetch_order, order_id, trade["symbol"])
             except VenueOrderNotFound:
-                return f"{self.name}-order-{order_id}"
+                return None
             self._order(raw)
         return self._cid_of[order_id]
 

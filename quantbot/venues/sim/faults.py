@@ -210,8 +210,8 @@ class FaultyVenue:
             return SubmitResult(SubmitOutcome.REJECTED, None, why)
         return await self._call("submit", lambda: self.inner.submit(intent))
 
-    async def cancel(self, client_order_id: str) -> Any:
-        return await self._call("cancel", lambda: self.inner.cancel(client_order_id))
+    async def cancel(self, client_order_id: str, *, symbol: str | None = None) -> Any:
+        return await self._call("cancel", lambda: self.inner.cancel(client_order_id, symbol=symbol))
 
     async def cancel_all(self, symbol: str | None = None) -> Any:
         return await self._call("cancel_all", lambda: self.inner.cancel_all(symbol))

@@ -272,7 +272,7 @@ class SimVenue:
             )
         return None
 
-    async def cancel(self, client_order_id: str) -> Order | None:
+    async def cancel(self, client_order_id: str, *, symbol: str | None = None) -> Order | None:
         order = self._book.orders.get(client_order_id)
         if order is None or not order.status.is_open:
             return order

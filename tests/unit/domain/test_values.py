@@ -235,6 +235,7 @@ def test_side_and_status_helpers() -> None:
         OrderStatus.ACCEPTED,
         OrderStatus.PARTIALLY_FILLED,
         OrderStatus.UNKNOWN,
+        OrderStatus.LOST,  # it may still execute: it counts until the venue proves it
     }
 
 

@@ -29,20 +29,22 @@ def test_append_then_read_round_trips_every_event(tmp_path: Path) -> None:
     path = tmp_path / "journal.jsonl"
     clock = SimClock(T0)
     journal = Journal(path, clock, next_seq=7)
-    first = journal.append(EventType.INTENT, durable=True, client_order_id="c1", qty="10")
+    order = {"client_order_id": "c1", "symbol": "AAPL", "side": "BUY", "qty": "10"}
+    first = journal.append(EventType.INTENT, durable=True, **order)
     clock.advance(1)
-    second = journal.append(EventType.FILL, client_order_id="c1", price=Decimal("100.05"))
+    fill = {**order, "fill_id": "f1", "fee": "0", "fill_ts_ns": T0, "fill_seq": 1}
+    second = journal.append(EventType.FILL, **fill, price=Decimal("100.05"))
     journal.close()
 
     replay = read_journal(path)
 
     assert replay.torn_line is None and replay.torn_saved_to is None
     assert replay.events == [
-        {"seq": 7, "ts_ns": T0, "type": "INTENT", "client_order_id": "c1", "qty": "10"},
-        {"seq": 8, "ts_ns": T0 + 10**9, "type": "FILL", "client_order_id": "c1",
-         "price": "100.05"},
-    ]  # fmt: skip
+        {"seq": 7, "ts_ns": T0, "type": "INTENT", **order},
+        {"seq": 8, "ts_ns": T0 + 10**9, "type": "FILL", **fill, "price": "100.05"},
+    ]
     assert replay.events == [first, {**second, "price": "100.05"}]
+    assert replay.lines == [1, 2]
     assert path.read_bytes().count(b"\n") == 2
 
 
@@ -172,7 +174,7 @@ def test_read_without_repair_leaves_the_file_alone(tmp_path: Path) -> None:
 
 def test_a_middle_line_that_is_json_but_not_an_event_refuses_to_start(tmp_path: Path) -> None:
     path = tmp_path / "journal.jsonl"
-    path.write_bytes(b'{"seq":1,"type":"INTENT"}\n[1,2,3]\n{"seq":3,"type":"ACK"}\n')
+    path.write_bytes(good_lines(1) + b'[1,2,3]\n{"seq":3,"type":"ACK"}\n')
     with pytest.raises(StartupError, match=r"journal.jsonl:2: .*not an event object"):
         read_journal(path)
 
@@ -188,7 +190,8 @@ def test_a_replay_journal_batches_even_intent_lines_and_loses_none_at_close(
     monkeypatch.setattr(journal_module.os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
     journal = Journal(path, SimClock(T0), sync_every=3, sync_durable=False)
 
-    journal.append(EventType.INTENT, durable=True, client_order_id="c1")
+    order = {"client_order_id": "c1", "symbol": "AAPL", "side": "BUY", "qty": "1"}
+    journal.append(EventType.INTENT, durable=True, **order)
     journal.append(EventType.ACK, client_order_id="c1")
     journal.maybe_sync()
     journal.maybe_sync()
@@ -197,7 +200,8 @@ def test_a_replay_journal_batches_even_intent_lines_and_loses_none_at_close(
     assert len(synced) == 1
     assert [e["type"] for e in read_journal(path).events] == ["INTENT", "ACK"]
 
-    journal.append(EventType.FILL, client_order_id="c1")
+    fill = {"fill_id": "f1", "price": "1", "fee": "0", "fill_ts_ns": T0, "fill_seq": 1}
+    journal.append(EventType.FILL, **order, **fill)
     journal.close()
     assert len(synced) == 2
     assert [e["seq"] for e in read_journal(path).events] == [1, 2, 3]

@@ -193,10 +193,14 @@ def test_duplicate_fill_ids_are_applied_once() -> None:
     assert ledger.fill_count == 1
 
 
-def test_overfill_is_an_invariant_violation() -> None:
-    events = Events().intent("c1", qty="10").fill("c1", "8", "100").fill("c1", "3", "100")
-    with pytest.raises(InvariantViolation, match=r"overfill: order c1 qty=10 filled=11"):
-        events.ledger()
+def test_an_overfill_is_flagged_and_counted_never_raised() -> None:
+    # The venue executed it, so the position counts it; the order is flagged for the OMS to
+    # halt on, and rebuilding the ledger from such a journal never crashes a start-up.
+    ledger = Events().intent("c1", qty="10").fill("c1", "8", "100").fill("c1", "3", "100")
+    ledger = ledger.ledger()
+    assert ledger.overfilled == {"c1": "overfill: order c1 qty=10 filled=11"}
+    assert ledger.position_qty("AAPL") == Decimal(11)
+    assert ledger.orders["c1"].status is OrderStatus.FILLED
 
 
 def test_status_event_for_an_unknown_order_is_an_invariant_violation() -> None:

@@ -257,19 +257,24 @@ async def test_clean_restart_finds_nothing(daemon: Daemon) -> None:
     assert await Reconciler(oms, OmsConfig()).startup() == []
 
 
-async def test_intent_journaled_but_never_sent_is_resolved_not_sent(daemon: Daemon) -> None:
-    # The crash came after the INTENT's fsync and before the submit.
+async def test_intent_journaled_but_never_sent_is_unknown_until_the_venue_proves_it(
+    daemon: Daemon,
+) -> None:
+    # The crash came after the INTENT's fsync and before the submit. A restart cannot know
+    # whether the submit went out: UNKNOWN, then settled by the venue's own answers (the
+    # embedded venue is consistent: unknown to a look-up and to a cancel is proof at once).
     daemon.open_journal().append(EventType.INTENT, durable=True, **intent_event(intent("c1")))
 
     oms = daemon.start(daemon.restart_venue())
     findings = await Reconciler(oms, OmsConfig()).startup()
 
-    assert findings == [reason(ReasonCode.RECONCILE_NOT_FOUND, client_order_id="c1")]
+    (found,) = [f for f in findings if f.code is ReasonCode.RECONCILE_NOT_FOUND]
+    assert found.context["client_order_id"] == "c1"
     assert oms.ledger.orders["c1"].status is OrderStatus.NOT_SENT
     assert oms.ledger.pending_qty("AAPL") == 0
-    last = daemon.events()[-1]
-    assert (last["type"], last["client_order_id"]) == ("NOT_SENT", "c1")
-    assert last["reason"] == "not at venue after restart"
+    mine = [e for e in daemon.events() if e.get("client_order_id") == "c1"]
+    assert [e["type"] for e in mine] == ["INTENT", "UNKNOWN", "CANCEL_REQUESTED", "NOT_SENT"]
+    assert mine[-1]["proof"] == "cancel_unknown_order"
     assert await daemon.venue.order_by_client_id("c1") is None
 
 

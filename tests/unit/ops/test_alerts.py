@@ -118,6 +118,16 @@ def test_same_alert_is_not_repeated_within_the_dedupe_window(tmp_path, clock) ->
     ]
 
 
+def test_each_order_gets_its_own_alert_even_on_one_symbol(tmp_path, clock) -> None:
+    # Two orders of one symbol going UNKNOWN a second apart are two things to look up.
+    sink = make_sink(tmp_path, clock)
+    sink.emit(ReasonCode.ALERT_ORDER_UNKNOWN, symbol="SIMA", client_order_id="qb1")
+    clock.advance(1)
+    sink.emit(ReasonCode.ALERT_ORDER_UNKNOWN, symbol="SIMA", client_order_id="qb2")
+    sink.emit(ReasonCode.ALERT_ORDER_UNKNOWN, symbol="SIMA", client_order_id="qb2")
+    assert [r["client_order_id"] for r in lines(sink)] == ["qb1", "qb2"]
+
+
 def test_dedupe_window_is_configurable(tmp_path, clock) -> None:
     sink = make_sink(tmp_path, clock, dedupe_s=5)
     assert sink.emit(ReasonCode.ALERT_STALE_DATA, symbol="SIMA") is not None

@@ -51,7 +51,7 @@ from quantbot.records.manifest import write_manifest
 from quantbot.risk.control import ControlStore
 from quantbot.risk.daily import DailyRiskGuard
 from quantbot.risk.golive import live_start_check
-from quantbot.status import StatusSnapshot, format_status_line
+from quantbot.status import StatusSnapshot, print_status_line
 from quantbot.venues.factory import make_venue
 
 EXIT_OK = 0
@@ -394,7 +394,7 @@ class Daemon:
     def report_status(self) -> None:
         snapshot = StatusSnapshot.collect(self)
         if self.print_status:
-            print(format_status_line(snapshot), flush=True)
+            self.print_status = print_status_line(snapshot)
         path = self.state_dir / "status.json"
         try:
             atomic_write(path, orjson.dumps(snapshot.to_json(), option=orjson.OPT_INDENT_2))

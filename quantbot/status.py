@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import attrs
+from loguru import logger
 
 from quantbot.clock import iso_utc
 
@@ -93,6 +96,21 @@ def _inbox(daemon: Daemon) -> dict[str, int]:
     if intake is None:
         return {}
     return {"accepted": intake.accepted, "rejected": intake.rejected}
+
+
+def print_status_line(snapshot: StatusSnapshot) -> bool:
+    """Print the status line; False once whoever read stdout has gone (`quantbot run | head`,
+    a closed terminal). That is no reason to stop trading: stdout is pointed at /dev/null so
+    nothing written to it fails again (the exit too), and status.json keeps being written."""
+    try:
+        print(format_status_line(snapshot), flush=True)
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        logger.warning("stdout was closed by its reader: status lines go to state/status.json")
+        return False
+    return True
 
 
 def format_status_line(s: StatusSnapshot) -> str:

@@ -224,3 +224,17 @@ def test_shadow_mode_decides_but_sends_nothing(workdir: Path) -> None:
         assert r["daily_risk"]["verdict"] in ("would_reserve", "would_block", "skipped")
     assert any(r["daily_risk"]["verdict"] == "would_reserve" for r in sent)
     assert not (workdir / "state" / "daily_risk.jsonl").exists()
+
+
+def test_a_closed_stdout_is_no_reason_to_stop_trading(workdir: Path) -> None:
+    # `quantbot run | head -1`: the reader goes away, the next status line meets a broken pipe.
+    proc = start(workdir, "run", "--execution-mode", "paper", "--duration", "3s")
+    assert proc.stdout is not None
+    proc.stdout.close()
+    _out, err = proc.communicate(timeout=60)
+
+    assert proc.returncode == 0, err[-2000:]
+    records = read_jsonl(workdir / "runtime" / "decisions.jsonl")
+    assert not [r for r in records if r.get("event") == "HALT"]
+    assert "stdout was closed by its reader" in err
+    assert (workdir / "state" / "status.json").exists()

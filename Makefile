@@ -24,8 +24,11 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/quantbot run --execution-mode paper $(ARGS)
 
+# Both cores: most of the suite waits on subprocess daemons and loopback venues, not the CPU.
+PYTEST_WORKERS ?= 2
+
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal
 
 lint: $(STAMP)
 	$(BIN)/ruff check quantbot tests bench

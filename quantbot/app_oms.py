@@ -102,13 +102,19 @@ def _marker(daemon: Daemon) -> Path:
 
 def _journal_missing(daemon: Daemon, path: Path) -> Reason:
     """state/ had a journal and it is gone: what the venue holds was adopted as external, and
-    only risk-reducing orders go until a person has looked (`quantbot resume`)."""
+    when it holds anything, only risk-reducing orders go until a person has looked
+    (`quantbot resume`). A flat venue with nothing working has nothing to trade twice."""
+    ledger = daemon.oms.ledger
+    positions = {s: str(q) for s, q in ledger.external.items() if q}
     why = reason(
         ReasonCode.RECONCILE_JOURNAL_MISSING,
         journal=str(path),
-        adopted_positions={s: str(q) for s, q in daemon.oms.ledger.external.items() if q},
-        adopted_orders=len(daemon.oms.ledger.external_ids),
+        adopted_positions=positions,
+        adopted_orders=len(ledger.external_ids),
     )
+    if not positions and not ledger.external_ids:
+        logger.warning("{} is missing though state/ had one; the venue holds nothing", path)
+        return why
     logger.error("{} is missing though state/ had one: reduce-only until resume", path)
     daemon.control.set_reduce_only(str(why))
     if daemon.alerts is not None:

@@ -63,3 +63,21 @@ def test_a_missing_journal_adopts_the_venue_as_external_and_trades_reduce_only(
     assert any((r.get("reason") or {}).get("code") == "REDUCE_ONLY_ACTIVE" for r in after), (
         "no decision was refused for reduce-only"
     )
+
+
+def test_a_missing_journal_with_nothing_at_the_venue_is_reported_and_trading_goes_on(
+    workdir: Path,
+) -> None:
+    state = workdir / "state"
+    state.mkdir(mode=0o700)
+    (state / "journal.began").write_bytes(b"")  # there was a journal; the venue is empty
+
+    result = run(workdir, *PAPER, "--duration", "1s", timeout=60)
+
+    assert result.returncode == 0, result.stderr
+    control = state / "control.json"
+    assert not control.exists() or orjson.loads(control.read_bytes())["reduce_only"] is False
+    [manifest] = (workdir / "runtime" / "manifests").glob("*.json")
+    startup = orjson.loads(manifest.read_bytes())["startup"]
+    (missing,) = [f for f in startup["reconcile"] if f["code"] == "RECONCILE_JOURNAL_MISSING"]
+    assert missing["adopted_positions"] == {} and missing["adopted_orders"] == 0

@@ -101,7 +101,10 @@ class Ledger:
 
     def own_positions(self) -> dict[str, Decimal]:
         """Non-zero own quantities by symbol: what the sleeves trade."""
-        own = {s: p.qty - self.external.get(s, ZERO) for s, p in self.positions.items()}
+        external = self.external
+        if not external:  # the common case, every decision: all of it is ours
+            return {s: p.qty for s, p in self.positions.items() if p.qty}
+        own = {s: p.qty - external.get(s, ZERO) for s, p in self.positions.items()}
         return {s: q for s, q in own.items() if q}
 
     def would_overfill(self, fill: Fill) -> str | None:

@@ -41,7 +41,7 @@ from quantbot.oms.reconcile import Reconciler
 from quantbot.ops.alerts import AlertSink, webhook_from_config
 from quantbot.ops.breakers import BreakerBoard
 from quantbot.ops.control_socket import ControlServer
-from quantbot.ops.errors import ErrorHandler
+from quantbot.ops.errors import ErrorHandler, safe_message
 from quantbot.ops.lock import StateLock
 from quantbot.ops.watchdog import Watchdog
 from quantbot.pipeline import Pipeline, fill_listener
@@ -462,7 +462,8 @@ class Daemon:
         else:
             code = ReasonCode.HALT_TASK_CRASHED
         logger.opt(exception=exc).error("task {} crashed", task.get_name())
-        self.halt(reason(code, task=task.get_name(), error=f"{type(exc).__name__}: {exc}"))
+        error = f"{type(exc).__name__}: {safe_message(exc)}"
+        self.halt(reason(code, task=task.get_name(), error=error))
         self._halted_this_run = self._halted_this_run or reason(code)
         self.request_stop()
 

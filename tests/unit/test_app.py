@@ -83,6 +83,32 @@ class _CrashingDaemon(Daemon):
         return stream()
 
 
+class _LeakyCrashingDaemon(Daemon):
+    """Market data that dies on an error whose message carries a credentialed URL."""
+
+    def _stream(self) -> AsyncIterator[list[Bar]]:
+        async def stream() -> AsyncIterator[list[Bar]]:
+            yield [Bar("AAPL", 86_400 * 10**9, 10, 11, 9, 10.5, 1e6, 86_400)]
+            raise KeyError("https://feeder:hunter2pass@data.example/bars?token=tok3nvalue")
+
+        return stream()
+
+
+async def test_a_crash_reason_never_carries_the_credentials_in_its_message(
+    tmp_path: Path,
+) -> None:
+    loaded = _loaded(tmp_path)
+    daemon = _LeakyCrashingDaemon(loaded, execution_mode="paper", clock=LiveClock())
+    assert await _run(daemon) == EXIT_HALTED
+    written = [
+        (tmp_path / "state" / "control.json").read_text(),
+        (tmp_path / "runtime" / "decisions.jsonl").read_text(),
+        (tmp_path / "runtime" / "alerts.jsonl").read_text(),
+    ]
+    assert all("hunter2pass" not in t and "tok3nvalue" not in t for t in written)
+    assert "data.example" in written[0]  # the halt still says where it failed
+
+
 async def test_a_crashed_task_halts_with_a_reason_that_survives_restart(tmp_path: Path) -> None:
     loaded = _loaded(tmp_path)
     assert await _run(_CrashingDaemon(loaded, execution_mode="paper", clock=LiveClock())) == (

@@ -58,6 +58,7 @@ from quantbot.domain.errors import (
     VenueTimeout,
     VenueUnavailable,
 )
+from quantbot.records.redact import redact_text
 
 # What a ccxt call can raise that ``translate`` understands (TimeoutError: our own deadline).
 CCXT_ERRORS: tuple[type[BaseException], ...] = (ccxt.BaseError, TimeoutError)
@@ -75,7 +76,6 @@ class VenueDuplicateOrder(VenueRejected):
 _CODE = re.compile(r'"code"\s*:\s*(-?\d+)')
 # ccxt writes "<id> <METHOD> <url> <status> <reason> <body>" or "<id> <status> <reason> <body>".
 _STATUS = re.compile(r"^\S+ (?:(?:GET|POST|PUT|DELETE) \S+ )?([1-5]\d\d) ")
-_QUERY = re.compile(r"(https?://[^\s?]+)\?\S*")
 _REVOKED = -2015  # "Invalid API-key, IP, or permissions for action."
 _BY_CODE: dict[int, type[VenueError]] = {
     _REVOKED: VenueAuthError,
@@ -95,7 +95,7 @@ def translate(
     """The quantbot error for ``exc`` (raise it ``from exc``). ``headers`` are the reply's,
     read for ``Retry-After`` on rate limits. The message never holds a URL's query string
     (timestamps and signatures) and never a credential: ccxt puts the key in a header."""
-    text = _QUERY.sub(r"\1?<query>", str(exc)) or repr(exc)
+    text = redact_text(str(exc)) or repr(exc)
     status = _status(text)
     code = _binance_code(text)
     cls = _classify(exc, code, text)

@@ -250,3 +250,15 @@ def test_translate_drops_query_strings_and_keeps_the_http_status() -> None:
     assert type(translated) is VenueUnavailable and translated.status == 503
     assert "signature" not in str(translated) and "abcdef" not in str(translated)
     assert str(translated).startswith("ExchangeNotAvailable: binance GET")
+
+
+def test_translate_drops_credentials_of_a_proxy_url_too() -> None:
+    # base_url may point at a proxy with user:password@ in it; ccxt echoes the URL.
+    exc = ccxt.ExchangeNotAvailable(
+        "binance GET http://trader:s3cretPass@proxy.example:8080/api/v3/account 502 Bad Gateway"
+    )
+
+    translated = translate(exc, venue="binance")
+
+    assert "s3cretPass" not in str(translated) and "trader" not in str(translated)
+    assert translated.status == 502

@@ -60,11 +60,13 @@ def open_private(path: Path | str, flags: int) -> int:
         if e.errno == errno.ELOOP and os.path.islink(path):
             raise _link_error(path) from e
         raise
+    owned = False
     try:
         _own(fd, path, stat.S_ISREG, "a regular file", OWNER_ONLY_FILE)
-    except BaseException:
-        os.close(fd)
-        raise
+        owned = True
+    finally:
+        if not owned:  # not ours to use (or the check failed): never leak the descriptor
+            os.close(fd)
     return fd
 
 

@@ -21,23 +21,17 @@ from typing import Any
 import attrs
 import pytest
 
-from quantbot.clock import SimClock
-from quantbot.config_ops import BreakerConfig, RetryConfig
-from quantbot.config_venues import AlpacaConfig, CcxtConfig
+from quantbot.config_venues import AlpacaConfig
 from quantbot.domain.reasons import ReasonCode
 from quantbot.domain.values import OrderIntent, OrderStatus, Side, SubmitOutcome
-from quantbot.oms.journal import Journal, read_journal
-from quantbot.oms.ledger import Ledger
+from quantbot.oms.journal import read_journal
 from quantbot.oms.manager import OrderManager
-from quantbot.ops.breakers import BreakerBoard
-from quantbot.ops.errors import ErrorHandler
 from quantbot.testing.alpaca import TEST_KEY, TEST_SECRET, AlpacaServer
-from quantbot.testing.binance import TEST_API_KEY, TEST_API_SECRET, BinanceServer
 from quantbot.testing.clock import ServerClock
 from quantbot.testing.faults import Fault
 from quantbot.venues.alpaca.venue import AlpacaVenue
-from quantbot.venues.ccxt import CcxtVenue
 from quantbot.venues.ccxt.client import _point_at
+from tests.reliability import ccxt_rig as shared
 
 
 def closed_port_url() -> str:
@@ -68,55 +62,18 @@ class Rig:
         return [e["type"] for e in events if e.get("client_order_id") == cid]
 
 
-def _oms(venue: Any, clock: Any, tmp_path: Path) -> tuple[OrderManager, Path]:
-    breakers = BreakerBoard(BreakerConfig(), clock)
-    errors = ErrorHandler(
-        on_halt=lambda r: None,
-        on_skip_symbol=lambda s, r: None,
-        on_disable_provider=lambda p, r: None,
-        record=lambda event: None,
-        breakers=breakers,
-    )
-    path = tmp_path / "journal.jsonl"
-    oms = OrderManager(
-        journal=Journal(path, clock),
-        ledger=Ledger(),
-        venue=venue,
-        clock=clock,
-        breakers=breakers,
-        errors=errors,
-        retry=RetryConfig(max_attempts=1),
-    )
-    return oms, path
-
-
 async def ccxt_rig(tmp_path: Path) -> AsyncIterator[Rig]:
-    server = BinanceServer()
-    await server.start()
-    clock = SimClock(server.now_ns)
-    venue = CcxtVenue(
-        CcxtConfig(base_url=server.base_url, timeout_s=2.0),
-        api_key=TEST_API_KEY,
-        secret=TEST_API_SECRET,
-        clock=clock,
-        sandbox=True,
-        symbols=["BTC/USDT"],
-    )
-    await venue.connect()
-    exchange = venue._exchange  # ccxt's public ``urls``, as client.make_exchange sets them
+    async with shared.ccxt_rig(tmp_path, symbols=[shared.BTC]) as built:
+        server, venue = built.server, built.venue
+        exchange = venue._exchange  # ccxt's public ``urls``, as client.make_exchange sets them
 
-    def go_dark() -> None:
-        exchange.urls["api"] = _point_at(exchange.urls["api"], closed_port_url())
+        def go_dark() -> None:
+            exchange.urls["api"] = _point_at(exchange.urls["api"], closed_port_url())
 
-    oms, path = _oms(venue, clock, tmp_path)
-    try:
         yield Rig(
-            server, venue, oms, path, "BTC/USDT", Decimal("0.01"), "POST /api/v3/order",
+            server, venue, built.oms, built.journal_path, shared.BTC, Decimal("0.01"), shared.ORDER,
             go_dark, lambda: [o.cid for o in server.book.orders.values()],
         )  # fmt: skip
-    finally:
-        await venue.close()
-        await server.stop()
 
 
 async def alpaca_rig(tmp_path: Path) -> AsyncIterator[Rig]:
@@ -138,10 +95,10 @@ async def alpaca_rig(tmp_path: Path) -> AsyncIterator[Rig]:
     def go_dark() -> None:
         trading._base_url = closed_port_url()
 
-    oms, path = _oms(venue, clock, tmp_path)
+    wired = shared.wire_oms(venue, clock, tmp_path / "journal.jsonl")
     try:
         yield Rig(
-            server, venue, oms, path, "AAPL", Decimal(5), "POST /v2/orders",
+            server, venue, wired.oms, wired.journal_path, "AAPL", Decimal(5), "POST /v2/orders",
             go_dark, lambda: [o.client_order_id for o in server.book.orders.values()],
         )  # fmt: skip
     finally:

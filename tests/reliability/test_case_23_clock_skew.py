@@ -21,84 +21,32 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import attrs
 import orjson
 import pytest
 
-from quantbot.clock import SimClock
-from quantbot.config_ops import BreakerConfig, RetryConfig
-from quantbot.config_venues import CcxtConfig
-from quantbot.domain.reasons import Reason, ReasonCode
+from quantbot.config_ops import RetryConfig
+from quantbot.domain.reasons import ReasonCode
 from quantbot.domain.values import OrderIntent, OrderType, Side, SubmitOutcome
-from quantbot.oms.journal import Journal, read_journal
-from quantbot.oms.ledger import Ledger
-from quantbot.oms.manager import ORDERS, POSITIONS, OrderManager
-from quantbot.ops.breakers import BreakerBoard
-from quantbot.ops.errors import ErrorHandler
-from quantbot.testing.binance import TEST_API_KEY, TEST_API_SECRET, BinanceServer
+from quantbot.oms.manager import ORDERS, POSITIONS
+from quantbot.testing.binance import BinanceServer
 from quantbot.testing.binance_book import BinanceBook
-from quantbot.venues.ccxt import CcxtVenue
 from tests.integration.daemon import REPO_ROOT, read_jsonl, start, wait_until
 from tests.integration.loopback import ServerThread
+from tests.reliability.ccxt_rig import BTC, ORDER, Rig, ccxt_rig
 
 SKEW_MS = 30_000
 TIME = "GET /api/v3/time"
-ORDER = "POST /api/v3/order"
 
 
-@attrs.define
-class Rig:
-    server: BinanceServer
-    venue: CcxtVenue
-    oms: OrderManager
-    journal_path: Path
-    records: list[dict[str, Any]]
-    halts: list[Reason]
-
-    def journal(self, kind: str) -> list[dict[str, Any]]:
-        events = read_journal(self.journal_path, repair=False).events
-        return [e for e in events if e["type"] == kind]
+# Up to three attempts at a read, no back-off; the venue's default clock_skew_halt_after = 3
+# halts on the third refusal in a row.
+RETRY = RetryConfig(max_attempts=3, initial_backoff_s=0, max_backoff_s=0, jitter_s=0)
 
 
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
-    server = BinanceServer()
-    await server.start()
-    clock = SimClock(server.now_ns)
-    venue = CcxtVenue(
-        CcxtConfig(base_url=server.base_url, timeout_s=2.0),  # clock_skew_halt_after = 3
-        api_key=TEST_API_KEY,
-        secret=TEST_API_SECRET,
-        clock=clock,
-        sandbox=True,
-        symbols=["BTC/USDT"],
-    )
-    await venue.connect()
-    records: list[dict[str, Any]] = []
-    halts: list[Reason] = []
-    breakers = BreakerBoard(BreakerConfig(), clock)
-    errors = ErrorHandler(
-        on_halt=halts.append,
-        on_skip_symbol=lambda s, r: None,
-        on_disable_provider=lambda p, r: None,
-        record=records.append,
-        breakers=breakers,
-    )
-    journal_path = tmp_path / "journal.jsonl"
-    oms = OrderManager(
-        journal=Journal(journal_path, clock),
-        ledger=Ledger(),
-        venue=venue,
-        clock=clock,
-        breakers=breakers,
-        errors=errors,
-        retry=RetryConfig(max_attempts=3, initial_backoff_s=0, max_backoff_s=0, jitter_s=0),
-    )
-    try:
-        yield Rig(server, venue, oms, journal_path, records, halts)
-    finally:
-        await venue.close()
-        await server.stop()
+    async with ccxt_rig(tmp_path, symbols=[BTC], retry=RETRY) as built:
+        yield built
 
 
 def buy(cid: str) -> OrderIntent:

@@ -13,29 +13,20 @@ import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
+import attrs
 import pytest
 
-from quantbot.clock import SimClock
-from quantbot.config_ops import BreakerConfig, PretradeConfig, RetryConfig
-from quantbot.config_venues import CcxtConfig
-from quantbot.domain.reasons import Reason, ReasonCode
+from quantbot.config_ops import BreakerConfig, PretradeConfig
+from quantbot.domain.reasons import ReasonCode
 from quantbot.domain.values import OrderIntent, Side, SubmitOutcome
-from quantbot.oms.journal import Journal, read_journal
-from quantbot.oms.ledger import Ledger
-from quantbot.oms.manager import OrderManager
-from quantbot.oms.pretrade import PretradeGates
-from quantbot.oms.pretrade_quotes import QuoteGate
-from quantbot.ops.breakers import BreakerBoard
-from quantbot.ops.errors import ErrorHandler
-from quantbot.testing.binance import TEST_API_KEY, TEST_API_SECRET, BinanceServer
+from quantbot.oms.journal import read_journal
 from quantbot.testing.binance_book import BinanceBook
 from quantbot.testing.faults import Fault
-from quantbot.venues.ccxt import CcxtVenue
 from tests.integration.daemon import REPO_ROOT, journal_events, read_jsonl, start
 from tests.integration.loopback import ServerThread
 from tests.integration.test_real_venues_e2e import COMMON, binance
+from tests.reliability import ccxt_rig as shared
 
 BTC, WIRE = "BTC/USDT", "BTCUSDT"
 ORDER = "POST /api/v3/order"
@@ -43,37 +34,12 @@ TICKER = "GET /api/v3/ticker/24hr"
 CONFIG = PretradeConfig(max_data_age_s=600.0, max_quote_age_s=10.0, collar_bps=200.0)
 
 
-class Rig:
-    """The OMS as the daemon builds it, on the real ccxt client and the loopback Binance."""
+@attrs.define
+class Rig(shared.Rig):
+    """The shared rig with the daemon's pre-trade and quote gates on (``pretrade=CONFIG``);
+    intents carry the last bar's close as their reference price."""
 
-    def __init__(
-        self, tmp_path: Path, server: BinanceServer, venue: CcxtVenue, clock: SimClock
-    ) -> None:
-        self.server, self.venue, self.clock = server, venue, clock
-        self.breakers = BreakerBoard(BreakerConfig(), self.clock)
-        self.records: list[dict[str, Any]] = []
-        self.halts: list[Reason] = []
-        errors = ErrorHandler(
-            on_halt=self.halts.append,
-            on_skip_symbol=lambda *_: None,
-            on_disable_provider=lambda *_: None,
-            record=self.records.append,
-            breakers=self.breakers,
-        )
-        self.gates = PretradeGates(CONFIG, self.clock, configured_symbols=[BTC])
-        self.journal_path = tmp_path / "journal.jsonl"
-        self.oms = OrderManager(
-            journal=Journal(self.journal_path, self.clock),
-            ledger=Ledger(),
-            venue=venue,
-            clock=self.clock,
-            gates=self.gates,
-            breakers=self.breakers,
-            errors=errors,
-            retry=RetryConfig(max_attempts=1),
-            quotes=QuoteGate(CONFIG, self.clock, venue, self.gates, errors),
-        )
-        self.last = Decimal(0)
+    last: Decimal = Decimal(0)
 
     async def feed_bars(self) -> None:
         bars = await self.venue.bars(BTC)
@@ -93,24 +59,11 @@ class Rig:
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     book = BinanceBook(balances={"USDT": Decimal(100_000), "BTC": Decimal(1)})
-    server = BinanceServer(book=book)
-    await server.start()
-    settings = CcxtConfig(base_url=server.base_url, timeout_s=2.0)
-    clock = SimClock(server.now_ns)  # the OMS and the adapter on the server's market time
-    venue = CcxtVenue(
-        settings,
-        api_key=TEST_API_KEY,
-        secret=TEST_API_SECRET,
-        clock=clock,
-        sandbox=True,
-        symbols=[BTC],
-    )
-    await venue.connect()
-    r = Rig(tmp_path, server, venue, clock)
-    await r.feed_bars()
-    yield r
-    await venue.close()
-    await server.stop()
+    async with shared.ccxt_rig(
+        tmp_path, symbols=[BTC], book=book, pretrade=CONFIG, rig_type=Rig
+    ) as built:
+        await built.feed_bars()
+        yield built
 
 
 def _touch(r: Rig, bid: Decimal, ask: Decimal) -> None:

@@ -170,6 +170,9 @@ class BinanceServer:
         path = request.path
         try:
             params = await self._params(request, signed)
+            if fault is not None and fault.kind == "delay":
+                # Received whole, acted on late: a client that dies meanwhile does not stop it.
+                await asyncio.sleep(fault.delay_s)
             if self._follow:
                 self.book.advance_to(self._wall_ms())
             self._reveal_due()
@@ -248,8 +251,7 @@ class BinanceServer:
         self, request: web.Request, fault: Fault, signed: bool
     ) -> web.StreamResponse | None:
         if fault.kind == "delay":
-            await asyncio.sleep(fault.delay_s)
-            return None
+            return None  # the venue reads the request first, then takes its time (_serve)
         if fault.kind == "http_429":
             retry = str(max(1, round(fault.retry_after_s)))
             return _json(_TOO_MANY, 429, **{"Retry-After": retry})

@@ -9,7 +9,8 @@ what they get back. Faults can be armed from Python (in-process servers) or over
 
 What each kind means, as the real venue would show it to a client:
 
-- ``delay``: answer normally after ``delay_s`` seconds;
+- ``delay``: read the request, wait ``delay_s`` seconds, then act on it and answer normally
+  (a client that gave up or died meanwhile does not stop the venue acting);
 - ``accept_then_timeout``: do what the request asks (the order exists), then hold the
   connection without answering for ``delay_s`` (the client's timeout fires first);
 - ``http_429``: refuse with 429 and ``Retry-After: retry_after_s`` (nothing done);

@@ -7,7 +7,8 @@ a person runs it by hand with ``python -m quantbot.testing.alpaca --port 8766`` 
 
 Nothing moves on its own in-process: ``tick(n)`` advances the clock n minutes, closing bars
 and filling orders (``alpaca_book``), ``set_clock`` opens or closes the market and
-``set_price`` moves a symbol. Run by hand it starts at the wall-clock time and ticks once per
+``set_price`` moves a symbol; an IOC order meets the touch at the submit instead of waiting
+for a bar (``alpaca_book``). Run by hand it starts at the wall-clock time and ticks once per
 ``--tick-every`` seconds (60: it keeps pace with the wall clock, so a paper run's staleness
 checks see fresh bars). Over HTTP (no auth): ``POST /__admin/tick`` ``{"minutes": n}``,
 ``POST /__admin/clock`` ``{"is_open": b, "next_open": iso, "next_close": iso}``, ``POST
@@ -264,7 +265,8 @@ class AlpacaServer:
             body = await request.json()
         except ValueError:
             raise BookError(400, 40010000, "request body format is invalid") from None
-        return web.json_response(wire.order_json(self.book.submit(body)))
+        order = self.book.submit(body)
+        return web.json_response(wire.submitted_json(order, pending=self.book.pending_replies))
 
     async def _orders(self, request: web.Request) -> web.Response:
         return web.json_response(wire.orders_reply(self.book, request.query))

@@ -8,6 +8,17 @@ limit orders when its range reaches the limit (at the limit or the open, whichev
 for the order). Everything is a pure function of the seed, the start time and the calls made,
 so tests get the same prices and fills on every run.
 
+An IOC order (``time_in_force: "ioc"``, Alpaca's immediate-or-cancel) never waits for a bar:
+at the submit it takes what is marketable at the touch (a buy at the ask, a sell at the bid,
+the quote the data API serves: ``touch``), a market one at any price, a limit one only at or
+better than its limit, up to ``fill_cap`` shares; the rest is canceled at once, status
+``"canceled"`` as Alpaca reports an IOC's unfilled part (its docs: "Any unfilled portion of
+the order is canceled"), so one that finds nothing is ``canceled`` with ``filled_qty`` 0. An
+IOC submitted while the market is closed is queued (``accepted``) and meets the touch at the
+next open. Real Alpaca answers the POST before the order is routed (``pending_new``) and
+executes it a moment later; ``pending_replies`` makes the POST reply show that, while every
+later read shows the outcome.
+
 Requests the real Alpaca refuses are refused with its status, code and message
 (``BookError``); the HTTP layer (``quantbot.testing.alpaca``) only renders them.
 """
@@ -104,6 +115,9 @@ class AlpacaBook:
         self.cash = cash
         self.multiplier = multiplier
         self.fill_cap = fill_cap  # most shares one order fills per bar (None: all of it)
+        # The POST /v2/orders reply shows the order as Alpaca first acknowledges it
+        # ("pending_new", nothing filled) instead of its state after the submit.
+        self.pending_replies = False
         self.is_open = True
         self.next_close_ns = self.now_ns + _SESSION_NS
         self.next_open_ns = self.now_ns + _DAY_NS
@@ -148,6 +162,11 @@ class AlpacaBook:
         bar = self.forming.get(symbol)
         return bar.o if bar is not None else self.bars[symbol][-1].c
 
+    def touch(self, symbol: str) -> tuple[Decimal, Decimal]:
+        """(bid, ask): a cent either side of the last price (the latest quote's prices)."""
+        price = self.price(symbol)
+        return price - CENT, price + CENT
+
     def tick(self, minutes: int = 1) -> None:
         """Move the clock ``minutes`` forward, closing bars and filling what they allow."""
         for _ in range(minutes):
@@ -160,6 +179,7 @@ class AlpacaBook:
                 self._match(closed)
             self._roll_session()
             self._open_bars()
+            self._sweep_queued_ioc()
 
     def _roll_session(self) -> None:
         if self.is_open and self.now_ns >= self.next_close_ns:
@@ -185,6 +205,7 @@ class AlpacaBook:
             self.next_close_ns = next_close_ns or self.next_open_ns + _SESSION_NS
         self.forming = {}
         self._open_bars()
+        self._sweep_queued_ioc()
 
     # ------------------------------------------------------------ orders
 
@@ -201,7 +222,7 @@ class AlpacaBook:
             raise BookError(422, 40010001, "side must be buy or sell")
         if kind not in ("market", "limit"):
             raise BookError(422, 40010001, f"order type {kind} is not supported")
-        if tif not in ("day", "gtc"):
+        if tif not in ("day", "gtc", "ioc"):
             raise BookError(422, 40010001, "invalid time_in_force")
         qty = _number(body.get("qty"), "qty")
         if qty <= 0 or qty != qty.to_integral_value():
@@ -232,7 +253,38 @@ class AlpacaBook:
         )
         self.orders[order.id] = order
         self.by_client_id[cid] = order.id
+        if order.time_in_force == "ioc" and self.is_open:
+            self._immediate_or_cancel(order)
         return order
+
+    def _immediate_or_cancel(self, order: BookOrder) -> None:
+        """An IOC meets the touch now: what is marketable within its limit fills, at the touch
+        (up to ``fill_cap``), and the rest is canceled (Alpaca's status for it: "canceled")."""
+        bid, ask = self.touch(order.symbol)
+        price = ask if order.side == "buy" else bid
+        limit = order.limit_price
+        within = limit is None or (price <= limit if order.side == "buy" else price >= limit)
+        qty = order.qty - order.filled_qty
+        if self.fill_cap is not None:
+            qty = min(qty, self.fill_cap)
+        if within and qty > 0:
+            self._fill(order, qty, price, self._next_fill_ns())
+        if order.is_open:
+            order.status = "canceled"
+            order.canceled_ns = order.updated_ns = max(self.now_ns, order.updated_ns)
+
+    def _next_fill_ns(self) -> int:
+        """Now, a microsecond past the last execution when that was now too: every execution
+        gets its own transaction time, later than the one before (as at the real venue)."""
+        last = int(self.activities[-1]["ts"]) if self.activities else 0
+        return max(self.now_ns, last + 1_000)
+
+    def _sweep_queued_ioc(self) -> None:
+        """IOC orders queued while the market was closed meet the touch at the open."""
+        if not self.is_open:
+            return
+        for order in [o for o in self.orders.values() if o.is_open and o.time_in_force == "ioc"]:
+            self._immediate_or_cancel(order)
 
     def order(self, order_id: str) -> BookOrder:
         order = self.orders.get(order_id)

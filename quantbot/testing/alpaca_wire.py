@@ -36,6 +36,23 @@ def _s(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
+def submitted_json(o: BookOrder, *, pending: bool) -> dict[str, Any]:
+    """The POST /v2/orders reply: the order now, or (``pending``) as Alpaca first acknowledges
+    it, before it is routed: ``pending_new``, nothing filled; a read later shows the rest."""
+    row = order_json(o)
+    if pending:
+        row.update(
+            status="pending_new",
+            updated_at=row["created_at"],
+            filled_qty="0",
+            filled_avg_price=None,
+            filled_at=None,
+            canceled_at=None,
+            expired_at=None,
+        )
+    return row
+
+
 def order_json(o: BookOrder) -> dict[str, Any]:
     return {
         "id": o.id,
@@ -190,14 +207,14 @@ def bar_json(bar: BarRow) -> dict[str, Any]:
 
 
 def quote_json(book: AlpacaBook, symbol: str) -> dict[str, Any]:
-    price = book.price(symbol)
+    bid, ask = book.touch(symbol)  # what an IOC order meets at the submit
     return {
         "t": iso(book.now_ns),
         "ax": "V",
-        "ap": float(price + Decimal("0.01")),
+        "ap": float(ask),
         "as": 3,
         "bx": "V",
-        "bp": float(price - Decimal("0.01")),
+        "bp": float(bid),
         "bs": 2,
         "c": ["R"],
         "z": "C",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import zlib
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 from typing import Any
 
 from alpaca.data.models import Bar as AlpacaBar
@@ -203,9 +203,25 @@ def rejection(e: VenueRejected | VenueBrokerState, intent: OrderIntent) -> Reaso
     return reason(ReasonCode.VENUE_REJECTED, client_order_id=cid, error=str(e))
 
 
-def order_request(intent: OrderIntent) -> MarketOrderRequest | LimitOrderRequest:
+def is_protected(intent: OrderIntent) -> bool:
+    """A MARKET intent carrying a protection price in ``limit_price`` (``venues/base.py``)."""
+    return intent.order_type is OrderType.MARKET and intent.limit_price is not None
+
+
+def protection_limit(intent: OrderIntent, tick: Decimal) -> Decimal:
+    """A protected MARKET intent's limit price on the venue's tick, rounded toward the order
+    (a buy down, a sell up) so the order never fills beyond its protection price."""
+    if intent.limit_price is None:
+        raise ValueError(f"{intent.client_order_id}: no protection price")
+    rounding = ROUND_FLOOR if intent.side is Side.BUY else ROUND_CEILING
+    return (intent.limit_price / tick).to_integral_value(rounding) * tick
+
+
+def order_request(intent: OrderIntent, tick: Decimal) -> MarketOrderRequest | LimitOrderRequest:
     """The SDK request for ``intent``. DAY orders: what the strategy decided today should not
-    work unseen into another session. The SDK's fields are floats; whole shares and cent
+    work unseen into another session. A protected MARKET intent goes as a marketable limit
+    IOC at its protection price (``protection_limit``): it fills what it can now, never
+    beyond that price, and never rests. The SDK's fields are floats; whole shares and cent
     prices survive that exactly."""
     fields: dict[str, Any] = {
         "symbol": intent.symbol,
@@ -214,6 +230,9 @@ def order_request(intent: OrderIntent) -> MarketOrderRequest | LimitOrderRequest
         "time_in_force": TimeInForce.DAY,
         "client_order_id": intent.client_order_id,
     }
+    if is_protected(intent):
+        fields["time_in_force"] = TimeInForce.IOC
+        return LimitOrderRequest(**fields, limit_price=float(protection_limit(intent, tick)))
     if intent.order_type is OrderType.LIMIT and intent.limit_price is not None:
         return LimitOrderRequest(**fields, limit_price=float(intent.limit_price))
     return MarketOrderRequest(**fields)

@@ -8,6 +8,9 @@ What it promises beyond the protocol:
 - a submit whose client order id Alpaca already holds is answered from a lookup by that id,
   never by sending the order again;
 - a symbol not loaded at ``connect`` is rejected without a network call;
+- a MARKET intent with a protection price (``limit_price``, set by the OMS's quote gate
+  because ``Capabilities.market_protection``) goes as a limit IOC at that price: it never
+  fills beyond it and never rests, and one that ends with nothing filled is REJECTED at once;
 - fills come from the account's FILL activities: ``fill_id`` is the activity id and ``seq``
   is derived from its transaction time (``convert.fill_seq``), so both survive a restart.
 """
@@ -32,7 +35,15 @@ from loguru import logger
 
 from quantbot.clock import Clock
 from quantbot.config_venues import AlpacaConfig
-from quantbot.domain.errors import VenueBrokerState, VenueRejected, VenueSchemaError
+from quantbot.domain.errors import (
+    VenueBrokerState,
+    VenueConnectionError,
+    VenueRateLimited,
+    VenueRejected,
+    VenueSchemaError,
+    VenueTimeout,
+    VenueUnavailable,
+)
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.domain.values import (
     Bar,
@@ -40,6 +51,7 @@ from quantbot.domain.values import (
     Instrument,
     Order,
     OrderIntent,
+    OrderStatus,
     OrderType,
     Position,
     Quote,
@@ -62,6 +74,16 @@ ACTIVITY_PAGE = 100  # Alpaca's page limit for account activities
 # (2x): quantbot holds overnight, so never more than that.
 OVERNIGHT_LEVERAGE = Decimal(2)
 _LOOKBACK_NS = 7 * 86_400 * 1_000_000_000  # covers a long weekend when asking for "latest"
+# A second look at an IOC the POST reply showed still pending that fails this way leaves the
+# order as the reply showed it (accepted, working) rather than failing a submit that was taken.
+_LOOK_AGAIN_FAILURES = (
+    VenueTimeout,
+    VenueConnectionError,
+    VenueUnavailable,
+    VenueRateLimited,
+    VenueSchemaError,
+    NotFound,
+)
 
 
 class AlpacaVenue:
@@ -99,11 +121,12 @@ class AlpacaVenue:
         self.cancel_failures: tuple[CancelFailure, ...] = ()  # from the last cancel_all
         self.capabilities = Capabilities(
             order_types=frozenset({OrderType.MARKET, OrderType.LIMIT}),
-            time_in_force=frozenset({"DAY", "GTC"}),
+            time_in_force=frozenset({"DAY", "GTC", "IOC"}),
             max_leverage=Decimal(1),  # until connect() has read the account's multiplier
             batch_cancel=True,
             has_sessions=True,
-            quotes=True,  # the latest quote; MARKET protection (limit + IOC) is not done yet
+            quotes=True,  # the latest quote
+            market_protection=True,  # a protected MARKET order goes as a limit IOC
             submit_deadline_s=2 * settings.timeout_s,  # connect + read timeout of its request
         )
 
@@ -167,13 +190,45 @@ class AlpacaVenue:
         why = self._local_refusal(intent)
         if why is not None:
             return SubmitResult(SubmitOutcome.REJECTED, None, why)
+        request = convert.order_request(intent, self._instruments[intent.symbol].tick_size)
         try:
-            raw = await self._call(self._trading.submit_order, convert.order_request(intent))
+            raw = await self._call(self._trading.submit_order, request)
         except DuplicateClientOrderId:
             return await self._resolve_duplicate(intent.client_order_id)
         except (VenueRejected, VenueBrokerState) as e:
             return SubmitResult(SubmitOutcome.REJECTED, None, convert.rejection(e, intent))
+        if convert.is_protected(intent):
+            return await self._immediate_outcome(raw, Decimal(str(request.limit_price)))
         return SubmitResult(SubmitOutcome.ACCEPTED, self._order(raw), None)
+
+    async def _immediate_outcome(self, raw: AlpacaOrder, price: Decimal) -> SubmitResult:
+        """A protected MARKET order (a limit IOC at ``price``) is over as soon as Alpaca has
+        routed it. Alpaca often answers the POST before that (``pending_new``), so an order
+        still open with nothing filled is read once more by its client id. One that ended
+        with nothing filled (canceled or expired: nothing was offered within ``price``; or
+        rejected) is answered REJECTED: it never counts as working. One that filled, whole or
+        in part, is ACCEPTED: its fills are booked by the fill sync, which then closes the
+        canceled remainder. One still open after the second look (or whose look failed) is
+        ACCEPTED as it stands and counts as working until the venue shows its end."""
+        order = self._order(raw)
+        if order.status.is_open and not order.filled_qty:
+            try:
+                raw = await self._call(self._trading.get_order_by_client_id, raw.client_order_id)
+            except _LOOK_AGAIN_FAILURES as e:
+                logger.warning("alpaca: IOC {} not read again: {}", raw.client_order_id, e)
+                return SubmitResult(SubmitOutcome.ACCEPTED, order, None)
+            order = self._order(raw)
+        ended = order.status in (OrderStatus.CANCELED, OrderStatus.REJECTED)
+        if not ended or order.filled_qty:
+            return SubmitResult(SubmitOutcome.ACCEPTED, order, None)
+        why = reason(
+            ReasonCode.VENUE_REJECTED,
+            client_order_id=order.client_order_id,
+            status=str(raw.status.value).upper() if raw.status is not None else None,
+            check="protection_price",
+            protection_price=str(price),
+        )
+        return SubmitResult(SubmitOutcome.REJECTED, order, why)
 
     def _local_refusal(self, intent: OrderIntent) -> Reason | None:
         """What is refused without asking Alpaca (nothing is sent)."""

@@ -28,12 +28,12 @@ gates. Per order:
    ``arrival_price``, else the last close, as the collar gate defines it) moved
    ``pretrade.collar_bps`` against the order (a buy pays at most ``ref * (1 + collar)``, a
    sell takes at least ``ref * (1 - collar)``). The venue sends it as a marketable LIMIT IOC
-   at that price (ccxt), so it never fills beyond the collar and never rests; one that finds
+   at that price (ccxt, Alpaca), so it never fills beyond the collar and never rests; one that finds
    nothing within it expires unfilled, answered REJECTED. Risk-reducing orders carry one
    too: the collar gate already refuses to send them at a price outside it. The INTENT
    journaled before the submit carries the protection price, so what was sent is on record.
    (The embedded paper venue honours a protection price but does not ask for one yet, see
-   its capabilities; Alpaca's adapter does not send one yet.)
+   its capabilities.)
 """
 
 from __future__ import annotations

@@ -185,6 +185,9 @@ class AlpacaServer:
     async def _before(self, request: web.Request, fault: Fault) -> web.StreamResponse | None:
         """Faults that refuse the request before it does anything (None: go on)."""
         if fault.kind == "delay":
+            # Received whole (read() keeps the body for the handler), acted on late: a
+            # client that dies meanwhile does not stop the venue acting.
+            await request.read()
             await asyncio.sleep(fault.delay_s)
             return None
         if fault.kind == "http_429":

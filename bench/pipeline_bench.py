@@ -30,9 +30,9 @@ import attrs
 import orjson
 
 from bench.provenance import finish, report_head
-from quantbot.app import Daemon
 from quantbot.clock import NS_PER_S, SimClock
-from quantbot.config import LoadedConfig, load_config
+from quantbot.config.schema import LoadedConfig, load_config
+from quantbot.daemon.daemon import Daemon
 from quantbot.domain.values import Bar
 from quantbot.marketdata.synthetic import SyntheticMarket
 

@@ -115,7 +115,7 @@ def _mb(field: str) -> float:
 
 def bench_config(path: Path, *, deadband_zero: bool = False) -> tuple[Any, dict[str, Any], str]:
     """The config at ``path`` with the benchmark's overrides, the overrides, and its hash."""
-    from quantbot.config import load_config
+    from quantbot.config.schema import load_config
 
     loaded = load_config(path)
     config = loaded.config

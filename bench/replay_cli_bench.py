@@ -46,7 +46,7 @@ def write_json(path: Path, columns_file: Path, bars: int) -> None:
 
 def child(data: Path, out: Path, config: Path) -> dict[str, Any]:
     """One `quantbot replay` in this interpreter: exit status, wall time, peak RSS."""
-    from quantbot.cli import main
+    from quantbot.cli.main import main
 
     argv = ["replay", "--data", str(data), "--out", str(out), "--config", str(config)]
     started = time.perf_counter()
@@ -76,7 +76,7 @@ def run_child(data: Path, config: Path) -> dict[str, Any]:
 def run_benchmark(
     bars: list[int], *, repeat: int, out: Path, config_path: Path, seed: int | None
 ) -> dict[str, Any]:
-    from quantbot.config import load_config
+    from quantbot.config.schema import load_config
 
     loaded = load_config(config_path)
     seed = loaded.config.market.seed if seed is None else seed

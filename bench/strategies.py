@@ -35,7 +35,7 @@ from quantbot.signals.ema_sar import EmaSarSleeve
 from quantbot.sizing.base import SizerOutput
 
 if TYPE_CHECKING:
-    from quantbot.config import Config
+    from quantbot.config.schema import Config
 
 FAST = 10
 SLOW = 30
@@ -116,8 +116,8 @@ def overrides(profile: str, symbol: str, *, deadband_zero: bool = False) -> dict
 def apply_overrides(config: Config, changes: dict[str, Any]) -> Config:
     """``config`` with each dotted key set, built and bounds-checked by the config loader like
     a value from the file (a bad value is a ``ConfigError`` naming the key)."""
-    from quantbot import config_loader as loader
-    from quantbot.config import Config
+    from quantbot.config import loader
+    from quantbot.config.schema import Config
 
     merged = loader.merge(
         loader.to_plain(config), {tuple(k.split(".")): v for k, v in changes.items()}
@@ -176,7 +176,7 @@ def _signal(fast: float, slow: float) -> int:
 
 def _timed_step(step_ns: array) -> type:
     """``DecisionStep`` appending the duration of each ``step`` call (ns) to ``step_ns``."""
-    from quantbot.decision import DecisionStep
+    from quantbot.decision.step import DecisionStep
 
     class TimedStep(DecisionStep):
         def step(self, *args: Any, **kwargs: Any) -> Any:
@@ -206,8 +206,8 @@ async def run_quantbot(
     per-bar timings (ns) of ``step`` and of the whole batch (``play``).
     """
     from quantbot.clock import NS_PER_S, SimClock
-    from quantbot.config import LoadedConfig, config_hash
-    from quantbot.config_loader import to_plain
+    from quantbot.config.loader import to_plain
+    from quantbot.config.schema import LoadedConfig, config_hash
     from quantbot.domain.values import Bar, Side
     from quantbot.research.replay import play, replay_daemon, start
     from quantbot.research.summary import ReplayTally, summarize

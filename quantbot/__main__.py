@@ -2,7 +2,7 @@
 
 import sys
 
-from quantbot.cli import main
+from quantbot.cli.main import main
 
 if __name__ == "__main__":
     sys.exit(main())

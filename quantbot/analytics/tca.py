@@ -39,7 +39,7 @@ from typing import Any
 import attrs
 
 from quantbot.clock import Clock, iso_utc
-from quantbot.config_ops import TcaConfig
+from quantbot.config.ops import TcaConfig
 from quantbot.domain.reasons import Reason
 from quantbot.domain.values import ZERO, Fill, OrderIntent, Quote, SubmitOutcome, to_decimal
 from quantbot.records.durability import Durability

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Mapping
 from decimal import Decimal
 
 from quantbot.clock import Clock
-from quantbot.config import MarketConfig
+from quantbot.config.schema import MarketConfig
 from quantbot.domain.values import Bar
 from quantbot.marketdata.csv_bars import CsvFeed
 from quantbot.marketdata.loaders import load_series

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Protocol
 
 from quantbot.clock import Clock
-from quantbot.config_venues import CcxtConfig
+from quantbot.config.venues import CcxtConfig
 from quantbot.domain.values import Bar
 from quantbot.marketdata.venue_feed import DATA, Reader, VenueFeed
 from quantbot.venues.base import MarketDataVenue

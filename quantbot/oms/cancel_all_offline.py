@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from quantbot.clock import LiveClock
-from quantbot.config import Config
+from quantbot.config.schema import Config
 from quantbot.domain.reasons import Reason
 from quantbot.fsutil import ensure_private_dir
 from quantbot.oms.cancel_all import CancelAllReport, cancel_everything

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import attrs
 
 from quantbot.clock import Clock, LiveClock
-from quantbot.config_ops import RetryConfig
+from quantbot.config.ops import RetryConfig
 from quantbot.domain.errors import (
     VenueAuthError,
     VenueBrokerState,

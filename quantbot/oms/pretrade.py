@@ -83,7 +83,7 @@ from typing import Any
 from loguru import logger
 
 from quantbot.clock import NS_PER_S, Clock
-from quantbot.config_ops import PretradeConfig
+from quantbot.config.ops import PretradeConfig
 from quantbot.domain.errors import ConfigError
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.domain.values import Bar, Fill, OrderIntent

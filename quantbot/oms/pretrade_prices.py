@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from quantbot.clock import NS_PER_S
-from quantbot.config_ops import PretradeConfig
+from quantbot.config.ops import PretradeConfig
 from quantbot.domain.errors import InvariantViolation
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.domain.values import Bar, OrderIntent, to_decimal

@@ -46,7 +46,7 @@ from typing import Any, Protocol
 import attrs
 
 from quantbot.clock import NS_PER_S, Clock, iso_utc
-from quantbot.config_ops import PretradeConfig
+from quantbot.config.ops import PretradeConfig
 from quantbot.domain.errors import VenueError
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.domain.values import OrderIntent, OrderType, Quote, Side, to_decimal

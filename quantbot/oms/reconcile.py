@@ -24,7 +24,7 @@ from decimal import Decimal
 from loguru import logger
 
 from quantbot.clock import NS_PER_S
-from quantbot.config_ops import OmsConfig
+from quantbot.config.ops import OmsConfig
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.domain.values import ZERO, Order, OrderStatus
 from quantbot.oms.journal import EventType

@@ -33,7 +33,7 @@ import orjson
 from loguru import logger
 
 from quantbot.clock import NS_PER_S, Clock, iso_utc
-from quantbot.config_ops import AlertsConfig
+from quantbot.config.ops import AlertsConfig
 from quantbot.domain.errors import ConfigError
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.fsutil import ensure_private_dir, open_private, refuse_symlink

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from quantbot.clock import NS_PER_S, Clock, iso_utc
-from quantbot.config_ops import BREAKER_KEYS, BreakerConfig
+from quantbot.config.ops import BREAKER_KEYS, BreakerConfig
 from quantbot.domain.errors import QuantbotError
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 

@@ -15,7 +15,7 @@ from tenacity.stop import stop_base
 from tenacity.wait import wait_base, wait_exponential
 
 from quantbot.clock import NS_PER_S, Clock
-from quantbot.config_ops import RetryConfig
+from quantbot.config.ops import RetryConfig
 from quantbot.domain.errors import VenueError
 from quantbot.ops.breakers import BreakerBoard, CircuitOpenError
 from quantbot.ops.errors import (

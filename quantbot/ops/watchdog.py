@@ -44,7 +44,7 @@ from typing import Any
 from loguru import logger
 
 from quantbot.clock import NS_PER_S, Clock, iso_utc
-from quantbot.config_ops import WatchdogConfig
+from quantbot.config.ops import WatchdogConfig
 from quantbot.domain.errors import StartupError
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.ops.alerts import AlertSink

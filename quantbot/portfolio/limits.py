@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from quantbot.config_risk import LimitsParams
+from quantbot.config.risk import LimitsParams
 from quantbot.domain.errors import InvariantViolation
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.portfolio.returns import MarketStats

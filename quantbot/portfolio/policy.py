@@ -20,7 +20,7 @@ from typing import Any
 import attrs
 
 from quantbot.clock import NS_PER_S
-from quantbot.config_risk import REGIMES, PolicyParams
+from quantbot.config.risk import REGIMES, PolicyParams
 from quantbot.domain.errors import InvariantViolation
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 

@@ -12,7 +12,7 @@ Used for the resolved config (``quantbot config check``, the run manifest), erro
 - ``Bearer <token>`` and ``<secret name>=<value>`` / ``"<secret name>": "<value>"`` in text.
 
 Only what is shown is redacted: the config's hash is computed from the real values
-(``quantbot.config.load_config``), so two configs that differ only in a token still differ.
+(``quantbot.config.schema.load_config``), so two configs that differ only in a token still differ.
 """
 
 from __future__ import annotations

@@ -29,11 +29,11 @@ from typing import Any
 import attrs
 import orjson
 
-from quantbot.app import Daemon
 from quantbot.clock import NS_PER_S, SimClock, iso_utc
-from quantbot.config import LoadedConfig, config_hash
-from quantbot.config_loader import to_plain
-from quantbot.decision import DecisionStep
+from quantbot.config.loader import to_plain
+from quantbot.config.schema import LoadedConfig, config_hash
+from quantbot.daemon.daemon import Daemon
+from quantbot.decision.step import DecisionStep
 from quantbot.domain.errors import DataError
 from quantbot.domain.values import Bar
 from quantbot.fsutil import ensure_private_dir, write_private

@@ -29,7 +29,7 @@ from quantbot.clock import NS_PER_S
 from quantbot.domain.values import Bar
 
 if TYPE_CHECKING:
-    from quantbot.app import Daemon
+    from quantbot.daemon.daemon import Daemon
 
 NS_PER_DAY = 86_400 * NS_PER_S
 MAX_POINTS = 2000  # a curve of more points than pixels only makes the report bigger

@@ -21,7 +21,7 @@ from typing import Any
 import attrs
 
 from quantbot.clock import NS_PER_S, Clock, iso_utc, utc_date
-from quantbot.config_risk import DailyPolicy, DailyProfile
+from quantbot.config.risk import DailyPolicy, DailyProfile
 from quantbot.domain.errors import InvariantViolation, StartupError
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.risk.daily_ledger import (

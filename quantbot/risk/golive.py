@@ -25,8 +25,8 @@ import attrs
 import orjson
 
 from quantbot.clock import Clock, LiveClock, iso_utc
-from quantbot.config import PROFILES, Config, LoadedConfig, read_secret
-from quantbot.config_venues import CredentialsConfig
+from quantbot.config.schema import PROFILES, Config, LoadedConfig, read_secret
+from quantbot.config.venues import CredentialsConfig
 from quantbot.domain.errors import QuantbotError, StartupError
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.fsutil import atomic_write, ensure_private_dir, open_private

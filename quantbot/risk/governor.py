@@ -30,7 +30,7 @@ from typing import Any
 
 import attrs
 
-from quantbot.config_risk import GovernorParams
+from quantbot.config.risk import GovernorParams
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 
 __all__ = ["GovernorRequest", "GovernorState", "GovernorVerdict", "RiskGovernor"]

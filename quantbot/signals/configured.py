@@ -4,7 +4,7 @@ when the inbox is enabled (its intents reach the decision step through it)."""
 from __future__ import annotations
 
 from quantbot.clock import Clock
-from quantbot.config import Config
+from quantbot.config.schema import Config
 from quantbot.signals.base import Sleeve
 from quantbot.signals.external import ExternalSleeve
 from quantbot.signals.mean_reversion import MeanReversionSleeve

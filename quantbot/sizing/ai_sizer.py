@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from quantbot.config_risk import HarvestPreset, HarvestPresets, SizerParams
+from quantbot.config.risk import HarvestPreset, HarvestPresets, SizerParams
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 
 __all__ = ["HARVEST_POLICIES", "AISizer", "SizerProposal"]

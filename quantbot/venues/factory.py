@@ -18,8 +18,8 @@ from typing import Any
 from loguru import logger
 
 from quantbot.clock import Clock
-from quantbot.config import Config, read_secret
-from quantbot.config_venues import CredentialsConfig
+from quantbot.config.schema import Config, read_secret
+from quantbot.config.venues import CredentialsConfig
 from quantbot.domain.errors import StartupError
 from quantbot.domain.values import Instrument
 from quantbot.venues.sim.faults import FaultyVenue, plan_from_env

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from quantbot.clock import NS_PER_S, SimClock
-from quantbot.config_venues import AlpacaConfig, CcxtConfig
+from quantbot.config.venues import AlpacaConfig, CcxtConfig
 from quantbot.domain.values import Bar, Instrument
 from quantbot.testing.alpaca import TEST_KEY, TEST_SECRET, AlpacaServer
 from quantbot.testing.binance import TEST_API_KEY, TEST_API_SECRET, BinanceServer

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from quantbot.config_ops import BreakerConfig, OmsConfig
+from quantbot.config.ops import BreakerConfig, OmsConfig
 from quantbot.domain.reasons import Reason, ReasonCode
 from quantbot.domain.values import OrderIntent, OrderStatus, OrderType, Side, SubmitOutcome
 from quantbot.oms.journal import Journal, read_journal

@@ -11,8 +11,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from quantbot.app import Daemon
-from quantbot.config import load_config
+from quantbot.config.schema import load_config
+from quantbot.daemon.daemon import Daemon
 from quantbot.domain.values import OrderIntent, OrderType, Side
 from quantbot.testing.alpaca import TEST_KEY, TEST_SECRET, AlpacaServer
 from quantbot.testing.clock import ServerClock

@@ -11,10 +11,10 @@ import attrs
 import orjson
 import pytest
 
-from quantbot.app import EXIT_HALTED, Daemon
 from quantbot.clock import NS_PER_S, LiveClock, SimClock
-from quantbot.config import load_config
-from quantbot.config_ops import BreakerConfig, OmsConfig, PretradeConfig, RetryConfig
+from quantbot.config.ops import BreakerConfig, OmsConfig, PretradeConfig, RetryConfig
+from quantbot.config.schema import load_config
+from quantbot.daemon.daemon import EXIT_HALTED, Daemon
 from quantbot.domain.reasons import Reason, ReasonCode
 from quantbot.domain.values import Bar, Instrument, OrderIntent, Side, SubmitOutcome
 from quantbot.oms.journal import Journal, read_journal

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import orjson
 
-from quantbot.app import EXIT_OK, Daemon
 from quantbot.clock import LiveClock
-from quantbot.config import load_config
+from quantbot.config.schema import load_config
+from quantbot.daemon.daemon import EXIT_OK, Daemon
 from quantbot.venues.factory import make_venue
 
 SHARED_DAILY = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "daily"

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import orjson
 
-from quantbot.app import Daemon
 from quantbot.clock import NS_PER_S, SimClock
-from quantbot.config import load_config
+from quantbot.config.schema import load_config
+from quantbot.daemon.daemon import Daemon
 from quantbot.domain.values import Bar, OrderIntent, Side
 
 

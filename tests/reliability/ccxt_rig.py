@@ -22,8 +22,8 @@ from typing import Any, TypeVar
 import attrs
 
 from quantbot.clock import Clock, SimClock
-from quantbot.config_ops import BreakerConfig, OmsConfig, PretradeConfig, RetryConfig
-from quantbot.config_venues import CcxtConfig
+from quantbot.config.ops import BreakerConfig, OmsConfig, PretradeConfig, RetryConfig
+from quantbot.config.venues import CcxtConfig
 from quantbot.domain.reasons import Reason, ReasonCode
 from quantbot.domain.values import OrderIntent, OrderType, Side
 from quantbot.oms.journal import Journal, read_journal

@@ -11,10 +11,10 @@ from typing import Any
 import orjson
 
 from quantbot.clock import NS_PER_S, SimClock
-from quantbot.config import load_config
-from quantbot.decision import Decision, DecisionStep, PortfolioView
+from quantbot.config.schema import load_config
+from quantbot.daemon.intake import IntentIntake, open_intake
+from quantbot.decision.step import Decision, DecisionStep, PortfolioView
 from quantbot.domain.values import Bar, Instrument
-from quantbot.intake import IntentIntake, open_intake
 from quantbot.records.jsonl import RotatingJsonl
 
 T0 = 1_763_726_400 * NS_PER_S  # 2025-11-21T12:00:00Z

@@ -28,7 +28,7 @@ import orjson
 import pytest
 
 from quantbot.clock import NS_PER_S, SimClock
-from quantbot.config_risk import DailyPolicy, DailyProfile
+from quantbot.config.risk import DailyPolicy, DailyProfile
 from quantbot.domain.reasons import Reason, ReasonCode
 from quantbot.domain.values import Bar, Instrument, OrderIntent, Side, SubmitOutcome
 from quantbot.oms.journal import Journal, read_journal

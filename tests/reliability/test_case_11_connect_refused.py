@@ -21,7 +21,7 @@ from typing import Any
 import attrs
 import pytest
 
-from quantbot.config_venues import AlpacaConfig
+from quantbot.config.venues import AlpacaConfig
 from quantbot.domain.reasons import ReasonCode
 from quantbot.domain.values import OrderIntent, OrderStatus, Side, SubmitOutcome
 from quantbot.oms.journal import read_journal

@@ -24,7 +24,7 @@ import aiohttp
 import orjson
 import pytest
 
-from quantbot.config_ops import RetryConfig
+from quantbot.config.ops import RetryConfig
 from quantbot.domain.reasons import ReasonCode
 from quantbot.domain.values import OrderIntent, OrderType, Side, SubmitOutcome
 from quantbot.oms.manager import ORDERS, POSITIONS

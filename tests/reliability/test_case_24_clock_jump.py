@@ -10,9 +10,9 @@ from pathlib import Path
 
 import orjson
 
-from quantbot.app import Daemon
 from quantbot.clock import NS_PER_S, SimClock
-from quantbot.config import load_config
+from quantbot.config.schema import load_config
+from quantbot.daemon.daemon import Daemon
 from quantbot.marketdata.sources import open_stream
 
 T0 = 1_763_726_400_000_000_000  # 2025-11-21T12:00:00Z

@@ -17,7 +17,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from quantbot.config_ops import BreakerConfig, PretradeConfig
+from quantbot.config.ops import BreakerConfig, PretradeConfig
 from quantbot.domain.reasons import ReasonCode
 from quantbot.domain.values import OrderIntent, Side, SubmitOutcome
 from quantbot.oms.journal import read_journal

@@ -25,7 +25,7 @@ import orjson
 import pytest
 
 from quantbot.clock import SimClock
-from quantbot.config_venues import CcxtConfig
+from quantbot.config.venues import CcxtConfig
 from quantbot.domain.values import OrderIntent, OrderType, Side
 from quantbot.oms.journal import Journal, read_journal
 from quantbot.oms.ledger import Ledger

@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from quantbot.config import config_hash, load_config
+from quantbot.config.schema import config_hash, load_config
 from tests.integration.daemon import quantbot_env, run
 
 pytestmark = pytest.mark.e2e

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from quantbot.config import load_config
+from quantbot.config.schema import load_config
 from quantbot.venues.factory import account_mode
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

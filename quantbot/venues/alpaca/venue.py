@@ -34,7 +34,7 @@ from alpaca.trading.requests import GetOrdersRequest
 from loguru import logger
 
 from quantbot.clock import Clock
-from quantbot.config_venues import AlpacaConfig
+from quantbot.config.venues import AlpacaConfig
 from quantbot.domain.errors import (
     VenueBrokerState,
     VenueConnectionError,

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import ccxt.async_support
 
-from quantbot.config_venues import CcxtConfig
+from quantbot.config.venues import CcxtConfig
 from quantbot.domain.errors import ConfigError
 
 _COMMON = {

@@ -20,7 +20,7 @@ from typing import Any
 
 import attrs
 
-from quantbot.config_venues import CcxtConfig
+from quantbot.config.venues import CcxtConfig
 from quantbot.domain.errors import ConfigError, VenueSchemaError
 from quantbot.domain.values import Instrument, Position
 from quantbot.venues.base import Account

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 import ccxt.pro
 
 from quantbot.clock import Clock
-from quantbot.config_venues import CcxtConfig
+from quantbot.config.venues import CcxtConfig
 from quantbot.domain.errors import ConfigError, VenueError, VenueSchemaError
 from quantbot.domain.values import Bar
 from quantbot.ops.breakers import CircuitOpenError

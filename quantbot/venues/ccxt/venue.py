@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 import attrs
 
 from quantbot.clock import Clock
-from quantbot.config_venues import CcxtConfig
+from quantbot.config.venues import CcxtConfig
 from quantbot.domain.errors import VenueClockSkew, VenueSchemaError
 from quantbot.domain.reasons import ReasonCode, reason
 from quantbot.domain.values import (

@@ -22,10 +22,10 @@ from quantbot.analytics.execution_report import (
     write_report,
 )
 from quantbot.analytics.tca import TcaOrder, TcaRecorder, costs
+from quantbot.cli.report import add_report_parser, run_report
 from quantbot.clock import NS_PER_S, SimClock, iso_utc
-from quantbot.config_ops import TcaConfig
+from quantbot.config.ops import TcaConfig
 from quantbot.domain.values import Fill, OrderIntent, Side
-from quantbot.report_cli import add_report_parser, run_report
 
 DAY = "2026-03-02"
 

@@ -11,7 +11,7 @@ import pytest
 
 from quantbot.analytics.tca import TcaRecorder
 from quantbot.clock import NS_PER_S, SimClock
-from quantbot.config_ops import TcaConfig
+from quantbot.config.ops import TcaConfig
 from quantbot.domain.values import Fill, OrderIntent, OrderType, Quote, Side
 
 T0 = int(datetime(2026, 3, 2, 14, 30, tzinfo=UTC).timestamp()) * NS_PER_S

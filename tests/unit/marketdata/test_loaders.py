@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from quantbot.clock import NS_PER_S, SimClock
-from quantbot.config import MarketConfig
+from quantbot.config.schema import MarketConfig
 from quantbot.domain.errors import DataError
 from quantbot.domain.values import Bar
 from quantbot.marketdata.loaders import load_bars, load_series

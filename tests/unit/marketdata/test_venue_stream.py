@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from quantbot.clock import NS_PER_S, SimClock
-from quantbot.config_venues import CcxtConfig
+from quantbot.config.venues import CcxtConfig
 from quantbot.domain.errors import VenueConnectionError, VenueUnavailable
 from quantbot.domain.values import Bar, Quote
 from quantbot.marketdata.venue_stream import VenueStream, ccxt_push

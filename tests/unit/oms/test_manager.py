@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from quantbot.clock import SimClock
-from quantbot.config_ops import OmsConfig
+from quantbot.config.ops import OmsConfig
 from quantbot.domain.reasons import ReasonCode, reason
 from quantbot.domain.values import (
     Bar,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from quantbot.clock import SimClock
-from quantbot.config_ops import BreakerConfig, RetryConfig
+from quantbot.config.ops import BreakerConfig, RetryConfig
 from quantbot.domain.values import Instrument
 from quantbot.oms.journal import Journal
 from quantbot.oms.ledger import Ledger

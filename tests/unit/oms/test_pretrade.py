@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from quantbot.clock import NS_PER_S, SimClock
-from quantbot.config_ops import PretradeConfig
+from quantbot.config.ops import PretradeConfig
 from quantbot.domain.errors import ConfigError, InvariantViolation
 from quantbot.domain.reasons import Reason, ReasonCode
 from quantbot.domain.values import Bar, Fill, OrderIntent, OrderType, Side

@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from quantbot.clock import NS_PER_S, SimClock
-from quantbot.config_ops import PretradeConfig
+from quantbot.config.ops import PretradeConfig
 from quantbot.domain.reasons import Reason, ReasonCode
 from quantbot.domain.values import Bar, OrderIntent, OrderType, Side
 from quantbot.oms.pretrade import PretradeGates

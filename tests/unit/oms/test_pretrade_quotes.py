@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from quantbot.clock import NS_PER_S, SimClock
-from quantbot.config_ops import PretradeConfig
+from quantbot.config.ops import PretradeConfig
 from quantbot.domain.reasons import ReasonCode
 from quantbot.domain.values import Bar, Instrument, OrderIntent, OrderType, Quote, Side
 from quantbot.oms.pretrade import PretradeGates

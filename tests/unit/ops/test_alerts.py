@@ -16,7 +16,7 @@ import pytest
 from loguru import logger
 
 from quantbot.clock import NS_PER_S, SimClock
-from quantbot.config_ops import AlertsConfig
+from quantbot.config.ops import AlertsConfig
 from quantbot.domain.errors import ConfigError
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.ops.alerts import (

@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from quantbot.clock import SimClock
-from quantbot.config_ops import BreakerConfig
+from quantbot.config.ops import BreakerConfig
 from quantbot.domain.reasons import ReasonCode
 from quantbot.ops.breakers import BreakerBoard, BreakerState, CircuitOpenError
 

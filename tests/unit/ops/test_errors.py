@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from quantbot.clock import SimClock
-from quantbot.config_ops import BreakerConfig
+from quantbot.config.ops import BreakerConfig
 from quantbot.domain.errors import (
     ConfigError,
     DataError,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from quantbot.clock import NS_PER_S, SimClock
-from quantbot.config_ops import BreakerConfig, RetryConfig
+from quantbot.config.ops import BreakerConfig, RetryConfig
 from quantbot.domain.errors import (
     DataError,
     VenueAuthError,

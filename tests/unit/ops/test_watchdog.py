@@ -13,8 +13,8 @@ import orjson
 import pytest
 
 from quantbot.clock import SimClock
-from quantbot.config import load_config
-from quantbot.config_ops import AlertsConfig, WatchdogConfig
+from quantbot.config.ops import AlertsConfig, WatchdogConfig
+from quantbot.config.schema import load_config
 from quantbot.domain.errors import ConfigError, StartupError
 from quantbot.domain.reasons import Reason, ReasonCode
 from quantbot.ops.alerts import AlertSink

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from quantbot.config_risk import LimitsConfig, LimitsParams
+from quantbot.config.risk import LimitsConfig, LimitsParams
 from quantbot.domain.errors import InvariantViolation
 from quantbot.domain.reasons import ReasonCode
 from quantbot.domain.values import Bar

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from quantbot.config_risk import REGIMES, PolicyParams
+from quantbot.config.risk import REGIMES, PolicyParams
 from quantbot.domain.errors import InvariantViolation
 from quantbot.domain.reasons import ReasonCode
 from quantbot.portfolio.policy import ExecutionPolicy, PolicyInput, PolicyVerdict

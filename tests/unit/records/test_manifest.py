@@ -7,7 +7,7 @@ from pathlib import Path
 
 import orjson
 
-from quantbot.config import load_config, redacted
+from quantbot.config.schema import load_config, redacted
 from quantbot.records.manifest import build_manifest, git_commit, write_manifest
 
 T0 = 1_763_726_400_000_000_000  # 2025-11-21T12:00:00Z

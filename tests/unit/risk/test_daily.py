@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from quantbot.clock import NS_PER_S, SimClock
-from quantbot.config_risk import DailyPolicy, DailyProfile
+from quantbot.config.risk import DailyPolicy, DailyProfile
 from quantbot.domain.errors import InvariantViolation, StartupError
 from quantbot.domain.reasons import ReasonCode
 from quantbot.risk.daily import DailyRiskGuard, trading_day

@@ -11,9 +11,9 @@ import attrs
 import orjson
 import pytest
 
-from quantbot import golive_cli
+from quantbot.cli import golive as golive_cli
 from quantbot.clock import SimClock
-from quantbot.config import LoadedConfig, load_config
+from quantbot.config.schema import LoadedConfig, load_config
 from quantbot.domain.errors import StartupError
 from quantbot.domain.reasons import ReasonCode
 from quantbot.oms.journal import EventType, Journal

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from quantbot.config_risk import GovernorParams
+from quantbot.config.risk import GovernorParams
 from quantbot.domain.reasons import ReasonCode
 from quantbot.risk.governor import GovernorRequest, GovernorState, GovernorVerdict, RiskGovernor
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from quantbot.config_risk import HarvestPreset, HarvestPresets, SizerParams
+from quantbot.config.risk import HarvestPreset, HarvestPresets, SizerParams
 from quantbot.domain.reasons import ReasonCode
 from quantbot.sizing.ai_sizer import AISizer, SizerProposal
 

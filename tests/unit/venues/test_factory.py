@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from quantbot.clock import SimClock
-from quantbot.config import load_config
+from quantbot.config.schema import load_config
 from quantbot.domain.errors import StartupError
 from quantbot.venues.factory import account_mode, credentials, make_venue
 
@@ -85,9 +85,9 @@ def test_the_embedded_venue_never_imports_a_real_venues_sdk() -> None:
     code = (
         "import sys\n"
         "from pathlib import Path\n"
-        "import quantbot.cli, quantbot.app\n"
+        "import quantbot.cli.main, quantbot.daemon.daemon\n"
         "from quantbot.clock import LiveClock\n"
-        "from quantbot.config import load_config\n"
+        "from quantbot.config.schema import load_config\n"
         "from quantbot.venues.factory import make_venue\n"
         "make_venue(load_config(None, environ={}).config, mode='shadow', clock=LiveClock(),"
         " state_dir=Path('.'), environ={})\n"

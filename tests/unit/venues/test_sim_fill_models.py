@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from quantbot.clock import NS_PER_S, SimClock
-from quantbot.config import load_config
+from quantbot.config.schema import load_config
 from quantbot.domain.errors import ConfigError
 from quantbot.domain.values import (
     Bar,

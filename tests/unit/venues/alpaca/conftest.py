@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from quantbot.config_venues import AlpacaConfig
+from quantbot.config.venues import AlpacaConfig
 from quantbot.testing.alpaca import TEST_KEY, TEST_SECRET, AlpacaServer
 from quantbot.testing.clock import ServerClock
 from quantbot.venues.alpaca.venue import AlpacaVenue

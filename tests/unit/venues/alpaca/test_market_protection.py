@@ -14,7 +14,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from quantbot.config_ops import PretradeConfig
+from quantbot.config.ops import PretradeConfig
 from quantbot.domain.reasons import ReasonCode
 from quantbot.domain.values import OrderIntent, OrderStatus, OrderType, Side, SubmitOutcome
 from quantbot.oms.journal import Journal, read_journal

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from quantbot.clock import SimClock
-from quantbot.config_venues import CcxtConfig
+from quantbot.config.venues import CcxtConfig
 from quantbot.domain.values import OrderIntent, OrderType, Side
 from quantbot.testing.binance import TEST_API_KEY, TEST_API_SECRET, BinanceServer
 from quantbot.venues.ccxt import CcxtVenue

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from quantbot.clock import SimClock
-from quantbot.config_venues import CcxtConfig
+from quantbot.config.venues import CcxtConfig
 from quantbot.domain.errors import (
     ConfigError,
     VenueAuthError,

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import pytest
 
 from quantbot.clock import SimClock
-from quantbot.config_venues import CcxtConfig
+from quantbot.config.venues import CcxtConfig
 from quantbot.domain.errors import ConfigError, VenueConnectionError, VenueTimeout
 from quantbot.domain.values import Bar
 from quantbot.testing.binance import TEST_API_KEY, TEST_API_SECRET, BinanceServer

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from quantbot.clock import SimClock
-from quantbot.config_venues import CcxtConfig
+from quantbot.config.venues import CcxtConfig
 from quantbot.domain.errors import VenueClockSkew, VenueClockSkewPersistent
 from quantbot.domain.values import SubmitOutcome
 from quantbot.testing.binance import TEST_API_KEY, TEST_API_SECRET, BinanceServer

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from quantbot.clock import SimClock
-from quantbot.config_venues import CcxtConfig
+from quantbot.config.venues import CcxtConfig
 from quantbot.domain.errors import ConfigError, VenueRejected, VenueSchemaError
 from quantbot.domain.values import OrderStatus, Side, SubmitOutcome
 from quantbot.testing.binance import TEST_API_KEY, TEST_API_SECRET, BinanceServer

@@ -1,0 +1,115 @@
+"""`quantbot replay`: the command line of the replay engine."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any, TextIO
+
+from quantbot.cli.event_loop import run_on_event_loop
+from quantbot.clock import iso_utc
+from quantbot.domain.errors import DataError
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from e
+
+
+class ProgressLine:
+    """A line to ``out`` each time another ``1/steps`` of the bars has been played (a tenth
+    by default; the last line is at 100%), so a long replay is visibly moving. Counted in
+    bars, not timed: the same replay prints the same lines."""
+
+    def __init__(self, out: TextIO, steps: int = 10) -> None:
+        self._out = out
+        self._steps = steps
+        self._shown = 0  # steps already shown
+
+    def __call__(self, played: int, total: int, ts_ns: int) -> None:
+        reached = played * self._steps // total
+        if reached <= self._shown:
+            return
+        self._shown = reached
+        self._out.write(
+            f"replay: {played:,} of {total:,} bars ({played * 100 // total}%), "
+            f"market time {iso_utc(ts_ns)[:16].replace('T', ' ')}\n"
+        )
+        self._out.flush()
+
+
+# A directory given to --data stands for the bar files directly in it.
+_DATA_SUFFIXES = (".csv", ".json")
+
+
+def data_files(paths: list[Path]) -> tuple[Path, ...]:
+    """``--data``'s files: a file as given, a directory as its ``*.csv`` and ``*.json`` files
+    (not hidden, not in subdirectories), sorted by name so the replay id does not depend on
+    the order the filesystem lists them in."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            inside = sorted(
+                p
+                for p in path.iterdir()
+                if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in _DATA_SUFFIXES
+            )
+            if not inside:
+                raise DataError(f"--data {path}: a directory with no .csv or .json files in it")
+            files.extend(inside)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise DataError(f"--data: no such file or directory: {path}")
+    return tuple(files)
+
+
+def add_parser(sub: Any, with_config: Any, profiles: tuple[str, ...]) -> None:
+    p = with_config(
+        sub.add_parser(
+            "replay",
+            help="run the live pipeline over historical bars (records under runtime/replay/)",
+        )
+    )
+    p.add_argument(
+        "--data",
+        type=Path,
+        nargs="+",
+        required=True,
+        help="bar files, or directories of them (their *.csv and *.json): daily CSV "
+        "(date,open,high,low,close,volume[,adj_close]), Binance "
+        "kline CSV, or ccxt OHLCV JSON ([[ms, o, h, l, c, v], ...]); the symbol comes from the "
+        "file name (AAPL.csv, btc_usdt-1m.json: BTC/USDT) unless the file names it",
+    )
+    p.add_argument("--from", dest="date_from", type=_day, default=None, help="first day (UTC)")
+    p.add_argument("--to", dest="date_to", type=_day, default=None, help="last day (UTC)")
+    p.add_argument("--symbols", nargs="+", default=(), help="only these symbols")
+    p.add_argument("--out", type=Path, default=None, help="root for runtime/replay/<id>/")
+    p.add_argument("--trading-mode", choices=profiles, default=None, dest="trading_profile")
+
+
+def run(args: argparse.Namespace, loaded: Any) -> int:
+    # Imported here: the daemon and its stages load only for the commands that need them.
+    from quantbot.research.replay import ReplayRequest, describe, run_replay  # noqa: PLC0415
+
+    data = data_files(args.data)
+    if args.date_from and args.date_to and args.date_from > args.date_to:
+        raise DataError(f"--from {args.date_from} is after --to {args.date_to}")
+    request = ReplayRequest(
+        data=data,
+        symbols=tuple(args.symbols),
+        date_from=args.date_from,
+        date_to=args.date_to,
+        out_root=args.out,
+    )
+
+    async def main() -> int:
+        result = await run_replay(loaded, request, progress=ProgressLine(sys.stderr))
+        print(describe(result), flush=True)
+        return 0
+
+    return run_on_event_loop(main())

@@ -1,0 +1,1 @@
+"""The configuration: the frozen schema, the loader (file:line errors), its sections."""

@@ -1,0 +1,403 @@
+"""The configuration schema: one frozen tree, checked before anything starts.
+
+Every key in ``config.toml`` maps to a field here; the defaults here are the paper-safe values
+that ``config.toml`` documents. Execution mode is *not* in the config (it is a CLI switch);
+the trading profile is (``run.trading_profile``) and only picks a named parameter set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator, Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import attrs
+import orjson
+
+from quantbot.config import loader
+from quantbot.config.limits import defaulted_limits, require_stated
+from quantbot.config.loader import setting
+from quantbot.config.ops import (
+    AlertsConfig,
+    BreakerConfig,
+    ControlConfig,
+    OmsConfig,
+    PretradeConfig,
+    ReconcileConfig,
+    RetryConfig,
+    TcaConfig,
+    WatchdogConfig,
+    watchdog_problems,
+)
+from quantbot.config.risk import (
+    DailyRiskConfig,
+    GovernorConfig,
+    InboxConfig,
+    LimitsConfig,
+    PolicyConfig,
+    RiskParams,
+    SizerConfig,
+    risk_problems,
+)
+from quantbot.config.venues import AlpacaConfig, CcxtConfig
+from quantbot.domain.errors import ConfigError
+from quantbot.records.redact import redact_tree
+from quantbot.venues.sim.session import SessionCalendar
+
+PROFILES = ("conservative", "balanced", "aggressive")
+EXECUTION_MODES = ("paper", "shadow", "live")
+SLEEVES = ("trend", "mean_reversion", "external")
+
+
+@attrs.frozen
+class RunConfig:
+    trading_profile: str = setting("conservative")  # checked against PROFILES with a clear error
+    state_dir: str = setting("state")
+    runtime_dir: str = setting("runtime")
+    status_interval_s: float = setting(5.0, gt=0)
+    client_id_namespace: str = setting("quantbot")
+    log_level: str = setting("INFO", choices=("TRACE", "DEBUG", "INFO", "WARNING", "ERROR"))
+    shutdown_grace_s: float = setting(5.0, ge=0)
+
+
+@attrs.frozen
+class MarketConfig:
+    # "venue": bars polled from the configured real venue (venue.name = ccxt or alpaca).
+    source: str = setting("synthetic", choices=("synthetic", "csv", "venue"))
+    symbols: list[str] = setting(["SIMA", "SIMB", "SIMC"])
+    bar_interval_s: float = setting(1.0, gt=0)
+    seed: int = setting(7, ge=0)
+    spread_bps: float = setting(2.0, ge=0)
+    csv_paths: list[str] = setting([])
+    csv_pace: str = setting("fast", choices=("fast", "realtime"))
+    csv_speed: float = setting(1.0, gt=0)
+
+
+@attrs.frozen
+class DataContractConfig:
+    max_staleness_s: float = setting(10.0, gt=0)
+    max_jump_fraction: float = setting(0.25, gt=0)
+
+
+@attrs.frozen
+class InstrumentDefaults:
+    tick_size: Decimal = setting(Decimal("0.01"), gt=0)
+    lot_size: Decimal = setting(Decimal("1"), gt=0)
+    min_notional: Decimal = setting(Decimal("1"), ge=0)
+
+
+@attrs.frozen
+class TrendConfig:
+    fast: int = setting(10, ge=1)
+    slow: int = setting(30, ge=2)
+    scale: float = setting(2.0, gt=0)
+
+
+@attrs.frozen
+class MeanReversionConfig:
+    window: int = setting(20, ge=2)
+    entry_z: float = setting(1.0, ge=0)
+    max_z: float = setting(3.0, gt=0)
+
+
+@attrs.frozen
+class SignalsConfig:
+    trend: TrendConfig = setting(TrendConfig())
+    mean_reversion: MeanReversionConfig = setting(MeanReversionConfig())
+
+
+@attrs.frozen
+class ProfileParams:
+    equity_fraction: float = setting(0.05, gt=0, le=1)
+    max_position_usd: float = setting(5_000.0, gt=0)
+    deadband: float = setting(0.2, ge=0, le=1)
+
+
+@attrs.frozen
+class Profiles:
+    conservative: ProfileParams = setting(ProfileParams(0.05, 5_000.0, 0.2))
+    balanced: ProfileParams = setting(ProfileParams(0.10, 15_000.0, 0.1))
+    aggressive: ProfileParams = setting(ProfileParams(0.20, 40_000.0, 0.05))
+
+
+@attrs.frozen
+class ComponentWeights:
+    """How much each signal sleeve counts in the net target, per profile."""
+
+    trend: float = setting(0.5, ge=0)
+    mean_reversion: float = setting(0.5, ge=0)
+    # The TradeIntent inbox's sleeve: counts only while an intent for the symbol is live.
+    external: float = setting(1.0, ge=0)
+
+
+@attrs.frozen
+class RegimeComponents:
+    conservative: ComponentWeights = setting(ComponentWeights(0.7, 0.3, 1.0))
+    balanced: ComponentWeights = setting(ComponentWeights(0.5, 0.5, 1.0))
+    aggressive: ComponentWeights = setting(ComponentWeights(0.4, 0.6, 1.0))
+
+
+@attrs.frozen
+class LiquidityThresholds:
+    min_bar_volume: float = setting(100.0, ge=0)
+    max_participation: float = setting(0.05, gt=0, le=1)
+
+
+@attrs.frozen
+class Liquidity:
+    """Keyed by profile name; the middle one is ``balanced``, never ``moderate``."""
+
+    conservative: LiquidityThresholds = setting(LiquidityThresholds(500.0, 0.02))
+    balanced: LiquidityThresholds = setting(LiquidityThresholds(200.0, 0.05))
+    aggressive: LiquidityThresholds = setting(LiquidityThresholds(50.0, 0.10))
+
+
+@attrs.frozen
+class SimVenueConfig:
+    initial_cash: Decimal = setting(Decimal("100000"), gt=0)
+    fee_bps: float = setting(1.0, ge=0, le=1000)
+    slippage_bps: float = setting(2.0, ge=0, le=1000)
+    participation_cap: float = setting(0.1, gt=0, le=1)
+    buying_power_multiple: float = setting(2.0, gt=0, le=10)
+    session: str = setting("")  # "HH:MM-HH:MM" UTC on weekdays; empty: always open
+    # Which price of a bar a market order takes (venues/sim/matching.py).
+    fill_model: str = setting("next_open", choices=("next_open", "next_vwap", "close"))
+    # An assumed bid/ask spread (bars carry none): a proxy, half of it paid on every market fill.
+    proxy_spread_bps: float = setting(0.0, ge=0, le=1000)
+
+
+@attrs.frozen
+class VenueConfig:
+    name: str = setting("sim", choices=("sim", "ccxt", "alpaca"))
+    sim: SimVenueConfig = setting(SimVenueConfig())
+    alpaca: AlpacaConfig = setting(AlpacaConfig())
+    ccxt: CcxtConfig = setting(CcxtConfig())
+
+
+@attrs.frozen
+class RecordsConfig:
+    decisions_file: str = setting("decisions.jsonl")
+    fsync_every_steps: int = setting(50, ge=1)
+    # Rotate the decision records by UTC day (false: one file; replay uses one per replay).
+    rotate_daily: bool = setting(True)
+
+
+@attrs.frozen
+class Config:
+    run: RunConfig = setting(RunConfig())
+    market: MarketConfig = setting(MarketConfig())
+    data_contract: DataContractConfig = setting(DataContractConfig())
+    instrument_defaults: InstrumentDefaults = setting(InstrumentDefaults())
+    signals: SignalsConfig = setting(SignalsConfig())
+    profiles: Profiles = setting(Profiles())
+    regime_components: RegimeComponents = setting(RegimeComponents())
+    liquidity: Liquidity = setting(Liquidity())
+    venue: VenueConfig = setting(VenueConfig())
+    records: RecordsConfig = setting(RecordsConfig())
+    breakers: BreakerConfig = setting(BreakerConfig())
+    retry: RetryConfig = setting(RetryConfig())
+    pretrade: PretradeConfig = setting(PretradeConfig())
+    oms: OmsConfig = setting(OmsConfig())
+    reconcile: ReconcileConfig = setting(ReconcileConfig())
+    alerts: AlertsConfig = setting(AlertsConfig())
+    control: ControlConfig = setting(ControlConfig())
+    sizer: SizerConfig = setting(SizerConfig())
+    policy: PolicyConfig = setting(PolicyConfig())
+    governor: GovernorConfig = setting(GovernorConfig())
+    limits: LimitsConfig = setting(LimitsConfig())
+    daily_risk: DailyRiskConfig = setting(DailyRiskConfig())
+    inbox: InboxConfig = setting(InboxConfig())
+    tca: TcaConfig = setting(TcaConfig())
+    watchdog: WatchdogConfig = setting(WatchdogConfig())
+
+    @property
+    def risk_params(self) -> RiskParams:
+        """The active profile's sizer, policy, governor, limits and daily-risk values."""
+        name = self.run.trading_profile
+        return RiskParams(
+            sizer=getattr(self.sizer, name),
+            policy=getattr(self.policy, name),
+            governor=getattr(self.governor, name),
+            limits=getattr(self.limits, name),
+            daily=getattr(self.daily_risk, name),
+        )
+
+    @property
+    def profile(self) -> ProfileParams:
+        return getattr(self.profiles, self.run.trading_profile)
+
+    @property
+    def components(self) -> ComponentWeights:
+        return getattr(self.regime_components, self.run.trading_profile)
+
+    @property
+    def liquidity_thresholds(self) -> LiquidityThresholds:
+        return getattr(self.liquidity, self.run.trading_profile)
+
+
+@attrs.frozen
+class LoadedConfig:
+    """The resolved config plus where it came from (for the manifest and `config check`)."""
+
+    config: Config
+    path: Path | None
+    env_keys: dict[str, str]  # "section.key" -> environment variable name
+    hash: str
+    # Limits the file (and environment) left to their defaults (``config.limits``).
+    defaulted_limits: tuple[str, ...] = ()
+
+    def plain(self) -> dict[str, Any]:
+        return loader.to_plain(self.config)
+
+
+def load_config(
+    path: Path | None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    trading_profile: str | None = None,
+    execution_mode: str | None = None,
+) -> LoadedConfig:
+    """Read ``path`` (or defaults when None), apply environment overrides, validate all of it.
+
+    ``trading_profile`` is the CLI's override; like the file's value it must name a profile.
+    With ``execution_mode="live"`` every limit must be stated (``config.limits``).
+    """
+    environ = os.environ if environ is None else environ
+    data, text = loader.read_toml(path) if path is not None else ({}, "")
+    overrides = loader.env_overrides(Config, environ)
+    merged = loader.merge(data, {p: v for p, (_, v) in overrides.items()})
+    if trading_profile is not None:
+        run = merged.setdefault("run", {})
+        if isinstance(run, dict):  # a `run` that is not a table is reported by build() below
+            run["trading_profile"] = trading_profile
+    env_names = {p: name for p, (name, _) in overrides.items()}
+    locate = loader.locator(path, text, env_names)
+    if trading_profile is not None:
+        cli = ("run", "trading_profile")
+        base_locate = locate
+        locate = lambda kp: "command line --trading-mode" if kp == cli else base_locate(kp)  # noqa: E731
+    config = loader.build(Config, merged, locate)
+    _check_consistency(config, locate)
+    defaulted = defaulted_limits(merged, config.run.trading_profile)
+    require_stated(defaulted, path, execution_mode or "")
+    plain = loader.to_plain(config)
+    return LoadedConfig(
+        config=config,
+        path=path,
+        env_keys={".".join(p): name for p, name in env_names.items()},
+        hash=config_hash(plain),
+        defaulted_limits=tuple(defaulted),
+    )
+
+
+Problem = tuple[tuple[str, ...], Any, str]
+
+
+def _check_consistency(config: Config, locate: loader.Locator) -> None:
+    """Second pass: rules that involve more than one key. The first problem is reported."""
+    for key_path, value, problem in _problems(config):
+        raise ConfigError(f"{locate(key_path)}: {'.'.join(key_path)} = {value!r}: {problem}")
+
+
+def _problems(config: Config) -> Iterator[Problem]:
+    profile = config.run.trading_profile
+    if profile not in PROFILES:
+        yield (
+            ("run", "trading_profile"),
+            profile,
+            f"unknown trading profile (use one of {', '.join(PROFILES)})",
+        )
+    trend, mr = config.signals.trend, config.signals.mean_reversion
+    if trend.fast >= trend.slow:
+        yield (
+            ("signals", "trend", "fast"),
+            trend.fast,
+            f"must be below signals.trend.slow ({trend.slow})",
+        )
+    if mr.max_z <= mr.entry_z:
+        yield (
+            ("signals", "mean_reversion", "max_z"),
+            mr.max_z,
+            f"must be above signals.mean_reversion.entry_z ({mr.entry_z})",
+        )
+    yield from _market_problems(config)
+    yield from risk_problems(config, PROFILES)
+    yield from watchdog_problems(config.watchdog)
+    for name in PROFILES:
+        weights = getattr(config.regime_components, name)
+        if weights.trend + weights.mean_reversion + weights.external <= 0:
+            yield (
+                ("regime_components", name),
+                loader.to_plain(weights),
+                "at least one sleeve weight must be positive",
+            )
+
+
+def _market_problems(config: Config) -> Iterator[Problem]:
+    market, pre = config.market, config.pretrade
+    session = config.venue.sim.session
+    if session:
+        try:
+            SessionCalendar.parse(session)
+        except ValueError as e:
+            yield ("venue", "sim", "session"), session, str(e)
+    real = config.venue.name != "sim"
+    if (market.source == "venue") != real:
+        yield (
+            ("market", "source"),
+            market.source,
+            f'must be "venue" exactly when venue.name is a real venue (it is {config.venue.name!r})'
+            if real
+            else 'is "venue", but venue.name = "sim" has no market data of its own',
+        )
+    if not market.symbols:
+        yield ("market", "symbols"), market.symbols, "must list at least one symbol"
+    if len(set(market.symbols)) != len(market.symbols):
+        yield ("market", "symbols"), market.symbols, "lists a symbol twice"
+    if market.source == "csv" and not market.csv_paths:
+        yield ("market", "csv_paths"), market.csv_paths, "must name files when source = csv"
+    for key, listed in (
+        ("canary_symbols", pre.canary_symbols),
+        ("allowed_symbols", pre.allowed_symbols),
+    ):
+        stray = [s for s in listed if s not in market.symbols]
+        if stray:
+            yield ("pretrade", key), listed, f"{stray} not in market.symbols"
+    if pre.allowed_symbols and not set(pre.canary_symbols) <= set(pre.allowed_symbols):
+        yield (
+            ("pretrade", "canary_symbols"),
+            pre.canary_symbols,
+            "a canary symbol must also be in pretrade.allowed_symbols",
+        )
+
+
+def config_hash(plain: Mapping[str, Any]) -> str:
+    """sha256 of the canonical JSON (sorted keys, no whitespace) of the resolved config."""
+    return hashlib.sha256(orjson.dumps(plain, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def redacted(plain: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> dict:
+    """The resolved config for printing and manifests, with credential presence but no values.
+
+    The config only names environment variables; this adds whether each is set, never what
+    it holds, so an operator can see a missing key without the key ever being written. URLs
+    lose their credentials, query strings and webhook tokens (``records.redact``); the
+    config's hash is of the real values, computed in ``load_config``, not of this.
+    """
+    environ = os.environ if environ is None else environ
+    result = redact_tree(loader.to_plain(dict(plain)))
+    for creds in result.get("venue", {}).values():
+        if isinstance(creds, dict) and "key_env" in creds:
+            for field in ("key_env", "secret_env"):
+                name = creds[field]
+                creds[f"{field}_present"] = bool(name) and bool(environ.get(name))
+    return result
+
+
+def read_secret(env_name: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """The one way to get a secret: from the environment variable the config names."""
+    environ = os.environ if environ is None else environ
+    return environ.get(env_name) or None if env_name else None

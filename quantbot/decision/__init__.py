@@ -1,0 +1,1 @@
+"""The pure decision step and its risk stages, in order; the record's one author."""

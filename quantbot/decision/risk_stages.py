@@ -1,0 +1,329 @@
+"""Decision-side risk: the stages between "the sleeves want this exposure" and the intent.
+
+sizer (base + AI proposal) → portfolio limits → execution policy → risk governor. The daily
+risk guard comes after, in the pipeline, because reserving is a write to ``state/``.
+
+Each stage leaves a verdict in the decision record under its own key (``sizer``, ``limits``,
+``policy``, ``governor``, ``daily_risk``), ``not_reached`` when the step ended before it and
+``skipped`` (with why) when it does not apply: orders that only reduce a position are never
+judged by entry rules. Like the rest of the decision step, nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from quantbot.config.schema import Config
+from quantbot.domain.reasons import Reason, ReasonCode, reason
+from quantbot.domain.values import Instrument
+from quantbot.portfolio.limits import PortfolioLimits
+from quantbot.portfolio.netting import NetTarget
+from quantbot.portfolio.policy import ExecutionPolicy, PolicyInput
+from quantbot.portfolio.returns import MarketStats
+from quantbot.risk.governor import GovernorRequest, GovernorState, RiskGovernor
+from quantbot.signals.external import ExternalSleeve
+from quantbot.sizing.ai_sizer import AISizer, SizerProposal
+from quantbot.sizing.base import SizerOutput
+
+STAGES = ("sizer", "limits", "policy", "governor", "daily_risk")
+NOT_REACHED = {"verdict": "not_reached"}
+# The limits' reasons that keep the whole limits detail in a record (see compact_limits).
+_CAP_CODES = frozenset({"RISK_CAP_PORTFOLIO", "CORR_CLUSTER_CAP"})
+
+
+def _r(value: float) -> float:
+    return round(value, 6)
+
+
+@attrs.frozen(slots=True)
+class Sized:
+    """The target the sizer stage settled on (signed USD notional) and how it got there."""
+
+    target_notional: float
+    leverage: float
+    stop_loss_pct: float | None
+    risk_budget_usd: float | None
+    proposal: SizerProposal | None
+
+
+@attrs.frozen(slots=True)
+class Entry:
+    """An order that adds exposure: what the policy committed and the daily guard reserves."""
+
+    sleeve: str
+    notional_usd: float  # the exposure the order adds (its close part, if any, excluded)
+    risk_usd: float  # notional x the harvest stop (all of it when the stop is unknown)
+    regime: str
+    scale_in: bool
+    confidence: float
+    policy_token: object  # None: the rest of an entry already counted (catching up)
+
+
+@attrs.frozen(slots=True)
+class Admitted:
+    """The entry rules' answer: the target quantity to order toward, or why nothing goes."""
+
+    target_qty: Decimal | None  # None: refused (``refusal`` says why)
+    refusal: Reason | None = None
+    entry: Entry | None = None
+
+
+class RiskChain:
+    def __init__(
+        self,
+        *,
+        mode: str,
+        ai_sizer: AISizer,
+        limits: PortfolioLimits,
+        policy: ExecutionPolicy,
+        governor: RiskGovernor,
+        stats: MarketStats,
+        external: ExternalSleeve | None,
+    ) -> None:
+        self.mode = mode
+        self.ai_sizer = ai_sizer
+        self.limits = limits
+        self.policy = policy
+        self.governor = governor
+        self.stats = stats
+        self.external = external
+
+    @classmethod
+    def from_config(cls, config: Config, external: ExternalSleeve | None) -> RiskChain:
+        params = config.risk_params
+        lim = config.limits
+        return cls(
+            mode=config.sizer.mode,
+            ai_sizer=AISizer(params.sizer, config.sizer.harvest),
+            limits=PortfolioLimits(params.limits, clusters=lim.clusters),
+            policy=ExecutionPolicy(
+                params.policy, low_vol=config.policy.low_vol, high_vol=config.policy.high_vol
+            ),
+            governor=RiskGovernor(params.governor, fail_open=config.governor.fail_open),
+            stats=MarketStats(
+                vol_lookback=lim.vol_lookback,
+                corr_lookback=lim.corr_lookback,
+                periods_per_year=lim.periods_per_year,
+            ),
+            external=external,
+        )
+
+    # -- sizer ------------------------------------------------------------------------------
+    def size(
+        self,
+        symbol: str,
+        net: NetTarget,
+        *,
+        base: SizerOutput,
+        equity: float,
+        instrument: Instrument,
+        record: dict[str, Any],
+    ) -> Sized:
+        """Base size or the AI proposal (by mode); a failing AI sizer falls back to the base."""
+        hint = self.external.live(symbol) if self.external is not None else None
+        sizer = record["sizer"]
+        sizer["mode"] = self.mode
+        try:
+            proposal = self.ai_sizer.propose(
+                confidence=net.confidence,
+                equity=equity,
+                annual_vol=self.stats.annual_vol(symbol),
+                venue_max_leverage=float(instrument.max_leverage),
+                hint_size_usd=None if hint is None else (hint.ai_size_usd or hint.size_usd),
+                hint_leverage=None if hint is None else (hint.ai_leverage or hint.leverage),
+                hint_harvest_policy=None if hint is None else hint.ai_harvest_policy,
+            )
+        # Fail-graceful by specification: the AI sizer never blocks trading by itself. Any
+        # failure of it (a bug included) is recorded and the base size is used instead.
+        except Exception as exc:  # noqa: BLE001
+            why = reason(ReasonCode.SIZER_FAILED_FALLBACK, error=f"{type(exc).__name__}: {exc}")
+            sizer.update(
+                {"verdict": "fallback", "ai": None, "used": "base", "fallback": why.to_record()}
+            )
+            record["clamps"].append(why.to_record())
+            return Sized(base.target_notional_usd, 1.0, None, _budget(hint), None)
+        sizer["ai"] = proposal.to_record()
+        stop = proposal.harvest.stop_loss_pct
+        if self.mode == "live":
+            # The proposal's own clamps (venue leverage cap) shape the order only when used.
+            record["clamps"].extend(c.to_record() for c in proposal.clamps)
+            sign = math.copysign(1.0, net.target) if net.target != 0.0 else 0.0
+            sizer["verdict"], sizer["used"] = "live", "ai"
+            return Sized(
+                sign * proposal.notional_usd, proposal.leverage, stop, _budget(hint), proposal
+            )
+        # shadow: the proposal is recorded beside the size used
+        sizer["verdict"], sizer["used"] = "shadow", "base"
+        return Sized(base.target_notional_usd, 1.0, stop, _budget(hint), proposal)
+
+    # -- entry rules: policy, then governor ---------------------------------------------------
+    def admit_entry(
+        self,
+        *,
+        symbol: str,
+        price: float,
+        now_ns: int,
+        net: NetTarget,
+        sized: Sized,
+        position: Decimal,
+        target_qty: Decimal,
+        exposures: dict[str, float],
+        equity: float,
+        instrument: Instrument,
+        record: dict[str, Any],
+    ) -> Admitted:
+        """Judge an order that adds exposure (a new entry, a scale-in or a reversal's new side).
+
+        A refused reversal still closes: exits are never blocked by entry rules.
+        """
+        flip = position != 0 and (target_qty > 0) != (position > 0)
+        held = Decimal(0) if flip else position
+        direction = 1 if target_qty > 0 else -1
+        wanted = float(abs(target_qty - held)) * price
+        positions = {s: v for s, v in exposures.items() if not (flip and s == symbol)}
+        gross = sum(abs(v) for v in positions.values())
+        regime = self.policy.regime(self.stats.annual_vol(symbol))
+        leverage = sized.leverage
+        verdict = self.policy.evaluate(
+            PolicyInput(
+                symbol=symbol,
+                direction=direction,
+                confidence=net.confidence,
+                price=price,
+                leverage=leverage,
+                regime=regime,
+                now_ns=now_ns,
+                equity=equity,
+                available_capital=max(0.0, equity - gross),
+                wanted_notional_usd=wanted,
+                positions=positions,
+            )
+        )
+        record["policy"] = compact_policy(verdict.to_record(), verdict.clamp)
+        if not verdict.allowed:
+            return self._refused(flip, verdict.reason, record)
+        added = verdict.notional_usd
+        if verdict.clamp is not None:
+            record["clamps"].append(verdict.clamp.to_record())
+        held_usd = float(abs(held)) * price
+        gv = self.governor.guarded(
+            GovernorRequest(
+                symbol=symbol,
+                side="buy" if direction > 0 else "sell",
+                confidence=net.confidence,
+                size_usd=(held_usd + added) / leverage,
+                leverage=leverage,
+                stop_loss_pct=sized.stop_loss_pct,
+                risk_budget_usd=sized.risk_budget_usd,
+            ),
+            GovernorState(equity=equity),
+        )
+        record["governor"] = gv.to_record()
+        if not gv.approved:
+            return self._refused(flip, gv.reason, record)
+        record["clamps"].extend(c.to_record() for c in gv.clamps)
+        final_usd = min(gv.notional_usd, held_usd + added)
+        final_qty = instrument.round_qty(final_usd / price)
+        minimum = self.governor.params.min_order_usd
+        if float(final_qty) * price / leverage < minimum:
+            # Whole lots round down, and can take the approved size under the governor's
+            # minimum: that is not a valid order either.
+            why = reason(
+                ReasonCode.GOVERNOR_SIZE_BELOW_MIN,
+                after_lot_rounding=_r(float(final_qty) * price / leverage),
+                min_order_usd=minimum,
+            )
+            return self._refused(flip, why, record)
+        entry_usd = max(0.0, final_usd - held_usd)
+        token = self.policy.save(symbol)
+        stop = sized.stop_loss_pct
+        entry = Entry(
+            sleeve=dominant_sleeve(net, direction),
+            notional_usd=entry_usd,
+            risk_usd=entry_usd * (stop if stop is not None else 1.0),
+            regime=regime,
+            scale_in=verdict.scale_in,
+            confidence=net.confidence,
+            policy_token=token,
+        )
+        return Admitted(final_qty if direction > 0 else -final_qty, entry=entry)
+
+    @staticmethod
+    def _refused(flip: bool, why: Reason, record: dict[str, Any]) -> Admitted:
+        if flip:
+            record["clamps"].append(
+                reason(ReasonCode.ENTRY_BLOCKED_CLOSE_ONLY, blocked_by=why.code.value).to_record()
+            )
+            return Admitted(Decimal(0))
+        return Admitted(None, refusal=why)
+
+    def continuing(self, net: NetTarget, sized: Sized, notional_usd: float) -> Entry:
+        """The rest of an already-approved entry: reserved like one, not counted again."""
+        direction = 1 if net.target >= 0 else -1
+        stop = sized.stop_loss_pct
+        return Entry(
+            sleeve=dominant_sleeve(net, direction),
+            notional_usd=notional_usd,
+            risk_usd=notional_usd * (stop if stop is not None else 1.0),
+            regime="",
+            scale_in=False,
+            confidence=net.confidence,
+            policy_token=None,
+        )
+
+    def commit(self, symbol: str, entry: Entry, now_ns: int) -> None:
+        """The entry became an intent: the policy's cooldowns and counts start from it."""
+        if entry.policy_token is None:
+            return  # the rest of an entry already counted
+        self.policy.on_entry(
+            symbol,
+            now_ns=now_ns,
+            confidence=entry.confidence,
+            regime=entry.regime,
+            scale_in=entry.scale_in,
+        )
+
+    def revert(self, symbol: str, entry: Entry) -> None:
+        """The intent was not sent after all: the policy forgets the entry."""
+        if entry.policy_token is None:
+            return
+        self.policy.restore(symbol, entry.policy_token)
+
+
+def compact_policy(rec: dict[str, Any], clamp: Reason | None) -> dict[str, Any]:
+    """Records stay small at one line per bar: the verdict's reason already carries the value
+    and the limit it was compared with, and the manifest's ``risk_params`` has every bound.
+    A clamp keeps the full bounds beside the numbers it cut."""
+    if clamp is None:
+        rec.pop("limits", None)
+        rec.pop("checks", None)
+    return rec
+
+
+def compact_limits(rec: dict[str, Any]) -> dict[str, Any]:
+    """Without a cap, only the volatility seen and its scale stay (the VOL_TARGET_SCALE reason
+    has the factor); a symbol, cluster or correlation cap keeps the whole detail."""
+    for applied in rec.get("applied", ()):
+        if applied.get("code") in _CAP_CODES:
+            return rec
+    detail = rec.get("detail") or {}
+    rec["detail"] = {k: detail[k] for k in ("realised_vol", "vol_scale") if k in detail}
+    return rec
+
+
+def _budget(hint: Any) -> float | None:
+    return None if hint is None else hint.risk_budget_usd
+
+
+def dominant_sleeve(net: NetTarget, direction: int) -> str:
+    """The sleeve that pushed hardest in the order's direction (ties: first by name)."""
+    best, best_push = "", -math.inf
+    for name in sorted(net.contributions):
+        push = net.contributions[name] * direction
+        if push > best_push:
+            best, best_push = name, push
+    return best

@@ -1,0 +1,442 @@
+"""The decision step: pure, synchronous, deterministic.
+
+bar → data contract → sleeves → netting (deadband) → sizer (base + AI) → portfolio limits →
+execution policy → risk governor → liquidity → order intent.
+
+It does no I/O and reads time only from the injected clock; given the same state, bar and
+config it produces the same intent and the same record. The daemon and replay call exactly
+this. Each stage's contribution lands in the record so a reader can rebuild from that one
+line why the order was sized the way it was. The decision-side risk stages live in
+``risk_stages``; the daily risk guard runs in the pipeline, before submit.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from quantbot.clock import Clock, iso_utc
+from quantbot.config.schema import Config
+from quantbot.decision.risk_stages import NOT_REACHED, STAGES, Entry, RiskChain, compact_limits
+from quantbot.domain.errors import InvariantViolation
+from quantbot.domain.ids import client_order_id, decision_id
+from quantbot.domain.reasons import Reason, ReasonCode, reason
+from quantbot.domain.values import ZERO, Bar, Instrument, OrderIntent, OrderType, Side, to_decimal
+from quantbot.marketdata.contract import ContractVerdict, DataContract
+from quantbot.portfolio.netting import NetTarget, net_signals, within_deadband
+from quantbot.portfolio.targets import OrderedTargets
+from quantbot.signals.base import Sleeve
+from quantbot.signals.configured import configured_sleeves, inbox_sleeve
+from quantbot.sizing.base import Sizer
+from quantbot.sizing.simple import SimpleSizer
+
+
+@attrs.frozen(slots=True)
+class PortfolioView:
+    """What the step may know about the account, handed in by the caller (no I/O inside)."""
+
+    equity: float
+    positions: dict[str, Decimal]
+    pending: dict[str, Decimal]
+    blocked_by: Reason | None = None  # halt, kill switch or shutdown: decide and record
+
+
+@attrs.frozen(slots=True)
+class Decision:
+    record: dict[str, Any]
+    intent: OrderIntent | None
+    reducing: bool = False  # the intent only shrinks a position (allowed when halted)
+    previous_target: float | None = None  # the deadband's reference before this intent
+    entry: Entry | None = None  # the exposure it adds: the daily guard reserves it
+
+
+# Kill switch, halt and reduce-only block new risk only: orders that shrink a position stay
+# possible (DESIGN.md section 4). Shutdown sends nothing new at all.
+_REDUCING_ALLOWED_UNDER = frozenset(
+    {ReasonCode.KILL_SWITCH_ACTIVE, ReasonCode.HALT_ACTIVE, ReasonCode.REDUCE_ONLY_ACTIVE}
+)
+
+
+_NOT_REACHED_YET = dict.fromkeys(STAGES, NOT_REACHED)  # every stage, until it runs
+# A decision record's own keys, in order, between the run's base fields and the stages.
+_DECISION_KEYS = ("decision_id", "bar_ts", "symbol", "bar", "intent", "reason", "clamps")
+
+
+def _r(value: float) -> float:
+    return round(value, 6)
+
+
+class DecisionStep:
+    def __init__(
+        self,
+        *,
+        config: Config,
+        clock: Clock,
+        instruments: dict[str, Instrument],
+        contract: DataContract,
+        sleeves: list[Sleeve],
+        sizer: Sizer,
+        risk: RiskChain,
+        record_base: dict[str, Any],
+    ) -> None:
+        self._clock = clock
+        self.risk = risk
+        self._instruments = instruments
+        self._contract = contract
+        self._sleeves = sleeves
+        self._sizer = sizer
+        # Only sleeves that run get a weight: with the inbox off there is no external sleeve.
+        names = {s.name for s in sleeves}
+        self._weights = {k: v for k, v in attrs.asdict(config.components).items() if k in names}
+        self._deadband = config.profile.deadband
+        self._liquidity = config.liquidity_thresholds
+        self._namespace = config.run.client_id_namespace
+        self._base = record_base
+        # Every decision record starts as a copy of this (the record's key order): one
+        # dict copy per bar instead of building twenty keys from scratch.
+        self._template: dict[str, Any] = {
+            "ts": None,
+            **record_base,
+            **dict.fromkeys(_DECISION_KEYS),
+            **_NOT_REACHED_YET,
+        }
+        self._targets = OrderedTargets()  # the deadband's reference, and catching up
+
+    @classmethod
+    def from_config(
+        cls,
+        config: Config,
+        clock: Clock,
+        instruments: dict[str, Instrument],
+        record_base: dict[str, Any],
+        *,
+        check_staleness: bool = True,
+        sleeves: list[Sleeve] | None = None,
+        sizer: Sizer | None = None,
+    ) -> DecisionStep:
+        """The step ``config`` describes; ``sleeves`` and ``sizer`` replace the configured
+        ones (the replay benchmark's reference strategy). The inbox's sleeve joins either."""
+        contract = DataContract(
+            clock=clock,
+            max_staleness_s=config.data_contract.max_staleness_s if check_staleness else None,
+            max_jump_fraction=config.data_contract.max_jump_fraction,
+        )
+        sleeves = list(configured_sleeves(config) if sleeves is None else sleeves)
+        external = inbox_sleeve(config, clock)
+        if external is not None:
+            sleeves.append(external)
+        profile = config.profile
+        return cls(
+            config=config,
+            clock=clock,
+            instruments=instruments,
+            contract=contract,
+            sleeves=sleeves,
+            sizer=sizer or SimpleSizer(profile.equity_fraction, profile.max_position_usd),
+            risk=RiskChain.from_config(config, external),
+            record_base=record_base,
+        )
+
+    def now_ns(self) -> int:
+        """The decision clock's now (what each record's ``ts`` says)."""
+        return self._clock.now_ns()
+
+    def not_sent(self, decision: Decision) -> None:
+        """The OMS did not send ``decision``'s intent (a gate or breaker blocked it): the
+        deadband goes back to measuring from the last target that was really ordered, so
+        the next bar can try again instead of being frozen out."""
+        if decision.intent is None:
+            return
+        symbol = decision.intent.symbol
+        if decision.entry is not None:
+            self.risk.revert(symbol, decision.entry)
+        self._targets.put_back(symbol, decision.previous_target)
+
+    def event_record(self, event: str, why: Reason | None, **fields: Any) -> dict[str, Any]:
+        """A non-decision line (reconciliation, breaker, halt, inbox) in the records file."""
+        return {
+            "ts": iso_utc(self._clock.now_ns()),
+            **self._base,
+            "event": event,
+            "reason": why.to_record() if why is not None else None,
+            **fields,
+        }
+
+    def admit(self, bar: Bar) -> ContractVerdict:
+        """Run the data contract on ``bar`` (once per bar, before anything else sees it).
+
+        The caller feeds only admitted bars to the paper venue's matching, then passes the
+        verdict to ``step``, so a bad bar neither fills an order nor reaches sizing.
+        """
+        verdict = self._contract.check(bar)
+        if verdict.ok:
+            self.risk.stats.update(bar)
+        if verdict.reset_symbol:
+            self.risk.stats.reset(bar.symbol)
+            for sleeve in self._sleeves:
+                sleeve.reset(bar.symbol)
+            self._targets.forget(bar.symbol)
+        return verdict
+
+    def step(
+        self, bar: Bar, view: PortfolioView, verdict: ContractVerdict | None = None
+    ) -> Decision:
+        """Decide for ``bar``; ``verdict`` is ``admit(bar)``'s, or it is run here."""
+        if not math.isfinite(view.equity) or view.equity < 0:
+            # A NaN or negative equity would size every order wrong: halt, don't guess.
+            raise InvariantViolation(f"equity {view.equity!r} is not a finite amount >= 0")
+        did = decision_id(bar.symbol, bar.ts_ns)
+        record = self._template.copy()
+        record["ts"] = iso_utc(self._clock.now_ns())
+        record["decision_id"] = did
+        record["bar_ts"] = iso_utc(bar.ts_ns)
+        record["symbol"] = bar.symbol
+        record["bar"] = {
+            "o": bar.open,
+            "h": bar.high,
+            "l": bar.low,
+            "c": bar.close,
+            "v": bar.volume,
+        }
+        record["clamps"] = []
+        if verdict is None:
+            verdict = self.admit(bar)
+        if not verdict.ok:
+            return self._none(record, verdict.reason)
+        signals = {s.name: s.update(bar) for s in self._sleeves}
+        record["sleeves"] = {
+            name: {"target": _r(sig.target), "confidence": _r(sig.confidence), "ready": sig.ready}
+            for name, sig in signals.items()
+        }
+        if not any(sig.ready for sig in signals.values()):
+            return self._none(record, reason(ReasonCode.SIGNAL_WARMUP, symbol=bar.symbol))
+        net = net_signals(signals, self._weights)
+        last = self._targets.reference(bar.symbol)
+        catching_up = self._targets.catching_up(bar.symbol)
+        record["net"] = {
+            "target": _r(net.target),
+            "confidence": _r(net.confidence),
+            "contributions": {k: _r(v) for k, v in net.contributions.items()},
+            "previous_target": _r(last),
+            "deadband": self._deadband,
+            "catching_up": catching_up,
+        }
+        if not catching_up and within_deadband(net.target, last, self._deadband):
+            return self._none(
+                record,
+                reason(
+                    ReasonCode.NETTING_DEADBAND,
+                    target=_r(net.target),
+                    previous=_r(last),
+                    deadband=self._deadband,
+                ),
+            )
+        return self._size(bar, view, record, net)
+
+    def _size(
+        self, bar: Bar, view: PortfolioView, record: dict[str, Any], net: NetTarget
+    ) -> Decision:
+        symbol = bar.symbol
+        instrument = self._instruments[symbol]
+        position = view.positions.get(symbol, ZERO)
+        pending = view.pending.get(symbol, ZERO)
+        if position == 0 and pending == 0:
+            self.risk.policy.on_flat(symbol)
+        base = self._sizer.target_notional(net, view.equity)
+        record["sizer"] = {
+            "target_notional_usd": _r(base.target_notional_usd),
+            "raw_notional_usd": _r(base.raw_notional_usd),
+            "capped": base.capped,
+            "equity": _r(view.equity),
+        }
+        if base.capped:
+            record["clamps"].append(
+                reason(ReasonCode.SIZER_POSITION_CAP, raw=_r(base.raw_notional_usd)).to_record()
+            )
+        sized = self.risk.size(
+            symbol, net, base=base, equity=view.equity, instrument=instrument, record=record
+        )
+        exposures = self._exposures(view, bar)
+        others = {s: v for s, v in exposures.items() if s != symbol}
+        limited = self.risk.limits.apply(
+            symbol,
+            sized.target_notional,
+            equity=view.equity,
+            others=others,
+            stats=self.risk.stats,
+        )
+        record["limits"] = compact_limits(limited.to_record())
+        record["clamps"].extend(r.to_record() for r in limited.applied)
+        target_qty = instrument.round_qty(limited.target_notional_usd / bar.close)
+        if target_qty < 0 and not instrument.shortable:
+            record["clamps"].append(
+                reason(ReasonCode.SHORT_NOT_ALLOWED_CLAMP, wanted=str(target_qty)).to_record()
+            )
+            target_qty = ZERO
+        reducing = abs(target_qty) < abs(position) and (target_qty * position) >= 0
+        blocked = view.blocked_by
+        if blocked is not None and not (reducing and blocked.code in _REDUCING_ALLOWED_UNDER):
+            self._position_record(record, position, pending, target_qty)
+            return self._none(record, blocked)
+        if pending != 0:  # before the entry rules: a working order is not a new entry
+            self._position_record(record, position, pending, target_qty)
+            return self._none(record, reason(ReasonCode.ORDER_WORKING_BLOCK, pending=str(pending)))
+        entry = None
+        approved = self._targets.approved(symbol)
+        if reducing or target_qty == position:
+            skipped = {"verdict": "skipped", "why": "reducing" if reducing else "no_change"}
+            record["policy"] = record["governor"] = skipped
+        elif approved is not None and target_qty * approved > 0:
+            # The rest of an entry the rules already approved, cut by the participation
+            # clamp: not a new entry nor a scale-in, but it adds exposure, so it reserves.
+            # Beyond what was approved is a scale-in, judged once this entry is complete.
+            target_qty = approved if abs(target_qty) > abs(approved) else target_qty
+            skipped = {"verdict": "skipped", "why": "catching_up", "approved_qty": str(approved)}
+            record["policy"] = record["governor"] = skipped
+            entry = self.risk.continuing(net, sized, float(abs(target_qty - position)) * bar.close)
+        else:
+            admitted = self.risk.admit_entry(
+                symbol=symbol,
+                price=bar.close,
+                now_ns=bar.ts_ns,  # market time: cooldowns mean the same in replay
+                net=net,
+                sized=sized,
+                position=position,
+                target_qty=target_qty,
+                exposures=exposures,
+                equity=view.equity,
+                instrument=instrument,
+                record=record,
+            )
+            if admitted.target_qty is None:
+                self._position_record(record, position, pending, target_qty)
+                return self._none(record, admitted.refusal)
+            target_qty, entry = admitted.target_qty, admitted.entry
+            reducing = abs(target_qty) < abs(position) and (target_qty * position) >= 0
+        return self._order(
+            bar,
+            record,
+            target=net.target,
+            position=position,
+            pending=pending,
+            target_qty=target_qty,
+            reducing=reducing,
+            entry=entry,
+        )
+
+    def _exposures(self, view: PortfolioView, bar: Bar) -> dict[str, float]:
+        """Signed notional of every position and working order, at the last known prices."""
+        result: dict[str, float] = {}
+        for book in (view.positions, view.pending):
+            for sym, qty in book.items():
+                if qty:
+                    price = bar.close if sym == bar.symbol else self.risk.stats.last_price(sym)
+                    result[sym] = result.get(sym, 0.0) + float(qty) * (price or 0.0)
+        return result
+
+    @staticmethod
+    def _position_record(
+        record: dict[str, Any], position: Decimal, pending: Decimal, target_qty: Decimal
+    ) -> None:
+        record["position"] = {
+            "qty": str(position),
+            "pending": str(pending),
+            "target_qty": str(target_qty),
+            "delta_qty": str(target_qty - position - pending),
+        }
+
+    def _order(
+        self,
+        bar: Bar,
+        record: dict[str, Any],
+        *,
+        target: float,
+        position: Decimal,
+        pending: Decimal,
+        target_qty: Decimal,
+        reducing: bool,
+        entry: Entry | None,
+    ) -> Decision:
+        """From the admitted target quantity to the order intent: working orders, liquidity,
+        lot and minimum notional."""
+        did = record["decision_id"]
+        instrument = self._instruments[bar.symbol]
+        delta = target_qty - position - pending
+        if abs(delta) < instrument.lot_size:
+            self._targets.caught_up(bar.symbol)  # nothing left to catch up on
+        self._position_record(record, position, pending, target_qty)
+        if pending != 0:
+            return self._none(record, reason(ReasonCode.ORDER_WORKING_BLOCK, pending=str(pending)))
+        liquidity = self._liquidity
+        if not reducing and bar.volume < liquidity.min_bar_volume:
+            return self._none(
+                record,
+                reason(
+                    ReasonCode.LIQUIDITY_THIN_BLOCK,
+                    volume=bar.volume,
+                    min_bar_volume=liquidity.min_bar_volume,
+                ),
+            )
+        qty = abs(delta)
+        cap = instrument.round_qty(bar.volume * liquidity.max_participation) if qty else qty
+        if qty > cap:
+            record["clamps"].append(
+                reason(
+                    ReasonCode.LIQUIDITY_PARTICIPATION_CLAMP, wanted=str(qty), cap=str(cap)
+                ).to_record()
+            )
+            qty = cap
+        if qty < instrument.lot_size:
+            return self._none(
+                record,
+                reason(ReasonCode.SIZE_BELOW_LOT, qty=str(qty), lot_size=str(instrument.lot_size)),
+            )
+        arrival = instrument.round_price(bar.close)
+        if qty * arrival < instrument.min_notional:
+            return self._none(
+                record,
+                reason(
+                    ReasonCode.SIZE_BELOW_MIN_NOTIONAL,
+                    notional=str(qty * arrival),
+                    min_notional=str(instrument.min_notional),
+                ),
+            )
+        intent = OrderIntent(
+            client_order_id=client_order_id(self._namespace, did),
+            decision_id=did,
+            symbol=bar.symbol,
+            side=Side.BUY if delta > 0 else Side.SELL,
+            qty=qty,
+            order_type=OrderType.MARKET,
+            bar_ts_ns=bar.ts_ns,
+            arrival_price=to_decimal(arrival),
+        )
+        # A cut order leaves a rest to catch up on; an approved entry's target is kept for it.
+        approved = target_qty if entry is not None and entry.policy_token is not None else None
+        cut = qty < abs(delta)
+        previous = self._targets.ordered(bar.symbol, target, cut=cut, approved_qty=approved)
+        record["intent"] = {
+            "client_order_id": intent.client_order_id,
+            "side": intent.side.value,
+            "qty": str(intent.qty),
+            "order_type": intent.order_type.value,
+            "reducing": reducing,
+        }
+        record["arrival_price"] = str(arrival)
+        if entry is not None:
+            # The order may be smaller than the entry (participation clamp): reserve only
+            # what this order can add.
+            order_usd = float(qty * arrival)
+            if order_usd < entry.notional_usd:
+                ratio = order_usd / entry.notional_usd
+                entry = attrs.evolve(entry, notional_usd=order_usd, risk_usd=entry.risk_usd * ratio)
+            self.risk.commit(bar.symbol, entry, bar.ts_ns)
+        return Decision(record, intent, reducing, previous, entry)
+
+    @staticmethod
+    def _none(record: dict[str, Any], why: Reason | None) -> Decision:
+        record["reason"] = why.to_record() if why else None
+        return Decision(record, None)

@@ -8,6 +8,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+
+from quantbot.clock import NS_PER_S
+from quantbot.decision.step import Decision, DecisionStep
+from quantbot.domain.values import Bar, Instrument
+from quantbot.risk.governor import GovernorRequest, GovernorState, GovernorVerdict, RiskGovernor
+from quantbot.signals.intents import parse_intent
 from tests.unit.decision.test_step import (
     ENV,
     SYMBOL,
@@ -18,12 +24,6 @@ from tests.unit.decision.test_step import (
     view,
     warm_up,
 )
-
-from quantbot.clock import NS_PER_S
-from quantbot.decision.step import Decision, DecisionStep
-from quantbot.domain.values import Bar, Instrument
-from quantbot.risk.governor import GovernorRequest, GovernorState, GovernorVerdict, RiskGovernor
-from quantbot.signals.intents import parse_intent
 
 D = Decimal
 STAGES = ("sizer", "limits", "policy", "governor", "daily_risk")

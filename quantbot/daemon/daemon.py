@@ -26,7 +26,7 @@ from quantbot.daemon.intake import IntentIntake, open_intake
 from quantbot.daemon.manifest import manifest_for
 from quantbot.daemon.operator import ControlLoop
 from quantbot.daemon.order_side import open_oms
-from quantbot.daemon.pipeline import Pipeline, fill_listener
+from quantbot.daemon.pipeline import Pipeline
 from quantbot.daemon.status import StatusSnapshot, print_status_line
 from quantbot.daemon.venue_side import connect_venue, open_daily, open_venue_stream
 from quantbot.decision.step import DecisionStep
@@ -36,10 +36,12 @@ from quantbot.domain.values import Bar, Fill, Position
 from quantbot.fsutil import atomic_write, ensure_private_dir
 from quantbot.marketdata.sources import open_stream
 from quantbot.marketdata.venue_stream import VenueStream
+from quantbot.oms.desk import Desk, open_desk
 from quantbot.oms.journal import Journal
 from quantbot.oms.manager import ORDERS, POSITIONS, SUBMIT, OrderManager
 from quantbot.oms.pretrade import PretradeGates
 from quantbot.oms.reconcile import Reconciler
+from quantbot.oms.reservation import fill_listener
 from quantbot.ops.alerts import AlertSink, webhook_from_config
 from quantbot.ops.breakers import BreakerBoard
 from quantbot.ops.control_socket import ControlServer
@@ -216,21 +218,16 @@ class Daemon:
         )
         self.pipeline = Pipeline(
             step=step,
-            oms=self.oms,
+            desk=self._desk(step),
             venue=self.venue,
             records=self.records,
             market_sink=getattr(self.venue, "on_bar", None),  # the paper venue matches bars
             blocked_by=self._blocked_by,
-            execution_mode=self.mode,
-            reconciler=self.reconciler,
             alerts=self.alerts,
             breakers=self.breakers,
             canary_symbols=tuple(config.pretrade.canary_symbols),
             bar_clock=self.bar_clock,
             on_session_close=self.loop_tasks.session_close,
-            daily=self.daily,
-            tca=self.tca if self.mode != "shadow" else None,
-            trade_external=config.reconcile.external_inventory == "manage",
         )
         self.intake = open_intake(self, step, self.records)
         self.venue_stream = open_venue_stream(self)
@@ -244,6 +241,23 @@ class Daemon:
             self._catch_stop_signals()
         self.manifest_path = write_manifest(self.runtime_dir, manifest_for(self, startup))
         self._announce()
+
+    def _desk(self, step: DecisionStep) -> Desk:
+        """The order side the pipeline talks to: the OMS's, or shadow mode's (sends nothing)."""
+        records = self.records
+        return open_desk(
+            oms=self.oms,
+            venue=self.venue,
+            daily=self.daily,
+            clock=self.clock,
+            profile=self.config.run.trading_profile,
+            mode=self.mode,
+            on_event=lambda event, why: records.write(step.event_record(event, why)),
+            reconciler=self.reconciler,
+            tca=self.tca,
+            alerts=self.alerts,
+            trade_external=self.config.reconcile.external_inventory == "manage",
+        )
 
     def on_fill(self, fill: Fill, before: Position, after: Position) -> None:
         """Each new fill: the daily guard settles and books PnL, TCA completes the order."""

@@ -48,8 +48,8 @@ class StatusSnapshot:
         initial = daemon.start_equity or daemon.config.venue.sim.initial_cash
         unknown: list[str] = []
         lost: list[str] = []
-        if pipeline.oms is not None:
-            ledger = pipeline.oms.ledger
+        if daemon.oms is not None:
+            ledger = daemon.oms.ledger
             positions = {s: str(p.qty) for s, p in sorted(ledger.positions.items()) if p.qty}
             working = ledger.open_orders()
             open_orders = len(working)
@@ -63,7 +63,7 @@ class StatusSnapshot:
             execution_mode=daemon.mode,
             bars=counters.bars,
             decisions=counters.decisions,
-            orders=counters.orders_accepted,
+            orders=counters.orders_accepted + counters.orders_shadow,  # shadow: decided
             rejected_orders=counters.orders_rejected,
             fills=counters.fills,
             positions=positions,

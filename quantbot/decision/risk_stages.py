@@ -60,7 +60,7 @@ class Entry:
     regime: str
     scale_in: bool
     confidence: float
-    policy_token: object  # None: the rest of an entry already counted (catching up)
+    new_entry: bool  # False: the rest of an entry already counted (catching up)
 
 
 @attrs.frozen(slots=True)
@@ -239,7 +239,6 @@ class RiskChain:
             )
             return self._refused(flip, why, record)
         entry_usd = max(0.0, final_usd - held_usd)
-        token = self.policy.save(symbol)
         stop = sized.stop_loss_pct
         entry = Entry(
             sleeve=dominant_sleeve(net, direction),
@@ -248,7 +247,7 @@ class RiskChain:
             regime=regime,
             scale_in=verdict.scale_in,
             confidence=net.confidence,
-            policy_token=token,
+            new_entry=True,
         )
         return Admitted(final_qty if direction > 0 else -final_qty, entry=entry)
 
@@ -272,12 +271,12 @@ class RiskChain:
             regime="",
             scale_in=False,
             confidence=net.confidence,
-            policy_token=None,
+            new_entry=False,
         )
 
     def commit(self, symbol: str, entry: Entry, now_ns: int) -> None:
-        """The entry became an intent: the policy's cooldowns and counts start from it."""
-        if entry.policy_token is None:
+        """The entry's intent went: the policy's cooldowns and counts start from it."""
+        if not entry.new_entry:
             return  # the rest of an entry already counted
         self.policy.on_entry(
             symbol,
@@ -286,12 +285,6 @@ class RiskChain:
             regime=entry.regime,
             scale_in=entry.scale_in,
         )
-
-    def revert(self, symbol: str, entry: Entry) -> None:
-        """The intent was not sent after all: the policy forgets the entry."""
-        if entry.policy_token is None:
-            return
-        self.policy.restore(symbol, entry.policy_token)
 
 
 def compact_policy(rec: dict[str, Any], clamp: Reason | None) -> dict[str, Any]:

@@ -12,6 +12,7 @@ line why the order was sized the way it was. The decision-side risk stages live 
 
 from __future__ import annotations
 
+import enum
 import math
 from decimal import Decimal
 from typing import Any
@@ -20,7 +21,14 @@ import attrs
 
 from quantbot.clock import Clock, iso_utc
 from quantbot.config.schema import Config
-from quantbot.decision.risk_stages import NOT_REACHED, STAGES, Entry, RiskChain, compact_limits
+from quantbot.decision.risk_stages import (
+    NOT_REACHED,
+    STAGES,
+    Entry,
+    RiskChain,
+    compact_limits,
+    dominant_sleeve,
+)
 from quantbot.domain.errors import InvariantViolation
 from quantbot.domain.ids import client_order_id, decision_id
 from quantbot.domain.reasons import Reason, ReasonCode, reason
@@ -44,13 +52,54 @@ class PortfolioView:
     blocked_by: Reason | None = None  # halt, kill switch or shutdown: decide and record
 
 
+class Outcome(enum.Enum):
+    """What became of a decision's intent: the step is told once (``settle``)."""
+
+    SENT = "sent"  # it went to the venue (accepted, unknown, or refused by the venue)
+    CLOSE_ONLY = "close_only"  # only the part closing the reversed position went
+    REFUSED = "refused"  # an order-side gate refused it (daily guard, pre-trade, breaker)
+    NOT_SENT = "not_sent"  # it did not go (a failed journal write, auth ...)
+    SHADOW = "shadow"  # shadow mode: decided, recorded, never sent; counts as if it went
+
+
+@attrs.frozen(slots=True)
+class Ordered:
+    """What an intent commits the step to, once it goes: the deadband's new reference (the
+    net target ordered toward), whether the participation clamp left a rest to catch up on,
+    the quantity the entry rules approved for that rest, and the bar time the entry's
+    cooldowns count from."""
+
+    symbol: str
+    target: float
+    cut: bool
+    approved_qty: Decimal | None
+    bar_ts_ns: int
+
+
 @attrs.frozen(slots=True)
 class Decision:
     record: dict[str, Any]
     intent: OrderIntent | None
     reducing: bool = False  # the intent only shrinks a position (allowed when halted)
-    previous_target: float | None = None  # the deadband's reference before this intent
     entry: Entry | None = None  # the exposure it adds: the daily guard reserves it
+    ordered: Ordered | None = None  # committed by ``settle`` when the intent goes
+    sleeve: str = ""  # the sleeve the order is booked to (one rule: dominant_sleeve)
+
+    def add_outcome(self, **parts: Any) -> None:
+        """The order side's answer under its own keys (``order``, ``daily_risk``,
+        ``breakers_open``, ``canary_mode``); nothing the step wrote is changed."""
+        self.record.update(parts)
+
+    def close_only(self, qty: Decimal, blocked_by: Reason) -> None:
+        """The order side refused a reversal's new side (the daily guard): only ``qty``, the
+        close, goes. The record says so the way an entry rule's refusal does."""
+        why = reason(ReasonCode.ENTRY_BLOCKED_CLOSE_ONLY, blocked_by=blocked_by.code.value)
+        self.record["clamps"].append(why.to_record())
+        self.record["intent"] = {**self.record["intent"], "qty": str(qty), "reducing": True}
+
+    def refused(self, why: Reason) -> None:
+        """The order side refused the whole order: that is the reason there was none."""
+        self.record["reason"] = why.to_record()
 
 
 # Kill switch, halt and reduce-only block new risk only: orders that shrink a position stay
@@ -144,16 +193,19 @@ class DecisionStep:
         """The decision clock's now (what each record's ``ts`` says)."""
         return self._clock.now_ns()
 
-    def not_sent(self, decision: Decision) -> None:
-        """The OMS did not send ``decision``'s intent (a gate or breaker blocked it): the
-        deadband goes back to measuring from the last target that was really ordered, so
-        the next bar can try again instead of being frozen out."""
-        if decision.intent is None:
+    def settle(self, decision: Decision, outcome: Outcome) -> None:
+        """Told once what became of ``decision``'s intent; only then do the deadband's
+        reference, the catching-up state and the entry's cooldowns and counts change. An
+        intent that did not go changes nothing, so the next bar decides afresh."""
+        ordered = decision.ordered
+        if ordered is None or outcome in (Outcome.REFUSED, Outcome.NOT_SENT):
             return
-        symbol = decision.intent.symbol
-        if decision.entry is not None:
-            self.risk.revert(symbol, decision.entry)
-        self._targets.put_back(symbol, decision.previous_target)
+        self._targets.ordered(
+            ordered.symbol, ordered.target, cut=ordered.cut, approved_qty=ordered.approved_qty
+        )
+        if outcome is Outcome.CLOSE_ONLY or decision.entry is None:
+            return  # the new side was not entered: no cooldown or count starts
+        self.risk.commit(ordered.symbol, decision.entry, ordered.bar_ts_ns)
 
     def event_record(self, event: str, why: Reason | None, **fields: Any) -> dict[str, Any]:
         """A non-decision line (reconciliation, breaker, halt, inbox) in the records file."""
@@ -319,7 +371,7 @@ class DecisionStep:
         return self._order(
             bar,
             record,
-            target=net.target,
+            net=net,
             position=position,
             pending=pending,
             target_qty=target_qty,
@@ -353,7 +405,7 @@ class DecisionStep:
         bar: Bar,
         record: dict[str, Any],
         *,
-        target: float,
+        net: NetTarget,
         position: Decimal,
         pending: Decimal,
         target_qty: Decimal,
@@ -415,9 +467,11 @@ class DecisionStep:
             arrival_price=to_decimal(arrival),
         )
         # A cut order leaves a rest to catch up on; an approved entry's target is kept for it.
-        approved = target_qty if entry is not None and entry.policy_token is not None else None
-        cut = qty < abs(delta)
-        previous = self._targets.ordered(bar.symbol, target, cut=cut, approved_qty=approved)
+        approved = target_qty if entry is not None and entry.new_entry else None
+        ordered = Ordered(bar.symbol, net.target, qty < abs(delta), approved, bar.ts_ns)
+        # The sleeve it is booked to (TCA, attribution): its entry's, or for an order that
+        # only reduces, the sleeve that pushed hardest in its direction.
+        sleeve = entry.sleeve if entry is not None else dominant_sleeve(net, 1 if delta > 0 else -1)
         record["intent"] = {
             "client_order_id": intent.client_order_id,
             "side": intent.side.value,
@@ -433,8 +487,7 @@ class DecisionStep:
             if order_usd < entry.notional_usd:
                 ratio = order_usd / entry.notional_usd
                 entry = attrs.evolve(entry, notional_usd=order_usd, risk_usd=entry.risk_usd * ratio)
-            self.risk.commit(bar.symbol, entry, bar.ts_ns)
-        return Decision(record, intent, reducing, previous, entry)
+        return Decision(record, intent, reducing, entry, ordered, sleeve)
 
     @staticmethod
     def _none(record: dict[str, Any], why: Reason | None) -> Decision:

@@ -346,13 +346,27 @@ class OrderManager:
     async def poll_fills(self) -> int:
         """``sync_fills`` for the trading loop: a failed read is classified and recorded, and
         the loop goes on with what it knows (the next batch tries again)."""
+        return await self.or_none(ORDERS, self.sync_fills) or 0
+
+    async def or_none(self, dependency: str, fn: Callable[[], Awaitable[T]]) -> T | None:
+        """The one ladder for a venue call in the trading loop: an open breaker already said
+        why (None); a failure is classified, recorded and acted on by the error handler
+        (None); the loop goes on with what it knows."""
         try:
-            return await self.sync_fills()
+            return await fn()
         except CircuitOpenError:
-            return 0  # the breaker already said why; nothing to add per batch
+            return None
         except VENUE_FAILURES as exc:
-            self._classified(exc, ORDERS, None)
-            return 0
+            self._classified(exc, dependency, None)
+            return None
+
+    async def read_or_none(self, dependency: str, fn: Callable[[], Awaitable[T]]) -> T | None:
+        """An idempotent read (retries, breaker) through the ladder of ``or_none``."""
+        return await self.or_none(dependency, lambda: self.read(dependency, fn))
+
+    def classify(self, exc: BaseException, dependency: str) -> Reason:
+        """A venue failure through the one error handler (records, breaker, action)."""
+        return self._classified(exc, dependency, None)
 
     async def refresh_terminal_states(self) -> None:
         """Orders the venue canceled (or expired) on its own are closed in the ledger too."""

@@ -144,15 +144,6 @@ _EMPTY = _SymbolState()
 
 
 @attrs.frozen(slots=True)
-class PolicySavepoint:
-    """Opaque token from ``ExecutionPolicy.save``: one symbol's state and the global clock."""
-
-    symbol: str
-    state: _SymbolState | None
-    last_entry_ns: int | None
-
-
-@attrs.frozen(slots=True)
 class _View:
     """What every check needs, computed once per evaluation."""
 
@@ -233,20 +224,6 @@ class ExecutionPolicy:
         old = self._symbols.get(symbol)
         if old is not None:
             self._symbols[symbol] = _SymbolState(last_entry_ns=old.last_entry_ns)
-
-    def save(self, symbol: str) -> PolicySavepoint:
-        """Snapshot this symbol's and the global state before a tentative ``on_entry``."""
-        return PolicySavepoint(symbol, self._symbols.get(symbol), self._last_entry_ns)
-
-    def restore(self, symbol: str, token: object) -> None:
-        """The order was not sent after all: put this symbol's and the global state back."""
-        if not isinstance(token, PolicySavepoint) or token.symbol != symbol:
-            raise ValueError(f"policy restore({symbol!r}) needs a savepoint of that symbol")
-        if token.state is None:
-            self._symbols.pop(symbol, None)
-        else:
-            self._symbols[symbol] = token.state
-        self._last_entry_ns = token.last_entry_ns
 
     # -- the checks, in order; each returns None (passed) or the Block ----------------------
 

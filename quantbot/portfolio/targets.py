@@ -33,10 +33,9 @@ class OrderedTargets:
 
     def ordered(
         self, symbol: str, target: float, *, cut: bool, approved_qty: Decimal | None
-    ) -> float | None:
-        """An order for ``target`` was made; ``cut`` says the participation clamp left a
-        rest. Returns the previous reference (None: there was none), for ``put_back``."""
-        previous = self._last.get(symbol)
+    ) -> None:
+        """An order for ``target`` went (told on its outcome, never before); ``cut`` says the
+        participation clamp left a rest."""
         self._last[symbol] = target
         if cut:
             self._catching_up.add(symbol)
@@ -44,20 +43,11 @@ class OrderedTargets:
                 self._approved[symbol] = approved_qty
         else:
             self.caught_up(symbol)
-        return previous
 
     def caught_up(self, symbol: str) -> None:
         """Nothing is left to catch up on."""
         self._catching_up.discard(symbol)
         self._approved.pop(symbol, None)
-
-    def put_back(self, symbol: str, previous: float | None) -> None:
-        """The order was not sent: measure from the last target really ordered again, so the
-        next bar can try again instead of being frozen out."""
-        if previous is None:
-            self._last.pop(symbol, None)
-        else:
-            self._last[symbol] = previous
 
     def forget(self, symbol: str) -> None:
         """The symbol starts over (its data was reset)."""

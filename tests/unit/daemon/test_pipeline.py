@@ -12,6 +12,7 @@ from quantbot.config.schema import load_config
 from quantbot.daemon.pipeline import Pipeline
 from quantbot.decision.step import DecisionStep
 from quantbot.domain.values import Bar, OrderIntent, Side
+from quantbot.oms.desk import open_desk
 from quantbot.oms.journal import Journal
 from quantbot.oms.ledger import Ledger
 from quantbot.oms.manager import OrderManager
@@ -22,7 +23,7 @@ from quantbot.venues.sim.venue import SimVenue
 T0 = 1_763_726_400 * NS_PER_S
 
 
-def _pipeline(tmp_path: Path) -> tuple[Pipeline, SimClock]:
+def _pipeline(tmp_path: Path) -> tuple[Pipeline, OrderManager, SimClock]:
     config = load_config(None).config
     clock = SimClock(T0)
     instruments = sim_instruments(config)
@@ -42,16 +43,19 @@ def _pipeline(tmp_path: Path) -> tuple[Pipeline, SimClock]:
         config, clock, instruments, {"run_id": "t"}, check_staleness=False
     )
     records = RotatingJsonl(tmp_path / "decisions.jsonl", clock)
+    desk = open_desk(
+        oms=oms, venue=venue, daily=None, clock=clock, profile="conservative", mode="paper",
+        on_event=lambda event, why: None,
+    )  # fmt: skip
     pipeline = Pipeline(
         step=step,
-        oms=oms,
+        desk=desk,
         venue=venue,
         records=records,
         market_sink=venue.on_bar,
         blocked_by=lambda: None,
-        execution_mode="paper",
     )
-    return pipeline, clock
+    return pipeline, oms, clock
 
 
 def _bar(i: int, price: float) -> Bar:
@@ -59,18 +63,18 @@ def _bar(i: int, price: float) -> Bar:
 
 
 async def test_a_bad_bar_neither_fills_an_order_nor_reaches_sizing(tmp_path: Path) -> None:
-    pipeline, clock = _pipeline(tmp_path)
+    pipeline, oms, clock = _pipeline(tmp_path)
     await pipeline.on_batch([_bar(0, 100.0)])
     intent = OrderIntent("qb-test-1", "SIMA@0", "SIMA", Side.BUY, Decimal(10))
-    assert (await pipeline.oms.submit(intent)).outcome.value == "ACCEPTED"
+    assert (await oms.submit(intent)).outcome.value == "ACCEPTED"
 
     clock.advance(60)
     await pipeline.on_batch([_bar(1, float("nan"))])
-    assert pipeline.oms.ledger.position_qty("SIMA") == 0  # the NaN bar filled nothing
+    assert oms.ledger.position_qty("SIMA") == 0  # the NaN bar filled nothing
     clock.advance(60)
     await pipeline.on_batch([_bar(2, 101.0)])
-    assert pipeline.oms.ledger.position_qty("SIMA") == 10
-    assert pipeline.oms.ledger.orders["qb-test-1"].avg_fill_price == Decimal("101")
+    assert oms.ledger.position_qty("SIMA") == 10
+    assert oms.ledger.orders["qb-test-1"].avg_fill_price == Decimal("101")
 
     pipeline.records.close()
     lines = [orjson.loads(x) for x in (tmp_path / "decisions.jsonl").read_bytes().splitlines()]

@@ -13,13 +13,15 @@ import pytest
 
 from quantbot.clock import NS_PER_S, SimClock
 from quantbot.config.schema import Config, load_config
-from quantbot.daemon.pipeline import Pipeline, fill_listener
+from quantbot.daemon.pipeline import Pipeline
 from quantbot.decision.step import DecisionStep
 from quantbot.domain.values import Bar, Fill, Instrument, OrderIntent, Position, Side
 from quantbot.oms.cancel_all import cancel_everything
+from quantbot.oms.desk import open_desk
 from quantbot.oms.journal import Journal, read_journal
 from quantbot.oms.ledger import Ledger
 from quantbot.oms.manager import OrderManager
+from quantbot.oms.reservation import fill_listener
 from quantbot.records.jsonl import RotatingJsonl
 from quantbot.risk.daily import DailyRiskGuard
 from quantbot.venues.base import SubmitResult
@@ -102,15 +104,22 @@ class Rig:
             self.config, self.clock, instruments, {"run_id": "t"}, check_staleness=False
         )
         self.records = RotatingJsonl(tmp_path / "decisions.jsonl", self.clock)
+        desk = open_desk(
+            oms=self.oms,
+            venue=venue,
+            daily=self.guard,
+            clock=self.clock,
+            profile="conservative",
+            mode="shadow" if shadow else "paper",
+            on_event=lambda event, why: None,
+        )
         self.pipeline = Pipeline(
             step=step,
-            oms=self.oms,
+            desk=desk,
             venue=venue,
             records=self.records,
             market_sink=venue.on_bar,
             blocked_by=lambda: None,
-            execution_mode="shadow" if shadow else "paper",
-            daily=self.guard,
         )
         self.closes = {"SIMA": 100.0, "SIMB": 50.0} if restart_of is None else restart_of.closes
         self.i = 0 if restart_of is None else restart_of.i

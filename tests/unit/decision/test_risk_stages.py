@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from quantbot.clock import NS_PER_S
-from quantbot.decision.step import Decision, DecisionStep
+from quantbot.decision.step import Decision, DecisionStep, Outcome
 from quantbot.domain.values import Bar, Instrument
 from quantbot.risk.governor import GovernorRequest, GovernorState, GovernorVerdict, RiskGovernor
 from quantbot.signals.intents import parse_intent
@@ -20,6 +20,7 @@ from tests.unit.decision.test_step import (
     WARMUP,
     Market,
     code,
+    decide,
     make,
     view,
     warm_up,
@@ -30,12 +31,15 @@ STAGES = ("sizer", "limits", "policy", "governor", "daily_risk")
 
 
 def trigger(
-    env: dict[str, str] | None = None, profile: str | None = None, **view_fields: Any
+    env: dict[str, str] | None = None,
+    profile: str | None = None,
+    outcome: Outcome = Outcome.SENT,
+    **view_fields: Any,
 ) -> tuple[Decision, DecisionStep, Market]:
-    """Warm up on a strong uptrend, then decide the first bar that trades."""
+    """Warm up on a strong uptrend, then decide the first bar that trades (told ``outcome``)."""
     step, market = make({**ENV, **(env or {})}, profile=profile)
     warm_up(step, market)
-    return step.step(market.bar(), view(**view_fields)), step, market
+    return decide(step, market.bar(), view(**view_fields), outcome), step, market
 
 
 def clamp_codes(decision: Decision) -> list[str]:
@@ -107,7 +111,7 @@ def test_a_failing_ai_sizer_falls_back_to_the_base_size_and_says_why(mode: str) 
     step, market = make({**ENV, "QUANTBOT__SIZER__MODE": mode})
     step.risk.ai_sizer = _BrokenSizer()  # type: ignore[assignment]
     warm_up(step, market)
-    decision = step.step(market.bar(), view())
+    decision = decide(step, market.bar(), view())
     baseline, _, _ = trigger()
     assert decision.intent is not None and baseline.intent is not None
     assert decision.intent.qty == baseline.intent.qty  # trading goes on at the base size
@@ -172,12 +176,11 @@ def test_an_entry_that_was_not_sent_does_not_start_a_cooldown() -> None:
     first, step, market = trigger(env)
     assert first.intent is not None
     # sent (nothing filled yet): the next entry in the hour is refused
-    again = step.step(market.bar(), view())
+    again = decide(step, market.bar(), view())
     assert code(again) == "BLOCK_COOLDOWN"
-    # not sent (a gate blocked it): the policy forgets it, the next bar may enter
-    first, step, market = trigger(env)
-    step.not_sent(first)
-    retry = step.step(market.bar(), view())
+    # not sent (a gate blocked it): nothing was committed, the next bar may enter
+    first, step, market = trigger(env, outcome=Outcome.REFUSED)
+    retry = decide(step, market.bar(), view())
     assert retry.intent is not None and retry.record["policy"]["code"] == "ALLOW_NEW_ENTRY"
 
 
@@ -218,7 +221,7 @@ def test_an_outside_models_risk_budget_reaches_the_governor() -> None:
             }
         )
     )
-    decision = step.step(market.bar(), view())
+    decision = decide(step, market.bar(), view())
     assert decision.record["sleeves"]["external"]["ready"] is True
     assert decision.intent is not None
     gov = decision.record["governor"]
@@ -245,7 +248,7 @@ def test_the_profile_sets_the_bounds_each_record_shows(profile: str, max_leverag
 def test_every_record_names_every_stage_with_a_verdict() -> None:
     decision, step, market = trigger()
     records = [decision.record]
-    records += [step.step(market.bar(), view()).record for _ in range(5)]
+    records += [decide(step, market.bar(), view()).record for _ in range(5)]
     for record in records:
         for stage in STAGES:
             assert "verdict" in record[stage], (stage, record[stage])
@@ -262,7 +265,7 @@ def test_a_failing_governor_rejects_unless_configured_to_fail_open(fail_open: bo
     params = step.risk.governor.params
     step.risk.governor = _BrokenGovernor(params, fail_open=fail_open)
     warm_up(step, market)
-    decision = step.step(market.bar(), view())
+    decision = decide(step, market.bar(), view())
     gov = decision.record["governor"]
     if fail_open:
         assert decision.intent is not None
@@ -286,7 +289,7 @@ def test_a_short_target_where_the_venue_allows_no_shorts_goes_flat_instead() -> 
         nxt = round(close * 0.99, 4)
         bar = Bar(SYMBOL, ts, close, close, nxt, nxt, 1_000_000.0, 60)
         close = nxt
-        decision = step.step(bar, view(positions={SYMBOL: D(20)}))
+        decision = decide(step, bar, view(positions={SYMBOL: D(20)}))
         if i < WARMUP:
             assert decision.intent is None or decision.intent.side.value == "SELL"
     assert decision is not None and decision.intent is not None

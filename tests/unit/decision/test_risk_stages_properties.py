@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from quantbot.clock import NS_PER_S, SimClock
 from quantbot.config.schema import load_config
-from quantbot.decision.step import DecisionStep, PortfolioView
+from quantbot.decision.step import DecisionStep, Outcome, PortfolioView
 from quantbot.domain.values import Bar, Instrument
 from quantbot.risk.daily import DailyRiskGuard
 
@@ -83,7 +83,7 @@ def test_no_order_that_adds_exposure_breaks_a_bound(case: dict[str, Any]) -> Non
         price = close
         clock.set(bar.ts_ns + BAR_S * NS_PER_S)
         view = PortfolioView(equity, {SYMBOL: position} if position else {}, {})
-        decision = step.step(bar, view)
+        decision = step.step(bar, view)  # settled below, once its outcome is known
         record = decision.record
         for stage in STAGES:  # every stage leaves a verdict, whatever happened
             assert "verdict" in record[stage], (stage, record)
@@ -115,12 +115,13 @@ def test_no_order_that_adds_exposure_breaks_a_bound(case: dict[str, Any]) -> Non
                 assert denial is not None and denial.code.value == "DAILY_LOSS_LIMIT"
             event(f"daily guard: {denial.code.value if denial else 'reserved'}")
             if denial is not None:
-                step.not_sent(decision)
+                step.settle(decision, Outcome.REFUSED)
                 continue
             scope = guard.snapshot()["scopes"]["GLOBAL"]
             assert scope["exposure"] <= params.daily.total.max_daily_exposure_usd * (1 + TOL)
             assert scope["open_risk"] <= params.daily.total.max_open_risk_usd * (1 + TOL)
         # Fill in full at the close; book a drawn realised PnL so the loss limit comes into play.
+        step.settle(decision, Outcome.SENT)
         signed = intent.qty if intent.side.value == "BUY" else -intent.qty
         before, position = position, position + signed
         guard.on_fill(

@@ -13,7 +13,7 @@ import pytest
 
 from quantbot.clock import NS_PER_S, SimClock, iso_utc
 from quantbot.config.schema import Config, load_config
-from quantbot.decision.step import Decision, DecisionStep, PortfolioView
+from quantbot.decision.step import Decision, DecisionStep, Outcome, PortfolioView
 from quantbot.domain.ids import client_order_id, decision_id
 from quantbot.domain.reasons import ReasonCode, reason
 from quantbot.domain.values import Bar, Instrument, OrderType, Side
@@ -94,8 +94,18 @@ def view(**overrides: Any) -> PortfolioView:
     return PortfolioView(**fields)
 
 
+def decide(
+    step: DecisionStep, bar: Bar, view: PortfolioView, outcome: Outcome = Outcome.SENT
+) -> Decision:
+    """One decision, told its outcome as the pipeline tells it (by default: the order went)."""
+    decision = step.step(bar, view)
+    if decision.intent is not None:
+        step.settle(decision, outcome)
+    return decision
+
+
 def warm_up(step: DecisionStep, market: Market) -> list[Decision]:
-    return [step.step(market.bar(), view()) for _ in range(WARMUP)]
+    return [decide(step, market.bar(), view()) for _ in range(WARMUP)]
 
 
 def code(decision: Decision) -> str | None:
@@ -141,14 +151,14 @@ def test_bad_bar_gives_its_data_code_and_no_intent(
     bad = market.raw(**{"open": market.close * 1.01, "close": market.close * 1.02,
                         "high": market.close * 1.02, **fields})  # fmt: skip
 
-    decision = step.step(bad, view())
+    decision = decide(step, bad, view())
 
     assert decision.intent is None
     assert code(decision) == expected.value
     assert decision.record["reason"]["symbol"] == SYMBOL
     assert "sleeves" not in decision.record  # it never reached the signals, let alone sizing
     # The next good bar, with the trend now ready, trades as if the bad one never came.
-    assert step.step(market.bar(), view()).intent is not None
+    assert decide(step, market.bar(), view()).intent is not None
 
 
 def test_stale_bar_is_dropped() -> None:
@@ -156,7 +166,7 @@ def test_stale_bar_is_dropped() -> None:
     warm_up(step, market)
     bar = market.bar()
     market.clock.advance(60)  # the bar arrives a minute after it closed (limit: 10 s)
-    decision = step.step(bar, view())
+    decision = decide(step, bar, view())
     assert decision.intent is None
     assert code(decision) == "DATA_STALE"
     assert decision.record["reason"]["age_s"] == 60.0
@@ -166,10 +176,10 @@ def test_price_jump_is_dropped_and_restarts_the_warm_up() -> None:
     step, market = make()
     warm_up(step, market)
     market.close *= 2  # an unadjusted 1:2 split
-    jump = step.step(market.bar(), view())
+    jump = decide(step, market.bar(), view())
     assert code(jump) == "DATA_PRICE_JUMP"
     assert jump.intent is None
-    after = step.step(market.bar(), view())
+    after = decide(step, market.bar(), view())
     assert code(after) == "SIGNAL_WARMUP"  # the indicators do not straddle the split
 
 
@@ -177,13 +187,13 @@ def test_price_jump_is_dropped_and_restarts_the_warm_up() -> None:
 
 
 def run_to_trigger(
-    env: dict[str, str] | None = None, **view_fields: Any
+    env: dict[str, str] | None = None, outcome: Outcome = Outcome.SENT, **view_fields: Any
 ) -> tuple[Decision, Bar, DecisionStep, Market]:
     step, market = make(env, instrument=view_fields.pop("instrument", None))
     warm_up(step, market)
     volume = view_fields.pop("volume", 1_000_000.0)
     bar = market.bar(volume=volume)
-    return step.step(bar, view(**view_fields)), bar, step, market
+    return decide(step, bar, view(**view_fields), outcome), bar, step, market
 
 
 def test_strong_uptrend_after_warm_up_gives_a_buy_with_a_deterministic_id() -> None:
@@ -285,7 +295,7 @@ def test_record_carries_every_stage() -> None:
 def test_the_next_bar_inside_the_deadband_does_not_trade_again() -> None:
     decision, _, step, market = run_to_trigger()
     assert decision.intent is not None
-    nxt = step.step(market.bar(), view(positions={SYMBOL: decision.intent.qty}))
+    nxt = decide(step, market.bar(), view(positions={SYMBOL: decision.intent.qty}))
     assert nxt.intent is None
     assert code(nxt) == "NETTING_DEADBAND"
 
@@ -307,7 +317,7 @@ def test_blocked_by_gives_that_reason_and_no_intent() -> None:
     assert decision.record["reason"] == {"code": "KILL_SWITCH_ACTIVE", "reason": "operator"}
     assert "intent" in decision.record and decision.record["intent"] is None
     # Nothing was sent, so once resumed the same target still trades.
-    assert step.step(market.bar(), view()).intent is not None
+    assert decide(step, market.bar(), view()).intent is not None
 
 
 def test_kill_switch_still_lets_a_position_shrink() -> None:
@@ -410,7 +420,7 @@ def test_from_config_reads_the_profile_from_an_evolved_config() -> None:
     )
     step, market = make(config=config)
     warm_up(step, market)
-    decision = step.step(market.bar(), view())
+    decision = decide(step, market.bar(), view())
     assert decision.record["reason"]["min_bar_volume"] == 2e6
 
 
@@ -420,14 +430,14 @@ def test_a_clamped_order_leaves_the_rest_of_the_target_for_the_next_bars() -> No
 
     # The 20 filled; the target has not moved, so the deadband must not freeze the position
     # at the clamped size: the rest is ordered on the next bar.
-    second = step.step(market.bar(), view(positions={SYMBOL: D(20)}))
+    second = decide(step, market.bar(), view(positions={SYMBOL: D(20)}))
     assert second.intent is not None, second.record["reason"]
     assert second.intent.side is Side.BUY
     target_qty = D(second.record["position"]["target_qty"])
     assert second.intent.qty == target_qty - 20
     assert second.record["net"]["catching_up"] is True  # why it traded inside the deadband
 
-    third = step.step(market.bar(), view(positions={SYMBOL: target_qty}))
+    third = decide(step, market.bar(), view(positions={SYMBOL: target_qty}))
     assert third.intent is None
     assert code(third) == "NETTING_DEADBAND"
     assert third.record["net"]["catching_up"] is False
@@ -436,7 +446,7 @@ def test_a_clamped_order_leaves_the_rest_of_the_target_for_the_next_bars() -> No
 def test_a_clamped_reduction_keeps_reducing_on_thin_bars() -> None:
     first, _, step, market = run_to_trigger(volume=100.0, positions={SYMBOL: D(1000)})
     assert first.intent is not None and first.intent.qty == D(2)
-    second = step.step(market.bar(volume=100.0), view(positions={SYMBOL: D(998)}))
+    second = decide(step, market.bar(volume=100.0), view(positions={SYMBOL: D(998)}))
     assert second.intent is not None, second.record["reason"]
     assert (second.intent.side, second.intent.qty) == (Side.SELL, D(2))
 
@@ -444,12 +454,11 @@ def test_a_clamped_reduction_keeps_reducing_on_thin_bars() -> None:
 def test_an_intent_the_oms_did_not_send_is_tried_again_next_bar() -> None:
     decision, _, step, market = run_to_trigger()
     assert decision.intent is not None
-    follow_up = step.step(market.bar(), view())
+    follow_up = decide(step, market.bar(), view())
     assert code(follow_up) == "NETTING_DEADBAND"  # as if the first order had gone out
 
-    decision, _, step, market = run_to_trigger()
-    step.not_sent(decision)  # a gate or breaker blocked it
-    retry = step.step(market.bar(), view())
+    decision, _, step, market = run_to_trigger(outcome=Outcome.REFUSED)  # a gate blocked it
+    retry = decide(step, market.bar(), view())
     assert retry.intent is not None
     assert retry.intent.client_order_id != decision.intent.client_order_id  # a new decision
 

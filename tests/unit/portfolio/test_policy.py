@@ -284,34 +284,7 @@ def test_regime_of_annual_volatility() -> None:
         pol.regime(math.nan)
 
 
-# -- state: save/restore, on_flat, purity -----------------------------------------------------
-
-
-def test_restore_undoes_an_entry_that_was_not_sent() -> None:
-    pol = policy(global_cooldown_s=60.0)
-    before = pol.evaluate(inp(now_ns=T0 + S))
-    token = pol.save("BTC/USD")
-    pol.on_entry("BTC/USD", now_ns=T0, confidence=0.6, regime="high", scale_in=False)
-    assert not pol.evaluate(inp(now_ns=T0 + S)).allowed
-    pol.restore("BTC/USD", token)
-    assert pol.evaluate(inp(now_ns=T0 + S)) == before
-    assert pol.evaluate(inp(symbol="ETH/USD", now_ns=T0 + S)).allowed  # global clock back too
-
-
-def test_restore_brings_back_the_previous_entry_record() -> None:
-    pol = policy(max_scale_ins=3)
-    pol.on_entry("BTC/USD", now_ns=T0, confidence=0.5, regime="normal", scale_in=False)
-    token = pol.save("BTC/USD")
-    pol.on_entry("BTC/USD", now_ns=T0 + 40 * S, confidence=0.9, regime="normal", scale_in=True)
-    pol.restore("BTC/USD", token)
-    v = pol.evaluate(inp(now_ns=T0 + 41 * S, confidence=0.6, positions={"BTC/USD": 2_000.0}))
-    assert v.reason.code is ReasonCode.ALLOW_SCALE_IN  # last confidence is 0.5 again
-
-
-def test_restore_refuses_a_token_of_another_symbol() -> None:
-    pol = policy()
-    with pytest.raises(ValueError, match="ETH/USD"):
-        pol.restore("ETH/USD", pol.save("BTC/USD"))
+# -- state: on_flat, purity -----------------------------------------------------
 
 
 def test_on_flat_forgets_the_entry_but_keeps_the_cooldown() -> None:

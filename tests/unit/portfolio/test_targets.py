@@ -1,5 +1,5 @@
-"""The deadband's reference per symbol: what was ordered, put back when not sent, and the rest
-of a clamped order still to catch up on."""
+"""The deadband's reference per symbol: what was ordered (told only once the order went), and
+the rest of a clamped order still to catch up on."""
 
 from __future__ import annotations
 
@@ -11,21 +11,10 @@ from quantbot.portfolio.targets import OrderedTargets
 def test_reference_is_flat_until_an_order_and_then_its_target() -> None:
     targets = OrderedTargets()
     assert targets.reference("AAPL") == 0.0
-    assert targets.ordered("AAPL", 0.6, cut=False, approved_qty=None) is None
-    assert targets.reference("AAPL") == 0.6
-    assert targets.ordered("AAPL", -0.4, cut=False, approved_qty=None) == 0.6
-    assert (targets.reference("AAPL"), targets.reference("MSFT")) == (-0.4, 0.0)
-
-
-def test_an_order_not_sent_puts_the_previous_reference_back() -> None:
-    targets = OrderedTargets()
     targets.ordered("AAPL", 0.6, cut=False, approved_qty=None)
-    previous = targets.ordered("AAPL", -0.4, cut=False, approved_qty=None)
-    targets.put_back("AAPL", previous)
     assert targets.reference("AAPL") == 0.6
-    first = targets.ordered("MSFT", 0.5, cut=False, approved_qty=None)
-    targets.put_back("MSFT", first)  # never ordered before: back to flat
-    assert targets.reference("MSFT") == 0.0
+    targets.ordered("AAPL", -0.4, cut=False, approved_qty=None)
+    assert (targets.reference("AAPL"), targets.reference("MSFT")) == (-0.4, 0.0)
 
 
 def test_a_cut_order_catches_up_with_its_approved_target_until_complete() -> None:

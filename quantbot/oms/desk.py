@@ -1,0 +1,267 @@
+"""The order side, as the batch pipeline sees it: one face, whatever the execution mode.
+
+``OrderDesk`` (paper, live): each batch begins with the venue's fills, the look-up of orders
+whose outcome is unknown and the account's equity; an order goes through the daily risk
+reservation, the OMS (pre-trade gates, journal, venue) and TCA. ``ShadowDesk``: the same
+questions, nothing sent (``EXEC_SHADOW_NOT_SENT``) and nothing written. The decision side
+never learns which it talks to: it is told each intent's ``Outcome`` once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any, Protocol, TypeVar
+
+import attrs
+
+from quantbot.analytics.tca import TcaRecorder
+from quantbot.clock import Clock
+from quantbot.config.ops import OmsConfig
+from quantbot.decision.step import Decision, Outcome
+from quantbot.domain.reasons import Reason, ReasonCode, reason
+from quantbot.domain.values import Bar, OrderIntent, Side, SubmitOutcome
+from quantbot.oms.manager import POSITIONS, VENUE_FAILURES, OrderManager
+from quantbot.oms.reconcile import Reconciler
+from quantbot.oms.reservation import DailyReservation
+from quantbot.ops.alerts import AlertSink
+from quantbot.ops.breakers import CircuitOpenError
+from quantbot.risk.daily import DailyRiskGuard
+from quantbot.venues.base import OrderVenue
+
+T = TypeVar("T")
+
+_BY_SUBMIT = {
+    SubmitOutcome.ACCEPTED.value: Outcome.SENT,
+    SubmitOutcome.UNKNOWN.value: Outcome.SENT,  # it may be working: as if it went
+    SubmitOutcome.REJECTED.value: Outcome.SENT,  # it went; the venue said no
+    SubmitOutcome.NOT_SENT.value: Outcome.NOT_SENT,
+}
+
+
+@attrs.frozen(slots=True)
+class Sent:
+    """What became of one decision's intent: the step's ``Outcome``, and the record's
+    ``order`` and ``daily_risk`` parts."""
+
+    outcome: Outcome
+    order: dict[str, Any]
+    daily: dict[str, Any]
+    submit: str  # the SubmitOutcome value (NOT_SENT when nothing was submitted)
+
+
+class Desk(Protocol):
+    """What the pipeline asks of the order side."""
+
+    def on_bar(self, bar: Bar) -> None: ...
+
+    async def begin_batch(self) -> tuple[int, Decimal | None]:
+        """New fills booked, and the account's equity (None: keep the last known)."""
+        ...
+
+    async def read(self, dependency: str, fn: Callable[[], Awaitable[T]]) -> T | None:
+        """An idempotent venue read; a failure is classified and recorded: None."""
+        ...
+
+    def holdings(self) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
+        """Positions the sleeves trade, and orders still working, by symbol."""
+        ...
+
+    async def send(self, decision: Decision, market_open: bool | None) -> Sent: ...
+
+    def end_batch(self) -> None: ...
+
+
+class OrderDesk:
+    """Paper and live: the daily reservation, the OMS and TCA around each order."""
+
+    def __init__(
+        self,
+        *,
+        oms: OrderManager,
+        venue: OrderVenue,
+        reconciler: Reconciler,
+        reservation: DailyReservation,
+        clock: Clock,
+        profile: str,
+        on_event: Callable[[str, Reason], None],
+        tca: TcaRecorder | None = None,
+        alerts: AlertSink | None = None,
+        trade_external: bool = False,
+    ) -> None:
+        self.oms = oms
+        self._venue = venue
+        self._reconciler = reconciler
+        self._reservation = reservation
+        self._clock = clock
+        self._profile = profile
+        self._on_event = on_event
+        self._tca = tca
+        self._alerts = alerts
+        # True (reconcile.external_inventory = "manage"): the sleeves trade foreign
+        # inventory too; otherwise they see only what their own orders made.
+        self._trade_external = trade_external
+
+    def on_bar(self, bar: Bar) -> None:
+        if self.oms.gates is not None:
+            self.oms.gates.on_bar(bar)
+
+    async def begin_batch(self) -> tuple[int, Decimal | None]:
+        """Fills, UNKNOWN look-ups and equity; a failed read is recorded and skipped."""
+        oms = self.oms
+        fills = await oms.poll_fills()
+        self._reservation.release_ended(oms.ledger)
+        try:
+            for found in await self._reconciler.resolve_unknown():
+                self._on_event("RECONCILE", found)
+            return fills, (await oms.read(POSITIONS, self._venue.account)).equity
+        except CircuitOpenError:
+            return fills, None  # the breaker already recorded why; decide on the last equity
+        except VENUE_FAILURES as exc:
+            oms.classify(exc, POSITIONS)
+            return fills, None
+
+    async def read(self, dependency: str, fn: Callable[[], Awaitable[T]]) -> T | None:
+        return await self.oms.read_or_none(dependency, fn)
+
+    def holdings(self) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
+        ledger = self.oms.ledger
+        if self._trade_external:
+            positions = {s: p.qty for s, p in ledger.positions.items() if p.qty}
+        else:  # foreign inventory is not the sleeves' to trade
+            positions = ledger.own_positions()
+        return positions, ledger.pending_by_symbol()
+
+    async def send(self, decision: Decision, market_open: bool | None) -> Sent:
+        """Reserve, then send. A reversal the guard refuses still sends its closing part."""
+        intent = decision.intent
+        assert intent is not None
+        daily, denial = self._reservation.reserve(decision.entry, intent)
+        if denial is None:
+            order = await self._submit(intent, decision.reducing, decision, market_open)
+            self._reservation.release_unsent(decision.entry, intent, order["outcome"])
+            return Sent(_BY_SUBMIT[order["outcome"]], order, daily, order["outcome"])
+        closing = self._closing_part(decision, intent)
+        if closing is None:
+            decision.refused(denial)
+            order = {"outcome": SubmitOutcome.NOT_SENT.value, "reason": denial.to_record()}
+            return Sent(Outcome.REFUSED, order, daily, SubmitOutcome.NOT_SENT.value)
+        decision.close_only(closing.qty, denial)
+        order = await self._submit(closing, True, decision, market_open)
+        went = _BY_SUBMIT[order["outcome"]]
+        return Sent(Outcome.CLOSE_ONLY if went is Outcome.SENT else went, order, daily,
+                    order["outcome"])  # fmt: skip
+
+    def _closing_part(self, decision: Decision, intent: OrderIntent) -> OrderIntent | None:
+        """The part of a refused reversal that closes the position it reverses, or None.
+
+        Daily limits cap new risk and must never trap a position the signal wants out of
+        (DESIGN.md section 4): like a reversal an entry rule refuses, only the close goes.
+        """
+        if decision.entry is None:
+            return None
+        ledger = self.oms.ledger
+        held = (
+            ledger.position_qty(intent.symbol)
+            if self._trade_external
+            else ledger.own_qty(intent.symbol)
+        )
+        if not (held < 0 if intent.side is Side.BUY else held > 0):
+            return None  # nothing on the other side: a plain entry, refused whole
+        return attrs.evolve(intent, qty=min(intent.qty, abs(held)))
+
+    async def _submit(
+        self, intent: OrderIntent, reducing: bool, decision: Decision, market_open: bool | None
+    ) -> dict[str, Any]:
+        tca = self._tca
+        if tca is not None:
+            tca.on_decision(
+                intent,
+                decision_ts_ns=self._clock.now_ns(),
+                decision_price=intent.arrival_price or Decimal(0),
+                sleeve=decision.sleeve,
+                profile=self._profile,
+                venue=self._venue.name,
+            )
+        report = await self.oms.submit(intent, reducing=reducing, market_open=market_open)
+        if tca is not None:
+            tca.on_submitted(
+                intent.client_order_id,
+                outcome=report.outcome.value,
+                reason_code=report.reason.code.value if report.reason is not None else None,
+                submit_price=intent.arrival_price,
+            )
+        if report.outcome is SubmitOutcome.REJECTED and self._alerts is not None:
+            self._alerts.note_reject(intent.symbol)
+        return report.to_record()
+
+    def end_batch(self) -> None:
+        if self._tca is not None:
+            self._tca.tick()
+        self.oms.journal.maybe_sync()
+
+
+class ShadowDesk:
+    """Shadow mode: every stage runs and is recorded, nothing is sent or written."""
+
+    def __init__(self, *, venue: OrderVenue, reservation: DailyReservation, mode: str) -> None:
+        self._venue = venue
+        self._reservation = reservation
+        self._not_sent = {
+            "outcome": SubmitOutcome.NOT_SENT.value,
+            "reason": reason(ReasonCode.EXEC_SHADOW_NOT_SENT, execution_mode=mode).to_record(),
+        }
+
+    def on_bar(self, bar: Bar) -> None:
+        return None
+
+    async def begin_batch(self) -> tuple[int, Decimal | None]:
+        return 0, (await self._venue.account()).equity
+
+    async def read(self, dependency: str, fn: Callable[[], Awaitable[T]]) -> T | None:
+        try:
+            return await fn()
+        except VENUE_FAILURES:
+            return None
+
+    def holdings(self) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
+        return {}, {}
+
+    async def send(self, decision: Decision, market_open: bool | None) -> Sent:
+        daily = self._reservation.ask(decision.entry)
+        return Sent(Outcome.SHADOW, dict(self._not_sent), daily, SubmitOutcome.NOT_SENT.value)
+
+    def end_batch(self) -> None:
+        return None
+
+
+def open_desk(
+    *,
+    oms: OrderManager | None,
+    venue: OrderVenue,
+    daily: DailyRiskGuard | None,
+    clock: Clock,
+    profile: str,
+    mode: str,
+    on_event: Callable[[str, Reason], None],
+    reconciler: Reconciler | None = None,
+    tca: TcaRecorder | None = None,
+    alerts: AlertSink | None = None,
+    trade_external: bool = False,
+) -> Desk:
+    """The order side for ``oms``: shadow mode's when there is none (nothing is sent)."""
+    reservation = DailyReservation(daily)
+    if oms is None:
+        return ShadowDesk(venue=venue, reservation=reservation, mode=mode)
+    return OrderDesk(
+        oms=oms,
+        venue=venue,
+        reconciler=reconciler or Reconciler(oms, OmsConfig()),
+        reservation=reservation,
+        clock=clock,
+        profile=profile,
+        on_event=on_event,
+        tca=tca,
+        alerts=alerts,
+        trade_external=trade_external,
+    )

@@ -70,6 +70,7 @@ class Admitted:
     target_qty: Decimal | None  # None: refused (``refusal`` says why)
     refusal: Reason | None = None
     entry: Entry | None = None
+    close_only: bool = False  # a reversal whose new side was refused: only the close goes
 
 
 class RiskChain:
@@ -257,7 +258,7 @@ class RiskChain:
             record["clamps"].append(
                 reason(ReasonCode.ENTRY_BLOCKED_CLOSE_ONLY, blocked_by=why.code.value).to_record()
             )
-            return Admitted(Decimal(0))
+            return Admitted(Decimal(0), close_only=True)
         return Admitted(None, refusal=why)
 
     def continuing(self, net: NetTarget, sized: Sized, notional_usd: float) -> Entry:

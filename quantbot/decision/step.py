@@ -200,8 +200,11 @@ class DecisionStep:
         ordered = decision.ordered
         if ordered is None or outcome in (Outcome.REFUSED, Outcome.NOT_SENT):
             return
+        # Measured from what went: when only a reversal's close went, from flat, so the refused
+        # side is asked again on the next bar rather than sitting inside the deadband.
+        target = 0.0 if outcome is Outcome.CLOSE_ONLY else ordered.target
         self._targets.ordered(
-            ordered.symbol, ordered.target, cut=ordered.cut, approved_qty=ordered.approved_qty
+            ordered.symbol, target, cut=ordered.cut, approved_qty=ordered.approved_qty
         )
         if outcome is Outcome.CLOSE_ONLY or decision.entry is None:
             return  # the new side was not entered: no cooldown or count starts
@@ -368,6 +371,8 @@ class DecisionStep:
                 return self._none(record, admitted.refusal)
             target_qty, entry = admitted.target_qty, admitted.entry
             reducing = abs(target_qty) < abs(position) and (target_qty * position) >= 0
+            if admitted.close_only:
+                net = attrs.evolve(net, target=0.0)  # what is ordered toward: flat
         return self._order(
             bar,
             record,

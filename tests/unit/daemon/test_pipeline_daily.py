@@ -287,8 +287,12 @@ async def test_a_reversal_refused_by_the_loss_limit_still_closes_the_position(
     assert flip["intent"]["side"] == "SELL" and flip["intent"]["reducing"] is True
     assert Decimal(flip["intent"]["qty"]) == held
     assert flip["order"]["outcome"] == "ACCEPTED"
-    await rig.bars(1, SIMA=0.8)
+    [after] = await rig.bars(1, SIMA=0.8)
     assert rig.oms.ledger.position_qty("SIMA") == 0  # out, and not short
+    # Measured from what went (flat), the short is asked again and refused for its reason,
+    # not waved through as "inside the deadband" of a short that was never ordered.
+    assert after["net"]["previous_target"] == 0
+    assert after["reason"]["code"] == "DAILY_LOSS_LIMIT"
     # The new side was denied and never reserved; the close booked its loss and shrank SIMA.
     events = [e["type"] for e in rig.ledger() if e.get("client_order_id") == cid_of(flip)]
     assert events == ["DENY", "PNL", "REDUCE"]

@@ -297,3 +297,44 @@ def test_a_short_target_where_the_venue_allows_no_shorts_goes_flat_instead() -> 
     assert decision.record["position"]["target_qty"] == "0"
     [clamp] = [c for c in decision.record["clamps"] if c["code"] == "SHORT_NOT_ALLOWED_CLAMP"]
     assert D(clamp["wanted"]) < 0
+
+
+def test_a_refused_reversal_is_asked_again_once_flat_not_frozen_by_the_deadband() -> None:
+    # The README's SIMB case: long, then an outside model says sell with too little
+    # confidence for a new short; only the close goes. Flat, with the same intent live, the
+    # step must keep asking (its real reason on record) and go short once the model is sure
+    # enough, instead of calling the wanted short "inside the deadband" of a target that was
+    # never ordered (the position then stayed flat for as long as the intent lived).
+    env = {
+        **ENV,
+        "QUANTBOT__REGIME_COMPONENTS__CONSERVATIVE__TREND": "0",  # the inbox alone decides
+        "QUANTBOT__POLICY__CONSERVATIVE__CONFIDENCE_FLOOR": "0.7",
+    }
+    step, market = make(env)
+    warm_up(step, market)
+    position = D(0)
+
+    def bar_with(side: str | None, confidence: float = 0.0) -> Decision:
+        nonlocal position
+        if side is not None:
+            assert step.risk.external is not None
+            intent = {"schema_version": "1.0", "symbol": SYMBOL, "side": side,
+                      "confidence": confidence}  # fmt: skip
+            step.risk.external.offer(parse_intent(intent))
+        decision = decide(
+            step, market.bar(), view(positions={SYMBOL: position} if position else {})
+        )
+        if decision.intent is not None:  # filled in full at once, as the venue would
+            sign = 1 if decision.intent.side.value == "BUY" else -1
+            position += sign * decision.intent.qty
+        return decision
+
+    assert bar_with("buy", 0.9).intent is not None and position > 0
+    closing = bar_with("sell", 0.6)
+    assert {"code": "ENTRY_BLOCKED_CLOSE_ONLY", "blocked_by": "BLOCK_LOW_CONFIDENCE"} in (
+        closing.record["clamps"]
+    )
+    assert position == 0
+    while_flat = [code(bar_with(None)) for _ in range(3)]
+    assert while_flat == ["BLOCK_LOW_CONFIDENCE"] * 3  # asked again, refused for its reason
+    assert bar_with("sell", 0.9).intent is not None and position < 0  # sure enough: short

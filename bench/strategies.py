@@ -247,7 +247,7 @@ async def run_quantbot(
             fills = await daemon.venue.fills_since(0)
         finally:
             await daemon.close()
-        summarize("bench", out, tally, daemon)
+        summarize("bench", out, tally, pipeline.counters.bars)
     executions = [
         ((f.ts_ns - start_ns) // interval_ns - 1, int(f.qty if f.side is Side.BUY else -f.qty))
         for f in fills

@@ -16,6 +16,10 @@ in from earlier days left out:
 - ``missed_pnl`` (the proxy for what cancels and rejects cost) = side x unfilled qty x
   (mark - arrival) over canceled and rejected orders: positive means the trades not done
   would have made money by the end of the day, negative that they would have lost it.
+
+Grouped by sleeve, ``gross_pnl`` and ``net_pnl`` are the sleeves' attribution instead
+(``analytics.attribution``: a position belongs to the sleeve that opened it), the one
+definition a replay's summary and HTML report use too.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from typing import Any
 
 import orjson
 
+from quantbot.analytics.attribution import METHOD as ATTRIBUTION_METHOD
+from quantbot.analytics.attribution import sleeve_pnl
 from quantbot.analytics.tca import BPS
 from quantbot.domain.reasons import ReasonCode as R
 from quantbot.fsutil import ensure_private_dir, open_private_file, write_private
@@ -320,6 +326,7 @@ def build_report(tca_path: Path, decisions_path: Path | None, *, date: str | Non
         for row in rows:
             members[str(row[dim])].append(row)
         groups[dim] = {k: group_stats(v, prices) for k, v in sorted(members.items())}
+    _attribute_sleeves(groups["sleeve"], rows, prices)
     overall = group_stats(rows, prices)
     return {
         "date": date,
@@ -330,7 +337,20 @@ def build_report(tca_path: Path, decisions_path: Path | None, *, date: str | Non
         "groups": groups,
         "blocks": totals.blocks() if decisions_path is not None else None,
         "answers": _answers(groups, overall, marks),
+        "sleeve_pnl_method": ATTRIBUTION_METHOD,
     }
+
+
+def _attribute_sleeves(
+    by_sleeve: dict[str, Any], rows: list[dict[str, Any]], marks: dict[str, Decimal]
+) -> None:
+    """A sleeve's PnL is not the sum of its orders' PnL to the mark: an exit booked to one
+    sleeve would then own the move of a position another sleeve opened. It is the one
+    definition of ``analytics.attribution``, the same a replay's summary shows."""
+    attributed = sleeve_pnl(rows, marks)
+    for sleeve, group in by_sleeve.items():
+        pnl = attributed.get(sleeve, {"gross": ZERO, "net": ZERO})
+        group["gross_pnl"], group["net_pnl"] = _num(pnl["gross"]), _num(pnl["net"])
 
 
 CSV_COLUMNS = ("dimension", "key", *group_stats([], {}).keys(), "blocks")

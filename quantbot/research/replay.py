@@ -174,7 +174,8 @@ async def play(
     assert daemon.pipeline is not None, "daemon not started"
     clock.set(max(clock.now_ns(), close_ns))
     await daemon.pipeline.on_batch(batch)
-    tally.note_batch(batch, daemon)
+    ledger = daemon.oms.ledger if daemon.oms is not None else None
+    tally.note_batch(batch, float(daemon.venue.equity()), ledger)
 
 
 # Told after each batch: bars played so far, bars in all, the batch's open time (ns).
@@ -211,7 +212,8 @@ async def run_replay(
                 progress(played, total, batch[0].ts_ns)
     finally:
         await daemon.close()
-    summary = summarize(rid, out_dir, tally, daemon)
+    bars = daemon.pipeline.counters.bars if daemon.pipeline is not None else 0
+    summary = summarize(rid, out_dir, tally, bars)
     write_private(out_dir / "summary.json", orjson.dumps(summary, option=orjson.OPT_INDENT_2))
     return ReplayResult(rid, out_dir, summary)
 

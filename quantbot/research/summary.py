@@ -7,10 +7,9 @@ records rather than a second model of the run. Memory stays flat in the length o
 the tally keeps counts, one arrival price per order sent and two numbers per batch (time,
 equity), never the records themselves, and the journal is read once, line by line.
 
-Attribution: each bar's mark-to-market PnL of a symbol (position held into the bar x price
-change) is split across sleeves by their shares of the net target at the symbol's last
-decision (``net.contributions``), signed by whether the sleeve pushed with or against the
-position. It is an approximation (the netted order has no single owner), and it is labelled so.
+Attribution by sleeve is ``analytics.attribution``'s, over the replay's final TCA records:
+a position belongs to the sleeve whose order opened it. The TCA report (``quantbot report
+tca --runtime <replay> --date all``) uses the same definition, so the two agree.
 """
 
 from __future__ import annotations
@@ -20,16 +19,16 @@ from array import array
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
+from quantbot.analytics.attribution import METHOD, sleeve_pnl
 from quantbot.clock import NS_PER_S
 from quantbot.domain.values import Bar
-
-if TYPE_CHECKING:
-    from quantbot.daemon.daemon import Daemon
+from quantbot.oms.ledger import Ledger
 
 NS_PER_DAY = 86_400 * NS_PER_S
 MAX_POINTS = 2000  # a curve of more points than pixels only makes the report bigger
@@ -49,14 +48,9 @@ class ReplayTally:
         self.reasons: Counter[str] = Counter()
         self.arrival: dict[str, tuple[float, str]] = {}  # client id -> (price, side)
         self.flips = 0
-        self.pnl: defaultdict[str, float] = defaultdict(float)  # attributed, by sleeve
+        self.closes: dict[str, float] = {}  # each symbol's last close (the marks)
         self._side: dict[str, float] = {}  # last non-zero position per symbol (flips)
-        self._held: dict[str, float] = {}  # positions after the previous batch
-        self._seq: int | None = None  # the ledger's event count when ``_held`` was taken
-        self._closes: dict[str, float] = {}  # the previous batch's closes
-        self._shares: dict[str, dict[str, float]] = {}  # the previous batch's net shares
-        self._batch_shares: dict[str, dict[str, float]] = {}  # this batch's, so far
-        self._share: dict[str, dict[str, float]] = {}  # the last shares used, per symbol
+        self._seq: int | None = None  # the ledger's event count at the last look
 
     def note_record(self, record: dict[str, Any]) -> None:
         if not record.get("decision_id"):
@@ -69,48 +63,24 @@ class ReplayTally:
                 float(record["arrival_price"]),
                 intent["side"],
             )
-        net = record.get("net")
-        if net:
-            self._batch_shares[record["symbol"]] = net.get("contributions") or {}
 
-    def note_batch(self, batch: list[Bar], daemon: Daemon) -> None:
-        closes = {b.symbol: b.close for b in batch}
-        if self.ts:
-            self._attribute(closes)
+    def note_batch(self, batch: list[Bar], equity: float, ledger: Ledger | None) -> None:
+        """After each batch: its time, the account's equity, each symbol's last close, and
+        the flips the ledger's positions show (they move only with journal events)."""
+        for bar in batch:
+            self.closes[bar.symbol] = bar.close
         self.ts.append(batch[0].ts_ns)
-        self.equity.append(float(daemon.venue.equity()))
-        ledger = daemon.oms.ledger if daemon.oms is not None else None
+        self.equity.append(equity)
         seq = ledger.last_event_seq if ledger is not None else None
-        if seq is None or seq != self._seq:  # positions move only with journal events
-            self._seq = seq
-            held = {s: float(p.qty) for s, p in ledger.positions.items()} if ledger else {}
-            for symbol, qty in held.items():
-                if self._side.get(symbol, 0.0) * qty < 0:
-                    self.flips += 1
-                if qty != 0.0:
-                    self._side[symbol] = qty
-            self._held = held
-        self._closes = closes
-        self._shares, self._batch_shares = self._batch_shares, {}
-
-    def _attribute(self, closes: dict[str, float]) -> None:
-        """Split each symbol's move since the previous batch across the sleeves."""
-        for symbol, close in closes.items():
-            prev = self._closes.get(symbol)
-            held = self._held.get(symbol, 0.0)
-            share = self._shares.get(symbol)
-            if share is not None:
-                self._share[symbol] = share
-            if prev is None or held == 0.0:
-                continue
-            move = held * (close - prev)
-            weights = self._share.get(symbol) or {}
-            total = sum(abs(v) for v in weights.values())
-            if total == 0.0:
-                self.pnl["unattributed"] += move
-                continue
-            for sleeve, contribution in weights.items():
-                self.pnl[sleeve] += move * abs(contribution) / total
+        if ledger is None or seq == self._seq:
+            return
+        self._seq = seq
+        for symbol, position in ledger.positions.items():
+            qty = float(position.qty)
+            if self._side.get(symbol, 0.0) * qty < 0:
+                self.flips += 1
+            if qty != 0.0:
+                self._side[symbol] = qty
 
     def days(self) -> int:
         return len({t // NS_PER_DAY for t in self.ts})
@@ -190,19 +160,25 @@ class JournalTotals:
             self.shortfall_bps.append((value[cid] / q - price) / price * 1e4 * sign)
 
 
-def _attributed(tally: ReplayTally, total: float) -> dict[str, Any]:
-    by_sleeve = {k: round(v, 2) for k, v in sorted(tally.pnl.items())}
-    # What holding positions from close to close does not explain: fills at prices other than
-    # the close (slippage, the gap to the next open), fees. Shown, not hidden.
-    by_sleeve["execution_and_costs"] = round(total - sum(by_sleeve.values()), 2)
+def _attributed(tca: Path, marks: dict[str, float], total: float) -> dict[str, Any]:
+    """The sleeves' PnL (``analytics.attribution``) over the replay's final TCA records."""
+    latest: dict[str, dict[str, Any]] = {}
+    for row in _jsonl(tca):  # a later line for an order supersedes an earlier one
+        if "client_order_id" in row and "decision_ts" in row:
+            latest[row["client_order_id"]] = row
+    prices = {s: Decimal(str(p)) for s, p in marks.items()}
+    attributed = sleeve_pnl(latest.values(), prices)
+    net = {s: round(float(p["net"]), 2) for s, p in attributed.items()}
     return {
-        "method": "close-to-close PnL of held positions split by net-target shares "
-        "(approximation); execution_and_costs is the rest of the equity change",
-        "pnl": by_sleeve,
+        "method": METHOD,
+        "pnl": net,
+        "gross": {s: round(float(p["gross"]), 2) for s, p in attributed.items()},
+        # The equity change the orders do not explain (rounding; a venue's cash moves).
+        "unexplained": round(total - sum(net.values()), 2),
     }
 
 
-def summarize(rid: str, out_dir: Path, tally: ReplayTally, daemon: Daemon) -> dict[str, Any]:
+def summarize(rid: str, out_dir: Path, tally: ReplayTally, bars: int) -> dict[str, Any]:
     journal = JournalTotals(out_dir / "state" / "journal.jsonl", tally.arrival)
     sent = journal.sent
     step = max(1, len(tally.ts) // MAX_POINTS)
@@ -213,7 +189,7 @@ def summarize(rid: str, out_dir: Path, tally: ReplayTally, daemon: Daemon) -> di
     decisions = tally.decisions
     summary: dict[str, Any] = {
         "replay_id": rid,
-        "bars": daemon.pipeline.counters.bars if daemon.pipeline is not None else 0,
+        "bars": bars,
         "batches": len(tally.ts),
         "first_bar_ns": tally.ts[0] if tally.ts else 0,
         "last_bar_ns": tally.ts[-1] if tally.ts else 0,
@@ -236,7 +212,7 @@ def summarize(rid: str, out_dir: Path, tally: ReplayTally, daemon: Daemon) -> di
             "total": round(end - start, 2),
             "max_drawdown_pct": round(worst, 3),
         },
-        "attribution_by_sleeve": _attributed(tally, end - start),
+        "attribution_by_sleeve": _attributed(out_dir / "tca.jsonl", tally.closes, end - start),
     }
     write_report(
         out_dir / "report.html",

@@ -20,25 +20,21 @@ MINUTE = 60 * 10**9
 
 
 class FakeRun:
-    """What the tally reads from a daemon after a batch: the ledger's positions and event
-    count (a fill is an event), the venue's equity and the pipeline's bar count."""
+    """What the tally is told after a batch: the ledger's positions and event count (a fill
+    is an event) and the venue's equity; and the bars played."""
 
     def __init__(self) -> None:
         self.positions: dict[str, Any] = {}
-        self.equity_now = Decimal(0)
         self.ledger = SimpleNamespace(positions=self.positions, last_event_seq=0)
-        self.oms = SimpleNamespace(ledger=self.ledger)
-        self.venue = SimpleNamespace(equity=lambda: self.equity_now)
-        self.pipeline = SimpleNamespace(counters=SimpleNamespace(bars=0))
+        self.bars = 0
 
     def after(self, tally: ReplayTally, i: int, close: float, qty: int, equity: int) -> None:
         if SYM not in self.positions or self.positions[SYM].qty != qty:
             self.ledger.last_event_seq += 1  # the fill that moved it
         self.positions[SYM] = SimpleNamespace(qty=Decimal(qty))
-        self.equity_now = Decimal(equity)
-        self.pipeline.counters.bars += 1
+        self.bars += 1
         bar = Bar(SYM, T0 + i * MINUTE, close, close, close, close, 1000.0, 60)
-        tally.note_batch([bar], self)  # type: ignore[arg-type]
+        tally.note_batch([bar], float(equity), self.ledger)  # type: ignore[arg-type]
 
 
 def decision(i: int, code: str | None, shares: dict[str, float], **order: Any) -> dict[str, Any]:
@@ -81,12 +77,22 @@ def run(tmp_path: Path) -> tuple[ReplayTally, FakeRun, Path]:
         {"type": "FILL", "client_order_id": "c2", "qty": "3", "price": "98.8666666666666667"},
     ]
     (state / "journal.jsonl").write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
+    # The orders' final TCA records: c1 booked to trend, c2 (the reversal) to mean reversion.
+    tca = [
+        {"client_order_id": "c1", "decision_ts": "2026-01-01T00:00:00Z", "symbol": SYM,
+         "side": "BUY", "filled_qty": "2", "notional": "202", "fees": "0.2",
+         "arrival_price": "100", "sleeve": "trend"},
+        {"client_order_id": "c2", "decision_ts": "2026-01-01T00:02:00Z", "symbol": SYM,
+         "side": "SELL", "filled_qty": "4", "notional": "395.6", "fees": "0.4",
+         "arrival_price": "99", "sleeve": "mean_reversion"},
+    ]  # fmt: skip
+    (tmp_path / "tca.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in tca))
     return tally, daemon, tmp_path
 
 
 def test_the_summary_of_a_hand_worked_run(run: tuple[ReplayTally, FakeRun, Path]) -> None:
     tally, daemon, out = run
-    summary = summarize("rp-test", out, tally, daemon)  # type: ignore[arg-type]
+    summary = summarize("rp-test", out, tally, daemon.bars)
     assert summary["bars"] == summary["batches"] == 4
     orders = summary["orders"]
     assert (orders["sent"], orders["fills"], orders["flips"]) == (2, 3, 1)
@@ -103,14 +109,14 @@ def test_the_summary_of_a_hand_worked_run(run: tuple[ReplayTally, FakeRun, Path]
     pnl = summary["pnl"]
     assert (pnl["start_equity"], pnl["end_equity"], pnl["total"]) == (1000, 990, -10)
     assert pnl["max_drawdown_pct"] == round((990 - 1004) / 1004 * 100, 3)
-    # bar 1->2: long 2 x -3 = -6, split 0.6 : 0.2 by bar 1's shares (trend -4.5, mr -1.5);
-    # bar 2->3: long 2 x -2 = -4, all trend (bar 2's shares); the flat bar 0->1 earns nothing.
-    # The rest of the -10 equity change (-10 - -10 = 0) is execution and costs.
-    assert summary["attribution_by_sleeve"]["pnl"] == {
-        "mean_reversion": -1.5,
-        "trend": -8.5,
-        "execution_and_costs": 0.0,
-    }
+    # The long 2 trend opened at 101 is closed by c2 at 98.9: -4.2 to trend, less its fee
+    # 0.2; c2's other 2 open a short for mean reversion at 98.9, marked at the last close 97:
+    # +3.8, less its fee 0.4. Gross (arrival prices, no fees): trend (99-100)x2 = -2, mean
+    # reversion (99-97)x2 = +4.
+    attribution = summary["attribution_by_sleeve"]
+    assert attribution["pnl"] == {"mean_reversion": 3.4, "trend": -4.4}
+    assert attribution["gross"] == {"mean_reversion": 4.0, "trend": -2.0}
+    assert attribution["unexplained"] == -9.0  # this hand-made run's equity is not its fills
     report = (out / "report.html").read_text()
     assert report.count("<polyline") == 2 and "trend" in report
     assert "http" not in report.replace("http://www.w3.org", "")  # opens offline

@@ -49,7 +49,6 @@ async def open_oms(daemon: Daemon, startup: dict[str, Any]) -> None:
         configured_symbols=config.market.symbols,
         disabled_symbols=set(daemon.control.cached.disabled_symbols),
         on_disable=daemon.disable_symbol,
-        seen_client_ids=ledger.orders.keys(),
     )
     daemon.oms = OrderManager(
         journal=daemon.journal,

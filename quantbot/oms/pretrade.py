@@ -51,9 +51,9 @@ Definitions (every limit comes from ``PretradeConfig``; windows follow the conve
   (check="window"). Equivalently: the last close must be within ``b`` bps of *every* close in
   the window, i.e. inside ``[hi * (1 - b/1e4), lo * (1 + b/1e4)]``: a run-up or sell-off of
   more than ``b`` inside the window blocks until the old closes leave it.
-- duplicate: the client order id was ever submitted (by="client_order_id"; seeded after a
-  restart from ``seen_client_ids``), or the same ``(symbol, side, qty, bar_ts_ns)`` was
-  submitted within ``duplicate_window_s`` (by="content").
+- duplicate: the same ``(symbol, side, qty, bar_ts_ns)`` was submitted within
+  ``duplicate_window_s`` (by="content"). A client order id used before is refused by the
+  order manager, before any gate, from its ledger (by="client_order_id", where="ledger").
 - rate: ``count`` is the number of orders in the last 60 s *including this one*; it blocks
   when ``count > max_orders_per_min`` (scope="global") or ``> max_orders_per_symbol_per_min``
   (scope="symbol"). ``cancel_allowed()`` does the same for cancels (scope="cancels").
@@ -76,7 +76,7 @@ duplicate index and cancel-loop streaks in ``pretrade_state``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -111,7 +111,6 @@ class PretradeGates:
         configured_symbols: list[str],
         disabled_symbols: set[str] | None = None,
         on_disable: Callable[[str, Reason], None] | None = None,
-        seen_client_ids: Iterable[str] = (),
     ) -> None:
         _validate(config, configured_symbols)
         self._config = config
@@ -122,7 +121,7 @@ class PretradeGates:
         self._disabled: set[str] = set(disabled_symbols or ())
         self._on_disable = on_disable
         self._prices = PriceGates(config)
-        self._dupes = DuplicateIndex(config.duplicate_window_s, seen_client_ids)
+        self._dupes = DuplicateIndex(config.duplicate_window_s)
         self._orders = RollingCount(RATE_WINDOW_S)
         self._symbol_orders = KeyedRollingCount(RATE_WINDOW_S)
         self._executions = KeyedRollingCount(config.executions_window_s)
@@ -225,14 +224,9 @@ class PretradeGates:
         return disable
 
     def _gate_duplicate(self, intent: OrderIntent, now_ns: int, _: bool | None) -> Reason | None:
+        """The same content again within the window. A client order id used before is the
+        order manager's one check (its ledger holds every id ever journaled)."""
         cid = intent.client_order_id
-        if self._dupes.seen(cid):
-            return reason(
-                ReasonCode.DUPLICATE_ORDER_BLOCK,
-                symbol=intent.symbol,
-                by="client_order_id",
-                client_order_id=cid,
-            )
         earlier = self._dupes.content(_content_key(intent), now_ns)
         if earlier is not None:
             submitted_ns, first_cid = earlier

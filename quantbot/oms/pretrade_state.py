@@ -9,7 +9,6 @@ One window convention everywhere: an event at ``t`` counts in a window of ``W`` 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
 from decimal import Decimal
 
 from quantbot.clock import NS_PER_S
@@ -77,19 +76,15 @@ ContentKey = tuple[str, str, Decimal, int]  # (symbol, side, qty, bar_ts_ns)
 
 
 class DuplicateIndex:
-    """Client order ids ever submitted (a set: the journal persists them, and a restart seeds
-    this from it), and order contents submitted within ``window_s``."""
+    """Order contents submitted within ``window_s`` (a client order id used before is the
+    order manager's check, from its ledger)."""
 
-    __slots__ = ("_by_content", "_order", "_seen", "_window_ns")
+    __slots__ = ("_by_content", "_order", "_window_ns")
 
-    def __init__(self, window_s: float, seen_client_ids: Iterable[str] = ()) -> None:
+    def __init__(self, window_s: float) -> None:
         self._window_ns = seconds_to_ns(window_s)
-        self._seen: set[str] = set(seen_client_ids)
         self._by_content: dict[ContentKey, tuple[int, str]] = {}
         self._order: deque[tuple[int, ContentKey]] = deque()
-
-    def seen(self, client_order_id: str) -> bool:
-        return client_order_id in self._seen
 
     def content(self, key: ContentKey, now_ns: int) -> tuple[int, str] | None:
         """``(submitted_ns, client_order_id)`` of the same content inside the window, if any."""
@@ -97,7 +92,6 @@ class DuplicateIndex:
         return self._by_content.get(key)
 
     def add(self, client_order_id: str, key: ContentKey, ts_ns: int) -> None:
-        self._seen.add(client_order_id)
         self._by_content[key] = (ts_ns, client_order_id)
         self._order.append((ts_ns, key))
 

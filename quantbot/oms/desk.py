@@ -25,7 +25,6 @@ from quantbot.oms.manager import POSITIONS, VENUE_FAILURES, OrderManager
 from quantbot.oms.reconcile import Reconciler
 from quantbot.oms.reservation import DailyReservation
 from quantbot.ops.alerts import AlertSink
-from quantbot.ops.breakers import CircuitOpenError
 from quantbot.risk.daily import DailyRiskGuard
 from quantbot.venues.base import OrderVenue
 
@@ -111,15 +110,12 @@ class OrderDesk:
         oms = self.oms
         fills = await oms.poll_fills()
         self._reservation.release_ended(oms.ledger)
-        try:
-            for found in await self._reconciler.resolve_unknown():
-                self._on_event("RECONCILE", found)
-            return fills, (await oms.read(POSITIONS, self._venue.account)).equity
-        except CircuitOpenError:
-            return fills, None  # the breaker already recorded why; decide on the last equity
-        except VENUE_FAILURES as exc:
-            oms.classify(exc, POSITIONS)
-            return fills, None
+        return fills, await oms.or_none(POSITIONS, self._resolve_then_equity)
+
+    async def _resolve_then_equity(self) -> Decimal:
+        for found in await self._reconciler.resolve_unknown():
+            self._on_event("RECONCILE", found)
+        return (await self.oms.read(POSITIONS, self._venue.account)).equity
 
     async def read(self, dependency: str, fn: Callable[[], Awaitable[T]]) -> T | None:
         return await self.oms.read_or_none(dependency, fn)

@@ -364,10 +364,6 @@ class OrderManager:
         """An idempotent read (retries, breaker) through the ladder of ``or_none``."""
         return await self.or_none(dependency, lambda: self.read(dependency, fn))
 
-    def classify(self, exc: BaseException, dependency: str) -> Reason:
-        """A venue failure through the one error handler (records, breaker, action)."""
-        return self._classified(exc, dependency, None)
-
     async def refresh_terminal_states(self) -> None:
         """Orders the venue canceled (or expired) on its own are closed in the ledger too."""
         for order in self.ledger.open_orders():

@@ -348,8 +348,8 @@ def _settings(config: Any, changes: dict[str, Any], repeat: int, seed: int) -> d
         "overrides": changes,
         "wiring": "`quantbot replay`'s own: research.replay.replay_daemon (the daemon a paper "
         "run builds, on the embedded venue, its book in the run's state dir) and play() per "
-        "bar, the summary and report.html at the end; only the decision step's sleeve and "
-        "sizer are the benchmark's",
+        "bar, the summary and report.html at the end; the sleeve is the built-in ema_sar "
+        "declared by the overrides, only the decision step's sizer is the benchmark's",
         "sizer": "bench.strategies.UnitSizer (one unit) in place of the base sizer",
         "fsync": "as `quantbot replay` (records.durability.REPLAY): every file buffered, "
         f"flushed every {REPLAY.flush_every_steps} bars, fsync'd every "

@@ -8,8 +8,10 @@ next bar's open, no commission. Each runner reports its executions as ``(bar ind
 quantity)`` pairs, so the benchmark checks that the engines traded the same way, not only
 equally often.
 
-quantbot runs it as ``EmaSarSleeve`` with a one-unit sizer through the pipeline a replay
-builds, every stage on, with the ``overrides`` that leave the sleeve the only thing deciding.
+quantbot runs it as the built-in ``ema_sar`` sleeve, declared in the config as a user would
+(``[signals.ema_sar]``, weight 1 in every profile), with a one-unit sizer, through the
+pipeline a replay builds, every stage on, with the ``overrides`` that leave the sleeve the
+only thing deciding.
 backtrader's built-in EMA seeds with an SMA and would trade differently in the first few
 hundred bars, so it gets an indicator with the seed above (vectorised in ``once`` like the
 built-in); backtesting.py gets pandas' ``ewm(adjust=False)``, the same recurrence.
@@ -31,7 +33,6 @@ import attrs
 
 from quantbot.domain.errors import InvariantViolation
 from quantbot.portfolio.netting import NetTarget
-from quantbot.signals.ema_sar import EmaSarSleeve
 from quantbot.sizing.base import SizerOutput
 
 if TYPE_CHECKING:
@@ -40,10 +41,8 @@ if TYPE_CHECKING:
 FAST = 10
 SLOW = 30
 INITIAL_CASH = 100_000.0
-# The decision step nets sleeves by the profile's component weights, whose keys are fixed
-# (trend, mean_reversion, external): the sleeve runs under the ``trend`` key. As the only
-# sleeve its target is the net target, whatever that weight is.
-SLEEVE_NAME = "trend"
+# The only sleeve, under its own name: its target is the net target.
+SLEEVE_NAME = "ema_sar"
 ENGINES = ("backtrader", "backtesting")
 _BIG = 1e12  # a limit that never binds
 _MANY = 1_000_000  # a count that never binds
@@ -59,10 +58,15 @@ def overrides(profile: str, symbol: str, *, deadband_zero: bool = False) -> dict
     which sends every bar through the whole chain (sizer, limits, entry rules, liquidity),
     the worst case per bar, with the same trades.
     """
+    from quantbot.config.schema import PROFILES
+
     p = profile
     unbounded = dict.fromkeys(("max_daily_loss_usd", "max_daily_exposure_usd"), _BIG)
     unbounded["max_open_risk_usd"] = _BIG
     changes: dict[str, Any] = {
+        # The sleeves that run: this one alone (the tables replace the config's).
+        "signals": {SLEEVE_NAME: {"kind": "ema_sar", "fast": FAST, "slow": SLOW}},
+        "regime_components": {name: {SLEEVE_NAME: 1.0} for name in PROFILES},
         # What a replay does: one symbol, no outside intents, one records file.
         "market.symbols": [symbol],
         "inbox.enabled": False,
@@ -123,11 +127,6 @@ def apply_overrides(config: Config, changes: dict[str, Any]) -> Config:
         loader.to_plain(config), {tuple(k.split(".")): v for k, v in changes.items()}
     )
     return loader.build(Config, merged, lambda key: f"bench override {'.'.join(key)}")
-
-
-def quantbot_sleeve(fast: int = FAST, slow: int = SLOW) -> EmaSarSleeve:
-    """The sleeve the quantbot side of the benchmark runs."""
-    return EmaSarSleeve(SLEEVE_NAME, fast=fast, slow=slow)
 
 
 @attrs.frozen(slots=True)
@@ -199,7 +198,8 @@ async def run_quantbot(
     """Replay ``columns`` (open, high, low, close, volume) as `quantbot replay` does.
 
     The daemon, its wiring and each batch's play are the replay's own
-    (``research.replay``); only the decision step's sleeve and sizer are the benchmark's.
+    (``research.replay``); the sleeve is the config's (``overrides``), only the decision
+    step's sizer is the benchmark's.
     The timed loop builds each ``Bar`` from the columns and plays it; the summary and the
     report are written at the end, as a replay writes them. ``profiler`` (a
     ``cProfile.Profile``) is enabled around the loop only. Returns executions, counters and
@@ -219,9 +219,7 @@ async def run_quantbot(
     opens, highs, lows, closes, volumes = columns
     last_close = [math.nan]  # the close of the bar being decided, for the unit sizer
     make_step = partial(
-        _timed_step(step_ns).from_config,
-        sleeves=[quantbot_sleeve()],
-        sizer=UnitSizer(1.0, lambda: last_close[0]),
+        _timed_step(step_ns).from_config, sizer=UnitSizer(1.0, lambda: last_close[0])
     )
     loaded = LoadedConfig(config, None, {}, config_hash(to_plain(config)))
     perf = time.perf_counter_ns

@@ -3,6 +3,10 @@ into a tree of frozen attrs classes, failing on the first unknown key, wrong typ
 out-of-range value with the file, line, key path and offending value.
 
 The schema lives in ``quantbot.config.schema``; this module knows nothing about trading.
+
+A table whose keys are not fixed (a sleeve declaration: ``kind`` plus the parameters its class
+takes) is a class with the three hooks of ``FreeTable``: the loader hands it the table, asks it
+for its plain form, and asks it the type of a key an environment variable names.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import typing
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
 import attrs
 
@@ -97,6 +101,33 @@ def _describe(key_path: tuple[str, ...]) -> str:
 Locator = Callable[[tuple[str, ...]], str]
 
 
+class FreeTable(Protocol):
+    """A config table the loader does not build field by field (see the module docstring)."""
+
+    free_table: ClassVar[bool]
+
+    @classmethod
+    def from_table(cls, value: Any, key_path: tuple[str, ...], where: Locator) -> Any:
+        """Built from the TOML ``value`` at ``key_path``; a bad value is ``config_error``."""
+        ...
+
+    def plain(self) -> Any:
+        """The JSON-ready form (hashed, printed, and built back by ``from_table``)."""
+        ...
+
+    @staticmethod
+    def key_type(key: str) -> Any:
+        """The type an environment override of ``key`` is read as (``Any``: a TOML value)."""
+        ...
+
+
+def config_error(
+    where: Locator, key_path: tuple[str, ...], value: Any, problem: str
+) -> ConfigError:
+    """The loader's error for ``key_path``: its file and line (or variable), key and value."""
+    return _fail(where, key_path, value, problem)
+
+
 def _fail(where: Locator, key_path: tuple[str, ...], value: Any, problem: str) -> ConfigError:
     shown = redact_text(repr(value))  # a URL's password or token is not echoed either
     return ConfigError(f"{where(key_path)}: {_describe(key_path)} = {shown}: {problem}")
@@ -136,6 +167,8 @@ def _coerce(  # noqa: C901, PLR0911, PLR0912
     tp: Any, value: Any, key_path: tuple[str, ...], where: Locator, base: Any = None
 ) -> Any:
     origin = typing.get_origin(tp)
+    if getattr(tp, "free_table", False):
+        return tp.from_table(value, key_path, where)
     if attrs.has(tp):
         if not isinstance(value, Mapping):
             raise _fail(where, key_path, value, "must be a table")
@@ -262,13 +295,19 @@ def _assert_leaf(schema: type, path: tuple[str, ...], env_name: str) -> Any:
     """Check that ``path`` names a key (not a table) and return its declared type."""
     cls: Any = schema
     for depth, part in enumerate(path):
+        if typing.get_origin(cls) is dict:  # a table keyed by name: any name
+            cls = typing.get_args(cls)[1]
+            continue
+        if getattr(cls, "free_table", False):
+            cls = cls.key_type(part)
+            continue
         names = {f.name for f in attrs.fields(cls)} if attrs.has(cls) else set()
         if part not in names:
             raise ConfigError(
                 f"environment {env_name}: {_describe(path[: depth + 1])} is not a config key"
             )
         cls = typing.get_type_hints(cls)[part]
-    if attrs.has(cls):
+    if attrs.has(cls) or getattr(cls, "free_table", False):
         raise ConfigError(f"environment {env_name}: {_describe(path)} is a table, not a key")
     return cls
 
@@ -293,8 +332,11 @@ def _deep_copy(data: Any) -> Any:
     return data
 
 
-def build(schema: type, data: Mapping[str, Any], where: Locator) -> Any:
-    return _build(schema, data, (), where)
+def build(
+    schema: type, data: Mapping[str, Any], where: Locator, key_path: tuple[str, ...] = ()
+) -> Any:
+    """``schema`` from ``data``, the table at ``key_path`` (errors name keys below it)."""
+    return _build(schema, data, key_path, where)
 
 
 def read_toml(path: Path) -> tuple[dict[str, Any], str]:
@@ -310,6 +352,8 @@ def read_toml(path: Path) -> tuple[dict[str, Any], str]:
 
 def to_plain(obj: Any) -> Any:
     """attrs tree → JSON-ready dict (Decimal as string), for hashing, printing and manifests."""
+    if getattr(obj, "free_table", False):
+        return to_plain(obj.plain())
     if attrs.has(type(obj)):
         return {f.name: to_plain(getattr(obj, f.name)) for f in attrs.fields(type(obj))}
     if isinstance(obj, dict):

@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 import orjson
 
-from quantbot.config import loader
+from quantbot.config import loader, sleeves
 from quantbot.config.limits import defaulted_limits, require_stated
 from quantbot.config.loader import setting
 from quantbot.config.ops import (
@@ -42,14 +42,21 @@ from quantbot.config.risk import (
     SizerConfig,
     risk_problems,
 )
+from quantbot.config.sleeves import (
+    default_signals,
+    default_weights,
+    fill_in,
+    weights_record,
+    with_origin,
+)
 from quantbot.config.venues import AlpacaConfig, CcxtConfig
 from quantbot.domain.errors import ConfigError
 from quantbot.records.redact import redact_tree
+from quantbot.signals.registry import SleeveDecl
 from quantbot.venues.sim.session import SessionCalendar
 
 PROFILES = ("conservative", "balanced", "aggressive")
 EXECUTION_MODES = ("paper", "shadow", "live")
-SLEEVES = ("trend", "mean_reversion", "external")
 
 
 @attrs.frozen
@@ -90,26 +97,6 @@ class InstrumentDefaults:
 
 
 @attrs.frozen
-class TrendConfig:
-    fast: int = setting(10, ge=1)
-    slow: int = setting(30, ge=2)
-    scale: float = setting(2.0, gt=0)
-
-
-@attrs.frozen
-class MeanReversionConfig:
-    window: int = setting(20, ge=2)
-    entry_z: float = setting(1.0, ge=0)
-    max_z: float = setting(3.0, gt=0)
-
-
-@attrs.frozen
-class SignalsConfig:
-    trend: TrendConfig = setting(TrendConfig())
-    mean_reversion: MeanReversionConfig = setting(MeanReversionConfig())
-
-
-@attrs.frozen
 class ProfileParams:
     equity_fraction: float = setting(0.05, gt=0, le=1)
     max_position_usd: float = setting(5_000.0, gt=0)
@@ -124,20 +111,13 @@ class Profiles:
 
 
 @attrs.frozen
-class ComponentWeights:
-    """How much each signal sleeve counts in the net target, per profile."""
-
-    trend: float = setting(0.5, ge=0)
-    mean_reversion: float = setting(0.5, ge=0)
-    # The TradeIntent inbox's sleeve: counts only while an intent for the symbol is live.
-    external: float = setting(1.0, ge=0)
-
-
-@attrs.frozen
 class RegimeComponents:
-    conservative: ComponentWeights = setting(ComponentWeights(0.7, 0.3, 1.0))
-    balanced: ComponentWeights = setting(ComponentWeights(0.5, 0.5, 1.0))
-    aggressive: ComponentWeights = setting(ComponentWeights(0.4, 0.6, 1.0))
+    """Each sleeve's weight in the net target, per profile, keyed by sleeve name
+    (``config.sleeves`` says how the defaults fill in and what is checked)."""
+
+    conservative: dict[str, float] = setting(default_weights("conservative"))
+    balanced: dict[str, float] = setting(default_weights("balanced"))
+    aggressive: dict[str, float] = setting(default_weights("aggressive"))
 
 
 @attrs.frozen
@@ -191,7 +171,8 @@ class Config:
     market: MarketConfig = setting(MarketConfig())
     data_contract: DataContractConfig = setting(DataContractConfig())
     instrument_defaults: InstrumentDefaults = setting(InstrumentDefaults())
-    signals: SignalsConfig = setting(SignalsConfig())
+    # [signals.<name>] tables, in their order: the sleeves that run (config.sleeves).
+    signals: dict[str, SleeveDecl] = setting(default_signals())
     profiles: Profiles = setting(Profiles())
     regime_components: RegimeComponents = setting(RegimeComponents())
     liquidity: Liquidity = setting(Liquidity())
@@ -230,8 +211,11 @@ class Config:
         return getattr(self.profiles, self.run.trading_profile)
 
     @property
-    def components(self) -> ComponentWeights:
-        return getattr(self.regime_components, self.run.trading_profile)
+    def components(self) -> Any:
+        """The active profile's sleeve weights: a frozen record, a field per sleeve in
+        declaration order (``attrs.asdict`` of it: name -> weight)."""
+        weights = getattr(self.regime_components, self.run.trading_profile)
+        return weights_record(weights, self.signals)
 
     @property
     def liquidity_thresholds(self) -> LiquidityThresholds:
@@ -268,6 +252,7 @@ def load_config(
     environ = os.environ if environ is None else environ
     data, text = loader.read_toml(path) if path is not None else ({}, "")
     overrides = loader.env_overrides(Config, environ)
+    data = fill_in(data, overrides, PROFILES)
     merged = loader.merge(data, {p: v for p, (_, v) in overrides.items()})
     if trading_profile is not None:
         run = merged.setdefault("run", {})
@@ -280,6 +265,9 @@ def load_config(
         base_locate = locate
         locate = lambda kp: "command line --trading-mode" if kp == cli else base_locate(kp)  # noqa: E731
     config = loader.build(Config, merged, locate)
+    # A sleeve's file is relative to the config file's directory.
+    origin = path.resolve().parent if path is not None else Path.cwd()
+    config = attrs.evolve(config, signals=with_origin(config.signals, origin))
     _check_consistency(config, locate)
     defaulted = defaulted_limits(merged, config.run.trading_profile)
     require_stated(defaulted, path, execution_mode or "")
@@ -310,30 +298,10 @@ def _problems(config: Config) -> Iterator[Problem]:
             profile,
             f"unknown trading profile (use one of {', '.join(PROFILES)})",
         )
-    trend, mr = config.signals.trend, config.signals.mean_reversion
-    if trend.fast >= trend.slow:
-        yield (
-            ("signals", "trend", "fast"),
-            trend.fast,
-            f"must be below signals.trend.slow ({trend.slow})",
-        )
-    if mr.max_z <= mr.entry_z:
-        yield (
-            ("signals", "mean_reversion", "max_z"),
-            mr.max_z,
-            f"must be above signals.mean_reversion.entry_z ({mr.entry_z})",
-        )
     yield from _market_problems(config)
     yield from risk_problems(config, PROFILES)
     yield from watchdog_problems(config.watchdog)
-    for name in PROFILES:
-        weights = getattr(config.regime_components, name)
-        if weights.trend + weights.mean_reversion + weights.external <= 0:
-            yield (
-                ("regime_components", name),
-                loader.to_plain(weights),
-                "at least one sleeve weight must be positive",
-            )
+    yield from sleeves.problems(config.signals, config.regime_components, PROFILES)
 
 
 def _market_problems(config: Config) -> Iterator[Problem]:

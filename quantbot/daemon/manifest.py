@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 from quantbot.config.loader import to_plain
 from quantbot.config.schema import redacted
 from quantbot.records.manifest import build_manifest
+from quantbot.records.redact import redact_tree
+from quantbot.signals.configured import sleeves_manifest
 
 if TYPE_CHECKING:
     from quantbot.daemon.daemon import Daemon
@@ -46,6 +48,9 @@ def manifest_for(daemon: Daemon, startup: dict[str, Any]) -> dict[str, Any]:
     # The trading profile's resolved values of every decision-side risk stage: what each
     # decision record's "profile" and "config_hash" stand for.
     manifest["risk_params"] = to_plain(config.risk_params)
+    # Each sleeve's kind, the sha256 of its class's source file, and its params: which code
+    # made the records' sleeve targets (a user's file changes without a commit to name it).
+    manifest["sleeves"] = redact_tree(sleeves_manifest(config))
     # Limits the config file left to the schema's defaults (a live run has none: it refuses to
     # start with any, see config.limits).
     manifest["defaulted_limits"] = list(daemon.loaded.defaulted_limits)

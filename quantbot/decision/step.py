@@ -173,10 +173,8 @@ class DecisionStep:
             max_staleness_s=config.data_contract.max_staleness_s if check_staleness else None,
             max_jump_fraction=config.data_contract.max_jump_fraction,
         )
-        sleeves = list(configured_sleeves(config) if sleeves is None else sleeves)
         external = inbox_sleeve(config, clock)
-        if external is not None:
-            sleeves.append(external)
+        sleeves = configured_sleeves(config, external, replace=sleeves)
         profile = config.profile
         return cls(
             config=config,

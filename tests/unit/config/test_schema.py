@@ -330,7 +330,7 @@ def test_selecting_a_profile_changes_only_the_profile_parameters(profile: str) -
 
     assert chosen.run.trading_profile == profile
     assert chosen.profile == getattr(defaults.config.profiles, profile)
-    assert chosen.components == getattr(defaults.config.regime_components, profile)
+    assert attrs.asdict(chosen.components) == getattr(defaults.config.regime_components, profile)
     assert chosen.liquidity_thresholds == getattr(defaults.config.liquidity, profile)
     # Everything but the name is the same tree: the execution mode, venue, signals ... untouched.
     back = attrs.evolve(chosen, run=attrs.evolve(chosen.run, trading_profile="conservative"))
@@ -339,9 +339,11 @@ def test_selecting_a_profile_changes_only_the_profile_parameters(profile: str) -
 
 def test_the_three_profiles_really_differ() -> None:
     config = load_config(None, environ={}).config
-    for table in (config.profiles, config.regime_components, config.liquidity):
+    for table in (config.profiles, config.liquidity):
         values = [getattr(table, p) for p in PROFILES]
         assert len({attrs.astuple(v) for v in values}) == 3
+    weights = [getattr(config.regime_components, p) for p in PROFILES]
+    assert len({tuple(w.items()) for w in weights}) == 3
 
 
 def test_the_cli_profile_overrides_the_file(tmp_path: Path) -> None:
@@ -463,7 +465,7 @@ def test_an_override_of_one_profile_key_keeps_that_profiles_other_values() -> No
     aggressive = loaded.config.governor.aggressive
     assert (aggressive.max_leverage, aggressive.max_position_usd) == (70.0, 40_000.0)
     conservative = loaded.config.regime_components.conservative
-    assert (conservative.trend, conservative.mean_reversion) == (0.7, 0.0)
+    assert (conservative["trend"], conservative["mean_reversion"]) == (0.7, 0.0)
 
 
 @pytest.mark.parametrize(

@@ -49,11 +49,10 @@ from quantbot.config.sleeves import (
     weights_record,
     with_origin,
 )
-from quantbot.config.venues import AlpacaConfig, CcxtConfig
+from quantbot.config.venues import VenueConfig, venue_problems
 from quantbot.domain.errors import ConfigError
 from quantbot.records.redact import redact_tree
 from quantbot.signals.registry import SleeveDecl
-from quantbot.venues.sim.session import SessionCalendar
 
 PROFILES = ("conservative", "balanced", "aggressive")
 EXECUTION_MODES = ("paper", "shadow", "live")
@@ -133,28 +132,6 @@ class Liquidity:
     conservative: LiquidityThresholds = setting(LiquidityThresholds(500.0, 0.02))
     balanced: LiquidityThresholds = setting(LiquidityThresholds(200.0, 0.05))
     aggressive: LiquidityThresholds = setting(LiquidityThresholds(50.0, 0.10))
-
-
-@attrs.frozen
-class SimVenueConfig:
-    initial_cash: Decimal = setting(Decimal("100000"), gt=0)
-    fee_bps: float = setting(1.0, ge=0, le=1000)
-    slippage_bps: float = setting(2.0, ge=0, le=1000)
-    participation_cap: float = setting(0.1, gt=0, le=1)
-    buying_power_multiple: float = setting(2.0, gt=0, le=10)
-    session: str = setting("")  # "HH:MM-HH:MM" UTC on weekdays; empty: always open
-    # Which price of a bar a market order takes (venues/sim/matching.py).
-    fill_model: str = setting("next_open", choices=("next_open", "next_vwap", "close"))
-    # An assumed bid/ask spread (bars carry none): a proxy, half of it paid on every market fill.
-    proxy_spread_bps: float = setting(0.0, ge=0, le=1000)
-
-
-@attrs.frozen
-class VenueConfig:
-    name: str = setting("sim", choices=("sim", "ccxt", "alpaca"))
-    sim: SimVenueConfig = setting(SimVenueConfig())
-    alpaca: AlpacaConfig = setting(AlpacaConfig())
-    ccxt: CcxtConfig = setting(CcxtConfig())
 
 
 @attrs.frozen
@@ -306,21 +283,7 @@ def _problems(config: Config) -> Iterator[Problem]:
 
 def _market_problems(config: Config) -> Iterator[Problem]:
     market, pre = config.market, config.pretrade
-    session = config.venue.sim.session
-    if session:
-        try:
-            SessionCalendar.parse(session)
-        except ValueError as e:
-            yield ("venue", "sim", "session"), session, str(e)
-    real = config.venue.name != "sim"
-    if (market.source == "venue") != real:
-        yield (
-            ("market", "source"),
-            market.source,
-            f'must be "venue" exactly when venue.name is a real venue (it is {config.venue.name!r})'
-            if real
-            else 'is "venue", but venue.name = "sim" has no market data of its own',
-        )
+    yield from venue_problems(config)
     if not market.symbols:
         yield ("market", "symbols"), market.symbols, "must list at least one symbol"
     if len(set(market.symbols)) != len(market.symbols):

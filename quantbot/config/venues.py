@@ -1,12 +1,36 @@
-"""Config sections of the real venues (ccxt, Alpaca). Part of the one tree in
-``quantbot.config.schema``. Secrets never live here: only the names of the environment variables
-that hold them."""
+"""Config sections of the venues (the embedded paper venue, ccxt, Alpaca) and ``venue.name``,
+one of the venue table's (``venues.registry``). Part of the one tree in
+``quantbot.config.schema``. Secrets never live here: only the names of the environment
+variables that hold them."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import attrs
 
 from quantbot.config.loader import setting
+from quantbot.venues.registry import VENUES, venue_package
+
+if TYPE_CHECKING:
+    from quantbot.config.risk import Problem
+    from quantbot.config.schema import Config
+
+
+@attrs.frozen
+class SimVenueConfig:
+    initial_cash: Decimal = setting(Decimal("100000"), gt=0)
+    fee_bps: float = setting(1.0, ge=0, le=1000)
+    slippage_bps: float = setting(2.0, ge=0, le=1000)
+    participation_cap: float = setting(0.1, gt=0, le=1)
+    buying_power_multiple: float = setting(2.0, gt=0, le=10)
+    session: str = setting("")  # "HH:MM-HH:MM" UTC on weekdays; empty: always open
+    # Which price of a bar a market order takes (venues/sim/matching.py).
+    fill_model: str = setting("next_open", choices=("next_open", "next_vwap", "close"))
+    # An assumed bid/ask spread (bars carry none): a proxy, half of it paid on every market fill.
+    proxy_spread_bps: float = setting(0.0, ge=0, le=1000)
 
 
 @attrs.frozen
@@ -65,3 +89,28 @@ class AlpacaConfig(CredentialsConfig):
     feed: str = setting("iex", choices=("iex", "sip"))
     timeframe: str = setting("1Min")
     poll_interval_s: float = setting(5.0, gt=0)
+
+
+@attrs.frozen
+class VenueConfig:
+    name: str = setting("sim", choices=tuple(VENUES))
+    sim: SimVenueConfig = setting(SimVenueConfig())
+    alpaca: AlpacaConfig = setting(AlpacaConfig())
+    ccxt: CcxtConfig = setting(CcxtConfig())
+
+
+def venue_problems(config: Config) -> Iterator[Problem]:
+    """The config's second pass over the venues: each package's checks of its own section,
+    then whether the bars come from the venue exactly when it has market data of its own."""
+    for name in VENUES:
+        yield from venue_package(name).problems(config)
+    name, source = config.venue.name, config.market.source
+    real = venue_package(name).bars is not None
+    if (source == "venue") != real:
+        yield (
+            ("market", "source"),
+            source,
+            f'must be "venue" exactly when venue.name is a real venue (it is {name!r})'
+            if real
+            else f'is "venue", but venue.name = "{name}" has no market data of its own',
+        )

@@ -216,12 +216,13 @@ class Daemon:
             },
             check_staleness=config.market.source != "csv",
         )
+        embedded = self.venue.embedded  # the paper venue matches each bar before the step
         self.pipeline = Pipeline(
             step=step,
             desk=self._desk(step),
             venue=self.venue,
             records=self.records,
-            market_sink=getattr(self.venue, "on_bar", None),  # the paper venue matches bars
+            market_sink=embedded.on_bar if embedded is not None else None,
             blocked_by=self._blocked_by,
             alerts=self.alerts,
             breakers=self.breakers,
@@ -392,7 +393,9 @@ class Daemon:
     def _stream(self) -> AsyncIterator[list[Bar]]:
         market = self.config.market
         if market.source != "venue":
-            return open_stream(market, self.clock, self.venue.marks())
+            embedded = self.venue.embedded  # the paper venue: the synthetic market resumes there
+            marks = embedded.marks() if embedded is not None else {}
+            return open_stream(market, self.clock, marks)
         return self.venue_stream.stream()
 
     async def _feed_loop(self) -> None:
@@ -499,7 +502,7 @@ class Daemon:
         """``run.shutdown_grace_s``, or the venue's own submit deadline (plus a margin) when
         longer: a submit in flight when the stop comes gets its answer, not cut off."""
         grace = self.config.run.shutdown_grace_s
-        deadline = getattr(self.venue.capabilities, "submit_deadline_s", None)
+        deadline = self.venue.capabilities.submit_deadline_s
         if self.oms is None or deadline is None:
             return grace
         return max(grace, deadline + SUBMIT_DEADLINE_MARGIN_S)

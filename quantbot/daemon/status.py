@@ -42,9 +42,9 @@ class StatusSnapshot:
     def collect(cls, daemon: Daemon) -> StatusSnapshot:
         pipeline = daemon.pipeline
         counters = pipeline.counters
-        venue = daemon.venue
         # The paper venue knows its equity at any moment; a real venue's is the last read.
-        equity = venue.equity() if hasattr(venue, "equity") else pipeline.equity
+        embedded = daemon.venue.embedded
+        equity = embedded.equity() if embedded is not None else pipeline.equity
         initial = daemon.start_equity or daemon.config.venue.sim.initial_cash
         unknown: list[str] = []
         lost: list[str] = []

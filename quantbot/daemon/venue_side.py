@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 from quantbot.config.risk import parse_hhmm
 from quantbot.domain.errors import StartupError
 from quantbot.domain.values import Instrument
-from quantbot.marketdata.venue_stream import VenueStream, ccxt_push
+from quantbot.marketdata.venue_stream import VenueStream
 from quantbot.oms.manager import VENUE_FAILURES
 from quantbot.risk.daily import DailyRiskGuard
-from quantbot.venues.factory import sim_instruments
+from quantbot.venues.registry import venue_package
 
 if TYPE_CHECKING:
     from quantbot.daemon.daemon import Daemon
@@ -21,16 +21,14 @@ if TYPE_CHECKING:
 async def connect_venue(daemon: Daemon) -> dict[str, Instrument]:
     """Connect and load instruments; a venue that cannot be reached, or that does not list
     a configured symbol, stops start-up with what and where."""
-    name = daemon.config.venue.name
+    name, venue = daemon.config.venue.name, daemon.venue
     try:
-        await daemon.venue.connect()
-        listed = await daemon.venue.instruments()
-        if name != "sim":  # pnl in the status line counts from here
-            daemon.start_equity = (await daemon.venue.account()).equity
+        await venue.connect()
+        listed = await venue.instruments()
+        if venue.embedded is None:  # a broker's: pnl in the status line counts from here
+            daemon.start_equity = (await venue.account()).equity
     except VENUE_FAILURES as e:
         raise StartupError(f"could not connect to the {name} venue: {type(e).__name__}: {e}") from e
-    if name == "sim":
-        return sim_instruments(daemon.config)
     missing = [s for s in daemon.config.market.symbols if s not in listed]
     if missing:
         raise StartupError(
@@ -65,26 +63,17 @@ def open_venue_stream(daemon: Daemon) -> VenueStream | None:
     config = daemon.config
     if config.market.source != "venue":
         return None
-    name = config.venue.name
-    settings = getattr(config.venue, name)
-    push, why = None, f"{name}: polled"
-    if name == "ccxt":
-        push, why = ccxt_push(
-            settings,
-            enabled=settings.stream,
-            symbols=list(config.market.symbols),
-            clock=daemon.clock,
-            sandbox=settings.sandbox,
-            ws_url=settings.ws_url,
-        )
+    bars = venue_package(config.venue.name).bars
+    assert bars is not None  # the config's check: source = "venue" only on a venue with bars
+    source = bars(config, daemon.clock)
     errors = daemon.errors
     return VenueStream(
         daemon.venue,
         list(config.market.symbols),
         daemon.clock,
-        poll_interval_s=settings.poll_interval_s,
+        poll_interval_s=source.poll_interval_s,
         read=daemon.oms.read if daemon.oms is not None else None,
         on_error=(lambda exc, dep: errors.handle(exc, dependency=dep)) if errors else None,
-        push=push,
-        why=why,
+        push=source.push,
+        why=source.why,
     )

@@ -4,10 +4,11 @@
 oldest first, one batch per open time) and the daemon reads either the same way. Which one
 is used is decided once, when the stream is built, and said in ``mode`` / ``why``:
 
-- ``"push"``: a push source was given (for ccxt, ``ccxt_push`` gives one when the config
-  enables it, ccxt.pro has ``watchOHLCV`` for the exchange and the websocket's address is
-  known). Bars arrive as candles close; candles missed while the connection was down come
-  from REST through the same ``read`` wrapper (breaker ``data_primary``) the poller uses.
+- ``"push"``: a push source was given (the venue's package decides, ``bars`` in its
+  ``build.py``: ccxt gives one when the config enables it, ccxt.pro has ``watchOHLCV`` for
+  the exchange and the websocket's address is known). Bars arrive as candles close;
+  candles missed while the connection was down come from REST through the same ``read``
+  wrapper (breaker ``data_primary``) the poller uses.
   Unlike the poller it yields nothing at start: the first batch is the first candle to close.
 - ``"poll"``: ``VenueFeed`` asks ``venue.bars`` every ``poll_interval_s``.
 
@@ -17,25 +18,12 @@ A push source that keeps failing is not swapped for polling at run time: its err
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Protocol
+from collections.abc import AsyncIterator, Awaitable
 
 from quantbot.clock import Clock
-from quantbot.config.venues import CcxtConfig
 from quantbot.domain.values import Bar
 from quantbot.marketdata.venue_feed import DATA, Reader, VenueFeed
-from quantbot.venues.base import MarketDataVenue
-
-Backfill = Callable[[str, int], Awaitable[list[Bar]]]
-OnError = Callable[[BaseException, str], None]
-
-
-class PushSource(Protocol):
-    """A venue's websocket bar source (``venues.ccxt.stream.CcxtBarStream``)."""
-
-    def batches(
-        self, backfill: Backfill | None = None, on_error: OnError | None = None
-    ) -> AsyncIterator[list[Bar]]: ...
+from quantbot.venues.base import MarketDataVenue, OnError, PushSource
 
 
 class VenueStream:
@@ -86,30 +74,3 @@ class VenueStream:
             return await fetch()
         bars: list[Bar] = await self._read(DATA, fetch)
         return bars
-
-
-def ccxt_push(
-    settings: CcxtConfig,
-    *,
-    enabled: bool,
-    symbols: list[str],
-    clock: Clock,
-    sandbox: bool,
-    ws_url: str = "",
-) -> tuple[PushSource | None, str]:
-    """ccxt.pro's candle stream for ``settings`` if it can be used, with the reason either
-    way (for ``VenueStream(push=..., why=...)`` and the run's manifest)."""
-    if not enabled:
-        return None, "stream disabled in config"
-    # Imported here: ccxt is only loaded when a ccxt venue streams (the sim path never does).
-    from quantbot.venues.ccxt import stream  # noqa: PLC0415
-
-    url = stream.stream_url(settings, ws_url)
-    if url is None:
-        return None, "REST base_url is overridden and no websocket URL is given"
-    if not stream.watch_ohlcv_supported(settings.exchange_id):
-        return None, f"ccxt.pro has no watchOHLCV for {settings.exchange_id}"
-    source = stream.CcxtBarStream(
-        settings, symbols=symbols, clock=clock, sandbox=sandbox, ws_url=url
-    )
-    return source, f"ccxt.pro watchOHLCV ({source!r})"

@@ -90,7 +90,7 @@ async def cancel_everything(oms: OrderManager, *, symbol: str | None = None) -> 
 
 async def _rounds(oms: OrderManager, symbol: str | None, report: CancelAllReport) -> None:
     venue = oms.venue
-    batch = getattr(venue.capabilities, "batch_cancel", False)
+    batch = venue.capabilities.batch_cancel
     for round_no in range(ROUNDS + 1):
         report.checked = False
         try:
@@ -119,7 +119,7 @@ async def _batch(oms: OrderManager, symbol: str | None, report: CancelAllReport)
     report.canceled.extend(canceled)
     # A venue whose batch cancel answers per order (Alpaca's 207) says which it refused; they
     # are still open and get cancelled one by one next round, but what the venue said stays.
-    for failure in getattr(oms.venue, "cancel_failures", ()):
+    for failure in oms.venue.cancel_failures:
         report.errors.append(
             f"cancel all refused {failure.client_order_id or failure.venue_order_id}: "
             f"{failure.status} {failure.message}"

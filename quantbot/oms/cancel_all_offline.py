@@ -23,18 +23,15 @@ from quantbot.oms.ledger import Ledger
 from quantbot.oms.manager import VENUE_FAILURES, OrderManager
 from quantbot.ops.lock import StateLock
 from quantbot.risk.control import ControlStore
+from quantbot.venues.base import OrderVenue
 from quantbot.venues.factory import account_mode, make_venue
+from quantbot.venues.registry import venue_package
 
 
 async def cancel_all_offline(config: Config, state_dir: Path, *, symbol: str | None) -> dict:
-    if config.venue.name == "sim" and not (state_dir / "sim_venue.json").exists():
-        return {
-            "ok": True,
-            "canceled": [],
-            "still_open": [],
-            "errors": [],
-            "note": f"no paper venue book in {state_dir}: nothing was ever sent",
-        }
+    note = venue_package(config.venue.name).nothing_sent(state_dir)
+    if note is not None:
+        return {"ok": True, "canceled": [], "still_open": [], "errors": [], "note": note}
     # A real venue's account may hold orders this machine never journaled (a first run here,
     # or another host): state/ is made, owner-only, to hold the lock and the journal.
     ensure_private_dir(state_dir)
@@ -55,7 +52,9 @@ async def cancel_all_offline(config: Config, state_dir: Path, *, symbol: str | N
         lock.release()
 
 
-async def _cancel(venue: Any, path: Path, clock: LiveClock, symbol: str | None) -> CancelAllReport:
+async def _cancel(
+    venue: OrderVenue, path: Path, clock: LiveClock, symbol: str | None
+) -> CancelAllReport:
     try:
         await venue.connect()
     except VENUE_FAILURES as e:

@@ -255,7 +255,7 @@ class OrderManager:
     async def read(self, dependency: str, fn: Callable[[], Awaitable[T]]) -> T:
         """An idempotent venue read: bounded retries and breaker feedback when configured
         (not for a venue inside this process, which has no network to fail)."""
-        if self.retry is None or getattr(self.venue.capabilities, "in_process", False):
+        if self.retry is None or self.venue.capabilities.in_process:
             return await fn()
         return await retry_read(
             fn, dependency=dependency, config=self.retry, clock=self.clock, breakers=self.breakers

@@ -53,6 +53,7 @@ from quantbot.domain.values import OrderIntent, OrderType, Quote, Side, to_decim
 from quantbot.oms.pretrade_state import seconds_to_ns
 from quantbot.ops.breakers import CircuitOpenError
 from quantbot.ops.errors import ErrorHandler
+from quantbot.venues.base import Capabilities
 
 QUOTES = "quotes_primary"
 _BPS = Decimal(10_000)
@@ -63,7 +64,7 @@ Read = Callable[[str, Callable[[], Awaitable[Quote]]], Awaitable[Quote]]
 
 
 class _QuoteVenue(Protocol):
-    capabilities: Any
+    capabilities: Capabilities
 
     async def quote(self, symbol: str) -> Quote: ...
 
@@ -120,11 +121,11 @@ class QuoteGate:
 
     @property
     def checks_quotes(self) -> bool:
-        return bool(getattr(self._venue.capabilities, "quotes", False))
+        return self._venue.capabilities.quotes
 
     @property
     def protects_market_orders(self) -> bool:
-        return bool(getattr(self._venue.capabilities, "market_protection", False))
+        return self._venue.capabilities.market_protection
 
     async def check(
         self, intent: OrderIntent, *, reducing: bool, read: Read

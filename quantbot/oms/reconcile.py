@@ -38,7 +38,7 @@ class Reconciler:
         self.oms = oms
         self.config = config
         # The embedded venue is consistent: an order it does not show does not exist.
-        in_process = getattr(oms.venue.capabilities, "in_process", False)
+        in_process = oms.venue.capabilities.in_process
         self.visibility_window_s = 0.0 if in_process else config.visibility_window_s
 
     # -- start-up -----------------------------------------------------------------------------

@@ -175,7 +175,7 @@ async def play(
     clock.set(max(clock.now_ns(), close_ns))
     await daemon.pipeline.on_batch(batch)
     ledger = daemon.oms.ledger if daemon.oms is not None else None
-    tally.note_batch(batch, float(daemon.venue.equity()), ledger)
+    tally.note_batch(batch, float(daemon.venue.embedded.equity()), ledger)
 
 
 # Told after each batch: bars played so far, bars in all, the batch's open time (ns).

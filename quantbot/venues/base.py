@@ -6,6 +6,7 @@ reconciliation and the contract suite never see a vendor type.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
@@ -63,6 +64,17 @@ class SubmitResult:
 
 
 @attrs.frozen(slots=True)
+class CancelFailure:
+    """One order inside a cancel-all that the venue did not cancel, with what it said (a
+    venue whose batch cancel answers per order: Alpaca's 207)."""
+
+    venue_order_id: str
+    client_order_id: str | None
+    status: int | None
+    message: str
+
+
+@attrs.frozen(slots=True)
 class Account:
     cash: Decimal
     equity: Decimal
@@ -71,9 +83,34 @@ class Account:
 
 
 @runtime_checkable
+class EmbeddedVenue(Protocol):
+    """What only a venue inside this process has (the embedded paper venue): the daemon hands
+    it every bar before deciding on it (it matches its working orders against the bar), the
+    synthetic market resumes from its marks, and the status line reads its equity at any
+    moment. Declared, not probed: reached through ``OrderVenue.embedded`` (the daemon takes
+    ``on_bar`` from it once, at start, so a bar costs no look-up)."""
+
+    def on_bar(self, bar: Bar) -> list[Fill]:
+        """The fills ``bar`` allows, after which the venue is marked to its close."""
+        ...
+
+    def marks(self) -> dict[str, Decimal]:
+        """The last price of each symbol it has seen (from its book: survives a restart)."""
+        ...
+
+    def equity(self) -> Decimal: ...
+
+
+@runtime_checkable
 class OrderVenue(Protocol):
     name: str
     capabilities: Capabilities
+    # The embedded paper venue's extras (itself, or what a wrapper wraps); None for a venue
+    # behind a network, whose market moves without being told.
+    embedded: EmbeddedVenue | None
+    # The orders the last ``cancel_all`` did not cancel, with what the venue said; empty on
+    # venues whose batch cancel is all or nothing.
+    cancel_failures: tuple[CancelFailure, ...]
 
     async def connect(self) -> None: ...
 
@@ -121,6 +158,20 @@ class MarketClock:
     is_open: bool
     next_open_ns: int | None = None
     next_close_ns: int | None = None
+
+
+# (symbol, since_ns) -> the closed bars of symbol opening at or after since_ns, ascending.
+Backfill = Callable[[str, int], Awaitable[list[Bar]]]
+OnError = Callable[[BaseException, str], None]  # (error, breaker dependency)
+
+
+class PushSource(Protocol):
+    """A venue's websocket bar source (``venues.ccxt.stream.CcxtBarStream``): batches of closed
+    bars, one batch per open time; what it missed while disconnected comes from ``backfill``."""
+
+    def batches(
+        self, backfill: Backfill | None = None, on_error: OnError | None = None
+    ) -> AsyncIterator[list[Bar]]: ...
 
 
 @runtime_checkable

@@ -20,9 +20,9 @@ from quantbot.testing.binance import TEST_API_KEY, TEST_API_SECRET, BinanceServe
 from quantbot.testing.binance_futures import BinanceFuturesServer
 from quantbot.testing.clock import ServerClock
 from quantbot.testing.faults import Fault
+from quantbot.testing.sim_faults import FaultRule, FaultyVenue
 from quantbot.venues.alpaca.venue import AlpacaVenue
-from quantbot.venues.ccxt import CcxtVenue
-from quantbot.venues.sim.faults import FaultRule, FaultyVenue
+from quantbot.venues.ccxt.venue import CcxtVenue
 from quantbot.venues.sim.venue import SimVenue
 
 T0 = 1_763_726_400 * NS_PER_S
@@ -71,7 +71,7 @@ class SimHarness:
         self.clock.set(ts + 60 * NS_PER_S)
         p = self.price
         for symbol in ("SIMA", "SIMB"):
-            self.venue.on_bar(Bar(symbol, ts, p, p + 0.5, p - 0.5, p, 1e6, 60.0))
+            self.venue.embedded.on_bar(Bar(symbol, ts, p, p + 0.5, p - 0.5, p, 1e6, 60.0))
 
     def arm_submit_fault(self, kind: str) -> None:
         fault = {

@@ -19,7 +19,7 @@ from quantbot.oms.manager import OrderManager
 from quantbot.oms.reconcile import Reconciler
 from quantbot.ops.breakers import BreakerBoard
 from quantbot.ops.errors import ErrorHandler
-from quantbot.venues.base import MarketDataVenue
+from quantbot.venues.base import Capabilities, EmbeddedVenue, MarketDataVenue, OrderVenue
 
 _n = 0
 
@@ -94,6 +94,22 @@ def rig(harness: Any, tmp_path: Path) -> Rig:
 
 
 # -- order entry ------------------------------------------------------------------------------
+
+
+async def test_declares_what_it_is_rather_than_being_probed(harness: Any) -> None:
+    # The daemon, the OMS and the status line read these as plain attributes, never getattr.
+    venue = harness.venue
+    assert isinstance(venue, OrderVenue) and isinstance(venue.capabilities, Capabilities)
+    assert venue.cancel_failures == ()  # nothing refused before any cancel-all
+    if harness.name != "sim":
+        assert venue.embedded is None  # a broker's market moves without being told
+        return
+    # The embedded paper venue: bars reach it, the synthetic market resumes from its marks,
+    # and its equity is known at any moment.
+    embedded = venue.embedded
+    assert isinstance(embedded, EmbeddedVenue)
+    assert embedded.marks()[harness.symbol] == Decimal(str(harness.price))
+    assert embedded.equity() == (await venue.account()).equity
 
 
 async def test_submit_ack_fill(harness: Any) -> None:

@@ -25,7 +25,8 @@ from quantbot.oms.reconcile import Reconciler
 from quantbot.ops.breakers import BreakerBoard
 from quantbot.ops.errors import ErrorHandler
 from quantbot.ops.runtime_contract import TESTING_ENV
-from quantbot.venues.sim.faults import FAULTS_ENV, FaultRule, FaultyVenue
+from quantbot.testing.sim_faults import FaultRule, FaultyVenue
+from quantbot.venues.sim.build import FAULTS_ENV
 from quantbot.venues.sim.venue import SimVenue
 
 T0 = 1_763_726_400 * NS_PER_S

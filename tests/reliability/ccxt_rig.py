@@ -38,7 +38,7 @@ from quantbot.testing.binance import TEST_API_KEY, TEST_API_SECRET, BinanceServe
 from quantbot.testing.binance_book import BinanceBook
 from quantbot.testing.faults import Fault
 from quantbot.venues.base import OrderVenue
-from quantbot.venues.ccxt import CcxtVenue
+from quantbot.venues.ccxt.venue import CcxtVenue
 
 BTC = "BTC/USDT"
 ORDER = "POST /api/v3/order"

@@ -32,7 +32,7 @@ from quantbot.oms.ledger import Ledger
 from quantbot.oms.manager import OrderManager
 from quantbot.testing.binance import TEST_API_KEY, TEST_API_SECRET, BinanceServer
 from quantbot.testing.faults import Fault
-from quantbot.venues.ccxt import CcxtVenue
+from quantbot.venues.ccxt.venue import CcxtVenue
 from tests.integration.daemon import journal_events, start, wait_until
 from tests.integration.loopback import ServerThread
 from tests.reliability import binance_daemon

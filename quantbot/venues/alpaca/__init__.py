@@ -1,2 +1,3 @@
-"""Alpaca (US equities) through alpaca-py. Imported lazily by the venue factory: the default
-(embedded paper venue) path never loads the SDK."""
+"""Alpaca (US equities) through alpaca-py. ``build.py`` makes the adapter
+(``venue.AlpacaVenue``) and imports the SDK only then: the default (embedded paper venue)
+path never loads it."""

@@ -18,19 +18,10 @@ from alpaca.trading.requests import CancelOrderResponse
 
 from quantbot.domain.values import Order, OrderStatus
 from quantbot.venues.alpaca.errors import NotCancelable, translated
+from quantbot.venues.base import CancelFailure
 
 Call = Callable[..., Awaitable[Any]]
 _ACKNOWLEDGED = (200, 204)
-
-
-@attrs.frozen(slots=True)
-class CancelFailure:
-    """One order inside a cancel-all that Alpaca did not cancel, with what it said."""
-
-    venue_order_id: str
-    client_order_id: str | None
-    status: int | None
-    message: str
 
 
 def _as_canceled(order: Order) -> Order | None:

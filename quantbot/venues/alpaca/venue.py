@@ -58,14 +58,21 @@ from quantbot.domain.values import (
     SubmitOutcome,
 )
 from quantbot.venues.alpaca import convert
-from quantbot.venues.alpaca.cancel import CancelFailure, Canceller
+from quantbot.venues.alpaca.cancel import Canceller
 from quantbot.venues.alpaca.errors import (
     DuplicateClientOrderId,
     NotFound,
     translated,
 )
 from quantbot.venues.alpaca.executor import SdkExecutor, bounded
-from quantbot.venues.base import Account, Capabilities, MarketClock, SubmitResult
+from quantbot.venues.base import (
+    Account,
+    CancelFailure,
+    Capabilities,
+    EmbeddedVenue,
+    MarketClock,
+    SubmitResult,
+)
 
 NAME = "alpaca"
 MAX_OPEN_ORDERS = 500  # Alpaca's page limit for GET /v2/orders
@@ -119,6 +126,7 @@ class AlpacaVenue:
         self._client_ids: dict[str, str] = {}  # venue order id -> client order id
         self._cancels = Canceller(self._call, self._trading, self._order, self._client_ids)
         self.cancel_failures: tuple[CancelFailure, ...] = ()  # from the last cancel_all
+        self.embedded: EmbeddedVenue | None = None  # a broker's market moves on its own
         self.capabilities = Capabilities(
             order_types=frozenset({OrderType.MARKET, OrderType.LIMIT}),
             time_in_force=frozenset({"DAY", "GTC", "IOC"}),

@@ -48,7 +48,14 @@ from quantbot.domain.values import (
     Quote,
     SubmitOutcome,
 )
-from quantbot.venues.base import Account, Capabilities, MarketClock, SubmitResult
+from quantbot.venues.base import (
+    Account,
+    CancelFailure,
+    Capabilities,
+    EmbeddedVenue,
+    MarketClock,
+    SubmitResult,
+)
 from quantbot.venues.ccxt import convert
 from quantbot.venues.ccxt.client import make_exchange
 from quantbot.venues.ccxt.errors import (
@@ -102,6 +109,8 @@ class CcxtVenue:
             market_protection=True,  # a protected MARKET order goes as a LIMIT IOC
             submit_deadline_s=2 * settings.timeout_s,  # _call's deadline on the one request
         )
+        self.embedded: EmbeddedVenue | None = None  # an exchange's market moves on its own
+        self.cancel_failures: tuple[CancelFailure, ...] = ()  # no per-order refusals
         self._deadline_s = 2 * settings.timeout_s
         self._time = ClockSync(
             self._exchange,

@@ -35,7 +35,7 @@ from quantbot.domain.values import (
     SubmitOutcome,
     to_decimal,
 )
-from quantbot.venues.base import Account, Capabilities, SubmitResult
+from quantbot.venues.base import Account, CancelFailure, Capabilities, EmbeddedVenue, SubmitResult
 from quantbot.venues.sim.book import BookFiles, SimBook, order_price
 from quantbot.venues.sim.matching import (
     FillModel,
@@ -107,6 +107,8 @@ class SimVenue:
             # the OMS would count the order working until its next reconcile.
         )
         self._session = session
+        self.embedded: EmbeddedVenue | None = self  # bars, marks and equity (venues/base.py)
+        self.cancel_failures: tuple[CancelFailure, ...] = ()  # its cancel_all cancels every one
         # The market-data side of the protocol: the bars this venue has matched against.
         self._recent: dict[str, deque[Bar]] = {}
         self.bar_interval_s = 0.0  # set by the first bar seen

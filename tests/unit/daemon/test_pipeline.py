@@ -17,7 +17,7 @@ from quantbot.oms.journal import Journal
 from quantbot.oms.ledger import Ledger
 from quantbot.oms.manager import OrderManager
 from quantbot.records.jsonl import RotatingJsonl
-from quantbot.venues.factory import sim_instruments
+from quantbot.venues.sim.build import sim_instruments
 from quantbot.venues.sim.venue import SimVenue
 
 T0 = 1_763_726_400 * NS_PER_S

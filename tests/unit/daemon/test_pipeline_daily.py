@@ -25,7 +25,7 @@ from quantbot.oms.reservation import fill_listener
 from quantbot.records.jsonl import RotatingJsonl
 from quantbot.risk.daily import DailyRiskGuard
 from quantbot.venues.base import SubmitResult
-from quantbot.venues.factory import sim_instruments
+from quantbot.venues.sim.build import sim_instruments
 from quantbot.venues.sim.venue import SimVenue
 
 T0 = 1_763_726_400 * NS_PER_S  # 2025-11-21T12:00:00Z

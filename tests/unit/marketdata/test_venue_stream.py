@@ -13,13 +13,14 @@ from quantbot.clock import NS_PER_S, SimClock
 from quantbot.config.venues import CcxtConfig
 from quantbot.domain.errors import VenueConnectionError, VenueUnavailable
 from quantbot.domain.values import Bar, Quote
-from quantbot.marketdata.venue_stream import VenueStream, ccxt_push
+from quantbot.marketdata.venue_stream import VenueStream
 from quantbot.testing.binance import TEST_API_KEY, TEST_API_SECRET, BinanceServer
 from quantbot.testing.binance_book import MINUTE_MS, BinanceBook
 from quantbot.testing.binance_ws import PUSH, BinanceWsServer
 from quantbot.testing.faults import Fault
 from quantbot.venues.base import MarketClock
-from quantbot.venues.ccxt import CcxtVenue
+from quantbot.venues.ccxt.build import ccxt_push
+from quantbot.venues.ccxt.venue import CcxtVenue
 
 T0 = 1_763_726_400 * NS_PER_S
 SYMBOLS = ["BTC/USDT", "ETH/USDT"]

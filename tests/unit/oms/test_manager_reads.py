@@ -15,7 +15,7 @@ from quantbot.oms.journal import Journal
 from quantbot.oms.ledger import Ledger
 from quantbot.oms.manager import POSITIONS, OrderManager
 from quantbot.ops.breakers import BreakerBoard, CircuitOpenError
-from quantbot.venues.sim.faults import FaultyVenue
+from quantbot.testing.sim_faults import FaultyVenue
 from quantbot.venues.sim.venue import SimVenue
 
 T0 = 1_767_225_600 * 1_000_000_000

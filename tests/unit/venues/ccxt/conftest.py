@@ -11,7 +11,7 @@ from quantbot.clock import SimClock
 from quantbot.config.venues import CcxtConfig
 from quantbot.domain.values import OrderIntent, OrderType, Side
 from quantbot.testing.binance import TEST_API_KEY, TEST_API_SECRET, BinanceServer
-from quantbot.venues.ccxt import CcxtVenue
+from quantbot.venues.ccxt.venue import CcxtVenue
 
 SYMBOLS = ["BTC/USDT", "ETH/USDT"]
 

@@ -24,8 +24,8 @@ from quantbot.domain.values import OrderStatus, SubmitOutcome
 from quantbot.ops.errors import ErrorCategory, classify_exception
 from quantbot.testing.binance import TEST_API_KEY, TEST_API_SECRET, BinanceServer
 from quantbot.testing.faults import Fault
-from quantbot.venues.ccxt import CcxtVenue
 from quantbot.venues.ccxt.errors import VenueDuplicateOrder, VenueOrderNotFound, translate
+from quantbot.venues.ccxt.venue import CcxtVenue
 
 from .conftest import intent
 

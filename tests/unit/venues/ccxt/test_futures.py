@@ -24,7 +24,7 @@ from quantbot.ops.errors import ErrorCategory, classify_exception
 from quantbot.testing.binance import TEST_API_KEY, TEST_API_SECRET
 from quantbot.testing.binance_futures import BinanceFuturesServer
 from quantbot.testing.faults import Fault
-from quantbot.venues.ccxt import CcxtVenue
+from quantbot.venues.ccxt.venue import CcxtVenue
 
 from .conftest import intent
 

@@ -17,13 +17,13 @@ from quantbot.testing.binance import TEST_API_KEY, TEST_API_SECRET, BinanceServe
 from quantbot.testing.binance_book import MINUTE_MS, BinanceBook
 from quantbot.testing.binance_ws import HANDSHAKE, PUSH, BinanceWsServer
 from quantbot.testing.faults import Fault
-from quantbot.venues.ccxt import CcxtVenue
 from quantbot.venues.ccxt.stream import (
     CcxtBarStream,
     make_pro_exchange,
     stream_url,
     watch_ohlcv_supported,
 )
+from quantbot.venues.ccxt.venue import CcxtVenue
 
 SYMBOLS = ["BTC/USDT", "ETH/USDT"]
 STREAMS = ["btcusdt@kline_1m", "ethusdt@kline_1m"]

@@ -15,7 +15,7 @@ from quantbot.domain.errors import VenueClockSkew, VenueClockSkewPersistent
 from quantbot.domain.values import SubmitOutcome
 from quantbot.testing.binance import TEST_API_KEY, TEST_API_SECRET, BinanceServer
 from quantbot.testing.faults import Fault
-from quantbot.venues.ccxt import CcxtVenue
+from quantbot.venues.ccxt.venue import CcxtVenue
 
 from .conftest import SYMBOLS, intent
 

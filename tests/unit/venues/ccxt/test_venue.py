@@ -13,7 +13,7 @@ from quantbot.domain.errors import ConfigError, VenueRejected, VenueSchemaError
 from quantbot.domain.values import OrderStatus, Side, SubmitOutcome
 from quantbot.testing.binance import TEST_API_KEY, TEST_API_SECRET, BinanceServer
 from quantbot.testing.faults import Fault
-from quantbot.venues.ccxt import CcxtVenue
+from quantbot.venues.ccxt.venue import CcxtVenue
 
 from .conftest import intent
 

@@ -1,5 +1,7 @@
 """Fault injection for the embedded paper venue: a test double, reachable only under
-``QUANTBOT_TESTING=1`` (see ``quantbot.ops.runtime_contract``).
+``QUANTBOT_TESTING=1`` (see ``quantbot.ops.runtime_contract``). The venue's builder
+(``venues/sim/build.py``) imports this module only when ``QUANTBOT_SIM_FAULTS`` is set and
+testing is on; a paper or live run never loads it.
 
 ``FaultyVenue`` wraps a venue and, per endpoint, injects what real brokers do on a bad day:
 a delay, a timeout after the venue accepted, a reject, 429, 5xx (before or after accepting),
@@ -22,6 +24,7 @@ from typing import Any
 
 import attrs
 import orjson
+from loguru import logger
 
 from quantbot.clock import Clock
 from quantbot.domain.errors import (
@@ -32,11 +35,12 @@ from quantbot.domain.errors import (
     VenueUnavailable,
 )
 from quantbot.domain.reasons import ReasonCode, reason
-from quantbot.domain.values import Bar, Fill, OrderIntent, SubmitOutcome
+from quantbot.domain.values import OrderIntent, SubmitOutcome
 from quantbot.ops.runtime_contract import require_testing
-from quantbot.venues.base import SubmitResult
+from quantbot.venues.base import CancelFailure, SubmitResult
+from quantbot.venues.sim.build import FAULTS_ENV
+from quantbot.venues.sim.venue import SimVenue
 
-FAULTS_ENV = "QUANTBOT_SIM_FAULTS"
 ENDPOINTS = frozenset(
     {
         "submit",
@@ -85,23 +89,24 @@ def parse_plan(text: str) -> dict[str, list[FaultRule]]:
     return plan
 
 
-def plan_from_env(environ: Mapping[str, str]) -> dict[str, list[FaultRule]] | None:
-    text = environ.get(FAULTS_ENV)
-    if not text:
-        return None
-    require_testing(f"{FAULTS_ENV} (paper venue fault injection)", environ)
-    return parse_plan(text)
+def with_faults(venue: SimVenue, text: str, clock: Clock) -> FaultyVenue:
+    """``venue`` behind the plan in ``text`` (the value of ``QUANTBOT_SIM_FAULTS``)."""
+    plan = parse_plan(text)
+    logger.warning("TEST DOUBLE: paper venue fault injection is on ({})", sorted(plan))
+    return FaultyVenue(venue, plan, clock)
 
 
 class FaultyVenue:
     """Wraps a venue; every protocol call passes through the fault plan first."""
 
-    def __init__(self, inner: Any, plan: Mapping[str, list[FaultRule]], clock: Clock) -> None:
+    def __init__(self, inner: SimVenue, plan: Mapping[str, list[FaultRule]], clock: Clock) -> None:
         require_testing("FaultyVenue (paper venue fault injection)")
         self.inner = inner
         self.name = inner.name
         # Its faults stand in for a network venue's: reads go through retries and breakers.
         self.capabilities = attrs.evolve(inner.capabilities, in_process=False)
+        # Bars, marks and equity are the inner paper venue's own: no fault reaches them.
+        self.embedded = inner.embedded
         self._plan = {k: list(v) for k, v in plan.items()}
         self._calls: dict[str, int] = dict.fromkeys(ENDPOINTS, 0)
         self._clock = clock
@@ -114,15 +119,9 @@ class FaultyVenue:
         rule = attrs.evolve(rule, after_calls=rule.after_calls + self._calls[endpoint])
         self._plan.setdefault(endpoint, []).append(rule)
 
-    # passthrough for the paper venue's market-data side
-    def on_bar(self, bar: Bar) -> list[Fill]:
-        return self.inner.on_bar(bar)
-
-    def marks(self) -> Any:
-        return self.inner.marks()
-
-    def equity(self) -> Any:
-        return self.inner.equity()
+    @property
+    def cancel_failures(self) -> tuple[CancelFailure, ...]:
+        return self.inner.cancel_failures
 
     async def connect(self) -> None:
         await self.inner.connect()

@@ -1,0 +1,99 @@
+"""How the embedded paper venue builds itself: from ``venue.sim`` and
+``instrument_defaults``, its book in ``state/`` for paper and in memory for shadow. It is
+paper only, has no market data of its own (it matches the bars the configured feed brings),
+and its session string is checked with the config.
+
+The test-only fault hook: with ``QUANTBOT_SIM_FAULTS`` set the venue goes behind
+``quantbot.testing.sim_faults.FaultyVenue``, which is refused unless ``QUANTBOT_TESTING=1``
+and only then imported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from quantbot.clock import Clock
+from quantbot.domain.values import Instrument
+from quantbot.ops.runtime_contract import require_testing
+from quantbot.venues.base import OrderVenue
+from quantbot.venues.registry import VenuePackage
+from quantbot.venues.sim.session import SessionCalendar
+from quantbot.venues.sim.venue import SimVenue
+
+if TYPE_CHECKING:
+    from quantbot.config.risk import Problem
+    from quantbot.config.schema import Config
+
+BOOK_FILE = "sim_venue.json"  # in state/: the paper account, across restarts
+FAULTS_ENV = "QUANTBOT_SIM_FAULTS"  # a JSON fault plan (testing/sim_faults.py)
+
+
+def sim_instruments(config: Config) -> dict[str, Instrument]:
+    """Every configured symbol, with the configured tick, lot and minimum notional."""
+    d = config.instrument_defaults
+    return {
+        s: Instrument(s, d.tick_size, d.lot_size, d.min_notional, "sim")
+        for s in config.market.symbols
+    }
+
+
+def build(
+    config: Config,
+    *,
+    mode: str,
+    clock: Clock,
+    state_dir: Path,
+    environ: Mapping[str, str],
+    sync_each_change: bool,
+) -> OrderVenue:
+    """``sync_each_change=False`` (a replay) lets the book reach the disk at close instead of
+    at each change."""
+    sim = config.venue.sim
+    venue = SimVenue(
+        clock=clock,
+        instruments=sim_instruments(config),
+        state_path=state_dir / BOOK_FILE if mode == "paper" else None,
+        initial_cash=sim.initial_cash,
+        fee_bps=sim.fee_bps,
+        slippage_bps=sim.slippage_bps,
+        participation_cap=sim.participation_cap,
+        buying_power_multiple=sim.buying_power_multiple,
+        seed=config.market.seed,
+        session=SessionCalendar.parse(sim.session) if sim.session else None,
+        fill_model=sim.fill_model,
+        proxy_spread_bps=sim.proxy_spread_bps,
+        sync_each_change=sync_each_change,
+    )
+    plan = environ.get(FAULTS_ENV)
+    if not plan:
+        return venue
+    require_testing(f"{FAULTS_ENV} (paper venue fault injection)", environ)
+    # Test code, imported only now that testing is known to be on.
+    from quantbot.testing.sim_faults import with_faults  # noqa: PLC0415
+
+    return with_faults(venue, plan, clock)
+
+
+def problems(config: Config) -> Iterator[Problem]:
+    session = config.venue.sim.session
+    if session:
+        try:
+            SessionCalendar.parse(session)
+        except ValueError as e:
+            yield ("venue", "sim", "session"), session, str(e)
+
+
+def nothing_sent(state_dir: Path) -> str | None:
+    if (state_dir / BOOK_FILE).exists():
+        return None
+    return f"no paper venue book in {state_dir}: nothing was ever sent"
+
+
+PACKAGE = VenuePackage(
+    build=build,
+    account_mode=lambda config: "paper",  # the embedded venue is paper only
+    problems=problems,
+    nothing_sent=nothing_sent,
+)

@@ -56,11 +56,13 @@ class SleeveSet(tuple[Sleeve, ...]):
     iterating it costs what iterating a tuple does."""
 
     _asks: tuple[bool, ...] | None
+    asks: bool  # some sleeve wants a context: the step calls ``update``, else it need not
 
     def __new__(cls, sleeves: Iterable[Sleeve]) -> SleeveSet:
         self = super().__new__(cls, sleeves)
         asks = tuple(wants_context(s) for s in self)
         self._asks = asks if any(asks) else None  # None: nobody asks, nothing to build
+        self.asks = self._asks is not None
         return self
 
     def update(self, bar: Bar, view: AccountView) -> dict[str, SleeveSignal]:

@@ -69,6 +69,7 @@ def test_sleeves_that_do_not_ask_are_called_with_the_bar_alone() -> None:
     assert (signals["one"].target, signals["two"].target) == (0.5, -1.0)
     assert one.seen == two.seen == [("SIMA",)]
     assert [s.name for s in sleeves] == ["one", "two"] and len(sleeves) == 2
+    assert sleeves.asks is False  # the step may call update(bar) on each itself
 
 
 def test_a_sleeve_that_asks_gets_its_symbols_position_pending_and_last_fill() -> None:
@@ -76,6 +77,7 @@ def test_a_sleeve_that_asks_gets_its_symbols_position_pending_and_last_fill() ->
     sleeves = SleeveSet([first, asking, last])
     view = View({"SIMA": D("5"), "SIMB": D("-2")}, {"SIMA": D("-3")}, {"SIMA": FILL})
 
+    assert sleeves.asks is True
     signals = sleeves.update(bar("SIMA"), view)
     assert list(signals) == ["first", "asking", "last"]  # the records' order is kept
     assert asking.seen == [("SIMA", SleeveContext(D("5"), D("-3"), FILL))]

@@ -59,6 +59,7 @@ class Pipeline:
     ) -> None:
         self.step = step
         self.desk = desk
+        self._last_fills = desk.last_fills()  # the ledger's own mapping, kept up to date
         self.venue = venue
         self.records = records
         self._market_sink = market_sink
@@ -122,7 +123,9 @@ class Pipeline:
 
     def _view(self) -> PortfolioView:
         positions, pending = self.desk.holdings()
-        return PortfolioView(float(self.equity), positions, pending, self._blocked_by())
+        return PortfolioView(
+            float(self.equity), positions, pending, self._blocked_by(), self._last_fills
+        )
 
     async def _decide(self, bar: Bar, verdict: ContractVerdict) -> None:
         counters = self.counters

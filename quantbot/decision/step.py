@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Mapping
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -32,7 +34,16 @@ from quantbot.decision.risk_stages import (
 from quantbot.domain.errors import InvariantViolation
 from quantbot.domain.ids import client_order_id, decision_id
 from quantbot.domain.reasons import Reason, ReasonCode, reason
-from quantbot.domain.values import ZERO, Bar, Instrument, OrderIntent, OrderType, Side, to_decimal
+from quantbot.domain.values import (
+    ZERO,
+    Bar,
+    Fill,
+    Instrument,
+    OrderIntent,
+    OrderType,
+    Side,
+    to_decimal,
+)
 from quantbot.marketdata.contract import ContractVerdict, DataContract
 from quantbot.portfolio.netting import NetTarget, net_signals, within_deadband
 from quantbot.portfolio.targets import OrderedTargets
@@ -40,6 +51,8 @@ from quantbot.signals.base import Sleeve
 from quantbot.signals.configured import configured_sleeves, inbox_sleeve
 from quantbot.sizing.base import Sizer
 from quantbot.sizing.simple import SimpleSizer
+
+NO_FILLS: Mapping[str, Fill] = MappingProxyType({})
 
 
 @attrs.frozen(slots=True)
@@ -50,6 +63,7 @@ class PortfolioView:
     positions: dict[str, Decimal]
     pending: dict[str, Decimal]
     blocked_by: Reason | None = None  # halt, kill switch or shutdown: decide and record
+    last_fills: Mapping[str, Fill] = NO_FILLS  # newest own fill by symbol (a sleeve's context)
 
 
 class Outcome(enum.Enum):
@@ -259,7 +273,11 @@ class DecisionStep:
             verdict = self.admit(bar)
         if not verdict.ok:
             return self._none(record, verdict.reason)
-        signals = {s.name: s.update(bar) for s in self._sleeves}
+        sleeves = self._sleeves
+        if sleeves.asks:  # a context is built only for a sleeve that asks for one
+            signals = sleeves.update(bar, view)
+        else:
+            signals = {s.name: s.update(bar) for s in sleeves}
         record["sleeves"] = {
             name: {"target": _r(sig.target), "confidence": _r(sig.confidence), "ready": sig.ready}
             for name, sig in signals.items()

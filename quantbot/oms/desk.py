@@ -9,7 +9,7 @@ never learns which it talks to: it is told each intent's ``Outcome`` once.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 
@@ -20,7 +20,7 @@ from quantbot.clock import Clock
 from quantbot.config.ops import OmsConfig
 from quantbot.decision.step import Decision, Outcome
 from quantbot.domain.reasons import Reason, ReasonCode, reason
-from quantbot.domain.values import Bar, OrderIntent, Side, SubmitOutcome
+from quantbot.domain.values import Bar, Fill, OrderIntent, Side, SubmitOutcome
 from quantbot.oms.manager import POSITIONS, VENUE_FAILURES, OrderManager
 from quantbot.oms.reconcile import Reconciler
 from quantbot.oms.reservation import DailyReservation
@@ -64,6 +64,10 @@ class Desk(Protocol):
 
     def holdings(self) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
         """Positions the sleeves trade, and orders still working, by symbol."""
+        ...
+
+    def last_fills(self) -> Mapping[str, Fill]:
+        """The newest fill of an own order, by symbol (a sleeve's context)."""
         ...
 
     async def send(self, decision: Decision, market_open: bool | None) -> Sent: ...
@@ -127,6 +131,9 @@ class OrderDesk:
         else:  # foreign inventory is not the sleeves' to trade
             positions = ledger.own_positions()
         return positions, ledger.pending_by_symbol()
+
+    def last_fills(self) -> Mapping[str, Fill]:
+        return self.oms.ledger.last_fills
 
     async def send(self, decision: Decision, market_open: bool | None) -> Sent:
         """Reserve, then send. A reversal the guard refuses still sends its closing part."""
@@ -222,6 +229,9 @@ class ShadowDesk:
 
     def holdings(self) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
         return {}, {}
+
+    def last_fills(self) -> Mapping[str, Fill]:
+        return {}
 
     async def send(self, decision: Decision, market_open: bool | None) -> Sent:
         daily = self._reservation.ask(decision.entry)

@@ -57,6 +57,7 @@ class Ledger:
         # Foreign inventory per symbol (signed): part of ``positions``, not the sleeves'.
         self.external: dict[str, Decimal] = {}
         self.external_ids: set[str] = set()  # orders adopted as EXTERNAL
+        self.last_fills: dict[str, Fill] = {}  # newest fill of an own order, by symbol
         self.reducing_ids: set[str] = set()  # our orders that only shrink a position
         self.baseline_seq: int | None = None  # venue fill cursor when this journal began
         self.overfilled: dict[str, str] = {}  # client id -> what was seen
@@ -245,6 +246,11 @@ class Ledger:
             self.external[fill.symbol] = self.external.get(fill.symbol, ZERO) + signed
         if order is None:
             return
+        newest = self.last_fills.get(fill.symbol)
+        if fill.client_order_id not in self.external_ids and (
+            newest is None or fill.ts_ns >= newest.ts_ns
+        ):
+            self.last_fills[fill.symbol] = fill  # what a sleeve's context calls last_fill
         filled = order.filled_qty + fill.qty
         if filled > order.qty:
             # The venue executed it, so the position counts it; the order is flagged and the

@@ -199,11 +199,6 @@ class Contrarian:
 
 
 @pytest.mark.e2e
-@pytest.mark.xfail(
-    strict=True,
-    reason="the decision step hands the view to SleeveSet.update and PortfolioView carries "
-    "last_fills (the wiring in decision/step.py, daemon/pipeline.py, oms/desk.py, oms/ledger.py)",
-)
 def test_a_sleeve_that_asks_is_handed_position_pending_and_last_fill(tmp_path: Path) -> None:
     config = CONFIG.replace("flip", "mine").replace("period = 5\n", "")
     workdir = user_dir(tmp_path, config.replace("mine.py:Flip", "contrarian.py:Contrarian"))

@@ -90,7 +90,7 @@ async def run_once(loaded: LoadedConfig, symbols: list[str], batches: list[list[
             run_id="bench",
         )
         await daemon.start()
-        pipeline, written = daemon.pipeline, daemon.records
+        pipeline, written = daemon.parts.pipeline, daemon.parts.services.records
         assert pipeline is not None and written is not None
         interval_ns = INTERVAL_S * NS_PER_S
         perf = time.perf_counter_ns

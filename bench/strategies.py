@@ -228,7 +228,7 @@ async def run_quantbot(
         daemon = replay_daemon(loaded, out, [symbol], "bench", clock, decision_step=make_step)
         tally = ReplayTally()
         await start(daemon, tally)
-        pipeline, written = daemon.pipeline, daemon.records  # let go of by the daemon at close
+        pipeline, written = daemon.parts.pipeline, daemon.parts.services.records  # let go of by the daemon at close
         try:
             if profiler is not None:
                 profiler.enable()
@@ -242,7 +242,7 @@ async def run_quantbot(
                 batch_ns.append(perf() - started)
             if profiler is not None:
                 profiler.disable()
-            fills = await daemon.venue.fills_since(0)
+            fills = await daemon.parts.venue.fills_since(0)
         finally:
             await daemon.close()
         summarize("bench", out, tally, pipeline.counters.bars)

@@ -12,7 +12,6 @@ import asyncio
 import os
 import signal
 from collections.abc import AsyncIterator, Callable
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +21,13 @@ from loguru import logger
 from quantbot.analytics.tca import TcaRecorder
 from quantbot.clock import BarClock, Clock, iso_utc
 from quantbot.config.schema import LoadedConfig
-from quantbot.daemon.intake import IntentIntake, open_intake
+from quantbot.daemon.intake import open_intake
 from quantbot.daemon.manifest import manifest_for
 from quantbot.daemon.operator import ControlLoop
-from quantbot.daemon.order_side import open_oms
+from quantbot.daemon.order_side import open_order_side
+from quantbot.daemon.parts import Parts
 from quantbot.daemon.pipeline import Pipeline
+from quantbot.daemon.services import Services, open_services
 from quantbot.daemon.status import StatusSnapshot, print_status_line
 from quantbot.daemon.venue_side import connect_venue, open_daily, open_venue_stream
 from quantbot.decision.step import DecisionStep
@@ -35,24 +36,15 @@ from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.domain.values import Bar, Fill, Position
 from quantbot.fsutil import atomic_write, ensure_private_dir
 from quantbot.marketdata.sources import open_stream
-from quantbot.marketdata.venue_stream import VenueStream
-from quantbot.oms.desk import Desk, open_desk
-from quantbot.oms.journal import Journal
-from quantbot.oms.manager import ORDERS, POSITIONS, SUBMIT, OrderManager
-from quantbot.oms.pretrade import PretradeGates
-from quantbot.oms.reconcile import Reconciler
+from quantbot.oms.desk import open_desk
+from quantbot.oms.manager import ORDERS, POSITIONS, SUBMIT
 from quantbot.oms.reservation import fill_listener
-from quantbot.ops.alerts import AlertSink, webhook_from_config
-from quantbot.ops.breakers import BreakerBoard
 from quantbot.ops.control_socket import ControlServer
-from quantbot.ops.errors import ErrorHandler, safe_message
+from quantbot.ops.errors import safe_message
 from quantbot.ops.lock import StateLock
-from quantbot.ops.watchdog import Watchdog
 from quantbot.records.durability import Durability
-from quantbot.records.jsonl import RotatingJsonl
 from quantbot.records.manifest import write_manifest
 from quantbot.risk.control import ControlStore
-from quantbot.risk.daily import DailyRiskGuard
 from quantbot.risk.golive import live_start_check
 from quantbot.venues.factory import make_venue
 
@@ -71,6 +63,9 @@ def make_run_id(clock: Clock) -> str:
 
 
 class Daemon:
+    """The composition root: builds the services and the parts in ``start``, owns the tasks,
+    signals and shutdown. It alone knows all the parts; each part is handed what it needs."""
+
     def __init__(
         self,
         loaded: LoadedConfig,
@@ -106,28 +101,12 @@ class Daemon:
         self._stop = asyncio.Event()
         self._idle = asyncio.Event()  # set while no batch is between decide and record
         self._idle.set()
-        self._halted_this_run: Reason | None = None
-        self._unsaved_halt: Reason | None = None  # halted, but control.json could not be written
         self.print_status = True  # a replay prints its own result line instead
         self._background: set[asyncio.Task] = set()
-        self.journal: Journal | None = None
-        self.venue: Any = None
-        self.oms: OrderManager | None = None
-        self.reconciler: Reconciler | None = None
-        self.gates: PretradeGates | None = None
-        self.alerts: AlertSink | None = None
-        self.breakers: BreakerBoard | None = None
-        self.errors: ErrorHandler | None = None
-        self.watchdog: Watchdog | None = None  # a thread beside the loop, while `run` runs
-        self.records: RotatingJsonl | None = None
-        self.pipeline: Pipeline | None = None
-        self.daily: DailyRiskGuard | None = None
-        self.tca: TcaRecorder | None = None
-        self.start_equity: Decimal | None = None  # a real venue's equity at start-up
-        self.intake: IntentIntake | None = None
-        self.venue_stream: VenueStream | None = None
+        self.services: Services | None = None  # built first in ``start``
+        self.parts: Parts | None = None  # built once in ``start``; frozen
+        self.operator: ControlLoop | None = None
         self.server: ControlServer | None = None
-        self.loop_tasks = ControlLoop(self)
         self.manifest_path: Path | None = None
         # Gates measure data age and message rates in market time: the wall clock for a live
         # feed, the bars' own time for a file feed played at any pace.
@@ -149,64 +128,85 @@ class Daemon:
         ensure_private_dir(self.state_dir)
         ensure_private_dir(self.runtime_dir)
         self.lock.acquire()
-        config = self.config
-        self.records = RotatingJsonl(
-            self.runtime_dir / config.records.decisions_file,
-            self.clock,
-            fsync_every=self.durability.fsync_every_steps,
-            rotate=config.records.rotate_daily,
-            flush_every=self.durability.flush_every_steps,
+        # Read first: a corrupt state/control.json stops the start before anything is written.
+        _ = self.control.cached
+        config, clock = self.config, self.clock
+        services = open_services(
+            config,
+            clock=clock,
+            runtime_dir=self.runtime_dir,
+            durability=self.durability,
+            control=self.control,
+            run_id=self.run_id,
+            mode=self.mode,
+            is_stopping=self._stop.is_set,
+            cancel_all=self._cancel_all_later,
         )
-        self.records.on_write_failure = self.halt  # DISK_WRITE_FAILED: a full disk halts
-        self.alerts = AlertSink(
-            path=self.runtime_dir / "alerts.jsonl",
-            clock=self.clock,
-            config=config.alerts,
-            on_halt=self.halt,
-            webhook=webhook_from_config(config.alerts),
-        )
-        if config.market.source != "csv":  # staleness means something for live feeds
-            self.alerts.watch(config.market.symbols)
-        self.watchdog = Watchdog(
-            clock=self.clock,
-            config=config.watchdog,
-            alerts=self.alerts,
-            on_stall=self.halt,
-            record=self.write_event,
-        )
-        self.breakers = BreakerBoard(config.breakers, self.clock, on_open=self._breaker_opened)
-        self.errors = ErrorHandler(
-            on_halt=self.halt,
-            on_skip_symbol=self._skip_symbol,
-            on_disable_provider=self._disable_provider,
-            record=self.write_record,
-            breakers=self.breakers,
-        )
-        self.venue = make_venue(
+        self.services = services
+        halt = services.halting.halt
+        venue = make_venue(
             config,
             mode=self.mode,
-            clock=self.clock,
+            clock=clock,
             state_dir=self.state_dir,
             sync_each_change=self.durability.sync_before_submit,
         )
-        instruments = await connect_venue(self)
-        startup: dict[str, Any] = {}
-        self.daily = open_daily(self)
-        self.daily.on_write_failure = self.halt
-        self.tca = TcaRecorder(
+        instruments, start_equity = await connect_venue(config, venue)
+        daily = open_daily(
+            config,
+            mode=self.mode,
+            state_dir=self.state_dir,
+            market_clock=self.market_clock,
+            durability=self.durability,
+        )
+        daily.on_write_failure = halt
+        tca = TcaRecorder(
             self.runtime_dir / config.tca.file,
-            self.clock,
+            clock,
             config.tca,
             rotate=config.records.rotate_daily,
             durability=self.durability,
         )
-        self.tca.on_write_failure = self.halt
-        self._book_fill = fill_listener(self.daily)
+        tca.on_write_failure = halt
+        book_fill = fill_listener(daily)
+
+        def on_fill(fill: Fill, before: Position, after: Position) -> None:
+            """Each new fill: the daily guard settles and books PnL, TCA completes the order."""
+            book_fill(fill, before, after)
+            tca.on_fill(fill)
+
+        side = None
         if self.mode in ("paper", "live"):
-            await open_oms(self, startup)
+            side = await open_order_side(
+                config,
+                venue=venue,
+                clock=clock,
+                market_clock=self.market_clock,
+                state_dir=self.state_dir,
+                durability=self.durability,
+                services=services,
+                on_fill=on_fill,
+                on_canceled=tca.on_canceled,
+            )
+        self.operator = ControlLoop(
+            config,
+            clock=clock,
+            services=services,
+            order_side=side,
+            report_status=self.report_status,
+            status=lambda: self.snapshot().to_json(),
+            run_id=self.run_id,
+            mode=self.mode,
+        )
+        if side is not None:
+            mismatches = [
+                f for f in side.findings if f.code is ReasonCode.RECONCILE_POSITION_MISMATCH
+            ]
+            if mismatches:
+                await self.operator.on_mismatch(mismatches)
         step = self._decision_step(
             config,
-            self.clock,
+            clock,
             instruments,
             {
                 "run_id": self.run_id,
@@ -216,62 +216,82 @@ class Daemon:
             },
             check_staleness=config.market.source != "csv",
         )
-        embedded = self.venue.embedded  # the paper venue matches each bar before the step
-        self.pipeline = Pipeline(
+        records = services.records
+        desk = open_desk(
+            oms=side.oms if side is not None else None,
+            venue=venue,
+            daily=daily,
+            clock=clock,
+            profile=config.run.trading_profile,
+            mode=self.mode,
+            on_event=lambda event, why: records.write(step.event_record(event, why)),
+            reconciler=side.reconciler if side is not None else None,
+            tca=tca,
+            alerts=services.alerts,
+            trade_external=config.reconcile.external_inventory == "manage",
+        )
+        embedded = venue.embedded  # the paper venue matches each bar before the step
+        pipeline = Pipeline(
             step=step,
-            desk=self._desk(step),
-            venue=self.venue,
-            records=self.records,
+            desk=desk,
+            venue=venue,
+            records=records,
             market_sink=embedded.on_bar if embedded is not None else None,
-            blocked_by=self._blocked_by,
-            alerts=self.alerts,
-            breakers=self.breakers,
+            blocked_by=services.halting.blocked_by,
+            alerts=services.alerts,
+            breakers=services.breakers,
             canary_symbols=tuple(config.pretrade.canary_symbols),
             bar_clock=self.bar_clock,
-            on_session_close=self.loop_tasks.session_close,
+            on_session_close=self.operator.session_close,
         )
-        self.intake = open_intake(self, step, self.records)
-        self.venue_stream = open_venue_stream(self)
+        self.parts = Parts(
+            run_id=self.run_id,
+            mode=self.mode,
+            services=services,
+            venue=venue,
+            instruments=instruments,
+            start_equity=start_equity,
+            daily=daily,
+            tca=tca,
+            order_side=side,
+            step=step,
+            pipeline=pipeline,
+            intake=open_intake(config, mode=self.mode, clock=clock, step=step, records=records),
+            venue_stream=open_venue_stream(
+                config,
+                venue=venue,
+                clock=clock,
+                read=side.oms.read if side is not None else None,
+                errors=services.errors,
+            ),
+        )
         if self._serve_control:  # a replay has nobody to take commands from
             self.server = ControlServer(
                 self.state_dir / config.control.socket_name,
-                self.loop_tasks.socket_handlers(),
+                self.operator.socket_handlers(),
             )
             await self.server.start()
             # The manifest tells the operator the daemon is up: from then on SIGTERM stops it.
             self._catch_stop_signals()
-        self.manifest_path = write_manifest(self.runtime_dir, manifest_for(self, startup))
+        startup = side.startup if side is not None else {}
+        manifest = manifest_for(self.parts, self.loaded, started_ns=clock.now_ns(), startup=startup)
+        self.manifest_path = write_manifest(self.runtime_dir, manifest)
         self._announce()
 
-    def _desk(self, step: DecisionStep) -> Desk:
-        """The order side the pipeline talks to: the OMS's, or shadow mode's (sends nothing)."""
-        records = self.records
-        return open_desk(
-            oms=self.oms,
-            venue=self.venue,
-            daily=self.daily,
-            clock=self.clock,
-            profile=self.config.run.trading_profile,
-            mode=self.mode,
-            on_event=lambda event, why: records.write(step.event_record(event, why)),
-            reconciler=self.reconciler,
-            tca=self.tca,
-            alerts=self.alerts,
-            trade_external=self.config.reconcile.external_inventory == "manage",
-        )
-
-    def on_fill(self, fill: Fill, before: Position, after: Position) -> None:
-        """Each new fill: the daily guard settles and books PnL, TCA completes the order."""
-        self._book_fill(fill, before, after)
-        self.tca.on_fill(fill)
+    def _cancel_all_later(self, why: Reason) -> None:
+        """What an auth halt or a broker_submit escalation triggers: a cancel-all beside the
+        task that saw it (nothing to cancel before the order side exists)."""
+        if self.operator is not None:
+            self._spawn(self.operator.cancel_all(why))
 
     def _announce(self) -> None:
-        blocked = self.control.cached
-        if blocked.blocks_new_risk:
+        assert self.services is not None
+        blocked = self.services.halting.describe_start()
+        if blocked is not None:
             logger.warning(
                 "starting {}: no new risk until `quantbot resume` ({})",
-                blocked.describe(),
-                blocked.halt_detail or blocked.kill_reason or blocked.reduce_only_reason,
+                blocked["state"],
+                blocked["detail"],
             )
         logger.info(
             "run {} started: mode={} profile={} manifest={}",
@@ -281,108 +301,10 @@ class Daemon:
             self.manifest_path,
         )
 
-    # -- what the stages call back into ---------------------------------------------------------
-    def write_record(self, record: dict[str, Any]) -> None:
-        if self.records is None:
-            return
-        self.records.write(
-            {
-                "ts": iso_utc(self.clock.now_ns()),
-                "run_id": self.run_id,
-                "execution_mode": self.mode,
-                **record,
-            }
-        )
-        self.records.flush()
-
-    def write_event(self, event: str, why: Reason, **extra: Any) -> None:
-        self.write_record({"event": event, "reason": why.to_record(), **extra})
-
     def halt(self, why: Reason) -> None:
-        """Halt trading (no new risk) with a structured reason; persisted until resume.
-
-        A halt that cannot be saved (a full disk) still holds in this process, and saving it
-        is tried again every control poll and at close (``save_unsaved_halt``)."""
-        if self._unsaved_halt is not None:
-            return  # halted already (a failing write reports again and again)
-        first = self.control.cached.halt_code is None
-        try:
-            self.control.halt(why.code.value, str(why))
-        except OSError as e:
-            self._unsaved_halt = why
-            logger.error(
-                "{} could not be written ({}): the halt holds in this process only; free "
-                "space, or run `quantbot kill` before starting again",
-                self.control.path,
-                e,
-            )
-        if not first:
-            return
-        self._halted_this_run = why
-        logger.error("trading halted: {}", why)
-        self.write_event("HALT", why)
-        if self.alerts is not None:
-            self.alerts.halt_trading(why)
-        if why.code is ReasonCode.AUTH_HALT:  # try to leave nothing working behind
-            self._spawn(
-                self.loop_tasks.cancel_all(
-                    reason(ReasonCode.CANCEL_ALL_TRIGGERED, trigger="auth_halt")
-                )
-            )
-
-    def save_unsaved_halt(self) -> None:
-        why = self._unsaved_halt
-        if why is None:
-            return
-        try:
-            self.control.halt(why.code.value, str(why))
-        except OSError:
-            return  # still full: the next poll tries again
-        self._unsaved_halt = None
-        logger.warning("halt {} saved to {} at last", why.code.value, self.control.path)
-
-    def _skip_symbol(self, symbol: str, why: Reason) -> None:
-        logger.warning("skipping {} this step: {}", symbol, why)
-
-    def _disable_provider(self, provider: str, why: Reason) -> None:
-        logger.error("provider {} failing: {}", provider, why)
-
-    def disable_symbol(self, symbol: str, why: Reason) -> None:
-        self.control.disable_symbol(symbol)
-        self.write_event("SYMBOL_DISABLED", why, symbol=symbol)
-
-    def _breaker_opened(self, dependency: str, snapshot: dict[str, Any]) -> None:
-        code = getattr(ReasonCode, f"CIRCUIT_OPEN_{dependency}")
-        self.write_event("BREAKER_OPEN", reason(code, **snapshot))
-        if self.alerts is not None:
-            self.alerts.breaker_opened(dependency, snapshot)
-        if snapshot.get("level") != 2:
-            return
-        if dependency in HALT_ON_ESCALATION:  # a storm this long is not ridden out
-            keys = ("level", "failures_in_long_window", "reopens_in_s", "last_failure")
-            context = {k: snapshot.get(k) for k in keys}
-            self.halt(reason(ReasonCode.HALT_BREAKER_ESCALATED, dependency=dependency, **context))
-        if dependency == SUBMIT and self.config.control.cancel_all_on_submit_escalation:
-            self._spawn(
-                self.loop_tasks.cancel_all(
-                    reason(ReasonCode.CANCEL_ALL_TRIGGERED, trigger="broker_submit_escalation")
-                )
-            )
-
-    def _blocked_by(self) -> Reason | None:
-        self.watchdog.apply_pending()  # a stall the watchdog saw halts before any decision
-        state = self.control.cached
-        if self._stop.is_set():
-            return reason(ReasonCode.SHUTDOWN_IN_PROGRESS)
-        if state.kill_switch:
-            return reason(ReasonCode.KILL_SWITCH_ACTIVE, reason=state.kill_reason)
-        if state.halt_code:
-            return reason(ReasonCode.HALT_ACTIVE, halt_code=state.halt_code)
-        if self._unsaved_halt is not None:
-            return reason(ReasonCode.HALT_ACTIVE, halt_code=self._unsaved_halt.code.value)
-        if state.reduce_only:
-            return reason(ReasonCode.REDUCE_ONLY_ACTIVE, reason=state.reduce_only_reason)
-        return None
+        """Halt trading (no new risk) with a structured reason; persisted until resume."""
+        assert self.services is not None
+        self.services.halting.halt(why)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -390,26 +312,32 @@ class Daemon:
         task.add_done_callback(self._background.discard)
 
     # -- market data --------------------------------------------------------------------------
-    def _stream(self) -> AsyncIterator[list[Bar]]:
+    def _stream(self, parts: Parts) -> AsyncIterator[list[Bar]]:
         market = self.config.market
         if market.source != "venue":
-            embedded = self.venue.embedded  # the paper venue: the synthetic market resumes there
+            embedded = parts.venue.embedded  # the paper venue: the synthetic market resumes there
             marks = embedded.marks() if embedded is not None else {}
             return open_stream(market, self.clock, marks)
-        return self.venue_stream.stream()
+        assert parts.venue_stream is not None
+        return parts.venue_stream.stream()
 
-    async def _feed_loop(self) -> None:
-        async for batch in self._stream():
+    async def _feed_loop(self, parts: Parts) -> None:
+        async for batch in self._stream(parts):
             if self._stop.is_set():
                 return
             self._idle.clear()
             try:
-                await self.pipeline.on_batch(batch)
+                await parts.pipeline.on_batch(batch)
             finally:
                 self._idle.set()
 
+    def snapshot(self) -> StatusSnapshot:
+        assert self.parts is not None
+        initial = self.config.venue.sim.initial_cash
+        return StatusSnapshot.collect(self.parts, now_ns=self.clock.now_ns(), initial_cash=initial)
+
     def report_status(self) -> None:
-        snapshot = StatusSnapshot.collect(self)
+        snapshot = self.snapshot()
         if self.print_status:
             self.print_status = print_status_line(snapshot)
         path = self.state_dir / "status.json"
@@ -429,19 +357,22 @@ class Daemon:
             loop.add_signal_handler(sig, self.request_stop)
 
     async def run(self, duration_s: float | None = None) -> int:
+        parts, operator = self.parts, self.operator
+        assert parts is not None and operator is not None, "daemon not started"
         loop = asyncio.get_running_loop()
         self._catch_stop_signals()
-        self.watchdog.start()
-        feed = asyncio.create_task(self._feed_loop(), name="market-data")
+        watchdog = parts.services.watchdog
+        watchdog.start()
+        feed = asyncio.create_task(self._feed_loop(parts), name="market-data")
         others = [
-            asyncio.create_task(self.loop_tasks.report_status_forever(), name="status"),
-            asyncio.create_task(self.loop_tasks.watch_control(), name="control"),
-            asyncio.create_task(self.loop_tasks.housekeeping(), name="housekeeping"),
+            asyncio.create_task(operator.report_status_forever(), name="status"),
+            asyncio.create_task(operator.watch_control(), name="control"),
+            asyncio.create_task(operator.housekeeping(), name="housekeeping"),
             asyncio.create_task(self._stop.wait(), name="stop"),
             asyncio.create_task(self._timer(duration_s), name="duration"),
         ]
-        if self.intake is not None:
-            others.append(asyncio.create_task(self.intake.run_forever(), name="intent-inbox"))
+        if parts.intake is not None:
+            others.append(asyncio.create_task(parts.intake.run_forever(), name="intent-inbox"))
         pending = {feed, *others}
         try:
             while not self._stop.is_set():
@@ -449,11 +380,11 @@ class Daemon:
                 for task in done:
                     self._supervise(task)
         finally:
-            self.watchdog.stop()
+            watchdog.stop()
             await self._shutdown(feed, others)
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
-        return EXIT_HALTED if self._halted_this_run else EXIT_OK
+        return EXIT_HALTED if parts.services.halting.halted_this_run else EXIT_OK
 
     async def _timer(self, duration_s: float | None) -> None:
         if duration_s is None:
@@ -480,8 +411,8 @@ class Daemon:
             code = ReasonCode.HALT_TASK_CRASHED
         logger.opt(exception=exc).error("task {} crashed", task.get_name())
         error = f"{type(exc).__name__}: {safe_message(exc)}"
-        self.halt(reason(code, task=task.get_name(), error=error))
-        self._halted_this_run = self._halted_this_run or reason(code)
+        assert self.services is not None
+        self.services.halting.crashed(reason(code, task=task.get_name(), error=error))
         self.request_stop()
 
     async def _shutdown(self, feed: asyncio.Task, others: list[asyncio.Task]) -> None:
@@ -501,9 +432,10 @@ class Daemon:
     def _shutdown_grace_s(self) -> float:
         """``run.shutdown_grace_s``, or the venue's own submit deadline (plus a margin) when
         longer: a submit in flight when the stop comes gets its answer, not cut off."""
+        assert self.parts is not None
         grace = self.config.run.shutdown_grace_s
-        deadline = self.venue.capabilities.submit_deadline_s
-        if self.oms is None or deadline is None:
+        deadline = self.parts.venue.capabilities.submit_deadline_s
+        if self.parts.order_side is None or deadline is None:
             return grace
         return max(grace, deadline + SUBMIT_DEADLINE_MARGIN_S)
 
@@ -511,26 +443,22 @@ class Daemon:
         """Flush and close everything. A write that fails here (a full disk) halts like any
         other (exit 3) and the rest still closes; the journal and the daily ledger first, so
         their failure still reaches the records."""
-        if self.oms is not None:
-            await self.oms.poll_fills()
+        parts, services = self.parts, self.services
+        assert parts is not None and services is not None, "daemon not started"
+        side = parts.order_side
+        if side is not None:
+            await side.oms.poll_fills()
         if self.server is not None:
             await self.server.close()
-        if self.pipeline is not None:
-            self.report_status()
-        if self.journal is not None:
-            self.journal.close()
-        if self.daily is not None:
-            self.daily.close()
-        self.save_unsaved_halt()
-        if self.tca is not None:
-            self.tca.close()
-        records, self.records = self.records, None  # a failure closing it is not written to it
-        if records is not None:
-            records.close()
-        if self.alerts is not None:
-            await self.alerts.aclose()
-            self.alerts.close()
-        if self.venue is not None:
-            await self.venue.close()
+        self.report_status()
+        if side is not None:
+            side.journal.close()
+        parts.daily.close()
+        services.halting.save_unsaved()
+        parts.tca.close()
+        services.writer.close()
+        await services.alerts.aclose()
+        services.alerts.close()
+        await parts.venue.close()
         self.lock.release()
         logger.info("run {} stopped", self.run_id)

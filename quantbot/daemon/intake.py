@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from loguru import logger
 
 from quantbot.clock import Clock
+from quantbot.config.schema import Config
 from quantbot.decision.step import DecisionStep
 from quantbot.domain.reasons import ReasonCode, reason
 from quantbot.fsutil import ensure_private_dir
@@ -23,9 +24,6 @@ from quantbot.records.jsonl import RotatingJsonl
 from quantbot.signals.external import ExternalSleeve
 from quantbot.signals.inbox import IntentInbox
 from quantbot.signals.intent_ids import RETENTION_S, SeenIntentIds
-
-if TYPE_CHECKING:
-    from quantbot.daemon.daemon import Daemon
 
 
 class IntentIntake:
@@ -100,9 +98,10 @@ class IntentIntake:
             await self._clock.sleep(self._interval_s)
 
 
-def open_intake(daemon: Daemon, step: DecisionStep, records: RotatingJsonl) -> IntentIntake | None:
+def open_intake(
+    config: Config, *, mode: str, clock: Clock, step: DecisionStep, records: RotatingJsonl
+) -> IntentIntake | None:
     """The inbox under runtime/, when enabled (the decision step then has its sleeve)."""
-    config = daemon.config
     external = step.risk.external
     if not config.inbox.enabled or external is None:
         return None
@@ -111,8 +110,8 @@ def open_intake(daemon: Daemon, step: DecisionStep, records: RotatingJsonl) -> I
     governor = config.risk_params.governor
     # Per mode, like the offsets: a shadow run's intents do not make a paper run's duplicates.
     seen = SeenIntentIds(
-        Path(config.run.state_dir) / f"intent_ids-{daemon.mode}.jsonl",
-        clock=daemon.clock,
+        Path(config.run.state_dir) / f"intent_ids-{mode}.jsonl",
+        clock=clock,
         retention_s=max(RETENTION_S, 2.0 * config.inbox.ttl_s),
     )
     return IntentIntake(
@@ -120,13 +119,13 @@ def open_intake(daemon: Daemon, step: DecisionStep, records: RotatingJsonl) -> I
             directory,
             symbols=config.market.symbols,
             max_line_bytes=config.inbox.max_line_bytes,
-            offsets_name=f".offsets-{daemon.mode}.json",
+            offsets_name=f".offsets-{mode}.json",
             seen=seen,
         ),
         external,
         step=step,
         leverage_bounds=(governor.min_leverage, governor.max_leverage),
         write=records.write,
-        clock=daemon.clock,
+        clock=clock,
         interval_s=config.inbox.poll_interval_s,
     )

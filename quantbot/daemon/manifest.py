@@ -5,36 +5,37 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from quantbot.config.loader import to_plain
-from quantbot.config.schema import redacted
+from quantbot.config.schema import LoadedConfig, redacted
 from quantbot.records.manifest import build_manifest
 from quantbot.records.redact import redact_tree
 from quantbot.signals.configured import sleeves_manifest
 
 if TYPE_CHECKING:
-    from quantbot.daemon.daemon import Daemon
+    from quantbot.daemon.parts import Parts
 
 
-def manifest_for(daemon: Daemon, startup: dict[str, Any]) -> dict[str, Any]:
-    config = daemon.config
+def manifest_for(
+    parts: Parts, loaded: LoadedConfig, *, started_ns: int, startup: dict[str, Any]
+) -> dict[str, Any]:
+    config = loaded.config
     canary = list(config.pretrade.canary_symbols)
+    stream = parts.venue_stream
     manifest = build_manifest(
-        run_id=daemon.run_id,
-        started_ns=daemon.clock.now_ns(),
-        execution_mode=daemon.mode,
+        run_id=parts.run_id,
+        started_ns=started_ns,
+        execution_mode=parts.mode,
         trading_profile=config.run.trading_profile,
-        account_id=f"{daemon.venue.name}-{daemon.mode}",
-        config=redacted(daemon.loaded.plain()),
-        config_hash=daemon.loaded.hash,
-        config_path=str(daemon.loaded.path) if daemon.loaded.path else None,
-        env_keys=daemon.loaded.env_keys,
+        account_id=f"{parts.venue.name}-{parts.mode}",
+        config=redacted(loaded.plain()),
+        config_hash=loaded.hash,
+        config_path=str(loaded.path) if loaded.path else None,
+        env_keys=loaded.env_keys,
         feature_flags={
             "ai_sizer": config.sizer.mode,
             "intent_inbox": config.inbox.enabled,
             "governor_fail_open": config.governor.fail_open,
             "market_data": (
-                f"{daemon.venue_stream.mode}: {daemon.venue_stream.why}"
-                if daemon.venue_stream is not None
-                else config.market.source
+                f"{stream.mode}: {stream.why}" if stream is not None else config.market.source
             ),
             "market_source": config.market.source,
             "canary_mode": bool(canary),
@@ -53,7 +54,7 @@ def manifest_for(daemon: Daemon, startup: dict[str, Any]) -> dict[str, Any]:
     manifest["sleeves"] = redact_tree(sleeves_manifest(config))
     # Limits the config file left to the schema's defaults (a live run has none: it refuses to
     # start with any, see config.limits).
-    manifest["defaulted_limits"] = list(daemon.loaded.defaulted_limits)
+    manifest["defaulted_limits"] = list(loaded.defaulted_limits)
     if canary:
         manifest["canary"] = {"code": "CANARY_MODE_ACTIVE", "symbols": canary}
     return manifest

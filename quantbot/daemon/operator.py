@@ -11,46 +11,72 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from loguru import logger
 
-from quantbot.daemon.status import StatusSnapshot
+from quantbot.clock import Clock
+from quantbot.config.schema import Config
+from quantbot.daemon.order_side import OrderSide
+from quantbot.daemon.services import Services
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.oms.cancel_all import CancelAllReport, cancel_everything
-from quantbot.oms.manager import VENUE_FAILURES
-from quantbot.ops.breakers import CircuitOpenError
-
-if TYPE_CHECKING:
-    from quantbot.daemon.daemon import Daemon
+from quantbot.oms.manager import ORDERS
 
 
 class ControlLoop:
-    def __init__(self, daemon: Daemon) -> None:
-        self.d = daemon
-        self._kill_seen = daemon.control.cached.kill_switch
-        self._disabled_seen = set(daemon.control.cached.disabled_symbols)
+    """Handed what it reads: the config, the clock, the services (halting, records,
+    alerts), the order side (None in shadow mode: nothing to cancel or reconcile), and how to
+    report status."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Clock,
+        services: Services,
+        order_side: OrderSide | None,
+        report_status: Callable[[], None],
+        status: Callable[[], dict[str, Any]],
+        run_id: str,
+        mode: str,
+    ) -> None:
+        self._config = config
+        self._clock = clock
+        self._services = services
+        self._halting = services.halting
+        self._write_event = services.writer.write_event
+        self._side = order_side
+        self._report_status = report_status
+        self._status = status
+        self._run_id = run_id
+        self._mode = mode
+        control = services.halting.control
+        self._control = control
+        self._kill_seen = control.cached.kill_switch
+        self._disabled_seen = set(control.cached.disabled_symbols)
+        self._since_reconcile = 0.0
 
     async def watch_control(self) -> None:
-        d = self.d
         while True:
-            await d.clock.sleep(d.config.control.poll_interval_s)
-            d.save_unsaved_halt()
+            await self._clock.sleep(self._config.control.poll_interval_s)
+            self._halting.save_unsaved()
             await self.apply_control()
 
     async def apply_control(self) -> None:
-        d = self.d
-        state = d.control.cached
+        state = self._control.cached
         if state.kill_switch and not self._kill_seen:
             logger.warning("kill switch engaged: {}", state.kill_reason)
-            d.write_event("KILL", reason(ReasonCode.KILL_SWITCH_ACTIVE, reason=state.kill_reason))
-            if state.kill_cancel_all or d.config.control.cancel_all_on_kill:
+            why = reason(ReasonCode.KILL_SWITCH_ACTIVE, reason=state.kill_reason)
+            self._write_event("KILL", why)
+            if state.kill_cancel_all or self._config.control.cancel_all_on_kill:
                 await self.cancel_all(reason(ReasonCode.CANCEL_ALL_TRIGGERED, trigger="kill"))
         self._kill_seen = state.kill_switch
         disabled = set(state.disabled_symbols)
-        if d.gates is not None:
+        if self._side is not None:
             for symbol in self._disabled_seen - disabled:
-                d.gates.enable_symbol(symbol)
+                self._side.gates.enable_symbol(symbol)
                 logger.info("symbol {} re-enabled by a person", symbol)
         self._disabled_seen = disabled
 
@@ -63,10 +89,10 @@ class ControlLoop:
         }
 
     async def _cmd_ping(self, _request: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "run_id": self.d.run_id}
+        return {"ok": True, "run_id": self._run_id}
 
     async def _cmd_status(self, _request: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "status": StatusSnapshot.collect(self.d).to_json()}
+        return {"ok": True, "status": self._status()}
 
     async def _cmd_cancel_all(self, request: dict[str, Any]) -> dict[str, Any]:
         symbol = request.get("symbol")
@@ -78,17 +104,16 @@ class ControlLoop:
                 "canceled": [],
                 "still_open": [],
                 "errors": [],
-                "note": f"{self.d.mode} mode sends no orders",
+                "note": f"{self._mode} mode sends no orders",
             }
         halt = report.halt_reason(trigger="operator")
         return {**report.to_json(), "halt": halt.to_record() if halt else None}
 
     async def cancel_all(self, why: Reason, symbol: str | None = None) -> CancelAllReport | None:
-        d = self.d
-        if d.oms is None:
+        if self._side is None:
             return None
-        report = await cancel_everything(d.oms, symbol=symbol)
-        d.write_event("CANCEL_ALL", why, report=report.to_json())
+        report = await cancel_everything(self._side.oms, symbol=symbol)
+        self._write_event("CANCEL_ALL", why, report=report.to_json())
         log = logger.info if report.ok else logger.error
         log(
             "cancel-all ({}): {} canceled, {} still open",
@@ -113,31 +138,25 @@ class ControlLoop:
                 order.qty,
                 order.status.value,
             )
-        self.d.halt(halt)
+        self._halting.halt(halt)
 
     async def session_close(self) -> None:
         """At a venue's session close: cancel DAY orders (every working order: quantbot sends
         only DAY market orders), reconcile, and write a summary record."""
-        d = self.d
-        if d.oms is None or d.reconciler is None:
+        side = self._side
+        if side is None:
             return
-        report = await cancel_everything(d.oms)
+        report = await cancel_everything(side.oms)
         self._halt_if_left_open(report, "session_close")
-        try:
-            findings = await d.reconciler.periodic()
-        except CircuitOpenError:
-            findings = []
-        except VENUE_FAILURES as exc:
-            d.errors.handle(exc, dependency="broker_open_orders")
-            findings = []
-        positions = {s: str(p.qty) for s, p in sorted(d.oms.ledger.positions.items()) if p.qty}
+        findings = await side.oms.or_none(ORDERS, side.reconciler.periodic) or []
+        positions = {s: str(p.qty) for s, p in sorted(side.oms.ledger.positions.items()) if p.qty}
         why = reason(
             ReasonCode.SESSION_CLOSE_CLEANUP,
             canceled=len(report.canceled),
             still_open=len(report.still_open),
             findings=len(findings),
         )
-        d.write_event(
+        self._write_event(
             "SESSION_CLOSE",
             why,
             report=report.to_json(),
@@ -147,32 +166,30 @@ class ControlLoop:
         logger.info("session close: {}", why)
 
     async def housekeeping(self) -> None:
-        d = self.d
-        interval = min(d.config.reconcile.interval_s, d.config.oms.lost_check_interval_s)
-        elapsed = 0.0
+        config = self._config
+        interval = min(config.reconcile.interval_s, config.oms.lost_check_interval_s)
+        self._since_reconcile = 0.0
         while True:
-            await d.clock.sleep(interval)
-            elapsed += interval
-            if d.alerts is not None:
-                d.alerts.check_stale()
-            if d.reconciler is None:
-                continue
-            try:
-                for found in await d.reconciler.watch_lost():
-                    d.write_event("RECONCILE", found)
-                if elapsed >= d.config.reconcile.interval_s:
-                    elapsed = 0.0
-                    await self.reconcile_now()
-            except CircuitOpenError:
-                continue  # the breaker already said why; try at the next interval
-            except VENUE_FAILURES as exc:
-                d.errors.handle(exc, dependency="broker_open_orders")
+            await self._clock.sleep(interval)
+            self._since_reconcile += interval
+            self._services.alerts.check_stale()
+            if self._side is not None:
+                # A failure is classified and recorded; the next interval tries again.
+                await self._side.oms.or_none(ORDERS, self._housekeep)
+
+    async def _housekeep(self) -> None:
+        assert self._side is not None
+        for found in await self._side.reconciler.watch_lost():
+            self._write_event("RECONCILE", found)
+        if self._since_reconcile >= self._config.reconcile.interval_s:
+            self._since_reconcile = 0.0
+            await self.reconcile_now()
 
     async def reconcile_now(self) -> list[Reason]:
-        d = self.d
-        findings = await d.reconciler.periodic()
+        assert self._side is not None
+        findings = await self._side.reconciler.periodic()
         for found in findings:
-            d.write_event("RECONCILE", found)
+            self._write_event("RECONCILE", found)
         mismatches = [f for f in findings if f.code is ReasonCode.RECONCILE_POSITION_MISMATCH]
         if mismatches:
             await self.on_mismatch(mismatches)
@@ -180,22 +197,20 @@ class ControlLoop:
 
     async def on_mismatch(self, mismatches: list[Reason]) -> None:
         """The configured action for journal/venue disagreement, with an alert."""
-        d = self.d
-        action = d.config.reconcile.on_mismatch
+        action = self._config.reconcile.on_mismatch
         first = mismatches[0]
         if action == "halt":
-            d.halt(first)  # first, so the persisted halt reason names the mismatch itself
+            self._halting.halt(first)  # first, so the halt reason names the mismatch itself
         elif action == "reduce_only":
-            d.control.set_reduce_only(str(first))
-        if d.alerts is not None:
-            d.alerts.reconcile_mismatch(halts=action == "halt", action=action, **first.context)
-        if action == "cancel_all" or d.config.control.cancel_all_on_mismatch:
+            self._control.set_reduce_only(str(first))
+        alerts = self._services.alerts
+        alerts.reconcile_mismatch(halts=action == "halt", action=action, **first.context)
+        if action == "cancel_all" or self._config.control.cancel_all_on_mismatch:
             await self.cancel_all(
                 reason(ReasonCode.CANCEL_ALL_TRIGGERED, trigger="mismatch", **first.context)
             )
 
     async def report_status_forever(self) -> None:
-        d = self.d
         while True:
-            await d.clock.sleep(d.config.run.status_interval_s)
-            d.report_status()
+            await self._clock.sleep(self._config.run.status_interval_s)
+            self._report_status()

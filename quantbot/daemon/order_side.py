@@ -4,13 +4,19 @@ its gates, breakers, error handler and hooks, and the start-up reconciliation. K
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import attrs
 from loguru import logger
 
+from quantbot.clock import Clock
+from quantbot.config.schema import Config
+from quantbot.daemon.services import Services
 from quantbot.domain.errors import StartupError
 from quantbot.domain.reasons import Reason, ReasonCode, reason
+from quantbot.domain.values import Fill, Position
 from quantbot.fsutil import atomic_write
 from quantbot.oms.journal import Journal, read_journal
 from quantbot.oms.ledger import Ledger
@@ -18,69 +24,95 @@ from quantbot.oms.manager import VENUE_FAILURES, OrderManager
 from quantbot.oms.pretrade import PretradeGates
 from quantbot.oms.pretrade_quotes import QuoteGate
 from quantbot.oms.reconcile import Reconciler
+from quantbot.ops.alerts import AlertSink
 from quantbot.ops.breakers import CircuitOpenError
+from quantbot.records.durability import Durability
+from quantbot.risk.control import ControlStore
+from quantbot.venues.base import OrderVenue
 
-if TYPE_CHECKING:
-    from quantbot.daemon.daemon import Daemon
+
+@attrs.frozen
+class OrderSide:
+    """The order side of a paper or live run, reconciled with the venue and ready to trade."""
+
+    journal: Journal
+    oms: OrderManager
+    gates: PretradeGates
+    reconciler: Reconciler
+    findings: list[Reason]  # what start-up reconciliation found (the operator acts on them)
+    startup: dict[str, Any]  # for the run manifest
 
 
-async def open_oms(daemon: Daemon, startup: dict[str, Any]) -> None:
+async def open_order_side(
+    config: Config,
+    *,
+    venue: OrderVenue,
+    clock: Clock,
+    market_clock: Clock,
+    state_dir: Path,
+    durability: Durability,
+    services: Services,
+    on_fill: Callable[[Fill, Position, Position], None],
+    on_canceled: Callable[[str], None],
+) -> OrderSide:
     """Replay the journal, build the OMS (gates, breakers, error handler, fill and cancel
     hooks) and reconcile with the venue before anything trades (DESIGN.md section 4)."""
-    config = daemon.config
-    path = daemon.state_dir / "journal.jsonl"
+    halting, alerts = services.halting, services.alerts
+    control = halting.control
+    startup: dict[str, Any] = {}
+    path = state_dir / "journal.jsonl"
     replay = read_journal(path)
     if replay.torn_line is not None:
         logger.warning("journal: torn last line set aside in {}", replay.torn_saved_to)
         startup["journal_torn_line_saved_to"] = str(replay.torn_saved_to)
     ledger = Ledger.from_journal(replay, path)
-    journal_missing = not replay.events and _marker(daemon).exists()
-    daemon.journal = Journal(
+    journal_missing = not replay.events and _marker(state_dir).exists()
+    journal = Journal(
         path,
-        daemon.clock,
+        clock,
         next_seq=ledger.last_event_seq + 1,
-        sync_every=daemon.durability.fsync_every_steps,
-        sync_durable=daemon.durability.sync_before_submit,
-        on_write_failure=daemon.halt,  # JOURNAL_WRITE_FAILED (disk full): halts, names the file
+        sync_every=durability.fsync_every_steps,
+        sync_durable=durability.sync_before_submit,
+        on_write_failure=halting.halt,  # JOURNAL_WRITE_FAILED (disk full): halts, names the file
     )
-    daemon.gates = PretradeGates(
+    gates = PretradeGates(
         config.pretrade,
-        daemon.market_clock,
+        market_clock,
         configured_symbols=config.market.symbols,
-        disabled_symbols=set(daemon.control.cached.disabled_symbols),
-        on_disable=daemon.disable_symbol,
+        disabled_symbols=set(control.cached.disabled_symbols),
+        on_disable=halting.disable_symbol,
     )
-    daemon.oms = OrderManager(
-        journal=daemon.journal,
+    oms = OrderManager(
+        journal=journal,
         ledger=ledger,
-        venue=daemon.venue,
-        clock=daemon.clock,
-        gates=daemon.gates,
-        breakers=daemon.breakers,
-        errors=daemon.errors,
+        venue=venue,
+        clock=clock,
+        gates=gates,
+        breakers=services.breakers,
+        errors=services.errors,
         retry=config.retry,
-        on_journal_failure=daemon.halt,
-        on_fill=daemon.on_fill,
-        quotes=QuoteGate(config.pretrade, daemon.clock, daemon.venue, daemon.gates, daemon.errors),
-        alert=daemon.alerts.emit if daemon.alerts is not None else None,
-        kill_engaged=lambda: daemon.control.cached.kill_switch,
-        on_invariant=daemon.halt,
+        on_journal_failure=halting.halt,
+        on_fill=on_fill,
+        quotes=QuoteGate(config.pretrade, clock, venue, gates, services.errors),
+        alert=alerts.emit,
+        kill_engaged=lambda: control.cached.kill_switch,
+        on_invariant=halting.halt,
     )
-    daemon.oms.on_canceled = daemon.tca.on_canceled
-    daemon.reconciler = Reconciler(daemon.oms, config.oms)
+    oms.on_canceled = on_canceled
+    reconciler = Reconciler(oms, config.oms)
     try:
-        findings = await daemon.reconciler.startup(
+        findings = await reconciler.startup(
             cancel_unexpected=config.reconcile.cancel_unexpected_at_start
         )
     except (*VENUE_FAILURES, CircuitOpenError) as e:
         raise StartupError(
-            f"start-up reconciliation with the {daemon.venue.name} venue failed "
+            f"start-up reconciliation with the {venue.name} venue failed "
             f"({type(e).__name__}: {e}); not trading on an unreconciled book"
         ) from e
     if journal_missing:
-        findings.append(_journal_missing(daemon, path))
-    findings.extend(_reported_invariants(daemon.oms))
-    atomic_write(_marker(daemon), b"a journal began here; see README, Files\n")
+        findings.append(_journal_missing(ledger, path, control, alerts))
+    findings.extend(_reported_invariants(oms))
+    atomic_write(_marker(state_dir), b"a journal began here; see README, Files\n")
     startup["journal_events"] = len(replay.events)
     startup["reconcile"] = [f.to_record() for f in findings]
     startup["external_inventory"] = {
@@ -88,22 +120,21 @@ async def open_oms(daemon: Daemon, startup: dict[str, Any]) -> None:
         "positions": {s: str(q) for s, q in sorted(ledger.external.items()) if q},
     }
     for finding in findings:  # in the records too, beside the decisions they explain
-        daemon.write_event("RECONCILE", finding)
-    mismatches = [f for f in findings if f.code is ReasonCode.RECONCILE_POSITION_MISMATCH]
-    if mismatches:
-        await daemon.loop_tasks.on_mismatch(mismatches)
+        services.writer.write_event("RECONCILE", finding)
+    return OrderSide(journal, oms, gates, reconciler, findings, startup)
 
 
-def _marker(daemon: Daemon) -> Path:
+def _marker(state_dir: Path) -> Path:
     """Written once a journal exists: a journal gone missing is then told from a first start."""
-    return daemon.state_dir / "journal.began"
+    return state_dir / "journal.began"
 
 
-def _journal_missing(daemon: Daemon, path: Path) -> Reason:
+def _journal_missing(
+    ledger: Ledger, path: Path, control: ControlStore, alerts: AlertSink
+) -> Reason:
     """state/ had a journal and it is gone: what the venue holds was adopted as external, and
     when it holds anything, only risk-reducing orders go until a person has looked
     (`quantbot resume`). A flat venue with nothing working has nothing to trade twice."""
-    ledger = daemon.oms.ledger
     positions = {s: str(q) for s, q in ledger.external.items() if q}
     why = reason(
         ReasonCode.RECONCILE_JOURNAL_MISSING,
@@ -115,9 +146,8 @@ def _journal_missing(daemon: Daemon, path: Path) -> Reason:
         logger.warning("{} is missing though state/ had one; the venue holds nothing", path)
         return why
     logger.error("{} is missing though state/ had one: reduce-only until resume", path)
-    daemon.control.set_reduce_only(str(why))
-    if daemon.alerts is not None:
-        daemon.alerts.emit(ReasonCode.ALERT_EXTERNAL_INVENTORY, **why.context)
+    control.set_reduce_only(str(why))
+    alerts.emit(ReasonCode.ALERT_EXTERNAL_INVENTORY, **why.context)
     return why
 
 

@@ -13,7 +13,7 @@ from loguru import logger
 from quantbot.clock import iso_utc
 
 if TYPE_CHECKING:
-    from quantbot.daemon.daemon import Daemon
+    from quantbot.daemon.parts import Parts
 
 
 @attrs.frozen
@@ -39,17 +39,21 @@ class StatusSnapshot:
     inbox: dict[str, int] = attrs.field(factory=dict)
 
     @classmethod
-    def collect(cls, daemon: Daemon) -> StatusSnapshot:
-        pipeline = daemon.pipeline
+    def collect(cls, parts: Parts, *, now_ns: int, initial_cash: Decimal) -> StatusSnapshot:
+        """The run's state now, from its parts; ``initial_cash`` is what the embedded venue
+        started with (a broker's pnl counts from its equity at start)."""
+        pipeline = parts.pipeline
         counters = pipeline.counters
+        services = parts.services
         # The paper venue knows its equity at any moment; a real venue's is the last read.
-        embedded = daemon.venue.embedded
+        embedded = parts.venue.embedded
         equity = embedded.equity() if embedded is not None else pipeline.equity
-        initial = daemon.start_equity or daemon.config.venue.sim.initial_cash
+        initial = parts.start_equity or initial_cash
         unknown: list[str] = []
         lost: list[str] = []
-        if daemon.oms is not None:
-            ledger = daemon.oms.ledger
+        side = parts.order_side
+        if side is not None:
+            ledger = side.oms.ledger
             positions = {s: str(p.qty) for s, p in sorted(ledger.positions.items()) if p.qty}
             working = ledger.open_orders()
             open_orders = len(working)
@@ -58,9 +62,9 @@ class StatusSnapshot:
         else:
             positions, open_orders = {}, 0
         return cls(
-            ts=iso_utc(daemon.clock.now_ns()),
-            run_id=daemon.run_id,
-            execution_mode=daemon.mode,
+            ts=iso_utc(now_ns),
+            run_id=parts.run_id,
+            execution_mode=parts.mode,
             bars=counters.bars,
             decisions=counters.decisions,
             orders=counters.orders_accepted + counters.orders_shadow,  # shadow: decided
@@ -70,29 +74,27 @@ class StatusSnapshot:
             open_orders=open_orders,
             equity=str(equity.quantize(Decimal("0.01"))),
             pnl=str((equity - initial).quantize(Decimal("0.01"))),
-            control=daemon.control.cached.describe(),
-            breakers=daemon.breakers.snapshot() if daemon.breakers else {},
-            pretrade=daemon.gates.snapshot() if daemon.gates else {},
+            control=services.halting.control.cached.describe(),
+            breakers=services.breakers.snapshot(),
+            pretrade=side.gates.snapshot() if side is not None else {},
             unknown_orders=unknown,
             lost_orders=lost,
-            daily_risk=_daily(daemon),
-            inbox=_inbox(daemon),
+            daily_risk=_daily(parts),
+            inbox=_inbox(parts),
         )
 
     def to_json(self) -> dict[str, Any]:
         return attrs.asdict(self)
 
 
-def _daily(daemon: Daemon) -> dict[str, Any]:
+def _daily(parts: Parts) -> dict[str, Any]:
     """Today's loss, exposure and open risk per scope against their limits."""
-    if daemon.daily is None:
-        return {}
-    snap = daemon.daily.snapshot()
+    snap = parts.daily.snapshot()
     return {"day": snap["day"], "scopes": snap["scopes"]}
 
 
-def _inbox(daemon: Daemon) -> dict[str, int]:
-    intake = daemon.intake
+def _inbox(parts: Parts) -> dict[str, int]:
+    intake = parts.intake
     if intake is None:
         return {}
     return {"accepted": intake.accepted, "rejected": intake.rejected}

@@ -4,76 +4,94 @@ risk guard, and the real venue's market-data stream (pushed or polled). Kept out
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
+from quantbot.clock import Clock
 from quantbot.config.risk import parse_hhmm
+from quantbot.config.schema import Config
 from quantbot.domain.errors import StartupError
 from quantbot.domain.values import Instrument
 from quantbot.marketdata.venue_stream import VenueStream
 from quantbot.oms.manager import VENUE_FAILURES
+from quantbot.ops.errors import ErrorHandler
+from quantbot.records.durability import Durability
 from quantbot.risk.daily import DailyRiskGuard
+from quantbot.venues.base import OrderVenue
 from quantbot.venues.registry import venue_package
 
-if TYPE_CHECKING:
-    from quantbot.daemon.daemon import Daemon
 
-
-async def connect_venue(daemon: Daemon) -> dict[str, Instrument]:
+async def connect_venue(
+    config: Config, venue: OrderVenue
+) -> tuple[dict[str, Instrument], Decimal | None]:
     """Connect and load instruments; a venue that cannot be reached, or that does not list
-    a configured symbol, stops start-up with what and where."""
-    name, venue = daemon.config.venue.name, daemon.venue
+    a configured symbol, stops start-up with what and where. Also a broker's equity now
+    (None for the embedded venue), what the status line's pnl counts from."""
+    name = config.venue.name
+    start_equity = None
     try:
         await venue.connect()
         listed = await venue.instruments()
-        if venue.embedded is None:  # a broker's: pnl in the status line counts from here
-            daemon.start_equity = (await venue.account()).equity
+        if venue.embedded is None:
+            start_equity = (await venue.account()).equity
     except VENUE_FAILURES as e:
         raise StartupError(f"could not connect to the {name} venue: {type(e).__name__}: {e}") from e
-    missing = [s for s in daemon.config.market.symbols if s not in listed]
+    missing = [s for s in config.market.symbols if s not in listed]
     if missing:
         raise StartupError(
             f"market.symbols {missing} are not listed by the {name} venue "
             f"({len(listed)} instruments listed)"
         )
-    return {s: listed[s] for s in daemon.config.market.symbols}
+    return {s: listed[s] for s in config.market.symbols}, start_equity
 
 
-def open_daily(daemon: Daemon) -> DailyRiskGuard:
+def open_daily(
+    config: Config, *, mode: str, state_dir: Path, market_clock: Clock, durability: Durability
+) -> DailyRiskGuard:
     """The daily risk guard. Paper keeps its ledger in state/ (it survives restarts);
     shadow sends nothing, so it asks a guard of its own that writes nothing."""
-    config = daemon.config
     roll = parse_hhmm(config.daily_risk.roll_time_utc)
     assert roll is not None  # checked when the config was loaded
     params = config.risk_params.daily
-    if daemon.mode == "shadow":
-        return DailyRiskGuard(params, roll_minute=roll, clock=daemon.market_clock)
-    path = daemon.state_dir / config.daily_risk.ledger_file
+    if mode == "shadow":
+        return DailyRiskGuard(params, roll_minute=roll, clock=market_clock)
     return DailyRiskGuard.open(
-        path,
+        state_dir / config.daily_risk.ledger_file,
         params,
         roll_minute=roll,
-        clock=daemon.market_clock,
-        sync_durable=daemon.durability.sync_before_submit,
+        clock=market_clock,
+        sync_durable=durability.sync_before_submit,
     )
 
 
-def open_venue_stream(daemon: Daemon) -> VenueStream | None:
+Read = Callable[[str, Callable[[], Awaitable[Any]]], Awaitable[Any]]
+
+
+def open_venue_stream(
+    config: Config,
+    *,
+    venue: OrderVenue,
+    clock: Clock,
+    read: Read | None,
+    errors: ErrorHandler,
+) -> VenueStream | None:
     """A real venue's bars: pushed over its websocket (ccxt.pro) when it has one and the
-    config allows it, else polled. Which, and why, goes in the manifest."""
-    config = daemon.config
+    config allows it, else polled (through ``read``: the OMS's retries and breakers, when
+    there is an OMS). Which, and why, goes in the manifest."""
     if config.market.source != "venue":
         return None
     bars = venue_package(config.venue.name).bars
     assert bars is not None  # the config's check: source = "venue" only on a venue with bars
-    source = bars(config, daemon.clock)
-    errors = daemon.errors
+    source = bars(config, clock)
     return VenueStream(
-        daemon.venue,
+        venue,
         list(config.market.symbols),
-        daemon.clock,
+        clock,
         poll_interval_s=source.poll_interval_s,
-        read=daemon.oms.read if daemon.oms is not None else None,
-        on_error=(lambda exc, dep: errors.handle(exc, dependency=dep)) if errors else None,
+        read=read,
+        on_error=lambda exc, dep: errors.handle(exc, dependency=dep),
         push=source.push,
         why=source.why,
     )

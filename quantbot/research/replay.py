@@ -163,19 +163,22 @@ def replay_daemon(
 async def start(daemon: Daemon, tally: ReplayTally) -> None:
     """Start ``daemon``; ``tally`` sees each record it writes from then on."""
     await daemon.start()
-    assert daemon.records is not None
-    daemon.records.observer = tally.note_record
+    assert daemon.parts is not None
+    daemon.parts.services.records.observer = tally.note_record
 
 
 async def play(
     daemon: Daemon, clock: SimClock, batch: list[Bar], close_ns: int, tally: ReplayTally
 ) -> None:
     """One batch, as the replay plays it: the clock to its close, the pipeline, the tally."""
-    assert daemon.pipeline is not None, "daemon not started"
+    parts = daemon.parts
+    assert parts is not None, "daemon not started"
     clock.set(max(clock.now_ns(), close_ns))
-    await daemon.pipeline.on_batch(batch)
-    ledger = daemon.oms.ledger if daemon.oms is not None else None
-    tally.note_batch(batch, float(daemon.venue.embedded.equity()), ledger)
+    await parts.pipeline.on_batch(batch)
+    ledger = parts.oms.ledger if parts.oms is not None else None
+    embedded = parts.venue.embedded
+    assert embedded is not None  # a replay plays on the embedded venue
+    tally.note_batch(batch, float(embedded.equity()), ledger)
 
 
 # Told after each batch: bars played so far, bars in all, the batch's open time (ns).
@@ -212,7 +215,7 @@ async def run_replay(
                 progress(played, total, batch[0].ts_ns)
     finally:
         await daemon.close()
-    bars = daemon.pipeline.counters.bars if daemon.pipeline is not None else 0
+    bars = daemon.parts.pipeline.counters.bars if daemon.parts is not None else 0
     summary = summarize(rid, out_dir, tally, bars)
     write_private(out_dir / "summary.json", orjson.dumps(summary, option=orjson.OPT_INDENT_2))
     return ReplayResult(rid, out_dir, summary)

@@ -41,12 +41,12 @@ async def test_alpaca_clock_blocks_while_closed_and_cleans_up_at_the_close(
     )
     try:
         await daemon.start()
-        assert daemon.venue.capabilities.has_sessions is True
-        pipeline, oms = daemon.pipeline, daemon.oms
+        assert daemon.parts.venue.capabilities.has_sessions is True
+        pipeline, oms = daemon.parts.pipeline, daemon.parts.oms
 
         async def one_batch() -> float:
             server.tick(1)
-            [bar] = (await daemon.venue.bars("AAPL"))[-1:]
+            [bar] = (await daemon.parts.venue.bars("AAPL"))[-1:]
             await pipeline.on_batch([bar])
             return bar.close
 
@@ -65,7 +65,7 @@ async def test_alpaca_clock_blocks_while_closed_and_cleans_up_at_the_close(
         await one_batch()
         assert pipeline.market_open is False
         assert oms.ledger.orders["qb-alpaca-session-1"].status.value == "CANCELED"
-        assert await daemon.venue.open_orders() == []
+        assert await daemon.parts.venue.open_orders() == []
         blocked = await oms.submit(
             OrderIntent("qb-alpaca-session-2", "AAPL@2", "AAPL", Side.BUY, Decimal(1)),
             market_open=pipeline.market_open,

@@ -102,8 +102,8 @@ async def test_unexpected_venue_orders_are_adopted_or_cleaned_up_at_start(
     found = {(f["code"], f.get("client_order_id")) for f in manifest["startup"]["reconcile"]}
     assert ("RECONCILE_ADOPTED", "human-1") in found
     assert ("STARTUP_CLEANUP", "human-1") in found
-    assert await daemon.venue.open_orders() == []
-    assert daemon.oms.ledger.orders["human-1"].status.value == "CANCELED"
+    assert await daemon.parts.venue.open_orders() == []
+    assert daemon.parts.oms.ledger.orders["human-1"].status.value == "CANCELED"
     await daemon.close()
 
 

@@ -40,7 +40,7 @@ async def test_orders_wait_for_the_open_and_the_close_cancels_and_reconciles(
     clock = SimClock(ns("2026-11-23T20:50:00"))  # a Monday, ten minutes before the close
     daemon = Daemon(load_config(None, environ=environ), execution_mode="paper", clock=clock)
     await daemon.start()
-    pipeline, oms = daemon.pipeline, daemon.oms
+    pipeline, oms = daemon.parts.pipeline, daemon.parts.oms
     await pipeline.on_batch(bar(clock))
     assert pipeline.market_open is True
 
@@ -56,7 +56,7 @@ async def test_orders_wait_for_the_open_and_the_close_cancels_and_reconciles(
     await pipeline.on_batch(bar(clock))
     assert pipeline.market_open is False
     assert oms.ledger.orders["qb-session-1"].status.value == "CANCELED"
-    assert await daemon.venue.open_orders() == []
+    assert await daemon.parts.venue.open_orders() == []
 
     closed = await oms.submit(
         OrderIntent(

@@ -55,7 +55,13 @@ class IntakeRig:
         self.records_path = root / "runtime" / "decisions.jsonl"
         self.records = RotatingJsonl(self.records_path, self.clock)
         daemon = SimpleNamespace(config=self.config, clock=self.clock, mode="paper")
-        intake = open_intake(daemon, self.step, self.records)  # type: ignore[arg-type]
+        intake = open_intake(
+            daemon.config,
+            mode=daemon.mode,
+            clock=daemon.clock,
+            step=self.step,
+            records=self.records,
+        )
         assert intake is not None
         self.intake: IntentIntake = intake
         self.inbox = root / "runtime" / "inbox"

@@ -69,10 +69,10 @@ async def test_the_daemon_alerts_and_records_a_wall_clock_jump(tmp_path: Path) -
     daemon = Daemon(loaded, execution_mode="paper", clock=clock, control_socket=False)
     await daemon.start()
     try:
-        daemon.watchdog.check()  # the watchdog thread's look, taken here, in step
+        daemon.parts.services.watchdog.check()  # the watchdog thread's look, taken here, in step
         clock.advance(0.5)
         clock.jump_wall(-HOUR_S)
-        daemon.watchdog.check()
+        daemon.parts.services.watchdog.check()
         await daemon.clock.sleep(0)  # the loop's turn: the record is written on the loop
     finally:
         await daemon.close()

@@ -9,6 +9,7 @@ import os
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -74,7 +75,7 @@ async def test_csv_market_runs_to_the_end_and_trades(tmp_path: Path) -> None:
 class _CrashingDaemon(Daemon):
     """Market data that breaks with a bug after a few good batches."""
 
-    def _stream(self) -> AsyncIterator[list[Bar]]:
+    def _stream(self, parts: Any) -> AsyncIterator[list[Bar]]:
         async def stream() -> AsyncIterator[list[Bar]]:
             for i in range(3):
                 yield [Bar("AAPL", (i + 1) * 86_400 * 10**9, 10, 11, 9, 10.5, 1e6, 86_400)]
@@ -86,7 +87,7 @@ class _CrashingDaemon(Daemon):
 class _LeakyCrashingDaemon(Daemon):
     """Market data that dies on an error whose message carries a credentialed URL."""
 
-    def _stream(self) -> AsyncIterator[list[Bar]]:
+    def _stream(self, parts: Any) -> AsyncIterator[list[Bar]]:
         async def stream() -> AsyncIterator[list[Bar]]:
             yield [Bar("AAPL", 86_400 * 10**9, 10, 11, 9, 10.5, 1e6, 86_400)]
             raise KeyError("https://feeder:hunter2pass@data.example/bars?token=tok3nvalue")

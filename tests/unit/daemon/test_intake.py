@@ -321,7 +321,9 @@ def test_open_intake_reads_runtime_inbox_and_clamps_to_the_profiles_governor(
     daemon = _daemon(tmp_path, profile)
     step = _step(daemon)
     records = RotatingJsonl(tmp_path / "runtime" / "decisions.jsonl", daemon.clock)
-    intake = open_intake(daemon, step, records)  # type: ignore[arg-type]
+    intake = open_intake(
+        daemon.config, mode=daemon.mode, clock=daemon.clock, step=step, records=records
+    )
     assert intake is not None and intake.external is step.risk.external
 
     directory = tmp_path / "runtime" / "inbox"
@@ -348,7 +350,9 @@ def test_each_execution_mode_reads_the_inbox_on_its_own(tmp_path: Path) -> None:
         daemon = _daemon(tmp_path, "conservative")
         daemon.mode = mode
         records = RotatingJsonl(tmp_path / f"{mode}.jsonl", daemon.clock)
-        intake = open_intake(daemon, _step(daemon), records)  # type: ignore[arg-type]
+        intake = open_intake(
+            daemon.config, mode=daemon.mode, clock=daemon.clock, step=_step(daemon), records=records
+        )
         assert intake is not None
         if not taken:
             (tmp_path / "runtime" / "inbox" / "model.jsonl").write_bytes(intent_line() + b"\n")
@@ -363,7 +367,9 @@ def test_each_execution_mode_reads_the_inbox_on_its_own(tmp_path: Path) -> None:
 def test_open_intake_keeps_the_ids_taken_per_mode_under_state_owner_only(tmp_path: Path) -> None:
     daemon = _daemon(tmp_path, "conservative")
     records = RotatingJsonl(tmp_path / "records.jsonl", daemon.clock)
-    intake = open_intake(daemon, _step(daemon), records)  # type: ignore[arg-type]
+    intake = open_intake(
+        daemon.config, mode=daemon.mode, clock=daemon.clock, step=_step(daemon), records=records
+    )
     assert intake is not None
     (tmp_path / "runtime" / "inbox" / "model.jsonl").write_bytes(
         intent_line(intent_id="m-1") + b"\n"
@@ -381,5 +387,8 @@ def test_open_intake_gives_no_task_when_the_inbox_is_disabled(tmp_path: Path) ->
     assert step.risk.external is None  # no sleeve either: nothing could feed it
     records = RotatingJsonl(tmp_path / "runtime" / "decisions.jsonl", daemon.clock)
 
-    assert open_intake(daemon, step, records) is None  # type: ignore[arg-type]
+    assert (
+        open_intake(daemon.config, mode=daemon.mode, clock=daemon.clock, step=step, records=records)
+        is None
+    )
     assert not (tmp_path / "runtime" / "inbox").exists()

@@ -228,7 +228,9 @@ async def run_quantbot(
         daemon = replay_daemon(loaded, out, [symbol], "bench", clock, decision_step=make_step)
         tally = ReplayTally()
         await start(daemon, tally)
-        pipeline, written = daemon.parts.pipeline, daemon.parts.services.records  # let go of by the daemon at close
+        assert daemon.parts is not None
+        # The records writer, read after close (its count outlives the daemon's handle).
+        pipeline, written = daemon.parts.pipeline, daemon.parts.services.records
         try:
             if profiler is not None:
                 profiler.enable()

@@ -18,27 +18,19 @@ from typing import Any
 import orjson
 from loguru import logger
 
-from quantbot.analytics.tca import TcaRecorder
 from quantbot.clock import BarClock, Clock, iso_utc
 from quantbot.config.schema import LoadedConfig
-from quantbot.daemon.intake import open_intake
 from quantbot.daemon.manifest import manifest_for
-from quantbot.daemon.operator import ControlLoop
-from quantbot.daemon.order_side import open_order_side
 from quantbot.daemon.parts import Parts
-from quantbot.daemon.pipeline import Pipeline
 from quantbot.daemon.services import Services, open_services
 from quantbot.daemon.status import StatusSnapshot, print_status_line
-from quantbot.daemon.venue_side import connect_venue, open_daily, open_venue_stream
+from quantbot.daemon.wiring import Layout, open_parts
 from quantbot.decision.step import DecisionStep
 from quantbot.domain.errors import InvariantViolation, StartupError
 from quantbot.domain.reasons import Reason, ReasonCode, reason
-from quantbot.domain.values import Bar, Fill, Position
+from quantbot.domain.values import Bar
 from quantbot.fsutil import atomic_write, ensure_private_dir
 from quantbot.marketdata.sources import open_stream
-from quantbot.oms.desk import open_desk
-from quantbot.oms.manager import ORDERS, POSITIONS, SUBMIT
-from quantbot.oms.reservation import fill_listener
 from quantbot.ops.control_socket import ControlServer
 from quantbot.ops.errors import safe_message
 from quantbot.ops.lock import StateLock
@@ -46,14 +38,9 @@ from quantbot.records.durability import Durability
 from quantbot.records.manifest import write_manifest
 from quantbot.risk.control import ControlStore
 from quantbot.risk.golive import live_start_check
-from quantbot.venues.factory import make_venue
 
 EXIT_OK = 0
 EXIT_HALTED = 3
-# A level-2 (long window) escalation of these breakers halts: the order path cannot work
-# through a storm that long. Data breakers do not: stale-data gates already block, and trading
-# resumes by itself when data returns.
-HALT_ON_ESCALATION = frozenset({SUBMIT, ORDERS, POSITIONS})
 SUBMIT_DEADLINE_MARGIN_S = 1.0  # past the venue's submit deadline, before shutdown cancels
 
 
@@ -105,7 +92,6 @@ class Daemon:
         self._background: set[asyncio.Task] = set()
         self.services: Services | None = None  # built first in ``start``
         self.parts: Parts | None = None  # built once in ``start``; frozen
-        self.operator: ControlLoop | None = None
         self.server: ControlServer | None = None
         self.manifest_path: Path | None = None
         # Gates measure data age and message rates in market time: the wall clock for a live
@@ -125,13 +111,16 @@ class Daemon:
 
     # -- startup ------------------------------------------------------------------------------
     async def start(self) -> None:
+        """Take the lock, build the services and the parts (venue, order side reconciled
+        with the venue, decision step, pipeline ...), serve the control socket, write the
+        manifest: from then on the daemon is up."""
         ensure_private_dir(self.state_dir)
         ensure_private_dir(self.runtime_dir)
         self.lock.acquire()
         # Read first: a corrupt state/control.json stops the start before anything is written.
         _ = self.control.cached
         config, clock = self.config, self.clock
-        services = open_services(
+        self.services = open_services(
             config,
             clock=clock,
             runtime_dir=self.runtime_dir,
@@ -142,137 +131,24 @@ class Daemon:
             is_stopping=self._stop.is_set,
             cancel_all=self._cancel_all_later,
         )
-        self.services = services
-        halt = services.halting.halt
-        venue = make_venue(
-            config,
-            mode=self.mode,
-            clock=clock,
-            state_dir=self.state_dir,
-            sync_each_change=self.durability.sync_before_submit,
-        )
-        instruments, start_equity = await connect_venue(config, venue)
-        daily = open_daily(
-            config,
-            mode=self.mode,
-            state_dir=self.state_dir,
-            market_clock=self.market_clock,
-            durability=self.durability,
-        )
-        daily.on_write_failure = halt
-        tca = TcaRecorder(
-            self.runtime_dir / config.tca.file,
-            clock,
-            config.tca,
-            rotate=config.records.rotate_daily,
-            durability=self.durability,
-        )
-        tca.on_write_failure = halt
-        book_fill = fill_listener(daily)
-
-        def on_fill(fill: Fill, before: Position, after: Position) -> None:
-            """Each new fill: the daily guard settles and books PnL, TCA completes the order."""
-            book_fill(fill, before, after)
-            tca.on_fill(fill)
-
-        side = None
-        if self.mode in ("paper", "live"):
-            side = await open_order_side(
-                config,
-                venue=venue,
-                clock=clock,
-                market_clock=self.market_clock,
-                state_dir=self.state_dir,
-                durability=self.durability,
-                services=services,
-                on_fill=on_fill,
-                on_canceled=tca.on_canceled,
-            )
-        self.operator = ControlLoop(
-            config,
-            clock=clock,
-            services=services,
-            order_side=side,
+        self.parts = await open_parts(
+            self.loaded,
+            Layout(self.mode, self.run_id, clock, self.market_clock, self.bar_clock,
+                   self.state_dir, self.runtime_dir, self.durability),
+            self.services,
+            decision_step=self._decision_step,
             report_status=self.report_status,
             status=lambda: self.snapshot().to_json(),
-            run_id=self.run_id,
-            mode=self.mode,
-        )
-        if side is not None:
-            mismatches = [
-                f for f in side.findings if f.code is ReasonCode.RECONCILE_POSITION_MISMATCH
-            ]
-            if mismatches:
-                await self.operator.on_mismatch(mismatches)
-        step = self._decision_step(
-            config,
-            clock,
-            instruments,
-            {
-                "run_id": self.run_id,
-                "execution_mode": self.mode,
-                "profile": config.run.trading_profile,
-                "config_hash": self.loaded.hash,
-            },
-            check_staleness=config.market.source != "csv",
-        )
-        records = services.records
-        desk = open_desk(
-            oms=side.oms if side is not None else None,
-            venue=venue,
-            daily=daily,
-            clock=clock,
-            profile=config.run.trading_profile,
-            mode=self.mode,
-            on_event=lambda event, why: records.write(step.event_record(event, why)),
-            reconciler=side.reconciler if side is not None else None,
-            tca=tca,
-            alerts=services.alerts,
-            trade_external=config.reconcile.external_inventory == "manage",
-        )
-        embedded = venue.embedded  # the paper venue matches each bar before the step
-        pipeline = Pipeline(
-            step=step,
-            desk=desk,
-            venue=venue,
-            records=records,
-            market_sink=embedded.on_bar if embedded is not None else None,
-            blocked_by=services.halting.blocked_by,
-            alerts=services.alerts,
-            breakers=services.breakers,
-            canary_symbols=tuple(config.pretrade.canary_symbols),
-            bar_clock=self.bar_clock,
-            on_session_close=self.operator.session_close,
-        )
-        self.parts = Parts(
-            run_id=self.run_id,
-            mode=self.mode,
-            services=services,
-            venue=venue,
-            instruments=instruments,
-            start_equity=start_equity,
-            daily=daily,
-            tca=tca,
-            order_side=side,
-            step=step,
-            pipeline=pipeline,
-            intake=open_intake(config, mode=self.mode, clock=clock, step=step, records=records),
-            venue_stream=open_venue_stream(
-                config,
-                venue=venue,
-                clock=clock,
-                read=side.oms.read if side is not None else None,
-                errors=services.errors,
-            ),
-        )
+        )  # fmt: skip
         if self._serve_control:  # a replay has nobody to take commands from
             self.server = ControlServer(
                 self.state_dir / config.control.socket_name,
-                self.operator.socket_handlers(),
+                self.parts.operator.socket_handlers(),
             )
             await self.server.start()
             # The manifest tells the operator the daemon is up: from then on SIGTERM stops it.
             self._catch_stop_signals()
+        side = self.parts.order_side
         startup = side.startup if side is not None else {}
         manifest = manifest_for(self.parts, self.loaded, started_ns=clock.now_ns(), startup=startup)
         self.manifest_path = write_manifest(self.runtime_dir, manifest)
@@ -281,8 +157,8 @@ class Daemon:
     def _cancel_all_later(self, why: Reason) -> None:
         """What an auth halt or a broker_submit escalation triggers: a cancel-all beside the
         task that saw it (nothing to cancel before the order side exists)."""
-        if self.operator is not None:
-            self._spawn(self.operator.cancel_all(why))
+        if self.parts is not None:
+            self._spawn(self.parts.operator.cancel_all(why))
 
     def _announce(self) -> None:
         assert self.services is not None
@@ -357,8 +233,9 @@ class Daemon:
             loop.add_signal_handler(sig, self.request_stop)
 
     async def run(self, duration_s: float | None = None) -> int:
-        parts, operator = self.parts, self.operator
-        assert parts is not None and operator is not None, "daemon not started"
+        parts = self.parts
+        assert parts is not None, "daemon not started"
+        operator = parts.operator
         loop = asyncio.get_running_loop()
         self._catch_stop_signals()
         watchdog = parts.services.watchdog

@@ -9,6 +9,7 @@ import attrs
 
 from quantbot.analytics.tca import TcaRecorder
 from quantbot.daemon.intake import IntentIntake
+from quantbot.daemon.operator import ControlLoop
 from quantbot.daemon.order_side import OrderSide
 from quantbot.daemon.pipeline import Pipeline
 from quantbot.daemon.services import Services
@@ -31,6 +32,7 @@ class Parts:
     daily: DailyRiskGuard
     tca: TcaRecorder
     order_side: OrderSide | None  # None in shadow mode: nothing is ever sent
+    operator: ControlLoop  # kill/control polling, reconciliation, status, the socket's commands
     step: DecisionStep
     pipeline: Pipeline
     intake: IntentIntake | None

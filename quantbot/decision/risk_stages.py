@@ -41,13 +41,16 @@ def _r(value: float) -> float:
 
 @attrs.frozen(slots=True)
 class Sized:
-    """The target the sizer stage settled on (signed USD notional) and how it got there."""
+    """The target the sizer stage settled on (signed USD notional) and how it got there;
+    ``verdict`` and ``clamps`` are its part of the decision record (the step writes them)."""
 
     target_notional: float
     leverage: float
     stop_loss_pct: float | None
     risk_budget_usd: float | None
     proposal: SizerProposal | None
+    verdict: dict[str, Any] = attrs.field(factory=dict)
+    clamps: tuple[dict[str, Any], ...] = ()
 
 
 @attrs.frozen(slots=True)
@@ -71,6 +74,11 @@ class Admitted:
     refusal: Reason | None = None
     entry: Entry | None = None
     close_only: bool = False  # a reversal whose new side was refused: only the close goes
+    # Their part of the decision record, for the step to write: each rule's verdict (None:
+    # not reached) and the clamps they applied, in order.
+    policy: dict[str, Any] | None = None
+    governor: dict[str, Any] | None = None
+    clamps: tuple[dict[str, Any], ...] = ()
 
 
 class RiskChain:
@@ -122,12 +130,10 @@ class RiskChain:
         base: SizerOutput,
         equity: float,
         instrument: Instrument,
-        record: dict[str, Any],
     ) -> Sized:
         """Base size or the AI proposal (by mode); a failing AI sizer falls back to the base."""
         hint = self.external.live(symbol) if self.external is not None else None
-        sizer = record["sizer"]
-        sizer["mode"] = self.mode
+        mode = self.mode
         try:
             proposal = self.ai_sizer.propose(
                 confidence=net.confidence,
@@ -142,24 +148,23 @@ class RiskChain:
         # failure of it (a bug included) is recorded and the base size is used instead.
         except Exception as exc:  # noqa: BLE001
             why = reason(ReasonCode.SIZER_FAILED_FALLBACK, error=f"{type(exc).__name__}: {exc}")
-            sizer.update(
-                {"verdict": "fallback", "ai": None, "used": "base", "fallback": why.to_record()}
-            )
-            record["clamps"].append(why.to_record())
-            return Sized(base.target_notional_usd, 1.0, None, _budget(hint), None)
-        sizer["ai"] = proposal.to_record()
+            fallback = why.to_record()
+            verdict = {"mode": mode, "verdict": "fallback", "ai": None, "used": "base",
+                       "fallback": fallback}  # fmt: skip
+            return Sized(base.target_notional_usd, 1.0, None, _budget(hint), None, verdict,
+                         (fallback,))  # fmt: skip
+        ai = proposal.to_record()
         stop = proposal.harvest.stop_loss_pct
-        if self.mode == "live":
+        if mode == "live":
             # The proposal's own clamps (venue leverage cap) shape the order only when used.
-            record["clamps"].extend(c.to_record() for c in proposal.clamps)
+            clamps = tuple(c.to_record() for c in proposal.clamps)
             sign = math.copysign(1.0, net.target) if net.target != 0.0 else 0.0
-            sizer["verdict"], sizer["used"] = "live", "ai"
-            return Sized(
-                sign * proposal.notional_usd, proposal.leverage, stop, _budget(hint), proposal
-            )
+            verdict = {"mode": mode, "ai": ai, "verdict": "live", "used": "ai"}
+            return Sized(sign * proposal.notional_usd, proposal.leverage, stop, _budget(hint),
+                         proposal, verdict, clamps)  # fmt: skip
         # shadow: the proposal is recorded beside the size used
-        sizer["verdict"], sizer["used"] = "shadow", "base"
-        return Sized(base.target_notional_usd, 1.0, stop, _budget(hint), proposal)
+        verdict = {"mode": mode, "ai": ai, "verdict": "shadow", "used": "base"}
+        return Sized(base.target_notional_usd, 1.0, stop, _budget(hint), proposal, verdict)
 
     # -- entry rules: policy, then governor ---------------------------------------------------
     def admit_entry(
@@ -175,7 +180,6 @@ class RiskChain:
         exposures: dict[str, float],
         equity: float,
         instrument: Instrument,
-        record: dict[str, Any],
     ) -> Admitted:
         """Judge an order that adds exposure (a new entry, a scale-in or a reversal's new side).
 
@@ -204,12 +208,11 @@ class RiskChain:
                 positions=positions,
             )
         )
-        record["policy"] = compact_policy(verdict.to_record(), verdict.clamp)
+        policy = compact_policy(verdict.to_record(), verdict.clamp)
         if not verdict.allowed:
-            return self._refused(flip, verdict.reason, record)
+            return self._refused(flip, verdict.reason, policy)
         added = verdict.notional_usd
-        if verdict.clamp is not None:
-            record["clamps"].append(verdict.clamp.to_record())
+        clamps = (verdict.clamp.to_record(),) if verdict.clamp is not None else ()
         held_usd = float(abs(held)) * price
         gv = self.governor.guarded(
             GovernorRequest(
@@ -223,10 +226,10 @@ class RiskChain:
             ),
             GovernorState(equity=equity),
         )
-        record["governor"] = gv.to_record()
+        governor = gv.to_record()
         if not gv.approved:
-            return self._refused(flip, gv.reason, record)
-        record["clamps"].extend(c.to_record() for c in gv.clamps)
+            return self._refused(flip, gv.reason, policy, governor, clamps)
+        clamps += tuple(c.to_record() for c in gv.clamps)
         final_usd = min(gv.notional_usd, held_usd + added)
         final_qty = instrument.round_qty(final_usd / price)
         minimum = self.governor.params.min_order_usd
@@ -238,7 +241,7 @@ class RiskChain:
                 after_lot_rounding=_r(float(final_qty) * price / leverage),
                 min_order_usd=minimum,
             )
-            return self._refused(flip, why, record)
+            return self._refused(flip, why, policy, governor, clamps)
         entry_usd = max(0.0, final_usd - held_usd)
         stop = sized.stop_loss_pct
         entry = Entry(
@@ -250,16 +253,22 @@ class RiskChain:
             confidence=net.confidence,
             new_entry=True,
         )
-        return Admitted(final_qty if direction > 0 else -final_qty, entry=entry)
+        qty = final_qty if direction > 0 else -final_qty
+        return Admitted(qty, entry=entry, policy=policy, governor=governor, clamps=clamps)
 
     @staticmethod
-    def _refused(flip: bool, why: Reason, record: dict[str, Any]) -> Admitted:
+    def _refused(
+        flip: bool,
+        why: Reason,
+        policy: dict[str, Any],
+        governor: dict[str, Any] | None = None,
+        clamps: tuple[dict[str, Any], ...] = (),
+    ) -> Admitted:
         if flip:
-            record["clamps"].append(
-                reason(ReasonCode.ENTRY_BLOCKED_CLOSE_ONLY, blocked_by=why.code.value).to_record()
-            )
-            return Admitted(Decimal(0), close_only=True)
-        return Admitted(None, refusal=why)
+            closing = reason(ReasonCode.ENTRY_BLOCKED_CLOSE_ONLY, blocked_by=why.code.value)
+            return Admitted(Decimal(0), close_only=True, policy=policy, governor=governor,
+                            clamps=(*clamps, closing.to_record()))  # fmt: skip
+        return Admitted(None, refusal=why, policy=policy, governor=governor, clamps=clamps)
 
     def continuing(self, net: NetTarget, sized: Sized, notional_usd: float) -> Entry:
         """The rest of an already-approved entry: reserved like one, not counted again."""

@@ -26,6 +26,7 @@ from quantbot.config.schema import Config
 from quantbot.decision.risk_stages import (
     NOT_REACHED,
     STAGES,
+    Admitted,
     Entry,
     RiskChain,
     compact_limits,
@@ -327,9 +328,10 @@ class DecisionStep:
             record["clamps"].append(
                 reason(ReasonCode.SIZER_POSITION_CAP, raw=_r(base.raw_notional_usd)).to_record()
             )
-        sized = self.risk.size(
-            symbol, net, base=base, equity=view.equity, instrument=instrument, record=record
-        )
+        sized = self.risk.size(symbol, net, base=base, equity=view.equity, instrument=instrument)
+        record["sizer"].update(sized.verdict)
+        if sized.clamps:
+            record["clamps"].extend(sized.clamps)
         exposures = self._exposures(view, bar)
         others = {s: v for s, v in exposures.items() if s != symbol}
         limited = self.risk.limits.apply(
@@ -380,8 +382,8 @@ class DecisionStep:
                 exposures=exposures,
                 equity=view.equity,
                 instrument=instrument,
-                record=record,
             )
+            self._entry_record(record, admitted)
             if admitted.target_qty is None:
                 self._position_record(record, position, pending, target_qty)
                 return self._none(record, admitted.refusal)
@@ -399,6 +401,16 @@ class DecisionStep:
             reducing=reducing,
             entry=entry,
         )
+
+    @staticmethod
+    def _entry_record(record: dict[str, Any], admitted: Admitted) -> None:
+        """The entry rules' verdicts and the clamps they applied, in their places."""
+        if admitted.policy is not None:
+            record["policy"] = admitted.policy
+        if admitted.governor is not None:
+            record["governor"] = admitted.governor
+        if admitted.clamps:
+            record["clamps"].extend(admitted.clamps)
 
     def _exposures(self, view: PortfolioView, bar: Bar) -> dict[str, float]:
         """Signed notional of every position and working order, at the last known prices."""

@@ -129,8 +129,11 @@ _NOT_REACHED_YET = dict.fromkeys(STAGES, NOT_REACHED)  # every stage, until it r
 _DECISION_KEYS = ("decision_id", "bar_ts", "symbol", "bar", "intent", "reason", "clamps")
 
 
+DIGITS = 6  # decimals a float keeps in the record
+
+
 def _r(value: float) -> float:
-    return round(value, 6)
+    return round(value, DIGITS)
 
 
 class DecisionStep:
@@ -279,8 +282,13 @@ class DecisionStep:
             signals = sleeves.update(bar, view)
         else:
             signals = {s.name: s.update(bar) for s in sleeves}
+        # round(x, DIGITS) inline, not _r: this runs for every sleeve on every bar.
         record["sleeves"] = {
-            name: {"target": _r(sig.target), "confidence": _r(sig.confidence), "ready": sig.ready}
+            name: {
+                "target": round(sig.target, DIGITS),
+                "confidence": round(sig.confidence, DIGITS),
+                "ready": sig.ready,
+            }
             for name, sig in signals.items()
         }
         if not any(sig.ready for sig in signals.values()):
@@ -289,10 +297,10 @@ class DecisionStep:
         last = self._targets.reference(bar.symbol)
         catching_up = self._targets.catching_up(bar.symbol)
         record["net"] = {
-            "target": _r(net.target),
-            "confidence": _r(net.confidence),
-            "contributions": {k: _r(v) for k, v in net.contributions.items()},
-            "previous_target": _r(last),
+            "target": round(net.target, DIGITS),
+            "confidence": round(net.confidence, DIGITS),
+            "contributions": {k: round(v, DIGITS) for k, v in net.contributions.items()},
+            "previous_target": round(last, DIGITS),
             "deadband": self._deadband,
             "catching_up": catching_up,
         }

@@ -104,6 +104,8 @@ class OrderDesk:
         # True (reconcile.external_inventory = "manage"): the sleeves trade foreign
         # inventory too; otherwise they see only what their own orders made.
         self._trade_external = trade_external
+        self._held: tuple[dict[str, Decimal], dict[str, Decimal]] = ({}, {})
+        self._held_at: int | None = None  # the ledger's event seq ``_held`` was read at
 
     def on_bar(self, bar: Bar) -> None:
         if self.oms.gates is not None:
@@ -114,23 +116,29 @@ class OrderDesk:
         oms = self.oms
         fills = await oms.poll_fills()
         self._reservation.release_ended(oms.ledger)
-        return fills, await oms.or_none(POSITIONS, self._resolve_then_equity)
-
-    async def _resolve_then_equity(self) -> Decimal:
-        for found in await self._reconciler.resolve_unknown():
-            self._on_event("RECONCILE", found)
-        return (await self.oms.read(POSITIONS, self._venue.account)).equity
+        equity = None
+        with oms.ladder(POSITIONS):
+            for found in await self._reconciler.resolve_unknown():
+                self._on_event("RECONCILE", found)
+            equity = (await oms.read(POSITIONS, self._venue.account)).equity
+        return fills, equity
 
     async def read(self, dependency: str, fn: Callable[[], Awaitable[T]]) -> T | None:
         return await self.oms.read_or_none(dependency, fn)
 
     def holdings(self) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
         ledger = self.oms.ledger
+        # Positions and working orders move only with journal events: on a bar where the
+        # journal did not move (most bars), the last answer still holds. Read-only to callers.
+        if ledger.last_event_seq == self._held_at:
+            return self._held
         if self._trade_external:
             positions = {s: p.qty for s, p in ledger.positions.items() if p.qty}
         else:  # foreign inventory is not the sleeves' to trade
             positions = ledger.own_positions()
-        return positions, ledger.pending_by_symbol()
+        self._held = (positions, ledger.pending_by_symbol())
+        self._held_at = ledger.last_event_seq
+        return self._held
 
     def last_fills(self) -> Mapping[str, Fill]:
         return self.oms.ledger.last_fills

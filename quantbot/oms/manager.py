@@ -53,6 +53,32 @@ _NOT_TAKEN = (VenueRateLimited, VenueAuthError, VenueClockSkew, VenueConnectFail
 _REFUSED = (VenueRejected, VenueBrokerState)
 
 
+class Ladder:
+    """What a failed venue read in the trading loop comes to, for one dependency: leaving the
+    ``with`` block, an open breaker (it already said why) and a venue failure (classified,
+    recorded and acted on by ``classify``) are swallowed; anything else is a bug and goes on
+    up. A plain context manager, not a wrapping coroutine: it costs nothing per batch."""
+
+    __slots__ = ("_classify", "_dependency")
+
+    def __init__(self, classify: Callable[[BaseException, str, None], Reason], dependency: str):
+        self._classify = classify
+        self._dependency = dependency
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, _kind: Any, exc: BaseException | None, _tb: Any) -> bool:
+        if exc is None:
+            return False
+        if isinstance(exc, CircuitOpenError):
+            return True
+        if isinstance(exc, VENUE_FAILURES):
+            self._classify(exc, self._dependency, None)
+            return True
+        return False
+
+
 @attrs.frozen
 class SubmitReport:
     outcome: SubmitOutcome
@@ -121,6 +147,7 @@ class OrderManager:
         self._kill_engaged = kill_engaged or (lambda: False)
         # Told of a value that must never exist (an overfill): the daemon halts on it.
         self._on_invariant = on_invariant
+        self._ladders: dict[str, Ladder] = {}  # one per dependency, reused every batch
 
     def record_event(self, event_type: str, *, durable: bool = False, **fields: Any) -> None:
         self.ledger.apply(self.journal.append(event_type, durable=durable, **fields))
@@ -346,19 +373,24 @@ class OrderManager:
     async def poll_fills(self) -> int:
         """``sync_fills`` for the trading loop: a failed read is classified and recorded, and
         the loop goes on with what it knows (the next batch tries again)."""
-        return await self.or_none(ORDERS, self.sync_fills) or 0
+        with self.ladder(ORDERS):
+            return await self.sync_fills()
+        return 0
+
+    def ladder(self, dependency: str) -> Ladder:
+        """The one ladder for venue calls in the trading loop, as a ``with`` block: an open
+        breaker already said why; a failure is classified, recorded and acted on by the
+        error handler; either way the block ends there and the loop goes on."""
+        ladder = self._ladders.get(dependency)
+        if ladder is None:
+            ladder = self._ladders[dependency] = Ladder(self._classified, dependency)
+        return ladder
 
     async def or_none(self, dependency: str, fn: Callable[[], Awaitable[T]]) -> T | None:
-        """The one ladder for a venue call in the trading loop: an open breaker already said
-        why (None); a failure is classified, recorded and acted on by the error handler
-        (None); the loop goes on with what it knows."""
-        try:
+        """``fn()`` through the ladder: its value, or None when it failed."""
+        with self.ladder(dependency):
             return await fn()
-        except CircuitOpenError:
-            return None
-        except VENUE_FAILURES as exc:
-            self._classified(exc, dependency, None)
-            return None
+        return None
 
     async def read_or_none(self, dependency: str, fn: Callable[[], Awaitable[T]]) -> T | None:
         """An idempotent read (retries, breaker) through the ladder of ``or_none``."""

@@ -175,7 +175,8 @@ async def play(
     assert parts is not None, "daemon not started"
     clock.set(max(clock.now_ns(), close_ns))
     await parts.pipeline.on_batch(batch)
-    ledger = parts.oms.ledger if parts.oms is not None else None
+    side = parts.order_side
+    ledger = side.oms.ledger if side is not None else None
     embedded = parts.venue.embedded
     assert embedded is not None  # a replay plays on the embedded venue
     tally.note_batch(batch, float(embedded.equity()), ledger)

@@ -60,6 +60,8 @@ class Ledger:
         self.last_fills: dict[str, Fill] = {}  # newest fill of an own order, by symbol
         self.reducing_ids: set[str] = set()  # our orders that only shrink a position
         self.baseline_seq: int | None = None  # venue fill cursor when this journal began
+        # The venue fill cursor when each order was journaled: its fills are all above it.
+        self.cursor_at_intent: dict[str, int] = {}
         self.overfilled: dict[str, str] = {}  # client id -> what was seen
         self.invariants_logged: set[str] = set()  # client ids with an INVARIANT line
 
@@ -155,6 +157,7 @@ class Ledger:
     # -- event handlers -----------------------------------------------------------------------
     def _on_intent(self, e: dict[str, Any]) -> None:
         self.submits += 1
+        self.cursor_at_intent[e["client_order_id"]] = self.fill_seq
         if e.get("reducing"):
             self.reducing_ids.add(e["client_order_id"])
         self._put(

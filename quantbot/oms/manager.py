@@ -288,8 +288,9 @@ class OrderManager:
             fn, dependency=dependency, config=self.retry, clock=self.clock, breakers=self.breakers
         )
 
-    async def sync_fills(self) -> int:
-        """Journal and apply every new venue fill; returns how many were new.
+    async def sync_fills(self, since: int | None = None) -> int:
+        """Journal and apply every new venue fill (above the ledger's cursor, or ``since``);
+        returns how many were new.
 
         The venue may return fills it returned before (its look-back for fills that became
         visible late): they are told apart by ``fill_id``, never by a time cursor. A fill
@@ -297,7 +298,8 @@ class OrderManager:
         back to life (``RESURRECTED``, alerted); one for an order quantbot never sent is
         foreign inventory (journaled ``external``, alerted), never the sleeves'.
         """
-        fills = await self.read(ORDERS, lambda: self.venue.fills_since(self.ledger.fill_seq))
+        seq = self.ledger.fill_seq if since is None else since
+        fills = await self.read(ORDERS, lambda: self.venue.fills_since(seq))
         new = 0
         for fill in fills:
             if fill.fill_id in self.ledger.fill_ids or self._in_baseline(fill):

@@ -174,6 +174,21 @@ class Reconciler:
         return None
 
     async def _adopt_known(self, order: Order, venue_order: Order) -> Reason:
+        found = await self._adopt_status(order, venue_order)
+        await self._fills_of(order.client_order_id, venue_order)
+        return found
+
+    async def _fills_of(self, cid: str, venue_order: Order) -> None:
+        """An order found executed further than the ledger knows: its trades may be older
+        than the fill cursor's look-back reaches (it was hidden, or quantbot was down, while
+        other fills moved the cursor on), so they are fetched from where the cursor stood
+        when the order was journaled. Fills already booked are told apart by ``fill_id``."""
+        ledger = self.oms.ledger
+        known = ledger.orders.get(cid)
+        if known is not None and venue_order.filled_qty > known.filled_qty:
+            await self.oms.sync_fills(since=ledger.cursor_at_intent.get(cid, 0))
+
+    async def _adopt_status(self, order: Order, venue_order: Order) -> Reason:
         cid = order.client_order_id
         current = self.oms.ledger.orders.get(cid, order)
         if current.status in (OrderStatus.NOT_SENT, OrderStatus.REJECTED):

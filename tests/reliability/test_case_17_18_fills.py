@@ -32,8 +32,10 @@ async def test_17_a_fill_shown_late_with_an_older_time_is_still_booked(tmp_path:
         cursor = rig.oms.ledger.fill_seq
 
         rig.server.reveal()  # the trade appears, with the time it really happened
-        await rig.reconciler.resolve_unknown()
+        # As a batch starts: fills first (the look-back reaches the older trade), then the
+        # unknown order's look-up.
         assert await rig.oms.sync_fills() == 1
+        await rig.reconciler.resolve_unknown()
 
         fills = {f["client_order_id"]: f for f in rig.journal("FILL")}
         assert fills[late.client_order_id]["fill_seq"] < cursor  # older than the cursor
@@ -94,3 +96,31 @@ def _intent_fields(order) -> dict:
     from quantbot.oms.manager import intent_event
 
     return intent_event(order)
+
+
+async def test_17_a_fill_shown_later_than_the_look_back_is_booked_when_its_order_is_found(
+    tmp_path: Path,
+) -> None:
+    """The venue shows the order, filled, only after the ledger's fill cursor has moved on
+    further than ``fill_lookback_s`` (a restart while the order was hidden, another symbol
+    trading meanwhile): the look-back cannot reach its trade, so adopting the order fetches
+    the fills from where the cursor stood when the order was sent."""
+    async with ccxt_rig(tmp_path) as rig:
+        rig.hide_next_order(backdated=True)
+        late = intent(1)
+        assert (await rig.oms.submit(late)).outcome is SubmitOutcome.UNKNOWN
+        rig.server.tick(10)  # ten minutes on: twice the look-back (300 s)
+        assert (await rig.oms.submit(intent(2, symbol=ETH))).outcome is SubmitOutcome.ACCEPTED
+        assert await rig.oms.sync_fills() == 1
+
+        rig.server.reveal()
+        (adopted,) = await rig.reconciler.resolve_unknown()
+
+        assert adopted.code is ReasonCode.RECONCILE_ADOPTED
+        assert [f["client_order_id"] for f in rig.journal("FILL")] == [
+            intent(2, symbol=ETH).client_order_id,
+            late.client_order_id,
+        ]
+        assert rig.ledger_qty() == QTY == await rig.venue_qty()
+        assert rig.oms.ledger.pending_qty(BTC) == 0
+        assert await rig.oms.sync_fills() == 0  # not booked twice

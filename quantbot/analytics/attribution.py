@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import defaultdict, deque
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 ZERO = Decimal(0)
 METHOD = (
@@ -31,21 +31,39 @@ def _dec(value: Any) -> Decimal:
     return ZERO if value in (None, "") else Decimal(str(value))
 
 
-def sleeve_pnl(rows: Iterable[dict[str, Any]], marks: dict[str, Decimal]) -> dict[str, dict]:
-    """``{sleeve: {"gross": Decimal, "net": Decimal}}`` over the final TCA records ``rows``
-    (``side``, ``filled_qty``, ``notional``, ``fees``, ``arrival_price``, ``sleeve``,
-    ``symbol``, ``decision_ts``), their open lots marked at ``marks``."""
-    ordered = sorted(rows, key=lambda r: (r["decision_ts"], r["client_order_id"]))
+class OrderRow(NamedTuple):
+    """What attribution reads of an order's final TCA record: a reader of a long run's
+    records keeps one of these per order until the end, not the whole record."""
+
+    decision_ts: Any
+    client_order_id: Any
+    symbol: Any
+    side: Any
+    sleeve: Any
+    filled_qty: Any
+    notional: Any
+    fees: Any
+    arrival_price: Any
+
+    @classmethod
+    def of(cls, record: dict[str, Any]) -> OrderRow:
+        return cls(*(record.get(field) for field in cls._fields))
+
+
+def sleeve_pnl(rows: Iterable[OrderRow], marks: dict[str, Decimal]) -> dict[str, dict]:
+    """``{sleeve: {"gross": Decimal, "net": Decimal}}`` over the orders' final TCA records
+    ``rows``, their open lots marked at ``marks``."""
+    ordered = sorted(rows, key=lambda r: (r.decision_ts, r.client_order_id))
     gross, net = _Books(), _Books()
     for row in ordered:
-        qty = _dec(row["filled_qty"])
+        qty = _dec(row.filled_qty)
         if qty <= 0:
             continue
-        signed = qty if row["side"] == "BUY" else -qty
-        sleeve, symbol = str(row["sleeve"]), row["symbol"]
-        gross.fill(symbol, sleeve, signed, _dec(row["arrival_price"]))
-        net.fill(symbol, sleeve, signed, _dec(row["notional"]) / qty)
-        net.pnl[sleeve] -= _dec(row["fees"])
+        signed = qty if row.side == "BUY" else -qty
+        sleeve, symbol = str(row.sleeve), row.symbol
+        gross.fill(symbol, sleeve, signed, _dec(row.arrival_price))
+        net.fill(symbol, sleeve, signed, _dec(row.notional) / qty)
+        net.pnl[sleeve] -= _dec(row.fees)
     gross.mark(marks)
     net.mark(marks)
     sleeves = sorted(set(gross.pnl) | set(net.pnl))

@@ -34,7 +34,7 @@ from typing import Any
 import orjson
 
 from quantbot.analytics.attribution import METHOD as ATTRIBUTION_METHOD
-from quantbot.analytics.attribution import sleeve_pnl
+from quantbot.analytics.attribution import OrderRow, sleeve_pnl
 from quantbot.analytics.tca import BPS
 from quantbot.domain.reasons import ReasonCode as R
 from quantbot.fsutil import ensure_private_dir, open_private_file, write_private
@@ -347,7 +347,7 @@ def _attribute_sleeves(
     """A sleeve's PnL is not the sum of its orders' PnL to the mark: an exit booked to one
     sleeve would then own the move of a position another sleeve opened. It is the one
     definition of ``analytics.attribution``, the same a replay's summary shows."""
-    attributed = sleeve_pnl(rows, marks)
+    attributed = sleeve_pnl(map(OrderRow.of, rows), marks)
     for sleeve, group in by_sleeve.items():
         pnl = attributed.get(sleeve, {"gross": ZERO, "net": ZERO})
         group["gross_pnl"], group["net_pnl"] = _num(pnl["gross"]), _num(pnl["net"])

@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from quantbot.analytics.attribution import METHOD, sleeve_pnl
+from quantbot.analytics.attribution import METHOD, OrderRow, sleeve_pnl
 from quantbot.clock import NS_PER_S
 from quantbot.domain.values import Bar
 from quantbot.oms.ledger import Ledger
@@ -162,10 +162,10 @@ class JournalTotals:
 
 def _attributed(tca: Path, marks: dict[str, float], total: float) -> dict[str, Any]:
     """The sleeves' PnL (``analytics.attribution``) over the replay's final TCA records."""
-    latest: dict[str, dict[str, Any]] = {}
+    latest: dict[str, OrderRow] = {}
     for row in _jsonl(tca):  # a later line for an order supersedes an earlier one
         if "client_order_id" in row and "decision_ts" in row:
-            latest[row["client_order_id"]] = row
+            latest[row["client_order_id"]] = OrderRow.of(row)
     prices = {s: Decimal(str(p)) for s, p in marks.items()}
     attributed = sleeve_pnl(latest.values(), prices)
     net = {s: round(float(p["net"]), 2) for s, p in attributed.items()}

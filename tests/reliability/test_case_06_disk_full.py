@@ -264,6 +264,34 @@ def _halts(workdir: Path) -> list[dict]:
     return [r for r in complete_lines(decisions) if r.get("event") == "HALT"]
 
 
+def _trade_until_the_disk_halts(
+    workdir: Path,
+    srv: ServerThread,
+    server,
+    proc: subprocess.Popen[str],
+    *,
+    journal: Path,
+    disk: Path,
+) -> tuple[set[str], set[str]]:
+    """A first order acknowledged, then ``disk`` fills up and the daemon halts; the market
+    moves on a while (trading is still decided, halted). Returns the client ids journaled as
+    INTENT and those the venue received."""
+    tick_until(
+        srv,
+        server,
+        lambda: any(e["type"] == "ACK" for e in complete_lines(journal)),
+        what="a first order acknowledged",
+        proc=proc,
+    )
+    fill(disk)
+    tick_until(srv, server, lambda: bool(_halts(workdir)), what="a halt", proc=proc)
+    for _ in range(20):
+        srv.call(lambda: server.tick(1))
+    journaled = {e["client_order_id"] for e in complete_lines(journal) if e["type"] == "INTENT"}
+    sent = srv.call(lambda: {o.cid for o in server.book.orders.values()})
+    return journaled, sent
+
+
 @pytest.mark.e2e
 def test_the_daemon_halts_on_a_full_state_disk_and_sends_nothing_unjournaled(
     tmp_path: Path,
@@ -274,21 +302,9 @@ def test_the_daemon_halts_on_a_full_state_disk_and_sends_nothing_unjournaled(
         journal = state / "journal.jsonl"
         proc = start_daemon(tmp_path, srv)
         try:
-            tick_until(
-                srv,
-                server,
-                lambda: any(e["type"] == "ACK" for e in complete_lines(journal)),
-                what="a first order acknowledged",
-                proc=proc,
+            journaled, sent = _trade_until_the_disk_halts(
+                tmp_path, srv, server, proc, journal=journal, disk=state
             )
-            fill(state)
-            tick_until(srv, server, lambda: bool(_halts(tmp_path)), what="a halt", proc=proc)
-            for _ in range(20):  # trading goes on being decided, halted, for a while
-                srv.call(lambda: server.tick(1))
-            journaled = {
-                e["client_order_id"] for e in complete_lines(journal) if e["type"] == "INTENT"
-            }
-            sent = srv.call(lambda: {o.cid for o in server.book.orders.values()})
             free(state)  # space comes back while it runs: the halt gets saved
             wait_until(
                 (state / "control.json").exists,
@@ -352,21 +368,9 @@ def test_a_full_journal_halts_the_daemon_and_the_next_start_recovers_what_it_mis
     ):
         proc = start_daemon(tmp_path, srv)
         try:
-            tick_until(
-                srv,
-                server,
-                lambda: any(e["type"] == "ACK" for e in complete_lines(journal)),
-                what="a first order acknowledged",
-                proc=proc,
+            journaled, sent = _trade_until_the_disk_halts(
+                tmp_path, srv, server, proc, journal=journal, disk=disk
             )
-            fill(disk)
-            tick_until(srv, server, lambda: bool(_halts(tmp_path)), what="a halt", proc=proc)
-            for _ in range(20):  # trading goes on being decided, halted, for a while
-                srv.call(lambda: server.tick(1))
-            journaled = {
-                e["client_order_id"] for e in complete_lines(journal) if e["type"] == "INTENT"
-            }
-            sent = srv.call(lambda: {o.cid for o in server.book.orders.values()})
             proc.send_signal(signal.SIGTERM)
             _out, err = proc.communicate(timeout=30)
         finally:

@@ -146,7 +146,7 @@ class RiskChain:
             )
         # Fail-graceful by specification: the AI sizer never blocks trading by itself. Any
         # failure of it (a bug included) is recorded and the base size is used instead.
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 -- fail-graceful by specification (above)
             why = reason(ReasonCode.SIZER_FAILED_FALLBACK, error=f"{type(exc).__name__}: {exc}")
             fallback = why.to_record()
             verdict = {"mode": mode, "verdict": "fallback", "ai": None, "used": "base",

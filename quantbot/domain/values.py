@@ -31,7 +31,20 @@ class Side(enum.StrEnum):
 class OrderType(enum.StrEnum):
     MARKET = "MARKET"
     LIMIT = "LIMIT"
-    STOP = "STOP"
+    STOP = "STOP"  # a market order once the stop trades
+    STOP_LIMIT = "STOP_LIMIT"  # a limit order at ``limit_price`` once ``stop_price`` trades
+    # A stop that follows the market by ``trail_pct`` (a fraction): its stop ratchets with the
+    # best price seen since it was placed and never moves back; a market order once crossed.
+    TRAILING_STOP = "TRAILING_STOP"
+
+
+class ExitRole(enum.StrEnum):
+    """What a protective order is for (``oms/exits``): the daemon's label, not the venue's."""
+
+    STOP_LOSS = "stop_loss"
+    TAKE_PROFIT = "take_profit"
+    TRAILING_STOP = "trailing_stop"
+    MAX_HOLD = "max_hold"  # the market exit when a position outlives its max holding time
 
 
 class OrderStatus(enum.StrEnum):
@@ -177,14 +190,26 @@ class OrderIntent:
     stop_price: Decimal | None = None
     bar_ts_ns: int = 0
     arrival_price: Decimal | None = None
+    # TRAILING_STOP: how far the stop follows the best price, as a fraction (0.01 = 1%).
+    trail_pct: Decimal | None = None
+    # The venue may only shrink the position with it (futures' reduceOnly); venues without
+    # the flag get exit legs whose quantity never exceeds the position (oms/exits).
+    reduce_only: bool = False
+    # Orders with the same group are one-cancels-other at the venue (``OcoVenue``).
+    oco_group: str | None = None
+    # Set on a protective exit leg (oms/exits); None on an entry or a sleeve's reduction.
+    exit_role: ExitRole | None = None
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.qty, Decimal) or not self.qty.is_finite() or self.qty <= 0:
             raise ValueError(f"intent qty must be a positive Decimal, got {self.qty!r}")
-        if self.order_type is OrderType.LIMIT and self.limit_price is None:
-            raise ValueError("a LIMIT intent needs limit_price")
-        if self.order_type is OrderType.STOP and self.stop_price is None:
-            raise ValueError("a STOP intent needs stop_price")
+        kind = self.order_type
+        if kind in (OrderType.LIMIT, OrderType.STOP_LIMIT) and self.limit_price is None:
+            raise ValueError(f"a {kind} intent needs limit_price")
+        if kind in (OrderType.STOP, OrderType.STOP_LIMIT) and self.stop_price is None:
+            raise ValueError(f"a {kind} intent needs stop_price")
+        if kind is OrderType.TRAILING_STOP and (self.trail_pct is None or self.trail_pct <= 0):
+            raise ValueError("a TRAILING_STOP intent needs a positive trail_pct")
 
 
 @attrs.frozen(slots=True)
@@ -204,6 +229,9 @@ class Order:
     avg_fill_price: Decimal | None = None
     created_ts_ns: int = 0
     reason: str | None = None
+    trail_pct: Decimal | None = None
+    oco_group: str | None = None
+    reduce_only: bool = False
 
     @property
     def remaining_qty(self) -> Decimal:

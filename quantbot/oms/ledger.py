@@ -21,6 +21,7 @@ import attrs
 from quantbot.domain.errors import InvariantViolation, StartupError
 from quantbot.domain.values import (
     ZERO,
+    ExitRole,
     Fill,
     Order,
     OrderStatus,
@@ -59,6 +60,9 @@ class Ledger:
         self.external_ids: set[str] = set()  # orders adopted as EXTERNAL
         self.last_fills: dict[str, Fill] = {}  # newest fill of an own order, by symbol
         self.reducing_ids: set[str] = set()  # our orders that only shrink a position
+        # Protective exit legs (oms/exits) by client id: a resting stop or take-profit is
+        # not an order "working" toward a target, so it is left out of ``pending_by_symbol``.
+        self.exit_roles: dict[str, ExitRole] = {}
         self.baseline_seq: int | None = None  # venue fill cursor when this journal began
         # The venue fill cursor when each order was journaled: its fills are all above it.
         self.cursor_at_intent: dict[str, int] = {}
@@ -126,7 +130,10 @@ class Ledger:
 
     def pending_by_symbol(self) -> dict[str, Decimal]:
         pending: dict[str, Decimal] = {}
+        legs = self.exit_roles
         for order in self._open.values():
+            if legs and order.client_order_id in legs and order.order_type is not OrderType.MARKET:
+                continue  # a resting protective leg; a fired (MARKET) exit counts as working
             signed = order.remaining_qty * order.side.sign
             pending[order.symbol] = pending.get(order.symbol, ZERO) + signed
         return pending
@@ -171,8 +178,14 @@ class Ledger:
                 limit_price=_dec(e.get("limit_price")),
                 stop_price=_dec(e.get("stop_price")),
                 created_ts_ns=int(e["ts_ns"]),
+                trail_pct=_dec(e.get("trail_pct")),
+                oco_group=e.get("oco_group"),
+                reduce_only=bool(e.get("reduce_only", False)),
             )
         )
+        role = e.get("exit_role")
+        if role is not None:
+            self.exit_roles[e["client_order_id"]] = ExitRole(role)
 
     def _on_external(self, e: dict[str, Any]) -> None:
         self._on_intent(e)

@@ -94,7 +94,7 @@ class SubmitReport:
 
 
 def intent_event(intent: OrderIntent) -> dict[str, Any]:
-    return {
+    event = {
         "client_order_id": intent.client_order_id,
         "decision_id": intent.decision_id,
         "symbol": intent.symbol,
@@ -106,6 +106,16 @@ def intent_event(intent: OrderIntent) -> dict[str, Any]:
         "bar_ts_ns": intent.bar_ts_ns,
         "arrival_price": None if intent.arrival_price is None else str(intent.arrival_price),
     }
+    # Written only when set, so an entry's INTENT line is what it always was.
+    if intent.trail_pct is not None:
+        event["trail_pct"] = str(intent.trail_pct)
+    if intent.reduce_only:
+        event["reduce_only"] = True
+    if intent.oco_group is not None:
+        event["oco_group"] = intent.oco_group
+    if intent.exit_role is not None:
+        event["exit_role"] = intent.exit_role.value
+    return event
 
 
 class OrderManager:

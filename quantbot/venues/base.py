@@ -51,6 +51,11 @@ class Capabilities:
     # deadline), in seconds; None: no network, no deadline (the embedded paper venue). The
     # daemon's shutdown grace covers it, so a submit in flight at SIGTERM gets its answer.
     submit_deadline_s: float | None = None
+    # Order lists the venue takes in one request: "OCO" (two exit legs, one cancels the
+    # other at the venue, ``OcoVenue.submit_oco``). Empty: the daemon links the legs itself.
+    order_lists: frozenset[str] = frozenset()
+    # The venue honours ``OrderIntent.reduce_only`` (an exit can never open a position).
+    reduce_only: bool = False
 
 
 @attrs.frozen(slots=True)
@@ -148,6 +153,18 @@ class OrderVenue(Protocol):
         fill twice is harmless while missing one is not.
         """
         ...
+
+
+@runtime_checkable
+class OcoVenue(Protocol):
+    """A venue that takes two exit legs as one order list (``"OCO" in order_lists``): when
+    one fills (or is cancelled by the venue) the venue cancels the other itself, so the pair
+    keeps working if the daemon dies. ``take_profit`` is a LIMIT, ``stop_loss`` a STOP or
+    STOP_LIMIT, same side and quantity, same ``oco_group``. One answer per leg, in order."""
+
+    async def submit_oco(
+        self, take_profit: OrderIntent, stop_loss: OrderIntent
+    ) -> tuple[SubmitResult, SubmitResult]: ...
 
 
 @attrs.frozen(slots=True)

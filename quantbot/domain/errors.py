@@ -3,6 +3,11 @@ boundary into these (the full taxonomy arrives with the fail-closed OMS work).""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from quantbot.domain.reasons import Reason
+
 
 class QuantbotError(Exception):
     """Base for every error quantbot raises on purpose."""
@@ -22,6 +27,15 @@ class InvariantViolation(QuantbotError):
 
 class DataError(QuantbotError):
     """Input data that cannot be read, with file and line."""
+
+
+class OrderBuildError(QuantbotError, ValueError):
+    """An order builder (``oms/orders``) refused to build: ``reason`` is the ORDER_BUILD_*
+    code with its context (symbol, field, values), the message says the same in words."""
+
+    def __init__(self, reason: Reason, message: str | None = None) -> None:
+        super().__init__(message if message is not None else str(reason))
+        self.reason = reason
 
 
 class VenueError(QuantbotError):

@@ -209,6 +209,10 @@ class FaultyVenue:
             return SubmitResult(SubmitOutcome.REJECTED, None, why)
         return await self._call("submit", lambda: self.inner.submit(intent))
 
+    async def submit_oco(self, take_profit: OrderIntent, stop_loss: OrderIntent) -> Any:
+        """The paper venue's OCO order list, through the submit endpoint's faults."""
+        return await self._call("submit", lambda: self.inner.submit_oco(take_profit, stop_loss))
+
     async def cancel(self, client_order_id: str, *, symbol: str | None = None) -> Any:
         return await self._call("cancel", lambda: self.inner.cancel(client_order_id, symbol=symbol))
 

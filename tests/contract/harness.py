@@ -73,6 +73,17 @@ class SimHarness:
         for symbol in ("SIMA", "SIMB"):
             self.venue.embedded.on_bar(Bar(symbol, ts, p, p + 0.5, p - 0.5, p, 1e6, 60.0))
 
+    async def trade_through(self, low: Decimal, high: Decimal, close: Decimal) -> None:
+        """One bar of ``symbol`` spanning [low, high] and closing at ``close``; it opens at
+        the last price, or at the nearer end of the range when the market gaps."""
+        ts = self.clock.now_ns()
+        self.clock.set(ts + 60 * NS_PER_S)
+        lo, hi = float(low), float(high)
+        open_ = min(max(self.price, lo), hi)
+        bar = Bar(self.symbol, ts, open_, hi, lo, float(close), 1e6, 60.0)
+        self.venue.embedded.on_bar(bar)
+        self.price = float(close)
+
     def arm_submit_fault(self, kind: str) -> None:
         fault = {
             "rate_limit": FaultRule("rate_limit", retry_after_s=2.0),
@@ -163,7 +174,14 @@ class AlpacaHarness(LoopbackHarness):
             clock=self.clock,
             paper=True,
             symbols=["AAPL", "MSFT"],
+            oco_links=self.root / "alpaca_oco_links.jsonl",  # state/, kept across reopen()
         )
+
+    async def trade_through(self, low: Decimal, high: Decimal, close: Decimal) -> None:
+        """The loopback's current minute of ``symbol`` spans [low, high], closes at
+        ``close`` (opening at the last price, or the nearer end of the range on a gap), and
+        the minute closes: resting orders meet that bar."""
+        self.server.trade_through(self.symbol, low, high, close)
 
 
 class BinanceHarness(LoopbackHarness):

@@ -4,17 +4,22 @@ Both are orjson with Decimals as exact strings and enums as their values. Orders
 positions are encoded by hand (``*_doc``) rather than with ``attrs.asdict``: it is the hot path
 of every persisted change, and a unit test keeps the field lists in step with the classes.
 
-Snapshot (``FORMAT_VERSION`` 2; version 1, the whole-book file before the log existed, is read
-as a snapshot with ``log_n`` 0)::
+Snapshot (``FORMAT_VERSION`` 3; version 1, the whole-book file before the log existed, is read
+as a snapshot with ``log_n`` 0; version 2 has no order-type fields beyond STOP and no
+``trail_best``, read with their defaults)::
 
-    {"version": 2, "log_n": N, "cash", "next_seq", "next_order_no", "marks": {sym: price},
+    {"version": 3, "log_n": N, "cash", "next_seq", "next_order_no", "marks": {sym: price},
      "positions": [...], "orders": [...], "fills": [...], "seen_client_ids": [...],
-     "armed_stops": [...]}
+     "armed_stops": [...], "trail_best": {client_order_id: price}}
 
-Log record (one line per persisted change; absolute values, so applying one is a set)::
+Log record (one line per persisted change; absolute values, so applying one is a set;
+``trail_best`` absent in lines written before trailing stops existed)::
 
     {"n": N, "cash", "next_seq", "next_order_no", "orders": [...], "fills": [...],
-     "positions": [...], "marks": {...}, "armed": [...]}
+     "positions": [...], "marks": {...}, "armed": [...], "trail_best": {...}}
+
+Orders carry ``trail_pct``, ``oco_group`` and ``reduce_only``; an order written before they
+existed reads with their defaults (None, None, False).
 """
 
 from __future__ import annotations
@@ -28,8 +33,8 @@ import orjson
 from quantbot.domain.values import Fill, Order, OrderStatus, OrderType, Position, Side
 from quantbot.venues.sim.state import BookChanges, SimBook
 
-FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 
 _T = TypeVar("_T")
 
@@ -53,6 +58,9 @@ def order_doc(o: Order) -> dict[str, Any]:
         "avg_fill_price": _s(o.avg_fill_price),
         "created_ts_ns": o.created_ts_ns,
         "reason": o.reason,
+        "trail_pct": _s(o.trail_pct),
+        "oco_group": o.oco_group,
+        "reduce_only": o.reduce_only,
     }
 
 
@@ -89,7 +97,9 @@ _ORDER: _Converters = {
     "side": Side,
     "order_type": OrderType,
     "status": OrderStatus,
-    **dict.fromkeys(("qty", "limit_price", "stop_price", "filled_qty", "avg_fill_price"), _dec),
+    **dict.fromkeys(
+        ("qty", "limit_price", "stop_price", "filled_qty", "avg_fill_price", "trail_pct"), _dec
+    ),
 }
 _FILL: _Converters = {"side": Side, **dict.fromkeys(("qty", "price", "fee"), _dec)}
 _POSITION: _Converters = dict.fromkeys(("qty", "avg_price", "realized_pnl"), _dec)
@@ -140,6 +150,7 @@ def book_chunks(book: SimBook, log_n: int = 0, per_chunk: int = 1000) -> Iterato
     tail = {
         "seen_client_ids": sorted(book.seen_client_ids),
         "armed_stops": sorted(book.armed_stops),
+        "trail_best": {c: str(p) for c, p in sorted(book.trail_best.items())},
     }
     yield b"," + orjson.dumps(tail)[1:]
 
@@ -161,6 +172,7 @@ def loads_book(raw: bytes) -> tuple[SimBook, int]:
         marks={s: Decimal(m) for s, m in doc["marks"].items()},
         seen_client_ids=set(doc["seen_client_ids"]),
         armed_stops=set(doc["armed_stops"]),
+        trail_best={c: Decimal(p) for c, p in doc.get("trail_best", {}).items()},
     )
     return book, int(doc.get("log_n", 0))
 
@@ -181,14 +193,15 @@ def dumps_record(book: SimBook, changes: BookChanges, n: int) -> bytes:
         "positions": [position_doc(p) for p in changes.positions],
         "marks": {s: str(m) for s, m in changes.marks.items()},
         "armed": changes.armed,
+        "trail_best": {c: str(p) for c, p in changes.trail_best.items()},
     }
     return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
 
 
 def apply_record(book: SimBook, record: dict[str, Any]) -> None:
-    """Replay one log record onto ``book``. Orders come before armed stops: a stop armed in a
-    record is still working at its end (``SimBook.changes`` leaves out those that went
-    terminal), and putting a terminal order disarms it."""
+    """Replay one log record onto ``book``. Orders come before armed stops and trailing best
+    prices: those in a record are still working at its end (``SimBook.changes`` leaves out
+    those that went terminal), and putting a terminal order drops them."""
     for raw in record["orders"]:
         order = decode_order(raw)
         book.put_order(order)
@@ -204,6 +217,7 @@ def apply_record(book: SimBook, record: dict[str, Any]) -> None:
         book.positions[position.symbol] = position
     book.marks.update((s, Decimal(m)) for s, m in record["marks"].items())
     book.armed_stops.update(record["armed"])
+    book.trail_best.update((c, Decimal(p)) for c, p in record.get("trail_best", {}).items())
     book.cash = Decimal(record["cash"])
     book.next_seq = int(record["next_seq"])
     book.next_order_no = int(record["next_order_no"])

@@ -18,10 +18,31 @@ Conventions (one bar = one chance to trade, at prices the bar proves were availa
   A triggered stop is a market order from then on (the caller remembers that) and fills at
   the open of later bars. Stops keep these prices whatever the fill model, but being taker
   orders they pay the same slippage and half proxy spread as MARKET.
+- STOP_LIMIT triggers exactly like a STOP; from then on it is a LIMIT at ``limit_price``.
+  On the bar that triggers it, the trigger price is ``min(stop, open)`` for a sell
+  (``max`` for a buy: a gap through the stop triggers at the open). If that price is at or
+  better than the limit, it fills there (a taker: slippage and half the proxy spread, but
+  never worse than the limit). If not, it fills on that same bar only when the bar reached
+  the limit AFTER the trigger, which bars can prove only when it triggered at the open (a
+  gap: everything else in the bar came after); it then fills at the limit. Triggered
+  intrabar with the limit better than the stop, it waits: from the next bar on it is a
+  plain LIMIT (a gap through the limit fills at the better open).
+- TRAILING_STOP is a STOP whose ``stop_price`` the venue moves: ``best * (1 - trail_pct)``
+  for a sell, ``best * (1 + trail_pct)`` for a buy, rounded to the tick away from the market
+  (the distance is never less than the trail), where ``best`` is the highest price since it
+  was placed (a sell; the lowest for a buy), starting at the mark when it is placed. On each
+  bar the CURRENT stop is checked first (triggered and filled like a STOP, gaps at the
+  open); only then does ``ratchet`` move ``best`` with the bar's high (low) for the next
+  bar. A bar never triggers on its own new high: we do not know whether the high came
+  before the low, so the rule that never sells on a guess is the deterministic one. A
+  trailing stop placed before any price has none: its first bar only sets ``best``.
+- Gaps fill at the open for every stop type.
 - A MARKET order with a ``limit_price`` (its protection price, ``venues/base.py``) fills as
   above while that price is within it; on a bar where it would fill beyond it, what is left
   of it is cancelled instead, as a broker cancels a marketable LIMIT IOC it cannot fill
   (``beyond_protection``; the venue cancels).
+- One-cancels-other groups and reduce-only caps need the book, so the venue applies them
+  (``venue.py``) around these rules.
 - Quantity per bar is capped at ``participation_cap * volume`` rounded *down* to whole lots. When
   that rounds to zero (thin bar, big lot) nothing fills and the order keeps working: the venue
   never prints more than the bar could plausibly have given.
@@ -30,7 +51,7 @@ Conventions (one bar = one chance to trade, at prices the bar proves were availa
 from __future__ import annotations
 
 import enum
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 import attrs
 
@@ -40,6 +61,8 @@ _BPS = Decimal(10_000)
 
 
 _FOUR = Decimal(4)
+# Orders that wait for a stop price to trade (``stop_price``; a trailing stop's is moved).
+STOP_TYPES = frozenset({OrderType.STOP, OrderType.STOP_LIMIT, OrderType.TRAILING_STOP})
 
 
 class FillModel(enum.StrEnum):
@@ -109,8 +132,8 @@ def slipped(price: Decimal, side: Side, slippage_bps: Decimal, instrument: Instr
 
 
 def stop_triggered(order: Order, bar: Bar) -> bool:
-    """Did ``bar`` trade through the stop of a STOP order?"""
-    if order.order_type is not OrderType.STOP or order.stop_price is None:
+    """Did ``bar`` trade through the stop of a STOP, STOP_LIMIT or TRAILING_STOP order?"""
+    if order.order_type not in STOP_TYPES or order.stop_price is None:
         return False
     if order.side is Side.BUY:
         return to_decimal(bar.high) >= order.stop_price
@@ -132,8 +155,9 @@ def fill_price(
 ) -> Decimal | None:
     """The price ``order`` trades at on ``bar``, or None if it does not trade.
 
-    ``stop_armed`` says a STOP order was already triggered on an earlier bar, so it now
-    behaves as a market order (at the open: stops keep their rules under every fill model).
+    ``stop_armed`` says a stop order was already triggered on an earlier bar, so it now
+    behaves as a market order (at the open: stops keep their rules under every fill model),
+    or for a STOP_LIMIT as a LIMIT order.
     """
     open_ = to_decimal(bar.open)
     cost_bps = params.taker_cost_bps
@@ -141,6 +165,24 @@ def fill_price(
         return slipped(reference_price(bar, params.fill_model), order.side, cost_bps, instrument)
     if order.order_type is OrderType.LIMIT:
         return _limit_price(order, bar, open_, instrument)
+    if order.order_type is OrderType.STOP_LIMIT:
+        if stop_armed:
+            return _limit_price(order, bar, open_, instrument)
+        return _stop_limit_trigger_bar(order, bar, open_, instrument, cost_bps)
+    return _stop_price(order, bar, open_, instrument, cost_bps, stop_armed=stop_armed)
+
+
+def _stop_price(
+    order: Order,
+    bar: Bar,
+    open_: Decimal,
+    instrument: Instrument,
+    cost_bps: Decimal,
+    *,
+    stop_armed: bool,
+) -> Decimal | None:
+    """A STOP or TRAILING_STOP: a market order at the open once armed, else at the stop (or
+    the open, past it) on the bar that triggers it."""
     if stop_armed:
         return slipped(open_, order.side, cost_bps, instrument)
     stop = order.stop_price
@@ -148,6 +190,56 @@ def fill_price(
         worst = max if order.side is Side.BUY else min
         return slipped(worst(stop, open_), order.side, cost_bps, instrument)
     return None
+
+
+def _stop_limit_trigger_bar(
+    order: Order, bar: Bar, open_: Decimal, instrument: Instrument, cost_bps: Decimal
+) -> Decimal | None:
+    """A STOP_LIMIT on the bar that may trigger it (the rule in the module docstring)."""
+    stop, limit = order.stop_price, order.limit_price
+    if stop is None or limit is None or not stop_triggered(order, bar):
+        return None
+    buy = order.side is Side.BUY
+    trigger = max(stop, open_) if buy else min(stop, open_)
+    if (trigger <= limit) if buy else (trigger >= limit):  # marketable when it triggers
+        price = slipped(trigger, order.side, cost_bps, instrument)
+        return min(price, limit) if buy else max(price, limit)
+    gapped = open_ >= stop if buy else open_ <= stop  # triggered at the open: all else after
+    if not gapped:
+        return None  # triggered intrabar: whether the limit traded after it is unknown
+    reached = to_decimal(bar.low) <= limit if buy else to_decimal(bar.high) >= limit
+    return limit if reached else None
+
+
+def trailing_stop(side: Side, best: Decimal, trail_pct: Decimal, instrument: Instrument) -> Decimal:
+    """The stop of a trailing order whose best price is ``best``: ``trail_pct`` away from
+    it, on tick, rounded away from the market (never closer than the trail), at least one
+    tick."""
+    tick = instrument.tick_size
+    if side is Side.SELL:
+        steps = (best * (1 - trail_pct) / tick).to_integral_value(ROUND_FLOOR)
+    else:
+        steps = (best * (1 + trail_pct) / tick).to_integral_value(ROUND_CEILING)
+    return (max(steps, Decimal(1)) * tick).normalize() + ZERO
+
+
+def ratchet(
+    order: Order, best: Decimal | None, bar: Bar, instrument: Instrument
+) -> tuple[Decimal, Decimal] | None:
+    """A TRAILING_STOP's best price and stop after ``bar`` (call it after checking the
+    current stop against the bar): the best moves with the bar's high (a sell) or low (a
+    buy) and never back. None when nothing moved (or the order is not a trailing stop)."""
+    if order.order_type is not OrderType.TRAILING_STOP or order.trail_pct is None:
+        return None
+    if order.side is Side.SELL:
+        extreme = to_decimal(bar.high)
+        moved = best is None or extreme > best
+    else:
+        extreme = to_decimal(bar.low)
+        moved = best is None or extreme < best
+    if not moved:
+        return None
+    return extreme, trailing_stop(order.side, extreme, order.trail_pct, instrument)
 
 
 def _limit_price(order: Order, bar: Bar, open_: Decimal, instrument: Instrument) -> Decimal | None:

@@ -2,7 +2,8 @@
 
 The book is what a broker would hold: cash, positions, every order ever accepted or rejected
 (terminal ones included), every client order id ever seen, fills with their sequence numbers,
-the last marks and the STOP orders already triggered. Mutations go through methods that note
+the last marks, the stop orders already triggered and each working trailing stop's best price
+since it was placed. Mutations go through methods that note
 what they touched, so ``book.py`` can append just the change to its log (``changes``, then
 ``mark_clean`` once it is on disk) instead of rewriting the whole history.
 """
@@ -25,6 +26,7 @@ class BookChanges:
     positions: list[Position]  # positions of the symbols that filled
     marks: dict[str, Decimal]
     armed: list[str]  # stops triggered since, still working
+    trail_best: dict[str, Decimal] = attrs.field(factory=dict)  # moved since, still working
 
 
 @attrs.define
@@ -39,13 +41,16 @@ class SimBook:
     next_order_no: int = 1
     marks: dict[str, Decimal] = attrs.field(factory=dict)
     seen_client_ids: set[str] = attrs.field(factory=set)
-    armed_stops: set[str] = attrs.field(factory=set)  # STOP orders already triggered
+    armed_stops: set[str] = attrs.field(factory=set)  # stop orders already triggered
+    # working TRAILING_STOP orders -> best price since placement (sell: high, buy: low)
+    trail_best: dict[str, Decimal] = attrs.field(factory=dict)
     # symbol -> working client ids in submission order (a dict used as an ordered set)
     _working: dict[str, dict[str, None]] = attrs.field(factory=dict, init=False)
     # not yet persisted: touched order ids (ordered set), marks, armed stops, fills[_clean_fills:]
     _dirty_orders: dict[str, None] = attrs.field(factory=dict, init=False)
     _dirty_marks: set[str] = attrs.field(factory=set, init=False)
     _dirty_armed: set[str] = attrs.field(factory=set, init=False)
+    _dirty_trail: set[str] = attrs.field(factory=set, init=False)
     _clean_fills: int = attrs.field(default=0, init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -67,6 +72,7 @@ class SimBook:
         else:
             ids.pop(order.client_order_id, None)
             self.armed_stops.discard(order.client_order_id)
+            self.trail_best.pop(order.client_order_id, None)
 
     def apply_fill(self, fill: Fill) -> None:
         """Cash, position and fill history; the caller updates the order itself."""
@@ -88,12 +94,22 @@ class SimBook:
         self.armed_stops.add(client_order_id)
         self._dirty_armed.add(client_order_id)
 
+    def set_trail_best(self, client_order_id: str, price: Decimal) -> None:
+        self.trail_best[client_order_id] = price
+        self._dirty_trail.add(client_order_id)
+
     # ------------------------------------------------------------ change tracking
 
     def has_changes(self) -> bool:
-        """Orders, fills or armed stops to persist. Marks alone wait for one of these (or a
-        snapshot): they move on every bar, and writing each would cost a sync per bar."""
-        return bool(self._dirty_orders or self._dirty_armed or len(self.fills) > self._clean_fills)
+        """Orders, fills, armed stops or trailing best prices to persist. Marks alone wait for
+        one of these (or a snapshot): they move on every bar, and writing each would cost a
+        sync per bar."""
+        return bool(
+            self._dirty_orders
+            or self._dirty_armed
+            or self._dirty_trail
+            or len(self.fills) > self._clean_fills
+        )
 
     def changes(self) -> BookChanges:
         fills = self.fills[self._clean_fills :]
@@ -104,6 +120,9 @@ class SimBook:
             positions=[self.positions[s] for s in symbols],
             marks={s: self.marks[s] for s in sorted(self._dirty_marks)},
             armed=sorted(c for c in self._dirty_armed if c in self.armed_stops),
+            trail_best={
+                c: self.trail_best[c] for c in sorted(self._dirty_trail) if c in self.trail_best
+            },
         )
 
     def mark_clean(self) -> None:
@@ -111,6 +130,7 @@ class SimBook:
         self._dirty_orders.clear()
         self._dirty_marks.clear()
         self._dirty_armed.clear()
+        self._dirty_trail.clear()
         self._clean_fills = len(self.fills)
 
     # ------------------------------------------------------------ queries
@@ -140,7 +160,8 @@ class SimBook:
         """Worst-case gross notional if every working order (and ``extra``) fills.
 
         Per symbol: the larger of |position + all buys| and |position - all sells|, the
-        position at its mark and orders at their limit/stop price (market orders at the mark;
+        position at its mark and orders at their limit/stop price (an OCO group at its
+        largest leg, since only one leg fills; market orders at the mark;
         with no mark at all they count as zero until the first bar). Netting per symbol is what
         lets an order that closes a position pass even when the account is fully used.
         """
@@ -161,8 +182,15 @@ class SimBook:
         if with_extra:
             orders.append(extra)
         buys = sells = ZERO
+        oco: dict[tuple[str, Side], Decimal] = {}  # only one leg of an OCO group can fill
         for order in orders:
             notional = order.remaining_qty * (order_price(order, mark) or ZERO)
+            if order.oco_group is not None:
+                key = (order.oco_group, order.side)
+                notional -= oco.get(key, ZERO)
+                if notional <= 0:
+                    continue
+                oco[key] = oco.get(key, ZERO) + notional  # the group counts at its largest leg
             if order.side is Side.BUY:
                 buys += notional
             else:
@@ -171,9 +199,10 @@ class SimBook:
 
 
 def order_price(order: Order, mark: Decimal | None) -> Decimal | None:
-    """The price an order is valued at before it fills: its limit, its stop, or the mark."""
-    if order.order_type is OrderType.LIMIT:
+    """The price an order is valued at before it fills: its limit (a STOP_LIMIT's too), its
+    stop (a trailing stop's current one), or the mark (a trailing stop with no stop yet)."""
+    if order.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT):
         return order.limit_price
-    if order.order_type is OrderType.STOP:
-        return order.stop_price
+    if order.order_type in (OrderType.STOP, OrderType.TRAILING_STOP):
+        return order.stop_price or mark
     return mark

@@ -3,7 +3,22 @@
 Orders are checked and acknowledged at ``submit`` and fill in ``on_bar``, which the daemon
 calls when a bar arrives and before deciding on it, so an order decided on bar t fills on bar
 t+1 (see ``matching.py`` for the fill rules). The one exception is the ``close`` fill model: a
-market order fills at ``submit``, at the close of the bar it was decided on. When
+market order fills at ``submit``, at the close of the bar it was decided on.
+
+It takes every order type, OCO pairs and reduce-only orders, with these rules of its own:
+
+- Orders with the same ``oco_group`` are one-cancels-other: when one leg triggers (a stop
+  leg) or fills, even partly, the venue cancels the others in the same ``on_bar`` step, and
+  cancelling one by client id cancels the others too (as Binance and Alpaca do for an order
+  list). When one bar reaches both legs (its low through the stop, its high through the
+  take-profit), the stop-loss leg wins: within a bar, OCO take-profit (LIMIT) legs are
+  matched after every other order, so the stop leg fills and its sibling is cancelled first.
+  ``submit_oco`` books both legs or neither.
+- A ``reduce_only`` order never increases the position: at fill time its fill is capped at
+  the position it reduces (and what is left of it then cancelled); with nothing to reduce
+  (flat, or a position on its own side) it is cancelled with the reason instead of filling.
+
+When
 ``state_path`` is set, each call that changes orders or fills returns only once its change is
 on disk (``book.py``: a snapshot plus an append-only log); ``state_path=None`` keeps
 everything in memory (bench, replay).
@@ -32,6 +47,7 @@ from quantbot.domain.values import (
     OrderType,
     Position,
     Quote,
+    Side,
     SubmitOutcome,
     to_decimal,
 )
@@ -44,8 +60,11 @@ from quantbot.venues.sim.matching import (
     beyond_protection,
     checked_param,
     match,
+    ratchet,
     stop_triggered,
+    trailing_stop,
 )
+from quantbot.venues.sim.orders import oco_problem, order_from
 from quantbot.venues.sim.session import MarketClock, SessionCalendar
 
 _BPS = Decimal(10_000)
@@ -96,12 +115,14 @@ class SimVenue:
             proxy_spread_bps=proxy_spread_bps,
         )
         self.capabilities = Capabilities(
-            order_types=frozenset({OrderType.MARKET, OrderType.LIMIT, OrderType.STOP}),
+            order_types=frozenset(OrderType),  # every type, matched on bars (matching.py)
             time_in_force=frozenset({"GTC", "DAY"}),
             max_leverage=self._multiple,
             batch_cancel=True,
             has_sessions=session is not None,
             in_process=True,
+            order_lists=frozenset({"OCO"}),
+            reduce_only=True,
             # market_protection stays off: a MARKET order's limit_price is honoured
             # (matching.beyond_protection), but the cancel comes on a later bar and
             # the OMS would count the order working until its next reconcile.
@@ -182,29 +203,81 @@ class SimVenue:
 
     async def submit(self, intent: OrderIntent) -> SubmitResult:
         cid = intent.client_order_id
-        existing = self._book.orders.get(cid)
-        if cid in self._book.seen_client_ids:
-            why = reason(
-                ReasonCode.VENUE_DUPLICATE_CLIENT_ID,
-                client_order_id=cid,
-                existing_status=existing.status.value if existing else "UNKNOWN",
-            )
-            return SubmitResult(SubmitOutcome.REJECTED, None, why)
-        self._book.seen_client_ids.add(cid)
-        order = _order_from(intent, self._clock.now_ns())
+        duplicate = self._duplicate(cid)
+        if duplicate is not None:
+            return SubmitResult(SubmitOutcome.REJECTED, None, duplicate)
+        order = order_from(intent, self._clock.now_ns())
         why = self._admission(order)
-        if why is None:
-            order = attrs.evolve(order, venue_order_id=f"sim-{self._book.next_order_no}")
-            self._book.next_order_no += 1
-            outcome = SubmitOutcome.ACCEPTED
-        else:
-            order = attrs.evolve(order, status=OrderStatus.REJECTED, reason=str(why))
-            outcome = SubmitOutcome.REJECTED
-        self._book.put_order(order)
+        order = self._book_order(order, why)
         if why is None and self._params.fill_model is FillModel.CLOSE:
             self._fill_on_decision_bar(order)
         self._persist()
-        return SubmitResult(outcome, self._book.orders[cid], why)
+        return _result(self._book.orders[cid], why)
+
+    async def submit_oco(
+        self, take_profit: OrderIntent, stop_loss: OrderIntent
+    ) -> tuple[SubmitResult, SubmitResult]:
+        """Both legs booked, one-cancels-other by their ``oco_group``, or both refused (a leg
+        refused for its sibling's reason says so: check=oco, sibling=...)."""
+        pair = oco_problem(take_profit, stop_loss)
+        now = self._clock.now_ns()
+        legs: list[tuple[str, Order | None, Reason | None]] = []
+        for intent in (take_profit, stop_loss):
+            cid = intent.client_order_id
+            duplicate = self._duplicate(cid) if pair is None else None
+            if duplicate is not None:
+                legs.append((cid, None, duplicate))
+                continue
+            order = order_from(intent, now)
+            legs.append((cid, order, pair or self._admission(order)))
+        refused = next((cid for cid, _, why in legs if why is not None), None)
+        results: list[SubmitResult] = []
+        for cid, order, own in legs:
+            why = own
+            if why is None and refused is not None:
+                why = reason(
+                    ReasonCode.VENUE_REJECTED,
+                    check="oco",
+                    sibling=refused,
+                    detail="its sibling in the order list was refused",
+                )
+            if order is None:
+                results.append(SubmitResult(SubmitOutcome.REJECTED, None, why))
+                continue
+            self._book.seen_client_ids.add(cid)  # a refused pair's legs are spent ids too
+            results.append(_result(self._book_order(order, why), why))
+        self._persist()
+        return results[0], results[1]
+
+    def _duplicate(self, cid: str) -> Reason | None:
+        """Why ``cid`` cannot be used again (the venue has seen it), else marks it seen."""
+        if cid not in self._book.seen_client_ids:
+            self._book.seen_client_ids.add(cid)
+            return None
+        existing = self._book.orders.get(cid)
+        return reason(
+            ReasonCode.VENUE_DUPLICATE_CLIENT_ID,
+            client_order_id=cid,
+            existing_status=existing.status.value if existing else "UNKNOWN",
+        )
+
+    def _book_order(self, order: Order, why: Reason | None) -> Order:
+        """Put ``order`` in the book: accepted (a venue id, a trailing stop's first stop) when
+        ``why`` is None, else rejected with it."""
+        if why is not None:
+            order = attrs.evolve(order, status=OrderStatus.REJECTED, reason=str(why))
+            self._book.put_order(order)
+            return order
+        order = attrs.evolve(order, venue_order_id=f"sim-{self._book.next_order_no}")
+        self._book.next_order_no += 1
+        mark = self._book.mark_price(order.symbol)
+        if order.order_type is OrderType.TRAILING_STOP and order.trail_pct and mark is not None:
+            instrument = self._instruments[order.symbol]
+            stop = trailing_stop(order.side, mark, order.trail_pct, instrument)
+            order = attrs.evolve(order, stop_price=stop)
+            self._book.set_trail_best(order.client_order_id, mark)
+        self._book.put_order(order)
+        return order
 
     def _fill_on_decision_bar(self, order: Order) -> None:
         """``close`` model: a market order fills now at the close of the last bar seen for its
@@ -218,16 +291,22 @@ class SimVenue:
             return
         instrument = self._instruments[order.symbol]
         result = match(order, bar, instrument, self._params, stop_armed=False)
-        if result is not None and beyond_protection(order, result.price):
-            self._expire(order, result.price)
-        elif result is not None:
-            self._execute(order, result)
+        if result is not None:
+            self._take(order, result)
 
     def _admission(self, order: Order) -> Reason | None:
+        if order.order_type not in self.capabilities.order_types:
+            return reason(
+                ReasonCode.VENUE_REJECTED, check="order_type", order_type=order.order_type.value
+            )
         instrument = self._instruments.get(order.symbol)
         if instrument is None:
             return reason(ReasonCode.VENUE_UNKNOWN_SYMBOL, symbol=order.symbol)
-        return self._check_increments(order, instrument) or self._check_funds(order)
+        return (
+            _check_trail(order)
+            or self._check_increments(order, instrument)
+            or self._check_funds(order)
+        )
 
     def _check_increments(self, order: Order, instrument: Instrument) -> Reason | None:
         if order.qty <= 0 or order.qty % instrument.lot_size:
@@ -238,7 +317,8 @@ class SimVenue:
                 lot_size=str(instrument.lot_size),
             )
         # A MARKET order's limit_price is a protection cap, not a resting price: off tick is fine.
-        limit = order.limit_price if order.order_type is OrderType.LIMIT else None
+        rests = order.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT)
+        limit = order.limit_price if rests else None
         for name, price in (("limit_price", limit), ("stop_price", order.stop_price)):
             if price is not None and (price <= 0 or price % instrument.tick_size):
                 return reason(
@@ -275,11 +355,11 @@ class SimVenue:
         return None
 
     async def cancel(self, client_order_id: str, *, symbol: str | None = None) -> Order | None:
+        """The order cancelled, and with it the other legs of its OCO group."""
         order = self._book.orders.get(client_order_id)
         if order is None or not order.status.is_open:
             return order
-        canceled = attrs.evolve(order, status=OrderStatus.CANCELED)
-        self._book.put_order(canceled)
+        canceled = self._cancel(order, None)
         self._persist()
         return canceled
 
@@ -301,7 +381,8 @@ class SimVenue:
     # ------------------------------------------------------------ bars and fills
 
     def on_bar(self, bar: Bar) -> list[Fill]:
-        """Fill what ``bar`` allows, in submission order; then mark to its close."""
+        """Fill what ``bar`` allows, in submission order (OCO take-profit legs last: the
+        stop-loss leg wins a bar that reaches both); then mark to its close."""
         instrument = self._instruments.get(bar.symbol)
         if instrument is None:
             return []
@@ -314,24 +395,89 @@ class SimVenue:
         if self._session is not None and not self._session.is_open(bar.ts_ns):
             self._book.set_mark(bar.symbol, to_decimal(bar.close))
             return fills  # outside the session nothing fills; working orders wait
-        for order in self._book.working(bar.symbol):
-            armed = order.client_order_id in self._book.armed_stops
-            if not armed and stop_triggered(order, bar):
-                self._book.arm_stop(order.client_order_id)
-            result = match(order, bar, instrument, self._params, stop_armed=armed)
-            if result is not None and beyond_protection(order, result.price):
-                self._expire(order, result.price)
-            elif result is not None:
-                fills.append(self._execute(order, result))
+        working = self._book.working(bar.symbol)
+        working.sort(key=_oco_take_profit)  # stable: submission order otherwise
+        for queued in working:
+            order = self._book.orders[queued.client_order_id]  # a sibling may have ended it
+            if order.status.is_open:
+                fill = self._match_one(order, bar, instrument)
+                if fill is not None:
+                    fills.append(fill)
         self._book.set_mark(bar.symbol, to_decimal(bar.close))
         self._persist()
         return fills
+
+    def _match_one(self, order: Order, bar: Bar, instrument: Instrument) -> Fill | None:
+        cid = order.client_order_id
+        armed = cid in self._book.armed_stops
+        triggered = not armed and stop_triggered(order, bar)
+        if triggered:
+            self._book.arm_stop(cid)
+            self._cancel_siblings(order, f"oco: sibling {cid} triggered")
+        result = match(order, bar, instrument, self._params, stop_armed=armed)
+        if result is not None:
+            return self._take(order, result)
+        if not (armed or triggered):
+            self._trail(order, bar, instrument)  # after the check: never on its own new high
+        return None
+
+    def _trail(self, order: Order, bar: Bar, instrument: Instrument) -> None:
+        """Ratchet a working trailing stop with ``bar`` for the bars after it."""
+        moved = ratchet(order, self._book.trail_best.get(order.client_order_id), bar, instrument)
+        if moved is None:
+            return
+        best, stop = moved
+        self._book.set_trail_best(order.client_order_id, best)
+        if stop != order.stop_price:
+            self._book.put_order(attrs.evolve(order, stop_price=stop))
+
+    def _take(self, order: Order, result: Match) -> Fill | None:
+        """Fill ``order`` as ``result`` says, unless its protection price or its reduce-only
+        flag says otherwise; a fill cancels its OCO siblings."""
+        if beyond_protection(order, result.price):
+            self._expire(order, result.price)
+            return None
+        capped = result
+        if order.reduce_only:
+            held = self._held(order.symbol)
+            reducible = held if order.side is Side.SELL else -held
+            if reducible <= 0:
+                self._cancel(order, f"reduce_only: nothing to reduce (position {held})")
+                return None
+            if result.qty > reducible:
+                capped = Match(price=result.price, qty=reducible)
+        fill = self._execute(order, capped)
+        self._cancel_siblings(order, f"oco: sibling {order.client_order_id} filled")
+        if capped is not result:
+            filled = self._book.orders[order.client_order_id]
+            self._cancel(filled, f"reduce_only: capped at the position it reduced ({capped.qty})")
+        return fill
+
+    def _held(self, symbol: str) -> Decimal:
+        position = self._book.positions.get(symbol)
+        return position.qty if position is not None else ZERO
+
+    def _cancel(self, order: Order, why: str | None) -> Order:
+        """Cancel ``order`` (with ``why``, when the venue and not the owner ends it) and the
+        other legs of its OCO group."""
+        canceled = attrs.evolve(order, status=OrderStatus.CANCELED, reason=why or order.reason)
+        self._book.put_order(canceled)
+        self._cancel_siblings(order, f"oco: sibling {order.client_order_id} canceled")
+        return canceled
+
+    def _cancel_siblings(self, order: Order, why: str) -> None:
+        group = order.oco_group
+        if group is None:
+            return
+        for other in self._book.working(order.symbol):
+            if other.oco_group == group and other.client_order_id != order.client_order_id:
+                self._book.put_order(attrs.evolve(other, status=OrderStatus.CANCELED, reason=why))
 
     def _expire(self, order: Order, price: Decimal) -> None:
         """A protected MARKET order whose fill would pass its protection price: like the
         marketable LIMIT IOC a broker would send, what is left of it is cancelled, unfilled."""
         why = f"protection price {order.limit_price} passed: the market was at {price}"
-        self._book.put_order(attrs.evolve(order, status=OrderStatus.CANCELED, reason=why))
+        self._cancel(order, why)
 
     def _execute(self, order: Order, result: Match) -> Fill:
         seq = self._book.next_seq
@@ -382,20 +528,18 @@ class SimVenue:
         return self._book.equity()
 
 
-def _order_from(intent: OrderIntent, now_ns: int) -> Order:
-    """The venue's order for ``intent``: only the price fields its type uses are kept."""
-    is_limit = intent.order_type is OrderType.LIMIT
-    # A MARKET order's limit_price is its protection price (venues/base.py): kept as a cap.
-    keeps_limit = is_limit or intent.order_type is OrderType.MARKET
-    is_stop = intent.order_type is OrderType.STOP
-    return Order(
-        client_order_id=intent.client_order_id,
-        symbol=intent.symbol,
-        side=intent.side,
-        qty=intent.qty,
-        order_type=intent.order_type,
-        status=OrderStatus.ACCEPTED,
-        limit_price=intent.limit_price if keeps_limit else None,
-        stop_price=intent.stop_price if is_stop else None,
-        created_ts_ns=now_ns,
-    )
+def _result(order: Order, why: Reason | None) -> SubmitResult:
+    outcome = SubmitOutcome.ACCEPTED if why is None else SubmitOutcome.REJECTED
+    return SubmitResult(outcome, order, why)
+
+
+def _oco_take_profit(order: Order) -> bool:
+    """Sort key: OCO take-profit legs after everything else on a bar."""
+    return order.oco_group is not None and order.order_type is OrderType.LIMIT
+
+
+def _check_trail(order: Order) -> Reason | None:
+    trail = order.trail_pct
+    if order.order_type is not OrderType.TRAILING_STOP or (trail is not None and 0 < trail < 1):
+        return None
+    return reason(ReasonCode.VENUE_REJECTED, check="trail_pct", trail_pct=str(trail))

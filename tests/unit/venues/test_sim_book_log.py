@@ -311,14 +311,15 @@ def test_version_1_book_is_read_as_a_snapshot(tmp_path: Path) -> None:
         0,
     )
     make_venue(path)
-    assert orjson.loads(path.read_bytes())["version"] == 2
+    assert orjson.loads(path.read_bytes())["version"] == 3
 
 
 def test_hand_written_encoders_cover_every_field_and_round_trip() -> None:
     order = Order(
         "c", "AAPL", Side.SELL, D("3"), OrderType.STOP, OrderStatus.PARTIALLY_FILLED,
         limit_price=None, stop_price=D("9.50"), venue_order_id="sim-1", filled_qty=D("1"),
-        avg_fill_price=D("9.4905"), created_ts_ns=T0, reason=None,
+        avg_fill_price=D("9.4905"), created_ts_ns=T0, reason=None, trail_pct=D("0.02"),
+        oco_group="g1", reduce_only=True,
     )  # fmt: skip
     fill = Fill("f", "c", "AAPL", Side.SELL, D("1"), D("9.4905"), D("0.0095"), T0, "sim-1", 7)
     position = Position("AAPL", D("-1"), D("9.4905"), D("-0.0095"))

@@ -18,7 +18,7 @@ from quantbot.domain.values import (
     Side,
     SubmitOutcome,
 )
-from quantbot.venues.base import OrderVenue
+from quantbot.venues.base import OcoVenue, OrderVenue
 from quantbot.venues.sim import SimVenue
 
 D = Decimal
@@ -82,8 +82,10 @@ def bar(
 async def test_is_an_order_venue_with_declared_capabilities() -> None:
     venue = make_venue()
     assert isinstance(venue, OrderVenue)
+    assert isinstance(venue, OcoVenue)
     caps = venue.capabilities
-    assert caps.order_types == {OrderType.MARKET, OrderType.LIMIT, OrderType.STOP}
+    assert caps.order_types == set(OrderType)
+    assert caps.order_lists == {"OCO"} and caps.reduce_only
     assert caps.time_in_force == {"GTC", "DAY"}
     assert caps.max_leverage == D(2)
     assert caps.batch_cancel and not caps.has_sessions

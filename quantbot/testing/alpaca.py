@@ -12,8 +12,10 @@ for a bar (``alpaca_book``). Run by hand it starts at the wall-clock time and ti
 ``--tick-every`` seconds (60: it keeps pace with the wall clock, so a paper run's staleness
 checks see fresh bars). Over HTTP (no auth): ``POST /__admin/tick`` ``{"minutes": n}``,
 ``POST /__admin/clock`` ``{"is_open": b, "next_open": iso, "next_close": iso}``, ``POST
-/__admin/price`` ``{"symbol": s, "price": p}``, ``POST /__admin/refuse_cancel``
-``{"client_order_id": c}`` and ``POST``/``DELETE /__faults`` (``quantbot.testing.faults``).
+/__admin/price`` ``{"symbol": s, "price": p}``, ``POST /__admin/trade_through`` ``{"symbol":
+s, "low": l, "high": h, "close": c}`` (that minute's bar, then it closes), ``POST
+/__admin/refuse_cancel`` ``{"client_order_id": c}`` and ``POST``/``DELETE /__faults``
+(``quantbot.testing.faults``).
 Faults are armed per endpoint, named as ``"POST /v2/orders"`` or ``"GET
 /v2/orders/{order_id}"``; ``requests`` lists every API request seen, so a test can assert
 that a client did not retry.
@@ -105,6 +107,11 @@ class AlpacaServer:
     def set_price(self, symbol: str, price: Decimal | str) -> None:
         self.book.set_price(symbol, Decimal(price))
 
+    def trade_through(self, symbol: str, low: Decimal, high: Decimal, close: Decimal) -> None:
+        """The current minute of ``symbol`` spans [low, high] and closes at ``close``; then it
+        closes, and resting orders meet it (``AlpacaBook.trade_through``)."""
+        self.book.trade_through(symbol, Decimal(low), Decimal(high), Decimal(close))
+
     def refuse_cancel(self, client_order_id: str) -> None:
         """From now on the venue refuses to cancel this order (422 "not cancelable")."""
         self.book.refused_cancels.add(client_order_id)
@@ -152,6 +159,7 @@ class AlpacaServer:
         r.add_post("/__admin/clock", self._admin_clock)
         r.add_post("/__admin/refuse_cancel", self._admin_refuse)
         r.add_post("/__admin/price", self._admin_price)
+        r.add_post("/__admin/trade_through", self._admin_trade_through)
 
     # ------------------------------------------------------------ auth and faults
 
@@ -244,6 +252,15 @@ class AlpacaServer:
         self.set_price(str(body["symbol"]), str(body["price"]))
         return web.json_response({"symbol": body["symbol"], "price": str(body["price"])})
 
+    async def _admin_trade_through(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        prices = [Decimal(str(body[k])) for k in ("low", "high", "close")]
+        try:
+            self.trade_through(str(body["symbol"]), *prices)
+        except ValueError as e:
+            return web.json_response({"error": str(e)}, status=400)
+        return web.json_response(wire.clock_json(self.book))
+
     async def _admin_refuse(self, request: web.Request) -> web.Response:
         cid = str((await request.json())["client_order_id"])
         self.refuse_cancel(cid)
@@ -268,8 +285,11 @@ class AlpacaServer:
             body = await request.json()
         except ValueError:
             raise BookError(400, 40010000, "request body format is invalid") from None
+        if not isinstance(body, dict):
+            raise BookError(400, 40010000, "request body format is invalid")
         order = self.book.submit(body)
-        return web.json_response(wire.submitted_json(order, pending=self.book.pending_replies))
+        reply = wire.submitted_json(self.book, order, pending=self.book.pending_replies)
+        return web.json_response(reply)
 
     async def _orders(self, request: web.Request) -> web.Response:
         return web.json_response(wire.orders_reply(self.book, request.query))
@@ -279,7 +299,9 @@ class AlpacaServer:
         return web.json_response(wire.order_json(order))
 
     async def _order(self, request: web.Request) -> web.Response:
-        return web.json_response(wire.order_json(self.book.order(request.match_info["order_id"])))
+        order = self.book.order(request.match_info["order_id"])
+        nested = self.book if wire.wants_nested(request.query) else None
+        return web.json_response(wire.order_json(order, nested))
 
     async def _cancel(self, request: web.Request) -> web.Response:
         self.book.cancel(request.match_info["order_id"])

@@ -5,7 +5,10 @@ Time moves in whole minutes (``tick``). While the market is open each symbol has
 bar for the current minute; a tick closes it, fills what that bar allows, and starts the next
 one. Orders submitted at minute t therefore fill when bar t closes: market orders at its open,
 limit orders when its range reaches the limit (at the limit or the open, whichever is better
-for the order). Everything is a pure function of the seed, the start time and the calls made,
+for the order); stop, stop-limit and trailing-stop orders and OCO pairs as
+``alpaca_orders`` says (an OCO's stop-loss leg is ``held`` until elected, the first leg to
+fill cancels the other, canceling one cancels both; ``trade_through`` makes a minute trade a
+chosen range). Everything is a pure function of the seed, the start time and the calls made,
 so tests get the same prices and fills on every run.
 
 An IOC order (``time_in_force: "ioc"``, Alpaca's immediate-or-cancel) never waits for a bar:
@@ -28,28 +31,24 @@ from __future__ import annotations
 import random
 import uuid
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
 
 import attrs
 
+from quantbot.testing import alpaca_orders as types
+from quantbot.testing.alpaca_orders import CENT, BookError
+
+__all__ = ["CENT", "AlpacaBook", "BarRow", "BookError", "BookOrder", "PositionRow", "make_id"]
+
 NS_PER_MIN = 60 * 1_000_000_000
-CENT = Decimal("0.01")
 DEFAULT_SYMBOLS = ("AAPL", "MSFT", "IBM")
 _START_PRICES = {"AAPL": Decimal("190.00"), "MSFT": Decimal("370.00"), "IBM": Decimal("160.00")}
 _IDS = uuid.UUID("8d0c5a4e-2f1b-4c8e-9a77-5b1f0e3c2d19")  # namespace of every id it makes
-OPEN_STATUSES = frozenset({"new", "accepted", "partially_filled"})
+# "held": the passive (stop-loss) leg of an OCO, working at Alpaca until it is elected.
+OPEN_STATUSES = frozenset({"new", "accepted", "partially_filled", "held"})
 _SESSION_NS = 390 * NS_PER_MIN  # 6.5 hours, 09:30-16:00 ET
 _DAY_NS = 1440 * NS_PER_MIN
-
-
-class BookError(Exception):
-    """A refusal as Alpaca words it: HTTP status, Alpaca error code, message."""
-
-    def __init__(self, status: int, code: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
 
 
 def make_id(kind: str, n: object) -> str:
@@ -74,7 +73,7 @@ class BookOrder:
     symbol: str
     side: str  # "buy" | "sell"
     qty: Decimal
-    type: str  # "market" | "limit"
+    type: str  # "market" | "limit" | "stop" | "stop_limit" | "trailing_stop"
     time_in_force: str
     limit_price: Decimal | None
     created_ns: int
@@ -84,6 +83,15 @@ class BookOrder:
     filled_avg_price: Decimal | None = None
     filled_ns: int | None = None
     canceled_ns: int | None = None
+    # A trailing stop's is the current one, moved with ``hwm`` (its high-water mark).
+    stop_price: Decimal | None = None
+    trail_percent: Decimal | None = None
+    trail_price: Decimal | None = None
+    hwm: Decimal | None = None
+    order_class: str = ""  # "" (simple) | "oco"
+    legs: list[str] = attrs.field(factory=list)  # an OCO parent's: its stop-loss leg's id
+    parent_id: str | None = None  # an OCO leg's: its parent (the take-profit)
+    elected: bool = False  # a stop-limit whose stop traded: a limit from then on
 
     @property
     def is_open(self) -> bool:
@@ -209,8 +217,9 @@ class AlpacaBook:
 
     # ------------------------------------------------------------ orders
 
-    def submit(self, body: dict[str, object]) -> BookOrder:
-        """Accept an order (POST /v2/orders) or raise the ``BookError`` Alpaca would answer."""
+    def submit(self, body: dict[str, Any]) -> BookOrder:
+        """Accept an order (POST /v2/orders) or raise the ``BookError`` Alpaca would answer.
+        An OCO answers with its parent (the take-profit); its stop-loss leg is in ``legs``."""
         cid = str(body.get("client_order_id") or make_id("cid", len(self.orders)))
         if cid in self.by_client_id:
             raise BookError(422, 40010001, "client_order_id must be unique")
@@ -220,42 +229,94 @@ class AlpacaBook:
         side, kind, tif = body.get("side"), body.get("type"), body.get("time_in_force")
         if side not in ("buy", "sell"):
             raise BookError(422, 40010001, "side must be buy or sell")
-        if kind not in ("market", "limit"):
-            raise BookError(422, 40010001, f"order type {kind} is not supported")
         if tif not in ("day", "gtc", "ioc"):
             raise BookError(422, 40010001, "invalid time_in_force")
-        qty = _number(body.get("qty"), "qty")
+        order_class = str(body.get("order_class") or "simple")
+        if order_class not in ("simple", "oco"):
+            raise BookError(422, 40010001, f"order_class {order_class} is not supported here")
+        qty = types.number(body.get("qty"), "qty")
         if qty <= 0 or qty != qty.to_integral_value():
             raise BookError(422, 40010001, "qty must be a positive whole number of shares")
         qty = qty.quantize(Decimal(1))  # alpaca-py sends 10.0; Alpaca shows "10"
-        limit = None
-        if kind == "limit":
-            limit = _number(body.get("limit_price"), "limit_price")
-            if limit <= 0 or limit != limit.quantize(CENT):
-                raise BookError(
-                    422, 40010001, "sub-penny increment does not fulfill minimum pricing criteria"
-                )
-            limit = limit.quantize(CENT)
-        if side == "buy" and qty * (limit or self.price(symbol)) > self.buying_power():
+        base = {"client_order_id": cid, "symbol": symbol, "side": side, "qty": qty}
+        base["time_in_force"] = tif
+        if order_class == "oco":
+            return self._submit_oco(body, base)
+        terms = types.terms(body, str(kind), str(tif))
+        reserve = terms.limit_price or terms.stop_price or self.price(symbol)
+        if side == "buy" and qty * reserve > self.buying_power():
             raise BookError(403, 40310000, "insufficient buying power")
-        order = BookOrder(
-            id=make_id("order", len(self.orders)),
-            client_order_id=cid,
-            symbol=symbol,
-            side=str(side),
-            qty=qty,
-            type=str(kind),
-            time_in_force=str(tif),
-            limit_price=limit,
-            created_ns=self.now_ns,
-            status="new" if self.is_open else "accepted",
-            updated_ns=self.now_ns,
-        )
-        self.orders[order.id] = order
-        self.by_client_id[cid] = order.id
+        order = self._new_order(base, str(kind), terms)
+        if order.type == "trailing_stop":
+            order.hwm = self.price(symbol)
+            self._trail(order)
         if order.time_in_force == "ioc" and self.is_open:
             self._immediate_or_cancel(order)
         return order
+
+    def _new_order(
+        self, base: dict[str, Any], kind: str, terms: types.Terms, **extra: object
+    ) -> BookOrder:
+        """A new working order from ``base`` (client id, symbol, side, qty, time in force)."""
+        order = BookOrder(
+            id=make_id("order", len(self.orders)),
+            **base,
+            type=kind,
+            limit_price=terms.limit_price,
+            created_ns=self.now_ns,
+            status="new" if self.is_open else "accepted",
+            updated_ns=self.now_ns,
+            stop_price=terms.stop_price,
+            trail_percent=terms.trail_percent,
+            trail_price=terms.trail_price,
+            **extra,  # type: ignore[arg-type]
+        )
+        self.orders[order.id] = order
+        self.by_client_id[order.client_order_id] = order.id
+        return order
+
+    def _submit_oco(self, body: dict[str, Any], base: dict[str, Any]) -> BookOrder:
+        """Two exit legs: the take-profit limit (the parent, working) and the stop-loss (its
+        leg, ``held`` until elected), whose client id Alpaca makes up."""
+        symbol, side, qty = base["symbol"], base["side"], base["qty"]
+        oco = types.oco_terms(body, side, base["time_in_force"], self.price(symbol))
+        available = self._closable(symbol, side)
+        if qty > available:
+            raise BookError(
+                403,
+                40310000,
+                f"insufficient qty available for order (requested: {qty}, available: {available})",
+            )
+        tp_terms = types.Terms(limit_price=oco.take_profit)
+        parent = self._new_order(base, "limit", tp_terms, order_class="oco")
+        leg_terms = types.Terms(limit_price=oco.stop_limit, stop_price=oco.stop_price)
+        kind = "stop" if oco.stop_limit is None else "stop_limit"
+        leg_base = {**base, "client_order_id": make_id("leg", parent.id)}
+        leg = self._new_order(leg_base, kind, leg_terms, order_class="oco", parent_id=parent.id)
+        leg.status = "held"
+        parent.legs.append(leg.id)
+        return parent
+
+    def _closable(self, symbol: str, side: str) -> Decimal:
+        """Shares an exit on ``side`` may still close: the position less what other working
+        exits on that side already hold (an OCO's two legs hold it once)."""
+        held = self.positions.get(symbol, PositionRow()).qty
+        position = held if side == "sell" else -held
+        working = sum(
+            (
+                o.qty - o.filled_qty
+                for o in self.orders.values()
+                if o.is_open and o.symbol == symbol and o.side == side and o.parent_id is None
+            ),
+            Decimal(0),
+        )
+        return max(Decimal(0), position - working)
+
+    def group(self, order: BookOrder) -> list[BookOrder]:
+        """The other orders of ``order``'s OCO (empty for a simple order)."""
+        parent = self.orders[order.parent_id] if order.parent_id else order
+        members = [parent, *(self.orders[i] for i in parent.legs)]
+        return [o for o in members if o.id != order.id]
 
     def _immediate_or_cancel(self, order: BookOrder) -> None:
         """An IOC meets the touch now: what is marketable within its limit fills, at the touch
@@ -303,14 +364,25 @@ class AlpacaBook:
         order = self.order(order_id)
         if not order.is_open or order.client_order_id in self.refused_cancels:
             raise BookError(422, 42210000, f'order is not cancelable (status "{order.status}")')
-        order.status = "canceled"
-        order.canceled_ns = order.updated_ns = self.now_ns
+        self._end(order, "canceled")
+        for sibling in self.group(order):  # Alpaca: canceling one cancels the whole group
+            if sibling.is_open:
+                self._end(sibling, "canceled")
         return order
+
+    def _end(self, order: BookOrder, status: str) -> None:
+        order.status = status
+        order.updated_ns = max(self.now_ns, order.updated_ns)
+        if status == "canceled":
+            order.canceled_ns = order.updated_ns
 
     def cancel_all(self) -> list[tuple[BookOrder, BookError | None]]:
         """DELETE /v2/orders: every open order with what its cancel did (None: canceled)."""
         results: list[tuple[BookOrder, BookError | None]] = []
         for order in [o for o in self.orders.values() if o.is_open]:
+            if order.status == "canceled":  # with its OCO sibling, a moment ago
+                results.append((order, None))
+                continue
             try:
                 results.append((self.cancel(order.id), None))
             except BookError as e:
@@ -321,9 +393,19 @@ class AlpacaBook:
 
     def _match(self, closed: dict[str, BarRow]) -> None:
         n = 0
-        for order in [o for o in self.orders.values() if o.is_open and o.symbol in closed]:
-            price = _fill_price(order, closed[order.symbol])
+        working = [o for o in self.orders.values() if o.is_open and o.symbol in closed]
+        # An OCO's stop-loss leg is matched before its take-profit: when one bar reaches
+        # both, the stop wins (the rule that never books a profit on a guess).
+        working.sort(key=lambda o: o.parent_id is None)
+        for order in working:
+            if not order.is_open:
+                continue  # canceled with its OCO sibling on this bar
+            bar = closed[order.symbol]
+            price = self._fill_price(order, bar)
             if price is None:
+                if order.type == "trailing_stop":
+                    order.hwm = types.ratchet(order.side, order.hwm or bar.o, bar)
+                    self._trail(order)
                 continue
             qty = order.qty - order.filled_qty
             if self.fill_cap is not None:
@@ -331,6 +413,42 @@ class AlpacaBook:
             # Distinct microseconds per fill, as separate executions have at the real venue.
             self._fill(order, qty, price, self.now_ns + n * 1_000)
             n += 1
+
+    def _fill_price(self, order: BookOrder, bar: BarRow) -> Decimal | None:
+        if order.created_ns > bar.t:
+            return None  # submitted after this bar opened: the next bar decides
+        kind, side = order.type, order.side
+        if kind == "market":
+            return bar.o
+        if kind == "limit" or (kind == "stop_limit" and order.elected):
+            return types.limit_fill(side, order.limit_price, bar)  # type: ignore[arg-type]
+        if order.stop_price is None:
+            return None
+        if kind == "stop_limit":
+            limit = order.limit_price
+            price, order.elected = types.stop_limit_fill(side, order.stop_price, limit, bar)  # type: ignore[arg-type]
+            return price
+        return types.stop_trigger(side, order.stop_price, bar)
+
+    def _trail(self, order: BookOrder) -> None:
+        if order.hwm is not None:
+            order.stop_price = types.trail_stop(
+                order.side, order.hwm, order.trail_percent, order.trail_price
+            )
+
+    def trade_through(self, symbol: str, low: Decimal, high: Decimal, close: Decimal) -> None:
+        """The current minute of ``symbol`` trades every price in [low, high] and closes at
+        ``close``; it opens at the last price moved into that range (a gap opens at its
+        edge). Then the minute closes (``tick``): resting orders meet that bar."""
+        if not self.is_open:
+            raise ValueError("the market is closed: nothing trades")
+        if not low <= close <= high or low <= 0:
+            raise ValueError(f"a bar needs 0 < low <= close <= high, got {low} {close} {high}")
+        low, high, close = types.cents(low), types.cents(high), types.cents(close)
+        opening = min(max(self.price(symbol), low), high)
+        self.forming[symbol] = BarRow(self.now_ns, opening, high, low, close, 1_000)
+        self._last[symbol] = close
+        self.tick(1)
 
     def _fill(self, order: BookOrder, qty: Decimal, price: Decimal, ts: int) -> None:
         sign = 1 if order.side == "buy" else -1
@@ -351,6 +469,11 @@ class AlpacaBook:
         order.updated_ns = ts
         if order.status == "filled":
             order.filled_ns = ts
+        for sibling in (s for s in self.group(order) if s.is_open):
+            if order.status == "filled":
+                self._end(sibling, "canceled")  # one cancels the other
+            else:  # Alpaca shrinks the other leg to what is left to close
+                sibling.qty = sibling.filled_qty + order.qty - done
         self.activities.append(
             {
                 "id": f"{_compact(ts)}::{make_id('fill', len(self.activities))}",
@@ -386,33 +509,13 @@ class AlpacaBook:
         pending = sum(
             (o.qty - o.filled_qty) * (o.limit_price or self.price(o.symbol))
             for o in self.orders.values()
-            if o.is_open and o.side == "buy"
+            if o.is_open and o.side == "buy" and o.parent_id is None  # a leg holds none
         )
         return max(Decimal(0), self.equity() * self.multiplier - long_mv + short_mv - pending)
 
 
-def _fill_price(order: BookOrder, bar: BarRow) -> Decimal | None:
-    if order.created_ns > bar.t:
-        return None  # submitted after this bar opened: the next bar decides
-    if order.limit_price is None:
-        return bar.o
-    if order.side == "buy":
-        return min(order.limit_price, bar.o) if bar.low <= order.limit_price else None
-    return max(order.limit_price, bar.o) if bar.h >= order.limit_price else None
-
-
 def _cents(value: Decimal) -> Decimal:
     return value.quantize(CENT, ROUND_HALF_EVEN)
-
-
-def _number(value: object, name: str) -> Decimal:
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        raise BookError(422, 40010001, f"{name} is not a number") from None
-    if not number.is_finite():
-        raise BookError(422, 40010001, f"{name} is not a number")
-    return number
 
 
 def iso(ts_ns: int) -> str:

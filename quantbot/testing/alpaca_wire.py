@@ -36,10 +36,11 @@ def _s(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
-def submitted_json(o: BookOrder, *, pending: bool) -> dict[str, Any]:
-    """The POST /v2/orders reply: the order now, or (``pending``) as Alpaca first acknowledges
-    it, before it is routed: ``pending_new``, nothing filled; a read later shows the rest."""
-    row = order_json(o)
+def submitted_json(book: AlpacaBook, o: BookOrder, *, pending: bool) -> dict[str, Any]:
+    """The POST /v2/orders reply: the order now (an OCO's parent with its leg in ``legs``),
+    or (``pending``) as Alpaca first acknowledges it, before it is routed: ``pending_new``,
+    nothing filled; a read later shows the rest."""
+    row = order_json(o, book)
     if pending:
         row.update(
             status="pending_new",
@@ -53,7 +54,13 @@ def submitted_json(o: BookOrder, *, pending: bool) -> dict[str, Any]:
     return row
 
 
-def order_json(o: BookOrder) -> dict[str, Any]:
+def wants_nested(q: Mapping[str, str]) -> bool:
+    return q.get("nested", "").lower() in ("true", "1")
+
+
+def order_json(o: BookOrder, book: AlpacaBook | None = None) -> dict[str, Any]:
+    """One order; given the ``book`` (a nested reply), an OCO parent carries its leg."""
+    legs = [order_json(book.orders[i]) for i in o.legs] if book is not None and o.legs else None
     return {
         "id": o.id,
         "client_order_id": o.client_order_id,
@@ -74,19 +81,19 @@ def order_json(o: BookOrder) -> dict[str, Any]:
         "qty": str(o.qty),
         "filled_qty": str(o.filled_qty),
         "filled_avg_price": _s(o.filled_avg_price),
-        "order_class": "",
+        "order_class": o.order_class,
         "order_type": o.type,
         "type": o.type,
         "side": o.side,
         "time_in_force": o.time_in_force,
         "limit_price": _s(o.limit_price),
-        "stop_price": None,
+        "stop_price": _s(o.stop_price),
         "status": o.status,
         "extended_hours": False,
-        "legs": None,
-        "trail_percent": None,
-        "trail_price": None,
-        "hwm": None,
+        "legs": legs,
+        "trail_percent": _s(o.trail_percent),
+        "trail_price": _s(o.trail_price),
+        "hwm": _s(o.hwm),
     }
 
 
@@ -231,8 +238,10 @@ def bars_of(book: AlpacaBook, symbol: str) -> list[BarRow]:
 
 
 def orders_reply(book: AlpacaBook, q: Mapping[str, str]) -> list[dict[str, Any]]:
-    """GET /v2/orders: status open|closed|all, symbols, after/until, direction, limit."""
+    """GET /v2/orders: status open|closed|all, symbols, after/until, direction, limit,
+    nested (an OCO's leg under its parent instead of a row of its own)."""
     status = q.get("status", "open")
+    nested = wants_nested(q)
     symbols = set(q["symbols"].split(",")) if q.get("symbols") else None
     after = parse_time(q["after"]) if q.get("after") else None
     until = parse_time(q["until"]) if q.get("until") else None
@@ -243,10 +252,12 @@ def orders_reply(book: AlpacaBook, q: Mapping[str, str]) -> list[dict[str, Any]]
         and (symbols is None or o.symbol in symbols)
         and (after is None or o.created_ns > after)
         and (until is None or o.created_ns < until)
+        and not (nested and o.parent_id)
     ]
     if q.get("direction", "desc") == "desc":
         rows.reverse()
-    return [order_json(o) for o in rows[: min(int(q.get("limit", 50)), 500)]]
+    shown = rows[: min(int(q.get("limit", 50)), 500)]
+    return [order_json(o, book if nested else None) for o in shown]
 
 
 def cancel_all_reply(book: AlpacaBook) -> list[dict[str, Any]]:

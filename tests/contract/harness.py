@@ -174,7 +174,14 @@ class AlpacaHarness(LoopbackHarness):
             clock=self.clock,
             paper=True,
             symbols=["AAPL", "MSFT"],
+            oco_links=self.root / "alpaca_oco_links.jsonl",  # state/, kept across reopen()
         )
+
+    async def trade_through(self, low: Decimal, high: Decimal, close: Decimal) -> None:
+        """The loopback's current minute of ``symbol`` spans [low, high], closes at
+        ``close`` (opening at the last price, or the nearer end of the range on a gap), and
+        the minute closes: resting orders meet that bar."""
+        self.server.trade_through(self.symbol, low, high, close)
 
 
 class BinanceHarness(LoopbackHarness):

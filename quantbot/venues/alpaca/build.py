@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from quantbot.clock import Clock
 from quantbot.venues.access import credentials, import_failed, paper_or_live
+from quantbot.venues.alpaca.legs import FILE_NAME as OCO_LINKS  # no SDK in it
 from quantbot.venues.base import OrderVenue
 from quantbot.venues.registry import BarSource, VenuePackage
 
@@ -43,6 +44,7 @@ def build(
         clock=clock,
         paper=settings.paper,
         symbols=list(config.market.symbols),
+        oco_links=state_dir / OCO_LINKS,
     )
 
 

@@ -18,13 +18,22 @@ from typing import Any
 from alpaca.data.models import Bar as AlpacaBar
 from alpaca.data.models import Quote as AlpacaQuote
 from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
-from alpaca.trading.enums import OrderSide, PositionSide, TimeInForce
+from alpaca.trading.enums import OrderClass, OrderSide, PositionSide, TimeInForce
 from alpaca.trading.enums import OrderStatus as AlpacaStatus
 from alpaca.trading.models import Clock as AlpacaClock
 from alpaca.trading.models import Order as AlpacaOrder
 from alpaca.trading.models import Position as AlpacaPosition
 from alpaca.trading.models import TradeAccount, TradeActivity
-from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
+from alpaca.trading.requests import (
+    LimitOrderRequest,
+    MarketOrderRequest,
+    OrderRequest,
+    StopLimitOrderRequest,
+    StopLossRequest,
+    StopOrderRequest,
+    TakeProfitRequest,
+    TrailingStopOrderRequest,
+)
 
 from quantbot.domain.errors import VenueBrokerState, VenueRejected, VenueSchemaError
 from quantbot.domain.reasons import Reason, ReasonCode, reason
@@ -46,16 +55,14 @@ from quantbot.venues.base import Account, MarketClock
 VENUE = "alpaca"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-# Alpaca's order types quantbot does not send are mapped to the nearest one it models, so an
-# order placed by hand on the same account is still seen (and adopted) rather than breaking
-# every read of the open orders.
 _TYPES = {
     "market": OrderType.MARKET,
     "limit": OrderType.LIMIT,
     "stop": OrderType.STOP,
-    "stop_limit": OrderType.LIMIT,
-    "trailing_stop": OrderType.STOP,
+    "stop_limit": OrderType.STOP_LIMIT,
+    "trailing_stop": OrderType.TRAILING_STOP,
 }
+_HUNDRED = Decimal(100)  # Alpaca's trail_percent is a percent; quantbot's trail_pct a fraction
 _UNITS = {"Min": (TimeFrameUnit.Minute, 60), "Hour": (TimeFrameUnit.Hour, 3600)}
 _UNITS["Day"] = (TimeFrameUnit.Day, 86_400)
 _TERMINAL = {
@@ -112,7 +119,17 @@ def status(order: AlpacaOrder, filled: Decimal) -> OrderStatus:
     return OrderStatus.PARTIALLY_FILLED if filled > 0 else OrderStatus.ACCEPTED
 
 
-def order(o: AlpacaOrder) -> Order:
+def _price(value: object, what: str) -> Decimal | None:
+    return dec(value, what) if value is not None else None
+
+
+def order(
+    o: AlpacaOrder, *, client_order_id: str | None = None, oco_group: str | None = None
+) -> Order:
+    """``o`` as quantbot's ``Order``, named ``client_order_id`` when quantbot knows it by
+    another id than Alpaca does (an OCO's stop-loss leg). A trailing stop's ``stop_price`` is
+    the one working now; one that trails by dollars (``trail_price``, placed by hand) has no
+    ``trail_pct``."""
     if o.qty is None or o.symbol is None or o.side is None:
         raise VenueSchemaError(
             f"order {o.id} has no qty/symbol/side (notional or multi-leg orders are not modelled)",
@@ -124,20 +141,27 @@ def order(o: AlpacaOrder) -> Order:
         raise VenueSchemaError(f"order {o.id} has unknown type {kind!r}", venue=VENUE)
     filled = dec(o.filled_qty or 0, "filled_qty")
     avg = o.filled_avg_price
+    trail = _price(o.trail_percent, "trail_percent")
     return Order(
-        client_order_id=o.client_order_id,
+        client_order_id=client_order_id or o.client_order_id,
         symbol=o.symbol,
         side=Side.BUY if o.side == OrderSide.BUY else Side.SELL,
         qty=dec(o.qty, "qty"),
         order_type=order_type,
         status=status(o, filled),
-        limit_price=dec(o.limit_price, "limit_price") if o.limit_price is not None else None,
-        stop_price=dec(o.stop_price, "stop_price") if o.stop_price is not None else None,
+        limit_price=_price(o.limit_price, "limit_price"),
+        stop_price=_price(o.stop_price, "stop_price"),
         venue_order_id=str(o.id),
         filled_qty=filled,
         avg_fill_price=dec(avg, "filled_avg_price") if avg is not None and filled else None,
         created_ts_ns=ns(o.created_at),
+        trail_pct=(trail / _HUNDRED).normalize() if trail is not None else None,
+        oco_group=oco_group,
     )
+
+
+def is_oco(o: AlpacaOrder) -> bool:
+    return o.order_class == OrderClass.OCO
 
 
 def fill(a: TradeActivity, client_order_id: str) -> Fill:
@@ -217,22 +241,62 @@ def protection_limit(intent: OrderIntent, tick: Decimal) -> Decimal:
     return (intent.limit_price / tick).to_integral_value(rounding) * tick
 
 
-def order_request(intent: OrderIntent, tick: Decimal) -> MarketOrderRequest | LimitOrderRequest:
-    """The SDK request for ``intent``. DAY orders: what the strategy decided today should not
-    work unseen into another session. A protected MARKET intent goes as a marketable limit
-    IOC at its protection price (``protection_limit``): it fills what it can now, never
-    beyond that price, and never rests. The SDK's fields are floats; whole shares and cent
-    prices survive that exactly."""
-    fields: dict[str, Any] = {
+def _fields(intent: OrderIntent, tif: TimeInForce) -> dict[str, Any]:
+    return {
         "symbol": intent.symbol,
         "qty": float(intent.qty),
         "side": OrderSide.BUY if intent.side is Side.BUY else OrderSide.SELL,
-        "time_in_force": TimeInForce.DAY,
+        "time_in_force": tif,
         "client_order_id": intent.client_order_id,
     }
+
+
+def order_request(intent: OrderIntent, tick: Decimal) -> OrderRequest:
+    """The SDK request for ``intent``. MARKET and LIMIT go as DAY orders: what the strategy
+    decided today should not work unseen into another session. Stops (STOP, STOP_LIMIT,
+    TRAILING_STOP with ``trail_percent`` = ``trail_pct`` x 100) protect a position and go
+    GTC, so they keep working overnight. A protected MARKET intent goes as a marketable
+    limit IOC at its protection price (``protection_limit``): it fills what it can now,
+    never beyond that price, and never rests. The SDK's fields are floats; whole shares and
+    cent prices survive that exactly."""
+    kind = intent.order_type
     if is_protected(intent):
-        fields["time_in_force"] = TimeInForce.IOC
+        fields = _fields(intent, TimeInForce.IOC)
         return LimitOrderRequest(**fields, limit_price=float(protection_limit(intent, tick)))
-    if intent.order_type is OrderType.LIMIT and intent.limit_price is not None:
-        return LimitOrderRequest(**fields, limit_price=float(intent.limit_price))
-    return MarketOrderRequest(**fields)
+    if kind in (OrderType.MARKET, OrderType.LIMIT):
+        fields = _fields(intent, TimeInForce.DAY)
+        if kind is OrderType.MARKET:
+            return MarketOrderRequest(**fields)
+        return LimitOrderRequest(**fields, limit_price=_float(intent.limit_price, intent))
+    fields = _fields(intent, TimeInForce.GTC)
+    if kind is OrderType.STOP:
+        return StopOrderRequest(**fields, stop_price=_float(intent.stop_price, intent))
+    if kind is OrderType.STOP_LIMIT:
+        stop, limit = _float(intent.stop_price, intent), _float(intent.limit_price, intent)
+        return StopLimitOrderRequest(**fields, stop_price=stop, limit_price=limit)
+    if intent.trail_pct is None:  # OrderIntent refuses to exist without it
+        raise ValueError(f"{intent.client_order_id}: TRAILING_STOP without trail_pct")
+    percent = float((intent.trail_pct * 100).normalize())
+    return TrailingStopOrderRequest(**fields, trail_percent=percent)
+
+
+def oco_request(take_profit: OrderIntent, stop_loss: OrderIntent) -> LimitOrderRequest:
+    """One OCO order (Alpaca: exit orders only): the take-profit limit is the order itself
+    (our take-profit client id), the stop-loss its leg (a stop-limit when it has a limit
+    price), GTC like every protective order."""
+    stop_limit = stop_loss.limit_price if stop_loss.order_type is OrderType.STOP_LIMIT else None
+    return LimitOrderRequest(
+        **_fields(take_profit, TimeInForce.GTC),
+        order_class=OrderClass.OCO,
+        take_profit=TakeProfitRequest(limit_price=_float(take_profit.limit_price, take_profit)),
+        stop_loss=StopLossRequest(
+            stop_price=_float(stop_loss.stop_price, stop_loss),
+            limit_price=float(stop_limit) if stop_limit is not None else None,
+        ),
+    )
+
+
+def _float(value: Decimal | None, intent: OrderIntent) -> float:
+    if value is None:  # OrderIntent refuses to exist without it; a bug if it happens
+        raise ValueError(f"{intent.client_order_id}: {intent.order_type} without its price")
+    return float(value)

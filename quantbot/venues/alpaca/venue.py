@@ -12,13 +12,19 @@ What it promises beyond the protocol:
   because ``Capabilities.market_protection``) goes as a limit IOC at that price: it never
   fills beyond it and never rests, and one that ends with nothing filled is REJECTED at once;
 - fills come from the account's FILL activities: ``fill_id`` is the activity id and ``seq``
-  is derived from its transaction time (``convert.fill_seq``), so both survive a restart.
+  is derived from its transaction time (``convert.fill_seq``), so both survive a restart;
+- STOP, STOP_LIMIT and TRAILING_STOP go as Alpaca's own types (GTC), and an exit pair as
+  one OCO order (``submit_oco``): the take-profit is the order Alpaca knows by our client id,
+  the stop-loss its leg, which Alpaca names itself. ``legs.OcoLinks`` (a file under
+  ``state/``, written before the send) keeps our stop-loss id, so every read (by client id,
+  open orders, cancels, fills) names that leg by our id, after a restart too.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -30,7 +36,7 @@ from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import QueryOrderStatus
 from alpaca.trading.models import Order as AlpacaOrder
 from alpaca.trading.models import TradeActivity
-from alpaca.trading.requests import GetOrdersRequest
+from alpaca.trading.requests import GetOrderByIdRequest, GetOrdersRequest
 from loguru import logger
 
 from quantbot.clock import Clock
@@ -65,6 +71,7 @@ from quantbot.venues.alpaca.errors import (
     translated,
 )
 from quantbot.venues.alpaca.executor import SdkExecutor, bounded
+from quantbot.venues.alpaca.legs import OcoLink, OcoLinks
 from quantbot.venues.base import (
     Account,
     CancelFailure,
@@ -105,7 +112,10 @@ class AlpacaVenue:
         clock: Clock,
         paper: bool,
         symbols: list[str],
+        oco_links: Path | None = None,
     ) -> None:
+        """``oco_links``: the file that keeps our stop-loss id of each OCO (``legs``); None
+        keeps them in memory only (a new adapter then no longer knows the stop legs)."""
         self.name = NAME
         self._settings = settings
         self._clock = clock
@@ -124,11 +134,24 @@ class AlpacaVenue:
         self._sdk = SdkExecutor(NAME)
         self._instruments: dict[str, Instrument] = {}
         self._client_ids: dict[str, str] = {}  # venue order id -> client order id
+        self._links = OcoLinks(oco_links)
+        # Alpaca's id of an OCO's stop-loss leg -> our stop-loss client id (from ``_links``)
+        self._leg_names: dict[str, str] = {}
         self._cancels = Canceller(self._call, self._trading, self._order, self._client_ids)
         self.cancel_failures: tuple[CancelFailure, ...] = ()  # from the last cancel_all
         self.embedded: EmbeddedVenue | None = None  # a broker's market moves on its own
         self.capabilities = Capabilities(
-            order_types=frozenset({OrderType.MARKET, OrderType.LIMIT}),
+            order_types=frozenset(
+                {
+                    OrderType.MARKET,
+                    OrderType.LIMIT,
+                    OrderType.STOP,
+                    OrderType.STOP_LIMIT,
+                    OrderType.TRAILING_STOP,
+                }
+            ),
+            order_lists=frozenset({"OCO"}),  # Alpaca's oco order class (exits only)
+            reduce_only=False,
             time_in_force=frozenset({"DAY", "GTC", "IOC"}),
             max_leverage=Decimal(1),  # until connect() has read the account's multiplier
             batch_cancel=True,
@@ -145,10 +168,26 @@ class AlpacaVenue:
     async def _call(self, fn: Any, *args: Any) -> Any:
         return await self._sdk.call(partial(fn, *args))
 
-    def _order(self, raw: AlpacaOrder) -> Order:
-        result = convert.order(raw)
-        self._client_ids[str(raw.id)] = raw.client_order_id
+    def _order(self, raw: AlpacaOrder, group: str | None = None) -> Order:
+        """``raw`` by our client id (an OCO's stop leg by ours, not Alpaca's)."""
+        cid = self._leg_names.get(str(raw.id), raw.client_order_id)
+        link = self._links.by_parent(cid) or self._links.by_stop(cid)
+        if link is not None:
+            group = link.oco_group
+        elif group is None and convert.is_oco(raw) and raw.legs:
+            group = raw.client_order_id  # an OCO placed by hand: its parent names it
+        result = convert.order(raw, client_order_id=cid, oco_group=group)
+        self._client_ids[str(raw.id)] = cid
         return result
+
+    def _orders(self, raw: AlpacaOrder) -> list[Order]:
+        """``raw`` and its legs (an OCO read nested), parent first."""
+        link = self._links.by_parent(raw.client_order_id)
+        for leg in raw.legs or ():
+            if link is not None and leg.type is not None and leg.type.value.startswith("stop"):
+                self._leg_names[str(leg.id)] = link.stop_loss
+        parent = self._order(raw)
+        return [parent, *(self._order(leg, parent.oco_group) for leg in raw.legs or ())]
 
     # ------------------------------------------------------------ lifecycle
 
@@ -209,6 +248,74 @@ class AlpacaVenue:
             return await self._immediate_outcome(raw, Decimal(str(request.limit_price)))
         return SubmitResult(SubmitOutcome.ACCEPTED, self._order(raw), None)
 
+    async def submit_oco(
+        self, take_profit: OrderIntent, stop_loss: OrderIntent
+    ) -> tuple[SubmitResult, SubmitResult]:
+        """Both exit legs as one OCO order: one answer per leg, in order. The link from the
+        take-profit's id to the stop-loss's is made durable before the send, so an answer
+        lost in transit (UNKNOWN) is resolved by either id later, by any adapter."""
+        why = self._oco_refusal(take_profit, stop_loss)
+        if why is not None:
+            refused = SubmitResult(SubmitOutcome.REJECTED, None, why)
+            return refused, refused
+        request = convert.oco_request(take_profit, stop_loss)
+        tp_id, sl_id = take_profit.client_order_id, stop_loss.client_order_id
+        self._links.add(OcoLink(tp_id, sl_id, take_profit.oco_group))
+        try:
+            raw = await self._call(self._trading.submit_order, request)
+        except DuplicateClientOrderId:
+            return await self._resolve_duplicate(tp_id), await self._resolve_duplicate(sl_id)
+        except (VenueRejected, VenueBrokerState) as e:
+            return (
+                SubmitResult(SubmitOutcome.REJECTED, None, convert.rejection(e, take_profit)),
+                SubmitResult(SubmitOutcome.REJECTED, None, convert.rejection(e, stop_loss)),
+            )
+        parent, leg = await self._oco_pair(raw)
+        return (
+            SubmitResult(SubmitOutcome.ACCEPTED, parent, None),
+            SubmitResult(SubmitOutcome.ACCEPTED, leg, None),
+        )
+
+    def _oco_refusal(self, take_profit: OrderIntent, stop_loss: OrderIntent) -> Reason | None:
+        """What Alpaca's OCO cannot be, refused without asking (nothing is sent): a
+        take-profit that is not a LIMIT, a stop-loss that is not a STOP or STOP_LIMIT (Alpaca
+        takes no trailing stop in an OCO), or two legs that are not one exit."""
+        for intent in (take_profit, stop_loss):
+            why = self._local_refusal(intent)
+            if why is not None:
+                return why
+        legs = (take_profit.order_type, stop_loss.order_type)
+        if legs[0] is not OrderType.LIMIT or legs[1] not in (OrderType.STOP, OrderType.STOP_LIMIT):
+            return reason(
+                ReasonCode.VENUE_REJECTED,
+                check="order_type",
+                order_class="oco",
+                legs=f"{legs[0].value}+{legs[1].value}",
+            )
+        pairs = {
+            "symbol": (take_profit.symbol, stop_loss.symbol),
+            "side": (take_profit.side, stop_loss.side),
+            "qty": (take_profit.qty, stop_loss.qty),
+            "oco_group": (take_profit.oco_group, stop_loss.oco_group),
+        }
+        for field, (a, b) in pairs.items():
+            if a != b:
+                return reason(ReasonCode.VENUE_REJECTED, check="oco", field=field)
+        return None
+
+    async def _oco_pair(self, raw: AlpacaOrder) -> tuple[Order, Order]:
+        """(take-profit, stop-loss) of the OCO whose parent is ``raw``; read again, nested,
+        when the reply did not carry the leg."""
+        if not raw.legs:
+            nested = GetOrderByIdRequest(nested=True)
+            raw = await self._call(self._trading.get_order_by_id, str(raw.id), nested)
+        orders = self._orders(raw)
+        if len(orders) != 2:
+            raise VenueSchemaError(
+                f"OCO {raw.client_order_id} has {len(orders) - 1} legs, not 1", venue=NAME
+            )
+        return orders[0], orders[1]
+
     async def _immediate_outcome(self, raw: AlpacaOrder, price: Decimal) -> SubmitResult:
         """A protected MARKET order (a limit IOC at ``price``) is over as soon as Alpaca has
         routed it. Alpaca often answers the POST before that (``pending_new``), so an order
@@ -260,11 +367,16 @@ class AlpacaVenue:
         return SubmitResult(SubmitOutcome.ACCEPTED, found, why)
 
     async def order_by_client_id(self, client_order_id: str) -> Order | None:
+        """By our id; an OCO's stop-loss leg through its parent (the take-profit's id)."""
+        link = self._links.by_stop(client_order_id)
+        parent_id = link.take_profit if link is not None else client_order_id
         try:
-            raw = await self._call(self._trading.get_order_by_client_id, client_order_id)
+            raw = await self._call(self._trading.get_order_by_client_id, parent_id)
         except NotFound:
             return None
-        return self._order(raw)
+        if link is None:
+            return self._order(raw)
+        return (await self._oco_pair(raw))[1]
 
     async def cancel(self, client_order_id: str, *, symbol: str | None = None) -> Order | None:
         order = await self.order_by_client_id(client_order_id)
@@ -276,7 +388,10 @@ class AlpacaVenue:
         """Cancel every working order (of ``symbol``). Orders Alpaca refused to cancel are not
         returned; they are logged and kept in ``cancel_failures`` (and are still open, so the
         caller's next look at the open orders finds them)."""
-        working = await self.open_orders() if symbol is not None else []
+        # Read first when cancelling one symbol (Alpaca's cancel-all takes none) or when OCOs
+        # were sent: the read names their stop legs by our ids in what comes back.
+        read_first = symbol is not None or len(self._links) > 0
+        working = await self.open_orders() if read_first else []
         canceled, failures = await self._cancels.all(symbol, working)
         for failure in failures:
             logger.warning("alpaca: cancel refused: {}", failure)
@@ -284,12 +399,13 @@ class AlpacaVenue:
         return canceled
 
     async def open_orders(self) -> list[Order]:
-        query = GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=MAX_OPEN_ORDERS)
+        """Nested, so an OCO's stop leg comes with its parent and is named by our id."""
+        query = GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=MAX_OPEN_ORDERS, nested=True)
         rows = await self._call(self._trading.get_orders, query)
         if len(rows) >= MAX_OPEN_ORDERS:
             # A partial list would make reconciliation adopt or miss orders: refuse it.
             raise VenueSchemaError(f"{len(rows)}+ open orders: more than one page", venue=NAME)
-        return [self._order(raw) for raw in rows]
+        return [o for raw in rows for o in self._orders(raw) if o.status.is_open]
 
     # ------------------------------------------------------------ fills and account
 
@@ -319,9 +435,27 @@ class AlpacaVenue:
     async def _client_id(self, order_id: str) -> str:
         cid = self._client_ids.get(order_id)
         if cid is None:
-            self._order(await self._call(self._trading.get_order_by_id, order_id))
+            raw = await self._call(self._trading.get_order_by_id, order_id)
+            if convert.is_oco(raw) and self._links.by_parent(raw.client_order_id) is None:
+                await self._learn_legs(order_id)  # a stop leg of ours, read on its own
+            self._order(raw)
             cid = self._client_ids[order_id]
         return cid
+
+    async def _learn_legs(self, leg_id: str) -> None:
+        """Read the parents of our OCOs (nested) until one has the leg ``leg_id``: a leg
+        read on its own does not say its parent (a new adapter meets this in the fills)."""
+        named = set(self._client_ids.values())
+        for link in self._links.links():
+            if leg_id in self._leg_names:
+                return
+            if link.stop_loss in named:
+                continue  # its leg is known already
+            try:
+                raw = await self._call(self._trading.get_order_by_client_id, link.take_profit)
+            except NotFound:
+                continue  # never reached Alpaca
+            await self._oco_pair(raw)
 
     async def positions(self) -> dict[str, Position]:
         rows = await self._call(self._trading.get_all_positions)

@@ -76,7 +76,7 @@ REFUSALS = [
     ({"symbol": "ZZZZ"}, 422, 40010001, 'asset "ZZZZ" not found'),
     ({"qty": "100000"}, 403, 40310000, "insufficient buying power"),
     ({"qty": "1.5"}, 422, 40010001, "whole number"),
-    ({"type": "limit", "limit_price": "150.001"}, 422, 40010001, "sub-penny"),
+    ({"type": "limit", "limit_price": "150.001"}, 422, 42210000, "sub-penny"),  # Alpaca docs
     ({"time_in_force": "fok"}, 422, 40010001, "time_in_force"),
 ]
 

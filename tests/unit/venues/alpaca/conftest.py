@@ -6,6 +6,7 @@ loop, which is free while the test awaits the adapter."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -26,6 +27,7 @@ class Loopback:
         secret: str = TEST_SECRET,
         timeout_s: float = 2.0,
         symbols: tuple[str, ...] = ("AAPL", "MSFT"),
+        oco_links: Path | None = None,
     ) -> AlpacaVenue:
         settings = AlpacaConfig(base_url=self.url, data_url=self.url, timeout_s=timeout_s)
         return AlpacaVenue(
@@ -35,6 +37,7 @@ class Loopback:
             clock=ServerClock(self.server),
             paper=True,
             symbols=list(symbols),
+            oco_links=oco_links,
         )
 
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import aiohttp
 import pytest
 
 from quantbot.testing import alpaca_wire as wire
-from quantbot.testing.alpaca import DEFAULT_START_NS
+from quantbot.testing.alpaca import DEFAULT_START_NS, AlpacaServer
 from quantbot.testing.alpaca_book import AlpacaBook, BookError, BookOrder
 
 D = Decimal
@@ -284,3 +285,21 @@ def test_day_legs_expire_together_at_the_close(book: AlpacaBook) -> None:
 def test_trade_through_refuses_a_bar_that_is_not_one(book: AlpacaBook) -> None:
     with pytest.raises(ValueError, match="low <= close <= high"):
         book.trade_through("AAPL", D("101"), D("100"), D("100.5"))
+
+
+async def test_a_hand_run_server_trades_a_bar_through_over_http() -> None:
+    server = AlpacaServer()
+    port = await server.start()
+    url = f"http://127.0.0.1:{port}/__admin/trade_through"
+    try:
+        async with aiohttp.ClientSession() as session:
+            bar = {"symbol": "AAPL", "low": "180.5", "high": "190", "close": "185"}
+            async with session.post(url, json=bar) as ok:
+                assert ok.status == 200
+            async with session.post(url, json={**bar, "close": "200"}) as bad:
+                assert bad.status == 400
+                assert "low <= close <= high" in (await bad.json())["error"]
+    finally:
+        await server.stop()
+    last = server.book.bars["AAPL"][-1]
+    assert (last.low, last.h, last.c) == (D("180.50"), D("190.00"), D("185.00"))

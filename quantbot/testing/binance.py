@@ -36,6 +36,8 @@ import json
 import socket
 import struct
 import sys
+from decimal import Decimal
+from typing import ClassVar
 
 from aiohttp import web
 
@@ -69,6 +71,12 @@ def _json(data: object, status: int = 200, **headers: str) -> web.Response:
 class BinanceServer:
     """One spot account behind Binance's REST protocol, with per-endpoint fault injection."""
 
+    # The endpoints that take new orders, and the params naming their client ids.
+    NEW_ORDER_IDS: ClassVar[dict[tuple[str, str], tuple[str, ...]]] = {
+        _NEW_ORDER: ("newClientOrderId",),
+        ("POST", "/api/v3/orderList/oco"): ("aboveClientOrderId", "belowClientOrderId"),
+    }
+
     def __init__(
         self,
         *,
@@ -88,8 +96,8 @@ class BinanceServer:
         self.skew_resync_fixes = True
         self._runner: web.AppRunner | None = None
         self.port = 0
-        # Every newClientOrderId a POST /api/v3/order carried, answered or not (tests assert
-        # that none is ever sent twice).
+        # Every client order id a new order carried (POST /api/v3/order, each leg of an
+        # order list), answered or not (tests assert that none is ever sent twice).
         self.client_ids_sent: list[str] = []
         # A look-up (GET /api/v3/order) of an order taken less than this long ago (wall
         # clock) answers "Order does not exist." although the order exists and may fill.
@@ -109,6 +117,14 @@ class BinanceServer:
     def tick(self, minutes: int = 1) -> list[bk.Trade]:
         """Close ``minutes`` 1m candles, filling the resting LIMITs they cross."""
         return self.book.tick(minutes)
+
+    def trade_through(
+        self, symbol: str, low: Decimal, high: Decimal, close: Decimal
+    ) -> list[bk.Trade]:
+        """Close the next candle of ``symbol`` (Binance's id, or ccxt's ``ETH/USDT`` or
+        ``ETH/USDT:USDT``) over ``low..high``, ending at ``close`` (``BinanceBook``'s)."""
+        market_id = symbol.split(":", maxsplit=1)[0].replace("/", "")
+        return self.book.trade_through(market_id, low, high, close)
 
     def skew(self, ms: int, *, resync_fixes: bool = True) -> None:
         """Run the clock that ``timestamp``/``recvWindow`` are checked against ``ms`` ahead of
@@ -191,10 +207,11 @@ class BinanceServer:
         self, method: str, path: str, params: dict[str, str], fault: Fault | None
     ) -> web.Response | None:
         """Note a new order's client id; a ``late_visibility`` fault hides the order."""
-        if (method, path) != _NEW_ORDER:
+        keys = self.NEW_ORDER_IDS.get((method, path))
+        if keys is None:
             return None
-        self.client_ids_sent.append(params.get("newClientOrderId", ""))
-        if fault is not None and fault.kind == "late_visibility":
+        self.client_ids_sent.extend(params.get(k, "") for k in keys)
+        if (method, path) == _NEW_ORDER and fault is not None and fault.kind == "late_visibility":
             return self._hide(params, fault)
         return None
 

@@ -1,10 +1,14 @@
 """The stateful book behind the Binance loopback server: markets, a seeded price path,
 balances, orders and trades, with Binance's own error codes.
 
-Prices move only when the book is told to (``advance_to``/``tick``), one 1m candle at a time,
-so tests are deterministic: a market order fills at once at the current ask or bid, a
-resting LIMIT fills at its price when a closed candle crosses it; orders fill whole, never
-partially. Commission is charged in
+Prices move only when the book is told to (``advance_to``/``tick``, or ``trade_through`` for
+a candle of a given range), one 1m candle at a time, so tests are deterministic: a market
+order fills at once at the current ask or bid, a resting LIMIT fills at its price when a
+closed candle crosses it; orders fill whole, never partially. Conditional orders
+(STOP_LOSS_LIMIT, TAKE_PROFIT_LIMIT, ...) wait for a candle that reaches their stop
+(``binance_trigger``), then work as a LIMIT at their price; one that would trigger at once
+is refused, as Binance refuses it. The legs of an order list (OCO: ``new_order_list``)
+share one reservation; when one triggers or fills the other expires. Commission is charged in
 the quote asset on both sides (as if paid from quote), so base balances equal the sum of the
 fills' quantities and position reconciliation stays exact.
 """
@@ -13,9 +17,12 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 import attrs
+
+from quantbot.testing import binance_trigger as trig
 
 MINUTE_MS = 60_000
 DEFAULT_START_MS = 1_704_153_600_000  # 2024-01-02T00:00:00Z
@@ -85,6 +92,16 @@ class BookOrder:
     cum_quote: Decimal = Decimal(0)
     update_ms: int = 0
     locked: Decimal = Decimal(0)  # in the asset the order reserves (quote for BUY, base for SELL)
+    stop: Decimal | None = None  # stopPrice / triggerPrice of a conditional order
+    working: bool = True  # False until a conditional order triggers (Binance's isWorking)
+    list_id: int = -1  # the order list (OCO) it is a leg of
+    reduce_only: bool = False  # futures
+    orig_type: str = ""  # futures: the conditional type a triggered order was placed by
+    callback: Decimal | None = None  # TRAILING_STOP_MARKET: percent
+    activation: Decimal | None = None  # TRAILING_STOP_MARKET: price it starts trailing at
+    best: Decimal | None = None  # trailing: best price since active; None: not active yet
+    actual_order_id: int | None = None  # futures algo order: the order its trigger placed
+    trigger_ms: int = 0
 
 
 @attrs.frozen(slots=True)
@@ -93,11 +110,15 @@ class NewOrder:
 
     symbol: str
     side: str  # BUY | SELL
-    type: str  # MARKET | LIMIT
+    type: str  # MARKET | LIMIT | LIMIT_MAKER | STOP_LOSS_LIMIT | ... (``binance_trigger``)
     qty: Decimal
-    price: Decimal | None  # LIMIT only
+    price: Decimal | None  # the limit kinds only
     tif: str  # GTC | IOC | FOK for LIMIT, "" for MARKET
     cid: str | None
+    stop: Decimal | None = None  # the conditional kinds
+    reduce_only: bool = False  # futures
+    callback: Decimal | None = None  # TRAILING_STOP_MARKET
+    activation: Decimal | None = None  # TRAILING_STOP_MARKET
 
 
 @attrs.frozen(slots=True)
@@ -157,6 +178,10 @@ class BinanceBook:
         self.touch_override: dict[str, tuple[Decimal, Decimal]] = {}
         self.ticker_lag_ms: dict[str, int] = {}
         self.trades: list[Trade] = []
+        self.lists: dict[int, tuple[str, list[int]]] = {}  # orderListId -> (list cid, legs)
+        self._next_list_id = 1
+        # The next candle of a symbol, as a test asked for it (``trade_through``).
+        self._scripted: dict[str, tuple[Decimal, Decimal, Decimal]] = {}
         # Orders taken but not yet visible (``hide``): placed when ``reveal`` is told to.
         self.hidden: list[HiddenOrder] = []
         self.refused_hidden: list[tuple[NewOrder, BinanceApiError]] = []
@@ -194,9 +219,25 @@ class BinanceBook:
         price = self.price(symbol)
         return Kline(self._forming_ms, price, price, price, price, Decimal(0))
 
+    def trade_through(
+        self, symbol: str, low: Decimal, high: Decimal, close: Decimal
+    ) -> list[Trade]:
+        """Close the next candle of ``symbol`` over ``low..high``, ending at ``close``; it
+        opens at the last price, or at the nearer end of the range when the market gaps.
+        Resting and conditional orders match against it."""
+        symbol = self.market(symbol).symbol
+        self._scripted[symbol] = (Decimal(low), Decimal(high), Decimal(close))
+        return self.tick(1)
+
     def _close_candle(self, symbol: str, open_ms: int) -> Kline:
         market, rng = self.markets[symbol], self._rngs[symbol]
         open_ = self.price(symbol)
+        if symbol in self._scripted:
+            low, high, close = self._scripted.pop(symbol)
+            open_ = min(max(open_, low), high)  # a gap opens at the nearer end
+            candle = Kline(open_ms, open_, high, low, close, Decimal(1))
+            self.klines[symbol].append(candle)
+            return candle
         close = _to_tick(open_ * Decimal(repr(math.exp(rng.gauss(0.0, 0.001)))), market.tick)
         wiggle_up = Decimal(repr(1 + abs(rng.gauss(0.0, 0.0005))))
         wiggle_down = Decimal(repr(1 - abs(rng.gauss(0.0, 0.0005))))
@@ -223,14 +264,90 @@ class BinanceBook:
 
     def _match_resting(self, symbol: str, candle: Kline) -> list[Trade]:
         trades: list[Trade] = []
-        for order in self.open_orders(symbol):
-            price = order.price or Decimal(0)  # only LIMIT orders rest
-            if candle.low <= price if order.side == "BUY" else candle.high >= price:
-                # All fills of one candle share its last millisecond, like one matching event.
-                last_ms = candle.open_ms + MINUTE_MS - 1
-                when = trades[0].time_ms if trades else self._event_ms(last_ms)
-                trades.append(self._execute(order, price, when, is_maker=True))
+        last_ms = candle.open_ms + MINUTE_MS - 1
+
+        def stamp() -> int:
+            # All fills of one candle share its last millisecond, like one matching event.
+            return trades[0].time_ms if trades else self._event_ms(last_ms)
+
+        # Conditional orders first: when one candle reaches both legs of an OCO, the stop
+        # wins (the venue cannot tell the order within a candle; the cautious reading).
+        for order in sorted(self._resting(symbol), key=lambda o: (o.working, o.order_id)):
+            if order.status in ("NEW", "PARTIALLY_FILLED"):
+                trade = self._match_one(order, candle, stamp)
+                if trade is not None:
+                    trades.append(trade)
         return trades
+
+    def _resting(self, symbol: str) -> list[BookOrder]:
+        """The orders a closed candle of ``symbol`` may trigger or fill."""
+        return self.open_orders(symbol)
+
+    def _match_one(self, order: BookOrder, candle: Kline, stamp: Callable[[], int]) -> Trade | None:
+        if not order.working:
+            at = self._trigger_at(order, candle)
+            if at is None:
+                return None
+            self._siblings_done(order)
+            order.trigger_ms = stamp()
+            return self._triggered(order, at, candle, stamp)
+        price = order.price or Decimal(0)  # a working order that rests is a limit
+        if candle.low <= price if order.side == "BUY" else candle.high >= price:
+            self._siblings_done(order)
+            return self._execute(order, price, stamp(), is_maker=True)
+        return None
+
+    def _trigger_at(self, order: BookOrder, candle: Kline) -> Decimal | None:
+        """The stop ``order`` triggered at on ``candle``, None if it did not."""
+        if order.type == trig.TRAILING:
+            return self._trail(order, candle)
+        stop = order.stop or Decimal(0)
+        return stop if trig.crossed(order.type, order.side, stop, candle.low, candle.high) else None
+
+    def _trail(self, order: BookOrder, candle: Kline) -> Decimal | None:
+        tick, rate = self.markets[order.symbol].tick, order.callback or Decimal(0)
+        if order.best is None:  # waiting for its activation price to trade
+            act = order.activation or Decimal(0)
+            if not (candle.high >= act if order.side == "SELL" else candle.low <= act):
+                return None
+            order.best = act
+        else:
+            stop = trig.trailing_stop(order.side, order.best, rate, tick)
+            if trig.crossed(trig.TRAILING, order.side, stop, candle.low, candle.high):
+                return stop
+        order.best = trig.better(order.side, order.best, candle.low, candle.high)
+        stop = trig.trailing_stop(order.side, order.best, rate, tick)
+        return (
+            stop
+            if trig.crossed(trig.TRAILING, order.side, stop, candle.close, candle.close)
+            else None
+        )
+
+    def _triggered(
+        self, order: BookOrder, at: Decimal, candle: Kline, stamp: Callable[[], int]
+    ) -> Trade | None:
+        """``order`` triggered at ``at``: a limit kind now rests at its price (and fills if
+        the candle crossed it), a market kind fills."""
+        order.working = True
+        if order.type in trig.LIMIT_ON_TRIGGER:
+            price = order.price or Decimal(0)
+            if candle.low <= price if order.side == "BUY" else candle.high >= price:
+                return self._execute(order, price, stamp(), is_maker=True)
+            return None
+        price = trig.fill_price(order.type, order.side, at, candle.open)
+        return self._execute(order, price, stamp(), is_maker=False)
+
+    def _siblings_done(self, order: BookOrder) -> None:
+        """One leg of an order list triggered or fills: the others expire, and their share
+        of the list's reservation moves to it."""
+        if order.list_id == -1:
+            return
+        for other_id in self.lists[order.list_id][1]:
+            other = self.orders[other_id]
+            if other is order or other.status not in ("NEW", "PARTIALLY_FILLED"):
+                continue
+            order.locked, other.locked = order.locked + other.locked, Decimal(0)
+            other.status, other.update_ms = "EXPIRED", self._event_ms()
 
     def _event_ms(self, at_ms: int | None = None) -> int:
         """Event times never repeat or go back: a later event never shares an earlier's ms."""
@@ -239,33 +356,95 @@ class BinanceBook:
 
     # ------------------------------------------------------------ orders
 
-    def new_order(self, req: NewOrder) -> tuple[BookOrder, list[Trade]]:
-        """Place ``req``: filled at once when marketable, else resting (GTC) or expired."""
+    def new_order(
+        self, req: NewOrder, *, list_id: int = -1, reserve_at: Decimal | None = None
+    ) -> tuple[BookOrder, list[Trade]]:
+        """Place ``req``: filled at once when marketable, else resting (GTC) or expired. A
+        conditional order rests untriggered; one whose stop the market has reached already
+        is refused. ``reserve_at``: the price its reservation is made at (an order list's
+        first leg reserves for both); zero: it reserves nothing."""
         market, side, price = self.market(req.symbol), req.side, req.price
         qty, cid = req.qty, req.cid or f"srv-{self._next_order_id}"
         bid, ask = self.bid_ask(market.symbol)
         touch = ask if side == "BUY" else bid
-        self._check_filters(market, qty, price if price is not None else touch)
-        if any(o.cid == cid for o in self.open_orders(market.symbol)):
-            # Binance: a client id is unique among open orders (reusable once filled).
-            raise self._duplicate_error()
-        marketable = price is None or (price >= ask if side == "BUY" else price <= bid)
+        conditional = req.type in trig.CONDITIONAL
+        at = price if price is not None else req.stop if req.stop is not None else touch
+        self._check_filters(market, qty, at)
+        self._check_new(market, req, cid)
+        marketable = not conditional and (
+            price is None or (price >= ask if side == "BUY" else price <= bid)
+        )
+        if marketable and req.type == "LIMIT_MAKER":
+            raise BinanceApiError(400, -2010, "Order would immediately match and take.")
         fill_price = touch if marketable or price is None else price
-        self._reserve(market, side, qty, fill_price, dry_run=True)
+        reserve = fill_price if reserve_at is None else reserve_at
+        if reserve:
+            self._reserve(market, side, qty, reserve, dry_run=True)
         now = self._event_ms()
         order = BookOrder(
             self._next_order_id, market.symbol, cid, side, req.type, req.tif, qty, price, now,
-            update_ms=now,
+            update_ms=now, stop=req.stop, working=not conditional, list_id=list_id,
+            reduce_only=req.reduce_only, callback=req.callback, activation=req.activation,
         )  # fmt: skip
+        if req.type == trig.TRAILING and req.activation is None:
+            order.best = self.price(market.symbol)  # trails from the price at placement
         self._next_order_id += 1
         self.orders[order.order_id] = order
         if marketable:
-            return order, [self._execute(order, fill_price, now, is_maker=False)]
-        if req.tif != "GTC":
+            trade = self._execute(order, fill_price, now, is_maker=False)
+            return order, [trade] if trade is not None else []
+        if req.tif not in ("GTC", ""):
             order.status = "EXPIRED"
             return order, []
-        order.locked = self._reserve(market, side, qty, fill_price, dry_run=False)
+        if reserve:
+            order.locked = self._reserve(market, side, qty, reserve, dry_run=False)
         return order, []
+
+    def _check_new(self, market: Market, req: NewOrder, cid: str) -> None:
+        """Refuse a client id already open, and a conditional order the market has already
+        triggered (Binance refuses it rather than fill it at once)."""
+        if any(o.cid == cid for o in self.open_orders(market.symbol)):
+            # Binance: a client id is unique among open orders (reusable once filled).
+            raise self._duplicate_error()
+        if req.stop is not None:
+            last = self.price(market.symbol)
+            if trig.crossed(req.type, req.side, req.stop, last, last):
+                raise self._would_trigger()
+
+    def _would_trigger(self) -> BinanceApiError:
+        return BinanceApiError(400, -2010, "Order would trigger immediately.")
+
+    def new_order_list(
+        self, list_cid: str | None, above: NewOrder, below: NewOrder
+    ) -> tuple[int, list[BookOrder]]:
+        """An OCO (``POST /api/v3/orderList/oco``): a LIMIT_MAKER and a STOP_LOSS(_LIMIT),
+        above and below the last price as the side wants (SELL: the limit above, the stop
+        below; BUY the other way round), one reservation for both."""
+        market, side, qty = self.market(above.symbol), above.side, above.qty
+        limit, stop = (above, below) if side == "SELL" else (below, above)
+        if limit.type != "LIMIT_MAKER" or stop.type not in ("STOP_LOSS", "STOP_LOSS_LIMIT"):
+            raise BinanceApiError(400, -1116, "Invalid orderType.")
+        last = self.price(market.symbol)
+        limit_price, stop_price = limit.price or Decimal(0), stop.stop or Decimal(0)
+        if not (
+            limit_price > last > stop_price if side == "SELL" else limit_price < last < stop_price
+        ):
+            raise BinanceApiError(
+                400, -2010, "The relationship of the prices for the orders is not correct."
+            )
+        for leg in (above, below):
+            self._check_filters(market, qty, leg.price or leg.stop or last)
+            self._check_new(market, leg, leg.cid or "")
+        if above.cid is not None and above.cid == below.cid:
+            raise self._duplicate_error()
+        worst = max(limit_price, stop.price or stop_price)
+        self._reserve(market, side, qty, worst, dry_run=True)
+        list_id = self._next_list_id
+        self._next_list_id += 1
+        legs = [self.new_order(above, list_id=list_id, reserve_at=worst)[0],
+                self.new_order(below, list_id=list_id, reserve_at=Decimal(0))[0]]  # fmt: skip
+        self.lists[list_id] = (list_cid or f"srv-list-{list_id}", [o.order_id for o in legs])
+        return list_id, legs
 
     def _reserve(
         self, market: Market, side: str, qty: Decimal, price: Decimal, *, dry_run: bool
@@ -283,37 +462,50 @@ class BinanceBook:
             balance[1] += need
         return need
 
-    def _execute(self, order: BookOrder, price: Decimal, when: int, *, is_maker: bool) -> Trade:
+    def _execute(
+        self, order: BookOrder, price: Decimal, when: int, *, is_maker: bool
+    ) -> Trade | None:
+        """Fill ``order`` (as much as ``_fill_qty`` allows; what is left expires)."""
         market = self.markets[order.symbol]
-        quote_qty = q8(order.qty * price)
+        qty = self._fill_qty(order)
+        if not qty:
+            self._release(order)
+            order.locked = Decimal(0)
+            order.status, order.update_ms = "EXPIRED", when
+            return None
+        quote_qty = q8(qty * price)
         fee = q8(quote_qty * self.fee_rate)
-        order.executed, order.cum_quote = order.qty, quote_qty
-        order.status, order.update_ms = "FILLED", when
+        order.executed, order.cum_quote = qty, quote_qty
+        order.status, order.update_ms = "FILLED" if qty == order.qty else "EXPIRED", when
         realized = self._settle(order, price, quote_qty, fee)
         order.locked = Decimal(0)
         trade_id = self._next_trade_id[order.symbol]
         self._next_trade_id[order.symbol] += 1
         trade = Trade(
-            trade_id, order.order_id, order.symbol, order.side, price, order.qty, fee,
+            trade_id, order.order_id, order.symbol, order.side, price, qty, fee,
             market.quote, when, is_maker, realized,
         )  # fmt: skip
         self.trades.append(trade)
         return trade
 
+    def _fill_qty(self, order: BookOrder) -> Decimal:
+        """How much of ``order`` may fill now (spot: all of it)."""
+        return order.qty
+
     def _settle(
         self, order: BookOrder, price: Decimal, quote_qty: Decimal, fee: Decimal
     ) -> Decimal:
-        """Move the balances the (whole) fill of ``order`` changes, releasing what it had
-        ``locked``; returns the PnL it realised (spot: none, the assets change hands)."""
+        """Move the balances the fill of ``order`` (``executed``) changes, releasing what it
+        had ``locked``; returns the PnL it realised (spot: none, the assets change hands)."""
         market = self.markets[order.symbol]
         base, quote = self.balances[market.base], self.balances[market.quote]
         if order.side == "BUY":
             quote[1] -= order.locked
             quote[0] += order.locked - quote_qty - fee
-            base[0] += order.qty
+            base[0] += order.executed
         else:
             base[1] -= order.locked
-            base[0] += order.locked - order.qty
+            base[0] += order.locked - order.executed
             quote[0] += quote_qty - fee
         return Decimal(0)
 
@@ -354,9 +546,14 @@ class BinanceBook:
         return matches[-1] if matches else None
 
     def cancel(self, order: BookOrder) -> BookOrder:
-        self._release(order)
-        order.locked = Decimal(0)
-        order.status, order.update_ms = "CANCELED", self._event_ms()
+        """Cancel ``order``; a leg of an order list cancels the whole list (as Binance)."""
+        legs = self.lists[order.list_id][1] if order.list_id != -1 else [order.order_id]
+        now = self._event_ms()
+        for leg in (self.orders[i] for i in legs):
+            if leg is order or leg.status in ("NEW", "PARTIALLY_FILLED"):
+                self._release(leg)
+                leg.locked = Decimal(0)
+                leg.status, leg.update_ms = "CANCELED", now
         return order
 
     def _release(self, order: BookOrder) -> None:

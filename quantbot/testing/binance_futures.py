@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import contextlib
 from decimal import Decimal
+from typing import ClassVar
 
 from quantbot.clock import Clock, LiveClock
 from quantbot.testing import binance_futures_wire as fwire
@@ -32,6 +33,10 @@ class BinanceFuturesServer(BinanceServer):
     """One USD-M futures account behind Binance's ``/fapi`` protocol."""
 
     book: FuturesBook
+    NEW_ORDER_IDS: ClassVar[dict[tuple[str, str], tuple[str, ...]]] = {
+        ("POST", "/fapi/v1/order"): ("newClientOrderId",),
+        ("POST", "/fapi/v1/algoOrder"): ("clientAlgoId",),
+    }
 
     def __init__(
         self,

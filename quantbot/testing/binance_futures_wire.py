@@ -6,6 +6,13 @@ These are the endpoints ccxt's ``binance`` class calls for a linear perpetual wi
 replies carry ``positionSide`` and ``cumQuote`` (how ccxt tells a contract order from a spot
 one); a cancel reply names the order's own client id; cancelling all answers with a code,
 not the orders.
+
+Conditional orders go through the Algo Service endpoints (``/fapi/v1/algoOrder``,
+``openAlgoOrders``, ``algoOpenOrders``) with ``clientAlgoId``, ``triggerPrice``,
+``activatePrice`` and ``callbackRate`` (0.1 to 10 percent); ``POST /fapi/v1/order`` refuses
+their types with -4120, as Binance does since December 2025. An algo order's reply has its
+own shape (``algoId``, ``algoStatus``, ``actualOrderId`` once triggered); cancelling one
+answers with a code and its ids only.
 """
 
 from __future__ import annotations
@@ -13,7 +20,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import attrs
+
 from quantbot.testing import binance_book as bk
+from quantbot.testing import binance_trigger as trig
 from quantbot.testing import binance_wire as spot
 from quantbot.testing.binance_futures_book import ZERO, FuturesBook
 
@@ -22,6 +32,9 @@ _MAINT_RATE = Decimal("0.004")  # maintenance margin rate of the first (only) br
 _PERPETUAL_DELIVERY_MS = 4_133_404_800_000  # what Binance states as a perpetual's delivery
 _ORDER_TYPES = ["LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET",
                 "TRAILING_STOP_MARKET"]  # fmt: skip
+_PLAIN = ("LIMIT", "MARKET")
+_ALGO = ("STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET")
+_CALLBACK = (Decimal("0.1"), Decimal(10))  # percent
 
 
 def _s(value: Decimal) -> str:
@@ -205,16 +218,22 @@ def wire_order(o: bk.BookOrder) -> dict[str, Any]:
         "orderId": o.order_id, "symbol": o.symbol, "status": o.status, "clientOrderId": o.cid,
         "price": _s(o.price or ZERO), "avgPrice": _s(avg), "origQty": _s(o.qty),
         "executedQty": _s(o.executed), "cumQty": _s(o.executed), "cumQuote": _s(o.cum_quote),
-        "timeInForce": o.tif or "GTC", "type": o.type, "reduceOnly": False,
+        "timeInForce": o.tif or "GTC", "type": o.type, "reduceOnly": o.reduce_only,
         "closePosition": False, "side": o.side, "positionSide": "BOTH", "stopPrice": "0",
-        "workingType": "CONTRACT_PRICE", "priceProtect": False, "origType": o.type,
+        "workingType": "CONTRACT_PRICE", "priceProtect": False,
+        "origType": o.orig_type or o.type,
         "priceMatch": "NONE", "selfTradePreventionMode": "EXPIRE_MAKER", "goodTillDate": 0,
         "time": o.time_ms, "updateTime": o.update_ms,
     }  # fmt: skip
 
 
 def new_order(book: FuturesBook, params: dict[str, str]) -> dict[str, Any]:
-    order, _trades = book.new_order(spot.parse_new_order(params))
+    if params.get("type") in _ALGO:
+        raise bk.BinanceApiError(
+            400, -4120, "Order type not supported for this endpoint. Please use the Algo Order "
+            "API endpoints instead.",
+        )  # fmt: skip
+    order, _trades = book.new_order(spot.parse_new_order(params, types=_PLAIN))
     body = wire_order(order)
     del body["time"]  # a new order's reply states only its update time
     return body
@@ -242,6 +261,91 @@ def cancel_all_open(book: FuturesBook, params: dict[str, str]) -> dict[str, Any]
     for order in book.open_orders(book.market(params.get("symbol")).symbol):
         book.cancel(order)
     return {"code": 200, "msg": "The operation of cancel all open order is done."}
+
+
+# ------------------------------------------------------------ the Algo Service
+
+
+def new_algo_order(book: FuturesBook, params: dict[str, str]) -> dict[str, Any]:
+    """``POST /fapi/v1/algoOrder`` (algoType CONDITIONAL)."""
+    if params.get("algoType") != "CONDITIONAL":
+        raise bk.mandatory("algoType")
+    if params.get("closePosition", "false").lower() == "true":
+        raise bk.BinanceApiError(400, -1106, "Parameter 'closePosition' sent when not required.")
+    req = spot.parse_new_order(params, types=_ALGO, cid_key="clientAlgoId")
+    if req.type == trig.TRAILING:
+        raw = params.get("callbackRate", "")
+        if not raw:
+            raise bk.mandatory("callbackRate")
+        rate = Decimal(raw) if spot.NUMBER.match(raw) else Decimal(-1)
+        if not _CALLBACK[0] <= rate <= _CALLBACK[1]:
+            raise bk.BinanceApiError(
+                400, -1130, "Data sent for parameter 'callbackRate' is not valid."
+            )
+        activation = params.get("activatePrice")
+        req = attrs.evolve(
+            req, callback=rate,
+            activation=spot.positive(params, "activatePrice") if activation else None,
+        )  # fmt: skip
+    return wire_algo(book, book.new_algo(req))
+
+
+def _find_algo(
+    book: FuturesBook, params: dict[str, str], missing: bk.BinanceApiError
+) -> bk.BookOrder:
+    algo_id, cid = params.get("algoId"), params.get("clientAlgoId")
+    if not algo_id and not cid:
+        raise bk.BinanceApiError(
+            400, -1102, "Param 'clientAlgoId' or 'algoId' must be sent, but both were empty/null!"
+        )
+    algo = book.find_algo(algo_id, cid)
+    if algo is None:
+        raise missing
+    return algo
+
+
+def get_algo_order(book: FuturesBook, params: dict[str, str]) -> dict[str, Any]:
+    missing = bk.BinanceApiError(400, -2013, "Order does not exist.")
+    return wire_algo(book, _find_algo(book, params, missing))
+
+
+def cancel_algo_order(book: FuturesBook, params: dict[str, str]) -> dict[str, Any]:
+    unknown = bk.BinanceApiError(400, -2011, "Unknown order sent.")
+    algo = _find_algo(book, params, unknown)
+    if algo.status != "NEW":
+        raise unknown
+    book.cancel_algo(algo)
+    return {"algoId": algo.order_id, "clientAlgoId": algo.cid, "code": "200", "msg": "success"}
+
+
+def open_algo_orders(book: FuturesBook, params: dict[str, str]) -> list[dict[str, Any]]:
+    symbol = book.market(params["symbol"]).symbol if "symbol" in params else None
+    return [wire_algo(book, o) for o in book.open_algos(symbol)]
+
+
+def cancel_all_algo(book: FuturesBook, params: dict[str, str]) -> dict[str, Any]:
+    for algo in book.open_algos(book.market(params.get("symbol")).symbol):
+        book.cancel_algo(algo)
+    return {"code": 200, "msg": "The operation of cancel all open order is done."}
+
+
+def wire_algo(book: FuturesBook, o: bk.BookOrder) -> dict[str, Any]:
+    child = book.orders.get(o.actual_order_id or 0)
+    avg = bk.q8(child.cum_quote / child.executed) if child and child.executed else ZERO
+    return {
+        "algoId": o.order_id, "clientAlgoId": o.cid, "algoType": "CONDITIONAL",
+        "orderType": o.type, "symbol": o.symbol, "side": o.side, "positionSide": "BOTH",
+        "timeInForce": o.tif or "GTC", "quantity": _s(o.qty),
+        "algoStatus": book.algo_status(o), "actualOrderId": str(child.order_id) if child else "",
+        "actualPrice": _s(avg), "triggerPrice": _s(o.stop or ZERO), "price": _s(o.price or ZERO),
+        "icebergQuantity": None, "selfTradePreventionMode": "EXPIRE_MAKER",
+        "workingType": "CONTRACT_PRICE", "priceMatch": "NONE", "closePosition": False,
+        "priceProtect": False, "reduceOnly": o.reduce_only,
+        "activatePrice": _s(o.activation) if o.activation is not None else "",
+        "callbackRate": _s(o.callback) if o.callback is not None else "",
+        "createTime": o.time_ms, "updateTime": o.update_ms, "triggerTime": o.trigger_ms,
+        "goodTillDate": 0,
+    }  # fmt: skip
 
 
 def user_trades(book: FuturesBook, params: dict[str, str]) -> list[dict[str, Any]]:
@@ -294,6 +398,11 @@ ROUTES: dict[tuple[str, str], tuple[bool, spot.Endpoint]] = {
     ("GET", "/fapi/v3/account"): (True, account),
     ("GET", "/fapi/v3/positionRisk"): (True, position_risk),
     ("POST", "/fapi/v1/order"): (True, new_order),
+    ("POST", "/fapi/v1/algoOrder"): (True, new_algo_order),
+    ("GET", "/fapi/v1/algoOrder"): (True, get_algo_order),
+    ("DELETE", "/fapi/v1/algoOrder"): (True, cancel_algo_order),
+    ("GET", "/fapi/v1/openAlgoOrders"): (True, open_algo_orders),
+    ("DELETE", "/fapi/v1/algoOpenOrders"): (True, cancel_all_algo),
     ("GET", "/fapi/v1/order"): (True, get_order),
     ("DELETE", "/fapi/v1/order"): (True, cancel_order),
     ("GET", "/fapi/v1/openOrders"): (True, open_orders),

@@ -14,10 +14,17 @@ from decimal import Decimal
 from typing import Any
 
 from quantbot.testing import binance_book as bk
+from quantbot.testing import binance_trigger as trig
 
 Endpoint = Callable[[bk.BinanceBook, dict[str, str]], Any]
 _CID = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
-_NUMBER = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
+NUMBER = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
+# The spot order types (exchangeInfo's orderTypes) and which of them take a limit price.
+SPOT_TYPES = ("LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT",
+              "TAKE_PROFIT_LIMIT")  # fmt: skip
+_PRICED = frozenset({"LIMIT", "LIMIT_MAKER", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT", "STOP",
+                     "TAKE_PROFIT"})  # fmt: skip
+_TIF = frozenset({"LIMIT", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT", "STOP", "TAKE_PROFIT"})
 
 
 def exchange_info(book: bk.BinanceBook, params: dict[str, str]) -> dict[str, Any]:
@@ -76,36 +83,51 @@ def account(book: bk.BinanceBook, params: dict[str, str]) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def parse_new_order(params: dict[str, str]) -> bk.NewOrder:
+def parse_new_order(
+    params: dict[str, str],
+    *,
+    types: tuple[str, ...] = SPOT_TYPES,
+    cid_key: str = "newClientOrderId",
+) -> bk.NewOrder:
     """The order a ``POST /api/v3/order`` asks for, or Binance's refusal of its params."""
     side, type_ = params.get("side"), params.get("type")
     if side not in ("BUY", "SELL"):
         raise bk.mandatory("side")
-    if type_ not in ("MARKET", "LIMIT"):
+    if type_ not in types:
         raise bk.BinanceApiError(400, -1116, "Invalid orderType.")
-    tif = params.get("timeInForce", "GTC") if type_ == "LIMIT" else ""
-    if type_ == "LIMIT" and tif not in ("GTC", "IOC", "FOK"):
+    tif = params.get("timeInForce", "GTC") if type_ in _TIF else "" if type_ == "MARKET" else "GTC"
+    if tif not in ("GTC", "IOC", "FOK", ""):
         raise bk.BinanceApiError(400, -1115, "Invalid timeInForce.")
-    cid = params.get("newClientOrderId")
+    cid = params.get(cid_key)
     if cid is not None and not _CID.match(cid):
-        raise _illegal("newClientOrderId", _CID.pattern)
+        raise _illegal(cid_key, _CID.pattern)
+    stop_key = "triggerPrice" if cid_key == "clientAlgoId" else "stopPrice"
     return bk.NewOrder(
         symbol=params.get("symbol", ""),
         side=side,
         type=type_,
-        qty=_positive(params, "quantity"),
-        price=_positive(params, "price") if type_ == "LIMIT" else None,
+        qty=positive(params, "quantity"),
+        price=positive(params, "price") if type_ in _PRICED else None,
         tif=tif,
         cid=cid,
+        stop=positive(params, stop_key) if type_ in trig.CONDITIONAL - {trig.TRAILING} else None,
+        reduce_only=_flag(params, "reduceOnly"),
     )
 
 
-def _positive(params: dict[str, str], name: str) -> Decimal:
+def _flag(params: dict[str, str], name: str) -> bool:
+    raw = params.get(name, "false").lower()
+    if raw not in ("true", "false"):
+        raise _illegal(name, "true|false")
+    return raw == "true"
+
+
+def positive(params: dict[str, str], name: str) -> Decimal:
     raw = params.get(name)
     if not raw:
         raise bk.mandatory(name)
-    if not _NUMBER.match(raw) or Decimal(raw) <= 0:
-        raise _illegal(name, _NUMBER.pattern)
+    if not NUMBER.match(raw) or Decimal(raw) <= 0:
+        raise _illegal(name, NUMBER.pattern)
     return Decimal(raw)
 
 
@@ -127,6 +149,39 @@ def new_order(book: bk.BinanceBook, params: dict[str, str]) -> dict[str, Any]:
             for t in trades
         ]  # fmt: skip
     return body
+
+
+def new_order_list_oco(book: bk.BinanceBook, params: dict[str, str]) -> dict[str, Any]:
+    """``POST /api/v3/orderList/oco``: two legs, ``above*`` and ``below*`` the market, each
+    with its own type, prices and client id; the reply lists both (``orderReports``)."""
+    legs = []
+    for where in ("above", "below"):
+        leg = {k[len(where):][:1].lower() + k[len(where) + 1:]: v for k, v in params.items()
+               if k.startswith(where)}  # fmt: skip
+        if "type" not in leg:
+            raise bk.mandatory(f"{where}Type")
+        leg.update(symbol=params.get("symbol", ""), side=params.get("side", ""),
+                   quantity=params.get("quantity", ""))  # fmt: skip
+        if "clientOrderId" in leg:
+            leg["newClientOrderId"] = leg.pop("clientOrderId")
+        legs.append(parse_new_order(leg, cid_key="newClientOrderId"))
+    list_cid = params.get("listClientOrderId")
+    if list_cid is not None and not _CID.match(list_cid):
+        raise _illegal("listClientOrderId", _CID.pattern)
+    list_id, orders = book.new_order_list(list_cid, legs[0], legs[1])
+    return wire_list(book, list_id, orders)
+
+
+def wire_list(book: bk.BinanceBook, list_id: int, orders: list[bk.BookOrder]) -> dict[str, Any]:
+    list_cid, _ = book.lists[list_id]
+    return {
+        "orderListId": list_id, "contingencyType": "OCO", "listStatusType": "EXEC_STARTED",
+        "listOrderStatus": "EXECUTING", "listClientOrderId": list_cid,
+        "transactionTime": orders[0].time_ms, "symbol": orders[0].symbol,
+        "orders": [{"symbol": o.symbol, "orderId": o.order_id, "clientOrderId": o.cid}
+                   for o in orders],
+        "orderReports": [wire_order(o, book.now_ms) for o in orders],
+    }  # fmt: skip
 
 
 def lookup_order(
@@ -191,7 +246,8 @@ def wire_market(m: bk.Market) -> dict[str, Any]:
         "symbol": m.symbol, "status": "TRADING", "baseAsset": m.base, "baseAssetPrecision": 8,
         "quoteAsset": m.quote, "quotePrecision": 8, "quoteAssetPrecision": 8,
         "baseCommissionPrecision": 8, "quoteCommissionPrecision": 8,
-        "orderTypes": ["LIMIT", "MARKET"], "icebergAllowed": False, "ocoAllowed": False,
+        "orderTypes": list(SPOT_TYPES), "icebergAllowed": False, "ocoAllowed": True,
+        "otoAllowed": False,
         "quoteOrderQtyMarketAllowed": False, "allowTrailingStop": False,
         "cancelReplaceAllowed": False, "isSpotTradingAllowed": True,
         "isMarginTradingAllowed": False, "permissions": [], "permissionSets": [["SPOT"]],
@@ -236,12 +292,13 @@ def wire_kline(c: bk.Kline) -> list[Any]:
 
 def wire_order(o: bk.BookOrder, now_ms: int) -> dict[str, Any]:
     return {
-        "symbol": o.symbol, "orderId": o.order_id, "orderListId": -1, "clientOrderId": o.cid,
-        "price": f"{o.price or 0:.8f}", "origQty": f"{o.qty:.8f}",
+        "symbol": o.symbol, "orderId": o.order_id, "orderListId": o.list_id,
+        "clientOrderId": o.cid, "price": f"{o.price or 0:.8f}", "origQty": f"{o.qty:.8f}",
         "executedQty": f"{o.executed:.8f}", "cummulativeQuoteQty": f"{o.cum_quote:.8f}",
         "status": o.status, "timeInForce": o.tif or "GTC", "type": o.type, "side": o.side,
-        "stopPrice": "0.00000000", "icebergQty": "0.00000000", "time": o.time_ms,
-        "updateTime": o.update_ms, "isWorking": True, "workingTime": o.time_ms,
+        "stopPrice": f"{o.stop or 0:.8f}", "icebergQty": "0.00000000", "time": o.time_ms,
+        "updateTime": o.update_ms, "isWorking": o.working,
+        "workingTime": o.time_ms if o.stop is None else o.trigger_ms or -1,
         "origQuoteOrderQty": "0.00000000", "selfTradePreventionMode": "NONE",
     }  # fmt: skip
 
@@ -279,6 +336,7 @@ ROUTES: dict[tuple[str, str], tuple[bool, Endpoint]] = {
     ("GET", "klines"): (False, klines),
     ("GET", "account"): (True, account),
     ("POST", "order"): (True, new_order),
+    ("POST", "orderList/oco"): (True, new_order_list_oco),
     ("GET", "order"): (True, get_order),
     ("DELETE", "order"): (True, cancel_order),
     ("GET", "openOrders"): (True, open_orders),

@@ -214,6 +214,12 @@ class BinanceHarness(LoopbackHarness):
             symbols=list(self.symbols),
         )
 
+    async def trade_through(self, low: Decimal, high: Decimal, close: Decimal) -> None:
+        """The loopback's next 1m candle of ``symbol`` spans [low, high] and closes at
+        ``close`` (opening at the last price, or the nearer end of the range on a gap):
+        resting and conditional orders meet it."""
+        self.server.trade_through(self.symbol, low, high, close)
+
 
 class BinanceFuturesHarness(BinanceHarness):
     """The real ccxt (binance, USD-M perpetuals at 3x) against the loopback futures server."""

@@ -52,7 +52,9 @@ def order_from_ccxt(
     raw: dict[str, Any], *, venue: str, client_order_id: str | None = None
 ) -> Order:
     """An ``Order`` from a ccxt order. For a cancel reply Binance puts the cancel's own id
-    in ``clientOrderId`` and the order's in ``origClientOrderId``; the latter wins."""
+    in ``clientOrderId`` and the order's in ``origClientOrderId``; the latter wins. The
+    type is Binance's own (``binance_type``), with its stop, trail, order list and
+    reduce-only flag."""
     info = raw.get("info")
     if not isinstance(info, dict) or not raw.get("id") or raw.get("side") not in ("buy", "sell"):
         raise VenueSchemaError(f"unreadable order reply: {str(info)[:120]!r}", venue=venue)
@@ -61,7 +63,7 @@ def order_from_ccxt(
         raise VenueSchemaError(f"order {raw['id']} has no client order id", venue=venue)
     qty = _decimal(raw.get("amount"), "amount", venue)
     filled = _decimal(raw.get("filled") or 0, "filled", venue)
-    order_type = _order_type(str(raw.get("type") or ""))
+    order_type = _order_type(str(raw.get("type") or ""), binance_type(info))
     status = _CLOSED.get(str(raw.get("status")))
     if status is None:  # "open", or no status at all on a bare acknowledgement
         status = OrderStatus.PARTIALLY_FILLED if filled > 0 else OrderStatus.ACCEPTED
@@ -73,22 +75,67 @@ def order_from_ccxt(
         order_type=order_type,
         status=status,
         limit_price=_optional(raw.get("price"), "price", venue)
-        if order_type is OrderType.LIMIT
+        if order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT)
         else None,
-        stop_price=_optional(raw.get("triggerPrice"), "triggerPrice", venue),
+        stop_price=_optional(raw.get("triggerPrice"), "triggerPrice", venue)
+        if order_type in (OrderType.STOP, OrderType.STOP_LIMIT)
+        else None,
         venue_order_id=str(raw["id"]),
         filled_qty=filled,
         avg_fill_price=_optional(raw.get("average"), "average", venue) if filled else None,
         created_ts_ns=int(raw.get("timestamp") or 0) * NS_PER_MS,
+        trail_pct=trail_pct(info, venue) if order_type is OrderType.TRAILING_STOP else None,
+        oco_group=_order_list(info),
+        reduce_only=bool(raw.get("reduceOnly")),
     )
 
 
-def _order_type(name: str) -> OrderType:
+# Binance's order types (spot, futures, futures Algo Service) -> quantbot's. A futures
+# STOP / TAKE_PROFIT is a stop-limit; spot's TAKE_PROFIT (and STOP_LOSS) a stop-market.
+# TAKE_PROFIT_LIMIT is a stop-limit whose stop is reached from the other side: its trigger
+# makes it one, whatever the daemon calls it. LIMIT_MAKER is an OCO's limit leg.
+_BINANCE_TYPES = {
+    "MARKET": OrderType.MARKET, "LIMIT": OrderType.LIMIT, "LIMIT_MAKER": OrderType.LIMIT,
+    "STOP_LOSS_LIMIT": OrderType.STOP_LIMIT, "TAKE_PROFIT_LIMIT": OrderType.STOP_LIMIT,
+    "STOP_LOSS": OrderType.STOP, "STOP_MARKET": OrderType.STOP,
+    "TAKE_PROFIT_MARKET": OrderType.STOP, "TRAILING_STOP_MARKET": OrderType.TRAILING_STOP,
+}  # fmt: skip
+ALGO_TYPES = frozenset({"STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET",
+                        "TRAILING_STOP_MARKET"})  # fmt: skip
+
+
+def binance_type(info: dict[str, Any]) -> str:
+    """The Binance type an order reply states: the conditional type an order placed by a
+    triggered algo order came from (``origType``), an algo order's ``orderType``, else
+    ``type``; "" when the reply has none."""
+    orig = str(info.get("origType") or "")
+    if orig in ALGO_TYPES:
+        return orig
+    return str(info.get("orderType") or info.get("type") or "")
+
+
+def _order_type(name: str, binance: str) -> OrderType:
+    if binance in _BINANCE_TYPES:
+        return _BINANCE_TYPES[binance]
+    if binance in ("STOP", "TAKE_PROFIT"):  # ccxt says "limit" on futures, "market" on spot
+        return OrderType.STOP_LIMIT if name == "limit" else OrderType.STOP
     if name == "market":
         return OrderType.MARKET
     if name.startswith("limit"):
         return OrderType.LIMIT
-    return OrderType.STOP  # stop / take-profit kinds (only ever adopted, never sent by us)
+    return OrderType.STOP  # other stop kinds (only ever adopted, never sent by us)
+
+
+def trail_pct(info: dict[str, Any], venue: str) -> Decimal | None:
+    """A trailing order's ``callbackRate`` (percent) as a fraction (1 -> 0.01)."""
+    rate = _optional(info.get("callbackRate") or None, "callbackRate", venue)
+    return None if rate is None else (rate / 100).normalize()
+
+
+def _order_list(info: dict[str, Any]) -> str | None:
+    """The order list (OCO) an order is a leg of (Binance's ``orderListId``; -1: none)."""
+    list_id = info.get("orderListId")
+    return None if list_id in (None, -1, "-1") else str(list_id)
 
 
 def seq_of(ts_ms: int, rank: int) -> int:

@@ -152,6 +152,31 @@ def _classify(exc: BaseException, code: int | None, text: str) -> type[VenueErro
     return VenueError
 
 
+# Binance's refusals of an order's own shape, answered as a refused submit (REJECTED) with
+# the check that failed: (code, words in its message or "") -> check.
+_ORDER_REFUSALS: tuple[tuple[int, str, str], ...] = (
+    (-2021, "", "stop_price"),  # futures: "Order would immediately trigger."
+    (-2022, "", "reduce_only"),  # futures: "ReduceOnly Order is rejected."
+    (-2010, "trigger immediately", "stop_price"),  # spot: "Order would trigger immediately."
+    (-2010, "relationship of the prices", "oco_prices"),
+    (-2010, "immediately match and take", "post_only"),  # an OCO's LIMIT_MAKER leg
+)
+
+
+def order_refusal(error: VenueError) -> tuple[str, int] | None:
+    """``(check, Binance code)`` when ``error`` is the venue refusing an order for its own
+    prices or flags (a stop the market has reached, a reduce-only order with nothing to
+    reduce, an OCO's legs on the wrong sides); None for any other error."""
+    if not isinstance(error, VenueRejected):
+        return None
+    text = str(error)
+    code = _binance_code(text)
+    for refused, words, check in _ORDER_REFUSALS:
+        if code == refused and words in text:
+            return check, refused
+    return None
+
+
 def _status(text: str) -> int | None:
     found = _STATUS.search(text)
     return int(found.group(1)) if found else None

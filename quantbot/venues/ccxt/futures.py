@@ -24,7 +24,7 @@ from quantbot.config.venues import CcxtConfig
 from quantbot.domain.errors import ConfigError, VenueSchemaError
 from quantbot.domain.values import Instrument, Position
 from quantbot.venues.base import Account
-from quantbot.venues.ccxt import convert
+from quantbot.venues.ccxt import convert, ordertypes
 from quantbot.venues.ccxt.instruments import leverage_bound, load_instruments
 from quantbot.venues.ccxt.side import Call, MarketSide, one_currency
 
@@ -35,6 +35,8 @@ class FuturesSide(MarketSide):
     """Linear perpetuals with leverage; long or short."""
 
     market_type = "future"
+    order_types = ordertypes.FUTURES_TYPES
+    reduce_only = True
     # Binance's DELETE allOpenOrders answers with a code, not the orders it cancelled.
     cancel_all_names_orders = False
 

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from quantbot.domain.errors import ConfigError
+from quantbot.domain.values import OrderType
 
 # The venue's SDK call: under its deadline, vendor errors translated.
 Call = Callable[..., Awaitable[Any]]
@@ -27,6 +28,10 @@ class MarketSide:
     ``FuturesSide``)."""
 
     market_type = ""
+    # What the market takes (``Capabilities``): order types, order lists, reduce-only.
+    order_types: frozenset[OrderType] = frozenset()
+    order_lists: frozenset[str] = frozenset()
+    reduce_only = False
 
     def __init__(self, exchange: Any, call: Call, symbols: list[str], venue: str) -> None:
         self._exchange, self._call = exchange, call

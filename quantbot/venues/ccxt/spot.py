@@ -9,7 +9,7 @@ from typing import Any
 from quantbot.domain.errors import VenueSchemaError
 from quantbot.domain.values import Instrument, Position, to_decimal
 from quantbot.venues.base import Account
-from quantbot.venues.ccxt import convert
+from quantbot.venues.ccxt import convert, ordertypes
 from quantbot.venues.ccxt.instruments import load_instruments
 from quantbot.venues.ccxt.side import MarketSide, one_currency
 
@@ -18,6 +18,8 @@ class SpotSide(MarketSide):
     """Spot instruments (1x, not shortable), balances as positions."""
 
     market_type = "spot"
+    order_types = ordertypes.SPOT_TYPES
+    order_lists = frozenset({"OCO"})
     cancel_all_names_orders = True  # Binance's DELETE openOrders answers with the orders
 
     async def connect(self, markets: dict[str, Any]) -> dict[str, Instrument]:

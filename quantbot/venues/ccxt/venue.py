@@ -16,6 +16,11 @@ choices, each for a reason the OMS relies on:
   configured symbols in turn (one request each, at most).
 - ``Fill.seq`` is derived from the venue's trade time and trade id (``convert.ranked``), so it
   is the same after a restart; ``fill_id`` is ``<exchange>:<symbol>:<trade id>``.
+- Order types are the market's (``ordertypes``): spot STOP_LIMIT as STOP_LOSS_LIMIT and OCO
+  order lists (``submit_oco``); futures STOP / TRAILING_STOP through Binance's Algo
+  Service, which files them apart from plain orders: a client id the adapter did not send
+  is looked up as a plain order first, then as an algo order, and a triggered algo order
+  reports the fill of the order it placed (same client id, its ``actualOrderId``).
 - Signed requests are stamped on the venue's clock: the offset is measured at ``connect``
   and again whenever the venue refuses a request for its timestamp (``timesync``), before
   ``VenueClockSkew`` is raised, so a retried read signs right. A submit refused that way is
@@ -26,6 +31,7 @@ choices, each for a reason the OMS relies on:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -34,8 +40,8 @@ import attrs
 
 from quantbot.clock import Clock
 from quantbot.config.venues import CcxtConfig
-from quantbot.domain.errors import VenueClockSkew, VenueSchemaError
-from quantbot.domain.reasons import ReasonCode, reason
+from quantbot.domain.errors import VenueClockSkew, VenueRejected, VenueSchemaError
+from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.domain.values import (
     Bar,
     Fill,
@@ -56,12 +62,13 @@ from quantbot.venues.base import (
     MarketClock,
     SubmitResult,
 )
-from quantbot.venues.ccxt import convert
+from quantbot.venues.ccxt import convert, ordertypes
 from quantbot.venues.ccxt.client import make_exchange
 from quantbot.venues.ccxt.errors import (
     CCXT_ERRORS,
     VenueDuplicateOrder,
     VenueOrderNotFound,
+    order_refusal,
     translate,
 )
 from quantbot.venues.ccxt.futures import FuturesSide
@@ -69,7 +76,6 @@ from quantbot.venues.ccxt.spot import SpotSide
 from quantbot.venues.ccxt.timesync import ClockSync
 
 T = TypeVar("T")
-_ORDER_TYPES = frozenset({OrderType.MARKET, OrderType.LIMIT})
 
 
 class CcxtVenue:
@@ -100,7 +106,9 @@ class CcxtVenue:
             self._side = SpotSide(self._exchange, self._call, self._symbols, self.name)
             leverage = Decimal(1)
         self.capabilities = Capabilities(
-            order_types=_ORDER_TYPES,
+            order_types=self._side.order_types,
+            order_lists=self._side.order_lists,
+            reduce_only=self._side.reduce_only,
             time_in_force=frozenset({"GTC"}),
             max_leverage=leverage,
             batch_cancel=bool(self._exchange.has.get("cancelAllOrders")),
@@ -122,6 +130,7 @@ class CcxtVenue:
         self._instruments: dict[str, Instrument] = {}
         self._symbol_of: dict[str, str] = {}  # client order id -> symbol
         self._cid_of: dict[str, str] = {}  # venue order id -> client order id
+        self._algo: set[str] = set()  # client ids of futures Algo Service orders
         self._lookback_seq = round(settings.fill_lookback_s * 1000) * convert.SEQ_PER_MS
         self._held_back: dict[str, int] = {}  # "<symbol>:<trade id>" -> seq, order not shown
 
@@ -176,22 +185,22 @@ class CcxtVenue:
         if symbol not in self._instruments:
             why = reason(ReasonCode.VENUE_UNKNOWN_SYMBOL, symbol=symbol)
             return SubmitResult(SubmitOutcome.REJECTED, None, why)
-        if intent.order_type not in _ORDER_TYPES:
-            why = reason(
-                ReasonCode.VENUE_REJECTED,
-                check="order_type",
-                order_type=intent.order_type.value,
-                supported=sorted(t.value for t in _ORDER_TYPES),
-            )
-            return SubmitResult(SubmitOutcome.REJECTED, None, why)
+        if intent.order_type not in self.capabilities.order_types:
+            return SubmitResult(SubmitOutcome.REJECTED, None, self._unsupported(intent))
         amount = self._precise(self._exchange.amount_to_precision, symbol, intent.qty)
-        kind, price = intent.order_type.value.lower(), None
-        params: dict[str, Any] = {"newClientOrderId": cid}
+        price = stop = None
+        if intent.stop_price is not None:
+            stop = self._precise(self._exchange.price_to_precision, symbol, intent.stop_price)
+        futures = self._side.market_type == "future"
+        kind, params = ordertypes.create_args(intent, futures=futures, stop=stop)
+        params["newClientOrderId"] = cid
         if intent.limit_price is not None:
             price = self._precise(self._exchange.price_to_precision, symbol, intent.limit_price)
             if intent.order_type is OrderType.MARKET:  # with a protection price: LIMIT IOC
                 kind, params["timeInForce"] = "limit", "IOC"
         self._symbol_of[cid] = symbol
+        if futures and intent.order_type in ordertypes.ALGO_INTENTS:
+            self._algo.add(cid)
         try:
             raw = await self._call(
                 self._exchange.create_order,
@@ -204,12 +213,19 @@ class CcxtVenue:
             )
         except VenueDuplicateOrder:
             return await self._resolve_duplicate(cid, symbol)
-        order = self._order(raw, cid)
+        except VenueRejected as e:
+            return self._refused(e, cid)
+        return self._answer(self._order(raw, cid), protected="timeInForce" in params, price=price)
+
+    @staticmethod
+    def _answer(order: Order, *, protected: bool, price: Decimal | None) -> SubmitResult:
+        """What the venue's reply to a submit comes to."""
+        cid = order.client_order_id
         if order.status is OrderStatus.REJECTED:
             why = reason(ReasonCode.VENUE_REJECTED, client_order_id=cid, status="REJECTED")
             return SubmitResult(SubmitOutcome.REJECTED, order, why)
         expired = order.status is OrderStatus.CANCELED and not order.filled_qty
-        if "timeInForce" in params and expired:
+        if protected and expired:
             # Protected and nothing the book offered was within the protection price: the
             # venue expired it unfilled. It is over, so it is answered as refused.
             why = reason(
@@ -221,6 +237,82 @@ class CcxtVenue:
             )
             return SubmitResult(SubmitOutcome.REJECTED, order, why)
         return SubmitResult(SubmitOutcome.ACCEPTED, order, None)
+
+    @staticmethod
+    def _refused(error: VenueRejected, cid: str) -> SubmitResult:
+        """A refusal of the order's own prices or flags is answered REJECTED, with the
+        check and Binance's words; any other refusal goes on up as the error it is."""
+        refusal = order_refusal(error)
+        if refusal is None:
+            raise error
+        check, code = refusal
+        why = reason(
+            ReasonCode.VENUE_REJECTED, client_order_id=cid, check=check, binance_code=code,
+            message=str(error)[-120:],
+        )  # fmt: skip
+        return SubmitResult(SubmitOutcome.REJECTED, None, why)
+
+    def _unsupported(self, intent: OrderIntent) -> Reason:
+        return reason(
+            ReasonCode.VENUE_REJECTED,
+            check="order_type",
+            order_type=intent.order_type.value,
+            supported=sorted(t.value for t in self.capabilities.order_types),
+        )
+
+    async def submit_oco(
+        self, take_profit: OrderIntent, stop_loss: OrderIntent
+    ) -> tuple[SubmitResult, SubmitResult]:
+        """Both legs as one spot order list (``ordertypes.oco_request``), each under our
+        client id; the venue expires one leg when the other triggers or fills. Refused
+        without a request where the market takes no OCO or the legs are no pair."""
+        symbol = take_profit.symbol
+        why: Reason | None = None
+        if "OCO" not in self.capabilities.order_lists:
+            why = reason(ReasonCode.VENUE_REJECTED, check="order_list", order_list="OCO")
+        elif symbol not in self._instruments:
+            why = reason(ReasonCode.VENUE_UNKNOWN_SYMBOL, symbol=symbol)
+        elif stop_loss.order_type not in self.capabilities.order_types - {
+            OrderType.LIMIT,
+            OrderType.MARKET,
+        }:
+            why = self._unsupported(stop_loss)
+        elif (mismatch := ordertypes.oco_mismatch(take_profit, stop_loss)) is not None:
+            why = reason(ReasonCode.VENUE_REJECTED, check="oco", problem=mismatch)
+        if why is not None:
+            refused = SubmitResult(SubmitOutcome.REJECTED, None, why)
+            return refused, refused
+        assert take_profit.limit_price is not None and stop_loss.stop_price is not None
+        assert stop_loss.limit_price is not None  # STOP_LIMIT, checked by the intent
+        prices = {
+            name: f"{self._precise(self._exchange.price_to_precision, symbol, value):f}"
+            for name, value in (("tp_price", take_profit.limit_price),
+                                ("stop_price", stop_loss.stop_price),
+                                ("stop_limit", stop_loss.limit_price))
+        }  # fmt: skip
+        qty = self._precise(self._exchange.amount_to_precision, symbol, take_profit.qty)
+        market = self._exchange.market(symbol)
+        request = ordertypes.oco_request(
+            market["id"], take_profit, stop_loss, qty=f"{qty:f}", **prices
+        )
+        cids = (take_profit.client_order_id, stop_loss.client_order_id)
+        self._symbol_of.update(dict.fromkeys(cids, symbol))
+        try:
+            reply = await self._call(self._exchange.private_post_orderlist_oco, request)
+        except VenueDuplicateOrder:
+            return (await self._resolve_duplicate(cids[0], symbol),
+                    await self._resolve_duplicate(cids[1], symbol))  # fmt: skip
+        except VenueRejected as e:
+            return self._refused(e, cids[0]), self._refused(e, cids[1])
+        reports = {}
+        for raw in reply.get("orderReports") or ():
+            order = self._order(self._exchange.parse_order(raw, market))
+            reports[order.client_order_id] = order
+        if set(reports) != set(cids):
+            raise VenueSchemaError(
+                f"order list reply names {sorted(reports)}, not {sorted(cids)}", venue=self.name
+            )
+        return tuple(SubmitResult(SubmitOutcome.ACCEPTED, reports[c], None) for c in cids)  # type: ignore[return-value]
 
     def _precise(self, fn: Callable[[str, str], str], symbol: str, value: Decimal) -> Decimal:
         """``value`` rounded by the exchange's own rules (amounts truncate, prices round)."""
@@ -241,22 +333,60 @@ class CcxtVenue:
         return SubmitResult(SubmitOutcome.ACCEPTED, found, why)
 
     def _order(self, raw: dict[str, Any], cid: str | None = None) -> Order:
-        return self._remember(convert.order_from_ccxt(raw, venue=self.name, client_order_id=cid))
-
-    def _remember(self, order: Order) -> Order:
+        order = convert.order_from_ccxt(raw, venue=self.name, client_order_id=cid)
         self._symbol_of[order.client_order_id] = order.symbol
-        if order.venue_order_id is not None:
+        if "algoId" in raw["info"]:  # an algo id is no order id: trades never name it
+            self._algo.add(order.client_order_id)
+        elif order.venue_order_id is not None:
             self._cid_of[order.venue_order_id] = order.client_order_id
         return order
 
     async def _fetch_by_cid(self, cid: str, symbol: str) -> Order | None:
+        """The order ``cid`` names: a plain order, or (futures) an algo order with what the
+        order its trigger placed has done."""
+        if cid in self._algo:
+            return await self._fetch_algo(cid, symbol)
         try:
             raw = await self._call(
                 self._exchange.fetch_order, None, symbol, {"origClientOrderId": cid}
             )
         except VenueOrderNotFound:
-            return None
+            raw = None
+        if self._side.market_type != "future":
+            return None if raw is None else self._order(raw, cid)
+        if raw is None or convert.binance_type(raw["info"]) in convert.ALGO_TYPES:
+            return await self._fetch_algo(cid, symbol) or (raw and self._order(raw, cid))
         return self._order(raw, cid)
+
+    async def _fetch_algo(self, cid: str, symbol: str) -> Order | None:
+        """A futures algo order by client id; once triggered, with the status and fill of
+        the order it placed (its ``actualOrderId``)."""
+        try:
+            raw = await self._call(
+                self._exchange.fetch_order, None, symbol, {"clientAlgoId": cid, "trigger": True}
+            )
+        except VenueOrderNotFound:
+            return None
+        order = self._order(raw, cid)
+        actual = str(raw["info"].get("actualOrderId") or "")
+        if not actual:
+            return order
+        try:
+            child = self._order(await self._call(self._exchange.fetch_order, actual, symbol))
+        except VenueOrderNotFound:  # placed, not shown yet: still working as far as we know
+            return attrs.evolve(order, status=OrderStatus.ACCEPTED, filled_qty=Decimal(0))
+        return attrs.evolve(
+            order, status=child.status, filled_qty=child.filled_qty,
+            avg_fill_price=child.avg_fill_price,
+        )  # fmt: skip
+
+    async def _cancel_algo(self, cid: str, symbol: str) -> Order | None:
+        """Cancel an algo order (the reply names only its ids), then read it back."""
+        with contextlib.suppress(VenueOrderNotFound):  # triggered or finished meanwhile
+            await self._call(
+                self._exchange.cancel_order, None, symbol, {"clientAlgoId": cid, "trigger": True}
+            )
+        return await self._fetch_algo(cid, symbol)
 
     async def order_by_client_id(self, client_order_id: str) -> Order | None:
         """The venue's order for ``client_order_id`` (the latest, if Binance reused it)."""
@@ -276,12 +406,21 @@ class CcxtVenue:
             if found is None:
                 return None
             symbol = found.symbol
+        if client_order_id in self._algo:
+            return await self._cancel_algo(client_order_id, symbol)
         try:
             raw = await self._call(
                 self._exchange.cancel_order, None, symbol, {"origClientOrderId": client_order_id}
             )
         except VenueOrderNotFound:  # Binance answers a finished order's cancel like this
-            return await self._fetch_by_cid(client_order_id, symbol)
+            found = await self._fetch_by_cid(client_order_id, symbol)
+            if (
+                found is not None
+                and client_order_id in self._algo
+                and found.status is OrderStatus.ACCEPTED
+            ):
+                return await self._cancel_algo(client_order_id, symbol)  # an algo order
+            return found
         return self._order(raw)
 
     async def cancel_all(self, symbol: str | None = None) -> list[Order]:
@@ -299,15 +438,18 @@ class CcxtVenue:
         return canceled
 
     async def _cancel_all_then_look(self, symbol: str) -> list[Order]:
-        """The venue's cancel-all answers without the orders: list what is working, cancel
-        it all, then read each back (one that filled meanwhile is not reported cancelled)."""
-        working = await self._call(self._exchange.fetch_open_orders, symbol)
-        if not working:
-            return []
-        await self._call(self._exchange.cancel_all_orders, symbol)
+        """The venue's cancel-all answers without the orders: list what is working (plain
+        and algo orders), cancel it all, then read each back (one that filled meanwhile is
+        not reported cancelled)."""
+        working: list[Order] = []
+        for params in ({}, {"trigger": True}):
+            raws = await self._call(self._exchange.fetch_open_orders, symbol, None, None, params)
+            if raws:
+                await self._call(self._exchange.cancel_all_orders, symbol, params)
+                working.extend(self._order(r) for r in raws)
         canceled = []
-        for raw in working:
-            after = await self._fetch_by_cid(self._order(raw).client_order_id, symbol)
+        for order in working:
+            after = await self._fetch_by_cid(order.client_order_id, symbol)
             if after is not None and after.status is OrderStatus.CANCELED:
                 canceled.append(after)
         return canceled
@@ -315,9 +457,13 @@ class CcxtVenue:
     async def open_orders(self) -> list[Order]:
         """Working orders of the configured symbols, ours or not."""
         orders: list[Order] = []
+        kinds = [{}, {"trigger": True}] if self._side.market_type == "future" else [{}]
         for symbol in self._symbols:
-            raws = await self._call(self._exchange.fetch_open_orders, symbol)
-            orders.extend(self._order(r) for r in raws)
+            for params in kinds:
+                raws = await self._call(
+                    self._exchange.fetch_open_orders, symbol, None, None, params
+                )
+                orders.extend(self._order(r) for r in raws)
         return orders
 
     # ------------------------------------------------------------ account and fills

@@ -172,7 +172,8 @@ def order_refusal(error: VenueError) -> tuple[str, int] | None:
     text = str(error)
     code = _binance_code(text)
     for refused, words, check in _ORDER_REFUSALS:
-        if code == refused and words in text:
+        # ccxt keeps the reply's code, or (a message it knows) only the message.
+        if (code == refused and words in text) or (code is None and words and words in text):
             return check, refused
     return None
 

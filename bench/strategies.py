@@ -71,6 +71,9 @@ def overrides(profile: str, symbol: str, *, deadband_zero: bool = False) -> dict
         "market.symbols": [symbol],
         "inbox.enabled": False,
         "records.rotate_daily": False,
+        # The reference engines place no protective exits: neither does quantbot here
+        # (its exit stage still runs every bar; it has nothing to protect).
+        "orders.exits": False,
         # The base size is used (the AI sizer's proposal is recorded beside it).
         "sizer.mode": "shadow",
         # Fills like the reference engines: whole order at the next open, no costs.

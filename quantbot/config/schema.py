@@ -32,6 +32,7 @@ from quantbot.config.ops import (
     WatchdogConfig,
     watchdog_problems,
 )
+from quantbot.config.orders import OrderParams, OrdersConfig, orders_problems
 from quantbot.config.risk import (
     DailyRiskConfig,
     GovernorConfig,
@@ -170,6 +171,12 @@ class Config:
     inbox: InboxConfig = setting(InboxConfig())
     tca: TcaConfig = setting(TcaConfig())
     watchdog: WatchdogConfig = setting(WatchdogConfig())
+    orders: OrdersConfig = setting(OrdersConfig())
+
+    @property
+    def order_params(self) -> OrderParams:
+        """The active profile's entry types, limit timeout, stop lock and ATR multiples."""
+        return getattr(self.orders, self.run.trading_profile)
 
     @property
     def risk_params(self) -> RiskParams:
@@ -279,6 +286,7 @@ def _problems(config: Config) -> Iterator[Problem]:
     yield from risk_problems(config, PROFILES)
     yield from watchdog_problems(config.watchdog)
     yield from sleeves.problems(config.signals, config.regime_components, PROFILES)
+    yield from orders_problems(config.orders, list(config.signals), PROFILES)
 
 
 def _market_problems(config: Config) -> Iterator[Problem]:

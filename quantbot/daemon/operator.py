@@ -141,12 +141,14 @@ class ControlLoop:
         self._halting.halt(halt)
 
     async def session_close(self) -> None:
-        """At a venue's session close: cancel DAY orders (every working order: quantbot sends
-        only DAY market orders), reconcile, and write a summary record."""
+        """At a venue's session close: cancel DAY orders (every working order but the
+        positions' protective exit legs, which keep working overnight), reconcile, and write
+        a summary record."""
         side = self._side
         if side is None:
             return
-        report = await cancel_everything(side.oms)
+        legs = side.oms.ledger.exit_roles
+        report = await cancel_everything(side.oms, keep=lambda o: o.client_order_id in legs)
         self._halt_if_left_open(report, "session_close")
         findings = await side.oms.or_none(ORDERS, side.reconciler.periodic) or []
         positions = {s: str(p.qty) for s, p in sorted(side.oms.ledger.positions.items()) if p.qty}

@@ -102,7 +102,7 @@ class Pipeline:
         """Session, fills, unknown orders and equity, before any bar of the batch decides."""
         if self._sessions:
             await self._check_session()
-        fills, equity = await self.desk.begin_batch()
+        fills, equity = await self.desk.begin_batch(self.market_open)
         self.counters.fills += fills
         if equity is not None:
             self.equity = equity
@@ -123,8 +123,15 @@ class Pipeline:
 
     def _view(self) -> PortfolioView:
         positions, pending = self.desk.holdings()
+        locks, protected = self.desk.exit_view()
         return PortfolioView(
-            float(self.equity), positions, pending, self._blocked_by(), self._last_fills
+            float(self.equity),
+            positions,
+            pending,
+            self._blocked_by(),
+            self._last_fills,
+            locks,
+            protected,
         )
 
     async def _decide(self, bar: Bar, verdict: ContractVerdict) -> None:

@@ -13,18 +13,22 @@ import attrs
 
 from quantbot.analytics.tca import TcaRecorder
 from quantbot.clock import BarClock, Clock
-from quantbot.config.schema import LoadedConfig
+from quantbot.config.orders import entry_types
+from quantbot.config.schema import Config, LoadedConfig
 from quantbot.daemon.intake import open_intake
 from quantbot.daemon.operator import ControlLoop
-from quantbot.daemon.order_side import open_order_side
+from quantbot.daemon.order_side import OrderSide, open_order_side
 from quantbot.daemon.parts import Parts
 from quantbot.daemon.pipeline import Pipeline
 from quantbot.daemon.services import Services
 from quantbot.daemon.venue_side import connect_venue, open_daily, open_venue_stream
 from quantbot.decision.step import DecisionStep
-from quantbot.domain.reasons import ReasonCode
-from quantbot.domain.values import Fill, Position
+from quantbot.domain.reasons import Reason, ReasonCode
+from quantbot.domain.values import Fill, Instrument, Position
+from quantbot.oms.capability import exit_modes
 from quantbot.oms.desk import open_desk
+from quantbot.oms.exits import ExitManager
+from quantbot.oms.limit_timeout import LimitTimeout
 from quantbot.oms.reservation import fill_listener
 from quantbot.records.durability import Durability
 from quantbot.venues.factory import make_venue
@@ -63,6 +67,11 @@ async def open_parts(
         sync_each_change=run.durability.sync_before_submit,
     )
     instruments, start_equity = await connect_venue(config, venue)
+    # Every configured order type against what the venue takes: native, emulated, or a
+    # refusal to start that names the type and the venue (before anything trades).
+    modes = exit_modes(
+        config.orders, venue.capabilities, venue=venue.name, profile=config.run.trading_profile
+    )
     daily = open_daily(
         config,
         mode=run.mode,
@@ -127,6 +136,17 @@ async def open_parts(
         check_staleness=config.market.source != "csv",
     )
     records = services.records
+
+    def on_event(event: str, why: Any) -> None:
+        records.write(step.event_record(event, why))
+
+    exits = limit_timeout = None
+    if side is not None:
+        side.startup["exit_modes"] = modes
+        exits, limit_timeout = _exit_parts(
+            config, side, instruments=instruments, clock=clock, modes=modes,
+            on_event=on_event, halt=halt, tca=tca,
+        )  # fmt: skip
     desk = open_desk(
         oms=side.oms if side is not None else None,
         venue=venue,
@@ -134,11 +154,13 @@ async def open_parts(
         clock=clock,
         profile=config.run.trading_profile,
         mode=run.mode,
-        on_event=lambda event, why: records.write(step.event_record(event, why)),
+        on_event=on_event,
         reconciler=side.reconciler if side is not None else None,
         tca=tca,
         alerts=services.alerts,
         trade_external=config.reconcile.external_inventory == "manage",
+        exits=exits,
+        limit_timeout=limit_timeout,
     )
     embedded = venue.embedded  # the paper venue matches each bar before the step
     pipeline = Pipeline(
@@ -176,3 +198,41 @@ async def open_parts(
             errors=services.errors,
         ),
     )
+
+
+def _exit_parts(
+    config: Config,
+    side: OrderSide,
+    *,
+    instruments: dict[str, Instrument],
+    clock: Clock,
+    modes: dict[str, str],
+    on_event: Callable[[str, Reason], None],
+    halt: Callable[[Reason], None],
+    tca: TcaRecorder,
+) -> tuple[ExitManager | None, LimitTimeout | None]:
+    """The exit-leg manager (when exits are on) and the LIMIT entry timeout (when a LIMIT
+    entry can be chosen), both on the order side's OMS."""
+    params = config.order_params
+    exits = None
+    if config.orders.exits:
+        exits = ExitManager(
+            oms=side.oms,
+            orders=config.orders,
+            presets=config.sizer.harvest,
+            stop_lock_bars=params.stop_lock_bars,
+            modes=modes,
+            instruments=instruments,
+            namespace=config.run.client_id_namespace,
+            clock=clock,
+            on_event=on_event,
+            halt=halt,
+            tca=tca,
+            profile=config.run.trading_profile,
+        )
+    limit_timeout = None
+    if "LIMIT" in entry_types(config.orders, config.run.trading_profile):
+        limit_timeout = LimitTimeout(
+            oms=side.oms, bars=params.limit_entry_timeout_bars, on_event=on_event
+        )
+    return exits, limit_timeout

@@ -20,6 +20,7 @@ import attrs
 from quantbot.config.schema import Config
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.domain.values import Instrument
+from quantbot.oms.exit_plan import ExitParams
 from quantbot.portfolio.limits import PortfolioLimits
 from quantbot.portfolio.netting import NetTarget
 from quantbot.portfolio.policy import ExecutionPolicy, PolicyInput
@@ -64,6 +65,7 @@ class Entry:
     scale_in: bool
     confidence: float
     new_entry: bool  # False: the rest of an entry already counted (catching up)
+    exits: ExitParams | None = None  # the protective exits its fill will carry (oms/exits)
 
 
 @attrs.frozen(slots=True)

@@ -23,12 +23,14 @@ import attrs
 
 from quantbot.clock import Clock, iso_utc
 from quantbot.config.schema import Config
+from quantbot.decision.exit_rules import ExitRules
 from quantbot.decision.risk_stages import (
     NOT_REACHED,
     STAGES,
     Admitted,
     Entry,
     RiskChain,
+    Sized,
     compact_limits,
     dominant_sleeve,
 )
@@ -46,6 +48,7 @@ from quantbot.domain.values import (
     to_decimal,
 )
 from quantbot.marketdata.contract import ContractVerdict, DataContract
+from quantbot.oms.exit_plan import ExitParams
 from quantbot.portfolio.netting import NetTarget, net_signals, within_deadband
 from quantbot.portfolio.targets import OrderedTargets
 from quantbot.signals.base import Sleeve
@@ -65,6 +68,10 @@ class PortfolioView:
     pending: dict[str, Decimal]
     blocked_by: Reason | None = None  # halt, kill switch or shutdown: decide and record
     last_fills: Mapping[str, Fill] = NO_FILLS  # newest own fill by symbol (a sleeve's context)
+    # Stop locks by symbol (``oms.exits.Lock``: the side and until when), and the direction
+    # (+1 long, -1 short) of each position that carries its exits (oms/exits).
+    locks: Mapping[str, Any] = NO_FILLS
+    protected: Mapping[str, int] = NO_FILLS
 
 
 class Outcome(enum.Enum):
@@ -171,6 +178,7 @@ class DecisionStep:
             **_NOT_REACHED_YET,
         }
         self._targets = OrderedTargets()  # the deadband's reference, and catching up
+        self._exits = ExitRules(config.orders, config.order_params, config.sizer.harvest)
 
     @classmethod
     def from_config(
@@ -245,6 +253,7 @@ class DecisionStep:
         verdict = self._contract.check(bar)
         if verdict.ok:
             self.risk.stats.update(bar)
+            self._exits.update(bar)
         if verdict.reset_symbol:
             self.risk.stats.reset(bar.symbol)
             for sleeve in self._sleeves:
@@ -325,21 +334,7 @@ class DecisionStep:
         pending = view.pending.get(symbol, ZERO)
         if position == 0 and pending == 0:
             self.risk.policy.on_flat(symbol)
-        base = self._sizer.target_notional(net, view.equity)
-        record["sizer"] = {
-            "target_notional_usd": _r(base.target_notional_usd),
-            "raw_notional_usd": _r(base.raw_notional_usd),
-            "capped": base.capped,
-            "equity": _r(view.equity),
-        }
-        if base.capped:
-            record["clamps"].append(
-                reason(ReasonCode.SIZER_POSITION_CAP, raw=_r(base.raw_notional_usd)).to_record()
-            )
-        sized = self.risk.size(symbol, net, base=base, equity=view.equity, instrument=instrument)
-        record["sizer"].update(sized.verdict)
-        if sized.clamps:
-            record["clamps"].extend(sized.clamps)
+        sized, exits = self._sized(bar, view, record, net, instrument)
         exposures = self._exposures(view, bar)
         others = {s: v for s, v in exposures.items() if s != symbol}
         limited = self.risk.limits.apply(
@@ -367,6 +362,14 @@ class DecisionStep:
             return self._none(record, reason(ReasonCode.ORDER_WORKING_BLOCK, pending=str(pending)))
         entry = None
         approved = self._targets.approved(symbol)
+        if self._exits.enabled and not reducing and target_qty != position:
+            guarded = self._exit_guard(
+                bar, view, record, net=net, position=position, pending=pending,
+                target_qty=target_qty, approved=approved,
+            )  # fmt: skip
+            if isinstance(guarded, Decision):
+                return guarded
+            target_qty, reducing, net = guarded
         if reducing or target_qty == position:
             skipped = {"verdict": "skipped", "why": "reducing" if reducing else "no_change"}
             record["policy"] = record["governor"] = skipped
@@ -399,6 +402,8 @@ class DecisionStep:
             reducing = abs(target_qty) < abs(position) and (target_qty * position) >= 0
             if admitted.close_only:
                 net = attrs.evolve(net, target=0.0)  # what is ordered toward: flat
+        if entry is not None and exits is not None:
+            entry = attrs.evolve(entry, exits=exits)
         return self._order(
             bar,
             record,
@@ -409,6 +414,71 @@ class DecisionStep:
             reducing=reducing,
             entry=entry,
         )
+
+    def _sized(
+        self,
+        bar: Bar,
+        view: PortfolioView,
+        record: dict[str, Any],
+        net: NetTarget,
+        instrument: Instrument,
+    ) -> tuple[Sized, ExitParams | None]:
+        """The base size, then the sizer stage (AI proposal by mode), with the exits an entry
+        would carry; their parts of the record are written here."""
+        symbol = bar.symbol
+        base = self._sizer.target_notional(net, view.equity)
+        record["sizer"] = {
+            "target_notional_usd": _r(base.target_notional_usd),
+            "raw_notional_usd": _r(base.raw_notional_usd),
+            "capped": base.capped,
+            "equity": _r(view.equity),
+        }
+        if base.capped:
+            record["clamps"].append(
+                reason(ReasonCode.SIZER_POSITION_CAP, raw=_r(base.raw_notional_usd)).to_record()
+            )
+        sized = self.risk.size(symbol, net, base=base, equity=view.equity, instrument=instrument)
+        # The stop the governor's risk budget counts is the stop that will be placed: none
+        # (exits off, or no stop-loss leg) counts the whole notional (oms/exits).
+        exits = self._exits.params(symbol, sized.proposal, bar.close)
+        stop = exits.stop_loss_pct if exits is not None else None
+        if stop != sized.stop_loss_pct:
+            sized = attrs.evolve(sized, stop_loss_pct=stop)
+        record["sizer"].update(sized.verdict)
+        if sized.clamps:
+            record["clamps"].extend(sized.clamps)
+        return sized, exits
+
+    def _exit_guard(
+        self,
+        bar: Bar,
+        view: PortfolioView,
+        record: dict[str, Any],
+        *,
+        net: NetTarget,
+        position: Decimal,
+        pending: Decimal,
+        target_qty: Decimal,
+        approved: Decimal | None,
+    ) -> Decision | tuple[Decimal, bool, NetTarget]:
+        """The stop lock and one-bracket rule (``exit_rules``) on an order adding exposure:
+        no order (a Decision), or what goes on (a reversal into a locked side: the close)."""
+        catching_up = approved is not None and target_qty * approved > 0
+        why, close_ok = self._exits.blocked(
+            symbol=bar.symbol,
+            position=position,
+            target_qty=target_qty,
+            bar_ts_ns=bar.ts_ns,
+            locks=view.locks,
+            protected={} if catching_up else view.protected,
+        )
+        if why is None:
+            return target_qty, False, net
+        if not close_ok:
+            self._position_record(record, position, pending, target_qty)
+            return self._none(record, why)
+        record["clamps"].append(why.to_record())
+        return ZERO, True, attrs.evolve(net, target=0.0)
 
     @staticmethod
     def _entry_record(record: dict[str, Any], admitted: Admitted) -> None:
@@ -497,22 +567,30 @@ class DecisionStep:
                     min_notional=str(instrument.min_notional),
                 ),
             )
+        side = Side.BUY if delta > 0 else Side.SELL
+        # The sleeve it is booked to (TCA, attribution): its entry's, or for an order that
+        # only reduces, the sleeve that pushed hardest in its direction.
+        sleeve = entry.sleeve if entry is not None else dominant_sleeve(net, 1 if delta > 0 else -1)
+        kind, limit = OrderType.MARKET, None
+        if entry is not None and entry.new_entry:
+            kind, limit = self._exits.entry_order(
+                sleeve=sleeve, regime=entry.regime, side=side, close=bar.close,
+                instrument=instrument,
+            )  # fmt: skip
         intent = OrderIntent(
             client_order_id=client_order_id(self._namespace, did),
             decision_id=did,
             symbol=bar.symbol,
-            side=Side.BUY if delta > 0 else Side.SELL,
+            side=side,
             qty=qty,
-            order_type=OrderType.MARKET,
+            order_type=kind,
+            limit_price=limit,
             bar_ts_ns=bar.ts_ns,
             arrival_price=to_decimal(arrival),
         )
         # A cut order leaves a rest to catch up on; an approved entry's target is kept for it.
         approved = target_qty if entry is not None and entry.new_entry else None
         ordered = Ordered(bar.symbol, net.target, qty < abs(delta), approved, bar.ts_ns)
-        # The sleeve it is booked to (TCA, attribution): its entry's, or for an order that
-        # only reduces, the sleeve that pushed hardest in its direction.
-        sleeve = entry.sleeve if entry is not None else dominant_sleeve(net, 1 if delta > 0 else -1)
         record["intent"] = {
             "client_order_id": intent.client_order_id,
             "side": intent.side.value,
@@ -520,6 +598,13 @@ class DecisionStep:
             "order_type": intent.order_type.value,
             "reducing": reducing,
         }
+        if limit is not None:
+            record["intent"]["limit_price"] = str(limit)
+        if entry is not None and entry.exits is not None:
+            # The order family and the exits its fill will carry (oms/exits; each leg's own
+            # line is an EXIT record with plan_id = this client_order_id).
+            record["intent"]["family"] = "BRACKET"
+            record["intent"]["exits"] = entry.exits.to_record()
         record["arrival_price"] = str(arrival)
         if entry is not None:
             # The order may be smaller than the entry (participation clamp): reserve only

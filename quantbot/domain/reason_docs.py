@@ -211,21 +211,35 @@ MEANING: dict[ReasonCode, str] = {
     "limit",
     ReasonCode.DAILY_OPEN_RISK_LIMIT: "new risk refused: open (reserved and held) risk would pass "
     "the limit",
-    ReasonCode.ORDER_BUILD_OFF_TICK: "an order's price is not a whole number of ticks; it was never built",
-    ReasonCode.ORDER_BUILD_BAD_QTY: "an order's quantity is zero, negative or not whole lots; it was never built",
-    ReasonCode.ORDER_BUILD_MIN_NOTIONAL: "an order's value is below the instrument's minimum; it was never built",
-    ReasonCode.ORDER_BUILD_BAD_DISTANCE: "a stop, take-profit or trailing distance is zero or negative; never built",
-    ReasonCode.ORDER_BUILD_WRONG_SIDE: "a take-profit (or limit exit) lies on the losing side of the reference price; never built",
-    ReasonCode.ORDER_BUILD_STOP_THROUGH_MARKET: "a stop lies on the wrong side of the market (it would trigger at once); never built",
-    ReasonCode.ORDER_BUILD_MARKET_NOT_ALLOWED: "a MARKET order where the execution policy allows only limits; never built",
-    ReasonCode.ORDER_TYPE_UNSUPPORTED: "the venue cannot take this order type natively and emulation is off (start-up refuses)",
-    ReasonCode.EXIT_BRACKET_ACTIVE: "a new entry on a symbol whose position already carries working exits was refused",
-    ReasonCode.EXIT_STOP_LOCK: "re-entry refused: the symbol (and side) was stopped out less than `stop_lock_bars` bars ago",
-    ReasonCode.EXIT_TRIGGERED: "an emulated exit (stop, take-profit, trailing stop, max hold) crossed its trigger; the exit order goes out",
-    ReasonCode.EXIT_LEG_REJECTED: "the venue refused a protective leg; the position is watched by the emulated trigger, or halts",
+    ReasonCode.ORDER_BUILD_OFF_TICK: "an order's price is not a whole number of ticks; it was "
+    "never built",
+    ReasonCode.ORDER_BUILD_BAD_QTY: "an order's quantity is zero, negative or not whole lots; "
+    "it was never built",
+    ReasonCode.ORDER_BUILD_MIN_NOTIONAL: "an order's value is below the instrument's minimum; "
+    "it was never built",
+    ReasonCode.ORDER_BUILD_BAD_DISTANCE: "a stop, take-profit or trailing distance is zero or "
+    "negative; never built",
+    ReasonCode.ORDER_BUILD_WRONG_SIDE: "a take-profit (or limit exit) lies on the losing side "
+    "of the reference price; never built",
+    ReasonCode.ORDER_BUILD_STOP_THROUGH_MARKET: "a stop lies on the wrong side of the market "
+    "(it would trigger at once); never built",
+    ReasonCode.ORDER_BUILD_MARKET_NOT_ALLOWED: "a MARKET order where the execution policy "
+    "allows only limits; never built",
+    ReasonCode.ORDER_TYPE_UNSUPPORTED: "the venue cannot take this order type natively and "
+    "emulation is off (start-up refuses)",
+    ReasonCode.EXIT_BRACKET_ACTIVE: "a new entry on a symbol whose position already carries "
+    "working exits was refused",
+    ReasonCode.EXIT_STOP_LOCK: "re-entry refused: the symbol (and side) was stopped out less "
+    "than `stop_lock_bars` bars ago",
+    ReasonCode.EXIT_TRIGGERED: "an emulated exit (stop, take-profit, trailing stop, max hold) "
+    "crossed its trigger; the exit order goes out",
+    ReasonCode.EXIT_LEG_REJECTED: "the venue refused a protective leg; the position is watched "
+    "by the emulated trigger, or halts",
     ReasonCode.EXIT_LEG_ORPHAN_CANCELED: "a protective leg whose position is gone was cancelled",
-    ReasonCode.EXIT_LEG_MISSING: "a held position had no working protective leg; it was re-placed (or trading halted, per config)",
-    ReasonCode.ENTRY_LIMIT_TIMEOUT: "a LIMIT entry did not fill within `limit_entry_timeout_bars`; it was cancelled",
+    ReasonCode.EXIT_LEG_MISSING: "a held position had no working protective leg; it was "
+    "re-placed (or trading halted, per config)",
+    ReasonCode.ENTRY_LIMIT_TIMEOUT: "a LIMIT entry did not fill within "
+    "`limit_entry_timeout_bars`; it was cancelled",
 }
 
 

@@ -13,6 +13,7 @@ nothing is, halts trading with ``CANCEL_ALL_INCOMPLETE`` (``halt_reason``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -75,10 +76,14 @@ def _matches(order: Order, symbol: str | None) -> bool:
     return symbol is None or order.symbol == symbol
 
 
-async def cancel_everything(oms: OrderManager, *, symbol: str | None = None) -> CancelAllReport:
+async def cancel_everything(
+    oms: OrderManager, *, symbol: str | None = None, keep: Callable[[Order], bool] | None = None
+) -> CancelAllReport:
+    """``keep``: orders to leave working (a session close keeps the protective exit legs;
+    cancelling one by one then, as a venue's batch cancel would take them too)."""
     report = CancelAllReport(symbol)
     failed_before = oms.journal.failed_writes
-    await _rounds(oms, symbol, report)
+    await _rounds(oms, symbol, report, keep)
     if oms.journal.failed_writes > failed_before:
         report.journal_errors.append(
             f"{oms.journal.last_failure}: {oms.journal.failed_writes - failed_before} journal "
@@ -88,13 +93,22 @@ async def cancel_everything(oms: OrderManager, *, symbol: str | None = None) -> 
     return report
 
 
-async def _rounds(oms: OrderManager, symbol: str | None, report: CancelAllReport) -> None:
+async def _rounds(
+    oms: OrderManager,
+    symbol: str | None,
+    report: CancelAllReport,
+    keep: Callable[[Order], bool] | None = None,
+) -> None:
     venue = oms.venue
-    batch = venue.capabilities.batch_cancel
+    batch = venue.capabilities.batch_cancel and keep is None
     for round_no in range(ROUNDS + 1):
         report.checked = False
         try:
-            working = [o for o in await venue.open_orders() if _matches(o, symbol)]
+            working = [
+                o
+                for o in await venue.open_orders()
+                if _matches(o, symbol) and (keep is None or not keep(o))
+            ]
         except (*VENUE_FAILURES, CircuitOpenError) as exc:
             report.errors.append(f"open orders: {type(exc).__name__}: {exc}")
             continue

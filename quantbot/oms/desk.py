@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any, Protocol, TypeVar
 
 import attrs
@@ -21,6 +22,8 @@ from quantbot.config.ops import OmsConfig
 from quantbot.decision.step import Decision, Outcome
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.domain.values import Bar, Fill, OrderIntent, Side, SubmitOutcome
+from quantbot.oms.exits import ExitManager
+from quantbot.oms.limit_timeout import LimitTimeout
 from quantbot.oms.manager import POSITIONS, VENUE_FAILURES, OrderManager
 from quantbot.oms.reconcile import Reconciler
 from quantbot.oms.reservation import DailyReservation
@@ -29,6 +32,7 @@ from quantbot.risk.daily import DailyRiskGuard
 from quantbot.venues.base import OrderVenue
 
 T = TypeVar("T")
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 _BY_SUBMIT = {
     SubmitOutcome.ACCEPTED.value: Outcome.SENT,
@@ -54,8 +58,13 @@ class Desk(Protocol):
 
     def on_bar(self, bar: Bar) -> None: ...
 
-    async def begin_batch(self) -> tuple[int, Decimal | None]:
-        """New fills booked, and the account's equity (None: keep the last known)."""
+    async def begin_batch(self, market_open: bool | None = None) -> tuple[int, Decimal | None]:
+        """New fills booked, exits brought in line with positions, and the account's equity
+        (None: keep the last known)."""
+        ...
+
+    def exit_view(self) -> tuple[Mapping[str, Any], Mapping[str, int]]:
+        """Stop locks by symbol, and the direction of each position carrying its exits."""
         ...
 
     async def read(self, dependency: str, fn: Callable[[], Awaitable[T]]) -> T | None:
@@ -91,8 +100,12 @@ class OrderDesk:
         tca: TcaRecorder | None = None,
         alerts: AlertSink | None = None,
         trade_external: bool = False,
+        exits: ExitManager | None = None,
+        limit_timeout: LimitTimeout | None = None,
     ) -> None:
         self.oms = oms
+        self.exits = exits
+        self._limit_timeout = limit_timeout
         self._venue = venue
         self._reconciler = reconciler
         self._reservation = reservation
@@ -110,9 +123,14 @@ class OrderDesk:
     def on_bar(self, bar: Bar) -> None:
         if self.oms.gates is not None:
             self.oms.gates.on_bar(bar)
+        if self.exits is not None:
+            self.exits.on_bar(bar)
+        if self._limit_timeout is not None:
+            self._limit_timeout.on_bar(bar)
 
-    async def begin_batch(self) -> tuple[int, Decimal | None]:
-        """Fills, UNKNOWN look-ups and equity; a failed read is recorded and skipped."""
+    async def begin_batch(self, market_open: bool | None = None) -> tuple[int, Decimal | None]:
+        """Fills, UNKNOWN look-ups, exits and limit timeouts, and equity; a failed read is
+        recorded and skipped."""
         oms = self.oms
         fills = await oms.poll_fills()
         self._reservation.release_ended(oms.ledger)
@@ -120,8 +138,17 @@ class OrderDesk:
         with oms.ladder(POSITIONS):
             for found in await self._reconciler.resolve_unknown():
                 self._on_event("RECONCILE", found)
+            if self._limit_timeout is not None:
+                await self._limit_timeout.cancel_expired()
+            if self.exits is not None:
+                await self.exits.sync(market_open)
             equity = (await oms.read(POSITIONS, self._venue.account)).equity
         return fills, equity
+
+    def exit_view(self) -> tuple[Mapping[str, Any], Mapping[str, int]]:
+        if self.exits is None:
+            return _EMPTY, _EMPTY
+        return self.exits.locks(), self.exits.protected()
 
     async def read(self, dependency: str, fn: Callable[[], Awaitable[T]]) -> T | None:
         return await self.oms.read_or_none(dependency, fn)
@@ -149,7 +176,12 @@ class OrderDesk:
         assert intent is not None
         daily, denial = self._reservation.reserve(decision.entry, intent)
         if denial is None:
-            order = await self._submit(intent, decision.reducing, decision, market_open)
+            exits = decision.entry.exits if decision.entry is not None else None
+            order = await self._submit(
+                intent, decision.reducing, decision, market_open,
+                None if exits is None or self.exits is None
+                else {**exits.to_record(), "sleeve": decision.sleeve},
+            )  # fmt: skip
             self._reservation.release_unsent(decision.entry, intent, order["outcome"])
             return Sent(_BY_SUBMIT[order["outcome"]], order, daily, order["outcome"])
         closing = self._closing_part(decision, intent)
@@ -182,7 +214,12 @@ class OrderDesk:
         return attrs.evolve(intent, qty=min(intent.qty, abs(held)))
 
     async def _submit(
-        self, intent: OrderIntent, reducing: bool, decision: Decision, market_open: bool | None
+        self,
+        intent: OrderIntent,
+        reducing: bool,
+        decision: Decision,
+        market_open: bool | None,
+        exits: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         tca = self._tca
         if tca is not None:
@@ -194,7 +231,11 @@ class OrderDesk:
                 profile=self._profile,
                 venue=self._venue.name,
             )
-        report = await self.oms.submit(intent, reducing=reducing, market_open=market_open)
+        if self.exits is not None:
+            await self.exits.before_order(intent, market_open)
+        report = await self.oms.submit(
+            intent, reducing=reducing, market_open=market_open, exits=exits
+        )
         if tca is not None:
             tca.on_submitted(
                 intent.client_order_id,
@@ -226,8 +267,11 @@ class ShadowDesk:
     def on_bar(self, bar: Bar) -> None:
         return None
 
-    async def begin_batch(self) -> tuple[int, Decimal | None]:
+    async def begin_batch(self, market_open: bool | None = None) -> tuple[int, Decimal | None]:
         return 0, (await self._venue.account()).equity
+
+    def exit_view(self) -> tuple[Mapping[str, Any], Mapping[str, int]]:
+        return _EMPTY, _EMPTY
 
     async def read(self, dependency: str, fn: Callable[[], Awaitable[T]]) -> T | None:
         try:
@@ -262,6 +306,8 @@ def open_desk(
     tca: TcaRecorder | None = None,
     alerts: AlertSink | None = None,
     trade_external: bool = False,
+    exits: ExitManager | None = None,
+    limit_timeout: LimitTimeout | None = None,
 ) -> Desk:
     """The order side for ``oms``: shadow mode's when there is none (nothing is sent)."""
     reservation = DailyReservation(daily)
@@ -278,4 +324,6 @@ def open_desk(
         tca=tca,
         alerts=alerts,
         trade_external=trade_external,
+        exits=exits,
+        limit_timeout=limit_timeout,
     )

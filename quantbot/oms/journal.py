@@ -47,6 +47,10 @@ class EventType:
     BASELINE = "BASELINE"
     # A value that must never exist did (an overfill): written once, when first seen.
     INVARIANT = "INVARIANT"
+    # A position's protective exits (oms/exits): ARMED (the plan), LEGS (the resting legs),
+    # MOVED (a trailing stop ratcheted), TRIGGERED (an emulated trigger crossed, written
+    # before its exit's INTENT), DONE (the plan ended; a stop-out carries its lock).
+    EXIT = "EXIT"
 
 
 _ORDER_EVENT = ("client_order_id",)
@@ -75,6 +79,7 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     ),
     EventType.BASELINE: ("fill_seq", "positions"),
     EventType.INVARIANT: ("client_order_id", "problem"),
+    EventType.EXIT: ("symbol", "action"),
 }
 _DECIMAL_FIELDS = ("qty", "price", "fee")
 _INT_FIELDS = ("seq", "ts_ns", "fill_ts_ns", "fill_seq")

@@ -63,6 +63,11 @@ class Ledger:
         # Protective exit legs (oms/exits) by client id: a resting stop or take-profit is
         # not an order "working" toward a target, so it is left out of ``pending_by_symbol``.
         self.exit_roles: dict[str, ExitRole] = {}
+        # The exit parameters an entry was sent with (its INTENT's ``exits``), by client id.
+        self.exit_params: dict[str, dict[str, Any]] = {}
+        # Each symbol's live exit plan, as its EXIT events left it, and its stop lock.
+        self.exit_plans: dict[str, dict[str, Any]] = {}
+        self.stop_locks: dict[str, dict[str, Any]] = {}
         self.baseline_seq: int | None = None  # venue fill cursor when this journal began
         # The venue fill cursor when each order was journaled: its fills are all above it.
         self.cursor_at_intent: dict[str, int] = {}
@@ -186,6 +191,21 @@ class Ledger:
         role = e.get("exit_role")
         if role is not None:
             self.exit_roles[e["client_order_id"]] = ExitRole(role)
+        exits = e.get("exits")
+        if exits is not None:
+            self.exit_params[e["client_order_id"]] = exits
+
+    def _on_exit(self, e: dict[str, Any]) -> None:
+        symbol, action = e["symbol"], e["action"]
+        fields = {k: v for k, v in e.items() if k not in ("type", "seq", "ts_ns", "action")}
+        if action == "ARMED":
+            self.exit_plans[symbol] = fields
+        elif action == "DONE":
+            self.exit_plans.pop(symbol, None)
+            if e.get("lock_until_ns") is not None:
+                self.stop_locks[symbol] = {"side": e["side"], "until_ns": e["lock_until_ns"]}
+        elif symbol in self.exit_plans:  # LEGS, MOVED, TRIGGERED: the plan's latest state
+            self.exit_plans[symbol] = {**self.exit_plans[symbol], **fields}
 
     def _on_external(self, e: dict[str, Any]) -> None:
         self._on_intent(e)
@@ -328,4 +348,5 @@ _HANDLERS = {
     EventType.RESURRECTED: Ledger._on_resurrected,
     EventType.BASELINE: Ledger._on_baseline,
     EventType.INVARIANT: Ledger._on_invariant,
+    EventType.EXIT: Ledger._on_exit,
 }

@@ -93,8 +93,11 @@ class SubmitReport:
         }
 
 
-def intent_event(intent: OrderIntent) -> dict[str, Any]:
-    event = {
+def intent_event(
+    intent: OrderIntent, *, reducing: bool = False, exits: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The INTENT line's fields; ``reducing`` and ``exits`` (oms/exits) only when set."""
+    event: dict[str, Any] = {
         "client_order_id": intent.client_order_id,
         "decision_id": intent.decision_id,
         "symbol": intent.symbol,
@@ -115,6 +118,10 @@ def intent_event(intent: OrderIntent) -> dict[str, Any]:
         event["oco_group"] = intent.oco_group
     if intent.exit_role is not None:
         event["exit_role"] = intent.exit_role.value
+    if reducing:
+        event["reducing"] = True
+    if exits is not None:
+        event["exits"] = exits
     return event
 
 
@@ -170,8 +177,15 @@ class OrderManager:
 
     # -- submit -------------------------------------------------------------------------------
     async def submit(
-        self, intent: OrderIntent, *, reducing: bool = False, market_open: bool | None = None
+        self,
+        intent: OrderIntent,
+        *,
+        reducing: bool = False,
+        market_open: bool | None = None,
+        exits: dict[str, Any] | None = None,
     ) -> SubmitReport:
+        """``exits``: the exit parameters an entry's fill will carry, journaled with its
+        INTENT (oms/exits arms the position's plan from them, also after a restart)."""
         blocked = self._pre_submit(intent, reducing=reducing, market_open=market_open)
         if blocked is not None:
             return SubmitReport(SubmitOutcome.NOT_SENT, None, blocked)
@@ -181,9 +195,7 @@ class OrderManager:
                 return SubmitReport(SubmitOutcome.NOT_SENT, None, blocked)
         cid = intent.client_order_id
         try:
-            fields = intent_event(intent)
-            if reducing:
-                fields["reducing"] = True
+            fields = intent_event(intent, reducing=reducing, exits=exits)
             self.record_event(EventType.INTENT, durable=True, **fields)
         except OSError as e:
             # Without a durable INTENT a crash could leave an order nobody knows about.
@@ -211,6 +223,71 @@ class OrderManager:
         if not reducing and report.outcome is SubmitOutcome.ACCEPTED:
             await self.cancel_if_killed(cid)
         return report
+
+    async def submit_oco(
+        self, take_profit: OrderIntent, stop_loss: OrderIntent, *, market_open: bool | None = None
+    ) -> tuple[SubmitReport, SubmitReport]:
+        """Two exit legs as one order list at a venue that links them (``OcoVenue``): both
+        pass the gates (as reducing orders) or neither goes; both INTENTs are durable before
+        the one request; each leg ends in its own outcome."""
+        legs = (take_profit, stop_loss)
+        for leg in legs:
+            blocked = self._pre_submit(leg, reducing=True, market_open=market_open)
+            if blocked is not None:
+                refused = SubmitReport(SubmitOutcome.NOT_SENT, None, blocked)
+                return refused, refused
+        refused = self._journal_legs(legs)
+        if refused is not None:
+            return refused, refused
+        if self.gates is not None:
+            for leg in legs:
+                self.gates.on_submitted(leg)
+        venue: Any = self.venue
+        try:
+            first, second = await venue.submit_oco(take_profit, stop_loss)
+        except asyncio.CancelledError:
+            self._legs_unknown(legs)  # as in ``submit``: the venue may hold them
+            raise
+        except VENUE_FAILURES as exc:
+            why = self._classified(exc, SUBMIT, take_profit.symbol)
+            return (
+                self._submit_failed(take_profit, exc, why),
+                self._submit_failed(stop_loss, exc, why),
+            )
+        if self.breakers is not None:
+            self.breakers.record_success(SUBMIT)
+        return (
+            self._submit_answered(take_profit.client_order_id, first),
+            self._submit_answered(stop_loss.client_order_id, second),
+        )
+
+    def _journal_legs(self, legs: tuple[OrderIntent, ...]) -> SubmitReport | None:
+        """Both legs' INTENTs, the last one durable; a failed write settles what made it."""
+        try:
+            for index, leg in enumerate(legs):
+                fields = intent_event(leg, reducing=True)
+                self.record_event(EventType.INTENT, durable=index == len(legs) - 1, **fields)
+        except OSError as e:
+            why = reason(ReasonCode.JOURNAL_WRITE_FAILED, error=f"{type(e).__name__}: {e}")
+            if self._on_journal_failure is not None:
+                self._on_journal_failure(why)
+            for leg in legs:  # a first INTENT that made it is settled, never left open
+                if leg.client_order_id in self.ledger.orders:
+                    with contextlib.suppress(OSError):
+                        self.record_event(EventType.NOT_SENT, client_order_id=leg.client_order_id,
+                                          reason=str(why))  # fmt: skip
+            return SubmitReport(SubmitOutcome.NOT_SENT, None, why)
+        return None
+
+    def _legs_unknown(self, legs: tuple[OrderIntent, ...]) -> None:
+        """Cancelled mid-request: each leg ends UNKNOWN, for reconciliation to look up."""
+        for leg in legs:
+            cid = leg.client_order_id
+            why = reason(ReasonCode.ORDER_UNKNOWN_PENDING, client_order_id=cid, cause="cancelled")
+            with contextlib.suppress(OSError):
+                self.record_event(EventType.UNKNOWN, client_order_id=cid, reason=str(why))
+        with contextlib.suppress(OSError):
+            self.journal.sync()
 
     def _pre_submit(
         self, intent: OrderIntent, *, reducing: bool, market_open: bool | None
@@ -256,9 +333,13 @@ class OrderManager:
         self.record_event(event, **fields)
         return SubmitReport(result.outcome, self.ledger.orders.get(cid), result.reason)
 
-    def _submit_failed(self, intent: OrderIntent, exc: BaseException) -> SubmitReport:
+    def _submit_failed(
+        self, intent: OrderIntent, exc: BaseException, why: Reason | None = None
+    ) -> SubmitReport:
+        """``why``: the failure already classified (the second leg of one failed request)."""
         cid = intent.client_order_id
-        why = self._classified(exc, SUBMIT, intent.symbol)
+        if why is None:
+            why = self._classified(exc, SUBMIT, intent.symbol)
         if isinstance(exc, _NOT_TAKEN):
             self.record_event(EventType.NOT_SENT, client_order_id=cid, reason=str(why))
             outcome = SubmitOutcome.NOT_SENT

@@ -375,7 +375,9 @@ class PretradeGates:
 
 def _content_key(intent: OrderIntent) -> ContentKey:
     # Decimal("1") == Decimal("1.0") and they hash alike: 1 and 1.0 shares are one content.
-    return (intent.symbol, intent.side.value, intent.qty, intent.bar_ts_ns)
+    # A position's exit legs (a stop and a take-profit of the same size) are not each other's
+    # duplicates: the role is part of the content (None for every other order).
+    return (intent.symbol, intent.side.value, intent.qty, intent.bar_ts_ns, intent.exit_role)
 
 
 def _rate_block(scope: str, count: int, limit: int, symbol: str | None) -> Reason:

@@ -16,7 +16,7 @@ from quantbot.clock import NS_PER_S
 from quantbot.config.ops import PretradeConfig
 from quantbot.domain.errors import InvariantViolation
 from quantbot.domain.reasons import Reason, ReasonCode, reason
-from quantbot.domain.values import Bar, OrderIntent, to_decimal
+from quantbot.domain.values import Bar, OrderIntent, OrderType, to_decimal
 from quantbot.oms.pretrade_state import seconds_to_ns
 
 _BPS = Decimal(10_000)
@@ -170,8 +170,11 @@ class PriceGates:
         return None
 
     def reference_price(self, intent: OrderIntent) -> Decimal:
-        """``limit_price``, else ``arrival_price``, else the last close; always positive."""
-        if intent.limit_price is not None:
+        """``limit_price``, else ``arrival_price``, else the last close; always positive.
+        A resting exit leg (a take-profit LIMIT, a STOP_LIMIT) is placed away from the market
+        on purpose: its reference is the market it was placed in, not its trigger."""
+        resting_leg = intent.exit_role is not None and intent.order_type is not OrderType.MARKET
+        if intent.limit_price is not None and not resting_leg:
             ref = intent.limit_price
         elif intent.arrival_price is not None:
             ref = intent.arrival_price

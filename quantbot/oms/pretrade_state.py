@@ -72,7 +72,7 @@ class KeyedRollingCount:
         return list(self._counts)
 
 
-ContentKey = tuple[str, str, Decimal, int]  # (symbol, side, qty, bar_ts_ns)
+ContentKey = tuple[str, str, Decimal, int, object]  # (symbol, side, qty, bar_ts_ns, exit role)
 
 
 class DuplicateIndex:

@@ -277,6 +277,15 @@ def test_record_carries_every_stage() -> None:
         "qty": str(expected_qty),
         "order_type": "MARKET",
         "reducing": False,
+        # The exits its fill will carry (oms/exits): the harvest preset the sizer chose.
+        "family": "BRACKET",
+        "exits": {
+            "policy": "TREND_RUNNER",
+            "stop_loss_pct": 0.02,
+            "take_profit_pct": 0.08,
+            "trailing_stop_pct": 0.03,
+            "max_hold_bars": 5000,
+        },
     }
     assert record["arrival_price"] == str(intent.arrival_price)
     assert record["clamps"] == []

@@ -1,0 +1,470 @@
+"""The exit-leg manager: every position an entry of ours opened carries its protective exits.
+
+Level-based, so a restart, a partial fill or a reconciliation all end in the same place: at
+the start of each batch (after the fills are booked) each symbol's own position is compared
+with its exit plan (``exit_plan.ExitPlan``, journaled as EXIT events so the ledger rebuilds
+it):
+
+- a position without a plan gets one, from the exit parameters its entry was sent with (the
+  INTENT's ``exits``; ``orders.default_harvest`` when there were none), priced from the
+  position's average entry price, and its legs are placed: native legs rest at the venue
+  (a stop and a take-profit as one OCO order list where the venue takes them), emulated
+  ones are watched by ``on_bar``;
+- a position whose size changed (a partial fill grew it, a reduction shrank it) has its
+  resting legs cancelled and placed again for the new size, at the same prices;
+- a position that is gone (a leg filled, anything else closed it) or flipped has its plan
+  ended and its remaining legs cancelled; a stop-out locks the symbol and side for
+  ``stop_lock_bars`` (EXIT_STOP_LOCK, read by the decision step);
+- a leg the venue no longer holds while the position is (cancelled or expired there) is
+  EXIT_LEG_MISSING: placed again, or trading halts (``orders.missing_leg``); a leg the
+  venue refuses is EXIT_LEG_REJECTED and the daemon watches that trigger instead.
+
+An emulated trigger is journaled (durably) as TRIGGERED with the exit's client id before the
+exit's INTENT: a daemon killed in between sends that exit on restart, once; an exit whose
+submit is proven never to have reached the venue (NOT_SENT) is sent again under a new id; one
+whose outcome is unknown is waited for, never sent twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from quantbot.analytics.tca import TcaRecorder
+from quantbot.clock import Clock
+from quantbot.config.orders import OrdersConfig
+from quantbot.config.risk import HarvestPresets
+from quantbot.domain.ids import client_order_id
+from quantbot.domain.reasons import Reason, ReasonCode, reason
+from quantbot.domain.values import (
+    ZERO,
+    Bar,
+    ExitRole,
+    Instrument,
+    OrderIntent,
+    OrderStatus,
+    OrderType,
+    Side,
+    SubmitOutcome,
+)
+from quantbot.oms.capability import EMULATED, NATIVE
+from quantbot.oms.exit_plan import ExitParams, ExitPlan, emulated_trigger, exit_params, plan_for
+from quantbot.oms.journal import EventType
+from quantbot.oms.manager import ORDERS, OrderManager, SubmitReport
+from quantbot.venues.base import OcoVenue
+
+_BPS = Decimal(10_000)
+_STOP_ROLES = frozenset({ExitRole.STOP_LOSS.value, ExitRole.TRAILING_STOP.value})
+_PROVEN_DEAD = frozenset({OrderStatus.NOT_SENT, OrderStatus.REJECTED, OrderStatus.CANCELED})
+
+
+@attrs.frozen(slots=True)
+class Lock:
+    side: Side  # the side a new entry may not take
+    until_ns: int
+
+
+class ExitManager:
+    def __init__(
+        self,
+        *,
+        oms: OrderManager,
+        orders: OrdersConfig,
+        presets: HarvestPresets,
+        stop_lock_bars: int,
+        modes: dict[str, str],
+        instruments: Mapping[str, Instrument],
+        namespace: str,
+        clock: Clock,
+        on_event: Callable[[str, Reason], None],
+        halt: Callable[[Reason], None],
+        tca: TcaRecorder | None = None,
+        profile: str = "",
+    ) -> None:
+        self.oms = oms
+        self._ledger = oms.ledger
+        self._orders = orders
+        self._presets = presets
+        self._lock_bars = stop_lock_bars
+        self.modes = modes
+        self._instruments = instruments
+        self._namespace = namespace
+        self._clock = clock
+        self._on_event = on_event
+        self._halt = halt
+        self._tca = tca
+        self._profile = profile
+        caps = oms.venue.capabilities
+        self._reduce_only = caps.reduce_only
+        self._oco = "OCO" in caps.order_lists and isinstance(oms.venue, OcoVenue)
+        self._last_bar: dict[str, Bar] = {}
+        self._emulated = any(m != NATIVE for m in modes.values())
+
+    # -- what the decision step reads -----------------------------------------------------
+    def locks(self) -> dict[str, Lock]:
+        return {
+            s: Lock(Side(v["side"]), int(v["until_ns"])) for s, v in self._ledger.stop_locks.items()
+        }
+
+    def protected(self) -> dict[str, int]:
+        """Symbols whose position carries a live plan, with its direction (+1 long)."""
+        return {s: 1 if p["side"] == "BUY" else -1 for s, p in self._ledger.exit_plans.items()}
+
+    def plan(self, symbol: str) -> ExitPlan | None:
+        raw = self._ledger.exit_plans.get(symbol)
+        return None if raw is None else ExitPlan.from_event(symbol, raw)
+
+    # -- every bar: emulated triggers -------------------------------------------------------
+    def on_bar(self, bar: Bar) -> None:
+        self._last_bar[bar.symbol] = bar
+        if not self._emulated:
+            return
+        plan = self.plan(bar.symbol)
+        if plan is None or plan.fired is not None:
+            return
+        fired, ref = emulated_trigger(plan, bar)
+        if ref is not None and plan.emulated(ExitRole.TRAILING_STOP) and fired is None:
+            self._journal(plan.symbol, "MOVED", trail_ref=str(ref))
+        if fired is None:
+            return
+        cid = self._leg_id(plan, fired.role.value, attempt=1)
+        self._journal(
+            plan.symbol,
+            "TRIGGERED",
+            durable=True,
+            fired=fired.role.value,
+            fired_cid=cid,
+            attempt=1,
+            trigger_price=str(fired.price),
+            bar_ts_ns=bar.ts_ns,
+        )
+        self._on_event(
+            "EXIT",
+            reason(ReasonCode.EXIT_TRIGGERED, symbol=plan.symbol, role=fired.role.value,
+                   trigger_price=str(fired.price), client_order_id=cid,
+                   plan_id=plan.plan_id),
+        )  # fmt: skip
+
+    # -- every batch: positions against plans ---------------------------------------------
+    async def sync(self, market_open: bool | None = None) -> None:
+        ledger = self._ledger
+        symbols = sorted(set(ledger.exit_plans) | set(ledger.own_positions()))
+        for symbol in symbols:
+            with self.oms.ladder(ORDERS):
+                await self._sync_symbol(symbol, market_open)
+
+    async def _sync_symbol(self, symbol: str, market_open: bool | None) -> None:
+        qty = self._ledger.own_qty(symbol)
+        plan = self.plan(symbol)
+        if qty == 0:
+            if plan is not None:
+                await self._end(plan, "flat")
+            return
+        side = Side.BUY if qty > 0 else Side.SELL
+        if plan is not None and plan.side is not side:
+            await self._end(plan, "flipped")
+            plan = None
+        if plan is not None and plan.fired is not None:
+            await self._fire(plan, abs(qty), market_open)
+            return
+        if self._orders.partial_fills == "full" and self._entry_working(symbol):
+            return  # legs once the entry is done, for all of it
+        if plan is not None and self._closing_working(symbol, side):
+            return  # a sleeve's order is reducing it: its legs were set for what remains
+        if plan is None:
+            plan = self._arm(symbol, side, abs(qty))
+        elif plan.qty != abs(qty):
+            await self._cancel_legs(plan)
+            plan = attrs.evolve(plan, qty=abs(qty), legs={})
+            self._journal(symbol, "ARMED", **plan.to_event())
+        await self._ensure_legs(plan, market_open)
+
+    async def before_order(self, intent: OrderIntent, market_open: bool | None) -> None:
+        """A sleeve's order against a protected position: its legs must never exit what
+        that order already exits. Closing or flipping it: the legs are cancelled now; part
+        of it: they are placed again at once for what will remain (same prices)."""
+        plan = self.plan(intent.symbol)
+        if plan is None or intent.side is plan.side or plan.fired is not None:
+            return
+        held = abs(self._ledger.own_qty(intent.symbol))
+        remaining = held - intent.qty
+        with self.oms.ladder(ORDERS):
+            await self._cancel_legs(plan)
+            if remaining <= 0:
+                self._journal(plan.symbol, "LEGS", legs={}, why="closing order")
+                return
+            plan = attrs.evolve(plan, qty=remaining, legs={})
+            self._journal(plan.symbol, "ARMED", **plan.to_event())
+            await self._ensure_legs(plan, market_open)
+
+    def _closing_working(self, symbol: str, side: Side) -> bool:
+        """A sleeve's order on the exit side of a ``side`` position is still working."""
+        return self._closing_qty(symbol, side) > 0
+
+    def _closing_qty(self, symbol: str, side: Side) -> Decimal:
+        """What sleeves' orders still working on the exit side of a ``side`` position close."""
+        roles = self._ledger.exit_roles
+        return sum(
+            (
+                o.remaining_qty
+                for o in self._ledger.open_orders()
+                if o.symbol == symbol and o.side is not side and o.client_order_id not in roles
+            ),
+            ZERO,
+        )
+
+    def _entry_working(self, symbol: str) -> bool:
+        roles = self._ledger.exit_roles
+        return any(
+            o.symbol == symbol and o.client_order_id not in roles
+            for o in self._ledger.open_orders()
+        )
+
+    def _arm(self, symbol: str, side: Side, qty: Decimal) -> ExitPlan:
+        ledger = self._ledger
+        last = ledger.last_fills.get(symbol)
+        raw = ledger.exit_params.get(last.client_order_id) if last is not None else None
+        if raw is not None and last is not None:
+            params, plan_id = ExitParams.from_record(raw), last.client_order_id
+        else:
+            params = self.default_params()
+            plan_id = f"adopted-{symbol}-{ledger.last_event_seq}"
+        bar = self._last_bar.get(symbol)
+        position = ledger.positions[symbol]
+        plan = plan_for(
+            plan_id=plan_id,
+            symbol=symbol,
+            side=side,
+            qty=qty,
+            entry_price=position.avg_price,
+            params=params,
+            instrument=self._instruments[symbol],
+            armed_ns=self._clock.now_ns(),
+            bar_interval_s=bar.interval_s if bar is not None else 60.0,
+        )
+        modes = {k: v for k, v in self.modes.items() if self._uses(plan, k)}
+        plan = attrs.evolve(plan, modes=modes)
+        self._journal(symbol, "ARMED", **plan.to_event())
+        return plan
+
+    def default_params(self) -> ExitParams:
+        name = self._orders.default_harvest
+        preset = getattr(self._presets, name.lower())
+        return exit_params(name, preset, frozenset(self._orders.exit_legs), atr=None,
+                           price=0.0, mults=(0.0, 0.0, 0.0))  # fmt: skip
+
+    @staticmethod
+    def _uses(plan: ExitPlan, role: str) -> bool:
+        return {
+            ExitRole.STOP_LOSS.value: plan.stop is not None,
+            ExitRole.TAKE_PROFIT.value: plan.take_profit is not None,
+            ExitRole.TRAILING_STOP.value: plan.trail_pct is not None,
+            ExitRole.MAX_HOLD.value: plan.max_hold_until_ns is not None,
+        }[role]
+
+    # -- resting legs -------------------------------------------------------------------------
+    async def _ensure_legs(self, plan: ExitPlan, market_open: bool | None) -> None:
+        orders = self._ledger.orders
+        legs = dict(plan.legs)
+        missing = [
+            role for role, mode in sorted(plan.modes.items())
+            if mode == NATIVE and (role not in legs or not _working(orders.get(legs[role])))
+        ]  # fmt: skip
+        if not missing:
+            return
+        lost = [r for r in missing if r in legs]
+        if lost:
+            why = reason(ReasonCode.EXIT_LEG_MISSING, symbol=plan.symbol, roles=lost,
+                         action=self._orders.missing_leg, plan_id=plan.plan_id)  # fmt: skip
+            self._on_event("EXIT", why)
+            if self._orders.missing_leg == "halt":
+                self._halt(why)
+                return
+            await self._cancel_legs(plan)  # whatever is left of the old set goes too
+            missing = [r for r, m in sorted(plan.modes.items()) if m == NATIVE]
+            legs = {}
+        generation = plan.generation + 1
+        plan = attrs.evolve(plan, generation=generation)
+        intents = {role: self._leg(plan, role) for role in missing}
+        reports: dict[str, SubmitReport] = {}
+        tp, sl = ExitRole.TAKE_PROFIT.value, ExitRole.STOP_LOSS.value
+        for intent in intents.values():
+            self._tca_decided(plan, intent)
+        if self._oco and tp in intents and sl in intents:
+            reports[tp], reports[sl] = await self.oms.submit_oco(
+                intents[tp], intents[sl], market_open=market_open
+            )
+        for role, intent in intents.items():
+            if role not in reports:
+                reports[role] = await self.oms.submit(
+                    intent, reducing=True, market_open=market_open
+                )
+        for role, report in reports.items():
+            self._tca_submitted(intents[role], report)
+        modes = dict(plan.modes)
+        for role, report in reports.items():
+            if report.outcome in (SubmitOutcome.ACCEPTED, SubmitOutcome.UNKNOWN):
+                legs[role] = intents[role].client_order_id
+                continue
+            fallback = EMULATED if self._orders.allow_emulation else None
+            why = reason(ReasonCode.EXIT_LEG_REJECTED, symbol=plan.symbol, role=role,
+                         client_order_id=intents[role].client_order_id,
+                         venue_reason=None if report.reason is None else str(report.reason),
+                         now=fallback or "halt")  # fmt: skip
+            self._on_event("EXIT", why)
+            if fallback is None:
+                self._halt(why)
+            else:
+                modes[role] = fallback
+                self._emulated = True
+        self._journal(plan.symbol, "LEGS", legs=legs, modes=modes, generation=generation)
+
+    def _leg(self, plan: ExitPlan, role: str) -> OrderIntent:
+        instrument = self._instruments[plan.symbol]
+        side = plan.exit_side
+        common: dict[str, Any] = {
+            "client_order_id": self._leg_id(plan, role, generation=plan.generation),
+            "decision_id": f"exit:{plan.plan_id}",
+            "symbol": plan.symbol,
+            "side": side,
+            "qty": plan.qty,
+            "reduce_only": self._reduce_only,
+            "exit_role": ExitRole(role),
+            "bar_ts_ns": self._bar_ts(plan.symbol),
+            "arrival_price": self._arrival(plan.symbol),
+        }
+        if self._oco:
+            common["oco_group"] = client_order_id(
+                self._namespace, f"oco|{plan.plan_id}|{plan.generation}"
+            )
+        if role == ExitRole.TAKE_PROFIT.value:
+            return OrderIntent(order_type=OrderType.LIMIT, limit_price=plan.take_profit, **common)
+        if role == ExitRole.TRAILING_STOP.value:
+            common.pop("oco_group", None)
+            return OrderIntent(order_type=OrderType.TRAILING_STOP, trail_pct=plan.trail_pct,
+                               **common)  # fmt: skip
+        stop = plan.stop
+        assert stop is not None
+        if self._orders.stop_type == OrderType.STOP_LIMIT.value:
+            offset = stop * Decimal(str(self._orders.stop_limit_offset_bps)) / _BPS
+            raw = stop - offset if side is Side.SELL else stop + offset
+            limit = instrument.round_price(raw)
+            return OrderIntent(order_type=OrderType.STOP_LIMIT, stop_price=stop,
+                               limit_price=limit, **common)  # fmt: skip
+        return OrderIntent(order_type=OrderType.STOP, stop_price=stop, **common)
+
+    async def _cancel_legs(self, plan: ExitPlan) -> None:
+        orders = self._ledger.orders
+        for cid in sorted(plan.legs.values()):
+            order = orders.get(cid)
+            if order is not None and order.status.is_open:
+                await self.oms.cancel_one(order)
+
+    # -- emulated exits -------------------------------------------------------------------------
+    async def _fire(self, plan: ExitPlan, qty: Decimal, market_open: bool | None) -> None:
+        cid = plan.fired_cid
+        assert cid is not None and plan.fired is not None
+        order = self._ledger.orders.get(cid)
+        if order is not None and order.status in _PROVEN_DEAD:
+            attempt = plan.attempt + 1
+            cid = self._leg_id(plan, plan.fired, attempt=attempt)
+            self._journal(plan.symbol, "TRIGGERED", durable=True, fired=plan.fired,
+                          fired_cid=cid, attempt=attempt)  # fmt: skip
+            order = None
+        if order is not None:
+            return  # working, filled in part, or unknown: never a second exit
+        qty -= self._closing_qty(plan.symbol, plan.side)
+        if qty <= 0:
+            return  # a sleeve's order already exits it all: wait for its outcome
+        await self._cancel_legs(plan)  # resting legs go first: nothing may exit twice
+        if any(_working(self._ledger.orders.get(c)) for c in plan.legs.values()):
+            return  # a cancel did not go through yet: the next batch tries again
+        intent = OrderIntent(
+            client_order_id=cid,
+            decision_id=f"exit:{plan.plan_id}",
+            symbol=plan.symbol,
+            side=plan.exit_side,
+            qty=qty,
+            order_type=OrderType.MARKET,
+            reduce_only=self._reduce_only,
+            exit_role=ExitRole(plan.fired),
+            bar_ts_ns=self._bar_ts(plan.symbol),
+            arrival_price=self._arrival(plan.symbol),
+        )
+        self._tca_decided(plan, intent, trigger=plan.trigger_price)
+        report = await self.oms.submit(intent, reducing=True, market_open=market_open)
+        self._tca_submitted(intent, report)
+        if report.outcome is SubmitOutcome.NOT_SENT and report.reason is not None:
+            self._on_event("EXIT", report.reason)
+
+    async def _end(self, plan: ExitPlan, why: str) -> None:
+        await self._cancel_legs(plan)
+        last = self._ledger.last_fills.get(plan.symbol)
+        role = self._ledger.exit_roles.get(last.client_order_id) if last is not None else None
+        fields: dict[str, Any] = {"why": why, "plan_id": plan.plan_id, "side": plan.side.value}
+        if why == "flat" and role is not None and role.value in _STOP_ROLES and self._lock_bars:
+            bar = self._last_bar.get(plan.symbol)
+            interval = bar.interval_s if bar is not None else 60.0
+            start = bar.ts_ns if bar is not None else self._clock.now_ns()
+            fields["lock_until_ns"] = start + int((self._lock_bars + 1) * interval * 1e9)
+            fields["stopped_by"] = role.value
+        self._journal(plan.symbol, "DONE", **fields)
+
+    # -- TCA: exit fills are measured against their trigger ------------------------------------
+    def _tca_decided(self, plan: ExitPlan, intent: OrderIntent, trigger: Any = None) -> None:
+        """The leg's TCA decision price is its trigger (a stop's stop, a take-profit's limit,
+        an emulated exit's crossing price), so slippage is measured against it; it is booked
+        to the sleeve whose entry opened the position."""
+        if self._tca is None:
+            return
+        price = trigger if trigger is not None else intent.stop_price or intent.limit_price
+        price = price or intent.arrival_price or plan.entry_price
+        self._tca.on_decision(
+            intent,
+            decision_ts_ns=self._clock.now_ns(),
+            decision_price=Decimal(str(price)),
+            sleeve=plan.params.sleeve,
+            profile=self._profile,
+            venue=self.oms.venue.name,
+        )
+
+    def _tca_submitted(self, intent: OrderIntent, report: SubmitReport) -> None:
+        if self._tca is None:
+            return
+        self._tca.on_submitted(
+            intent.client_order_id,
+            outcome=report.outcome.value,
+            reason_code=report.reason.code.value if report.reason is not None else None,
+            submit_price=intent.arrival_price,
+        )
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _leg_id(self, plan: ExitPlan, role: str, *, generation: int = 0, attempt: int = 0) -> str:
+        return client_order_id(
+            self._namespace, f"exit|{plan.plan_id}|{role}|{generation}|{attempt}"
+        )
+
+    def _bar_ts(self, symbol: str) -> int:
+        bar = self._last_bar.get(symbol)
+        return bar.ts_ns if bar is not None else 0
+
+    def _arrival(self, symbol: str) -> Decimal | None:
+        bar = self._last_bar.get(symbol)
+        if bar is None:
+            return None
+        return self._instruments[symbol].round_price(bar.close)
+
+    def _journal(self, symbol: str, action: str, *, durable: bool = False, **fields: Any) -> None:
+        fields.pop("symbol", None)
+        self.oms.record_event(EventType.EXIT, durable=durable, symbol=symbol, action=action,
+                              **fields)  # fmt: skip
+
+
+def _working(order: Any) -> bool:
+    return order is not None and order.status.is_open
+
+
+__all__ = ["ZERO", "ExitManager", "Lock"]

@@ -12,13 +12,26 @@ can hand it to a daemon subprocess in ``QUANTBOT_SIM_FAULTS``::
     {"submit": [{"fault": "rate_limit", "after_calls": 3, "times": 5}]}
 
 ``after_calls`` lets that many calls through first; ``times`` faults that many (-1: forever).
+
+A submit rule may pick its calls by what the order is, not only by their count: ``when`` maps
+``OrderIntent`` fields (``exit_role``, ``order_type``, ``side``, ``symbol``, ``reduce_only`` ...)
+to the value they must have, e.g. SIGKILL the daemon right before the venue sees the first
+stop-loss exit it sends (after that exit's INTENT is durable)::
+
+    {"submit": [{"fault": "crash_before", "when": {"exit_role": "stop_loss"}}]}
+
+Such a rule counts only the submits that match (``after_calls`` and ``times`` then count
+matching orders, other submits pass untouched); an OCO pair sent in one call matches when
+either leg does. Enum fields are written as their values (``"stop_loss"``, ``"STOP"``,
+``"SELL"``); a field or value that no order could have is an error naming it.
 """
 
 from __future__ import annotations
 
+import enum
 import os
 import signal
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -35,7 +48,7 @@ from quantbot.domain.errors import (
     VenueUnavailable,
 )
 from quantbot.domain.reasons import ReasonCode, reason
-from quantbot.domain.values import OrderIntent, SubmitOutcome
+from quantbot.domain.values import ExitRole, OrderIntent, OrderType, Side, SubmitOutcome
 from quantbot.ops.runtime_contract import require_testing
 from quantbot.venues.base import CancelFailure, SubmitResult
 from quantbot.venues.sim.build import FAULTS_ENV
@@ -60,6 +73,32 @@ _AFTER = frozenset(
     {"timeout_after_accept", "server_error_after_accept", "crash_after_accept", "nan_equity"}
 )
 KINDS = _BEFORE | _AFTER
+# The intent fields a submit rule's ``when`` may name; enum fields take their values.
+WHEN_FIELDS = frozenset(f.name for f in attrs.fields(OrderIntent))
+_WHEN_ENUMS: dict[str, type[enum.Enum]] = {
+    "side": Side,
+    "order_type": OrderType,
+    "exit_role": ExitRole,
+}
+
+
+def _check_when(_rule: Any, _attribute: Any, when: Mapping[str, Any] | None) -> None:
+    if when is None:
+        return
+    if not isinstance(when, Mapping) or not when:
+        raise ValueError(f"{FAULTS_ENV}: 'when' must be an object of intent field -> value")
+    for name, value in when.items():
+        if name not in WHEN_FIELDS:
+            raise ValueError(
+                f"{FAULTS_ENV}: 'when' names {name!r}, not an order intent field "
+                f"({sorted(WHEN_FIELDS)})"
+            )
+        kind = _WHEN_ENUMS.get(name)
+        if kind is not None and value is not None and value not in {m.value for m in kind}:
+            raise ValueError(
+                f"{FAULTS_ENV}: 'when' {name}={value!r} is no {kind.__name__} "
+                f"({sorted(m.value for m in kind)})"
+            )
 
 
 @attrs.define
@@ -69,11 +108,32 @@ class FaultRule:
     times: int = 1  # -1: every call from after_calls on
     delay_s: float = 0.0
     retry_after_s: float | None = None
+    # Submit only: fault only orders whose intent has these field values (module docstring).
+    when: dict[str, Any] | None = attrs.field(default=None, validator=_check_when)
 
     def fires(self, call: int) -> bool:
         if call <= self.after_calls:
             return False
         return self.times < 0 or call <= self.after_calls + self.times
+
+    def matches(self, intents: Sequence[OrderIntent]) -> bool:
+        """Whether a call carrying ``intents`` is one this rule counts (no ``when``: all)."""
+        if self.when is None:
+            return True
+        return any(
+            all(_same(getattr(i, name), value) for name, value in self.when.items())
+            for i in intents
+        )
+
+
+def _same(actual: Any, expected: Any) -> bool:
+    if actual is None or expected is None:
+        return actual is expected
+    if isinstance(actual, enum.Enum):
+        return actual.value == expected
+    if isinstance(actual, Decimal):
+        return actual == Decimal(str(expected))
+    return actual == expected
 
 
 def parse_plan(text: str) -> dict[str, list[FaultRule]]:
@@ -86,6 +146,8 @@ def parse_plan(text: str) -> dict[str, list[FaultRule]]:
         if endpoint not in ENDPOINTS:
             raise ValueError(f"{FAULTS_ENV}: unknown endpoint {endpoint!r} ({sorted(ENDPOINTS)})")
         plan[endpoint] = [FaultRule(**rule) for rule in rules]
+        if endpoint != "submit" and any(r.when is not None for r in plan[endpoint]):
+            raise ValueError(f"{FAULTS_ENV}: 'when' picks orders: only submit rules take it")
     return plan
 
 
@@ -109,6 +171,7 @@ class FaultyVenue:
         self.embedded = inner.embedded
         self._plan = {k: list(v) for k, v in plan.items()}
         self._calls: dict[str, int] = dict.fromkeys(ENDPOINTS, 0)
+        self._matched: dict[int, int] = {}  # id(rule) -> matching calls (rules with ``when``)
         self._clock = clock
         self._auth_revoked = False
 
@@ -116,7 +179,10 @@ class FaultyVenue:
         """Add ``rule`` for ``endpoint``, counting calls from now (for tests in-process)."""
         if endpoint not in ENDPOINTS:
             raise ValueError(f"unknown endpoint {endpoint!r} ({sorted(ENDPOINTS)})")
-        rule = attrs.evolve(rule, after_calls=rule.after_calls + self._calls[endpoint])
+        if rule.when is not None and endpoint != "submit":
+            raise ValueError("'when' picks orders: only submit rules take it")
+        if rule.when is None:  # a rule with ``when`` counts its own matches from zero
+            rule = attrs.evolve(rule, after_calls=rule.after_calls + self._calls[endpoint])
         self._plan.setdefault(endpoint, []).append(rule)
 
     @property
@@ -145,10 +211,29 @@ class FaultyVenue:
     async def quote(self, symbol: str) -> Any:
         return await self.inner.quote(symbol)
 
-    async def _call(self, endpoint: str, act: Callable[[], Awaitable[Any]]) -> Any:
+    def _firing(self, endpoint: str, intents: Sequence[OrderIntent] = ()) -> list[FaultRule]:
+        """Count this call and return the rules that fault it."""
         self._calls[endpoint] += 1
-        call = self._calls[endpoint]
-        rules = [r for r in self._plan.get(endpoint, ()) if r.fires(call)]
+        firing = []
+        for rule in self._plan.get(endpoint, ()):
+            if rule.when is None:
+                call = self._calls[endpoint]
+            elif rule.matches(intents):
+                call = self._matched[id(rule)] = self._matched.get(id(rule), 0) + 1
+            else:
+                continue
+            if rule.fires(call):
+                firing.append(rule)
+        return firing
+
+    async def _call(
+        self,
+        endpoint: str,
+        act: Callable[[], Awaitable[Any]],
+        rules: list[FaultRule] | None = None,
+    ) -> Any:
+        if rules is None:
+            rules = self._firing(endpoint)
         if self._auth_revoked:
             raise VenueAuthError(
                 "401 Unauthorized: credentials revoked", venue=self.name, status=401
@@ -201,17 +286,19 @@ class FaultyVenue:
             os.kill(os.getpid(), signal.SIGKILL)
 
     async def submit(self, intent: OrderIntent) -> SubmitResult:
-        rules = self._plan.get("submit", ())
-        if any(r.fault == "reject" and r.fires(self._calls["submit"] + 1) for r in rules):
+        rules = self._firing("submit", (intent,))
+        if any(r.fault == "reject" for r in rules):
             # A venue reject is an answer, not an exception: REJECTED with the reason.
-            self._calls["submit"] += 1
             why = reason(ReasonCode.VENUE_REJECTED, detail="rejected by fault plan")
             return SubmitResult(SubmitOutcome.REJECTED, None, why)
-        return await self._call("submit", lambda: self.inner.submit(intent))
+        return await self._call("submit", lambda: self.inner.submit(intent), rules)
 
     async def submit_oco(self, take_profit: OrderIntent, stop_loss: OrderIntent) -> Any:
         """The paper venue's OCO order list, through the submit endpoint's faults."""
-        return await self._call("submit", lambda: self.inner.submit_oco(take_profit, stop_loss))
+        rules = self._firing("submit", (take_profit, stop_loss))
+        return await self._call(
+            "submit", lambda: self.inner.submit_oco(take_profit, stop_loss), rules
+        )
 
     async def cancel(self, client_order_id: str, *, symbol: str | None = None) -> Any:
         return await self._call("cancel", lambda: self.inner.cancel(client_order_id, symbol=symbol))

@@ -40,6 +40,12 @@ def _exit_intents(rig: ExitRig) -> list[dict[str, Any]]:
     return [e for e in rig.journal("INTENT") if e.get("exit_role")]
 
 
+def _ended(done: dict[str, Any]) -> str:
+    """Why the plan ended: "flat" or "flipped" (journaled as "why" at e2f27ae; the exit
+    manager being edited names it "ended")."""
+    return done.get("ended", done.get("why"))
+
+
 def _offer(rig: ExitRig, side: str, n: int) -> None:
     """A TradeIntent in the inbox, taken now: the external sleeve wants ``side``."""
     line = {"symbol": rig.kind.symbol, "side": side, "confidence": 1.0, "intent_id": f"t{n}"}
@@ -125,12 +131,12 @@ async def test_an_order_that_closes_or_flips_the_position_cancels_its_legs_at_th
         qty = await rig.own_qty()
         assert qty == await rig.venue_qty()
         if kind.name == "spot":  # long only: closed, and nothing left working
-            assert qty == 0 and done["ended"] == "flat" and "lock_until_ns" not in done
+            assert qty == 0 and _ended(done) == "flat" and "lock_until_ns" not in done
             assert rig.plan() is None
             assert rig.book_open_count() == 0 and await rig.venue_open_ids() == set()
             return
         # Flipped short: the new position carries new legs, on the buy side.
-        assert qty < 0 and done["ended"] == "flipped"
+        assert qty < 0 and _ended(done) == "flipped"
         plan = rig.plan()
         assert plan is not None and plan.side is Side.SELL and plan.qty == -qty
         new = rig.legs()

@@ -137,8 +137,8 @@ async def open_parts(
     )
     records = services.records
 
-    def on_event(event: str, why: Any) -> None:
-        records.write(step.event_record(event, why))
+    def on_event(event: str, why: Any, **fields: Any) -> None:
+        records.write(step.event_record(event, why, **fields))
 
     exits = limit_timeout = None
     if side is not None:

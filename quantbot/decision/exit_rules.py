@@ -74,11 +74,12 @@ class ExitRules:
         """Why an order adding exposure toward ``target_qty`` may not go, and whether its
         closing part still may (a reversal into a locked side: the close goes)."""
         direction = 1 if target_qty > 0 else -1
-        lock = locks.get(symbol)
-        if lock is not None and bar_ts_ns < lock.until_ns and lock.side.sign == direction:
+        side = Side.BUY if direction > 0 else Side.SELL
+        until = (locks.get(symbol) or {}).get(side.value)
+        if until is not None and bar_ts_ns < until:
             bars = self._params.stop_lock_bars
-            why = reason(ReasonCode.EXIT_STOP_LOCK, symbol=symbol, side=lock.side.value,
-                         until_ns=lock.until_ns, stop_lock_bars=bars)  # fmt: skip
+            why = reason(ReasonCode.EXIT_STOP_LOCK, symbol=symbol, side=side.value,
+                         until_ns=until, stop_lock_bars=bars)  # fmt: skip
             return why, position != 0 and (position > 0) != (direction > 0)
         if position != 0 and protected.get(symbol) == direction:
             why = reason(ReasonCode.EXIT_BRACKET_ACTIVE, symbol=symbol, position=str(position),

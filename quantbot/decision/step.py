@@ -68,8 +68,8 @@ class PortfolioView:
     pending: dict[str, Decimal]
     blocked_by: Reason | None = None  # halt, kill switch or shutdown: decide and record
     last_fills: Mapping[str, Fill] = NO_FILLS  # newest own fill by symbol (a sleeve's context)
-    # Stop locks by symbol (``oms.exits.Lock``: the side and until when), and the direction
-    # (+1 long, -1 short) of each position that carries its exits (oms/exits).
+    # Stop locks (symbol -> the side stopped out -> until, ns), and the direction (+1 long,
+    # -1 short) of each position that carries its exits (oms/exits).
     locks: Mapping[str, Any] = NO_FILLS
     protected: Mapping[str, int] = NO_FILLS
 

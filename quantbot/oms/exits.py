@@ -37,6 +37,7 @@ from quantbot.analytics.tca import TcaRecorder
 from quantbot.clock import Clock
 from quantbot.config.orders import OrdersConfig
 from quantbot.config.risk import HarvestPresets
+from quantbot.domain.errors import OrderBuildError
 from quantbot.domain.ids import client_order_id
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.domain.values import (
@@ -50,6 +51,7 @@ from quantbot.domain.values import (
     Side,
     SubmitOutcome,
 )
+from quantbot.oms import orders as builders
 from quantbot.oms.capability import EMULATED, NATIVE
 from quantbot.oms.exit_plan import ExitParams, ExitPlan, emulated_trigger, exit_params, plan_for
 from quantbot.oms.journal import EventType
@@ -58,13 +60,15 @@ from quantbot.venues.base import OcoVenue
 
 _BPS = Decimal(10_000)
 _STOP_ROLES = frozenset({ExitRole.STOP_LOSS.value, ExitRole.TRAILING_STOP.value})
+# Builder refusals that mean "the market is already through this trigger".
+_CROSSED = frozenset(
+    {
+        ReasonCode.ORDER_BUILD_STOP_THROUGH_MARKET,
+        ReasonCode.ORDER_BUILD_WRONG_SIDE,
+        ReasonCode.ORDER_BUILD_BAD_DISTANCE,
+    }
+)
 _PROVEN_DEAD = frozenset({OrderStatus.NOT_SENT, OrderStatus.REJECTED, OrderStatus.CANCELED})
-
-
-@attrs.frozen(slots=True)
-class Lock:
-    side: Side  # the side a new entry may not take
-    until_ns: int
 
 
 class ExitManager:
@@ -79,7 +83,7 @@ class ExitManager:
         instruments: Mapping[str, Instrument],
         namespace: str,
         clock: Clock,
-        on_event: Callable[[str, Reason], None],
+        on_event: Callable[..., None],
         halt: Callable[[Reason], None],
         tca: TcaRecorder | None = None,
         profile: str = "",
@@ -93,7 +97,8 @@ class ExitManager:
         self._instruments = instruments
         self._namespace = namespace
         self._clock = clock
-        self._on_event = on_event
+        self._on_event = on_event  # (event, reason, **fields): a line in the records
+        self._on_record = on_event
         self._halt = halt
         self._tca = tca
         self._profile = profile
@@ -104,10 +109,9 @@ class ExitManager:
         self._emulated = any(m != NATIVE for m in modes.values())
 
     # -- what the decision step reads -----------------------------------------------------
-    def locks(self) -> dict[str, Lock]:
-        return {
-            s: Lock(Side(v["side"]), int(v["until_ns"])) for s, v in self._ledger.stop_locks.items()
-        }
+    def locks(self) -> Mapping[str, Mapping[str, int]]:
+        """Stop locks: symbol -> the side stopped out ("BUY": a long) -> until (ns)."""
+        return self._ledger.stop_locks
 
     def protected(self) -> dict[str, int]:
         """Symbols whose position carries a live plan, with its direction (+1 long)."""
@@ -130,23 +134,33 @@ class ExitManager:
             self._journal(plan.symbol, "MOVED", trail_ref=str(ref))
         if fired is None:
             return
-        cid = self._leg_id(plan, fired.role.value, attempt=1)
+        self._trigger(plan, fired.role.value, fired.price, bar.ts_ns)
+
+    def _trigger(self, plan: ExitPlan, role: str, price: Decimal, bar_ts_ns: int) -> None:
+        """An emulated trigger was crossed: journaled (durably) with its exit's client id
+        before that exit's INTENT, so a restart sends it once, never twice."""
+        cid = self._leg_id(plan, role, attempt=1)
         self._journal(
             plan.symbol,
             "TRIGGERED",
             durable=True,
-            fired=fired.role.value,
+            fired=role,
             fired_cid=cid,
             attempt=1,
-            trigger_price=str(fired.price),
-            bar_ts_ns=bar.ts_ns,
+            trigger_price=str(price),
+            bar_ts_ns=bar_ts_ns,
         )
         self._on_event(
             "EXIT",
-            reason(ReasonCode.EXIT_TRIGGERED, symbol=plan.symbol, role=fired.role.value,
-                   trigger_price=str(fired.price), client_order_id=cid,
-                   plan_id=plan.plan_id),
-        )  # fmt: skip
+            reason(
+                ReasonCode.EXIT_TRIGGERED,
+                symbol=plan.symbol,
+                role=role,
+                trigger_price=str(price),
+                client_order_id=cid,
+                plan_id=plan.plan_id,
+            ),
+        )
 
     # -- every batch: positions against plans ---------------------------------------------
     async def sync(self, market_open: bool | None = None) -> None:
@@ -181,6 +195,9 @@ class ExitManager:
             plan = attrs.evolve(plan, qty=abs(qty), legs={})
             self._journal(symbol, "ARMED", **plan.to_event())
         await self._ensure_legs(plan, market_open)
+        plan = self.plan(symbol)
+        if plan is not None and plan.fired is not None:  # a leg found its trigger crossed
+            await self._fire(plan, abs(qty), market_open)
 
     async def before_order(self, intent: OrderIntent, market_open: bool | None) -> None:
         """A sleeve's order against a protected position: its legs must never exit what
@@ -194,7 +211,7 @@ class ExitManager:
         with self.oms.ladder(ORDERS):
             await self._cancel_legs(plan)
             if remaining <= 0:
-                self._journal(plan.symbol, "LEGS", legs={}, why="closing order")
+                self._journal(plan.symbol, "LEGS", legs={}, ended="closing order")
                 return
             plan = attrs.evolve(plan, qty=remaining, legs={})
             self._journal(plan.symbol, "ARMED", **plan.to_event())
@@ -253,8 +270,14 @@ class ExitManager:
     def default_params(self) -> ExitParams:
         name = self._orders.default_harvest
         preset = getattr(self._presets, name.lower())
-        return exit_params(name, preset, frozenset(self._orders.exit_legs), atr=None,
-                           price=0.0, mults=(0.0, 0.0, 0.0))  # fmt: skip
+        return exit_params(
+            name,
+            preset,
+            frozenset(self._orders.exit_legs),
+            atr=None,
+            price=0.0,
+            mults=(0.0, 0.0, 0.0),
+        )
 
     @staticmethod
     def _uses(plan: ExitPlan, role: str) -> bool:
@@ -270,15 +293,21 @@ class ExitManager:
         orders = self._ledger.orders
         legs = dict(plan.legs)
         missing = [
-            role for role, mode in sorted(plan.modes.items())
+            role
+            for role, mode in sorted(plan.modes.items())
             if mode == NATIVE and (role not in legs or not _working(orders.get(legs[role])))
-        ]  # fmt: skip
+        ]
         if not missing:
             return
         lost = [r for r in missing if r in legs]
         if lost:
-            why = reason(ReasonCode.EXIT_LEG_MISSING, symbol=plan.symbol, roles=lost,
-                         action=self._orders.missing_leg, plan_id=plan.plan_id)  # fmt: skip
+            why = reason(
+                ReasonCode.EXIT_LEG_MISSING,
+                symbol=plan.symbol,
+                roles=lost,
+                action=self._orders.missing_leg,
+                plan_id=plan.plan_id,
+            )
             self._on_event("EXIT", why)
             if self._orders.missing_leg == "halt":
                 self._halt(why)
@@ -288,7 +317,38 @@ class ExitManager:
             legs = {}
         generation = plan.generation + 1
         plan = attrs.evolve(plan, generation=generation)
-        intents = {role: self._leg(plan, role) for role in missing}
+        modes = dict(plan.modes)
+        intents: dict[str, OrderIntent] = {}
+        crossed: str | None = None  # a leg whose trigger the market has already passed
+        for role in missing:
+            try:
+                intents[role] = self._leg(plan, role)
+            except OrderBuildError as e:
+                self._leg_refused(plan, role, None, e.reason, modes)
+                if e.reason.code in _CROSSED and crossed is None:
+                    crossed = role
+        reports = await self._place(plan, intents, market_open)
+        for role, report in reports.items():
+            if report.outcome in (SubmitOutcome.ACCEPTED, SubmitOutcome.UNKNOWN):
+                legs[role] = intents[role].client_order_id
+            else:
+                self._leg_refused(plan, role, intents[role].client_order_id, report.reason, modes)
+        self._journal(plan.symbol, "LEGS", legs=legs, modes=modes, generation=generation)
+        self._record_legs(plan, intents, reports, modes)
+        if crossed is not None and self._orders.allow_emulation:
+            # The market is already through that trigger: the exit it stands for is due now.
+            self._trigger(
+                plan,
+                crossed,
+                self._arrival(plan.symbol) or plan.entry_price,
+                self._bar_ts(plan.symbol),
+            )
+
+    async def _place(
+        self, plan: ExitPlan, intents: dict[str, OrderIntent], market_open: bool | None
+    ) -> dict[str, SubmitReport]:
+        """Send the legs: a stop and a take-profit as one OCO order list where the venue
+        takes one, every other leg on its own; each through TCA."""
         reports: dict[str, SubmitReport] = {}
         tp, sl = ExitRole.TAKE_PROFIT.value, ExitRole.STOP_LOSS.value
         for intent in intents.values():
@@ -304,57 +364,135 @@ class ExitManager:
                 )
         for role, report in reports.items():
             self._tca_submitted(intents[role], report)
-        modes = dict(plan.modes)
-        for role, report in reports.items():
-            if report.outcome in (SubmitOutcome.ACCEPTED, SubmitOutcome.UNKNOWN):
-                legs[role] = intents[role].client_order_id
-                continue
-            fallback = EMULATED if self._orders.allow_emulation else None
-            why = reason(ReasonCode.EXIT_LEG_REJECTED, symbol=plan.symbol, role=role,
-                         client_order_id=intents[role].client_order_id,
-                         venue_reason=None if report.reason is None else str(report.reason),
-                         now=fallback or "halt")  # fmt: skip
-            self._on_event("EXIT", why)
-            if fallback is None:
-                self._halt(why)
-            else:
-                modes[role] = fallback
-                self._emulated = True
-        self._journal(plan.symbol, "LEGS", legs=legs, modes=modes, generation=generation)
+        return reports
+
+    def _leg_refused(
+        self,
+        plan: ExitPlan,
+        role: str,
+        cid: str | None,
+        why_not: Reason | None,
+        modes: dict[str, str],
+    ) -> None:
+        """A leg that could not rest (refused by the builder, a gate or the venue): the daemon
+        watches its trigger instead, or trading halts when emulation is off."""
+        fallback = EMULATED if self._orders.allow_emulation else None
+        why = reason(
+            ReasonCode.EXIT_LEG_REJECTED,
+            symbol=plan.symbol,
+            role=role,
+            client_order_id=cid,
+            refused_by=None if why_not is None else why_not.code.value,
+            detail=None if why_not is None else why_not.context,
+            now=fallback or "halt",
+        )
+        self._on_event("EXIT", why)
+        if fallback is None:
+            self._halt(why)
+        else:
+            modes[role] = fallback
+            self._emulated = True
+
+    def _record_legs(
+        self,
+        plan: ExitPlan,
+        intents: dict[str, OrderIntent],
+        reports: dict[str, SubmitReport],
+        modes: dict[str, str],
+    ) -> None:
+        """One EXIT line in the records: the plan (joined to its entry's decision record by
+        plan_id = the entry's client_order_id), its parameters and each leg's outcome."""
+        legs = []
+        for role, intent in sorted(intents.items()):
+            report = reports.get(role)
+            legs.append(
+                {
+                    "role": role,
+                    "client_order_id": intent.client_order_id,
+                    "order_type": intent.order_type.value,
+                    "stop_price": _s(intent.stop_price),
+                    "limit_price": _s(intent.limit_price),
+                    "trail_pct": _s(intent.trail_pct),
+                    "oco_group": intent.oco_group,
+                    "outcome": None if report is None else report.outcome.value,
+                    "reason": None
+                    if report is None or report.reason is None
+                    else report.reason.to_record(),
+                }
+            )
+        self._on_record(
+            "EXIT_LEGS",
+            None,
+            symbol=plan.symbol,
+            plan_id=plan.plan_id,
+            family="OCO" if any(leg["oco_group"] for leg in legs) else "LEGS",
+            position={
+                "side": plan.side.value,
+                "qty": str(plan.qty),
+                "entry_price": str(plan.entry_price),
+            },
+            exits=plan.params.to_record(),
+            stop=_s(plan.stop),
+            take_profit=_s(plan.take_profit),
+            max_hold_until_ns=plan.max_hold_until_ns,
+            modes=modes,
+            legs=legs,
+        )
 
     def _leg(self, plan: ExitPlan, role: str) -> OrderIntent:
+        """One resting leg, built and checked by ``oms.orders`` against the instrument and
+        the market now (a stop already through the market is a build error, not an order)."""
         instrument = self._instruments[plan.symbol]
         side = plan.exit_side
-        common: dict[str, Any] = {
+        market = self._arrival(plan.symbol) or plan.entry_price
+        leg: dict[str, Any] = {
             "client_order_id": self._leg_id(plan, role, generation=plan.generation),
             "decision_id": f"exit:{plan.plan_id}",
-            "symbol": plan.symbol,
-            "side": side,
-            "qty": plan.qty,
             "reduce_only": self._reduce_only,
             "exit_role": ExitRole(role),
             "bar_ts_ns": self._bar_ts(plan.symbol),
-            "arrival_price": self._arrival(plan.symbol),
         }
-        if self._oco:
-            common["oco_group"] = client_order_id(
+        if self._oco and role != ExitRole.TRAILING_STOP.value:
+            leg["oco_group"] = client_order_id(
                 self._namespace, f"oco|{plan.plan_id}|{plan.generation}"
             )
+        qty = plan.qty
         if role == ExitRole.TAKE_PROFIT.value:
-            return OrderIntent(order_type=OrderType.LIMIT, limit_price=plan.take_profit, **common)
-        if role == ExitRole.TRAILING_STOP.value:
-            common.pop("oco_group", None)
-            return OrderIntent(order_type=OrderType.TRAILING_STOP, trail_pct=plan.trail_pct,
-                               **common)  # fmt: skip
-        stop = plan.stop
-        assert stop is not None
-        if self._orders.stop_type == OrderType.STOP_LIMIT.value:
+            assert plan.take_profit is not None
+            built = builders.limit(
+                instrument,
+                side=side,
+                qty=qty,
+                price=plan.take_profit,
+                reference_price=market,
+                **leg,
+            )
+        elif role == ExitRole.TRAILING_STOP.value:
+            assert plan.trail_pct is not None
+            built = builders.trailing_stop(
+                instrument, side=side, qty=qty, trail_pct=plan.trail_pct, market_price=market, **leg
+            )
+        elif self._orders.stop_type == OrderType.STOP_LIMIT.value:
+            stop = plan.stop
+            assert stop is not None
             offset = stop * Decimal(str(self._orders.stop_limit_offset_bps)) / _BPS
             raw = stop - offset if side is Side.SELL else stop + offset
-            limit = instrument.round_price(raw)
-            return OrderIntent(order_type=OrderType.STOP_LIMIT, stop_price=stop,
-                               limit_price=limit, **common)  # fmt: skip
-        return OrderIntent(order_type=OrderType.STOP, stop_price=stop, **common)
+            limit = builders.round_exit_price(instrument, raw, side=side, role=ExitRole.STOP_LOSS)
+            built = builders.stop_limit(
+                instrument,
+                side=side,
+                qty=qty,
+                stop_price=stop,
+                limit_price=limit,
+                market_price=market,
+                **leg,
+            )
+        else:
+            assert plan.stop is not None
+            built = builders.stop(
+                instrument, side=side, qty=qty, stop_price=plan.stop, market_price=market, **leg
+            )
+        return built.legs[0]
 
     async def _cancel_legs(self, plan: ExitPlan) -> None:
         orders = self._ledger.orders
@@ -371,8 +509,14 @@ class ExitManager:
         if order is not None and order.status in _PROVEN_DEAD:
             attempt = plan.attempt + 1
             cid = self._leg_id(plan, plan.fired, attempt=attempt)
-            self._journal(plan.symbol, "TRIGGERED", durable=True, fired=plan.fired,
-                          fired_cid=cid, attempt=attempt)  # fmt: skip
+            self._journal(
+                plan.symbol,
+                "TRIGGERED",
+                durable=True,
+                fired=plan.fired,
+                fired_cid=cid,
+                attempt=attempt,
+            )
             order = None
         if order is not None:
             return  # working, filled in part, or unknown: never a second exit
@@ -382,18 +526,22 @@ class ExitManager:
         await self._cancel_legs(plan)  # resting legs go first: nothing may exit twice
         if any(_working(self._ledger.orders.get(c)) for c in plan.legs.values()):
             return  # a cancel did not go through yet: the next batch tries again
-        intent = OrderIntent(
-            client_order_id=cid,
-            decision_id=f"exit:{plan.plan_id}",
-            symbol=plan.symbol,
-            side=plan.exit_side,
-            qty=qty,
-            order_type=OrderType.MARKET,
-            reduce_only=self._reduce_only,
-            exit_role=ExitRole(plan.fired),
-            bar_ts_ns=self._bar_ts(plan.symbol),
-            arrival_price=self._arrival(plan.symbol),
-        )
+        try:
+            intent = builders.market(
+                self._instruments[plan.symbol],
+                side=plan.exit_side,
+                qty=qty,
+                reference_price=self._arrival(plan.symbol) or plan.entry_price,
+                allow_market=self._orders.allow_market,
+                client_order_id=cid,
+                decision_id=f"exit:{plan.plan_id}",
+                reduce_only=self._reduce_only,
+                exit_role=ExitRole(plan.fired),
+                bar_ts_ns=self._bar_ts(plan.symbol),
+            ).legs[0]
+        except OrderBuildError as e:  # below the minimum notional: nothing a venue would take
+            self._on_event("EXIT", e.reason)
+            return
         self._tca_decided(plan, intent, trigger=plan.trigger_price)
         report = await self.oms.submit(intent, reducing=True, market_open=market_open)
         self._tca_submitted(intent, report)
@@ -401,10 +549,23 @@ class ExitManager:
             self._on_event("EXIT", report.reason)
 
     async def _end(self, plan: ExitPlan, why: str) -> None:
+        orders = self._ledger.orders
+        orphans = sorted(c for c in plan.legs.values() if _working(orders.get(c)))
         await self._cancel_legs(plan)
+        if orphans:
+            self._on_event(
+                "EXIT",
+                reason(
+                    ReasonCode.EXIT_LEG_ORPHAN_CANCELED,
+                    symbol=plan.symbol,
+                    plan_id=plan.plan_id,
+                    position=why,
+                    legs=orphans,
+                ),
+            )
         last = self._ledger.last_fills.get(plan.symbol)
         role = self._ledger.exit_roles.get(last.client_order_id) if last is not None else None
-        fields: dict[str, Any] = {"why": why, "plan_id": plan.plan_id, "side": plan.side.value}
+        fields: dict[str, Any] = {"ended": why, "plan_id": plan.plan_id, "side": plan.side.value}
         if why == "flat" and role is not None and role.value in _STOP_ROLES and self._lock_bars:
             bar = self._last_bar.get(plan.symbol)
             interval = bar.interval_s if bar is not None else 60.0
@@ -412,6 +573,7 @@ class ExitManager:
             fields["lock_until_ns"] = start + int((self._lock_bars + 1) * interval * 1e9)
             fields["stopped_by"] = role.value
         self._journal(plan.symbol, "DONE", **fields)
+        self._on_record("EXIT_DONE", None, symbol=plan.symbol, **fields)
 
     # -- TCA: exit fills are measured against their trigger ------------------------------------
     def _tca_decided(self, plan: ExitPlan, intent: OrderIntent, trigger: Any = None) -> None:
@@ -459,12 +621,17 @@ class ExitManager:
 
     def _journal(self, symbol: str, action: str, *, durable: bool = False, **fields: Any) -> None:
         fields.pop("symbol", None)
-        self.oms.record_event(EventType.EXIT, durable=durable, symbol=symbol, action=action,
-                              **fields)  # fmt: skip
+        self.oms.record_event(
+            EventType.EXIT, durable=durable, symbol=symbol, action=action, **fields
+        )
+
+
+def _s(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _working(order: Any) -> bool:
     return order is not None and order.status.is_open
 
 
-__all__ = ["ZERO", "ExitManager", "Lock"]
+__all__ = ["ZERO", "ExitManager"]

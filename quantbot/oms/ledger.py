@@ -67,7 +67,7 @@ class Ledger:
         self.exit_params: dict[str, dict[str, Any]] = {}
         # Each symbol's live exit plan, as its EXIT events left it, and its stop lock.
         self.exit_plans: dict[str, dict[str, Any]] = {}
-        self.stop_locks: dict[str, dict[str, Any]] = {}
+        self.stop_locks: dict[str, dict[str, int]] = {}  # symbol -> side -> until (ns)
         self.baseline_seq: int | None = None  # venue fill cursor when this journal began
         # The venue fill cursor when each order was journaled: its fills are all above it.
         self.cursor_at_intent: dict[str, int] = {}
@@ -202,8 +202,8 @@ class Ledger:
             self.exit_plans[symbol] = fields
         elif action == "DONE":
             self.exit_plans.pop(symbol, None)
-            if e.get("lock_until_ns") is not None:
-                self.stop_locks[symbol] = {"side": e["side"], "until_ns": e["lock_until_ns"]}
+            if e.get("lock_until_ns") is not None:  # one lock per symbol and side
+                self.stop_locks.setdefault(symbol, {})[e["side"]] = int(e["lock_until_ns"])
         elif symbol in self.exit_plans:  # LEGS, MOVED, TRIGGERED: the plan's latest state
             self.exit_plans[symbol] = {**self.exit_plans[symbol], **fields}
 

@@ -33,7 +33,8 @@ def test_tiny_workload_report(repo_root: Path, tmp_path: Path) -> None:
         assert counts["bars"] == BARS * symbols
         assert counts["orders"] > 0
         assert counts["fills"] > 0
-        assert counts["records"] == counts["bars"]
+        # One decision record per bar, plus the positions' exit lines (EXIT_LEGS, EXIT_DONE).
+        assert counts["bars"] < counts["records"] < counts["bars"] + 4 * counts["orders"]
         for key in ("p50_us", "p99_us", "p99_9_us", "bars_per_s", "wall_s", "peak_rss_mb"):
             assert median[key] > 0, key
         assert median["p50_us"] <= median["p99_us"] <= median["p99_9_us"]

@@ -66,12 +66,13 @@ async def open_parts(
         state_dir=run.state_dir,
         sync_each_change=run.durability.sync_before_submit,
     )
-    instruments, start_equity = await connect_venue(config, venue)
-    # Every configured order type against what the venue takes: native, emulated, or a
-    # refusal to start that names the type and the venue (before anything trades).
+    # Every configured order type against what the venue declares it takes: native,
+    # emulated, or a refusal to start that names the type and the venue, before the venue is
+    # even connected (nothing opened, nothing to close, nothing sent).
     modes = exit_modes(
         config.orders, venue.capabilities, venue=venue.name, profile=config.run.trading_profile
     )
+    instruments, start_equity = await connect_venue(config, venue)
     daily = open_daily(
         config,
         mode=run.mode,

@@ -86,5 +86,7 @@ def _one_exit_at_most(
         if mode == NATIVE and name not in resting:
             if not orders.allow_emulation:
                 why = "as a further resting leg without reduce-only (it could exit twice)"
-                raise _refuse(name, venue, f"{why} and orders.allow_emulation = false")
+                kind = leg_type(ExitRole(name), orders)
+                label = kind.value if kind is not None else name
+                raise _refuse(label, venue, f"{why} ({name}) and orders.allow_emulation = false")
             modes[name] = EMULATED

@@ -41,9 +41,8 @@ def _exit_intents(rig: ExitRig) -> list[dict[str, Any]]:
 
 
 def _ended(done: dict[str, Any]) -> str:
-    """Why the plan ended: "flat" or "flipped" (journaled as "why" at e2f27ae; the exit
-    manager being edited names it "ended")."""
-    return done.get("ended", done.get("why"))
+    """Why the plan ended: "flat" or "flipped"."""
+    return done["ended"]
 
 
 def _offer(rig: ExitRig, side: str, n: int) -> None:

@@ -30,7 +30,7 @@ CASES = [
     (
         ALPACA,
         {"QUANTBOT__ORDERS__EXIT_LEGS": '["stop_loss", "take_profit", "trailing_stop"]'},
-        "the alpaca venue cannot take trailing_stop orders as a further resting leg without "
+        "the alpaca venue cannot take TRAILING_STOP orders as a further resting leg without "
         "reduce-only",
     ),
 ]
@@ -71,12 +71,6 @@ def test_an_exit_type_the_venue_cannot_take_refuses_to_start_and_sends_nothing(
     assert not list((workdir / "runtime" / "manifests").glob("*.json"))  # it never started
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="oms/capability.py _one_exit_at_most passes the leg's name to _refuse (`raise "
-    "_refuse(name, venue, ...)`), so the refusal says 'cannot take trailing_stop orders' "
-    "instead of the documented 'cannot take <TYPE> orders' (TRAILING_STOP)",
-)
 def test_the_alpaca_refusal_names_the_order_type(workdir: Path) -> None:
     _kind, env, _message = CASES[2]
     result, _server = _refused_run(workdir, ALPACA, env)
@@ -84,13 +78,6 @@ def test_the_alpaca_refusal_names_the_order_type(workdir: Path) -> None:
     assert "the alpaca venue cannot take TRAILING_STOP orders" in result.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="daemon/wiring.py open_parts raises the exit_modes StartupError after "
-    "connect_venue opened the ccxt exchange and never closes the venue: stderr gets ccxt's "
-    "'requires to release all resources with an explicit call to the .close() coroutine' "
-    "and aiohttp's 'Unclosed connector' after the refusal",
-)
 @pytest.mark.parametrize(("kind", "env", "message"), CASES[:2], ids=IDS[:2])
 def test_the_refusal_is_all_a_ccxt_run_prints(
     workdir: Path, kind: VenueKind, env: dict[str, str], message: str

@@ -38,7 +38,6 @@ from quantbot.clock import Clock
 from quantbot.config.orders import OrdersConfig
 from quantbot.config.risk import HarvestPresets
 from quantbot.domain.errors import OrderBuildError
-from quantbot.domain.ids import client_order_id
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.domain.values import (
     ZERO,
@@ -47,12 +46,11 @@ from quantbot.domain.values import (
     Instrument,
     OrderIntent,
     OrderStatus,
-    OrderType,
     Side,
     SubmitOutcome,
 )
-from quantbot.oms import orders as builders
 from quantbot.oms.capability import EMULATED, NATIVE
+from quantbot.oms.exit_legs import LegBuilder, legs_record
 from quantbot.oms.exit_plan import ExitParams, ExitPlan, emulated_trigger, exit_params, plan_for
 from quantbot.oms.journal import EventType
 from quantbot.oms.manager import ORDERS, OrderManager, SubmitReport
@@ -105,6 +103,13 @@ class ExitManager:
         caps = oms.venue.capabilities
         self._reduce_only = caps.reduce_only
         self._oco = "OCO" in caps.order_lists and isinstance(oms.venue, OcoVenue)
+        self._legs = LegBuilder(
+            instruments=instruments,
+            orders=orders,
+            namespace=namespace,
+            reduce_only=self._reduce_only,
+            oco=self._oco,
+        )
         self._last_bar: dict[str, Bar] = {}
         self._emulated = any(m != NATIVE for m in modes.values())
 
@@ -400,99 +405,16 @@ class ExitManager:
         reports: dict[str, SubmitReport],
         modes: dict[str, str],
     ) -> None:
-        """One EXIT line in the records: the plan (joined to its entry's decision record by
-        plan_id = the entry's client_order_id), its parameters and each leg's outcome."""
-        legs = []
-        for role, intent in sorted(intents.items()):
-            report = reports.get(role)
-            legs.append(
-                {
-                    "role": role,
-                    "client_order_id": intent.client_order_id,
-                    "order_type": intent.order_type.value,
-                    "stop_price": _s(intent.stop_price),
-                    "limit_price": _s(intent.limit_price),
-                    "trail_pct": _s(intent.trail_pct),
-                    "oco_group": intent.oco_group,
-                    "outcome": None if report is None else report.outcome.value,
-                    "reason": None
-                    if report is None or report.reason is None
-                    else report.reason.to_record(),
-                }
-            )
-        self._on_record(
-            "EXIT_LEGS",
-            None,
-            symbol=plan.symbol,
-            plan_id=plan.plan_id,
-            family="OCO" if any(leg["oco_group"] for leg in legs) else "LEGS",
-            position={
-                "side": plan.side.value,
-                "qty": str(plan.qty),
-                "entry_price": str(plan.entry_price),
-            },
-            exits=plan.params.to_record(),
-            stop=_s(plan.stop),
-            take_profit=_s(plan.take_profit),
-            max_hold_until_ns=plan.max_hold_until_ns,
-            modes=modes,
-            legs=legs,
-        )
+        """One EXIT_LEGS line in the records (``exit_legs.legs_record``)."""
+        self._on_record("EXIT_LEGS", None, **legs_record(plan, intents, reports, modes))
 
     def _leg(self, plan: ExitPlan, role: str) -> OrderIntent:
-        """One resting leg, built and checked by ``oms.orders`` against the instrument and
-        the market now (a stop already through the market is a build error, not an order)."""
-        instrument = self._instruments[plan.symbol]
-        side = plan.exit_side
-        market = self._arrival(plan.symbol) or plan.entry_price
-        leg: dict[str, Any] = {
-            "client_order_id": self._leg_id(plan, role, generation=plan.generation),
-            "decision_id": f"exit:{plan.plan_id}",
-            "reduce_only": self._reduce_only,
-            "exit_role": ExitRole(role),
-            "bar_ts_ns": self._bar_ts(plan.symbol),
-        }
-        if self._oco and role != ExitRole.TRAILING_STOP.value:
-            leg["oco_group"] = client_order_id(
-                self._namespace, f"oco|{plan.plan_id}|{plan.generation}"
-            )
-        qty = plan.qty
-        if role == ExitRole.TAKE_PROFIT.value:
-            assert plan.take_profit is not None
-            built = builders.limit(
-                instrument,
-                side=side,
-                qty=qty,
-                price=plan.take_profit,
-                reference_price=market,
-                **leg,
-            )
-        elif role == ExitRole.TRAILING_STOP.value:
-            assert plan.trail_pct is not None
-            built = builders.trailing_stop(
-                instrument, side=side, qty=qty, trail_pct=plan.trail_pct, market_price=market, **leg
-            )
-        elif self._orders.stop_type == OrderType.STOP_LIMIT.value:
-            stop = plan.stop
-            assert stop is not None
-            offset = stop * Decimal(str(self._orders.stop_limit_offset_bps)) / _BPS
-            raw = stop - offset if side is Side.SELL else stop + offset
-            limit = builders.round_exit_price(instrument, raw, side=side, role=ExitRole.STOP_LOSS)
-            built = builders.stop_limit(
-                instrument,
-                side=side,
-                qty=qty,
-                stop_price=stop,
-                limit_price=limit,
-                market_price=market,
-                **leg,
-            )
-        else:
-            assert plan.stop is not None
-            built = builders.stop(
-                instrument, side=side, qty=qty, stop_price=plan.stop, market_price=market, **leg
-            )
-        return built.legs[0]
+        return self._legs.leg(
+            plan,
+            role,
+            market=self._arrival(plan.symbol) or plan.entry_price,
+            bar_ts_ns=self._bar_ts(plan.symbol),
+        )
 
     async def _cancel_legs(self, plan: ExitPlan) -> None:
         orders = self._ledger.orders
@@ -527,18 +449,13 @@ class ExitManager:
         if any(_working(self._ledger.orders.get(c)) for c in plan.legs.values()):
             return  # a cancel did not go through yet: the next batch tries again
         try:
-            intent = builders.market(
-                self._instruments[plan.symbol],
-                side=plan.exit_side,
+            intent = self._legs.exit_order(
+                plan,
                 qty=qty,
-                reference_price=self._arrival(plan.symbol) or plan.entry_price,
-                allow_market=self._orders.allow_market,
-                client_order_id=cid,
-                decision_id=f"exit:{plan.plan_id}",
-                reduce_only=self._reduce_only,
-                exit_role=ExitRole(plan.fired),
+                client_id=cid,
+                market=self._arrival(plan.symbol) or plan.entry_price,
                 bar_ts_ns=self._bar_ts(plan.symbol),
-            ).legs[0]
+            )
         except OrderBuildError as e:  # below the minimum notional: nothing a venue would take
             self._on_event("EXIT", e.reason)
             return
@@ -605,9 +522,7 @@ class ExitManager:
 
     # -- helpers --------------------------------------------------------------------------------
     def _leg_id(self, plan: ExitPlan, role: str, *, generation: int = 0, attempt: int = 0) -> str:
-        return client_order_id(
-            self._namespace, f"exit|{plan.plan_id}|{role}|{generation}|{attempt}"
-        )
+        return self._legs.leg_id(plan, role, generation=generation, attempt=attempt)
 
     def _bar_ts(self, symbol: str) -> int:
         bar = self._last_bar.get(symbol)
@@ -624,10 +539,6 @@ class ExitManager:
         self.oms.record_event(
             EventType.EXIT, durable=durable, symbol=symbol, action=action, **fields
         )
-
-
-def _s(value: Any) -> str | None:
-    return None if value is None else str(value)
 
 
 def _working(order: Any) -> bool:

@@ -494,3 +494,42 @@ def test_an_order_below_the_minimum_notional_is_not_ordered() -> None:
     assert decision.intent is None
     assert code(decision) == "SIZE_BELOW_MIN_NOTIONAL"
     assert decision.record["reason"]["min_notional"] == "1000000"
+
+
+# -- exits: the stop really placed, the stop lock, the entry's order type -----------------------
+
+
+def test_the_entrys_risk_is_its_stop_placed_and_the_whole_notional_when_none_is() -> None:
+    with_stop, *_ = run_to_trigger()
+    entry = with_stop.entry
+    assert entry is not None and entry.exits is not None
+    assert entry.risk_usd == pytest.approx(entry.notional_usd * entry.exits.stop_loss_pct)
+    no_exits, *_ = run_to_trigger({**ENV, "QUANTBOT__ORDERS__EXITS": "false"})
+    bare = no_exits.entry
+    assert bare is not None and bare.exits is None
+    assert bare.risk_usd == pytest.approx(bare.notional_usd)  # no stop: all of it is at risk
+    assert "exits" not in no_exits.record["intent"]
+
+
+def test_a_stopped_out_long_is_not_re_entered_inside_its_lock() -> None:
+    step, market = make()
+    warm_up(step, market)
+    bar = market.bar()
+    locked = view(locks={SYMBOL: {"BUY": bar.ts_ns + 1}})
+    decision = decide(step, bar, locked)
+    assert decision.intent is None and code(decision) == "EXIT_STOP_LOCK"
+    assert decision.record["reason"]["until_ns"] == bar.ts_ns + 1
+    later = decide(step, market.bar(), locked)  # the lock has ended
+    assert later.intent is not None and later.intent.side is Side.BUY
+
+
+def test_a_calm_market_can_enter_with_a_limit_inside_the_close() -> None:
+    env = {**ENV, **{f"QUANTBOT__ORDERS__CONSERVATIVE__ENTRY_TYPE__{r}": "LIMIT"
+                     for r in ("LOW", "NORMAL", "HIGH")}}  # fmt: skip
+    decision, bar, _, _ = run_to_trigger(env)
+    intent = decision.intent
+    assert intent is not None and intent.order_type is OrderType.LIMIT
+    expected = Instrument(SYMBOL, "0.01", "1").round_price(bar.close * (1 - 5 / 10_000))
+    assert intent.limit_price is not None and abs(intent.limit_price - expected) <= D("0.01")
+    assert intent.limit_price < D(str(bar.close))
+    assert decision.record["intent"]["limit_price"] == str(intent.limit_price)

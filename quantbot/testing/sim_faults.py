@@ -13,6 +13,11 @@ can hand it to a daemon subprocess in ``QUANTBOT_SIM_FAULTS``::
 
 ``after_calls`` lets that many calls through first; ``times`` faults that many (-1: forever).
 
+``late_visibility`` (on ``order_by_client_id``, ``open_orders`` and ``fills_since``) is a
+venue that does not show what it did yet, as real ones do for a moment: the read answers as
+if it had nothing (no such order, no open orders, no new trades); it loses nothing, the next
+read that is not faulted shows it all.
+
 A submit rule may pick its calls by what the order is, not only by their count: ``when`` maps
 ``OrderIntent`` fields (``exit_role``, ``order_type``, ``side``, ``symbol``, ``reduce_only`` ...)
 to the value they must have, e.g. SIGKILL the daemon right before the venue sees the first
@@ -72,7 +77,13 @@ _BEFORE = frozenset(
 _AFTER = frozenset(
     {"timeout_after_accept", "server_error_after_accept", "crash_after_accept", "nan_equity"}
 )
-KINDS = _BEFORE | _AFTER
+# Reads that can answer as if the venue held nothing (yet), and that answer.
+_NOTHING_YET: dict[str, Callable[[], Any]] = {
+    "order_by_client_id": lambda: None,
+    "open_orders": list,
+    "fills_since": list,
+}
+KINDS = _BEFORE | _AFTER | {"late_visibility"}
 # The intent fields a submit rule's ``when`` may name; enum fields take their values.
 WHEN_FIELDS = frozenset(f.name for f in attrs.fields(OrderIntent))
 _WHEN_ENUMS: dict[str, type[enum.Enum]] = {
@@ -148,6 +159,13 @@ def parse_plan(text: str) -> dict[str, list[FaultRule]]:
         plan[endpoint] = [FaultRule(**rule) for rule in rules]
         if endpoint != "submit" and any(r.when is not None for r in plan[endpoint]):
             raise ValueError(f"{FAULTS_ENV}: 'when' picks orders: only submit rules take it")
+        if endpoint not in _NOTHING_YET and any(
+            r.fault == "late_visibility" for r in plan[endpoint]
+        ):
+            raise ValueError(
+                f"{FAULTS_ENV}: late_visibility is a read's fault ({sorted(_NOTHING_YET)}), "
+                f"not {endpoint}'s"
+            )
     return plan
 
 
@@ -181,6 +199,8 @@ class FaultyVenue:
             raise ValueError(f"unknown endpoint {endpoint!r} ({sorted(ENDPOINTS)})")
         if rule.when is not None and endpoint != "submit":
             raise ValueError("'when' picks orders: only submit rules take it")
+        if rule.fault == "late_visibility" and endpoint not in _NOTHING_YET:
+            raise ValueError(f"late_visibility is a read's fault ({sorted(_NOTHING_YET)})")
         if rule.when is None:  # a rule with ``when`` counts its own matches from zero
             rule = attrs.evolve(rule, after_calls=rule.after_calls + self._calls[endpoint])
         self._plan.setdefault(endpoint, []).append(rule)
@@ -240,6 +260,8 @@ class FaultyVenue:
             )
         for rule in rules:
             await self._before(endpoint, rule)
+        if any(r.fault == "late_visibility" for r in rules):
+            return _NOTHING_YET[endpoint]()
         result = await act()
         for rule in rules:
             self._after(endpoint, rule)

@@ -182,3 +182,32 @@ def test_the_crash_plan_of_the_emulated_exit_drill_parses() -> None:
     assert rule.fault == "crash_before" and rule.when == {"exit_role": "stop_loss"}
     assert rule.matches([leg(1, ExitRole.STOP_LOSS)])
     assert not rule.matches([leg(1, ExitRole.TAKE_PROFIT), entry(1)])
+
+
+async def test_late_visibility_hides_an_order_and_its_fills_until_the_plan_is_spent(
+    tmp_path: Path,
+) -> None:
+    rule = {"fault": "late_visibility", "times": 2}
+    text = orjson.dumps(
+        {"order_by_client_id": [rule], "open_orders": [rule], "fills_since": [rule]}
+    ).decode()
+    v, sim = venue(tmp_path, text)
+    buy = OrderIntent("qb-buy-1", "d1", SYMBOL, Side.BUY, Decimal(1))
+    assert (await v.submit(buy)).outcome is ACCEPTED
+    sim.on_bar(Bar(SYMBOL, T0, 100.0, 100.5, 99.5, 100.0, 1e6, 60))  # it fills at the open
+    assert [f.client_order_id for f in await sim.fills_since(0)] == ["qb-buy-1"]
+
+    for _ in range(2):  # the venue does not show it yet: no such order, no trades
+        assert await v.order_by_client_id("qb-buy-1") is None
+        assert await v.fills_since(0) == []
+        assert await v.open_orders() == []
+
+    shown = await v.order_by_client_id("qb-buy-1")
+    assert (shown is not None and shown.status is SubmitOutcome.ACCEPTED) or shown.filled_qty == 1
+    assert [f.client_order_id for f in await v.fills_since(0)] == ["qb-buy-1"], "nothing lost"
+
+
+@pytest.mark.parametrize("endpoint", ["submit", "cancel", "positions", "account"])
+def test_late_visibility_is_only_a_reads_fault(endpoint: str) -> None:
+    with pytest.raises(ValueError, match="late_visibility is a read's fault"):
+        parse_plan(plan({"fault": "late_visibility"}, endpoint=endpoint))

@@ -176,8 +176,7 @@ def _assert_stopped_out_once(workdir: Path, stopped: Stopped) -> str:
         for e in events
         if e["type"] == "EXIT" and e["action"] == "DONE" and e.get("plan_id") == stopped.plan_id
     ]
-    # How the plan ended ("why" on main at e2f27ae; "ended" in the exits rework under way).
-    assert done.get("ended", done.get("why")) == "flat", done
+    assert done["ended"] == "flat", done
     assert done["stopped_by"] == STOP and "lock_until_ns" in done, "the stop lock follows"
     upto = [e for e in events if e["seq"] <= done["seq"]]
     assert stopped.symbol not in _ledger(upto), "the ledger is flat when the plan ends"

@@ -66,7 +66,11 @@ _CROSSED = frozenset(
         ReasonCode.ORDER_BUILD_BAD_DISTANCE,
     }
 )
-_PROVEN_DEAD = frozenset({OrderStatus.NOT_SENT, OrderStatus.REJECTED, OrderStatus.CANCELED})
+# A fired exit in one of these is over: the position it left (if any) gets a new attempt.
+# FILLED included: a position that outgrew its exit (a fill booked late) is exited in full.
+_OVER = frozenset(
+    {OrderStatus.NOT_SENT, OrderStatus.REJECTED, OrderStatus.CANCELED, OrderStatus.FILLED}
+)
 
 
 class ExitManager:
@@ -428,7 +432,7 @@ class ExitManager:
         cid = plan.fired_cid
         assert cid is not None and plan.fired is not None
         order = self._ledger.orders.get(cid)
-        if order is not None and order.status in _PROVEN_DEAD:
+        if order is not None and order.status in _OVER:
             attempt = plan.attempt + 1
             cid = self._leg_id(plan, plan.fired, attempt=attempt)
             self._journal(

@@ -31,6 +31,7 @@ import attrs
 from quantbot.domain.values import Bar, ExitRole, Instrument, Side, to_decimal
 
 _STOPS = (ExitRole.STOP_LOSS, ExitRole.TRAILING_STOP)
+_WATCHED = frozenset({"emulated", "daemon"})  # the modes of oms/capability the daemon fires
 
 
 @attrs.frozen(slots=True)
@@ -162,7 +163,8 @@ class ExitPlan:
         return self.trail_ref - move if self.side is Side.BUY else self.trail_ref + move
 
     def emulated(self, role: ExitRole) -> bool:
-        return self.modes.get(role.value) == "emulated"
+        """The daemon watches this leg's trigger (emulated, or max hold: always the daemon's)."""
+        return self.modes.get(role.value) in _WATCHED
 
     def to_event(self) -> dict[str, Any]:
         return {

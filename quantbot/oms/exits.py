@@ -115,6 +115,9 @@ class ExitManager:
             oco=self._oco,
         )
         self._last_bar: dict[str, Bar] = {}
+        self._plans: dict[str, ExitPlan | None] = {}  # parsed plans, valid at _plans_at
+        self._plans_at = -1
+        self._synced_at = -1  # the journal's seq when a sync last found nothing left to do
         self._emulated = any(m != NATIVE for m in modes.values())
 
     # -- what the decision step reads -----------------------------------------------------
@@ -127,8 +130,16 @@ class ExitManager:
         return {s: 1 if p["side"] == "BUY" else -1 for s, p in self._ledger.exit_plans.items()}
 
     def plan(self, symbol: str) -> ExitPlan | None:
-        raw = self._ledger.exit_plans.get(symbol)
-        return None if raw is None else ExitPlan.from_event(symbol, raw)
+        """The symbol's plan as its EXIT events left it (parsed once per journal move)."""
+        ledger = self._ledger
+        if self._plans_at != ledger.last_event_seq:
+            self._plans.clear()
+            self._plans_at = ledger.last_event_seq
+        if symbol in self._plans:
+            return self._plans[symbol]
+        raw = ledger.exit_plans.get(symbol)
+        plan = self._plans[symbol] = None if raw is None else ExitPlan.from_event(symbol, raw)
+        return plan
 
     # -- every bar: emulated triggers -------------------------------------------------------
     def on_bar(self, bar: Bar) -> None:
@@ -173,30 +184,42 @@ class ExitManager:
 
     # -- every batch: positions against plans ---------------------------------------------
     async def sync(self, market_open: bool | None = None) -> None:
+        """Bring every symbol's plan in line with its position. What it compares moves only
+        with journal events (fills, cancels, outcomes, EXIT lines): a batch in which the
+        journal did not move since the last sync has nothing to bring in line."""
         ledger = self._ledger
+        start = ledger.last_event_seq
+        if start == self._synced_at:
+            return
         symbols = sorted(set(ledger.exit_plans) | set(ledger.own_positions()))
+        settled = True
         for symbol in symbols:
+            done = False
             with self.oms.ladder(ORDERS):
-                await self._sync_symbol(symbol, market_open)
+                done = await self._sync_symbol(symbol, market_open)
+            settled = settled and done  # a failed venue call, a fired exit: again next batch
+        if settled and ledger.last_event_seq == start:  # this sync found nothing to do
+            self._synced_at = start
 
-    async def _sync_symbol(self, symbol: str, market_open: bool | None) -> None:
+    async def _sync_symbol(self, symbol: str, market_open: bool | None) -> bool:
+        """One symbol's plan against its position; False while it has an exit to send."""
         qty = self._ledger.own_qty(symbol)
         plan = self.plan(symbol)
         if qty == 0:
             if plan is not None:
                 await self._end(plan, "flat")
-            return
+            return True
         side = Side.BUY if qty > 0 else Side.SELL
         if plan is not None and plan.side is not side:
             await self._end(plan, "flipped")
             plan = None
         if plan is not None and plan.fired is not None:
             await self._fire(plan, abs(qty), market_open)
-            return
+            return False
         if self._orders.partial_fills == "full" and self._entry_working(symbol):
-            return  # legs once the entry is done, for all of it
+            return True  # legs once the entry is done, for all of it
         if plan is not None and self._closing_working(symbol, side):
-            return  # a sleeve's order is reducing it: its legs were set for what remains
+            return True  # a sleeve's order is reducing it: its legs were set for what remains
         if plan is None:
             plan = self._arm(symbol, side, abs(qty))
         elif plan.qty != abs(qty):
@@ -207,6 +230,8 @@ class ExitManager:
         plan = self.plan(symbol)
         if plan is not None and plan.fired is not None:  # a leg found its trigger crossed
             await self._fire(plan, abs(qty), market_open)
+            return False
+        return True
 
     async def before_order(self, intent: OrderIntent, market_open: bool | None) -> None:
         """A sleeve's order against a protected position: its legs must never exit what

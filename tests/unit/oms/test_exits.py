@@ -486,15 +486,6 @@ async def test_max_hold_fires_after_max_hold_bars_bars(tmp_path: Path) -> None:
     await _held_for_max_hold(rig, entry)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "oms/capability.exit_modes gives max_hold the mode 'daemon', but oms/exit_plan."
-        "emulated_trigger fires it only when plan.emulated(MAX_HOLD), i.e. mode == 'emulated' "
-        "(exit_plan.py ExitPlan.emulated / the max-hold branch of emulated_trigger): with the "
-        "modes the daemon computes at start-up, max hold never fires"
-    ),
-)
 async def test_max_hold_fires_with_the_modes_start_up_computes(tmp_path: Path) -> None:
     rig = Rig(tmp_path)  # exit_modes(...) for the paper venue: max_hold -> "daemon"
     entry = await rig.long_with_legs(MAX_HOLD)

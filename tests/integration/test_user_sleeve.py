@@ -201,6 +201,12 @@ class Contrarian:
 @pytest.mark.e2e
 def test_a_sleeve_that_asks_is_handed_position_pending_and_last_fill(tmp_path: Path) -> None:
     config = CONFIG.replace("flip", "mine").replace("period = 5\n", "")
+    # A protective stop far away (30%): a stop-out would move the position behind the
+    # sleeve's back, and this test reads what the sleeve's own orders made. (Without a stop
+    # the whole notional counts as risk and the daily guard refuses these entries.)
+    config += '\n[orders]\nexit_legs = ["stop_loss"]\n'
+    for preset in ("scalper", "swing", "trend_runner"):
+        config += f"\n[sizer.harvest.{preset}]\nstop_loss_pct = 0.3\n"
     workdir = user_dir(tmp_path, config.replace("mine.py:Flip", "contrarian.py:Contrarian"))
     (workdir / "strategies" / "contrarian.py").write_text(CONTRARIAN, encoding="utf-8")
     result = quantbot(workdir, "replay", "--data", str(DAILY / "IBM.csv"), "--to", "2000-06-30")

@@ -18,7 +18,7 @@ import attrs
 from quantbot.config.loader import setting
 
 ENTRY_TYPES = ("MARKET", "LIMIT")
-STOP_TYPES = ("STOP", "STOP_LIMIT")
+STOP_TYPES = ("auto", "STOP", "STOP_LIMIT")
 EXIT_LEGS = ("stop_loss", "take_profit", "trailing_stop", "max_hold")
 HARVEST_NAMES = ("SCALPER", "SWING", "TREND_RUNNER")
 
@@ -60,8 +60,9 @@ class OrdersConfig:
     # A configured type the venue cannot take natively is emulated by the daemon when true;
     # when false, start-up refuses (ORDER_TYPE_UNSUPPORTED) naming the type and the venue.
     allow_emulation: bool = setting(True)
-    # The stop-loss leg's type; STOP_LIMIT sends its limit this far beyond the stop.
-    stop_type: str = setting("STOP", choices=STOP_TYPES)
+    # The stop-loss leg's type: "auto" rests a STOP where the venue takes one, else a
+    # STOP_LIMIT (Binance spot); STOP_LIMIT sends its limit this far beyond the stop.
+    stop_type: str = setting("auto", choices=STOP_TYPES)
     stop_limit_offset_bps: float = setting(50.0, gt=0)
     # "partial": legs as soon as any of the entry filled, sized to what filled (and grown as
     # more fills); "full": only once the entry order is done.

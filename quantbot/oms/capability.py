@@ -21,9 +21,21 @@ EMULATED = "emulated"
 DAEMON = "daemon"  # max hold: a time exit the daemon always keeps (no venue has one)
 
 
-def leg_type(role: ExitRole, orders: OrdersConfig) -> OrderType | None:
-    if role is ExitRole.STOP_LOSS:
+def stop_order_type(orders: OrdersConfig, caps: Capabilities) -> OrderType:
+    """The stop-loss leg's order type: ``orders.stop_type``, where "auto" is a STOP when the
+    venue takes one, else a STOP_LIMIT when it takes that (Binance spot), else a STOP (which
+    the daemon then emulates, or start-up refuses)."""
+    if orders.stop_type != "auto":
         return OrderType(orders.stop_type)
+    for kind in (OrderType.STOP, OrderType.STOP_LIMIT):
+        if kind in caps.order_types:
+            return kind
+    return OrderType.STOP
+
+
+def leg_type(role: ExitRole, orders: OrdersConfig, caps: Capabilities) -> OrderType | None:
+    if role is ExitRole.STOP_LOSS:
+        return stop_order_type(orders, caps)
     if role is ExitRole.TAKE_PROFIT:
         return OrderType.LIMIT
     if role is ExitRole.TRAILING_STOP:
@@ -53,7 +65,7 @@ def exit_modes(
     modes: dict[str, str] = {}
     for name in orders.exit_legs:
         role = ExitRole(name)
-        kind = leg_type(role, orders)
+        kind = leg_type(role, orders, caps)
         if kind is None:
             modes[name] = DAEMON
         elif orders.prefer == "native" and kind in caps.order_types:
@@ -86,7 +98,7 @@ def _one_exit_at_most(
         if mode == NATIVE and name not in resting:
             if not orders.allow_emulation:
                 why = "as a further resting leg without reduce-only (it could exit twice)"
-                kind = leg_type(ExitRole(name), orders)
+                kind = leg_type(ExitRole(name), orders, caps)
                 label = kind.value if kind is not None else name
                 raise _refuse(label, venue, f"{why} ({name}) and orders.allow_emulation = false")
             modes[name] = EMULATED

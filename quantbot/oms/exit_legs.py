@@ -28,9 +28,11 @@ class LegBuilder:
         namespace: str,
         reduce_only: bool,
         oco: bool,
+        stop_type: OrderType = OrderType.STOP,
     ) -> None:
         self._instruments = instruments
         self._orders = orders
+        self._stop_type = stop_type  # the stop-loss leg's type (``capability.stop_order_type``)
         self._namespace = namespace
         self._reduce_only = reduce_only  # the venue honours the flag: every leg carries it
         self._oco = oco  # a stop and a take-profit go as one OCO order list
@@ -70,7 +72,7 @@ class LegBuilder:
             built = builders.trailing_stop(
                 instrument, side=side, qty=qty, trail_pct=plan.trail_pct, market_price=market, **leg
             )
-        elif self._orders.stop_type == OrderType.STOP_LIMIT.value:
+        elif self._stop_type is OrderType.STOP_LIMIT:
             stop = plan.stop
             assert stop is not None
             offset = stop * Decimal(str(self._orders.stop_limit_offset_bps)) / _BPS

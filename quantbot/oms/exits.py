@@ -49,7 +49,7 @@ from quantbot.domain.values import (
     Side,
     SubmitOutcome,
 )
-from quantbot.oms.capability import EMULATED, NATIVE
+from quantbot.oms.capability import EMULATED, NATIVE, stop_order_type
 from quantbot.oms.exit_legs import LegBuilder, legs_record
 from quantbot.oms.exit_plan import ExitParams, ExitPlan, emulated_trigger, exit_params, plan_for
 from quantbot.oms.journal import EventType
@@ -113,6 +113,7 @@ class ExitManager:
             namespace=namespace,
             reduce_only=self._reduce_only,
             oco=self._oco,
+            stop_type=stop_order_type(orders, caps),
         )
         self._last_bar: dict[str, Bar] = {}
         self._plans: dict[str, ExitPlan | None] = {}  # parsed plans, valid at _plans_at

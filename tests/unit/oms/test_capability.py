@@ -11,7 +11,7 @@ import pytest
 from quantbot.config.orders import OrderParams, OrdersConfig
 from quantbot.domain.errors import StartupError
 from quantbot.domain.values import OrderType
-from quantbot.oms.capability import exit_modes
+from quantbot.oms.capability import exit_modes, stop_order_type
 from quantbot.venues.base import Capabilities
 
 ALL = frozenset(OrderType)
@@ -53,9 +53,12 @@ def test_the_paper_venue_takes_every_leg_natively_and_max_hold_stays_with_the_da
 
 
 def test_what_a_venue_lacks_is_emulated_when_allowed() -> None:
-    # Spot takes no STOP market order; a stop-limit is native.
-    assert _modes(SPOT)["stop_loss"] == "emulated"
+    # Spot takes no STOP market order; a stop-limit is native ("auto" picks it).
+    assert _modes(SPOT, stop_type="STOP")["stop_loss"] == "emulated"
     assert _modes(SPOT, stop_type="STOP_LIMIT")["stop_loss"] == "native"
+    assert _modes(SPOT)["stop_loss"] == "native"
+    assert stop_order_type(OrdersConfig(), SPOT) is OrderType.STOP_LIMIT
+    assert stop_order_type(OrdersConfig(), FUTURES) is OrderType.STOP
     assert _modes(SPOT)["trailing_stop"] == "emulated"
     # Futures has reduce-only: every leg it takes may rest side by side.
     assert _modes(FUTURES)["trailing_stop"] == "native"
@@ -76,7 +79,7 @@ def test_prefer_emulated_keeps_every_trigger_in_the_daemon() -> None:
 @pytest.mark.parametrize(
     ("caps", "orders", "named"),
     [
-        (SPOT, {"allow_emulation": False}, "the v venue cannot take STOP orders"),
+        (SPOT, {"allow_emulation": False, "stop_type": "STOP"}, "the v venue cannot take STOP "),
         (FUTURES, {"allow_emulation": False, "stop_type": "STOP_LIMIT"}, "STOP_LIMIT orders"),
         (ALPACA, {"allow_emulation": False}, "cannot take TRAILING_STOP orders"),
     ],
@@ -99,7 +102,7 @@ def test_an_entry_type_the_venue_lacks_is_refused_even_with_emulation_on() -> No
 
 def test_emulated_exits_need_market_orders() -> None:
     with pytest.raises(StartupError, match="allow_market = false"):
-        _modes(SPOT, allow_market=False)
+        _modes(SPOT, allow_market=False)  # its trailing stop would be emulated
     assert _modes(PAPER, allow_market=False, exit_legs=["stop_loss", "take_profit"]) == {
         "stop_loss": "native",
         "take_profit": "native",

@@ -294,6 +294,31 @@ def emulated_trigger(plan: ExitPlan, bar: Bar) -> tuple[Trigger | None, Decimal 
     return fired, ref
 
 
+def quote_trigger(plan: ExitPlan, bid: Decimal, ask: Decimal) -> Trigger | None:
+    """Which emulated stop or take-profit the venue's quote has reached between bars: a long
+    exits at the bid, a short at the ask (the price its exit would meet). The stops win, as
+    on a bar; a trailing stop ratchets on bars only; max hold is a bar-time rule."""
+    long = plan.side is Side.BUY
+    price = bid if long else ask
+    stops: list[tuple[Decimal, ExitRole]] = []
+    if plan.stop is not None and plan.emulated(ExitRole.STOP_LOSS):
+        stops.append((plan.stop, ExitRole.STOP_LOSS))
+    trailing = plan.trailing_stop()
+    if trailing is not None and plan.emulated(ExitRole.TRAILING_STOP):
+        stops.append((trailing, ExitRole.TRAILING_STOP))
+    hit = [(p, r) for p, r in stops if (price <= p if long else price >= p)]
+    if hit:
+        return Trigger((max(hit) if long else min(hit))[1], price)
+    tp = plan.take_profit
+    if (
+        tp is not None
+        and plan.emulated(ExitRole.TAKE_PROFIT)
+        and (price >= tp if long else price <= tp)
+    ):
+        return Trigger(ExitRole.TAKE_PROFIT, price)
+    return None
+
+
 def _s(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 

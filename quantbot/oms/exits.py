@@ -48,12 +48,21 @@ from quantbot.domain.values import (
     OrderStatus,
     Side,
     SubmitOutcome,
+    to_decimal,
 )
 from quantbot.oms.capability import EMULATED, NATIVE, stop_order_type
 from quantbot.oms.exit_legs import LegBuilder, legs_record
-from quantbot.oms.exit_plan import ExitParams, ExitPlan, emulated_trigger, exit_params, plan_for
+from quantbot.oms.exit_plan import (
+    ExitParams,
+    ExitPlan,
+    emulated_trigger,
+    exit_params,
+    plan_for,
+    quote_trigger,
+)
 from quantbot.oms.journal import EventType
 from quantbot.oms.manager import ORDERS, OrderManager, SubmitReport
+from quantbot.oms.pretrade_quotes import QUOTES
 from quantbot.venues.base import OcoVenue
 
 _BPS = Decimal(10_000)
@@ -120,6 +129,7 @@ class ExitManager:
         self._plans_at = -1
         self._synced_at = -1  # the journal's seq when a sync last found nothing left to do
         self._emulated = any(m != NATIVE for m in modes.values())
+        self._quotes = caps.quotes  # the venue serves a quote: emulated triggers watch it too
 
     # -- what the decision step reads -----------------------------------------------------
     def locks(self) -> Mapping[str, Mapping[str, int]]:
@@ -157,7 +167,9 @@ class ExitManager:
             return
         self._trigger(plan, fired.role.value, fired.price, bar.ts_ns)
 
-    def _trigger(self, plan: ExitPlan, role: str, price: Decimal, bar_ts_ns: int) -> None:
+    def _trigger(
+        self, plan: ExitPlan, role: str, price: Decimal, bar_ts_ns: int, source: str = "bar"
+    ) -> None:
         """An emulated trigger was crossed: journaled (durably) with its exit's client id
         before that exit's INTENT, so a restart sends it once, never twice."""
         cid = self._leg_id(plan, role, attempt=1)
@@ -170,6 +182,7 @@ class ExitManager:
             attempt=1,
             trigger_price=str(price),
             bar_ts_ns=bar_ts_ns,
+            source=source,
         )
         self._on_event(
             "EXIT",
@@ -189,6 +202,8 @@ class ExitManager:
         with journal events (fills, cancels, outcomes, EXIT lines): a batch in which the
         journal did not move since the last sync has nothing to bring in line."""
         ledger = self._ledger
+        if self._quotes and self._emulated:
+            await self._watch_quotes()
         start = ledger.last_event_seq
         if start == self._synced_at:
             return
@@ -201,6 +216,25 @@ class ExitManager:
             settled = settled and done  # a failed venue call, a fired exit: again next batch
         if settled and ledger.last_event_seq == start:  # this sync found nothing to do
             self._synced_at = start
+
+    async def _watch_quotes(self) -> None:
+        """Between bars, on a venue that serves a quote: an emulated stop or take-profit the
+        bid (a long's) or ask (a short's) has reached fires now (``quote_trigger``), not at
+        the bar's close. A quote that cannot be read, or is crossed, is passed over: the bar
+        check still holds."""
+        venue: Any = self.oms.venue
+        for symbol in sorted(self._ledger.exit_plans):
+            plan = self.plan(symbol)
+            if plan is None or plan.fired is not None or not _watches_quotes(plan):
+                continue
+            quote = await self.oms.read_or_none(QUOTES, lambda s=symbol: venue.quote(s))
+            if quote is None or not 0 < quote.bid < quote.ask:
+                continue
+            bid, ask = to_decimal(quote.bid), to_decimal(quote.ask)
+            fired = quote_trigger(plan, bid, ask)
+            if fired is not None:
+                self._trigger(plan, fired.role.value, fired.price, self._bar_ts(symbol),
+                              source="quote")  # fmt: skip
 
     async def _sync_symbol(self, symbol: str, market_open: bool | None) -> bool:
         """One symbol's plan against its position; False while it has an exit to send."""
@@ -569,6 +603,12 @@ class ExitManager:
         self.oms.record_event(
             EventType.EXIT, durable=durable, symbol=symbol, action=action, **fields
         )
+
+
+def _watches_quotes(plan: ExitPlan) -> bool:
+    return any(
+        plan.emulated(r) for r in (ExitRole.STOP_LOSS, ExitRole.TRAILING_STOP, ExitRole.TAKE_PROFIT)
+    )
 
 
 def _working(order: Any) -> bool:

@@ -16,6 +16,7 @@ from quantbot.oms.exit_plan import (
     emulated_trigger,
     exit_params,
     plan_for,
+    quote_trigger,
 )
 
 NS = 1_000_000_000
@@ -127,3 +128,21 @@ def test_atr_scales_the_distances_where_a_multiple_is_set() -> None:
     assert scaled.max_hold_bars is None  # not among the legs
     unknown = exit_params("SWING", preset, legs, atr=None, price=100.0, mults=(1.5, 0.0, 2.0))
     assert unknown.stop_loss_pct == 0.01  # no ATR yet: the preset's fraction
+
+
+def test_a_quote_fires_a_long_at_its_bid_and_a_short_at_its_ask() -> None:
+    long, short = _plan(), _plan(Side.SELL)  # long: stop 99.00 / tp 102.01; short: 101.01 / 98
+    fired = quote_trigger(long, Decimal("98.99"), Decimal("99.10"))
+    assert fired is not None and (fired.role, fired.price) == (ExitRole.STOP_LOSS, Decimal("98.99"))
+    assert quote_trigger(long, Decimal("99.01"), Decimal("101")) is None
+    fired = quote_trigger(long, Decimal("102.02"), Decimal("102.10"))
+    assert fired is not None and fired.role is ExitRole.TAKE_PROFIT
+    fired = quote_trigger(short, Decimal("101.00"), Decimal("101.02"))
+    assert fired is not None and (fired.role, fired.price) == (
+        ExitRole.STOP_LOSS,
+        Decimal("101.02"),
+    )
+    fired = quote_trigger(short, Decimal("97.90"), Decimal("97.99"))
+    assert fired is not None and fired.role is ExitRole.TAKE_PROFIT
+    native = _plan(stop_loss="native", take_profit="native")
+    assert quote_trigger(native, Decimal("90"), Decimal("91")) is None

@@ -253,7 +253,8 @@ def _fields(intent: OrderIntent, tif: TimeInForce) -> dict[str, Any]:
 
 def order_request(intent: OrderIntent, tick: Decimal) -> OrderRequest:
     """The SDK request for ``intent``. MARKET and LIMIT go as DAY orders: what the strategy
-    decided today should not work unseen into another session. Stops (STOP, STOP_LIMIT,
+    decided today should not work unseen into another session; a LIMIT that is a position's
+    take-profit leg protects it like the stops and goes GTC. Stops (STOP, STOP_LIMIT,
     TRAILING_STOP with ``trail_percent`` = ``trail_pct`` x 100) protect a position and go
     GTC, so they keep working overnight. A protected MARKET intent goes as a marketable
     limit IOC at its protection price (``protection_limit``): it fills what it can now,
@@ -263,7 +264,7 @@ def order_request(intent: OrderIntent, tick: Decimal) -> OrderRequest:
     if is_protected(intent):
         fields = _fields(intent, TimeInForce.IOC)
         return LimitOrderRequest(**fields, limit_price=float(protection_limit(intent, tick)))
-    if kind in (OrderType.MARKET, OrderType.LIMIT):
+    if kind is OrderType.MARKET or (kind is OrderType.LIMIT and intent.exit_role is None):
         fields = _fields(intent, TimeInForce.DAY)
         if kind is OrderType.MARKET:
             return MarketOrderRequest(**fields)

@@ -6,10 +6,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import attrs
 import pytest
 from alpaca.trading.models import Order as AlpacaOrder
 
-from quantbot.domain.values import OrderIntent, OrderStatus, OrderType, Side
+from quantbot.domain.values import ExitRole, OrderIntent, OrderStatus, OrderType, Side
 from quantbot.venues.alpaca import convert
 
 D = Decimal
@@ -108,6 +109,9 @@ def test_each_intent_type_is_the_alpaca_request_of_that_type(
 ) -> None:
     fields = convert.order_request(sent, TICK).to_request_fields()
     tif = "day" if sent.order_type is OrderType.LIMIT else "gtc"  # stops protect overnight
+    if sent.order_type is OrderType.LIMIT:  # a take-profit leg protects overnight too
+        leg = attrs.evolve(sent, exit_role=ExitRole.TAKE_PROFIT)
+        assert convert.order_request(leg, TICK).to_request_fields()["time_in_force"] == "gtc"
     assert fields == {
         "symbol": "AAPL",
         "qty": 10.0,

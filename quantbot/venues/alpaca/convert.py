@@ -270,6 +270,8 @@ def order_request(intent: OrderIntent, tick: Decimal) -> OrderRequest:
             return MarketOrderRequest(**fields)
         return LimitOrderRequest(**fields, limit_price=_float(intent.limit_price, intent))
     fields = _fields(intent, TimeInForce.GTC)
+    if kind is OrderType.LIMIT:  # a take-profit leg
+        return LimitOrderRequest(**fields, limit_price=_float(intent.limit_price, intent))
     if kind is OrderType.STOP:
         return StopOrderRequest(**fields, stop_price=_float(intent.stop_price, intent))
     if kind is OrderType.STOP_LIMIT:

@@ -264,14 +264,14 @@ def order_request(intent: OrderIntent, tick: Decimal) -> OrderRequest:
     if is_protected(intent):
         fields = _fields(intent, TimeInForce.IOC)
         return LimitOrderRequest(**fields, limit_price=float(protection_limit(intent, tick)))
-    if kind is OrderType.MARKET or (kind is OrderType.LIMIT and intent.exit_role is None):
-        fields = _fields(intent, TimeInForce.DAY)
-        if kind is OrderType.MARKET:
-            return MarketOrderRequest(**fields)
-        return LimitOrderRequest(**fields, limit_price=_float(intent.limit_price, intent))
+    if kind is OrderType.MARKET:
+        return MarketOrderRequest(**_fields(intent, TimeInForce.DAY))
+    if kind is OrderType.LIMIT:  # a take-profit leg protects overnight; a sleeve's does not
+        tif = TimeInForce.GTC if intent.exit_role is not None else TimeInForce.DAY
+        return LimitOrderRequest(
+            **_fields(intent, tif), limit_price=_float(intent.limit_price, intent)
+        )
     fields = _fields(intent, TimeInForce.GTC)
-    if kind is OrderType.LIMIT:  # a take-profit leg
-        return LimitOrderRequest(**fields, limit_price=_float(intent.limit_price, intent))
     if kind is OrderType.STOP:
         return StopOrderRequest(**fields, stop_price=_float(intent.stop_price, intent))
     if kind is OrderType.STOP_LIMIT:

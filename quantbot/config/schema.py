@@ -56,6 +56,7 @@ from quantbot.records.redact import redact_tree
 from quantbot.signals.registry import SleeveDecl
 
 PROFILES = ("conservative", "balanced", "aggressive")
+JUMP_POLICIES = ("auto", "drop", "halt_symbol", "accept")
 EXECUTION_MODES = ("paper", "shadow", "live")
 
 
@@ -87,6 +88,15 @@ class MarketConfig:
 class DataContractConfig:
     max_staleness_s: float = setting(10.0, gt=0)
     max_jump_fraction: float = setting(0.25, gt=0)
+    # What a move beyond max_jump_fraction is (marketdata/contract.py): "auto" drops one
+    # that looks like an unadjusted split (its open within split_tolerance of 1/n or n of the
+    # last close, n = 2..10) and keeps any other as the market event it is; "drop" drops
+    # every one; "halt_symbol" drops it and disables the symbol until `quantbot resume`;
+    # "accept" keeps every one. Each is in the decision record.
+    jump_policy: str = setting("auto", choices=JUMP_POLICIES)
+    # The policy per market source ("csv" is also what replay reads), over jump_policy.
+    jump_policy_by_source: dict[str, str] = setting({})
+    split_tolerance: float = setting(0.025, gt=0, le=0.2)
 
 
 @attrs.frozen
@@ -292,6 +302,12 @@ def _problems(config: Config) -> Iterator[Problem]:
 def _market_problems(config: Config) -> Iterator[Problem]:
     market, pre = config.market, config.pretrade
     yield from venue_problems(config)
+    for source, policy in config.data_contract.jump_policy_by_source.items():
+        where = ("data_contract", "jump_policy_by_source", source)
+        if source not in ("synthetic", "csv", "venue"):
+            yield where, policy, "source must be one of synthetic, csv, venue"
+        if policy not in JUMP_POLICIES:
+            yield where, policy, f"must be one of {', '.join(JUMP_POLICIES)}"
     if not market.symbols:
         yield ("market", "symbols"), market.symbols, "must list at least one symbol"
     if len(set(market.symbols)) != len(market.symbols):

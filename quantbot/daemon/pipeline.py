@@ -56,6 +56,7 @@ class Pipeline:
         canary_symbols: tuple[str, ...] = (),
         bar_clock: BarClock | None = None,
         on_session_close: Callable[[], Awaitable[None]] | None = None,
+        disable_symbol: Callable[[str, Reason], None] | None = None,
     ) -> None:
         self.step = step
         self.desk = desk
@@ -74,6 +75,8 @@ class Pipeline:
         self._bar_clock = bar_clock  # market time for gates when bars come from a file
         self._sessions = bool(getattr(venue.capabilities, "has_sessions", False))
         self._on_session_close = on_session_close
+        # The data contract's halt_symbol jump policy: the symbol is disabled until resumed.
+        self._disable_symbol = disable_symbol
         self.market_open: bool | None = None  # None: the venue has no sessions
         self.counters = Counters()
         self.equity = Decimal(0)
@@ -83,6 +86,9 @@ class Pipeline:
         desk = self.desk
         for bar, verdict in zip(bars, verdicts, strict=True):
             if not verdict.ok:
+                if verdict.disable_symbol and self._disable_symbol is not None:
+                    assert verdict.reason is not None
+                    self._disable_symbol(bar.symbol, verdict.reason)
                 continue  # a bad bar must not fill an order, nor look fresh to the gates
             if self._market_sink is not None:
                 self._market_sink(bar)

@@ -176,6 +176,9 @@ async def open_parts(
         canary_symbols=tuple(config.pretrade.canary_symbols),
         bar_clock=run.bar_clock,
         on_session_close=operator.session_close,
+        disable_symbol=(
+            side.gates.disable_symbol if side is not None else services.halting.disable_symbol
+        ),
     )
     return Parts(
         run_id=run.run_id,

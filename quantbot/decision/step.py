@@ -139,6 +139,12 @@ _DECISION_KEYS = ("decision_id", "bar_ts", "symbol", "bar", "intent", "reason", 
 DIGITS = 6  # decimals a float keeps in the record
 
 
+def _jump_policy(config: Config) -> str:
+    """The data contract's jump policy for this run's market source."""
+    contract = config.data_contract
+    return contract.jump_policy_by_source.get(config.market.source, contract.jump_policy)
+
+
 def _r(value: float) -> float:
     return round(value, DIGITS)
 
@@ -198,6 +204,8 @@ class DecisionStep:
             clock=clock,
             max_staleness_s=config.data_contract.max_staleness_s if check_staleness else None,
             max_jump_fraction=config.data_contract.max_jump_fraction,
+            jump_policy=_jump_policy(config),
+            split_tolerance=config.data_contract.split_tolerance,
         )
         external = inbox_sleeve(config, clock)
         sleeves = configured_sleeves(config, external, replace=sleeves)
@@ -286,6 +294,8 @@ class DecisionStep:
             verdict = self.admit(bar)
         if not verdict.ok:
             return self._none(record, verdict.reason)
+        if verdict.reason is not None:  # a jump kept as a market event: said in the record
+            record["clamps"].append(verdict.reason.to_record())
         sleeves = self._sleeves
         if sleeves.asks:  # a context is built only for a sleeve that asks for one
             signals = sleeves.update(bar, view)

@@ -16,6 +16,8 @@ MEANING: dict[ReasonCode, str] = {
     ReasonCode.DATA_STALE: "a bar that closed longer ago than data_contract.max_staleness_s",
     ReasonCode.DATA_PRICE_JUMP: "price moved more than max_jump_fraction (e.g. an unadjusted "
     "split): bar dropped, the symbol's signals restart their warm-up",
+    ReasonCode.DATA_JUMP_ACCEPTED: "a move beyond max_jump_fraction kept as a market event "
+    "(jump_policy auto or accept): the bar is traded, the record says so",
     ReasonCode.SIGNAL_WARMUP: "no sleeve has enough history yet",
     ReasonCode.NETTING_DEADBAND: "the net target moved less than the profile's deadband",
     ReasonCode.SIZE_BELOW_LOT: "the order would be smaller than one lot",

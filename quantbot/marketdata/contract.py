@@ -4,9 +4,20 @@ Checks run in a fixed order and the first failure wins, so one bad bar yields ex
 reason code. Per-symbol state is two dicts (last accepted ``ts_ns`` and close): O(1) per bar,
 plain float compares, because this runs once per bar on the hot path.
 
-A price jump is special: the bar is dropped, but it becomes the new baseline and the verdict
-asks downstream to reset that symbol's indicators. An unadjusted split is therefore flagged
-exactly once; the bars after it, at the new level, pass, and indicators never straddle it.
+A price jump (a move beyond ``max_jump_fraction`` from the last close) follows a policy:
+
+- ``drop``: the bar is dropped, but it becomes the new baseline and the verdict asks
+  downstream to reset that symbol's indicators, so it is flagged exactly once; the bars after
+  it, at the new level, pass, and indicators never straddle it;
+- ``halt_symbol``: dropped the same way, and the verdict asks for the symbol to be disabled
+  (``disable_symbol``) until a person resumes it;
+- ``accept``: the bar passes, as the market event it is, with DATA_JUMP_ACCEPTED in its
+  record (a real crash stays in a backtest);
+- ``auto`` (the default): a jump whose open is within ``split_tolerance`` of 1/n or n times
+  the last close (n = 2..10) looks like an unadjusted split and is dropped (``likely_split``
+  in its context); any other is accepted. On adjusted data a split leaves no jump at all, so
+  only market events remain (AAPL's real -52% day of 2000-09-29 opened 5.3% away from half
+  its last close; its 2:1 splits opened within 2%).
 """
 
 from __future__ import annotations
@@ -28,8 +39,9 @@ class ContractVerdict:
     """``ok`` bars go downstream; ``reset_symbol`` means indicators for it must restart."""
 
     ok: bool
-    reason: Reason | None = None
+    reason: Reason | None = None  # why not ok; on an ok bar, a note for its record
     reset_symbol: bool = False
+    disable_symbol: bool = False  # jump_policy = halt_symbol: disable it until resumed
 
 
 ACCEPTED = ContractVerdict(ok=True)
@@ -38,11 +50,27 @@ ACCEPTED = ContractVerdict(ok=True)
 class DataContract:
     """Checks bars in order: finite, positive, OHLC consistent, increasing, fresh, no jump."""
 
-    __slots__ = ("_clock", "_last_close", "_last_ts", "_max_jump", "_max_stale_ns")
+    __slots__ = (
+        "_clock",
+        "_last_close",
+        "_last_ts",
+        "_max_jump",
+        "_max_stale_ns",
+        "_policy",
+        "_split_tolerance",
+    )
 
     def __init__(
-        self, *, clock: Clock, max_staleness_s: float | None, max_jump_fraction: float
+        self,
+        *,
+        clock: Clock,
+        max_staleness_s: float | None,
+        max_jump_fraction: float,
+        jump_policy: str = "drop",
+        split_tolerance: float = 0.025,
     ) -> None:
+        if jump_policy not in JUMP_POLICIES:
+            raise ValueError(f"jump_policy must be one of {JUMP_POLICIES}, got {jump_policy!r}")
         if max_staleness_s is not None and not max_staleness_s > 0:
             raise ValueError(f"max_staleness_s must be > 0 or None, got {max_staleness_s!r}")
         if not (math.isfinite(max_jump_fraction) and max_jump_fraction > 0):
@@ -50,6 +78,8 @@ class DataContract:
         self._clock = clock
         self._max_stale_ns = None if max_staleness_s is None else max_staleness_s * NS_PER_S
         self._max_jump = max_jump_fraction
+        self._policy = jump_policy
+        self._split_tolerance = split_tolerance
         self._last_ts: dict[str, int] = {}
         self._last_close: dict[str, float] = {}
 
@@ -102,6 +132,20 @@ class DataContract:
 
     def _jump(self, bar: Bar, prev: float) -> ContractVerdict:
         # The baseline was already moved to this bar: flagged once, never traded through.
+        policy = self._policy
+        split = _split_ratio(bar.open / prev, self._split_tolerance)
+        if policy == "accept" or (policy == "auto" and split is None):
+            why = reason(
+                ReasonCode.DATA_JUMP_ACCEPTED,
+                symbol=bar.symbol,
+                ts_ns=bar.ts_ns,
+                prev_close=prev,
+                open=bar.open,
+                close=bar.close,
+                change=round(bar.close / prev - 1.0, 6),
+                jump_policy=policy,
+            )
+            return ContractVerdict(ok=True, reason=why)
         open_change = bar.open / prev - 1.0
         close_change = bar.close / prev - 1.0
         name, value, change = (
@@ -118,13 +162,32 @@ class DataContract:
             prev_close=prev,
             change=round(change, 6),
             max_jump_fraction=self._max_jump,
+            jump_policy=policy,
+            likely_split=split,
         )
-        return ContractVerdict(ok=False, reason=why, reset_symbol=True)
+        return ContractVerdict(
+            ok=False, reason=why, reset_symbol=True, disable_symbol=policy == "halt_symbol"
+        )
 
     def forget(self, symbol: str) -> None:
         """Drop the baseline for ``symbol`` (e.g. after a deliberate re-subscription)."""
         self._last_ts.pop(symbol, None)
         self._last_close.pop(symbol, None)
+
+
+JUMP_POLICIES = ("auto", "drop", "halt_symbol", "accept")
+_SPLITS = tuple(range(2, 11))
+
+
+def _split_ratio(ratio: float, tolerance: float) -> str | None:
+    """``"1:n"`` (a split) or ``"n:1"`` (a reverse split) when ``ratio`` (open / last close)
+    is within ``tolerance`` of 1/n or n, else None."""
+    for n in _SPLITS:
+        if abs(ratio * n - 1.0) <= tolerance:
+            return f"{n}:1"  # n new shares for one: the price divided by n
+        if abs(ratio / n - 1.0) <= tolerance:
+            return f"1:{n}"
+    return None
 
 
 def _reject(code: ReasonCode, bar: Bar, **context: object) -> ContractVerdict:

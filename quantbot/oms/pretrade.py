@@ -281,6 +281,11 @@ class PretradeGates:
         self._disable(symbol, why)
         return why
 
+    def disable_symbol(self, symbol: str, why: Reason) -> None:
+        """Disable ``symbol`` for new risk from outside the gates (the data contract's
+        halt_symbol jump policy), as a gate of its own would: persisted, until resumed."""
+        self._disable(symbol, why)
+
     def _disable(self, symbol: str, why: Reason) -> None:
         self._disabled.add(symbol)
         logger.warning("pretrade: symbol {} disabled until a person re-enables it: {}", symbol, why)

@@ -68,9 +68,11 @@ def test_replay_runs_through_the_splits_without_trading_on_them(workdir: Path) -
         previous[r["symbol"]] = close
     for symbol, day in (("AAPL", "2000-06-21"), ("AAPL", "2005-02-28"), ("MSFT", "2003-02-18")):
         assert (by_day[(symbol, day)]["reason"] or {}).get("code") != "DATA_PRICE_JUMP"
-    # AAPL's real -52% on 2000-09-29 is flagged and dropped, never traded through
+    # AAPL's real -52% on 2000-09-29 is a market event: traded through (jump_policy "auto"),
+    # with the jump said among its clamps (issue 17: it used to be dropped).
     crash = by_day[("AAPL", "2000-09-29")]
-    assert crash["reason"]["code"] == "DATA_PRICE_JUMP" and crash["intent"] is None
+    assert (crash["reason"] or {}).get("code") != "DATA_PRICE_JUMP"
+    assert "DATA_JUMP_ACCEPTED" in {c["code"] for c in crash["clamps"]}
 
 
 @pytest.mark.e2e

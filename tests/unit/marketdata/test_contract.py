@@ -154,3 +154,51 @@ def test_anything_accepted_is_a_sane_bar(o: float, h: float, lo: float, c: float
             ReasonCode.DATA_NON_POSITIVE,
             ReasonCode.DATA_OHLC_INCONSISTENT,
         }
+
+
+# -- the jump policy: a market event is kept, an unadjusted split is not ------------------------
+
+# AAPL's last close before its real -52% day (2000-09-29: open 28.19, close 25.75), and the
+# last close before its 2:1 split of 2000-06-21 (open 50.50, close 55.63); unadjusted prices.
+CRASH = (53.50, dict(o=28.19, h=29.00, lo=25.38, c=25.75))
+SPLIT = (101.25, dict(o=50.50, h=56.50, lo=50.31, c=55.63))
+
+
+def _policy(policy: str) -> DataContract:
+    return DataContract(
+        clock=SimClock(T0), max_staleness_s=None, max_jump_fraction=0.25, jump_policy=policy
+    )
+
+
+def _second(dc: DataContract, case: tuple[float, dict]):
+    prev, day = case
+    assert dc.check(bar(T0, o=prev, h=prev, lo=prev, c=prev)).ok
+    return dc.check(bar(T0 + MINUTE, **day))
+
+
+def test_auto_keeps_a_crash_and_says_so_in_the_record() -> None:
+    verdict = _second(_policy("auto"), CRASH)
+    assert verdict.ok and not verdict.reset_symbol
+    assert verdict.reason.code is ReasonCode.DATA_JUMP_ACCEPTED
+    assert verdict.reason.context["change"] == pytest.approx(25.75 / 53.5 - 1, abs=1e-6)
+
+
+def test_auto_still_drops_what_looks_like_an_unadjusted_split() -> None:
+    verdict = _second(_policy("auto"), SPLIT)
+    assert not verdict.ok and verdict.reset_symbol and not verdict.disable_symbol
+    assert verdict.reason.code is ReasonCode.DATA_PRICE_JUMP
+    assert verdict.reason.context["likely_split"] == "2:1"
+    reverse = _second(_policy("auto"), (10.0, dict(o=30.1, h=31.0, lo=29.5, c=30.5)))
+    assert not reverse.ok and reverse.reason.context["likely_split"] == "1:3"
+
+
+def test_drop_halt_symbol_and_accept_do_what_they_say() -> None:
+    dropped = _second(_policy("drop"), CRASH)
+    assert not dropped.ok and not dropped.disable_symbol
+    halted = _second(_policy("halt_symbol"), CRASH)
+    assert not halted.ok and halted.disable_symbol and halted.reset_symbol
+    assert halted.reason.context["jump_policy"] == "halt_symbol"
+    accepted = _second(_policy("accept"), SPLIT)
+    assert accepted.ok and accepted.reason.code is ReasonCode.DATA_JUMP_ACCEPTED
+    with pytest.raises(ValueError, match="jump_policy must be one of"):
+        _policy("ignore")

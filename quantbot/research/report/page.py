@@ -1,0 +1,325 @@
+"""The replay report as one self-contained HTML file (inline CSS, SVG and a little script;
+nothing fetched, opens offline): return against the equal-weight buy-and-hold basket, equity,
+drawdown, a price chart per symbol with the trades' entries and exits, PnL per symbol and per
+sleeve, gross exposure over time, monthly returns, the metrics, the trades, and the profile
+and config the replay ran with."""
+
+from __future__ import annotations
+
+import bisect
+import html
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from quantbot.fsutil import write_private
+from quantbot.research.report import tables
+from quantbot.research.report.data import Fill, Prices, ReplayFiles, read_replay_dir, to_ns
+from quantbot.research.report.svg import PALETTE, Marker, Series, bar_chart, iso, line_chart
+
+CSS = """
+body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px auto;max-width:1140px;
+color:#111;padding:0 12px}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 6px;border-bottom:1px solid #ddd;
+padding-bottom:4px}h3{font-size:14px;margin:14px 0 2px;font-weight:600}
+.sub{color:#555;font-size:13px}.legend span{margin-right:16px;font-size:12px}
+.legend i{display:inline-block;width:14px;height:3px;vertical-align:middle;margin-right:4px}
+svg.chart{display:block;background:#fcfcfc;max-width:100%;height:auto}
+svg .grid{stroke:#e5e7eb;stroke-width:1}svg .frame{fill:none;stroke:#bbb}
+svg .tick{font-size:11px;fill:#444}svg .label{font-size:12px;fill:#222}
+svg .cursor line{stroke:#555;stroke-dasharray:3 3}svg .cursor rect{fill:#111;opacity:.85}
+svg .cursor text{fill:#fff;font-size:11px}svg .marker:hover{stroke:#000;stroke-width:2}
+table{border-collapse:collapse;font-size:12.5px;margin:6px 0}
+th,td{border:1px solid #e5e7eb;padding:3px 8px;text-align:right}
+th{background:#f3f4f6}td:first-child,th:first-child{text-align:left}
+table.kv td:first-child{color:#555}.pos{color:#15803d}.neg{color:#b91c1c}
+table.monthly td{padding:0}table.monthly td:first-child{padding:3px 8px}
+.cell{display:block;padding:3px 6px}.na{color:#777;font-style:italic}
+.scroll{max-height:520px;overflow:auto;border:1px solid #eee}
+pre{background:#f6f6f6;padding:10px;font-size:12px;overflow:auto;max-height:600px}
+.cols{display:flex;gap:28px;flex-wrap:wrap;align-items:flex-start}
+"""
+
+# Hover: each chart's data-hover lists [x, text] stops; the cursor follows the nearest one.
+# The body gets data-report-ready when every chart is wired, data-report-error on any error.
+SCRIPT = """
+(function(){
+window.addEventListener('error',function(e){
+  document.body.setAttribute('data-report-error',String(e.message||e));});
+var charts=document.querySelectorAll('svg.chart[data-hover]');
+charts.forEach(function(svg){
+  var stops=JSON.parse(svg.getAttribute('data-hover'));
+  var xs=stops.map(function(s){return s[0];});
+  var cursor=svg.querySelector('.cursor');if(!cursor||!xs.length)return;
+  var line=cursor.querySelector('line'),box=cursor.querySelector('rect'),
+      text=cursor.querySelector('text');
+  var vb=svg.viewBox.baseVal;
+  svg.addEventListener('mousemove',function(ev){
+    var r=svg.getBoundingClientRect();
+    var x=(ev.clientX-r.left)/r.width*vb.width;
+    var lo=0,hi=xs.length-1;
+    while(lo<hi){var mid=(lo+hi)>>1;if(xs[mid]<x)lo=mid+1;else hi=mid;}
+    if(lo>0&&Math.abs(xs[lo-1]-x)<Math.abs(xs[lo]-x))lo--;
+    var px=xs[lo];
+    line.setAttribute('x1',px);line.setAttribute('x2',px);
+    text.textContent=stops[lo][1];
+    var w=text.getComputedTextLength()+12;
+    var bx=Math.min(Math.max(px+8,0),vb.width-w-2);
+    if(px+8+w>vb.width)bx=px-8-w;
+    box.setAttribute('x',bx);box.setAttribute('y',16);box.setAttribute('width',w);
+    text.setAttribute('x',bx+6);text.setAttribute('y',29);
+    cursor.setAttribute('visibility','visible');});
+  svg.addEventListener('mouseleave',function(){cursor.setAttribute('visibility','hidden');});
+});
+document.body.setAttribute('data-charts-wired',String(charts.length));
+document.body.setAttribute('data-report-ready','1');
+})();
+"""
+
+
+def _curve(curve: Any) -> tuple[list[int], list[float]]:
+    """A summary curve, ``[[iso_date, value], ...]``, as times and values (empty when the
+    summary has none or fewer than two readable points)."""
+    pts = []
+    if isinstance(curve, list):
+        for point in curve:
+            if isinstance(point, list | tuple) and len(point) == 2:
+                at = to_ns(point[0])
+                if at is not None and isinstance(point[1], int | float):
+                    pts.append((at, float(point[1])))
+    if len(pts) < 2:
+        return [], []
+    return [p[0] for p in pts], [p[1] for p in pts]
+
+
+def _equity_points(
+    summary: dict[str, Any], ts: Sequence[int], equity: Sequence[float]
+) -> tuple[list[int], list[float]]:
+    """The daily equity points of summary["equity_curve"] when it holds them, else the
+    curve the replay handed over (one point per batch, thinned)."""
+    days, values = _curve(summary.get("equity_curve"))
+    return (days, values) if days else (list(ts), list(equity))
+
+
+def benchmark_curve(
+    prices: dict[str, Prices], start_equity: float
+) -> tuple[list[int], list[float]]:
+    """The equal-weight buy-and-hold basket: each symbol gets an equal share of the start
+    equity at its first close (cash until then), held to the end; value at every bar time."""
+    if not prices or start_equity <= 0:
+        return [], []
+    share = start_equity / len(prices)
+    times = sorted({t for p in prices.values() for t in p.ts})
+    units = {s: share / p.close[0] for s, p in prices.items() if p.close and p.close[0] > 0}
+    last: dict[str, float] = {}
+    index = {s: 0 for s in prices}
+    values = []
+    for t in times:
+        total = 0.0
+        for s, p in prices.items():
+            i = index[s]
+            while i < len(p.ts) and p.ts[i] <= t:
+                last[s] = p.close[i]
+                i += 1
+            index[s] = i
+            total += units.get(s, 0.0) * last[s] if s in last and s in units else share
+        values.append(total)
+    return times, values
+
+
+def exposure_curve(
+    prices: dict[str, Prices], fills: Sequence[Fill], ts: Sequence[int], equity: Sequence[float]
+) -> tuple[list[int], list[float]]:
+    """Gross exposure (sum of |position| x close) as % of equity at each bar time, the
+    positions being the fills' running sum up to the next bar."""
+    times = sorted({t for p in prices.values() for t in p.ts})
+    if not times or not fills or not equity:
+        return [], []
+    closes = {s: dict(zip(p.ts, p.close, strict=True)) for s, p in prices.items()}
+    ordered = sorted(fills, key=lambda f: f.ts_ns)
+    position: dict[str, float] = {}
+    mark: dict[str, float] = {}
+    out_t, out_v, j = [], [], 0
+    for k, t in enumerate(times):
+        upto = times[k + 1] if k + 1 < len(times) else None
+        while j < len(ordered) and (upto is None or ordered[j].ts_ns < upto):
+            f = ordered[j]
+            position[f.symbol] = position.get(f.symbol, 0.0) + (
+                f.qty if f.side == "BUY" else -f.qty
+            )
+            j += 1
+        for s, c in closes.items():
+            if t in c:
+                mark[s] = c[t]
+        e = equity[max(0, bisect.bisect_right(ts, t) - 1)]
+        gross = sum(abs(q) * mark.get(s, 0.0) for s, q in position.items())
+        out_t.append(t)
+        out_v.append(gross / e * 100.0 if e else 0.0)
+    return out_t, out_v
+
+
+def _markers(files: ReplayFiles, symbol: str) -> list[Marker]:
+    out = []
+    for t in files.trades:
+        if t.symbol != symbol:
+            continue
+        verb = "buy" if t.side == "long" else "sell short"
+        out.append(
+            Marker(
+                t.entry_ns,
+                t.entry_price,
+                "entry",
+                t.side,
+                f"entry {iso(t.entry_ns)}: {verb} {t.qty:,.8g} @ {t.entry_price:,.6g}",
+            )
+        )
+        if t.exit_ns is not None and t.exit_price is not None:
+            pnl = "" if t.pnl is None else f", PnL {t.pnl:+,.2f}"
+            out.append(
+                Marker(
+                    t.exit_ns,
+                    t.exit_price,
+                    "exit",
+                    t.side,
+                    f"exit {iso(t.exit_ns)} ({t.exit_reason or 'exit'}): "
+                    f"{t.qty:,.8g} @ {t.exit_price:,.6g}{pnl}",
+                )
+            )
+    return out
+
+
+def _legend(*items: tuple[str, str]) -> str:
+    return (
+        '<div class="legend">'
+        + "".join(f'<span><i style="background:{c}"></i>{html.escape(n)}</span>' for n, c in items)
+        + "</div>"
+    )
+
+
+def _section(title: str, *parts: str) -> str:
+    return f"<section><h2>{html.escape(title)}</h2>" + "".join(parts) + "</section>"
+
+
+def render(
+    summary: dict[str, Any],
+    files: ReplayFiles,
+    ts: Sequence[int],
+    equity: Sequence[float],
+    drawdown: Sequence[float],
+) -> str:
+    eq_t, eq_v = _equity_points(summary, ts, equity)
+    start = eq_v[0] if eq_v else 0.0
+    ret = [(v / start - 1.0) * 100.0 if start else 0.0 for v in eq_v]
+    bench_t, bench_v = _curve(summary.get("benchmark_curve"))
+    if not bench_t:
+        bench_t, bench_v = benchmark_curve(files.prices, start)
+    bench_ret = [(v / start - 1.0) * 100.0 for v in bench_v] if start else []
+    strategy = Series("strategy", eq_t, ret, PALETTE[0], 1.8)
+    basket = Series("equal-weight buy-and-hold", bench_t, bench_ret, PALETTE[1], 1.4)
+    exp_t, exp_v = exposure_curve(files.prices, files.fills, list(ts), list(equity))
+    rid = html.escape(str(summary.get("replay_id", "?")))
+    first, last = summary.get("first_bar_ns"), summary.get("last_bar_ns")
+    span = f"{iso(first)} .. {iso(last)}" if first and last else "n/a"
+    symbols = list(files.prices)
+    n = min(len(ts), len(drawdown))
+    body = [
+        f"<h1>quantbot replay {rid}</h1>",
+        f'<div class="sub">{html.escape(", ".join(symbols) or "no symbols")} · {span} · '
+        f"profile {html.escape(str(files.profile or 'n/a'))}</div>",
+        _section(
+            "Return against the equal-weight buy-and-hold basket",
+            _legend((strategy.name, strategy.colour), (basket.name, basket.colour)),
+            line_chart([strategy, basket], kind="benchmark", unit="%"),
+        ),
+        '<div class="cols">',
+        _section("Metrics", tables.metrics_table(summary)),
+        "<div>",
+        _section("Run", tables.run_table(summary, files.profile, files.trades_source)),
+        tables.benchmark_table(summary),
+        "</div></div>",
+        _section("Equity", line_chart([Series("equity", list(ts), list(equity))], kind="equity")),
+        _section(
+            "Drawdown",
+            line_chart(
+                [Series("drawdown", list(ts)[:n], list(drawdown)[:n], "#dc2626")],
+                kind="drawdown",
+                unit="%",
+                height=200,
+            ),
+        ),
+        _section(
+            "Gross exposure (% of equity)",
+            line_chart(
+                [Series("gross exposure", exp_t, exp_v, "#7c3aed")],
+                kind="exposure",
+                unit="%",
+                height=200,
+            )
+            if exp_t
+            else '<p class="na" data-chart="exposure">exposure: n/a (no fills)</p>',
+        ),
+        "<h2>Prices and trades</h2>",
+        _legend(("long entry ▲", "#16a34a"), ("short entry ▼", "#dc2626"), ("exit ○", "#111")),
+    ]
+    for symbol, p in files.prices.items():
+        marks = _markers(files, symbol)
+        n_in = sum(m.kind == "entry" for m in marks)
+        body.append(
+            f"<h3>{html.escape(symbol)} · {n_in} entries, {len(marks) - n_in} exits</h3>"
+            + line_chart(
+                [Series(f"{symbol} close", p.ts, p.close, "#374151", 1.1)],
+                kind="price",
+                markers=marks,
+                attrs_={"symbol": symbol},
+            )
+        )
+    by_sleeve = (summary.get("attribution_by_sleeve") or {}).get("pnl") or {}
+    body += [
+        '<div class="cols"><div>',
+        _section(
+            "PnL by symbol",
+            bar_chart(tables.pnl_by_symbol(files.trades, symbols), kind="pnl-symbol"),
+        ),
+        "</div><div>",
+        _section(
+            "PnL by sleeve",
+            bar_chart({k or "(no sleeve)": v for k, v in by_sleeve.items()}, kind="pnl-sleeve"),
+        ),
+        "</div></div>",
+        _section("Monthly returns", tables.monthly_table(eq_t, eq_v)),
+        _section(
+            f"Trades ({len(files.trades)}, from {files.trades_source})",
+            f'<div class="scroll">{tables.trades_table(files.trades)}</div>',
+        ),
+        _section(
+            "Config",
+            f"<details><summary>profile {html.escape(str(files.profile or 'n/a'))}, "
+            "resolved config</summary><pre data-config>"
+            + html.escape(orjson.dumps(files.config, option=orjson.OPT_INDENT_2).decode())
+            + "</pre></details>",
+        ),
+        '<p class="sub">Beside this file: <a href="summary.json">summary.json</a>, '
+        '<a href="trades.csv">trades.csv</a>, decisions.jsonl, state/journal.jsonl.</p>',
+    ]
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>quantbot replay {rid}</title><style>{CSS}</style></head><body>"
+        + "".join(body)
+        + f"<script>{SCRIPT}</script></body></html>"
+    )
+
+
+def write_report(
+    path: Path,
+    summary: dict[str, Any],
+    ts: list[int],
+    equity: list[float],
+    drawdown: list[float],
+) -> Path:
+    """The report of ``summary`` beside the replay's files in ``path``'s directory, with the
+    equity and drawdown curves at the times ``ts`` (the replay's batches, thinned)."""
+    files = read_replay_dir(path.parent)
+    write_private(path, render(summary, files, ts, equity, drawdown).encode("utf-8"))
+    return path

@@ -68,6 +68,40 @@ def data_files(paths: list[Path]) -> tuple[Path, ...]:
     return tuple(files)
 
 
+# -- --symbol-map FILE=SYMBOL ----------------------------------------------------------------
+def _symbol_map_entry(text: str) -> tuple[str, str]:
+    file, sep, symbol = text.rpartition("=")
+    if not sep or not file.strip() or not symbol.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not FILE=SYMBOL (e.g. GOOG_1d.csv=GOOG)")
+    return file.strip(), symbol.strip()
+
+
+def mapped_files(files: tuple[Path, ...], entries: list[tuple[str, str]]) -> tuple[Path, ...]:
+    """``files`` with each ``--symbol-map`` entry's file carrying its symbol (a
+    ``SymbolPath``). An entry's FILE is a path (as given or resolved) or a bare file name; one
+    that names no data file, or several, is an error: a typo must not be ignored."""
+    from quantbot.marketdata.loaders import SymbolPath  # noqa: PLC0415 (loaded on use)
+
+    symbols: dict[int, str] = {}
+    for file, symbol in entries:
+        key = Path(file)
+        hits = [
+            i
+            for i, path in enumerate(files)
+            if path == key or path.resolve() == key.resolve() or str(key) == path.name
+        ]
+        if len(hits) != 1:
+            what = "no --data file" if not hits else f"{len(hits)} --data files"
+            raise DataError(f"--symbol-map {file}={symbol}: {file} names {what}")
+        if symbols.get(hits[0], symbol) != symbol:
+            raise DataError(f"--symbol-map {file}: given two symbols")
+        symbols[hits[0]] = symbol
+    return tuple(
+        SymbolPath(path, symbol=symbols[i]) if i in symbols else path
+        for i, path in enumerate(files)
+    )
+
+
 def add_parser(sub: Any, with_config: Any, profiles: tuple[str, ...]) -> None:
     p = with_config(
         sub.add_parser(
@@ -80,10 +114,22 @@ def add_parser(sub: Any, with_config: Any, profiles: tuple[str, ...]) -> None:
         type=Path,
         nargs="+",
         required=True,
-        help="bar files, or directories of them (their *.csv and *.json): daily CSV "
-        "(date,open,high,low,close,volume[,adj_close]), Binance "
-        "kline CSV, or ccxt OHLCV JSON ([[ms, o, h, l, c, v], ...]); the symbol comes from the "
-        "file name (AAPL.csv, btc_usdt-1m.json: BTC/USDT) unless the file names it",
+        help="bar files, or directories of them (their *.csv and *.json): CSV with a header "
+        "(date,open,high,low,close,volume[,adj_close][,symbol]: ISO dates or date-times, UTC "
+        "unless zoned, M/D/YYYY, epoch s/ms/us; Yahoo's Adj Close; pandas' unnamed index), "
+        "Binance kline CSV, or ccxt OHLCV JSON ([[ms, o, h, l, c, v], ...]); the symbol comes "
+        "from the file name less a timeframe (AAPL.csv, GOOG_daily.csv: GOOG, "
+        "btc_usdt-1m.json: BTC/USDT) unless the file names it or --symbol-map does",
+    )
+    p.add_argument(
+        "--symbol-map",
+        dest="symbol_map",
+        type=_symbol_map_entry,
+        action="append",
+        default=[],
+        metavar="FILE=SYMBOL",
+        help="the symbol of a --data file's bars (repeatable), FILE as a path or a file name: "
+        "--symbol-map spx_1d.csv=SPY",
     )
     p.add_argument("--from", dest="date_from", type=_day, default=None, help="first day (UTC)")
     p.add_argument("--to", dest="date_to", type=_day, default=None, help="last day (UTC)")
@@ -96,7 +142,7 @@ def run(args: argparse.Namespace, loaded: Any) -> int:
     # Imported here: the daemon and its stages load only for the commands that need them.
     from quantbot.research.replay import ReplayRequest, describe, run_replay  # noqa: PLC0415
 
-    data = data_files(args.data)
+    data = mapped_files(data_files(args.data), args.symbol_map)
     if args.date_from and args.date_to and args.date_from > args.date_to:
         raise DataError(f"--from {args.date_from} is after --to {args.date_to}")
     request = ReplayRequest(

@@ -1,13 +1,19 @@
-"""CSV bar loaders (daily OHLCV and Binance klines), time merging and a replay feed.
+"""CSV bar loaders (tables with a header, Binance klines), time merging and a replay feed.
 
-Two formats are detected from the first row:
+The layout is told from the first row:
 
-- daily: header ``date,open,high,low,close,volume[,adj_close]`` (columns found by name). With
-  ``adjust`` and an ``adj_close`` column, open/high/low/close are scaled by
-  ``adj_close / close``, which removes split halvings (volume is left as reported).
-- Binance klines: ``open_time,open,high,low,close,volume,close_time,quote_volume,count,
-  taker_buy_volume,taker_buy_quote_volume,ignore``, with or without that header. Times are
-  milliseconds (13 digits) or, in newer dumps, microseconds (16 digits), told apart by size.
+- a header naming a time column (or starting with an unnamed one, as pandas writes): a table,
+  read by ``csv_table`` (columns by name, any order and case; ISO dates and date-times, M/D/YYYY,
+  epoch s/ms/µs; ``adj_close``/``Adj Close`` applied; an optional ``symbol`` column);
+- Binance data-vision klines: ``open_time,open,high,low,close,volume,close_time,
+  quote_volume,count,taker_buy_volume,taker_buy_quote_volume,ignore``, with or without that
+  header. Times are milliseconds (13 digits) or, in newer dumps, microseconds (16 digits),
+  told apart by size.
+
+Anything else is an error that lists the layouts read, with an example line each
+(``csv_table.CSV_LAYOUTS``). Without a symbol column or a given symbol, the symbol is the
+file name's (``naming.symbol_from_name``: ``GOOG_daily.csv`` is ``GOOG``); a kline file's is
+its name before the first ``-`` (``BTCUSDT-1m-2024-01.csv`` is ``BTCUSDT``).
 
 Any row that cannot be read raises ``DataError`` naming the file, the 1-based line and the
 text, so a user can open the file at that line: a non-numeric cell, a missing or extra column,
@@ -22,53 +28,28 @@ import asyncio
 import csv
 import heapq
 import itertools
-import math
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
-from datetime import date
 from pathlib import Path
-
-import attrs
 
 from quantbot.clock import NS_PER_S, Clock
 from quantbot.domain.errors import DataError
-from quantbot.domain.reasons import ReasonCode
 from quantbot.domain.values import Bar
+from quantbot.marketdata.bar_check import check_bar
+from quantbot.marketdata.csv_table import CSV_LAYOUTS, DAY_S, is_table_header, load_table
+from quantbot.marketdata.naming import symbol_from_name
 from quantbot.marketdata.series import BarSeries
 
-DAY_S = 86_400
-_DAY_NS = DAY_S * NS_PER_S
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-_DAILY_REQUIRED = ("date", "open", "high", "low", "close", "volume")
+__all__ = ["DAY_S", "CsvFeed", "check_bar", "iter_by_time", "load_csv_bars", "load_csv_file"]
+
 _KLINE_COLUMNS = 12
 _MICROS_THRESHOLD = 10**14  # 1e14 ms is the year 5138; 1e14 µs is 1973
 
 _RowParser = Callable[[list[str]], Bar]
-_PRICES = ("open", "high", "low", "close")
 
 
-def check_bar(bar: Bar) -> Bar:
-    """``bar`` if the data contract's stateless checks pass, else ``ValueError`` naming the
-    field and the contract's reason code (the loaders add file and line)."""
-    for name in (*_PRICES, "volume"):
-        value = getattr(bar, name)
-        if not math.isfinite(value):
-            raise ValueError(f"{name} is {value} ({ReasonCode.DATA_NON_FINITE})")
-        if value <= 0 and (name != "volume" or value < 0):
-            limit = ">= 0" if name == "volume" else "> 0"
-            raise ValueError(f"{name} {value} is not {limit} ({ReasonCode.DATA_NON_POSITIVE})")
-    o, h, lo, c = bar.open, bar.high, bar.low, bar.close
-    if h < lo:
-        raise ValueError(f"high {h} < low {lo} ({ReasonCode.DATA_OHLC_INCONSISTENT})")
-    if not (lo <= o <= h and lo <= c <= h):
-        raise ValueError(
-            f"open {o} or close {c} outside [low {lo}, high {h}] "
-            f"({ReasonCode.DATA_OHLC_INCONSISTENT})"
-        )
-    return bar
-
-
-def load_csv_bars(path: Path, *, symbol: str | None = None, adjust: bool = True) -> BarSeries:
-    """Bars from a daily OHLCV or Binance kline CSV, in file order (which must be ascending)."""
+def load_csv_file(path: Path, *, symbol: str | None = None, adjust: bool = True) -> list[BarSeries]:
+    """Each symbol's bars in a CSV file (one series unless it has a symbol column), in file
+    order (which must ascend per symbol). ``symbol`` overrides the one the name implies."""
     path = Path(path)
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
@@ -77,26 +58,51 @@ def load_csv_bars(path: Path, *, symbol: str | None = None, adjust: bool = True)
         raise DataError(f"{path}: cannot read: {e}") from e
 
 
-def _load(path: Path, reader: Iterator[list[str]], symbol: str | None, adjust: bool) -> BarSeries:
+def load_csv_bars(path: Path, *, symbol: str | None = None, adjust: bool = True) -> BarSeries:
+    """The bars of a one-symbol CSV file (``load_csv_file`` for one with a symbol column)."""
+    return single_series(Path(path), load_csv_file(path, symbol=symbol, adjust=adjust))
+
+
+def single_series(path: Path, found: list[BarSeries]) -> BarSeries:
+    """The one series of a file; a ``DataError`` if it holds several symbols."""
+    if len(found) != 1:
+        names = ", ".join(bars.symbol for bars in found)
+        raise DataError(f"{path}: holds {len(found)} symbols ({names}), expected one")
+    return found[0]
+
+
+def _load(
+    path: Path, reader: Iterator[list[str]], symbol: str | None, adjust: bool
+) -> list[BarSeries]:
     rows = _numbered_rows(reader)
     first = next(rows, None)
     if first is None:
-        raise DataError(f"{path}: empty file, expected a header or kline rows")
+        raise DataError(f"{path}: empty file, expected a header or kline rows\n{CSV_LAYOUTS}")
     line, row = first
     head = row[0].strip().lower()
-    if head == "date":
-        symbol = symbol or path.stem.upper()
-        parse = _daily_parser(path, row, symbol, adjust)
+    if head == "open_time" and "close_time" in (cell.strip().lower() for cell in row):
         pending: Iterator[tuple[int, list[str]]] = rows
-    elif head == "open_time" or head.isdigit():
-        symbol = symbol or path.stem.split("-", 1)[0].upper()
-        parse = _kline_parser(symbol)
-        pending = rows if head == "open_time" else itertools.chain([first], rows)
+    elif head.isdigit() and len(row) == _KLINE_COLUMNS:
+        pending = itertools.chain([first], rows)
+    elif is_table_header(row):
+        name = symbol or symbol_from_name(path.stem)
+        return load_table(path, row, rows, symbol=name, named=symbol is not None, adjust=adjust)
     else:
-        raise DataError(
-            f"{path}:{line}: unrecognised format (expected a 'date,...' header or Binance "
-            f"klines): {','.join(row)!r}"
+        hint = (
+            f" (a first cell of digits reads as Binance klines, which have {_KLINE_COLUMNS} "
+            f"columns; this row has {len(row)})"
+            if head.isdigit()
+            else " (a header must name a time column: date, datetime, time, timestamp)"
         )
+        raise DataError(
+            f"{path}:{line}: unrecognised format{hint}: {','.join(row)!r}\n{CSV_LAYOUTS}"
+        )
+    symbol = symbol or symbol_from_name(path.stem.split("-", 1)[0])
+    return [_klines(path, pending, symbol)]
+
+
+def _klines(path: Path, pending: Iterator[tuple[int, list[str]]], symbol: str) -> BarSeries:
+    parse = _kline_parser(symbol)
     bars = BarSeries(symbol)
     last_ts: int | None = None
     for line, row in pending:
@@ -116,35 +122,6 @@ def _numbered_rows(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[str]
     for row in reader:
         if row:  # blank lines (a trailing newline, say) carry nothing
             yield reader.line_num, row  # type: ignore[attr-defined]
-
-
-def _daily_parser(path: Path, header: list[str], symbol: str, adjust: bool) -> _RowParser:
-    names = [name.strip().lower() for name in header]
-    missing = [name for name in _DAILY_REQUIRED if name not in names]
-    if missing:
-        raise DataError(f"{path}:1: header lacks {missing}: {','.join(header)!r}")
-    i_date, i_o, i_h, i_l, i_c, i_v = (names.index(name) for name in _DAILY_REQUIRED)
-    i_adj = names.index("adj_close") if adjust and "adj_close" in names else None
-    width = len(names)
-
-    def parse(row: list[str]) -> Bar:
-        if len(row) != width:
-            raise ValueError(f"expected {width} columns, got {len(row)}")
-        ts = (date.fromisoformat(row[i_date].strip()).toordinal() - _EPOCH_ORDINAL) * _DAY_NS
-        o, h, lo, c = float(row[i_o]), float(row[i_h]), float(row[i_l]), float(row[i_c])
-        raw = check_bar(Bar(symbol, ts, o, h, lo, c, float(row[i_v]), float(DAY_S)))
-        if i_adj is None:
-            return raw
-        # Checked raw first so a bad close is named as such, not as a bad factor. Scaling by
-        # one positive factor keeps low <= open, close <= high.
-        factor = float(row[i_adj]) / c
-        if not (math.isfinite(factor) and factor > 0):
-            raise ValueError(f"adj_close {row[i_adj].strip()} gives split factor {factor}")
-        return attrs.evolve(
-            raw, open=o * factor, high=h * factor, low=lo * factor, close=c * factor
-        )
-
-    return parse
 
 
 def _kline_parser(symbol: str) -> _RowParser:

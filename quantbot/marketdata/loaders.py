@@ -3,6 +3,10 @@
 ``load_bars`` picks the loader by extension (``.json``: ccxt OHLCV, ``.csv``: daily OHLCV or
 Binance klines) and, for any other extension, by the first non-blank character (``[`` or
 ``{`` is JSON). Every loader raises ``DataError`` with file and line for a bad row.
+
+A CSV file with a ``symbol`` column holds several symbols; ``load_file`` returns each. A file's
+symbol can be given from outside (``quantbot replay --symbol-map FILE=SYMBOL``) by passing a
+``SymbolPath``: a path that carries the symbol its file's bars get.
 """
 
 from __future__ import annotations
@@ -13,20 +17,48 @@ from pathlib import Path
 
 from quantbot.domain.errors import DataError
 from quantbot.domain.values import Bar
-from quantbot.marketdata.csv_bars import iter_by_time, load_csv_bars
+from quantbot.marketdata.csv_bars import iter_by_time, load_csv_file, single_series
 from quantbot.marketdata.ohlcv_json import load_ohlcv_json
 from quantbot.marketdata.series import BarSeries
 
 _SNIFF_BYTES = 4096
 
 
-def load_bars(path: Path | str, *, symbol: str | None = None, adjust: bool = True) -> BarSeries:
-    """Bars from one file, ascending. ``symbol`` overrides the one the file implies; ``adjust``
-    applies a daily CSV's ``adj_close`` (the other formats carry no split information)."""
+class SymbolPath(type(Path())):  # type: ignore[misc]  # Path itself subclasses from 3.12 on
+    """A data file's path that also says which symbol its bars are (``--symbol-map``).
+    Only this path carries it: a path derived from it (its parent, say) does not."""
+
+    symbol: str | None = None
+
+    def __new__(cls, *args: str | Path, symbol: str) -> SymbolPath:
+        made = super().__new__(cls, *args)
+        made.symbol = symbol
+        return made
+
+    def __reduce__(self) -> tuple[object, ...]:  # pickled (to a worker process) with it
+        return (_symbol_path, (str(self), self.symbol))
+
+
+def _symbol_path(path: str, symbol: str) -> SymbolPath:
+    return SymbolPath(path, symbol=symbol)
+
+
+def load_file(
+    path: Path | str, *, symbol: str | None = None, adjust: bool = True
+) -> list[BarSeries]:
+    """Each symbol's bars in one file, ascending: one series unless a CSV file has a symbol
+    column. ``symbol`` (else a ``SymbolPath``'s) overrides the one the file name implies;
+    ``adjust`` applies a CSV's ``adj_close`` (the other formats carry no split information)."""
+    symbol = symbol or getattr(path, "symbol", None)
     path = Path(path)
     if _is_json(path):
-        return load_ohlcv_json(path, symbol=symbol)
-    return load_csv_bars(path, symbol=symbol, adjust=adjust)
+        return [load_ohlcv_json(path, symbol=symbol)]
+    return load_csv_file(path, symbol=symbol, adjust=adjust)
+
+
+def load_bars(path: Path | str, *, symbol: str | None = None, adjust: bool = True) -> BarSeries:
+    """Bars from a file of one symbol, ascending (``load_file`` for the others)."""
+    return single_series(Path(path), load_file(path, symbol=symbol, adjust=adjust))
 
 
 def load_series(
@@ -55,12 +87,12 @@ def load_symbols(
     wanted = None if symbols is None else set(symbols)
     by_symbol: dict[str, list[tuple[Path, BarSeries]]] = {}
     for raw in paths:
-        path = Path(raw)
-        bars = load_bars(path, adjust=adjust)
-        if found is not None and bars:
-            found.add(bars.symbol)
-        if bars and (wanted is None or bars.symbol in wanted):
-            by_symbol.setdefault(bars.symbol, []).append((path, bars))
+        path = raw if isinstance(raw, Path) else Path(raw)
+        for bars in load_file(path, adjust=adjust):
+            if found is not None and bars:
+                found.add(bars.symbol)
+            if bars and (wanted is None or bars.symbol in wanted):
+                by_symbol.setdefault(bars.symbol, []).append((path, bars))
     return {symbol: _joined(symbol, parts) for symbol, parts in by_symbol.items()}
 
 

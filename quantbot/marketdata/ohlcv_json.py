@@ -7,8 +7,9 @@ Two shapes are read:
   ``"exchange"`` say, are ignored).
 
 The symbol is the ``symbol`` argument, else the object's ``"symbol"``, else the file name's
-stem before the first ``-``, upper-cased, with ``_`` read as ``/`` (``btc_usdt-1m.json`` is
-``BTC/USDT``, ccxt's spelling, since a file name cannot hold a ``/``). The bar interval is the
+stem before the first ``-``, cut before a timeframe part (``naming``), upper-cased, with ``_``
+read as ``/`` (``btc_usdt-1m.json`` and ``btc_usdt_1h.json`` are ``BTC/USDT``, ccxt's
+spelling, since a file name cannot hold a ``/``). The bar interval is the
 object's ``"timeframe"`` (ccxt units: s, m, h, d, w, M = 30 days, y = 365 days), else the
 smallest gap between consecutive bars.
 
@@ -41,7 +42,8 @@ import orjson
 from quantbot.clock import NS_PER_S
 from quantbot.domain.errors import DataError
 from quantbot.domain.values import Bar
-from quantbot.marketdata.csv_bars import check_bar
+from quantbot.marketdata.bar_check import check_bar
+from quantbot.marketdata.naming import symbol_from_name
 from quantbot.marketdata.series import BarSeries
 
 _NS_PER_MS = 1_000_000
@@ -112,7 +114,7 @@ def _split(path: Path, text: str, data: Any) -> tuple[list[Any], dict[str, Any]]
 
 
 def _file_symbol(path: Path) -> str:
-    return path.stem.split("-", 1)[0].upper().replace("_", "/")
+    return symbol_from_name(path.stem.split("-", 1)[0]).replace("_", "/")
 
 
 def _symbol(path: Path, text: str, meta: dict[str, Any]) -> str:

@@ -44,19 +44,25 @@ class ProgressLine:
 
 # A directory given to --data stands for the bar files directly in it.
 _DATA_SUFFIXES = (".csv", ".json")
+# Files beside the bars that describe them, not bars: the instruments file and the manifest
+# `quantbot data download` writes into the directory it fills.
+_NOT_BARS = ("instruments.json", "download.json")
 
 
 def data_files(paths: list[Path]) -> tuple[Path, ...]:
     """``--data``'s files: a file as given, a directory as its ``*.csv`` and ``*.json`` files
-    (not hidden, not in subdirectories), sorted by name so the replay id does not depend on
-    the order the filesystem lists them in."""
+    (not hidden, not in subdirectories, not ``instruments.json`` or ``download.json``), sorted
+    by name so the replay id does not depend on the order the filesystem lists them in."""
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
             inside = sorted(
                 p
                 for p in path.iterdir()
-                if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in _DATA_SUFFIXES
+                if p.is_file()
+                and not p.name.startswith(".")
+                and p.suffix.lower() in _DATA_SUFFIXES
+                and p.name not in _NOT_BARS
             )
             if not inside:
                 raise DataError(f"--data {path}: a directory with no .csv or .json files in it")

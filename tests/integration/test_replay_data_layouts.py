@@ -74,3 +74,22 @@ def test_a_bad_date_exits_2_naming_file_line_and_the_layouts(workdir: Path) -> N
     assert f"{data}:3: time '2024.01.31' is not one this loader reads" in stderr
     assert "1/31/2024,187.15,188.44,186.00,187.90,51230000" in stderr
     assert "Date,Open,High,Low,Close,Adj Close,Volume" in stderr
+
+
+@pytest.mark.e2e
+@needs_shared_data
+def test_a_downloaded_directory_replays_without_its_instruments_and_manifest(
+    workdir: Path,
+) -> None:
+    # `quantbot data download` writes these beside the bars: they describe the data, they are
+    # not bars, and a directory given to --data must not be refused for holding them.
+    folder = workdir / "data"
+    folder.mkdir()
+    first_rows(folder, "IBM-1d.csv", 60)
+    ibm = {"tick_size": "0.01", "lot_size": "1", "min_notional": "1", "quote": "USD",
+           "shortable": False, "venue": "alpaca", "source": "test"}  # fmt: skip
+    (folder / "instruments.json").write_text(orjson.dumps({"instruments": {"IBM": ibm}}).decode())
+    (folder / "download.json").write_text('{"files": {}}')
+    code, _, stderr = replay(workdir, "--data", str(folder))
+    assert code == 0, stderr[-2000:]
+    assert symbols_recorded(workdir) == {"IBM"}

@@ -16,7 +16,7 @@ from pathlib import Path
 import orjson
 from loguru import logger
 
-from quantbot.cli import control, golive, replay, report
+from quantbot.cli import control, data, golive, replay, report
 from quantbot.cli.event_loop import run_on_event_loop
 from quantbot.config.schema import EXECUTION_MODES, PROFILES, load_config, redacted
 from quantbot.domain.errors import ConfigError, DataError, StartupError
@@ -86,6 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     golive.add_parser(sub)
     replay.add_parser(sub, with_config, PROFILES)
     report.add_report_parser(sub)
+    data.add_parser(sub)
     return parser
 
 
@@ -132,8 +133,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         loaded = _load(args, args.trading_profile)
         _configure_logging(Path(loaded.config.run.runtime_dir), "WARNING")
         return replay.run(args, loaded)
-    if args.command == "report":
-        return report.run_report(args)
+    without_config = {"report": report.run_report, "data": data.run}
+    if args.command in without_config:
+        return without_config[args.command](args)
     if args.command == "go-live":
         return golive.dispatch(args, _load(args))
     loaded = _load(args)

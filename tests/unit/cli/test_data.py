@@ -1,0 +1,68 @@
+"""`quantbot data download`'s argument checks: each mistake exits 2 with a message naming it,
+before any request leaves the machine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from quantbot.cli.main import main
+
+BASE = ["data", "download", "--symbols", "BTC/USDT", "--from", "2024-01-01", "--to", "2024-01-02"]
+
+
+def exit_and_stderr(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, str]:
+    try:
+        status = main(argv)
+    except SystemExit as e:  # argparse's own refusals
+        status = int(e.code or 0)
+    return status, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--venue", "kraken"], "argument --venue: invalid choice: 'kraken'"),
+        (["--venue", "binance", "--timeframe", "7q"], "--timeframe: timeframe '7q' is not like"),
+        (["--venue", "binance", "--timeframe", "7m"], "--timeframe '7m': binance has 1s, 1m"),
+        (["--venue", "alpaca", "--timeframe", "2d"], "alpaca takes 1m..59m, 1h..23h or 1d"),
+        (["--venue", "binance", "--page-size", "0"], "--page-size 0: must be at least 1"),
+    ],
+)
+def test_a_bad_venue_or_timeframe_exits_2_naming_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, extra: list[str], message: str
+) -> None:
+    status, err = exit_and_stderr(capsys, [*BASE, "--out", str(tmp_path / "d"), *extra])
+    assert status == 2
+    assert message in err
+    assert not (tmp_path / "d").exists()
+
+
+def test_from_after_to_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    argv = ["data", "download", "--venue", "binance", "--symbols", "BTC/USDT",
+            "--from", "2024-01-03", "--to", "2024-01-02", "--out", str(tmp_path)]  # fmt: skip
+    status, err = exit_and_stderr(capsys, argv)
+    assert (status, err.strip()) == (
+        2, "quantbot: data error: --from 2024-01-03 is after --to 2024-01-02: nothing to download"
+    )  # fmt: skip
+
+
+def test_a_malformed_date_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    argv = ["data", "download", "--venue", "binance", "--symbols", "BTC/USDT",
+            "--from", "01/02/2024", "--out", str(tmp_path)]  # fmt: skip
+    status, err = exit_and_stderr(capsys, argv)
+    assert status == 2
+    assert "'01/02/2024' is not a date (YYYY-MM-DD) or a UTC time (YYYY-MM-DDTHH:MM)" in err
+
+
+def test_alpaca_without_keys_in_the_environment_exits_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("APCA_API_KEY_ID", raising=False)
+    monkeypatch.delenv("APCA_API_SECRET_KEY", raising=False)
+    argv = ["data", "download", "--venue", "alpaca", "--symbols", "AAPL",
+            "--from", "2024-01-02", "--out", str(tmp_path)]  # fmt: skip
+    status, err = exit_and_stderr(capsys, argv)
+    assert status == 2
+    assert "alpaca needs an API key: set APCA_API_KEY_ID and APCA_API_SECRET_KEY" in err

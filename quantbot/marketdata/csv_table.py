@@ -105,11 +105,14 @@ def _columns(path: Path, header: list[str], adjust: bool) -> _Columns:
     text = ",".join(header)
     missing = [name for name in _REQUIRED if name not in names]
     if missing:
-        raise DataError(f"{path}:1: header lacks {missing}: {text!r}")
+        raise DataError(f"{path}:1: header lacks {missing}: {text!r}\n{CSV_LAYOUTS}")
     timed = [i for i, name in enumerate(names) if name in _TIME_NAMES]
     if len(timed) > 1:
         both = ", ".join(repr(header[i]) for i in timed)
-        raise DataError(f"{path}:1: header has more than one time column ({both}): {text!r}")
+        raise DataError(
+            f"{path}:1: header has more than one time column ({both}), expected one holding "
+            f"the date and time: {text!r}\n{CSV_LAYOUTS}"
+        )
     time = timed[0] if timed else 0  # else the unnamed first column (is_table_header)
     adj = next((names.index(n) for n in _ADJ_NAMES if n in names), None)
     symbol = next((names.index(n) for n in _SYMBOL_NAMES if n in names), None)

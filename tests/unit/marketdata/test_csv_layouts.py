@@ -353,3 +353,22 @@ def test_digits_that_are_not_a_kline_row_are_refused_with_the_layouts(tmp_path: 
     message = str(caught.value)
     assert "which have 12 columns; this row has 6" in message
     assert LAYOUT_EXAMPLES[0] in message
+
+
+@pytest.mark.parametrize(
+    ("header", "what"),
+    [
+        ("date,open,high,low,close", "header lacks ['volume']"),
+        ("Date,Time,Open,High,Low,Close,Volume", "more than one time column ('Date', 'Time')"),
+    ],
+)
+def test_a_header_that_cannot_be_read_lists_the_layouts(
+    tmp_path: Path, header: str, what: str
+) -> None:
+    path = write(tmp_path, "X.csv", header, "2024-01-31,14:00,1,1,1,1,1")
+    with pytest.raises(DataError) as caught:
+        load_csv_bars(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}:1: ") and what in message
+    for example in LAYOUT_EXAMPLES:
+        assert example in message

@@ -58,18 +58,33 @@ def replayed(workdir: Path) -> Path:
     return workdir / out
 
 
-def expected_markers(out_dir: Path) -> tuple[int, int]:
-    """Entries and exits as the replay listed them: a round trip (or a position still open)
-    a line of trades.csv; without that file, the fills matched as the report matches them."""
+def listed_trades(out_dir: Path) -> list[tuple[str, str, bool]]:
+    """(symbol, entry day, closed) of each trade as the replay listed it: a round trip (or a
+    position still open) a line of trades.csv; without that file, the journal's fills
+    matched as the report matches them."""
     trades = out_dir / "trades.csv"
     if trades.exists():
         with trades.open(newline="") as f:
             rows = list(csv.DictReader(f))
-        return len(rows), sum(1 for r in rows if r["exit_time"])
+        return [(r["symbol"], r["entry_time"][:10], bool(r["exit_time"])) for r in rows]
     from quantbot.research.report.data import read_replay_dir
+    from quantbot.research.report.svg import iso
 
-    listed = read_replay_dir(out_dir).trades
-    return len(listed), sum(1 for t in listed if t.exit_ns is not None)
+    return [
+        (t.symbol, iso(t.entry_ns), t.exit_ns is not None) for t in read_replay_dir(out_dir).trades
+    ]
+
+
+def entries_between(out_dir: Path, symbol: str, first: str, last: str) -> int:
+    """The trades of ``symbol`` entered from its first bar on or after ``first`` to its last
+    bar on or before ``last`` (what a chart zoomed to those dates shows)."""
+    days = sorted(
+        r["bar_ts"][:10]
+        for r in map(orjson.loads, (out_dir / "decisions.jsonl").read_bytes().splitlines())
+        if r.get("symbol") == symbol and first <= r.get("bar_ts", "")[:10] <= last
+    )
+    entered = [day for sym, day, _ in listed_trades(out_dir) if sym == symbol]
+    return sum(1 for day in entered if days[0] <= day <= days[-1])
 
 
 def count(dom: str, pattern: str) -> int:
@@ -82,7 +97,8 @@ def test_the_report_renders_in_chromium_with_a_chart_per_symbol_and_every_trade(
 ) -> None:
     report = replayed(workdir)
     out_dir = report.parent
-    entries, exits = expected_markers(out_dir)
+    listed = listed_trades(out_dir)
+    entries, exits = len(listed), sum(1 for *_, closed in listed if closed)
     assert entries > 10 and exits > 10  # two years of two symbols trade
 
     shown = chromium(tmp_path, "--dump-dom", report.as_uri())
@@ -108,6 +124,16 @@ def test_the_report_renders_in_chromium_with_a_chart_per_symbol_and_every_trade(
     assert f'data-charts-wired="{count(dom, "data-hover=")}"' in dom
     for chart in ("benchmark", "equity", "drawdown", "exposure", "pnl-symbol"):
         assert f'data-chart="{chart}"' in dom, chart
+
+    # report.html#from=..&to=.. opens zoomed: only the trades of those dates stay in view
+    zoomed = chromium(tmp_path, "--dump-dom", report.as_uri() + "#from=2004-01-01&to=2004-06-30")
+    assert zoomed.returncode == 0, zoomed.stderr[-3000:]
+    [body] = re.findall(r"<body[^>]*>", zoomed.stdout)
+    assert 'data-zoom="2004-01-01..2004-06-30"' in body and "data-report-error" not in body
+    for symbol in ("AAPL", "MSFT"):
+        chart = zoomed.stdout.split(f'data-symbol="{symbol}"')[1].split("</svg>")[0]
+        shown = re.findall(r'data-marker="entry"[^>]*visibility="visible"', chart)
+        assert len(shown) == entries_between(out_dir, symbol, "2004-01-01", "2004-06-30")
 
     shot = tmp_path / "report.png"
     pictured = chromium(tmp_path, f"--screenshot={shot}", "--window-size=1400,3000",

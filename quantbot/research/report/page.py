@@ -30,7 +30,8 @@ svg.chart{display:block;background:#fcfcfc;max-width:100%;height:auto}
 svg .grid{stroke:#e5e7eb;stroke-width:1}svg .frame{fill:none;stroke:#bbb}
 svg .tick{font-size:11px;fill:#444}svg .label{font-size:12px;fill:#222}
 svg .cursor line{stroke:#555;stroke-dasharray:3 3}svg .cursor rect{fill:#111;opacity:.85}
-svg .cursor text{fill:#fff;font-size:11px}svg .marker:hover{stroke:#000;stroke-width:2}
+svg .cursor text{fill:#fff;font-size:11px}svg .sel{fill:#2563eb;opacity:.12}
+svg.chart{cursor:crosshair;user-select:none}svg .marker:hover{stroke:#000;stroke-width:2}
 table{border-collapse:collapse;font-size:12.5px;margin:6px 0}
 th,td{border:1px solid #e5e7eb;padding:3px 8px;text-align:right}
 th{background:#f3f4f6}td:first-child,th:first-child{text-align:left}
@@ -42,37 +43,89 @@ pre{background:#f6f6f6;padding:10px;font-size:12px;overflow:auto;max-height:600p
 .cols{display:flex;gap:28px;flex-wrap:wrap;align-items:flex-start}
 """
 
-# Hover: each chart's data-hover lists [x, text] stops; the cursor follows the nearest one.
-# The body gets data-report-ready when every chart is wired, data-report-error on any error.
+# Hover: each chart's data-hover lists [x, text] stops (the text starts with the date); the
+# cursor follows the nearest one. Zoom: drag across a time chart to show those dates in every
+# time chart, double-click for the whole span; report.html#from=YYYY-MM-DD&to=YYYY-MM-DD opens
+# zoomed. The body gets data-report-ready when every chart is wired, data-zoom while zoomed,
+# and data-report-error on any script error.
 SCRIPT = """
 (function(){
+var NS='http://www.w3.org/2000/svg';
 window.addEventListener('error',function(e){
   document.body.setAttribute('data-report-error',String(e.message||e));});
-var charts=document.querySelectorAll('svg.chart[data-hover]');
+var charts=Array.prototype.slice.call(document.querySelectorAll('svg.chart[data-hover]'));
+function nearest(xs,x){var lo=0,hi=xs.length-1;
+  while(lo<hi){var mid=(lo+hi)>>1;if(xs[mid]<x)lo=mid+1;else hi=mid;}
+  if(lo>0&&Math.abs(xs[lo-1]-x)<Math.abs(xs[lo]-x))lo--;return lo;}
+function day(stop){return stop[1].split('  ')[0];}
+function zoomChart(c,a,b){
+  var L=c.L,R=c.R,k=(R-L)/(b-a);c.a=a;c.k=k;
+  c.svg.querySelector('.plot').setAttribute('transform',
+    'translate('+(L-a*k)+',0) scale('+k+',1)');
+  c.svg.querySelectorAll('.marks [data-x]').forEach(function(m){
+    var x=+m.getAttribute('data-x'),nx=L+(x-a)*k;
+    m.setAttribute('transform','translate('+(nx-x)+',0)');
+    m.setAttribute('visibility',(nx<L-0.5||nx>R+0.5)?'hidden':'visible');});
+  var whole=(a<=L+0.01&&b>=R-0.01),zt=c.svg.querySelector('.zticks');
+  c.svg.querySelector('.xticks').setAttribute('visibility',whole?'visible':'hidden');
+  while(zt.firstChild)zt.removeChild(zt.firstChild);
+  if(whole)return;
+  var base=+c.svg.viewBox.baseVal.height-34;
+  for(var i=0;i<=6;i++){
+    var s=c.stops[nearest(c.xs,a+(b-a)*i/6)],px=L+(s[0]-a)*k;
+    if(px<L-1||px>R+1)continue;
+    var t=document.createElementNS(NS,'text');
+    t.setAttribute('x',px);t.setAttribute('y',base+16);t.setAttribute('class','tick');
+    t.setAttribute('text-anchor',px<L+36?'start':(px>R-36?'end':'middle'));t.setAttribute('data-axis','x');
+    t.textContent=day(s);zt.appendChild(t);}
+}
+function zoomDates(from,to){
+  charts.forEach(function(c){
+    var a=null,b=null;
+    c.stops.forEach(function(s){var d=day(s);
+      if(d>=from&&d<=to){if(a===null)a=s[0];b=s[0];}});
+    if(a!==null&&b>a)zoomChart(c,a,b);});
+  document.body.setAttribute('data-zoom',from+'..'+to);}
+function unzoom(){charts.forEach(function(c){zoomChart(c,c.L,c.R);});
+  document.body.removeAttribute('data-zoom');}
 charts.forEach(function(svg){
   var stops=JSON.parse(svg.getAttribute('data-hover'));
-  var xs=stops.map(function(s){return s[0];});
-  var cursor=svg.querySelector('.cursor');if(!cursor||!xs.length)return;
+  var plot=(svg.getAttribute('data-plot')||'0,0').split(',').map(Number);
+  var c={svg:svg,stops:stops,xs:stops.map(function(s){return s[0];}),L:plot[0],R:plot[1],
+         a:plot[0],k:1};
+  charts[charts.indexOf(svg)]=c;
+  var cursor=svg.querySelector('.cursor'),sel=svg.querySelector('.sel');
+  if(!cursor||!stops.length)return;
   var line=cursor.querySelector('line'),box=cursor.querySelector('rect'),
-      text=cursor.querySelector('text');
-  var vb=svg.viewBox.baseVal;
+      text=cursor.querySelector('text'),vb=svg.viewBox.baseVal,drag=null;
+  function at(ev){var r=svg.getBoundingClientRect();
+    return (ev.clientX-r.left)/r.width*vb.width;}
+  svg.addEventListener('mousedown',function(ev){drag=at(ev);ev.preventDefault();});
   svg.addEventListener('mousemove',function(ev){
-    var r=svg.getBoundingClientRect();
-    var x=(ev.clientX-r.left)/r.width*vb.width;
-    var lo=0,hi=xs.length-1;
-    while(lo<hi){var mid=(lo+hi)>>1;if(xs[mid]<x)lo=mid+1;else hi=mid;}
-    if(lo>0&&Math.abs(xs[lo-1]-x)<Math.abs(xs[lo]-x))lo--;
-    var px=xs[lo];
+    var x=at(ev);
+    if(drag!==null){sel.setAttribute('x',Math.min(drag,x));
+      sel.setAttribute('width',Math.abs(x-drag));}
+    var i=nearest(c.xs,c.a+(x-c.L)/c.k),px=c.L+(c.xs[i]-c.a)*c.k;
     line.setAttribute('x1',px);line.setAttribute('x2',px);
-    text.textContent=stops[lo][1];
-    var w=text.getComputedTextLength()+12;
-    var bx=Math.min(Math.max(px+8,0),vb.width-w-2);
-    if(px+8+w>vb.width)bx=px-8-w;
+    text.textContent=stops[i][1];
+    var w=text.getComputedTextLength()+12,bx=px+8;
+    if(bx+w>vb.width)bx=px-8-w;
     box.setAttribute('x',bx);box.setAttribute('y',16);box.setAttribute('width',w);
     text.setAttribute('x',bx+6);text.setAttribute('y',29);
     cursor.setAttribute('visibility','visible');});
-  svg.addEventListener('mouseleave',function(){cursor.setAttribute('visibility','hidden');});
+  svg.addEventListener('mouseup',function(ev){
+    if(drag===null)return;
+    var x0=Math.min(drag,at(ev)),x1=Math.max(drag,at(ev));drag=null;
+    sel.setAttribute('width',0);
+    if(x1-x0<6)return;
+    var i=nearest(c.xs,c.a+(x0-c.L)/c.k),j=nearest(c.xs,c.a+(x1-c.L)/c.k);
+    if(j>i)zoomDates(day(stops[i]),day(stops[j]));});
+  svg.addEventListener('dblclick',unzoom);
+  svg.addEventListener('mouseleave',function(){cursor.setAttribute('visibility','hidden');
+    drag=null;sel.setAttribute('width',0);});
 });
+var m=/from=([0-9-]+)&to=([0-9-]+)/.exec(location.hash);
+if(m)zoomDates(m[1],m[2]);
 document.body.setAttribute('data-charts-wired',String(charts.length));
 document.body.setAttribute('data-report-ready','1');
 })();
@@ -227,7 +280,9 @@ def render(
     body = [
         f"<h1>quantbot replay {rid}</h1>",
         f'<div class="sub">{html.escape(", ".join(symbols) or "no symbols")} · {span} · '
-        f"profile {html.escape(str(files.profile or 'n/a'))}</div>",
+        f"profile {html.escape(str(files.profile or 'n/a'))} · hover a chart for values, drag "
+        "across one to zoom every time chart to those dates, double-click for the whole span"
+        "</div>",
         _section(
             "Return against the equal-weight buy-and-hold basket",
             _legend((strategy.name, strategy.colour), (basket.name, basket.colour)),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -131,6 +132,11 @@ def tick_label(value: float, unit: str) -> str:
     return f"{value:,.0f}"
 
 
+def _anchor(x: float, width: int) -> str:
+    """A date label's anchor: kept inside the chart at either end."""
+    return "start" if x < LEFT + 36 else "end" if x > width - RIGHT - 36 else "middle"
+
+
 def _axes(frame: Frame, unit: str, with_time: bool) -> str:
     parts = []
     for value in nice_ticks(frame.lo, frame.hi):
@@ -142,6 +148,7 @@ def _axes(frame: Frame, unit: str, with_time: bool) -> str:
                 f'text-anchor="end">{tick_label(value, unit)}</text>'
             )
     base = frame.height - BOTTOM
+    parts.append('<g class="xticks">')
     for t in date_ticks(frame.t0, frame.t1):
         x = frame.x(t)
         label = iso(t, with_time=with_time)
@@ -150,8 +157,9 @@ def _axes(frame: Frame, unit: str, with_time: bool) -> str:
         parts.append(
             f'<line class="grid" x1="{x:.1f}" x2="{x:.1f}" y1="{TOP}" y2="{base}"/>'
             f'<text class="tick" data-axis="x" x="{x:.1f}" y="{base + 16}" '
-            f'text-anchor="middle">{label}</text>'
+            f'text-anchor="{_anchor(x, frame.width)}">{label}</text>'
         )
+    parts.append('</g><g class="zticks"></g>')
     parts.append(
         f'<rect class="frame" x="{LEFT}" y="{TOP}" width="{frame.width - LEFT - RIGHT}" '
         f'height="{frame.height - TOP - BOTTOM}"/>'
@@ -196,18 +204,28 @@ def line_chart(
         )
         lines.append(
             f'<polyline data-series="{html.escape(s.name)}" fill="none" stroke="{s.colour}" '
-            f'stroke-width="{s.width}" points="{points}"><title>{html.escape(s.name)}</title>'
-            "</polyline>"
+            f'stroke-width="{s.width}" vector-effect="non-scaling-stroke" points="{points}">'
+            f"<title>{html.escape(s.name)}</title></polyline>"
         )
     marks = [_marker(frame, m) for m in markers]
     hover = _hover(drawn, frame, unit, with_time)
+    clip = "clip-" + "-".join(
+        re.sub(r"[^A-Za-z0-9]", "_", v) for v in (kind, *(attrs_ or {}).values())
+    )
+    plot_w, plot_h = frame.width - LEFT - RIGHT, height - TOP - BOTTOM
     return (
         f'<svg class="chart" data-chart="{kind}"{extra} viewBox="0 0 {frame.width} {height}" '
         f'width="{frame.width}" height="{height}" role="img" '
+        f'data-plot="{LEFT},{frame.width - RIGHT}" '
         f"data-hover='{html.escape(hover, quote=True)}'>"
+        f'<defs><clipPath id="{clip}"><rect x="{LEFT}" y="0" width="{plot_w}" '
+        f'height="{height}"/></clipPath></defs>'
         + _axes(frame, unit, with_time)
+        + f'<g clip-path="url(#{clip})"><g class="plot">'
         + "".join(lines)
+        + '</g></g><g class="marks">'
         + "".join(marks)
+        + f'</g><rect class="sel" x="0" y="{TOP}" width="0" height="{plot_h}"/>'
         + f'<g class="cursor" visibility="hidden"><line x1="0" x2="0" y1="{TOP}" '
         f'y2="{height - BOTTOM}"/><rect x="0" y="0" width="10" height="18" rx="3"/>'
         '<text x="0" y="0"></text></g></svg>'
@@ -226,7 +244,7 @@ def _marker(frame: Frame, m: Marker) -> str:
             f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="#fff" stroke="#111" stroke-width="1.4"'
         )
     return (
-        f'{shape} class="marker" data-marker="{m.kind}" data-side="{m.side}">'
+        f'{shape} class="marker" data-marker="{m.kind}" data-side="{m.side}" data-x="{x:.1f}">'
         f"<title>{html.escape(m.title)}</title></{'path' if m.kind == 'entry' else 'circle'}>"
     )
 

@@ -1,11 +1,15 @@
 """What a replay did, in numbers: trades per day, flip rate, the share of decisions each gate
-blocked, implementation shortfall, PnL and drawdown, and per-sleeve attribution.
+blocked, implementation shortfall, PnL and drawdown, per-sleeve attribution, the standard
+performance metrics (``research.metrics``: return, CAGR, volatility, Sharpe, Sortino, Calmar,
+drawdown, exposure, turnover, round trips) beside buy-and-hold of each symbol and of the
+equal-weight basket over the same span, and ``trades.csv`` (``research.trades``).
 
 Everything is computed from what the replay wrote (each decision record as it is written, the
 journal) plus the equity and positions noted after each batch, so the summary explains the
 records rather than a second model of the run. Memory stays flat in the length of the run:
-the tally keeps counts, one arrival price per order sent and two numbers per batch (time,
-equity), never the records themselves, and the journal is read once, line by line.
+the tally keeps counts, one arrival price per order sent, a few numbers per batch (time,
+equity, gross exposure, the basket's value) and per symbol, never the records themselves, and
+the journal is read once, line by line.
 
 Attribution by sleeve is ``analytics.attribution``'s, over the replay's final TCA records:
 a position belongs to the sleeve whose order opened it. The TCA report (``quantbot report
@@ -29,6 +33,8 @@ from quantbot.analytics.attribution import METHOD, OrderRow, sleeve_pnl
 from quantbot.clock import NS_PER_S
 from quantbot.domain.values import Bar
 from quantbot.oms.ledger import Ledger
+from quantbot.research import metrics
+from quantbot.research.trades import RoundTrips, write_trades_csv
 
 NS_PER_DAY = 86_400 * NS_PER_S
 MAX_POINTS = 2000  # a curve of more points than pixels only makes the report bigger
@@ -51,12 +57,20 @@ class ReplayTally:
         self.closes: dict[str, float] = {}  # each symbol's last close (the marks)
         self._side: dict[str, float] = {}  # last non-zero position per symbol (flips)
         self._seq: int | None = None  # the ledger's event count at the last look
+        self.gross = array("d")  # sum of |position| x last close after each batch
+        self.basket = array("d")  # sum over symbols seen of close / first close
+        self.seen = array("l")  # symbols seen so far, after each batch
+        self.buy_hold: dict[str, metrics.RunningCurve] = {}
+        self._first: dict[str, float] = {}  # each symbol's first close
+        self._last: dict[str, float] = {}  # and its last (the benchmark's)
+        self._ratio_sum = 0.0
+        self._held: dict[str, float] = {}  # non-zero positions at the last look
 
     def note_record(self, record: dict[str, Any]) -> None:
         if not record.get("decision_id"):
             return  # an event line (reconciliation, breaker, halt), not a decision
         self.decisions += 1
-        self.reasons[(record.get("reason") or {}).get("code") or "ORDER"] += 1
+        self.reasons[reason_code(record)] += 1
         intent = record.get("intent")
         if intent and record.get("arrival_price"):
             self.arrival[intent["client_order_id"]] = (
@@ -65,25 +79,65 @@ class ReplayTally:
             )
 
     def note_batch(self, batch: list[Bar], equity: float, ledger: Ledger | None) -> None:
-        """After each batch: its time, the account's equity, each symbol's last close, and
-        the flips the ledger's positions show (they move only with journal events)."""
+        """After each batch: its time, the account's equity, each symbol's last close, the
+        buy-and-hold benchmark, the flips the ledger's positions show (they move only with
+        journal events) and the gross value of the positions held."""
         for bar in batch:
-            self.closes[bar.symbol] = bar.close
+            self._benchmark(bar)
         self.ts.append(batch[0].ts_ns)
         self.equity.append(equity)
+        self.basket.append(self._ratio_sum)
+        self.seen.append(len(self._first))
         seq = ledger.last_event_seq if ledger is not None else None
-        if ledger is None or seq == self._seq:
+        if ledger is not None and seq != self._seq:
+            self._seq = seq
+            self._held = {}
+            for symbol, position in ledger.positions.items():
+                qty = float(position.qty)
+                if self._side.get(symbol, 0.0) * qty < 0:
+                    self.flips += 1
+                if qty != 0.0:
+                    self._side[symbol] = qty
+                    self._held[symbol] = qty
+        closes = self.closes
+        self.gross.append(sum(abs(q) * closes.get(s, 0.0) for s, q in self._held.items()))
+
+    def _benchmark(self, bar: Bar) -> None:
+        """Buy-and-hold of ``bar``'s symbol from its first close, and the basket's sum (a
+        close that is no price, which the data contract drops, is left out)."""
+        symbol, close = bar.symbol, bar.close
+        self.closes[symbol] = close
+        if not (math.isfinite(close) and close > 0):
             return
-        self._seq = seq
-        for symbol, position in ledger.positions.items():
-            qty = float(position.qty)
-            if self._side.get(symbol, 0.0) * qty < 0:
-                self.flips += 1
-            if qty != 0.0:
-                self._side[symbol] = qty
+        first = self._first.get(symbol)
+        if first is None:
+            first = self._first[symbol] = close
+            self.buy_hold[symbol] = metrics.RunningCurve()
+        else:
+            self._ratio_sum -= self._last[symbol] / first
+        self._ratio_sum += close / first
+        self._last[symbol] = close
+        self.buy_hold[symbol].add(bar.ts_ns, close)
 
     def days(self) -> int:
         return len({t // NS_PER_DAY for t in self.ts})
+
+
+_NOT_A_BLOCK = frozenset({"EXEC_SHADOW_NOT_SENT"})  # shadow mode decided it: an order
+
+
+def reason_code(record: dict[str, Any]) -> str:
+    """The reason a decision made no order, or ``ORDER``: the step's reason, else the one the
+    order side gave for not sending it (a pre-trade gate's ``PRICE_COLLAR_BLOCK`` ...)."""
+    code = (record.get("reason") or {}).get("code")
+    if code:
+        return str(code)
+    order = record.get("order") or {}
+    if order.get("outcome") == "NOT_SENT":
+        code = (order.get("reason") or {}).get("code")
+        if code and code not in _NOT_A_BLOCK:
+            return str(code)
+    return "ORDER"
 
 
 def _day(ts_ns: int) -> str:
@@ -138,9 +192,11 @@ class JournalTotals:
         self.sent = 0
         self.fills = 0
         self.per_day: Counter[str] = Counter()
+        self.trades = RoundTrips()
         qty: dict[str, float] = defaultdict(float)
         value: dict[str, float] = defaultdict(float)
         for e in _jsonl(journal):
+            self.trades.on_event(e)
             kind = e.get("type")
             if kind == "INTENT":
                 self.sent += 1
@@ -213,7 +269,10 @@ def summarize(rid: str, out_dir: Path, tally: ReplayTally, bars: int) -> dict[st
             "max_drawdown_pct": round(worst, 3),
         },
         "attribution_by_sleeve": _attributed(out_dir / "tca.jsonl", tally.closes, end - start),
+        **performance(tally, journal.trades),
     }
+    # Before the report: it lists and marks the round trips from this file.
+    write_trades_csv(out_dir / "trades.csv", journal.trades)
     write_report(
         out_dir / "report.html",
         summary,
@@ -222,3 +281,35 @@ def summarize(rid: str, out_dir: Path, tally: ReplayTally, bars: int) -> dict[st
         curve,
     )
     return summary
+
+
+def performance(tally: ReplayTally, trades: RoundTrips) -> dict[str, Any]:
+    """``metrics``, ``benchmark`` and the daily ``equity_curve`` / ``benchmark_curve``
+    (the equal-weight basket scaled to the starting equity), as summary.json holds them."""
+    ts, equity = tally.ts, tally.equity
+    closed = trades.closed
+    perf = {
+        **metrics.equity_metrics(ts, equity),
+        **metrics.exposure_metrics(tally.gross, equity, trades.traded_notional),
+        **metrics.trade_metrics([float(t.pnl) for t in closed], [t.holding_days for t in closed]),
+    }
+    symbols = len(tally.buy_hold)
+    # Equal weight, bought once: each symbol's 1/N from its first close, cash until then.
+    basket = [(s + symbols - n) / symbols for s, n in zip(tally.basket, tally.seen, strict=True)]
+    basket_metrics = metrics.equity_metrics(ts, basket)
+    start = equity[0] if equity else 0.0
+    return {
+        "metrics": perf,
+        "benchmark": {
+            "per_symbol": {s: c.summary() for s, c in sorted(tally.buy_hold.items())},
+            "equal_weight": {
+                k: basket_metrics[k] for k in ("total_return_pct", "cagr_pct", "max_drawdown_pct")
+            },
+        },
+        "equity_curve": [[_iso(d), round(v, 2)] for d, v in metrics.daily(ts, equity)],
+        "benchmark_curve": [[_iso(d), round(v * start, 2)] for d, v in metrics.daily(ts, basket)],
+    }
+
+
+def _iso(day: int) -> str:
+    return _day(day * NS_PER_DAY)

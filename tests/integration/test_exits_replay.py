@@ -133,7 +133,13 @@ def test_every_filled_entry_is_protected_stopped_out_symbols_lock_and_it_repeats
     assert legs and all(r["plan_id"] and r["legs"] for r in legs)
 
     second = _replay(workdir, "two")
-    for name in ("decisions.jsonl", "tca.jsonl", "state/journal.jsonl", "summary.json"):
+    for name in (
+        "decisions.jsonl",
+        "tca.jsonl",
+        "state/journal.jsonl",
+        "summary.json",
+        "trades.csv",
+    ):
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
     summary = orjson.loads((first / "summary.json").read_bytes())
     assert summary["orders"]

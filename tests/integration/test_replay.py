@@ -45,7 +45,16 @@ def test_a_second_replay_writes_byte_identical_records(workdir: Path) -> None:
     assert summary["orders"]["sent"] == journal.count(b'"type":"INTENT"')
     # The summary is tallied while the records are written: it must count what is on disk.
     lines = [orjson.loads(line) for line in decisions.splitlines()]
-    codes = [(r.get("reason") or {}).get("code") or "ORDER" for r in lines if "decision_id" in r]
+    # No order: the step's reason, else the gate that refused the order (NOT_SENT), else ORDER.
+    refused = [
+        (r.get("order") or {}).get("outcome") == "NOT_SENT" and r["order"]["reason"]["code"]
+        for r in lines
+    ]
+    codes = [
+        (r.get("reason") or {}).get("code") or gate or "ORDER"
+        for r, gate in zip(lines, refused, strict=True)
+        if "decision_id" in r
+    ]
     counted = {code: n["count"] for code, n in summary["decisions_by_reason"].items()}
     assert counted == {code: codes.count(code) for code in set(codes)}
     assert summary["bars"] == len(codes)

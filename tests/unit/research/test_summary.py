@@ -50,6 +50,13 @@ def decision(i: int, code: str | None, shares: dict[str, float], **order: Any) -
     return record
 
 
+def fill(cid: str, trade: str, fee: str, i: int) -> dict[str, Any]:
+    """``trade``: "BUY 2 @101", filled at bar ``i``."""
+    side, qty, price = trade.replace("@", "").split()
+    return {"type": "FILL", "client_order_id": cid, "symbol": SYM, "side": side, "qty": qty,
+            "price": price, "fee": fee, "fill_ts_ns": T0 + i * MINUTE}  # fmt: skip
+
+
 @pytest.fixture
 def run(tmp_path: Path) -> tuple[ReplayTally, FakeRun, Path]:
     tally, daemon = ReplayTally(), FakeRun()
@@ -71,10 +78,10 @@ def run(tmp_path: Path) -> tuple[ReplayTally, FakeRun, Path]:
     state.mkdir()
     events = [
         {"type": "INTENT", "client_order_id": "c1", "bar_ts_ns": T0},
-        {"type": "FILL", "client_order_id": "c1", "qty": "2", "price": "101"},
+        fill("c1", "BUY 2 @101", "0.2", 1),
         {"type": "INTENT", "client_order_id": "c2", "bar_ts_ns": T0 + 2 * MINUTE},
-        {"type": "FILL", "client_order_id": "c2", "qty": "1", "price": "99.0"},
-        {"type": "FILL", "client_order_id": "c2", "qty": "3", "price": "98.8666666666666667"},
+        fill("c2", "SELL 1 @99.0", "0.1", 3),
+        fill("c2", "SELL 3 @98.8666666666666667", "0.3", 3),
     ]
     (state / "journal.jsonl").write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
     # The orders' final TCA records: c1 booked to trend, c2 (the reversal) to mean reversion.
@@ -129,3 +136,49 @@ def test_the_tally_keeps_counts_not_records(run: tuple[ReplayTally, FakeRun, Pat
     assert tally.decisions == 4 and set(tally.arrival) == {"c1", "c2"}
     held = [v for v in vars(tally).values() if isinstance(v, list)]
     assert held == []  # no list grows with the records
+
+
+def test_the_metrics_benchmark_and_trades_of_the_hand_worked_run(
+    run: tuple[ReplayTally, FakeRun, Path],
+) -> None:
+    tally, daemon, out = run
+    summary = summarize("rp-test", out, tally, daemon.bars)
+    m = summary["metrics"]
+    assert m["total_return_pct"] == -1.0  # 1000 -> 990
+    assert m["max_drawdown_pct"] == summary["pnl"]["max_drawdown_pct"]
+    assert m["sharpe"] is None  # one day: no daily return to measure
+    # held after bars 1-3: gross 2 x 102, 2 x 99, 2 x 97 against equity 1004, 998, 990
+    assert m["exposure_time_pct"] == 75.0
+    assert m["avg_gross_exposure_pct"] == round((204 / 1004 + 198 / 998 + 194 / 990) / 4 * 100, 3)
+    assert m["turnover"] == round((202 + 99 + 296.6) / 998, 3)  # fills' notional / mean equity
+    # One round trip: long 2 @101 out at 99 and 98.8667 (-4.1333), fees 0.2 + 0.1 + 0.1
+    assert (m["trades"], m["win_rate_pct"], m["avg_loss"]) == (1, 0.0, -4.53)
+    assert m["profit_factor"] == 0.0 and m["avg_win"] is None
+    bench = summary["benchmark"]
+    assert bench["per_symbol"][SYM]["total_return_pct"] == -3.0  # close 100 -> 97
+    assert bench["per_symbol"][SYM]["max_drawdown_pct"] == round(-5 / 102 * 100, 3)
+    assert bench["equal_weight"] == bench["per_symbol"][SYM]  # a basket of one
+    assert summary["equity_curve"] == [["2026-01-01", 990.0]]  # the day's last equity
+    assert summary["benchmark_curve"] == [["2026-01-01", 970.0]]
+    rows = (out / "trades.csv").read_text().splitlines()
+    assert rows[1:] == [
+        f"{SYM},long,2,2026-01-01T00:01:00Z,101,2026-01-01T00:03:00Z,98.93333333,-4.53,0.00,signal",
+        f"{SYM},short,2,2026-01-01T00:03:00Z,98.86666667,,,,,open",
+    ]
+
+
+def test_an_order_a_pretrade_gate_refused_counts_as_that_gates_block(tmp_path: Path) -> None:
+    """The gate's refusal is in the record's ``order`` (the step's reason stays empty): the
+    per-gate shares name the gate, not ORDER. A shadow order is still an order."""
+    tally = ReplayTally()
+    collar = {"outcome": "NOT_SENT", "reason": {"code": "PRICE_COLLAR_BLOCK", "check": "order"}}
+    sent = {"outcome": "ACCEPTED", "venue_order_id": "v1", "reason": None}
+    shadow = {"outcome": "NOT_SENT", "reason": {"code": "EXEC_SHADOW_NOT_SENT"}}
+    for i, order in enumerate((collar, sent, shadow, collar)):
+        record = decision(i, None, {"trend": 1.0}, cid=f"c{i}", side="BUY", arrival="100")
+        tally.note_record({**record, "order": order})
+    assert tally.reasons == {"PRICE_COLLAR_BLOCK": 2, "ORDER": 2}
+    (tmp_path / "state").mkdir()
+    tally.note_batch([Bar(SYM, T0, 100.0, 100.0, 100.0, 100.0, 1.0, 60)], 1000.0, None)
+    shares = summarize("rp-gates", tmp_path, tally, 4)["decisions_by_reason"]
+    assert shares["PRICE_COLLAR_BLOCK"] == {"count": 2, "share": 0.5}

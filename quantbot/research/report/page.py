@@ -262,14 +262,14 @@ def render(
     equity: Sequence[float],
     drawdown: Sequence[float],
 ) -> str:
-    eq_t, eq_v = _equity_points(summary, ts, equity)
-    start = eq_v[0] if eq_v else 0.0
-    ret = [(v / start - 1.0) * 100.0 if start else 0.0 for v in eq_v]
-    bench_t, bench_v = _curve(summary.get("benchmark_curve"))
-    if not bench_t:
-        bench_t, bench_v = benchmark_curve(files.prices, start)
+    eq_t, eq_v = _equity_points(summary, ts, equity)  # daily: the monthly table
+    start = equity[0] if equity else 0.0
+    # The charts at the replay's own resolution (a bar a point, thinned), so an intraday run
+    # is drawn intraday; the basket from the same bars the strategy traded, from the same start.
+    ret = [(v / start - 1.0) * 100.0 if start else 0.0 for v in equity]
+    bench_t, bench_v = benchmark_curve(files.prices, start)
     bench_ret = [(v / start - 1.0) * 100.0 for v in bench_v] if start else []
-    strategy = Series("strategy", eq_t, ret, PALETTE[0], 1.8)
+    strategy = Series("strategy", list(ts), ret, PALETTE[0], 1.8)
     basket = Series("equal-weight buy-and-hold", bench_t, bench_ret, PALETTE[1], 1.4)
     exp_t, exp_v = exposure_curve(files.prices, files.fills, list(ts), list(equity))
     rid = html.escape(str(summary.get("replay_id", "?")))

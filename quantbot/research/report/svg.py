@@ -66,12 +66,12 @@ def date_ticks(t0: int, t1: int, count: int = 8) -> list[int]:
             if (mo - 1) % months == 0:
                 moments.append(datetime(y, mo, 1, tzinfo=UTC))
             y, mo = (y + 1, 1) if mo == 12 else (y, mo + 1)
-    else:
-        step_ns = max(1, (t1 - t0) // count)
+    else:  # a whole number of hours that divides a day (or whole days): midnights are ticks
         hour = 3_600 * NS_PER_S
-        unit = 86_400 * NS_PER_S if span_days > 2 else hour
-        step_ns = max(unit, step_ns // unit * unit)
-        first = -(-t0 // unit) * unit  # the first whole day (hour) at or after t0
+        steps = (1, 2, 3, 4, 6, 12, 24, 48, 7 * 24, 14 * 24)
+        step_ns = next((h * hour for h in steps if (t1 - t0) / (h * hour) <= count), 28 * 24 * hour)
+        unit = min(step_ns, 24 * hour)  # several days: from the first midnight on
+        first = -(-t0 // unit) * unit  # the first whole step at or after t0
         return list(range(first, t1 + 1, step_ns))
     ns = [int(m.timestamp()) * NS_PER_S for m in moments]
     return [t for t in ns if t0 <= t <= t1]
@@ -152,6 +152,8 @@ def _axes(frame: Frame, unit: str, with_time: bool) -> str:
     for t in date_ticks(frame.t0, frame.t1):
         x = frame.x(t)
         label = iso(t, with_time=with_time)
+        if with_time:  # the day at its midnight, the time alone in between
+            label = label[:10] if label.endswith(" 00:00") else label[11:]
         if not with_time and label.endswith("-01-01") and (frame.t1 - frame.t0) > 730 * 86_400e9:
             label = label[:4]
         parts.append(

@@ -53,13 +53,11 @@ def fmt(value: Any, unit: str = "") -> str:
 
 def _table(kind: str, head: Sequence[str], rows: Sequence[Sequence[str]], cls: str = "") -> str:
     th = "".join(f"<th>{h}</th>" for h in head)
+    thead = f"<thead><tr>{th}</tr></thead>" if any(head) else ""
     body = "".join(
         '<tr data-row="1">' + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows
     )
-    return (
-        f'<table data-table="{kind}" class="{cls}"><thead><tr>{th}</tr></thead>'
-        f"<tbody>{body}</tbody></table>"
-    )
+    return f'<table data-table="{kind}" class="{cls}">{thead}<tbody>{body}</tbody></table>'
 
 
 def metric_keys(summary: dict[str, Any]) -> list[str]:

@@ -170,7 +170,7 @@ def test_the_page_reads_as_dates_not_nanoseconds_and_loads_nothing(tmp_path: Pat
     assert len(x_ticks) >= 6 and len(y_ticks) >= 6  # several charts, each labelled
     labels = re.findall(r'data-axis="x"[^>]*>([^<]+)<', (tmp_path / "report.html").read_text())
     assert labels and all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", label) for label in labels)
-    assert "2024-01-08" in labels  # a tick a week on a two-month span
+    assert "2024-01-15" in labels  # a tick a fortnight on a two-month span
     for tag, a in page.tags:
         assert not (a.get("src") or "").startswith(("http", "//")), (tag, a)
         assert tag != "link"
@@ -238,3 +238,10 @@ def test_tick_labels_keep_the_decimals_of_the_step() -> None:
         "-0.125%", "-0.1%", "-0.075%", "-0.05%", "-0.025%", "0%",
     ]  # fmt: skip
     assert tick_label(100_050.0, "") == "100,050"
+
+
+def test_an_intraday_axis_labels_each_midnight_with_its_day_and_the_hours_between() -> None:
+    t0 = to_ns("2024-01-01T00:00:00Z") or 0
+    ticks = date_ticks(t0, t0 + 2 * DAY - 60 * 10**9)
+    assert [_day(t) for t in ticks if t % DAY == 0] == ["2024-01-01", "2024-01-02"]
+    assert (ticks[1] - ticks[0]) in (6 * 3_600 * 10**9, 12 * 3_600 * 10**9)

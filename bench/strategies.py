@@ -83,6 +83,7 @@ def overrides(profile: str, symbol: str, *, deadband_zero: bool = False) -> dict
         "venue.sim.fill_model": "next_open",
         "venue.sim.proxy_spread_bps": 0.0,
         f"liquidity.{p}.min_bar_volume": 0.0,
+        f"liquidity.{p}.min_bar_notional": 0.0,
         f"liquidity.{p}.max_participation": 1.0,
         # Portfolio limits: no volatility scaling, no caps.
         f"limits.{p}.vol_min_scale": 1.0,

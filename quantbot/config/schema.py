@@ -107,6 +107,20 @@ class InstrumentDefaults:
 
 
 @attrs.frozen
+class InstrumentSpec:
+    """One symbol's market metadata (``[instruments."SYM"]``): what its orders are rounded to
+    and checked against. ``source`` says where it came from (config, an instruments file
+    written by `quantbot data download`, or inferred from the data by a replay)."""
+
+    tick_size: Decimal = setting(Decimal("0.01"), gt=0)
+    lot_size: Decimal = setting(Decimal("1"), gt=0)
+    min_notional: Decimal = setting(Decimal("0"), ge=0)
+    quote: str = setting("USD")
+    shortable: bool = setting(True)
+    source: str = setting("config")
+
+
+@attrs.frozen
 class ProfileParams:
     equity_fraction: float = setting(0.05, gt=0, le=1)
     max_position_usd: float = setting(5_000.0, gt=0)
@@ -132,17 +146,21 @@ class RegimeComponents:
 
 @attrs.frozen
 class LiquidityThresholds:
-    min_bar_volume: float = setting(100.0, ge=0)
+    # A bar trading less than this VALUE (volume x close, in the quote currency) is thin:
+    # the same threshold means the same market on a $5 stock and on BTC.
+    min_bar_notional: float = setting(50_000.0, ge=0)
     max_participation: float = setting(0.05, gt=0, le=1)
+    # Base units (shares, coins): 0 = off. Kept for configs that set it.
+    min_bar_volume: float = setting(0.0, ge=0)
 
 
 @attrs.frozen
 class Liquidity:
     """Keyed by profile name; the middle one is ``balanced``, never ``moderate``."""
 
-    conservative: LiquidityThresholds = setting(LiquidityThresholds(500.0, 0.02))
-    balanced: LiquidityThresholds = setting(LiquidityThresholds(200.0, 0.05))
-    aggressive: LiquidityThresholds = setting(LiquidityThresholds(50.0, 0.10))
+    conservative: LiquidityThresholds = setting(LiquidityThresholds(50_000.0, 0.02))
+    balanced: LiquidityThresholds = setting(LiquidityThresholds(20_000.0, 0.05))
+    aggressive: LiquidityThresholds = setting(LiquidityThresholds(5_000.0, 0.10))
 
 
 @attrs.frozen
@@ -159,6 +177,10 @@ class Config:
     market: MarketConfig = setting(MarketConfig())
     data_contract: DataContractConfig = setting(DataContractConfig())
     instrument_defaults: InstrumentDefaults = setting(InstrumentDefaults())
+    # [instruments."SYM"] tables: per-symbol tick, lot, minimum notional, quote, shortable;
+    # a symbol without one takes [instrument_defaults] in a paper run (the manifest says so)
+    # and, in a replay, an instruments file beside the data or what its prices show.
+    instruments: dict[str, InstrumentSpec] = setting({})
     # [signals.<name>] tables, in their order: the sleeves that run (config.sleeves).
     signals: dict[str, SleeveDecl] = setting(default_signals())
     profiles: Profiles = setting(Profiles())

@@ -544,15 +544,9 @@ class DecisionStep:
         if pending != 0:
             return self._none(record, reason(ReasonCode.ORDER_WORKING_BLOCK, pending=str(pending)))
         liquidity = self._liquidity
-        if not reducing and bar.volume < liquidity.min_bar_volume:
-            return self._none(
-                record,
-                reason(
-                    ReasonCode.LIQUIDITY_THIN_BLOCK,
-                    volume=bar.volume,
-                    min_bar_volume=liquidity.min_bar_volume,
-                ),
-            )
+        thin = None if reducing else self._thin(bar)
+        if thin is not None:
+            return self._none(record, thin)
         qty = abs(delta)
         cap = instrument.round_qty(bar.volume * liquidity.max_participation) if qty else qty
         if qty > cap:
@@ -624,6 +618,26 @@ class DecisionStep:
                 ratio = order_usd / entry.notional_usd
                 entry = attrs.evolve(entry, notional_usd=order_usd, risk_usd=entry.risk_usd * ratio)
         return Decision(record, intent, reducing, entry, ordered, sleeve)
+
+    def _thin(self, bar: Bar) -> Reason | None:
+        """LIQUIDITY_THIN_BLOCK when the bar traded less value (volume x close, in the quote
+        currency) than the profile's min_bar_notional, or fewer units than min_bar_volume."""
+        liquidity = self._liquidity
+        notional = bar.volume * bar.close
+        if notional < liquidity.min_bar_notional:
+            return reason(
+                ReasonCode.LIQUIDITY_THIN_BLOCK,
+                volume=bar.volume,
+                notional=_r(notional),
+                min_bar_notional=liquidity.min_bar_notional,
+            )
+        if bar.volume < liquidity.min_bar_volume:
+            return reason(
+                ReasonCode.LIQUIDITY_THIN_BLOCK,
+                volume=bar.volume,
+                min_bar_volume=liquidity.min_bar_volume,
+            )
+        return None
 
     @staticmethod
     def _none(record: dict[str, Any], why: Reason | None) -> Decision:

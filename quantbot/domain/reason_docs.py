@@ -61,7 +61,8 @@ MEANING: dict[ReasonCode, str] = {
     ReasonCode.RECONCILE_JOURNAL_MISSING: "the journal is gone but state/ shows there was "
     "one: the venue's orders and positions were adopted as external and only risk-reducing "
     "orders go until `quantbot resume`",
-    ReasonCode.LIQUIDITY_THIN_BLOCK: "bar volume below the profile's min_bar_volume; no new risk",
+    ReasonCode.LIQUIDITY_THIN_BLOCK: "the bar traded less value than the profile's "
+    "min_bar_notional (or fewer units than min_bar_volume); no new risk",
     ReasonCode.LIQUIDITY_PARTICIPATION_CLAMP: "order cut to max_participation of bar volume",
     ReasonCode.SHORT_NOT_ALLOWED_CLAMP: "a short target on an instrument the venue does not let "
     "this account short (spot crypto) was cut to flat",

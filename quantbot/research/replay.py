@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import shutil
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,16 +31,20 @@ import orjson
 
 from quantbot.clock import NS_PER_S, SimClock, iso_utc
 from quantbot.config.loader import to_plain
-from quantbot.config.schema import LoadedConfig, config_hash
+from quantbot.config.schema import InstrumentSpec, LoadedConfig, config_hash
 from quantbot.daemon.daemon import Daemon
 from quantbot.decision.step import DecisionStep
 from quantbot.domain.errors import DataError
 from quantbot.domain.values import Bar
 from quantbot.fsutil import ensure_private_dir, write_private
 from quantbot.marketdata.csv_bars import iter_by_time
+from quantbot.marketdata.instruments import infer as infer_instrument
+from quantbot.marketdata.instruments import resolve as resolve_instruments
+from quantbot.marketdata.instruments import to_record as instruments_record
 from quantbot.marketdata.loaders import load_symbols
 from quantbot.marketdata.series import BarSeries
 from quantbot.records.durability import REPLAY
+from quantbot.research.fill_check import FillRangeCheck
 from quantbot.research.summary import ReplayTally, summarize
 
 
@@ -114,11 +118,18 @@ def replay_id(loaded: LoadedConfig, request: ReplayRequest, symbols: list[str]) 
     return "rp-" + digest.hexdigest()[:16]
 
 
-def replay_config(loaded: LoadedConfig, out_dir: Path, symbols: list[str]) -> LoadedConfig:
-    """The user's config, pointed at the replay's own directories and the files' symbols."""
+def replay_config(
+    loaded: LoadedConfig,
+    out_dir: Path,
+    symbols: list[str],
+    instruments: Mapping[str, InstrumentSpec] | None = None,
+) -> LoadedConfig:
+    """The user's config, pointed at the replay's own directories and the files' symbols,
+    with each symbol's instrument as resolved (``marketdata.instruments``)."""
     config = loaded.config
     config = attrs.evolve(
         config,
+        instruments={**config.instruments, **(instruments or {})},
         run=attrs.evolve(config.run, state_dir=str(out_dir / "state"), runtime_dir=str(out_dir)),
         market=attrs.evolve(config.market, source="csv", symbols=list(symbols), csv_paths=[]),
         inbox=attrs.evolve(config.inbox, enabled=False),
@@ -145,10 +156,11 @@ def replay_daemon(
     clock: SimClock,
     *,
     decision_step: Callable[..., DecisionStep] = DecisionStep.from_config,
+    instruments: Mapping[str, InstrumentSpec] | None = None,
 ) -> Daemon:
     """The daemon a paper run builds, writing under ``out_dir`` on the simulated ``clock``."""
     daemon = Daemon(
-        replay_config(loaded, out_dir, symbols),
+        replay_config(loaded, out_dir, symbols, instruments),
         execution_mode="paper",
         clock=clock,
         run_id=rid,
@@ -168,13 +180,22 @@ async def start(daemon: Daemon, tally: ReplayTally) -> None:
 
 
 async def play(
-    daemon: Daemon, clock: SimClock, batch: list[Bar], close_ns: int, tally: ReplayTally
+    daemon: Daemon,
+    clock: SimClock,
+    batch: list[Bar],
+    close_ns: int,
+    tally: ReplayTally,
+    *,
+    fills: FillRangeCheck | None = None,
 ) -> None:
-    """One batch, as the replay plays it: the clock to its close, the pipeline, the tally."""
+    """One batch, as the replay plays it: the clock to its close, the pipeline, the check
+    that its fills lie within its bars (``fill_check``), the tally."""
     parts = daemon.parts
     assert parts is not None, "daemon not started"
     clock.set(max(clock.now_ns(), close_ns))
     await parts.pipeline.on_batch(batch)
+    if fills is not None:
+        fills.check(await parts.venue.fills_since(fills.cursor), batch)
     side = parts.order_side
     ledger = side.oms.ledger if side is not None else None
     embedded = parts.venue.embedded
@@ -191,6 +212,7 @@ async def run_replay(
 ) -> ReplayResult:
     series = load_bars(request)
     symbols = sorted(series)
+    instruments = resolve_instruments(symbols, loaded.config.instruments, request.data, series)
     total = sum(map(len, series.values()))
     played = 0
     rid = replay_id(loaded, request, symbols)
@@ -205,12 +227,19 @@ async def run_replay(
     batches = iter_by_time(list(series.values()))  # one batch at a time, not all at once
     first = next(batches)
     clock = SimClock(first[0].ts_ns + int(first[0].interval_s * NS_PER_S))
-    daemon = replay_daemon(loaded, out_dir, symbols, rid, clock)
+    daemon = replay_daemon(loaded, out_dir, symbols, rid, clock, instruments=instruments)
     tally = ReplayTally()
     await start(daemon, tally)
+    assert daemon.parts is not None
+    venue: Any = daemon.parts.venue
+    fills = FillRangeCheck(
+        daemon.parts.instruments,
+        venue.embedded.taker_cost_bps,
+        {s: infer_instrument(series[s]).tick_size for s in symbols},
+    )
     try:
         for batch, close_ns in _closes(itertools.chain([first], batches)):
-            await play(daemon, clock, batch, close_ns, tally)
+            await play(daemon, clock, batch, close_ns, tally, fills=fills)
             if progress is not None:
                 played += len(batch)
                 progress(played, total, batch[0].ts_ns)
@@ -218,6 +247,7 @@ async def run_replay(
         await daemon.close()
     bars = daemon.parts.pipeline.counters.bars if daemon.parts is not None else 0
     summary = summarize(rid, out_dir, tally, bars)
+    summary["instruments"] = instruments_record(instruments)
     write_private(out_dir / "summary.json", orjson.dumps(summary, option=orjson.OPT_INDENT_2))
     return ReplayResult(rid, out_dir, summary)
 

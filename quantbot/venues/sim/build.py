@@ -31,12 +31,19 @@ FAULTS_ENV = "QUANTBOT_SIM_FAULTS"  # a JSON fault plan (testing/sim_faults.py)
 
 
 def sim_instruments(config: Config) -> dict[str, Instrument]:
-    """Every configured symbol, with the configured tick, lot and minimum notional."""
+    """Every configured symbol: its ``[instruments."SYM"]`` table, else the defaults."""
     d = config.instrument_defaults
-    return {
-        s: Instrument(s, d.tick_size, d.lot_size, d.min_notional, "sim")
-        for s in config.market.symbols
-    }
+    result = {}
+    for s in config.market.symbols:
+        spec = config.instruments.get(s)
+        if spec is None:
+            result[s] = Instrument(s, d.tick_size, d.lot_size, d.min_notional, "sim")
+        else:
+            result[s] = Instrument(
+                s, spec.tick_size, spec.lot_size, spec.min_notional, "sim",
+                shortable=spec.shortable,
+            )  # fmt: skip
+    return result
 
 
 def build(

@@ -142,6 +142,12 @@ class SimVenue:
         return self._params.fill_model
 
     @property
+    def taker_cost_bps(self) -> Decimal:
+        """How far beyond the bar's own price a taker fill may lie: slippage plus half the
+        proxy spread (what a replay's fill-range check allows)."""
+        return self._params.taker_cost_bps
+
+    @property
     def proxy_spread_bps(self) -> Decimal:
         """The assumed spread in every market fill's price: a proxy, never an observed spread
         (0: none assumed). Records that use these fills should say so."""

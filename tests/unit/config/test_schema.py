@@ -350,7 +350,7 @@ def test_the_cli_profile_overrides_the_file(tmp_path: Path) -> None:
     path = write(tmp_path, '[run]\ntrading_profile = "aggressive"\n')
     loaded = load_config(path, environ={}, trading_profile="balanced")
     assert loaded.config.run.trading_profile == "balanced"
-    assert loaded.config.liquidity_thresholds.min_bar_volume == 200.0
+    assert loaded.config.liquidity_thresholds.min_bar_notional == 20_000.0
 
 
 # -- the hash -----------------------------------------------------------------------------------

@@ -362,11 +362,10 @@ def test_the_block_is_named_before_any_other_reason() -> None:
 def test_thin_volume_blocks_a_new_position() -> None:
     decision, _, _, _ = run_to_trigger(volume=100.0)
     assert decision.intent is None
-    assert decision.record["reason"] == {
-        "code": "LIQUIDITY_THIN_BLOCK",
-        "volume": 100.0,
-        "min_bar_volume": 500.0,  # the conservative profile's threshold
-    }
+    reason_ = decision.record["reason"]
+    assert reason_["code"] == "LIQUIDITY_THIN_BLOCK" and reason_["volume"] == 100.0
+    # 100 units of a ~$100 market: about $10,000, under the conservative $50,000
+    assert reason_["min_bar_notional"] == 50_000.0 and reason_["notional"] < 50_000.0
 
 
 def test_participation_clamp_is_recorded_and_applied() -> None:

@@ -14,7 +14,8 @@ import orjson
 import pytest
 
 from quantbot.research.html_report import write_report
-from quantbot.research.report.data import Fill, round_trips, to_ns
+from quantbot.research.report.data import Fill, Prices, round_trips, to_ns
+from quantbot.research.report.page import benchmark_curve, exposure_curve
 from quantbot.research.report.svg import date_ticks, nice_ticks, tick_label
 from quantbot.research.report.tables import METRICS, monthly_returns
 
@@ -245,3 +246,27 @@ def test_an_intraday_axis_labels_each_midnight_with_its_day_and_the_hours_betwee
     ticks = date_ticks(t0, t0 + 2 * DAY - 60 * 10**9)
     assert [_day(t) for t in ticks if t % DAY == 0] == ["2024-01-01", "2024-01-02"]
     assert (ticks[1] - ticks[0]) in (6 * 3_600 * 10**9, 12 * 3_600 * 10**9)
+
+
+def test_the_basket_holds_an_equal_share_of_each_symbol_from_its_first_close() -> None:
+    day = [T0 + i * DAY for i in range(3)]
+    prices = {
+        "AAA": Prices(day, [10.0, 20.0, 20.0]),  # doubles on day 1
+        "BBB": Prices(day[1:], [50.0, 25.0]),  # starts a day late, then halves
+    }
+    times, values = benchmark_curve(prices, 1000.0)
+    assert times == day
+    # day 0: AAA's 500 at 10 + BBB's 500 in cash; day 1: AAA 1000 + BBB 500; day 2: 1000 + 250
+    assert values == pytest.approx([1000.0, 1500.0, 1250.0])
+
+
+def test_gross_exposure_is_the_positions_at_the_close_over_equity() -> None:
+    day = [T0 + i * DAY for i in range(3)]
+    prices = {"AAA": Prices(day, [10.0, 20.0, 20.0])}
+    fills = [
+        Fill(day[0] + DAY // 2, "AAA", "BUY", 5, 10.0, 0.0, "signal"),  # after bar 0
+        Fill(day[2], "AAA", "SELL", 5, 20.0, 0.0, "signal"),
+    ]
+    times, pct = exposure_curve(prices, fills, day, [1000.0, 1000.0, 1000.0])
+    assert times == day
+    assert pct == pytest.approx([5.0, 10.0, 0.0])  # 5 x 10, 5 x 20, flat

@@ -159,7 +159,7 @@ def run(args: argparse.Namespace, clock: Clock | None = None) -> int:
         try:
             summaries = await Downloader(source, clock=clock, say=say).run(request)
         except VenueError as e:
-            say(f"{args.venue} failed: {redact_text(str(e))}")
+            say(f"{args.venue} failed: {type(e).__name__}: {redact_text(str(e))}")
             say("the bars fetched so far are kept; run the same command again to resume")
             return EXIT_VENUE
         finally:

@@ -185,8 +185,10 @@ class Downloader:
             rows = [r for r in page if since <= r[0] < until and r[0] <= closed_before]
             store.add(rows)
             if rows:
+                done = (rows[-1][0] + step_ms - request.start_ms) * 100
+                share = min(done // (request.end_ms - request.start_ms), 100)
                 self._say(f"{self._source.venue} {symbol}: {len(store.rows):,} bars, up to "
-                          f"{iso_ms(rows[-1][0])}")  # fmt: skip
+                          f"{iso_ms(rows[-1][0])} ({share}% of the span)")  # fmt: skip
             if len(page) < limit or not page or page[-1][0] < since:
                 return  # the venue has nothing more in this window
             since = page[-1][0] + step_ms

@@ -7,8 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from quantbot.cli.main import main
+from quantbot.cli import data
+from quantbot.cli.main import _parser, main
+from quantbot.clock import SimClock
+from quantbot.testing.binance import BinanceServer
+from quantbot.testing.binance_book import BinanceBook
+from quantbot.testing.faults import Fault
+from tests.integration.loopback import ServerThread
 
+MIN = 60_000
+DAY_START = 1_704_067_200_000  # 2024-01-01T00:00:00Z
 BASE = ["data", "download", "--symbols", "BTC/USDT", "--from", "2024-01-01", "--to", "2024-01-02"]
 
 
@@ -66,3 +74,29 @@ def test_alpaca_without_keys_in_the_environment_exits_2(
     status, err = exit_and_stderr(capsys, argv)
     assert status == 2
     assert "alpaca needs an API key: set APCA_API_KEY_ID and APCA_API_SECRET_KEY" in err
+
+
+def test_a_venue_that_keeps_failing_exits_1_keeping_what_it_fetched(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    server = BinanceServer(book=BinanceBook(start_ms=DAY_START + 1440 * MIN, history_minutes=1500))
+    argv = ["data", "download", "--venue", "binance", "--symbols", "BTC/USDT", "--from",
+            "2024-01-01", "--to", "2024-01-01", "--out", str(tmp_path),
+            "--page-size", "500"]  # fmt: skip
+    with ServerThread(server) as loop:
+        args = _parser().parse_args([*argv, "--base-url", loop.url])
+
+        def outage_after_the_first_page() -> None:
+            # the first page is served (a zero delay), every later one refused
+            server.faults.arm("GET /api/v3/klines", Fault("delay", times=1))
+            server.faults.arm("GET /api/v3/klines", Fault("http_5xx", times=0))
+
+        loop.call(outage_after_the_first_page)
+        status = data.run(args, clock=SimClock(1_800_000_000 * 10**9))
+
+    err = capsys.readouterr().err
+    assert status == 1
+    assert err.count("failed (NET_RETRY") == 4  # five attempts at the page, then it stops
+    assert "data download: binance failed: VenueUnavailable: ExchangeError: binance" in err
+    assert "the bars fetched so far are kept; run the same command again to resume" in err
+    assert len((tmp_path / ".btc_usdt-1m.json.partial").read_bytes().splitlines()) == 500

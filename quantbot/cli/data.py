@@ -30,6 +30,19 @@ from quantbot.records.redact import redact_text
 
 EXIT_OK, EXIT_VENUE, EXIT_USAGE = 0, 1, 2
 VENUES = ("binance", "alpaca")
+DESCRIPTION = """\
+Writes one ccxt OHLCV JSON file per symbol (btc_usdt-1m.json, aapl-1m.json), instruments.json
+(tick, lot and minimum notional from the venue's market metadata) and download.json (first,
+last, bars and gaps per file) into --out, for `quantbot replay --data DIR`. Run it again with
+the same --out and it fetches only what is not on disk yet. Progress and gaps go to stderr.
+
+binance: public market data, no key needed. alpaca: the keys come from APCA_API_KEY_ID and
+APCA_API_SECRET_KEY in the environment, never from the command line.
+
+example:
+  quantbot data download --venue binance --symbols BTC/USDT ETH/USDT --timeframe 1m \\
+      --from 2024-01-01 --to 2024-01-02 --out data/binance
+"""
 
 
 def _moment(text: str) -> tuple[datetime, bool, str]:
@@ -55,7 +68,8 @@ def add_parser(sub: Any) -> None:
     p = actions.add_parser(
         "download",
         help="a venue's bar history into files replay reads (resumable)",
-        description=__doc__.split("\n\n")[2].replace("\n", " "),
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--venue", required=True, choices=VENUES)
     p.add_argument("--symbols", nargs="+", required=True, help="e.g. BTC/USDT ETH/USDT, or AAPL")

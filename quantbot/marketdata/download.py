@@ -137,20 +137,19 @@ class Downloader:
     async def run(self, request: DownloadRequest) -> list[FileSummary]:
         step_ms = timeframe_seconds(request.timeframe) * 1000
         instruments = await self._source.instruments(list(request.symbols))
-        summaries = []
-        for symbol in instruments:
-            summaries.append(await self._one(symbol, request, step_ms))
+        for symbol in instruments:  # before any bar: a venue's refusal leaves nothing behind
+            self._check_same_venue(request.out, symbol, request.timeframe)
         write_index(request.out / INSTRUMENTS_FILE, "instruments", instruments)
-        write_index(
-            request.out / MANIFEST_FILE,
-            "files",
-            {s.path.name: self._manifest_entry(s, request) for s in summaries},
-        )
+        summaries = []
+        for symbol in instruments:  # each file's entry as soon as the file is whole
+            summary = await self._one(symbol, request, step_ms)
+            entry = self._manifest_entry(summary, request)
+            write_index(request.out / MANIFEST_FILE, "files", {summary.path.name: entry})
+            summaries.append(summary)
         return summaries
 
     async def _one(self, symbol: str, request: DownloadRequest, step_ms: int) -> FileSummary:
         venue = self._source.venue
-        self._check_same_venue(request.out, symbol, request.timeframe)
         store = BarFile(request.out, symbol, request.timeframe, venue)
         before = len(store.rows)
         windows = _missing(store.span_ms, request.start_ms, request.end_ms)

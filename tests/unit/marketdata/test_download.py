@@ -56,12 +56,12 @@ def file_rows(path: Path) -> list[list]:
 async def download(
     source, out: Path, *symbols: str, start: int = DAY_START, end: int = DAY_START + 1440 * MIN,
     page: int | None = 500, lines: list[str] | None = None, say=None,
-    retry: RetryConfig | None = None,
+    retry: RetryConfig | None = None, clock: SimClock | None = None,
 ):  # fmt: skip
     said = lines if lines is not None else []
     downloader = Downloader(
         source,
-        clock=SimClock(NOW_NS),
+        clock=clock or SimClock(NOW_NS),
         say=say or said.append,
         **({"retry": retry} if retry else {}),
     )
@@ -133,6 +133,7 @@ async def test_a_download_cut_off_by_the_venue_resumes_from_the_pages_it_had(
                        retry=RetryConfig(max_attempts=2, initial_backoff_s=0.1))  # fmt: skip
     assert not (tmp_path / "btc_usdt-1m.json").exists()
     assert len((tmp_path / ".btc_usdt-1m.json.partial").read_bytes().splitlines()) == 500
+    assert "BTC/USDT" in orjson.loads((tmp_path / "instruments.json").read_bytes())["instruments"]
 
     binance.faults.clear()
     before = binance.requests.count(KLINES)
@@ -147,10 +148,8 @@ async def test_a_rate_limited_page_waits_the_retry_after_and_is_fetched_again(
 ) -> None:
     binance.faults.arm(KLINES, Fault("http_429", times=1, retry_after_s=7))
     clock = SimClock(NOW_NS)
-    downloader = Downloader(binance_source(binance), clock=clock, say=lambda _line: None)
-
-    [btc] = await downloader.run(
-        DownloadRequest(("BTC/USDT",), "1m", DAY_START, DAY_START + 100 * MIN, tmp_path, 500)
+    [btc] = await download(
+        binance_source(binance), tmp_path, "BTC/USDT", end=DAY_START + 100 * MIN, clock=clock
     )
 
     assert clock.monotonic_ns() - NOW_NS >= 7_000_000_000
@@ -245,13 +244,20 @@ async def test_the_bar_still_forming_is_not_written(binance: BinanceServer, tmp_
     """Asked up to the present, the venue lists the minute in progress last: not kept, so the
     file never holds a bar whose close is not final."""
     forming_ms = DAY_START + 1440 * MIN  # the loopback book's minute in progress
-    downloader = Downloader(
-        binance_source(binance), clock=SimClock((forming_ms + 30_000) * 1_000_000),
-        say=lambda _line: None,
+    [btc] = await download(
+        binance_source(binance), tmp_path, "BTC/USDT", start=forming_ms - 10 * MIN,
+        end=forming_ms + MIN, page=None, clock=SimClock((forming_ms + 30_000) * 1_000_000),
     )  # fmt: skip
 
-    [btc] = await downloader.run(
-        DownloadRequest(("BTC/USDT",), "1m", forming_ms - 10 * MIN, forming_ms + MIN, tmp_path)
-    )
-
     assert [r[0] for r in file_rows(btc.path)] == [forming_ms - k * MIN for k in range(10, 0, -1)]
+
+
+async def test_a_file_another_venue_wrote_is_not_added_to(
+    binance: BinanceServer, tmp_path: Path
+) -> None:
+    manifest = {"files": {"btc_usdt-1m.json": {"symbol": "BTC/USDT", "venue": "kraken"}}}
+    (tmp_path / "download.json").write_bytes(orjson.dumps(manifest))
+
+    with pytest.raises(DataError, match=r"btc_usdt-1m.json: downloaded from kraken, not binance"):
+        await download(binance_source(binance), tmp_path, "BTC/USDT")
+    assert binance.requests.count(KLINES) == 0

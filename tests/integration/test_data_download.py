@@ -74,6 +74,13 @@ def test_a_download_replay_reads_with_its_gap_reported(tmp_path: Path) -> None:
     assert replay.returncode == 0, replay.stderr[-3000:]
     assert "2,877 of 2,877 bars" in replay.stderr  # every downloaded bar of both files
     assert "(2024-01-01 .. 2024-01-01)" in replay.stdout
+    [summary_line] = [line for line in replay.stdout.splitlines() if "summary:" in line]
+    summary = orjson.loads((tmp_path / summary_line.split()[-1]).read_bytes())
+    # the replay took each symbol's instrument from the venue's metadata the download wrote
+    assert summary["instruments"]["BTC/USDT"] == {
+        "tick_size": "0.01", "lot_size": "0.00001", "min_notional": "5", "quote": "USDT",
+        "shortable": False, "source": f"file:{out / 'instruments.json'}",
+    }  # fmt: skip
 
 
 @pytest.mark.e2e

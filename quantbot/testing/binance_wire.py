@@ -54,16 +54,39 @@ def book_ticker(book: bk.BinanceBook, params: dict[str, str]) -> object:
     return [one(s) for s in book.markets]
 
 
+# Binance's kline intervals up to a day, in minutes: the book's 1m candles are summed into them.
+INTERVAL_MINUTES = {"1m": 1, "3m": 3, "5m": 5, "15m": 15, "30m": 30, "1h": 60, "2h": 120,
+                    "4h": 240, "6h": 360, "8h": 480, "12h": 720, "1d": 1440}  # fmt: skip
+
+
 def klines(book: bk.BinanceBook, params: dict[str, str]) -> list[list[Any]]:
     symbol = book.market(params.get("symbol")).symbol
-    if params.get("interval") != "1m":
+    minutes = INTERVAL_MINUTES.get(params.get("interval", ""))
+    if minutes is None:
         raise bk.BinanceApiError(400, -1120, "Invalid interval.")
-    candles = [*book.klines[symbol], book.forming(symbol)]
+    candles = _summed([*book.klines[symbol], book.forming(symbol)], minutes)
     start, end = int(params.get("startTime", 0)), params.get("endTime")
     candles = [c for c in candles if c.open_ms >= start and (end is None or c.open_ms <= int(end))]
     limit = min(int(params.get("limit", 500)), 1000)
     chosen = candles[:limit] if "startTime" in params else candles[-limit:]
-    return [wire_kline(c) for c in chosen]
+    return [wire_kline(c, minutes * bk.MINUTE_MS) for c in chosen]
+
+
+def _summed(candles: list[bk.Kline], minutes: int) -> list[bk.Kline]:
+    """1m candles as ``minutes``-long ones, each starting at a multiple of its length (UTC)."""
+    if minutes == 1:
+        return candles
+    size = minutes * bk.MINUTE_MS
+    out: list[bk.Kline] = []
+    for c in candles:
+        start = c.open_ms - c.open_ms % size
+        last = out[-1] if out and out[-1].open_ms == start else None
+        if last is None:
+            out.append(bk.Kline(start, c.open, c.high, c.low, c.close, c.volume))
+        else:
+            last.high, last.low = max(last.high, c.high), min(last.low, c.low)
+            last.close, last.volume = c.close, last.volume + c.volume
+    return out
 
 
 def account(book: bk.BinanceBook, params: dict[str, str]) -> dict[str, Any]:
@@ -282,10 +305,10 @@ def wire_ticker(book: bk.BinanceBook, symbol: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def wire_kline(c: bk.Kline) -> list[Any]:
+def wire_kline(c: bk.Kline, interval_ms: int = bk.MINUTE_MS) -> list[Any]:
     return [
         c.open_ms, f"{c.open:.8f}", f"{c.high:.8f}", f"{c.low:.8f}", f"{c.close:.8f}",
-        f"{c.volume:.8f}", c.open_ms + bk.MINUTE_MS - 1, f"{c.volume * c.close:.8f}", 0,
+        f"{c.volume:.8f}", c.open_ms + interval_ms - 1, f"{c.volume * c.close:.8f}", 0,
         "0.00000000", "0.00000000", "0",
     ]  # fmt: skip
 

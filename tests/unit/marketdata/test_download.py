@@ -261,3 +261,28 @@ async def test_a_file_another_venue_wrote_is_not_added_to(
     with pytest.raises(DataError, match=r"btc_usdt-1m.json: downloaded from kraken, not binance"):
         await download(binance_source(binance), tmp_path, "BTC/USDT")
     assert binance.requests.count(KLINES) == 0
+
+
+async def test_five_minute_bars_are_paged_by_their_own_length(
+    binance: BinanceServer, tmp_path: Path
+) -> None:
+    source = binance_source(binance)
+    downloader = Downloader(source, clock=SimClock(NOW_NS), say=lambda _line: None)
+    end = DAY_START + 1440 * MIN
+    try:
+        [btc] = await downloader.run(
+            DownloadRequest(("BTC/USDT",), "5m", DAY_START, end, tmp_path, 100)
+        )
+    finally:
+        await source.close()
+
+    minutes = server_rows(binance, "BTCUSDT", DAY_START, end)
+    want = [
+        [chunk[0][0], chunk[0][1], max(r[2] for r in chunk), min(r[3] for r in chunk),
+         chunk[-1][4], pytest.approx(sum(r[5] for r in chunk))]
+        for chunk in (minutes[i : i + 5] for i in range(0, 1440, 5))
+    ]  # fmt: skip
+    assert btc.path.name == "btc_usdt-5m.json"
+    assert file_rows(btc.path) == want and btc.gaps == ()
+    assert binance.requests.count(KLINES) == 3  # 288 bars in pages of 100
+    assert load_bars(btc.path)[0].interval_s == 300

@@ -25,7 +25,7 @@ from typing import Any
 from quantbot.cli.event_loop import run_on_event_loop
 from quantbot.clock import Clock, LiveClock
 from quantbot.config.venues import AlpacaConfig
-from quantbot.domain.errors import DataError, VenueError
+from quantbot.domain.errors import DataError, VenueAuthError, VenueError
 from quantbot.records.redact import redact_text
 
 EXIT_OK, EXIT_VENUE, EXIT_USAGE = 0, 1, 2
@@ -174,6 +174,11 @@ def run(args: argparse.Namespace, clock: Clock | None = None) -> int:
             summaries = await Downloader(source, clock=clock, say=say).run(request)
         except VenueError as e:
             say(f"{args.venue} failed: {type(e).__name__}: {redact_text(str(e))}")
+            if isinstance(e, VenueAuthError) and args.venue == "alpaca":
+                where = "live" if args.live_account else "paper"
+                say(f"the keys were refused by Alpaca's {where} API: are they a "
+                    f"{'paper' if args.live_account else 'live'} account's? "
+                    f"({'drop' if args.live_account else 'add'} --live-account)")  # fmt: skip
             say("the bars fetched so far are kept; run the same command again to resume")
             return EXIT_VENUE
         finally:

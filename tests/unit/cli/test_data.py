@@ -10,6 +10,7 @@ import pytest
 from quantbot.cli import data
 from quantbot.cli.main import _parser, main
 from quantbot.clock import SimClock
+from quantbot.testing.alpaca import AlpacaServer
 from quantbot.testing.binance import BinanceServer
 from quantbot.testing.binance_book import BinanceBook
 from quantbot.testing.faults import Fault
@@ -100,3 +101,21 @@ def test_a_venue_that_keeps_failing_exits_1_keeping_what_it_fetched(
     assert "data download: binance failed: VenueUnavailable: ExchangeError: binance" in err
     assert "the bars fetched so far are kept; run the same command again to resume" in err
     assert len((tmp_path / ".btc_usdt-1m.json.partial").read_bytes().splitlines()) == 500
+
+
+def test_alpaca_keys_the_venue_refuses_exit_1_with_a_hint_and_are_never_shown(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("APCA_API_KEY_ID", "PKwrongKEY4f8d2a")
+    monkeypatch.setenv("APCA_API_SECRET_KEY", "wrongSECRETq0z7")
+    with ServerThread(AlpacaServer()) as loop:
+        args = _parser().parse_args(["data", "download", "--venue", "alpaca", "--symbols", "AAPL",
+                                     "--from", "2024-01-02", "--to", "2024-01-02", "--out",
+                                     str(tmp_path), "--base-url", loop.url])  # fmt: skip
+        status = data.run(args, clock=SimClock(1_800_000_000 * 10**9))
+
+    err = capsys.readouterr().err
+    assert status == 1
+    assert "data download: alpaca failed: VenueAuthError" in err
+    assert "refused by Alpaca's paper API: are they a live account's? (add --live-account)" in err
+    assert "PKwrongKEY4f8d2a" not in err and "wrongSECRETq0z7" not in err

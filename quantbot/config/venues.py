@@ -31,6 +31,12 @@ class SimVenueConfig:
     fill_model: str = setting("next_open", choices=("next_open", "next_vwap", "close"))
     # An assumed bid/ask spread (bars carry none): a proxy, half of it paid on every market fill.
     proxy_spread_bps: float = setting(0.0, ge=0, le=1000)
+    # "market": a taker fill also pays range_spread_coef x the bar's high-low range (wide
+    # bars, wide spreads) plus impact_coef x that range x sqrt(its share of the bar's volume)
+    # (the price impact of taking liquidity); "fixed": slippage_bps and the proxy spread only.
+    slippage_model: str = setting("market", choices=("market", "fixed"))
+    range_spread_coef: float = setting(0.05, ge=0, le=1)
+    impact_coef: float = setting(0.1, ge=0, le=10)
 
 
 @attrs.frozen

@@ -8,7 +8,7 @@ fill, the bar and the instrument, rather than report a PnL nobody could have mad
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 
 from quantbot.domain.errors import DataError
@@ -21,12 +21,13 @@ class FillRangeCheck:
     def __init__(
         self,
         instruments: Mapping[str, Instrument],
-        cost_bps: Decimal,
+        cost_bps: Callable[[Bar, Decimal], Decimal],
         data_ticks: Mapping[str, Decimal],
     ) -> None:
+        """``cost_bps(bar, qty)``: the fill model's cost for a fill of ``qty`` on ``bar``."""
         self._instruments = instruments
         self._half_ticks = {s: t / 2 for s, t in data_ticks.items()}
-        self._cost = cost_bps / _BPS
+        self._cost = cost_bps
         self.cursor = 0  # the venue's fill seq checked so far
         self.checked = 0
 
@@ -42,8 +43,9 @@ class FillRangeCheck:
             # Rounding to a tick as fine as the data's own moves a price by half of it at
             # most; a coarser instrument tick moves it further: that is what this catches.
             half = self._half_ticks.get(fill.symbol, Decimal(0))
-            low = to_decimal(bar.low) * (1 - self._cost) - half
-            high = to_decimal(bar.high) * (1 + self._cost) + half
+            cost = self._cost(bar, fill.qty) / _BPS
+            low = to_decimal(bar.low) * (1 - cost) - half
+            high = to_decimal(bar.high) * (1 + cost) + half
             if not low <= fill.price <= high:
                 raise DataError(self._message(fill, bar, low, high))
 

@@ -234,7 +234,7 @@ async def run_replay(
     venue: Any = daemon.parts.venue
     fills = FillRangeCheck(
         daemon.parts.instruments,
-        venue.embedded.taker_cost_bps,
+        venue.embedded.fill_cost_bps,
         {s: infer_instrument(series[s]).tick_size for s in symbols},
     )
     try:
@@ -248,6 +248,7 @@ async def run_replay(
     bars = daemon.parts.pipeline.counters.bars if daemon.parts is not None else 0
     summary = summarize(rid, out_dir, tally, bars)
     summary["instruments"] = instruments_record(instruments)
+    summary["fill_model"] = venue.embedded.fill_model_record()
     write_private(out_dir / "summary.json", orjson.dumps(summary, option=orjson.OPT_INDENT_2))
     return ReplayResult(rid, out_dir, summary)
 

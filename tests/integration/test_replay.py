@@ -149,7 +149,11 @@ def test_replay_reads_ccxt_json_and_the_close_fill_model_fills_at_the_decision_b
     ]  # fmt: skip
     data = workdir / "ibm-1d.json"
     data.write_bytes(orjson.dumps({"symbol": "IBM", "timeframe": "1d", "ohlcv": ohlcv}))
-    env = {"QUANTBOT__VENUE__SIM__FILL_MODEL": "close", "QUANTBOT__VENUE__SIM__SLIPPAGE_BPS": "0"}
+    env = {
+        "QUANTBOT__VENUE__SIM__FILL_MODEL": "close",
+        "QUANTBOT__VENUE__SIM__SLIPPAGE_BPS": "0",
+        "QUANTBOT__VENUE__SIM__SLIPPAGE_MODEL": "fixed",  # no market-scaled part either
+    }
     out = replay(workdir, "--data", str(data), env=env)
     latest = {r["client_order_id"]: r for r in read_jsonl(out / "tca.jsonl")}
     # The decided orders; their positions' exit legs rest until a later bar trades them.

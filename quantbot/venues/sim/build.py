@@ -71,6 +71,8 @@ def build(
         session=SessionCalendar.parse(sim.session) if sim.session else None,
         fill_model=sim.fill_model,
         proxy_spread_bps=sim.proxy_spread_bps,
+        range_spread_coef=sim.range_spread_coef if sim.slippage_model == "market" else 0.0,
+        impact_coef=sim.impact_coef if sim.slippage_model == "market" else 0.0,
         sync_each_change=sync_each_change,
     )
     plan = environ.get(FAULTS_ENV)

@@ -58,6 +58,7 @@ import attrs
 from quantbot.domain.values import ZERO, Bar, Instrument, Order, OrderType, Side, to_decimal
 
 _BPS = Decimal(10_000)
+_MAX_COST_BPS = Decimal(5_000)  # a modelled cost never takes a price past half of itself
 
 
 _FOUR = Decimal(4)
@@ -79,6 +80,24 @@ class MatchParams:
     participation_cap: Decimal
     fill_model: FillModel = FillModel.NEXT_OPEN
     proxy_spread_bps: Decimal = ZERO
+    # Slippage that scales with the market (``slippage_model = "market"``), on top of the
+    # flat bps: ``range_spread_coef`` x the bar's high-low range (a spread proxy: wide bars,
+    # wide spreads) plus ``impact_coef`` x that range x sqrt(the fill's share of the bar's
+    # volume) (the price impact of taking liquidity, in the spirit of zipline's
+    # volume-share and volatility-volume-share models). 0 and 0: flat only.
+    range_spread_coef: Decimal = ZERO
+    impact_coef: Decimal = ZERO
+
+    def cost_bps(self, bar: Bar, qty: Decimal) -> Decimal:
+        """What a taker fill of ``qty`` on ``bar`` pays beyond the reference price, in bps."""
+        flat = self.taker_cost_bps
+        if not (self.range_spread_coef or self.impact_coef) or bar.close <= 0:
+            return flat
+        range_bps = to_decimal((bar.high - bar.low) / bar.close) * _BPS
+        share = qty / to_decimal(bar.volume) if bar.volume > 0 else Decimal(1)
+        cost = flat + self.range_spread_coef * range_bps
+        cost += self.impact_coef * range_bps * min(share, Decimal(1)).sqrt()
+        return min(cost, _MAX_COST_BPS)
 
     @classmethod
     def checked(
@@ -88,6 +107,8 @@ class MatchParams:
         participation_cap: Decimal | float,
         fill_model: FillModel | str = FillModel.NEXT_OPEN,
         proxy_spread_bps: Decimal | float = 0,
+        range_spread_coef: Decimal | float = 0,
+        impact_coef: Decimal | float = 0,
     ) -> MatchParams:
         """Parameters from config values, each checked to lie in its range; ValueError if not.
         Slippage plus half the spread must stay under 100% or a sell would fill at <= 0."""
@@ -105,6 +126,8 @@ class MatchParams:
             ),
             fill_model=model,
             proxy_spread_bps=checked_param("proxy_spread_bps", proxy_spread_bps, low=0),
+            range_spread_coef=checked_param("range_spread_coef", range_spread_coef, low=0),
+            impact_coef=checked_param("impact_coef", impact_coef, low=0),
         )
         if params.taker_cost_bps >= _BPS:
             raise ValueError(
@@ -151,7 +174,13 @@ def reference_price(bar: Bar, model: FillModel) -> Decimal:
 
 
 def fill_price(
-    order: Order, bar: Bar, instrument: Instrument, params: MatchParams, *, stop_armed: bool
+    order: Order,
+    bar: Bar,
+    instrument: Instrument,
+    params: MatchParams,
+    *,
+    stop_armed: bool,
+    cost_bps: Decimal | None = None,
 ) -> Decimal | None:
     """The price ``order`` trades at on ``bar``, or None if it does not trade.
 
@@ -160,7 +189,8 @@ def fill_price(
     or for a STOP_LIMIT as a LIMIT order.
     """
     open_ = to_decimal(bar.open)
-    cost_bps = params.taker_cost_bps
+    if cost_bps is None:
+        cost_bps = params.taker_cost_bps
     if order.order_type is OrderType.MARKET:
         return slipped(reference_price(bar, params.fill_model), order.side, cost_bps, instrument)
     if order.order_type is OrderType.LIMIT:
@@ -274,11 +304,12 @@ def match(
     """The fill ``order`` gets on ``bar``, or None (not marketable, or no volume to take)."""
     if order.symbol != bar.symbol or not order.status.is_open:
         return None
-    price = fill_price(order, bar, instrument, params, stop_armed=stop_armed)
-    if price is None:
-        return None
     qty = fill_qty(order, bar, instrument, params.participation_cap)
     if qty <= 0:
+        return None
+    cost = params.cost_bps(bar, qty)
+    price = fill_price(order, bar, instrument, params, stop_armed=stop_armed, cost_bps=cost)
+    if price is None:
         return None
     return Match(price=price, qty=qty)
 

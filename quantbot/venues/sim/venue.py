@@ -95,6 +95,8 @@ class SimVenue:
         session: SessionCalendar | None = None,
         fill_model: FillModel | str = FillModel.NEXT_OPEN,
         proxy_spread_bps: float = 0.0,
+        range_spread_coef: float = 0.0,
+        impact_coef: float = 0.0,
         sync_each_change: bool = True,
     ) -> None:
         self.name = "sim"
@@ -113,6 +115,8 @@ class SimVenue:
             participation_cap=participation_cap,
             fill_model=fill_model,
             proxy_spread_bps=proxy_spread_bps,
+            range_spread_coef=range_spread_coef,
+            impact_coef=impact_coef,
         )
         self.capabilities = Capabilities(
             order_types=frozenset(OrderType),  # every type, matched on bars (matching.py)
@@ -141,11 +145,25 @@ class SimVenue:
     def fill_model(self) -> FillModel:
         return self._params.fill_model
 
-    @property
-    def taker_cost_bps(self) -> Decimal:
-        """How far beyond the bar's own price a taker fill may lie: slippage plus half the
-        proxy spread (what a replay's fill-range check allows)."""
-        return self._params.taker_cost_bps
+    def fill_cost_bps(self, bar: Bar, qty: Decimal) -> Decimal:
+        """How far beyond the bar's own price a taker fill of ``qty`` may lie: the flat
+        slippage plus half the proxy spread, plus the market-scaled part (``matching``)
+        when the slippage model is "market" (what a replay's fill-range check allows)."""
+        return self._params.cost_bps(bar, qty)
+
+    def fill_model_record(self) -> dict[str, str]:
+        """The fill model and its parameters, for a replay's summary."""
+        p = self._params
+        model = "market" if (p.range_spread_coef or p.impact_coef) else "fixed"
+        return {
+            "slippage_model": model,
+            "fill_model": p.fill_model.value,
+            "slippage_bps": str(p.slippage_bps),
+            "proxy_spread_bps": str(p.proxy_spread_bps),
+            "range_spread_coef": str(p.range_spread_coef),
+            "impact_coef": str(p.impact_coef),
+            "participation_cap": str(p.participation_cap),
+        }
 
     @property
     def proxy_spread_bps(self) -> Decimal:

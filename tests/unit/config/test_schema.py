@@ -122,8 +122,9 @@ def test_unknown_key_is_an_error_naming_the_dotted_key_and_its_line(
 def test_unknown_key_lists_the_keys_that_are_known_there(tmp_path: Path) -> None:
     message = load_error(write(tmp_path, "[venue.sim]\nfee_bsp = 2.0\n"))
     assert (
-        "known keys here: buying_power_multiple, fee_bps, fill_model, initial_cash, "
-        "participation_cap, proxy_spread_bps, session, slippage_bps" in message
+        "known keys here: buying_power_multiple, fee_bps, fill_model, impact_coef, "
+        "initial_cash, participation_cap, proxy_spread_bps, range_spread_coef, session, "
+        "slippage_bps, slippage_model" in message
     )
 
 

@@ -156,3 +156,30 @@ def test_stop_and_limit_legs_are_capped_by_participation(
     leg = order(Side.SELL, order_type, **fields)
     result = match(leg, b, AAPL, FREE, stop_armed=False)
     assert result is not None and result.qty == D(5)  # half the bar's 10 shares, of 10
+
+
+# -- slippage that scales with the market ("market" slippage model) ----------------------------
+
+MARKET = MatchParams(
+    slippage_bps=D(2), participation_cap=D(1), range_spread_coef=D("0.05"), impact_coef=D("0.1")
+)
+
+
+def test_a_wide_bar_costs_more_than_a_calm_one() -> None:
+    calm = bar(100.0, 100.5, 99.5, 100.0, v=1e6)  # 1% range
+    crash = bar(100.0, 100.0, 88.0, 89.0, v=1e6)  # an 11-12% range
+    qty = D(10)
+    assert MARKET.cost_bps(calm, qty) == pytest.approx(D(2) + D("0.05") * 100, abs=D("0.5"))
+    assert MARKET.cost_bps(crash, qty) > 10 * MARKET.cost_bps(calm, qty) / 2
+    flat = MatchParams(slippage_bps=D(2), participation_cap=D(1))
+    assert flat.cost_bps(crash, qty) == D(2)  # the fixed model ignores the market
+
+
+def test_taking_more_of_the_bar_costs_more_and_moves_the_fill() -> None:
+    b = bar(100.0, 101.0, 99.0, 100.0, v=1000.0)  # 2% range = 200 bps
+    small, large = MARKET.cost_bps(b, D(10)), MARKET.cost_bps(b, D(1000))
+    # 2 + 0.05 x 200 + 0.1 x 200 x sqrt(share): 1% of the bar vs all of it
+    assert small == pytest.approx(D(2) + D(10) + D(20) * D("0.01").sqrt())
+    assert large == pytest.approx(D(2) + D(10) + D(20))
+    buy = match(order(Side.BUY, qty=D(1000)), b, AAPL, MARKET, stop_armed=False)
+    assert buy is not None and buy.price == D("100.32")  # 100 x (1 + 32 bps)

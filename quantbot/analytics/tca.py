@@ -182,6 +182,9 @@ class TcaRecorder:
             fsync_every=d.fsync_every_steps,
         )
         self._orders: dict[str, TcaOrder] = {}
+        # The embedded paper venue's fill model, named in every record ("market: ..."), so a
+        # cost read from a replay is read with the model that made it (None: a real venue).
+        self.fill_model: str | None = None
         self._submits: deque[int] = deque()
         self._cancels: deque[int] = deque()
 
@@ -337,6 +340,7 @@ class TcaRecorder:
             "sleeve": order.sleeve,
             "profile": order.profile,
             "venue": order.venue,
+            **({"fill_model": self.fill_model} if self.fill_model is not None else {}),
             "submit_outcome": order.outcome,
             "reason_code": order.reason_code,
             "decision_ts": iso_utc(order.decision_ts_ns),

@@ -78,6 +78,10 @@ def test_fx_prices_get_their_own_tick_and_every_fill_is_a_price_that_traded(
     assert summary["instruments"]["EURUSD"]["source"] == "inferred"
     fills, outside = _fills_in_range(out)
     assert fills >= 10 and outside == 0
+    # The fill model that made these prices, in the summary and in every TCA record.
+    assert summary["fill_model"]["slippage_model"] == "market"
+    tca = read_jsonl(out / "tca.jsonl")
+    assert tca and all("slippage_model=market" in r["fill_model"] for r in tca)
 
 
 def test_a_tick_wrong_for_the_data_stops_the_replay_loudly(workdir: Path) -> None:

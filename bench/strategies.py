@@ -82,6 +82,7 @@ def overrides(profile: str, symbol: str, *, deadband_zero: bool = False) -> dict
         "venue.sim.participation_cap": 1.0,
         "venue.sim.fill_model": "next_open",
         "venue.sim.proxy_spread_bps": 0.0,
+        "venue.sim.slippage_model": "fixed",  # no market-scaled slippage either
         f"liquidity.{p}.min_bar_volume": 0.0,
         f"liquidity.{p}.min_bar_notional": 0.0,
         f"liquidity.{p}.max_participation": 1.0,

@@ -18,6 +18,7 @@ import attrs
 import orjson
 
 from quantbot.config import loader, sleeves
+from quantbot.config.golive import GoLiveConfig
 from quantbot.config.limits import defaulted_limits, require_stated
 from quantbot.config.loader import setting
 from quantbot.config.ops import (
@@ -204,6 +205,7 @@ class Config:
     tca: TcaConfig = setting(TcaConfig())
     watchdog: WatchdogConfig = setting(WatchdogConfig())
     orders: OrdersConfig = setting(OrdersConfig())
+    golive: GoLiveConfig = setting(GoLiveConfig())
 
     @property
     def order_params(self) -> OrderParams:

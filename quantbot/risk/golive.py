@@ -25,6 +25,7 @@ import attrs
 import orjson
 
 from quantbot.clock import Clock, LiveClock, iso_utc
+from quantbot.config import loader
 from quantbot.config.schema import PROFILES, Config, LoadedConfig, read_secret
 from quantbot.config.venues import CredentialsConfig
 from quantbot.domain.errors import QuantbotError, StartupError
@@ -33,6 +34,8 @@ from quantbot.fsutil import atomic_write, ensure_private_dir, open_private
 from quantbot.oms.journal import read_journal
 from quantbot.oms.ledger import Ledger
 from quantbot.risk.control import ControlStore
+from quantbot.signals.registry import SleeveDecl
+from quantbot.signals.user_code import SleeveCodeError
 
 GO_LIVE_FILE = "go_live.json"
 MAX_ORDER_USD_CEILING = Decimal("1000000")  # pretrade.max_order_usd
@@ -88,6 +91,7 @@ def run_checklist(
             _limits_item(config),
             _reconcile_item(state_dir),
             _history_item(runtime_dir, config.records.decisions_file),
+            _walk_forward_item(config, runtime_dir),
         ),
         config_hash=loaded.hash,
     )
@@ -248,6 +252,113 @@ def _history_item(runtime_dir: Path, decisions_file: str) -> ChecklistItem:
     return ChecklistItem(
         name, True, f"runs: {counts}; decision records in {len(with_records)} file(s)"
     )
+
+
+WALK_FORWARD_ITEM = "walk-forward overfitting gate"
+
+
+def _walk_forward_item(config: Config, runtime_dir: Path) -> ChecklistItem:
+    """Every configured sleeve has a walk-forward run of its current kind, params and source
+    whose deflated Sharpe ratio and PBO pass ``[golive]`` min_dsr / max_pbo (off by default)."""
+    gate = config.golive
+    if not gate.require_walk_forward:
+        return ChecklistItem(WALK_FORWARD_ITEM, True, "off ([golive] require_walk_forward = false)")
+    root = Path(gate.walk_forward_dir) if gate.walk_forward_dir else runtime_dir / "walk_forward"
+    summaries = _walk_forward_summaries(root)
+    problems, passed = [], []
+    for name, decl in config.signals.items():
+        ok, verdict = _sleeve_verdict(name, decl, summaries, gate.min_dsr, gate.max_pbo)
+        (passed if ok else problems).append(verdict)
+    if not config.signals:
+        problems.append("no sleeve is configured ([signals.<name>])")
+    if problems:
+        return ChecklistItem(WALK_FORWARD_ITEM, False, "; ".join(problems))
+    return ChecklistItem(WALK_FORWARD_ITEM, True, "; ".join(passed))
+
+
+def _walk_forward_summaries(root: Path) -> list[tuple[str, dict[str, Any]]]:
+    """(id, summary) of every readable ``<root>/<id>/summary.json``, by id."""
+    found = []
+    for path in sorted(root.glob("*/summary.json")):
+        try:
+            data = orjson.loads(path.read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            continue
+        if isinstance(data, dict) and isinstance(data.get("sleeves"), dict):
+            found.append((str(data.get("id") or path.parent.name), data))
+    return found
+
+
+def _canonical(value: Any) -> bytes:
+    return orjson.dumps(loader.to_plain(value), option=orjson.OPT_SORT_KEYS)
+
+
+def _sleeve_verdict(
+    name: str,
+    decl: SleeveDecl,
+    summaries: list[tuple[str, dict[str, Any]]],
+    min_dsr: float,
+    max_pbo: float,
+) -> tuple[bool, str]:
+    """Whether the sleeve passes, and the sentence that says which run passed or why none."""
+    where = f"signals.{name}"
+    try:
+        sha = decl.code().sha256
+    except SleeveCodeError as e:
+        return False, f"{where}: its code does not load ({e})"
+    stale: list[str] = []
+    failing: list[str] = []
+    for run_id, summary in summaries:
+        entry = summary["sleeves"].get(name)
+        if not isinstance(entry, dict):
+            continue
+        differs = [
+            what
+            for what, then, now in (
+                ("kind", entry.get("kind"), decl.kind),
+                ("params", entry.get("params"), decl.params),
+                ("source", entry.get("source_sha256"), sha),
+            )
+            if _canonical(then) != _canonical(now)
+        ]
+        if differs:
+            stale.append(f"{run_id} ran other {'/'.join(differs)}")
+            continue
+        problem = _overfitting_problem(summary.get("overfitting"), min_dsr, max_pbo)
+        if problem is None:
+            stats = summary["overfitting"]
+            return True, f"{where}: walk-forward {run_id} dsr={stats['dsr']} pbo={stats['pbo']}"
+        failing.append(f"{run_id}: {problem}")
+    if failing:
+        return False, f"{where}: no walk-forward run of it passes ({'; '.join(failing)})"
+    if stale:
+        return False, (
+            f"{where}: no walk-forward run of its current kind, params and source "
+            f"({', '.join(stale)}: stale); run `quantbot walk-forward` again"
+        )
+    return False, f"{where}: no walk-forward run of it; run `quantbot walk-forward` first"
+
+
+def _overfitting_problem(stats: Any, min_dsr: float, max_pbo: float) -> str | None:
+    if not isinstance(stats, dict):
+        return "its summary has no overfitting statistics"
+    dsr, pbo = stats.get("dsr"), stats.get("pbo")
+    problems = []
+    if not _number(dsr):
+        problems.append(f"dsr is {orjson.dumps(dsr).decode()}, not a number")
+    elif dsr < min_dsr:
+        problems.append(f"dsr = {dsr} < golive.min_dsr = {min_dsr}")
+    if not _number(pbo):
+        problems.append(f"pbo is {orjson.dumps(pbo).decode()}, not a number")
+    elif pbo > max_pbo:
+        problems.append(f"pbo = {pbo} > golive.max_pbo = {max_pbo}")
+    if problems and isinstance(stats.get("note"), str):
+        problems.append(f"note: {stats['note']}")
+    return ", ".join(problems) or None
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 # -- the persisted switch ---------------------------------------------------------------------

@@ -41,8 +41,9 @@ def test_the_shipped_config_resolves_to_the_tree_and_hash_it_always_had(repo_roo
         "aggressive": {"trend": 0.4, "mean_reversion": 0.6, "external": 1.0},
     }
     # The decision records' config_hash: the same as before sleeves were declared by name
-    # (changed once since, on purpose: the [orders] section of issue 16).
-    assert loaded.hash == "8cb66693036965a5fa6570b75bb597eaab47c2a7299e4b45e3616e51f9b6ed55"
+    # (changed since, on purpose: the [orders] section of issue 16, the [golive] section of
+    # issue 18).
+    assert loaded.hash == "560928458ed177c38ebad67d229f7cdd23676fba24f05810ac1524bbe8364e2e"
 
 
 def test_a_file_declares_the_sleeves_that_run_in_its_order(tmp_path: Path) -> None:

@@ -36,6 +36,7 @@ ITEMS = (
     "limits set",
     "reconciliation clean",
     "paper or shadow history exists",
+    "walk-forward overfitting gate",
 )
 
 

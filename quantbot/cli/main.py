@@ -16,7 +16,7 @@ from pathlib import Path
 import orjson
 from loguru import logger
 
-from quantbot.cli import control, data, golive, replay, report
+from quantbot.cli import control, data, golive, leakage, replay, report
 from quantbot.cli.event_loop import run_on_event_loop
 from quantbot.config.schema import EXECUTION_MODES, PROFILES, load_config, redacted
 from quantbot.domain.errors import ConfigError, DataError, StartupError
@@ -87,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_parser(sub, with_config, PROFILES)
     report.add_report_parser(sub)
     data.add_parser(sub)
+    leakage.add_parser(sub, with_config)
     return parser
 
 
@@ -129,10 +130,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         sys.stdout.write(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode() + "\n")
         print(f"config ok: {loaded.path} sha256={loaded.hash}", file=sys.stderr)
         return EXIT_OK
-    if args.command == "replay":
-        loaded = _load(args, args.trading_profile)
+    research = {"replay": replay.run, "check-leakage": leakage.run}
+    if args.command in research:
+        loaded = _load(args, getattr(args, "trading_profile", None))
         _configure_logging(Path(loaded.config.run.runtime_dir), "WARNING")
-        return replay.run(args, loaded)
+        return research[args.command](args, loaded)
     without_config = {"report": report.run_report, "data": data.run}
     if args.command in without_config:
         return without_config[args.command](args)

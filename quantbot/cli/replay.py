@@ -119,8 +119,9 @@ def add_parser(sub: Any, with_config: Any, profiles: tuple[str, ...]) -> None:
         "--data",
         type=Path,
         nargs="+",
-        required=True,
-        help="bar files, or directories of them (their *.csv and *.json): CSV with a header "
+        default=None,
+        help="(required unless --against) bar files, or directories of them (their *.csv "
+        "and *.json): CSV with a header "
         "(date,open,high,low,close,volume[,adj_close][,symbol]: ISO dates or date-times, UTC "
         "unless zoned, M/D/YYYY, epoch s/ms/us; Yahoo's Adj Close; pandas' unnamed index), "
         "Binance kline CSV, or ccxt OHLCV JSON ([[ms, o, h, l, c, v], ...]); the symbol comes "
@@ -142,9 +143,14 @@ def add_parser(sub: Any, with_config: Any, profiles: tuple[str, ...]) -> None:
     p.add_argument("--symbols", nargs="+", default=(), help="only these symbols")
     p.add_argument("--out", type=Path, default=None, help="root for runtime/replay/<id>/")
     p.add_argument("--trading-mode", choices=profiles, default=None, dest="trading_profile")
+    add_against(p)
 
 
 def run(args: argparse.Namespace, loaded: Any) -> int:
+    if args.against is not None:
+        return run_against(args, loaded)
+    if not args.data:
+        raise DataError("replay: give --data PATH... (or --against RUN)")
     # Imported here: the daemon and its stages load only for the commands that need them.
     from quantbot.research.replay import ReplayRequest, describe, run_replay  # noqa: PLC0415
 
@@ -163,5 +169,49 @@ def run(args: argparse.Namespace, loaded: Any) -> int:
         result = await run_replay(loaded, request, progress=ProgressLine(sys.stderr))
         print(describe(result), flush=True)
         return 0
+
+    return run_on_event_loop(main())
+
+
+# -- --against RUN: the live-vs-replay diff (research/against.py) ----------------------------
+# --config's default, told apart from a --config given: with --against and no --config the
+# replay runs on the run's own config, from its manifest.
+_DEFAULT_CONFIG = Path("config.toml")
+
+
+def add_against(p: argparse.ArgumentParser) -> None:
+    p.set_defaults(config=_DEFAULT_CONFIG)
+    p.add_argument(
+        "--against",
+        default=None,
+        metavar="RUN",
+        help="replay a paper or live run's bars (from its decision records) on its config "
+        "(its manifest's, unless --config is given) and compare: a run id (its manifest in "
+        "<runtime>/manifests/) or a manifest's path. Writes against.json in the replay's "
+        "directory; exit 1 when a decision diverges (fills are only reported)",
+    )
+
+
+def run_against(args: argparse.Namespace, loaded: Any) -> int:
+    # Imported here: the daemon and its stages load only for the commands that need them.
+    from quantbot.research import against, run_records  # noqa: PLC0415
+
+    if args.data or args.symbols or args.date_from or args.date_to or args.symbol_map:
+        raise DataError(
+            "--against RUN replays the run's own bars: "
+            "--data, --symbols, --from, --to and --symbol-map do not go with it"
+        )
+    path = run_records.manifest_path(args.against, Path(loaded.config.run.runtime_dir))
+    run_ = run_records.read_run(path)
+    if args.config is _DEFAULT_CONFIG:
+        loaded = run_records.run_config(run_, args.trading_profile)
+    loaded = run_records.with_run_instruments(loaded, run_)
+
+    async def main() -> int:
+        report, where = await against.replay_against(
+            loaded, run_, args.out, progress=ProgressLine(sys.stderr)
+        )
+        print(against.describe(report, where), flush=True)
+        return 1 if report["diverged"] else 0
 
     return run_on_event_loop(main())

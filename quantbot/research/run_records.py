@@ -1,0 +1,195 @@
+"""What a paper or live run left on disk, read back for `quantbot replay --against RUN`.
+
+A run is named by its id (``runtime/manifests/<run_id>.json`` under the runtime directory) or
+by its manifest's path. From the manifest come the resolved config (secrets were redacted
+when it was written; a replay needs none: it trades on the embedded paper venue) and the
+directories the run wrote to; from the runtime directory its decision records
+(``decisions.jsonl`` and the daily files rotated into ``decisions/``), kept to the lines of
+this run; from the state directory the journal's FILL lines of the orders it decided.
+
+The bars the run decided on are in its decision records (``bar`` o/h/l/c/v, ``symbol``,
+``bar_ts``), so the replay's data file is rebuilt from them (``write_bars_csv``).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+import orjson
+
+from quantbot.clock import iso_utc
+from quantbot.config import loader
+from quantbot.config.schema import Config, InstrumentSpec, LoadedConfig, config_hash
+from quantbot.config.sleeves import with_origin
+from quantbot.domain.errors import DataError
+
+
+@attrs.frozen
+class RunRecords:
+    manifest_path: Path
+    manifest: dict[str, Any]
+    decisions: list[dict[str, Any]]  # this run's decision records (lines with a decision_id)
+    fills: list[dict[str, Any]]  # the journal's FILL events of this run's orders
+    base_dir: Path  # the directory the run's relative paths are relative to
+
+    @property
+    def run_id(self) -> str:
+        return str(self.manifest["run_id"])
+
+
+def manifest_path(against: str, runtime_dir: Path) -> Path:
+    """``against`` as a manifest's path, or as a run id under ``runtime_dir/manifests``."""
+    given = Path(against)
+    if given.is_file():
+        return given
+    candidate = runtime_dir / "manifests" / f"{against}.json"
+    if candidate.is_file():
+        return candidate
+    raise DataError(
+        f"--against {against}: neither a manifest file nor a run id with a manifest in "
+        f"{runtime_dir / 'manifests'}"
+    )
+
+
+def read_run(path: Path) -> RunRecords:
+    """The run of the manifest at ``path``, with its decision records and fills."""
+    try:
+        manifest = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError) as e:
+        raise DataError(f"--against {path}: cannot read the manifest: {e}") from e
+    if not isinstance(manifest, dict) or "run_id" not in manifest or "config" not in manifest:
+        raise DataError(f"--against {path}: not a run manifest (no run_id or config)")
+    run_cfg = manifest["config"].get("run", {})
+    runtime = Path(run_cfg.get("runtime_dir", "runtime"))
+    runtime_dir = path.resolve().parent.parent  # <runtime>/manifests/<id>.json
+    base = runtime_dir
+    if not runtime.is_absolute():  # the run's working directory: runtime_dir less its parts
+        for _ in runtime.parts:
+            base = base.parent
+    state = Path(run_cfg.get("state_dir", "state"))
+    state_dir = state if state.is_absolute() else base / state
+    run_id = str(manifest["run_id"])
+    decisions = [
+        r
+        for r in _jsonl_lines(_decision_files(runtime_dir))
+        if r.get("run_id") == run_id and "decision_id" in r
+    ]
+    if not decisions:
+        raise DataError(
+            f"--against {run_id}: no decision records of this run in {runtime_dir} "
+            "(decisions.jsonl, decisions/decisions-*.jsonl)"
+        )
+    ours = {r["intent"]["client_order_id"] for r in decisions if r.get("intent")}
+    journal = state_dir / "journal.jsonl"
+    fills = [
+        e
+        for e in _jsonl_lines([journal] if journal.is_file() else [])
+        if e.get("type") == "FILL" and e.get("client_order_id") in ours
+    ]
+    return RunRecords(path, manifest, decisions, fills, base)
+
+
+def _decision_files(runtime_dir: Path) -> list[Path]:
+    rotated = sorted((runtime_dir / "decisions").glob("decisions-*.jsonl"))
+    live = runtime_dir / "decisions.jsonl"
+    return [*rotated, *([live] if live.is_file() else [])]
+
+
+def _jsonl_lines(paths: list[Path]) -> Iterator[dict[str, Any]]:
+    """Each file's JSON objects; a torn last line (a run killed mid-write) is skipped."""
+    for path in paths:
+        with path.open("rb") as handle:
+            for line in handle:
+                try:
+                    record = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    continue
+                if isinstance(record, dict):
+                    yield record
+
+
+def run_config(run: RunRecords, trading_profile: str | None = None) -> LoadedConfig:
+    """The run's resolved config, rebuilt from its manifest. What redaction added (whether
+    a credential variable was set) is dropped; redacted values only touch venues and alerts
+    the replay does not use."""
+    plain = _without_presence(run.manifest["config"])
+    if trading_profile is not None:
+        plain["run"] = {**plain.get("run", {}), "trading_profile": trading_profile}
+    where = f"{run.manifest_path}: config"
+    config = loader.build(Config, plain, lambda key_path: f"{where}.{'.'.join(key_path)}")
+    config = attrs.evolve(config, signals=with_origin(config.signals, run.base_dir))
+    return LoadedConfig(
+        config=config,
+        path=run.manifest_path,
+        env_keys={},
+        hash=config_hash(loader.to_plain(config)),
+    )
+
+
+def with_run_instruments(loaded: LoadedConfig, run: RunRecords) -> LoadedConfig:
+    """``loaded`` with the instruments the run traded. On the embedded venue every symbol
+    without an ``[instruments."SYM"]`` table took ``instrument_defaults``
+    (``venues.sim.build``), which the replay must take too instead of inferring them from
+    the data's decimals. A broker's instruments came from the broker and are not in the
+    manifest: for those the replay resolves them as any replay does (config, instruments
+    file, the data's decimals)."""
+    config = loaded.config
+    if config.venue.name != "sim":
+        return loaded
+    d = config.instrument_defaults
+    defaults = InstrumentSpec(
+        tick_size=d.tick_size,
+        lot_size=d.lot_size,
+        min_notional=d.min_notional,
+        source="run: instrument_defaults",
+    )
+    symbols = sorted({r["symbol"] for r in run.decisions})
+    instruments = {s: defaults for s in symbols} | dict(config.instruments)
+    config = attrs.evolve(config, instruments=instruments)
+    return attrs.evolve(loaded, config=config, hash=config_hash(loader.to_plain(config)))
+
+
+def _without_presence(tree: Any) -> Any:
+    if isinstance(tree, dict):
+        return {
+            k: _without_presence(v)
+            for k, v in tree.items()
+            if not (k.endswith("_env_present") and isinstance(v, bool))
+        }
+    if isinstance(tree, list):
+        return [_without_presence(v) for v in tree]
+    return tree
+
+
+def write_bars_csv(decisions: list[dict[str, Any]], path: Path) -> int:
+    """The bars the run decided on, one row per (symbol, bar) in time order, in the layout
+    the replay's loaders read (ISO date-times to the microsecond, a symbol column). Returns
+    the number of rows. A bar time finer than a microsecond cannot be written and is an
+    error (its decision and client order ids would not be the run's)."""
+    bars: dict[tuple[int, str], dict[str, Any]] = {}
+    for record in decisions:
+        ts_ns = _bar_ns(record)
+        if ts_ns % 1000:
+            raise DataError(
+                f"decision {record['decision_id']}: bar time {ts_ns} ns is finer than a "
+                "microsecond; the replay's CSV cannot carry it"
+            )
+        bars.setdefault((ts_ns, record["symbol"]), record["bar"])
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        out = csv.writer(handle)
+        out.writerow(["datetime", "symbol", "open", "high", "low", "close", "volume"])
+        for (ts_ns, symbol), bar in sorted(bars.items()):
+            out.writerow([iso_utc(ts_ns), symbol, *(repr(float(bar[k])) for k in "ohlcv")])
+    return len(bars)
+
+
+def _bar_ns(record: dict[str, Any]) -> int:
+    """The bar's open time in ns, from the decision id (``SYMBOL@ns``), which is exact."""
+    _, _, ns = str(record["decision_id"]).rpartition("@")
+    if not ns.isdigit():
+        raise DataError(f"decision record {record['decision_id']!r}: no bar time in its id")
+    return int(ns)

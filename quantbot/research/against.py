@@ -33,7 +33,7 @@ import orjson
 
 from quantbot.config.schema import LoadedConfig
 from quantbot.fsutil import write_private
-from quantbot.research.run_records import RunRecords, write_bars_csv
+from quantbot.research.run_records import RunRecords, bar_interval_s, write_bars
 
 # Keys that legitimately differ between a run and its replay, with the reason. Everything
 # else in a decision record is compared.
@@ -204,7 +204,7 @@ def compare_fills(run_fills: list[Record], replay_fills: list[Record]) -> dict[s
         side, run_px = ours[cid]
         _, replay_px = theirs[cid]
         sign = 1 if str(side).upper() == "BUY" else -1
-        bps = float(sign * (run_px - replay_px) / replay_px * 10_000)
+        bps = float(sign * (run_px - replay_px) / replay_px * 10_000) + 0.0  # no -0.0
         rows.append(
             {
                 "client_order_id": cid,
@@ -269,9 +269,8 @@ async def replay_against(
     from quantbot.research.replay import ReplayRequest, run_replay  # noqa: PLC0415
 
     with tempfile.TemporaryDirectory(prefix="quantbot-against-") as tmp:
-        data = Path(tmp) / "bars.csv"
-        write_bars_csv(run.decisions, data)
-        request = ReplayRequest(data=(data,), out_root=out_root)
+        data = write_bars(run.decisions, Path(tmp), bar_interval_s(run.manifest))
+        request = ReplayRequest(data=data, out_root=out_root)
         result = await run_replay(loaded, request, progress=progress)
     records = _read_jsonl(result.out_dir / "decisions.jsonl")
     fills = [e for e in _read_jsonl(result.out_dir / "state" / "journal.jsonl")

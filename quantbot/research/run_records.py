@@ -8,12 +8,14 @@ directories the run wrote to; from the runtime directory its decision records
 this run; from the state directory the journal's FILL lines of the orders it decided.
 
 The bars the run decided on are in its decision records (``bar`` o/h/l/c/v, ``symbol``,
-``bar_ts``), so the replay's data file is rebuilt from them (``write_bars_csv``).
+``bar_ts``), so the replay's data files are rebuilt from them (``write_bars``).
 """
 
 from __future__ import annotations
 
 import csv
+import itertools
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,11 +23,11 @@ from typing import Any
 import attrs
 import orjson
 
-from quantbot.clock import iso_utc
 from quantbot.config import loader
 from quantbot.config.schema import Config, InstrumentSpec, LoadedConfig, config_hash
 from quantbot.config.sleeves import with_origin
 from quantbot.domain.errors import DataError
+from quantbot.marketdata.loaders import SymbolPath
 
 
 @attrs.frozen
@@ -165,26 +167,72 @@ def _without_presence(tree: Any) -> Any:
     return tree
 
 
-def write_bars_csv(decisions: list[dict[str, Any]], path: Path) -> int:
-    """The bars the run decided on, one row per (symbol, bar) in time order, in the layout
-    the replay's loaders read (ISO date-times to the microsecond, a symbol column). Returns
-    the number of rows. A bar time finer than a microsecond cannot be written and is an
-    error (its decision and client order ids would not be the run's)."""
-    bars: dict[tuple[int, str], dict[str, Any]] = {}
+def bar_interval_s(manifest: dict[str, Any]) -> float | None:
+    """The bar length the run asked its feed for: ``market.bar_interval_s`` of the synthetic
+    feed, the venue's ``timeframe`` (``1m``, ``5Min``, ``1h`` ...) when bars came from the
+    venue; None for a CSV feed (its files' spacing decides, as in the run)."""
+    config = manifest["config"]
+    market = config.get("market", {})
+    source = market.get("source", "synthetic")
+    if source == "synthetic":
+        return float(market.get("bar_interval_s", 1.0))
+    if source == "venue":
+        venue = config.get("venue", {})
+        timeframe = str(venue.get(venue.get("name", ""), {}).get("timeframe", ""))
+        match = _TIMEFRAME.fullmatch(timeframe.strip().lower())
+        if match:
+            return int(match[1]) * _UNIT_S[match[2]]
+    return None
+
+
+_TIMEFRAME = re.compile(r"(\d+)\s*(s|sec|m|min|h|hour|d|day|w|week)")
+_UNIT_S = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86_400,
+           "day": 86_400, "w": 604_800, "week": 604_800}  # fmt: skip
+
+
+def write_bars(
+    decisions: list[dict[str, Any]], out_dir: Path, interval_s: float | None = None
+) -> tuple[SymbolPath, ...]:
+    """The bars the run decided on, one file per symbol in time order, in a layout the
+    replay's loaders read and that carries each bar's length: Binance kline CSV, times in
+    microseconds (``close_time`` = open + length - 1 µs). The length is ``interval_s``, else
+    the smallest gap between the symbol's bars (what a CSV loader infers). A bar time finer
+    than a microsecond is an error: its decision and client order ids would not be the
+    run's."""
+    by_symbol: dict[str, dict[int, dict[str, Any]]] = {}
     for record in decisions:
         ts_ns = _bar_ns(record)
         if ts_ns % 1000:
             raise DataError(
                 f"decision {record['decision_id']}: bar time {ts_ns} ns is finer than a "
-                "microsecond; the replay's CSV cannot carry it"
+                "microsecond; the replay's bar file cannot carry it"
             )
-        bars.setdefault((ts_ns, record["symbol"]), record["bar"])
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        out = csv.writer(handle)
-        out.writerow(["datetime", "symbol", "open", "high", "low", "close", "volume"])
-        for (ts_ns, symbol), bar in sorted(bars.items()):
-            out.writerow([iso_utc(ts_ns), symbol, *(repr(float(bar[k])) for k in "ohlcv")])
-    return len(bars)
+        by_symbol.setdefault(record["symbol"], {}).setdefault(ts_ns, record["bar"])
+    files = []
+    for n, symbol in enumerate(sorted(by_symbol)):
+        bars = sorted(by_symbol[symbol].items())
+        length_us = _length_us(symbol, [ts for ts, _ in bars], interval_s)
+        path = out_dir / f"bars-{n}.csv"
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            out = csv.writer(handle)
+            for ts_ns, bar in bars:
+                open_us = ts_ns // 1000
+                prices = [repr(float(bar[k])) for k in "ohlcv"]
+                out.writerow([open_us, *prices, open_us + length_us - 1, 0, 0, 0, 0, 0])
+        files.append(SymbolPath(path, symbol=symbol))
+    return tuple(files)
+
+
+def _length_us(symbol: str, times_ns: list[int], interval_s: float | None) -> int:
+    if interval_s is not None:
+        return round(interval_s * 1_000_000)
+    gaps = [b - a for a, b in itertools.pairwise(times_ns)]
+    if not gaps:
+        raise DataError(
+            f"{symbol}: the run decided on one bar only and its config names no bar "
+            "length (market.bar_interval_s or the venue's timeframe)"
+        )
+    return min(gaps) // 1000
 
 
 def _bar_ns(record: dict[str, Any]) -> int:

@@ -23,11 +23,12 @@ from quantbot.research.against import (
     describe,
 )
 from quantbot.research.run_records import (
+    bar_interval_s,
     manifest_path,
     read_run,
     run_config,
     with_run_instruments,
-    write_bars_csv,
+    write_bars,
 )
 
 T0 = 1_796_668_617_300_000_000  # 2026-12-07T18:36:57.300000Z
@@ -268,22 +269,59 @@ def test_the_replay_trades_the_instruments_the_embedded_venue_used(run_dir: Path
 
 
 def test_the_bars_written_read_back_exactly(tmp_path: Path) -> None:
-    records = [decision(s, i) for i in range(3) for s in ("SIMB", "SIMA")]
-    records.append(decision("SIMA", 1))  # a bar decided twice is written once
-    path = tmp_path / "bars.csv"
-    assert write_bars_csv(records, path) == 6
-    series = load_symbols([path])
+    # Every other bar: their length is the run's 0.05 s, not the 0.1 s between them.
+    records = [decision(s, i) for i in (0, 2, 4) for s in ("SIMB", "SIMA")]
+    records.append(decision("SIMA", 2))  # a bar decided twice is written once
+    files = write_bars(records, tmp_path, 0.05)
+    series = load_symbols(list(files))
     assert sorted(series) == ["SIMA", "SIMB"]
     bars = list(series["SIMA"])
-    assert [b.ts_ns for b in bars] == [T0, T0 + STEP, T0 + 2 * STEP]
-    assert bars[1].high == 102.0 + 1 / 3  # every digit of the float
-    assert bars[1].interval_s == pytest.approx(0.05)
+    assert [b.ts_ns for b in bars] == [T0, T0 + 2 * STEP, T0 + 4 * STEP]
+    assert bars[1].high == 103.0 + 1 / 3  # every digit of the float
+    assert bars[1].volume == 1234.5
+    assert {b.interval_s for b in bars} == {0.05}
+
+
+def test_without_a_configured_length_a_bar_lasts_the_smallest_gap(tmp_path: Path) -> None:
+    records = [decision("SIMA", i) for i in (0, 2, 3)]
+    (bars,) = load_symbols(list(write_bars(records, tmp_path))).values()
+    assert {b.interval_s for b in bars} == {0.05}
+    with pytest.raises(DataError, match="SIMA: the run decided on one bar only"):
+        write_bars(records[:1], tmp_path)
 
 
 def test_a_bar_time_finer_than_a_microsecond_is_refused(tmp_path: Path) -> None:
     record = decision("SIMA", 0, decision_id=f"SIMA@{T0 + 1}")
     with pytest.raises(DataError, match="finer than a microsecond"):
-        write_bars_csv([record], tmp_path / "bars.csv")
+        write_bars([record], tmp_path, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        ({"market": {"source": "synthetic", "bar_interval_s": 0.05}}, 0.05),
+        (
+            {"market": {"source": "venue"}, "venue": {"name": "ccxt", "ccxt": {"timeframe": "5m"}}},
+            300,
+        ),
+        (
+            {
+                "market": {"source": "venue"},
+                "venue": {"name": "alpaca", "alpaca": {"timeframe": "1Min"}},
+            },
+            60,
+        ),
+        (
+            {"market": {"source": "venue"}, "venue": {"name": "ccxt", "ccxt": {"timeframe": "1d"}}},
+            86_400,
+        ),
+        ({"market": {"source": "csv"}}, None),
+    ],
+)
+def test_the_bar_length_is_the_one_the_run_asked_its_feed_for(
+    config: dict[str, Any], expected: float | None
+) -> None:
+    assert bar_interval_s({"config": config}) == expected
 
 
 def test_the_summary_names_the_first_divergence_and_the_verdict(run_dir: Path) -> None:

@@ -204,14 +204,14 @@ def compare_fills(run_fills: list[Record], replay_fills: list[Record]) -> dict[s
         side, run_px = ours[cid]
         _, replay_px = theirs[cid]
         sign = 1 if str(side).upper() == "BUY" else -1
-        bps = float(sign * (run_px - replay_px) / replay_px * 10_000) + 0.0  # no -0.0
+        bps = float(sign * (run_px - replay_px) / replay_px * 10_000)
         rows.append(
             {
                 "client_order_id": cid,
                 "side": side,
                 "run_price": str(run_px),
                 "replay_price": str(replay_px),
-                "slippage_bps": round(bps, 4),
+                "slippage_bps": round(bps, 4) + 0.0,  # never -0.0
             }
         )
     values = sorted(r["slippage_bps"] for r in rows)

@@ -16,7 +16,7 @@ from pathlib import Path
 import orjson
 from loguru import logger
 
-from quantbot.cli import control, data, golive, leakage, replay, report
+from quantbot.cli import control, data, golive, leakage, replay, report, walk_forward
 from quantbot.cli.event_loop import run_on_event_loop
 from quantbot.config.schema import EXECUTION_MODES, PROFILES, load_config, redacted
 from quantbot.domain.errors import ConfigError, DataError, StartupError
@@ -88,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     report.add_report_parser(sub)
     data.add_parser(sub)
     leakage.add_parser(sub, with_config)
+    walk_forward.add_parser(sub, with_config)
     return parser
 
 
@@ -130,7 +131,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         sys.stdout.write(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode() + "\n")
         print(f"config ok: {loaded.path} sha256={loaded.hash}", file=sys.stderr)
         return EXIT_OK
-    research = {"replay": replay.run, "check-leakage": leakage.run}
+    research = {
+        "replay": replay.run,
+        "check-leakage": leakage.run,
+        "walk-forward": walk_forward.run,
+    }
     if args.command in research:
         loaded = _load(args, getattr(args, "trading_profile", None))
         _configure_logging(Path(loaded.config.run.runtime_dir), "WARNING")

@@ -1,0 +1,66 @@
+"""Running the walk-forward's replays: serially, or in local worker processes (joblib).
+
+Every task (a grid point over a fold's train window, or the chosen point over its test
+window) is independent and deterministic; results are collected in task order whatever the
+engine, so the output is byte-identical whichever ran it. Worker processes are started by
+joblib's loky backend and reused across tasks; each reads the bar files itself.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from quantbot.domain.errors import ConfigError
+from quantbot.research.walk_forward.runner import Context, Task, run_task
+
+ENGINES = ("serial", "local")
+
+Progress = Callable[[int, int, Task], None]  # done, total, the task just finished
+
+
+def run_tasks(
+    ctx: Context,
+    tasks: list[Task],
+    engine: str = "serial",
+    workers: int = 2,
+    progress: Progress | None = None,
+) -> list[dict[str, Any]]:
+    """Each task's result, in the order of ``tasks``."""
+    if engine == "serial":
+        results: Iterable[dict[str, Any]] = (run_task(ctx, t) for t in tasks)
+    elif engine == "local":
+        results = _local(ctx, tasks, workers)
+    else:
+        raise ConfigError(f"--engine {engine}: one of {', '.join(ENGINES)}")
+    out = []
+    for done, (task, result) in enumerate(zip(tasks, results, strict=True), start=1):
+        out.append(result)
+        if progress is not None:
+            progress(done, len(tasks), task)
+    return out
+
+
+def _local(ctx: Context, tasks: list[Task], workers: int) -> Iterator[dict[str, Any]]:
+    from joblib import Parallel, delayed  # noqa: PLC0415 (loaded for this engine only)
+
+    if workers < 1:
+        raise ConfigError(f"--workers {workers}: must be at least 1")
+    parallel = Parallel(n_jobs=workers, backend="loky", return_as="generator")
+    yield from parallel(delayed(_in_worker)(ctx, t) for t in tasks)
+
+
+_quiet = False
+
+
+def _in_worker(ctx: Context, task: Task) -> dict[str, Any]:
+    """``run_task`` in a worker process, logging only warnings (as the parent's replay does)."""
+    global _quiet  # noqa: PLW0603 -- once per worker process
+    if not _quiet:
+        from loguru import logger  # noqa: PLC0415
+
+        logger.remove()
+        logger.add(sys.stderr, level="WARNING")
+        _quiet = True
+    return run_task(ctx, task)

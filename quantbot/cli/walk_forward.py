@@ -2,7 +2,8 @@
 
 quantbot walk-forward --data PATH... --train 180d --test 30d --step 30d --embargo 5d
     [--anchored] --grid FILE [--sample N --seed S] [--objective sharpe|return|calmar]
-    [--cost fixed:BPS] [--horizon N] [--workers N] [--engine serial|local] [--out DIR]
+    [--cost fixed:BPS] [--horizon N] [--workers N] [--engine serial|local|ray]
+    [--ray-address ADDR] [--out DIR]
 """
 
 from __future__ import annotations
@@ -113,9 +114,16 @@ def add_parser(sub: Any, with_config: Any) -> None:
     )
     p.add_argument(
         "--engine",
-        choices=("serial", "local"),
+        choices=("serial", "local", "ray"),
         default="local",
-        help="local: worker processes (default); serial: this process",
+        help="local: worker processes (default); serial: this process; ray: a Ray cluster "
+        "(the optional extra: pip install 'quantbot[ray]')",
+    )
+    p.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDR",
+        help="--engine ray: join this cluster (default: start a local one of --workers CPUs)",
     )
     p.add_argument("--workers", type=int, default=2, help="local worker processes (default 2)")
     p.add_argument(
@@ -155,6 +163,7 @@ def run(args: argparse.Namespace, loaded: Any) -> int:
         cost_bps=args.cost,
         engine=args.engine,
         workers=args.workers,
+        ray_address=args.ray_address,
         out_root=args.out,
         date_from=args.date_from,
         date_to=args.date_to,

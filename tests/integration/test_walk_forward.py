@@ -122,3 +122,17 @@ def test_a_bad_grid_key_stops_before_any_replay_naming_the_point(workdir: Path) 
     assert result.returncode == 2
     assert "--grid point trend.fast=-1: signals.trend.fast = -1: must be >= 1" in result.stderr
     assert "in-sample" not in result.stderr and not (workdir / "runtime" / "walk_forward").exists()
+
+
+@pytest.mark.e2e
+def test_the_ray_engine_writes_what_the_serial_one_writes(workdir: Path) -> None:
+    """Ray (the optional extra, a local cluster of 2 CPUs started and shut down by the
+    command): byte-identical to the serial run. Skipped where Ray is not installed."""
+    pytest.importorskip("ray")
+    (workdir / "grid.toml").write_text(GRID)
+    serial, _ = walk(workdir, "--engine", "serial")
+    ray, stderr = walk(workdir, "--engine", "ray", "--workers", "2", "--out", "on-ray")
+    assert ray == workdir / "on-ray" / serial.name
+    assert "(ray engine)" in stderr
+    for name in OUTPUTS:
+        assert (ray / name).read_bytes() == (serial / name).read_bytes(), name

@@ -1,13 +1,18 @@
-"""Running the walk-forward's replays: serially, or in local worker processes (joblib).
+"""Running the walk-forward's replays: serially, in local worker processes (joblib), or on Ray.
 
 Every task (a grid point over a fold's train window, or the chosen point over its test
 window) is independent and deterministic; results are collected in task order whatever the
 engine, so the output is byte-identical whichever ran it. Worker processes are started by
-joblib's loky backend and reused across tasks; each reads the bar files itself.
+joblib's loky backend and reused across tasks; each reads the bar files itself. Ray (an
+optional extra, ``pip install 'quantbot[ray]'``) joins the cluster at ``ray_address`` or starts
+a local one with ``workers`` CPUs; the shared context goes to its object store once
+(``ray.put``) and every task reads it from there instead of receiving its own copy.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -15,7 +20,7 @@ from typing import Any
 from quantbot.domain.errors import ConfigError
 from quantbot.research.walk_forward.runner import Context, Task, run_task
 
-ENGINES = ("serial", "local")
+ENGINES = ("serial", "local", "ray")
 
 Progress = Callable[[int, int, Task], None]  # done, total, the task just finished
 
@@ -32,6 +37,8 @@ def run_tasks(
         results: Iterable[dict[str, Any]] = (run_task(ctx, t) for t in tasks)
     elif engine == "local":
         results = _local(ctx, tasks, workers)
+    elif engine == "ray":
+        results = _ray(ctx, tasks)
     else:
         raise ConfigError(f"--engine {engine}: one of {', '.join(ENGINES)}")
     out = []
@@ -49,6 +56,51 @@ def _local(ctx: Context, tasks: list[Task], workers: int) -> Iterator[dict[str, 
         raise ConfigError(f"--workers {workers}: must be at least 1")
     parallel = Parallel(n_jobs=workers, backend="loky", return_as="generator")
     yield from parallel(delayed(_in_worker)(ctx, t) for t in tasks)
+
+
+@contextlib.contextmanager
+def session(engine: str, workers: int, ray_address: str | None = None) -> Iterator[None]:
+    """The engine's resources for the whole walk-forward: for Ray, a connection to the
+    cluster at ``ray_address`` or a local one of ``workers`` CPUs, shut down after (unless
+    the caller had already connected)."""
+    if engine not in ENGINES:
+        raise ConfigError(f"--engine {engine}: one of {', '.join(ENGINES)}")
+    if workers < 1:
+        raise ConfigError(f"--workers {workers}: must be at least 1")
+    if engine != "ray":
+        yield
+        return
+    try:
+        import ray  # noqa: PLC0415 (an optional extra)
+    except ImportError as e:
+        raise ConfigError(
+            "--engine ray: Ray is not installed (pip install 'quantbot[ray]'), or use "
+            "--engine local"
+        ) from e
+    started = not ray.is_initialized()
+    if started:
+        ray.init(
+            address=ray_address,
+            num_cpus=None if ray_address else workers,
+            include_dashboard=False,
+            logging_level=logging.ERROR,
+            log_to_driver=False,
+        )
+    try:
+        yield
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _ray(ctx: Context, tasks: list[Task]) -> Iterator[dict[str, Any]]:
+    import ray  # noqa: PLC0415 (an optional extra; ``session`` has connected)
+
+    shared = ray.put(ctx)  # once in the object store, not a copy per task
+    remote = ray.remote(_in_worker)
+    refs = [remote.remote(shared, t) for t in tasks]
+    for ref in refs:  # in task order, whatever order they finish in
+        yield ray.get(ref)
 
 
 _quiet = False

@@ -36,6 +36,7 @@ class WalkRequest:
     out_root: Path | None = None  # default: <runtime_dir>/walk_forward
     date_from: date | None = None  # the data used: these days (inclusive) only
     date_to: date | None = None
+    ray_address: str | None = None  # --engine ray: join this cluster (None: start a local one)
 
 
 def timeline(request: WalkRequest) -> list[date]:
@@ -128,6 +129,34 @@ def run_walk(
 
         return told
 
+    with engine.session(request.engine, request.workers, request.ray_address):
+        in_results, chosen, out_results = _play(ctx, request, fold_list, days, progress)
+    root = request.out_root or Path(loaded.config.run.runtime_dir) / "walk_forward"
+    return output.write(
+        root / wid,
+        output.Walk(
+            wid=wid,
+            loaded=loaded,
+            request_record=_request_record(request, digests),
+            days=days,
+            folds=fold_list,
+            points=list(request.points),
+            in_results=in_results,
+            chosen=chosen,
+            out_results=out_results,
+        ),
+    )
+
+
+def _play(
+    ctx: Context,
+    request: WalkRequest,
+    fold_list: list[folds.Fold],
+    days: list[date],
+    progress: Callable[[str], engine.Progress],
+) -> tuple[list[list[dict[str, Any]]], list[int], list[dict[str, Any]]]:
+    """Every point in-sample on each fold, then each fold's best out-of-sample."""
+    n_points = len(request.points)
     in_tasks = [
         Task("in", f.index, p, days[f.train_start], days[f.train_end - 1])
         for f in fold_list
@@ -145,21 +174,7 @@ def run_walk(
     out_results = engine.run_tasks(
         ctx, out_tasks, request.engine, request.workers, progress("out-of-sample")
     )
-    root = request.out_root or Path(loaded.config.run.runtime_dir) / "walk_forward"
-    return output.write(
-        root / wid,
-        output.Walk(
-            wid=wid,
-            loaded=loaded,
-            request_record=_request_record(request, digests),
-            days=days,
-            folds=fold_list,
-            points=list(request.points),
-            in_results=by_fold,
-            chosen=chosen,
-            out_results=out_results,
-        ),
-    )
+    return by_fold, chosen, out_results
 
 
 def _request_record(request: WalkRequest, digests: list[str]) -> dict[str, Any]:

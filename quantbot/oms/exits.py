@@ -328,7 +328,12 @@ class ExitManager:
             entry_price=position.avg_price,
             params=params,
             instrument=self._instruments[symbol],
-            armed_ns=self._clock.now_ns(),
+            # Max hold is a bar-time rule: counted from the close of the bar the fill was
+            # seen on, not from the clock, so a run (wall clock, late by its latency) and its
+            # replay (clock at each bar's close) exit on the same bar.
+            armed_ns=bar.ts_ns + int(bar.interval_s * 1e9)
+            if bar is not None
+            else self._clock.now_ns(),
             bar_interval_s=bar.interval_s if bar is not None else 60.0,
         )
         modes = {k: v for k, v in self.modes.items() if self._uses(plan, k)}

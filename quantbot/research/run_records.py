@@ -13,10 +13,12 @@ The bars the run decided on are in its decision records (``bar`` o/h/l/c/v, ``sy
 
 from __future__ import annotations
 
+import calendar
 import csv
 import itertools
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -85,14 +87,38 @@ def read_run(path: Path) -> RunRecords:
             f"--against {run_id}: no decision records of this run in {runtime_dir} "
             "(decisions.jsonl, decisions/decisions-*.jsonl)"
         )
-    ours = {r["intent"]["client_order_id"] for r in decisions if r.get("intent")}
     journal = state_dir / "journal.jsonl"
-    fills = [
-        e
-        for e in _jsonl_lines([journal] if journal.is_file() else [])
-        if e.get("type") == "FILL" and e.get("client_order_id") in ours
-    ]
+    events = list(_jsonl_lines([journal] if journal.is_file() else []))
+    ours = _run_orders(manifest, decisions, events)
+    fills = [e for e in events if e.get("type") == "FILL" and e.get("client_order_id") in ours]
     return RunRecords(path, manifest, decisions, fills, base)
+
+
+def _run_orders(
+    manifest: dict[str, Any], decisions: list[dict[str, Any]], events: list[dict[str, Any]]
+) -> set[str]:
+    """Client order ids of the run: those its decisions sent, and the journal's INTENTs
+    (exit legs, max-hold and stop exits) between its start and its last decision record
+    (the journal in ``state/`` holds every run's orders)."""
+    ours = {r["intent"]["client_order_id"] for r in decisions if r.get("intent")}
+    start = _iso_ns(str(manifest.get("started_at", "")))
+    end = max(_iso_ns(str(r.get("ts", ""))) for r in decisions)
+    if start and end:
+        ours |= {
+            str(e["client_order_id"])
+            for e in events
+            if e.get("type") == "INTENT" and start <= int(e.get("ts_ns", 0)) <= end
+        }
+    return ours
+
+
+def _iso_ns(text: str) -> int:
+    """``2026-12-07T18:36:57.040564Z`` in ns (0 when it is not such a time)."""
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return 0
+    return (calendar.timegm(when.utctimetuple()) * 1_000_000 + when.microsecond) * 1000
 
 
 def _decision_files(runtime_dir: Path) -> list[Path]:

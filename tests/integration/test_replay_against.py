@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.integration.daemon import REPO_ROOT, read_jsonl, run
+from tests.integration.daemon import REPO_ROOT, journal_events, read_jsonl, run
 
 pytestmark = pytest.mark.e2e
 
@@ -33,9 +33,10 @@ def run_decisions(workdir: Path, run_id: str) -> list[dict[str, Any]]:
     return [r for r in records if r.get("run_id") == run_id and "decision_id" in r]
 
 
-def report_of(stdout: str) -> dict[str, Any]:
+def report_of(stdout: str, workdir: Path) -> dict[str, Any]:
+    """against.json, from the path the summary names (relative to where quantbot ran)."""
     (line,) = [x for x in stdout.splitlines() if x.strip().startswith("report:")]
-    return orjson.loads(Path(line.split("report:", 1)[1].strip()).read_bytes())
+    return orjson.loads((workdir / line.split("report:", 1)[1].strip()).read_bytes())
 
 
 def test_a_paper_run_replayed_against_itself_diverges_nowhere(
@@ -47,7 +48,7 @@ def test_a_paper_run_replayed_against_itself_diverges_nowhere(
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 diverging" in result.stdout
     assert result.stdout.rstrip().endswith("no decision diverges")
-    report = report_of(result.stdout)
+    report = report_of(result.stdout, workdir)
     assert report["run_id"] == run_id
     decided = run_decisions(workdir, run_id)
     assert report["decisions"]["compared"] == len(decided) > 30
@@ -94,7 +95,7 @@ def test_a_shorter_sleeve_window_in_the_config_is_the_first_divergence(
 
     assert result.returncode == 1, result.stdout + result.stderr
     assert result.stdout.rstrip().endswith("decisions diverge")
-    report = report_of(result.stdout)
+    report = report_of(result.stdout, workdir)
     decided = run_decisions(workdir, run_id)
     firsts = {f["symbol"]: f for f in report["decisions"]["first_by_symbol"]}
     assert sorted(firsts) == sorted({r["symbol"] for r in decided})
@@ -125,7 +126,7 @@ def test_an_edited_manifest_copy_replays_its_own_config(
         edited.unlink()
 
     assert result.returncode == 1, result.stdout + result.stderr
-    report = report_of(result.stdout)
+    report = report_of(result.stdout, workdir)
     decided = run_decisions(workdir, run_id)
     for first in report["decisions"]["first_by_symbol"]:
         symbol = first["symbol"]
@@ -145,3 +146,44 @@ def test_an_unknown_run_is_a_usage_error_naming_it(paper_run: tuple[Path, str]) 
     result = run(workdir, "replay", "--against", "no-such-run")
     assert result.returncode == 2
     assert "--against no-such-run: neither a manifest file nor a run id" in result.stderr
+
+
+# Exits that only max hold ends: take-profit and stop-loss far away, four bars' hold.
+MAX_HOLD_ENV = {
+    f"QUANTBOT__SIZER__HARVEST__{policy}__{key}": value
+    for policy in ("SCALPER", "SWING", "TREND_RUNNER")
+    for key, value in (
+        ("MAX_HOLD_BARS", "4"),
+        ("TAKE_PROFIT_PCT", "0.5"),
+        ("STOP_LOSS_PCT", "0.5"),
+        ("TRAILING_STOP_PCT", "0"),
+    )
+}
+
+
+def test_a_run_whose_positions_end_by_max_hold_replays_the_same_exits(workdir: Path) -> None:
+    """Max hold counts bars from the close of the bar the fill was seen on, not from the
+    wall clock: in a paper run (wall clock, a few ms after each close) it fired a bar later
+    than in its replay (clock at each close), and every decision after the first such exit
+    diverged."""
+    result = run(workdir, "run", "--execution-mode", "paper", "--duration", "4s", env=MAX_HOLD_ENV)
+    assert result.returncode == 0, result.stderr
+    fired = [e for e in journal_events(workdir, "EXIT") if e.get("action") == "TRIGGERED"]
+    assert {e["fired"] for e in fired} == {"max_hold"}, "no position ended by max hold"
+    (manifest,) = (workdir / "runtime" / "manifests").glob("*.json")
+
+    replay = run(workdir, "replay", "--against", manifest.stem, env=MAX_HOLD_ENV)
+
+    assert replay.returncode == 0, replay.stdout + replay.stderr
+    report = report_of(replay.stdout, workdir)
+    assert report["decisions"]["diverging"] == 0
+    assert report["orders"]["only_in_run"] == report["orders"]["only_in_replay"] == []
+    # The max-hold exit orders filled in both, at the same bar: same client ids, matched.
+    exits = {
+        e["client_order_id"]
+        for e in journal_events(workdir, "INTENT")
+        if e.get("exit_role") == "max_hold"
+    }
+    filled = {f["client_order_id"] for f in journal_events(workdir, "FILL")}
+    assert exits & filled
+    assert exits & filled <= {f["client_order_id"] for f in report["fills"]["fills"]}

@@ -198,6 +198,7 @@ def run_dir(tmp_path: Path) -> Path:
     loaded = load_config(None, environ={})
     manifest = {
         "run_id": "run-1",
+        "started_at": "2026-12-07T18:36:50.000000Z",
         "execution_mode": "paper",
         "config_hash": loaded.hash,
         "config": redacted(loaded.plain(), environ={}),
@@ -212,10 +213,15 @@ def run_dir(tmp_path: Path) -> Path:
     (runtime / "decisions" / "decisions-2026-12-06.jsonl").write_bytes(lines(day1))
     (runtime / "decisions.jsonl").write_bytes(lines(day2) + b'{"ts": "torn')
     (tmp_path / "state").mkdir()
+    in_run = 1_796_668_620_000_000_000  # 18:37:00, between the start and the last decision
     journal = [
-        {"type": "INTENT", "client_order_id": "qb-1"},
+        {"type": "INTENT", "client_order_id": "qb-earlier-exit", "ts_ns": in_run - 2 * 10**10},
+        fill("qb-earlier-exit", "SELL", "1", "1"),
+        {"type": "INTENT", "client_order_id": "qb-1", "ts_ns": in_run},
+        {"type": "INTENT", "client_order_id": "qb-exit", "ts_ns": in_run + 1},
         {**fill("qb-1", "BUY", "3", "101.5"), "fill_ts_ns": T0},
         fill("qb-other-run", "BUY", "1", "1"),
+        fill("qb-exit", "SELL", "3", "102"),
     ]
     (tmp_path / "state" / "journal.jsonl").write_bytes(lines(journal))
     return tmp_path
@@ -234,7 +240,11 @@ def test_a_run_is_read_from_its_manifest_rotated_files_and_journal(run_dir: Path
         f"SIMA@{T0 + STEP}",
         f"SIMB@{T0 + STEP}",
     ]
-    assert [(f["client_order_id"], f["price"]) for f in run.fills] == [("qb-1", "101.5")]
+    # Its orders' fills: those it decided and its exits (journaled during the run).
+    assert [(f["client_order_id"], f["price"]) for f in run.fills] == [
+        ("qb-1", "101.5"),
+        ("qb-exit", "102"),
+    ]
 
 
 def test_an_unknown_run_is_named_with_where_it_was_looked_for(tmp_path: Path) -> None:

@@ -137,7 +137,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         "walk-forward": walk_forward.run,
     }
     if args.command in research:
-        loaded = _load(args, getattr(args, "trading_profile", None))
+        if args.command == "replay":  # replay --against may need no config file
+            loaded = replay.load(args, _load)
+        else:
+            loaded = _load(args, getattr(args, "trading_profile", None))
         _configure_logging(Path(loaded.config.run.runtime_dir), "WARNING")
         return research[args.command](args, loaded)
     without_config = {"report": report.run_report, "data": data.run}

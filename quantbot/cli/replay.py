@@ -192,6 +192,17 @@ def add_against(p: argparse.ArgumentParser) -> None:
     )
 
 
+def load(args: argparse.Namespace, load_file: Any) -> Any:
+    """The config the command starts from: ``load_file``'s (--config's file). With --against
+    and no --config, where no config.toml is, the defaults (their runtime/ is where a run
+    id is looked up): the replay runs on the run's own config, from its manifest."""
+    if args.against is not None and args.config is _DEFAULT_CONFIG and not args.config.is_file():
+        from quantbot.config.schema import load_config  # noqa: PLC0415
+
+        return load_config(None, trading_profile=args.trading_profile)
+    return load_file(args, args.trading_profile)
+
+
 def run_against(args: argparse.Namespace, loaded: Any) -> int:
     # Imported here: the daemon and its stages load only for the commands that need them.
     from quantbot.research import against, run_records  # noqa: PLC0415

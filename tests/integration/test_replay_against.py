@@ -187,3 +187,17 @@ def test_a_run_whose_positions_end_by_max_hold_replays_the_same_exits(workdir: P
     filled = {f["client_order_id"] for f in journal_events(workdir, "FILL")}
     assert exits & filled
     assert exits & filled <= {f["client_order_id"] for f in report["fills"]["fills"]}
+
+
+def test_a_manifest_path_replays_from_a_directory_without_a_config(
+    paper_run: tuple[Path, str], tmp_path: Path
+) -> None:
+    """The run's config is in its manifest: no config.toml is needed where the command runs."""
+    workdir, run_id = paper_run
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    manifest = workdir / "runtime" / "manifests" / f"{run_id}.json"
+    result = run(elsewhere, "replay", "--against", str(manifest), "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert report_of(result.stdout, elsewhere)["decisions"]["diverging"] == 0
+    assert not (elsewhere / "config.toml").exists()

@@ -328,11 +328,22 @@ def describe(report: Mapping[str, Any], path: Path) -> str:
 
 
 def _differing(run: Record | None, replay: Record | None, stage: str) -> tuple[Any, Any]:
-    """The stage's content on each side; of a table, only the entries that differ."""
+    """The stage's content on each side, as the leaves that differ (``a.b.c``: value), so
+    what changed is visible in a deep stage; a bar decided on one side only: its id."""
     if run is None or replay is None:
         return run and run.get("decision_id"), replay and replay.get("decision_id")
-    a, b = run.get(stage), replay.get(stage)
-    if isinstance(a, dict) and isinstance(b, dict):
-        keys = [k for k in dict.fromkeys([*a, *b]) if a.get(k) != b.get(k)]
-        return {k: a.get(k) for k in keys}, {k: b.get(k) for k in keys}
-    return a, b
+    a, b = _leaves(run.get(stage), stage), _leaves(replay.get(stage), stage)
+    keys = [k for k in dict.fromkeys([*a, *b]) if a.get(k, _ABSENT) != b.get(k, _ABSENT)]
+    return {k: a.get(k) for k in keys}, {k: b.get(k) for k in keys}
+
+
+_ABSENT = object()
+
+
+def _leaves(value: Any, path: str) -> dict[str, Any]:
+    if isinstance(value, dict) and value:
+        found: dict[str, Any] = {}
+        for key, inner in value.items():
+            found |= _leaves(inner, f"{path}.{key}")
+        return found
+    return {path: value}

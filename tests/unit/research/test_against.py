@@ -342,5 +342,8 @@ def test_the_summary_names_the_first_divergence_and_the_verdict(run_dir: Path) -
     text = describe(report, Path("out/against.json"))
     assert report["diverged"] is True
     assert f"first divergence SIMA at {iso(T0)}: sleeves" in text
+    # Side by side, only the leaves of the stage that differ.
+    assert '    run:    {"sleeves.trend.ready":false}' in text
+    assert '    replay: {"sleeves.trend.ready":true}' in text
     assert "fills: 1 matched, slippage vs fill model median +0.00 bps" in text
     assert text.endswith("decisions diverge")

@@ -238,6 +238,36 @@ def _percentile(ordered: list[float], q: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
+def starting_state(run: list[Record], replay: list[Record]) -> dict[str, Any]:
+    """What each side held when it began: the first equity its sizer saw and each symbol's
+    position at its first decision. A replay starts flat on the configured cash; a run on a
+    paper book an earlier run left in ``state/`` does not, and diverges for that reason."""
+
+    def equity(records: list[Record]) -> float | None:
+        for r in records:
+            value = (r.get("sizer") or {}).get("equity")
+            if value is not None:
+                return float(value)
+        return None
+
+    def positions(records: list[Record]) -> dict[str, str]:
+        held: dict[str, str] = {}
+        for r in sorted(records, key=lambda r: r.get("bar_ts", "")):
+            qty = (r.get("position") or {}).get("qty")
+            if qty is not None:
+                held.setdefault(r["symbol"], str(qty))
+        return {s: q for s, q in held.items() if q not in ("0", "0.0")}
+
+    ours = [r for r in run if "decision_id" in r]
+    theirs = [r for r in replay if "decision_id" in r]
+    start = {
+        "run": {"equity": equity(ours), "positions": positions(ours)},
+        "replay": {"equity": equity(theirs), "positions": positions(theirs)},
+    }
+    start["same"] = start["run"] == start["replay"]
+    return start
+
+
 def build_report(
     run: RunRecords, replay_id: str, replay_records: list[Record], replay_fills: list[Record]
 ) -> dict[str, Any]:
@@ -256,6 +286,7 @@ def build_report(
         "decisions": decisions,
         "orders": compare_orders(run.decisions, replay_records),
         "fills": compare_fills(run.fills, replay_fills),
+        "start": starting_state(run.decisions, replay_records),
         "diverged": decisions["diverging"] > 0,
     }
 
@@ -322,6 +353,14 @@ def describe(report: Mapping[str, Any], path: Path) -> str:
         s = f["slippage_bps"]
         fills += f", slippage vs fill model median {s['median']:+.2f} bps, p90 {s['p90']:+.2f} bps"
     lines.append(fills)
+    start = report["start"]
+    if not start["same"]:
+        lines.append(
+            f"  note: the run started with equity {start['run']['equity']} and positions "
+            f"{start['run']['positions'] or 'none'}, the replay with {start['replay']['equity']}"
+            f" and {start['replay']['positions'] or 'none'} (a paper book left in state/ by "
+            "an earlier run?)"
+        )
     lines.append(f"  report: {path}")
     lines.append("decisions diverge" if report["diverged"] else "no decision diverges")
     return "\n".join(lines)

@@ -347,3 +347,23 @@ def test_the_summary_names_the_first_divergence_and_the_verdict(run_dir: Path) -
     assert '    replay: {"sleeves.trend.ready":true}' in text
     assert "fills: 1 matched, slippage vs fill model median +0.00 bps" in text
     assert text.endswith("decisions diverge")
+
+
+def test_a_run_that_began_on_an_earlier_runs_book_is_named(run_dir: Path) -> None:
+    run = read_run(run_dir / "runtime" / "manifests" / "run-1.json")
+    for record in run.decisions:
+        record["sizer"] = {"equity": 99_994.1}
+        record["position"] = {"qty": "5" if record["symbol"] == "SIMB" else "0"}
+    replay = [as_replay(r) for r in run.decisions]
+    for record in replay:
+        record["sizer"] = {"equity": 100_000.0}
+        record["position"] = {"qty": "0"}
+    report = build_report(run, "rp-1", replay, [])
+    assert report["start"]["run"] == {"equity": 99_994.1, "positions": {"SIMB": "5"}}
+    assert report["start"]["replay"] == {"equity": 100_000.0, "positions": {}}
+    text = describe(report, Path("against.json"))
+    assert (
+        "note: the run started with equity 99994.1 and positions {'SIMB': '5'}, "
+        "the replay with 100000.0 and none" in text
+    )
+    assert build_report(run, "rp-1", [as_replay(r) for r in run.decisions], [])["start"]["same"]

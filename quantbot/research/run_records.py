@@ -128,16 +128,21 @@ def _decision_files(runtime_dir: Path) -> list[Path]:
 
 
 def _jsonl_lines(paths: list[Path]) -> Iterator[dict[str, Any]]:
-    """Each file's JSON objects; a torn last line (a run killed mid-write) is skipped."""
+    """Each file's JSON objects. A torn last line (a run killed mid-write) is skipped; a line
+    that cannot be read before the last is an error naming the file and line."""
     for path in paths:
-        with path.open("rb") as handle:
-            for line in handle:
-                try:
-                    record = orjson.loads(line)
-                except orjson.JSONDecodeError:
+        lines = path.read_bytes().splitlines()
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError as e:
+                if number == len(lines):
                     continue
-                if isinstance(record, dict):
-                    yield record
+                raise DataError(f"{path}:{number}: not a JSON record: {e}") from e
+            if isinstance(record, dict):
+                yield record
 
 
 def run_config(run: RunRecords, trading_profile: str | None = None) -> LoadedConfig:

@@ -367,3 +367,10 @@ def test_a_run_that_began_on_an_earlier_runs_book_is_named(run_dir: Path) -> Non
         "the replay with 100000.0 and none" in text
     )
     assert build_report(run, "rp-1", [as_replay(r) for r in run.decisions], [])["start"]["same"]
+
+
+def test_a_corrupt_record_before_the_last_line_is_named(run_dir: Path) -> None:
+    live = run_dir / "runtime" / "decisions.jsonl"
+    live.write_bytes(b"{not json\n" + live.read_bytes())
+    with pytest.raises(DataError, match=r"decisions.jsonl:1: not a JSON record"):
+        read_run(run_dir / "runtime" / "manifests" / "run-1.json")

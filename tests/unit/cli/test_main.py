@@ -30,9 +30,17 @@ def test_missing_config_file_is_a_usage_error(tmp_path, capsys) -> None:
 
 def test_unknown_command_is_refused(capsys) -> None:
     with pytest.raises(SystemExit) as exc:
-        main(["walk-forward"])  # not built yet: a usage error, never a pretend success
+        main(["review"])  # not built yet: a usage error, never a pretend success
     assert exc.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_walk_forward_without_its_windows_and_grid_is_a_usage_error(capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["walk-forward", "--data", "bars.csv"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "required: --train, --test, --step, --grid" in err
 
 
 def test_replay_without_data_is_a_usage_error(capsys) -> None:

@@ -21,14 +21,22 @@ _BARS = re.compile(r"^\s*(\d+)\s*(d|bars?)?\s*$")
 
 
 def _cost(text: str) -> float:
-    kind, _, bps = text.partition(":")
+    kind, _, arg = text.partition(":")
+    if kind == "from_tca" and arg:
+        from quantbot.research.walk_forward.cost import tca_cost_bps  # noqa: PLC0415
+
+        try:
+            return tca_cost_bps(Path(arg))
+        except DataError as e:
+            raise argparse.ArgumentTypeError(str(e)) from e
     try:
-        value = float(bps)
+        value = float(arg)
     except ValueError:
         value = -1.0
     if kind != "fixed" or not 0 <= value <= 1000:
         raise argparse.ArgumentTypeError(
-            f"--cost {text!r}: use fixed:BPS (0..1000 basis points of each fill's value)"
+            f"--cost {text!r}: use fixed:BPS (0..1000 basis points of each fill's value) "
+            "or from_tca:PATH (the median cost of the filled orders in a run's TCA records)"
         )
     return value
 
@@ -108,9 +116,10 @@ def add_parser(sub: Any, with_config: Any) -> None:
         "--cost",
         type=_cost,
         default=None,
-        metavar="fixed:BPS",
-        help="every fill costs BPS basis points and nothing else (default: the "
-        "config's [venue.sim] fees and slippage model)",
+        metavar="fixed:BPS|from_tca:PATH",
+        help="every fill costs BPS basis points and nothing else, or the median total cost "
+        "of the filled orders in PATH's TCA records (tca.jsonl, or a directory of them) "
+        "(default: the config's [venue.sim] fees and slippage model)",
     )
     p.add_argument(
         "--engine",

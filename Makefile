@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.pipeline_bench
 	$(BIN)/python -m bench.replay_bench $(BENCH_ARGS)
 	$(BIN)/python -m bench.replay_cli_bench
+	$(BIN)/python -m bench.walk_forward_bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info runtime/bench

@@ -1,6 +1,6 @@
 """`quantbot walk-forward`'s engines on a fixed grid: serial against local worker processes.
 
-    python -m bench.walk_forward_bench [--workers N] [--out PATH]   (not in `make bench`: run it)
+    python -m bench.walk_forward_bench [--workers N] [--out PATH]   (the last step of make bench)
 
 A 16-point grid (trend fast x slow, 4 x 4) over 12 rolling folds of the shared daily bars
 (AAPL, IBM, MSFT; 250-bar train, 60-bar test and step, 5 embargo, 10 horizon): 192 in-sample

@@ -136,7 +136,11 @@ def test_ten_sigkills_with_late_visibility_never_send_twice_nor_trade_twice(
     # one order (the last order may still have been on its way when the run ended).
     records = read_jsonl(workdir / "runtime" / "decisions.jsonl")
     for symbol, asset in SYMBOLS.items():
-        decided = [r for r in records if r.get("symbol") == symbol and r.get("position")]
+        decided = [  # decision records only (an EXIT_LEGS line has a position of its own)
+            r
+            for r in records
+            if "decision_id" in r and r.get("symbol") == symbol and r.get("position")
+        ]
         if not decided:
             continue
         target = Decimal(decided[-1]["position"]["target_qty"])

@@ -55,6 +55,10 @@ class ReplayRequest:
     date_from: date | None = None
     date_to: date | None = None  # inclusive
     out_root: Path | None = None  # default: <runtime_dir>/replay
+    # The files' bars already loaded (``load_symbols`` of ``data``): a walk-forward worker
+    # loads them once and replays many windows of them without reading the files again.
+    # The replay id still digests the files, so the records are the same either way.
+    loaded: Mapping[str, BarSeries] | None = attrs.field(default=None, eq=False, repr=False)
 
 
 @attrs.frozen
@@ -74,7 +78,11 @@ def load_bars(request: ReplayRequest) -> dict[str, BarSeries]:
     lo = _day_ns(request.date_from) if request.date_from is not None else None
     hi = _day_ns(request.date_to + timedelta(days=1)) if request.date_to is not None else None
     found: set[str] = set()
-    loaded = load_symbols(list(request.data), symbols=wanted, found=found)
+    if request.loaded is not None:
+        loaded = {s: b for s, b in request.loaded.items() if wanted is None or s in wanted}
+        found.update(request.loaded)
+    else:
+        loaded = load_symbols(list(request.data), symbols=wanted, found=found)
     absent = sorted((wanted or set()) - found)
     if absent:
         raise DataError(

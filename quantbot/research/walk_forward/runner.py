@@ -99,6 +99,7 @@ def run_task(ctx: Context, task: Task) -> dict[str, Any]:
             date_from=task.date_from,
             date_to=task.date_to,
             out_root=Path(tmp),
+            loaded=_bars_of(ctx),
         )
         result = asyncio.run(run_replay(loaded, request))
     metrics = result.summary["metrics"]
@@ -106,6 +107,22 @@ def run_task(ctx: Context, task: Task) -> dict[str, Any]:
         "metrics": {k: metrics.get(k) for k in METRICS},
         "equity": result.summary["equity_curve"],
     }
+
+
+# The bars each process has loaded, by (files, symbols): one read per worker process (or one
+# in all, serially), not one per task. A worker runs many tasks of one walk-forward.
+_BARS: dict[tuple[Any, ...], Any] = {}
+
+
+def _bars_of(ctx: Context) -> Any:
+    from quantbot.marketdata.loaders import load_symbols  # noqa: PLC0415
+
+    key = (tuple(str(p) for p in ctx.data), tuple(ctx.symbols))
+    bars = _BARS.get(key)
+    if bars is None:
+        _BARS.clear()  # one walk-forward's bars at a time
+        bars = _BARS[key] = load_symbols(list(ctx.data), symbols=set(ctx.symbols) or None)
+    return bars
 
 
 def daily_returns(equity: list[list[Any]]) -> list[float]:

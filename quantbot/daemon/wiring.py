@@ -89,9 +89,9 @@ async def open_parts(
         durability=run.durability,
     )
     tca.on_write_failure = halt
-    model = getattr(venue.embedded, "fill_model_record", None)
-    if model is not None:  # the embedded paper venue: its fills are a model's; say which
-        tca.fill_model = " ".join(f"{k}={v}" for k, v in model().items())
+    if venue.embedded is not None:  # the embedded paper venue: its fills are a model's
+        model = venue.embedded.fill_model_record()
+        tca.fill_model = " ".join(f"{k}={v}" for k, v in model.items())
     book_fill = fill_listener(daily)
 
     def on_fill(fill: Fill, before: Position, after: Position) -> None:

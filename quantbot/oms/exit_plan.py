@@ -30,7 +30,6 @@ import attrs
 
 from quantbot.domain.values import Bar, ExitRole, Instrument, Side, to_decimal
 
-_STOPS = (ExitRole.STOP_LOSS, ExitRole.TRAILING_STOP)
 _WATCHED = frozenset({"emulated", "daemon"})  # the modes of oms/capability the daemon fires
 
 

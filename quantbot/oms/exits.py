@@ -620,4 +620,4 @@ def _working(order: Any) -> bool:
     return order is not None and order.status.is_open
 
 
-__all__ = ["ZERO", "ExitManager"]
+__all__ = ["ExitManager"]

@@ -239,10 +239,11 @@ async def run_replay(
     tally = ReplayTally()
     await start(daemon, tally)
     assert daemon.parts is not None
-    venue: Any = daemon.parts.venue
+    embedded = daemon.parts.venue.embedded
+    assert embedded is not None  # a replay plays on the embedded venue
     fills = FillRangeCheck(
         daemon.parts.instruments,
-        venue.embedded.fill_cost_bps,
+        embedded.fill_cost_bps,
         {s: infer_instrument(series[s]).tick_size for s in symbols},
     )
     try:
@@ -256,7 +257,7 @@ async def run_replay(
     bars = daemon.parts.pipeline.counters.bars if daemon.parts is not None else 0
     summary = summarize(rid, out_dir, tally, bars)
     summary["instruments"] = instruments_record(instruments)
-    summary["fill_model"] = venue.embedded.fill_model_record()
+    summary["fill_model"] = embedded.fill_model_record()
     write_private(out_dir / "summary.json", orjson.dumps(summary, option=orjson.OPT_INDENT_2))
     return ReplayResult(rid, out_dir, summary)
 

@@ -105,6 +105,14 @@ class EmbeddedVenue(Protocol):
 
     def equity(self) -> Decimal: ...
 
+    def fill_cost_bps(self, bar: Bar, qty: Decimal) -> Decimal:
+        """What its fill model charges a taker fill of ``qty`` on ``bar``, in bps."""
+        ...
+
+    def fill_model_record(self) -> dict[str, str]:
+        """Its fill model and parameters (a replay's summary, TCA records)."""
+        ...
+
 
 @runtime_checkable
 class OrderVenue(Protocol):

@@ -12,6 +12,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import orjson
 from loguru import logger
@@ -200,15 +201,22 @@ def _with_traceback(head: str) -> Callable[[dict], str]:
     return fmt
 
 
-def _run(loaded, execution_mode: str, duration: float | None) -> int:
+def _run(loaded, execution_mode: str, duration: float | None, options: Any = None) -> int:
     from quantbot.clock import LiveClock  # noqa: PLC0415
     from quantbot.daemon.daemon import Daemon  # noqa: PLC0415
+    from quantbot.daemon.views import ViewOptions, build_views  # noqa: PLC0415
+
+    options = options or ViewOptions()
 
     config = loaded.config
     _configure_logging(Path(config.run.runtime_dir), config.run.log_level)
 
     async def main() -> int:
-        daemon = Daemon(loaded, execution_mode=execution_mode, clock=LiveClock())
+        clock = LiveClock()
+        views = build_views(
+            loaded, clock, Path(config.run.state_dir), Path(config.run.runtime_dir), options
+        )
+        daemon = Daemon(loaded, execution_mode=execution_mode, clock=clock, views=views)
         started = False
         try:
             await daemon.start()

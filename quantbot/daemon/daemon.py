@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from quantbot.daemon.manifest import manifest_for
 from quantbot.daemon.parts import Parts
 from quantbot.daemon.services import Services, open_services
 from quantbot.daemon.status import StatusSnapshot, print_status_line
+from quantbot.daemon.views import View
 from quantbot.daemon.wiring import Layout, open_parts
 from quantbot.decision.step import DecisionStep
 from quantbot.domain.errors import InvariantViolation, StartupError
@@ -33,6 +34,7 @@ from quantbot.fsutil import atomic_write, ensure_private_dir
 from quantbot.marketdata.sources import open_stream
 from quantbot.ops.control_socket import ControlServer
 from quantbot.ops.errors import safe_message
+from quantbot.ops.feed import RunFeed
 from quantbot.ops.lock import StateLock
 from quantbot.records.durability import Durability
 from quantbot.records.manifest import write_manifest
@@ -63,6 +65,7 @@ class Daemon:
         durability: Durability | None = None,
         control_socket: bool = True,
         decision_step: Callable[..., DecisionStep] = DecisionStep.from_config,
+        views: Sequence[View] = (),
     ) -> None:
         self.loaded = loaded
         self.config = loaded.config
@@ -98,6 +101,10 @@ class Daemon:
         # feed, the bars' own time for a file feed played at any pace.
         self.bar_clock = BarClock() if self.config.market.source == "csv" else None
         self.market_clock: Clock = self.bar_clock or clock
+        # The operator's views (notifications, dashboard) and the feed they watch; a run
+        # without views (a replay) publishes nothing.
+        self.views = list(views)
+        self.feed = RunFeed()
 
     def _refuse_live(self) -> None:
         refusal = live_start_check(self.state_dir, self.clock)
@@ -152,7 +159,32 @@ class Daemon:
         startup = side.startup if side is not None else {}
         manifest = manifest_for(self.parts, self.loaded, started_ns=clock.now_ns(), startup=startup)
         self.manifest_path = write_manifest(self.runtime_dir, manifest)
+        await self._start_views()
         self._announce()
+
+    async def _start_views(self) -> None:
+        """Each view watches the feed from here on: every record, journal event, alert and
+        status report, and the run's start and stop."""
+        if not self.views:
+            return
+        assert self.parts is not None and self.services is not None
+        feed = self.feed
+        self.services.records.observers.append(feed.records)
+        self.services.alerts.observers.append(feed.alerts)
+        if self.parts.order_side is not None:
+            self.parts.order_side.journal.observers.append(feed.journal)
+        for view in self.views:
+            await view.start(feed, lambda: self.snapshot().to_json())
+        feed.publish(
+            "run",
+            {
+                "phase": "started",
+                "run_id": self.run_id,
+                "mode": self.mode,
+                "profile": self.config.run.trading_profile,
+                "ts": iso_utc(self.clock.now_ns()),
+            },
+        )
 
     def _cancel_all_later(self, why: Reason) -> None:
         """What an auth halt or a broker_submit escalation triggers: a cancel-all beside the
@@ -216,6 +248,8 @@ class Daemon:
         snapshot = self.snapshot()
         if self.print_status:
             self.print_status = print_status_line(snapshot)
+        if self.views:
+            self.feed.publish("status", snapshot.to_json())
         path = self.state_dir / "status.json"
         try:
             atomic_write(path, orjson.dumps(snapshot.to_json(), option=orjson.OPT_INDENT_2))
@@ -337,5 +371,17 @@ class Daemon:
         await services.alerts.aclose()
         services.alerts.close()
         await parts.venue.close()
+        await self._stop_views()
         self.lock.release()
         logger.info("run {} stopped", self.run_id)
+
+    async def _stop_views(self) -> None:
+        """The last item each view sees, then each stops (bounded: see ``daemon.views``)."""
+        if not self.views:
+            return
+        self.feed.publish(
+            "run",
+            {"phase": "stopped", "run_id": self.run_id, "ts": iso_utc(self.clock.now_ns())},
+        )
+        for view in self.views:
+            await view.stop()

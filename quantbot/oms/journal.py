@@ -225,6 +225,8 @@ class Journal:
         self.failed_writes = 0  # failures so far (a cancel-all reports the ones it met)
         self.last_failure: Reason | None = None
         self._failing = False  # the last write failed and nothing has succeeded since
+        # See each event once it is appended (a run's operator views, through ``ops.feed``).
+        self.observers: list[Callable[[dict[str, Any]], None]] = []
 
     def append(self, event_type: str, *, durable: bool = False, **fields: Any) -> dict[str, Any]:
         event = {"seq": self._seq, "ts_ns": self._clock.now_ns(), "type": event_type, **fields}
@@ -235,7 +237,7 @@ class Journal:
             self._dirty = True  # buffered: the batched sync writes and fsyncs it
             if self._file.pending >= _BUFFER_BYTES:
                 self._write_out(event_type, fsync=False)
-            return event
+            return self._observed(event)
         try:
             if durable:
                 self._file.sync()
@@ -249,10 +251,15 @@ class Journal:
             self._seq += 1
             self._dirty = True
             self._failed(e, event_type)
-            return event
+            return self._observed(event)
         self._seq += 1
         self._dirty = not durable
         self._recovered()
+        return self._observed(event)
+
+    def _observed(self, event: dict[str, Any]) -> dict[str, Any]:
+        for observer in self.observers:
+            observer(event)
         return event
 
     def maybe_sync(self) -> None:
@@ -262,11 +269,17 @@ class Journal:
         self._steps += 1
         if self._steps >= self._sync_every:
             self._steps = 0
-            self.sync()
+            self._sync_now()
 
     def sync(self) -> None:
-        """Batched fsync for everything appended since the last one (a failure is reported
-        as any other: to ``on_write_failure``, or raised)."""
+        """Everything appended so far onto the disk, as a point the OMS reaches (a cancel's
+        outcome, a reconciliation) asks for: fsync'd at once, or, with ``sync_durable=False``
+        (a replay), left to the batched ``maybe_sync`` and ``close`` like every other line. A
+        failure is reported as any other: to ``on_write_failure``, or raised."""
+        if self._sync_durable:
+            self._sync_now()
+
+    def _sync_now(self) -> None:
         if self._dirty or self._file.pending:
             self._write_out("fsync", fsync=True)
 
@@ -274,7 +287,7 @@ class Journal:
         if self._file.closed:
             return
         try:
-            self.sync()
+            self._sync_now()
         finally:
             lost = self._file.pending
             self._file.close()

@@ -80,6 +80,8 @@ class AlertSink:
         self._last_bar_ns: dict[str, int] = {}
         self._file: Any = None
         self._tasks: set[asyncio.Task[None]] = set()
+        # See each alert line as it is written (a run's operator views, through ``ops.feed``).
+        self.observers: list[Callable[[dict[str, Any]], None]] = []
 
     # -- the one way out --------------------------------------------------------------------
     def emit(self, code: ReasonCode, *, halts: bool = False, **context: Any) -> dict | None:
@@ -113,6 +115,8 @@ class AlertSink:
             self._on_halt(halt_reason or reason(code, **context))
         if self._webhook is not None:
             self._schedule_webhook(self._webhook, record)
+        for observer in self.observers:
+            observer(record)
         return record
 
     def _write(self, record: dict[str, Any]) -> None:

@@ -45,8 +45,9 @@ class RotatingJsonl:
         self._date: str | None = None
         self._file: Any = None
         self.records_written = 0
-        # Sees each record as it is written (a replay tallies its summary from them).
-        self.observer: Callable[[dict[str, Any]], None] | None = None
+        # See each record as it is written (a replay tallies its summary from them; a run's
+        # operator views are told through ``ops.feed``).
+        self.observers: list[Callable[[dict[str, Any]], None]] = []
         # Told of each write, flush or fsync that failed (disk full): DISK_WRITE_FAILED naming
         # the file, and the records it concerns are lost. None: the OSError is raised.
         self.on_write_failure: Callable[[Reason], None] | None = None
@@ -88,8 +89,8 @@ class RotatingJsonl:
             self._failed("write", e)
             return
         self.records_written += 1
-        if self.observer is not None:
-            self.observer(record)
+        for observer in self.observers:
+            observer(record)
 
     def _write(self, record: dict[str, Any]) -> None:
         today = utc_date(self._clock.now_ns()) if self._rotate else "run"

@@ -59,6 +59,8 @@ class ReplayRequest:
     # loads them once and replays many windows of them without reading the files again.
     # The replay id still digests the files, so the records are the same either way.
     loaded: Mapping[str, BarSeries] | None = attrs.field(default=None, eq=False, repr=False)
+    # Write trades.csv and the HTML report (a walk-forward's task reads only the summary).
+    report: bool = True
 
 
 @attrs.frozen
@@ -184,7 +186,7 @@ async def start(daemon: Daemon, tally: ReplayTally) -> None:
     """Start ``daemon``; ``tally`` sees each record it writes from then on."""
     await daemon.start()
     assert daemon.parts is not None
-    daemon.parts.services.records.observer = tally.note_record
+    daemon.parts.services.records.observers.append(tally.note_record)
 
 
 async def play(
@@ -255,7 +257,7 @@ async def run_replay(
     finally:
         await daemon.close()
     bars = daemon.parts.pipeline.counters.bars if daemon.parts is not None else 0
-    summary = summarize(rid, out_dir, tally, bars)
+    summary = summarize(rid, out_dir, tally, bars, report=request.report)
     summary["instruments"] = instruments_record(instruments)
     summary["fill_model"] = embedded.fill_model_record()
     write_private(out_dir / "summary.json", orjson.dumps(summary, option=orjson.OPT_INDENT_2))

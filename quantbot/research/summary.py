@@ -234,7 +234,10 @@ def _attributed(tca: Path, marks: dict[str, float], total: float) -> dict[str, A
     }
 
 
-def summarize(rid: str, out_dir: Path, tally: ReplayTally, bars: int) -> dict[str, Any]:
+def summarize(
+    rid: str, out_dir: Path, tally: ReplayTally, bars: int, *, report: bool = True
+) -> dict[str, Any]:
+    """summary.json's content; with ``report``, trades.csv and report.html beside it too."""
     journal = JournalTotals(out_dir / "state" / "journal.jsonl", tally.arrival)
     sent = journal.sent
     step = max(1, len(tally.ts) // MAX_POINTS)
@@ -271,6 +274,8 @@ def summarize(rid: str, out_dir: Path, tally: ReplayTally, bars: int) -> dict[st
         "attribution_by_sleeve": _attributed(out_dir / "tca.jsonl", tally.closes, end - start),
         **performance(tally, journal.trades),
     }
+    if not report:
+        return summary
     # Before the report: it lists and marks the round trips from this file.
     write_trades_csv(out_dir / "trades.csv", journal.trades)
     write_report(

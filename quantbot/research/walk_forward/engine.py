@@ -3,7 +3,10 @@
 Every task (a grid point over a fold's train window, or the chosen point over its test
 window) is independent and deterministic; results are collected in task order whatever the
 engine, so the output is byte-identical whichever ran it. Worker processes are started by
-joblib's loky backend and reused across tasks; each reads the bar files itself. Ray (an
+joblib's loky executor and reused across tasks. The shared context goes to each worker once,
+when it starts (the executor's initializer), so a task sends only its own few fields; every
+task is queued at once, so a worker never waits on the parent between tasks; and each worker
+reads the bar files once (``runner``). Ray (an
 optional extra, ``pip install 'quantbot[ray]'``) joins the cluster at ``ray_address`` or starts
 a local one with ``workers`` CPUs; the shared context goes to its object store once
 (``ray.put``) and every task reads it from there instead of receiving its own copy.
@@ -50,12 +53,19 @@ def run_tasks(
 
 
 def _local(ctx: Context, tasks: list[Task], workers: int) -> Iterator[dict[str, Any]]:
-    from joblib import Parallel, delayed  # noqa: PLC0415 (loaded for this engine only)
+    from joblib.externals.loky import get_reusable_executor  # noqa: PLC0415 (this engine only)
 
     if workers < 1:
         raise ConfigError(f"--workers {workers}: must be at least 1")
-    parallel = Parallel(n_jobs=workers, backend="loky", return_as="generator")
-    yield from parallel(delayed(_in_worker)(ctx, t) for t in tasks)
+    # The same context again (the out-of-sample phase) reuses the running workers.
+    executor = get_reusable_executor(max_workers=workers, initializer=_adopt, initargs=(ctx,))
+    futures = [executor.submit(_adopted, t) for t in tasks]
+    try:
+        for future in futures:  # in task order, whatever order they finish in
+            yield future.result()
+    finally:
+        for future in futures:  # a failed task: the rest are not started
+            future.cancel()
 
 
 @contextlib.contextmanager
@@ -104,6 +114,18 @@ def _ray(ctx: Context, tasks: list[Task]) -> Iterator[dict[str, Any]]:
 
 
 _quiet = False
+_ctx: Context | None = None  # a local worker's context, set once when it starts
+
+
+def _adopt(ctx: Context) -> None:
+    """A local worker's initializer: keep the walk-forward's shared context."""
+    global _ctx  # noqa: PLW0603 -- once per worker process
+    _ctx = ctx
+
+
+def _adopted(task: Task) -> dict[str, Any]:
+    assert _ctx is not None, "a local worker runs tasks only after its initializer"
+    return _in_worker(_ctx, task)
 
 
 def _in_worker(ctx: Context, task: Task) -> dict[str, Any]:

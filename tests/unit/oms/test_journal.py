@@ -179,15 +179,21 @@ def test_a_middle_line_that_is_json_but_not_an_event_refuses_to_start(tmp_path: 
         read_journal(path)
 
 
+def _count_fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Every fsync from now on (still done), by file descriptor."""
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(journal_module.os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    return synced
+
+
 def test_a_replay_journal_batches_even_intent_lines_and_loses_none_at_close(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A replay (records.durability.REPLAY) has no broker to disagree with: INTENT is not
     # fsync'd one by one, the batched sync and close write and fsync everything.
     path = tmp_path / "journal.jsonl"
-    synced: list[int] = []
-    real_fsync = os.fsync
-    monkeypatch.setattr(journal_module.os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    synced = _count_fsyncs(monkeypatch)
     journal = Journal(path, SimClock(T0), sync_every=3, sync_durable=False)
 
     order = {"client_order_id": "c1", "symbol": "AAPL", "side": "BUY", "qty": "1"}
@@ -205,3 +211,26 @@ def test_a_replay_journal_batches_even_intent_lines_and_loses_none_at_close(
     journal.close()
     assert len(synced) == 2
     assert [e["seq"] for e in read_journal(path).events] == [1, 2, 3]
+
+
+def test_a_replay_journal_leaves_a_cancels_sync_to_the_batches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The OMS calls ``sync`` after every cancel's outcome. A live journal fsyncs there; a
+    # replay's (``sync_durable=False``) must not: an exit leg cancelled each bar cost a
+    # replay one fsync each, and the line still reaches the disk with the next batch.
+    path = tmp_path / "journal.jsonl"
+    synced = _count_fsyncs(monkeypatch)
+    replay = Journal(path, SimClock(T0), sync_every=100, sync_durable=False)
+    replay.append(EventType.CANCEL_REQUESTED, client_order_id="c1")
+    replay.sync()
+    assert synced == []
+    replay.close()
+    assert len(synced) == 1
+    assert [e["type"] for e in read_journal(path).events] == ["CANCEL_REQUESTED"]
+
+    live = Journal(tmp_path / "live.jsonl", SimClock(T0), sync_every=100)
+    live.append(EventType.CANCEL_REQUESTED, client_order_id="c1")
+    live.sync()
+    assert len(synced) == 2
+    live.close()

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from quantbot.cli import status_view
 from quantbot.clock import LiveClock
 from quantbot.config.schema import Config
 from quantbot.fsutil import ensure_private_dir
@@ -29,7 +30,15 @@ EXIT_OK, EXIT_LEFT_OPEN, EXIT_USAGE = 0, 1, 2
 
 
 def add_parsers(sub: Any, with_config: Any) -> None:
-    with_config(sub.add_parser("status", help="halt reason, kill switch, breakers, positions"))
+    status = with_config(
+        sub.add_parser(
+            "status",
+            help="state and why, kill switch, positions with PnL, open orders, breakers, risk",
+        )
+    )
+    status.add_argument(
+        "--json", action="store_true", help="the full status as JSON instead of the table"
+    )
     kill = with_config(sub.add_parser("kill", help="engage the kill switch (survives restarts)"))
     kill.add_argument("--reason", required=True, help="why; shown in status and records")
     kill.add_argument(
@@ -68,7 +77,7 @@ def dispatch(args: argparse.Namespace, config: Config) -> int:
         return _resume(store, args.symbol)
     if args.command == "cancel-all":
         return _cancel_all(config, state_dir, venue=args.venue, symbol=args.symbol)
-    return _status(config, state_dir, store)
+    return _status(config, state_dir, store, as_json=args.json)
 
 
 def _daemon_running(state_dir: Path) -> bool:
@@ -162,7 +171,7 @@ def _explain(report: dict[str, Any]) -> None:
     print(f"cancel-all: {len(left)} order(s) still open; run it again", file=sys.stderr)
 
 
-def _status(config: Config, state_dir: Path, store: ControlStore) -> int:
+def _status(config: Config, state_dir: Path, store: ControlStore, *, as_json: bool) -> int:
     control = store.load()
     running = _daemon_running(state_dir)
     snapshot: dict[str, Any] = {}
@@ -182,48 +191,15 @@ def _status(config: Config, state_dir: Path, store: ControlStore) -> int:
         if journal.exists()
         else Ledger()
     )
-    out = {
-        "daemon_running": running,
-        "state": control.describe(),
-        "halt": {"code": control.halt_code, "detail": control.halt_detail, "at": control.halted_at},
-        "kill_switch": {
-            "active": control.kill_switch,
-            "reason": control.kill_reason,
-            "at": control.killed_at,
-        },
-        "reduce_only": {"active": control.reduce_only, "reason": control.reduce_only_reason},
-        "disabled_symbols": list(control.disabled_symbols),
-        "breakers": snapshot.get("breakers", {}),
-        "positions": {
-            s: {
-                "qty": str(p.qty),
-                "own_qty": str(ledger.own_qty(s)),
-                "avg_price": str(p.avg_price),
-                "realized_pnl": str(p.realized_pnl),
-            }
-            for s, p in sorted(ledger.positions.items())
-            if p.qty
-        },
-        # Foreign inventory (found when the journal began, or fills of orders quantbot never
-        # sent): part of the positions above, not the sleeves' to trade unless
-        # reconcile.external_inventory = "manage".
-        "external_inventory": {
-            "mode": config.reconcile.external_inventory,
-            "positions": {s: str(q) for s, q in sorted(ledger.external.items()) if q},
-        },
-        "open_orders": [
-            {
-                "client_order_id": o.client_order_id,
-                "symbol": o.symbol,
-                "side": o.side.value,
-                "qty": str(o.qty),
-                "filled": str(o.filled_qty),
-                "status": o.status.value,
-            }
-            for o in ledger.open_orders()
-        ],
-        "lost_orders": [o.client_order_id for o in ledger.lost()],
-        "last_snapshot": snapshot,
-    }
-    sys.stdout.write(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode() + "\n")
+    out = status_view.build(
+        running=running,
+        control=control,
+        ledger=ledger,
+        snapshot=snapshot,
+        external_mode=config.reconcile.external_inventory,
+    )
+    if as_json:
+        sys.stdout.write(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        sys.stdout.write(status_view.render(out))
     return EXIT_OK

@@ -252,6 +252,14 @@ class DecisionStep:
             **fields,
         }
 
+    def last_seen(self) -> dict[str, tuple[int, float]]:
+        """Each symbol's last bar the data contract took: its open time (ns) and close."""
+        return self._contract.last_seen()
+
+    def warming_up(self) -> dict[str, int]:
+        """Sleeve name -> bars it still needs before its first signal (0: warm)."""
+        return {}
+
     def admit(self, bar: Bar) -> ContractVerdict:
         """Run the data contract on ``bar`` (once per bar, before anything else sees it).
 

@@ -157,7 +157,8 @@ class Digest:
             if s is not None:
                 tail = (
                     f": orders {s.get('orders')}, fills {s.get('fills')}, "
-                    f"equity {money(s.get('equity'))}, PnL {money(s.get('pnl'), signed=True)}, "
+                    f"equity {money(s.get('equity'))}, "
+                    f"account PnL {money(s.get('pnl'), signed=True)}, "
                     f"state {s.get('control')}"
                 )
             return [Notice("stop", f"quantbot stopped: run {r.get('run_id')}{tail}")]

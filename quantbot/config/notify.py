@@ -25,7 +25,8 @@ TELEGRAM_API = "https://api.telegram.org"
 
 @attrs.frozen
 class WebhookChannel:
-    """A generic JSON POST: ``{"source": "quantbot", "run_id", "mode", "text", "events"}``."""
+    """A generic JSON POST: ``{"source": "quantbot", "text", "dropped", "events": [{"kind",
+    "text"}]}`` (``quantbot.notify.channels``)."""
 
     enabled: bool = setting(False)
     url_env: str = setting("QUANTBOT_NOTIFY_WEBHOOK_URL")

@@ -81,3 +81,30 @@ async def test_a_failing_endpoint_gets_the_batch_again_once_it_answers(
         await until(lambda: webhook.messages, what="the start message after two 502s")
     assert [r.status for r in webhook.requests] == [502, 502, 200]
     assert webhook.messages == ["quantbot started: run r-1 (paper, conservative)"]
+
+
+def _status(day: str, orders: int, fills: int, equity: str, realised: float) -> dict:
+    return {
+        "orders": orders,
+        "fills": fills,
+        "equity": equity,
+        "pnl": "0",
+        "control": "trading",
+        "daily_risk": {"day": day, "scopes": {"GLOBAL": {"realised_pnl": realised}}},
+    }
+
+
+async def test_the_day_roll_sends_a_daily_summary(tmp_path: Path, webhook: WebhookServer) -> None:
+    config = _config(tmp_path, QUANTBOT__NOTIFY__WEBHOOK__EVENTS='["daily"]')
+    async with Rig(tmp_path, config, _env(webhook)) as rig:
+        rig.publish("status", _status("2026-12-06", 0, 0, "100000.00", 0.0))
+        rig.publish("status", _status("2026-12-06", 4, 4, "99990.00", -9.5))
+        rig.publish("status", _status("2026-12-07", 4, 4, "99990.00", 0.0))
+        await until(lambda: webhook.messages, what="the daily summary")
+    assert webhook.bodies[0]["events"] == [
+        {
+            "kind": "daily",
+            "text": "daily summary 2026-12-06: realised PnL -9.50, equity 99,990.00 "
+            "(-10.00 this run), orders 4, fills 4, state trading",
+        }
+    ]

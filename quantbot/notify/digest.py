@@ -20,6 +20,7 @@ from typing import Any
 
 import attrs
 
+from quantbot.records.redact import redact_text
 from quantbot.research.trades import RoundTrips
 
 # What a full queue drops first: fills, then round trips and alerts; halts, kill, resume,
@@ -30,6 +31,7 @@ TOP = 2
 # The HALT record says it (with its reason); its alert would say it twice.
 _SAID_BY_HALT = "ALERT_HALT_TRADING"
 _ALERT_ENVELOPE = ("ts", "alert", "halts")
+_VALUE_MAX = 160  # a context value longer than this (a breaker's snapshot) is cut
 
 
 @attrs.frozen
@@ -61,7 +63,12 @@ def qty(value: Any) -> str:
 
 def _context(fields: Mapping[str, Any], skip: Iterable[str] = ()) -> str:
     skipped = set(skip)
-    return ", ".join(f"{k}={v}" for k, v in fields.items() if k not in skipped)
+    return ", ".join(f"{k}={_short(v)}" for k, v in fields.items() if k not in skipped)
+
+
+def _short(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= _VALUE_MAX else text[: _VALUE_MAX - 3] + "..."
 
 
 class Digest:
@@ -77,6 +84,11 @@ class Digest:
         self._trips.closed.clear()
 
     def take(self, kind: str, payload: dict[str, Any]) -> list[Notice]:
+        """The notices ``payload`` makes, with anything secret-looking in them redacted (an
+        error text in a halt's reason may quote a URL)."""
+        return [attrs.evolve(n, text=redact_text(n.text)) for n in self._take(kind, payload)]
+
+    def _take(self, kind: str, payload: dict[str, Any]) -> list[Notice]:
         if kind == "journal":
             return self._journal(payload)
         if kind == "record":

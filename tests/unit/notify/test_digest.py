@@ -81,3 +81,22 @@ def test_the_day_roll_sends_the_day_that_ended() -> None:
         "daily summary 2026-12-07: realised PnL -20.00, equity 99,990.00 (-22.50 this run), "
         "orders 10, fills 9"
     )
+
+
+def test_a_halt_quoting_a_url_with_a_key_is_told_without_it() -> None:
+    halt = {
+        "event": "HALT",
+        "reason": {
+            "code": "AUTH_HALT",
+            "error": "401 for https://api.example.com/v3/order?apiKey=K3Y&signature=abc",
+        },
+    }
+    [text] = _texts(Digest(), "record", halt)
+    assert text.startswith("HALTED AUTH_HALT (error=401 for https://api.example.com/v3/order?")
+    assert "K3Y" not in text and "signature=abc" not in text
+
+
+def test_a_long_context_value_is_cut() -> None:
+    alert = {"ts": "t", "alert": "ALERT_BREAKER_OPEN", "halts": False, "breaker": {"x": "y" * 500}}
+    [text] = _texts(Digest(), "alert", alert)
+    assert len(text) < 220 and text.endswith("...")

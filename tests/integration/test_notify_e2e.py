@@ -61,12 +61,20 @@ def test_a_paper_run_tells_its_start_its_fills_and_its_stop(
     workdir: Path, telegram: TelegramServer
 ) -> None:
     result = run(
-        workdir, "run", "--execution-mode", "paper", "--duration", "6s", env=_env(telegram)
+        workdir,
+        "run",
+        "--execution-mode",
+        "paper",
+        "--trading-mode",
+        "aggressive",
+        "--duration",
+        "6s",
+        env=_env(telegram),
     )
     assert result.returncode == 0, result.stderr
     messages = telegram.messages
     assert messages[0].startswith("quantbot started: run ")
-    assert messages[0].endswith("(paper, conservative)")
+    assert messages[0].endswith("(paper, aggressive)")
     assert _said(telegram, "fill: BUY ") or _said(telegram, "fill: SELL ")
     assert messages[-1].splitlines()[-1].startswith("quantbot stopped: run ")
     assert "orders " in messages[-1] and "state trading" in messages[-1]

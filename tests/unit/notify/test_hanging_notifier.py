@@ -60,9 +60,10 @@ async def test_decisions_keep_their_pace_while_every_post_hangs(
     lines = (tmp_path / "runtime" / "decisions.jsonl").read_bytes().splitlines()
     decisions = [r for r in map(orjson.loads, lines) if "decision_id" in r]
     per_symbol = {s: sum(r["symbol"] == s for r in decisions) for s in ("SIMA", "SIMB", "SIMC")}
-    # The market closes a bar every BAR_S: the decisions kept (most of) that pace.
+    # The market closes a bar every BAR_S: the decisions kept that pace (a notifier posting on
+    # the trading path, each post blocking the loop for 1 s, leaves about a quarter of it).
     expected = DURATION_S / BAR_S
-    assert min(per_symbol.values()) >= 0.7 * expected, per_symbol
+    assert min(per_symbol.values()) >= 0.5 * expected, per_symbol
     fills = [
         e
         for e in map(orjson.loads, (tmp_path / "state" / "journal.jsonl").read_bytes().splitlines())

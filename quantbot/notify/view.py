@@ -169,7 +169,8 @@ class NotifyView:
                         sender.outbox.put(notice)
 
     def _channel_down(self, channel: Channel, error: str) -> None:
-        """Its breaker opened: one alert (runtime/alerts.jsonl, the log), told on the others."""
+        """Its breaker opened: one alert in runtime/alerts.jsonl and the log, and on the feed
+        (the other channels tell it, the dashboard shows it)."""
         record = self._alerts.emit(
             ReasonCode.ALERT_NOTIFIER_DOWN,
             channel=channel.name,
@@ -177,12 +178,8 @@ class NotifyView:
             error=error,
             reopens_in_s=self._config.breaker_open_s,
         )
-        if record is None:
-            return
-        for notice in self._digest.take("alert", record):
-            for sender in self.senders:
-                if sender.channel is not channel and notice.kind in sender.channel.events:
-                    sender.outbox.put(notice)
+        if record is not None and self._feed is not None:
+            self._feed.alerts(record)
 
 
 def _report_crash(task: asyncio.Task[None]) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from quantbot.testing.chat_servers import DiscordServer
+from quantbot.testing.chat_servers import DiscordServer, WebhookServer
 from tests.unit.notify.rig import Rig, captured_logs, loaded, until
 
 
@@ -85,3 +85,28 @@ async def test_a_wrong_webhook_url_opens_the_breaker_and_hides_its_token(
     )
     shown = "\n".join(logs) + alert_file.read_text()
     assert "wrongtoken0123456789abcdefXYZ" not in shown
+
+
+async def test_the_other_channels_tell_that_discord_is_down(
+    tmp_path: Path, discord: DiscordServer
+) -> None:
+    webhook = WebhookServer()
+    await webhook.start()
+    wrong = discord.base_url + "/api/webhooks/1/wrongtoken0123456789abcdefXYZ"
+    config = _config(
+        tmp_path,
+        QUANTBOT__NOTIFY__BREAKER_FAILURES="1",
+        QUANTBOT__NOTIFY__WEBHOOK__ENABLED="true",
+        QUANTBOT__NOTIFY__WEBHOOK__EVENTS='["alert"]',
+    )
+    environ = {"QUANTBOT_DISCORD_WEBHOOK_URL": wrong, "QUANTBOT_NOTIFY_WEBHOOK_URL": webhook.url}
+    try:
+        async with Rig(tmp_path, config, environ) as rig:
+            rig.started()
+            await until(lambda: webhook.messages, what="the alert on the webhook")
+    finally:
+        await webhook.stop()
+    assert webhook.messages == [
+        "alert ALERT_NOTIFIER_DOWN: channel=discord, dependency=notify_discord, "
+        "error=HTTP 401 Invalid Webhook Token, reopens_in_s=60.0"
+    ]

@@ -21,6 +21,7 @@ from quantbot.config import loader, sleeves
 from quantbot.config.golive import GoLiveConfig
 from quantbot.config.limits import defaulted_limits, require_stated
 from quantbot.config.loader import setting
+from quantbot.config.notify import NotifyConfig, notify_problems
 from quantbot.config.ops import (
     AlertsConfig,
     BreakerConfig,
@@ -206,6 +207,7 @@ class Config:
     watchdog: WatchdogConfig = setting(WatchdogConfig())
     orders: OrdersConfig = setting(OrdersConfig())
     golive: GoLiveConfig = setting(GoLiveConfig())
+    notify: NotifyConfig = setting(NotifyConfig())
 
     @property
     def order_params(self) -> OrderParams:
@@ -319,6 +321,7 @@ def _problems(config: Config) -> Iterator[Problem]:
     yield from _market_problems(config)
     yield from risk_problems(config, PROFILES)
     yield from watchdog_problems(config.watchdog)
+    yield from notify_problems(config.notify)
     yield from sleeves.problems(config.signals, config.regime_components, PROFILES)
     yield from orders_problems(config.orders, list(config.signals), PROFILES)
 

@@ -45,4 +45,8 @@ def build_views(
 ) -> list[View]:
     """The views this run's config and command line ask for (none by default)."""
     views: list[View] = []
+    if loaded.config.notify.any_enabled:
+        from quantbot.notify.view import NotifyView  # noqa: PLC0415 -- aiohttp only when on
+
+        views.append(NotifyView(loaded, clock, state_dir, runtime_dir))
     return views

@@ -37,6 +37,8 @@ MEANING: dict[ReasonCode, str] = {
     "watchdog.max_loop_lag_s (lag_s, limit_s): halted before any later bar was decided, "
     "until `resume`",
     ReasonCode.KILL_SWITCH_ACTIVE: "a person engaged the kill switch; it survives restarts",
+    ReasonCode.OPERATOR_RESUMED: "a person ran `quantbot resume`: the kill switch, halt or "
+    "reduce-only (was) cleared while the daemon ran (a RESUME record)",
     ReasonCode.KILL_SWITCH_LATE_CANCEL: "an order that adds risk became working after the "
     "kill switch engaged (its submit was in flight, or a look-up found it late): cancelled at "
     "once",
@@ -91,6 +93,12 @@ MEANING: dict[ReasonCode, str] = {
     ReasonCode.CIRCUIT_OPEN_data_fallback: "the data_fallback breaker is open",
     ReasonCode.CIRCUIT_OPEN_quotes_primary: "the quotes_primary breaker is open",
     ReasonCode.CIRCUIT_OPEN_calendar_market_clock: "the calendar_market_clock breaker is open",
+    ReasonCode.CIRCUIT_OPEN_notify_webhook: "the webhook notifier's breaker is open: nothing is "
+    "sent to it (trading is not affected)",
+    ReasonCode.CIRCUIT_OPEN_notify_telegram: "the Telegram notifier's breaker is open: nothing is "
+    "sent to it (trading is not affected)",
+    ReasonCode.CIRCUIT_OPEN_notify_discord: "the Discord notifier's breaker is open: nothing is "
+    "sent to it (trading is not affected)",
     ReasonCode.ORDER_SIZE_BLOCK: "order value or quantity above pretrade.max_order_usd/qty",
     ReasonCode.PRICE_COLLAR_BLOCK: "order price too far from the last price, or the last "
     "price too far from its recent range",
@@ -152,6 +160,8 @@ MEANING: dict[ReasonCode, str] = {
     "still blocked: it has not run for lag_s (trading halts once it runs again)",
     ReasonCode.ALERT_CLOCK_JUMP: "alert: the wall clock moved jump_s more (or less) than the "
     "monotonic clock; pacing is monotonic, timestamps follow the wall clock",
+    ReasonCode.ALERT_NOTIFIER_DOWN: "alert: a notification channel (channel) failed until its "
+    "breaker opened (error); its messages wait or are dropped, trading goes on",
     ReasonCode.SIZER_FAILED_FALLBACK: "the AI sizer raised; the base size was used and trading "
     "went on (fail-graceful)",
     ReasonCode.SIZER_LEVERAGE_VENUE_CAP: "the sizer's leverage was cut to what the venue and "

@@ -38,6 +38,7 @@ class ReasonCode(enum.StrEnum):
     KILL_SWITCH_ACTIVE = "KILL_SWITCH_ACTIVE"
     KILL_SWITCH_LATE_CANCEL = "KILL_SWITCH_LATE_CANCEL"
     SHUTDOWN_IN_PROGRESS = "SHUTDOWN_IN_PROGRESS"
+    OPERATOR_RESUMED = "OPERATOR_RESUMED"
     # venue outcomes
     VENUE_REJECTED = "VENUE_REJECTED"
     VENUE_DUPLICATE_CLIENT_ID = "VENUE_DUPLICATE_CLIENT_ID"
@@ -72,6 +73,10 @@ class ReasonCode(enum.StrEnum):
     CIRCUIT_OPEN_data_fallback = "CIRCUIT_OPEN_data_fallback"
     CIRCUIT_OPEN_quotes_primary = "CIRCUIT_OPEN_quotes_primary"
     CIRCUIT_OPEN_calendar_market_clock = "CIRCUIT_OPEN_calendar_market_clock"
+    # the notifier's own breakers (quantbot.notify): a channel that fails is left alone
+    CIRCUIT_OPEN_notify_webhook = "CIRCUIT_OPEN_notify_webhook"
+    CIRCUIT_OPEN_notify_telegram = "CIRCUIT_OPEN_notify_telegram"
+    CIRCUIT_OPEN_notify_discord = "CIRCUIT_OPEN_notify_discord"
     # pre-trade gates (oms/pretrade)
     ORDER_SIZE_BLOCK = "ORDER_SIZE_BLOCK"
     PRICE_COLLAR_BLOCK = "PRICE_COLLAR_BLOCK"
@@ -172,6 +177,7 @@ class ReasonCode(enum.StrEnum):
     ALERT_EXTERNAL_INVENTORY = "ALERT_EXTERNAL_INVENTORY"
     ALERT_LOOP_STALLED = "ALERT_LOOP_STALLED"
     ALERT_CLOCK_JUMP = "ALERT_CLOCK_JUMP"
+    ALERT_NOTIFIER_DOWN = "ALERT_NOTIFIER_DOWN"
 
 
 @attrs.frozen(slots=True)

@@ -170,7 +170,8 @@ class Digest:
                 tail = (
                     f": orders {s.get('orders')}, fills {s.get('fills')}, "
                     f"equity {money(s.get('equity'))}, "
-                    f"account PnL {money(s.get('pnl'), signed=True)}, "
+                    f"PnL this run {money(s.get('run_pnl'), signed=True)} "
+                    f"(account {money(s.get('pnl'), signed=True)}), "
                     f"state {s.get('control')}"
                 )
             return [Notice("stop", f"quantbot stopped: run {r.get('run_id')}{tail}")]

@@ -100,3 +100,22 @@ def test_a_long_context_value_is_cut() -> None:
     alert = {"ts": "t", "alert": "ALERT_BREAKER_OPEN", "halts": False, "breaker": {"x": "y" * 500}}
     [text] = _texts(Digest(), "alert", alert)
     assert len(text) < 220 and text.endswith("...")
+
+
+def test_the_stop_message_gives_this_runs_pnl_beside_the_accounts() -> None:
+    digest = Digest()
+    status = {
+        "orders": 5,
+        "fills": 4,
+        "equity": "100019.81",
+        "pnl": "-11.81",
+        "run_pnl": "24.15",
+        "control": "trading",
+        "daily_risk": {"day": "2026-12-07"},
+    }
+    digest.take("status", status)
+    [stop] = _texts(digest, "run", {"phase": "stopped", "run_id": "r1"})
+    assert stop == (
+        "quantbot stopped: run r1: orders 5, fills 4, equity 100,019.81, "
+        "PnL this run +24.15 (account -11.81), state trading"
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import re
+import shlex
 from collections.abc import Iterator
 
 import pytest
@@ -108,3 +109,20 @@ def test_options_that_had_no_help_have_it(argv, text, capsys) -> None:
     with pytest.raises(SystemExit):
         main([*argv, "--help"])
     assert text in " ".join(capsys.readouterr().out.split())
+
+
+EXAMPLES = sorted(
+    {
+        line.strip()
+        for _path, parser in COMMANDS
+        for line in (parser.epilog or "").splitlines()[1:]
+        if line.strip().startswith("quantbot ") and "--help" not in line
+    }
+)
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_every_example_parses(example: str) -> None:
+    # Each example is a command line the parser accepts as written (comments dropped).
+    argv = shlex.split(example, comments=True)[1:]
+    _parser().parse_args(argv)

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from quantbot.cli import status_view
+from quantbot.cli.help import documented
 from quantbot.clock import LiveClock
 from quantbot.config.schema import Config
 from quantbot.fsutil import ensure_private_dir
@@ -33,33 +34,67 @@ def add_parsers(sub: Any, with_config: Any) -> None:
     status = with_config(
         sub.add_parser(
             "status",
-            help="state and why, kill switch, positions with PnL, open orders, breakers, risk",
+            **documented(
+                "state and why, kill switch, positions with PnL, open orders and exit legs, "
+                "breakers, last bars, today's risk (the daemon running or not)",
+                "quantbot status",
+                "quantbot status --json | jq .positions",
+                "quantbot status --config examples/alpaca-paper.toml",
+            ),
         )
     )
     status.add_argument(
-        "--json", action="store_true", help="the full status as JSON instead of the table"
+        "--json",
+        action="store_true",
+        help="print the whole status as one JSON document instead of the table (default: table)",
     )
-    kill = with_config(sub.add_parser("kill", help="engage the kill switch (survives restarts)"))
+    kill = with_config(
+        sub.add_parser(
+            "kill",
+            **documented(
+                "engage the kill switch (survives restarts until `quantbot resume`)",
+                "quantbot kill --reason 'fills look wrong'",
+                "quantbot kill --reason 'venue outage' --cancel-all",
+            ),
+        )
+    )
     kill.add_argument("--reason", required=True, help="why; shown in status and records")
     kill.add_argument(
         "--cancel-all",
         action="store_true",
         dest="cancel_all",
-        help="also cancel every working order",
+        help="cancel every working order too (default: as control.cancel_all_on_kill says, "
+        "true in the shipped config.toml)",
     )
-    resume = with_config(sub.add_parser("resume", help="clear the kill switch and any halt"))
+    resume = with_config(
+        sub.add_parser(
+            "resume",
+            **documented(
+                "clear the kill switch and any halt",
+                "quantbot resume",
+                "quantbot resume --symbol BTC/USDT",
+            ),
+        )
+    )
     resume.add_argument(
         "--symbol",
         default=None,
-        help="re-enable one symbol a throttle disabled (nothing else changes)",
+        help="re-enable one symbol a throttle disabled, nothing else changes (default: clear "
+        "the kill switch and the halt)",
     )
     cancel = with_config(
         sub.add_parser(
-            "cancel-all", help="cancel every working order; exit 0 only if nothing is left open"
+            "cancel-all",
+            **documented(
+                "cancel every working order; exit 0 only if nothing is left open",
+                "quantbot cancel-all",
+                "quantbot cancel-all --symbol BTC/USDT",
+                "quantbot cancel-all --venue alpaca --config examples/alpaca-paper.toml",
+            ),
         )
     )
     cancel.add_argument("--venue", default=None, help="only this venue (default: all)")
-    cancel.add_argument("--symbol", default=None, help="only this symbol")
+    cancel.add_argument("--symbol", default=None, help="only this symbol (default: all)")
 
 
 def dispatch(args: argparse.Namespace, config: Config) -> int:

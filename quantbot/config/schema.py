@@ -171,6 +171,11 @@ class RecordsConfig:
     fsync_every_steps: int = setting(50, ge=1)
     # Rotate the decision records by UTC day (false: one file; replay uses one per replay).
     rotate_daily: bool = setting(True)
+    # Delete rotated decision-record days older than this many days, at start and at each
+    # rotation (0: keep every day).
+    retention_days: int = setting(0, ge=0)
+    # gzip each rotated day (decisions/decisions-YYYY-MM-DD.jsonl.gz), off the decision loop.
+    compress_rotated: bool = setting(False)
 
 
 @attrs.frozen

@@ -38,7 +38,7 @@ def add_parsers(sub: Any, with_config: Any) -> None:
                 "state and why, kill switch, positions with PnL, open orders and exit legs, "
                 "breakers, last bars, today's risk (the daemon running or not)",
                 "quantbot status",
-                "quantbot status --json | jq .positions",
+                "quantbot status --json",
                 "quantbot status --config examples/alpaca-paper.toml",
             ),
         )

@@ -39,34 +39,18 @@ UNSEEN: dict[str, Any] = {
 
 
 class _Rolling:
-    """One symbol's last ``n`` bars: volume, value and spread, and the last ``n`` returns."""
+    """One symbol's last ``n`` bars: volume, value, spread and the return into each bar (the
+    first bar's slot holds 0.0 and does not count: ``min(bars - 1, n)`` returns)."""
 
     __slots__ = (
-        "bars",
-        "i",
-        "j",
-        "last_close",
-        "mean_volume",
-        "n",
-        "notional",
-        "reading",
-        "rets",
-        "returns",
-        "spread",
-        "sum_notional",
-        "sum_ret",
-        "sum_ret2",
-        "sum_spread",
-        "sum_volume",
-        "thin",
-        "volume",
+        "bars", "i", "last_close", "n", "notional", "reading", "rets", "spread",
+        "sum_notional", "sum_ret", "sum_ret2", "sum_spread", "sum_volume", "thin", "volume",
     )  # fmt: skip
 
     def __init__(self, n: int) -> None:
         self.n = n
         self.bars = 0  # bars seen (the rings hold min(bars, n))
-        self.returns = 0  # returns seen
-        self.i = self.j = 0  # next slot of the bar rings / of the return ring
+        self.i = 0  # the rings' next slot
         self.volume = [0.0] * n
         self.notional = [0.0] * n
         self.spread = [0.0] * n
@@ -74,7 +58,6 @@ class _Rolling:
         self.sum_volume = self.sum_notional = self.sum_spread = 0.0
         self.sum_ret = self.sum_ret2 = 0.0
         self.last_close = 0.0
-        self.mean_volume = 0.0
         self.thin = False
         self.reading: Any = UNSEEN
 
@@ -83,28 +66,29 @@ class _Rolling:
         volume = bar.volume
         notional = volume * close
         spread = (bar.high - bar.low) / close * _BPS
+        last = self.last_close
+        ret = math.log(close / last) * _BPS if last > 0.0 else 0.0
         i = self.i
+        old = self.rets[i]
         self.sum_volume += volume - self.volume[i]
         self.sum_notional += notional - self.notional[i]
         self.sum_spread += spread - self.spread[i]
-        self.volume[i], self.notional[i], self.spread[i] = volume, notional, spread
-        self.i = (i + 1) % self.n
-        self.bars += 1
-        if self.last_close > 0.0:
-            ret = math.log(close / self.last_close) * _BPS
-            j = self.j
-            old = self.rets[j]
-            self.sum_ret += ret - old
-            self.sum_ret2 += ret * ret - old * old
-            self.rets[j] = ret
-            self.j = (j + 1) % self.n
-            self.returns += 1
+        self.sum_ret += ret - old
+        self.sum_ret2 += ret * ret - old * old
+        self.volume[i] = volume
+        self.notional[i] = notional
+        self.spread[i] = spread
+        self.rets[i] = ret
         self.last_close = close
-        if self.i == 0:  # once per n bars: exact sums again (no drift)
-            self.sum_volume, self.sum_notional = math.fsum(self.volume), math.fsum(self.notional)
-            self.sum_spread = math.fsum(self.spread)
-            self.sum_ret = math.fsum(self.rets)
-            self.sum_ret2 = math.fsum(r * r for r in self.rets)
+        self.bars += 1
+        i += 1
+        if i == self.n:  # once per n bars: exact sums again (no drift)
+            i = 0
+            fsum = math.fsum
+            self.sum_volume, self.sum_notional = fsum(self.volume), fsum(self.notional)
+            self.sum_spread, self.sum_ret = fsum(self.spread), fsum(self.rets)
+            self.sum_ret2 = fsum([r * r for r in self.rets])
+        self.i = i
 
 
 class LiquidityRegimes:
@@ -143,7 +127,7 @@ class LiquidityRegimes:
     def rolling_volume(self, symbol: str) -> float | None:
         """Mean bar volume (base units) over the bars in the window; None before any bar."""
         roll = self._symbols.get(symbol)
-        return None if roll is None else roll.mean_volume
+        return None if roll is None else roll.sum_volume / min(roll.bars, roll.n)
 
     def collar_mult(self, symbol: str) -> float:
         """What the pre-trade price collars of an entry in ``symbol`` are multiplied by."""
@@ -157,22 +141,23 @@ class LiquidityRegimes:
 
     def _read(self, roll: _Rolling) -> None:
         p = self._params
-        k = min(roll.bars, roll.n)
-        volume = roll.sum_volume / k
+        n, bars = roll.n, roll.bars
+        k = bars if bars < n else n
         value = roll.sum_notional / k
-        spread = max(roll.sum_spread / k, 0.0)
-        m = min(roll.returns, roll.n)
+        spread = roll.sum_spread / k
+        m = bars - 1 if bars <= n else n  # returns in the window
         vol = 0.0
         if m >= 2:
             var = (roll.sum_ret2 - roll.sum_ret * roll.sum_ret / m) / (m - 1)
-            vol = math.sqrt(var) if var > 0.0 else 0.0
+            if var > 0.0:
+                vol = math.sqrt(var)
         score = value / p.ref_bar_notional
-        if spread > 0.0:
-            score = min(score, p.ref_spread_bps / spread)
-        if vol > 0.0:
-            score = min(score, p.ref_vol_bps / vol)
-        score = min(max(score, 0.0), SCORE_CAP)
-        if roll.bars < roll.n:
+        if spread > 0.0 and p.ref_spread_bps / spread < score:
+            score = p.ref_spread_bps / spread
+        if vol > 0.0 and p.ref_vol_bps / vol < score:
+            score = p.ref_vol_bps / vol
+        score = min(score, SCORE_CAP)
+        if bars < n:
             regime = WARMUP
         elif score < p.thin_score:
             regime = THIN
@@ -180,12 +165,13 @@ class LiquidityRegimes:
             regime = THICK
         else:
             regime = NORMAL
-        roll.thin = regime == THIN
-        roll.mean_volume = volume
+        roll.thin = regime is THIN
+        # Rounded half up by hand: round(x, n) costs four times as much, on every bar. Every
+        # value is finite and >= 0 (the data contract's bars; a float drift below 0 is 0).
         roll.reading = {
             "regime": regime,
-            "score": round(score, 4),
-            "volume": round(volume, 4),
-            "spread": round(spread, 2),
-            "vol": round(vol, 2),
+            "score": int(score * 1e4 + 0.5) / 1e4 if score > 0.0 else 0.0,
+            "volume": int(roll.sum_volume / k * 1e4 + 0.5) / 1e4 if roll.sum_volume > 0.0 else 0.0,
+            "spread": int(spread * 100.0 + 0.5) / 100.0 if spread > 0.0 else 0.0,
+            "vol": int(vol * 100.0 + 0.5) / 100.0,
         }

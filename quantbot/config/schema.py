@@ -20,6 +20,7 @@ import orjson
 from quantbot.config import loader, sleeves
 from quantbot.config.golive import GoLiveConfig
 from quantbot.config.limits import defaulted_limits, require_stated
+from quantbot.config.liquidity import Liquidity, LiquidityThresholds, liquidity_problems
 from quantbot.config.loader import setting
 from quantbot.config.notify import NotifyConfig, notify_problems
 from quantbot.config.ops import (
@@ -144,25 +145,6 @@ class RegimeComponents:
     conservative: dict[str, float] = setting(default_weights("conservative"))
     balanced: dict[str, float] = setting(default_weights("balanced"))
     aggressive: dict[str, float] = setting(default_weights("aggressive"))
-
-
-@attrs.frozen
-class LiquidityThresholds:
-    # A bar trading less than this VALUE (volume x close, in the quote currency) is thin:
-    # the same threshold means the same market on a $5 stock and on BTC.
-    min_bar_notional: float = setting(50_000.0, ge=0)
-    max_participation: float = setting(0.05, gt=0, le=1)
-    # Base units (shares, coins): 0 = off. Kept for configs that set it.
-    min_bar_volume: float = setting(0.0, ge=0)
-
-
-@attrs.frozen
-class Liquidity:
-    """Keyed by profile name; the middle one is ``balanced``, never ``moderate``."""
-
-    conservative: LiquidityThresholds = setting(LiquidityThresholds(50_000.0, 0.02))
-    balanced: LiquidityThresholds = setting(LiquidityThresholds(20_000.0, 0.05))
-    aggressive: LiquidityThresholds = setting(LiquidityThresholds(5_000.0, 0.10))
 
 
 @attrs.frozen
@@ -325,6 +307,7 @@ def _problems(config: Config) -> Iterator[Problem]:
         )
     yield from _market_problems(config)
     yield from risk_problems(config, PROFILES)
+    yield from liquidity_problems(config.liquidity, PROFILES)
     yield from watchdog_problems(config.watchdog)
     yield from notify_problems(config.notify)
     yield from sleeves.problems(config.signals, config.regime_components, PROFILES)

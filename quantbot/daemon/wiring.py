@@ -139,6 +139,8 @@ async def open_parts(
         },
         check_staleness=config.market.source != "csv",
     )
+    if side is not None:  # an entry's collars tighten in a THIN liquidity regime
+        side.gates.collar_mult = step.liquidity.collar_mult
     records = services.records
 
     def on_event(event: str, why: Any, **fields: Any) -> None:

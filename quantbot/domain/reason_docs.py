@@ -65,7 +65,12 @@ MEANING: dict[ReasonCode, str] = {
     "orders go until `quantbot resume`",
     ReasonCode.LIQUIDITY_THIN_BLOCK: "the bar traded less value than the profile's "
     "min_bar_notional (or fewer units than min_bar_volume); no new risk",
-    ReasonCode.LIQUIDITY_PARTICIPATION_CLAMP: "order cut to max_participation of bar volume",
+    ReasonCode.LIQUIDITY_PARTICIPATION_CLAMP: "order cut to the participation cap: "
+    "max_participation of the mean bar volume of the last liq_lookback_bars bars",
+    ReasonCode.LIQ_PARTICIPATION_BLOCK: "an entry above the participation cap was blocked: "
+    'participation_mode = "block", or scaling it to the cap would leave less than min_scale',
+    ReasonCode.LIQ_REGIME_THIN_SCALE: "in a THIN liquidity regime an entry was cut to "
+    "thin_max_order_usd (blocked when that is less than a lot)",
     ReasonCode.SHORT_NOT_ALLOWED_CLAMP: "a short target on an instrument the venue does not let "
     "this account short (spot crypto) was cut to flat",
     ReasonCode.SIZER_POSITION_CAP: "target capped at the profile's max_position_usd",

@@ -45,6 +45,9 @@ Definitions (every limit comes from ``PretradeConfig``; windows follow the conve
   same way as the execution throttle below (``on_disable``, then SYMBOL_DISABLED_BLOCK until a
   person re-enables it). A symbol whose price keeps leaving the collar has a feed or a market
   a person should look at before it trades again.
+- a THIN liquidity regime (``quantbot.risk.liquidity``) multiplies both collars of an order
+  that adds exposure by ``thin_collar_mult`` (``collar_mult`` in the reason); risk-reducing
+  orders keep the configured collars. ``collar_mult`` is the regime's, set by the wiring.
 - window collar: ``W`` = the closes whose close time is inside the last ``collar_window_s``
   seconds, plus the last close. With ``lo = min(W)``, ``hi = max(W)``, ``b = collar_window_bps``
   the deviation is ``max(last / lo - 1, 1 - last / hi) * 1e4`` and it blocks when ``> b``
@@ -121,6 +124,9 @@ class PretradeGates:
         self._disabled: set[str] = set(disabled_symbols or ())
         self._on_disable = on_disable
         self._prices = PriceGates(config)
+        # symbol -> what an entry's collars are multiplied by (the liquidity regime's).
+        self.collar_mult: Callable[[str], float] | None = None
+        self._reducing = False  # the order being checked only reduces (check() sets it)
         self._dupes = DuplicateIndex(config.duplicate_window_s)
         self._orders = RollingCount(RATE_WINDOW_S)
         self._symbol_orders = KeyedRollingCount(RATE_WINDOW_S)
@@ -156,6 +162,7 @@ class PretradeGates:
         only reduces an existing position (see the module docstring for what it skips).
         """
         now_ns = self._clock.now_ns()
+        self._reducing = reducing
         for gate, applies_to_reducing in self._gates:
             if reducing and not applies_to_reducing:
                 continue
@@ -201,7 +208,8 @@ class PretradeGates:
         return self._prices.size(intent)
 
     def _gate_collar(self, intent: OrderIntent, now_ns: int, _: bool | None) -> Reason | None:
-        why = self._prices.collar(intent, now_ns)
+        scale = self.collar_scale(intent.symbol, reducing=self._reducing)
+        why = self._prices.collar(intent, now_ns, scale)
         if why is None:
             return None
         symbol = intent.symbol
@@ -280,6 +288,12 @@ class PretradeGates:
         )
         self._disable(symbol, why)
         return why
+
+    def collar_scale(self, symbol: str, *, reducing: bool) -> float:
+        """What the collars of an order in ``symbol`` are multiplied by: the liquidity
+        regime's ``collar_mult`` for an order adding exposure, 1 for one that reduces."""
+        mult = self.collar_mult
+        return 1.0 if mult is None or reducing else mult(symbol)
 
     def disable_symbol(self, symbol: str, why: Reason) -> None:
         """Disable ``symbol`` for new risk from outside the gates (the data contract's

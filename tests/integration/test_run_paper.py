@@ -31,6 +31,7 @@ REQUIRED_RECORD_FIELDS = {
     "config_hash",
     "intent",
     "reason",
+    "liquidity",
 }
 
 

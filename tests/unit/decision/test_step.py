@@ -104,8 +104,8 @@ def decide(
     return decision
 
 
-def warm_up(step: DecisionStep, market: Market) -> list[Decision]:
-    return [decide(step, market.bar(), view()) for _ in range(WARMUP)]
+def warm_up(step: DecisionStep, market: Market, volume: float = 1_000_000.0) -> list[Decision]:
+    return [decide(step, market.bar(volume=volume), view()) for _ in range(WARMUP)]
 
 
 def code(decision: Decision) -> str | None:
@@ -190,8 +190,9 @@ def run_to_trigger(
     env: dict[str, str] | None = None, outcome: Outcome = Outcome.SENT, **view_fields: Any
 ) -> tuple[Decision, Bar, DecisionStep, Market]:
     step, market = make(env, instrument=view_fields.pop("instrument", None))
-    warm_up(step, market)
     volume = view_fields.pop("volume", 1_000_000.0)
+    # The participation cap is a share of the rolling bar volume: warm up at the same volume.
+    warm_up(step, market, volume)
     bar = market.bar(volume=volume)
     return decide(step, bar, view(**view_fields), outcome), bar, step, market
 

@@ -18,6 +18,7 @@ import attrs
 import orjson
 
 from quantbot.config import loader, sleeves
+from quantbot.config.drawdown import DrawdownConfig
 from quantbot.config.golive import GoLiveConfig
 from quantbot.config.limits import defaulted_limits, require_stated
 from quantbot.config.loader import setting
@@ -206,6 +207,7 @@ class Config:
     watchdog: WatchdogConfig = setting(WatchdogConfig())
     orders: OrdersConfig = setting(OrdersConfig())
     golive: GoLiveConfig = setting(GoLiveConfig())
+    drawdown: DrawdownConfig = setting(DrawdownConfig())
 
     @property
     def order_params(self) -> OrderParams:

@@ -23,6 +23,7 @@ from quantbot.daemon.services import Services
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.oms.cancel_all import CancelAllReport, cancel_everything
 from quantbot.oms.manager import ORDERS
+from quantbot.risk.drawdown import DrawdownBreaker
 
 
 class ControlLoop:
@@ -41,6 +42,7 @@ class ControlLoop:
         status: Callable[[], dict[str, Any]],
         run_id: str,
         mode: str,
+        drawdown: DrawdownBreaker | None = None,
     ) -> None:
         self._config = config
         self._clock = clock
@@ -57,6 +59,9 @@ class ControlLoop:
         self._kill_seen = control.cached.kill_switch
         self._disabled_seen = set(control.cached.disabled_symbols)
         self._since_reconcile = 0.0
+        self._drawdown = drawdown
+        if drawdown is not None:  # a resume made while the daemon was stopped counts now
+            drawdown.apply_resumes(control.cached.resumed_at, control.cached.sleeve_resumes)
 
     async def watch_control(self) -> None:
         while True:
@@ -79,6 +84,8 @@ class ControlLoop:
                 self._side.gates.enable_symbol(symbol)
                 logger.info("symbol {} re-enabled by a person", symbol)
         self._disabled_seen = disabled
+        if self._drawdown is not None:
+            self._drawdown.apply_resumes(state.resumed_at, state.sleeve_resumes)
 
     # -- the control socket's commands --------------------------------------------------------
     def socket_handlers(self) -> dict[str, Any]:

@@ -39,7 +39,7 @@ def test_kill_is_persisted_with_reason_and_time_until_resume(tmp_path: Path) -> 
     restarted = store(path)  # a new process
     assert restarted.load().kill_switch
     restarted.resume()
-    assert store(path).load() == ControlState()
+    assert store(path).load() == ControlState(resumed_at="2025-11-21T12:00:00.000000Z")
 
 
 def test_first_halt_reason_is_kept(tmp_path: Path) -> None:
@@ -62,7 +62,9 @@ def test_kill_on_top_of_a_halt_keeps_both(tmp_path: Path) -> None:
     state = control.kill("investigating")
     assert state.halt_code == "AUTH_HALT" and state.kill_switch
     assert state.describe() == "KILLED (investigating)"
-    assert control.resume() == ControlState()
+    resumed = control.resume()
+    assert resumed == ControlState(resumed_at=resumed.resumed_at)
+    assert resumed.resumed_at is not None  # the drawdown breaker learns of a resume by it
 
 
 def test_cached_sees_a_change_made_through_another_store(tmp_path: Path) -> None:
@@ -74,7 +76,7 @@ def test_cached_sees_a_change_made_through_another_store(tmp_path: Path) -> None
     cli.kill("operator")
     assert daemon.cached.kill_reason == "operator"
     cli.resume()
-    assert daemon.cached == ControlState()
+    assert daemon.cached == ControlState(resumed_at="2025-11-21T12:00:00.000000Z")
     cli.halt("HALT_TASK_CRASHED", "x")
     assert daemon.cached.halt_code == "HALT_TASK_CRASHED"
     cli.kill("second")

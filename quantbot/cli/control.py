@@ -47,7 +47,9 @@ def add_parsers(sub: Any, with_config: Any) -> None:
         dest="cancel_all",
         help="also cancel every working order",
     )
-    resume = with_config(sub.add_parser("resume", help="clear the kill switch and any halt"))
+    resume = with_config(
+        sub.add_parser("resume", help="clear the kill switch, any halt and drawdown trips")
+    ).add_mutually_exclusive_group()
     resume.add_argument(
         "--symbol",
         default=None,

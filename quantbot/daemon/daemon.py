@@ -262,7 +262,9 @@ class Daemon:
         if self._stop.is_set() and not final:
             return
         snapshot = self.snapshot(stopped=final)
-        self._save_drawdown()
+        drawdown = self.parts.drawdown if self.parts is not None else None
+        if drawdown is not None:  # its HWMs, once per report and at close (trips at once)
+            drawdown.save()
         if self.print_status:
             self.print_status = print_status_line(snapshot)
         if self.views:
@@ -273,19 +275,6 @@ class Daemon:
         except OSError as e:  # state/ is full: the journal is next, stop adding risk now
             error = f"[Errno {e.errno}] {e.strerror or e}"
             self.halt(reason(ReasonCode.DISK_WRITE_FAILED, file=str(path), error=error))
-
-    def _save_drawdown(self) -> None:
-        """The drawdown breaker's HWMs, once per status report and at close (its trips and
-        resets are written as they happen)."""
-        assert self.parts is not None
-        if self.parts.drawdown is None:
-            return
-        try:
-            self.parts.drawdown.save()
-        except OSError as e:  # state/ is full: stop adding risk now
-            error = f"[Errno {e.errno}] {e.strerror or e}"
-            self.halt(reason(ReasonCode.DISK_WRITE_FAILED, file=str(self.parts.drawdown.path),
-                             error=error))  # fmt: skip
 
     # -- supervision --------------------------------------------------------------------------
     def request_stop(self) -> None:

@@ -91,6 +91,7 @@ async def open_parts(
     )
     if drawdown is not None:
         drawdown.on_trip = _on_trip(services)
+        drawdown.on_write_failure = halt
         daily.on_pnl = drawdown.on_pnl  # each fill's realised pnl, as booked to sleeves
     tca = TcaRecorder(
         run.runtime_dir / config.tca.file,

@@ -66,6 +66,9 @@ class DrawdownBreaker:
         self._clock = clock
         self.path = path
         self.on_trip = on_trip  # told of each trip (the alert and the event record)
+        # Told when the state file cannot be written (DISK_WRITE_FAILED naming it): the
+        # daemon halts. None: the OSError is raised. The trip holds in memory either way.
+        self.on_write_failure: Callable[[Reason], None] | None = None
         self.equity_hwm = 0.0  # 0: no equity seen yet
         self.equity = 0.0
         self._global_limit_usd = 0.0  # equity HWM x the portfolio percentage
@@ -229,7 +232,16 @@ class DrawdownBreaker:
         call this; trips and resets call it at once)."""
         if self.path is None or not self._dirty:
             return
-        atomic_write(self.path, orjson.dumps(self.to_json(), option=orjson.OPT_INDENT_2))
+        try:
+            atomic_write(self.path, orjson.dumps(self.to_json(), option=orjson.OPT_INDENT_2))
+        except OSError as e:
+            if self.on_write_failure is None:
+                raise
+            error = f"[Errno {e.errno}] {e.strerror or e}"
+            self.on_write_failure(
+                reason(ReasonCode.DISK_WRITE_FAILED, file=str(self.path), error=error)
+            )
+            return
         self._dirty = False
 
     def to_json(self) -> dict[str, Any]:

@@ -212,3 +212,16 @@ def test_realised_pnl_reaches_the_sleeve_the_daily_guard_books_it_to() -> None:
     )  # fmt: skip
     assert dd.sleeves["trend"] == [-602.0, 0.0]
     assert dd.block(entry("trend")) is not None
+
+
+def test_a_trip_that_cannot_be_written_is_reported_and_still_blocks(tmp_path: Path) -> None:
+    path = tmp_path / "drawdown.json"
+    dd = breaker(SimClock(T0), path=path)
+    path.mkdir()  # the state file cannot be written over now
+    failures: list[Reason] = []
+    dd.on_write_failure = failures.append  # the daemon halts on it
+    dd.on_equity(100_000.0)
+    dd.on_equity(80_000.0)
+    [failure] = failures
+    assert failure.code is ReasonCode.DISK_WRITE_FAILED and failure.context["file"] == str(path)
+    assert dd.block(entry("trend")) is not None

@@ -6,9 +6,10 @@ import stat
 from pathlib import Path
 
 import orjson
+import pytest
 
 from quantbot.clock import SimClock
-from quantbot.risk.control import ControlState, ControlStore
+from quantbot.risk.control import ControlFileError, ControlState, ControlStore
 
 T0 = 1_763_726_400_000_000_000  # 2025-11-21T12:00:00Z
 
@@ -111,3 +112,25 @@ def test_an_unwatched_store_sees_its_own_halt_and_no_outside_write(tmp_path: Pat
     unwatched.halt("HALT_INVARIANT_VIOLATION", "overfill of c1")
     assert unwatched.cached.halt_code == "HALT_INVARIANT_VIOLATION"
     assert unwatched.cached.kill_switch  # its own save re-read the file, kill included
+
+
+def test_a_sleeve_resume_is_stamped_beside_everything_else(tmp_path: Path) -> None:
+    path = tmp_path / "control.json"
+    clock = SimClock(T0)
+    control = store(path, clock)
+    control.kill("looking")
+    clock.advance(1)
+    state = control.resume_sleeve("trend")
+    assert state.kill_switch  # a sleeve resume clears nothing else
+    assert state.sleeve_resumes == {"trend": "2025-11-21T12:00:01.000000Z"}
+    clock.advance(1)
+    state = control.resume()  # everything, and the sleeve stamps are kept
+    assert not state.kill_switch and state.resumed_at == "2025-11-21T12:00:02.000000Z"
+    assert store(path).load().sleeve_resumes == {"trend": "2025-11-21T12:00:01.000000Z"}
+
+
+def test_sleeve_resumes_of_the_wrong_type_refuse_to_load(tmp_path: Path) -> None:
+    path = tmp_path / "control.json"
+    path.write_bytes(b'{\n  "sleeve_resumes": ["trend"]\n}\n')
+    with pytest.raises(ControlFileError, match=r"control\.json:2:3: sleeve_resumes"):
+        store(path).load()

@@ -70,17 +70,24 @@ def add_parsers(sub: Any, with_config: Any) -> None:
         sub.add_parser(
             "resume",
             **documented(
-                "clear the kill switch and any halt",
+                "clear the kill switch, any halt and drawdown trips",
                 "quantbot resume",
                 "quantbot resume --symbol BTC/USDT",
+                "quantbot resume --sleeve trend",
             ),
         )
-    )
+    ).add_mutually_exclusive_group()
     resume.add_argument(
         "--symbol",
         default=None,
         help="re-enable one symbol a throttle disabled, nothing else changes (default: clear "
         "the kill switch and the halt)",
+    )
+    resume.add_argument(
+        "--sleeve",
+        default=None,
+        help="clear one sleeve's drawdown breaker trip, nothing else changes (default: clear "
+        "every trip, the kill switch and the halt)",
     )
     cancel = with_config(
         sub.add_parser(
@@ -109,6 +116,8 @@ def dispatch(args: argparse.Namespace, config: Config) -> int:
             return _cancel_all(config, state_dir, venue=None, symbol=None)
         return EXIT_OK  # a running daemon sees it within control.poll_interval_s
     if args.command == "resume":
+        if args.sleeve is not None:
+            return _resume_sleeve(config, store, args.sleeve)
         return _resume(store, args.symbol)
     if args.command == "cancel-all":
         return _cancel_all(config, state_dir, venue=args.venue, symbol=args.symbol)
@@ -133,6 +142,21 @@ def _resume(store: ControlStore, symbol: str | None) -> int:
         return EXIT_OK
     store.resume()
     print(f"resumed (was: {before.describe()})")
+    return EXIT_OK
+
+
+def _resume_sleeve(config: Config, store: ControlStore, sleeve: str) -> int:
+    """Stamp one sleeve resumed in state/control.json: the daemon (now, or at its next
+    start) clears that sleeve's drawdown trip and restarts its high-water mark."""
+    if sleeve not in config.signals:
+        print(f"--sleeve {sleeve!r}: no such sleeve (sleeves: {', '.join(config.signals)})",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_USAGE
+    ensure_private_dir(store.path.parent)
+    store.resume_sleeve(sleeve)
+    trip = status_view.drawdown_state(store.path.parent, config).get("trips", {}).get(sleeve)
+    was = f"was tripped: {trip['code']} since {trip.get('since')}" if trip else "was not tripped"
+    print(f"sleeve {sleeve} resumed ({was})")
     return EXIT_OK
 
 
@@ -232,6 +256,7 @@ def _status(config: Config, state_dir: Path, store: ControlStore, *, as_json: bo
         ledger=ledger,
         snapshot=snapshot,
         external_mode=config.reconcile.external_inventory,
+        drawdown=status_view.drawdown_state(state_dir, config),
     )
     if as_json:
         sys.stdout.write(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode() + "\n")

@@ -12,8 +12,13 @@ a stopped daemon).
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+import orjson
+
+from quantbot.config.schema import Config
+from quantbot.fsutil import read_private
 from quantbot.oms.ledger import Ledger
 from quantbot.risk.control import ControlState
 
@@ -27,6 +32,7 @@ def build(
     ledger: Ledger,
     snapshot: dict[str, Any],
     external_mode: str,
+    drawdown: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The ``--json`` document (and what the table shows)."""
     marks = {s: Decimal(str(b["close"])) for s, b in snapshot.get("last_bars", {}).items()}
@@ -88,7 +94,20 @@ def build(
         "daily_risk": snapshot.get("daily_risk", {}),
         "pretrade": snapshot.get("pretrade", {}),
         "inbox": snapshot.get("inbox", {}),
+        "drawdown": drawdown or {},
     }
+
+
+def drawdown_state(state_dir: Path, config: Config) -> dict[str, Any]:
+    """The drawdown breaker as state/ holds it ({} before its first write); an unreadable
+    file is shown as such, never guessed at."""
+    path = state_dir / config.drawdown.state_file
+    try:
+        return orjson.loads(read_private(path))
+    except FileNotFoundError:
+        return {}
+    except (OSError, orjson.JSONDecodeError) as e:
+        return {"error": f"{path}: {e}"}
 
 
 def _run(snapshot: dict[str, Any]) -> dict[str, Any] | None:
@@ -133,6 +152,11 @@ def render(status: dict[str, Any]) -> str:
     lines += _breakers(status)
     lines += _bars(status)
     lines += _risk(status)
+    for scope, trip in status.get("drawdown", {}).get("trips", {}).items():
+        lines.append(
+            f"DRAWDOWN  {scope} tripped {trip.get('since')}: {trip.get('drawdown_pct')}% "
+            f"from {trip.get('hwm')} (limit {trip.get('limit_pct')}%)"
+        )
     if status["lost_orders"]:
         lines.append(f"LOST      {', '.join(status['lost_orders'])} (see the README: lost orders)")
     return "\n".join(lines) + "\n"

@@ -18,6 +18,7 @@ import attrs
 import orjson
 
 from quantbot.config import loader, sleeves
+from quantbot.config.drawdown import DrawdownConfig
 from quantbot.config.golive import GoLiveConfig
 from quantbot.config.limits import defaulted_limits, require_stated
 from quantbot.config.liquidity import Liquidity, LiquidityThresholds, liquidity_problems
@@ -195,6 +196,7 @@ class Config:
     orders: OrdersConfig = setting(OrdersConfig())
     golive: GoLiveConfig = setting(GoLiveConfig())
     notify: NotifyConfig = setting(NotifyConfig())
+    drawdown: DrawdownConfig = setting(DrawdownConfig())
 
     @property
     def order_params(self) -> OrderParams:

@@ -262,6 +262,9 @@ class Daemon:
         if self._stop.is_set() and not final:
             return
         snapshot = self.snapshot(stopped=final)
+        drawdown = self.parts.drawdown if self.parts is not None else None
+        if drawdown is not None:  # its HWMs, once per report and at close (trips at once)
+            drawdown.save()
         if self.print_status:
             self.print_status = print_status_line(snapshot)
         if self.views:

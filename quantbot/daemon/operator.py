@@ -24,6 +24,7 @@ from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.oms.cancel_all import CancelAllReport, cancel_everything
 from quantbot.oms.manager import ORDERS
 from quantbot.risk.control import ControlState
+from quantbot.risk.drawdown import DrawdownBreaker
 
 
 class ControlLoop:
@@ -42,6 +43,7 @@ class ControlLoop:
         status: Callable[[], dict[str, Any]],
         run_id: str,
         mode: str,
+        drawdown: DrawdownBreaker | None = None,
     ) -> None:
         self._config = config
         self._clock = clock
@@ -60,6 +62,9 @@ class ControlLoop:
         self._blocked_seen = control.cached.describe() if control.cached.blocks_new_risk else ""
         self._disabled_seen = set(control.cached.disabled_symbols)
         self._since_reconcile = 0.0
+        self._drawdown = drawdown
+        if drawdown is not None:  # a resume made while the daemon was stopped counts now
+            drawdown.apply_resumes(control.cached.resumed_at, control.cached.sleeve_resumes)
 
     async def watch_control(self) -> None:
         while True:
@@ -83,6 +88,8 @@ class ControlLoop:
                 self._side.gates.enable_symbol(symbol)
                 logger.info("symbol {} re-enabled by a person", symbol)
         self._disabled_seen = disabled
+        if self._drawdown is not None:
+            self._drawdown.apply_resumes(state.resumed_at, state.sleeve_resumes)
 
     def _note_resume(self, state: ControlState) -> None:
         """A person cleared the kill switch, halt or reduce-only (`quantbot resume`): one

@@ -229,6 +229,10 @@ MEANING: dict[ReasonCode, str] = {
     "limit",
     ReasonCode.DAILY_OPEN_RISK_LIMIT: "new risk refused: open (reserved and held) risk would pass "
     "the limit",
+    ReasonCode.DRAWDOWN_BREAKER_PORTFOLIO: "new risk refused: equity fell "
+    "max_portfolio_drawdown_pct below its high-water mark; reducing orders still go",
+    ReasonCode.DRAWDOWN_BREAKER_SLEEVE: "the sleeve's entries refused: its realised PnL fell below "
+    "its high-water mark by max_sleeve_drawdown_pct of equity",
     ReasonCode.ORDER_BUILD_OFF_TICK: "an order's price is not a whole number of ticks; it was "
     "never built",
     ReasonCode.ORDER_BUILD_BAD_QTY: "an order's quantity is zero, negative or not whole lots; "

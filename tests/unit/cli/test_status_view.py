@@ -146,3 +146,25 @@ def test_the_readme_shows_this_table() -> None:
     section = readme.split("\n### Status\n", 1)[1]
     shown = section.split("```\n", 2)[1]
     assert shown == GOLDEN
+
+
+def test_an_active_drawdown_trip_is_one_line_of_the_table(tmp_path: Path) -> None:
+    trip = {
+        "code": "DRAWDOWN_BREAKER_SLEEVE", "sleeve": "trend", "hwm": 120.0, "current": -380.0,
+        "drawdown_pct": 0.5, "limit_pct": 0.5, "since": "2026-11-30T00:50:00.000000Z",
+    }  # fmt: skip
+    shown = status_view.build(
+        running=False,
+        control=ControlState(),
+        ledger=_ledger(tmp_path),
+        snapshot=SNAPSHOT,
+        external_mode="baseline",
+        drawdown={"equity_hwm": 100_000.0, "trips": {"trend": trip}},
+    )
+    assert shown["drawdown"]["trips"] == {"trend": trip}
+    table = status_view.render(shown).splitlines()
+    assert "DRAWDOWN  trend tripped 2026-11-30T00:50:00.000000Z: 0.5% from 120.0 (limit 0.5%)" in (
+        table
+    )
+    assert not [line for line in status_view.render(_status(tmp_path)).splitlines()
+                if line.startswith("DRAWDOWN")]  # fmt: skip

@@ -43,8 +43,8 @@ def test_the_shipped_config_resolves_to_the_tree_and_hash_it_always_had(repo_roo
     # The decision records' config_hash: the same as before sleeves were declared by name
     # (changed since, on purpose: the [orders] section of issue 16, the [golive] section of
     # issue 18, the [notify] section and [records] retention of issue 19, the liquidity
-    # regime of issue 20).
-    assert loaded.hash == "a2d3a5714354ed33e8d1d06de2283afe6a4c417a2bd976ff7173eae4e1d3a3ea"
+    # regime and the drawdown breaker of issue 20).
+    assert loaded.hash == "a1d16f2ef685a045c4b6d691883cd5542edf756a4fcb8834157f3f3e6c6bc2ce"
 
 
 def test_a_file_declares_the_sleeves_that_run_in_its_order(tmp_path: Path) -> None:

@@ -80,7 +80,14 @@ class MarketConfig:
     # "venue": bars polled from the configured real venue (venue.name = ccxt or alpaca).
     source: str = setting("synthetic", choices=("synthetic", "csv", "venue"))
     symbols: list[str] = setting(["SIMA", "SIMB", "SIMC"])
+    # Synthetic market: its pace, seconds of wall clock per bar.
     bar_interval_s: float = setting(1.0, gt=0)
+    # Synthetic market: the market time one bar stands for, in seconds; volatility is
+    # annualised by it, never by the pace (portfolio/annualise.py).
+    bar_represents_s: float = setting(60.0, gt=0)
+    # Synthetic market: its annual volatility; one bar moves about
+    # annual_vol x sqrt(bar_represents_s / one year) (marketdata/synthetic.py calibrated).
+    annual_vol: float = setting(0.2, gt=0, le=5)
     seed: int = setting(7, ge=0)
     spread_bps: float = setting(2.0, ge=0)
     csv_paths: list[str] = setting([])
@@ -133,7 +140,7 @@ class ProfileParams:
 
 @attrs.frozen
 class Profiles:
-    conservative: ProfileParams = setting(ProfileParams(0.05, 5_000.0, 0.2))
+    conservative: ProfileParams = setting(ProfileParams(0.5, 5_000.0, 0.2))
     balanced: ProfileParams = setting(ProfileParams(0.10, 15_000.0, 0.1))
     aggressive: ProfileParams = setting(ProfileParams(0.20, 40_000.0, 0.05))
 

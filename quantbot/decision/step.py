@@ -55,6 +55,7 @@ from quantbot.portfolio.targets import OrderedTargets
 from quantbot.risk.liquidity import LiquidityRegimes
 from quantbot.signals.base import Sleeve
 from quantbot.signals.configured import configured_sleeves, inbox_sleeve
+from quantbot.signals.warmup import WarmUp
 from quantbot.sizing.base import Sizer
 from quantbot.sizing.simple import SimpleSizer
 
@@ -187,6 +188,7 @@ class DecisionStep:
             **_NOT_REACHED_YET,
         }
         self._targets = OrderedTargets()  # the deadband's reference, and catching up
+        self._warmup = WarmUp(sleeves, instruments)
         self._exits = ExitRules(config.orders, config.order_params, config.sizer.harvest)
 
     @classmethod
@@ -224,6 +226,16 @@ class DecisionStep:
             record_base=record_base,
         )
 
+    def warming_up(self) -> dict[str, int]:
+        """Sleeve name -> bars until it is ready for every symbol (0: warm), in declared
+        order. For the operator's views; a sleeve that needs no warm-up (external) is 0."""
+        return self._warmup.remaining()
+
+    @property
+    def warm(self) -> bool:
+        """Every sleeve is ready for every symbol (``warming_up`` is all 0)."""
+        return not self._warmup.cold
+
     def now_ns(self) -> int:
         """The decision clock's now (what each record's ``ts`` says)."""
         return self._clock.now_ns()
@@ -259,10 +271,6 @@ class DecisionStep:
         """Each symbol's last bar the data contract took: its open time (ns) and close."""
         return self._contract.last_seen()
 
-    def warming_up(self) -> dict[str, int]:
-        """Sleeve name -> bars it still needs before its first signal (0: warm)."""
-        return {}
-
     def admit(self, bar: Bar) -> ContractVerdict:
         """Run the data contract on ``bar`` (once per bar, before anything else sees it).
 
@@ -279,6 +287,7 @@ class DecisionStep:
             self.liquidity.reset(bar.symbol)
             for sleeve in self._sleeves:
                 sleeve.reset(bar.symbol)
+            self._warmup.reset(bar.symbol)
             self._targets.forget(bar.symbol)
         return verdict
 
@@ -315,6 +324,8 @@ class DecisionStep:
             signals = sleeves.update(bar, view)
         else:
             signals = {s.name: s.update(bar) for s in sleeves}
+        if self._warmup.cold:
+            self._warmup.note(bar.symbol, signals)
         # round(x, DIGITS) inline, not _r: this runs for every sleeve on every bar.
         record["sleeves"] = {
             name: {

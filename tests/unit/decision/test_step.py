@@ -28,6 +28,10 @@ ENV = {
     "QUANTBOT__SIGNALS__TREND__FAST": "3",
     "QUANTBOT__SIGNALS__TREND__SLOW": "8",
     "QUANTBOT__REGIME_COMPONENTS__CONSERVATIVE__MEAN_REVERSION": "0",
+    # The conservative sizing as it was before issue 19 (0.5 since): sizes below the
+    # profile's $5,000 cap (0.5 reaches it on this strong trend), so the stages these tests
+    # look at are the ones that shape the order.
+    "QUANTBOT__PROFILES__CONSERVATIVE__EQUITY_FRACTION": "0.05",
 }
 WARMUP = 7  # bars answered SIGNAL_WARMUP; the 8th is the first the trend sleeve reads
 BASE = {"run_id": "run-1", "config_hash": "abc123", "execution_mode": "paper"}

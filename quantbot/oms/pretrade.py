@@ -62,7 +62,8 @@ Definitions (every limit comes from ``PretradeConfig``; windows follow the conve
   (scope="symbol"). ``cancel_allowed()`` does the same for cancels (scope="cancels").
 - cancel loop: ``cancel_loop_max_cancels`` cancels for a symbol with no fill in between block
   it until ``cancel_loop_block_bars`` more of its bars have arrived (``bars_left``).
-- executions: orders submitted for the symbol within ``executions_window_s``. When this order
+- executions: orders submitted for the symbol within ``executions_window_s``, protective exit
+  legs not counted (an entry and its stop-loss and take-profit are one trade). When this order
   would make ``count > max_executions``, the symbol is disabled: ``on_disable(symbol, reason)``
   is called once (the daemon persists it in ``state/``), this order is blocked with
   EXECUTION_THROTTLE_DISABLE, and later orders get SYMBOL_DISABLED_BLOCK until a person calls
@@ -319,7 +320,8 @@ class PretradeGates:
         self._dupes.add(intent.client_order_id, _content_key(intent), now_ns)
         self._orders.add(now_ns)
         self._symbol_orders.add(intent.symbol, now_ns)
-        self._executions.add(intent.symbol, now_ns)
+        if intent.exit_role is None:  # a protective leg follows its entry: not a new trade
+            self._executions.add(intent.symbol, now_ns)
 
     def cancel_allowed(self) -> Reason | None:
         """For cancel/replace only: a RATE_THROTTLE_BLOCK (scope="cancels") when one more

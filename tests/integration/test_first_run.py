@@ -132,3 +132,26 @@ def test_exposure_is_a_stated_share_of_the_account_within_every_limit(
             assert r["governor"]["after"]["notional"] <= 5_000.0 + 1e-6, r
             assert r["daily_risk"]["verdict"] == "reserved", r
             assert r["order"]["outcome"] in ("ACCEPTED", "NOT_SENT"), r
+
+
+def test_the_readme_shows_what_the_first_minute_prints(first_minute: tuple[Path, str]) -> None:
+    """The README's "What the first minute looks like" block is this run's output: the same
+    log lines (times aside) and the same orders and fills when the minute is up."""
+    workdir, out = first_minute
+    readme = (REPO_ROOT / "README.md").read_text()
+    block = readme.split("<!-- first-minute:start -->\n```\n", 1)[1].split("```", 1)[0]
+    shown = block.splitlines()[1:]  # after the command line
+
+    def untimed(line: str) -> str:  # no time stamp, no wall-clock estimate (this run is 10x)
+        return (line.split(" ", 1)[1] if line[:2].isdigit() else line).split(" (about")[0]
+
+    logged = {untimed(line) for line in out.splitlines() if " INFO " in line}
+    for line in shown:
+        if " INFO " in line and "run " not in line and "duration" not in line:
+            assert untimed(line) in logged, line
+    last = shown[-2]  # the status line printed as the daemon stopped, a minute in
+    assert "state=stopped(trading)" in last
+    m = measure(workdir / "state", workdir / "runtime", first=MINUTE)
+    said = dict(part.split("=", 1) for part in last.split() if "=" in part)
+    assert int(said["bars"]) == MINUTE * SYMBOLS
+    assert int(said["orders"]) == m["orders"], (said, m)

@@ -128,6 +128,16 @@ def test_each_order_gets_its_own_alert_even_on_one_symbol(tmp_path, clock) -> No
     assert [r["client_order_id"] for r in lines(sink)] == ["qb1", "qb2"]
 
 
+def test_each_sleeve_gets_its_own_alert(tmp_path, clock) -> None:
+    # Two sleeves tripping their drawdown breakers a second apart are two things to look at.
+    sink = make_sink(tmp_path, clock)
+    sink.emit(ReasonCode.DRAWDOWN_BREAKER_SLEEVE, sleeve="trend")
+    clock.advance(1)
+    sink.emit(ReasonCode.DRAWDOWN_BREAKER_SLEEVE, sleeve="mean_reversion")
+    sink.emit(ReasonCode.DRAWDOWN_BREAKER_SLEEVE, sleeve="mean_reversion")
+    assert [r["sleeve"] for r in lines(sink)] == ["trend", "mean_reversion"]
+
+
 def test_dedupe_window_is_configurable(tmp_path, clock) -> None:
     sink = make_sink(tmp_path, clock, dedupe_s=5)
     assert sink.emit(ReasonCode.ALERT_STALE_DATA, symbol="SIMA") is not None

@@ -18,7 +18,14 @@ pytestmark = pytest.mark.e2e
 DATA = ("--data", *(str(DAILY / f"{s}.csv") for s in ("AAPL", "MSFT", "IBM")), "--to", "2004-12-31")
 PROFILE = "QUANTBOT__DRAWDOWN__CONSERVATIVE__"
 # No exit legs: positions stay open until the signals close them, so some are open at the trip.
-BASE = {"QUANTBOT__ORDERS__EXITS": "false", "QUANTBOT__DRAWDOWN__RESET": "manual"}
+# Without a stop an order's open risk is its whole notional: at the shipped conservative size
+# ($5,000) the daily guard's $1,000 open-risk limit refuses every entry, so the orders here are
+# sized as before issue 19 (5% of equity x the target).
+BASE = {
+    "QUANTBOT__ORDERS__EXITS": "false",
+    "QUANTBOT__DRAWDOWN__RESET": "manual",
+    "QUANTBOT__PROFILES__CONSERVATIVE__EQUITY_FRACTION": "0.05",
+}
 
 
 def decisions(out: Path) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ import attrs
 import orjson
 
 from quantbot.config import loader, sleeves
+from quantbot.config.dashboard import DashboardConfig
 from quantbot.config.golive import GoLiveConfig
 from quantbot.config.limits import defaulted_limits, require_stated
 from quantbot.config.loader import setting
@@ -206,6 +207,7 @@ class Config:
     watchdog: WatchdogConfig = setting(WatchdogConfig())
     orders: OrdersConfig = setting(OrdersConfig())
     golive: GoLiveConfig = setting(GoLiveConfig())
+    dashboard: DashboardConfig = setting(DashboardConfig())
 
     @property
     def order_params(self) -> OrderParams:

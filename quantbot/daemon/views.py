@@ -45,4 +45,9 @@ def build_views(
 ) -> list[View]:
     """The views this run's config and command line ask for (none by default)."""
     views: list[View] = []
+    dashboard = loaded.config.dashboard
+    if options.dashboard or dashboard.enabled:
+        from quantbot.dashboard.view import DashboardView  # noqa: PLC0415 -- aiohttp on demand
+
+        views.append(DashboardView(state_dir, port=dashboard.port))
     return views

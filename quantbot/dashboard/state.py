@@ -39,6 +39,13 @@ def _decimal(text: Any) -> Decimal:
         return Decimal(0)
 
 
+def _price(text: Any) -> str | None:
+    """A last price as people read it (4 decimals at most), not a float's 15 digits."""
+    if text is None:
+        return None
+    return f"{_decimal(text).quantize(Decimal('0.0001')).normalize():f}"
+
+
 def decision_row(record: dict[str, Any]) -> dict[str, Any]:
     """One decision record as the page lists it: symbol, time, target, the order sent (or
     not) and the reason code that explains it."""
@@ -92,7 +99,7 @@ def status_view(status: dict[str, Any]) -> dict[str, Any]:
     control = str(status.get("control", ""))
     state, _, why = control.partition(" ")
     marks = {
-        sym: info.get("last_close")
+        sym: _price(info.get("last_close"))
         for sym, info in ((status.get("pretrade") or {}).get("symbols") or {}).items()
     }
     positions = []

@@ -53,8 +53,8 @@ async def test_without_the_token_every_route_says_401_and_shows_nothing(
     server: DashboardServer, path: str, token: str | None
 ) -> None:
     async with aiohttp.ClientSession() as session, session.get(url(server, path, token)) as r:
-        body = await r.text()
-    assert r.status == 401
+        assert r.status == 401
+        body = await asyncio.wait_for(r.text(), 5)
     assert "run-42" not in body and "trading" not in body and TOKEN not in body
 
 

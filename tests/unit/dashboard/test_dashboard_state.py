@@ -39,7 +39,7 @@ def status(**fields: Any) -> dict[str, Any]:
         "pnl": "-11.81",
         "control": "trading",
         "breakers": {"broker_submit": closed, "data_primary": dict(closed)},
-        "pretrade": {"symbols": {"SIMA": {"last_close": "99.5"}}},
+        "pretrade": {"symbols": {"SIMA": {"last_close": "99.50000437261"}}},
     }
     snapshot.update(fields)
     return snapshot

@@ -24,6 +24,7 @@ from loguru import logger
 from quantbot.config.dashboard import LOOPBACK
 from quantbot.dashboard.server import DashboardServer
 from quantbot.dashboard.state import DashboardState
+from quantbot.domain.errors import StartupError
 from quantbot.fsutil import atomic_write, ensure_private_dir
 from quantbot.ops.feed import RunFeed
 
@@ -49,7 +50,15 @@ class DashboardView:
     async def start(self, feed: RunFeed, status: Any) -> None:
         token = secrets.token_urlsafe(32)
         self.server = DashboardServer(token, self.state.snapshot, port=self._port)
-        await self.server.start()
+        try:
+            await self.server.start()
+        except OSError as e:  # the port is taken, or not ours to bind
+            await self.server.stop()
+            where = f"{LOOPBACK}:{self._port}"
+            raise StartupError(
+                f"dashboard: cannot listen on {where}: {e.strerror or e} "
+                "(set [dashboard] port = 0 for a free port)"
+            ) from e
         self.state.apply("status", status())
         port = self.server.port
         self.url = f"http://{LOOPBACK}:{port}/?token={token}"

@@ -86,10 +86,10 @@ def test_the_page_shows_the_run_with_its_token_and_nothing_without_it(
     # The URL with its token: printed once, to the terminal, and nowhere under runtime/.
     token = info["token"]
     assert err.count(f"dashboard: {info['url']}") == 1 and token not in out
-    for path in (workdir / "runtime").rglob("*"):
-        if path.is_file():
+    assert not (workdir / "state" / "dashboard.json").exists()  # removed at stop
+    for path in [*(workdir / "runtime").rglob("*"), *(workdir / "state").rglob("*")]:
+        if path.is_file():  # logs, records, the manifest, the journal, status.json ...
             assert token.encode() not in path.read_bytes(), path
-    assert not (workdir / "state" / "dashboard.json").exists()
 
 
 class DevTools:

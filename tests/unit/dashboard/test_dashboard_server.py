@@ -15,6 +15,7 @@ import pytest
 
 from quantbot.dashboard.server import CLIENT_QUEUE, DashboardServer
 from quantbot.dashboard.view import INBOX, DashboardView
+from quantbot.domain.errors import StartupError
 from quantbot.ops.feed import RunFeed
 
 TOKEN = "s3cret-Token_for-tests-0123456789abcdef"
@@ -153,3 +154,17 @@ async def test_the_feed_subscriber_only_enqueues_and_drops_what_does_not_fit(
         feed.publish("record", {"decision_id": f"X@{n}"})
     assert view.state.dropped == 5 and feed.watched
     await view.stop()
+
+
+async def test_a_port_in_use_stops_the_start_with_a_clear_error(tmp_path: Path) -> None:
+    first = DashboardView(tmp_path / "a", announce=lambda url: None)
+    await first.start(RunFeed(), lambda: {})
+    assert first.server is not None
+    taken = first.server.port
+    second = DashboardView(tmp_path / "b", port=taken, announce=lambda url: None)
+    try:
+        with pytest.raises(StartupError, match=rf"dashboard: cannot listen on 127.0.0.1:{taken}"):
+            await second.start(RunFeed(), lambda: {})
+        assert not (tmp_path / "b" / "dashboard.json").exists()
+    finally:
+        await first.stop()

@@ -56,7 +56,8 @@ svg{width:100%;height:180px}
 <span class="pill" data-field="state"></span><span data-field="why"></span>
 <span>kill switch <b data-field="kill_switch"></b></span>
 <span>equity <b data-field="equity"></b></span><span>this run <b data-field="run_pnl"></b></span>
-<span data-field="counts"></span><span data-field="live"></span></header>
+<span data-field="counts"></span><span data-field="warming"></span>
+<span data-field="live"></span></header>
 <p class="note">Read-only and local: this page shows the run and nothing on it can place or
 cancel an order. Updated live from the daemon.</p>
 <main>
@@ -102,12 +103,17 @@ function drawHeader() {
   const c = st.counts || {};
   field("counts", "bars " + (c.bars ?? "") + " · decisions " + (c.decisions ?? "") +
     " · orders " + (c.orders ?? "") + " · fills " + (c.fills ?? ""));
+  const warm = Object.entries(st.warming_up || {});
+  field("warming", warm.length ? "warming up: " + warm.map(([k, n]) => k + " " + n +
+    " bars").join(", ") : "");
+}
+function drawPositions() {
+  table("positions", ["symbol", "qty", "avg price", "mark", "unrealised", "realised"],
+    S.positions || [], (p) => [p.symbol, p.qty, p.avg_price, p.mark, p.unrealised_pnl,
+      p.realised_pnl]);
 }
 function drawStatus() {
   const st = S.status || {}; drawHeader();
-  const pos = st.positions || [];
-  const keys = [...new Set(pos.flatMap((p) => Object.keys(p)))].filter((k) => k !== "symbol");
-  table("positions", ["symbol", ...keys], pos, (p) => [p.symbol, ...keys.map((k) => p[k])]);
   table("breakers", ["dependency", "state", "reopens in s", "last failure"], st.breakers || [],
     (b) => [b.name, b.state, b.reopens_in_s, b.last_failure]);
 }
@@ -150,11 +156,14 @@ function drawAlerts() {
   table("events", ["time", "event", "symbol", "reason"], [...S.events].reverse(),
     (e) => [e.ts, e.event, e.symbol, e.reason]);
 }
-function drawAll() { drawStatus(); drawEquity(); drawOrders(); drawDecisions(); drawAlerts(); }
+function drawAll() {
+  drawStatus(); drawPositions(); drawEquity(); drawOrders(); drawDecisions(); drawAlerts();
+}
 const push = (list, row) => { list.push(row); if (list.length > MAX_ROWS) list.shift(); };
 const handlers = {
   snapshot: (d) => { S = d; drawAll(); },
   status: (d) => { S.status = d; drawStatus(); },
+  positions: (d) => { S.positions = d; drawPositions(); },
   equity: (d) => { S.equity = d; drawEquity(); },
   decision: (d) => { push(S.decisions, d); drawDecisions(); },
   alert: (d) => { push(S.alerts, d); drawAlerts(); },

@@ -6,6 +6,12 @@ has just connected. Everything kept is bounded: the last decisions, alerts and r
 and an equity curve thinned (every other point dropped) when it reaches its cap, so a run
 of any length keeps its whole span at a coarser grain. Nothing here holds on to a payload:
 each is reduced to the few plain fields the page shows.
+
+Positions, open orders and exit plans come from a ledger of the page's own (``oms.ledger``,
+the one the daemon and `quantbot status` rebuild from the journal): seeded from
+``state/journal.jsonl`` when the view starts (``dashboard.view``) and kept up to date with
+the feed's journal events, so orders and legs working since an earlier run are shown too.
+Marks are the last bar's close the status snapshot reports.
 """
 
 from __future__ import annotations
@@ -14,16 +20,15 @@ from collections import deque
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from quantbot.oms.ledger import Ledger
+
 MAX_DECISIONS = 50
 MAX_ALERTS = 50
 MAX_EVENTS = 50
 MAX_EQUITY_POINTS = 1000
 
-Update = tuple[str, dict[str, Any]]
-
-# Journal events after which an order is no longer working.
-_ENDED = frozenset({"CANCELED", "REJECT", "NOT_SENT", "LOST"})
-_STATUS_OF = {"ACK": "WORKING", "UNKNOWN": "UNKNOWN", "CANCEL_REQUESTED": "CANCELING"}
+Update = tuple[str, Any]
+CENT = Decimal("0.01")
 
 
 def _code(reason: Any) -> str:
@@ -95,18 +100,9 @@ def _event_row(record: dict[str, Any]) -> dict[str, Any]:
 
 def status_view(status: dict[str, Any]) -> dict[str, Any]:
     """The status snapshot (``daemon.status``) as the page shows it: state and why, the
-    kill switch, positions with their last price, breakers that are not closed."""
+    kill switch, counters, equity and PnL, breakers that are not closed."""
     control = str(status.get("control", ""))
     state, _, why = control.partition(" ")
-    marks = {
-        sym: _price(info.get("last_close"))
-        for sym, info in ((status.get("pretrade") or {}).get("symbols") or {}).items()
-    }
-    positions = []
-    for sym, held in sorted((status.get("positions") or {}).items()):
-        row = dict(held) if isinstance(held, dict) else {"qty": str(held)}
-        row.setdefault("mark", marks.get(sym))
-        positions.append({"symbol": sym, **{k: row[k] for k in sorted(row)}})
     breakers = [
         {
             "name": name,
@@ -123,30 +119,45 @@ def status_view(status: dict[str, Any]) -> dict[str, Any]:
         "mode": str(status.get("execution_mode", "")),
         "state": state.lower() if state else "",
         "why": why.strip("()"),
-        "kill_switch": bool(status.get("kill_switch", state == "KILLED")),
+        "kill_switch": state == "KILLED",
         "counts": {
             k: status.get(k)
             for k in ("bars", "decisions", "orders", "rejected_orders", "fills", "open_orders")
         },
         "equity": str(status.get("equity", "")),
         "pnl": str(status.get("pnl", "")),
-        "positions": positions,
+        "warming_up": dict(status.get("warming_up") or {}),
         "breakers": breakers,
         "unknown_orders": list(status.get("unknown_orders") or []),
         "lost_orders": list(status.get("lost_orders") or []),
     }
 
 
+def marks_of(status: dict[str, Any]) -> dict[str, Decimal]:
+    """Each symbol's last close as the snapshot reports it (``last_bars``, or the pre-trade
+    gates' ``last_close`` in a snapshot without it)."""
+    marks = {
+        sym: info.get("last_close")
+        for sym, info in ((status.get("pretrade") or {}).get("symbols") or {}).items()
+    }
+    marks.update({sym: bar.get("close") for sym, bar in (status.get("last_bars") or {}).items()})
+    return {sym: _decimal(mark) for sym, mark in marks.items() if mark is not None}
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(getattr(value, "value", value))
+
+
 class DashboardState:
-    def __init__(self) -> None:
+    def __init__(self, ledger: Ledger | None = None) -> None:
+        self.ledger = ledger or Ledger()
+        self.marks: dict[str, Decimal] = {}
         self.run: dict[str, Any] = {}
         self.status: dict[str, Any] = {}
         self.equity: list[tuple[str, float]] = []
         self.decisions: deque[dict[str, Any]] = deque(maxlen=MAX_DECISIONS)
         self.alerts: deque[dict[str, Any]] = deque(maxlen=MAX_ALERTS)
         self.events: deque[dict[str, Any]] = deque(maxlen=MAX_EVENTS)
-        self.orders: dict[str, dict[str, Any]] = {}
-        self.exits: dict[str, dict[str, Any]] = {}
         self.dropped = 0  # feed items lost because the view fell behind (never blocks trading)
 
     def snapshot(self) -> dict[str, Any]:
@@ -157,6 +168,7 @@ class DashboardState:
             "decisions": list(self.decisions),
             "alerts": list(self.alerts),
             "events": list(self.events),
+            "positions": self.positions(),
             "orders": self.order_rows(),
             "dropped": self.dropped,
         }
@@ -193,11 +205,16 @@ class DashboardState:
     # -- status and the equity curve ----------------------------------------------------------
     def _status(self, status: dict[str, Any]) -> list[Update]:
         self.status = status_view(status)
+        self.marks.update(marks_of(status))
         equity = _decimal(status.get("equity"))
         self.equity.append((self.status["ts"], float(equity)))
         if len(self.equity) > MAX_EQUITY_POINTS:
             self.equity = self.equity[:-1:2] + self.equity[-1:]
-        return [("status", self.status), ("equity", self.equity_curve())]
+        return [
+            ("status", self.status),
+            ("positions", self.positions()),
+            ("equity", self.equity_curve()),
+        ]
 
     def equity_curve(self) -> dict[str, Any]:
         """This run's equity over time and the change since its first point (this run's PnL,
@@ -206,60 +223,66 @@ class DashboardState:
         run_pnl = round(self.equity[-1][1] - self.equity[0][1], 2) if self.equity else None
         return {"points": points, "run_pnl": run_pnl}
 
-    # -- open orders and protective legs ------------------------------------------------------
+    # -- positions, open orders and protective legs (the ledger) -------------------------------
     def _journal(self, event: dict[str, Any]) -> list[Update]:
-        kind = str(event.get("type", ""))
-        cid = str(event.get("client_order_id", ""))
-        if kind in ("INTENT", "EXTERNAL"):
-            price = event.get("limit_price") or event.get("stop_price")
-            self.orders[cid] = {
-                "id": cid,
-                "symbol": str(event.get("symbol", "")),
-                "side": str(event.get("side", "")),
-                "qty": str(event.get("qty", "")),
-                "filled": "0",
-                "type": str(event.get("order_type") or ""),
-                "price": None if price is None else str(price),
-                "role": str(event.get("exit_role") or ("external" if kind == "EXTERNAL" else "")),
-                "status": "SENT" if kind == "INTENT" else "EXTERNAL",
-            }
-        elif kind == "FILL" and cid in self.orders:
-            order = self.orders[cid]
-            filled = _decimal(order["filled"]) + _decimal(event.get("qty"))
-            if filled >= _decimal(order["qty"]):
-                del self.orders[cid]
-            else:
-                order["filled"], order["status"] = str(filled), "PARTIAL"
-        elif kind in _ENDED:
-            self.orders.pop(cid, None)
-        elif kind in _STATUS_OF and cid in self.orders:
-            self.orders[cid]["status"] = _STATUS_OF[kind]
-        elif kind == "EXIT":
-            self._exit(event)
-        else:
-            return []
-        return [("orders", self.order_rows())]
+        if int(event.get("seq", 0)) <= self.ledger.last_event_seq and "seq" in event:
+            return []  # already in the journal the ledger was seeded from
+        self.ledger.apply(event)
+        updates: list[Update] = [("orders", self.order_rows())]
+        if event.get("type") == "FILL":
+            updates.append(("positions", self.positions()))
+        return updates
 
-    def _exit(self, event: dict[str, Any]) -> None:
-        symbol, action = str(event.get("symbol", "")), str(event.get("action", ""))
-        if action == "ARMED":
-            self.exits[symbol] = {
-                "symbol": symbol,
-                "side": str(event.get("side", "")),
-                "qty": str(event.get("qty", "")),
-                "entry_price": event.get("entry_price"),
-                "stop": event.get("stop"),
-                "take_profit": event.get("take_profit"),
-                "trail_pct": event.get("trail_pct"),
-                "modes": dict(event.get("modes") or {}),
-                "fired": None,
-            }
-        elif symbol in self.exits and action == "MOVED":
-            self.exits[symbol]["trail_ref"] = event.get("trail_ref")
-        elif symbol in self.exits and action == "TRIGGERED":
-            self.exits[symbol]["fired"] = event.get("fired") or "triggered"
-        elif action == "DONE":
-            self.exits.pop(symbol, None)
+    def positions(self) -> list[dict[str, Any]]:
+        """Each position: quantity, average entry, the last mark, unrealised PnL at that mark
+        and realised PnL (after fees, over the account's history), to the cent."""
+        rows = []
+        for symbol, p in sorted(self.ledger.positions.items()):
+            if not p.qty:
+                continue
+            mark = self.marks.get(symbol)
+            unrealised = None if mark is None else ((mark - p.avg_price) * p.qty).quantize(CENT)
+            rows.append(
+                {
+                    "symbol": symbol,
+                    "qty": str(p.qty),
+                    "avg_price": str(p.avg_price.quantize(CENT)),
+                    "mark": None if mark is None else _price(mark),
+                    "unrealised_pnl": _text(unrealised),
+                    "realised_pnl": str(p.realized_pnl.quantize(CENT)),
+                }
+            )
+        return rows
 
     def order_rows(self) -> dict[str, Any]:
-        return {"open": list(self.orders.values()), "legs": list(self.exits.values())}
+        roles = self.ledger.exit_roles
+        open_orders = [
+            {
+                "id": o.client_order_id,
+                "symbol": o.symbol,
+                "side": _text(o.side),
+                "qty": str(o.qty),
+                "filled": str(o.filled_qty),
+                "type": _text(o.order_type),
+                "price": _text(o.limit_price if o.limit_price is not None else o.stop_price),
+                "role": _text(roles.get(o.client_order_id))
+                or ("external" if o.client_order_id in self.ledger.external_ids else ""),
+                "status": _text(o.status),
+            }
+            for o in self.ledger.open_orders()
+        ]
+        legs = [
+            {
+                "symbol": symbol,
+                "side": _text(plan.get("side")),
+                "qty": _text(plan.get("qty")),
+                "entry_price": _text(plan.get("entry_price")),
+                "stop": _text(plan.get("stop")),
+                "take_profit": _text(plan.get("take_profit")),
+                "trail_pct": _text(plan.get("trail_pct")),
+                "modes": dict(plan.get("modes") or {}),
+                "fired": _text(plan.get("fired")),
+            }
+            for symbol, plan in sorted(self.ledger.exit_plans.items())
+        ]
+        return {"open": open_orders, "legs": legs}

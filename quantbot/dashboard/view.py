@@ -6,7 +6,8 @@ one), prints the URL with the token once on stderr (not through the logger: the 
 must never hold it) and writes ``state/dashboard.json`` (url, port, token) owner-only; at
 stop the file is removed. The feed's subscriber only appends to a bounded inbox (a full
 inbox drops the item and counts it, never waits); the page state is built on this view's
-own task, which then pushes each change to the open pages.
+own task, which then pushes each change to the open pages. Positions and orders start from
+the journal as it stands at start (``dashboard.state``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from quantbot.dashboard.server import DashboardServer
 from quantbot.dashboard.state import DashboardState
 from quantbot.domain.errors import StartupError
 from quantbot.fsutil import atomic_write, ensure_private_dir
+from quantbot.oms.journal import read_journal
+from quantbot.oms.ledger import Ledger
 from quantbot.ops.feed import RunFeed
 
 INBOX = 10_000
@@ -38,6 +41,7 @@ class DashboardView:
 
     def __init__(self, state_dir: Path, *, port: int = 0, announce: Any = None) -> None:
         self._path = state_dir / FILE_NAME
+        self._journal = state_dir / "journal.jsonl"
         self._port = port
         self._announce = announce or _print_url
         self.state = DashboardState()
@@ -48,6 +52,11 @@ class DashboardView:
         self.url = ""
 
     async def start(self, feed: RunFeed, status: Any) -> None:
+        # The positions and orders so far, as the daemon rebuilt them at its start (nothing
+        # is appended between here and the subscription below: both run before the first bar).
+        if self._journal.exists():
+            replay = read_journal(self._journal, repair=False)
+            self.state = DashboardState(Ledger.from_journal(replay, self._journal))
         token = secrets.token_urlsafe(32)
         self.server = DashboardServer(token, self.state.snapshot, port=self._port)
         try:

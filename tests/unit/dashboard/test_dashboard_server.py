@@ -168,3 +168,26 @@ async def test_a_port_in_use_stops_the_start_with_a_clear_error(tmp_path: Path) 
         assert not (tmp_path / "b" / "dashboard.json").exists()
     finally:
         await first.stop()
+
+
+async def test_orders_working_before_the_run_are_shown_from_the_journal(tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    state_dir.mkdir()
+    intent = {"seq": 1, "ts_ns": 1, "type": "INTENT", "client_order_id": "qb-earlier",
+              "symbol": "SIMA", "side": "SELL", "qty": "5", "order_type": "STOP",
+              "stop_price": "97.5", "exit_role": "stop_loss"}  # fmt: skip
+    ack = {"seq": 2, "ts_ns": 2, "type": "ACK", "client_order_id": "qb-earlier"}
+    (state_dir / "journal.jsonl").write_bytes(
+        b"".join(orjson.dumps(e) + b"\n" for e in (intent, ack))
+    )
+    view = DashboardView(state_dir, announce=lambda url: None)
+    await view.start(RunFeed(), lambda: {})
+    try:
+        [order] = view.state.snapshot()["orders"]["open"]
+        assert (order["id"], order["role"], order["status"]) == (
+            "qb-earlier",
+            "stop_loss",
+            "ACCEPTED",
+        )
+    finally:
+        await view.stop()

@@ -104,7 +104,6 @@ def test_the_status_shows_state_and_why_the_kill_switch_marks_and_breakers_not_c
         True,
     )
     assert (shown["run_id"], shown["mode"]) == ("run-1", "paper")
-    assert shown["positions"] == [{"symbol": "SIMA", "mark": "99.5", "qty": "17"}]
     assert shown["breakers"] == [
         {"name": "broker_submit", "state": "OPEN", "reopens_in_s": 42.0,
          "last_failure": "TimeoutError"}
@@ -126,36 +125,63 @@ def test_the_equity_curve_is_this_runs_and_stays_bounded_over_its_whole_span() -
     assert points[0][0] == "first" and points[-1][0] == f"t{3 * MAX_EQUITY_POINTS - 1}"
 
 
-def test_open_orders_and_legs_follow_the_journal() -> None:
+class Journal:
+    """Journal events as the order side appends them (``seq`` and ``ts_ns`` included)."""
+
+    def __init__(self, state: DashboardState) -> None:
+        self.state, self.seq = state, 0
+
+    def __call__(self, **event: Any) -> list[dict[str, Any]]:
+        self.seq += 1
+        updates = dict(self.state.apply("journal", {"seq": self.seq, "ts_ns": self.seq, **event}))
+        return updates["orders"]["open"]
+
+
+def test_open_orders_legs_and_positions_follow_the_journal() -> None:
     state = DashboardState()
-
-    def journal(**event: Any) -> list[dict[str, Any]]:
-        [(name, rows)] = state.apply("journal", event)
-        assert name == "orders"
-        return rows["open"]
-
+    journal = Journal(state)
     entry = dict(client_order_id="qb1", symbol="SIMA", side="BUY", qty="10",
                  order_type="LIMIT", limit_price="99.1", stop_price=None)  # fmt: skip
     [row] = journal(type="INTENT", **entry)
-    assert (row["id"], row["status"], row["price"], row["role"]) == ("qb1", "SENT", "99.1", "")
-    [row] = journal(type="ACK", client_order_id="qb1")
-    assert row["status"] == "WORKING"
-    [row] = journal(type="FILL", client_order_id="qb1", qty="4", price="99.1")
-    assert (row["filled"], row["status"]) == ("4", "PARTIAL")
-    assert journal(type="FILL", client_order_id="qb1", qty="6", price="99.1") == []
+    assert (row["id"], row["status"], row["price"], row["role"]) == ("qb1", "NEW", "99.1", "")
+    [row] = journal(type="ACK", client_order_id="qb1", venue_order_id="v1")
+    assert row["status"] == "ACCEPTED"
+    fill = dict(client_order_id="qb1", symbol="SIMA", side="BUY", price="99.1", fee="0.10",
+                venue_order_id="v1", fill_ts_ns=1)  # fmt: skip
+    [row] = journal(type="FILL", fill_id="f1", qty="4", fill_seq=1, **fill)
+    assert (row["filled"], row["status"]) == ("4", "PARTIALLY_FILLED")
+    assert journal(type="FILL", fill_id="f2", qty="6", fill_seq=2, **fill) == []
+    # the position at the last mark the status reported
+    state.apply("status", status(last_bars={"SIMA": {"close": 101.123456789}}))
+    assert state.positions() == [
+        {"symbol": "SIMA", "qty": "10", "avg_price": "99.10", "mark": "101.1235",
+         "unrealised_pnl": "20.23", "realised_pnl": "-0.20"}
+    ]  # fmt: skip
     stop = dict(entry, client_order_id="qb2", side="SELL", order_type="STOP",
                 limit_price=None, stop_price="98.0", exit_role="stop_loss")  # fmt: skip
     [row] = journal(type="INTENT", **stop)
-    assert (row["role"], row["price"]) == ("stop_loss", "98.0")
+    assert (row["role"], row["price"], row["type"]) == ("stop_loss", "98.0", "STOP")
     journal(type="EXIT", symbol="SIMA", action="ARMED", side="BUY", qty="10",
             entry_price="99.1", stop="98.0", take_profit="101.0", trail_pct=None,
             modes={"stop_loss": "native", "max_hold": "daemon"})  # fmt: skip
     [leg] = state.snapshot()["orders"]["legs"]
     assert (leg["symbol"], leg["stop"], leg["take_profit"]) == ("SIMA", "98.0", "101.0")
     assert journal(type="CANCELED", client_order_id="qb2") == []
-    journal(type="EXIT", symbol="SIMA", action="DONE")
+    journal(type="EXIT", symbol="SIMA", action="DONE", side="BUY")
     assert state.snapshot()["orders"] == {"open": [], "legs": []}
-    assert state.apply("journal", {"type": "BASELINE", "positions": {}}) == []
+    # an event the ledger was seeded with (the journal read at start) is not applied twice
+    assert state.apply("journal", {"seq": 3, "type": "FILL", **fill}) == []
+
+
+def test_a_page_started_late_shows_what_the_journal_holds() -> None:
+    from quantbot.oms.ledger import Ledger
+
+    intent = {"seq": 1, "ts_ns": 1, "type": "INTENT", "client_order_id": "qb9",
+              "symbol": "SIMB", "side": "SELL", "qty": "3", "order_type": "LIMIT",
+              "limit_price": "101.5", "exit_role": "take_profit"}  # fmt: skip
+    state = DashboardState(Ledger.from_events([intent]))
+    [row] = state.snapshot()["orders"]["open"]
+    assert (row["id"], row["role"], row["price"]) == ("qb9", "take_profit", "101.5")
 
 
 def test_the_runs_start_and_stop_reach_the_page() -> None:

@@ -190,3 +190,14 @@ def test_the_runs_start_and_stop_reach_the_page() -> None:
     assert run == {"phase": "started", "run_id": "run-1", "started_at": "t0"}
     [(_, run)] = state.apply("run", {"phase": "stopped", "run_id": "run-1", "ts": "t1"})
     assert run["phase"] == "stopped" and run["stopped_at"] == "t1"
+
+
+def test_what_the_records_say_cannot_become_markup_in_the_page() -> None:
+    from quantbot.dashboard.page import render_page
+
+    state = DashboardState()
+    state.apply("record", decision(1, symbol="</script><script>alert(1)</script>"))
+    page = render_page(state.snapshot(), "n0nce")
+    assert "<script>alert(1)" not in page
+    assert page.count("</script>") == 2  # the state's and the page's own script, closed once
+    assert '<script nonce="n0nce">' in page

@@ -1,6 +1,9 @@
-# quantbot: `make run` and `make test` work on a fresh machine with Python 3.11 and make.
-# Python 3.11: python3.11 on PATH, else python3 (checked to be 3.11 before the venv is made).
-PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null || echo python3.11)
+# quantbot: `make run` and `make test` work on a fresh machine with Python 3.11 or newer and make.
+# The newest of python3.13, python3.12, python3.11 on PATH, else python3 (checked to be 3.11 or
+# newer before the venv is made). PYTHON=/path/to/python3.x picks another.
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+	2>/dev/null && { command -v $$p; break; }; done)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
@@ -9,15 +12,21 @@ ARGS   ?=
 .PHONY: install run test lint bench clean
 
 $(BIN)/python:
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null || \
-		{ echo "quantbot needs Python 3.11; set PYTHON=/path/to/python3.11"; exit 1; }
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	@test -n "$(PYTHON)" && $(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+		2>/dev/null || { echo "quantbot needs Python 3.11 or newer (none of python3.13, \
+	python3.12, python3.11, python3 on PATH is); set PYTHON=/path/to/python3"; exit 1; }
+	@echo "creating $(VENV) with $(PYTHON) ($$($(PYTHON) -c 'import platform; \
+	print(platform.python_version())'))"
+	@$(PYTHON) -m venv $(VENV)
+	@echo "upgrading pip in $(VENV)"
+	@$(BIN)/python -m pip install --quiet --upgrade pip
 
 # Reinstall only when the package definition changes (idempotent).
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@echo "installing quantbot and its dependencies into $(VENV) (about a minute)"
+	@$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
+	@echo "installed: $$($(BIN)/quantbot --version) in $(VENV)"
 
 install: $(STAMP)
 

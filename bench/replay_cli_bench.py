@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import statistics
 import sys
 import tempfile
@@ -49,6 +50,9 @@ def child(data: Path, out: Path, config: Path) -> dict[str, Any]:
     from quantbot.cli.main import main
 
     argv = ["replay", "--data", str(data), "--out", str(out), "--config", str(config)]
+    # Run where the replay's output goes: the config's relative runtime_dir (where the
+    # command's log is written) is then the temporary one, never the checkout's runtime/.
+    os.chdir(out)
     started = time.perf_counter()
     with contextlib.redirect_stdout(sys.stderr):  # stdout carries this run's JSON only
         code = main(argv)
@@ -66,7 +70,8 @@ def child(data: Path, out: Path, config: Path) -> dict[str, Any]:
 
 def run_child(data: Path, config: Path) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="quantbot-replay-cli-") as out:
-        args = ["--child", "--data", str(data), "--config", str(config), "--out", out]
+        args = ["--child", "--data", str(data.resolve()), "--config", str(config.resolve())]
+        args += ["--out", str(Path(out).resolve())]
         run, stderr = rb.run_json_child("bench.replay_cli_bench", args, "quantbot replay")
     if run["exit"] != 0:
         raise RuntimeError(f"quantbot replay exited {run['exit']}:\n{stderr[-3000:]}")

@@ -38,6 +38,7 @@ from quantbot.analytics.attribution import OrderRow, sleeve_pnl
 from quantbot.analytics.tca import BPS
 from quantbot.domain.reasons import ReasonCode as R
 from quantbot.fsutil import ensure_private_dir, open_private_file, write_private
+from quantbot.records.archive import archive_dir, open_records, rotated_files
 
 DIMENSIONS = ("symbol", "sleeve", "profile", "order_type", "venue")
 STATUSES = ("filled", "partial", "canceled", "rejected", "not_sent", "pending")
@@ -101,15 +102,15 @@ def gate_of(code: str) -> str:
 
 def day_files(live: Path, date: str | None, *, later_days: bool) -> list[Path]:
     """The rotated files of ``date`` (and of later days when ``later_days``, since a later
-    line may supersede), oldest first, then the live file. Every file when date is None."""
-    archive = live.parent / live.stem
-    found = sorted(archive.glob(f"{live.stem}-*{live.suffix}")) if archive.is_dir() else []
+    line may supersede), oldest first, then the live file. Every file when date is None.
+    A rotated day is plain or gzipped (``records.compress_rotated``)."""
+    archive = archive_dir(live)
 
-    def wanted(p: Path) -> bool:
-        day = p.name[len(live.stem) + 1 : -len(live.suffix)]
+    def wanted(day: str) -> bool:
         return date is None or day == date or (later_days and day > date)
 
-    files = [p for p in found if wanted(p)] + ([live] if live.is_file() else [])
+    found = [path for day, path in rotated_files(live) if wanted(day)]
+    files = found + ([live] if live.is_file() else [])
     if not files:
         raise ReportInputError(f"{live}: no such file (nor a rotated one under {archive}/)")
     return files
@@ -118,7 +119,7 @@ def day_files(live: Path, date: str | None, *, later_days: bool) -> list[Path]:
 def read_lines(files: Iterable[Path], bad: Counter[str]) -> Iterator[dict[str, Any]]:
     """JSON objects from each file in order; a torn or unreadable line is counted, skipped."""
     for path in files:
-        with path.open("rb") as f:
+        with open_records(path) as f:  # a rotated day may be gzipped
             for line in f:
                 try:
                     row = orjson.loads(line)

@@ -16,6 +16,8 @@ from typing import Any
 
 import orjson
 
+from quantbot.cli import status_view
+from quantbot.cli.help import documented
 from quantbot.clock import LiveClock
 from quantbot.config.schema import Config
 from quantbot.fsutil import ensure_private_dir
@@ -29,28 +31,77 @@ EXIT_OK, EXIT_LEFT_OPEN, EXIT_USAGE = 0, 1, 2
 
 
 def add_parsers(sub: Any, with_config: Any) -> None:
-    with_config(sub.add_parser("status", help="halt reason, kill switch, breakers, positions"))
-    kill = with_config(sub.add_parser("kill", help="engage the kill switch (survives restarts)"))
+    status = with_config(
+        sub.add_parser(
+            "status",
+            **documented(
+                "state and why, kill switch, positions with PnL, open orders and exit legs, "
+                "breakers, last bars, today's risk (the daemon running or not)",
+                "quantbot status",
+                "quantbot status --json",
+                "quantbot status --config examples/alpaca-paper.toml",
+            ),
+        )
+    )
+    status.add_argument(
+        "--json",
+        action="store_true",
+        help="print the whole status as one JSON document instead of the table (default: table)",
+    )
+    kill = with_config(
+        sub.add_parser(
+            "kill",
+            **documented(
+                "engage the kill switch (survives restarts until `quantbot resume`)",
+                "quantbot kill --reason 'fills look wrong'",
+                "quantbot kill --reason 'venue outage' --cancel-all",
+            ),
+        )
+    )
     kill.add_argument("--reason", required=True, help="why; shown in status and records")
     kill.add_argument(
         "--cancel-all",
         action="store_true",
         dest="cancel_all",
-        help="also cancel every working order",
+        help="cancel every working order too (default: as control.cancel_all_on_kill says, "
+        "true in the shipped config.toml)",
     )
-    resume = with_config(sub.add_parser("resume", help="clear the kill switch and any halt"))
+    resume = with_config(
+        sub.add_parser(
+            "resume",
+            **documented(
+                "clear the kill switch, any halt and drawdown trips",
+                "quantbot resume",
+                "quantbot resume --symbol BTC/USDT",
+                "quantbot resume --sleeve trend",
+            ),
+        )
+    ).add_mutually_exclusive_group()
     resume.add_argument(
         "--symbol",
         default=None,
-        help="re-enable one symbol a throttle disabled (nothing else changes)",
+        help="re-enable one symbol a throttle disabled, nothing else changes (default: clear "
+        "the kill switch and the halt)",
+    )
+    resume.add_argument(
+        "--sleeve",
+        default=None,
+        help="clear one sleeve's drawdown breaker trip, nothing else changes (default: clear "
+        "every trip, the kill switch and the halt)",
     )
     cancel = with_config(
         sub.add_parser(
-            "cancel-all", help="cancel every working order; exit 0 only if nothing is left open"
+            "cancel-all",
+            **documented(
+                "cancel every working order; exit 0 only if nothing is left open",
+                "quantbot cancel-all",
+                "quantbot cancel-all --symbol BTC/USDT",
+                "quantbot cancel-all --venue alpaca --config examples/alpaca-paper.toml",
+            ),
         )
     )
     cancel.add_argument("--venue", default=None, help="only this venue (default: all)")
-    cancel.add_argument("--symbol", default=None, help="only this symbol")
+    cancel.add_argument("--symbol", default=None, help="only this symbol (default: all)")
 
 
 def dispatch(args: argparse.Namespace, config: Config) -> int:
@@ -65,10 +116,12 @@ def dispatch(args: argparse.Namespace, config: Config) -> int:
             return _cancel_all(config, state_dir, venue=None, symbol=None)
         return EXIT_OK  # a running daemon sees it within control.poll_interval_s
     if args.command == "resume":
+        if args.sleeve is not None:
+            return _resume_sleeve(config, store, args.sleeve)
         return _resume(store, args.symbol)
     if args.command == "cancel-all":
         return _cancel_all(config, state_dir, venue=args.venue, symbol=args.symbol)
-    return _status(config, state_dir, store)
+    return _status(config, state_dir, store, as_json=args.json)
 
 
 def _daemon_running(state_dir: Path) -> bool:
@@ -89,6 +142,21 @@ def _resume(store: ControlStore, symbol: str | None) -> int:
         return EXIT_OK
     store.resume()
     print(f"resumed (was: {before.describe()})")
+    return EXIT_OK
+
+
+def _resume_sleeve(config: Config, store: ControlStore, sleeve: str) -> int:
+    """Stamp one sleeve resumed in state/control.json: the daemon (now, or at its next
+    start) clears that sleeve's drawdown trip and restarts its high-water mark."""
+    if sleeve not in config.signals:
+        print(f"--sleeve {sleeve!r}: no such sleeve (sleeves: {', '.join(config.signals)})",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_USAGE
+    ensure_private_dir(store.path.parent)
+    store.resume_sleeve(sleeve)
+    trip = status_view.drawdown_state(store.path.parent, config).get("trips", {}).get(sleeve)
+    was = f"was tripped: {trip['code']} since {trip.get('since')}" if trip else "was not tripped"
+    print(f"sleeve {sleeve} resumed ({was})")
     return EXIT_OK
 
 
@@ -162,7 +230,7 @@ def _explain(report: dict[str, Any]) -> None:
     print(f"cancel-all: {len(left)} order(s) still open; run it again", file=sys.stderr)
 
 
-def _status(config: Config, state_dir: Path, store: ControlStore) -> int:
+def _status(config: Config, state_dir: Path, store: ControlStore, *, as_json: bool) -> int:
     control = store.load()
     running = _daemon_running(state_dir)
     snapshot: dict[str, Any] = {}
@@ -182,48 +250,16 @@ def _status(config: Config, state_dir: Path, store: ControlStore) -> int:
         if journal.exists()
         else Ledger()
     )
-    out = {
-        "daemon_running": running,
-        "state": control.describe(),
-        "halt": {"code": control.halt_code, "detail": control.halt_detail, "at": control.halted_at},
-        "kill_switch": {
-            "active": control.kill_switch,
-            "reason": control.kill_reason,
-            "at": control.killed_at,
-        },
-        "reduce_only": {"active": control.reduce_only, "reason": control.reduce_only_reason},
-        "disabled_symbols": list(control.disabled_symbols),
-        "breakers": snapshot.get("breakers", {}),
-        "positions": {
-            s: {
-                "qty": str(p.qty),
-                "own_qty": str(ledger.own_qty(s)),
-                "avg_price": str(p.avg_price),
-                "realized_pnl": str(p.realized_pnl),
-            }
-            for s, p in sorted(ledger.positions.items())
-            if p.qty
-        },
-        # Foreign inventory (found when the journal began, or fills of orders quantbot never
-        # sent): part of the positions above, not the sleeves' to trade unless
-        # reconcile.external_inventory = "manage".
-        "external_inventory": {
-            "mode": config.reconcile.external_inventory,
-            "positions": {s: str(q) for s, q in sorted(ledger.external.items()) if q},
-        },
-        "open_orders": [
-            {
-                "client_order_id": o.client_order_id,
-                "symbol": o.symbol,
-                "side": o.side.value,
-                "qty": str(o.qty),
-                "filled": str(o.filled_qty),
-                "status": o.status.value,
-            }
-            for o in ledger.open_orders()
-        ],
-        "lost_orders": [o.client_order_id for o in ledger.lost()],
-        "last_snapshot": snapshot,
-    }
-    sys.stdout.write(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode() + "\n")
+    out = status_view.build(
+        running=running,
+        control=control,
+        ledger=ledger,
+        snapshot=snapshot,
+        external_mode=config.reconcile.external_inventory,
+        drawdown=status_view.drawdown_state(state_dir, config),
+    )
+    if as_json:
+        sys.stdout.write(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        sys.stdout.write(status_view.render(out))
     return EXIT_OK

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from quantbot.cli.event_loop import run_on_event_loop
+from quantbot.cli.help import documented, examples
 from quantbot.clock import Clock, LiveClock
 from quantbot.config.venues import AlpacaConfig
 from quantbot.domain.errors import DataError, VenueAuthError, VenueError
@@ -38,10 +39,6 @@ the same --out and it fetches only what is not on disk yet. Progress and gaps go
 
 binance: public market data, no key needed. alpaca: the keys come from APCA_API_KEY_ID and
 APCA_API_SECRET_KEY in the environment, never from the command line.
-
-example:
-  quantbot data download --venue binance --symbols BTC/USDT ETH/USDT --timeframe 1m \\
-      --from 2024-01-01 --to 2024-01-02 --out data/binance
 """
 
 
@@ -63,15 +60,30 @@ def _moment(text: str) -> tuple[datetime, bool, str]:
 
 
 def add_parser(sub: Any) -> None:
-    data = sub.add_parser("data", help="market data tools")
+    data = sub.add_parser(
+        "data",
+        **documented(
+            "market data tools",
+            "quantbot data download --venue binance --symbols BTC/USDT --from 2024-01-01 "
+            "--out data/binance",
+            "quantbot data download --help",
+        ),
+    )
     actions = data.add_subparsers(dest="data_command", required=True)
     p = actions.add_parser(
         "download",
         help="a venue's bar history into files replay reads (resumable)",
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=examples(
+            "quantbot data download --venue binance --symbols BTC/USDT ETH/USDT --timeframe 1m "
+            "--from 2024-01-01 --to 2024-01-02 --out data/binance",
+            "quantbot data download --venue alpaca --symbols AAPL MSFT --timeframe 1d "
+            "--from 2020-01-01 --out data/alpaca",
+            "quantbot replay --data data/binance",
+        ),
     )
-    p.add_argument("--venue", required=True, choices=VENUES)
+    p.add_argument("--venue", required=True, choices=VENUES, help="where the bars come from")
     p.add_argument("--symbols", nargs="+", required=True, help="e.g. BTC/USDT ETH/USDT, or AAPL")
     p.add_argument("--timeframe", default="1m", help="bar size: 1m, 5m, 1h, 1d ... (default 1m)")
     p.add_argument("--from", dest="start", type=_moment, required=True,
@@ -88,7 +100,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--data-url", default="",
                    help="alpaca: the market data API's address (default: --base-url "
                    "if given)")  # fmt: skip
-    p.add_argument("--feed", default="iex", choices=("iex", "sip"), help="alpaca: data feed")
+    p.add_argument(
+        "--feed", default="iex", choices=("iex", "sip"), help="alpaca: data feed (default: iex)"
+    )
     p.add_argument("--adjustment", default="all", choices=("raw", "split", "dividend", "all"),
                    help="alpaca: corporate-action adjustment of prices (default: all)")  # fmt: skip
     p.add_argument("--live-account", action="store_true",

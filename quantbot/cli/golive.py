@@ -13,6 +13,7 @@ from pathlib import Path
 
 import orjson
 
+from quantbot.cli.help import documented
 from quantbot.clock import Clock, LiveClock
 from quantbot.config.schema import LoadedConfig
 from quantbot.risk.golive import GO_LIVE_FILE, GoLiveStore, live_start_check, run_checklist
@@ -21,14 +22,24 @@ EXIT_OK, EXIT_REFUSED = 0, 1
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = sub.add_parser("go-live", help="status, enable or disable live trading")
+    parser = sub.add_parser(
+        "go-live",
+        **documented(
+            "status, enable or disable live trading",
+            "quantbot go-live status",
+            "quantbot go-live enable --config live.toml",
+            "quantbot go-live disable --note 'paused for the earnings week'",
+        ),
+    )
     parser.add_argument(
         "action",
         choices=("status", "enable", "disable"),
         help="status: show it and the checklist now; enable: run the checklist and enable "
         "if it passes; disable: refuse live runs from now on",
     )
-    parser.add_argument("--note", default="", help="why (disable only); kept in state/")
+    parser.add_argument(
+        "--note", default="", help="why (disable only); kept in state/ (default: none)"
+    )
     parser.add_argument(
         "--config",
         type=Path,

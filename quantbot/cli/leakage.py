@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from quantbot.cli.help import documented
+
 EXIT_CLEAN, EXIT_LEAK = 0, 1
 DEFAULT_CUTS = 4
 # An EMA forgets its start geometrically; the records keep six decimals.
@@ -38,7 +40,12 @@ def add_parser(sub: Any, with_config: Any) -> None:
     p = with_config(
         sub.add_parser(
             "check-leakage",
-            help="check the configured sleeves for look-ahead (prefix invariance, warm-up)",
+            **documented(
+                "check the configured sleeves for look-ahead (prefix invariance, warm-up)",
+                "quantbot check-leakage",
+                "quantbot check-leakage --config config.toml --data ../shared/data/daily/",
+                "quantbot check-leakage --config examples/sleeves/donchian.toml --cuts 8",
+            ),
         )
     )
     p.add_argument(
@@ -49,7 +56,12 @@ def add_parser(sub: Any, with_config: Any) -> None:
         help="bar files or directories, as for replay (default: a generated daily series of "
         "600 bars, SYNTH)",
     )
-    p.add_argument("--symbols", nargs="+", default=(), help="only these symbols")
+    p.add_argument(
+        "--symbols",
+        nargs="+",
+        default=(),
+        help="only these symbols (default: every symbol of the data)",
+    )
     p.add_argument(
         "--cuts",
         type=_positive_int,

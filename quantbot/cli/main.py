@@ -17,8 +17,10 @@ from typing import Any
 import orjson
 from loguru import logger
 
-from quantbot.cli import control, data, golive, leakage, replay, report, walk_forward
+import quantbot
+from quantbot.cli import control, data, golive, leakage, paper, replay, report, walk_forward
 from quantbot.cli.event_loop import run_on_event_loop
+from quantbot.cli.help import RAW, documented, examples
 from quantbot.config.schema import EXECUTION_MODES, PROFILES, load_config, redacted
 from quantbot.domain.errors import ConfigError, DataError, StartupError
 from quantbot.fsutil import ensure_private_dir, private_opener
@@ -40,9 +42,31 @@ def parse_duration(text: str) -> float:
     return seconds
 
 
+DESCRIPTION = """\
+quantbot runs systematic trading strategies around the clock on US equities (Alpaca) and
+crypto (any ccxt exchange): in shadow mode (decide, send nothing), paper or live, recording
+why each order was or was not sent. Start with a paper run on the embedded simulated venue.
+"""
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="quantbot", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(
+        prog="quantbot",
+        description=DESCRIPTION,
+        formatter_class=RAW,
+        epilog=examples(
+            "quantbot run --execution-mode paper --duration 10m",
+            "quantbot status",
+            "quantbot kill --reason 'investigating fills' --cancel-all",
+            "quantbot replay --data ../shared/data/daily/IBM.csv",
+        )
+        + "\n\n`quantbot COMMAND --help` shows a command's options and examples.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"quantbot {quantbot.__version__}",
+        help="print quantbot's version and exit",
+    )  # fmt: skip
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         p.add_argument(
@@ -53,7 +77,18 @@ def _parser() -> argparse.ArgumentParser:
         )
         return p
 
-    run = with_config(sub.add_parser("run", help="run the trading daemon"))
+    run = with_config(
+        sub.add_parser(
+            "run",
+            **documented(
+                "run the trading daemon until Ctrl-C, SIGTERM or --duration",
+                "quantbot run --execution-mode paper",
+                "quantbot run --execution-mode shadow --trading-mode balanced --duration 1h",
+                "quantbot run --execution-mode paper --config examples/binance-testnet.toml",
+                "quantbot run --execution-mode live --config live.toml",
+            ),
+        )
+    )
     run.add_argument(
         "--execution-mode",
         required=True,
@@ -66,13 +101,14 @@ def _parser() -> argparse.ArgumentParser:
         choices=PROFILES,
         default=None,
         dest="trading_profile",
-        help="trading profile (overrides run.trading_profile in the config)",
+        help="trading profile (default: the config's run.trading_profile, conservative "
+        "in the shipped config.toml)",
     )
     run.add_argument(
         "--duration",
         type=parse_duration,
         default=None,
-        help="stop by itself after this long, e.g. 30s, 10m, 1h",
+        help="stop by itself after this long, e.g. 30s, 10m, 1h (default: run until stopped)",
     )
     run.add_argument(
         "--dashboard",
@@ -81,13 +117,30 @@ def _parser() -> argparse.ArgumentParser:
         "at start, also in state/dashboard.json); same as [dashboard] enabled = true",
     )
 
-    check = with_config(sub.add_parser("config", help="configuration tools"))
-    check.add_argument("action", choices=("check",))
+    check = with_config(
+        sub.add_parser(
+            "config",
+            **documented(
+                "check a config file and print it resolved (secrets redacted) with its sha256",
+                "quantbot config check",
+                "quantbot config check --config examples/alpaca-paper.toml",
+                "quantbot config check --execution-mode live --config live.toml",
+            ),
+        )
+    )
+    check.add_argument(
+        "action",
+        choices=("check",),
+        help="check: load the file as a run would (environment overrides included), print "
+        "the resolved config as JSON on stdout and its sha256 on stderr; exit 2 naming the "
+        "file, key and line of the first problem",
+    )
     check.add_argument(
         "--execution-mode",
         choices=EXECUTION_MODES,
         default=None,
-        help="also check what this mode needs (live: every limit stated in the file)",
+        help="also check what this mode needs (live: every limit stated in the file); "
+        "default: what every mode needs",
     )
     control.add_parsers(sub, with_config)
     golive.add_parser(sub)
@@ -96,6 +149,7 @@ def _parser() -> argparse.ArgumentParser:
     data.add_parser(sub)
     leakage.add_parser(sub, with_config)
     walk_forward.add_parser(sub, with_config)
+    paper.add_parser(sub, with_config)
     return parser
 
 
@@ -156,8 +210,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     without_config = {"report": report.run_report, "data": data.run}
     if args.command in without_config:
         return without_config[args.command](args)
-    if args.command == "go-live":
-        return golive.dispatch(args, _load(args))
+    if args.command in ("go-live", "paper"):
+        return {"go-live": golive.dispatch, "paper": paper.run}[args.command](args, _load(args))
     loaded = _load(args)
     return control.dispatch(args, loaded.config)
 

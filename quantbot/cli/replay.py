@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from quantbot.cli.event_loop import run_on_event_loop
+from quantbot.cli.help import documented
 from quantbot.clock import iso_utc
 from quantbot.domain.errors import DataError
 
@@ -112,7 +113,15 @@ def add_parser(sub: Any, with_config: Any, profiles: tuple[str, ...]) -> None:
     p = with_config(
         sub.add_parser(
             "replay",
-            help="run the live pipeline over historical bars (records under runtime/replay/)",
+            **documented(
+                "run the live pipeline over historical bars (records under runtime/replay/)",
+                "quantbot replay --data ../shared/data/daily/IBM.csv",
+                "quantbot replay --data ../shared/data/daily/ --symbols IBM AAPL "
+                "--from 2003-01-01 --to 2003-12-31",
+                "quantbot replay --config examples/sleeves/donchian.toml --data data/binance "
+                "--trading-mode balanced",
+                "quantbot replay --against 20261207T183824-c6b369",
+            ),
         )
     )
     p.add_argument(
@@ -138,11 +147,41 @@ def add_parser(sub: Any, with_config: Any, profiles: tuple[str, ...]) -> None:
         help="the symbol of a --data file's bars (repeatable), FILE as a path or a file name: "
         "--symbol-map spx_1d.csv=SPY",
     )
-    p.add_argument("--from", dest="date_from", type=_day, default=None, help="first day (UTC)")
-    p.add_argument("--to", dest="date_to", type=_day, default=None, help="last day (UTC)")
-    p.add_argument("--symbols", nargs="+", default=(), help="only these symbols")
-    p.add_argument("--out", type=Path, default=None, help="root for runtime/replay/<id>/")
-    p.add_argument("--trading-mode", choices=profiles, default=None, dest="trading_profile")
+    p.add_argument(
+        "--from",
+        dest="date_from",
+        type=_day,
+        default=None,
+        help="first day (UTC; default: the data's first)",
+    )
+    p.add_argument(
+        "--to",
+        dest="date_to",
+        type=_day,
+        default=None,
+        help="last day (UTC; default: the data's last)",
+    )
+    p.add_argument(
+        "--symbols",
+        nargs="+",
+        default=(),
+        help="only these symbols (default: every symbol of the data)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="the root the replay's <id>/ directory goes under (default: "
+        "<run.runtime_dir>/replay, runtime/replay in the shipped config.toml)",
+    )
+    p.add_argument(
+        "--trading-mode",
+        choices=profiles,
+        default=None,
+        dest="trading_profile",
+        help="trading profile (default: the config's run.trading_profile, conservative in the "
+        "shipped config.toml)",
+    )
     add_against(p)
 
 

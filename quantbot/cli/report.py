@@ -1,9 +1,12 @@
-"""`quantbot report tca [--date D] [--config PATH] [--out DIR]`: the execution report.
+"""`quantbot report tca [--date D] [--runtime DIR] [--config PATH] [--out DIR]`: the
+execution report.
 
 Reads ``<run.runtime_dir>/<tca.file>`` and ``<run.runtime_dir>/<records.decisions_file>``
-(with their rotated days), writes ``tca-report-<date>.json`` and ``.csv`` under ``--out`` (default
-``<run.runtime_dir>/reports``) and prints the three answers. Exit 0 when written, 2 on bad
-input (a malformed date, an unreadable config, no TCA records on disk).
+(with their rotated days), writes ``tca-report-<date>.json`` and ``.csv`` under ``--out``
+(default: the records directory's ``reports/``) and prints the three answers. Without
+``--date`` it reports today, or the whole of a replay when ``--runtime`` is a replay's
+directory. Exit 0 when written, 2 on bad input (a malformed date, an unreadable config, no
+TCA records on disk).
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from pathlib import Path
 import orjson
 
 from quantbot.analytics.execution_report import ReportInputError, build_report, write_report
-from quantbot.clock import Clock, LiveClock, utc_date
+from quantbot.cli.help import documented
+from quantbot.clock import Clock, LiveClock, iso_utc, utc_date
 from quantbot.config.schema import load_config
 from quantbot.domain.errors import ConfigError
 
@@ -24,31 +28,68 @@ EXIT_OK, EXIT_USAGE = 0, 2
 
 
 def add_report_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add ``report`` to the ``quantbot`` command's subparsers."""
-    parser = sub.add_parser("report", help="execution reports from the runtime records")
-    parser.add_argument("kind", choices=("tca",), help="tca: transaction costs of a day")
-    parser.add_argument(
+    """Add ``report`` (and its ``tca``) to the ``quantbot`` command's subparsers."""
+    parser = sub.add_parser(
+        "report",
+        **documented(
+            "execution reports from the runtime records",
+            "quantbot report tca",
+            "quantbot report tca --date all",
+        ),
+    )
+    kinds = parser.add_subparsers(dest="kind", required=True, metavar="KIND")
+    tca = kinds.add_parser(
+        "tca",
+        **documented(
+            "transaction costs, fills, blocks per gate and PnL before and after costs of a "
+            "day's orders (or of a replay), written as JSON and CSV",
+            "quantbot report tca",
+            "quantbot report tca --date 2026-12-07",
+            "quantbot report tca --date all --out reports/",
+            "quantbot report tca --runtime runtime/replay/rp-4b294e1e0241b120",
+        ),
+    )
+    tca.add_argument(
         "--date",
         default=None,
-        help="UTC day YYYY-MM-DD of the decisions (default: today); 'all': every day",
+        help="UTC day YYYY-MM-DD of the decisions, or 'all': every day (default: today; "
+        "for a replay's --runtime, the replay's whole span)",
     )
-    parser.add_argument(
+    tca.add_argument(
         "--runtime",
         type=Path,
         default=None,
-        help="records directory (default: the config's run.runtime_dir; a replay's is "
-        "runtime/replay/<id>)",
+        help="records directory (default: the config's run.runtime_dir, runtime in the "
+        "shipped config.toml; a replay's is runtime/replay/<id>)",
     )
-    parser.add_argument(
+    tca.add_argument(
         "--config",
         type=Path,
         default=Path("config.toml"),
         help="config file (default: ./config.toml)",
     )
-    parser.add_argument(
-        "--out", type=Path, default=None, help="output directory (default: runtime/reports)"
+    tca.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="output directory (default: reports/ in the records directory: <--runtime>/"
+        "reports, else <run.runtime_dir>/reports)",
     )
     return parser
+
+
+def replay_span(runtime: Path) -> str | None:
+    """``rp-<id> (first day .. last day)`` when ``runtime`` is a replay's directory (its
+    ``summary.json`` names the replay), else None."""
+    try:
+        summary = orjson.loads((runtime / "summary.json").read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    if not isinstance(summary, dict) or "replay_id" not in summary:
+        return None
+    first, last = summary.get("first_bar_ns"), summary.get("last_bar_ns")
+    days = f" ({iso_utc(first)[:10]} .. {iso_utc(last)[:10]})" if first and last else ""
+    return f"{summary['replay_id']}{days}"
 
 
 def _valid_date(text: str) -> str | None:
@@ -60,9 +101,8 @@ def _valid_date(text: str) -> str | None:
 
 def run_report(args: argparse.Namespace, clock: Clock | None = None) -> int:
     """Build and write the report; the exit status (0 written, 2 bad input)."""
-    date = utc_date((clock or LiveClock()).now_ns()) if args.date is None else args.date
-    if date != "all" and _valid_date(date) is None:
-        print(f"quantbot report: --date {date!r}: use YYYY-MM-DD or all", file=sys.stderr)
+    if args.date is not None and args.date != "all" and _valid_date(args.date) is None:
+        print(f"quantbot report: --date {args.date!r}: use YYYY-MM-DD or all", file=sys.stderr)
         return EXIT_USAGE
     try:
         if not args.config.is_file():
@@ -72,6 +112,13 @@ def run_report(args: argparse.Namespace, clock: Clock | None = None) -> int:
         print(f"quantbot report: config error: {e}", file=sys.stderr)
         return EXIT_USAGE
     runtime = args.runtime or Path(config.run.runtime_dir)
+    date = args.date
+    if date is None:
+        span = replay_span(runtime)
+        date = "all" if span else utc_date((clock or LiveClock()).now_ns())
+        if span:
+            print(f"quantbot report: {runtime} is replay {span}: reporting all of it "
+                  "(--date YYYY-MM-DD for one day)", file=sys.stderr)  # fmt: skip
     try:
         report = build_report(
             runtime / config.tca.file,

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from quantbot.cli.help import documented
 from quantbot.cli.replay import _day, data_files
 from quantbot.domain.errors import DataError
 
@@ -55,8 +56,17 @@ def add_parser(sub: Any, with_config: Any) -> None:
     p = with_config(
         sub.add_parser(
             "walk-forward",
-            help="walk-forward a grid of sleeve params over the replay engine "
-            "(runtime/walk_forward/<id>/)",
+            **documented(
+                "walk-forward a grid of sleeve params over the replay engine "
+                "(runtime/walk_forward/<id>/)",
+                "quantbot walk-forward --data ../shared/data/daily/ --from 2001-01-01 "
+                "--to 2004-12-31 --train 365d --test 90d --step 90d --embargo 5 --horizon 10 "
+                "--grid grid.toml --cost fixed:5",
+                "quantbot walk-forward --data ../shared/data/daily/IBM.csv --train '250 bars' "
+                "--test '60 bars' --step '60 bars' --anchored --grid grid.toml",
+                "quantbot walk-forward --data data/binance --train 30d --test 7d --step 7d "
+                "--grid grid.toml --sample 20 --seed 1 --engine serial",
+            ),
         )
     )
     p.add_argument(
@@ -66,9 +76,26 @@ def add_parser(sub: Any, with_config: Any) -> None:
         required=True,
         help="bar files or directories of them, as for replay",
     )
-    p.add_argument("--symbols", nargs="+", default=(), help="only these symbols")
-    p.add_argument("--from", dest="date_from", type=_day, default=None, help="first day used (UTC)")
-    p.add_argument("--to", dest="date_to", type=_day, default=None, help="last day used (UTC)")
+    p.add_argument(
+        "--symbols",
+        nargs="+",
+        default=(),
+        help="only these symbols (default: every symbol of the data)",
+    )
+    p.add_argument(
+        "--from",
+        dest="date_from",
+        type=_day,
+        default=None,
+        help="first day used (UTC; default: the data's first)",
+    )
+    p.add_argument(
+        "--to",
+        dest="date_to",
+        type=_day,
+        default=None,
+        help="last day used (UTC; default: the data's last)",
+    )
     for flag, default in (("--train", None), ("--test", None), ("--step", None)):
         p.add_argument(
             flag,
@@ -103,7 +130,7 @@ def add_parser(sub: Any, with_config: Any) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="a seeded random sample of N grid points",
+        help="a seeded random sample of N grid points (default: every point)",
     )
     p.add_argument("--seed", type=int, default=0, help="the sample's seed (default 0)")
     p.add_argument(

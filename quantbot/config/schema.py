@@ -19,9 +19,12 @@ import orjson
 
 from quantbot.config import loader, sleeves
 from quantbot.config.dashboard import DashboardConfig
+from quantbot.config.drawdown import DrawdownConfig
 from quantbot.config.golive import GoLiveConfig
 from quantbot.config.limits import defaulted_limits, require_stated
+from quantbot.config.liquidity import Liquidity, LiquidityThresholds, liquidity_problems
 from quantbot.config.loader import setting
+from quantbot.config.notify import NotifyConfig, notify_problems
 from quantbot.config.ops import (
     AlertsConfig,
     BreakerConfig,
@@ -78,7 +81,14 @@ class MarketConfig:
     # "venue": bars polled from the configured real venue (venue.name = ccxt or alpaca).
     source: str = setting("synthetic", choices=("synthetic", "csv", "venue"))
     symbols: list[str] = setting(["SIMA", "SIMB", "SIMC"])
+    # Synthetic market: its pace, seconds of wall clock per bar.
     bar_interval_s: float = setting(1.0, gt=0)
+    # Synthetic market: the market time one bar stands for, in seconds; volatility is
+    # annualised by it, never by the pace (portfolio/annualise.py).
+    bar_represents_s: float = setting(60.0, gt=0)
+    # Synthetic market: its annual volatility; one bar moves about
+    # annual_vol x sqrt(bar_represents_s / one year) (marketdata/synthetic.py calibrated).
+    annual_vol: float = setting(0.2, gt=0, le=5)
     seed: int = setting(7, ge=0)
     spread_bps: float = setting(2.0, ge=0)
     csv_paths: list[str] = setting([])
@@ -131,7 +141,7 @@ class ProfileParams:
 
 @attrs.frozen
 class Profiles:
-    conservative: ProfileParams = setting(ProfileParams(0.05, 5_000.0, 0.2))
+    conservative: ProfileParams = setting(ProfileParams(0.5, 5_000.0, 0.2))
     balanced: ProfileParams = setting(ProfileParams(0.10, 15_000.0, 0.1))
     aggressive: ProfileParams = setting(ProfileParams(0.20, 40_000.0, 0.05))
 
@@ -147,30 +157,16 @@ class RegimeComponents:
 
 
 @attrs.frozen
-class LiquidityThresholds:
-    # A bar trading less than this VALUE (volume x close, in the quote currency) is thin:
-    # the same threshold means the same market on a $5 stock and on BTC.
-    min_bar_notional: float = setting(50_000.0, ge=0)
-    max_participation: float = setting(0.05, gt=0, le=1)
-    # Base units (shares, coins): 0 = off. Kept for configs that set it.
-    min_bar_volume: float = setting(0.0, ge=0)
-
-
-@attrs.frozen
-class Liquidity:
-    """Keyed by profile name; the middle one is ``balanced``, never ``moderate``."""
-
-    conservative: LiquidityThresholds = setting(LiquidityThresholds(50_000.0, 0.02))
-    balanced: LiquidityThresholds = setting(LiquidityThresholds(20_000.0, 0.05))
-    aggressive: LiquidityThresholds = setting(LiquidityThresholds(5_000.0, 0.10))
-
-
-@attrs.frozen
 class RecordsConfig:
     decisions_file: str = setting("decisions.jsonl")
     fsync_every_steps: int = setting(50, ge=1)
     # Rotate the decision records by UTC day (false: one file; replay uses one per replay).
     rotate_daily: bool = setting(True)
+    # Delete rotated decision-record days older than this many days, at start and at each
+    # rotation (0: keep every day).
+    retention_days: int = setting(0, ge=0)
+    # gzip each rotated day (decisions/decisions-YYYY-MM-DD.jsonl.gz), off the decision loop.
+    compress_rotated: bool = setting(False)
 
 
 @attrs.frozen
@@ -207,6 +203,8 @@ class Config:
     watchdog: WatchdogConfig = setting(WatchdogConfig())
     orders: OrdersConfig = setting(OrdersConfig())
     golive: GoLiveConfig = setting(GoLiveConfig())
+    notify: NotifyConfig = setting(NotifyConfig())
+    drawdown: DrawdownConfig = setting(DrawdownConfig())
     dashboard: DashboardConfig = setting(DashboardConfig())
 
     @property
@@ -320,7 +318,9 @@ def _problems(config: Config) -> Iterator[Problem]:
         )
     yield from _market_problems(config)
     yield from risk_problems(config, PROFILES)
+    yield from liquidity_problems(config.liquidity, PROFILES)
     yield from watchdog_problems(config.watchdog)
+    yield from notify_problems(config.notify)
     yield from sleeves.problems(config.signals, config.regime_components, PROFILES)
     yield from orders_problems(config.orders, list(config.signals), PROFILES)
 

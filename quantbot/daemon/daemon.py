@@ -12,6 +12,7 @@ import asyncio
 import os
 import signal
 from collections.abc import AsyncIterator, Callable, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,7 @@ class Daemon:
         # without views (a replay) publishes nothing.
         self.views = list(views)
         self.feed = RunFeed()
+        self._run_start_equity: Decimal | None = None  # this run's pnl counts from here
 
     def _refuse_live(self) -> None:
         refusal = live_start_check(self.state_dir, self.clock)
@@ -155,6 +157,10 @@ class Daemon:
             await self.server.start()
             # The manifest tells the operator the daemon is up: from then on SIGTERM stops it.
             self._catch_stop_signals()
+        embedded = self.parts.venue.embedded
+        self._run_start_equity = (
+            embedded.equity() if embedded is not None else self.parts.start_equity
+        )
         side = self.parts.order_side
         startup = side.startup if side is not None else {}
         manifest = manifest_for(self.parts, self.loaded, started_ns=clock.now_ns(), startup=startup)
@@ -239,13 +245,26 @@ class Daemon:
             finally:
                 self._idle.set()
 
-    def snapshot(self) -> StatusSnapshot:
+    def snapshot(self, *, stopped: bool = False) -> StatusSnapshot:
         assert self.parts is not None
-        initial = self.config.venue.sim.initial_cash
-        return StatusSnapshot.collect(self.parts, now_ns=self.clock.now_ns(), initial_cash=initial)
+        return StatusSnapshot.collect(
+            self.parts,
+            now_ns=self.clock.now_ns(),
+            initial_cash=self.config.venue.sim.initial_cash,
+            run_start_equity=self._run_start_equity,
+            stopped=stopped,
+        )
 
-    def report_status(self) -> None:
-        snapshot = self.snapshot()
+    def report_status(self, *, final: bool = False) -> None:
+        """The status line and state/status.json; once the stop is asked for, only the
+        ``final`` report (as the daemon closes: it says stopped) is made, so the last line
+        is printed once."""
+        if self._stop.is_set() and not final:
+            return
+        snapshot = self.snapshot(stopped=final)
+        drawdown = self.parts.drawdown if self.parts is not None else None
+        if drawdown is not None:  # its HWMs, once per report and at close (trips at once)
+            drawdown.save()
         if self.print_status:
             self.print_status = print_status_line(snapshot)
         if self.views:
@@ -361,7 +380,7 @@ class Daemon:
             await side.oms.poll_fills()
         if self.server is not None:
             await self.server.close()
-        self.report_status()
+        self.report_status(final=True)
         if side is not None:
             side.journal.close()
         parts.daily.close()

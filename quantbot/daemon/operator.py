@@ -23,6 +23,8 @@ from quantbot.daemon.services import Services
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.oms.cancel_all import CancelAllReport, cancel_everything
 from quantbot.oms.manager import ORDERS
+from quantbot.risk.control import ControlState
+from quantbot.risk.drawdown import DrawdownBreaker
 
 
 class ControlLoop:
@@ -41,6 +43,7 @@ class ControlLoop:
         status: Callable[[], dict[str, Any]],
         run_id: str,
         mode: str,
+        drawdown: DrawdownBreaker | None = None,
     ) -> None:
         self._config = config
         self._clock = clock
@@ -55,8 +58,13 @@ class ControlLoop:
         control = services.halting.control
         self._control = control
         self._kill_seen = control.cached.kill_switch
+        # What blocked new risk at the last look ("" = nothing): its clearing is a resume.
+        self._blocked_seen = control.cached.describe() if control.cached.blocks_new_risk else ""
         self._disabled_seen = set(control.cached.disabled_symbols)
         self._since_reconcile = 0.0
+        self._drawdown = drawdown
+        if drawdown is not None:  # a resume made while the daemon was stopped counts now
+            drawdown.apply_resumes(control.cached.resumed_at, control.cached.sleeve_resumes)
 
     async def watch_control(self) -> None:
         while True:
@@ -73,12 +81,26 @@ class ControlLoop:
             if state.kill_cancel_all or self._config.control.cancel_all_on_kill:
                 await self.cancel_all(reason(ReasonCode.CANCEL_ALL_TRIGGERED, trigger="kill"))
         self._kill_seen = state.kill_switch
+        self._note_resume(state)
         disabled = set(state.disabled_symbols)
         if self._side is not None:
             for symbol in self._disabled_seen - disabled:
                 self._side.gates.enable_symbol(symbol)
                 logger.info("symbol {} re-enabled by a person", symbol)
         self._disabled_seen = disabled
+        if self._drawdown is not None:
+            self._drawdown.apply_resumes(state.resumed_at, state.sleeve_resumes)
+
+    def _note_resume(self, state: ControlState) -> None:
+        """A person cleared the kill switch, halt or reduce-only (`quantbot resume`): one
+        RESUME record saying what was cleared (the operator's views tell it on)."""
+        if state.blocks_new_risk:
+            self._blocked_seen = state.describe()
+            return
+        if self._blocked_seen:
+            was, self._blocked_seen = self._blocked_seen, ""
+            logger.info("trading resumed by a person (was: {})", was)
+            self._write_event("RESUME", reason(ReasonCode.OPERATOR_RESUMED, was=was))
 
     # -- the control socket's commands --------------------------------------------------------
     def socket_handlers(self) -> dict[str, Any]:

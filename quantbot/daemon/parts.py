@@ -18,6 +18,7 @@ from quantbot.domain.values import Instrument
 from quantbot.marketdata.venue_stream import VenueStream
 from quantbot.oms.manager import OrderManager
 from quantbot.risk.daily import DailyRiskGuard
+from quantbot.risk.drawdown import DrawdownBreaker
 from quantbot.venues.base import OrderVenue
 
 
@@ -30,6 +31,7 @@ class Parts:
     instruments: dict[str, Instrument]
     start_equity: Decimal | None  # a broker's equity at start (the embedded venue: None)
     daily: DailyRiskGuard
+    drawdown: DrawdownBreaker | None  # None: off, or shadow mode
     tca: TcaRecorder
     order_side: OrderSide | None  # None in shadow mode: nothing is ever sent
     operator: ControlLoop  # kill/control polling, reconciliation, status, the socket's commands

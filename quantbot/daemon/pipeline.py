@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
 import attrs
+from loguru import logger
 
 from quantbot.clock import BarClock
 from quantbot.decision.step import DecisionStep, Outcome, PortfolioView
@@ -24,6 +25,7 @@ from quantbot.oms.desk import Desk
 from quantbot.ops.alerts import AlertSink
 from quantbot.ops.breakers import BreakerBoard
 from quantbot.records.jsonl import RotatingJsonl
+from quantbot.signals.warmup import describe as describe_warmup
 from quantbot.venues.base import OrderVenue
 
 MARKET_CLOCK = "calendar_market_clock"
@@ -80,8 +82,13 @@ class Pipeline:
         self.market_open: bool | None = None  # None: the venue has no sessions
         self.counters = Counters()
         self.equity = Decimal(0)
+        # Warm-up said in the log on live feeds (a replay's progress line says enough): None
+        # before the first batch, then whether the last batch left every sleeve warm.
+        self._was_warm: bool | None = None if bar_clock is None else True
 
     async def on_batch(self, bars: list[Bar]) -> None:
+        if self._was_warm is None and bars:
+            self._say_warmup(bars[0].interval_s)
         verdicts = [self.step.admit(bar) for bar in bars]
         desk = self.desk
         for bar, verdict in zip(bars, verdicts, strict=True):
@@ -103,6 +110,17 @@ class Pipeline:
             await self._decide(bar, verdict)
         self.records.flush()
         desk.end_batch()
+        if self._was_warm is not None and self._was_warm != self.step.warm:
+            self._say_warmup(bars[0].interval_s)
+
+    def _say_warmup(self, bar_s: float) -> None:
+        """One INFO line when sleeves start warming up (at the first bar, or again after a
+        symbol's sleeves restart) and one when all are warm."""
+        self._was_warm = warm = self.step.warm
+        if warm:
+            logger.info("sleeves warm: every sleeve is ready for every symbol")
+        else:
+            logger.info("sleeves warming up: {}", describe_warmup(self.step.warming_up(), bar_s))
 
     async def _settle(self) -> None:
         """Session, fills, unknown orders and equity, before any bar of the batch decides."""

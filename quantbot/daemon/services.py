@@ -100,6 +100,8 @@ def open_services(
         fsync_every=durability.fsync_every_steps,
         rotate=config.records.rotate_daily,
         flush_every=durability.flush_every_steps,
+        retention_days=config.records.retention_days,
+        compress_rotated=config.records.compress_rotated,
     )
     writer = EventWriter(records, clock, run_id, mode)
     halting = Halting(control, write_event=writer.write_event, is_stopping=is_stopping)

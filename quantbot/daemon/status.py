@@ -29,8 +29,14 @@ class StatusSnapshot:
     positions: dict[str, str]
     open_orders: int
     equity: str
-    pnl: str
+    pnl: str  # the account's: since the paper account began (a broker's: since this run began)
     control: str
+    run_pnl: str = "0.00"  # since this run started
+    daemon: str = "running"  # "stopped" in the snapshot written as the daemon stops
+    # Each symbol's last accepted bar: its open time, its close (the mark), and its age.
+    last_bars: dict[str, Any] = attrs.field(factory=dict)
+    # Sleeves still warming up: bars each needs before its first signal (empty: all warm).
+    warming_up: dict[str, int] = attrs.field(factory=dict)
     breakers: dict[str, Any] = attrs.field(factory=dict)
     pretrade: dict[str, Any] = attrs.field(factory=dict)
     unknown_orders: list[str] = attrs.field(factory=list)
@@ -39,9 +45,18 @@ class StatusSnapshot:
     inbox: dict[str, int] = attrs.field(factory=dict)
 
     @classmethod
-    def collect(cls, parts: Parts, *, now_ns: int, initial_cash: Decimal) -> StatusSnapshot:
+    def collect(
+        cls,
+        parts: Parts,
+        *,
+        now_ns: int,
+        initial_cash: Decimal,
+        run_start_equity: Decimal | None = None,
+        stopped: bool = False,
+    ) -> StatusSnapshot:
         """The run's state now, from its parts; ``initial_cash`` is what the embedded venue
-        started with (a broker's pnl counts from its equity at start)."""
+        started with (a broker's pnl counts from its equity at start), ``run_start_equity``
+        the equity when this run started (None: ``initial_cash``)."""
         pipeline = parts.pipeline
         counters = pipeline.counters
         services = parts.services
@@ -72,8 +87,12 @@ class StatusSnapshot:
             fills=counters.fills,
             positions=positions,
             open_orders=open_orders,
-            equity=str(equity.quantize(Decimal("0.01"))),
-            pnl=str((equity - initial).quantize(Decimal("0.01"))),
+            equity=str(equity.quantize(CENT)),
+            pnl=str((equity - initial).quantize(CENT)),
+            run_pnl=str((equity - (run_start_equity or initial)).quantize(CENT)),
+            daemon="stopped" if stopped else "running",
+            last_bars=_last_bars(parts, now_ns),
+            warming_up=_warming_up(parts),
             control=services.halting.control.cached.describe(),
             breakers=services.breakers.snapshot(),
             pretrade=side.gates.snapshot() if side is not None else {},
@@ -87,10 +106,28 @@ class StatusSnapshot:
         return attrs.asdict(self)
 
 
+CENT = Decimal("0.01")
+
+
 def _daily(parts: Parts) -> dict[str, Any]:
-    """Today's loss, exposure and open risk per scope against their limits."""
+    """Today's loss, exposure and open risk per scope against their limits (to the cent)."""
     snap = parts.daily.snapshot()
-    return {"day": snap["day"], "scopes": snap["scopes"]}
+    scopes = {
+        name: {k: round(v, 2) if isinstance(v, float) else v for k, v in scope.items()}
+        for name, scope in snap["scopes"].items()
+    }
+    return {"day": snap["day"], "scopes": scopes}
+
+
+def _last_bars(parts: Parts, now_ns: int) -> dict[str, Any]:
+    return {
+        symbol: {"ts": iso_utc(ts), "close": close, "age_s": round((now_ns - ts) / 1e9, 1)}
+        for symbol, (ts, close) in sorted(parts.step.last_seen().items())
+    }
+
+
+def _warming_up(parts: Parts) -> dict[str, int]:
+    return {s: n for s, n in parts.step.warming_up().items() if n > 0}
 
 
 def _inbox(parts: Parts) -> dict[str, int]:
@@ -117,13 +154,23 @@ def print_status_line(snapshot: StatusSnapshot) -> bool:
 
 def format_status_line(s: StatusSnapshot) -> str:
     positions = ",".join(f"{sym}:{qty}" for sym, qty in s.positions.items()) or "flat"
-    pnl = Decimal(s.pnl)
-    sign = "+" if pnl >= 0 else ""
+    state = s.control if s.daemon == "running" else f"stopped({s.control})"
     return (
         f"{s.ts[11:19]} [{s.execution_mode}] bars={s.bars} decisions={s.decisions} "
         f"orders={s.orders} fills={s.fills} open={s.open_orders} pos={positions} "
-        f"equity={s.equity} pnl={sign}{s.pnl} state={s.control}{_breakers(s)}"
+        f"equity={s.equity} pnl_run={_signed(s.run_pnl)} pnl_account={_signed(s.pnl)} "
+        f"state={state}{_warming(s)}{_breakers(s)}"
     )
+
+
+def _signed(amount: str) -> str:
+    return amount if amount.startswith("-") else f"+{amount}"
+
+
+def _warming(s: StatusSnapshot) -> str:
+    if not s.warming_up:
+        return ""
+    return " warming_up=" + ",".join(f"{k}:{n}bars" for k, n in sorted(s.warming_up.items()))
 
 
 def _breakers(s: StatusSnapshot) -> str:

@@ -19,6 +19,7 @@ from quantbot.oms.manager import VENUE_FAILURES
 from quantbot.ops.errors import ErrorHandler
 from quantbot.records.durability import Durability
 from quantbot.risk.daily import DailyRiskGuard
+from quantbot.risk.drawdown import DrawdownBreaker
 from quantbot.venues.base import OrderVenue
 from quantbot.venues.registry import venue_package
 
@@ -63,6 +64,25 @@ def open_daily(
         roll_minute=roll,
         clock=market_clock,
         sync_durable=durability.sync_before_submit,
+    )
+
+
+def open_drawdown(
+    config: Config, *, mode: str, state_dir: Path, market_clock: Clock
+) -> DrawdownBreaker | None:
+    """The drawdown breaker of a paper or live run, as state/ left it (None when it is off,
+    and in shadow mode, which sends nothing). Its day rolls with the daily risk guard's."""
+    dd = config.drawdown
+    if not dd.enabled or mode == "shadow":
+        return None
+    roll = parse_hhmm(config.daily_risk.roll_time_utc)
+    assert roll is not None  # checked when the config was loaded
+    return DrawdownBreaker.open(
+        state_dir / dd.state_file,
+        getattr(dd, config.run.trading_profile),
+        reset=dd.reset,
+        roll_minute=roll,
+        clock=market_clock,
     )
 
 

@@ -45,6 +45,10 @@ def build_views(
 ) -> list[View]:
     """The views this run's config and command line ask for (none by default)."""
     views: list[View] = []
+    if loaded.config.notify.any_enabled:
+        from quantbot.notify.view import NotifyView  # noqa: PLC0415 -- aiohttp only when on
+
+        views.append(NotifyView(loaded, clock, state_dir, runtime_dir))
     dashboard = loaded.config.dashboard
     if options.dashboard or dashboard.enabled:
         from quantbot.dashboard.view import DashboardView  # noqa: PLC0415 -- aiohttp on demand

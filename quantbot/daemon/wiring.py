@@ -21,7 +21,12 @@ from quantbot.daemon.order_side import OrderSide, open_order_side
 from quantbot.daemon.parts import Parts
 from quantbot.daemon.pipeline import Pipeline
 from quantbot.daemon.services import Services
-from quantbot.daemon.venue_side import connect_venue, open_daily, open_venue_stream
+from quantbot.daemon.venue_side import (
+    connect_venue,
+    open_daily,
+    open_drawdown,
+    open_venue_stream,
+)
 from quantbot.decision.step import DecisionStep
 from quantbot.domain.reasons import Reason, ReasonCode
 from quantbot.domain.values import Fill, Instrument, Position
@@ -81,6 +86,13 @@ async def open_parts(
         durability=run.durability,
     )
     daily.on_write_failure = halt
+    drawdown = open_drawdown(
+        config, mode=run.mode, state_dir=run.state_dir, market_clock=run.market_clock
+    )
+    if drawdown is not None:
+        drawdown.on_trip = _on_trip(services)
+        drawdown.on_write_failure = halt
+        daily.on_pnl = drawdown.on_pnl  # each fill's realised pnl, as booked to sleeves
     tca = TcaRecorder(
         run.runtime_dir / config.tca.file,
         clock,
@@ -121,6 +133,7 @@ async def open_parts(
         status=status,
         run_id=run.run_id,
         mode=run.mode,
+        drawdown=drawdown,
     )
     if side is not None:
         code = ReasonCode.RECONCILE_POSITION_MISMATCH
@@ -139,6 +152,8 @@ async def open_parts(
         },
         check_staleness=config.market.source != "csv",
     )
+    if side is not None:  # an entry's collars tighten in a THIN liquidity regime
+        side.gates.collar_mult = step.liquidity.collar_mult
     records = services.records
 
     def on_event(event: str, why: Any, **fields: Any) -> None:
@@ -165,6 +180,7 @@ async def open_parts(
         trade_external=config.reconcile.external_inventory == "manage",
         exits=exits,
         limit_timeout=limit_timeout,
+        drawdown=drawdown,
     )
     embedded = venue.embedded  # the paper venue matches each bar before the step
     pipeline = Pipeline(
@@ -191,6 +207,7 @@ async def open_parts(
         instruments=instruments,
         start_equity=start_equity,
         daily=daily,
+        drawdown=drawdown,
         tca=tca,
         order_side=side,
         operator=operator,
@@ -205,6 +222,16 @@ async def open_parts(
             errors=services.errors,
         ),
     )
+
+
+def _on_trip(services: Services) -> Callable[[Reason], None]:
+    """A drawdown trip: one alert and one DRAWDOWN_BREAKER event line in the records."""
+
+    def on_trip(why: Reason) -> None:
+        services.alerts.emit(why.code, **why.context)
+        services.writer.write_event("DRAWDOWN_BREAKER", why)
+
+    return on_trip
 
 
 def _exit_parts(

@@ -21,6 +21,7 @@ from quantbot.config.schema import Config
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.domain.values import Instrument
 from quantbot.oms.exit_plan import ExitParams
+from quantbot.portfolio.annualise import periods_per_year
 from quantbot.portfolio.limits import PortfolioLimits
 from quantbot.portfolio.netting import NetTarget
 from quantbot.portfolio.policy import ExecutionPolicy, PolicyInput
@@ -118,7 +119,7 @@ class RiskChain:
             stats=MarketStats(
                 vol_lookback=lim.vol_lookback,
                 corr_lookback=lim.corr_lookback,
-                periods_per_year=lim.periods_per_year,
+                periods_per_year=periods_per_year(config),
             ),
             external=external,
         )

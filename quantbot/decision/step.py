@@ -24,6 +24,7 @@ import attrs
 from quantbot.clock import Clock, iso_utc
 from quantbot.config.schema import Config
 from quantbot.decision.exit_rules import ExitRules
+from quantbot.decision.liquidity_caps import cap_order
 from quantbot.decision.risk_stages import (
     NOT_REACHED,
     STAGES,
@@ -51,8 +52,10 @@ from quantbot.marketdata.contract import ContractVerdict, DataContract
 from quantbot.oms.exit_plan import ExitParams
 from quantbot.portfolio.netting import NetTarget, net_signals, within_deadband
 from quantbot.portfolio.targets import OrderedTargets
+from quantbot.risk.liquidity import LiquidityRegimes
 from quantbot.signals.base import Sleeve
 from quantbot.signals.configured import configured_sleeves, inbox_sleeve
+from quantbot.signals.warmup import WarmUp
 from quantbot.sizing.base import Sizer
 from quantbot.sizing.simple import SimpleSizer
 
@@ -173,6 +176,7 @@ class DecisionStep:
         self._weights = {k: v for k, v in attrs.asdict(config.components).items() if k in names}
         self._deadband = config.profile.deadband
         self._liquidity = config.liquidity_thresholds
+        self.liquidity = LiquidityRegimes(self._liquidity)  # the regime, per symbol
         self._namespace = config.run.client_id_namespace
         self._base = record_base
         # Every decision record starts as a copy of this (the record's key order): one
@@ -184,6 +188,7 @@ class DecisionStep:
             **_NOT_REACHED_YET,
         }
         self._targets = OrderedTargets()  # the deadband's reference, and catching up
+        self._warmup = WarmUp(sleeves, instruments)
         self._exits = ExitRules(config.orders, config.order_params, config.sizer.harvest)
 
     @classmethod
@@ -221,6 +226,16 @@ class DecisionStep:
             record_base=record_base,
         )
 
+    def warming_up(self) -> dict[str, int]:
+        """Sleeve name -> bars until it is ready for every symbol (0: warm), in declared
+        order. For the operator's views; a sleeve that needs no warm-up (external) is 0."""
+        return self._warmup.remaining()
+
+    @property
+    def warm(self) -> bool:
+        """Every sleeve is ready for every symbol (``warming_up`` is all 0)."""
+        return not self._warmup.cold
+
     def now_ns(self) -> int:
         """The decision clock's now (what each record's ``ts`` says)."""
         return self._clock.now_ns()
@@ -252,6 +267,10 @@ class DecisionStep:
             **fields,
         }
 
+    def last_seen(self) -> dict[str, tuple[int, float]]:
+        """Each symbol's last bar the data contract took: its open time (ns) and close."""
+        return self._contract.last_seen()
+
     def admit(self, bar: Bar) -> ContractVerdict:
         """Run the data contract on ``bar`` (once per bar, before anything else sees it).
 
@@ -262,10 +281,13 @@ class DecisionStep:
         if verdict.ok:
             self.risk.stats.update(bar)
             self._exits.update(bar)
+            self.liquidity.update(bar)
         if verdict.reset_symbol:
             self.risk.stats.reset(bar.symbol)
+            self.liquidity.reset(bar.symbol)
             for sleeve in self._sleeves:
                 sleeve.reset(bar.symbol)
+            self._warmup.reset(bar.symbol)
             self._targets.forget(bar.symbol)
         return verdict
 
@@ -292,6 +314,7 @@ class DecisionStep:
         record["clamps"] = []
         if verdict is None:
             verdict = self.admit(bar)
+        record["liquidity"] = self.liquidity.reading(bar.symbol)  # shared, never mutated
         if not verdict.ok:
             return self._none(record, verdict.reason)
         if verdict.reason is not None:  # a jump kept as a market event: said in the record
@@ -301,6 +324,8 @@ class DecisionStep:
             signals = sleeves.update(bar, view)
         else:
             signals = {s.name: s.update(bar) for s in sleeves}
+        if self._warmup.cold:
+            self._warmup.note(bar.symbol, signals)
         # round(x, DIGITS) inline, not _r: this runs for every sleeve on every bar.
         record["sleeves"] = {
             name: {
@@ -543,19 +568,18 @@ class DecisionStep:
         self._position_record(record, position, pending, target_qty)
         if pending != 0:
             return self._none(record, reason(ReasonCode.ORDER_WORKING_BLOCK, pending=str(pending)))
-        liquidity = self._liquidity
         thin = None if reducing else self._thin(bar)
         if thin is not None:
             return self._none(record, thin)
-        qty = abs(delta)
-        cap = instrument.round_qty(bar.volume * liquidity.max_participation) if qty else qty
-        if qty > cap:
-            record["clamps"].append(
-                reason(
-                    ReasonCode.LIQUIDITY_PARTICIPATION_CLAMP, wanted=str(qty), cap=str(cap)
-                ).to_record()
-            )
-            qty = cap
+        # The THIN regime's order value and the participation cap (liquidity_caps).
+        capped = cap_order(
+            self.liquidity, symbol=bar.symbol, qty=abs(delta), price=bar.close,
+            reducing=reducing, instrument=instrument,
+        )  # fmt: skip
+        record["clamps"].extend(capped.clamps)
+        if capped.blocked is not None:
+            return self._none(record, capped.blocked)
+        qty = capped.qty
         if qty < instrument.lot_size:
             return self._none(
                 record,

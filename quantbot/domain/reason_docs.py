@@ -37,6 +37,8 @@ MEANING: dict[ReasonCode, str] = {
     "watchdog.max_loop_lag_s (lag_s, limit_s): halted before any later bar was decided, "
     "until `resume`",
     ReasonCode.KILL_SWITCH_ACTIVE: "a person engaged the kill switch; it survives restarts",
+    ReasonCode.OPERATOR_RESUMED: "a person ran `quantbot resume`: the kill switch, halt or "
+    "reduce-only (was) cleared while the daemon ran (a RESUME record)",
     ReasonCode.KILL_SWITCH_LATE_CANCEL: "an order that adds risk became working after the "
     "kill switch engaged (its submit was in flight, or a look-up found it late): cancelled at "
     "once",
@@ -63,7 +65,12 @@ MEANING: dict[ReasonCode, str] = {
     "orders go until `quantbot resume`",
     ReasonCode.LIQUIDITY_THIN_BLOCK: "the bar traded less value than the profile's "
     "min_bar_notional (or fewer units than min_bar_volume); no new risk",
-    ReasonCode.LIQUIDITY_PARTICIPATION_CLAMP: "order cut to max_participation of bar volume",
+    ReasonCode.LIQUIDITY_PARTICIPATION_CLAMP: "order cut to the participation cap: "
+    "max_participation of the mean bar volume of the last liq_lookback_bars bars",
+    ReasonCode.LIQ_PARTICIPATION_BLOCK: "an entry above the participation cap was blocked: "
+    'participation_mode = "block", or scaling it to the cap would leave less than min_scale',
+    ReasonCode.LIQ_REGIME_THIN_SCALE: "in a THIN liquidity regime an entry was cut to "
+    "thin_max_order_usd (blocked when that is less than a lot)",
     ReasonCode.SHORT_NOT_ALLOWED_CLAMP: "a short target on an instrument the venue does not let "
     "this account short (spot crypto) was cut to flat",
     ReasonCode.SIZER_POSITION_CAP: "target capped at the profile's max_position_usd",
@@ -91,6 +98,12 @@ MEANING: dict[ReasonCode, str] = {
     ReasonCode.CIRCUIT_OPEN_data_fallback: "the data_fallback breaker is open",
     ReasonCode.CIRCUIT_OPEN_quotes_primary: "the quotes_primary breaker is open",
     ReasonCode.CIRCUIT_OPEN_calendar_market_clock: "the calendar_market_clock breaker is open",
+    ReasonCode.CIRCUIT_OPEN_notify_webhook: "the webhook notifier's breaker is open: nothing is "
+    "sent to it (trading is not affected)",
+    ReasonCode.CIRCUIT_OPEN_notify_telegram: "the Telegram notifier's breaker is open: nothing is "
+    "sent to it (trading is not affected)",
+    ReasonCode.CIRCUIT_OPEN_notify_discord: "the Discord notifier's breaker is open: nothing is "
+    "sent to it (trading is not affected)",
     ReasonCode.ORDER_SIZE_BLOCK: "order value or quantity above pretrade.max_order_usd/qty",
     ReasonCode.PRICE_COLLAR_BLOCK: "order price too far from the last price, or the last "
     "price too far from its recent range",
@@ -152,6 +165,8 @@ MEANING: dict[ReasonCode, str] = {
     "still blocked: it has not run for lag_s (trading halts once it runs again)",
     ReasonCode.ALERT_CLOCK_JUMP: "alert: the wall clock moved jump_s more (or less) than the "
     "monotonic clock; pacing is monotonic, timestamps follow the wall clock",
+    ReasonCode.ALERT_NOTIFIER_DOWN: "alert: a notification channel (channel) failed until its "
+    "breaker opened (error); its messages wait or are dropped, trading goes on",
     ReasonCode.SIZER_FAILED_FALLBACK: "the AI sizer raised; the base size was used and trading "
     "went on (fail-graceful)",
     ReasonCode.SIZER_LEVERAGE_VENUE_CAP: "the sizer's leverage was cut to what the venue and "
@@ -214,6 +229,10 @@ MEANING: dict[ReasonCode, str] = {
     "limit",
     ReasonCode.DAILY_OPEN_RISK_LIMIT: "new risk refused: open (reserved and held) risk would pass "
     "the limit",
+    ReasonCode.DRAWDOWN_BREAKER_PORTFOLIO: "new risk refused: equity fell "
+    "max_portfolio_drawdown_pct below its high-water mark; reducing orders still go",
+    ReasonCode.DRAWDOWN_BREAKER_SLEEVE: "the sleeve's entries refused: its realised PnL fell below "
+    "its high-water mark by max_sleeve_drawdown_pct of equity",
     ReasonCode.ORDER_BUILD_OFF_TICK: "an order's price is not a whole number of ticks; it was "
     "never built",
     ReasonCode.ORDER_BUILD_BAD_QTY: "an order's quantity is zero, negative or not whole lots; "

@@ -38,6 +38,7 @@ class ReasonCode(enum.StrEnum):
     KILL_SWITCH_ACTIVE = "KILL_SWITCH_ACTIVE"
     KILL_SWITCH_LATE_CANCEL = "KILL_SWITCH_LATE_CANCEL"
     SHUTDOWN_IN_PROGRESS = "SHUTDOWN_IN_PROGRESS"
+    OPERATOR_RESUMED = "OPERATOR_RESUMED"
     # venue outcomes
     VENUE_REJECTED = "VENUE_REJECTED"
     VENUE_DUPLICATE_CLIENT_ID = "VENUE_DUPLICATE_CLIENT_ID"
@@ -52,6 +53,8 @@ class ReasonCode(enum.StrEnum):
     # liquidity (per trading profile)
     LIQUIDITY_THIN_BLOCK = "LIQUIDITY_THIN_BLOCK"
     LIQUIDITY_PARTICIPATION_CLAMP = "LIQUIDITY_PARTICIPATION_CLAMP"
+    LIQ_PARTICIPATION_BLOCK = "LIQ_PARTICIPATION_BLOCK"
+    LIQ_REGIME_THIN_SCALE = "LIQ_REGIME_THIN_SCALE"
     SIZER_POSITION_CAP = "SIZER_POSITION_CAP"
     SHORT_NOT_ALLOWED_CLAMP = "SHORT_NOT_ALLOWED_CLAMP"
     # error taxonomy (ops/errors): what the classifier decided
@@ -72,6 +75,10 @@ class ReasonCode(enum.StrEnum):
     CIRCUIT_OPEN_data_fallback = "CIRCUIT_OPEN_data_fallback"
     CIRCUIT_OPEN_quotes_primary = "CIRCUIT_OPEN_quotes_primary"
     CIRCUIT_OPEN_calendar_market_clock = "CIRCUIT_OPEN_calendar_market_clock"
+    # the notifier's own breakers (quantbot.notify): a channel that fails is left alone
+    CIRCUIT_OPEN_notify_webhook = "CIRCUIT_OPEN_notify_webhook"
+    CIRCUIT_OPEN_notify_telegram = "CIRCUIT_OPEN_notify_telegram"
+    CIRCUIT_OPEN_notify_discord = "CIRCUIT_OPEN_notify_discord"
     # pre-trade gates (oms/pretrade)
     ORDER_SIZE_BLOCK = "ORDER_SIZE_BLOCK"
     PRICE_COLLAR_BLOCK = "PRICE_COLLAR_BLOCK"
@@ -143,6 +150,9 @@ class ReasonCode(enum.StrEnum):
     DAILY_LOSS_LIMIT = "DAILY_LOSS_LIMIT"
     DAILY_EXPOSURE_LIMIT = "DAILY_EXPOSURE_LIMIT"
     DAILY_OPEN_RISK_LIMIT = "DAILY_OPEN_RISK_LIMIT"
+    # drawdown breaker (risk/drawdown)
+    DRAWDOWN_BREAKER_PORTFOLIO = "DRAWDOWN_BREAKER_PORTFOLIO"
+    DRAWDOWN_BREAKER_SLEEVE = "DRAWDOWN_BREAKER_SLEEVE"
     # order builders, exits and stop locks (oms/orders, oms/exits)
     ORDER_BUILD_OFF_TICK = "ORDER_BUILD_OFF_TICK"
     ORDER_BUILD_BAD_QTY = "ORDER_BUILD_BAD_QTY"
@@ -172,6 +182,7 @@ class ReasonCode(enum.StrEnum):
     ALERT_EXTERNAL_INVENTORY = "ALERT_EXTERNAL_INVENTORY"
     ALERT_LOOP_STALLED = "ALERT_LOOP_STALLED"
     ALERT_CLOCK_JUMP = "ALERT_CLOCK_JUMP"
+    ALERT_NOTIFIER_DOWN = "ALERT_NOTIFIER_DOWN"
 
 
 @attrs.frozen(slots=True)

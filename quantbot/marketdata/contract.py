@@ -83,6 +83,10 @@ class DataContract:
         self._last_ts: dict[str, int] = {}
         self._last_close: dict[str, float] = {}
 
+    def last_seen(self) -> dict[str, tuple[int, float]]:
+        """Each symbol's last bar that got past the timestamp checks: open time (ns), close."""
+        return {s: (ts, self._last_close[s]) for s, ts in self._last_ts.items()}
+
     def check(self, bar: Bar) -> ContractVerdict:
         o, h, lo, c, v = bar.open, bar.high, bar.low, bar.close, bar.volume
         isfinite = math.isfinite

@@ -11,7 +11,7 @@ from quantbot.config.schema import MarketConfig
 from quantbot.domain.values import Bar
 from quantbot.marketdata.csv_bars import CsvFeed
 from quantbot.marketdata.loaders import load_series
-from quantbot.marketdata.synthetic import SyntheticFeed, SyntheticMarket
+from quantbot.marketdata.synthetic import SyntheticFeed, SyntheticMarket, calibrated
 
 
 def open_stream(
@@ -28,5 +28,6 @@ def open_stream(
         interval_s=market.bar_interval_s,
         start_prices={s: float(p) for s, p in marks.items()} or None,
         spread_bps=market.spread_bps,
+        **calibrated(market.annual_vol, market.bar_represents_s),
     )
     return SyntheticFeed(synthetic, clock).stream()

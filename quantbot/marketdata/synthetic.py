@@ -27,6 +27,7 @@ import attrs
 
 from quantbot.clock import NS_PER_S, Clock
 from quantbot.domain.values import Bar, Quote
+from quantbot.portfolio.annualise import SECONDS_PER_YEAR
 
 TRENDING = "trending"
 MEAN_REVERTING = "mean_reverting"
@@ -47,6 +48,19 @@ class _SymbolState:
     last_return: float = 0.0
     last_ts_ns: int | None = None
     last_interval_s: float = 0.0
+
+
+# The trending regime's drift per bar, as a fraction of the volatility per bar.
+DRIFT_PER_VOL = 0.2
+
+
+def calibrated(annual_vol: float, bar_represents_s: float) -> dict[str, float]:
+    """``SyntheticMarket`` keyword arguments for a market of ``annual_vol`` whose bars each
+    stand for ``bar_represents_s`` seconds of market time: the volatility per bar
+    (``annual_vol x sqrt(bar_represents_s / one year)``) and the trending drift that goes
+    with it. An hour of a 19%-a-year market is the class's defaults (0.2% a bar)."""
+    volatility = annual_vol * math.sqrt(bar_represents_s / SECONDS_PER_YEAR)
+    return {"volatility": volatility, "trend_drift": DRIFT_PER_VOL * volatility}
 
 
 def _symbol_seed(seed: int, symbol: str) -> int:

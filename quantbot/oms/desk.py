@@ -29,6 +29,7 @@ from quantbot.oms.reconcile import Reconciler
 from quantbot.oms.reservation import DailyReservation
 from quantbot.ops.alerts import AlertSink
 from quantbot.risk.daily import DailyRiskGuard
+from quantbot.risk.drawdown import DrawdownBreaker
 from quantbot.venues.base import OrderVenue
 
 T = TypeVar("T")
@@ -102,8 +103,10 @@ class OrderDesk:
         trade_external: bool = False,
         exits: ExitManager | None = None,
         limit_timeout: LimitTimeout | None = None,
+        drawdown: DrawdownBreaker | None = None,
     ) -> None:
         self.oms = oms
+        self._drawdown = drawdown
         self.exits = exits
         self._limit_timeout = limit_timeout
         self._venue = venue
@@ -143,6 +146,8 @@ class OrderDesk:
             if self.exits is not None:
                 await self.exits.sync(market_open)
             equity = (await oms.read(POSITIONS, self._venue.account)).equity
+        if equity is not None and self._drawdown is not None:
+            self._drawdown.on_equity(float(equity))
         return fills, equity
 
     def exit_view(self) -> tuple[Mapping[str, Any], Mapping[str, int]]:
@@ -174,7 +179,18 @@ class OrderDesk:
         """Reserve, then send. A reversal the guard refuses still sends its closing part."""
         intent = decision.intent
         assert intent is not None
-        daily, denial = self._reservation.reserve(decision.entry, intent)
+        # The drawdown breaker first: a tripped scope reserves nothing (DESIGN.md 4: no new
+        # risk past the limit); an order with no entry only reduces and is never blocked.
+        denial = self._drawdown.block(decision.entry) if self._drawdown is not None else None
+        if denial is None:
+            daily, denial = self._reservation.reserve(decision.entry, intent)
+        else:
+            assert decision.entry is not None  # only entries are blocked
+            daily = {
+                "verdict": "skipped",
+                "why": "drawdown_breaker",
+                "sleeve": decision.entry.sleeve,
+            }
         if denial is None:
             exits = decision.entry.exits if decision.entry is not None else None
             order = await self._submit(
@@ -308,6 +324,7 @@ def open_desk(
     trade_external: bool = False,
     exits: ExitManager | None = None,
     limit_timeout: LimitTimeout | None = None,
+    drawdown: DrawdownBreaker | None = None,
 ) -> Desk:
     """The order side for ``oms``: shadow mode's when there is none (nothing is sent)."""
     reservation = DailyReservation(daily)
@@ -326,4 +343,5 @@ def open_desk(
         trade_external=trade_external,
         exits=exits,
         limit_timeout=limit_timeout,
+        drawdown=drawdown,
     )

@@ -45,6 +45,9 @@ Definitions (every limit comes from ``PretradeConfig``; windows follow the conve
   same way as the execution throttle below (``on_disable``, then SYMBOL_DISABLED_BLOCK until a
   person re-enables it). A symbol whose price keeps leaving the collar has a feed or a market
   a person should look at before it trades again.
+- a THIN liquidity regime (``quantbot.risk.liquidity``) multiplies both collars of an order
+  that adds exposure by ``thin_collar_mult`` (``collar_mult`` in the reason); risk-reducing
+  orders keep the configured collars. ``collar_mult`` is the regime's, set by the wiring.
 - window collar: ``W`` = the closes whose close time is inside the last ``collar_window_s``
   seconds, plus the last close. With ``lo = min(W)``, ``hi = max(W)``, ``b = collar_window_bps``
   the deviation is ``max(last / lo - 1, 1 - last / hi) * 1e4`` and it blocks when ``> b``
@@ -59,7 +62,8 @@ Definitions (every limit comes from ``PretradeConfig``; windows follow the conve
   (scope="symbol"). ``cancel_allowed()`` does the same for cancels (scope="cancels").
 - cancel loop: ``cancel_loop_max_cancels`` cancels for a symbol with no fill in between block
   it until ``cancel_loop_block_bars`` more of its bars have arrived (``bars_left``).
-- executions: orders submitted for the symbol within ``executions_window_s``. When this order
+- executions: orders submitted for the symbol within ``executions_window_s``, protective exit
+  legs not counted (an entry and its stop-loss and take-profit are one trade). When this order
   would make ``count > max_executions``, the symbol is disabled: ``on_disable(symbol, reason)``
   is called once (the daemon persists it in ``state/``), this order is blocked with
   EXECUTION_THROTTLE_DISABLE, and later orders get SYMBOL_DISABLED_BLOCK until a person calls
@@ -121,6 +125,9 @@ class PretradeGates:
         self._disabled: set[str] = set(disabled_symbols or ())
         self._on_disable = on_disable
         self._prices = PriceGates(config)
+        # symbol -> what an entry's collars are multiplied by (the liquidity regime's).
+        self.collar_mult: Callable[[str], float] | None = None
+        self._reducing = False  # the order being checked only reduces (check() sets it)
         self._dupes = DuplicateIndex(config.duplicate_window_s)
         self._orders = RollingCount(RATE_WINDOW_S)
         self._symbol_orders = KeyedRollingCount(RATE_WINDOW_S)
@@ -156,6 +163,7 @@ class PretradeGates:
         only reduces an existing position (see the module docstring for what it skips).
         """
         now_ns = self._clock.now_ns()
+        self._reducing = reducing
         for gate, applies_to_reducing in self._gates:
             if reducing and not applies_to_reducing:
                 continue
@@ -201,7 +209,8 @@ class PretradeGates:
         return self._prices.size(intent)
 
     def _gate_collar(self, intent: OrderIntent, now_ns: int, _: bool | None) -> Reason | None:
-        why = self._prices.collar(intent, now_ns)
+        scale = self.collar_scale(intent.symbol, reducing=self._reducing)
+        why = self._prices.collar(intent, now_ns, scale)
         if why is None:
             return None
         symbol = intent.symbol
@@ -281,6 +290,12 @@ class PretradeGates:
         self._disable(symbol, why)
         return why
 
+    def collar_scale(self, symbol: str, *, reducing: bool) -> float:
+        """What the collars of an order in ``symbol`` are multiplied by: the liquidity
+        regime's ``collar_mult`` for an order adding exposure, 1 for one that reduces."""
+        mult = self.collar_mult
+        return 1.0 if mult is None or reducing else mult(symbol)
+
     def disable_symbol(self, symbol: str, why: Reason) -> None:
         """Disable ``symbol`` for new risk from outside the gates (the data contract's
         halt_symbol jump policy), as a gate of its own would: persisted, until resumed."""
@@ -305,7 +320,8 @@ class PretradeGates:
         self._dupes.add(intent.client_order_id, _content_key(intent), now_ns)
         self._orders.add(now_ns)
         self._symbol_orders.add(intent.symbol, now_ns)
-        self._executions.add(intent.symbol, now_ns)
+        if intent.exit_role is None:  # a protective leg follows its entry: not a new trade
+            self._executions.add(intent.symbol, now_ns)
 
     def cancel_allowed(self) -> Reason | None:
         """For cancel/replace only: a RATE_THROTTLE_BLOCK (scope="cancels") when one more

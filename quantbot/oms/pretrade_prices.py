@@ -138,34 +138,44 @@ class PriceGates:
             )
         return None
 
-    def collar(self, intent: OrderIntent, now_ns: int) -> Reason | None:
+    def collar(self, intent: OrderIntent, now_ns: int, mult: float = 1.0) -> Reason | None:
+        """The order and window collars, both multiplied by ``mult`` (below 1 for an entry in
+        a THIN liquidity regime; the reason then says ``collar_mult``)."""
         tape, last = self._last_close(intent.symbol)
         ref = self.reference_price(intent)
+        collar_bps, window_bps = self._collar_bps, self._window_bps
+        tightened: dict[str, Any] = {}
+        if mult != 1.0:
+            factor = to_decimal(mult)
+            collar_bps, window_bps = collar_bps * factor, window_bps * factor
+            tightened = {"collar_mult": mult}
         deviation = abs(ref / last - 1)
-        if deviation * _BPS > self._collar_bps:
+        if deviation * _BPS > collar_bps:
             return reason(
                 ReasonCode.PRICE_COLLAR_BLOCK,
                 symbol=intent.symbol,
                 check="order",
                 value_bps=_bps(deviation),
-                limit_bps=self._config.collar_bps,
+                limit_bps=float(collar_bps),
                 ref_price=str(ref),
                 last=str(last),
+                **tightened,
             )
         lo, hi = tape.window(now_ns) or (last, last)
         lo, hi = min(lo, last), max(hi, last)
         move = max(last / lo - 1, 1 - last / hi)
-        if move * _BPS > self._window_bps:
+        if move * _BPS > window_bps:
             return reason(
                 ReasonCode.PRICE_COLLAR_BLOCK,
                 symbol=intent.symbol,
                 check="window",
                 value_bps=_bps(move),
-                limit_bps=self._config.collar_window_bps,
+                limit_bps=float(window_bps),
                 window_s=self._config.collar_window_s,
                 last=str(last),
                 window_min=str(lo),
                 window_max=str(hi),
+                **tightened,
             )
         return None
 

@@ -27,11 +27,13 @@ gates. Per order:
    protection price in ``limit_price``: the reference price (``limit_price``, else
    ``arrival_price``, else the last close, as the collar gate defines it) moved
    ``pretrade.collar_bps`` against the order (a buy pays at most ``ref * (1 + collar)``, a
-   sell takes at least ``ref * (1 - collar)``). The venue sends it as a marketable LIMIT IOC
-   at that price (ccxt, Alpaca), so it never fills beyond the collar and never rests; one that finds
-   nothing within it expires unfilled, answered REJECTED. Risk-reducing orders carry one
-   too: the collar gate already refuses to send them at a price outside it. The INTENT
-   journaled before the submit carries the protection price, so what was sent is on record.
+   sell takes at least ``ref * (1 - collar)``), times ``thin_collar_mult`` for an order adding
+   exposure in a THIN liquidity regime (the collar gate's ``collar_scale``). The venue
+   sends it as a marketable LIMIT IOC at that price (ccxt, Alpaca), so it never fills
+   beyond the collar and never rests; one that finds nothing within it expires unfilled,
+   answered REJECTED. Risk-reducing orders carry one too: the collar gate already refuses
+   to send them at a price outside it. The INTENT journaled before the submit carries the
+   protection price, so what was sent is on record.
    (The embedded paper venue honours a protection price but does not ask for one yet, see
    its capabilities.)
 """
@@ -71,6 +73,8 @@ class _QuoteVenue(Protocol):
 
 class _References(Protocol):
     def reference_price(self, intent: OrderIntent) -> Decimal: ...
+
+    def collar_scale(self, symbol: str, *, reducing: bool) -> float: ...
 
 
 def check_quote(quote: Quote, *, now_ns: int, max_age_s: float) -> Reason | None:
@@ -136,7 +140,7 @@ class QuoteGate:
             blocked = await self._quote_problem(intent.symbol, read)
             if blocked is not None:
                 return intent, blocked
-        return self._protected(intent), None
+        return self._protected(intent, reducing), None
 
     async def _quote_problem(self, symbol: str, read: Read) -> Reason | None:
         try:
@@ -158,20 +162,23 @@ class QuoteGate:
         now_ns = self._clock.now_ns()
         return check_quote(quote, now_ns=now_ns, max_age_s=self._config.max_quote_age_s)
 
-    def _protected(self, intent: OrderIntent) -> OrderIntent:
+    def _protected(self, intent: OrderIntent, reducing: bool) -> OrderIntent:
         if (
             intent.order_type is not OrderType.MARKET
             or intent.limit_price is not None
             or not self.protects_market_orders
         ):
             return intent
+        collar_bps = self._config.collar_bps
         if self._references is not None:
             ref = self._references.reference_price(intent)
+            # An entry in a THIN liquidity regime: the collar tightened as the gate's is.
+            collar_bps *= self._references.collar_scale(intent.symbol, reducing=reducing)
         elif intent.arrival_price is not None:
             ref = intent.arrival_price
         else:
             return intent  # nothing to measure a collar from (no gates, no arrival price)
-        price = protection_price(intent.side, ref, self._config.collar_bps)
+        price = protection_price(intent.side, ref, collar_bps)
         if price <= 0:
             return intent  # a collar of 100% or more: no sell price protects anything
         return attrs.evolve(intent, limit_price=price)

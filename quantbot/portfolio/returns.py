@@ -17,12 +17,12 @@ from operator import mul
 
 from quantbot.domain.errors import InvariantViolation
 from quantbot.domain.values import Bar
+from quantbot.portfolio.annualise import SECONDS_PER_YEAR
 
 # Bars at least this far apart are daily (or coarser) equity bars, annualised with 252 trading
 # days rather than calendar time: weekends and holidays would otherwise inflate the spacing.
 _DAILY_SPACING_S = 20 * 3600.0
 _TRADING_DAYS = 252.0
-_SECONDS_PER_YEAR = 365.25 * 86400.0
 # The rolling sums drift by rounding as values enter and leave; recomputing them exactly from
 # the window this often keeps the drift at rounding level for ever, at negligible cost.
 _RESYNC_EVERY = 1024
@@ -200,7 +200,7 @@ class MarketStats:
 def _inferred_periods(series: _Series) -> float:
     """Periods per year from the median spacing of the series' bars (remembered in it)."""
     spacing_s = statistics.median(series.spacings) / 1e9
-    periods = _TRADING_DAYS if spacing_s >= _DAILY_SPACING_S else _SECONDS_PER_YEAR / spacing_s
+    periods = _TRADING_DAYS if spacing_s >= _DAILY_SPACING_S else SECONDS_PER_YEAR / spacing_s
     series.periods = periods
     return periods
 

@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from loguru import logger
 
 from quantbot.clock import Clock, utc_date
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.fsutil import ensure_private_dir, open_private, open_private_file, refuse_symlink
+from quantbot.records.archive import Compressor, prune
 
 _DUMP_OPTIONS = orjson.OPT_APPEND_NEWLINE
 
@@ -32,11 +34,17 @@ class RotatingJsonl:
         fsync_every: int = 50,
         rotate: bool = True,
         flush_every: int = 1,
+        retention_days: int = 0,
+        compress_rotated: bool = False,
     ) -> None:
         refuse_symlink(path)  # at start-up, naming it; open_private checks again when opening
         self.path = path
         self._rotate = rotate  # False: one file for the whole run (a replay over years)
         self.archive_dir = path.parent / path.stem
+        # Rotated days older than this many days are deleted at start and at each rotation
+        # (0: kept forever); with compress_rotated each rotated day is gzipped off the loop.
+        self._retention_days = retention_days
+        self._compressor = Compressor(path) if compress_rotated and rotate else None
         self._clock = clock
         self._fsync_every = fsync_every
         self._flush_every = flush_every  # 1: each step visible to tail -f (a replay: more)
@@ -57,6 +65,8 @@ class RotatingJsonl:
             first = self._first_date()
             if first is not None and first != today:
                 self._archive(first)
+        if self._rotate:
+            self._housekeep(today)
         ensure_private_dir(self.path.parent)
         fd = open_private(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
         self._file = os.fdopen(fd, "ab", buffering=1 << 16)
@@ -80,6 +90,17 @@ class RotatingJsonl:
             self.path.unlink()
         else:
             os.replace(self.path, target)
+
+    def _housekeep(self, today: str) -> None:
+        """At start and at each rotation: retention, then compression (on its thread)."""
+        if self._compressor is not None:
+            self._compressor.join()  # never delete a file it is compressing
+        try:
+            prune(self.path, today, self._retention_days)
+        except OSError as e:  # records are kept: nothing is lost by deleting later
+            logger.error("records: deleting rotated files past retention failed: {}", e)
+        if self._compressor is not None:
+            self._compressor.start()
 
     def write(self, record: dict[str, Any]) -> None:
         """Buffer one record; ``flush()`` makes a step's records visible to ``tail -f``."""
@@ -125,6 +146,8 @@ class RotatingJsonl:
             self._since_flush = 0
 
     def close(self) -> None:
+        if self._compressor is not None:
+            self._compressor.join()  # a rotated day being compressed is finished first
         file, self._file = self._file, None
         if file is None or file.closed:
             return

@@ -29,10 +29,12 @@ from pathlib import Path
 from statistics import median
 from typing import Any
 
+import attrs
 import orjson
 
 from quantbot.config.schema import LoadedConfig
 from quantbot.fsutil import write_private
+from quantbot.portfolio.annualise import run_periods_per_year
 from quantbot.research.run_records import RunRecords, bar_interval_s, write_bars
 
 # Keys that legitimately differ between a run and its replay, with the reason. Everything
@@ -302,7 +304,7 @@ async def replay_against(
     with tempfile.TemporaryDirectory(prefix="quantbot-against-") as tmp:
         data = write_bars(run.decisions, Path(tmp), bar_interval_s(run.manifest))
         request = ReplayRequest(data=data, out_root=out_root)
-        result = await run_replay(loaded, request, progress=progress)
+        result = await run_replay(_annualised_as_run(loaded, run), request, progress=progress)
     records = _read_jsonl(result.out_dir / "decisions.jsonl")
     fills = [e for e in _read_jsonl(result.out_dir / "state" / "journal.jsonl")
              if e.get("type") == "FILL"]  # fmt: skip
@@ -310,6 +312,17 @@ async def replay_against(
     path = result.out_dir / "against.json"
     write_private(path, orjson.dumps(report, option=orjson.OPT_INDENT_2))
     return report, path
+
+
+def _annualised_as_run(loaded: LoadedConfig, run: RunRecords) -> LoadedConfig:
+    """The replay reads the run's bars as files, whose spacing is the run's wall-clock pace;
+    a synthetic run annualised its volatility by what a bar stands for in market time, and
+    so must its replay (``portfolio.annualise``)."""
+    periods = run_periods_per_year(run.manifest.get("config", {}))
+    if not periods or loaded.config.limits.periods_per_year:
+        return loaded
+    limits = attrs.evolve(loaded.config.limits, periods_per_year=periods)
+    return attrs.evolve(loaded, config=attrs.evolve(loaded.config, limits=limits))
 
 
 def _read_jsonl(path: Path) -> list[Record]:

@@ -30,6 +30,7 @@ from quantbot.config.schema import Config, InstrumentSpec, LoadedConfig, config_
 from quantbot.config.sleeves import with_origin
 from quantbot.domain.errors import DataError
 from quantbot.marketdata.loaders import SymbolPath
+from quantbot.records.archive import read_records, rotated_files
 
 
 @attrs.frozen
@@ -122,8 +123,8 @@ def _iso_ns(text: str) -> int:
 
 
 def _decision_files(runtime_dir: Path) -> list[Path]:
-    rotated = sorted((runtime_dir / "decisions").glob("decisions-*.jsonl"))
     live = runtime_dir / "decisions.jsonl"
+    rotated = [path for _day, path in rotated_files(live)]  # plain or gzipped
     return [*rotated, *([live] if live.is_file() else [])]
 
 
@@ -131,7 +132,7 @@ def _jsonl_lines(paths: list[Path]) -> Iterator[dict[str, Any]]:
     """Each file's JSON objects. A torn last line (a run killed mid-write) is skipped; a line
     that cannot be read before the last is an error naming the file and line."""
     for path in paths:
-        lines = path.read_bytes().splitlines()
+        lines = read_records(path).splitlines()
         for number, line in enumerate(lines, 1):
             if not line.strip():
                 continue

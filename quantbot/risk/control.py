@@ -50,6 +50,10 @@ class ControlState:
     reduce_only: bool = False
     reduce_only_reason: str | None = None
     disabled_symbols: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    # When a person last ran `quantbot resume` (all) and `resume --sleeve NAME` (per sleeve):
+    # the daemon applies a stamp it has not applied yet (the drawdown breaker's trips clear).
+    resumed_at: str | None = None
+    sleeve_resumes: dict[str, str] = attrs.field(factory=dict)
 
     @property
     def blocks_new_risk(self) -> bool:
@@ -168,10 +172,25 @@ class ControlStore:
             return self.save(attrs.evolve(state, disabled_symbols=symbols))
 
     def resume(self) -> ControlState:
-        """Clear kill switch, halt and reduce-only; disabled symbols stay disabled."""
+        """Clear kill switch, halt and reduce-only, and stamp ``resumed_at`` (the drawdown
+        breaker clears); disabled symbols stay disabled."""
         with self._exclusive():
-            kept = self.load().disabled_symbols
-            return self.save(ControlState(disabled_symbols=kept))
+            state = self.load()
+            now = iso_utc(self._clock.now_ns())
+            return self.save(
+                ControlState(
+                    disabled_symbols=state.disabled_symbols,
+                    resumed_at=now,
+                    sleeve_resumes=state.sleeve_resumes,
+                )
+            )
+
+    def resume_sleeve(self, sleeve: str) -> ControlState:
+        """Stamp one sleeve resumed (its drawdown trip clears); nothing else changes."""
+        with self._exclusive():
+            state = self.load()
+            stamps = {**state.sleeve_resumes, sleeve: iso_utc(self._clock.now_ns())}
+            return self.save(attrs.evolve(state, sleeve_resumes=stamps))
 
 
 _TEXT_FIELDS = (
@@ -181,6 +200,7 @@ _TEXT_FIELDS = (
     "kill_reason",
     "killed_at",
     "reduce_only_reason",
+    "resumed_at",
 )
 _FLAG_FIELDS = ("kill_switch", "kill_cancel_all", "reduce_only")
 
@@ -208,6 +228,9 @@ def parse_control(path: Path, raw: bytes) -> ControlState:
     symbols = data.get("disabled_symbols", [])
     if not isinstance(symbols, list) or not all(isinstance(s, str) for s in symbols):
         raise _bad_field(path, text, "disabled_symbols", symbols, "must be a list of symbols")
+    stamps = data.get("sleeve_resumes", {})
+    if not isinstance(stamps, dict) or not all(isinstance(v, str) for v in stamps.values()):
+        raise _bad_field(path, text, "sleeve_resumes", stamps, "must map sleeves to times")
     known = {f.name for f in attrs.fields(ControlState)}
     return ControlState(**{k: v for k, v in data.items() if k in known})
 

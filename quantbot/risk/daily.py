@@ -63,6 +63,8 @@ class DailyRiskGuard:
         # Told of each ledger write that failed (DISK_WRITE_FAILED naming the file): the daemon
         # halts on it. None: the write's OSError is raised.
         self.on_write_failure: Callable[[Reason], None] | None = None
+        # Told of each fill's realised pnl as booked to sleeves (the drawdown breaker).
+        self.on_pnl: Callable[[dict[str, float]], None] | None = None
         self._book = DailyBook(trading_day(clock.now_ns(), roll_minute))
         self.torn_tail_saved_to: Path | None = None  # set by open() when the tail was torn
 
@@ -207,10 +209,13 @@ class DailyRiskGuard:
         if order is not None:
             self._settle(client_order_id, order, notional_usd, shrinks)
         if pnl != 0.0:
+            by_sleeve = self._book.pnl_split(order, symbol, pnl)
             self._emit(
                 EventType.PNL, client_order_id=client_order_id, symbol=symbol, pnl_usd=pnl,
-                by_sleeve=self._book.pnl_split(order, symbol, pnl),
+                by_sleeve=by_sleeve,
             )  # fmt: skip
+            if self.on_pnl is not None:
+                self.on_pnl(by_sleeve)
         if shrinks and any(sym == symbol for _, sym in self._book.held):
             self._emit(
                 EventType.REDUCE, client_order_id=client_order_id, symbol=symbol,

@@ -33,6 +33,7 @@ from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.fsutil import atomic_write, ensure_private_dir, open_private
 from quantbot.oms.journal import read_journal
 from quantbot.oms.ledger import Ledger
+from quantbot.records.archive import open_records, rotated_files
 from quantbot.risk.control import ControlStore
 from quantbot.signals.registry import SleeveDecl
 from quantbot.signals.user_code import SleeveCodeError
@@ -212,13 +213,13 @@ def _reconcile_item(state_dir: Path) -> ChecklistItem:
 def _has_record(path: Path) -> bool:
     """True when ``path`` holds at least one JSON object line."""
     try:
-        with path.open("rb") as f:
+        with open_records(path) as f:  # a rotated day may be gzipped
             for line in f:
                 if line.strip():
                     with contextlib.suppress(orjson.JSONDecodeError):
                         if isinstance(orjson.loads(line), dict):
                             return True
-    except OSError:
+    except (OSError, EOFError):  # EOFError: a gzip cut short
         return False
     return False
 
@@ -236,7 +237,7 @@ def _history_item(runtime_dir: Path, decisions_file: str) -> ChecklistItem:
             runs[mode] += 1
     live_file = runtime_dir / decisions_file
     archive_dir = live_file.parent / live_file.stem
-    candidates = [live_file, *sorted(archive_dir.glob(f"{live_file.stem}-*{live_file.suffix}"))]
+    candidates = [live_file, *(path for _day, path in rotated_files(live_file))]
     with_records = [p for p in candidates if _has_record(p)]
     problems = []
     if not runs:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -16,6 +17,11 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # Fast bars and short warm-ups so a few seconds of wall clock trade a lot.
 FAST_ENV = {
     "QUANTBOT__MARKET__BAR_INTERVAL_S": "0.05",
+    # The synthetic market these tests were written on: bars that move 0.2% each (an hour of
+    # a market of 18.7% a year), not the shipped minute of 20% a year (0.028% a bar), so that
+    # stops, take-profits and trailing stops fire within a few seconds.
+    "QUANTBOT__MARKET__BAR_REPRESENTS_S": "3600",
+    "QUANTBOT__MARKET__ANNUAL_VOL": repr(0.002 * math.sqrt(365.25 * 24)),
     "QUANTBOT__RUN__STATUS_INTERVAL_S": "0.5",
     "QUANTBOT__SIGNALS__TREND__FAST": "3",
     "QUANTBOT__SIGNALS__TREND__SLOW": "8",

@@ -33,7 +33,7 @@ SLOW_FILLS = {"QUANTBOT__VENUE__SIM__PARTICIPATION_CAP": "0.0001"}
 
 
 def _status(workdir: Path) -> dict:
-    result = run(workdir, "status", env=SLOW_FILLS)
+    result = run(workdir, "status", "--json", env=SLOW_FILLS)
     assert result.returncode == 0, result.stderr
     return orjson.loads(result.stdout)
 

@@ -16,7 +16,7 @@ PAPER = ("run", "--execution-mode", "paper", "--trading-mode", "aggressive")
 
 
 def _status(workdir: Path) -> dict:
-    result = run(workdir, "status")
+    result = run(workdir, "status", "--json")
     assert result.returncode == 0, result.stderr
     return orjson.loads(result.stdout)
 
@@ -25,12 +25,12 @@ def test_status_kill_resume_round_trip(workdir: Path) -> None:
     assert run(workdir, *PAPER, "--duration", "3s").returncode == 0
     status = _status(workdir)
     assert status["daemon_running"] is False
-    assert status["state"] == "trading"
+    assert status["state"] == "stopped" and status["trading"] == "trading"
     assert status["kill_switch"]["active"] is False
-    assert status["last_snapshot"]["fills"] > 0
+    assert status["run"]["fills"] > 0
     assert status["positions"], "three seconds of aggressive trading left no position"
     # the daily risk guard's day, per scope, against the aggressive profile's GLOBAL limits
-    daily = status["last_snapshot"]["daily_risk"]
+    daily = status["daily_risk"]
     assert daily["scopes"]["GLOBAL"]["limits"]["max_daily_loss_usd"] == 8000.0
     assert daily["scopes"]["GLOBAL"]["exposure"] > 0
 
@@ -42,7 +42,7 @@ def test_status_kill_resume_round_trip(workdir: Path) -> None:
         "reason": "fat finger check",
         "at": status["kill_switch"]["at"],
     }
-    assert status["state"].startswith("KILLED")
+    assert status["state"] == "stopped" and status["trading"].startswith("KILLED")
 
     # A run under the kill switch: new risk is blocked with the reason, only shrinking trades.
     (workdir / "runtime" / "decisions.jsonl").unlink()
@@ -58,4 +58,4 @@ def test_status_kill_resume_round_trip(workdir: Path) -> None:
 
     resumed = run(workdir, "resume")
     assert resumed.returncode == 0 and "KILLED" in resumed.stdout
-    assert _status(workdir)["state"] == "trading"
+    assert _status(workdir)["trading"] == "trading"

@@ -280,7 +280,7 @@ def test_kill_switch_within_a_second_and_survives_restart(workdir: Path) -> None
             what="a KILL_SWITCH_ACTIVE block after the restart",
             proc=proc,
         )
-        status = run(workdir, "status")
+        status = run(workdir, "status", "--json")
         proc.send_signal(signal.SIGTERM)
         _out, err = proc.communicate(timeout=30)
     finally:

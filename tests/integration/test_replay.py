@@ -17,8 +17,10 @@ DAILY = REPO_ROOT.parent / "shared" / "data" / "daily"
 CONFIG = str(REPO_ROOT / "config.toml")
 
 
-def replay(workdir: Path, *args: str, env: dict[str, str] | None = None) -> Path:
-    result = run(workdir, "replay", "--config", CONFIG, *args, env=env, timeout=300)
+def replay(
+    workdir: Path, *args: str, env: dict[str, str] | None = None, config: str = CONFIG
+) -> Path:
+    result = run(workdir, "replay", "--config", config, *args, env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     [out] = [line.split()[-1] for line in result.stdout.splitlines() if "records:" in line]
     return workdir / Path(out).parent
@@ -106,7 +108,15 @@ def test_replay_and_a_live_run_over_the_same_bars_decide_the_same(workdir: Path)
     data = workdir / "IBM.csv"
     rows = (DAILY / "IBM.csv").read_text().splitlines()
     data.write_text("\n".join([rows[0], *[r for r in rows[1:] if r[:4] in ("2008", "2009")]]))
-    out = replay(workdir, "--data", str(data))
+    # One instrument for both: a paper run takes [instrument_defaults] (a 0.01 tick), a replay
+    # what the data shows (adjusted prices: 8 decimals); fills rounded apart make equity, and
+    # so a size near a whole share, differ.
+    config = workdir / "ibm.toml"
+    config.write_text(
+        Path(CONFIG).read_text()
+        + '\n[instruments."IBM"]\ntick_size = "0.00000001"\nlot_size = "1"\n'
+    )
+    out = replay(workdir, "--data", str(data), config=str(config))
     env = {
         "QUANTBOT__MARKET__SOURCE": "csv",
         "QUANTBOT__MARKET__SYMBOLS": '["IBM"]',
@@ -114,7 +124,7 @@ def test_replay_and_a_live_run_over_the_same_bars_decide_the_same(workdir: Path)
         "QUANTBOT__INBOX__ENABLED": "false",  # replay has no inbox: outside intents are not past
     }
     live = run(
-        workdir, "run", "--config", CONFIG, "--execution-mode", "paper", env=env, timeout=300
+        workdir, "run", "--config", str(config), "--execution-mode", "paper", env=env, timeout=300
     )
     assert live.returncode == 0, live.stderr[-3000:]
 

@@ -148,14 +148,16 @@ def test_an_unknown_run_is_a_usage_error_naming_it(paper_run: tuple[Path, str]) 
     assert "--against no-such-run: neither a manifest file nor a run id" in result.stderr
 
 
-# Exits that only max hold ends: take-profit and stop-loss far away, four bars' hold.
+# Exits that only max hold ends: take-profit and stop-loss far away, four bars' hold. The
+# stop (5%, 25 times a bar's move) is also what the daily guard counts as open risk: three
+# $5,000 positions at 5% fit in the conservative $1,000 (a 50% stop would not).
 MAX_HOLD_ENV = {
     f"QUANTBOT__SIZER__HARVEST__{policy}__{key}": value
     for policy in ("SCALPER", "SWING", "TREND_RUNNER")
     for key, value in (
         ("MAX_HOLD_BARS", "4"),
         ("TAKE_PROFIT_PCT", "0.5"),
-        ("STOP_LOSS_PCT", "0.5"),
+        ("STOP_LOSS_PCT", "0.05"),
         ("TRAILING_STOP_PCT", "0"),
     )
 }

@@ -31,6 +31,7 @@ REQUIRED_RECORD_FIELDS = {
     "config_hash",
     "intent",
     "reason",
+    "liquidity",
 }
 
 
@@ -81,7 +82,8 @@ def test_paper_run_trades_records_and_stops_by_itself(workdir: Path) -> None:
     assert fills, "orders were sent but none filled"
 
     status_lines = [ln for ln in result.stdout.splitlines() if "bars=" in ln]
-    assert status_lines and "equity=" in status_lines[-1] and "state=trading" in status_lines[-1]
+    assert status_lines and "equity=" in status_lines[-1]
+    assert "state=stopped(trading)" in status_lines[-1]  # the last line, as the daemon stops
 
 
 def test_sigint_stops_cleanly_with_every_intent_settled(workdir: Path) -> None:

@@ -44,7 +44,7 @@ def _control(workdir: Path) -> dict:
 
 
 def _status(workdir: Path) -> dict:
-    result = run(workdir, "status", env=SLOW_FILLS)
+    result = run(workdir, "status", "--json", env=SLOW_FILLS)
     assert result.returncode == 0, result.stderr
     return orjson.loads(result.stdout)
 
@@ -117,7 +117,8 @@ def test_a_cancel_all_with_the_daemon_down_that_leaves_orders_open_halts_the_nex
     control = _control(workdir)
     assert control["halt_code"] == "CANCEL_ALL_INCOMPLETE"
     assert all(cid in control["halt_detail"] for cid in left)
-    assert _status(workdir)["state"] == "HALTED CANCEL_ALL_INCOMPLETE"
+    shown = _status(workdir)
+    assert shown["state"] == "stopped" and shown["trading"] == "HALTED CANCEL_ALL_INCOMPLETE"
 
     # The next start adds no risk: new entries are blocked by the halt (only an order that
     # reduces a position may go, as under any halt).

@@ -64,7 +64,7 @@ def test_a_spot_account_with_coins_starts_trades_and_never_sells_them(workdir: P
     assert btc_positions and min(btc_positions) >= 0
     assert btc >= HELD
 
-    status = run(workdir, "status", env={"QUANTBOT_CCXT_API_KEY": KEY})
+    status = run(workdir, "status", "--json", env={"QUANTBOT_CCXT_API_KEY": KEY})
     assert status.returncode == 0, status.stderr
     shown = json.loads(status.stdout)
     assert shown["external_inventory"]["positions"] == {"BTC/USDT": "1.0"}

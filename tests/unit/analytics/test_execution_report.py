@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gzip
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -369,6 +370,27 @@ def test_report_command_writes_todays_json_and_csv(
     assert orjson.loads(out.out)["symbols_bleeding_is_bps"]["worst"] == "MSFT"
     assert f"{DAY}: 7 orders, 6 blocks" in out.err
     assert (runtime / "reports" / f"tca-report-{DAY}.csv").is_file()
+
+
+def test_report_reads_gzipped_rotated_days(
+    day: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # records.compress_rotated: the day's files are rotated and gzipped; the same report.
+    runtime = into_runtime(day, tmp_path)
+    assert run_cli(tmp_path, "--date", DAY) == 0
+    plain = orjson.loads((runtime / "reports" / f"tca-report-{DAY}.json").read_bytes())
+    for name in ("tca", "decisions"):
+        live = runtime / f"{name}.jsonl"
+        (runtime / name).mkdir()
+        (runtime / name / f"{name}-{DAY}.jsonl.gz").write_bytes(gzip.compress(live.read_bytes()))
+        live.unlink()
+
+    assert run_cli(tmp_path, "--date", DAY) == 0
+
+    assert f"{DAY}: 7 orders, 6 blocks" in capsys.readouterr().err
+    gzipped = orjson.loads((runtime / "reports" / f"tca-report-{DAY}.json").read_bytes())
+    for key in ("overall", "groups", "blocks", "answers"):
+        assert gzipped[key] == plain[key], key
 
 
 def test_report_command_refuses_a_malformed_date(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 
 import pytest
 
@@ -43,16 +44,20 @@ def test_walk_forward_without_its_windows_and_grid_is_a_usage_error(capsys) -> N
     assert "required: --train, --test, --step, --grid" in err
 
 
-def test_replay_without_data_is_a_usage_error(capsys) -> None:
+def test_replay_without_data_is_a_usage_error(tmp_path, monkeypatch, repo_root, capsys) -> None:
     # --data is required unless --against names a run to replay (issue 18): still exit 2,
-    # naming both.
+    # naming both. Run where a user would, with the shipped config.toml, in a directory of
+    # its own: the command's log goes to ./runtime/logs, never to the project's.
+    shutil.copy(repo_root / "config.toml", tmp_path / "config.toml")
+    monkeypatch.chdir(tmp_path)
     code = main(["replay"])
     assert code == 2
     err = capsys.readouterr().err
     assert "give --data PATH..." in err and "--against RUN" in err
 
 
-def test_replay_of_a_missing_file_names_it(tmp_path, capsys) -> None:
+def test_replay_of_a_missing_file_names_it(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)  # its runtime/ (the default runtime_dir) is tmp_path's
     config = tmp_path / "config.toml"
     config.write_text("")
     code = main(["replay", "--config", str(config), "--data", str(tmp_path / "nope.csv")])
@@ -61,7 +66,8 @@ def test_replay_of_a_missing_file_names_it(tmp_path, capsys) -> None:
     assert f"--data: no such file or directory: {tmp_path / 'nope.csv'}" in err
 
 
-def test_replay_into_an_out_that_is_a_file_is_an_input_error(tmp_path, capsys) -> None:
+def test_replay_into_an_out_that_is_a_file_is_an_input_error(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)  # its runtime/ (the default runtime_dir) is tmp_path's
     bars = tmp_path / "AAPL.csv"
     bars.write_text(
         "date,open,high,low,close,volume\n"

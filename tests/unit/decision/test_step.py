@@ -28,6 +28,10 @@ ENV = {
     "QUANTBOT__SIGNALS__TREND__FAST": "3",
     "QUANTBOT__SIGNALS__TREND__SLOW": "8",
     "QUANTBOT__REGIME_COMPONENTS__CONSERVATIVE__MEAN_REVERSION": "0",
+    # The conservative sizing as it was before issue 19 (0.5 since): sizes below the
+    # profile's $5,000 cap (0.5 reaches it on this strong trend), so the stages these tests
+    # look at are the ones that shape the order.
+    "QUANTBOT__PROFILES__CONSERVATIVE__EQUITY_FRACTION": "0.05",
 }
 WARMUP = 7  # bars answered SIGNAL_WARMUP; the 8th is the first the trend sleeve reads
 BASE = {"run_id": "run-1", "config_hash": "abc123", "execution_mode": "paper"}
@@ -104,8 +108,8 @@ def decide(
     return decision
 
 
-def warm_up(step: DecisionStep, market: Market) -> list[Decision]:
-    return [decide(step, market.bar(), view()) for _ in range(WARMUP)]
+def warm_up(step: DecisionStep, market: Market, volume: float = 1_000_000.0) -> list[Decision]:
+    return [decide(step, market.bar(volume=volume), view()) for _ in range(WARMUP)]
 
 
 def code(decision: Decision) -> str | None:
@@ -190,8 +194,9 @@ def run_to_trigger(
     env: dict[str, str] | None = None, outcome: Outcome = Outcome.SENT, **view_fields: Any
 ) -> tuple[Decision, Bar, DecisionStep, Market]:
     step, market = make(env, instrument=view_fields.pop("instrument", None))
-    warm_up(step, market)
     volume = view_fields.pop("volume", 1_000_000.0)
+    # The participation cap is a share of the rolling bar volume: warm up at the same volume.
+    warm_up(step, market, volume)
     bar = market.bar(volume=volume)
     return decide(step, bar, view(**view_fields), outcome), bar, step, market
 

@@ -19,7 +19,7 @@ from quantbot.clock import NS_PER_S, SimClock
 from quantbot.config.ops import PretradeConfig
 from quantbot.domain.errors import ConfigError, InvariantViolation
 from quantbot.domain.reasons import Reason, ReasonCode
-from quantbot.domain.values import Bar, Fill, OrderIntent, OrderType, Side
+from quantbot.domain.values import Bar, ExitRole, Fill, OrderIntent, OrderType, Side
 from quantbot.oms.pretrade import PretradeGates
 
 D = Decimal
@@ -684,6 +684,20 @@ def test_reducing_orders_never_trigger_the_execution_throttle_but_count() -> Non
     h = _exec_harness(limit=2)
     for _ in range(4):
         assert h.send(order(), reducing=True) is None
+    assert h.disables == []
+    assert code(h.gates.check(order())) is ReasonCode.EXECUTION_THROTTLE_DISABLE
+
+
+def test_protective_exit_legs_do_not_count_as_executions() -> None:
+    # An entry and its stop-loss and take-profit legs are one trade, not three: with the legs
+    # counted, a paper run's symbols were disabled a few minutes into `make run`.
+    h = _exec_harness(limit=2)
+    for _ in range(2):
+        assert h.send(order()) is None
+        for role in (ExitRole.STOP_LOSS, ExitRole.TAKE_PROFIT):
+            leg = attrs.evolve(order(side=Side.SELL), exit_role=role)
+            assert h.send(leg, reducing=True) is None
+    assert h.gates.snapshot()["symbols"]["AAA"]["executions_in_window"] == 2
     assert h.disables == []
     assert code(h.gates.check(order())) is ReasonCode.EXECUTION_THROTTLE_DISABLE
 

@@ -4,6 +4,7 @@ of its decisions, orders and fills with a replay's (against), on records written
 from __future__ import annotations
 
 import copy
+import gzip
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -245,6 +246,15 @@ def test_a_run_is_read_from_its_manifest_rotated_files_and_journal(run_dir: Path
         ("qb-1", "101.5"),
         ("qb-exit", "102"),
     ]
+
+
+def test_a_gzipped_rotated_day_is_read_as_the_plain_one(run_dir: Path) -> None:
+    # records.compress_rotated: the rotated day is decisions-2026-12-06.jsonl.gz.
+    day = run_dir / "runtime" / "decisions" / "decisions-2026-12-06.jsonl"
+    plain = read_run(run_dir / "runtime" / "manifests" / "run-1.json").decisions
+    day.with_name(day.name + ".gz").write_bytes(gzip.compress(day.read_bytes()))
+    day.unlink()
+    assert read_run(run_dir / "runtime" / "manifests" / "run-1.json").decisions == plain
 
 
 def test_an_unknown_run_is_named_with_where_it_was_looked_for(tmp_path: Path) -> None:

@@ -6,9 +6,10 @@ import stat
 from pathlib import Path
 
 import orjson
+import pytest
 
 from quantbot.clock import SimClock
-from quantbot.risk.control import ControlState, ControlStore
+from quantbot.risk.control import ControlFileError, ControlState, ControlStore
 
 T0 = 1_763_726_400_000_000_000  # 2025-11-21T12:00:00Z
 
@@ -39,7 +40,7 @@ def test_kill_is_persisted_with_reason_and_time_until_resume(tmp_path: Path) -> 
     restarted = store(path)  # a new process
     assert restarted.load().kill_switch
     restarted.resume()
-    assert store(path).load() == ControlState()
+    assert store(path).load() == ControlState(resumed_at="2025-11-21T12:00:00.000000Z")
 
 
 def test_first_halt_reason_is_kept(tmp_path: Path) -> None:
@@ -62,7 +63,9 @@ def test_kill_on_top_of_a_halt_keeps_both(tmp_path: Path) -> None:
     state = control.kill("investigating")
     assert state.halt_code == "AUTH_HALT" and state.kill_switch
     assert state.describe() == "KILLED (investigating)"
-    assert control.resume() == ControlState()
+    resumed = control.resume()
+    assert resumed == ControlState(resumed_at=resumed.resumed_at)
+    assert resumed.resumed_at is not None  # the drawdown breaker learns of a resume by it
 
 
 def test_cached_sees_a_change_made_through_another_store(tmp_path: Path) -> None:
@@ -74,7 +77,7 @@ def test_cached_sees_a_change_made_through_another_store(tmp_path: Path) -> None
     cli.kill("operator")
     assert daemon.cached.kill_reason == "operator"
     cli.resume()
-    assert daemon.cached == ControlState()
+    assert daemon.cached == ControlState(resumed_at="2025-11-21T12:00:00.000000Z")
     cli.halt("HALT_TASK_CRASHED", "x")
     assert daemon.cached.halt_code == "HALT_TASK_CRASHED"
     cli.kill("second")
@@ -109,3 +112,25 @@ def test_an_unwatched_store_sees_its_own_halt_and_no_outside_write(tmp_path: Pat
     unwatched.halt("HALT_INVARIANT_VIOLATION", "overfill of c1")
     assert unwatched.cached.halt_code == "HALT_INVARIANT_VIOLATION"
     assert unwatched.cached.kill_switch  # its own save re-read the file, kill included
+
+
+def test_a_sleeve_resume_is_stamped_beside_everything_else(tmp_path: Path) -> None:
+    path = tmp_path / "control.json"
+    clock = SimClock(T0)
+    control = store(path, clock)
+    control.kill("looking")
+    clock.advance(1)
+    state = control.resume_sleeve("trend")
+    assert state.kill_switch  # a sleeve resume clears nothing else
+    assert state.sleeve_resumes == {"trend": "2025-11-21T12:00:01.000000Z"}
+    clock.advance(1)
+    state = control.resume()  # everything, and the sleeve stamps are kept
+    assert not state.kill_switch and state.resumed_at == "2025-11-21T12:00:02.000000Z"
+    assert store(path).load().sleeve_resumes == {"trend": "2025-11-21T12:00:01.000000Z"}
+
+
+def test_sleeve_resumes_of_the_wrong_type_refuse_to_load(tmp_path: Path) -> None:
+    path = tmp_path / "control.json"
+    path.write_bytes(b'{\n  "sleeve_resumes": ["trend"]\n}\n')
+    with pytest.raises(ControlFileError, match=r"control\.json:2:3: sleeve_resumes"):
+        store(path).load()

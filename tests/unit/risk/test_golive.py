@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gzip
 import stat
 from decimal import Decimal
 from pathlib import Path
@@ -308,6 +309,19 @@ def test_history_needs_a_paper_or_shadow_manifest_and_decision_records(dirs, clo
 
     write_history(runtime_dir, mode="shadow", decisions=True)
     assert check(loaded, dirs)["paper or shadow history exists"].ok
+
+
+def test_history_in_a_gzipped_rotated_day_counts(dirs) -> None:
+    # records.compress_rotated (and retention left only older, compressed days).
+    _, runtime_dir = dirs
+    write_history(runtime_dir)
+    live = runtime_dir / "decisions.jsonl"
+    (runtime_dir / "decisions").mkdir()
+    rotated = runtime_dir / "decisions" / "decisions-2025-11-20.jsonl.gz"
+    rotated.write_bytes(gzip.compress(live.read_bytes()))
+    live.unlink()
+    item = check(loaded_for(dirs), dirs)["paper or shadow history exists"]
+    assert item.ok, item.detail
 
 
 def test_history_with_an_empty_decisions_file_fails(dirs) -> None:

@@ -1,0 +1,50 @@
+"""What `quantbot paper reset` moves, and what it leaves (ops/paper_reset.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import attrs
+
+from quantbot.clock import NS_PER_S, SimClock
+from quantbot.config.schema import load_config
+from quantbot.ops.paper_reset import apply_reset, plan_reset
+
+ACCOUNT = [
+    "daily_risk.jsonl",
+    "daily_risk.jsonl.torn-0",
+    "journal.began",
+    "journal.jsonl",
+    "journal.jsonl.torn-0",
+    "sim_venue.json",
+    "sim_venue.log.jsonl",
+    "status.json",
+]
+KEPT = ["control.json", "go_live.json", "intent_ids-paper.jsonl"]
+
+
+def test_the_account_moves_whole_and_the_controls_stay(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    for name in ACCOUNT + KEPT:
+        (state / name).write_text(name)
+    config = load_config(None, environ={}).config
+    config = attrs.evolve(config, run=attrs.evolve(config.run, state_dir=str(state)))
+    at = int(datetime(2026, 12, 7, 19, 44, 26, tzinfo=UTC).timestamp()) * NS_PER_S
+    clock = SimClock(at)
+
+    plan = plan_reset(config, clock)
+    assert [p.name for p in plan.files] == ACCOUNT
+    assert plan.archive == state / "archive" / "paper-reset-20261207T194426Z"
+    moved = apply_reset(plan)
+
+    assert sorted(p.name for p in moved) == ACCOUNT
+    assert sorted(p.name for p in state.iterdir()) == sorted([*KEPT, "archive", "quantbot.lock"])
+    assert all((plan.archive / name).read_text() == name for name in ACCOUNT)
+
+    # A second reset in the same second gets a directory of its own.
+    (state / "journal.jsonl").write_text("again")
+    again = apply_reset(plan_reset(config, clock))
+    assert [p.parent.name for p in again] == ["paper-reset-20261207T194426Z-2"]
+    assert (plan.archive / "journal.jsonl").read_text() == "journal.jsonl"

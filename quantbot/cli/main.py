@@ -110,6 +110,12 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="stop by itself after this long, e.g. 30s, 10m, 1h (default: run until stopped)",
     )
+    run.add_argument(
+        "--dashboard",
+        action="store_true",
+        help="serve a live read-only page of the run on 127.0.0.1 (URL and token printed "
+        "at start, also in state/dashboard.json); same as [dashboard] enabled = true",
+    )
 
     check = with_config(
         sub.add_parser(
@@ -173,7 +179,10 @@ def _load(
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         loaded = _load(args, args.trading_profile, args.execution_mode)
-        return _run(loaded, args.execution_mode, args.duration)
+        from quantbot.daemon.views import ViewOptions  # noqa: PLC0415
+
+        options = ViewOptions(dashboard=args.dashboard)
+        return _run(loaded, args.execution_mode, args.duration, options)
     if args.command == "config":
         loaded = _load(args, execution_mode=args.execution_mode)
         out = {

@@ -18,6 +18,7 @@ import attrs
 import orjson
 
 from quantbot.config import loader, sleeves
+from quantbot.config.dashboard import DashboardConfig
 from quantbot.config.drawdown import DrawdownConfig
 from quantbot.config.golive import GoLiveConfig
 from quantbot.config.limits import defaulted_limits, require_stated
@@ -204,6 +205,7 @@ class Config:
     golive: GoLiveConfig = setting(GoLiveConfig())
     notify: NotifyConfig = setting(NotifyConfig())
     drawdown: DrawdownConfig = setting(DrawdownConfig())
+    dashboard: DashboardConfig = setting(DashboardConfig())
 
     @property
     def order_params(self) -> OrderParams:

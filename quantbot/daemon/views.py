@@ -49,4 +49,9 @@ def build_views(
         from quantbot.notify.view import NotifyView  # noqa: PLC0415 -- aiohttp only when on
 
         views.append(NotifyView(loaded, clock, state_dir, runtime_dir))
+    dashboard = loaded.config.dashboard
+    if options.dashboard or dashboard.enabled:
+        from quantbot.dashboard.view import DashboardView  # noqa: PLC0415 -- aiohttp on demand
+
+        views.append(DashboardView(state_dir, port=dashboard.port))
     return views

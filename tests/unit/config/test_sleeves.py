@@ -43,8 +43,9 @@ def test_the_shipped_config_resolves_to_the_tree_and_hash_it_always_had(repo_roo
     # The decision records' config_hash: the same as before sleeves were declared by name
     # (changed since, on purpose: the [orders] section of issue 16, the [golive] section of
     # issue 18, the [notify] section, [records] retention and the first run's market and
-    # sizing of issue 19, the liquidity regime and the drawdown breaker of issue 20).
-    assert loaded.hash == "e6becbdf1d9f2fd01c740103a9e00868d8bc820cc6332df18fcd75be47447b2f"
+    # sizing, and the [dashboard] section of issue 19, the liquidity regime and the drawdown
+    # breaker of issue 20).
+    assert loaded.hash == "1e8e3aeee66b9088eaf55ee45f4f4aff309e0857a69cc1bfc2c9dbfd07dba04a"
 
 
 def test_a_file_declares_the_sleeves_that_run_in_its_order(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from quantbot.cli import status_view
 from quantbot.clock import LiveClock
 from quantbot.config.schema import Config
 from quantbot.fsutil import ensure_private_dir
+from quantbot.governance import quarantine_view
 from quantbot.oms.journal import read_journal
 from quantbot.oms.ledger import Ledger
 from quantbot.ops.control_socket import send_command
@@ -53,6 +54,11 @@ def add_parsers(sub: Any, with_config: Any) -> None:
         default=None,
         help="re-enable one symbol a throttle disabled (nothing else changes)",
     )
+    resume.add_argument(
+        "--sleeve",
+        default=None,
+        help="release one sleeve's quarantine early (nothing else changes)",
+    )
     cancel = with_config(
         sub.add_parser(
             "cancel-all", help="cancel every working order; exit 0 only if nothing is left open"
@@ -73,6 +79,8 @@ def dispatch(args: argparse.Namespace, config: Config) -> int:
         if wanted and not _daemon_running(state_dir):
             return _cancel_all(config, state_dir, venue=None, symbol=None)
         return EXIT_OK  # a running daemon sees it within control.poll_interval_s
+    if args.command == "resume" and args.sleeve is not None:
+        return quarantine_view.resume_sleeve(store, state_dir, args.sleeve)
     if args.command == "resume":
         return _resume(store, args.symbol)
     if args.command == "cancel-all":
@@ -197,6 +205,7 @@ def _status(config: Config, state_dir: Path, store: ControlStore, *, as_json: bo
         ledger=ledger,
         snapshot=snapshot,
         external_mode=config.reconcile.external_inventory,
+        quarantine=quarantine_view.active(state_dir, control),
     )
     if as_json:
         sys.stdout.write(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode() + "\n")

@@ -14,6 +14,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from quantbot.governance import quarantine_view
 from quantbot.oms.ledger import Ledger
 from quantbot.risk.control import ControlState
 
@@ -27,6 +28,7 @@ def build(
     ledger: Ledger,
     snapshot: dict[str, Any],
     external_mode: str,
+    quarantine: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The ``--json`` document (and what the table shows)."""
     marks = {s: Decimal(str(b["close"])) for s, b in snapshot.get("last_bars", {}).items()}
@@ -88,6 +90,7 @@ def build(
         "daily_risk": snapshot.get("daily_risk", {}),
         "pretrade": snapshot.get("pretrade", {}),
         "inbox": snapshot.get("inbox", {}),
+        "quarantine": quarantine or [],  # governance/quarantine_view.active
     }
 
 
@@ -133,6 +136,7 @@ def render(status: dict[str, Any]) -> str:
     lines += _breakers(status)
     lines += _bars(status)
     lines += _risk(status)
+    lines += quarantine_view.lines(status.get("quarantine", []))
     if status["lost_orders"]:
         lines.append(f"LOST      {', '.join(status['lost_orders'])} (see the README: lost orders)")
     return "\n".join(lines) + "\n"

@@ -35,6 +35,7 @@ from quantbot.config.ops import (
     watchdog_problems,
 )
 from quantbot.config.orders import OrderParams, OrdersConfig, orders_problems
+from quantbot.config.quarantine import QuarantineConfig, quarantine_problems
 from quantbot.config.risk import (
     DailyRiskConfig,
     GovernorConfig,
@@ -208,6 +209,7 @@ class Config:
     orders: OrdersConfig = setting(OrdersConfig())
     golive: GoLiveConfig = setting(GoLiveConfig())
     notify: NotifyConfig = setting(NotifyConfig())
+    quarantine: QuarantineConfig = setting(QuarantineConfig())
 
     @property
     def order_params(self) -> OrderParams:
@@ -324,6 +326,7 @@ def _problems(config: Config) -> Iterator[Problem]:
     yield from notify_problems(config.notify)
     yield from sleeves.problems(config.signals, config.regime_components, PROFILES)
     yield from orders_problems(config.orders, list(config.signals), PROFILES)
+    yield from quarantine_problems(config.quarantine, config.signals)
 
 
 def _market_problems(config: Config) -> Iterator[Problem]:

@@ -25,6 +25,7 @@ from quantbot.daemon.venue_side import connect_venue, open_daily, open_venue_str
 from quantbot.decision.step import DecisionStep
 from quantbot.domain.reasons import Reason, ReasonCode
 from quantbot.domain.values import Fill, Instrument, Position
+from quantbot.governance.quarantine import Quarantine
 from quantbot.oms.capability import exit_modes
 from quantbot.oms.desk import open_desk
 from quantbot.oms.exits import ExitManager
@@ -93,11 +94,15 @@ async def open_parts(
         model = venue.embedded.fill_model_record()
         tca.fill_model = " ".join(f"{k}={v}" for k, v in model.items())
     book_fill = fill_listener(daily)
+    quarantine = _quarantine(config, run, services)
 
     def on_fill(fill: Fill, before: Position, after: Position) -> None:
-        """Each new fill: the daily guard settles and books PnL, TCA completes the order."""
+        """Each new fill: the daily guard settles and books PnL, TCA completes the order,
+        the quarantine's outcomes count it."""
         book_fill(fill, before, after)
         tca.on_fill(fill)
+        if quarantine is not None:
+            quarantine.on_fill(fill, before, after)
 
     side = None
     if run.mode in ("paper", "live"):
@@ -140,6 +145,9 @@ async def open_parts(
         check_staleness=config.market.source != "csv",
     )
     records = services.records
+    if quarantine is not None and side is not None:
+        quarantine.exit_roles = side.oms.ledger.exit_roles  # stop-outs: stop_loss legs
+        step.quarantine = quarantine
 
     def on_event(event: str, why: Any, **fields: Any) -> None:
         records.write(step.event_record(event, why, **fields))
@@ -165,6 +173,7 @@ async def open_parts(
         trade_external=config.reconcile.external_inventory == "manage",
         exits=exits,
         limit_timeout=limit_timeout,
+        quarantine=step.quarantine,
     )
     embedded = venue.embedded  # the paper venue matches each bar before the step
     pipeline = Pipeline(
@@ -205,6 +214,23 @@ async def open_parts(
             errors=services.errors,
         ),
     )
+
+
+def _quarantine(config: Config, run: Layout, services: Services) -> Quarantine | None:
+    """The run's quarantines (paper and live: only a run that sends orders has outcomes)."""
+    if not config.quarantine.enabled or run.mode not in ("paper", "live"):
+        return None
+    control = services.halting.control
+    quarantine = Quarantine.open(
+        config.quarantine,
+        run.state_dir,
+        write_event=services.writer.write_event,
+        alert=services.alerts.emit,
+        releases=lambda: control.cached.sleeve_releases,
+        durable=run.durability.sync_before_submit,
+    )
+    quarantine.on_write_failure = services.halting.halt
+    return quarantine
 
 
 def _exit_parts(

@@ -22,6 +22,7 @@ from quantbot.config.ops import OmsConfig
 from quantbot.decision.step import Decision, Outcome
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.domain.values import Bar, Fill, OrderIntent, Side, SubmitOutcome
+from quantbot.governance.quarantine import Quarantine
 from quantbot.oms.exits import ExitManager
 from quantbot.oms.limit_timeout import LimitTimeout
 from quantbot.oms.manager import POSITIONS, VENUE_FAILURES, OrderManager
@@ -33,6 +34,7 @@ from quantbot.venues.base import OrderVenue
 
 T = TypeVar("T")
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+_QUARANTINED = {"verdict": "skipped", "why": "quarantined"}
 
 _BY_SUBMIT = {
     SubmitOutcome.ACCEPTED.value: Outcome.SENT,
@@ -102,8 +104,10 @@ class OrderDesk:
         trade_external: bool = False,
         exits: ExitManager | None = None,
         limit_timeout: LimitTimeout | None = None,
+        quarantine: Quarantine | None = None,
     ) -> None:
         self.oms = oms
+        self.quarantine = quarantine
         self.exits = exits
         self._limit_timeout = limit_timeout
         self._venue = venue
@@ -174,7 +178,15 @@ class OrderDesk:
         """Reserve, then send. A reversal the guard refuses still sends its closing part."""
         intent = decision.intent
         assert intent is not None
-        daily, denial = self._reservation.reserve(decision.entry, intent)
+        q = self.quarantine
+        adds = decision.entry is not None
+        blocked = q.entry_block(decision.sleeve, intent.symbol, adds) if q is not None else None
+        if (
+            blocked is not None
+        ):  # a quarantined sleeve or symbol: no new risk, a reversal's close goes
+            daily, denial = _QUARANTINED, blocked
+        else:
+            daily, denial = self._reservation.reserve(decision.entry, intent)
         if denial is None:
             exits = decision.entry.exits if decision.entry is not None else None
             order = await self._submit(
@@ -233,9 +245,19 @@ class OrderDesk:
             )
         if self.exits is not None:
             await self.exits.before_order(intent, market_open)
+        q, breakers = self.quarantine, self.oms.breakers
+        opens = breakers.opens if breakers is not None else 0
+        if q is not None:
+            q.on_order(intent.client_order_id, decision.sleeve)
         report = await self.oms.submit(
             intent, reducing=reducing, market_open=market_open, exits=exits
         )
+        if q is not None:
+            q.on_submit(
+                sleeve=decision.sleeve, symbol=intent.symbol, outcome=report.outcome.value,
+                code=report.reason.code.value if report.reason is not None else None,
+                breaker_opened=breakers is not None and breakers.opens > opens,
+            )  # fmt: skip
         if tca is not None:
             tca.on_submitted(
                 intent.client_order_id,
@@ -308,6 +330,7 @@ def open_desk(
     trade_external: bool = False,
     exits: ExitManager | None = None,
     limit_timeout: LimitTimeout | None = None,
+    quarantine: Quarantine | None = None,
 ) -> Desk:
     """The order side for ``oms``: shadow mode's when there is none (nothing is sent)."""
     reservation = DailyReservation(daily)
@@ -326,4 +349,5 @@ def open_desk(
         trade_external=trade_external,
         exits=exits,
         limit_timeout=limit_timeout,
+        quarantine=quarantine,
     )

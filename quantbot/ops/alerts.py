@@ -51,7 +51,7 @@ MAX_PENDING_WEBHOOKS = 16
 """More webhook posts than this in flight means the endpoint is down: drop, don't pile up."""
 
 # Context keys that tell two alerts of one code apart for dedupe.
-_DEDUPE_KEYS = ("dependency", "symbol", "client_order_id")
+_DEDUPE_KEYS = ("dependency", "symbol", "client_order_id", "sleeve")
 _RESERVED = frozenset({"ts", "alert", "halts"})
 
 Webhook = Callable[[dict[str, Any]], Awaitable[None]]

@@ -50,6 +50,9 @@ class ControlState:
     reduce_only: bool = False
     reduce_only_reason: str | None = None
     disabled_symbols: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    # `quantbot resume --sleeve NAME`: sleeve -> when its quarantine was last released early
+    # (governance/quarantine compares it with the stamp it saw when the quarantine began).
+    sleeve_releases: dict[str, str] = attrs.field(factory=dict)
 
     @property
     def blocks_new_risk(self) -> bool:
@@ -170,8 +173,24 @@ class ControlStore:
     def resume(self) -> ControlState:
         """Clear kill switch, halt and reduce-only; disabled symbols stay disabled."""
         with self._exclusive():
-            kept = self.load().disabled_symbols
-            return self.save(ControlState(disabled_symbols=kept))
+            before = self.load()
+            return self.save(
+                ControlState(
+                    disabled_symbols=before.disabled_symbols,
+                    sleeve_releases=before.sleeve_releases,
+                )
+            )
+
+    def release_sleeve(self, sleeve: str) -> ControlState:
+        """Stamp an early release of ``sleeve``'s quarantine; the daemon applies it at its
+        next bar, or at its next start if it is not running."""
+        with self._exclusive():
+            state = self.load()
+            stamp = iso_utc(self._clock.now_ns())
+            if state.sleeve_releases.get(sleeve) == stamp:  # two in one clock tick
+                stamp += "+"
+            releases = {**state.sleeve_releases, sleeve: stamp}
+            return self.save(attrs.evolve(state, sleeve_releases=releases))
 
 
 _TEXT_FIELDS = (
@@ -208,6 +227,11 @@ def parse_control(path: Path, raw: bytes) -> ControlState:
     symbols = data.get("disabled_symbols", [])
     if not isinstance(symbols, list) or not all(isinstance(s, str) for s in symbols):
         raise _bad_field(path, text, "disabled_symbols", symbols, "must be a list of symbols")
+    releases = data.get("sleeve_releases", {})
+    if not isinstance(releases, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in releases.items()
+    ):
+        raise _bad_field(path, text, "sleeve_releases", releases, "must map sleeves to stamps")
     known = {f.name for f in attrs.fields(ControlState)}
     return ControlState(**{k: v for k, v in data.items() if k in known})
 

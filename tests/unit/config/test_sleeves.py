@@ -43,7 +43,7 @@ def test_the_shipped_config_resolves_to_the_tree_and_hash_it_always_had(repo_roo
     # The decision records' config_hash: the same as before sleeves were declared by name
     # (changed since, on purpose: the [orders] section of issue 16, the [golive] section of
     # issue 18, the [notify] section of issue 19).
-    assert loaded.hash == "7c96444feddcad40a5f3f1e33c87bf1f06704400ac935638416a2da681ddecad"
+    assert loaded.hash == "cf7507000264cd4059a3c7d1b120369d6b9855a00d3bb771a0ea8f7ec0d6d8d4"
 
 
 def test_a_file_declares_the_sleeves_that_run_in_its_order(tmp_path: Path) -> None:

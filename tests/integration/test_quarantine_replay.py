@@ -1,0 +1,129 @@
+"""Quarantine in a replay (issue 20, the judged test): one sleeve loses after costs and is
+quarantined on schedule, the other keeps trading, it is released after the stated time; all
+visible in the records and byte-identical on a second replay."""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.integration.daemon import REPO_ROOT, command, quantbot_env, read_jsonl
+
+FIXTURE = REPO_ROOT / "tests" / "fixtures" / "zigzag_sleeve.py"
+
+CONFIG = f"""\
+[signals.winner]
+kind = "{FIXTURE}:Zigzag"
+symbols = ["AAA"]
+follow = false
+
+[signals.loser]
+kind = "{FIXTURE}:Zigzag"
+symbols = ["BBB"]
+follow = true
+
+[regime_components.conservative]
+winner = 1.0
+loser = 1.0
+
+[regime_components.balanced]
+winner = 1.0
+loser = 1.0
+
+[regime_components.aggressive]
+winner = 1.0
+loser = 1.0
+
+[orders]
+exits = false
+
+# Without a stop-loss an order's risk is its whole notional: room for one position each.
+[daily_risk.conservative.total]
+max_open_risk_usd = 20000.0
+
+[daily_risk.conservative.per_sleeve]
+max_open_risk_usd = 10000.0
+
+[quarantine]
+mode = "block"
+symbols = false
+duration_bars = 10
+min_trades = 3
+expectancy_window_trades = 5
+"""
+
+
+def zigzag_csv(path: Path, bars: int = 80) -> Path:
+    """Daily bars whose close alternates 100, 101, 100, ... (each opens at the last close)."""
+    rows = ["date,open,high,low,close,volume,adj_close"]
+    day, last = date(2020, 1, 1), 100.0
+    for n in range(bars):
+        close = 101.0 if n % 2 else 100.0
+        rows.append(
+            f"{day + timedelta(days=n)},{last},{max(last, close)},{min(last, close)},{close},"
+            f"1000000,{close}"
+        )
+        last = close
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def replay(workdir: Path, out: str) -> Path:
+    env = {k: v for k, v in quantbot_env().items() if not k.startswith("QUANTBOT__SIGNALS__")}
+    data = [str(zigzag_csv(workdir / name)) for name in ("AAA.csv", "BBB.csv")]
+    result = subprocess.run(
+        command("replay", "--data", *data, "--out", str(workdir / out)),
+        cwd=workdir, env=env, text=True, capture_output=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    [records] = (workdir / out).glob("*/decisions.jsonl")
+    return records
+
+
+@pytest.mark.e2e
+def test_a_losing_sleeve_is_quarantined_on_schedule_and_released_while_the_other_trades(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "config.toml").write_text(CONFIG, encoding="utf-8")
+    path = replay(tmp_path, "one")
+    lines = read_jsonl(path)
+    events = [(n, r) for n, r in enumerate(lines) if r.get("event", "").startswith("QUARANTINE")]
+    assert [r["event"] for _, r in events][:2] == ["QUARANTINE", "QUARANTINE_RELEASED"]
+    (start, trip), (end, released) = events[0], events[1]
+
+    # On schedule: after the loser's third round trip, every one of them a loss after costs.
+    why = trip["reason"]
+    assert why["code"] == "SLEEVE_QUARANTINED"
+    assert (why["sleeve"], why["trigger"], why["mode"]) == ("loser", "expectancy", "block")
+    assert why["metrics"]["trips"] == 3 and why["metrics"]["losing_trips"] == 3
+    assert why["metrics"]["expectancy_usd"] < 0
+    sent_before = [r for r in lines[:start] if r.get("symbol") == "BBB" and _accepted(r)]
+    assert [r["intent"]["side"] for r in sent_before] == ["BUY", "SELL"] * 3
+
+    # While quarantined: the loser's entries are refused with the reason, nothing of it goes;
+    # the winner keeps trading.
+    during = lines[start + 1 : end]
+    refused = [r for r in during if r.get("symbol") == "BBB" and r.get("intent")]
+    assert refused, "the loser wanted to enter while quarantined"
+    assert all(r["reason"]["code"] == "SLEEVE_QUARANTINED" for r in refused)
+    assert all(r["order"]["outcome"] == "NOT_SENT" for r in refused)
+    assert not [r for r in during if r.get("symbol") == "BBB" and _accepted(r)]
+    assert len([r for r in during if r.get("symbol") == "AAA" and _accepted(r)]) >= 4
+
+    # Released after the stated time (10 bars), by itself; then the loser trades again.
+    assert released["reason"]["by"] == "time" and released["reason"]["bars"] == 10
+    bars_between = {r["bar_ts"] for r in during if "decision_id" in r}
+    assert len(bars_between) == 10
+    after = lines[end + 1 :]
+    assert [r for r in after if r.get("symbol") == "BBB" and _accepted(r)]
+
+    # The same replay again: the same records, byte for byte.
+    again = replay(tmp_path, "two")
+    assert again.read_bytes() == path.read_bytes()
+
+
+def _accepted(record: dict) -> bool:
+    return bool(record.get("intent")) and record.get("order", {}).get("outcome") == "ACCEPTED"

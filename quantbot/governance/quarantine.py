@@ -185,8 +185,11 @@ class Quarantine:
             sleeve=sleeve, symbol=symbol, outcome=outcome, code=code,
             breaker_opened=breaker_opened,
         )  # fmt: skip
-        if touched and (outcome != "ACCEPTED" or code is not None or breaker_opened):
-            self._evaluate(touched)
+        if not touched:
+            return
+        # An accepted order moves only the reject rate's count: saved with the next change
+        # that matters (a restart may count a few accepted orders less, never a reject less).
+        if self._evaluate(touched) or outcome != "ACCEPTED" or code is not None or breaker_opened:
             self._save()
 
     def on_fill(self, fill: Fill, before: Position, after: Position) -> None:
@@ -222,7 +225,9 @@ class Quarantine:
 
     # -- triggers ---------------------------------------------------------------------------
 
-    def _evaluate(self, scopes: list[Scope]) -> None:
+    def _evaluate(self, scopes: list[Scope]) -> bool:
+        """Quarantine each of ``scopes`` a trigger fires for; True if any."""
+        fired_any = False
         for scope in scopes:
             if scope in self.active or (scope[0] == SYMBOL and not self.config.symbols):
                 continue
@@ -234,6 +239,8 @@ class Quarantine:
             fired = _fired(self.config, metrics)
             if fired is not None:
                 self._quarantine(scope, fired[0], fired[1], metrics)
+                fired_any = True
+        return fired_any
 
     def _quarantine(
         self, scope: Scope, trigger: str, threshold: dict[str, Any], metrics: dict[str, Any]

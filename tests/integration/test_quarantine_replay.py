@@ -71,7 +71,8 @@ def zigzag_csv(path: Path, bars: int = 80) -> Path:
     return path
 
 
-def replay(workdir: Path, out: str) -> Path:
+def replay(workdir: Path, out: str, config: str = CONFIG) -> Path:
+    (workdir / "config.toml").write_text(config, encoding="utf-8")
     env = {k: v for k, v in quantbot_env().items() if not k.startswith("QUANTBOT__SIGNALS__")}
     data = [str(zigzag_csv(workdir / name)) for name in ("AAA.csv", "BBB.csv")]
     result = subprocess.run(
@@ -87,7 +88,6 @@ def replay(workdir: Path, out: str) -> Path:
 def test_a_losing_sleeve_is_quarantined_on_schedule_and_released_while_the_other_trades(
     tmp_path: Path,
 ) -> None:
-    (tmp_path / "config.toml").write_text(CONFIG, encoding="utf-8")
     path = replay(tmp_path, "one")
     lines = read_jsonl(path)
     events = [(n, r) for n, r in enumerate(lines) if r.get("event", "").startswith("QUARANTINE")]
@@ -123,6 +123,26 @@ def test_a_losing_sleeve_is_quarantined_on_schedule_and_released_while_the_other
     # The same replay again: the same records, byte for byte.
     again = replay(tmp_path, "two")
     assert again.read_bytes() == path.read_bytes()
+
+
+@pytest.mark.e2e
+def test_zero_targets_zeroes_the_losing_sleeves_targets_while_quarantined(tmp_path: Path) -> None:
+    config = CONFIG.replace('mode = "block"', 'mode = "zero_targets"')
+    lines = read_jsonl(replay(tmp_path, "zero", config))
+    [start, end] = [n for n, r in enumerate(lines) if r.get("event", "").startswith("QUARANTINE")][
+        :2
+    ]
+    assert lines[start]["reason"]["mode"] == "zero_targets"
+    during = [r for r in lines[start + 1 : end] if "decision_id" in r]
+    bbb = [r for r in during if r["symbol"] == "BBB"]
+    assert len(bbb) == 10
+    for record in bbb:  # what the sleeve wanted is in the record, and that it counted as 0
+        [clamp] = [c for c in record["clamps"] if c["code"] == "SLEEVE_QUARANTINED"]
+        assert clamp["zeroed"] == "loser"
+        assert clamp["wanted"] == record["sleeves"]["loser"]["target"]
+        assert record["net"]["target"] == 0.0 and not record["intent"]
+    assert [r for r in during if r["symbol"] == "AAA" and _accepted(r)]
+    assert lines[end]["reason"]["by"] == "time"
 
 
 def _accepted(record: dict) -> bool:

@@ -101,7 +101,8 @@ def test_a_quarantine_survives_a_restart_and_resume_sleeve_releases_it(tmp_path:
     ran = cli(workdir, *RUN, "--duration", "3s")
     assert ran.returncode == 0, ran.stderr[-3000:]
     second = records(workdir)[seen:]
-    refused = [r for r in second if (r.get("reason") or {}).get("code") == "SLEEVE_QUARANTINED"]
+    decided = [r for r in second if "decision_id" in r]
+    refused = [r for r in decided if (r["reason"] or {}).get("code") == "SLEEVE_QUARANTINED"]
     assert refused and all(r["order"]["outcome"] == "NOT_SENT" for r in refused)
     assert not [r for r in second if r.get("event") == "QUARANTINE_RELEASED"]
     assert not [r for r in second if (r.get("order") or {}).get("outcome") == "ACCEPTED"

@@ -147,3 +147,40 @@ def test_zero_targets_zeroes_the_losing_sleeves_targets_while_quarantined(tmp_pa
 
 def _accepted(record: dict) -> bool:
     return bool(record.get("intent")) and record.get("order", {}).get("outcome") == "ACCEPTED"
+
+
+DAILY = REPO_ROOT.parent / "shared" / "data" / "daily"
+
+STOP_OUTS = """\
+[quarantine]
+symbols = false
+min_trades = 0
+max_stop_outs = 2
+stop_outs_window_bars = 60
+duration_bars = 5
+"""
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(not (DAILY / "AAPL.csv").exists(), reason="the shared daily data")
+def test_stop_outs_are_the_stop_loss_legs_fills_of_the_sleeves_trips(tmp_path: Path) -> None:
+    """With the shipped sleeves and exits on: a trip closed by its stop-loss leg counts as a
+    stop-out of the sleeve that opened it (the journal's exit_role), and two within the
+    window quarantine it."""
+    (tmp_path / "config.toml").write_text(STOP_OUTS, encoding="utf-8")
+    result = subprocess.run(
+        command("replay", "--data", str(DAILY / "AAPL.csv"), "--to", "2002-12-31",
+                "--out", str(tmp_path / "out")),
+        cwd=tmp_path, env=quantbot_env(), text=True, capture_output=True, timeout=120,
+        check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    [out] = (tmp_path / "out").glob("*/")
+    lines = read_jsonl(out / "decisions.jsonl")
+    first = next(r for r in lines if r.get("event") == "QUARANTINE")
+    assert first["reason"]["trigger"] == "stop_outs"
+    assert first["reason"]["metrics"]["stop_outs"] == 2
+    # the trips it counted: those trades.csv says a stop-loss closed, up to that moment
+    rows = (out / "trades.csv").read_text().splitlines()[1:]
+    stopped = [r.split(",") for r in rows if r.endswith(",stop_loss")]
+    assert len([r for r in stopped if r[5][:19] <= first["ts"][:19]]) == 2

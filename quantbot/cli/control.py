@@ -21,6 +21,7 @@ from quantbot.cli.help import documented
 from quantbot.clock import LiveClock
 from quantbot.config.schema import Config
 from quantbot.fsutil import ensure_private_dir
+from quantbot.governance import quarantine_view
 from quantbot.oms.journal import read_journal
 from quantbot.oms.ledger import Ledger
 from quantbot.ops.control_socket import send_command
@@ -86,8 +87,8 @@ def add_parsers(sub: Any, with_config: Any) -> None:
     resume.add_argument(
         "--sleeve",
         default=None,
-        help="clear one sleeve's drawdown breaker trip, nothing else changes (default: clear "
-        "every trip, the kill switch and the halt)",
+        help="clear one sleeve's drawdown breaker trip and release its quarantine early, "
+        "nothing else changes (default: clear every trip, the kill switch and the halt)",
     )
     cancel = with_config(
         sub.add_parser(
@@ -147,16 +148,23 @@ def _resume(store: ControlStore, symbol: str | None) -> int:
 
 def _resume_sleeve(config: Config, store: ControlStore, sleeve: str) -> int:
     """Stamp one sleeve resumed in state/control.json: the daemon (now, or at its next
-    start) clears that sleeve's drawdown trip and restarts its high-water mark."""
+    start) clears that sleeve's drawdown trip and restarts its high-water mark, and releases
+    its quarantine if it has one."""
     if sleeve not in config.signals:
         print(f"--sleeve {sleeve!r}: no such sleeve (sleeves: {', '.join(config.signals)})",
               file=sys.stderr)  # fmt: skip
         return EXIT_USAGE
-    ensure_private_dir(store.path.parent)
+    state_dir = store.path.parent
+    ensure_private_dir(state_dir)
     store.resume_sleeve(sleeve)
-    trip = status_view.drawdown_state(store.path.parent, config).get("trips", {}).get(sleeve)
+    trip = status_view.drawdown_state(state_dir, config).get("trips", {}).get(sleeve)
     was = f"was tripped: {trip['code']} since {trip.get('since')}" if trip else "was not tripped"
     print(f"sleeve {sleeve} resumed ({was})")
+    quarantined = [
+        q for q in quarantine_view.active(state_dir, store.load()) if q.get("sleeve") == sleeve
+    ]
+    if quarantined:
+        return quarantine_view.resume_sleeve(store, state_dir, sleeve)
     return EXIT_OK
 
 
@@ -257,6 +265,7 @@ def _status(config: Config, state_dir: Path, store: ControlStore, *, as_json: bo
         snapshot=snapshot,
         external_mode=config.reconcile.external_inventory,
         drawdown=status_view.drawdown_state(state_dir, config),
+        quarantine=quarantine_view.active(state_dir, control),
     )
     if as_json:
         sys.stdout.write(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode() + "\n")

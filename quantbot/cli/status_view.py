@@ -19,6 +19,7 @@ import orjson
 
 from quantbot.config.schema import Config
 from quantbot.fsutil import read_private
+from quantbot.governance import quarantine_view
 from quantbot.oms.ledger import Ledger
 from quantbot.risk.control import ControlState
 
@@ -33,6 +34,7 @@ def build(
     snapshot: dict[str, Any],
     external_mode: str,
     drawdown: dict[str, Any] | None = None,
+    quarantine: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The ``--json`` document (and what the table shows)."""
     marks = {s: Decimal(str(b["close"])) for s, b in snapshot.get("last_bars", {}).items()}
@@ -95,6 +97,7 @@ def build(
         "pretrade": snapshot.get("pretrade", {}),
         "inbox": snapshot.get("inbox", {}),
         "drawdown": drawdown or {},
+        "quarantine": quarantine or [],  # governance/quarantine_view.active
     }
 
 
@@ -157,6 +160,7 @@ def render(status: dict[str, Any]) -> str:
             f"DRAWDOWN  {scope} tripped {trip.get('since')}: {trip.get('drawdown_pct')}% "
             f"from {trip.get('hwm')} (limit {trip.get('limit_pct')}%)"
         )
+    lines += quarantine_view.lines(status.get("quarantine", []))
     if status["lost_orders"]:
         lines.append(f"LOST      {', '.join(status['lost_orders'])} (see the README: lost orders)")
     return "\n".join(lines) + "\n"

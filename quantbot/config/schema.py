@@ -38,6 +38,7 @@ from quantbot.config.ops import (
     watchdog_problems,
 )
 from quantbot.config.orders import OrderParams, OrdersConfig, orders_problems
+from quantbot.config.quarantine import QuarantineConfig, quarantine_problems
 from quantbot.config.risk import (
     DailyRiskConfig,
     GovernorConfig,
@@ -206,6 +207,7 @@ class Config:
     notify: NotifyConfig = setting(NotifyConfig())
     drawdown: DrawdownConfig = setting(DrawdownConfig())
     dashboard: DashboardConfig = setting(DashboardConfig())
+    quarantine: QuarantineConfig = setting(QuarantineConfig())
 
     @property
     def order_params(self) -> OrderParams:
@@ -323,6 +325,7 @@ def _problems(config: Config) -> Iterator[Problem]:
     yield from notify_problems(config.notify)
     yield from sleeves.problems(config.signals, config.regime_components, PROFILES)
     yield from orders_problems(config.orders, list(config.signals), PROFILES)
+    yield from quarantine_problems(config.quarantine, config.signals)
 
 
 def _market_problems(config: Config) -> Iterator[Problem]:

@@ -384,6 +384,8 @@ class Daemon:
         if side is not None:
             side.journal.close()
         parts.daily.close()
+        if parts.step.quarantine is not None:
+            parts.step.quarantine.close()
         services.halting.save_unsaved()
         parts.tca.close()
         services.writer.close()

@@ -30,6 +30,7 @@ from quantbot.daemon.venue_side import (
 from quantbot.decision.step import DecisionStep
 from quantbot.domain.reasons import Reason, ReasonCode
 from quantbot.domain.values import Fill, Instrument, Position
+from quantbot.governance.quarantine import Quarantine
 from quantbot.oms.capability import exit_modes
 from quantbot.oms.desk import open_desk
 from quantbot.oms.exits import ExitManager
@@ -105,11 +106,15 @@ async def open_parts(
         model = venue.embedded.fill_model_record()
         tca.fill_model = " ".join(f"{k}={v}" for k, v in model.items())
     book_fill = fill_listener(daily)
+    quarantine = _quarantine(config, run, services)
 
     def on_fill(fill: Fill, before: Position, after: Position) -> None:
-        """Each new fill: the daily guard settles and books PnL, TCA completes the order."""
+        """Each new fill: the daily guard settles and books PnL, TCA completes the order,
+        the quarantine's outcomes count it."""
         book_fill(fill, before, after)
         tca.on_fill(fill)
+        if quarantine is not None:
+            quarantine.on_fill(fill, before, after)
 
     side = None
     if run.mode in ("paper", "live"):
@@ -155,6 +160,9 @@ async def open_parts(
     if side is not None:  # an entry's collars tighten in a THIN liquidity regime
         side.gates.collar_mult = step.liquidity.collar_mult
     records = services.records
+    if quarantine is not None and side is not None:
+        quarantine.exit_roles = side.oms.ledger.exit_roles  # stop-outs: stop_loss legs
+        step.quarantine = quarantine
 
     def on_event(event: str, why: Any, **fields: Any) -> None:
         records.write(step.event_record(event, why, **fields))
@@ -181,6 +189,7 @@ async def open_parts(
         exits=exits,
         limit_timeout=limit_timeout,
         drawdown=drawdown,
+        quarantine=step.quarantine,
     )
     embedded = venue.embedded  # the paper venue matches each bar before the step
     pipeline = Pipeline(
@@ -232,6 +241,23 @@ def _on_trip(services: Services) -> Callable[[Reason], None]:
         services.writer.write_event("DRAWDOWN_BREAKER", why)
 
     return on_trip
+
+
+def _quarantine(config: Config, run: Layout, services: Services) -> Quarantine | None:
+    """The run's quarantines (paper and live: only a run that sends orders has outcomes)."""
+    if not config.quarantine.enabled or run.mode not in ("paper", "live"):
+        return None
+    control = services.halting.control
+    quarantine = Quarantine.open(
+        config.quarantine,
+        run.state_dir,
+        write_event=services.writer.write_event,
+        alert=services.alerts.emit,
+        releases=lambda: control.cached.sleeve_releases,
+        durable=run.durability.sync_before_submit,
+    )
+    quarantine.on_write_failure = services.halting.halt
+    return quarantine
 
 
 def _exit_parts(

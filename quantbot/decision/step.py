@@ -48,6 +48,7 @@ from quantbot.domain.values import (
     Side,
     to_decimal,
 )
+from quantbot.governance.quarantine import Quarantine
 from quantbot.marketdata.contract import ContractVerdict, DataContract
 from quantbot.oms.exit_plan import ExitParams
 from quantbot.portfolio.netting import NetTarget, net_signals, within_deadband
@@ -190,6 +191,7 @@ class DecisionStep:
         self._targets = OrderedTargets()  # the deadband's reference, and catching up
         self._warmup = WarmUp(sleeves, instruments)
         self._exits = ExitRules(config.orders, config.order_params, config.sizer.harvest)
+        self.quarantine: Quarantine | None = None  # set by the wiring (governance/quarantine)
 
     @classmethod
     def from_config(
@@ -335,6 +337,9 @@ class DecisionStep:
             }
             for name, sig in signals.items()
         }
+        if self.quarantine is not None:  # counts the bar; zero_targets mode zeroes targets
+            self.quarantine.on_bar(bar.ts_ns)
+            signals = self.quarantine.zeroed(bar.symbol, signals, record["clamps"])
         if not any(sig.ready for sig in signals.values()):
             return self._none(record, reason(ReasonCode.SIGNAL_WARMUP, symbol=bar.symbol))
         net = net_signals(signals, self._weights)

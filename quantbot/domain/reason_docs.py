@@ -233,6 +233,13 @@ MEANING: dict[ReasonCode, str] = {
     "max_portfolio_drawdown_pct below its high-water mark; reducing orders still go",
     ReasonCode.DRAWDOWN_BREAKER_SLEEVE: "the sleeve's entries refused: its realised PnL fell below "
     "its high-water mark by max_sleeve_drawdown_pct of equity",
+    ReasonCode.SLEEVE_QUARANTINED: "the sleeve is quarantined (a [quarantine] trigger fired; "
+    "its metrics at the time in the QUARANTINE record): its entries are refused (block) or its "
+    "targets count as 0 (zero_targets) until released",
+    ReasonCode.SYMBOL_QUARANTINED: "the symbol is quarantined (a [quarantine] trigger fired on "
+    "its outcomes): entries there are refused (block) or its targets are 0 (zero_targets)",
+    ReasonCode.QUARANTINE_RELEASED: "a quarantine ended: its time was up, or `quantbot resume "
+    "--sleeve` released it early",
     ReasonCode.ORDER_BUILD_OFF_TICK: "an order's price is not a whole number of ticks; it was "
     "never built",
     ReasonCode.ORDER_BUILD_BAD_QTY: "an order's quantity is zero, negative or not whole lots; "

@@ -153,6 +153,10 @@ class ReasonCode(enum.StrEnum):
     # drawdown breaker (risk/drawdown)
     DRAWDOWN_BREAKER_PORTFOLIO = "DRAWDOWN_BREAKER_PORTFOLIO"
     DRAWDOWN_BREAKER_SLEEVE = "DRAWDOWN_BREAKER_SLEEVE"
+    # quarantine (governance/quarantine)
+    SLEEVE_QUARANTINED = "SLEEVE_QUARANTINED"
+    SYMBOL_QUARANTINED = "SYMBOL_QUARANTINED"
+    QUARANTINE_RELEASED = "QUARANTINE_RELEASED"
     # order builders, exits and stop locks (oms/orders, oms/exits)
     ORDER_BUILD_OFF_TICK = "ORDER_BUILD_OFF_TICK"
     ORDER_BUILD_BAD_QTY = "ORDER_BUILD_BAD_QTY"

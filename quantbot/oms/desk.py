@@ -22,6 +22,7 @@ from quantbot.config.ops import OmsConfig
 from quantbot.decision.step import Decision, Outcome
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.domain.values import Bar, Fill, OrderIntent, Side, SubmitOutcome
+from quantbot.governance.quarantine import Quarantine
 from quantbot.oms.exits import ExitManager
 from quantbot.oms.limit_timeout import LimitTimeout
 from quantbot.oms.manager import POSITIONS, VENUE_FAILURES, OrderManager
@@ -34,6 +35,7 @@ from quantbot.venues.base import OrderVenue
 
 T = TypeVar("T")
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+_QUARANTINED = {"verdict": "skipped", "why": "quarantined"}
 
 _BY_SUBMIT = {
     SubmitOutcome.ACCEPTED.value: Outcome.SENT,
@@ -104,9 +106,11 @@ class OrderDesk:
         exits: ExitManager | None = None,
         limit_timeout: LimitTimeout | None = None,
         drawdown: DrawdownBreaker | None = None,
+        quarantine: Quarantine | None = None,
     ) -> None:
         self.oms = oms
         self._drawdown = drawdown
+        self.quarantine = quarantine
         self.exits = exits
         self._limit_timeout = limit_timeout
         self._venue = venue
@@ -179,18 +183,25 @@ class OrderDesk:
         """Reserve, then send. A reversal the guard refuses still sends its closing part."""
         intent = decision.intent
         assert intent is not None
-        # The drawdown breaker first: a tripped scope reserves nothing (DESIGN.md 4: no new
-        # risk past the limit); an order with no entry only reduces and is never blocked.
+        # The drawdown breaker, then the quarantine: a blocked entry reserves nothing
+        # (DESIGN.md 4: no new risk past a limit). An order with no entry only reduces and is
+        # never blocked; a reversal's closing part still goes.
+        q = self.quarantine
         denial = self._drawdown.block(decision.entry) if self._drawdown is not None else None
-        if denial is None:
-            daily, denial = self._reservation.reserve(decision.entry, intent)
-        else:
+        if denial is not None:
             assert decision.entry is not None  # only entries are blocked
             daily = {
                 "verdict": "skipped",
                 "why": "drawdown_breaker",
                 "sleeve": decision.entry.sleeve,
             }
+        else:
+            adds = decision.entry is not None
+            blocked = q.entry_block(decision.sleeve, intent.symbol, adds) if q is not None else None
+            if blocked is not None:  # a quarantined sleeve or symbol
+                daily, denial = _QUARANTINED, blocked
+            else:
+                daily, denial = self._reservation.reserve(decision.entry, intent)
         if denial is None:
             exits = decision.entry.exits if decision.entry is not None else None
             order = await self._submit(
@@ -249,9 +260,19 @@ class OrderDesk:
             )
         if self.exits is not None:
             await self.exits.before_order(intent, market_open)
+        q, breakers = self.quarantine, self.oms.breakers
+        opens = breakers.opens if breakers is not None else 0
+        if q is not None:
+            q.on_order(intent.client_order_id, decision.sleeve)
         report = await self.oms.submit(
             intent, reducing=reducing, market_open=market_open, exits=exits
         )
+        if q is not None:
+            q.on_submit(
+                sleeve=decision.sleeve, symbol=intent.symbol, outcome=report.outcome.value,
+                code=report.reason.code.value if report.reason is not None else None,
+                breaker_opened=breakers is not None and breakers.opens > opens,
+            )  # fmt: skip
         if tca is not None:
             tca.on_submitted(
                 intent.client_order_id,
@@ -325,6 +346,7 @@ def open_desk(
     exits: ExitManager | None = None,
     limit_timeout: LimitTimeout | None = None,
     drawdown: DrawdownBreaker | None = None,
+    quarantine: Quarantine | None = None,
 ) -> Desk:
     """The order side for ``oms``: shadow mode's when there is none (nothing is sent)."""
     reservation = DailyReservation(daily)
@@ -344,4 +366,5 @@ def open_desk(
         exits=exits,
         limit_timeout=limit_timeout,
         drawdown=drawdown,
+        quarantine=quarantine,
     )

@@ -83,6 +83,7 @@ class BreakerBoard:
         self._config = config
         self._clock = clock
         self._on_open = on_open
+        self.opens = 0  # breakers opened so far (quarantine counts those during a submit)
         self._short_window_ns = _ns(config.short_window_s)
         self._long_window_ns = _ns(config.long_window_s)
         # A probe that never reports (its caller was cancelled) must not wedge the breaker
@@ -127,6 +128,7 @@ class BreakerBoard:
         b.open_until_ns = now + _ns(open_s)
         b.opened_at_ns = self._clock.now_ns()
         b.probe_at_ns = None
+        self.opens += 1
         if self._on_open is not None:
             self._on_open(dep, self._snapshot_one(b, now))
 

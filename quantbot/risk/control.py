@@ -54,6 +54,9 @@ class ControlState:
     # the daemon applies a stamp it has not applied yet (the drawdown breaker's trips clear).
     resumed_at: str | None = None
     sleeve_resumes: dict[str, str] = attrs.field(factory=dict)
+    # `quantbot resume --sleeve NAME`: sleeve -> when its quarantine was last released early
+    # (governance/quarantine compares it with the stamp it saw when the quarantine began).
+    sleeve_releases: dict[str, str] = attrs.field(factory=dict)
 
     @property
     def blocks_new_risk(self) -> bool:
@@ -182,6 +185,7 @@ class ControlStore:
                     disabled_symbols=state.disabled_symbols,
                     resumed_at=now,
                     sleeve_resumes=state.sleeve_resumes,
+                    sleeve_releases=state.sleeve_releases,
                 )
             )
 
@@ -191,6 +195,17 @@ class ControlStore:
             state = self.load()
             stamps = {**state.sleeve_resumes, sleeve: iso_utc(self._clock.now_ns())}
             return self.save(attrs.evolve(state, sleeve_resumes=stamps))
+
+    def release_sleeve(self, sleeve: str) -> ControlState:
+        """Stamp an early release of ``sleeve``'s quarantine; the daemon applies it at its
+        next bar, or at its next start if it is not running."""
+        with self._exclusive():
+            state = self.load()
+            stamp = iso_utc(self._clock.now_ns())
+            if state.sleeve_releases.get(sleeve) == stamp:  # two in one clock tick
+                stamp += "+"
+            releases = {**state.sleeve_releases, sleeve: stamp}
+            return self.save(attrs.evolve(state, sleeve_releases=releases))
 
 
 _TEXT_FIELDS = (
@@ -231,6 +246,11 @@ def parse_control(path: Path, raw: bytes) -> ControlState:
     stamps = data.get("sleeve_resumes", {})
     if not isinstance(stamps, dict) or not all(isinstance(v, str) for v in stamps.values()):
         raise _bad_field(path, text, "sleeve_resumes", stamps, "must map sleeves to times")
+    releases = data.get("sleeve_releases", {})
+    if not isinstance(releases, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in releases.items()
+    ):
+        raise _bad_field(path, text, "sleeve_releases", releases, "must map sleeves to stamps")
     known = {f.name for f in attrs.fields(ControlState)}
     return ControlState(**{k: v for k, v in data.items() if k in known})
 

@@ -67,8 +67,10 @@ async def test_csv_market_runs_to_the_end_and_trades(tmp_path: Path) -> None:
         and r["symbol"] == "AAPL"
         and r["bar_ts"][:10] in {"2000-06-21", "2005-02-28"}
     ]
-    sent = [r for r in records if r["intent"]]
-    # Each decided order is one INTENT; the rest are its protective exit legs (oms/exits).
+    # An order a gate refused at the desk (a quarantined sleeve's entry) keeps its intent in
+    # the record and never reaches the journal.
+    sent = [r for r in records if r["intent"] and r["order"]["outcome"] != "NOT_SENT"]
+    # Each order sent is one INTENT; the rest are its protective exit legs (oms/exits).
     intents = _journal(tmp_path, "INTENT")
     assert sent and len([e for e in intents if "exit_role" not in e]) == len(sent)
     assert {e["exit_role"] for e in intents if "exit_role" in e} >= {"stop_loss", "take_profit"}

@@ -18,6 +18,7 @@ import attrs
 import orjson
 
 from quantbot.config import loader, sleeves
+from quantbot.config.costs import CostGateConfig, TurnoverConfig, costs_problems
 from quantbot.config.golive import GoLiveConfig
 from quantbot.config.limits import defaulted_limits, require_stated
 from quantbot.config.loader import setting
@@ -208,6 +209,8 @@ class Config:
     orders: OrdersConfig = setting(OrdersConfig())
     golive: GoLiveConfig = setting(GoLiveConfig())
     notify: NotifyConfig = setting(NotifyConfig())
+    cost_gate: CostGateConfig = setting(CostGateConfig())
+    turnover: TurnoverConfig = setting(TurnoverConfig())
 
     @property
     def order_params(self) -> OrderParams:
@@ -224,6 +227,8 @@ class Config:
             governor=getattr(self.governor, name),
             limits=getattr(self.limits, name),
             daily=getattr(self.daily_risk, name),
+            cost_gate=getattr(self.cost_gate, name),
+            turnover=getattr(self.turnover, name),
         )
 
     @property
@@ -324,6 +329,7 @@ def _problems(config: Config) -> Iterator[Problem]:
     yield from notify_problems(config.notify)
     yield from sleeves.problems(config.signals, config.regime_components, PROFILES)
     yield from orders_problems(config.orders, list(config.signals), PROFILES)
+    yield from costs_problems(config, PROFILES)
 
 
 def _market_problems(config: Config) -> Iterator[Problem]:

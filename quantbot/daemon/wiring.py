@@ -139,6 +139,7 @@ async def open_parts(
         },
         check_staleness=config.market.source != "csv",
     )
+    step.risk.gates.turnover.bind(daily.turnover)  # the caps count the daily guard's book
     records = services.records
 
     def on_event(event: str, why: Any, **fields: Any) -> None:

@@ -148,6 +148,10 @@ class ReasonCode(enum.StrEnum):
     DAILY_LOSS_LIMIT = "DAILY_LOSS_LIMIT"
     DAILY_EXPOSURE_LIMIT = "DAILY_EXPOSURE_LIMIT"
     DAILY_OPEN_RISK_LIMIT = "DAILY_OPEN_RISK_LIMIT"
+    # cost gate and turnover caps (risk/cost_gate, risk/turnover)
+    COST_GATE_EDGE_BELOW_COST = "COST_GATE_EDGE_BELOW_COST"
+    TURNOVER_CAP_SYMBOL = "TURNOVER_CAP_SYMBOL"
+    TURNOVER_CAP_DAILY = "TURNOVER_CAP_DAILY"
     # order builders, exits and stop locks (oms/orders, oms/exits)
     ORDER_BUILD_OFF_TICK = "ORDER_BUILD_OFF_TICK"
     ORDER_BUILD_BAD_QTY = "ORDER_BUILD_BAD_QTY"

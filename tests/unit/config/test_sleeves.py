@@ -42,8 +42,8 @@ def test_the_shipped_config_resolves_to_the_tree_and_hash_it_always_had(repo_roo
     }
     # The decision records' config_hash: the same as before sleeves were declared by name
     # (changed since, on purpose: the [orders] section of issue 16, the [golive] section of
-    # issue 18, the [notify] section of issue 19).
-    assert loaded.hash == "7c96444feddcad40a5f3f1e33c87bf1f06704400ac935638416a2da681ddecad"
+    # issue 18, the [notify] section of issue 19, [cost_gate] and [turnover] of issue 20).
+    assert loaded.hash == "00e77f64670ca5b4d466887f06bb8c7b930a6e05d2e88ee3d99b0b30ea4c48bc"
 
 
 def test_a_file_declares_the_sleeves_that_run_in_its_order(tmp_path: Path) -> None:

@@ -33,10 +33,6 @@ from quantbot.domain.values import Bar
 _MAX_COST_BPS = 5_000.0  # the venue's own cap (matching._MAX_COST_BPS)
 
 
-def _r(value: float) -> float:
-    return round(value, 4)
-
-
 @attrs.frozen(slots=True)
 class CostModel:
     """The paper venue's taker cost, in bps of notional, as floats."""
@@ -95,14 +91,15 @@ class CostGate:
         cost = terms.pop("total_bps")
         buffer = self._buffer
         passed = edge > cost + buffer
+        # round(x, 4) inline, not _r: this runs on every entry.
         context = {
-            "edge_bps": _r(edge),
-            "cost_bps": _r(cost),
+            "edge_bps": round(edge, 4),
+            "cost_bps": round(cost, 4),
             "buffer_bps": buffer,
-            "confidence": _r(confidence),
+            "confidence": round(confidence, 4),
             "edge_scale_bps": scale,
         }
-        parts = {k: _r(v) for k, v in terms.items()}
+        parts = {k: round(v, 4) for k, v in terms.items()}
         verdict = {"verdict": "pass" if passed else "block", **context, "cost": parts}
         if passed:
             return None, verdict

@@ -13,6 +13,7 @@ from typing import Any
 
 import attrs
 
+from quantbot.config.costs import CostGateParams, TurnoverParams
 from quantbot.config.loader import setting
 
 REGIMES = ("low", "normal", "high")
@@ -226,6 +227,8 @@ class RiskParams:
     governor: GovernorParams
     limits: LimitsParams
     daily: DailyProfile
+    cost_gate: CostGateParams
+    turnover: TurnoverParams
 
 
 # -- cross-key rules --------------------------------------------------------------------------

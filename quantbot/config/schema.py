@@ -18,6 +18,7 @@ import attrs
 import orjson
 
 from quantbot.config import loader, sleeves
+from quantbot.config.costs import CostGateConfig, TurnoverConfig, costs_problems
 from quantbot.config.dashboard import DashboardConfig
 from quantbot.config.drawdown import DrawdownConfig
 from quantbot.config.golive import GoLiveConfig
@@ -208,6 +209,8 @@ class Config:
     drawdown: DrawdownConfig = setting(DrawdownConfig())
     dashboard: DashboardConfig = setting(DashboardConfig())
     quarantine: QuarantineConfig = setting(QuarantineConfig())
+    cost_gate: CostGateConfig = setting(CostGateConfig())
+    turnover: TurnoverConfig = setting(TurnoverConfig())
 
     @property
     def order_params(self) -> OrderParams:
@@ -224,6 +227,8 @@ class Config:
             governor=getattr(self.governor, name),
             limits=getattr(self.limits, name),
             daily=getattr(self.daily_risk, name),
+            cost_gate=getattr(self.cost_gate, name),
+            turnover=getattr(self.turnover, name),
         )
 
     @property
@@ -326,6 +331,7 @@ def _problems(config: Config) -> Iterator[Problem]:
     yield from sleeves.problems(config.signals, config.regime_components, PROFILES)
     yield from orders_problems(config.orders, list(config.signals), PROFILES)
     yield from quarantine_problems(config.quarantine, config.signals)
+    yield from costs_problems(config, PROFILES)
 
 
 def _market_problems(config: Config) -> Iterator[Problem]:

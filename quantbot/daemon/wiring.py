@@ -37,6 +37,7 @@ from quantbot.oms.exits import ExitManager
 from quantbot.oms.limit_timeout import LimitTimeout
 from quantbot.oms.reservation import fill_listener
 from quantbot.records.durability import Durability
+from quantbot.risk.daily import DailyRiskGuard
 from quantbot.venues.factory import make_venue
 
 
@@ -157,8 +158,7 @@ async def open_parts(
         },
         check_staleness=config.market.source != "csv",
     )
-    if side is not None:  # an entry's collars tighten in a THIN liquidity regime
-        side.gates.collar_mult = step.liquidity.collar_mult
+    _bind_step(step, side, daily)
     records = services.records
     if quarantine is not None and side is not None:
         quarantine.exit_roles = side.oms.ledger.exit_roles  # stop-outs: stop_loss legs
@@ -241,6 +241,13 @@ def _on_trip(services: Services) -> Callable[[Reason], None]:
         services.writer.write_event("DRAWDOWN_BREAKER", why)
 
     return on_trip
+
+
+def _bind_step(step: DecisionStep, side: OrderSide | None, daily: DailyRiskGuard) -> None:
+    """What the decision step's stages read from the order side and the daily guard."""
+    if side is not None:  # an entry's collars tighten in a THIN liquidity regime
+        side.gates.collar_mult = step.liquidity.collar_mult
+    step.risk.gates.turnover.bind(daily.turnover)  # the caps count the daily guard's book
 
 
 def _quarantine(config: Config, run: Layout, services: Services) -> Quarantine | None:

@@ -1,12 +1,14 @@
 """Decision-side risk: the stages between "the sleeves want this exposure" and the intent.
 
-sizer (base + AI proposal) → portfolio limits → execution policy → risk governor. The daily
-risk guard comes after, in the pipeline, because reserving is a write to ``state/``.
+sizer (base + AI proposal) → portfolio limits → execution policy → risk governor → cost
+gate → turnover caps (``entry_gates``). The daily risk guard comes after, in the pipeline,
+because reserving is a write to ``state/``.
 
 Each stage leaves a verdict in the decision record under its own key (``sizer``, ``limits``,
-``policy``, ``governor``, ``daily_risk``), ``not_reached`` when the step ended before it and
-``skipped`` (with why) when it does not apply: orders that only reduce a position are never
-judged by entry rules. Like the rest of the decision step, nothing here does I/O.
+``policy``, ``governor``, ``cost_gate``, ``turnover``, ``daily_risk``), ``not_reached`` when
+the step ended before it and ``skipped`` (with why) when it does not apply: orders that only
+reduce a position are never judged by entry rules. Like the rest of the decision step,
+nothing here does I/O.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from typing import Any
 import attrs
 
 from quantbot.config.schema import Config
+from quantbot.decision.entry_gates import EntryGates
 from quantbot.domain.reasons import Reason, ReasonCode, reason
-from quantbot.domain.values import Instrument
+from quantbot.domain.values import Bar, Instrument
 from quantbot.oms.exit_plan import ExitParams
 from quantbot.portfolio.annualise import periods_per_year
 from quantbot.portfolio.limits import PortfolioLimits
@@ -31,7 +34,7 @@ from quantbot.signals.external import ExternalSleeve
 from quantbot.sizing.ai_sizer import AISizer, SizerProposal
 from quantbot.sizing.base import SizerOutput
 
-STAGES = ("sizer", "limits", "policy", "governor", "daily_risk")
+STAGES = ("sizer", "limits", "policy", "governor", "cost_gate", "turnover", "daily_risk")
 NOT_REACHED = {"verdict": "not_reached"}
 # The limits' reasons that keep the whole limits detail in a record (see compact_limits).
 _CAP_CODES = frozenset({"RISK_CAP_PORTFOLIO", "CORR_CLUSTER_CAP"})
@@ -82,6 +85,7 @@ class Admitted:
     policy: dict[str, Any] | None = None
     governor: dict[str, Any] | None = None
     clamps: tuple[dict[str, Any], ...] = ()
+    stages: dict[str, Any] | None = None  # the entry gates' verdicts (``entry_gates.KEYS``)
 
 
 class RiskChain:
@@ -95,6 +99,7 @@ class RiskChain:
         governor: RiskGovernor,
         stats: MarketStats,
         external: ExternalSleeve | None,
+        gates: EntryGates,
     ) -> None:
         self.mode = mode
         self.ai_sizer = ai_sizer
@@ -103,6 +108,7 @@ class RiskChain:
         self.governor = governor
         self.stats = stats
         self.external = external
+        self.gates = gates  # cost gate, turnover caps (entry_gates)
 
     @classmethod
     def from_config(cls, config: Config, external: ExternalSleeve | None) -> RiskChain:
@@ -122,6 +128,7 @@ class RiskChain:
                 periods_per_year=periods_per_year(config),
             ),
             external=external,
+            gates=EntryGates.from_config(config),
         )
 
     # -- sizer ------------------------------------------------------------------------------
@@ -174,6 +181,7 @@ class RiskChain:
         self,
         *,
         symbol: str,
+        bar: Bar,
         price: float,
         now_ns: int,
         net: NetTarget,
@@ -245,6 +253,16 @@ class RiskChain:
                 min_order_usd=minimum,
             )
             return self._refused(flip, why, policy, governor, clamps)
+        gated = self.gates.judge(
+            bar=bar, confidence=net.confidence, order_qty=abs(final_qty * direction - position),
+            held_usd=held_usd, final_qty=final_qty, final_usd=final_usd, equity=equity,
+            instrument=instrument, min_usd=minimum,
+        )  # fmt: skip
+        if gated.refusal is not None:
+            return self._refused(
+                flip, gated.refusal, policy, governor, clamps, stages=gated.records
+            )
+        final_qty, final_usd, clamps = gated.qty, gated.final_usd, clamps + gated.clamps
         entry_usd = max(0.0, final_usd - held_usd)
         stop = sized.stop_loss_pct
         entry = Entry(
@@ -257,7 +275,8 @@ class RiskChain:
             new_entry=True,
         )
         qty = final_qty if direction > 0 else -final_qty
-        return Admitted(qty, entry=entry, policy=policy, governor=governor, clamps=clamps)
+        return Admitted(qty, entry=entry, policy=policy, governor=governor, clamps=clamps,
+                        stages=gated.records)  # fmt: skip
 
     @staticmethod
     def _refused(
@@ -266,12 +285,15 @@ class RiskChain:
         policy: dict[str, Any],
         governor: dict[str, Any] | None = None,
         clamps: tuple[dict[str, Any], ...] = (),
+        *,
+        stages: dict[str, Any] | None = None,
     ) -> Admitted:
         if flip:
             closing = reason(ReasonCode.ENTRY_BLOCKED_CLOSE_ONLY, blocked_by=why.code.value)
             return Admitted(Decimal(0), close_only=True, policy=policy, governor=governor,
-                            clamps=(*clamps, closing.to_record()))  # fmt: skip
-        return Admitted(None, refusal=why, policy=policy, governor=governor, clamps=clamps)
+                            clamps=(*clamps, closing.to_record()), stages=stages)  # fmt: skip
+        return Admitted(None, refusal=why, policy=policy, governor=governor, clamps=clamps,
+                        stages=stages)  # fmt: skip
 
     def continuing(self, net: NetTarget, sized: Sized, notional_usd: float) -> Entry:
         """The rest of an already-approved entry: reserved like one, not counted again."""

@@ -413,6 +413,7 @@ class DecisionStep:
         if reducing or target_qty == position:
             skipped = {"verdict": "skipped", "why": "reducing" if reducing else "no_change"}
             record["policy"] = record["governor"] = skipped
+            record["cost_gate"] = record["turnover"] = skipped
         elif approved is not None and target_qty * approved > 0:
             # The rest of an entry the rules already approved, cut by the participation
             # clamp: not a new entry nor a scale-in, but it adds exposure, so it reserves.
@@ -420,10 +421,12 @@ class DecisionStep:
             target_qty = approved if abs(target_qty) > abs(approved) else target_qty
             skipped = {"verdict": "skipped", "why": "catching_up", "approved_qty": str(approved)}
             record["policy"] = record["governor"] = skipped
+            record["cost_gate"] = record["turnover"] = skipped
             entry = self.risk.continuing(net, sized, float(abs(target_qty - position)) * bar.close)
         else:
             admitted = self.risk.admit_entry(
                 symbol=symbol,
+                bar=bar,
                 price=bar.close,
                 now_ns=bar.ts_ns,  # market time: cooldowns mean the same in replay
                 net=net,
@@ -529,6 +532,8 @@ class DecisionStep:
             record["governor"] = admitted.governor
         if admitted.clamps:
             record["clamps"].extend(admitted.clamps)
+        if admitted.stages:
+            record.update(admitted.stages)  # cost_gate, turnover (entry_gates)
 
     def _exposures(self, view: PortfolioView, bar: Bar) -> dict[str, float]:
         """Signed notional of every position and working order, at the last known prices."""

@@ -240,6 +240,12 @@ MEANING: dict[ReasonCode, str] = {
     "its outcomes): entries there are refused (block) or its targets are 0 (zero_targets)",
     ReasonCode.QUARANTINE_RELEASED: "a quarantine ended: its time was up, or `quantbot resume "
     "--sleeve` released it early",
+    ReasonCode.COST_GATE_EDGE_BELOW_COST: "entry refused: its expected edge (confidence x edge "
+    "scale) does not exceed the modelled cost plus entry_cost_buffer_bps",
+    ReasonCode.TURNOVER_CAP_SYMBOL: "an entry was scaled down to what is left of today's "
+    "turnover cap for its symbol, or refused when less than the minimum order is left",
+    ReasonCode.TURNOVER_CAP_DAILY: "an entry was scaled down to what is left of today's total "
+    "turnover cap, or refused when less than the minimum order is left",
     ReasonCode.ORDER_BUILD_OFF_TICK: "an order's price is not a whole number of ticks; it was "
     "never built",
     ReasonCode.ORDER_BUILD_BAD_QTY: "an order's quantity is zero, negative or not whole lots; "

@@ -157,6 +157,10 @@ class ReasonCode(enum.StrEnum):
     SLEEVE_QUARANTINED = "SLEEVE_QUARANTINED"
     SYMBOL_QUARANTINED = "SYMBOL_QUARANTINED"
     QUARANTINE_RELEASED = "QUARANTINE_RELEASED"
+    # cost gate and turnover caps (risk/cost_gate, risk/turnover)
+    COST_GATE_EDGE_BELOW_COST = "COST_GATE_EDGE_BELOW_COST"
+    TURNOVER_CAP_SYMBOL = "TURNOVER_CAP_SYMBOL"
+    TURNOVER_CAP_DAILY = "TURNOVER_CAP_DAILY"
     # order builders, exits and stop locks (oms/orders, oms/exits)
     ORDER_BUILD_OFF_TICK = "ORDER_BUILD_OFF_TICK"
     ORDER_BUILD_BAD_QTY = "ORDER_BUILD_BAD_QTY"

@@ -273,6 +273,15 @@ class DailyRiskGuard:
         return {"day": day, "roll_minute": self._roll_minute, "scopes": scopes,
                 "reservations": reserved}  # fmt: skip
 
+    def turnover(self, symbol: str) -> tuple[str, float, float]:
+        """What the turnover caps count (``risk/turnover``), now: the trading day, and the
+        notional of today's entries in ``symbol``, then in every symbol. Pure."""
+        day = trading_day(self._clock.now_ns(), self._roll_minute)
+        if day != self._book.day:  # a roll not yet written: nothing entered today yet
+            return day, 0.0, 0.0
+        count = self._book.turnover
+        return day, count.of(symbol), count.total()
+
     def _scope_view(self, scope: str, policy: DailyPolicy, pnl: dict[str, float]) -> dict[str, Any]:
         notionals, risks = self._book.terms(scope)
         realised = pnl.get(scope, 0.0)

@@ -34,6 +34,7 @@ from quantbot.fsutil import (
     set_aside_torn_tail,
 )
 from quantbot.records.append_file import AppendFile
+from quantbot.risk.turnover import TurnoverCount
 
 GLOBAL = "GLOBAL"  # the scope of the total policy; every sleeve is also a scope
 
@@ -199,6 +200,7 @@ class DailyBook:
         self.orders: dict[str, ReservedOrder] = {}  # by client id
         self.held: dict[tuple[str, str], Held] = {}  # by (sleeve, symbol)
         self.pnl: dict[str, float] = {}  # realised today, by scope
+        self.turnover = TurnoverCount()  # today's entries by symbol (risk/turnover)
 
     def terms(self, scope: str) -> tuple[list[float], list[float]]:
         """The notional and risk amounts whose sums are ``scope``'s exposure and open risk."""
@@ -239,11 +241,13 @@ class DailyBook:
             self.orders[event["client_order_id"]] = ReservedOrder(
                 event["symbol"], event["sleeve"], notional, float(event["risk_usd"]), notional
             )
+            self.turnover.reserved(event["client_order_id"], event["symbol"], notional)
         elif kind == EventType.SETTLE:
             self._settle(event)
         elif kind == EventType.RELEASE:
             cid = event["client_order_id"]
             self.orders[cid] = attrs.evolve(self.orders[cid], remaining_usd=0.0)
+            self.turnover.released(cid, event["symbol"], float(event["notional_usd"]))
         elif kind == EventType.REDUCE:
             self._reduce(event["symbol"], float(event["factor"]))
         elif kind == EventType.PNL:
@@ -253,6 +257,7 @@ class DailyBook:
         elif kind == EventType.ROLL:
             self.day = event["day"]
             self.pnl = {}
+            self.turnover = TurnoverCount()
             # Finished orders are kept only for their day, to attribute late fills and pnl.
             self.orders = {c: o for c, o in self.orders.items() if o.remaining_usd > 0.0}
 

@@ -191,7 +191,15 @@ def test_the_manifest_names_the_profiles_risk_params_and_the_sizer_mode(
 ) -> None:
     manifest = conservative.manifest
     assert manifest["trading_profile"] == "conservative"
-    assert set(manifest["risk_params"]) == {"sizer", "policy", "governor", "limits", "daily"}
+    assert set(manifest["risk_params"]) == {
+        "sizer",
+        "policy",
+        "governor",
+        "limits",
+        "daily",
+        "cost_gate",
+        "turnover",
+    }
     assert manifest["risk_params"]["governor"] == GOVERNOR["conservative"]
     assert manifest["feature_flags"]["ai_sizer"] == "shadow"
     assert manifest["feature_flags"]["intent_inbox"] is True

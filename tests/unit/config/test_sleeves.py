@@ -43,9 +43,9 @@ def test_the_shipped_config_resolves_to_the_tree_and_hash_it_always_had(repo_roo
     # The decision records' config_hash: the same as before sleeves were declared by name
     # (changed since, on purpose: the [orders] section of issue 16, the [golive] section of
     # issue 18, the [notify], [dashboard] sections, [records] retention and the first run's
-    # market and sizing of issue 19, the liquidity regime, the drawdown breaker and the
-    # quarantine of issue 20).
-    assert loaded.hash == "14813bad897b0a3776ef10dac9f6275da532737fb00e23709b9052fc60155cb6"
+    # market and sizing of issue 19, the liquidity regime, the drawdown breaker, the
+    # quarantine, the cost gate and turnover caps of issue 20).
+    assert loaded.hash == "667049552fd12e06b21a07204aa40abc473521cfae3dfc2eb5bb1c60bd6cae5c"
 
 
 def test_a_file_declares_the_sleeves_that_run_in_its_order(tmp_path: Path) -> None:

@@ -274,7 +274,12 @@ async def test_past_the_daily_loss_limit_entries_stop_and_reducing_orders_still_
 async def test_a_reversal_refused_by_the_loss_limit_still_closes_the_position(
     tmp_path: Path,
 ) -> None:
-    rig = Rig(tmp_path, {LIMITS + "TOTAL__MAX_DAILY_LOSS_USD": "50"})
+    # The crash bar's range makes any new short too dear for the cost gate (risk/cost_gate),
+    # which would refuse it first: off, so that the daily guard is the one asked.
+    rig = Rig(
+        tmp_path,
+        {LIMITS + "TOTAL__MAX_DAILY_LOSS_USD": "50", "QUANTBOT__COST_GATE__ENABLED": "false"},
+    )
     await rig.bars(ENTRY_BAR + 1, SIMA=UP)
     held = rig.oms.ledger.position_qty("SIMA")
     book_loss(rig.guard, 80.0)

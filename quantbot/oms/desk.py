@@ -267,7 +267,10 @@ class OrderDesk:
         report = await self.oms.submit(
             intent, reducing=reducing, market_open=market_open, exits=exits
         )
-        if q is not None:
+        # Outcomes count the orders a sleeve opened risk with: an order that only reduces has
+        # no sleeve of its own when none pushes its way (the attribution would then depend on
+        # which sleeves run: a replay has no inbox sleeve), and a run and its replay must agree.
+        if q is not None and decision.entry is not None:
             q.on_submit(
                 sleeve=decision.sleeve, symbol=intent.symbol, outcome=report.outcome.value,
                 code=report.reason.code.value if report.reason is not None else None,

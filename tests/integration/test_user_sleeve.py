@@ -205,6 +205,9 @@ def test_a_sleeve_that_asks_is_handed_position_pending_and_last_fill(tmp_path: P
     # sleeve's back, and this test reads what the sleeve's own orders made. (Without a stop
     # the whole notional counts as risk and the daily guard refuses these entries.)
     config += '\n[orders]\nexit_legs = ["stop_loss"]\n'
+    # A sleeve that flips every bar pays its costs every bar: the cost gate would refuse its
+    # weaker entries, and this test is about what the sleeve is handed, not whether it pays.
+    config += "\n[cost_gate]\nenabled = false\n"
     for preset in ("scalper", "swing", "trend_runner"):
         config += f"\n[sizer.harvest.{preset}]\nstop_loss_pct = 0.3\n"
     workdir = user_dir(tmp_path, config.replace("mine.py:Flip", "contrarian.py:Contrarian"))

@@ -367,7 +367,9 @@ async def test_a_submit_the_venue_took_but_did_not_answer_is_found_by_client_id(
     fault: Fault,
     expected: type[Exception],
 ) -> None:
-    venue = await _connected(make_venue, timeout_s=0.3)
+    # A timeout well under the fault's 2 s delay, and long enough that the lookup after it
+    # answers on a loaded machine (at 0.3 s it timed out there too and found nothing).
+    venue = await _connected(make_venue, timeout_s=1.0)
     server.faults.arm(ORDER, fault)
     try:
         with pytest.raises(expected):

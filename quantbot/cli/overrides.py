@@ -17,6 +17,7 @@ from pathlib import Path
 import orjson
 
 from quantbot.cli.help import documented
+from quantbot.clock import Clock, LiveClock, utc_date
 from quantbot.config.schema import Config
 from quantbot.governance.overrides import FILE, OverrideStore
 
@@ -62,7 +63,7 @@ def add_parser(
     rollback.add_argument("version", type=int, help="the version id to restore (see list)")
 
 
-def dispatch(args: argparse.Namespace, config: Config) -> int:
+def dispatch(args: argparse.Namespace, config: Config, clock: Clock | None = None) -> int:
     path = Path(config.run.state_dir) / FILE
     try:
         store = OverrideStore.open(path)
@@ -70,7 +71,7 @@ def dispatch(args: argparse.Namespace, config: Config) -> int:
         print(f"quantbot overrides: {e}", file=sys.stderr)
         return EXIT_REFUSED
     if args.action == "rollback":
-        return _rollback(store, args.version)
+        return _rollback(store, args.version, utc_date((clock or LiveClock()).now_ns()))
     versions = store.data["versions"]
     if args.json:
         out = {"head": store.data["head"], "versions": versions}
@@ -96,7 +97,7 @@ def dispatch(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
-def _rollback(store: OverrideStore, vid: int) -> int:
+def _rollback(store: OverrideStore, vid: int, today: str) -> int:
     if store.version(vid) is None:
         known = [v["id"] for v in store.data["versions"]]
         print(
@@ -106,7 +107,7 @@ def _rollback(store: OverrideStore, vid: int) -> int:
         )
         return EXIT_REFUSED
     previous = store.data["head"]
-    version = store.rollback(vid)
+    version = store.rollback(vid, today)
     store.save()
     print(
         f"learned overrides: version {version['id']} restores version {vid} (was {previous}); "

@@ -344,8 +344,8 @@ class DecisionStep:
         if self.quarantine is not None:  # counts the bar; zero_targets mode zeroes targets
             self.quarantine.on_bar(bar.ts_ns)
             signals = self.quarantine.zeroed(bar.symbol, signals, record["clamps"])
-        if self.learning is not None:  # its daily job runs at the trading-day roll
-            self.learning.on_bar(bar.ts_ns)
+        if self.learning is not None:  # its daily job runs at the trading-day roll (the
+            self.learning.on_bar(self._clock.now_ns())  # decision's time, as the daily guard's)
         if not any(sig.ready for sig in signals.values()):
             return self._none(record, reason(ReasonCode.SIGNAL_WARMUP, symbol=bar.symbol))
         net = net_signals(signals, self._weights)

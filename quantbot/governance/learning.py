@@ -97,7 +97,8 @@ class Learning:
         row[3] += float(record["notional"])
 
     def on_bar(self, ts_ns: int) -> None:
-        """Every bar the step decides: the job runs when ``ts_ns`` is past the roll."""
+        """Every bar the step decides, at its decision time ``ts_ns`` (the clock the daily
+        risk guard reads): the job runs when ``ts_ns`` is past the roll."""
         if ts_ns >= self._next_roll_ns:
             self._roll(ts_ns)
 
@@ -129,7 +130,7 @@ class Learning:
         overrides, changes = step_day(head["overrides"] if head else {}, metrics, self.config, day)
         self.store.data["day"] = day
         self.store.data["last_side"] = dict(sorted(self._last_side.items()))
-        if changes or (head is not None and overrides != head["overrides"]):
+        if changes:
             kind = "learned" if any(not _expired(c) for c in changes) else "expired"
             version = self.store.append(day, kind, overrides, changes=changes)
             self.learned.load(overrides, version["id"])
@@ -143,6 +144,8 @@ class Learning:
                 self._write_event(
                     EVENT, why, version=version["id"], day=day, evidence=c["evidence"]
                 )
+        elif head is not None:  # renewed only (same values): the head's ages and evidence
+            head["overrides"] = overrides
         self._save()
 
     def _reload(self) -> None:

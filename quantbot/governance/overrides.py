@@ -201,13 +201,14 @@ class OverrideStore:
         self.data["head"] = version["id"]
         return version
 
-    def rollback(self, vid: int) -> dict[str, Any]:
-        """A new head whose overrides are version ``vid``'s (``KeyError`` if none)."""
+    def rollback(self, vid: int, today: str) -> dict[str, Any]:
+        """A new head whose overrides are version ``vid``'s (``KeyError`` if none), as of
+        ``today`` (a UTC date; never before the last version's day)."""
         target = self.version(vid)
         if target is None:
             raise KeyError(vid)
-        day = self.head["day"] if self.head else target["day"]
-        # Restored as of the last roll: their age counts from now, not from when first set.
+        day = max(today, self.head["day"] if self.head else target["day"])
+        # Restored today: their age counts from now, not from when they were first set.
         restored = {
             symbol: {p: {**o, "renewed_on": max(o["renewed_on"], day)} for p, o in params.items()}
             for symbol, params in target["overrides"].items()

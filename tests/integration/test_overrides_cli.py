@@ -86,7 +86,7 @@ def test_list_rollback_and_the_next_start_uses_the_restored_version(tmp_path: Pa
     assert said["reason"] == {"code": "LEARNING_ROLLBACK", "version": 4, "rollback_to": 1,
                               "previous": 3}  # fmt: skip
     sima = [r for r in records if r.get("symbol") == "SIMA"]
-    verdicts = [r["cost_gate"] for r in sima if "learned_override" in (r["cost_gate"] or {})]
+    verdicts = [r["cost_gate"] for r in sima if "learned_override" in (r.get("cost_gate") or {})]
     assert verdicts, "no SIMA entry reached the cost gate"
     for verdict in verdicts:
         assert verdict["learned_override"] == {"version": 4, "param": "cost_buffer_add_bps",

@@ -29,6 +29,7 @@ LEARNING = {
     "QUANTBOT__LEARNING__MAX_DAILY_DELTA_BPS": "1.5",
 }
 BASE_BUFFER = 5.0  # cost_gate.conservative.entry_cost_buffer_bps
+BASE_DEADBAND = 0.2  # profiles.conservative.deadband
 
 
 def replay(workdir: Path, env: dict[str, str]) -> Path:
@@ -74,9 +75,17 @@ def test_high_is_raises_the_buffer_at_a_day_roll_byte_for_byte(workdir: Path) ->
         learned = verdict["learned_override"]
         assert learned["param"] == "cost_buffer_add_bps"
         assert verdict["buffer_bps"] == pytest.approx(BASE_BUFFER + learned["value"])
-    widened = [r["net"] for r in decided if "learned_override" in (r["net"] or {})]
-    for net in widened:  # a widened deadband (AAPL's fills flip sides often) says so too
+    # AAPL's fills flip sides often: its deadband widens too, and holds targets it let through
+    widened = [r for r in decided if "learned_override" in (r["net"] or {})]
+    assert widened
+    for r in widened:
+        net = r["net"]
         assert net["learned_override"]["param"] == "deadband_mult"
+        assert net["deadband"] == pytest.approx(BASE_DEADBAND * net["learned_override"]["value"])
+    held = [r for r in widened if (r["reason"] or {}).get("code") == "NETTING_DEADBAND"]
+    # some moves the base deadband would have traded were held by the wider one
+    assert any(abs(r["net"]["target"] - r["net"]["previous_target"]) >= BASE_DEADBAND
+               for r in held)  # fmt: skip
 
     again = replay(workdir, LEARNING)
     assert (again / "decisions.jsonl").read_bytes() == decisions

@@ -187,6 +187,8 @@ class TcaRecorder:
         self.fill_model: str | None = None
         self._submits: deque[int] = deque()
         self._cancels: deque[int] = deque()
+        # Told each record as it is written (post-trade learning reads the day's TCA).
+        self.on_record: Callable[[dict[str, Any]], None] | None = None
 
     @property
     def on_write_failure(self) -> Callable[[Reason], None] | None:
@@ -360,6 +362,8 @@ class TcaRecorder:
         }
         self._writer.write(record)
         self._writer.flush()
+        if self.on_record is not None:
+            self.on_record(record)
 
 
 def _quote_record(quote: tuple[Decimal, Decimal] | None) -> dict[str, Decimal] | None:

@@ -18,7 +18,17 @@ import orjson
 from loguru import logger
 
 import quantbot
-from quantbot.cli import control, data, golive, leakage, paper, replay, report, walk_forward
+from quantbot.cli import (
+    control,
+    data,
+    golive,
+    leakage,
+    overrides,
+    paper,
+    replay,
+    report,
+    walk_forward,
+)
 from quantbot.cli.event_loop import run_on_event_loop
 from quantbot.cli.help import RAW, documented, examples
 from quantbot.config.schema import EXECUTION_MODES, PROFILES, load_config, redacted
@@ -150,6 +160,7 @@ def _parser() -> argparse.ArgumentParser:
     leakage.add_parser(sub, with_config)
     walk_forward.add_parser(sub, with_config)
     paper.add_parser(sub, with_config)
+    overrides.add_parser(sub, with_config)
     return parser
 
 
@@ -213,7 +224,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command in ("go-live", "paper"):
         return {"go-live": golive.dispatch, "paper": paper.run}[args.command](args, _load(args))
     loaded = _load(args)
-    return control.dispatch(args, loaded.config)
+    by_command = overrides.dispatch if args.command == "overrides" else control.dispatch
+    return by_command(args, loaded.config)
 
 
 def _configure_logging(runtime_dir: Path, level: str) -> None:

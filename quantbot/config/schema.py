@@ -22,6 +22,7 @@ from quantbot.config.costs import CostGateConfig, TurnoverConfig, costs_problems
 from quantbot.config.dashboard import DashboardConfig
 from quantbot.config.drawdown import DrawdownConfig
 from quantbot.config.golive import GoLiveConfig
+from quantbot.config.learning import LearningConfig
 from quantbot.config.limits import defaulted_limits, require_stated
 from quantbot.config.liquidity import Liquidity, LiquidityThresholds, liquidity_problems
 from quantbot.config.loader import setting
@@ -211,6 +212,7 @@ class Config:
     quarantine: QuarantineConfig = setting(QuarantineConfig())
     cost_gate: CostGateConfig = setting(CostGateConfig())
     turnover: TurnoverConfig = setting(TurnoverConfig())
+    learning: LearningConfig = setting(LearningConfig())
 
     @property
     def order_params(self) -> OrderParams:

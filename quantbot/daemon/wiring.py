@@ -30,6 +30,7 @@ from quantbot.daemon.venue_side import (
 from quantbot.decision.step import DecisionStep
 from quantbot.domain.reasons import Reason, ReasonCode
 from quantbot.domain.values import Fill, Instrument, Position
+from quantbot.governance.learning import open_learning
 from quantbot.governance.quarantine import Quarantine
 from quantbot.oms.capability import exit_modes
 from quantbot.oms.desk import open_desk
@@ -163,6 +164,7 @@ async def open_parts(
     if quarantine is not None and side is not None:
         quarantine.exit_roles = side.oms.ledger.exit_roles  # stop-outs: stop_loss legs
         step.quarantine = quarantine
+    open_learning(config, run, services, step=step, tca=tca, side=side, start_equity=start_equity)
 
     def on_event(event: str, why: Any, **fields: Any) -> None:
         records.write(step.event_record(event, why, **fields))

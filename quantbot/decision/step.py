@@ -48,6 +48,8 @@ from quantbot.domain.values import (
     Side,
     to_decimal,
 )
+from quantbot.governance.learning import Learning
+from quantbot.governance.overrides import DEADBAND, Learned
 from quantbot.governance.quarantine import Quarantine
 from quantbot.marketdata.contract import ContractVerdict, DataContract
 from quantbot.oms.exit_plan import ExitParams
@@ -192,6 +194,8 @@ class DecisionStep:
         self._warmup = WarmUp(sleeves, instruments)
         self._exits = ExitRules(config.orders, config.order_params, config.sizer.harvest)
         self.quarantine: Quarantine | None = None  # set by the wiring (governance/quarantine)
+        self.learning: Learning | None = None  # and post-trade learning (governance/learning)
+        self.learned = Learned()  # its per-symbol deadband multipliers
 
     @classmethod
     def from_config(
@@ -340,6 +344,8 @@ class DecisionStep:
         if self.quarantine is not None:  # counts the bar; zero_targets mode zeroes targets
             self.quarantine.on_bar(bar.ts_ns)
             signals = self.quarantine.zeroed(bar.symbol, signals, record["clamps"])
+        if self.learning is not None:  # its daily job runs at the trading-day roll (the
+            self.learning.on_bar(self._clock.now_ns())  # decision's time, as the daily guard's)
         if not any(sig.ready for sig in signals.values()):
             return self._none(record, reason(ReasonCode.SIGNAL_WARMUP, symbol=bar.symbol))
         net = net_signals(signals, self._weights)
@@ -353,14 +359,18 @@ class DecisionStep:
             "deadband": self._deadband,
             "catching_up": catching_up,
         }
-        if not catching_up and within_deadband(net.target, last, self._deadband):
+        deadband, wider = self._deadband, self.learned.deadband_mult.get(bar.symbol)
+        if wider is not None:  # a learned override widens this symbol's deadband
+            deadband = record["net"]["deadband"] = round(deadband * wider, DIGITS)
+            record["net"]["learned_override"] = self.learned.note(DEADBAND, wider)
+        if not catching_up and within_deadband(net.target, last, deadband):
             return self._none(
                 record,
                 reason(
                     ReasonCode.NETTING_DEADBAND,
                     target=_r(net.target),
                     previous=_r(last),
-                    deadband=self._deadband,
+                    deadband=deadband,
                 ),
             )
         return self._size(bar, view, record, net)

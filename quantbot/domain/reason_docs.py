@@ -246,6 +246,17 @@ MEANING: dict[ReasonCode, str] = {
     "turnover cap for its symbol, or refused when less than the minimum order is left",
     ReasonCode.TURNOVER_CAP_DAILY: "an entry was scaled down to what is left of today's total "
     "turnover cap, or refused when less than the minimum order is left",
+    ReasonCode.LEARNING_COST_BUFFER_RAISED: "post-trade learning raised a symbol's cost-gate "
+    "buffer (its mean implementation shortfall stayed above learning.is_high_bps); bounded "
+    "per day",
+    ReasonCode.LEARNING_DEADBAND_WIDENED: "post-trade learning widened a symbol's netting "
+    "deadband (its flip rate reached learning.flip_rate_high); bounded per day",
+    ReasonCode.LEARNING_TURNOVER_TIGHTENED: "post-trade learning tightened a symbol's turnover "
+    "cap (its daily turnover reached learning.turnover_high_equity_x); bounded per day",
+    ReasonCode.LEARNING_OVERRIDE_EXPIRED: "a learned override no evidence renewed for "
+    "learning.max_override_age_days was dropped: the configured value applies again",
+    ReasonCode.LEARNING_ROLLBACK: "`quantbot overrides rollback` restored an earlier version "
+    "of the learned overrides; the daemon uses it from then on",
     ReasonCode.ORDER_BUILD_OFF_TICK: "an order's price is not a whole number of ticks; it was "
     "never built",
     ReasonCode.ORDER_BUILD_BAD_QTY: "an order's quantity is zero, negative or not whole lots; "

@@ -29,6 +29,7 @@ from quantbot.config.costs import CostGateConfig, CostGateParams
 from quantbot.config.venues import SimVenueConfig
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.domain.values import Bar
+from quantbot.governance.overrides import BUFFER, Learned
 
 _MAX_COST_BPS = 5_000.0  # the venue's own cap (matching._MAX_COST_BPS)
 
@@ -78,6 +79,7 @@ class CostGate:
         self._config = config
         self._buffer = params.entry_cost_buffer_bps
         self.model = model
+        self.learned = Learned()  # post-trade learning's per-symbol buffers (the wiring's)
 
     def judge(
         self, *, symbol: str, confidence: float, bar: Bar, qty: float
@@ -90,6 +92,9 @@ class CostGate:
         terms = self.model.terms(bar, qty)
         cost = terms.pop("total_bps")
         buffer = self._buffer
+        added = self.learned.buffer_bps.get(symbol)
+        if added is not None:  # a learned override raises this symbol's buffer
+            buffer = round(buffer + added, 6)
         passed = edge > cost + buffer
         # round(x, 4) inline, not _r: this runs on every entry.
         context = {
@@ -101,6 +106,10 @@ class CostGate:
         }
         parts = {k: round(v, 4) for k, v in terms.items()}
         verdict = {"verdict": "pass" if passed else "block", **context, "cost": parts}
+        if added is not None:
+            verdict["learned_override"] = context["learned_override"] = self.learned.note(
+                BUFFER, added
+            )
         if passed:
             return None, verdict
         return reason(ReasonCode.COST_GATE_EDGE_BELOW_COST, **context), verdict

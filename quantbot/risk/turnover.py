@@ -26,6 +26,7 @@ import attrs
 
 from quantbot.config.costs import TurnoverParams
 from quantbot.domain.reasons import Reason, ReasonCode, reason
+from quantbot.governance.overrides import TURNOVER, Learned
 
 # symbol -> (trading day, notional entries in that symbol count today, in every symbol)
 TurnoverSource = Callable[[str], tuple[str, float, float]]
@@ -75,6 +76,7 @@ class TurnoverGate:
         self.params = params
         self.enabled = enabled
         self.source: TurnoverSource | None = None  # the daily guard's count (``bind``)
+        self.learned = Learned()  # post-trade learning's per-symbol cap multipliers
 
     def bind(self, source: TurnoverSource) -> None:
         """Count with ``source`` (the composition root hands in the daily guard's)."""
@@ -90,8 +92,11 @@ class TurnoverGate:
             return TurnoverVerdict(wanted_usd, None, {"verdict": "skipped", "why": "no_count"})
         day, used_symbol, used_all = self.source(symbol)
         p = self.params
+        symbol_x, learned = p.max_symbol_equity_x, self.learned.turnover_mult.get(symbol)
+        if learned is not None:  # a learned override tightens this symbol's cap
+            symbol_x = round(symbol_x * learned, 6)
         caps = (
-            (ReasonCode.TURNOVER_CAP_SYMBOL, used_symbol, p.max_symbol_equity_x),
+            (ReasonCode.TURNOVER_CAP_SYMBOL, used_symbol, symbol_x),
             (ReasonCode.TURNOVER_CAP_DAILY, used_all, p.max_daily_equity_x),
         )
         allowed, binding, parts = wanted_usd, None, {}
@@ -108,6 +113,10 @@ class TurnoverGate:
             "symbol": parts[ReasonCode.TURNOVER_CAP_SYMBOL],
             "daily": parts[ReasonCode.TURNOVER_CAP_DAILY],
         }
+        if learned is not None:
+            record["learned_override"] = parts[ReasonCode.TURNOVER_CAP_SYMBOL][
+                "learned_override"
+            ] = self.learned.note(TURNOVER, learned)
         if binding is None:
             return TurnoverVerdict(wanted_usd, None, record)
         record["verdict"] = "block" if allowed < min_usd or allowed <= 0.0 else "scale"

@@ -44,8 +44,8 @@ def test_the_shipped_config_resolves_to_the_tree_and_hash_it_always_had(repo_roo
     # (changed since, on purpose: the [orders] section of issue 16, the [golive] section of
     # issue 18, the [notify], [dashboard] sections, [records] retention and the first run's
     # market and sizing of issue 19, the liquidity regime, the drawdown breaker, the
-    # quarantine, the cost gate and turnover caps of issue 20).
-    assert loaded.hash == "667049552fd12e06b21a07204aa40abc473521cfae3dfc2eb5bb1c60bd6cae5c"
+    # quarantine, the cost gate and turnover caps, post-trade learning of issue 20).
+    assert loaded.hash == "7b9da0d2d70abf418dff2191ea29f8992865a211c035ec2e6e1b8b15d3c1df15"
 
 
 def test_a_file_declares_the_sleeves_that_run_in_its_order(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from quantbot.daemon.order_side import OrderSide, open_order_side
 from quantbot.daemon.parts import Parts
 from quantbot.daemon.pipeline import Pipeline
 from quantbot.daemon.services import Services
+from quantbot.daemon.snapshot_parts import open_snapshots
 from quantbot.daemon.venue_side import (
     connect_venue,
     open_daily,
@@ -163,6 +164,10 @@ async def open_parts(
     if quarantine is not None and side is not None:
         quarantine.exit_roles = side.oms.ledger.exit_roles  # stop-outs: stop_loss legs
         step.quarantine = quarantine
+    step.snapshots = open_snapshots(
+        config, runtime_dir=run.runtime_dir, clock=clock, quarantine=step.quarantine,
+        drawdown=drawdown, halt=halt,
+    )  # fmt: skip
 
     def on_event(event: str, why: Any, **fields: Any) -> None:
         records.write(step.event_record(event, why, **fields))

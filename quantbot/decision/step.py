@@ -53,6 +53,7 @@ from quantbot.marketdata.contract import ContractVerdict, DataContract
 from quantbot.oms.exit_plan import ExitParams
 from quantbot.portfolio.netting import NetTarget, net_signals, within_deadband
 from quantbot.portfolio.targets import OrderedTargets
+from quantbot.records.snapshots import Snapshots
 from quantbot.risk.liquidity import LiquidityRegimes
 from quantbot.signals.base import Sleeve
 from quantbot.signals.configured import configured_sleeves, inbox_sleeve
@@ -137,7 +138,9 @@ _REDUCING_ALLOWED_UNDER = frozenset(
 
 _NOT_REACHED_YET = dict.fromkeys(STAGES, NOT_REACHED)  # every stage, until it runs
 # A decision record's own keys, in order, between the run's base fields and the stages.
-_DECISION_KEYS = ("decision_id", "bar_ts", "symbol", "bar", "intent", "reason", "clamps")
+_DECISION_KEYS = (
+    "decision_id", "bar_ts", "symbol", "snapshot", "bar", "intent", "reason", "clamps"
+)  # fmt: skip
 
 
 DIGITS = 6  # decimals a float keeps in the record
@@ -192,6 +195,7 @@ class DecisionStep:
         self._warmup = WarmUp(sleeves, instruments)
         self._exits = ExitRules(config.orders, config.order_params, config.sizer.harvest)
         self.quarantine: Quarantine | None = None  # set by the wiring (governance/quarantine)
+        self.snapshots: Snapshots | None = None  # set by the wiring (records/snapshots)
 
     @classmethod
     def from_config(
@@ -306,6 +310,8 @@ class DecisionStep:
         record["decision_id"] = did
         record["bar_ts"] = iso_utc(bar.ts_ns)
         record["symbol"] = bar.symbol
+        if self.snapshots is not None:  # the hash in force; recomputed only on a change
+            record["snapshot"] = self.snapshots.current()
         record["bar"] = {
             "o": bar.open,
             "h": bar.high,
@@ -339,6 +345,8 @@ class DecisionStep:
         }
         if self.quarantine is not None:  # counts the bar; zero_targets mode zeroes targets
             self.quarantine.on_bar(bar.ts_ns)
+            if self.snapshots is not None:  # a quarantine that ended at this bar
+                record["snapshot"] = self.snapshots.current()
             signals = self.quarantine.zeroed(bar.symbol, signals, record["clamps"])
         if not any(sig.ready for sig in signals.values()):
             return self._none(record, reason(ReasonCode.SIGNAL_WARMUP, symbol=bar.symbol))

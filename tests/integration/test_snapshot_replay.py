@@ -22,16 +22,36 @@ SYMBOLS = ("AAPL", "IBM", "MSFT")
 TO = "2002-12-31"  # three years: a dozen quarantines begin and end
 
 
-def _env() -> dict[str, str]:
-    """The shipped config.toml as it is: no test overrides from the environment."""
-    return {k: v for k, v in quantbot_env().items() if not k.startswith("QUANTBOT__")}
+# The shipped config.toml states the schema's defaults, so a rebuild that fell back on them
+# would pass unseen: the original replay departs from them in every part a snapshot names
+# (profile, sleeve params, deadband, cost buffer, edge scale, turnover and global caps,
+# liquidity, quarantine), from the environment, which the rebuild does not see.
+SETTINGS = {
+    "QUANTBOT__SIGNALS__TREND__FAST": "5",
+    "QUANTBOT__SIGNALS__TREND__SLOW": "20",
+    "QUANTBOT__SIGNALS__MEAN_REVERSION__WINDOW": "10",
+    "QUANTBOT__PROFILES__BALANCED__DEADBAND": "0.15",
+    "QUANTBOT__COST_GATE__BALANCED__ENTRY_COST_BUFFER_BPS": "2.5",
+    "QUANTBOT__COST_GATE__EDGE_SCALE_BPS": "80",
+    "QUANTBOT__TURNOVER__BALANCED__MAX_SYMBOL_EQUITY_X": "0.5",
+    "QUANTBOT__LIMITS__BALANCED__MAX_SYMBOL_PCT": "0.08",
+    "QUANTBOT__LIQUIDITY__BALANCED__THIN_SCORE": "0.7",
+    "QUANTBOT__QUARANTINE__DURATION_DAYS": "4",
+}
 
 
-def replay(workdir: Path, out: str, *extra: str) -> Path:
+def _env(settings: bool) -> dict[str, str]:
+    """config.toml, with ``SETTINGS`` from the environment or nothing from it at all."""
+    env = {k: v for k, v in quantbot_env().items() if not k.startswith("QUANTBOT__")}
+    return {**env, **SETTINGS} if settings else env
+
+
+def replay(workdir: Path, out: str, *extra: str, settings: bool = True) -> Path:
     data = [str(SHARED_DATA / "daily" / f"{s}.csv") for s in SYMBOLS]
     result = subprocess.run(
         command("replay", "--data", *data, "--out", str(workdir / out), *extra),
-        cwd=workdir, env=_env(), text=True, capture_output=True, timeout=300, check=False,
+        cwd=workdir, env=_env(settings), text=True, capture_output=True, timeout=300,
+        check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     [rid] = (workdir / out).iterdir()
@@ -42,7 +62,7 @@ def replay(workdir: Path, out: str, *extra: str) -> Path:
 def original(tmp_path_factory: pytest.TempPathFactory) -> Path:
     workdir = tmp_path_factory.mktemp("snapshots")
     shutil.copy(REPO_ROOT / "config.toml", workdir / "config.toml")
-    return replay(workdir, "first", "--to", TO)
+    return replay(workdir, "first", "--to", TO, "--trading-mode", "balanced")
 
 
 def _decisions(out: Path) -> list[dict]:
@@ -63,11 +83,16 @@ def test_a_decision_is_rebuilt_from_its_record_and_its_snapshot_alone(
         if r["intent"] and stream[r["snapshot"]]["quarantine"]["active"]
     ][-1:]  # fmt: skip
     content = stream[record["snapshot"]]
-    assert content["profile"]["name"] == "conservative"
+    assert content["profile"] == {
+        "name": "balanced", "equity_fraction": 0.1, "max_position_usd": 15000, "deadband": 0.15
+    }  # fmt: skip
+    assert content["sleeves"]["trend"]["params"]["slow"] == 20
     assert set(content) >= {"profile", "sleeves", "config", "quarantine", "drawdown"}
     assert not (tmp_path / "config.toml").exists()  # nothing but the record and its snapshot
     spec = f"{original / 'snapshots.jsonl'}:{record['snapshot']}"
-    rebuilt_out = replay(tmp_path, "rebuilt", "--snapshot", spec, "--to", record["bar_ts"][:10])
+    rebuilt_out = replay(
+        tmp_path, "rebuilt", "--snapshot", spec, "--to", record["bar_ts"][:10], settings=False
+    )
     rebuilt = {r["decision_id"]: r for r in _decisions(rebuilt_out)}
 
     # run_id is the replay's id, a digest of its inputs (its config hash, its --to). The
@@ -129,7 +154,7 @@ def test_the_stream_is_owner_only_and_byte_identical_on_a_second_replay(
     path = original / "snapshots.jsonl"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     shutil.copy(REPO_ROOT / "config.toml", tmp_path / "config.toml")
-    again = replay(tmp_path, "second", "--to", TO)
+    again = replay(tmp_path, "second", "--to", TO, "--trading-mode", "balanced")
     assert (again / "snapshots.jsonl").read_bytes() == path.read_bytes()
     assert len(path.read_bytes().splitlines()) > 10
     first = orjson.loads(path.read_bytes().splitlines()[0])

@@ -33,7 +33,7 @@ import orjson
 
 from quantbot.clock import Clock, iso_utc
 from quantbot.domain.reasons import Reason, ReasonCode, reason
-from quantbot.fsutil import ensure_private_dir, open_private, read_private
+from quantbot.fsutil import ensure_private_dir, open_private, read_private, refuse_symlink
 
 FILE = "snapshots.jsonl"
 
@@ -51,6 +51,8 @@ class Snapshots:
     """The registry of contributors and the stream it writes. The event loop owns it."""
 
     def __init__(self, path: Path | None, clock: Clock) -> None:
+        if path is not None:
+            refuse_symlink(path)  # at start-up, naming it; open_private checks again
         self.path = path  # None: hashes only, no stream (a unit test)
         self._clock = clock
         self._reads: dict[str, Read] = {}

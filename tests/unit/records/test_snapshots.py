@@ -11,10 +11,13 @@ import orjson
 import pytest
 
 from quantbot.clock import SimClock
+from quantbot.config.drawdown import DrawdownParams
 from quantbot.config.schema import load_config
+from quantbot.daemon.snapshot_parts import open_snapshots
 from quantbot.domain.errors import ConfigError
 from quantbot.records import snapshot_config
 from quantbot.records.snapshots import Snapshots, find, snapshot_hash
+from quantbot.risk.drawdown import DrawdownBreaker
 from tests.conftest import REPO_ROOT
 
 
@@ -127,3 +130,30 @@ def test_a_sleeve_whose_code_changed_cannot_be_rebuilt() -> None:
     content["sleeves"]["trend"]["sha256"] = "0" * 64
     with pytest.raises(ConfigError, match="sleeve 'trend' was code sha256 0000"):
         snapshot_config.config_from_snapshot(content)
+
+
+def test_a_drawdown_trip_and_its_resume_each_name_a_snapshot(tmp_path: Path) -> None:
+    config = load_config(REPO_ROOT / "config.toml", environ={}).config
+    clock = SimClock(1_700_000_000 * 1_000_000_000)
+    breaker = DrawdownBreaker(
+        DrawdownParams(max_portfolio_drawdown_pct=5.0, max_sleeve_drawdown_pct=2.0),
+        reset="manual", roll_minute=0, clock=clock,
+    )  # fmt: skip
+    snaps = open_snapshots(
+        config, runtime_dir=tmp_path, clock=clock, quarantine=None, drawdown=breaker,
+        halt=lambda why: None,
+    )  # fmt: skip
+    calm = snaps.current()
+    breaker.on_equity(100_000.0)
+    breaker.on_equity(99_000.0)  # a new low, no trip: the same snapshot
+    assert snaps.current() == calm
+    breaker.on_equity(94_000.0)
+    tripped = snaps.current()
+    assert tripped != calm
+    assert snaps.content["drawdown"]["trips"]["GLOBAL"]["code"] == "DRAWDOWN_BREAKER_PORTFOLIO"
+    breaker.apply_resumes("2026-01-01T00:00:00Z", {})
+    assert snaps.current() == calm
+    snaps.close()
+    stream = lines(tmp_path / "snapshots.jsonl")
+    assert [x["snapshot"] for x in stream] == [calm, tripped, calm]
+    assert stream[0]["content"]["sleeves"]["trend"]["weight"] == 0.7

@@ -182,7 +182,31 @@ def add_parser(sub: Any, with_config: Any, profiles: tuple[str, ...]) -> None:
         help="trading profile (default: the config's run.trading_profile, conservative in the "
         "shipped config.toml)",
     )
+    p.add_argument(
+        "--snapshot",
+        default=None,
+        metavar="FILE:HASH",
+        help="run on the config a snapshot line names (a records' snapshots.jsonl and the "
+        'hash a decision record names under "snapshot") instead of --config\'s file: '
+        "replaying the same data to that record's bar reproduces it",
+    )
     add_against(p)
+
+
+def _from_snapshot(spec: str, trading_profile: str | None) -> Any:
+    """The config of ``FILE:HASH``'s snapshot line (``records.snapshot_config``)."""
+    from quantbot.records import snapshot_config, snapshots  # noqa: PLC0415
+
+    if trading_profile is not None:
+        raise DataError("--snapshot names its trading profile: --trading-mode does not go with it")
+    file, sep, digest = spec.rpartition(":")
+    if not sep or not file or not digest:
+        raise DataError(f"--snapshot {spec}: give FILE:HASH (runtime/snapshots.jsonl:1a2b...)")
+    try:
+        content = snapshots.find(Path(file), digest)
+    except (OSError, KeyError) as e:
+        raise DataError(f"--snapshot {spec}: {e}") from e
+    return snapshot_config.config_from_snapshot(content)
 
 
 def run(args: argparse.Namespace, loaded: Any) -> int:
@@ -235,6 +259,8 @@ def load(args: argparse.Namespace, load_file: Any) -> Any:
     """The config the command starts from: ``load_file``'s (--config's file). With --against
     and no --config, where no config.toml is, the defaults (their runtime/ is where a run
     id is looked up): the replay runs on the run's own config, from its manifest."""
+    if getattr(args, "snapshot", None) is not None:
+        return _from_snapshot(args.snapshot, args.trading_profile)
     if args.against is not None and args.config is _DEFAULT_CONFIG and not args.config.is_file():
         from quantbot.config.schema import load_config  # noqa: PLC0415
 

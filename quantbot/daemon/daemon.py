@@ -386,6 +386,8 @@ class Daemon:
         parts.daily.close()
         if parts.step.quarantine is not None:
             parts.step.quarantine.close()
+        if parts.step.snapshots is not None:
+            parts.step.snapshots.close()
         services.halting.save_unsaved()
         parts.tca.close()
         services.writer.close()

@@ -17,6 +17,7 @@ from quantbot.clock import Clock, iso_utc
 from quantbot.config.schema import Config
 from quantbot.daemon.halting import Halting
 from quantbot.domain.reasons import Reason, ReasonCode, reason
+from quantbot.fsutil import refuse_symlink
 from quantbot.oms.manager import ORDERS, POSITIONS, SUBMIT
 from quantbot.ops.alerts import AlertSink, webhook_from_config
 from quantbot.ops.breakers import BreakerBoard
@@ -24,6 +25,7 @@ from quantbot.ops.errors import ErrorHandler
 from quantbot.ops.watchdog import Watchdog
 from quantbot.records.durability import Durability
 from quantbot.records.jsonl import RotatingJsonl
+from quantbot.records.snapshots import FILE as SNAPSHOTS
 from quantbot.risk.control import ControlStore
 
 # A level-2 (long window) escalation of these breakers halts: the order path cannot work
@@ -103,6 +105,7 @@ def open_services(
         retention_days=config.records.retention_days,
         compress_rotated=config.records.compress_rotated,
     )
+    refuse_symlink(runtime_dir / SNAPSHOTS)  # before anything is written (records.snapshots)
     writer = EventWriter(records, clock, run_id, mode)
     halting = Halting(control, write_event=writer.write_event, is_stopping=is_stopping)
     records.on_write_failure = halting.halt  # DISK_WRITE_FAILED: a full disk halts

@@ -21,6 +21,7 @@ from quantbot.daemon.order_side import OrderSide, open_order_side
 from quantbot.daemon.parts import Parts
 from quantbot.daemon.pipeline import Pipeline
 from quantbot.daemon.services import Services
+from quantbot.daemon.snapshot_parts import open_snapshots
 from quantbot.daemon.venue_side import (
     connect_venue,
     open_daily,
@@ -159,12 +160,13 @@ async def open_parts(
         },
         check_staleness=config.market.source != "csv",
     )
-    _bind_step(step, side, daily)
+    _bind_step(step, side, daily, quarantine)
     records = services.records
-    if quarantine is not None and side is not None:
-        quarantine.exit_roles = side.oms.ledger.exit_roles  # stop-outs: stop_loss legs
-        step.quarantine = quarantine
     open_learning(config, run, services, step=step, tca=tca, side=side, start_equity=start_equity)
+    step.snapshots = open_snapshots(
+        config, runtime_dir=run.runtime_dir, clock=clock, quarantine=step.quarantine,
+        drawdown=drawdown, halt=halt, learned=step.learned,
+    )  # fmt: skip
 
     def on_event(event: str, why: Any, **fields: Any) -> None:
         records.write(step.event_record(event, why, **fields))
@@ -245,11 +247,20 @@ def _on_trip(services: Services) -> Callable[[Reason], None]:
     return on_trip
 
 
-def _bind_step(step: DecisionStep, side: OrderSide | None, daily: DailyRiskGuard) -> None:
-    """What the decision step's stages read from the order side and the daily guard."""
+def _bind_step(
+    step: DecisionStep,
+    side: OrderSide | None,
+    daily: DailyRiskGuard,
+    quarantine: Quarantine | None,
+) -> None:
+    """What the decision step's stages read from the order side, the daily guard and the
+    quarantine."""
     if side is not None:  # an entry's collars tighten in a THIN liquidity regime
         side.gates.collar_mult = step.liquidity.collar_mult
     step.risk.gates.turnover.bind(daily.turnover)  # the caps count the daily guard's book
+    if quarantine is not None and side is not None:
+        quarantine.exit_roles = side.oms.ledger.exit_roles  # stop-outs: stop_loss legs
+        step.quarantine = quarantine
 
 
 def _quarantine(config: Config, run: Layout, services: Services) -> Quarantine | None:

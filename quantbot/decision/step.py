@@ -55,6 +55,7 @@ from quantbot.marketdata.contract import ContractVerdict, DataContract
 from quantbot.oms.exit_plan import ExitParams
 from quantbot.portfolio.netting import NetTarget, net_signals, within_deadband
 from quantbot.portfolio.targets import OrderedTargets
+from quantbot.records.snapshots import Snapshots
 from quantbot.risk.liquidity import LiquidityRegimes
 from quantbot.signals.base import Sleeve
 from quantbot.signals.configured import configured_sleeves, inbox_sleeve
@@ -139,7 +140,9 @@ _REDUCING_ALLOWED_UNDER = frozenset(
 
 _NOT_REACHED_YET = dict.fromkeys(STAGES, NOT_REACHED)  # every stage, until it runs
 # A decision record's own keys, in order, between the run's base fields and the stages.
-_DECISION_KEYS = ("decision_id", "bar_ts", "symbol", "bar", "intent", "reason", "clamps")
+_DECISION_KEYS = (
+    "decision_id", "bar_ts", "symbol", "snapshot", "bar", "intent", "reason", "clamps"
+)  # fmt: skip
 
 
 DIGITS = 6  # decimals a float keeps in the record
@@ -196,6 +199,7 @@ class DecisionStep:
         self.quarantine: Quarantine | None = None  # set by the wiring (governance/quarantine)
         self.learning: Learning | None = None  # and post-trade learning (governance/learning)
         self.learned = Learned()  # its per-symbol deadband multipliers
+        self.snapshots: Snapshots | None = None  # set by the wiring (records/snapshots)
 
     @classmethod
     def from_config(
@@ -297,6 +301,22 @@ class DecisionStep:
             self._targets.forget(bar.symbol)
         return verdict
 
+    def _govern(self, bar: Bar, signals: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
+        """The governance that sees every bar: the quarantine counts it (zero_targets mode
+        zeroes a quarantined sleeve's targets), post-trade learning's daily job runs at the
+        trading-day roll (the decision's time, as the daily guard's), and the record names
+        the snapshot in force again if either changed something at this bar."""
+        if self.quarantine is not None:
+            self.quarantine.on_bar(bar.ts_ns)
+        if self.learning is not None:
+            self.learning.on_bar(self._clock.now_ns())
+        governed = self.quarantine is not None or self.learning is not None
+        if self.snapshots is not None and governed:
+            record["snapshot"] = self.snapshots.current()
+        if self.quarantine is not None:
+            signals = self.quarantine.zeroed(bar.symbol, signals, record["clamps"])
+        return signals
+
     def step(
         self, bar: Bar, view: PortfolioView, verdict: ContractVerdict | None = None
     ) -> Decision:
@@ -310,6 +330,8 @@ class DecisionStep:
         record["decision_id"] = did
         record["bar_ts"] = iso_utc(bar.ts_ns)
         record["symbol"] = bar.symbol
+        if self.snapshots is not None:  # the hash in force; recomputed only on a change
+            record["snapshot"] = self.snapshots.current()
         record["bar"] = {
             "o": bar.open,
             "h": bar.high,
@@ -341,11 +363,7 @@ class DecisionStep:
             }
             for name, sig in signals.items()
         }
-        if self.quarantine is not None:  # counts the bar; zero_targets mode zeroes targets
-            self.quarantine.on_bar(bar.ts_ns)
-            signals = self.quarantine.zeroed(bar.symbol, signals, record["clamps"])
-        if self.learning is not None:  # its daily job runs at the trading-day roll (the
-            self.learning.on_bar(self._clock.now_ns())  # decision's time, as the daily guard's)
+        signals = self._govern(bar, signals, record)
         if not any(sig.ready for sig in signals.values()):
             return self._none(record, reason(ReasonCode.SIGNAL_WARMUP, symbol=bar.symbol))
         net = net_signals(signals, self._weights)

@@ -118,6 +118,7 @@ class Quarantine:
         }
         self.exit_roles: Mapping[str, Any] = {}  # the ledger's, once the order side exists
         self.block = config.mode == "block"
+        self.version = 0  # bumped when a quarantine begins or ends (records.snapshots)
         # Told of a state write that failed (DISK_WRITE_FAILED naming the file): the daemon
         # halts on it. None: the write's OSError is raised.
         self.on_write_failure: Callable[[Reason], None] | None = None
@@ -261,6 +262,7 @@ class Quarantine:
             release_stamp=self._releases().get(name) if kind == SLEEVE else None,
         )
         self.active[scope] = q
+        self.version += 1
         why = self._reason(q)
         self._write_event("QUARANTINE", why, mode=self.config.mode)
         if self._alert is not None:
@@ -281,6 +283,7 @@ class Quarantine:
 
     def _release(self, scope: Scope, *, by: str) -> None:
         q = self.active.pop(scope)
+        self.version += 1
         stats = self.outcomes.stats(scope)
         self._base[scope] = {
             "trip": stats.trips_total if stats is not None else 0,

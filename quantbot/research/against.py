@@ -43,6 +43,8 @@ IGNORED: Mapping[str, str] = {
     "ts": "the wall-clock time the record was written",
     "run_id": "the replay is a run of its own",
     "config_hash": "covers the directories written to and the market source (csv in replay)",
+    # A quarantine or drawdown trip the replay does not share changes decisions, compared.
+    "snapshot": "names the config too, whose market source is csv in replay",
 }
 # Inside the "order" stage: the venue's order number counts every order the venue saw.
 IGNORED_ORDER_KEYS = ("venue_order_id",)

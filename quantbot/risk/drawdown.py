@@ -80,6 +80,7 @@ class DrawdownBreaker:
         self.resumed_at: str | None = None  # the last control-file stamps applied
         self.sleeve_resumes: dict[str, str] = {}
         self._dirty = False
+        self.version = 0  # bumped when a trip begins or clears (records.snapshots)
 
     @classmethod
     def open(
@@ -198,7 +199,8 @@ class DrawdownBreaker:
 
     def _restart(self, scopes: set[str], why: str) -> None:
         for scope in sorted(scopes):
-            self.trips.pop(scope, None)
+            if self.trips.pop(scope, None) is not None:
+                self.version += 1
             if scope == GLOBAL:
                 if self.equity > 0.0:
                     self._set_hwm(self.equity)
@@ -220,6 +222,7 @@ class DrawdownBreaker:
 
     def _trip(self, scope: str, why: Reason) -> None:
         self.trips[scope] = why
+        self.version += 1
         self._dirty = True
         self.save()  # a trip is on disk before the next order is judged
         if self.on_trip is not None:

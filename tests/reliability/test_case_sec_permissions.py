@@ -61,7 +61,9 @@ def test_with_umask_000_everything_the_daemon_creates_is_owner_only(workdir: Pat
     assert running == []
     assert _loose_entries(workdir) == []
     names = {p.name for p in workdir.rglob("*")}
-    assert {"logs", "quantbot.log", "manifests", "decisions.jsonl", "journal.jsonl"} <= names
+    assert {
+        "logs", "quantbot.log", "manifests", "decisions.jsonl", "journal.jsonl", "snapshots.jsonl"
+    } <= names  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -69,6 +71,7 @@ def test_with_umask_000_everything_the_daemon_creates_is_owner_only(workdir: Pat
     [
         "runtime/decisions.jsonl",
         "runtime/alerts.jsonl",
+        "runtime/snapshots.jsonl",
         "runtime/logs/quantbot.log",
         "state/journal.jsonl",
     ],

@@ -386,6 +386,8 @@ class Daemon:
         parts.daily.close()
         if parts.step.quarantine is not None:
             parts.step.quarantine.close()
+        if parts.step.allocation is not None:
+            parts.step.allocation.close()
         services.halting.save_unsaved()
         parts.tca.close()
         services.writer.close()

@@ -48,6 +48,7 @@ from quantbot.domain.values import (
     Side,
     to_decimal,
 )
+from quantbot.governance.allocation import Allocation
 from quantbot.governance.quarantine import Quarantine
 from quantbot.marketdata.contract import ContractVerdict, DataContract
 from quantbot.oms.exit_plan import ExitParams
@@ -192,6 +193,7 @@ class DecisionStep:
         self._warmup = WarmUp(sleeves, instruments)
         self._exits = ExitRules(config.orders, config.order_params, config.sizer.harvest)
         self.quarantine: Quarantine | None = None  # set by the wiring (governance/quarantine)
+        self.allocation: Allocation | None = None  # netting's weights (governance/allocation)
 
     @classmethod
     def from_config(
@@ -227,6 +229,11 @@ class DecisionStep:
             risk=RiskChain.from_config(config, external),
             record_base=record_base,
         )
+
+    @property
+    def base_weights(self) -> dict[str, float]:
+        """The profile's weight of each sleeve that runs (the allocation's base)."""
+        return dict(self._weights)
 
     def warming_up(self) -> dict[str, int]:
         """Sleeve name -> bars until it is ready for every symbol (0: warm), in declared
@@ -342,7 +349,8 @@ class DecisionStep:
             signals = self.quarantine.zeroed(bar.symbol, signals, record["clamps"])
         if not any(sig.ready for sig in signals.values()):
             return self._none(record, reason(ReasonCode.SIGNAL_WARMUP, symbol=bar.symbol))
-        net = net_signals(signals, self._weights)
+        alloc = self.allocation
+        net = net_signals(signals, self._weights if alloc is None else alloc.weights_at(bar.ts_ns))
         last = self._targets.reference(bar.symbol)
         catching_up = self._targets.catching_up(bar.symbol)
         record["net"] = {
@@ -353,6 +361,8 @@ class DecisionStep:
             "deadband": self._deadband,
             "catching_up": catching_up,
         }
+        if alloc is not None:  # the weights netted with (shared, replaced when they move)
+            record["net"]["weights"] = alloc.shown
         if not catching_up and within_deadband(net.target, last, self._deadband):
             return self._none(
                 record,

@@ -246,6 +246,11 @@ MEANING: dict[ReasonCode, str] = {
     "turnover cap for its symbol, or refused when less than the minimum order is left",
     ReasonCode.TURNOVER_CAP_DAILY: "an entry was scaled down to what is left of today's total "
     "turnover cap, or refused when less than the minimum order is left",
+    ReasonCode.ALLOCATION_UPDATED: "at a trading-day roll the sleeves' netting weights moved "
+    "toward what their post-cost round trips say (previous and new weights and the metrics in "
+    "the ALLOCATION record), within floors, ceilings and max_daily_change",
+    ReasonCode.ALLOCATION_RESET: "the sleeves' netting weights started from the profile's base "
+    "weights: no allocation state yet, or the base weights (sleeves, profile) changed",
     ReasonCode.ORDER_BUILD_OFF_TICK: "an order's price is not a whole number of ticks; it was "
     "never built",
     ReasonCode.ORDER_BUILD_BAD_QTY: "an order's quantity is zero, negative or not whole lots; "

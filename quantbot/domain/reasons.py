@@ -161,6 +161,9 @@ class ReasonCode(enum.StrEnum):
     COST_GATE_EDGE_BELOW_COST = "COST_GATE_EDGE_BELOW_COST"
     TURNOVER_CAP_SYMBOL = "TURNOVER_CAP_SYMBOL"
     TURNOVER_CAP_DAILY = "TURNOVER_CAP_DAILY"
+    # sleeve allocation (governance/allocation)
+    ALLOCATION_UPDATED = "ALLOCATION_UPDATED"
+    ALLOCATION_RESET = "ALLOCATION_RESET"
     # order builders, exits and stop locks (oms/orders, oms/exits)
     ORDER_BUILD_OFF_TICK = "ORDER_BUILD_OFF_TICK"
     ORDER_BUILD_BAD_QTY = "ORDER_BUILD_BAD_QTY"

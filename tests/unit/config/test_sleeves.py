@@ -45,7 +45,7 @@ def test_the_shipped_config_resolves_to_the_tree_and_hash_it_always_had(repo_roo
     # issue 18, the [notify], [dashboard] sections, [records] retention and the first run's
     # market and sizing of issue 19, the liquidity regime, the drawdown breaker, the
     # quarantine, the cost gate and turnover caps of issue 20).
-    assert loaded.hash == "667049552fd12e06b21a07204aa40abc473521cfae3dfc2eb5bb1c60bd6cae5c"
+    assert loaded.hash == "17709e5934459cedabc55d920ee9444ce34bc1dc34a5517cea08eb8e2ed58177"
 
 
 def test_a_file_declares_the_sleeves_that_run_in_its_order(tmp_path: Path) -> None:

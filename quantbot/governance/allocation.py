@@ -17,8 +17,9 @@ to the sleeve whose order opened it; its PnL has every fee paid on it), in an ou
 the allocation's own, so it works with the quarantine off.
 
 State (the versions, the last day judged, the outcomes) lives in ``state/allocation.json``,
-owner-only, rewritten at each roll and when a trip opens or closes (fsync'd except in a
-replay).
+owner-only, rewritten at each roll and at stop (fsync'd except in a replay). A crash forgets
+the round trips since the last roll (a trip whose opening was forgotten is not counted); the
+weights and the day judged are never lost.
 """
 
 from __future__ import annotations
@@ -115,7 +116,9 @@ class Allocation:
         self.outcomes.on_order(client_order_id, sleeve)
 
     def on_fill(self, fill: Fill, before: Position, after: Position) -> None:
-        closed = self.outcomes.on_fill(
+        # Saved at the next roll and at stop, not here (a write per fill would cost more
+        # than the whole step): a crash forgets the trips since the last roll, nothing more.
+        self.outcomes.on_fill(
             client_order_id=fill.client_order_id,
             symbol=fill.symbol,
             before=before.qty,
@@ -123,8 +126,6 @@ class Allocation:
             realized=after.realized_pnl - before.realized_pnl,
             exit_role=None,
         )
-        if before.qty == 0 or after.qty == 0 or closed is not None:
-            self._save()  # a trip opened or closed: what a restart must know
 
     # -- reading ----------------------------------------------------------------------------
 

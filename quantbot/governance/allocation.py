@@ -12,6 +12,11 @@ expectancy, drawdown, stability, trade count) goes through the rule; when a weig
 new version is kept and an ``ALLOCATION`` record line says ``ALLOCATION_UPDATED`` with the
 previous and new weights and the metrics behind them.
 
+The shares are of the configured sleeves; netting uses them times the sum of those sleeves'
+absolute base weights, so it nets as configured until something moves. The inbox's
+``external`` sleeve (outside intents, absent from a replay) is not allocated: it keeps its
+configured weight, and the records' shares leave it out, so a run and its replay agree.
+
 Round trips are counted as the quarantine counts them (``governance.outcomes``: a trip belongs
 to the sleeve whose order opened it; its PnL has every fee paid on it), in an outcomes book of
 the allocation's own, so it works with the quarantine off.
@@ -42,6 +47,7 @@ from quantbot.governance.outcomes import SLEEVE, SleeveOutcomes, trip_window_sta
 from quantbot.risk.daily import trading_day
 
 FILE = "allocation.json"
+EXTERNAL = "external"  # the TradeIntent inbox's sleeve: trades outside intents, not allocated
 FORMAT = 1
 NS_PER_DAY = 86_400 * NS_PER_S
 DIGITS = 6  # what the records show of a weight (the state keeps it whole)
@@ -72,8 +78,12 @@ class Allocation:
         self._roll_minute = roll_minute
         self._next_roll_ns = -1  # the first bar judges (or takes up) its day
         self.outcomes = SleeveOutcomes(trip_window=config.window_trades, order_window=1)
-        self.weights: dict[str, float] = {}  # what netting uses
-        self.shown: dict[str, float] = {}  # what each record shows
+        self.shares: dict[str, float] = {}  # the allocation (what the versions keep)
+        self.shown: dict[str, float] = {}  # what each record shows: the shares, rounded
+        self.weights: dict[str, float] = {}  # what netting uses (``_netting``)
+        self._order: list[str] = []  # the step's sleeves, in its order
+        self._scale = 1.0  # the sum of the allocated sleeves' absolute base weights
+        self._fixed: dict[str, float] = {}  # the inbox's sleeve: its configured weight
         self.day: str | None = None  # the last trading day judged
         self.versions: list[dict[str, Any]] = []
         # Told of a state write that failed (DISK_WRITE_FAILED naming the file): the daemon
@@ -94,11 +104,22 @@ class Allocation:
     def start(self, base: Mapping[str, float]) -> None:
         """The profile's weights of the sleeves that run: the current version's weights
         apply if it was made from the same base; otherwise the first bar starts over."""
-        self.base = allocation_rule.base_shares(base)
+        self._order = list(base)
+        self._fixed = {k: v for k, v in base.items() if k == EXTERNAL}
+        allocated = {k: v for k, v in base.items() if k != EXTERNAL}
+        self._scale = sum(abs(v) for v in allocated.values()) or 1.0
+        self.base = allocation_rule.base_shares(allocated)
         last = self.versions[-1] if self.versions else None
-        weights = self.base if last is None or last["base"] != self.base else last["weights"]
-        self.weights = {k: float(v) for k, v in weights.items()}
-        self.shown = _rounded(self.weights)
+        shares = self.base if last is None or last["base"] != self.base else last["weights"]
+        self._set({k: float(v) for k, v in shares.items()})
+
+    def _set(self, shares: dict[str, float]) -> None:
+        """Net with ``shares`` x the base weights' sum (so the inbox's sleeve, which keeps its
+        configured weight, weighs against the others as configured)."""
+        self.shares = shares
+        self.shown = _rounded(shares)
+        scale, fixed = self._scale, self._fixed
+        self.weights = {k: fixed[k] if k in fixed else shares[k] * scale for k in self._order}
 
     # -- the decision side ------------------------------------------------------------------
 
@@ -154,7 +175,7 @@ class Allocation:
             config = self.config
             new = allocation_rule.update(
                 base=self.base,
-                current=self.weights,
+                current=self.shares,
                 stats=stats,
                 min_trades=config.min_trades,
                 floors={n: config.min_weight_by_sleeve.get(n, config.min_weight)
@@ -164,7 +185,7 @@ class Allocation:
                 cap=config.max_daily_change,
                 sensitivity=config.sensitivity,
             )  # fmt: skip
-            if any(abs(new[k] - self.weights[k]) > MOVED for k in new):
+            if any(abs(new[k] - self.shares[k]) > MOVED for k in new):
                 self._version(day, new, ReasonCode.ALLOCATION_UPDATED, stats)
         self._save()
 
@@ -195,15 +216,14 @@ class Allocation:
             "reason": code.value,
             **extra,
             "weights": weights,
-            "previous": dict(self.weights) if self.versions else None,
+            "previous": dict(self.shares) if self.versions else None,
             "base": dict(self.base),
             "metrics": metrics,
         }
         self.versions.append(entry)
         del self.versions[: -self.config.keep_versions]
         before = self.shown
-        self.weights = weights
-        self.shown = _rounded(weights)
+        self._set(weights)
         why = reason(
             code, version=entry["version"], day=day, **extra, weights=self.shown,
             previous=before if entry["previous"] is not None else None,

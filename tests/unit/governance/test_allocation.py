@@ -67,14 +67,17 @@ def test_weights_move_once_a_trading_day_with_a_version_and_a_line(tmp_path: Pat
     sink = Sink()
     a = open_(tmp_path, sink)
     book = Book(a)
-    assert a.weights_at(10 * DAY + 14 * H) == {"win": 0.5, "lose": 0.5}
+    # Netted with the shares x the base weights' sum: as configured until something moves.
+    assert a.weights_at(10 * DAY + 14 * H) == {"win": 1.0, "lose": 1.0}
+    assert a.shares == {"win": 0.5, "lose": 0.5}
     assert sink.events == []  # the base: version 1, nothing changed
     for _ in range(2):
         book.trip("win", "AAA", "100", "110")
         book.trip("lose", "BBB", "100", "90")
-    assert a.weights_at(10 * DAY + 20 * H) == {"win": 0.5, "lose": 0.5}  # same day: no move
+    assert a.weights_at(10 * DAY + 20 * H) == {"win": 1.0, "lose": 1.0}  # same day: no move
     moved = a.weights_at(11 * DAY + 1)  # the first bar after the roll
-    assert moved == pytest.approx({"win": 0.6, "lose": 0.4})
+    assert moved == pytest.approx({"win": 1.2, "lose": 0.8})
+    assert a.shares == pytest.approx({"win": 0.6, "lose": 0.4})
     event, update = sink.events[-1]
     assert event == "ALLOCATION"
     assert update["code"] == "ALLOCATION_UPDATED"
@@ -109,7 +112,8 @@ def test_the_state_survives_a_restart(tmp_path: Path) -> None:
 
     again = Sink()
     b = open_(tmp_path, again)
-    assert b.weights_at(11 * DAY + 3 * H) == pytest.approx({"win": 0.6, "lose": 0.4})
+    b.weights_at(11 * DAY + 3 * H)
+    assert b.shares == pytest.approx({"win": 0.6, "lose": 0.4})
     assert again.events == []  # the same day, judged already: no second move
     book.a = b
     book.fill("lose", "BBB", Side.SELL, "80")  # closes the trip opened before the restart
@@ -133,7 +137,7 @@ def test_changed_base_weights_start_over(tmp_path: Path) -> None:
     a.close()
     again = Sink()
     b = open_(tmp_path, again, {"win": 0.7, "lose": 0.3})
-    assert b.weights == {"win": 0.7, "lose": 0.3}  # never the old base's weights
+    assert b.shares == {"win": 0.7, "lose": 0.3}  # never the old base's weights
     b.weights_at(12 * DAY)
     [(_, reset)] = again.events
     assert reset["code"] == "ALLOCATION_RESET" and reset["why"] == "base_changed"
@@ -164,3 +168,19 @@ def test_an_unreadable_state_refuses_to_start(tmp_path: Path) -> None:
     with pytest.raises(StartupError, match="allocation state cannot be read"):
         open_(tmp_path, Sink())
     assert "error" in current(tmp_path)
+
+
+def test_the_inbox_sleeve_keeps_its_configured_weight_and_is_not_allocated(
+    tmp_path: Path,
+) -> None:
+    sink = Sink()
+    a = Allocation.open(CONFIG, tmp_path, roll_minute=0, write_event=sink.write_event,
+                        durable=False)  # fmt: skip
+    a.start({"win": 0.7, "lose": 0.3, "external": 1.0})
+    book = Book(a)
+    a.weights_at(10 * DAY)
+    for _ in range(2):
+        book.trip("win", "AAA", "100", "110")
+        book.trip("lose", "BBB", "100", "90")
+    assert a.weights_at(11 * DAY) == pytest.approx({"win": 0.8, "lose": 0.2, "external": 1.0})
+    assert sink.events[-1][1]["weights"] == {"win": 0.8, "lose": 0.2}  # the shares

@@ -21,7 +21,7 @@ from quantbot.cli.help import documented
 from quantbot.clock import LiveClock
 from quantbot.config.schema import Config
 from quantbot.fsutil import ensure_private_dir
-from quantbot.governance import quarantine_view
+from quantbot.governance import allocation, quarantine_view
 from quantbot.oms.journal import read_journal
 from quantbot.oms.ledger import Ledger
 from quantbot.ops.control_socket import send_command
@@ -266,6 +266,7 @@ def _status(config: Config, state_dir: Path, store: ControlStore, *, as_json: bo
         external_mode=config.reconcile.external_inventory,
         drawdown=status_view.drawdown_state(state_dir, config),
         quarantine=quarantine_view.active(state_dir, control),
+        allocation=allocation.current(state_dir),
     )
     if as_json:
         sys.stdout.write(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode() + "\n")

@@ -35,6 +35,7 @@ def build(
     external_mode: str,
     drawdown: dict[str, Any] | None = None,
     quarantine: list[dict[str, Any]] | None = None,
+    allocation: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The ``--json`` document (and what the table shows)."""
     marks = {s: Decimal(str(b["close"])) for s, b in snapshot.get("last_bars", {}).items()}
@@ -98,6 +99,7 @@ def build(
         "inbox": snapshot.get("inbox", {}),
         "drawdown": drawdown or {},
         "quarantine": quarantine or [],  # governance/quarantine_view.active
+        "allocation": allocation or {},  # governance/allocation.current: the sleeves' weights
     }
 
 

@@ -18,6 +18,7 @@ import attrs
 import orjson
 
 from quantbot.config import loader, sleeves
+from quantbot.config.allocation import AllocationConfig, allocation_problems
 from quantbot.config.costs import CostGateConfig, TurnoverConfig, costs_problems
 from quantbot.config.dashboard import DashboardConfig
 from quantbot.config.drawdown import DrawdownConfig
@@ -213,6 +214,7 @@ class Config:
     cost_gate: CostGateConfig = setting(CostGateConfig())
     turnover: TurnoverConfig = setting(TurnoverConfig())
     learning: LearningConfig = setting(LearningConfig())
+    allocation: AllocationConfig = setting(AllocationConfig())
 
     @property
     def order_params(self) -> OrderParams:
@@ -334,6 +336,7 @@ def _problems(config: Config) -> Iterator[Problem]:
     yield from orders_problems(config.orders, list(config.signals), PROFILES)
     yield from quarantine_problems(config.quarantine, config.signals)
     yield from costs_problems(config, PROFILES)
+    yield from allocation_problems(config.allocation, config.signals)
 
 
 def _market_problems(config: Config) -> Iterator[Problem]:

@@ -388,6 +388,8 @@ class Daemon:
             parts.step.quarantine.close()
         if parts.step.snapshots is not None:
             parts.step.snapshots.close()
+        if parts.step.allocation is not None:
+            parts.step.allocation.close()
         services.halting.save_unsaved()
         parts.tca.close()
         services.writer.close()

@@ -15,6 +15,7 @@ import attrs
 from quantbot.clock import Clock
 from quantbot.config.schema import Config
 from quantbot.domain.reasons import Reason
+from quantbot.governance.allocation import Allocation
 from quantbot.governance.overrides import Learned
 from quantbot.governance.quarantine import Quarantine
 from quantbot.records import snapshot_config
@@ -31,6 +32,7 @@ def open_snapshots(
     drawdown: DrawdownBreaker | None,
     halt: Callable[[Reason], None],
     learned: Learned | None = None,
+    allocation: Allocation | None = None,
 ) -> Snapshots:
     snaps = Snapshots(runtime_dir / FILE, clock)
     snaps.on_write_failure = halt
@@ -70,6 +72,13 @@ def open_snapshots(
                 "turnover_mult": dict(sorted(lo.turnover_mult.items())),
             },
             lambda: lo.version or 0,
+        )
+    if allocation is not None:  # the sleeves' weights in force (governance/allocation)
+        book = allocation
+        snaps.add(
+            "allocation",
+            book.snapshot,
+            lambda: book.versions[-1]["version"] if book.versions else 0,
         )
     snaps.current()  # the line at start
     return snaps

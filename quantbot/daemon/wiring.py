@@ -14,6 +14,7 @@ import attrs
 from quantbot.analytics.tca import TcaRecorder
 from quantbot.clock import BarClock, Clock
 from quantbot.config.orders import entry_types
+from quantbot.config.risk import parse_hhmm
 from quantbot.config.schema import Config, LoadedConfig
 from quantbot.daemon.intake import open_intake
 from quantbot.daemon.operator import ControlLoop
@@ -31,10 +32,11 @@ from quantbot.daemon.venue_side import (
 from quantbot.decision.step import DecisionStep
 from quantbot.domain.reasons import Reason, ReasonCode
 from quantbot.domain.values import Fill, Instrument, Position
+from quantbot.governance.allocation import Allocation
 from quantbot.governance.learning import open_learning
 from quantbot.governance.quarantine import Quarantine
 from quantbot.oms.capability import exit_modes
-from quantbot.oms.desk import open_desk
+from quantbot.oms.desk import Desk, OrderDesk, open_desk
 from quantbot.oms.exits import ExitManager
 from quantbot.oms.limit_timeout import LimitTimeout
 from quantbot.oms.reservation import fill_listener
@@ -108,17 +110,9 @@ async def open_parts(
     if venue.embedded is not None:  # the embedded paper venue: its fills are a model's
         model = venue.embedded.fill_model_record()
         tca.fill_model = " ".join(f"{k}={v}" for k, v in model.items())
-    book_fill = fill_listener(daily)
     quarantine = _quarantine(config, run, services)
-
-    def on_fill(fill: Fill, before: Position, after: Position) -> None:
-        """Each new fill: the daily guard settles and books PnL, TCA completes the order,
-        the quarantine's outcomes count it."""
-        book_fill(fill, before, after)
-        tca.on_fill(fill)
-        if quarantine is not None:
-            quarantine.on_fill(fill, before, after)
-
+    allocation = _allocation(config, run, services)
+    on_fill = _on_fill(fill_listener(daily), tca, quarantine, allocation)
     side = None
     if run.mode in ("paper", "live"):
         side = await open_order_side(
@@ -165,7 +159,7 @@ async def open_parts(
     open_learning(config, run, services, step=step, tca=tca, side=side, start_equity=start_equity)
     step.snapshots = open_snapshots(
         config, runtime_dir=run.runtime_dir, clock=clock, quarantine=step.quarantine,
-        drawdown=drawdown, halt=halt, learned=step.learned,
+        drawdown=drawdown, halt=halt, learned=step.learned, allocation=allocation,
     )  # fmt: skip
 
     def on_event(event: str, why: Any, **fields: Any) -> None:
@@ -195,6 +189,7 @@ async def open_parts(
         drawdown=drawdown,
         quarantine=step.quarantine,
     )
+    _bind_allocation(allocation, step, desk)
     embedded = venue.embedded  # the paper venue matches each bar before the step
     pipeline = Pipeline(
         step=step,
@@ -235,6 +230,24 @@ async def open_parts(
             errors=services.errors,
         ),
     )
+
+
+def _on_fill(
+    book_fill: Callable[[Fill, Position, Position], None],
+    tca: TcaRecorder,
+    *books: Quarantine | Allocation | None,
+) -> Callable[[Fill, Position, Position], None]:
+    """Each new fill: the daily guard settles and books PnL, TCA completes the order, the
+    quarantine's and the allocation's outcomes count it."""
+    counting = [book for book in books if book is not None]
+
+    def on_fill(fill: Fill, before: Position, after: Position) -> None:
+        book_fill(fill, before, after)
+        tca.on_fill(fill)
+        for book in counting:
+            book.on_fill(fill, before, after)
+
+    return on_fill
 
 
 def _on_trip(services: Services) -> Callable[[Reason], None]:
@@ -278,6 +291,34 @@ def _quarantine(config: Config, run: Layout, services: Services) -> Quarantine |
     )
     quarantine.on_write_failure = services.halting.halt
     return quarantine
+
+
+def _bind_allocation(allocation: Allocation | None, step: DecisionStep, desk: Desk) -> None:
+    """Netting's weights, from the profile's (README "Allocation"), and the order desk telling
+    it each order's sleeve (its fills are booked to that sleeve)."""
+    if allocation is None:
+        return
+    allocation.start(step.base_weights)
+    step.allocation = allocation
+    if isinstance(desk, OrderDesk):
+        desk.on_order = allocation.on_order
+
+
+def _allocation(config: Config, run: Layout, services: Services) -> Allocation | None:
+    """The run's sleeve weights (paper and live: only a run that sends orders has outcomes)."""
+    if not config.allocation.enabled or run.mode not in ("paper", "live"):
+        return None
+    roll = parse_hhmm(config.daily_risk.roll_time_utc)
+    assert roll is not None  # checked when the config was loaded
+    allocation = Allocation.open(
+        config.allocation,
+        run.state_dir,
+        roll_minute=roll,
+        write_event=services.writer.write_event,
+        durable=run.durability.sync_before_submit,
+    )
+    allocation.on_write_failure = services.halting.halt
+    return allocation
 
 
 def _exit_parts(

@@ -48,6 +48,7 @@ from quantbot.domain.values import (
     Side,
     to_decimal,
 )
+from quantbot.governance.allocation import Allocation
 from quantbot.governance.learning import Learning
 from quantbot.governance.overrides import DEADBAND, Learned
 from quantbot.governance.quarantine import Quarantine
@@ -200,6 +201,7 @@ class DecisionStep:
         self.learning: Learning | None = None  # and post-trade learning (governance/learning)
         self.learned = Learned()  # its per-symbol deadband multipliers
         self.snapshots: Snapshots | None = None  # set by the wiring (records/snapshots)
+        self.allocation: Allocation | None = None  # netting's weights (governance/allocation)
 
     @classmethod
     def from_config(
@@ -235,6 +237,11 @@ class DecisionStep:
             risk=RiskChain.from_config(config, external),
             record_base=record_base,
         )
+
+    @property
+    def base_weights(self) -> dict[str, float]:
+        """The profile's weight of each sleeve that runs (the allocation's base)."""
+        return dict(self._weights)
 
     def warming_up(self) -> dict[str, int]:
         """Sleeve name -> bars until it is ready for every symbol (0: warm), in declared
@@ -366,7 +373,8 @@ class DecisionStep:
         signals = self._govern(bar, signals, record)
         if not any(sig.ready for sig in signals.values()):
             return self._none(record, reason(ReasonCode.SIGNAL_WARMUP, symbol=bar.symbol))
-        net = net_signals(signals, self._weights)
+        alloc = self.allocation
+        net = net_signals(signals, self._weights if alloc is None else alloc.weights_at(bar.ts_ns))
         last = self._targets.reference(bar.symbol)
         catching_up = self._targets.catching_up(bar.symbol)
         record["net"] = {
@@ -381,6 +389,8 @@ class DecisionStep:
         if wider is not None:  # a learned override widens this symbol's deadband
             deadband = record["net"]["deadband"] = round(deadband * wider, DIGITS)
             record["net"]["learned_override"] = self.learned.note(DEADBAND, wider)
+        if alloc is not None:  # the weights netted with (shared, replaced when they move)
+            record["net"]["weights"] = alloc.shown
         if not catching_up and within_deadband(net.target, last, deadband):
             return self._none(
                 record,

@@ -257,6 +257,11 @@ MEANING: dict[ReasonCode, str] = {
     "learning.max_override_age_days was dropped: the configured value applies again",
     ReasonCode.LEARNING_ROLLBACK: "`quantbot overrides rollback` restored an earlier version "
     "of the learned overrides; the daemon uses it from then on",
+    ReasonCode.ALLOCATION_UPDATED: "at a trading-day roll the sleeves' netting weights moved "
+    "toward what their post-cost round trips say (previous and new weights and the metrics in "
+    "the ALLOCATION record), within floors, ceilings and max_daily_change",
+    ReasonCode.ALLOCATION_RESET: "the sleeves' netting weights started over from the profile's "
+    "base weights: they changed since state/allocation.json was written (profile, sleeves)",
     ReasonCode.ORDER_BUILD_OFF_TICK: "an order's price is not a whole number of ticks; it was "
     "never built",
     ReasonCode.ORDER_BUILD_BAD_QTY: "an order's quantity is zero, negative or not whole lots; "

@@ -303,3 +303,34 @@ class SleeveOutcomes:
         if sleeve != UNKNOWN:
             scopes.insert(0, (SLEEVE, sleeve))
         return scopes
+
+
+def trip_window_stats(trips: list[float]) -> dict[str, Any]:
+    """What a window of round trips' post-cost PnL (oldest first) says, JSON-ready (6 decimals):
+
+    - ``trades``: how many; ``expectancy_usd``: their mean PnL; ``pnl_usd``: their sum;
+    - ``drawdown_usd``: the largest fall of their cumulative PnL (from 0) below its running
+      peak; ``drawdown_share``: that over the sum of |PnL| (0..1, scale-free);
+    - ``stability``: the share of trips that made money (PnL > 0);
+    - ``edge``: the sum over the sum of |PnL| (-1..1): the expectancy in units of the mean
+      absolute trip, so an account's size does not change it.
+    """
+    n = len(trips)
+    total = gross = peak = cum = drawdown = 0.0
+    wins = 0
+    for pnl in trips:
+        total += pnl
+        gross += abs(pnl)
+        wins += pnl > 0
+        cum += pnl
+        peak = max(peak, cum)
+        drawdown = max(drawdown, peak - cum)
+    return {
+        "trades": n,
+        "expectancy_usd": round(total / n, 6) if n else None,
+        "pnl_usd": round(total, 6),
+        "drawdown_usd": round(drawdown, 6),
+        "drawdown_share": round(drawdown / gross, 6) if gross else 0.0,
+        "stability": round(wins / n, 6) if n else None,
+        "edge": round(total / gross, 6) if gross else 0.0,
+    }

@@ -126,6 +126,8 @@ class OrderDesk:
         self._trade_external = trade_external
         self._held: tuple[dict[str, Decimal], dict[str, Decimal]] = ({}, {})
         self._held_at: int | None = None  # the ledger's event seq ``_held`` was read at
+        # Told (client order id, sleeve) before each submit: the allocation's outcomes.
+        self.on_order: Callable[[str, str], None] | None = None
 
     def on_bar(self, bar: Bar) -> None:
         if self.oms.gates is not None:
@@ -264,6 +266,8 @@ class OrderDesk:
         opens = breakers.opens if breakers is not None else 0
         if q is not None:
             q.on_order(intent.client_order_id, decision.sleeve)
+        if self.on_order is not None:
+            self.on_order(intent.client_order_id, decision.sleeve)
         report = await self.oms.submit(
             intent, reducing=reducing, market_open=market_open, exits=exits
         )

@@ -44,8 +44,9 @@ def test_the_shipped_config_resolves_to_the_tree_and_hash_it_always_had(repo_roo
     # (changed since, on purpose: the [orders] section of issue 16, the [golive] section of
     # issue 18, the [notify], [dashboard] sections, [records] retention and the first run's
     # market and sizing of issue 19, the liquidity regime, the drawdown breaker, the
-    # quarantine, the cost gate and turnover caps, post-trade learning of issue 20).
-    assert loaded.hash == "7b9da0d2d70abf418dff2191ea29f8992865a211c035ec2e6e1b8b15d3c1df15"
+    # quarantine, the cost gate and turnover caps, post-trade learning and allocation of
+    # issue 20).
+    assert loaded.hash == "d2a246db0218e821b16333c596ea2e45601a7faa8c76bae9f31e23666ebb178b"
 
 
 def test_a_file_declares_the_sleeves_that_run_in_its_order(tmp_path: Path) -> None:

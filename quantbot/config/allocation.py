@@ -20,7 +20,7 @@ from quantbot.config.loader import setting
 
 @attrs.frozen
 class AllocationConfig:
-    enabled: bool = setting(True)
+    enabled: bool = setting(False)  # off unless asked for (config.toml says why)
     # The outcomes judged: a sleeve's last window_trades round trips (after costs); a sleeve
     # with fewer than min_trades of them keeps its base weight.
     window_trades: int = setting(30, ge=1)

@@ -270,6 +270,7 @@ def _bind_step(
     quarantine."""
     if side is not None:  # an entry's collars tighten in a THIN liquidity regime
         side.gates.collar_mult = step.liquidity.collar_mult
+    step.risk.gates.cost.cost_mult = step.liquidity.cost_mult  # and its costs widen
     step.risk.gates.turnover.bind(daily.turnover)  # the caps count the daily guard's book
     if quarantine is not None and side is not None:
         quarantine.exit_roles = side.oms.ledger.exit_roles  # stop-outs: stop_loss legs

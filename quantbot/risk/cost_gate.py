@@ -21,6 +21,7 @@ and no I/O: the gate runs inside the pure decision step.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -80,6 +81,9 @@ class CostGate:
         self._buffer = params.entry_cost_buffer_bps
         self.model = model
         self.learned = Learned()  # post-trade learning's per-symbol buffers (the wiring's)
+        # The liquidity regime's cost multiplier per symbol (``thin_cost_mult`` in THIN, else
+        # 1; risk/liquidity), bound by the wiring; None: costs as modelled.
+        self.cost_mult: Callable[[str], float] | None = None
 
     def judge(
         self, *, symbol: str, confidence: float, bar: Bar, qty: float
@@ -91,6 +95,9 @@ class CostGate:
         edge = confidence * scale
         terms = self.model.terms(bar, qty)
         cost = terms.pop("total_bps")
+        mult = self.cost_mult(symbol) if self.cost_mult is not None else 1.0
+        if mult != 1.0:  # a THIN market: cost assumptions widen
+            cost *= mult
         buffer = self._buffer
         added = self.learned.buffer_bps.get(symbol)
         if added is not None:  # a learned override raises this symbol's buffer
@@ -104,6 +111,8 @@ class CostGate:
             "confidence": round(confidence, 4),
             "edge_scale_bps": scale,
         }
+        if mult != 1.0:
+            context["thin_cost_mult"] = mult
         parts = {k: round(v, 4) for k, v in terms.items()}
         verdict = {"verdict": "pass" if passed else "block", **context, "cost": parts}
         if added is not None:

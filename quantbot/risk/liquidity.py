@@ -135,8 +135,7 @@ class LiquidityRegimes:
 
     def cost_mult(self, symbol: str) -> float:
         """What a cost assumption for ``symbol`` is multiplied by (``thin_cost_mult`` in
-        THIN). The decision step has no cost model of its own yet: the cost gate (issue 20,
-        item 2) is to read it here."""
+        THIN, else 1): the cost gate's modelled cost (risk/cost_gate)."""
         return self._params.thin_cost_mult if self.thin(symbol) else 1.0
 
     def _read(self, roll: _Rolling) -> None:

@@ -58,6 +58,7 @@ max_open_risk_usd = 15000.0
 enabled = false
 
 [allocation]
+enabled = true
 min_trades = 3
 window_trades = 5
 min_weight = 0.3

@@ -33,6 +33,9 @@ ENV = {
     "QUANTBOT__LIQUIDITY__CONSERVATIVE__LIQ_LOOKBACK_BARS": "5",
     "QUANTBOT__LIQUIDITY__CONSERVATIVE__THIN_MAX_ORDER_USD": "200",
     "QUANTBOT__LIQUIDITY__CONSERVATIVE__MAX_PARTICIPATION": "0.005",
+    # An edge no cost can refuse: the cost gate passes every entry (with THIN's costs doubled
+    # in its verdict), so what the liquidity regime itself does shows.
+    "QUANTBOT__COST_GATE__EDGE_SCALE_BPS": "10000",
 }
 # symbol -> (bar volume, bar range as a fraction of the close)
 SERIES = {"WIDE": (100_000.0, 0.08), "SLIM": (600.0, 0.02), "CALM": (100_000.0, 0.02)}
@@ -102,6 +105,12 @@ def test_thin_bars_engage_the_participation_block_and_the_stricter_collar(
 
     wide = _codes(records, "WIDE")
     assert wide["LIQ_REGIME_THIN_SCALE"] > 0
+    # THIN widens the cost the cost gate models (thin_cost_mult); NORMAL does not.
+    judged = [r["cost_gate"] for r in records if r["cost_gate"].get("verdict") in ("pass", "block")]
+    assert any(v.get("thin_cost_mult") == 2.0 for v in judged)
+    calm_judged = [r["cost_gate"] for r in records if r["symbol"] == "CALM"
+                   and r["cost_gate"].get("verdict") in ("pass", "block")]  # fmt: skip
+    assert calm_judged and not any("thin_cost_mult" in v for v in calm_judged)
     collars = [w for w in _refusals(records, "WIDE") if w["code"] == "PRICE_COLLAR_BLOCK"]
     assert collars, wide
     assert all(c["check"] == "window" and c["collar_mult"] == 0.5 for c in collars)

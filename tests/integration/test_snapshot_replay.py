@@ -146,8 +146,10 @@ def test_the_snapshot_changes_exactly_when_a_quarantine_begins_or_ends(original:
         previous = (r["snapshot"], shown)
     begun = sum(e["event"] == "QUARANTINE" for e in events)
     assert begun >= 5 and changes >= begun  # and each new hash showed another set in force
-    # One line at start and one per change, never two alike in a row.
-    assert len(lines) == changes + 1
+    # One line at start and one per change, never two alike in a row. A line may go unnamed:
+    # two changes before one decision (a quarantine a fill began, and one the bar ended)
+    # write two lines, and the record names the second.
+    assert len(lines) >= changes + 1
     assert all(a["snapshot"] != b["snapshot"] for a, b in itertools.pairwise(lines))
 
 

@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[3]
 
 def test_the_shipped_config_allocates_by_default_within_bounds() -> None:
     a = load_config(REPO / "config.toml", environ={}).config.allocation
-    assert (a.enabled, a.min_trades, a.window_trades) == (True, 10, 30)
+    assert (a.enabled, a.min_trades, a.window_trades) == (False, 10, 30)
     assert (a.min_weight, a.max_weight, a.max_daily_change) == (0.1, 0.9, 0.05)
 
 

@@ -78,3 +78,19 @@ def test_a_symbols_own_edge_scale_is_used_for_that_symbol_only() -> None:
     assert why is None and record["edge_scale_bps"] == 400.0 and record["edge_bps"] == 120.0
     why, record = g.judge(symbol="AAPL", confidence=0.3, bar=BAR, qty=100.0)
     assert why is not None and record["edge_scale_bps"] == 100.0
+
+
+def test_a_thin_market_widens_the_cost_an_entry_must_pay() -> None:
+    # The liquidity regime's thin_cost_mult (risk/liquidity): an entry that pays its way in a
+    # normal market is refused when the same bar's costs count double.
+    cost = CostModel.from_sim(SimVenueConfig()).terms(BAR, 100.0)["total_bps"]
+    confidence = (cost + 5.0) / 100.0 + 0.01
+    normal, thin = gate(), gate()
+    normal.cost_mult = lambda _symbol: 1.0
+    thin.cost_mult = lambda symbol: 2.0 if symbol == "AAPL" else 1.0
+    assert normal.judge(symbol="AAPL", confidence=confidence, bar=BAR, qty=100.0)[0] is None
+    why, record = thin.judge(symbol="AAPL", confidence=confidence, bar=BAR, qty=100.0)
+    assert why is not None and why.code == "COST_GATE_EDGE_BELOW_COST"
+    assert why.context["thin_cost_mult"] == 2.0
+    assert record["cost_bps"] == pytest.approx(2 * cost, abs=1e-3)
+    assert thin.judge(symbol="MSFT", confidence=confidence, bar=BAR, qty=100.0)[0] is None

@@ -25,7 +25,7 @@ class QuarantineConfig:
     enabled: bool = setting(True)
     # "block": a quarantined sleeve's entries are refused (what it holds may still close);
     # "zero_targets": its targets count as 0 in netting, so what it holds is closed.
-    mode: str = setting("block", choices=MODES)
+    mode: str = setting("zero_targets", choices=MODES)
     # Quarantine a symbol too (every sleeve's entries there) on the same triggers.
     symbols: bool = setting(True)
     # How long a quarantine lasts: duration_bars bars of the market clock when > 0, else

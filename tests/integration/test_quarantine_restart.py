@@ -33,6 +33,7 @@ zig = 1.0
 zig = 1.0
 
 [quarantine]
+mode = "block"
 symbols = false
 min_trades = 1
 expectancy_window_trades = 1

@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[3]
 
 def test_the_shipped_config_quarantines_by_default_and_conservatively() -> None:
     q = load_config(REPO / "config.toml", environ={}).config.quarantine
-    assert (q.enabled, q.mode, q.symbols) == (True, "block", True)
+    assert (q.enabled, q.mode, q.symbols) == (True, "zero_targets", True)
     assert (q.min_trades, q.expectancy_window_trades, q.duration_days) == (20, 30, 2.0)
 
 

@@ -21,7 +21,7 @@ from quantbot.signals.base import SleeveSignal
 from tests.unit.governance.feed import Book
 
 DAY_NS = 86_400 * 10**9
-OFF = QuarantineConfig(min_trades=0, max_stop_outs=0, max_reject_rate=0.0,
+OFF = QuarantineConfig(min_trades=0, max_stop_outs=0, max_reject_rate=0.0, mode="block",
                        max_breaker_opens=0, max_cancel_loop_blocks=0, duration_bars=5)  # fmt: skip
 
 

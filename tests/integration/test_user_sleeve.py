@@ -53,6 +53,11 @@ flip = 1.0
 
 [regime_components.aggressive]
 flip = 1.0
+
+# A sleeve that flips on a timer loses after costs and the quarantine would take it out
+# (zero_targets); these tests are about how a user's sleeve is declared and what it is handed.
+[quarantine]
+enabled = false
 """
 
 

@@ -141,20 +141,24 @@ def _own(fd: int, path: Path | str, is_kind: Any, kind: str, mode: int) -> None:
             ) from e
 
 
-def atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
     """Write ``data`` so a crash leaves either the old file or the new one, never half.
-    The new file is 0600; a link at ``path`` is replaced, never written through."""
+    The new file is 0600; a link at ``path`` is replaced, never written through.
+    ``durable=False`` (a replay, rerun from its inputs) skips the fsyncs: the file is still
+    replaced whole, just not forced onto the disk."""
     tmp = path.with_name(f".{path.name}.tmp")
     fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     try:
         view = memoryview(data)
         while view:  # os.write may take less than all of it
             view = view[os.write(fd, view) :]
-        os.fsync(fd)
+        if durable:
+            os.fsync(fd)
     finally:
         os.close(fd)
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    if durable:
+        _fsync_dir(path.parent)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -95,7 +95,8 @@ class DashboardView:
             try:
                 for event, data in self.state.apply(kind, payload):
                     self.server.publish(event, data)
-            except Exception as e:  # noqa: BLE001 -- one odd item must not blank the page
+            except (KeyError, TypeError, ValueError, ArithmeticError) as e:  # an odd item's shape
+                # one item the page cannot show must not blank the page for the rest
                 logger.error("dashboard could not show a {} item: {}", kind, type(e).__name__)
             finally:
                 self._inbox.task_done()

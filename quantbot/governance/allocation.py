@@ -29,7 +29,6 @@ weights and the day judged are never lost.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -41,7 +40,7 @@ from quantbot.config.allocation import AllocationConfig
 from quantbot.domain.errors import StartupError
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.domain.values import Fill, Position
-from quantbot.fsutil import atomic_write, open_private_file, read_private
+from quantbot.fsutil import atomic_write, read_private
 from quantbot.governance import allocation_rule
 from quantbot.governance.outcomes import SLEEVE, SleeveOutcomes, trip_window_stats
 from quantbot.risk.daily import trading_day
@@ -264,13 +263,7 @@ class Allocation:
         }
         raw = orjson.dumps(data, option=orjson.OPT_INDENT_2)
         try:
-            if self._durable:
-                atomic_write(self.path, raw)
-                return
-            tmp = self.path.with_name(f".{self.path.name}.tmp")  # a replay: no fsync
-            with open_private_file(tmp, "wb") as f:
-                f.write(raw)
-            os.replace(tmp, self.path)
+            atomic_write(self.path, raw, durable=self._durable)  # a replay: no fsync
         except OSError as e:
             if self.on_write_failure is None:
                 raise

@@ -30,7 +30,7 @@ import orjson
 
 from quantbot.config.learning import LearningConfig
 from quantbot.domain.reasons import ReasonCode
-from quantbot.fsutil import atomic_write, open_private_file, read_private
+from quantbot.fsutil import atomic_write, read_private
 
 FILE = "learned_overrides.json"
 FORMAT = 1
@@ -217,10 +217,4 @@ class OverrideStore:
 
     def save(self, *, durable: bool = True) -> None:
         raw = orjson.dumps(self.data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
-        if durable:
-            atomic_write(self.path, raw)
-            return
-        tmp = self.path.with_name(f".{self.path.name}.tmp")  # a replay: no fsync
-        with open_private_file(tmp, "wb") as f:
-            f.write(raw)
-        tmp.replace(self.path)
+        atomic_write(self.path, raw, durable=durable)  # a replay: no fsync

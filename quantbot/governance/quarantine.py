@@ -23,7 +23,6 @@ owner-only, rewritten on each change that matters (fsync'd except in a replay).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,7 @@ from quantbot.config.quarantine import QuarantineConfig
 from quantbot.domain.errors import StartupError
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.domain.values import Fill, Position
-from quantbot.fsutil import atomic_write, open_private_file, read_private
+from quantbot.fsutil import atomic_write, read_private
 from quantbot.governance.outcomes import SLEEVE, SYMBOL, Scope, SleeveOutcomes
 from quantbot.signals.base import SleeveSignal
 
@@ -340,13 +339,7 @@ class Quarantine:
         }
         raw = orjson.dumps(data, option=orjson.OPT_INDENT_2)
         try:
-            if self._durable:
-                atomic_write(self.path, raw)
-                return
-            tmp = self.path.with_name(f".{self.path.name}.tmp")  # a replay: no fsync
-            with open_private_file(tmp, "wb") as f:
-                f.write(raw)
-            os.replace(tmp, self.path)
+            atomic_write(self.path, raw, durable=self._durable)  # a replay: no fsync
         except OSError as e:
             if self.on_write_failure is None:
                 raise

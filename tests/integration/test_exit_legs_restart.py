@@ -25,6 +25,10 @@ QUIET_SLEEVES = {  # only the inbox's sleeve trades: the test says when and whic
     "QUANTBOT__REGIME_COMPONENTS__CONSERVATIVE__MEAN_REVERSION": "0",
     "QUANTBOT__VENUE__CCXT__POLL_INTERVAL_S": "0.2",
     "QUANTBOT__INBOX__POLL_INTERVAL_S": "0.2",
+    # One entry order: a position under the loopback's smallest bar volume (1 ETH) is never
+    # clamped by the participation cap, so no top-up order follows the legs (a top-up that
+    # lands before or after the SIGTERM, by timing, re-places the legs for the larger size).
+    "QUANTBOT__PROFILES__CONSERVATIVE__MAX_POSITION_USD": "2000",
 }
 
 

@@ -41,6 +41,7 @@ from quantbot.config.ops import (
     watchdog_problems,
 )
 from quantbot.config.orders import OrderParams, OrdersConfig, orders_problems
+from quantbot.config.providers import ProvidersConfig
 from quantbot.config.quarantine import QuarantineConfig, quarantine_problems
 from quantbot.config.risk import (
     DailyRiskConfig,
@@ -215,6 +216,7 @@ class Config:
     turnover: TurnoverConfig = setting(TurnoverConfig())
     learning: LearningConfig = setting(LearningConfig())
     allocation: AllocationConfig = setting(AllocationConfig())
+    providers: ProvidersConfig = setting(ProvidersConfig())
 
     @property
     def order_params(self) -> OrderParams:

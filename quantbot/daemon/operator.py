@@ -197,6 +197,7 @@ class ControlLoop:
             await self._clock.sleep(interval)
             self._since_reconcile += interval
             self._services.alerts.check_stale()
+            self._services.providers.expire()  # PROVIDER_ENABLED once disable_s is over
             if self._side is not None:
                 # A failure is classified and recorded; the next interval tries again.
                 await self._side.oms.or_none(ORDERS, self._housekeep)

@@ -97,6 +97,7 @@ async def open_order_side(
         alert=alerts.emit,
         kill_engaged=lambda: control.cached.kill_switch,
         on_invariant=halting.halt,
+        providers=services.providers,
     )
     oms.on_canceled = on_canceled
     reconciler = Reconciler(oms, config.oms)

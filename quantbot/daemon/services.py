@@ -22,6 +22,7 @@ from quantbot.oms.manager import ORDERS, POSITIONS, SUBMIT
 from quantbot.ops.alerts import AlertSink, webhook_from_config
 from quantbot.ops.breakers import BreakerBoard
 from quantbot.ops.errors import ErrorHandler
+from quantbot.ops.providers import ProviderSwitch
 from quantbot.ops.watchdog import Watchdog
 from quantbot.records.durability import Durability
 from quantbot.records.jsonl import RotatingJsonl
@@ -76,6 +77,7 @@ class Services:
     breakers: BreakerBoard
     errors: ErrorHandler
     watchdog: Watchdog
+    providers: ProviderSwitch
 
     @property
     def records(self) -> RotatingJsonl:
@@ -130,14 +132,18 @@ def open_services(
     halting.before_decision = watchdog.apply_pending
     on_open = _breaker_reaction(config, writer, halting, alerts, cancel_all)
     breakers = BreakerBoard(config.breakers, clock, on_open=on_open)
+    # DISABLE_PROVIDER: the provider is refused for providers.disable_s (ops/providers).
+    providers = ProviderSwitch(
+        config.providers, clock, write_event=writer.write_event, alert=alerts.emit
+    )
     errors = ErrorHandler(
         on_halt=halting.halt,
         on_skip_symbol=_skip_symbol,
-        on_disable_provider=_disable_provider,
+        on_disable_provider=providers.disable,
         record=writer.write_record,
         breakers=breakers,
     )
-    return Services(writer, halting, alerts, breakers, errors, watchdog)
+    return Services(writer, halting, alerts, breakers, errors, watchdog, providers)
 
 
 def _breaker_reaction(
@@ -167,7 +173,3 @@ def _breaker_reaction(
 
 def _skip_symbol(symbol: str, why: Reason) -> None:
     logger.warning("skipping {} this step: {}", symbol, why)
-
-
-def _disable_provider(provider: str, why: Reason) -> None:
-    logger.error("provider {} failing: {}", provider, why)

@@ -91,6 +91,10 @@ MEANING: dict[ReasonCode, str] = {
     "reads retried, a submit settled NOT_SENT",
     ReasonCode.HALT_CLOCK_SKEW: "clock skew came back venue.ccxt.clock_skew_halt_after times "
     "within clock_skew_window_s despite re-syncing: trading halted until `resume`",
+    ReasonCode.PROVIDER_DISABLED: "a provider (provider) is disabled until `until` "
+    "([providers] disable_s) after it sent a reply of the wrong shape: what depends on it "
+    "is refused (then says what: orders or reads blocked)",
+    ReasonCode.PROVIDER_ENABLED: "a disabled provider's disable_s is over: it is used again",
     ReasonCode.CIRCUIT_OPEN_broker_submit: "the broker_submit breaker is open: no new orders",
     ReasonCode.CIRCUIT_OPEN_broker_positions: "the broker_positions breaker is open",
     ReasonCode.CIRCUIT_OPEN_broker_open_orders: "the broker_open_orders breaker is open",
@@ -167,6 +171,9 @@ MEANING: dict[ReasonCode, str] = {
     "monotonic clock; pacing is monotonic, timestamps follow the wall clock",
     ReasonCode.ALERT_NOTIFIER_DOWN: "alert: a notification channel (channel) failed until its "
     "breaker opened (error); its messages wait or are dropped, trading goes on",
+    ReasonCode.ALERT_PROVIDER_DISABLED: "alert: a provider was disabled until `until` "
+    "(its PROVIDER_DISABLED record says what that blocks)",
+    ReasonCode.ALERT_PROVIDER_ENABLED: "alert: a disabled provider was re-enabled",
     ReasonCode.SIZER_FAILED_FALLBACK: "the AI sizer raised; the base size was used and trading "
     "went on (fail-graceful)",
     ReasonCode.SIZER_LEVERAGE_VENUE_CAP: "the sizer's leverage was cut to what the venue and "

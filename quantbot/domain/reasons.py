@@ -67,6 +67,9 @@ class ReasonCode(enum.StrEnum):
     ERROR_UNKNOWN_HALT = "ERROR_UNKNOWN_HALT"
     VENUE_CLOCK_SKEW = "VENUE_CLOCK_SKEW"
     HALT_CLOCK_SKEW = "HALT_CLOCK_SKEW"
+    # disabled providers (ops/providers)
+    PROVIDER_DISABLED = "PROVIDER_DISABLED"
+    PROVIDER_ENABLED = "PROVIDER_ENABLED"
     # dependency breakers (ops/breakers): CIRCUIT_OPEN_<dependency>
     CIRCUIT_OPEN_broker_submit = "CIRCUIT_OPEN_broker_submit"
     CIRCUIT_OPEN_broker_positions = "CIRCUIT_OPEN_broker_positions"
@@ -200,6 +203,8 @@ class ReasonCode(enum.StrEnum):
     ALERT_LOOP_STALLED = "ALERT_LOOP_STALLED"
     ALERT_CLOCK_JUMP = "ALERT_CLOCK_JUMP"
     ALERT_NOTIFIER_DOWN = "ALERT_NOTIFIER_DOWN"
+    ALERT_PROVIDER_DISABLED = "ALERT_PROVIDER_DISABLED"
+    ALERT_PROVIDER_ENABLED = "ALERT_PROVIDER_ENABLED"
 
 
 @attrs.frozen(slots=True)

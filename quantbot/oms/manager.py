@@ -36,6 +36,7 @@ from quantbot.oms.pretrade import PretradeGates
 from quantbot.oms.pretrade_quotes import QuoteGate
 from quantbot.ops.breakers import BreakerBoard, CircuitOpenError
 from quantbot.ops.errors import ErrorHandler
+from quantbot.ops.providers import ProviderSwitch
 from quantbot.ops.retry import retry_read
 from quantbot.venues.base import OrderVenue, SubmitResult
 
@@ -143,6 +144,7 @@ class OrderManager:
         alert: Callable[..., Any] | None = None,
         kill_engaged: Callable[[], bool] | None = None,
         on_invariant: Callable[[Reason], None] | None = None,
+        providers: ProviderSwitch | None = None,
     ) -> None:
         self.journal = journal
         self.ledger = ledger
@@ -165,6 +167,7 @@ class OrderManager:
         # Told of a value that must never exist (an overfill): the daemon halts on it.
         self._on_invariant = on_invariant
         self._ladders: dict[str, Ladder] = {}  # one per dependency, reused every batch
+        self.providers = providers  # disabled providers refuse their calls (ops/providers)
 
     def record_event(self, event_type: str, *, durable: bool = False, **fields: Any) -> None:
         self.ledger.apply(self.journal.append(event_type, durable=durable, **fields))
@@ -310,6 +313,8 @@ class OrderManager:
                 return blocked
         if self.breakers is not None and not self.breakers.allow(SUBMIT):
             return self.breaker_reason(SUBMIT)
+        if self.providers is not None and not self.providers.allow(SUBMIT):
+            return self.providers.blocked_reason(SUBMIT)
         return None
 
     def breaker_reason(self, dependency: str) -> Reason:
@@ -372,7 +377,10 @@ class OrderManager:
     # -- reads --------------------------------------------------------------------------------
     async def read(self, dependency: str, fn: Callable[[], Awaitable[T]]) -> T:
         """An idempotent venue read: bounded retries and breaker feedback when configured
-        (not for a venue inside this process, which has no network to fail)."""
+        (not for a venue inside this process, which has no network to fail). A disabled
+        provider refuses it as an open breaker does."""
+        if self.providers is not None and not self.providers.allow(dependency):
+            raise CircuitOpenError(self.providers.blocked_reason(dependency), dependency)
         if self.retry is None or self.venue.capabilities.in_process:
             return await fn()
         return await retry_read(

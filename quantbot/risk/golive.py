@@ -370,6 +370,8 @@ class GoLiveState:
     enabled_by_checklist: dict[str, Any] = attrs.field(factory=dict)
     disabled_at: str | None = None
     note: str | None = None
+    # `go-live disable --cancel-all`: a running live daemon also cancels its working orders.
+    cancel_all: bool = False
 
 
 class GoLiveStore:
@@ -393,6 +395,7 @@ class GoLiveStore:
             enabled_by_checklist=checklist if isinstance(checklist, dict) else {},
             disabled_at=_text(data.get("disabled_at")),
             note=_text(data.get("note")),
+            cancel_all=data.get("cancel_all") is True,
         )
 
     def _unreadable(self, problem: object) -> StartupError:
@@ -414,8 +417,9 @@ class GoLiveStore:
             )
             return self._save(state)
 
-    def disable(self, note: str = "") -> GoLiveState:
-        """Always works, also over an unreadable file (that is how one is repaired)."""
+    def disable(self, note: str = "", *, cancel_all: bool = False) -> GoLiveState:
+        """Always works, also over an unreadable file (that is how one is repaired). A
+        running live daemon sees it at its next control poll (``daemon.golive_watch``)."""
         with self._exclusive():
             try:
                 previous = self.load()
@@ -426,6 +430,7 @@ class GoLiveStore:
                 enabled=False,
                 disabled_at=iso_utc(self._clock.now_ns()),
                 note=note or None,
+                cancel_all=cancel_all,
             )
             return self._save(state)
 

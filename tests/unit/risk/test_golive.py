@@ -422,8 +422,10 @@ def test_live_start_check_refuses_until_enabled_and_while_killed(dirs, clock) ->
 
 
 # -- `quantbot go-live` -------------------------------------------------------------------------
-def ns(action: str, note: str = "") -> argparse.Namespace:
-    return argparse.Namespace(command="go-live", action=action, note=note, config=None)
+def ns(action: str, note: str = "", *, cancel_all: bool = False) -> argparse.Namespace:
+    return argparse.Namespace(
+        command="go-live", action=action, note=note, config=None, cancel_all=cancel_all
+    )
 
 
 def test_parser_registers_go_live_with_its_actions() -> None:
@@ -507,3 +509,22 @@ def test_cli_disable_always_works_even_with_no_state_dir(dirs, clock, capsys) ->
     assert golive_cli.dispatch(ns("disable"), loaded, clock) == 0
     assert GoLiveStore(dirs[0] / GO_LIVE_FILE, clock).load().enabled is False
     assert stat.S_IMODE(dirs[0].stat().st_mode) == 0o700
+
+
+def test_cli_disable_cancel_all_is_kept_for_the_running_daemon(dirs, clock, capsys) -> None:
+    parser = argparse.ArgumentParser(prog="quantbot")
+    golive_cli.add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["go-live", "disable", "--cancel-all"])
+    assert args.cancel_all is True
+    assert parser.parse_args(["go-live", "disable"]).cancel_all is False
+
+    loaded = loaded_for(dirs, venue="sim")
+    assert golive_cli.dispatch(ns("disable", cancel_all=True), loaded, clock) == 0
+    out = capsys.readouterr().out
+    assert "a live daemon already running adds no new risk and cancels every working order " in (
+        out
+    )
+    assert "from its next control poll (0.2s), exits still go" in out
+    assert GoLiveStore(dirs[0] / GO_LIVE_FILE, clock).load().cancel_all is True
+    GoLiveStore(dirs[0] / GO_LIVE_FILE, clock).enable(passing())
+    assert GoLiveStore(dirs[0] / GO_LIVE_FILE, clock).load().cancel_all is False

@@ -112,12 +112,16 @@ class GoLiveEnforcer:
         self._alert = alert
         self._cancel_all = cancel_all
         self._cancelled_for: str | None = None  # the disable whose cancel-all was done
+        # What was last told: nothing blocked (live started only because go-live was
+        # enabled), so a disable made between that check and this watch is told too.
+        self._told: Reason | None = None
 
     async def poll(self) -> None:
-        before = self.watch.blocked
-        if not self.watch.poll():
-            return
+        changed = self.watch.poll()
         now = self.watch.blocked
+        if not changed and (now is None) == (self._told is None):
+            return
+        before, self._told = self._told, now
         if now is None:
             if before is not None:
                 logger.warning("go-live enabled again: trading may add risk again")
@@ -134,6 +138,9 @@ class GoLiveEnforcer:
             logger.error("go-live disabled while running: no new risk ({})", now)
             self._write_event("GO_LIVE_DISABLED", now, state_file=str(self.watch.path))
             self._alert(ReasonCode.ALERT_GO_LIVE_DISABLED, **now.context)
+        elif now.to_record() != before.to_record():  # disabled again, or enabled for
+            logger.error("go-live still blocks new risk: {}", now)  # another config
+            self._write_event("GO_LIVE_DISABLED", now, state_file=str(self.watch.path))
         state = self.watch.state
         if state is not None and state.cancel_all and state.disabled_at != self._cancelled_for:
             self._cancelled_for = state.disabled_at

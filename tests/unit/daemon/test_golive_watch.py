@@ -113,7 +113,7 @@ class Rig:
         )
 
 
-async def test_a_disable_is_one_event_one_alert_and_cancels_only_when_asked(store, clock) -> None:
+async def test_each_disable_is_an_event_and_cancels_only_when_asked(store, clock) -> None:
     rig = Rig(store, clock)
     store.disable("no cancel")
     await rig.enforcer.poll()
@@ -127,7 +127,8 @@ async def test_a_disable_is_one_event_one_alert_and_cancels_only_when_asked(stor
     store.disable("now cancel", cancel_all=True)  # disabled again, with --cancel-all
     await rig.enforcer.poll()
     assert rig.cancels == [{"code": "CANCEL_ALL_TRIGGERED", "trigger": "go_live_disable"}]
-    assert [event for event, _ in rig.events] == ["GO_LIVE_DISABLED"]  # still one disable
+    assert [why["note"] for _, why in rig.events] == ["no cancel", "now cancel"]
+    assert len(rig.alerts) == 1  # one alert while it stays disabled
     clock.advance(1.0)
     store.enable(checklist(RUNNING))
     await rig.enforcer.poll()
@@ -140,3 +141,23 @@ async def test_a_disable_is_one_event_one_alert_and_cancels_only_when_asked(stor
         },
     )
     assert len(rig.cancels) == 1
+
+
+async def test_a_disable_before_the_watch_began_is_told_at_the_first_poll(store, clock) -> None:
+    store.disable("between the start check and the watch", cancel_all=True)
+    rig = Rig(store, clock)
+    await rig.enforcer.poll()
+    assert [event for event, _ in rig.events] == ["GO_LIVE_DISABLED"]
+    assert len(rig.alerts) == len(rig.cancels) == 1
+
+
+async def test_enabled_for_another_config_says_so_in_a_record(store, clock) -> None:
+    rig = Rig(store, clock)
+    store.disable()
+    await rig.enforcer.poll()
+    clock.advance(1.0)
+    store.enable(checklist(OTHER))
+    await rig.enforcer.poll()
+    assert [event for event, _ in rig.events] == ["GO_LIVE_DISABLED", "GO_LIVE_DISABLED"]
+    assert "restart it with the config the checklist passed on" in rig.events[-1][1]["problem"]
+    assert len(rig.alerts) == 1  # one alert per disable

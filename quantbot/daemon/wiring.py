@@ -143,7 +143,9 @@ async def open_parts(
             run.state_dir, clock, loaded.hash, write_event=services.writer.write_event,
             alert=services.alerts.emit, cancel_all=operator.cancel_all,
         )  # fmt: skip
-        services.halting.golive = operator.golive.watch
+        services.halting.golive = watch = operator.golive.watch
+        if side is not None:  # and at the submit, for a disable since the decision
+            side.oms.blocks_new_risk = lambda: watch.blocked
     if side is not None:
         code = ReasonCode.RECONCILE_POSITION_MISMATCH
         mismatches = [f for f in side.findings if f.code is code]

@@ -12,9 +12,10 @@ import pytest
 from quantbot.clock import SimClock
 from quantbot.daemon.golive_watch import GoLiveEnforcer, GoLiveWatch
 from quantbot.domain.reasons import Reason, ReasonCode, reason
-from quantbot.domain.values import Side
+from quantbot.domain.values import Side, SubmitOutcome
 from quantbot.risk.golive import GO_LIVE_FILE, Checklist, ChecklistItem, GoLiveStore
 from tests.unit.decision.test_step import SYMBOL, code, run_to_trigger
+from tests.unit.oms.test_manager import Daemon, intent
 
 T0 = 1_763_726_400_000_000_000  # 2025-11-21T12:00:00Z
 RUNNING = "a" * 64  # the config hash the daemon runs
@@ -161,3 +162,23 @@ async def test_enabled_for_another_config_says_so_in_a_record(store, clock) -> N
     assert [event for event, _ in rig.events] == ["GO_LIVE_DISABLED", "GO_LIVE_DISABLED"]
     assert "restart it with the config the checklist passed on" in rig.events[-1][1]["problem"]
     assert len(rig.alerts) == 1  # one alert per disable
+
+
+async def test_a_disable_since_the_decision_is_refused_at_submit(tmp_path, store, clock) -> None:
+    # The OMS as the live daemon wires it: the watch asked again right before the submit.
+    (tmp_path / "oms").mkdir()
+    daemon = Daemon(tmp_path / "oms")
+    oms = daemon.start()
+    watch = GoLiveWatch(store.path, clock, RUNNING)
+    oms.blocks_new_risk = lambda: watch.blocked
+    assert (await oms.submit(intent("c1"))).outcome is SubmitOutcome.ACCEPTED
+    store.disable("mid-flight")
+    watch.poll()
+    report = await oms.submit(intent("c2"))
+    assert report.outcome is SubmitOutcome.NOT_SENT
+    assert report.reason is not None and report.reason.code is ReasonCode.GO_LIVE_DISABLED
+    assert [o.client_order_id for o in await daemon.venue.open_orders()] == ["c1"]
+    # An order that only shrinks the position still goes.
+    closing = await oms.submit(intent("c3", Side.SELL, "5"), reducing=True)
+    assert closing.outcome is SubmitOutcome.ACCEPTED
+    daemon.close()

@@ -82,6 +82,7 @@ def dispatch(args: argparse.Namespace, loaded: LoadedConfig, clock: Clock | None
             "enabled_at": state.enabled_at,
             "disabled_at": state.disabled_at,
             "note": state.note,
+            "cancel_all": state.cancel_all,
             "live_start": "allowed" if blocked is None else blocked.to_record(),
             "checklist_now": checklist.to_record(),
             "enabled_by_checklist": state.enabled_by_checklist,

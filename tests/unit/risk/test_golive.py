@@ -616,5 +616,7 @@ def test_cli_disable_cancel_all_is_kept_for_the_running_daemon(dirs, clock, caps
     )
     assert "from its next control poll (0.2s), exits still go" in out
     assert GoLiveStore(dirs[0] / GO_LIVE_FILE, clock).load().cancel_all is True
+    assert golive_cli.dispatch(ns("status"), loaded, clock) == 0
+    assert orjson.loads(capsys.readouterr().out)["cancel_all"] is True
     GoLiveStore(dirs[0] / GO_LIVE_FILE, clock).enable(passing())
     assert GoLiveStore(dirs[0] / GO_LIVE_FILE, clock).load().cancel_all is False

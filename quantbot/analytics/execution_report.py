@@ -83,6 +83,7 @@ _GATE_CODES = {
         (R.KILL_SWITCH_ACTIVE, R.SHUTDOWN_IN_PROGRESS, R.REDUCE_ONLY_ACTIVE), "control"
     ),
     R.GO_LIVE_NOT_ENABLED: "control",
+    R.GO_LIVE_DISABLED: "control",
     R.ORDER_WORKING_BLOCK: "working_order",
     R.JOURNAL_WRITE_FAILED: "oms",
 }

@@ -2,7 +2,9 @@
 
 ``enable`` runs the checklist and enables only when every item passes; ``disable`` always
 works. Both change ``state/go_live.json``, which ``run --execution-mode live`` reads at start
-(a live daemon already running is not stopped by ``disable``: use ``quantbot kill``).
+and a running live daemon watches (``daemon.golive_watch``): ``disable`` stops its new risk
+within ``control.poll_interval_s`` (``--cancel-all`` also cancels its working orders), and
+``enable`` for the config it runs lets it trade again.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
             "quantbot go-live status",
             "quantbot go-live enable --config live.toml",
             "quantbot go-live disable --note 'paused for the earnings week'",
+            "quantbot go-live disable --cancel-all --note 'venue incident'",
         ),
     )
     parser.add_argument(
@@ -39,6 +42,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--note", default="", help="why (disable only); kept in state/ (default: none)"
+    )
+    parser.add_argument(
+        "--cancel-all",
+        action="store_true",
+        help="disable only: a running live daemon also cancels every working order "
+        "(default: working orders stay)",
     )
     parser.add_argument(
         "--config",
@@ -55,11 +64,13 @@ def dispatch(args: argparse.Namespace, loaded: LoadedConfig, clock: Clock | None
     runtime_dir = Path(loaded.config.run.runtime_dir)
     store = GoLiveStore(state_dir / GO_LIVE_FILE, clock)
     if args.action == "disable":
-        state = store.disable(args.note)
+        state = store.disable(args.note, cancel_all=args.cancel_all)
+        cancels = "and cancels every working order " if state.cancel_all else ""
         print(
             f"go-live disabled at {state.disabled_at}: `run --execution-mode live` is refused "
-            "until `quantbot go-live enable` (a live daemon already running keeps running; "
-            "`quantbot kill` stops new risk)"
+            "until `quantbot go-live enable`; a live daemon already running adds no new risk "
+            f"{cancels}from its next control poll ({loaded.config.control.poll_interval_s}s), "
+            "exits still go"
         )
         return EXIT_OK
     checklist = run_checklist(loaded, state_dir=state_dir, runtime_dir=runtime_dir)
@@ -71,6 +82,7 @@ def dispatch(args: argparse.Namespace, loaded: LoadedConfig, clock: Clock | None
             "enabled_at": state.enabled_at,
             "disabled_at": state.disabled_at,
             "note": state.note,
+            "cancel_all": state.cancel_all,
             "live_start": "allowed" if blocked is None else blocked.to_record(),
             "checklist_now": checklist.to_record(),
             "enabled_by_checklist": state.enabled_by_checklist,

@@ -10,13 +10,16 @@ means no new risk; orders that only shrink a position stay possible.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.ops.alerts import AlertSink
 from quantbot.risk.control import ControlStore
+
+if TYPE_CHECKING:
+    from quantbot.daemon.golive_watch import GoLiveWatch
 
 
 class Halting:
@@ -37,6 +40,8 @@ class Halting:
         self.alerts: AlertSink | None = None
         self.on_auth_halt: Callable[[Reason], None] | None = None
         self.before_decision: Callable[[], None] = lambda: None
+        # A live run's watch on state/go_live.json (daemon/golive_watch): its ``blocked``.
+        self.golive: GoLiveWatch | None = None
 
     def halt(self, why: Reason) -> None:
         """Halt trading (no new risk) with a structured reason; persisted until resume."""
@@ -98,7 +103,7 @@ class Halting:
             return reason(ReasonCode.HALT_ACTIVE, halt_code=self.unsaved.code.value)
         if state.reduce_only:
             return reason(ReasonCode.REDUCE_ONLY_ACTIVE, reason=state.reduce_only_reason)
-        return None
+        return self.golive.blocked if self.golive is not None else None
 
     def describe_start(self) -> dict[str, Any] | None:
         """At start: the state that already blocks new risk, for the log (None: trading)."""

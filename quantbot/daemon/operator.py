@@ -18,6 +18,7 @@ from loguru import logger
 
 from quantbot.clock import Clock
 from quantbot.config.schema import Config
+from quantbot.daemon.golive_watch import GoLiveEnforcer
 from quantbot.daemon.order_side import OrderSide
 from quantbot.daemon.services import Services
 from quantbot.domain.reasons import Reason, ReasonCode, reason
@@ -63,6 +64,7 @@ class ControlLoop:
         self._disabled_seen = set(control.cached.disabled_symbols)
         self._since_reconcile = 0.0
         self._drawdown = drawdown
+        self.golive: GoLiveEnforcer | None = None  # live runs: go_live.json (golive_watch)
         if drawdown is not None:  # a resume made while the daemon was stopped counts now
             drawdown.apply_resumes(control.cached.resumed_at, control.cached.sleeve_resumes)
 
@@ -71,6 +73,8 @@ class ControlLoop:
             await self._clock.sleep(self._config.control.poll_interval_s)
             self._halting.save_unsaved()
             await self.apply_control()
+            if self.golive is not None:
+                await self.golive.poll()
 
     async def apply_control(self) -> None:
         state = self._control.cached

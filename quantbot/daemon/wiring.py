@@ -16,6 +16,7 @@ from quantbot.clock import BarClock, Clock
 from quantbot.config.orders import entry_types
 from quantbot.config.risk import parse_hhmm
 from quantbot.config.schema import Config, LoadedConfig
+from quantbot.daemon.golive_watch import open_golive_watch
 from quantbot.daemon.intake import open_intake
 from quantbot.daemon.operator import ControlLoop
 from quantbot.daemon.order_side import OrderSide, open_order_side
@@ -137,6 +138,14 @@ async def open_parts(
         mode=run.mode,
         drawdown=drawdown,
     )
+    if run.mode == "live":  # `go-live disable` reaches the running daemon
+        operator.golive = open_golive_watch(
+            run.state_dir, clock, loaded.hash, write_event=services.writer.write_event,
+            alert=services.alerts.emit, cancel_all=operator.cancel_all,
+        )  # fmt: skip
+        services.halting.golive = watch = operator.golive.watch
+        if side is not None:  # and at the submit, for a disable since the decision
+            side.oms.blocks_new_risk = lambda: watch.blocked
     if side is not None:
         code = ReasonCode.RECONCILE_POSITION_MISMATCH
         mismatches = [f for f in side.findings if f.code is code]

@@ -135,8 +135,9 @@ class Decision:
 # Kill switch, halt and reduce-only block new risk only: orders that shrink a position stay
 # possible (DESIGN.md section 4). Shutdown sends nothing new at all.
 _REDUCING_ALLOWED_UNDER = frozenset(
-    {ReasonCode.KILL_SWITCH_ACTIVE, ReasonCode.HALT_ACTIVE, ReasonCode.REDUCE_ONLY_ACTIVE}
-)
+    {ReasonCode.KILL_SWITCH_ACTIVE, ReasonCode.HALT_ACTIVE, ReasonCode.REDUCE_ONLY_ACTIVE,
+     ReasonCode.GO_LIVE_DISABLED}  # a live daemon that saw `go-live disable` (daemon/golive_watch)
+)  # fmt: skip
 
 
 _NOT_REACHED_YET = dict.fromkeys(STAGES, NOT_REACHED)  # every stage, until it runs

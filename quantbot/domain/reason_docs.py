@@ -150,11 +150,16 @@ MEANING: dict[ReasonCode, str] = {
     ReasonCode.SESSION_CLOSE_CLEANUP: "at session close, DAY orders cancelled and reconciled",
     ReasonCode.REDUCE_ONLY_ACTIVE: "after a reconciliation mismatch only risk-reducing orders go",
     ReasonCode.GO_LIVE_NOT_ENABLED: "live mode refused: go-live is not enabled",
+    ReasonCode.GO_LIVE_DISABLED: "a running live daemon saw go-live disabled (`quantbot go-live "
+    "disable`, or go_live.json unreadable): no new risk, exits still go, until it is enabled "
+    "again for this daemon's config",
     ReasonCode.ALERT_BREAKER_OPEN: "alert: a critical dependency's breaker opened",
     ReasonCode.ALERT_REPEATED_REJECTS: "alert: the venue rejected many orders in a short window",
     ReasonCode.ALERT_STALE_DATA: "alert: no fresh market data for alerts.stale_data_s",
     ReasonCode.ALERT_RECONCILE_MISMATCH: "alert: journal and venue disagree",
     ReasonCode.ALERT_HALT_TRADING: "alert: trading halted",
+    ReasonCode.ALERT_GO_LIVE_DISABLED: "alert: a running live daemon saw go-live disabled: no "
+    "new risk (GO_LIVE_DISABLED)",
     ReasonCode.ALERT_ORDER_UNKNOWN: "alert: a submit's outcome is unknown (it may be working "
     "at the venue); it counts against every limit until the venue proves it either way",
     ReasonCode.ALERT_ORDER_LOST: "alert: an UNKNOWN order is still not found after "

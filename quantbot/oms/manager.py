@@ -164,6 +164,9 @@ class OrderManager:
         self._alert = alert
         # Read fresh after every submit: an order that settles after a kill is cancelled.
         self._kill_engaged = kill_engaged or (lambda: False)
+        # Why new risk is refused at the submit too (a live run's go-live watch: a disable
+        # that landed between the decision and its submit), or None.
+        self.blocks_new_risk: Callable[[], Reason | None] = lambda: None
         # Told of a value that must never exist (an overfill): the daemon halts on it.
         self._on_invariant = on_invariant
         self._ladders: dict[str, Ladder] = {}  # one per dependency, reused every batch
@@ -307,6 +310,8 @@ class OrderManager:
         if not reducing and self._kill_engaged():
             # Engaged since the decision: nothing that adds risk goes out after a kill.
             return reason(ReasonCode.KILL_SWITCH_ACTIVE, where="submit", client_order_id=cid)
+        if not reducing and (late := self.blocks_new_risk()) is not None:
+            return late
         if self.gates is not None:
             blocked = self.gates.check(intent, reducing=reducing, market_open=market_open)
             if blocked is not None:

@@ -15,7 +15,6 @@ import contextlib
 import fcntl
 import math
 import os
-from collections import Counter
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
@@ -33,8 +32,8 @@ from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.fsutil import atomic_write, ensure_private_dir, open_private
 from quantbot.oms.journal import read_journal
 from quantbot.oms.ledger import Ledger
-from quantbot.records.archive import open_records, rotated_files
 from quantbot.risk.control import ControlStore
+from quantbot.risk.golive_history import history_problem, read_history
 from quantbot.signals.registry import SleeveDecl
 from quantbot.signals.user_code import SleeveCodeError
 
@@ -42,7 +41,6 @@ GO_LIVE_FILE = "go_live.json"
 MAX_ORDER_USD_CEILING = Decimal("1000000")  # pretrade.max_order_usd
 MAX_ORDER_QTY_CEILING = Decimal("1000000")  # pretrade.max_order_qty
 MAX_POSITION_USD_CEILING = 5_000_000.0  # profiles.<name>.max_position_usd
-HISTORY_MODES = ("paper", "shadow")
 
 
 class GoLiveRefused(QuantbotError):
@@ -91,7 +89,7 @@ def run_checklist(
             _config_item(loaded, environ),
             _limits_item(config),
             _reconcile_item(state_dir),
-            _history_item(runtime_dir, config.records.decisions_file),
+            _history_item(runtime_dir, config, loaded.hash),
             _walk_forward_item(config, runtime_dir),
         ),
         config_hash=loaded.hash,
@@ -210,48 +208,30 @@ def _reconcile_item(state_dir: Path) -> ChecklistItem:
     return ChecklistItem(name, True, detail)
 
 
-def _has_record(path: Path) -> bool:
-    """True when ``path`` holds at least one JSON object line."""
-    try:
-        with open_records(path) as f:  # a rotated day may be gzipped
-            for line in f:
-                if line.strip():
-                    with contextlib.suppress(orjson.JSONDecodeError):
-                        if isinstance(orjson.loads(line), dict):
-                            return True
-    except (OSError, EOFError):  # EOFError: a gzip cut short
-        return False
-    return False
+HISTORY_ITEM = "paper or shadow history exists"
 
 
-def _history_item(runtime_dir: Path, decisions_file: str) -> ChecklistItem:
-    name = "paper or shadow history exists"
-    runs: Counter[str] = Counter()
-    for manifest in sorted((runtime_dir / "manifests").glob("*.json")):
-        try:
-            data = orjson.loads(manifest.read_bytes())
-        except (OSError, orjson.JSONDecodeError):
-            continue
-        mode = data.get("execution_mode") if isinstance(data, dict) else None
-        if mode in HISTORY_MODES:
-            runs[mode] += 1
-    live_file = runtime_dir / decisions_file
-    archive_dir = live_file.parent / live_file.stem
-    candidates = [live_file, *(path for _day, path in rotated_files(live_file))]
-    with_records = [p for p in candidates if _has_record(p)]
-    problems = []
-    if not runs:
-        problems.append(
-            f"no paper or shadow run manifest in {runtime_dir / 'manifests'}; run "
-            "`quantbot run --execution-mode paper` (or shadow) first"
-        )
-    if not with_records:
-        problems.append(f"no decision records in {live_file} or {archive_dir}/")
-    if problems:
-        return ChecklistItem(name, False, "; ".join(problems))
-    counts = ", ".join(f"{mode}={n}" for mode, n in sorted(runs.items()))
+def _history_item(runtime_dir: Path, config: Config, config_hash: str) -> ChecklistItem:
+    """Enough paper or shadow days and trades of ``config_hash`` (``risk.golive_history``)."""
+    gate = config.golive
+    live_file = runtime_dir / config.records.decisions_file
+    history = read_history(runtime_dir, config.records.decisions_file, config_hash)
+    where = f"{live_file} and {live_file.parent / live_file.stem}/"
+    problem = history_problem(
+        history,
+        config_hash,
+        min_days=gate.min_history_days,
+        min_trades=gate.min_history_trades,
+        where=where,
+    )
+    if problem is not None:
+        return ChecklistItem(HISTORY_ITEM, False, problem)
     return ChecklistItem(
-        name, True, f"runs: {counts}; decision records in {len(with_records)} file(s)"
+        HISTORY_ITEM,
+        True,
+        f"{len(history.days)} days (min {gate.min_history_days}), {history.trades} trades "
+        f"(min {gate.min_history_trades}) of config sha256 {config_hash[:12]} in "
+        f"{len(history.runs)} paper or shadow run(s)",
     )
 
 
@@ -370,6 +350,8 @@ class GoLiveState:
     enabled_by_checklist: dict[str, Any] = attrs.field(factory=dict)
     disabled_at: str | None = None
     note: str | None = None
+    # `go-live disable --cancel-all`: a running live daemon also cancels its working orders.
+    cancel_all: bool = False
 
 
 class GoLiveStore:
@@ -393,6 +375,7 @@ class GoLiveStore:
             enabled_by_checklist=checklist if isinstance(checklist, dict) else {},
             disabled_at=_text(data.get("disabled_at")),
             note=_text(data.get("note")),
+            cancel_all=data.get("cancel_all") is True,
         )
 
     def _unreadable(self, problem: object) -> StartupError:
@@ -414,8 +397,9 @@ class GoLiveStore:
             )
             return self._save(state)
 
-    def disable(self, note: str = "") -> GoLiveState:
-        """Always works, also over an unreadable file (that is how one is repaired)."""
+    def disable(self, note: str = "", *, cancel_all: bool = False) -> GoLiveState:
+        """Always works, also over an unreadable file (that is how one is repaired). A
+        running live daemon sees it at its next control poll (``daemon.golive_watch``)."""
         with self._exclusive():
             try:
                 previous = self.load()
@@ -426,6 +410,7 @@ class GoLiveStore:
                 enabled=False,
                 disabled_at=iso_utc(self._clock.now_ns()),
                 note=note or None,
+                cancel_all=cancel_all,
             )
             return self._save(state)
 

@@ -71,13 +71,56 @@ def with_config(loaded: LoadedConfig, **sections) -> LoadedConfig:
     return attrs.evolve(loaded, config=attrs.evolve(loaded.config, **sections))
 
 
-def write_history(runtime_dir: Path, *, mode: str = "paper", decisions: bool = True) -> None:
+def decision(
+    config_hash: str,
+    day: str,
+    *,
+    mode: str = "paper",
+    run_id: str = "r1",
+    order: dict | None = None,
+    n: int = 0,
+) -> dict:
+    """A decision record as a run writes it (only the fields the history item reads)."""
+    return {
+        "ts": f"{day}T12:00:{n % 60:02d}.000000Z",
+        "run_id": run_id,
+        "execution_mode": mode,
+        "config_hash": config_hash,
+        "decision_id": f"SIMA@{n}",
+        "symbol": "SIMA",
+        "order": order,
+    }
+
+
+ACCEPTED = {"outcome": "ACCEPTED", "venue_order_id": "sim-1", "reason": None}
+SHADOW_SENT = {
+    "outcome": "NOT_SENT",
+    "reason": {"code": "EXEC_SHADOW_NOT_SENT", "execution_mode": "shadow"},
+}
+
+
+def history_lines(
+    config_hash: str, *, days: int = 5, trades: int = 20, mode: str = "paper", run_id: str = "r1"
+) -> bytes:
+    """``days`` UTC days with decisions (from 2025-11-01) and ``trades`` orders sent."""
+    sent = ACCEPTED if mode != "shadow" else SHADOW_SENT
+    records = [decision(config_hash, f"2025-11-{d + 1:02d}", mode=mode, run_id=run_id, n=d)
+               for d in range(days)]  # fmt: skip
+    records += [decision(config_hash, "2025-11-01", mode=mode, run_id=run_id, order=sent, n=t)
+                for t in range(trades)]  # fmt: skip
+    return b"".join(orjson.dumps(r) + b"\n" for r in records)
+
+
+def write_history(runtime_dir: Path, config_hash: str, **kwargs) -> Path:
+    """The decision records and the manifest of a run (``history_lines``)."""
     (runtime_dir / "manifests").mkdir(parents=True, exist_ok=True)
-    manifest = {"run_id": "r1", "execution_mode": mode}
-    (runtime_dir / "manifests" / "r1.json").write_bytes(orjson.dumps(manifest))
-    if decisions:
-        record = {"ts": "2025-11-20T12:00:00.000000Z", "symbol": "SIMA"}
-        (runtime_dir / "decisions.jsonl").write_bytes(orjson.dumps(record) + b"\n")
+    run_id, mode = kwargs.get("run_id", "r1"), kwargs.get("mode", "paper")
+    manifest = {"run_id": run_id, "execution_mode": mode, "config_hash": config_hash}
+    (runtime_dir / "manifests" / f"{run_id}.json").write_bytes(orjson.dumps(manifest))
+    path = runtime_dir / "decisions.jsonl"
+    with path.open("ab") as f:
+        f.write(history_lines(config_hash, **kwargs))
+    return path
 
 
 def write_order(state_dir: Path, clock: SimClock, *, outcome: str | None) -> None:
@@ -100,8 +143,9 @@ def ready(dirs: tuple[Path, Path], clock: SimClock) -> LoadedConfig:
     """Everything in place for go-live."""
     state_dir, runtime_dir = dirs
     write_order(state_dir, clock, outcome=EventType.ACK)
-    write_history(runtime_dir)
-    return loaded_for(dirs)
+    loaded = loaded_for(dirs)
+    write_history(runtime_dir, loaded.hash)
+    return loaded
 
 
 def check(loaded: LoadedConfig, dirs, environ=None) -> dict[str, ChecklistItem]:
@@ -192,9 +236,8 @@ def test_every_profile_position_limit_is_checked(dirs, clock, value, ok) -> None
 
 
 def test_an_order_with_unknown_outcome_fails_reconciliation(dirs, clock) -> None:
-    state_dir, runtime_dir = dirs
+    state_dir, _ = dirs
     write_order(state_dir, clock, outcome=EventType.UNKNOWN)
-    write_history(runtime_dir)
     item = check(loaded_for(dirs), dirs)["reconciliation clean"]
     assert not item.ok
     assert "qb-1 (UNKNOWN)" in item.detail
@@ -286,60 +329,107 @@ def test_reduce_only_fails_reconciliation(dirs, clock) -> None:
 
 
 def test_no_journal_at_all_is_clean(dirs) -> None:
-    write_history(dirs[1])
     item = check(loaded_for(dirs), dirs)["reconciliation clean"]
     assert item.ok, item.detail
 
 
-def test_history_needs_a_paper_or_shadow_manifest_and_decision_records(dirs, clock) -> None:
-    state_dir, runtime_dir = dirs
-    write_order(state_dir, clock, outcome=EventType.ACK)
+HISTORY = "paper or shadow history exists"
+WHERE = "in paper or shadow runs ("
+
+
+def test_history_counts_days_and_trades_of_the_current_config_only(dirs) -> None:
+    _, runtime_dir = dirs
     loaded = loaded_for(dirs)
-
-    item = check(loaded, dirs)["paper or shadow history exists"]
+    short = loaded.hash[:12]
+    item = check(loaded, dirs)[HISTORY]
     assert not item.ok
-    assert "no paper or shadow run manifest" in item.detail
-    assert "no decision records" in item.detail
+    assert item.detail.startswith(f"0 of 5 days, 0 of 20 trades of config sha256 {short} {WHERE}")
+    assert "run `quantbot run --execution-mode shadow` (or paper) with this config" in item.detail
 
-    write_history(runtime_dir, mode="live", decisions=True)  # a live run is not paper history
-    item = check(loaded, dirs)["paper or shadow history exists"]
+    # Three short runs on one day (what passed before): not enough.
+    for run_id in ("r1", "r2", "r3"):
+        write_history(runtime_dir, loaded.hash, days=1, trades=4, run_id=run_id)
+    item = check(loaded, dirs)[HISTORY]
     assert not item.ok
-    assert "no paper or shadow run manifest" in item.detail
-    assert "no decision records" not in item.detail
+    assert item.detail.startswith(f"1 of 5 days, 12 of 20 trades of config sha256 {short}")
 
-    write_history(runtime_dir, mode="shadow", decisions=True)
-    assert check(loaded, dirs)["paper or shadow history exists"].ok
+    # Plenty of history, of another config and of a live run of this one: neither counts.
+    write_history(runtime_dir, "f" * 64, days=30, trades=500, run_id="other")
+    write_history(runtime_dir, loaded.hash, days=30, trades=500, mode="live", run_id="live")
+    item = check(loaded, dirs)[HISTORY]
+    assert not item.ok
+    assert item.detail.startswith(f"1 of 5 days, 12 of 20 trades of config sha256 {short}")
+    assert "history of 1 other config(s) does not count" in item.detail
+
+    write_history(runtime_dir, loaded.hash, days=5, trades=8, run_id="r4")
+    item = check(loaded, dirs)[HISTORY]
+    assert item.ok, item.detail
+    assert item.detail == (
+        f"5 days (min 5), 20 trades (min 20) of config sha256 {short} in 4 paper or shadow run(s)"
+    )
+
+
+def test_shadow_orders_count_as_trades_and_refused_orders_do_not(dirs) -> None:
+    _, runtime_dir = dirs
+    loaded = loaded_for(dirs)
+    write_history(runtime_dir, loaded.hash, days=5, trades=19, mode="shadow")
+    rejected = {"outcome": "REJECTED", "venue_order_id": None, "reason": {"code": "X"}}
+    refused = {"outcome": "NOT_SENT", "reason": {"code": "PRICE_COLLAR_BLOCK"}}
+    with (runtime_dir / "decisions.jsonl").open("ab") as f:
+        for order in (rejected, refused):
+            f.write(orjson.dumps(decision(loaded.hash, "2025-11-02", order=order)) + b"\n")
+    item = check(loaded, dirs)[HISTORY]
+    assert not item.ok
+    assert "5 of 5 days, 19 of 20 trades" in item.detail
+    write_history(runtime_dir, loaded.hash, days=0, trades=1, mode="shadow")
+    assert check(loaded, dirs)[HISTORY].ok
+
+
+def test_the_history_minimum_is_configurable(dirs) -> None:
+    _, runtime_dir = dirs
+    loaded = loaded_for(dirs)
+    write_history(runtime_dir, loaded.hash, days=1, trades=1)
+    assert not check(loaded, dirs)[HISTORY].ok
+    golive = attrs.evolve(loaded.config.golive, min_history_days=1, min_history_trades=1)
+    # (with_config keeps the hash; in config.toml the change is a new hash, README says so)
+    item = check(with_config(loaded, golive=golive), dirs)[HISTORY]
+    assert item.ok, item.detail
+    assert item.detail.startswith("1 days (min 1), 1 trades (min 1)")
 
 
 def test_history_in_a_gzipped_rotated_day_counts(dirs) -> None:
     # records.compress_rotated (and retention left only older, compressed days).
     _, runtime_dir = dirs
-    write_history(runtime_dir)
-    live = runtime_dir / "decisions.jsonl"
+    loaded = loaded_for(dirs)
+    live = write_history(runtime_dir, loaded.hash)
     (runtime_dir / "decisions").mkdir()
     rotated = runtime_dir / "decisions" / "decisions-2025-11-20.jsonl.gz"
     rotated.write_bytes(gzip.compress(live.read_bytes()))
     live.unlink()
-    item = check(loaded_for(dirs), dirs)["paper or shadow history exists"]
+    item = check(loaded, dirs)[HISTORY]
     assert item.ok, item.detail
 
 
 def test_history_with_an_empty_decisions_file_fails(dirs) -> None:
     _, runtime_dir = dirs
-    write_history(runtime_dir, decisions=False)
+    runtime_dir.mkdir(parents=True)
     (runtime_dir / "decisions.jsonl").write_bytes(b"")
-    item = check(loaded_for(dirs), dirs)["paper or shadow history exists"]
+    item = check(loaded_for(dirs), dirs)[HISTORY]
     assert not item.ok
-    assert "no decision records" in item.detail
+    assert item.detail.startswith("0 of 5 days, 0 of 20 trades")
 
 
-def test_archived_decision_records_count_as_history(dirs) -> None:
+def test_archived_and_live_decision_records_add_up(dirs) -> None:
     _, runtime_dir = dirs
-    write_history(runtime_dir, decisions=False)
+    loaded = loaded_for(dirs)
     archive = runtime_dir / "decisions"
-    archive.mkdir()
-    (archive / "decisions-2025-11-20.jsonl").write_bytes(b'{"symbol": "SIMA"}\n')
-    assert check(loaded_for(dirs), dirs)["paper or shadow history exists"].ok
+    archive.mkdir(parents=True)
+    (archive / "decisions-2025-11-20.jsonl").write_bytes(
+        history_lines(loaded.hash, days=3, trades=10)
+    )
+    assert not check(loaded, dirs)[HISTORY].ok
+    write_history(runtime_dir, loaded.hash, days=5, trades=10, run_id="r2")
+    assert check(loaded, dirs)[HISTORY].ok
 
 
 # -- the persisted switch -----------------------------------------------------------------------
@@ -422,8 +512,10 @@ def test_live_start_check_refuses_until_enabled_and_while_killed(dirs, clock) ->
 
 
 # -- `quantbot go-live` -------------------------------------------------------------------------
-def ns(action: str, note: str = "") -> argparse.Namespace:
-    return argparse.Namespace(command="go-live", action=action, note=note, config=None)
+def ns(action: str, note: str = "", *, cancel_all: bool = False) -> argparse.Namespace:
+    return argparse.Namespace(
+        command="go-live", action=action, note=note, config=None, cancel_all=cancel_all
+    )
 
 
 def test_parser_registers_go_live_with_its_actions() -> None:
@@ -455,7 +547,7 @@ def test_cli_enable_refuses_and_says_what_is_missing(dirs, clock, capsys, monkey
     assert "✓ reconciliation clean:" in out
     assert "✗ paper or shadow history exists:" in out
     assert "go-live NOT enabled; missing:" in err
-    assert "  - paper or shadow history exists: no paper or shadow run manifest" in err
+    assert "  - paper or shadow history exists: 0 of 5 days, 0 of 20 trades of config" in err
     assert not (dirs[0] / GO_LIVE_FILE).exists()
 
 
@@ -507,3 +599,24 @@ def test_cli_disable_always_works_even_with_no_state_dir(dirs, clock, capsys) ->
     assert golive_cli.dispatch(ns("disable"), loaded, clock) == 0
     assert GoLiveStore(dirs[0] / GO_LIVE_FILE, clock).load().enabled is False
     assert stat.S_IMODE(dirs[0].stat().st_mode) == 0o700
+
+
+def test_cli_disable_cancel_all_is_kept_for_the_running_daemon(dirs, clock, capsys) -> None:
+    parser = argparse.ArgumentParser(prog="quantbot")
+    golive_cli.add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["go-live", "disable", "--cancel-all"])
+    assert args.cancel_all is True
+    assert parser.parse_args(["go-live", "disable"]).cancel_all is False
+
+    loaded = loaded_for(dirs, venue="sim")
+    assert golive_cli.dispatch(ns("disable", cancel_all=True), loaded, clock) == 0
+    out = capsys.readouterr().out
+    assert "a live daemon already running adds no new risk and cancels every working order " in (
+        out
+    )
+    assert "from its next control poll (0.2s), exits still go" in out
+    assert GoLiveStore(dirs[0] / GO_LIVE_FILE, clock).load().cancel_all is True
+    assert golive_cli.dispatch(ns("status"), loaded, clock) == 0
+    assert orjson.loads(capsys.readouterr().out)["cancel_all"] is True
+    GoLiveStore(dirs[0] / GO_LIVE_FILE, clock).enable(passing())
+    assert GoLiveStore(dirs[0] / GO_LIVE_FILE, clock).load().cancel_all is False

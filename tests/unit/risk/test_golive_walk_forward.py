@@ -19,6 +19,7 @@ from quantbot.clock import SimClock
 from quantbot.config.schema import LoadedConfig, load_config
 from quantbot.oms.journal import EventType, Journal
 from quantbot.risk.golive import GO_LIVE_FILE, WALK_FORWARD_ITEM, ChecklistItem, run_checklist
+from tests.unit.risk.test_golive import write_history
 
 T0 = 1_763_726_400_000_000_000  # 2025-11-21T12:00:00Z
 KEYS = {"APCA_API_KEY_ID": "key-value", "APCA_API_SECRET_KEY": "secret-value"}
@@ -211,11 +212,9 @@ def ready(tmp_path: Path, clock: SimClock, text: str) -> LoadedConfig:
     )
     journal.append(EventType.ACK, client_order_id="qb-1")
     journal.close()
-    (runtime_dir / "manifests").mkdir(parents=True)
-    manifest = {"run_id": "r1", "execution_mode": "paper"}
-    (runtime_dir / "manifests" / "r1.json").write_bytes(orjson.dumps(manifest))
-    (runtime_dir / "decisions.jsonl").write_bytes(orjson.dumps({"symbol": "SIMA"}) + b"\n")
-    return load(tmp_path, text)
+    loaded = load(tmp_path, text)
+    write_history(runtime_dir, loaded.hash)  # enough paper days and trades of this config
+    return loaded
 
 
 def ns(action: str) -> argparse.Namespace:

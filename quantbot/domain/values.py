@@ -89,7 +89,9 @@ class SubmitOutcome(enum.StrEnum):
 
 # The last float converted and its Decimal: a bar's close crosses into Decimal in the paper
 # venue and in the pre-trade gates, as the same float object (``is``, so -0.0 stays apart).
-_last_float: list[tuple[float, Decimal]] = [(math.nan, Decimal(0))]
+# It starts as a true pair: a NaN placeholder was the ``math.nan`` object itself, so
+# ``to_decimal(math.nan)`` as the process's first float came back as Decimal(0).
+_last_float: list[tuple[float, Decimal]] = [(0.0, Decimal("0.0"))]
 
 
 def to_decimal(value: Decimal | float | int | str) -> Decimal:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from decimal import Decimal
 
 import pytest
@@ -141,6 +143,21 @@ def test_instrument_rejects_non_positive_increments() -> None:
         Instrument("S", "0.01", "-1")
     with pytest.raises(ValueError, match="non-finite"):
         Instrument("S", math.nan, "1")
+
+
+def test_math_nan_is_refused_as_the_first_float_a_process_converts() -> None:
+    # The converter caches the last float it saw; a fresh process has seen none, which is
+    # where a placeholder once turned ``math.nan`` into Decimal(0).
+    code = (
+        "import math\n"
+        "from quantbot.domain.values import to_decimal\n"
+        "try:\n"
+        "    print(to_decimal(math.nan))\n"
+        "except ValueError as e:\n"
+        "    print('refused', e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("refused non-finite number nan"), out.stdout
 
 
 # -- Position.apply_fill ------------------------------------------------------------------------

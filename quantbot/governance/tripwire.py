@@ -7,9 +7,10 @@ orders that only reduce still go) or ``TRIPWIRE_KILL_SWITCH`` (the kill switch e
 tripwire as its reason, through ``ControlStore.kill``).
 
 ``state/tripwire.json`` is re-read when another writer changed it (``quantbot tripwire
-evaluate``, ``reset`` or ``resume`` while the daemon runs): triggers and clearings it did not
-make itself are written to the records then (``by = "command"``), at the next entry it checks
-or the next roll.
+evaluate``, ``reset`` or ``resume`` while the daemon runs; looked at once a second of decision
+time, and before each entry it checks): triggers and clearings it did not make itself are
+written to the records then (``by = "command"``). A command's KILL_SWITCH engages the kill
+switch itself; the daemon acts on control.json within ``control.poll_interval_s``.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ class Tripwire:
         self._roll_ns = roll_minute * 60 * NS_PER_S
         self._roll_minute = roll_minute
         self._next_roll_ns = -1
+        self._next_sync_ns = -1
         self.day: str | None = None
         self.log = KpiLog(state_dir, clock, max_bytes=config.max_events_bytes)
         self.feed = KpiFeed(self.log.append)
@@ -82,9 +84,14 @@ class Tripwire:
     # -- the decision side ------------------------------------------------------------------
 
     def on_bar(self, ts_ns: int) -> None:
-        """Judge at the first bar of each trading day; one comparison on every other bar."""
+        """Judge at the first bar of each trading day, and look at the state file (a command
+        may have changed it) at most once a second of decision time; two comparisons on
+        every other bar."""
         if ts_ns >= self._next_roll_ns:
             self._roll(ts_ns)
+        if ts_ns >= self._next_sync_ns:
+            self._next_sync_ns = ts_ns + NS_PER_S
+            self._sync()
 
     # -- the order side ---------------------------------------------------------------------
 
@@ -134,11 +141,15 @@ class Tripwire:
                 self.log.append(sleeve, "*", SLEEVE_METRIC + name, float(value))
 
     def _announce(self, entry: dict[str, Any], *, by: str) -> None:
+        """A trigger: its record line; and, when the daemon judged it (a command's trigger
+        was alerted and acted on by the command), the alert and the kill switch."""
         why = entry_reason(entry, by=by)
         self._write_event("TRIPWIRE", why)
+        if by != "daemon":
+            return
         if self._alert is not None:
             self._alert(why.code, **why.context)
-        if entry["action"] == "KILL_SWITCH" and self._kill is not None and by == "daemon":
+        if entry["action"] == "KILL_SWITCH" and self._kill is not None:
             self._kill(st.describe(entry))
 
     def _sync(self) -> None:

@@ -21,9 +21,12 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from loguru import logger
+
 from quantbot.analytics.kpi import KpiFeed, KpiLog, read_events
 from quantbot.clock import NS_PER_S, Clock, iso_utc
 from quantbot.config.tripwire import SLEEVE_METRIC, TripwireConfig
+from quantbot.domain.errors import StartupError
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.governance import tripwire_state as st
 from quantbot.risk.daily import trading_day
@@ -70,7 +73,7 @@ class Tripwire:
         self._next_sync_ns = -1
         self.day: str | None = None
         self.log = KpiLog(state_dir, clock, max_bytes=config.max_events_bytes)
-        self.feed = KpiFeed(self.log.append)
+        self.feed = KpiFeed(self._append)
         keep = max((p.window_events + p.baseline_events for p in self.policies), default=1)
         self.series = st.series_of(read_events(state_dir), keep)
         self._keep = keep
@@ -80,6 +83,9 @@ class Tripwire:
         self.entries: dict[str, Any] = {}
         self.throttled: dict[str, dict[str, Any]] = {}  # sleeve -> the entry throttling it
         self._sync()
+        # Told of a state or KPI write that failed (DISK_WRITE_FAILED naming the file): the
+        # daemon halts on it. None: the write's OSError is raised.
+        self.on_write_failure: Callable[[Reason], None] | None = None
 
     # -- the decision side ------------------------------------------------------------------
 
@@ -106,6 +112,22 @@ class Tripwire:
 
     # -- internals --------------------------------------------------------------------------
 
+    def _append(self, sleeve: str, symbol: str, metric: str, value: float) -> None:
+        self._write(lambda: self.log.append(sleeve, symbol, metric, value), self.log.path)
+
+    def _write(self, write: Callable[[], Any], path: Path | None = None) -> None:
+        try:
+            write()
+        except OSError as e:
+            if self.on_write_failure is None:
+                raise
+            self.on_write_failure(
+                reason(
+                    ReasonCode.DISK_WRITE_FAILED, file=str(path or self.state_dir / st.FILE),
+                    event="tripwire", error=f"[Errno {e.errno}] {e.strerror or e}",
+                )
+            )  # fmt: skip
+
     def _on_event(self, event: dict[str, Any]) -> None:
         name = (event["sleeve"], event["metric"])
         values = self.series.get(name)
@@ -127,7 +149,7 @@ class Tripwire:
         with st.locked(self.state_dir):
             self._sync()
             fired = st.evaluate(self.policies, self.series, self.entries, now)
-            st.save(self.state_dir, self.entries, durable=self._durable)
+            self._write(lambda: st.save(self.state_dir, self.entries, durable=self._durable))
             self._stamp = st.stamp(self.state_dir)
         for entry in fired:
             self._announce(entry, by="daemon")
@@ -138,7 +160,7 @@ class Tripwire:
             return
         for sleeve, name, value in self.sleeve_kpis():
             if isinstance(value, int | float) and math.isfinite(value):
-                self.log.append(sleeve, "*", SLEEVE_METRIC + name, float(value))
+                self._append(sleeve, "*", SLEEVE_METRIC + name, float(value))
 
     def _announce(self, entry: dict[str, Any], *, by: str) -> None:
         """A trigger: its record line; and, when the daemon judged it (a command's trigger
@@ -158,8 +180,16 @@ class Tripwire:
         if now == self._stamp:
             return
         before, first = self.entries, self._stamp == (-1, -1)
-        self.entries = st.load(self.state_dir)
         self._stamp = now
+        try:
+            self.entries = st.load(self.state_dir)
+        except StartupError as e:
+            if first:
+                raise  # at start: refuse to start, naming the file
+            # Someone broke the file while the daemon runs: it keeps the triggers it knew.
+            logger.error("{} (the daemon keeps the triggers it knew)", e)
+            self.entries = before
+            return
         for k, entry in [] if first else sorted(self.entries.items()):
             was = before.get(k)
             if entry["triggered"] and (was is None or not was["triggered"]):
@@ -179,3 +209,11 @@ class Tripwire:
             for _, e in sorted(self.entries.items())
             if e["triggered"] and e["action"] == "THROTTLE"
         }
+
+
+def summary(state_dir: Path) -> dict[str, Any]:
+    """Read-only, for ``quantbot review``: the tripwire's state (``tripwire_state.summary``):
+    ``{"triggered": [...], "entries": [...]}``, each entry as ``state/tripwire.json`` keeps it
+    (policy, sleeve, metric, action, triggered, baseline, current, drop, events,
+    last_checked, triggered_at, cleared), or with ``"error"`` when the file cannot be read."""
+    return st.summary(state_dir)

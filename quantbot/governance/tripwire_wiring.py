@@ -22,7 +22,7 @@ def open_tripwire(config: Config, run: Any, services: Any) -> Tripwire:
     roll = parse_hhmm(config.daily_risk.roll_time_utc)
     assert roll is not None  # checked when the config was loaded
     control = services.halting.control
-    return Tripwire(
+    tripwire = Tripwire(
         config.tripwire,
         run.state_dir,
         clock=run.clock,
@@ -32,6 +32,8 @@ def open_tripwire(config: Config, run: Any, services: Any) -> Tripwire:
         kill=control.kill,
         durable=run.durability.sync_before_submit,
     )
+    tripwire.on_write_failure = services.halting.halt
+    return tripwire
 
 
 def bind_tripwire(

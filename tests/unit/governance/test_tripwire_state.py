@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import stat
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from quantbot.analytics.kpi import FILE, KpiLog, read_events
 from quantbot.clock import SimClock
 from quantbot.config.tripwire import TripwirePolicy
+from quantbot.domain.errors import StartupError
 from quantbot.governance import tripwire_state as st
 
 
@@ -87,3 +91,41 @@ def test_kpi_events_are_owner_only_rotated_and_read_back_in_order(tmp_path: Path
     again = KpiLog(tmp_path, SimClock(0), max_bytes=10_000)  # a restart numbers on
     assert again.append("s", "SYM", "hit_rate", 1.0)["seq"] == 201
     again.close()
+
+
+def _tripwire(state_dir: Path, events: list) -> Any:
+    from quantbot.config.tripwire import TripwireConfig
+    from quantbot.governance.tripwire import Tripwire
+
+    config = TripwireConfig(enabled=True, policies=[policy()])
+    return Tripwire(
+        config, state_dir, clock=SimClock(0), roll_minute=0,
+        write_event=lambda event, why, **extra: events.append((event, why.to_record())),
+    )  # fmt: skip
+
+
+def test_an_unreadable_state_file_refuses_to_start_and_is_survived_while_running(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / st.FILE).write_text("{", encoding="utf-8")
+    with pytest.raises(StartupError, match="tripwire state cannot be read"):
+        _tripwire(tmp_path, [])
+    (tmp_path / st.FILE).unlink()
+    events: list = []
+    tripwire = _tripwire(tmp_path, events)
+    st.save(tmp_path, {"p/s": {**st._new(policy(), "s"), "triggered": True}})
+    assert tripwire.throttle("s") is not None  # a command's trigger, taken up
+    assert [e for e, _ in events] == ["TRIPWIRE"]
+    (tmp_path / st.FILE).write_text("{", encoding="utf-8")
+    assert tripwire.throttle("s") is not None  # a broken file: the known trigger holds
+    tripwire.close()
+
+
+def test_a_failed_kpi_write_is_reported_not_raised(tmp_path: Path) -> None:
+    tripwire = _tripwire(tmp_path, [])
+    failures: list = []
+    tripwire.on_write_failure = failures.append
+    (tmp_path / FILE).mkdir()  # the events file cannot be opened
+    tripwire.feed.on_submit(sleeve="s", symbol="SYM", outcome="REJECTED")
+    assert [f.code.value for f in failures] == ["DISK_WRITE_FAILED"] * 2
+    assert failures[0].context["file"] == str(tmp_path / FILE)

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import orjson
 from loguru import logger
 
 from quantbot.analytics.kpi import KpiFeed, KpiLog, read_events
@@ -28,10 +29,12 @@ from quantbot.clock import NS_PER_S, Clock, iso_utc
 from quantbot.config.tripwire import SLEEVE_METRIC, TripwireConfig
 from quantbot.domain.errors import StartupError
 from quantbot.domain.reasons import Reason, ReasonCode, reason
+from quantbot.fsutil import atomic_write, read_private
 from quantbot.governance import tripwire_state as st
 from quantbot.risk.daily import trading_day
 
 NS_PER_DAY = 86_400 * NS_PER_S
+FEED_FILE = "kpi_feed.json"  # the KPI feed's open round trips and order -> sleeve, at stop
 _CODE = {"THROTTLE": ReasonCode.TRIPWIRE_THROTTLE, "KILL_SWITCH": ReasonCode.TRIPWIRE_KILL_SWITCH}
 
 WriteEvent = Callable[..., None]  # (event, Reason, **extra)
@@ -74,6 +77,7 @@ class Tripwire:
         self.day: str | None = None
         self.log = KpiLog(state_dir, clock, max_bytes=config.max_events_bytes)
         self.feed = KpiFeed(self._append)
+        self._load_feed()
         keep = max((p.window_events + p.baseline_events for p in self.policies), default=1)
         self.series = st.series_of(read_events(state_dir), keep)
         self._keep = keep
@@ -108,7 +112,25 @@ class Tripwire:
         return None if entry is None else entry_reason(entry)
 
     def close(self) -> None:
+        """At stop: the round trips still open are kept (``kpi_feed.json``), so a restart
+        books their closing to the sleeve that opened them."""
         self.log.close()
+        raw = orjson.dumps(self.feed.outcomes.to_state(), option=orjson.OPT_INDENT_2)
+        path = self.state_dir / FEED_FILE
+        self._write(lambda: atomic_write(path, raw, durable=self._durable), path)
+
+    def _load_feed(self) -> None:
+        path = self.state_dir / FEED_FILE
+        try:
+            self.feed.outcomes.load(orjson.loads(read_private(path)))
+        except FileNotFoundError:
+            return
+        except (OSError, orjson.JSONDecodeError, AttributeError, KeyError, TypeError,
+                ValueError) as e:  # fmt: skip
+            raise StartupError(
+                f"{path}: the tripwire's open round trips cannot be read ({e}); repair it or "
+                "move it aside (the trips open now are then not counted when they close)"
+            ) from e
 
     # -- internals --------------------------------------------------------------------------
 

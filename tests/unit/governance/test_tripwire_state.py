@@ -129,3 +129,27 @@ def test_a_failed_kpi_write_is_reported_not_raised(tmp_path: Path) -> None:
     tripwire.feed.on_submit(sleeve="s", symbol="SYM", outcome="REJECTED")
     assert [f.code.value for f in failures] == ["DISK_WRITE_FAILED"] * 2
     assert failures[0].context["file"] == str(tmp_path / FILE)
+
+
+def test_a_round_trip_open_at_stop_is_booked_to_its_sleeve_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    from decimal import Decimal
+
+    from quantbot.domain.values import Fill, Position, Side
+
+    def fill(cid: str) -> Fill:
+        return Fill(fill_id=cid, client_order_id=cid, symbol="SYM", side=Side.BUY,
+                    qty=Decimal(1), price=Decimal(100), fee=Decimal(0), ts_ns=0)  # fmt: skip
+
+    first = _tripwire(tmp_path, [])
+    first.feed.on_order("open-1", "s")
+    first.feed.on_fill(fill("open-1"), Position("SYM"), Position("SYM", qty=Decimal(1)))
+    first.close()
+    again = _tripwire(tmp_path, [])
+    again.feed.on_order("close-1", "other")
+    flat = Position("SYM", qty=Decimal(0), realized_pnl=Decimal(5))
+    again.feed.on_fill(fill("close-1"), Position("SYM", qty=Decimal(1)), flat)
+    again.close()
+    trips = [e for e in read_events(tmp_path) if e["metric"] == "expectancy_usd"]
+    assert [(e["sleeve"], e["value"]) for e in trips] == [("s", 5.0)]

@@ -10,6 +10,7 @@ import stat
 import subprocess
 from pathlib import Path
 
+import orjson
 import pytest
 
 from quantbot.config.tripwire import TripwirePolicy
@@ -73,8 +74,8 @@ action = "THROTTLE"
 POLICY = TripwirePolicy("expectancy_drop", True, "*", "expectancy_usd", 3, 6, 0.5, "THROTTLE")
 
 
-def replay(workdir: Path, out: str) -> Path:
-    (workdir / "config.toml").write_text(CONFIG, encoding="utf-8")
+def replay(workdir: Path, out: str, config: str = CONFIG) -> Path:
+    (workdir / "config.toml").write_text(config, encoding="utf-8")
     env = {k: v for k, v in quantbot_env().items() if not k.startswith("QUANTBOT__SIGNALS__")}
     data = [str(zigzag_csv(workdir / name, bars=120)) for name in ("AAA.csv", "BBB.csv")]
     result = subprocess.run(
@@ -149,3 +150,24 @@ def test_an_expectancy_drop_throttles_that_sleeve_on_schedule_while_the_other_tr
     again = replay(tmp_path, "two")
     for name in ("decisions.jsonl", "state/kpi_events.jsonl", "state/tripwire.json"):
         assert (again / name).read_bytes() == (run_dir / name).read_bytes(), name
+
+
+@pytest.mark.e2e
+def test_a_kill_switch_policy_judged_at_the_roll_engages_the_kill_switch(tmp_path: Path) -> None:
+    config = CONFIG.replace('action = "THROTTLE"', 'action = "KILL_SWITCH"')
+    run_dir = replay(tmp_path, "kill", config)
+    lines = read_jsonl(run_dir / "decisions.jsonl")
+    [(at, trip)] = [(n, r) for n, r in enumerate(lines) if r.get("event") == "TRIPWIRE"]
+    assert trip["reason"]["code"] == "TRIPWIRE_KILL_SWITCH"
+    assert trip["reason"]["sleeve"] == "turncoat" and trip["reason"]["by"] == "daemon"
+    # From then on no sleeve adds risk: the kill switch names the tripwire as its reason.
+    after = [r for r in lines[at + 1 :] if r.get("intent") or r.get("reason")]
+    refused = [r for r in after if (r.get("reason") or {}).get("code") == "KILL_SWITCH_ACTIVE"]
+    assert refused, "nothing wanted to trade after the kill"
+    assert refused[0]["reason"]["reason"].startswith(
+        "tripwire expectancy_drop: sleeve turncoat expectancy_usd"
+    )
+    assert {r["symbol"] for r in refused} == {"AAA", "BBB"}
+    assert not [r for r in after if _accepted(r) and r["intent"]["side"] == "BUY"]
+    control = orjson.loads((run_dir / "state" / "control.json").read_bytes())
+    assert control["kill_switch"] is True

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from quantbot.cli import status_view
+from quantbot.cli import status_view, tripwire
 from quantbot.cli.help import documented
 from quantbot.clock import LiveClock
 from quantbot.config.schema import Config
@@ -143,6 +143,8 @@ def _resume(store: ControlStore, symbol: str | None) -> int:
         return EXIT_OK
     store.resume()
     print(f"resumed (was: {before.describe()})")
+    for entry in tripwire.reset(store.path.parent, reason="quantbot resume", clock=LiveClock()):
+        print(f"tripwire {entry['policy']} cleared for sleeve {entry['sleeve']}")
     return EXIT_OK
 
 

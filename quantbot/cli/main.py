@@ -27,6 +27,7 @@ from quantbot.cli import (
     paper,
     replay,
     report,
+    tripwire,
     walk_forward,
 )
 from quantbot.cli.event_loop import run_on_event_loop
@@ -161,6 +162,7 @@ def _parser() -> argparse.ArgumentParser:
     walk_forward.add_parser(sub, with_config)
     paper.add_parser(sub, with_config)
     overrides.add_parser(sub, with_config)
+    tripwire.add_parser(sub, with_config)
     return parser
 
 
@@ -224,7 +226,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command in ("go-live", "paper"):
         return {"go-live": golive.dispatch, "paper": paper.run}[args.command](args, _load(args))
     loaded = _load(args)
-    by_command = overrides.dispatch if args.command == "overrides" else control.dispatch
+    by_command = {"overrides": overrides.dispatch, "tripwire": tripwire.dispatch}.get(
+        args.command, control.dispatch
+    )
     return by_command(args, loaded.config)
 
 

@@ -72,6 +72,7 @@ def locator(path: Path | None, text: str, env_keys: Mapping[tuple[str, ...], str
 _KEY_PART = r"(?:[A-Za-z0-9_\-]+|\"[^\"]*\"|'[^']*')"
 _KEY_RE = re.compile(rf"^\s*({_KEY_PART}(?:\s*\.\s*{_KEY_PART})*)\s*=")
 _HEAD_RE = re.compile(r"^\s*\[([^\[\]]+)\]\s*(#.*)?$")
+_ARRAY_HEAD_RE = re.compile(r"^\s*\[\[([^\[\]]+)\]\]\s*(#.*)?$")
 
 
 def _key_parts(dotted: str) -> tuple[str, ...]:
@@ -81,7 +82,16 @@ def _key_parts(dotted: str) -> tuple[str, ...]:
 def find_line(text: str, key_path: tuple[str, ...]) -> int | None:
     """Best-effort line of ``key_path`` in a TOML text (tables, dotted headers and keys)."""
     table: tuple[str, ...] = ()
+    arrays: dict[tuple[str, ...], int] = {}  # [[name]] seen so far: its elements are numbered
     for number, line in enumerate(text.splitlines(), start=1):
+        element = _ARRAY_HEAD_RE.match(line)
+        if element:
+            name = _key_parts(element.group(1))
+            arrays[name] = arrays.get(name, -1) + 1
+            table = (*name, str(arrays[name]))
+            if table == key_path:
+                return number
+            continue
         head = _HEAD_RE.match(line)
         if head:
             table = _key_parts(head.group(1))

@@ -60,6 +60,7 @@ from quantbot.config.sleeves import (
     weights_record,
     with_origin,
 )
+from quantbot.config.tripwire import TripwireConfig, tripwire_problems
 from quantbot.config.venues import VenueConfig, venue_problems
 from quantbot.domain.errors import ConfigError
 from quantbot.records.redact import redact_tree
@@ -217,6 +218,7 @@ class Config:
     learning: LearningConfig = setting(LearningConfig())
     allocation: AllocationConfig = setting(AllocationConfig())
     providers: ProvidersConfig = setting(ProvidersConfig())
+    tripwire: TripwireConfig = setting(TripwireConfig())
 
     @property
     def order_params(self) -> OrderParams:
@@ -339,6 +341,7 @@ def _problems(config: Config) -> Iterator[Problem]:
     yield from quarantine_problems(config.quarantine, config.signals)
     yield from costs_problems(config, PROFILES)
     yield from allocation_problems(config.allocation, config.signals)
+    yield from tripwire_problems(config.tripwire, config.signals)
 
 
 def _market_problems(config: Config) -> Iterator[Problem]:

@@ -11,6 +11,7 @@ from typing import Any
 
 import attrs
 
+from quantbot.analytics.kpi import KpiFeed
 from quantbot.analytics.tca import TcaRecorder
 from quantbot.clock import BarClock, Clock
 from quantbot.config.orders import entry_types
@@ -36,6 +37,8 @@ from quantbot.domain.values import Fill, Instrument, Position
 from quantbot.governance.allocation import Allocation
 from quantbot.governance.learning import open_learning
 from quantbot.governance.quarantine import Quarantine
+from quantbot.governance.tripwire import Tripwire
+from quantbot.governance.tripwire_wiring import bind_tripwire, open_tripwire
 from quantbot.oms.capability import exit_modes
 from quantbot.oms.desk import Desk, OrderDesk, open_desk
 from quantbot.oms.exits import ExitManager
@@ -113,7 +116,11 @@ async def open_parts(
         tca.fill_model = " ".join(f"{k}={v}" for k, v in model.items())
     quarantine = _quarantine(config, run, services)
     allocation = _allocation(config, run, services)
-    on_fill = _on_fill(fill_listener(daily), tca, quarantine, allocation)
+    tripwire = _tripwire(config, run, services)
+    on_fill = _on_fill(
+        fill_listener(daily), tca, quarantine, allocation,
+        tripwire.feed if tripwire is not None else None,
+    )  # fmt: skip
     side = None
     if run.mode in ("paper", "live"):
         side = await open_order_side(
@@ -199,6 +206,7 @@ async def open_parts(
         quarantine=step.quarantine,
     )
     _bind_allocation(allocation, step, desk)
+    bind_tripwire(tripwire, step, desk, tca)
     embedded = venue.embedded  # the paper venue matches each bar before the step
     pipeline = Pipeline(
         step=step,
@@ -244,7 +252,7 @@ async def open_parts(
 def _on_fill(
     book_fill: Callable[[Fill, Position, Position], None],
     tca: TcaRecorder,
-    *books: Quarantine | Allocation | None,
+    *books: Quarantine | Allocation | KpiFeed | None,
 ) -> Callable[[Fill, Position, Position], None]:
     """Each new fill: the daily guard settles and books PnL, TCA completes the order, the
     quarantine's and the allocation's outcomes count it."""
@@ -301,6 +309,13 @@ def _quarantine(config: Config, run: Layout, services: Services) -> Quarantine |
     )
     quarantine.on_write_failure = services.halting.halt
     return quarantine
+
+
+def _tripwire(config: Config, run: Layout, services: Services) -> Tripwire | None:
+    """The run's tripwire (paper and live: only a run that sends orders has KPI events)."""
+    if not config.tripwire.enabled or run.mode not in ("paper", "live"):
+        return None
+    return open_tripwire(config, run, services)
 
 
 def _bind_allocation(allocation: Allocation | None, step: DecisionStep, desk: Desk) -> None:

@@ -52,6 +52,7 @@ from quantbot.governance.allocation import Allocation
 from quantbot.governance.learning import Learning
 from quantbot.governance.overrides import DEADBAND, Learned
 from quantbot.governance.quarantine import Quarantine
+from quantbot.governance.tripwire import Tripwire
 from quantbot.marketdata.contract import ContractVerdict, DataContract
 from quantbot.oms.exit_plan import ExitParams
 from quantbot.portfolio.netting import NetTarget, net_signals, within_deadband
@@ -203,6 +204,7 @@ class DecisionStep:
         self.learned = Learned()  # its per-symbol deadband multipliers
         self.snapshots: Snapshots | None = None  # set by the wiring (records/snapshots)
         self.allocation: Allocation | None = None  # netting's weights (governance/allocation)
+        self.tripwire: Tripwire | None = None  # judged at each day roll (governance/tripwire)
 
     @classmethod
     def from_config(
@@ -243,6 +245,11 @@ class DecisionStep:
     def base_weights(self) -> dict[str, float]:
         """The profile's weight of each sleeve that runs (the allocation's base)."""
         return dict(self._weights)
+
+    @property
+    def sleeves(self) -> tuple[Sleeve, ...]:
+        """The sleeves that run, in declared order (read-only: the tripwire asks their KPIs)."""
+        return tuple(self._sleeves)
 
     def warming_up(self) -> dict[str, int]:
         """Sleeve name -> bars until it is ready for every symbol (0: warm), in declared
@@ -318,6 +325,8 @@ class DecisionStep:
             self.quarantine.on_bar(bar.ts_ns)
         if self.learning is not None:
             self.learning.on_bar(self._clock.now_ns())
+        if self.tripwire is not None:
+            self.tripwire.on_bar(self._clock.now_ns())
         governed = self.quarantine is not None or self.learning is not None
         if self.snapshots is not None and governed:
             record["snapshot"] = self.snapshots.current()

@@ -252,6 +252,13 @@ MEANING: dict[ReasonCode, str] = {
     "its outcomes): entries there are refused (block) or its targets are 0 (zero_targets)",
     ReasonCode.QUARANTINE_RELEASED: "a quarantine ended: its time was up, or `quantbot resume "
     "--sleeve` released it early",
+    ReasonCode.TRIPWIRE_THROTTLE: "a [tripwire] THROTTLE policy fired for the sleeve (its metric "
+    "fell more than max_drop_fraction below its baseline; the TRIPWIRE record has both): its "
+    "new risk is refused until `quantbot resume` or `quantbot tripwire reset`; exits still go",
+    ReasonCode.TRIPWIRE_KILL_SWITCH: "a [tripwire] KILL_SWITCH policy fired: the kill switch "
+    "engaged with the policy, sleeve, baseline and current value as its reason",
+    ReasonCode.TRIPWIRE_CLEARED: "a tripwire trigger was cleared by `quantbot resume` or "
+    "`quantbot tripwire reset --reason`; the reason is kept in state/tripwire.json",
     ReasonCode.COST_GATE_EDGE_BELOW_COST: "entry refused: its expected edge (confidence x edge "
     "scale) does not exceed the modelled cost plus entry_cost_buffer_bps",
     ReasonCode.TURNOVER_CAP_SYMBOL: "an entry was scaled down to what is left of today's "

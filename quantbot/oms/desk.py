@@ -23,6 +23,7 @@ from quantbot.decision.step import Decision, Outcome
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.domain.values import Bar, Fill, OrderIntent, Side, SubmitOutcome
 from quantbot.governance.quarantine import Quarantine
+from quantbot.governance.tripwire import Tripwire
 from quantbot.oms.exits import ExitManager
 from quantbot.oms.limit_timeout import LimitTimeout
 from quantbot.oms.manager import POSITIONS, VENUE_FAILURES, OrderManager
@@ -36,6 +37,7 @@ from quantbot.venues.base import OrderVenue
 T = TypeVar("T")
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _QUARANTINED = {"verdict": "skipped", "why": "quarantined"}
+_THROTTLED = {"verdict": "skipped", "why": "tripwire"}
 
 _BY_SUBMIT = {
     SubmitOutcome.ACCEPTED.value: Outcome.SENT,
@@ -128,6 +130,7 @@ class OrderDesk:
         self._held_at: int | None = None  # the ledger's event seq ``_held`` was read at
         # Told (client order id, sleeve) before each submit: the allocation's outcomes.
         self.on_order: Callable[[str, str], None] | None = None
+        self.tripwire: Tripwire | None = None  # refuses a throttled sleeve's new risk
 
     def on_bar(self, bar: Bar) -> None:
         if self.oms.gates is not None:
@@ -200,8 +203,12 @@ class OrderDesk:
         else:
             adds = decision.entry is not None
             blocked = q.entry_block(decision.sleeve, intent.symbol, adds) if q is not None else None
+            tw = self.tripwire if blocked is None and adds else None
+            throttled = tw.throttle(decision.sleeve) if tw is not None else None
             if blocked is not None:  # a quarantined sleeve or symbol
                 daily, denial = _QUARANTINED, blocked
+            elif throttled is not None:  # a sleeve a tripwire THROTTLE policy fired for
+                daily, denial = _THROTTLED, throttled
             else:
                 daily, denial = self._reservation.reserve(decision.entry, intent)
         if denial is None:
@@ -280,6 +287,10 @@ class OrderDesk:
                 code=report.reason.code.value if report.reason is not None else None,
                 breaker_opened=breakers is not None and breakers.opens > opens,
             )  # fmt: skip
+        if self.tripwire is not None and decision.entry is not None:
+            self.tripwire.feed.on_submit(
+                sleeve=decision.sleeve, symbol=intent.symbol, outcome=report.outcome.value
+            )
         if tca is not None:
             tca.on_submitted(
                 intent.client_order_id,

@@ -39,7 +39,13 @@ class SleeveSignal:
 
 
 class Sleeve(Protocol):
-    """A strategy sleeve: per-symbol state, one ``update`` per bar, deterministic."""
+    """A strategy sleeve: per-symbol state, one ``update`` per bar, deterministic.
+
+    A sleeve may also report metrics of its own to the regression tripwire: an optional
+    ``kpis(self) -> dict[str, float]`` (name -> finite value), read once per trading day at
+    the roll and kept as KPI events ``sleeve.<name>`` (analytics/kpi.py; README "Regression
+    tripwire"). It is not part of this protocol: a sleeve without it reports nothing.
+    """
 
     name: str
     warmup_bars: int  # updates a symbol needs before its signals are ready

@@ -46,7 +46,7 @@ def test_the_shipped_config_resolves_to_the_tree_and_hash_it_always_had(repo_roo
     # market and sizing of issue 19, the liquidity regime, the drawdown breaker, the
     # quarantine, the cost gate and turnover caps, post-trade learning and allocation of
     # issue 20).
-    assert loaded.hash == "466667aa8e130fde4452e2c8d7ab13aeabaceab1c7278f2a840045e3b64688b6"
+    assert loaded.hash == "316170becc84ad65e26f44ce513197fbf6d0119bf53c98ffc66800053c166602"
 
 
 def test_a_file_declares_the_sleeves_that_run_in_its_order(tmp_path: Path) -> None:

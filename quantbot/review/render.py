@@ -9,6 +9,8 @@ from typing import Any
 import orjson
 
 _MAX_VALUE = 80  # a context value longer than this is cut (the JSON has it whole)
+MAX_ROWS = 10  # a list longer than this shows its latest rows (the JSON has them all)
+MAX_DAY_COLUMNS = 8  # more days than this: one row per day instead of a column per day
 
 
 def render(doc: dict[str, Any]) -> str:
@@ -56,9 +58,17 @@ def _context(context: dict[str, Any]) -> str:
     return " ".join(f"{k}={_value(v)}" for k, v in context.items())
 
 
+def _latest(rows: list[Any], indent: str, row: Callable[[Any], str]) -> list[str]:
+    """Each row, or the latest ``MAX_ROWS`` of them and how many earlier are not shown."""
+    shown = [f"{indent}{row(r)}" for r in rows[-MAX_ROWS:]]
+    if len(rows) > MAX_ROWS:
+        shown.insert(0, f"{indent}... {len(rows) - MAX_ROWS:,} earlier (--json has every one)")
+    return shown
+
+
 def _section(name: str, rows: list[Any], what: str, row: Callable[[Any], str]) -> list[str]:
-    head = f"  {name:<9} {len(rows) or 'none'}{f' {what}' if rows else ''}"
-    return [head, *(f"    {row(r)}" for r in rows)]
+    head = f"  {name:<9} {f'{len(rows):,}' if rows else 'none'}{f' {what}' if rows else ''}"
+    return [head, *_latest(rows, "    ", row)]
 
 
 def _broke(broke: dict[str, Any]) -> list[str]:
@@ -98,13 +108,30 @@ def _denied(denied: dict[str, Any]) -> list[str]:
     codes = sorted(denied["by_code"], key=lambda c: (-denied["by_code"][c], c))
     days = sorted(denied["by_day"])
     sleeves = sorted(denied["by_sleeve"], key=lambda s: (s.startswith("("), s))
+    by_day = (
+        _matrix("by day", codes, denied["by_code"], [(d[5:], denied["by_day"][d]) for d in days])
+        if len(days) <= MAX_DAY_COLUMNS
+        else _day_rows(denied["by_day"], days)
+    )
     return [
         head,
-        *_matrix("by day", codes, denied["by_code"], [(d[5:], denied["by_day"][d]) for d in days]),
+        *by_day,
         *_matrix(
             "by sleeve", codes, denied["by_code"], [(s, denied["by_sleeve"][s]) for s in sleeves]
         ),
     ]
+
+
+def _day_rows(by_day: dict[str, dict[str, int]], days: list[str]) -> list[str]:
+    """A long window: one line per day, its codes most frequent first."""
+    width = max(5, *(len(f"{sum(by_day[d].values()):,}") for d in days))
+    lines = [f"  {'by day':<10}  {'total':>{width}}  codes"]
+    for day in days:
+        counts = by_day[day]
+        codes = sorted(counts, key=lambda c: (-counts[c], c))
+        listed = ", ".join(f"{c} {counts[c]:,}" for c in codes)
+        lines.append(f"  {day}  {sum(counts.values()):>{width},}  {listed}")
+    return lines
 
 
 def _matrix(
@@ -145,7 +172,7 @@ def _drifted(drifted: dict[str, Any]) -> list[str]:
 
 def _quarantine(label: str, q: dict[str, Any]) -> list[str]:
     active, events = q["active"], q["events"]
-    lines = [f"  {label:<17} {len(active)} in force, {len(events)} event(s) in the window"]
+    lines = [f"  {label:<17} {len(active)} in force, {len(events):,} event(s) in the window"]
     for a in active:
         if "error" in a:
             lines.append(f"    in force: {a['error']}")
@@ -155,13 +182,14 @@ def _quarantine(label: str, q: dict[str, Any]) -> list[str]:
             f"    in force: {a['scope']} {a[a['scope']]} ({a['trigger']}) since "
             f"{_t(a['since'])} until {until}"
         )
-    for e in events:
-        extra = ", ".join(f"{k} {e[k]}" for k in ("trigger", "by") if k in e)
-        lines.append(
-            f"    {_t(e['at'])}  {e['event']}  {e['scope']} {e['name']}"
-            + (f" ({extra})" if extra else "")
-        )
-    return lines
+    return lines + _latest(events, "    ", _quarantine_event)
+
+
+def _quarantine_event(e: dict[str, Any]) -> str:
+    extra = ", ".join(f"{k} {e[k]}" for k in ("trigger", "by") if k in e)
+    return f"{_t(e['at'])}  {e['event']}  {e['scope']} {e['name']}" + (
+        f" ({extra})" if extra else ""
+    )
 
 
 def _weights(weights: dict[str, float] | None) -> str:
@@ -177,22 +205,26 @@ def _allocation(label: str, a: dict[str, Any]) -> list[str]:
         else "no version yet"
     )
     lines = [f"  {label:<17} {now}; {len(a['changes'])} change(s) in the window"]
-    for c in a["changes"]:
-        moved = ", ".join(
-            f"{k} {c['previous'].get(k, 0):g} -> {v:g}" for k, v in sorted(c["weights"].items())
-        )
-        lines.append(f"    {c['day']}  v{c['version']}  {c['reason']}: {moved}")
-    return lines
+    return lines + _latest(a["changes"], "    ", _allocation_change)
+
+
+def _allocation_change(c: dict[str, Any]) -> str:
+    moved = ", ".join(
+        f"{k} {c['previous'].get(k, 0):g} -> {v:g}" for k, v in sorted(c["weights"].items())
+    )
+    return f"{c['day']}  v{c['version']}  {c['reason']}: {moved}"
 
 
 def _overrides(label: str, o: dict[str, Any]) -> list[str]:
     lines = [f"  {label:<17} in force: version {o['head'] if o['head'] is not None else '-'}; "
              f"{len(o['changes'])} version(s) in the window"]  # fmt: skip
-    for c in o["changes"]:
-        shown = " ".join(f"{k}={v}" for k, v in c["overrides"].items()) or "(none: base values)"
-        previous = "-" if c["previous"] is None else f"v{c['previous']}"
-        lines.append(f"    {c['day']}  v{c['version']}  {c['kind']} (was {previous}): {shown}")
-    return lines
+    return lines + _latest(o["changes"], "    ", _override_version)
+
+
+def _override_version(c: dict[str, Any]) -> str:
+    shown = " ".join(f"{k}={v}" for k, v in c["overrides"].items()) or "(none: base values)"
+    previous = "-" if c["previous"] is None else f"v{c['previous']}"
+    return f"{c['day']}  v{c['version']}  {c['kind']} (was {previous}): {shown}"
 
 
 def _generic(label: str, section: dict[str, Any]) -> list[str]:

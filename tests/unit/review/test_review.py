@@ -202,3 +202,16 @@ def test_a_rotated_file_that_cannot_be_read_is_named_and_the_rest_shown(
     doc = as_json(capsys)
     assert doc["unreadable"][0].startswith("runtime/decisions/decisions-2026-12-01.jsonl.gz")
     assert set(doc["denied"]["by_day"]) == {"2026-11-30", "2026-12-03", "2026-12-07"}
+
+
+def test_the_readme_shows_lines_of_the_golden_page() -> None:
+    """README "Weekly review" shows the golden page shortened: its lines, in order."""
+    readme = (FIXTURE.parents[2] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("### Weekly review\n", 1)[1].split("```\n", 2)[1]
+    page = (GOLDEN / "review.txt").read_text(encoding="utf-8").splitlines()
+    at = 0
+    for shown in block.splitlines():
+        prefix = shown.removesuffix("...")
+        found = next((i for i in range(at, len(page)) if page[i].startswith(prefix)), None)
+        assert found is not None, f"README line not in the golden page (or out of order): {shown}"
+        at = found + 1

@@ -3,7 +3,7 @@ and alerts, each with its times.
 
 A crash is a run that never closed. The daemon stamps its manifest's ``ended`` as it closes
 (``records.manifest.mark_ended``), so a manifest whose ``ended`` is still null is a run that
-is running now (it holds the state lock and ``state/status.json`` names it) or one that died.
+is running now (the newest manifest, while a daemon holds the state lock) or one that died.
 A manifest from before the stamp existed (no ``ended`` key) is judged as ``quantbot status``
 judges the last run: ``state/status.json`` still saying ``running`` while no daemon holds the
 lock means that run died without its final report.
@@ -37,7 +37,7 @@ def broke(
         "halts": [_halt(e) for e in events_of(scan, "HALT", "KILL", "DRAWDOWN_BREAKER")],
         "crashes": crashes(runs, scan, window, status=status, running=running),
         "breakers": _breakers(events_of(scan, "BREAKER_OPEN")),
-        "alerts": alerts(runtime_dir / "alerts.jsonl", window),
+        "alerts": alerts(runtime_dir / "alerts.jsonl", window, scan.unreadable),
         "runs": _runs_in(runs, scan, window),
     }
 
@@ -83,15 +83,15 @@ def crashes(
     status: dict[str, Any],
     running: bool,
 ) -> list[dict[str, Any]]:
+    # The run going on now is the newest (its first status report may not be written yet).
+    current = runs[-1].get("run_id") if running and runs else None
     out = []
     for run in runs:
         run_id = run.get("run_id")
         last = _last_sign(run, scan, status)
-        if not window.holds(last) or isinstance(run.get("ended"), dict):
+        if not window.holds(last) or isinstance(run.get("ended"), dict) or run_id == current:
             continue
         is_last = status.get("run_id") == run_id
-        if running and is_last:
-            continue  # the run going on now
         if "ended" not in run and not (is_last and status.get("daemon") == "running"):
             continue  # an older manifest that cannot say: not called a crash
         out.append({
@@ -101,7 +101,7 @@ def crashes(
             "last_seen": last,
             "detail": "no clean stop: the manifest was never stamped ended"
             if "ended" in run
-            else "state/status.json still says running and no daemon holds the lock",
+            else "its last report in state/status.json says running, and it is not",
         })  # fmt: skip
     return out
 
@@ -141,12 +141,15 @@ def _breakers(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return [by_dep[k] for k in sorted(by_dep)]
 
 
-def alerts(path: Path, window: Window) -> list[dict[str, Any]]:
+def alerts(path: Path, window: Window, unreadable: list[str]) -> list[dict[str, Any]]:
     """``runtime/alerts.jsonl`` in the window, grouped by alert and what it is about."""
     groups: dict[tuple[str, str], dict[str, Any]] = {}
     try:
         lines = path.read_bytes().splitlines()
     except FileNotFoundError:
+        return []
+    except OSError as e:
+        unreadable.append(f"{path}: {type(e).__name__}: {e}")
         return []
     for line in lines:
         try:

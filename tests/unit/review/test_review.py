@@ -23,6 +23,7 @@ from quantbot.cli import review
 from quantbot.cli.main import _parser
 from quantbot.clock import NS_PER_S, SimClock
 from quantbot.config.schema import load_config
+from quantbot.ops.lock import StateLock
 from quantbot.review import drift
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "review"
@@ -215,3 +216,27 @@ def test_the_readme_shows_lines_of_the_golden_page() -> None:
         found = next((i for i in range(at, len(page)) if page[i].startswith(prefix)), None)
         assert found is not None, f"README line not in the golden page (or out of order): {shown}"
         at = found + 1
+
+
+def test_a_daemon_running_now_is_not_a_crash_before_its_first_status_report(
+    account: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A daemon holds the lock and has written its manifest; state/status.json still names
+    the run before it (run D, which died): D is a crash, the running one is not."""
+    manifest = {"run_id": "20261207T113000-eeeeee", "started_at": "2026-12-07T11:30:00.000000Z",
+                "execution_mode": "paper", "ended": None}  # fmt: skip
+    (account / "runtime" / "manifests" / "20261207T113000-eeeeee.json").write_bytes(
+        orjson.dumps(manifest)
+    )
+    lock = StateLock(account / "state")
+    lock.acquire()  # as the daemon holds it (another open file: the review's probe sees it)
+    try:
+        doc = as_json(capsys)
+    finally:
+        lock.release()
+    assert doc["daemon"]["running"] is True
+    assert [c["run_id"] for c in doc["broke"]["crashes"]] == [
+        "20261201T080000-bbbbbb",
+        "20261207T090000-dddddd",
+    ]
+    assert doc["broke"]["runs"][-1]["run_id"] == "20261207T113000-eeeeee"

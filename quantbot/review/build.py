@@ -13,6 +13,7 @@ from quantbot.clock import Clock
 from quantbot.config.schema import LoadedConfig
 from quantbot.domain.errors import StartupError
 from quantbot.ops.lock import StateLock
+from quantbot.records.redact import redact_tree
 from quantbot.review.broke import broke
 from quantbot.review.drift import drifted
 from quantbot.review.records_scan import RecordScan
@@ -35,29 +36,34 @@ def build_review(loaded: LoadedConfig, clock: Clock, span: str) -> dict[str, Any
         scan.decisions or scan.events or what_broke["alerts"] or what_broke["runs"]
         or what_broke["crashes"]
     )  # fmt: skip
-    return {
-        "window": window.to_json(),
-        "nothing_recorded": nothing,
-        "daemon": {
-            "running": running,
-            "trading": control.describe() if control is not None else control_error,
-            "last_status": {k: status.get(k) for k in ("run_id", "execution_mode", "ts", "daemon")}
-            if status
-            else None,
-        },
-        "broke": what_broke,
-        "denied": {
-            "decisions": scan.decisions,
-            "total": sum(scan.denied.values()),
-            "by_code": dict(scan.denied),
-            "by_day": {day: dict(c) for day, c in scan.by_day.items()},
-            "by_sleeve": {sleeve: dict(c) for sleeve, c in scan.by_sleeve.items()},
-            "not_counted": dict(scan.quiet),
-        },
-        "drifted": drifted(state_dir, scan, window, control),
-        "go_live": _go_live(loaded, state_dir, runtime_dir, clock),
-        "unreadable": scan.unreadable,
-    }
+    # Writers redact what they write; this is for a line an older version or a hand wrote.
+    return redact_tree(
+        {
+            "window": window.to_json(),
+            "nothing_recorded": nothing,
+            "daemon": {
+                "running": running,
+                "trading": control.describe() if control is not None else control_error,
+                "last_status": {
+                    k: status.get(k) for k in ("run_id", "execution_mode", "ts", "daemon")
+                }
+                if status
+                else None,
+            },
+            "broke": what_broke,
+            "denied": {
+                "decisions": scan.decisions,
+                "total": sum(scan.denied.values()),
+                "by_code": dict(scan.denied),
+                "by_day": {day: dict(c) for day, c in scan.by_day.items()},
+                "by_sleeve": {sleeve: dict(c) for sleeve, c in scan.by_sleeve.items()},
+                "not_counted": dict(scan.quiet),
+            },
+            "drifted": drifted(state_dir, scan, window, control),
+            "go_live": _go_live(loaded, state_dir, runtime_dir, clock),
+            "unreadable": scan.unreadable,
+        }
+    )
 
 
 def _control(state_dir: Path, clock: Clock) -> tuple[ControlState | None, str]:

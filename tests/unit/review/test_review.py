@@ -240,3 +240,24 @@ def test_a_daemon_running_now_is_not_a_crash_before_its_first_status_report(
         "20261207T090000-dddddd",
     ]
     assert doc["broke"]["runs"][-1]["run_id"] == "20261207T113000-eeeeee"
+
+
+def test_no_secret_reaches_the_page(account: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A line written without redaction (an older version, a hand) is redacted on the way out."""
+    secret = "https://hooks.example.com/services/T0AAA/B0BBB/a1b2c3d4e5f6g7h8i9j0"
+    with (account / "runtime" / "alerts.jsonl").open("ab") as f:
+        f.write(
+            orjson.dumps(
+                {
+                    "ts": "2026-12-05T10:00:00.000000Z",
+                    "alert": "ALERT_WEBHOOK",
+                    "halts": False,
+                    "symbol": f"{secret}?token=abc123secret",
+                }
+            )
+            + b"\n"
+        )
+    page, doc = run_review(capsys), run_review(capsys, "--json")  # fmt: skip
+    for out in (page, doc):
+        assert "a1b2c3d4e5f6g7h8i9j0" not in out and "abc123secret" not in out
+        assert "https://hooks.example.com/services/<redacted>" in out

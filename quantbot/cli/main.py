@@ -27,6 +27,7 @@ from quantbot.cli import (
     paper,
     replay,
     report,
+    review,
     tripwire,
     walk_forward,
 )
@@ -163,6 +164,7 @@ def _parser() -> argparse.ArgumentParser:
     paper.add_parser(sub, with_config)
     overrides.add_parser(sub, with_config)
     tripwire.add_parser(sub, with_config)
+    review.add_parser(sub, with_config)
     return parser
 
 
@@ -223,8 +225,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     without_config = {"report": report.run_report, "data": data.run}
     if args.command in without_config:
         return without_config[args.command](args)
-    if args.command in ("go-live", "paper"):
-        return {"go-live": golive.dispatch, "paper": paper.run}[args.command](args, _load(args))
+    with_loaded = {"go-live": golive.dispatch, "paper": paper.run, "review": review.run}
+    if args.command in with_loaded:
+        return with_loaded[args.command](args, _load(args))
     loaded = _load(args)
     by_command = {"overrides": overrides.dispatch, "tripwire": tripwire.dispatch}.get(
         args.command, control.dispatch

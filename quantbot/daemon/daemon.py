@@ -38,7 +38,7 @@ from quantbot.ops.errors import safe_message
 from quantbot.ops.feed import RunFeed
 from quantbot.ops.lock import StateLock
 from quantbot.records.durability import Durability
-from quantbot.records.manifest import write_manifest
+from quantbot.records.manifest import mark_ended, write_manifest
 from quantbot.risk.control import ControlStore
 from quantbot.risk.golive import live_start_check
 
@@ -399,8 +399,20 @@ class Daemon:
         services.alerts.close()
         await parts.venue.close()
         await self._stop_views()
+        self._mark_ended()
         self.lock.release()
         logger.info("run {} stopped", self.run_id)
+
+    def _mark_ended(self) -> None:
+        """The manifest says the run closed (``quantbot review`` tells a crash by its absence)."""
+        if self.manifest_path is None:
+            return
+        halted = self.services.halting.halted_this_run if self.services is not None else None
+        try:
+            mark_ended(self.manifest_path, ended_ns=self.clock.now_ns(),
+                       halted=halted.code.value if halted is not None else None)  # fmt: skip
+        except (OSError, ValueError) as e:  # ValueError: orjson's decode error
+            logger.error("{}: the run's end could not be stamped: {}", self.manifest_path, e)
 
     async def _stop_views(self) -> None:
         """The last item each view sees, then each stops (bounded: see ``daemon.views``)."""

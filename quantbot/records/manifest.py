@@ -13,7 +13,7 @@ import orjson
 
 from quantbot import __version__
 from quantbot.clock import iso_utc
-from quantbot.fsutil import atomic_write, ensure_private_dir
+from quantbot.fsutil import atomic_write, ensure_private_dir, read_private
 from quantbot.ops.runtime_contract import test_doubles_reachable
 from quantbot.records.redact import redact_tree
 
@@ -77,6 +77,9 @@ def build_manifest(
         "runtime_contract": {"test_doubles_reachable": test_doubles_reachable()},
         "canary_symbols": canary_symbols,
         "startup": startup,
+        # Stamped by ``mark_ended`` as the daemon closes: a manifest whose "ended" is still
+        # null belongs to a run that is running, or that died without closing (a crash).
+        "ended": None,
     }
 
 
@@ -88,3 +91,11 @@ def write_manifest(runtime_dir: Path, manifest: dict[str, Any]) -> Path:
     shown = redact_tree(manifest)
     atomic_write(path, orjson.dumps(shown, default=str, option=orjson.OPT_INDENT_2))
     return path
+
+
+def mark_ended(path: Path, *, ended_ns: int, halted: str | None) -> None:
+    """Stamp the run's manifest with its clean end (``halted``: the code that halted the run,
+    if one did). Raises OSError when it cannot be rewritten (the run then looks crashed)."""
+    manifest = orjson.loads(read_private(path))
+    manifest["ended"] = {"at": iso_utc(ended_ns), "halted": halted}
+    atomic_write(path, orjson.dumps(manifest, default=str, option=orjson.OPT_INDENT_2))

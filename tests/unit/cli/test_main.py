@@ -31,7 +31,7 @@ def test_missing_config_file_is_a_usage_error(tmp_path, capsys) -> None:
 
 def test_unknown_command_is_refused(capsys) -> None:
     with pytest.raises(SystemExit) as exc:
-        main(["review"])  # not built yet: a usage error, never a pretend success
+        main(["frobnicate"])  # not a command: a usage error, never a pretend success
     assert exc.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
 

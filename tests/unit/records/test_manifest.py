@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 
 from quantbot.config.schema import load_config, redacted
-from quantbot.records.manifest import build_manifest, git_commit, write_manifest
+from quantbot.records.manifest import build_manifest, git_commit, mark_ended, write_manifest
 
 T0 = 1_763_726_400_000_000_000  # 2025-11-21T12:00:00Z
 
@@ -64,3 +64,15 @@ def test_write_manifest_writes_valid_json_named_by_run_id(tmp_path: Path) -> Non
 
 def test_git_commit_outside_a_repository_is_none(tmp_path: Path) -> None:
     assert git_commit(tmp_path) is None
+
+
+def test_a_manifest_says_ended_only_once_the_run_closed(tmp_path: Path) -> None:
+    path = write_manifest(tmp_path / "runtime", manifest())
+    assert orjson.loads(path.read_bytes())["ended"] is None  # running, or died
+    mark_ended(path, ended_ns=T0 + 3600 * 10**9, halted="HALT_TASK_CRASHED")
+    stamped = orjson.loads(path.read_bytes())
+    assert stamped["ended"] == {"at": "2025-11-21T13:00:00.000000Z", "halted": "HALT_TASK_CRASHED"}
+    assert {k: v for k, v in stamped.items() if k != "ended"} == {
+        k: v for k, v in orjson.loads(orjson.dumps(manifest())).items() if k != "ended"
+    }
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600

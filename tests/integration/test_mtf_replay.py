@@ -158,3 +158,24 @@ def test_a_timeframe_the_data_cannot_make_is_refused_before_the_replay_runs(
     done = replay_cli(tmp_path, "--config", str(config), "--data", str(daily))
     assert done.returncode == 2
     assert "signals.trend.timeframe = '1h'" in done.stderr
+
+
+@pytest.mark.e2e
+def test_check_leakage_fails_a_sleeve_that_peeks_at_the_unclosed_hour(tmp_path: Path) -> None:
+    data = five_minute_bars(tmp_path / "MTF.csv", 288 * 4)
+    config = _config(
+        tmp_path,
+        f'[signals.peek]\nkind = "{FIXTURES / "mtf_sleeves.py"}:PeekNext"\ntimeframe = "1h"\n',
+        "peek = 1.0",
+    )
+    env = {k: v for k, v in quantbot_env().items() if not k.startswith("QUANTBOT__SIGNALS__")}
+    done = subprocess.run(
+        command("check-leakage", "--config", str(config), "--data", str(data), "--cuts", "2",
+                "--settle", "1"),
+        cwd=tmp_path, env=env, text=True, capture_output=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert "prefix invariance: LEAK at MTF bar 2024-01-01T" in done.stdout
+    assert ":55:00.000000Z: sleeves.peek.target is" in done.stdout  # the bar closing an hour
+    assert "in the replay cut at 2024-01-0" in done.stdout
+    assert done.stdout.rstrip().endswith("check-leakage: LEAK")

@@ -380,6 +380,7 @@ class DecisionStep:
             }
             for name, sig in signals.items()
         }
+        sleeves.note_timeframes(bar.symbol, record["sleeves"])  # signals.timeframe
         signals = self._govern(bar, signals, record)
         if not any(sig.ready for sig in signals.values()):
             return self._none(record, reason(ReasonCode.SIGNAL_WARMUP, symbol=bar.symbol))

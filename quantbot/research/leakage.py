@@ -37,9 +37,11 @@ from typing import Any
 import attrs
 import orjson
 
+from quantbot.clock import NS_PER_S, iso_utc
 from quantbot.config.schema import LoadedConfig
 from quantbot.domain.errors import DataError
 from quantbot.research.replay import ReplayRequest, load_bars, run_replay
+from quantbot.signals.timeframe import DAY_S, timeframe_seconds
 
 # Fields that differ between two replays of different inputs without any leak.
 IGNORED = frozenset({"run_id", "config_hash"})
@@ -53,7 +55,7 @@ Say = Callable[[str], None]
 class Leak:
     """The first decision that differs between the full replay and one cut at ``cut``."""
 
-    cut: date
+    cut: date | datetime  # a time inside a day when a sleeve reads a higher timeframe
     symbol: str
     bar_ts: str
     field: str
@@ -70,7 +72,7 @@ class Leak:
 
 @attrs.frozen
 class PrefixReport:
-    cuts: tuple[date, ...]
+    cuts: tuple[date | datetime, ...]
     compared: int  # decision records compared, over every cut
     leak: Leak | None
 
@@ -153,22 +155,40 @@ def cut_days(days: list[date], warmup: int, cuts: int) -> list[date]:
 
 # -- the checks ---------------------------------------------------------------------------------
 async def _replay(
-    loaded: LoadedConfig, request: ReplayRequest, **cut: date | None
+    loaded: LoadedConfig, request: ReplayRequest, **cut: date | int | None
 ) -> dict[tuple[str, str], list[dict[str, Any]]]:
     result = await run_replay(loaded, attrs.evolve(request, **cut))
     return decisions(result.out_dir / "decisions.jsonl")
+
+
+def cut_times(loaded: LoadedConfig, days: list[date]) -> list[date | datetime]:
+    """The cut points: each day's end, or, when a sleeve reads a higher timeframe
+    (``signals.timeframe``), a time inside the longest one's bar on that day (the middle of
+    its first bar, at most midday), so that the cut replay ends with that bar unfinished: a
+    day's end never splits a 1-day bar, and a replay that handed a sleeve a bar before it
+    closed would decide differently before the cut."""
+    longest = max((timeframe_seconds(d.timeframe) for d in loaded.config.signals.values()
+                   if d.timeframe), default=0)  # fmt: skip
+    if not longest:
+        return list(days)
+    inside = timedelta(seconds=min(longest, DAY_S) // 2)
+    return [datetime(d.year, d.month, d.day, tzinfo=UTC) + inside for d in days]
 
 
 async def prefix_invariance(
     loaded: LoadedConfig, request: ReplayRequest, cuts: int, say: Say
 ) -> PrefixReport:
     days = _days(request)
-    points = cut_days(days, warmup_bars(loaded), cuts)
+    points = cut_times(loaded, cut_days(days, warmup_bars(loaded), cuts))
     full = await _replay(loaded, request)
     say(f"prefix invariance: full replay, {sum(map(len, full.values()))} decisions")
     compared = 0
     for cut in points:
-        truncated = await _replay(loaded, request, date_to=cut)
+        if isinstance(cut, datetime):
+            ns = int(cut.timestamp()) * NS_PER_S
+            truncated = await _replay(loaded, request, end_ns=ns)
+        else:
+            truncated = await _replay(loaded, request, date_to=cut)
         leak, n = _compare_prefix(full, truncated, cut)
         compared += n
         say(f"prefix invariance: cut at {cut}: {n} decisions compared, "
@@ -181,9 +201,13 @@ async def prefix_invariance(
 def _compare_prefix(
     full: Mapping[tuple[str, str], list[dict[str, Any]]],
     truncated: Mapping[tuple[str, str], list[dict[str, Any]]],
-    cut: date,
+    cut: date | datetime,
 ) -> tuple[Leak | None, int]:
-    end = (cut + timedelta(days=1)).isoformat()
+    # Bar times in the records are ISO UTC ("2024-01-03T12:00:00.000000Z"): they sort as text.
+    if isinstance(cut, datetime):
+        end = iso_utc(int(cut.timestamp()) * NS_PER_S)
+    else:
+        end = (cut + timedelta(days=1)).isoformat()
     keys = sorted(k for k in set(full) | set(truncated) if k[0] < end)
     for n, key in enumerate(keys):
         a, b = full.get(key, []), truncated.get(key, [])

@@ -46,6 +46,7 @@ from quantbot.marketdata.series import BarSeries
 from quantbot.records.durability import REPLAY
 from quantbot.research.fill_check import FillRangeCheck
 from quantbot.research.summary import ReplayTally, summarize
+from quantbot.signals.timeframe import check_timeframes
 
 
 @attrs.frozen
@@ -61,6 +62,9 @@ class ReplayRequest:
     loaded: Mapping[str, BarSeries] | None = attrs.field(default=None, eq=False, repr=False)
     # Write trades.csv and the HTML report (a walk-forward's task reads only the summary).
     report: bool = True
+    # Bars opening before this time only (ns; with ``date_to``, the earlier bound): the
+    # leakage check's cut inside a higher timeframe's bar (``research.leakage``).
+    end_ns: int | None = None
 
 
 @attrs.frozen
@@ -79,6 +83,8 @@ def load_bars(request: ReplayRequest) -> dict[str, BarSeries]:
     wanted = set(request.symbols) or None
     lo = _day_ns(request.date_from) if request.date_from is not None else None
     hi = _day_ns(request.date_to + timedelta(days=1)) if request.date_to is not None else None
+    if request.end_ns is not None:
+        hi = request.end_ns if hi is None else min(hi, request.end_ns)
     found: set[str] = set()
     if request.loaded is not None:
         loaded = {s: b for s, b in request.loaded.items() if wanted is None or s in wanted}
@@ -125,6 +131,8 @@ def replay_id(loaded: LoadedConfig, request: ReplayRequest, symbols: list[str]) 
         with path.open("rb") as handle:  # in blocks: a big file is never held whole
             digest.update(hashlib.file_digest(handle, "sha256").digest())
     digest.update(orjson.dumps([symbols, str(request.date_from), str(request.date_to)]))
+    if request.end_ns is not None:  # only when set: the ids of day-bounded replays stay
+        digest.update(orjson.dumps({"end_ns": request.end_ns}))
     return "rp-" + digest.hexdigest()[:16]
 
 
@@ -222,6 +230,8 @@ async def run_replay(
 ) -> ReplayResult:
     series = load_bars(request)
     symbols = sorted(series)
+    timeframes = {n: d.timeframe for n, d in loaded.config.signals.items()}
+    check_timeframes(timeframes, {s: b[0].interval_s for s, b in series.items()})
     instruments = resolve_instruments(symbols, loaded.config.instruments, request.data, series)
     total = sum(map(len, series.values()))
     played = 0

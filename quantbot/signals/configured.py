@@ -13,13 +13,16 @@ from quantbot.signals.base import Sleeve
 from quantbot.signals.external import ExternalSleeve
 from quantbot.signals.registry import INBOX_KIND, builtin_code, describe
 from quantbot.signals.sleeve_set import SleeveSet
+from quantbot.signals.timeframe import with_timeframes
 
 
 def configured_sleeves(
     config: Config, external: ExternalSleeve | None, replace: Iterable[Sleeve] | None = None
 ) -> SleeveSet:
-    """The declared sleeves (or ``replace``'s), then ``external`` when there is one."""
+    """The declared sleeves (or ``replace``'s), then ``external`` when there is one; a sleeve
+    declared with a ``timeframe`` reads that timeframe's bars (``signals.timeframe``)."""
     sleeves = [d.build() for d in config.signals.values()] if replace is None else list(replace)
+    sleeves = with_timeframes(sleeves, {n: d.timeframe for n, d in config.signals.items()})
     return SleeveSet([*sleeves, external] if external is not None else sleeves)
 
 

@@ -32,6 +32,7 @@ from quantbot.signals.base import Sleeve
 from quantbot.signals.ema_sar import EmaSarSleeve
 from quantbot.signals.mean_reversion import MeanReversionSleeve
 from quantbot.signals.params import EmaSarParams, MeanReversionParams, TrendParams
+from quantbot.signals.timeframe import timeframe_seconds
 from quantbot.signals.trend import TrendSleeve
 from quantbot.signals.user_code import SleeveCode, SleeveCodeError, file_sha256, load_user_class
 
@@ -76,6 +77,8 @@ class SleeveDecl:
     kind: str
     params: dict[str, Any]
     origin: str = attrs.field(default="", eq=False)
+    # The bars it reads (``signals.timeframe``): "" for the data's own, else "1h" ...
+    timeframe: str = ""
 
     @classmethod
     def from_table(cls, value: Any, key_path: tuple[str, ...], where: loader.Locator) -> Any:
@@ -97,7 +100,14 @@ class SleeveDecl:
         at_kind = (*key_path, "kind") if "kind" in value else key_path
         if not isinstance(kind, str):
             raise loader.config_error(where, at_kind, kind, "must be a string")
-        params = {k: v for k, v in value.items() if k != "kind"}
+        params = {k: v for k, v in value.items() if k not in ("kind", "timeframe")}
+        timeframe = value.get("timeframe", "")
+        if "timeframe" in value:  # multi-timeframe: the bars it reads (signals.timeframe)
+            try:
+                timeframe_seconds(timeframe)
+            except ValueError as e:
+                at = (*key_path, "timeframe")
+                raise loader.config_error(where, at, timeframe, str(e)) from e
         if kind in BUILTINS:
             schema = BUILTINS[kind][1]
             params = loader.to_plain(loader.build(schema, params, where, key_path))
@@ -106,15 +116,17 @@ class SleeveDecl:
         elif ":" not in kind:
             shown = kind if "kind" in value else dict(value)
             raise loader.config_error(where, at_kind, shown, _unknown_kind(kind, "kind" in value))
-        return cls(name, kind, params)
+        return cls(name, kind, params, timeframe=timeframe)
 
     def plain(self) -> dict[str, Any]:
         """The table as a config file would say it (``kind`` left out when it is the name)."""
-        return {**({"kind": self.kind} if self.kind != self.name else {}), **self.params}
+        kind = {"kind": self.kind} if self.kind != self.name else {}
+        timeframe = {"timeframe": self.timeframe} if self.timeframe else {}
+        return {**kind, **timeframe, **self.params}
 
     @staticmethod
     def key_type(key: str) -> Any:
-        return str if key == "kind" else Any
+        return str if key in ("kind", "timeframe") else Any
 
     def code(self) -> SleeveCode:
         """The class this declaration names, and its source file and hash."""
@@ -236,5 +248,6 @@ def describe(decls: Mapping[str, SleeveDecl]) -> dict[str, dict[str, Any]]:
             "source": code.source,
             "sha256": code.sha256,
             "params": decl.params,
+            **({"timeframe": decl.timeframe} if decl.timeframe else {}),
         }
     return result

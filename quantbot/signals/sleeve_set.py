@@ -19,12 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 import attrs
 
 from quantbot.domain.values import ZERO, Bar, Fill
 from quantbot.signals.base import Sleeve, SleeveSignal
+from quantbot.signals.timeframe import TimeframeSleeve, note_timeframes
 
 
 @attrs.frozen(slots=True)
@@ -57,13 +58,22 @@ class SleeveSet(tuple[Sleeve, ...]):
 
     _asks: tuple[bool, ...] | None
     asks: bool  # some sleeve wants a context: the step calls ``update``, else it need not
+    # Sleeves that read a higher timeframe (``signals.timeframe``): their record says which bar
+    timeframed: tuple[TimeframeSleeve, ...]
 
     def __new__(cls, sleeves: Iterable[Sleeve]) -> SleeveSet:
         self = super().__new__(cls, sleeves)
         asks = tuple(wants_context(s) for s in self)
         self._asks = asks if any(asks) else None  # None: nobody asks, nothing to build
         self.asks = self._asks is not None
+        self.timeframed = tuple(s for s in self if isinstance(s, TimeframeSleeve))
         return self
+
+    def note_timeframes(self, symbol: str, record: dict[str, dict[str, Any]]) -> None:
+        """The record's ``sleeves`` part: which bar a higher-timeframe sleeve's signal comes
+        from (``signals.timeframe``); nothing for the sleeves on the data's own bars."""
+        if self.timeframed:
+            note_timeframes(self.timeframed, symbol, record)
 
     def update(self, bar: Bar, view: AccountView) -> dict[str, SleeveSignal]:
         """Each sleeve's signal for ``bar``, by name; a context only for those that ask."""

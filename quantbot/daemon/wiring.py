@@ -63,6 +63,35 @@ class Layout:
     durability: Durability
 
 
+def _open_tca(config: Config, run: Layout, venue: Any, halt: Callable[..., Any]) -> TcaRecorder:
+    tca = TcaRecorder(
+        run.runtime_dir / config.tca.file,
+        run.clock,
+        config.tca,
+        rotate=config.records.rotate_daily,
+        durability=run.durability,
+    )
+    tca.on_write_failure = halt
+    if venue.embedded is not None:  # the embedded paper venue: its fills are a model's
+        model = venue.embedded.fill_model_record()
+        tca.fill_model = " ".join(f"{k}={v}" for k, v in model.items())
+    return tca
+
+
+def _watch_golive(
+    loaded: LoadedConfig, run: Layout, services: Services, operator: ControlLoop, side: Any
+) -> None:
+    """A live run watches state/go_live.json: a disable stops new risk at the decision, and
+    at the submit for a disable since the decision."""
+    operator.golive = open_golive_watch(
+        run.state_dir, run.clock, loaded.hash, write_event=services.writer.write_event,
+        alert=services.alerts.emit, cancel_all=operator.cancel_all,
+    )  # fmt: skip
+    services.halting.golive = watch = operator.golive.watch
+    if side is not None:
+        side.oms.blocks_new_risk = lambda: watch.blocked
+
+
 async def open_parts(
     loaded: LoadedConfig,
     run: Layout,
@@ -103,17 +132,7 @@ async def open_parts(
         drawdown.on_trip = _on_trip(services)
         drawdown.on_write_failure = halt
         daily.on_pnl = drawdown.on_pnl  # each fill's realised pnl, as booked to sleeves
-    tca = TcaRecorder(
-        run.runtime_dir / config.tca.file,
-        clock,
-        config.tca,
-        rotate=config.records.rotate_daily,
-        durability=run.durability,
-    )
-    tca.on_write_failure = halt
-    if venue.embedded is not None:  # the embedded paper venue: its fills are a model's
-        model = venue.embedded.fill_model_record()
-        tca.fill_model = " ".join(f"{k}={v}" for k, v in model.items())
+    tca = _open_tca(config, run, venue, halt)
     quarantine = _quarantine(config, run, services)
     allocation = _allocation(config, run, services)
     tripwire = _tripwire(config, run, services)
@@ -146,13 +165,7 @@ async def open_parts(
         drawdown=drawdown,
     )
     if run.mode == "live":  # `go-live disable` reaches the running daemon
-        operator.golive = open_golive_watch(
-            run.state_dir, clock, loaded.hash, write_event=services.writer.write_event,
-            alert=services.alerts.emit, cancel_all=operator.cancel_all,
-        )  # fmt: skip
-        services.halting.golive = watch = operator.golive.watch
-        if side is not None:  # and at the submit, for a disable since the decision
-            side.oms.blocks_new_risk = lambda: watch.blocked
+        _watch_golive(loaded, run, services, operator, side)
     if side is not None:
         code = ReasonCode.RECONCILE_POSITION_MISMATCH
         mismatches = [f for f in side.findings if f.code is code]

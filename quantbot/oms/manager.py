@@ -307,15 +307,23 @@ class OrderManager:
                 where="ledger",
                 client_order_id=cid,
             )
-        if not reducing and self._kill_engaged():
-            # Engaged since the decision: nothing that adds risk goes out after a kill.
-            return reason(ReasonCode.KILL_SWITCH_ACTIVE, where="submit", client_order_id=cid)
-        if not reducing and (late := self.blocks_new_risk()) is not None:
+        if not reducing and (late := self._new_risk_refusal(cid)) is not None:
             return late
         if self.gates is not None:
             blocked = self.gates.check(intent, reducing=reducing, market_open=market_open)
             if blocked is not None:
                 return blocked
+        return self._dependency_refusal()
+
+    def _new_risk_refusal(self, cid: str) -> Reason | None:
+        """What engaged since the decision: nothing that adds risk goes out after a kill (or
+        whatever ``blocks_new_risk`` reports, such as a go-live disable)."""
+        if self._kill_engaged():
+            return reason(ReasonCode.KILL_SWITCH_ACTIVE, where="submit", client_order_id=cid)
+        return self.blocks_new_risk()
+
+    def _dependency_refusal(self) -> Reason | None:
+        """An open submit breaker, or a disabled submit provider."""
         if self.breakers is not None and not self.breakers.allow(SUBMIT):
             return self.breaker_reason(SUBMIT)
         if self.providers is not None and not self.providers.allow(SUBMIT):

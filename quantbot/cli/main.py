@@ -19,6 +19,7 @@ from loguru import logger
 
 import quantbot
 from quantbot.cli import (
+    charter,
     control,
     data,
     golive,
@@ -161,6 +162,7 @@ def _parser() -> argparse.ArgumentParser:
     walk_forward.add_parser(sub, with_config)
     paper.add_parser(sub, with_config)
     overrides.add_parser(sub, with_config)
+    charter.add_parser(sub, with_config)
     return parser
 
 
@@ -224,8 +226,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command in ("go-live", "paper"):
         return {"go-live": golive.dispatch, "paper": paper.run}[args.command](args, _load(args))
     loaded = _load(args)
-    by_command = overrides.dispatch if args.command == "overrides" else control.dispatch
-    return by_command(args, loaded.config)
+    by_command = {"overrides": overrides.dispatch, "charter": charter.dispatch}
+    return by_command.get(args.command, control.dispatch)(args, loaded.config)
 
 
 def _configure_logging(runtime_dir: Path, level: str) -> None:

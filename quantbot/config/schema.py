@@ -19,6 +19,7 @@ import orjson
 
 from quantbot.config import loader, sleeves
 from quantbot.config.allocation import AllocationConfig, allocation_problems
+from quantbot.config.charter import CharterConfig, charter_problems
 from quantbot.config.costs import CostGateConfig, TurnoverConfig, costs_problems
 from quantbot.config.dashboard import DashboardConfig
 from quantbot.config.drawdown import DrawdownConfig
@@ -215,6 +216,7 @@ class Config:
     turnover: TurnoverConfig = setting(TurnoverConfig())
     learning: LearningConfig = setting(LearningConfig())
     allocation: AllocationConfig = setting(AllocationConfig())
+    charter: CharterConfig = setting(CharterConfig())
 
     @property
     def order_params(self) -> OrderParams:
@@ -337,6 +339,7 @@ def _problems(config: Config) -> Iterator[Problem]:
     yield from quarantine_problems(config.quarantine, config.signals)
     yield from costs_problems(config, PROFILES)
     yield from allocation_problems(config.allocation, config.signals)
+    yield from charter_problems(config.charter)
 
 
 def _market_problems(config: Config) -> Iterator[Problem]:

@@ -390,6 +390,8 @@ class Daemon:
             parts.step.snapshots.close()
         if parts.step.allocation is not None:
             parts.step.allocation.close()
+        if parts.step.risk.charter is not None:
+            parts.step.risk.charter.close()
         services.halting.save_unsaved()
         parts.tca.close()
         services.writer.close()

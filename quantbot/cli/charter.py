@@ -147,7 +147,16 @@ def _status(config: Config, state_dir: Path, *, as_json: bool) -> int:
         )
         print(f"{domain:24} {d['trials']:>6} {d['success_rate']:>8.1%} {d['net_bps']:>10.1f}  "
               f"{'yes' if d['promoted'] else 'no':8}  {status}")  # fmt: skip
+    shared = doc["intent_policy"]
+    if shared is not None:
+        print(f"intent:<source> without a policy of its own: {_policy_words(shared)}")
     return EXIT_OK
+
+
+def _policy_words(p: dict[str, Any]) -> str:
+    used = "may be used" if p["prod_use_enabled"] else "never used (prod_use_enabled = false)"
+    return (f"{p['min_sandbox_trials']} trials, {p['min_sandbox_success_rate']:.0%} success, "
+            f"confidence >= {p['min_confidence_prod']}; {used}")  # fmt: skip
 
 
 def _words(m: dict[str, Any]) -> str:

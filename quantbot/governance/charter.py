@@ -45,13 +45,15 @@ from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.domain.values import Bar
 from quantbot.fsutil import atomic_write, read_private
 from quantbot.governance import charter_rules as rules
+from quantbot.governance.charter_view import describe, summary
 from quantbot.risk.cost_gate import CostModel
 from quantbot.risk.daily import trading_day
 from quantbot.signals.intents import TradeIntent
 
-__all__ = ["INTENT", "SIZER", "Charter", "summary"]
+__all__ = ["INTENT", "SIZER", "Charter", "describe", "summary"]
 
 VERSION = 1
+LOG_LOOK_NS = NS_PER_S  # a running daemon looks at the person's log at most once a second
 NS_PER_DAY = 86_400 * NS_PER_S
 WriteEvent = Callable[..., None]  # (event, Reason, **fields)
 _EVENT = {rules.PROMOTE: ReasonCode.CHARTER_PROMOTED, rules.DEMOTE: ReasonCode.CHARTER_DEMOTED}
@@ -105,7 +107,12 @@ class Charter:
         self._log: list[dict[str, Any]] = []
         self._log_stamp: tuple[int, ...] | None = None
         self._log_seen = 0  # log lines already said in the records
+        self._next_look_ns = 0  # when the log is looked at again (monotonic)
+        self._since = ""  # the first day of the scorecard window
         self.promotions: dict[str, dict[str, Any]] = {}
+        # Each domain's verdict (``_judge``), kept until a trial ends, the day rolls or the
+        # log moves: a recommendation then costs a lookup and its confidence check.
+        self._judged: dict[str, tuple[Any, int, int, list[Reason]]] = {}
         self.version = 0  # bumped when a promotion or demotion takes effect (snapshots)
         # Told of a state write that failed (DISK_WRITE_FAILED): the daemon halts on it.
         self.on_write_failure: Callable[[Reason], None] | None = None
@@ -127,17 +134,17 @@ class Charter:
         """Judge one recommendation and start its trial (if it has a side). ``wanted``: the
         caller would use it (a live sizer, an intent); False only scores it (a shadow sizer).
         Returns (the failing gate or None: use it, the record's ``charter`` part)."""
-        if self._watch:
+        if self._watch and self._clock.monotonic_ns() >= self._next_look_ns:
+            self._next_look_ns = self._clock.monotonic_ns() + LOG_LOOK_NS
             self._read_log()
-        policy = self.config.policy(domain)
-        trials, successes, _ = self._totals(domain)
-        failing = rules.domain_gates(
-            domain, policy, trials, successes, rules.promoted(self.promotions, domain)
-        )
+        judged = self._judged.get(domain)
+        if judged is None:  # only when a trial ended, the day rolled or the log moved
+            judged = self._judged[domain] = self._judge(domain)
+        policy, trials, successes, failing = judged
         if policy is not None:
             low = rules.confidence_gate(domain, policy, confidence)
             if low is not None:
-                failing.append(low)
+                failing = [*failing, low]
         why = failing[0] if failing and wanted else None
         record: dict[str, Any] = {
             "domain": domain,
@@ -157,6 +164,18 @@ class Charter:
             record["trial"] = {"side": "buy" if direction > 0 else "sell",
                                "hold_bars": self.config.hold_bars}  # fmt: skip
         return why, record
+
+    def _judge(self, domain: str) -> tuple[Any, int, int, list[Reason]]:
+        """(policy, trials, successes, the failing domain gates) of ``domain`` now."""
+        policy = self.config.policy(domain)
+        trials, successes, _ = self._totals(domain)
+        promoted = rules.promoted(self.promotions, domain)
+        return (
+            policy,
+            trials,
+            successes,
+            rules.domain_gates(domain, policy, trials, successes, promoted),
+        )
 
     def intent(self, intent: TradeIntent) -> tuple[Reason | None, dict[str, Any]] | None:
         """A TradeIntent's charter verdict (None: a person's intent, not governed)."""
@@ -193,6 +212,7 @@ class Charter:
         assert trial.entry is not None  # entered on this bar or an earlier one
         gross = trial.direction * (bar.close / trial.entry - 1.0) * 10_000.0
         net = gross - trial.cost_bps - self._cost.terms(bar, 0.0)["total_bps"]
+        self._judged.pop(trial.domain, None)
         day = self.scorecards.setdefault(trial.domain, {}).setdefault(self.day, [0, 0, 0.0])
         day[0] += 1
         day[1] += 1 if net > 0.0 else 0
@@ -206,7 +226,8 @@ class Charter:
             return
         first = self.day == ""
         self.day = day
-        since = rules.first_day(day, self.config.window_days)
+        self._judged.clear()
+        since = self._since = rules.first_day(day, self.config.window_days)
         for days in self.scorecards.values():
             for old in [d for d in days if d < since]:
                 del days[old]
@@ -217,7 +238,9 @@ class Charter:
         days = self.scorecards.get(domain)
         if not days or not self.day:
             return 0, 0, 0.0
-        return rules.window_totals(days, rules.first_day(self.day, self.config.window_days))
+        if not self._since:  # loaded from disk, no bar yet
+            self._since = rules.first_day(self.day, self.config.window_days)
+        return rules.window_totals(days, self._since)
 
     # -- the person's log -------------------------------------------------------------------
 
@@ -237,9 +260,11 @@ class Charter:
             self._log = rules.read_log(self.state_dir)
         except ValueError as e:  # what is in force cannot be known: nothing is promoted
             self._log, self.promotions = [], {}
+            self._judged.clear()
             self._write_event("CHARTER", reason(ReasonCode.CHARTER_NOT_PROMOTED, error=str(e)))
             return
         self.promotions = rules.in_force(self._log)
+        self._judged.clear()
         new = self._log[self._log_seen :]
         for entry in new:
             code = _EVENT[entry["action"]]
@@ -318,67 +343,3 @@ class Charter:
                 reason(ReasonCode.DISK_WRITE_FAILED, file=str(path), event="charter",
                        error=f"[Errno {e.errno}] {e.strerror or e}")
             )  # fmt: skip
-
-
-# -- the read-only view (``quantbot charter status``, ``quantbot review``) --------------------
-
-
-def summary(state_dir: Path) -> dict[str, Any]:
-    """Each domain's scorecard in its window, whether it is promoted (and by whom), and what it
-    misses for production use, judged by the policies the daemon last ran with (in
-    ``state/charter.json``); and the person's log. Read-only; empty when the charter never
-    ran and nobody promoted anything."""
-    path = state_dir / rules.FILE
-    data: dict[str, Any] = {}
-    if path.exists():
-        data = orjson.loads(read_private(path))
-    log = rules.read_log(state_dir)
-    return describe(data, log, policies=None)
-
-
-def describe(
-    data: dict[str, Any], log: list[dict[str, Any]], *, policies: dict[str, Any] | None
-) -> dict[str, Any]:
-    """``summary``'s document from the state and the log; ``policies`` (domain -> policy
-    record, or None: the state's) is what each domain is judged by."""
-    from quantbot.config.charter import CharterPolicy  # noqa: PLC0415
-
-    policies = data.get("policies", {}) if policies is None else policies
-    force = rules.in_force(log)
-    day = data.get("day") or ""
-    window = int(data.get("window_days") or 1)
-    since = rules.first_day(day, window) if day else ""
-    domains: dict[str, Any] = {}
-    names = sorted({*policies, *data.get("scorecards", {}), *force})
-    for domain in names:
-        days = data.get("scorecards", {}).get(domain, {})
-        trials, successes, net = rules.window_totals(days, since) if day else (0, 0, 0.0)
-        raw = policies.get(domain)
-        if raw is None and domain.startswith(INTENT + ":"):
-            raw = policies.get(INTENT)
-        policy = None if raw is None else CharterPolicy(**raw)
-        missing = rules.domain_gates(domain, policy, trials, successes,
-                                     rules.promoted(force, domain))  # fmt: skip
-        domains[domain] = {
-            "policy": raw,
-            "trials": trials,
-            "successes": successes,
-            "success_rate": rules.success_rate(trials, successes),
-            "net_bps": round(net, 6),
-            "promoted": rules.promoted(force, domain),
-            "last_act": force.get(domain),
-            "eligible": not missing,
-            "missing": [r.to_record() for r in missing],
-            "days": {
-                d: {"trials": v[0], "successes": v[1], "net_bps": v[2]}
-                for d, v in sorted(days.items())
-                if not since or d >= since
-            },
-        }
-    return {
-        "day": day or None,
-        "window_days": data.get("window_days"),
-        "hold_bars": data.get("hold_bars"),
-        "domains": domains,
-        "log": log,
-    }

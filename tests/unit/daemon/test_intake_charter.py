@@ -93,6 +93,7 @@ def test_after_passing_trials_and_a_promotion_the_models_intent_moves_the_target
 
     rules.append_log(tmp_path, {"action": "promote", "domain": "intent:gpt", "note": "ok",
                                 "by": "ana", "at": "2026-12-07T10:00:00.000000Z"})  # fmt: skip
+    rig.clock.advance(1.0)  # the daemon looks at the log at most once a second
     rig.drop(intent_line(intent_id="m-3", source="gpt", confidence=0.69))
     rig.intake.take()
     assert rig.records[-2]["event"] == "CHARTER_PROMOTED"

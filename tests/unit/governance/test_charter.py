@@ -31,12 +31,14 @@ def policy(**kw: Any) -> CharterPolicy:
     return CharterPolicy(**{**base, **kw})
 
 
-def charter(tmp_path: Path, hold: int = 2, **domains: CharterPolicy) -> tuple[Charter, list]:
+def charter(
+    tmp_path: Path, hold: int = 2, clock: SimClock | None = None, **domains: CharterPolicy
+) -> tuple[Charter, list]:
     events: list[tuple[str, Any, dict]] = []
     config = CharterConfig(enabled=True, hold_bars=hold, window_days=30,
                            domains=domains or {"sizer": policy()})  # fmt: skip
     book = Charter.open(
-        config, tmp_path, cost=COST, roll_minute=0, clock=SimClock(T0),
+        config, tmp_path, cost=COST, roll_minute=0, clock=clock or SimClock(T0),
         write_event=lambda event, why, **f: events.append((event, why, f)),
     )  # fmt: skip
     return book, events
@@ -93,14 +95,18 @@ def _three_winning_trials(book: Charter) -> None:
 
 
 def test_after_enough_passing_trials_and_a_persons_promotion_it_is_used(tmp_path: Path) -> None:
-    book, events = charter(tmp_path)
+    clock = SimClock(T0)
+    book, events = charter(tmp_path, clock=clock)
     book.on_bar(bar(0, 100.0, 100.0))
     _three_winning_trials(book)
     why, record = book.recommend("sizer", "AAA", +1, 0.9, wanted=True)
     assert why is not None and why.code.value == "CHARTER_NOT_PROMOTED"  # trials are enough
     assert (record["trials"], record["success_rate"]) == (3, 1.0)
 
-    promote(tmp_path)  # while it runs: seen before the next gate, and said in the records
+    promote(tmp_path)  # while it runs: seen within a second, and said in the records
+    why, _ = book.recommend("sizer", "AAA", +1, 0.9, wanted=True)
+    assert why is not None and why.code.value == "CHARTER_NOT_PROMOTED"  # not looked at yet
+    clock.advance(1.0)  # a second later
     why, record = book.recommend("sizer", "AAA", +1, 0.9, wanted=True)
     assert why is None and record["used"] is True and record["gate"] is None
     [(event, said, _)] = events
@@ -110,6 +116,7 @@ def test_after_enough_passing_trials_and_a_persons_promotion_it_is_used(tmp_path
                                 "at": "2026-12-07T10:00:00.000000Z"}  # fmt: skip
 
     promote(tmp_path, action="demote")
+    clock.advance(1.0)
     why, _ = book.recommend("sizer", "AAA", +1, 0.9, wanted=True)
     assert why is not None and why.code.value == "CHARTER_NOT_PROMOTED"
     assert events[-1][0] == "CHARTER_DEMOTED"

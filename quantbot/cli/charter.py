@@ -3,10 +3,10 @@ person's promotion or demotion of a domain (README "Confidence charter").
 
 ``status`` reads ``state/charter.json`` (the daemon's scorecards) and judges each domain by
 this config's policies. ``promote`` and ``demote`` append one line (who, when, note) to the
-owner-only ``state/charter_log.jsonl``; the daemon reads it before its next gate (or at its
-next start) and says so in a ``CHARTER_PROMOTED`` / ``CHARTER_DEMOTED`` record line. A
-promotion is the person's consent only: the domain is used while its scorecard also meets
-the policy.
+owner-only ``state/charter_log.jsonl``; a running daemon reads it within a second (at its
+next gate), a stopped one at its next start, and says so in a ``CHARTER_PROMOTED`` /
+``CHARTER_DEMOTED`` record line. A promotion is the person's consent only: the domain is used
+while its scorecard also meets the policy.
 """
 
 from __future__ import annotations

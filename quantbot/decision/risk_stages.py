@@ -147,7 +147,8 @@ class RiskChain:
         equity: float,
         instrument: Instrument,
     ) -> Sized:
-        """Base size or the AI proposal (by mode); a failing AI sizer falls back to the base."""
+        """Base size or the AI proposal (by mode, and when the confidence charter is on, only
+        if it lets the proposal through); a failing AI sizer falls back to the base."""
         hint = self.external.live(symbol) if self.external is not None else None
         mode = self.mode
         try:

@@ -25,8 +25,8 @@ the daily scorecards, the open trials, the policies in force and how much of the
 (``state/charter_log.jsonl``, ``charter_rules``) has been seen. Written at each trading-day
 roll, on a promotion or demotion and at close; everything in it comes from bars and the log,
 so a replay writes the same bytes again. A promotion or demotion the daemon sees first (at
-start or while it runs: the log is looked at before each gate) is a ``CHARTER_PROMOTED`` /
-``CHARTER_DEMOTED`` record line with who, when and the note.
+start, or while it runs: the log is looked at, at most once a second, before a gate) is a
+``CHARTER_PROMOTED`` / ``CHARTER_DEMOTED`` record line with who, when and the note.
 """
 
 from __future__ import annotations

@@ -18,7 +18,13 @@ def summary(state_dir: Path) -> dict[str, Any]:
     """Each domain's scorecard in its window, whether it is promoted (and by whom), and what it
     misses for production use, judged by the policies the daemon last ran with (in
     ``state/charter.json``); and the person's log. Read-only; empty when the charter never
-    ran and nobody promoted anything."""
+    ran and nobody promoted anything. A file that is not what the daemon and the CLI write
+    raises ``ValueError`` (``orjson.JSONDecodeError`` is one) naming it where it can.
+
+    Shape: ``{"day", "window_days", "hold_bars", "intent_policy", "log": [entries],
+    "domains": {domain: {"policy", "trials", "successes", "success_rate", "net_bps",
+    "promoted", "last_act", "eligible", "missing": [reason records], "days": {day:
+    {"trials", "successes", "net_bps"}}}}}``."""
     path = state_dir / rules.FILE
     data: dict[str, Any] = {}
     if path.exists():

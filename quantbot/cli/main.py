@@ -19,6 +19,7 @@ from loguru import logger
 
 import quantbot
 from quantbot.cli import (
+    charter,
     control,
     data,
     golive,
@@ -165,6 +166,7 @@ def _parser() -> argparse.ArgumentParser:
     overrides.add_parser(sub, with_config)
     tripwire.add_parser(sub, with_config)
     review.add_parser(sub, with_config)
+    charter.add_parser(sub, with_config)
     return parser
 
 
@@ -229,10 +231,12 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command in with_loaded:
         return with_loaded[args.command](args, _load(args))
     loaded = _load(args)
-    by_command = {"overrides": overrides.dispatch, "tripwire": tripwire.dispatch}.get(
-        args.command, control.dispatch
-    )
-    return by_command(args, loaded.config)
+    by_command = {
+        "overrides": overrides.dispatch,
+        "tripwire": tripwire.dispatch,
+        "charter": charter.dispatch,
+    }
+    return by_command.get(args.command, control.dispatch)(args, loaded.config)
 
 
 def _configure_logging(runtime_dir: Path, level: str) -> None:

@@ -19,6 +19,7 @@ import orjson
 
 from quantbot.config import loader, sleeves
 from quantbot.config.allocation import AllocationConfig, allocation_problems
+from quantbot.config.charter import CharterConfig, charter_problems
 from quantbot.config.costs import CostGateConfig, TurnoverConfig, costs_problems
 from quantbot.config.dashboard import DashboardConfig
 from quantbot.config.drawdown import DrawdownConfig
@@ -219,6 +220,7 @@ class Config:
     allocation: AllocationConfig = setting(AllocationConfig())
     providers: ProvidersConfig = setting(ProvidersConfig())
     tripwire: TripwireConfig = setting(TripwireConfig())
+    charter: CharterConfig = setting(CharterConfig())
 
     @property
     def order_params(self) -> OrderParams:
@@ -342,6 +344,7 @@ def _problems(config: Config) -> Iterator[Problem]:
     yield from costs_problems(config, PROFILES)
     yield from allocation_problems(config.allocation, config.signals)
     yield from tripwire_problems(config.tripwire, config.signals)
+    yield from charter_problems(config.charter)
 
 
 def _market_problems(config: Config) -> Iterator[Problem]:

@@ -392,6 +392,8 @@ class Daemon:
             parts.step.allocation.close()
         if parts.step.tripwire is not None:
             parts.step.tripwire.close()
+        if parts.step.risk.charter is not None:
+            parts.step.risk.charter.close()
         services.halting.save_unsaved()
         parts.tca.close()
         services.writer.close()

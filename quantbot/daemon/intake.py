@@ -1,10 +1,12 @@
 """The TradeIntent inbox as a daemon task: read new lines, feed the external sleeve, record.
 
 Every line taken leaves a line in the decision records: ``INTENT_ACCEPTED`` with the
-normalised intent (and any leverage clamp), or ``INTENT_REJECTED`` / ``INTENT_UNKNOWN_SYMBOL``
-/ ``INTENT_DUPLICATE`` with the field (or the first copy) named and the raw line kept. Nothing
-is dropped silently. The ids already taken are kept per execution mode in
-``state/intent_ids-<mode>.jsonl``, so a copy of an intent is known across restarts.
+normalised intent (and any leverage clamp), ``INTENT_NOT_USED`` for a model's intent the
+confidence charter did not let through (its failing gate as the reason, ``charter`` beside;
+a model's intent used has its ``charter`` part too), or ``INTENT_REJECTED`` /
+``INTENT_UNKNOWN_SYMBOL`` / ``INTENT_DUPLICATE`` with the field (or the first copy) named and
+the raw line kept. Nothing is dropped silently. The ids already taken are kept per execution
+mode in ``state/intent_ids-<mode>.jsonl``, so a copy of an intent is known across restarts.
 """
 
 from __future__ import annotations
@@ -64,15 +66,22 @@ class IntentIntake:
                 logger.warning("inbox {}:{} rejected: {}", item.file, item.line_no, why)
                 continue
             intent, clamps = item.intent.normalized(*self._bounds)
-            self.external.offer(intent)
-            self.accepted += 1
+            charter = self._step.risk.charter  # a model's intent: used only if it passes
+            judged = charter.intent(intent) if charter is not None else None
+            gate = judged[0] if judged is not None else None
+            if gate is None:
+                self.external.offer(intent)
+                self.accepted += 1
+            event = "INTENT_ACCEPTED" if gate is None else "INTENT_NOT_USED"
+            extra = {} if judged is None else {"charter": judged[1]}
             self._write(
                 self._step.event_record(
-                    "INTENT_ACCEPTED",
-                    None,
+                    event,
+                    gate,
                     **where,
                     intent=intent.to_record(),
                     clamps=[c.to_record() for c in clamps],
+                    **extra,
                 )
             )
         return len(items)

@@ -16,6 +16,7 @@ from quantbot.clock import Clock
 from quantbot.config.schema import Config
 from quantbot.domain.reasons import Reason
 from quantbot.governance.allocation import Allocation
+from quantbot.governance.charter import Charter
 from quantbot.governance.overrides import Learned
 from quantbot.governance.quarantine import Quarantine
 from quantbot.records import snapshot_config
@@ -33,6 +34,7 @@ def open_snapshots(
     halt: Callable[[Reason], None],
     learned: Learned | None = None,
     allocation: Allocation | None = None,
+    charter: Charter | None = None,
 ) -> Snapshots:
     snaps = Snapshots(runtime_dir / FILE, clock)
     snaps.on_write_failure = halt
@@ -80,5 +82,7 @@ def open_snapshots(
             book.snapshot,
             lambda: book.versions[-1]["version"] if book.versions else 0,
         )
+    if charter is not None:  # the charter domains a person promoted (governance/charter)
+        snaps.add("charter", charter.snapshot, lambda: charter.version)
     snaps.current()  # the line at start
     return snaps

@@ -35,6 +35,7 @@ from quantbot.decision.step import DecisionStep
 from quantbot.domain.reasons import Reason, ReasonCode
 from quantbot.domain.values import Fill, Instrument, Position
 from quantbot.governance.allocation import Allocation
+from quantbot.governance.charter import Charter
 from quantbot.governance.learning import open_learning
 from quantbot.governance.quarantine import Quarantine
 from quantbot.governance.tripwire import Tripwire
@@ -45,6 +46,7 @@ from quantbot.oms.exits import ExitManager
 from quantbot.oms.limit_timeout import LimitTimeout
 from quantbot.oms.reservation import fill_listener
 from quantbot.records.durability import Durability
+from quantbot.risk.cost_gate import CostModel
 from quantbot.risk.daily import DailyRiskGuard
 from quantbot.venues.factory import make_venue
 
@@ -184,11 +186,13 @@ async def open_parts(
         check_staleness=config.market.source != "csv",
     )
     _bind_step(step, side, daily, quarantine)
+    step.risk.charter = open_charter(config, run, services)
     records = services.records
     open_learning(config, run, services, step=step, tca=tca, side=side, start_equity=start_equity)
     step.snapshots = open_snapshots(
         config, runtime_dir=run.runtime_dir, clock=clock, quarantine=step.quarantine,
         drawdown=drawdown, halt=halt, learned=step.learned, allocation=allocation,
+        charter=step.risk.charter,
     )  # fmt: skip
 
     def on_event(event: str, why: Any, **fields: Any) -> None:
@@ -329,6 +333,27 @@ def _tripwire(config: Config, run: Layout, services: Services) -> Tripwire | Non
     if not config.tripwire.enabled or run.mode not in ("paper", "live"):
         return None
     return open_tripwire(config, run, services)
+
+
+def open_charter(config: Config, run: Layout, services: Services) -> Charter | None:
+    """The confidence charter (every mode: a shadow run's proposals are trials too). A replay
+    starts from its own empty state: nothing promoted, every recommendation only scored."""
+    if not config.charter.enabled:
+        return None
+    roll = parse_hhmm(config.daily_risk.roll_time_utc)
+    assert roll is not None  # checked when the config was loaded
+    charter = Charter.open(
+        config.charter,
+        run.state_dir,
+        cost=CostModel.from_sim(config.venue.sim),
+        roll_minute=roll,
+        clock=run.clock,
+        write_event=services.writer.write_event,
+        durable=run.durability.sync_before_submit,
+        watch=run.durability.sync_before_submit,  # a replay's log is nobody's to write
+    )
+    charter.on_write_failure = services.halting.halt
+    return charter
 
 
 def _bind_allocation(allocation: Allocation | None, step: DecisionStep, desk: Desk) -> None:

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from quantbot.config.charter import SIZER
 from quantbot.config.schema import Config
 from quantbot.decision.entry_gates import EntryGates
 from quantbot.domain.reasons import Reason, ReasonCode, reason
@@ -33,6 +34,9 @@ from quantbot.risk.governor import GovernorRequest, GovernorState, RiskGovernor
 from quantbot.signals.external import ExternalSleeve
 from quantbot.sizing.ai_sizer import AISizer, SizerProposal
 from quantbot.sizing.base import SizerOutput
+
+if TYPE_CHECKING:
+    from quantbot.governance.charter import Charter
 
 STAGES = ("sizer", "limits", "policy", "governor", "cost_gate", "turnover", "daily_risk")
 NOT_REACHED = {"verdict": "not_reached"}
@@ -56,6 +60,7 @@ class Sized:
     proposal: SizerProposal | None
     verdict: dict[str, Any] = attrs.field(factory=dict)
     clamps: tuple[dict[str, Any], ...] = ()
+    charter: dict[str, Any] | None = None  # the record's ``charter`` (governance/charter)
 
 
 @attrs.frozen(slots=True)
@@ -109,6 +114,7 @@ class RiskChain:
         self.stats = stats
         self.external = external
         self.gates = gates  # cost gate, turnover caps (entry_gates)
+        self.charter: Charter | None = None  # set by the wiring (governance/charter)
 
     @classmethod
     def from_config(cls, config: Config, external: ExternalSleeve | None) -> RiskChain:
@@ -141,7 +147,8 @@ class RiskChain:
         equity: float,
         instrument: Instrument,
     ) -> Sized:
-        """Base size or the AI proposal (by mode); a failing AI sizer falls back to the base."""
+        """Base size or the AI proposal (by mode, and when the confidence charter is on, only
+        if it lets the proposal through); a failing AI sizer falls back to the base."""
         hint = self.external.live(symbol) if self.external is not None else None
         mode = self.mode
         try:
@@ -165,16 +172,24 @@ class RiskChain:
                          (fallback,))  # fmt: skip
         ai = proposal.to_record()
         stop = proposal.harvest.stop_loss_pct
-        if mode == "live":
+        gate, charter = None, None
+        if self.charter is not None:  # the charter judges (and scores) the proposal
+            side = (net.target > 0.0) - (net.target < 0.0)
+            gate, charter = self.charter.recommend(
+                SIZER, symbol, side, net.confidence, wanted=mode == "live"
+            )
+        if mode == "live" and gate is None:
             # The proposal's own clamps (venue leverage cap) shape the order only when used.
             clamps = tuple(c.to_record() for c in proposal.clamps)
             sign = math.copysign(1.0, net.target) if net.target != 0.0 else 0.0
             verdict = {"mode": mode, "ai": ai, "verdict": "live", "used": "ai"}
             return Sized(sign * proposal.notional_usd, proposal.leverage, stop, _budget(hint),
-                         proposal, verdict, clamps)  # fmt: skip
-        # shadow: the proposal is recorded beside the size used
-        verdict = {"mode": mode, "ai": ai, "verdict": "shadow", "used": "base"}
-        return Sized(base.target_notional_usd, 1.0, stop, _budget(hint), proposal, verdict)
+                         proposal, verdict, clamps, charter)  # fmt: skip
+        # shadow, or live refused by the charter: the proposal is recorded beside the size used
+        verdict = {"mode": mode, "ai": ai, "verdict": "shadow" if gate is None else "charter",
+                   "used": "base"}  # fmt: skip
+        return Sized(base.target_notional_usd, 1.0, stop, _budget(hint), proposal, verdict,
+                     charter=charter)  # fmt: skip
 
     # -- entry rules: policy, then governor ---------------------------------------------------
     def admit_entry(

@@ -304,6 +304,8 @@ class DecisionStep:
         """
         verdict = self._contract.check(bar)
         if verdict.ok:
+            if self.risk.charter is not None:  # its trials enter, advance, end (and the day)
+                self.risk.charter.on_bar(bar)
             self.risk.stats.update(bar)
             self._exits.update(bar)
             self.liquidity.update(bar)
@@ -537,6 +539,8 @@ class DecisionStep:
         if stop != sized.stop_loss_pct:
             sized = attrs.evolve(sized, stop_loss_pct=stop)
         record["sizer"].update(sized.verdict)
+        if sized.charter is not None:  # the confidence charter's verdict (governance/charter)
+            record["charter"] = sized.charter
         if sized.clamps:
             record["clamps"].extend(sized.clamps)
         return sized, exits

@@ -276,6 +276,22 @@ MEANING: dict[ReasonCode, str] = {
     "learning.max_override_age_days was dropped: the configured value applies again",
     ReasonCode.LEARNING_ROLLBACK: "`quantbot overrides rollback` restored an earlier version "
     "of the learned overrides; the daemon uses it from then on",
+    ReasonCode.CHARTER_NO_POLICY: "a model's recommendation whose domain has no [charter] "
+    "policy: not used (recorded beside what was used)",
+    ReasonCode.CHARTER_PROD_DISABLED: "the domain's policy says prod_use_enabled = false: its "
+    "recommendations are only scored, never used",
+    ReasonCode.CHARTER_TRIALS_SHORT: "the domain's scorecard has fewer trials in its window "
+    "than min_sandbox_trials: the recommendation was not used",
+    ReasonCode.CHARTER_SUCCESS_LOW: "the domain's trial success rate in its window is below "
+    "min_sandbox_success_rate: the recommendation was not used",
+    ReasonCode.CHARTER_NOT_PROMOTED: "no person promoted the domain (`quantbot charter "
+    "promote`), or one demoted it: the recommendation was not used",
+    ReasonCode.CHARTER_CONFIDENCE_LOW: "the recommendation's confidence is below the domain's "
+    "min_confidence_prod: not used",
+    ReasonCode.CHARTER_PROMOTED: "a person promoted a charter domain (who, when, note): its "
+    "recommendations are used while its scorecard meets the policy",
+    ReasonCode.CHARTER_DEMOTED: "a person demoted a charter domain (who, when, note): its "
+    "recommendations are only scored again",
     ReasonCode.ALLOCATION_UPDATED: "at a trading-day roll the sleeves' netting weights moved "
     "toward what their post-cost round trips say (previous and new weights and the metrics in "
     "the ALLOCATION record), within floors, ceilings and max_daily_change",

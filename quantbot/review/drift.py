@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from quantbot.governance import allocation as allocation_state
-from quantbot.governance import quarantine_view, tripwire
+from quantbot.governance import charter_view, quarantine_view, tripwire
 from quantbot.governance.overrides import FILE as OVERRIDES_FILE
 from quantbot.governance.overrides import OverrideStore
 from quantbot.review.records_scan import RecordScan, events_of
@@ -30,15 +30,17 @@ from quantbot.risk.control import ControlState
 Provider = Callable[[Path], dict[str, Any] | None]
 
 
-def _not_built(state_dir: Path) -> None:
-    """Stands for a section whose feature is not part of this build yet."""
-    return None
+def _any(state_dir: Path, *names: str) -> bool:
+    """Whether the feature ever wrote its state (else its section is "not configured")."""
+    return any((state_dir / name).exists() for name in names)
 
 
 # Other features' sections, shown after the built-in ones, in this order.
 PROVIDERS: dict[str, Provider] = {
     "tripwire": lambda d: tripwire.summary(d) if (d / "tripwire.json").exists() else None,
-    "charter": _not_built,  # confidence charter: quantbot.risk.charter.summary at merge
+    "charter": lambda d: (
+        charter_view.summary(d) if _any(d, "charter.json", "charter_log.jsonl") else None
+    ),
 }
 
 

@@ -2,6 +2,9 @@
 
 Versions: ``"1.0"`` knows ``symbol, side, confidence, size_usd, leverage, intent_id, ts``;
 ``"1.1"`` adds the AI hints ``ai_size_usd, ai_leverage, ai_harvest_policy, risk_budget_usd``.
+Both take an optional ``source``: the name of the model that sent it (letters, digits and
+``._-``, at most 64 characters). An intent with a source is a model's recommendation and is
+governed by the confidence charter (domain ``intent:<source>``); one without is a person's.
 A later 1.x is read as 1.1 (its new fields are kept in ``extra``); another major is refused,
 because a producer that bumped the major said the meaning of the old fields changed.
 
@@ -29,6 +32,7 @@ from typing import Any
 import attrs
 import orjson
 
+from quantbot.config.charter import SOURCE_RE
 from quantbot.domain.errors import DataError
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 
@@ -38,13 +42,15 @@ LINE = "<line>"  # the "field" named when the line as a whole is wrong
 
 _DIRECTION = {"buy": 1, "sell": -1, "flat": 0}
 _VERSION_RE = re.compile(r"(\d+)(?:\.(\d+))?")
-_V10_FIELDS = frozenset({"symbol", "side", "confidence", "size_usd", "leverage", "intent_id", "ts"})
+_V10_FIELDS = frozenset(
+    {"symbol", "side", "confidence", "size_usd", "leverage", "intent_id", "ts", "source"}
+)
 _V11_FIELDS = _V10_FIELDS | {"ai_size_usd", "ai_leverage", "ai_harvest_policy", "risk_budget_usd"}
 _REQUIRED = ("symbol", "side", "confidence")
 _NUMBERS = frozenset(
     {"confidence", "size_usd", "leverage", "ai_size_usd", "ai_leverage", "risk_budget_usd"}
 )
-_STRINGS = frozenset({"symbol", "side", "ai_harvest_policy", "intent_id", "ts"})
+_STRINGS = frozenset({"symbol", "side", "ai_harvest_policy", "intent_id", "ts", "source"})
 
 # Sanity bounds: a value above one is refused, not clamped (see the module docstring).
 MAX_USD = 1e12  # size_usd, ai_size_usd, risk_budget_usd
@@ -121,6 +127,12 @@ def _check_side(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
         raise IntentError(attribute.name, f"must be one of {', '.join(SIDES)}, got {value!r}")
 
 
+def _check_source(_: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
+    if value is not None and SOURCE_RE.fullmatch(value) is None:
+        problem = "must be 1-64 letters, digits, '.', '_' or '-' (starting with a letter or digit)"
+        raise IntentError(attribute.name, f"{problem}, got {value!r}")
+
+
 def _check_policy(_: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
     if value is not None and value not in HARVEST_POLICIES:
         allowed = ", ".join(HARVEST_POLICIES)
@@ -132,7 +144,8 @@ class TradeIntent:
     """One accepted intent. ``schema_version`` is the version the line was read as.
 
     Sizes are USD in (0, MAX_USD], leverage a multiple in [1, MAX_LEVERAGE]; every number is
-    finite. ``intent_id`` is None or a non-empty id of at most MAX_INTENT_ID_CHARS characters.
+    finite. ``source`` is None (a person's intent) or the model's name. ``intent_id`` is None
+    or a non-empty id of at most MAX_INTENT_ID_CHARS characters.
     ``ts`` is the producer's timestamp, kept as given and not interpreted. ``extra`` holds the
     fields this reader does not know (and, when a later 1.x was read as 1.1, the declared
     ``schema_version``).
@@ -150,6 +163,7 @@ class TradeIntent:
     risk_budget_usd: float | None = attrs.field(default=None, validator=_check_usd)
     intent_id: str | None = attrs.field(default=None, validator=_check_intent_id)
     ts: str | None = None
+    source: str | None = attrs.field(default=None, validator=_check_source)
     extra: dict[str, Any] = attrs.field(factory=dict)
 
     @property
@@ -194,6 +208,8 @@ class TradeIntent:
     def to_record(self) -> dict[str, Any]:
         """A JSON-ready dict of every field, for the decision record."""
         record = attrs.asdict(self, recurse=False)
+        if self.source is None:
+            del record["source"]  # a person's intent: its record is what it always was
         record["extra"] = dict(self.extra)
         return record
 

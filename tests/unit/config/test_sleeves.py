@@ -45,8 +45,8 @@ def test_the_shipped_config_resolves_to_the_tree_and_hash_it_always_had(repo_roo
     # issue 18, the [notify], [dashboard] sections, [records] retention and the first run's
     # market and sizing of issue 19, the liquidity regime, the drawdown breaker, the
     # quarantine, the cost gate and turnover caps, post-trade learning and allocation of
-    # issue 20).
-    assert loaded.hash == "316170becc84ad65e26f44ce513197fbf6d0119bf53c98ffc66800053c166602"
+    # issue 20, the [charter] of issue 21).
+    assert loaded.hash == "8eb5e913abe5d94f3fdfdbe6e5674350f84108dd1915f592dfa516d71dbb333b"
 
 
 def test_a_file_declares_the_sleeves_that_run_in_its_order(tmp_path: Path) -> None:

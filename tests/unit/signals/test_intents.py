@@ -363,3 +363,13 @@ def test_parse_intent_returns_a_sound_intent_or_names_a_field(obj: dict[str, Any
         value = getattr(intent, name)
         assert value is None or (math.isfinite(value) and value <= 1e12)
     assert "qty" not in intent.extra
+
+
+def test_source_names_the_model_and_a_bad_one_rejects_the_line() -> None:
+    intent = parse_intent(base(source="gpt-rebal.v2"))
+    assert intent.source == "gpt-rebal.v2" and intent.to_record()["source"] == "gpt-rebal.v2"
+    assert "source" not in parse_intent(base()).to_record()  # a person's intent, as before
+    for bad in ("", "has space", "-leading", "x" * 65, 7):
+        with pytest.raises(IntentError) as info:
+            parse_intent(base(source=bad))
+        assert info.value.field == "source"

@@ -23,6 +23,7 @@ from quantbot.cli import (
     data,
     golive,
     leakage,
+    model,
     overrides,
     paper,
     replay,
@@ -161,6 +162,7 @@ def _parser() -> argparse.ArgumentParser:
     walk_forward.add_parser(sub, with_config)
     paper.add_parser(sub, with_config)
     overrides.add_parser(sub, with_config)
+    model.add_parser(sub, with_config)
     return parser
 
 
@@ -218,7 +220,11 @@ def _dispatch(args: argparse.Namespace) -> int:
             loaded = _load(args, getattr(args, "trading_profile", None))
         _configure_logging(Path(loaded.config.run.runtime_dir), "WARNING")
         return research[args.command](args, loaded)
-    without_config = {"report": report.run_report, "data": data.run}
+    without_config = {
+        "report": report.run_report,
+        "data": data.run,
+        "model": lambda a: model.dispatch(a, _load),  # verify needs none, train loads one
+    }
     if args.command in without_config:
         return without_config[args.command](args)
     if args.command in ("go-live", "paper"):

@@ -27,6 +27,7 @@ from quantbot.config.learning import LearningConfig
 from quantbot.config.limits import defaulted_limits, require_stated
 from quantbot.config.liquidity import Liquidity, LiquidityThresholds, liquidity_problems
 from quantbot.config.loader import setting
+from quantbot.config.models import ModelsConfig
 from quantbot.config.notify import NotifyConfig, notify_problems
 from quantbot.config.ops import (
     AlertsConfig,
@@ -215,6 +216,7 @@ class Config:
     turnover: TurnoverConfig = setting(TurnoverConfig())
     learning: LearningConfig = setting(LearningConfig())
     allocation: AllocationConfig = setting(AllocationConfig())
+    models: ModelsConfig = setting(ModelsConfig())
 
     @property
     def order_params(self) -> OrderParams:

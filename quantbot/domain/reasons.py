@@ -67,6 +67,7 @@ class ReasonCode(enum.StrEnum):
     ERROR_UNKNOWN_HALT = "ERROR_UNKNOWN_HALT"
     VENUE_CLOCK_SKEW = "VENUE_CLOCK_SKEW"
     HALT_CLOCK_SKEW = "HALT_CLOCK_SKEW"
+    MODEL_VERIFICATION_FAILED = "MODEL_VERIFICATION_FAILED"
     # dependency breakers (ops/breakers): CIRCUIT_OPEN_<dependency>
     CIRCUIT_OPEN_broker_submit = "CIRCUIT_OPEN_broker_submit"
     CIRCUIT_OPEN_broker_positions = "CIRCUIT_OPEN_broker_positions"

@@ -45,8 +45,8 @@ def test_the_shipped_config_resolves_to_the_tree_and_hash_it_always_had(repo_roo
     # issue 18, the [notify], [dashboard] sections, [records] retention and the first run's
     # market and sizing of issue 19, the liquidity regime, the drawdown breaker, the
     # quarantine, the cost gate and turnover caps, post-trade learning and allocation of
-    # issue 20).
-    assert loaded.hash == "f86ac8d46b230c29dc1777b03e7d921658e6b0e1d28018896baff80bd3e87bef"
+    # issue 20, the [models] section of issue 21).
+    assert loaded.hash == "da416fc5b7acbfb3af08b39888ec12e986eda1fccbf278dee4699044c0b536c2"
 
 
 def test_a_file_declares_the_sleeves_that_run_in_its_order(tmp_path: Path) -> None:
@@ -121,15 +121,15 @@ BAD_DECLARATIONS = [
         "[signals.breakout]\nwindow = 20\n",
         1,
         "signals.breakout = {'window': 20}: no kind given, and the name is not a built-in kind "
-        "(built-in kinds: trend, mean_reversion, ema_sar; a class of your own is "
-        "'module:Class' or 'path/file.py:Class')",
+        "(built-in kinds: trend, mean_reversion, ema_sar, logistic_model; a class of your own "
+        "is 'module:Class' or 'path/file.py:Class')",
     ),
     (
         "[signals.trnd]\nfast = 3\n",
         1,
         "signals.trnd = {'fast': 3}: no kind given, and the name is not a built-in kind "
-        "(built-in kinds: trend, mean_reversion, ema_sar; a class of your own is "
-        "'module:Class' or 'path/file.py:Class'); did you mean 'trend'?",
+        "(built-in kinds: trend, mean_reversion, ema_sar, logistic_model; a class of your own "
+        "is 'module:Class' or 'path/file.py:Class'); did you mean 'trend'?",
     ),
     (
         "[signals.external]\nttl_s = 5.0\n",

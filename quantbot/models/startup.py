@@ -26,7 +26,7 @@ def verify_declared(config: Config) -> None:
     """``ModelVerificationError`` for the first declared artifact that fails verification."""
     for decl in config.signals.values():
         if decl.kind in MODEL_KINDS:
-            load_verified(decl.params["artifact"])
+            load_verified(decl.artifact_dir())
 
 
 OnFailure = Callable[[str, ModelVerificationError], None]

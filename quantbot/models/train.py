@@ -92,7 +92,7 @@ def refusal(config: Config, out: Path, clock: Clock) -> str | None:
         )
     target = out.resolve()
     for decl in config.signals.values():
-        loads = decl.kind in MODEL_KINDS and Path(decl.params["artifact"]).resolve() == target
+        loads = decl.kind in MODEL_KINDS and decl.artifact_dir().resolve() == target
         if loads and not config.models.allow_training_in_paper:
             return (
                 f"{out} is the artifact sleeve {decl.name!r} of this config loads: training "

@@ -53,8 +53,9 @@ class MeanReversionParams:
 
 @attrs.frozen
 class LogisticModelParams:
-    # The artifact directory (`quantbot model train --out DIR`), relative to the working
-    # directory as state_dir is; verified (every file's sha256) before the sleeve loads it.
+    # The artifact directory (`quantbot model train --out DIR`), relative to the config
+    # file's directory (as a sleeve's own file is); verified (every file's sha256) before
+    # the sleeve loads it.
     artifact: str = setting("")
     # P(up) - 0.5 below min_edge in size: no position; full position at full_edge.
     min_edge: float = setting(0.01, ge=0, le=0.5)

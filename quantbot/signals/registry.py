@@ -135,7 +135,14 @@ class SleeveDecl:
         builtin = BUILTINS.get(self.kind)
         cls = builtin[0] if builtin is not None else self.code().cls
         # A copy: a class that keeps (and changes) a list it was given leaves the config be.
-        return make_sleeve(cls, self.name, copy.deepcopy(self.params))
+        params = copy.deepcopy(self.params)
+        if builtin is not None and "artifact" in params:
+            params["artifact"] = str(self.artifact_dir())
+        return make_sleeve(cls, self.name, params)
+
+    def artifact_dir(self) -> Path:
+        """A model sleeve's artifact directory: ``artifact``, relative to ``origin``."""
+        return Path(self.origin or ".") / self.params["artifact"]
 
     def problems(self) -> Iterator[DeclProblem]:
         """What is wrong with this declaration; the config check reports the first."""

@@ -105,7 +105,8 @@ def test_a_flipped_byte_refuses_a_paper_start_and_keeps_what_was_recorded(
 
     second = run(workdir, "run", "--execution-mode", "paper", "--duration", "2s")
     assert second.returncode == 1, second.stderr[-3000:]
-    assert f"cannot start: model artifact {ARTIFACT}/model.json: sha256 mismatch: manifest " in (
+    model = workdir / ARTIFACT / "model.json"
+    assert f"cannot start: model artifact {model}: sha256 mismatch: manifest says " in (
         second.stderr
     )
     assert "Traceback" not in second.stderr

@@ -95,7 +95,7 @@ def refusal(config: Config, out: Path, clock: Clock) -> str | None:
         loads = decl.kind in MODEL_KINDS and decl.artifact_dir().resolve() == target
         if loads and not config.models.allow_training_in_paper:
             return (
-                f"{out} is the artifact sleeve {decl.name!r} of this config loads: training "
+                f"{out} is the artifact that sleeve {decl.name!r} of this config loads: training "
                 "into it replaces the model a paper run trades on; set [models] "
                 "allow_training_in_paper = true to allow it, or train into another directory"
             )

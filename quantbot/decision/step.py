@@ -241,6 +241,11 @@ class DecisionStep:
         )
 
     @property
+    def sleeves(self) -> list[Sleeve]:
+        """The sleeves that run, in declared order (the run manifest names their models)."""
+        return self._sleeves
+
+    @property
     def base_weights(self) -> dict[str, float]:
         """The profile's weight of each sleeve that runs (the allocation's base)."""
         return dict(self._weights)

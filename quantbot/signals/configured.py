@@ -44,7 +44,7 @@ def _build(
         if on_model_failure is None:
             raise
         on_model_failure(decl.name, e)
-        return RefusedModelSleeve(decl.name)
+        return RefusedModelSleeve(decl.name, str(e))
 
 
 def inbox_sleeve(config: Config, clock: Clock) -> ExternalSleeve | None:

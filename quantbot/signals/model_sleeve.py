@@ -26,7 +26,7 @@ from quantbot.signals.base import SleeveSignal, check_finite, checked_close, cli
 
 
 class LogisticModelSleeve:
-    __slots__ = ("_model", "_windows", "full_edge", "min_edge", "model_version", "name",
+    __slots__ = ("_model", "_windows", "full_edge", "min_edge", "model_artifact", "name",
                  "warmup_bars")  # fmt: skip
 
     def __init__(
@@ -52,7 +52,13 @@ class LogisticModelSleeve:
             self._model = LogisticModel.from_bytes(verified.files[MODEL_FILE])
         except ValueError as e:
             raise ModelVerificationError(verified.directory / MODEL_FILE, str(e)) from e
-        self.model_version = verified.manifest["version"]
+        # What the run manifest says this sleeve trades on (``daemon.manifest``).
+        self.model_artifact = {
+            "directory": str(verified.directory),
+            "version": verified.manifest["version"],
+            "manifest_sha256": verified.manifest_sha256,
+            "created": verified.manifest["created"],
+        }
         self._windows: dict[str, FeatureWindow] = {}
 
     def reset(self, symbol: str) -> None:
@@ -84,11 +90,12 @@ class RefusedModelSleeve:
     """A live run's stand-in for a model sleeve whose artifact failed verification: it never
     becomes ready and never asks for a position (the run is halted besides)."""
 
-    __slots__ = ("name", "warmup_bars")
+    __slots__ = ("model_artifact", "name", "warmup_bars")
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, problem: str) -> None:
         self.name = name
         self.warmup_bars = 0
+        self.model_artifact = {"refused": problem}
 
     def reset(self, symbol: str) -> None:
         return None

@@ -97,6 +97,9 @@ def test_a_flipped_byte_refuses_a_paper_start_and_keeps_what_was_recorded(
     manifests = sorted((runtime / "manifests").iterdir())
     files = untouched(state)
     assert b'"lr":{"target"' in decisions
+    [manifest] = [orjson.loads(p.read_bytes()) for p in manifests]
+    verified = orjson.loads(run(workdir, "model", "verify", ARTIFACT, "--json").stdout)
+    assert manifest["sleeves"]["lr"]["model"]["version"] == verified["version"]
 
     flip_a_byte(workdir / ARTIFACT / "model.json")
     verify = run(workdir, "model", "verify", ARTIFACT)
@@ -145,6 +148,9 @@ def test_a_flipped_byte_halts_a_live_run(workdir: Path) -> None:
     assert [h["reason"]["code"] for h in halts] == ["MODEL_VERIFICATION_FAILED"], halts
     records = read_jsonl(workdir / "runtime" / "decisions.jsonl")
     assert any(r.get("sleeves", {}).get("lr", {}).get("ready") is False for r in records)
+    [manifest] = (workdir / "runtime" / "manifests").iterdir()
+    refused = orjson.loads(manifest.read_bytes())["sleeves"]["lr"]["model"]["refused"]
+    assert "model.json: sha256 mismatch" in refused
 
 
 def test_train_refuses_to_replace_the_model_a_paper_config_loads(workdir: Path) -> None:

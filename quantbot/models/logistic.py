@@ -77,23 +77,28 @@ def _finite(value: object) -> bool:
 class Samples:
     train: list[tuple[list[float], int]]
     validation: list[tuple[list[float], int]]
+    # every labelled bar: (its open time, features, label), for the walk-forward folds
+    timed: list[tuple[int, list[float], int]]
 
 
 def samples(series: Sequence[Sequence[Bar]]) -> Samples:
     """(features, 1 if the next bar closed higher) per bar, split chronologically per series."""
     train: list[tuple[list[float], int]] = []
     validation: list[tuple[list[float], int]] = []
+    timed: list[tuple[int, list[float], int]] = []
     for bars in series:
         window = FeatureWindow()
         rows = []
         for bar, following in itertools.pairwise(bars):
             x = window.push(bar)
             if x is not None:
-                rows.append((x, 1 if following.close > bar.close else 0))
+                label = 1 if following.close > bar.close else 0
+                rows.append((x, label))
+                timed.append((bar.ts_ns, x, label))
         cut = len(rows) - int(len(rows) * VALIDATION_FRACTION)
         train += rows[:cut]
         validation += rows[cut:]
-    return Samples(train, validation)
+    return Samples(train, validation, timed)
 
 
 def fit(train: Sequence[tuple[list[float], int]]) -> LogisticModel:

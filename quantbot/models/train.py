@@ -20,6 +20,7 @@ from quantbot.models import logistic
 from quantbot.models.artifact import load_verified, sha256, write_artifact
 from quantbot.models.features import NAMES
 from quantbot.models.startup import MODEL_KINDS
+from quantbot.models.walk import walk_forward
 from quantbot.ops.lock import StateLock
 from quantbot.records.manifest import git_commit
 from quantbot.risk.golive import GO_LIVE_FILE, GoLiveStore
@@ -68,6 +69,7 @@ def train(paths: Sequence[Path], out: Path, *, created_ns: int | None = None) ->
             "l2": logistic.L2,
         },
         "validation": logistic.score(model, split.validation),
+        "walk_forward": walk_forward(split.timed),
         "code": {
             "package_version": quantbot.__version__,
             "git_commit": git_commit(Path(quantbot.__file__).resolve().parent),

@@ -48,6 +48,14 @@ def test_the_manifest_names_the_data_range_features_and_code(
     assert manifest["features"] == ["ret_1", "ret_5", "ret_20", "range", "volume_z"]
     assert manifest["code"]["package_version"] == quantbot.__version__
     assert manifest["validation"]["bars"] > 600
+    # the research walk-forward's folds: anchored, purged of the bar a label looks ahead,
+    # each scored on days its model never saw
+    folds = manifest["walk_forward"]
+    assert [f["fold"] for f in folds] == [1, 2, 3, 4]
+    for fold in folds:
+        assert fold["train"]["from"] == "2000-03-29" and fold["purged_bars"] == 1
+        assert fold["train"]["to"] < fold["test"]["from"]
+        assert fold["score"]["bars"] == fold["test"]["bars"] == 500
     clocked = train([path], tmp_path / "b", created_ns=SimClock(1_800_000_000 * 10**9).now_ns())
     assert clocked["created"] == "2027-01-15T08:00:00.000000Z"
 

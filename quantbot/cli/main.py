@@ -24,6 +24,7 @@ from quantbot.cli import (
     data,
     golive,
     leakage,
+    model,
     overrides,
     paper,
     replay,
@@ -167,6 +168,7 @@ def _parser() -> argparse.ArgumentParser:
     tripwire.add_parser(sub, with_config)
     review.add_parser(sub, with_config)
     charter.add_parser(sub, with_config)
+    model.add_parser(sub, with_config)
     return parser
 
 
@@ -224,7 +226,11 @@ def _dispatch(args: argparse.Namespace) -> int:
             loaded = _load(args, getattr(args, "trading_profile", None))
         _configure_logging(Path(loaded.config.run.runtime_dir), "WARNING")
         return research[args.command](args, loaded)
-    without_config = {"report": report.run_report, "data": data.run}
+    without_config = {
+        "report": report.run_report,
+        "data": data.run,
+        "model": lambda a: model.dispatch(a, _load),  # verify needs none, train loads one
+    }
     if args.command in without_config:
         return without_config[args.command](args)
     with_loaded = {"go-live": golive.dispatch, "paper": paper.run, "review": review.run}

@@ -28,6 +28,7 @@ from quantbot.config.learning import LearningConfig
 from quantbot.config.limits import defaulted_limits, require_stated
 from quantbot.config.liquidity import Liquidity, LiquidityThresholds, liquidity_problems
 from quantbot.config.loader import setting
+from quantbot.config.models import ModelsConfig
 from quantbot.config.notify import NotifyConfig, notify_problems
 from quantbot.config.ops import (
     AlertsConfig,
@@ -221,6 +222,7 @@ class Config:
     providers: ProvidersConfig = setting(ProvidersConfig())
     tripwire: TripwireConfig = setting(TripwireConfig())
     charter: CharterConfig = setting(CharterConfig())
+    models: ModelsConfig = setting(ModelsConfig())
 
     @property
     def order_params(self) -> OrderParams:

@@ -52,6 +52,10 @@ def manifest_for(
     # Each sleeve's kind, the sha256 of its class's source file, and its params: which code
     # made the records' sleeve targets (a user's file changes without a commit to name it).
     manifest["sleeves"] = redact_tree(sleeves_manifest(config))
+    for sleeve in parts.step.sleeves:  # a model sleeve: the verified artifact it loaded
+        model = getattr(sleeve, "model_artifact", None)
+        if model is not None and sleeve.name in manifest["sleeves"]:
+            manifest["sleeves"][sleeve.name]["model"] = model
     # Limits the config file left to the schema's defaults (a live run has none: it refuses to
     # start with any, see config.limits).
     manifest["defaulted_limits"] = list(loaded.defaulted_limits)

@@ -40,6 +40,7 @@ from quantbot.governance.learning import open_learning
 from quantbot.governance.quarantine import Quarantine
 from quantbot.governance.tripwire import Tripwire
 from quantbot.governance.tripwire_wiring import bind_tripwire, open_tripwire
+from quantbot.models.startup import halt_on_failure, verify_declared
 from quantbot.oms.capability import exit_modes
 from quantbot.oms.desk import Desk, OrderDesk, open_desk
 from quantbot.oms.exits import ExitManager
@@ -105,6 +106,8 @@ async def open_parts(
 ) -> Parts:
     config, clock = loaded.config, run.clock
     halt = services.halting.halt
+    if run.mode != "live":  # refused before anything opens; live halts instead (models.startup)
+        verify_declared(config)
     venue = make_venue(
         config,
         mode=run.mode,
@@ -184,6 +187,7 @@ async def open_parts(
             "config_hash": loaded.hash,
         },
         check_staleness=config.market.source != "csv",
+        **({"on_model_failure": halt_on_failure(halt)} if run.mode == "live" else {}),
     )
     _bind_step(step, side, daily, quarantine)
     step.risk.charter = open_charter(config, run, services)

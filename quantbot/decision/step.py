@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
@@ -217,6 +217,7 @@ class DecisionStep:
         check_staleness: bool = True,
         sleeves: list[Sleeve] | None = None,
         sizer: Sizer | None = None,
+        on_model_failure: Callable[..., None] | None = None,
     ) -> DecisionStep:
         """The step ``config`` describes; ``sleeves`` and ``sizer`` replace the configured
         ones (the replay benchmark's reference strategy). The inbox's sleeve joins either."""
@@ -228,7 +229,8 @@ class DecisionStep:
             split_tolerance=config.data_contract.split_tolerance,
         )
         external = inbox_sleeve(config, clock)
-        sleeves = configured_sleeves(config, external, replace=sleeves)
+        # A live run halts on a model artifact that fails verification (signals.configured).
+        sleeves = configured_sleeves(config, external, sleeves, on_model_failure)
         profile = config.profile
         return cls(
             config=config,
@@ -248,7 +250,8 @@ class DecisionStep:
 
     @property
     def sleeves(self) -> tuple[Sleeve, ...]:
-        """The sleeves that run, in declared order (read-only: the tripwire asks their KPIs)."""
+        """The sleeves that run, in declared order (read-only: the tripwire asks their KPIs,
+        the run manifest names their models)."""
         return tuple(self._sleeves)
 
     def warming_up(self) -> dict[str, int]:

@@ -74,6 +74,8 @@ MEANING: dict[ReasonCode, str] = {
     ReasonCode.SHORT_NOT_ALLOWED_CLAMP: "a short target on an instrument the venue does not let "
     "this account short (spot crypto) was cut to flat",
     ReasonCode.SIZER_POSITION_CAP: "target capped at the profile's max_position_usd",
+    ReasonCode.MODEL_VERIFICATION_FAILED: "a live run's model artifact failed verification (a "
+    "file's sha256 or the manifest's shape): trading halted, the sleeve runs without its model",
     ReasonCode.AUTH_HALT: "the venue refused our credentials (401/403): trading halted, "
     "cancel-all attempted",
     ReasonCode.RATE_LIMIT_RETRY: "the venue rate-limited us (429): reads retried with backoff, "

@@ -70,6 +70,7 @@ class ReasonCode(enum.StrEnum):
     # disabled providers (ops/providers)
     PROVIDER_DISABLED = "PROVIDER_DISABLED"
     PROVIDER_ENABLED = "PROVIDER_ENABLED"
+    MODEL_VERIFICATION_FAILED = "MODEL_VERIFICATION_FAILED"
     # dependency breakers (ops/breakers): CIRCUIT_OPEN_<dependency>
     CIRCUIT_OPEN_broker_submit = "CIRCUIT_OPEN_broker_submit"
     CIRCUIT_OPEN_broker_positions = "CIRCUIT_OPEN_broker_positions"

@@ -4,26 +4,50 @@ through it)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from quantbot.clock import Clock
 from quantbot.config.schema import Config
+from quantbot.models.artifact import ModelVerificationError
 from quantbot.signals.base import Sleeve
 from quantbot.signals.external import ExternalSleeve
-from quantbot.signals.registry import INBOX_KIND, builtin_code, describe
+from quantbot.signals.model_sleeve import RefusedModelSleeve
+from quantbot.signals.registry import INBOX_KIND, SleeveDecl, builtin_code, describe
 from quantbot.signals.sleeve_set import SleeveSet
 from quantbot.signals.timeframe import with_timeframes
 
 
 def configured_sleeves(
-    config: Config, external: ExternalSleeve | None, replace: Iterable[Sleeve] | None = None
+    config: Config,
+    external: ExternalSleeve | None,
+    replace: Iterable[Sleeve] | None = None,
+    on_model_failure: Callable[[str, ModelVerificationError], None] | None = None,
 ) -> SleeveSet:
     """The declared sleeves (or ``replace``'s), then ``external`` when there is one; a sleeve
-    declared with a ``timeframe`` reads that timeframe's bars (``signals.timeframe``)."""
-    sleeves = [d.build() for d in config.signals.values()] if replace is None else list(replace)
+    declared with a ``timeframe`` reads that timeframe's bars (``signals.timeframe``).
+
+    A model artifact that fails verification raises ``ModelVerificationError`` (the run
+    refuses to start), unless ``on_model_failure`` is given (a live run: it halts), which is
+    told and the sleeve runs as ``RefusedModelSleeve``."""
+    if replace is None:
+        sleeves = [_build(d, on_model_failure) for d in config.signals.values()]
+    else:
+        sleeves = list(replace)
     sleeves = with_timeframes(sleeves, {n: d.timeframe for n, d in config.signals.items()})
     return SleeveSet([*sleeves, external] if external is not None else sleeves)
+
+
+def _build(
+    decl: SleeveDecl, on_model_failure: Callable[[str, ModelVerificationError], None] | None
+) -> Sleeve:
+    try:
+        return decl.build()
+    except ModelVerificationError as e:
+        if on_model_failure is None:
+            raise
+        on_model_failure(decl.name, e)
+        return RefusedModelSleeve(decl.name, str(e))
 
 
 def inbox_sleeve(config: Config, clock: Clock) -> ExternalSleeve | None:

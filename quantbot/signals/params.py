@@ -49,3 +49,20 @@ class MeanReversionParams:
     def problems(self, table: str) -> Iterator[ParamProblem]:
         if self.max_z <= self.entry_z:
             yield "max_z", self.max_z, f"must be above {table}.entry_z ({self.entry_z})"
+
+
+@attrs.frozen
+class LogisticModelParams:
+    # The artifact directory (`quantbot model train --out DIR`), relative to the config
+    # file's directory (as a sleeve's own file is); verified (every file's sha256) before
+    # the sleeve loads it.
+    artifact: str = setting("")
+    # P(up) - 0.5 below min_edge in size: no position; full position at full_edge.
+    min_edge: float = setting(0.01, ge=0, le=0.5)
+    full_edge: float = setting(0.05, gt=0, le=0.5)
+
+    def problems(self, table: str) -> Iterator[ParamProblem]:
+        if not self.artifact:
+            yield "artifact", self.artifact, "must name a model artifact directory"
+        if self.full_edge <= self.min_edge:
+            yield "full_edge", self.full_edge, f"must be above {table}.min_edge ({self.min_edge})"

@@ -4,7 +4,8 @@ A sleeve is declared in the config as a ``[signals.<name>]`` table: its ``kind``
 out, the name, which must then be a built-in kind) and its parameters, the table's other keys.
 The name is the sleeve's key in the decision records and in ``[regime_components.<profile>]``.
 
-Built-in kinds: ``trend``, ``mean_reversion`` and ``ema_sar`` (their parameters are checked by
+Built-in kinds: ``trend``, ``mean_reversion``, ``ema_sar`` and ``logistic_model`` (a
+verified model artifact, ``signals.model_sleeve``; their parameters are checked by
 ``signals.params``), and ``external``, the TradeIntent inbox's sleeve, which ``[inbox] enabled``
 declares rather than ``[signals]``. Any other kind is a class (``signals.user_code``), called
 ``Class(name, **params)``; it must satisfy ``Sleeve`` (``signals.base``): keep the ``name`` it
@@ -31,7 +32,13 @@ from quantbot.config import loader
 from quantbot.signals.base import Sleeve
 from quantbot.signals.ema_sar import EmaSarSleeve
 from quantbot.signals.mean_reversion import MeanReversionSleeve
-from quantbot.signals.params import EmaSarParams, MeanReversionParams, TrendParams
+from quantbot.signals.model_sleeve import LogisticModelSleeve
+from quantbot.signals.params import (
+    EmaSarParams,
+    LogisticModelParams,
+    MeanReversionParams,
+    TrendParams,
+)
 from quantbot.signals.timeframe import timeframe_seconds
 from quantbot.signals.trend import TrendSleeve
 from quantbot.signals.user_code import SleeveCode, SleeveCodeError, file_sha256, load_user_class
@@ -41,6 +48,7 @@ BUILTINS: dict[str, tuple[type, type]] = {
     "trend": (TrendSleeve, TrendParams),
     "mean_reversion": (MeanReversionSleeve, MeanReversionParams),
     "ema_sar": (EmaSarSleeve, EmaSarParams),
+    "logistic_model": (LogisticModelSleeve, LogisticModelParams),  # verified artifact
 }
 INBOX_KIND = "external"  # the inbox's sleeve: declared by [inbox] enabled, weighted as external
 KINDS = (*BUILTINS, INBOX_KIND)
@@ -139,7 +147,14 @@ class SleeveDecl:
         builtin = BUILTINS.get(self.kind)
         cls = builtin[0] if builtin is not None else self.code().cls
         # A copy: a class that keeps (and changes) a list it was given leaves the config be.
-        return make_sleeve(cls, self.name, copy.deepcopy(self.params))
+        params = copy.deepcopy(self.params)
+        if builtin is not None and "artifact" in params:
+            params["artifact"] = str(self.artifact_dir())
+        return make_sleeve(cls, self.name, params)
+
+    def artifact_dir(self) -> Path:
+        """A model sleeve's artifact directory: ``artifact``, relative to ``origin``."""
+        return Path(self.origin or ".") / self.params["artifact"]
 
     def problems(self) -> Iterator[DeclProblem]:
         """What is wrong with this declaration; the config check reports the first."""

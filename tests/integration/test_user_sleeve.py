@@ -249,7 +249,7 @@ BAD_DECLARATIONS = [
         FLIP,
         2,
         "signals.flip.kind = 'ema_sr': unknown sleeve kind (built-in kinds: trend, "
-        "mean_reversion, ema_sar; a class of your own is 'module:Class' or "
+        "mean_reversion, ema_sar, logistic_model; a class of your own is 'module:Class' or "
         "'path/file.py:Class'); did you mean 'ema_sar'?",
         id="misspelt kind",
     ),

@@ -45,8 +45,8 @@ def test_the_shipped_config_resolves_to_the_tree_and_hash_it_always_had(repo_roo
     # issue 18, the [notify], [dashboard] sections, [records] retention and the first run's
     # market and sizing of issue 19, the liquidity regime, the drawdown breaker, the
     # quarantine, the cost gate and turnover caps, post-trade learning and allocation of
-    # issue 20, the [charter] of issue 21).
-    assert loaded.hash == "8eb5e913abe5d94f3fdfdbe6e5674350f84108dd1915f592dfa516d71dbb333b"
+    # issue 20, the [models] section of issue 21).
+    assert loaded.hash == "bfd2c6743a1987e94fcb64e21cd1e2221b024c9ebd4e72485da2d4a29b9525a2"
 
 
 def test_a_file_declares_the_sleeves_that_run_in_its_order(tmp_path: Path) -> None:
@@ -121,15 +121,15 @@ BAD_DECLARATIONS = [
         "[signals.breakout]\nwindow = 20\n",
         1,
         "signals.breakout = {'window': 20}: no kind given, and the name is not a built-in kind "
-        "(built-in kinds: trend, mean_reversion, ema_sar; a class of your own is "
-        "'module:Class' or 'path/file.py:Class')",
+        "(built-in kinds: trend, mean_reversion, ema_sar, logistic_model; a class of your own "
+        "is 'module:Class' or 'path/file.py:Class')",
     ),
     (
         "[signals.trnd]\nfast = 3\n",
         1,
         "signals.trnd = {'fast': 3}: no kind given, and the name is not a built-in kind "
-        "(built-in kinds: trend, mean_reversion, ema_sar; a class of your own is "
-        "'module:Class' or 'path/file.py:Class'); did you mean 'trend'?",
+        "(built-in kinds: trend, mean_reversion, ema_sar, logistic_model; a class of your own "
+        "is 'module:Class' or 'path/file.py:Class'); did you mean 'trend'?",
     ),
     (
         "[signals.external]\nttl_s = 5.0\n",

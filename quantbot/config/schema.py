@@ -52,6 +52,7 @@ from quantbot.config.risk import (
     SizerConfig,
     risk_problems,
 )
+from quantbot.config.session import SessionConfig, session_problems
 from quantbot.config.sleeves import (
     default_signals,
     default_weights,
@@ -215,6 +216,7 @@ class Config:
     turnover: TurnoverConfig = setting(TurnoverConfig())
     learning: LearningConfig = setting(LearningConfig())
     allocation: AllocationConfig = setting(AllocationConfig())
+    session: SessionConfig = setting(SessionConfig())
 
     @property
     def order_params(self) -> OrderParams:
@@ -337,6 +339,7 @@ def _problems(config: Config) -> Iterator[Problem]:
     yield from quarantine_problems(config.quarantine, config.signals)
     yield from costs_problems(config, PROFILES)
     yield from allocation_problems(config.allocation, config.signals)
+    yield from session_problems(config)
 
 
 def _market_problems(config: Config) -> Iterator[Problem]:

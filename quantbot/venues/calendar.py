@@ -63,6 +63,7 @@ class ExchangeCalendar:
         self._holidays_of, self._early_of = holidays, early_closes
         self._years: dict[int, tuple[frozenset[date], frozenset[date]]] = {}
         self._span = (0, 0, False)  # [lo, hi) ns where is_open answers the third item
+        self._clock: tuple[int, int, MarketClock] | None = None  # [lo, hi) and its answer
 
     def _year(self, year: int) -> tuple[frozenset[date], frozenset[date]]:
         found = self._years.get(year)
@@ -121,10 +122,11 @@ class ExchangeCalendar:
     def clock(self, ts_ns: int, interval_s: float = 0.0) -> MarketClock:
         """Open/closed at ``ts_ns`` and the next open and close. With daily bars (a replay's
         market time is the close of the bar just seen), open means that bar's day traded."""
-        if interval_s >= _DAY_S:
-            is_open = self.is_trading_day(self.local_day(ts_ns - 1))
-        else:
-            is_open = self.is_open(ts_ns)
+        daily = interval_s >= _DAY_S
+        held = self._clock
+        if not daily and held is not None and held[0] <= ts_ns < held[1]:
+            return held[2]  # nothing opens or closes before the next transition it names
+        is_open = self.is_trading_day(self.local_day(ts_ns - 1)) if daily else self.is_open(ts_ns)
         next_open = next_close = None
         day = self.local_day(ts_ns)
         for offset in range(_SEARCH_DAYS):
@@ -137,7 +139,10 @@ class ExchangeCalendar:
                 next_close = session[1]
             if next_open is not None and next_close is not None:
                 break
-        return MarketClock(is_open, next_open, next_close)
+        answer = MarketClock(is_open, next_open, next_close)
+        if not daily and next_open is not None and next_close is not None:
+            self._clock = (ts_ns, min(next_open, next_close), answer)
+        return answer
 
 
 def build_calendar(

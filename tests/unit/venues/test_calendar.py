@@ -62,7 +62,8 @@ def test_new_york_hours_follow_daylight_saving_and_holidays(utc: str, is_open: b
 
 
 def test_answers_stay_right_when_time_jumps_back_and_forth() -> None:
-    """is_open keeps the span of its last answer; jumping around must never reuse a stale one."""
+    """is_open and clock keep the span of their last answer; jumping around must never reuse a
+    stale one."""
     calendar = nyse()
     moments = [
         ("2024-07-03T16:00:00", True),
@@ -74,6 +75,10 @@ def test_answers_stay_right_when_time_jumps_back_and_forth() -> None:
         ("2024-03-08T13:45:00", False),
     ]
     for utc, is_open in moments:
+        assert calendar.is_open(ns(utc)) is is_open, utc
+        assert calendar.clock(ns(utc)).is_open is is_open, utc
+    for utc, is_open in moments:  # the clock first this time: each keeps its own span
+        assert calendar.clock(ns(utc)).is_open is is_open, utc
         assert calendar.is_open(ns(utc)) is is_open, utc
 
 

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfoNotFoundError
 import attrs
 
 from quantbot.config.loader import setting
-from quantbot.venues.calendar import CALENDARS, ExchangeCalendar, build_calendar
+from quantbot.venues.calendar import CALENDARS, ExchangeCalendar, build_calendar, parse_hhmm
 
 if TYPE_CHECKING:
     from quantbot.config.risk import Problem
@@ -64,6 +64,12 @@ def session_problems(config: Config) -> Iterator[Problem]:
     session = config.session
     if not session.calendar:
         return
+    for key in ("open", "close", "early_close"):
+        try:
+            parse_hhmm(getattr(session, key))
+        except ValueError as e:
+            yield ("session", key), getattr(session, key), str(e)
+            return
     try:
         calendar_of(session)
     except ZoneInfoNotFoundError:

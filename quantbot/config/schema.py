@@ -55,6 +55,7 @@ from quantbot.config.risk import (
     SizerConfig,
     risk_problems,
 )
+from quantbot.config.session import SessionConfig, session_problems
 from quantbot.config.sleeves import (
     default_signals,
     default_weights,
@@ -223,6 +224,7 @@ class Config:
     tripwire: TripwireConfig = setting(TripwireConfig())
     charter: CharterConfig = setting(CharterConfig())
     models: ModelsConfig = setting(ModelsConfig())
+    session: SessionConfig = setting(SessionConfig())
 
     @property
     def order_params(self) -> OrderParams:
@@ -347,6 +349,7 @@ def _problems(config: Config) -> Iterator[Problem]:
     yield from allocation_problems(config.allocation, config.signals)
     yield from tripwire_problems(config.tripwire, config.signals)
     yield from charter_problems(config.charter)
+    yield from session_problems(config)
 
 
 def _market_problems(config: Config) -> Iterator[Problem]:

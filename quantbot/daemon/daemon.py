@@ -298,6 +298,7 @@ class Daemon:
             asyncio.create_task(operator.report_status_forever(), name="status"),
             asyncio.create_task(operator.watch_control(), name="control"),
             asyncio.create_task(operator.housekeeping(), name="housekeeping"),
+            asyncio.create_task(parts.pipeline.watch_close(self.clock), name="session-close"),
             asyncio.create_task(self._stop.wait(), name="stop"),
             asyncio.create_task(self._timer(duration_s), name="duration"),
         ]

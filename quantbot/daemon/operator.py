@@ -167,29 +167,35 @@ class ControlLoop:
         self._halting.halt(halt)
 
     async def session_close(self) -> None:
-        """At a venue's session close: cancel DAY orders (every working order but the
-        positions' protective exit legs, which keep working overnight), reconcile, and write
-        a summary record."""
-        side = self._side
+        """At a venue's session close, each as ``[session]`` switches it: cancel DAY orders
+        (every working order but the positions' protective exit legs, which keep working
+        overnight), reconcile, and write a summary record."""
+        side, switches = self._side, self._config.session
         if side is None:
             return
-        legs = side.oms.ledger.exit_roles
-        report = await cancel_everything(side.oms, keep=lambda o: o.client_order_id in legs)
-        self._halt_if_left_open(report, "session_close")
-        findings = await side.oms.or_none(ORDERS, side.reconciler.periodic) or []
+        report = None
+        if switches.cancel_day_orders_at_close:
+            legs = side.oms.ledger.exit_roles
+            report = await cancel_everything(side.oms, keep=lambda o: o.client_order_id in legs)
+            self._halt_if_left_open(report, "session_close")
+        findings = []
+        if switches.reconcile_at_close:
+            findings = await side.oms.or_none(ORDERS, side.reconciler.periodic) or []
+        if not switches.summary_at_close:
+            return
         positions = {s: str(p.qty) for s, p in sorted(side.oms.ledger.positions.items()) if p.qty}
         why = reason(
             ReasonCode.SESSION_CLOSE_CLEANUP,
-            canceled=len(report.canceled),
-            still_open=len(report.still_open),
-            findings=len(findings),
+            canceled=len(report.canceled) if report is not None else None,
+            still_open=len(report.still_open) if report is not None else None,
+            findings=len(findings) if switches.reconcile_at_close else None,
         )
         self._write_event(
             "SESSION_CLOSE",
             why,
-            report=report.to_json(),
+            report=report.to_json() if report is not None else None,
             positions=positions,
-            reconcile=[f.to_record() for f in findings],
+            reconcile=[f.to_record() for f in findings] if switches.reconcile_at_close else None,
         )
         logger.info("session close: {}", why)
 

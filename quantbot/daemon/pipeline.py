@@ -10,13 +10,14 @@ module has one path.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
 import attrs
 from loguru import logger
 
-from quantbot.clock import BarClock
+from quantbot.clock import BarClock, Clock
 from quantbot.decision.step import DecisionStep, Outcome, PortfolioView
 from quantbot.domain.reasons import Reason
 from quantbot.domain.values import Bar, Fill, SubmitOutcome
@@ -80,6 +81,8 @@ class Pipeline:
         # The data contract's halt_symbol jump policy: the symbol is disabled until resumed.
         self._disable_symbol = disable_symbol
         self.market_open: bool | None = None  # None: the venue has no sessions
+        self._next_close_ns: int | None = None  # the close the venue's clock last named
+        self._session_lock = asyncio.Lock()  # a batch and the close watch read it in turn
         self.counters = Counters()
         self.equity = Decimal(0)
         # Warm-up said in the log on live feeds (a replay's progress line says enough): None
@@ -132,14 +135,32 @@ class Pipeline:
             self.equity = equity
 
     async def _check_session(self) -> None:
-        was_open = self.market_open
-        clock = await self.desk.read(MARKET_CLOCK, self.venue.market_clock)
-        if clock is None:
-            self.market_open = False  # the session state cannot be read: fail closed
+        async with self._session_lock:
+            was_open = self.market_open
+            clock = await self.desk.read(MARKET_CLOCK, self.venue.market_clock)
+            if clock is None:
+                self.market_open = False  # the session state cannot be read: fail closed
+                return
+            self.market_open = clock.is_open
+            self._next_close_ns = clock.next_close_ns
+            if was_open and not clock.is_open and self._on_session_close is not None:
+                await self._on_session_close()
+
+    async def watch_close(self, clock: Clock, poll_s: float = 60.0) -> None:
+        """A live session's close comes whether bars do or not (Alpaca sends none after
+        it): once past the close the venue's clock last named, read the session again, which
+        runs the close's clean-up. Checked every ``poll_s`` at most; nothing to do in a
+        replay (its bars carry the time) or on a venue without sessions."""
+        if not self._sessions or self._bar_clock is not None:
             return
-        self.market_open = clock.is_open
-        if was_open and not clock.is_open and self._on_session_close is not None:
-            await self._on_session_close()
+        while True:
+            close, now = self._next_close_ns, clock.now_ns()
+            wait_s = poll_s
+            if self.market_open and close is not None and now >= close:
+                await self._check_session()
+            elif close is not None and close > now:
+                wait_s = (close - now) / 1e9
+            await clock.sleep(min(poll_s, max(1.0, wait_s)))
 
     def event(self, event: str, why: Reason) -> None:
         """A non-decision line in the records (a reconciliation finding ...)."""

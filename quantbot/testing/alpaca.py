@@ -8,7 +8,9 @@ a person runs it by hand with ``python -m quantbot.testing.alpaca --port 8766`` 
 Nothing moves on its own in-process: ``tick(n)`` advances the clock n minutes, closing bars
 and filling orders (``alpaca_book``), ``set_clock`` opens or closes the market and
 ``set_price`` moves a symbol; an IOC order meets the touch at the submit instead of waiting
-for a bar (``alpaca_book``). Run by hand it starts at the wall-clock time and ticks once per
+for a bar (``alpaca_book``). Between ``set_clock`` calls the sessions follow New York's
+calendar (weekends, holidays, 13:00 early closes, daylight-saving time), which ``GET
+/v2/calendar`` serves. Run by hand it starts at the wall-clock time and ticks once per
 ``--tick-every`` seconds (60: it keeps pace with the wall clock, so a paper run's staleness
 checks see fresh bars). Over HTTP (no auth): ``POST /__admin/tick`` ``{"minutes": n}``,
 ``POST /__admin/clock`` ``{"is_open": b, "next_open": iso, "next_close": iso}``, ``POST
@@ -31,6 +33,7 @@ import math
 import socket
 import struct
 import sys
+from datetime import date, timedelta
 from decimal import Decimal
 from email.utils import formatdate
 from typing import Any
@@ -59,6 +62,10 @@ def _rate_limit_headers(fault: Fault, now: int) -> dict[str, str]:
         "X-RateLimit-Reset": str(now + math.ceil(fault.retry_after_s)),
         "Date": formatdate(now, usegmt=True),
     }
+
+
+def _today(book: AlpacaBook) -> str:
+    return book.calendar.local_day(book.now_ns).isoformat()
 
 
 def _error(status: int, code: int, message: str, **headers: str) -> web.Response:
@@ -142,6 +149,7 @@ class AlpacaServer:
     def _routes(self, r: web.UrlDispatcher) -> None:
         r.add_get("/v2/account", self._account)
         r.add_get("/v2/clock", self._clock)
+        r.add_get("/v2/calendar", self._calendar)
         r.add_get("/v2/assets/{symbol}", self._asset)
         r.add_post("/v2/orders", self._submit)
         r.add_get("/v2/orders", self._orders)
@@ -273,6 +281,19 @@ class AlpacaServer:
 
     async def _clock(self, _request: web.Request) -> web.Response:
         return web.json_response(wire.clock_json(self.book))
+
+    async def _calendar(self, request: web.Request) -> web.Response:
+        """Market days from ``start`` to ``end`` (YYYY-MM-DD); without them, the 30 days from
+        the book's own date (real Alpaca answers 1970 to 2029 then: a client asks a range)."""
+        calendar = self.book.calendar
+        try:
+            start = date.fromisoformat(request.query.get("start", "")[:10] or _today(self.book))
+            end = date.fromisoformat(
+                request.query.get("end", "")[:10] or (start + timedelta(days=30)).isoformat()
+            )
+        except ValueError:
+            return _error(422, 40010001, "start and end must be dates (YYYY-MM-DD)")
+        return web.json_response(wire.calendar_json(calendar, start, end))
 
     async def _asset(self, request: web.Request) -> web.Response:
         symbol = request.match_info["symbol"]

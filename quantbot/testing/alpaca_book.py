@@ -38,6 +38,7 @@ import attrs
 
 from quantbot.testing import alpaca_orders as types
 from quantbot.testing.alpaca_orders import CENT, BookError
+from quantbot.venues.calendar import ExchangeCalendar, build_calendar
 
 __all__ = ["CENT", "AlpacaBook", "BarRow", "BookError", "BookOrder", "PositionRow", "make_id"]
 
@@ -117,8 +118,11 @@ class AlpacaBook:
         multiplier: Decimal = Decimal(2),
         history_minutes: int = 120,
         fill_cap: Decimal | None = None,
+        calendar: ExchangeCalendar | None = None,
     ) -> None:
         self.now_ns = start_ns - start_ns % NS_PER_MIN
+        # The sessions the clock rolls through and GET /v2/calendar serves: New York's.
+        self.calendar = calendar or build_calendar("XNYS", "America/New_York")
         self.symbols = tuple(symbols)
         self.cash = cash
         self.multiplier = multiplier
@@ -126,9 +130,16 @@ class AlpacaBook:
         # The POST /v2/orders reply shows the order as Alpaca first acknowledges it
         # ("pending_new", nothing filled) instead of its state after the submit.
         self.pending_replies = False
+        # It starts open (tests begin mid-session); the session it is in, if any, closes as
+        # the calendar says, and the next open is the calendar's.
         self.is_open = True
-        self.next_close_ns = self.now_ns + _SESSION_NS
-        self.next_open_ns = self.now_ns + _DAY_NS
+        upcoming = self.calendar.clock(self.now_ns)
+        self.next_close_ns = (
+            upcoming.next_close_ns
+            if self.calendar.is_open(self.now_ns) and upcoming.next_close_ns
+            else self.now_ns + _SESSION_NS
+        )
+        self.next_open_ns = upcoming.next_open_ns or self.now_ns + _DAY_NS
         self.orders: dict[str, BookOrder] = {}  # by id, in submission order
         self.by_client_id: dict[str, str] = {}
         self.positions: dict[str, PositionRow] = {}
@@ -190,15 +201,21 @@ class AlpacaBook:
             self._sweep_queued_ioc()
 
     def _roll_session(self) -> None:
+        """At the close or the open; the next ones from the calendar (weekends, holidays,
+        early closes and daylight-saving time as New York keeps them)."""
         if self.is_open and self.now_ns >= self.next_close_ns:
             self.is_open = False
-            self.next_close_ns += _DAY_NS
+            upcoming = self.calendar.clock(self.now_ns)
+            self.next_open_ns = upcoming.next_open_ns or self.now_ns + _DAY_NS
+            self.next_close_ns = upcoming.next_close_ns or self.next_open_ns + _SESSION_NS
             for order in self.orders.values():  # DAY orders end with the session
                 if order.is_open and order.time_in_force == "day":
                     order.status, order.updated_ns = "expired", self.now_ns
         elif not self.is_open and self.now_ns >= self.next_open_ns:
             self.is_open = True
-            self.next_open_ns += _DAY_NS
+            upcoming = self.calendar.clock(self.now_ns)
+            self.next_close_ns = upcoming.next_close_ns or self.now_ns + _SESSION_NS
+            self.next_open_ns = upcoming.next_open_ns or self.now_ns + _DAY_NS
 
     def set_clock(
         self, is_open: bool, next_open_ns: int | None = None, next_close_ns: int | None = None

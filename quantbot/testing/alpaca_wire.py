@@ -7,9 +7,9 @@ so alpaca-py's own models parse these replies exactly as they parse the real one
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from quantbot.testing.alpaca_book import (
     AlpacaBook,
@@ -19,6 +19,9 @@ from quantbot.testing.alpaca_book import (
     iso,
     make_id,
 )
+
+if TYPE_CHECKING:
+    from quantbot.venues.calendar import ExchangeCalendar
 
 ACCOUNT_ID = make_id("account", 0)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -174,6 +177,30 @@ def clock_json(book: AlpacaBook) -> dict[str, Any]:
         "next_open": iso(book.next_open_ns),
         "next_close": iso(book.next_close_ns),
     }
+
+
+def calendar_json(calendar: ExchangeCalendar, start: date, end: date) -> list[dict[str, str]]:
+    """GET /v2/calendar: one row per market day in [start, end], open and close in New York
+    local time as Alpaca gives them (an early close shows as "13:00")."""
+    rows, day = [], start
+    while day <= end:
+        session = calendar.session(day)
+        if session is not None:
+            opens, closes = (
+                datetime.fromtimestamp(t // 1_000_000_000, tz=UTC).astimezone(calendar.zone)
+                for t in session
+            )
+            rows.append(
+                {
+                    "date": day.isoformat(),
+                    "open": f"{opens:%H:%M}",
+                    "close": f"{closes:%H:%M}",
+                    "session_open": "0400",
+                    "session_close": "2000",
+                }
+            )
+        day += timedelta(days=1)
+    return rows
 
 
 def asset_json(symbol: str) -> dict[str, Any]:

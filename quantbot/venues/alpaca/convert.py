@@ -14,12 +14,14 @@ import zlib
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from alpaca.data.models import Bar as AlpacaBar
 from alpaca.data.models import Quote as AlpacaQuote
 from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
 from alpaca.trading.enums import OrderClass, OrderSide, PositionSide, TimeInForce
 from alpaca.trading.enums import OrderStatus as AlpacaStatus
+from alpaca.trading.models import Calendar as AlpacaCalendar
 from alpaca.trading.models import Clock as AlpacaClock
 from alpaca.trading.models import Order as AlpacaOrder
 from alpaca.trading.models import Position as AlpacaPosition
@@ -198,6 +200,16 @@ def account(a: TradeAccount) -> Account:
 
 def market_clock(c: AlpacaClock) -> MarketClock:
     return MarketClock(c.is_open, ns(c.next_open), ns(c.next_close))
+
+
+NEW_YORK = ZoneInfo("America/New_York")  # the zone of Alpaca's calendar times
+
+
+def session(c: AlpacaCalendar) -> tuple[int, int]:
+    """A market day of GET /v2/calendar as (open, close) in UTC ns: its times are New York
+    wall-clock times, so zoneinfo puts daylight-saving time in."""
+    opens, closes = (int(t.replace(tzinfo=NEW_YORK).timestamp()) for t in (c.open, c.close))
+    return opens * 1_000_000_000, closes * 1_000_000_000
 
 
 def bar(b: AlpacaBar, interval_s: float) -> Bar:

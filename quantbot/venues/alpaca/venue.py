@@ -22,6 +22,7 @@ What it promises beyond the protocol:
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
@@ -36,7 +37,7 @@ from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import QueryOrderStatus
 from alpaca.trading.models import Order as AlpacaOrder
 from alpaca.trading.models import TradeActivity
-from alpaca.trading.requests import GetOrderByIdRequest, GetOrdersRequest
+from alpaca.trading.requests import GetCalendarRequest, GetOrderByIdRequest, GetOrdersRequest
 from loguru import logger
 
 from quantbot.clock import Clock
@@ -469,6 +470,12 @@ class AlpacaVenue:
 
     async def market_clock(self) -> MarketClock:
         return convert.market_clock(await self._call(self._trading.get_clock))
+
+    async def sessions(self, start: date, end: date) -> list[tuple[int, int]]:
+        """Market days from ``start`` to ``end`` as (open, close) UTC ns, from Alpaca's
+        calendar (GET /v2/calendar): holidays absent, early closes as they are."""
+        ask = GetCalendarRequest(start=start, end=end)
+        return [convert.session(row) for row in await self._call(self._trading.get_calendar, ask)]
 
     async def bars(
         self, symbol: str, *, since_ns: int | None = None, limit: int = 500

@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from quantbot.clock import Clock
+from quantbot.config.session import calendar_of
 from quantbot.domain.values import Instrument
 from quantbot.ops.runtime_contract import require_testing
 from quantbot.venues.base import OrderVenue
 from quantbot.venues.registry import VenuePackage
-from quantbot.venues.sim.session import SessionCalendar
+from quantbot.venues.sim.session import SessionCalendar, Sessions
 from quantbot.venues.sim.venue import SimVenue
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ def build(
         participation_cap=sim.participation_cap,
         buying_power_multiple=sim.buying_power_multiple,
         seed=config.market.seed,
-        session=SessionCalendar.parse(sim.session) if sim.session else None,
+        session=_sessions(config),
         fill_model=sim.fill_model,
         proxy_spread_bps=sim.proxy_spread_bps,
         range_spread_coef=sim.range_spread_coef if sim.slippage_model == "market" else 0.0,
@@ -83,6 +84,15 @@ def build(
     from quantbot.testing.sim_faults import with_faults  # noqa: PLC0415
 
     return with_faults(venue, plan, clock)
+
+
+def _sessions(config: Config) -> Sessions | None:
+    """``[session] calendar`` when set, else ``[venue.sim] session`` (fixed UTC hours), else
+    none (always open)."""
+    calendar = calendar_of(config.session)
+    if calendar is not None:
+        return calendar
+    return SessionCalendar.parse(config.venue.sim.session) if config.venue.sim.session else None
 
 
 def problems(config: Config) -> Iterator[Problem]:

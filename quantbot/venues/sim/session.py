@@ -2,13 +2,15 @@
 
 A session spec is ``"HH:MM-HH:MM"`` in UTC on weekdays (e.g. ``"14:30-21:00"`` for the US
 cash session in winter); empty means always open, like a crypto exchange. Pure: time comes
-in as an argument.
+in as an argument. ``[session] calendar`` gives it an exchange calendar instead
+(``venues.calendar``: local hours, holidays, daylight-saving time); both are ``Sessions``.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 import attrs
 
@@ -17,6 +19,20 @@ from quantbot.venues.base import MarketClock
 
 _SPEC = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 _WEEKDAYS = 5
+
+
+class Sessions(Protocol):
+    """What the paper venue asks of its trading hours."""
+
+    def is_open(self, ts_ns: int) -> bool: ...
+
+    def bar_open(self, ts_ns: int, interval_s: float) -> bool:
+        """Whether a bar starting at ``ts_ns`` traded inside a session."""
+        ...
+
+    def clock(self, ts_ns: int, interval_s: float = 0.0) -> MarketClock:
+        """Open/closed at ``ts_ns`` (market time; with bars of ``interval_s``)."""
+        ...
 
 
 @attrs.frozen
@@ -42,7 +58,10 @@ class SessionCalendar:
         minute = moment.hour * 60 + moment.minute
         return moment.weekday() < _WEEKDAYS and self.open_minute <= minute < self.close_minute
 
-    def clock(self, ts_ns: int) -> MarketClock:
+    def bar_open(self, ts_ns: int, interval_s: float) -> bool:
+        return self.is_open(ts_ns)
+
+    def clock(self, ts_ns: int, interval_s: float = 0.0) -> MarketClock:
         moment = datetime.fromtimestamp(ts_ns / NS_PER_S, tz=UTC)
         day = moment.replace(hour=0, minute=0, second=0, microsecond=0)
         opens = closes = None

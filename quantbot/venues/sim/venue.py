@@ -65,7 +65,7 @@ from quantbot.venues.sim.matching import (
     trailing_stop,
 )
 from quantbot.venues.sim.orders import oco_problem, order_from
-from quantbot.venues.sim.session import MarketClock, SessionCalendar
+from quantbot.venues.sim.session import MarketClock, Sessions
 
 _BPS = Decimal(10_000)
 _RECENT_BARS = 500
@@ -92,7 +92,7 @@ class SimVenue:
         participation_cap: float,
         buying_power_multiple: float = 2.0,
         seed: int = 0,
-        session: SessionCalendar | None = None,
+        session: Sessions | None = None,
         fill_model: FillModel | str = FillModel.NEXT_OPEN,
         proxy_spread_bps: float = 0.0,
         range_spread_coef: float = 0.0,
@@ -198,7 +198,7 @@ class SimVenue:
         now = self._clock.now_ns()
         if self._session is None:
             return MarketClock(True, None, None)
-        return self._session.clock(now)
+        return self._session.clock(now, self.bar_interval_s)
 
     async def instruments(self) -> dict[str, Instrument]:
         return dict(self._instruments)
@@ -311,7 +311,7 @@ class SimVenue:
         if order.order_type is not OrderType.MARKET or not recent:
             return
         bar = recent[-1]
-        if self._session is not None and not self._session.is_open(bar.ts_ns):
+        if self._session is not None and not self._session.bar_open(bar.ts_ns, bar.interval_s):
             return
         instrument = self._instruments[order.symbol]
         result = match(order, bar, instrument, self._params, stop_armed=False)
@@ -416,7 +416,7 @@ class SimVenue:
         recent.append(bar)
         self.bar_interval_s = bar.interval_s
         fills: list[Fill] = []
-        if self._session is not None and not self._session.is_open(bar.ts_ns):
+        if self._session is not None and not self._session.bar_open(bar.ts_ns, bar.interval_s):
             self._book.set_mark(bar.symbol, to_decimal(bar.close))
             return fills  # outside the session nothing fills; working orders wait
         working = self._book.working(bar.symbol)

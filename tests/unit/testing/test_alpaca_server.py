@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -246,3 +247,57 @@ async def test_the_session_close_expires_day_orders_but_not_gtc(
     _, g, _ = await client.call("GET", f"/v2/orders/{gtc['id']}")
     assert (d["status"], g["status"]) == ("expired", "new")
     assert d["expired_at"] == "2024-01-02T21:00:00.000000000Z"
+
+
+def _utc_ns(text: str) -> int:
+    return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()) * 1_000_000_000
+
+
+@pytest.mark.parametrize(
+    ("start", "minutes", "next_open", "next_close"),
+    [
+        # The 13:00 early close before Independence Day; the 4th has no session.
+        ("2024-07-03T16:30", 30, "2024-07-05T13:30:00", "2024-07-05T20:00:00"),
+        # Friday's close in EST, Monday's open in EDT (daylight-saving time began Sunday).
+        ("2024-03-08T20:30", 30, "2024-03-11T13:30:00", "2024-03-11T20:00:00"),
+        # Thanksgiving Wednesday to the Friday's 13:00 early close.
+        ("2024-11-27T20:30", 30, "2024-11-29T14:30:00", "2024-11-29T18:00:00"),
+    ],
+)
+async def test_the_clock_closes_and_reopens_as_new_yorks_calendar_says(
+    start: str, minutes: int, next_open: str, next_close: str
+) -> None:
+    server = AlpacaServer(AlpacaBook(start_ns=_utc_ns(start)))
+    await server.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            client = Client(session, f"http://127.0.0.1:{server.port}")
+            server.tick(minutes - 1)
+            _, clock, _ = await client.call("GET", "/v2/clock")
+            assert clock["is_open"] is True
+            server.tick(1)
+            _, clock, _ = await client.call("GET", "/v2/clock")
+            assert clock["is_open"] is False
+            assert clock["next_open"] == f"{next_open}.000000000Z"
+            assert clock["next_close"] == f"{next_close}.000000000Z"
+            server.tick((_utc_ns(next_open) - server.now_ns) // NS_PER_MIN)
+            _, clock, _ = await client.call("GET", "/v2/clock")
+            assert clock["is_open"] is True
+            assert clock["next_close"] == f"{next_close}.000000000Z"
+    finally:
+        await server.stop()
+
+
+async def test_the_calendar_lists_market_days_with_their_hours(client: Client) -> None:
+    status, days, _ = await client.call(
+        "GET", "/v2/calendar", params={"start": "2024-07-02", "end": "2024-07-08"}
+    )
+    assert status == 200
+    assert [(d["date"], d["open"], d["close"]) for d in days] == [
+        ("2024-07-02", "09:30", "16:00"),
+        ("2024-07-03", "09:30", "13:00"),
+        ("2024-07-05", "09:30", "16:00"),
+        ("2024-07-08", "09:30", "16:00"),
+    ]
+    status, _, _ = await client.call("GET", "/v2/calendar", params={"start": "July 2nd"})
+    assert status == 422

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+
 import pytest
 
 from quantbot.testing.alpaca import AlpacaServer
@@ -80,3 +82,23 @@ def test_timeframe_setting_gives_the_bar_interval(text: str, seconds: float) -> 
 def test_a_timeframe_alpaca_does_not_have_is_refused() -> None:
     with pytest.raises(ValueError, match="1Week"):
         parse_timeframe("1Week")
+
+
+async def test_sessions_come_from_alpacas_calendar_in_new_york_time(venue: AlpacaVenue) -> None:
+    """GET /v2/calendar through alpaca-py: New York wall-clock hours, so daylight-saving
+    time moves them in UTC; Independence Day is absent and the day before closes at 13:00."""
+
+    def utc(text: str) -> int:
+        return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()) * 10**9
+
+    march = await venue.sessions(date(2024, 3, 8), date(2024, 3, 11))
+    assert march == [
+        (utc("2024-03-08T14:30"), utc("2024-03-08T21:00")),  # EST
+        (utc("2024-03-11T13:30"), utc("2024-03-11T20:00")),  # EDT
+    ]
+    july = await venue.sessions(date(2024, 7, 3), date(2024, 7, 5))
+    assert july == [
+        (utc("2024-07-03T13:30"), utc("2024-07-03T17:00")),
+        (utc("2024-07-05T13:30"), utc("2024-07-05T20:00")),
+    ]
+    assert await venue.sessions(date(2024, 11, 28), date(2024, 11, 28)) == []  # Thanksgiving

@@ -174,22 +174,22 @@ def test_a_drift_provider_is_one_registry_entry(
 ) -> None:
     seen: list[Path] = []
 
-    def tripwire(state_dir: Path) -> dict[str, Any]:
+    def example(state_dir: Path) -> dict[str, Any]:
         seen.append(state_dir)
         return {"triggered": ["trend.expectancy"], "checked_at": "2026-12-07T00:00:00Z"}
 
     def charter(state_dir: Path) -> dict[str, Any]:
         raise ValueError(f"{state_dir / 'charter.json'}: not JSON")
 
-    monkeypatch.setitem(drift.PROVIDERS, "tripwire", tripwire)
+    monkeypatch.setitem(drift.PROVIDERS, "example", example)  # a section with no renderer
     monkeypatch.setitem(drift.PROVIDERS, "charter", charter)
     page = run_review(capsys)
     assert seen == [Path("state")]
-    assert "  tripwire\n    checked_at: 2026-12-07T00:00:00Z\n" in page
+    assert "  example\n    checked_at: 2026-12-07T00:00:00Z\n" in page
     assert '    triggered: ["trend.expectancy"]\n' in page
     assert "  charter           cannot be read: ValueError: state/charter.json: not JSON" in page
     drifted = as_json(capsys)["drifted"]
-    assert drifted["tripwire"]["triggered"] == ["trend.expectancy"]
+    assert drifted["example"]["triggered"] == ["trend.expectancy"]
     assert drifted["charter"] == {"error": "ValueError: state/charter.json: not JSON"}
     assert "quarantine" in drifted  # the other sections are still there
 

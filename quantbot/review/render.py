@@ -232,10 +232,39 @@ def _generic(label: str, section: dict[str, Any]) -> list[str]:
     return [f"  {label}", *(f"    {k}: {_value(v)}" for k, v in sorted(section.items()))]
 
 
+def _tripwire(label: str, t: dict[str, Any]) -> list[str]:
+    entries = t["entries"]
+    lines = [f"  {label:<17} {len(t['triggered'])} triggered of {len(entries)} watched"]
+    for e in entries:
+        state = f"TRIGGERED ({e['action']})" if e["triggered"] else "ok"
+        lines.append(
+            f"    {e['policy']} {e['sleeve']} {e['metric']}: {state}; baseline "
+            f"{_value(e['baseline'])}, current {_value(e['current'])}, drop {_value(e['drop'])}"
+        )
+        if e.get("cleared"):
+            c = e["cleared"]
+            lines.append(f"      cleared {_t(c.get('at'))}: {c.get('reason', '')}")
+    return lines
+
+
+def _charter(label: str, c: dict[str, Any]) -> list[str]:
+    domains = c["domains"]
+    eligible = sum(1 for d in domains.values() if d["eligible"])
+    lines = [f"  {label:<17} {len(domains)} domain(s), {eligible} production-eligible"]
+    for name, d in domains.items():
+        rate = "-" if d["success_rate"] is None else f"{d['success_rate']:.0%}"
+        promoted = "promoted" if d["promoted"] else "not promoted"
+        missing = ", ".join(m.get("code", "?") for m in d["missing"]) or "eligible"
+        lines.append(f"    {name}: {d['trials']} trial(s), {rate} success, {promoted}; {missing}")
+    return lines
+
+
 _DRIFT: dict[str, Callable[[str, dict[str, Any]], list[str]]] = {
     "quarantine": _quarantine,
     "allocation": _allocation,
     "learned_overrides": _overrides,
+    "tripwire": _tripwire,
+    "charter": _charter,
 }
 
 

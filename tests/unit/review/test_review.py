@@ -174,22 +174,22 @@ def test_a_drift_provider_is_one_registry_entry(
 ) -> None:
     seen: list[Path] = []
 
-    def tripwire(state_dir: Path) -> dict[str, Any]:
+    def example(state_dir: Path) -> dict[str, Any]:
         seen.append(state_dir)
         return {"triggered": ["trend.expectancy"], "checked_at": "2026-12-07T00:00:00Z"}
 
     def charter(state_dir: Path) -> dict[str, Any]:
         raise ValueError(f"{state_dir / 'charter.json'}: not JSON")
 
-    monkeypatch.setitem(drift.PROVIDERS, "tripwire", tripwire)
+    monkeypatch.setitem(drift.PROVIDERS, "example", example)  # a section with no renderer
     monkeypatch.setitem(drift.PROVIDERS, "charter", charter)
     page = run_review(capsys)
     assert seen == [Path("state")]
-    assert "  tripwire\n    checked_at: 2026-12-07T00:00:00Z\n" in page
+    assert "  example\n    checked_at: 2026-12-07T00:00:00Z\n" in page
     assert '    triggered: ["trend.expectancy"]\n' in page
     assert "  charter           cannot be read: ValueError: state/charter.json: not JSON" in page
     drifted = as_json(capsys)["drifted"]
-    assert drifted["tripwire"]["triggered"] == ["trend.expectancy"]
+    assert drifted["example"]["triggered"] == ["trend.expectancy"]
     assert drifted["charter"] == {"error": "ValueError: state/charter.json: not JSON"}
     assert "quarantine" in drifted  # the other sections are still there
 
@@ -262,3 +262,34 @@ def test_no_secret_reaches_the_page(account: Path, capsys: pytest.CaptureFixture
     for out in (page, doc):
         assert "a1b2c3d4e5f6g7h8i9j0" not in out and "abc123secret" not in out
         assert "https://hooks.example.com/services/<redacted>" in out
+
+
+def test_the_page_shows_a_triggered_tripwire_and_a_promoted_charter_domain(
+    account: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The two sections other features register, as their own state writers leave them: a
+    THROTTLE that fired for one sleeve (its baseline, current value and drop), and a person's
+    promotion of a domain that has no trials yet (what it still misses)."""
+    from quantbot.config.tripwire import TripwirePolicy
+    from quantbot.governance import charter_rules, tripwire_state
+
+    state = account / "state"
+    policy = TripwirePolicy("expectancy_drop", True, "trend", "expectancy_usd", 2, 2, 0.5)
+    series = {("trend", "expectancy_usd"): [(1, 10.0), (2, 10.0), (3, 2.0), (4, 1.0)]}
+    entries: dict[str, Any] = {}
+    fired = tripwire_state.evaluate([policy], series, entries, "2026-12-06T21:00:00.000000Z")
+    assert [e["sleeve"] for e in fired] == ["trend"]
+    tripwire_state.save(state, entries)
+    charter_rules.append_log(
+        state, {"action": "promote", "domain": "sizer", "note": "reviewed", "by": "ops",
+                "at": "2026-12-06T09:00:00.000000Z"},
+    )  # fmt: skip
+
+    page = run_review(capsys)
+    assert "  tripwire          1 triggered of 1 watched\n" in page
+    assert (
+        "    expectancy_drop trend expectancy_usd: TRIGGERED (THROTTLE); baseline 10.0, "
+        "current 1.5, drop 0.85\n"
+    ) in page
+    assert "  charter           1 domain(s), 0 production-eligible\n" in page
+    assert "    sizer: 0 trial(s), 0% success, promoted; CHARTER_NO_POLICY\n" in page

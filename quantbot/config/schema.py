@@ -41,6 +41,11 @@ from quantbot.config.ops import (
     watchdog_problems,
 )
 from quantbot.config.orders import OrderParams, OrdersConfig, orders_problems
+from quantbot.config.portfolio_risk import (
+    GovernorCapsConfig,
+    PortfolioRiskConfig,
+    portfolio_risk_problems,
+)
 from quantbot.config.quarantine import QuarantineConfig, quarantine_problems
 from quantbot.config.risk import (
     DailyRiskConfig,
@@ -215,6 +220,8 @@ class Config:
     turnover: TurnoverConfig = setting(TurnoverConfig())
     learning: LearningConfig = setting(LearningConfig())
     allocation: AllocationConfig = setting(AllocationConfig())
+    portfolio_risk: PortfolioRiskConfig = setting(PortfolioRiskConfig())
+    governor_caps: GovernorCapsConfig = setting(GovernorCapsConfig())
 
     @property
     def order_params(self) -> OrderParams:
@@ -337,6 +344,7 @@ def _problems(config: Config) -> Iterator[Problem]:
     yield from quarantine_problems(config.quarantine, config.signals)
     yield from costs_problems(config, PROFILES)
     yield from allocation_problems(config.allocation, config.signals)
+    yield from portfolio_risk_problems(config)
 
 
 def _market_problems(config: Config) -> Iterator[Problem]:

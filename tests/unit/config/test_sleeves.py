@@ -45,8 +45,8 @@ def test_the_shipped_config_resolves_to_the_tree_and_hash_it_always_had(repo_roo
     # issue 18, the [notify], [dashboard] sections, [records] retention and the first run's
     # market and sizing of issue 19, the liquidity regime, the drawdown breaker, the
     # quarantine, the cost gate and turnover caps, post-trade learning and allocation of
-    # issue 20).
-    assert loaded.hash == "f86ac8d46b230c29dc1777b03e7d921658e6b0e1d28018896baff80bd3e87bef"
+    # issue 20; issue 22's [portfolio_risk], [governor_caps], sizer.ai_harvest_policy).
+    assert loaded.hash == "2df88d092b73a21ed8ab7126478ee5b809d683fc4b5bef224690c30290430cec"
 
 
 def test_a_file_declares_the_sleeves_that_run_in_its_order(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ class HarvestPolicy:
     schema's walkers treat it as one key (the loader knows it by ``free_table``)."""
 
     free_table: ClassVar[bool] = True
+    whole_value: ClassVar[bool] = True  # QUANTBOT__SIZER__AI_HARVEST_POLICY=SWING is a key
     __slots__ = ("spec",)
 
     def __init__(self, spec: HarvestSpec | None = None) -> None:

@@ -142,3 +142,14 @@ def test_bad_shapes_in_an_intent_name_the_field(policy: Any, field: str) -> None
     with pytest.raises(IntentError) as info:
         parse_intent(intent(policy))
     assert info.value.field == field
+
+
+def test_an_environment_override_takes_either_shape_and_names_itself_when_wrong() -> None:
+    env = "QUANTBOT__SIZER__AI_HARVEST_POLICY"
+    named = load_config(None, environ={env: "swing"}).config.sizer.ai_harvest_policy.spec
+    assert named == HarvestSpec("SWING")
+    table = load_config(None, environ={env: '{ mode = "SWING", max_hold = 9 }'})
+    assert table.config.sizer.ai_harvest_policy.spec == HarvestSpec("SWING", max_hold=9)
+    with pytest.raises(ConfigError) as info:
+        load_config(None, environ={env: "{ max_hold = 0 }"})
+    assert str(info.value).startswith(f"environment {env}: sizer.ai_harvest_policy.max_hold = 0")

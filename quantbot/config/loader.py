@@ -317,7 +317,9 @@ def _assert_leaf(schema: type, path: tuple[str, ...], env_name: str) -> Any:
                 f"environment {env_name}: {_describe(path[: depth + 1])} is not a config key"
             )
         cls = typing.get_type_hints(cls)[part]
-    if attrs.has(cls) or getattr(cls, "free_table", False):
+    # A free table that also takes a whole value (``whole_value``: a name or a table) is a key.
+    whole = getattr(cls, "whole_value", False)
+    if attrs.has(cls) or (getattr(cls, "free_table", False) and not whole):
         raise ConfigError(f"environment {env_name}: {_describe(path)} is a table, not a key")
     return cls
 

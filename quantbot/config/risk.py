@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 
 from quantbot.config.costs import CostGateParams, TurnoverParams
+from quantbot.config.harvest import HarvestPolicy
 from quantbot.config.loader import setting
 
 REGIMES = ("low", "normal", "high")
@@ -67,6 +68,9 @@ class SizerConfig:
     balanced: SizerParams = setting(SizerParams(0.005, 0.015, 5.0, 50.0, 0.30, 0.5, 1.25, 0.4, 0.8))
     aggressive: SizerParams = setting(SizerParams(0.005, 0.02, 5.0, 80.0, 0.40, 0.5, 1.5, 0.3, 0.7))
     harvest: HarvestPresets = setting(HarvestPresets())
+    # The harvest policy of AI-sized entries: "AUTO" (by confidence), a preset name, or the
+    # seed's table {mode, stop_loss, take_profit, trailing, max_hold} (config/harvest.py).
+    ai_harvest_policy: HarvestPolicy = setting(HarvestPolicy())
 
 
 # -- Execution policy -------------------------------------------------------------------------

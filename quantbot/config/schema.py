@@ -43,6 +43,11 @@ from quantbot.config.ops import (
     watchdog_problems,
 )
 from quantbot.config.orders import OrderParams, OrdersConfig, orders_problems
+from quantbot.config.portfolio_risk import (
+    GovernorCapsConfig,
+    PortfolioRiskConfig,
+    portfolio_risk_problems,
+)
 from quantbot.config.providers import ProvidersConfig
 from quantbot.config.quarantine import QuarantineConfig, quarantine_problems
 from quantbot.config.risk import (
@@ -225,6 +230,8 @@ class Config:
     charter: CharterConfig = setting(CharterConfig())
     models: ModelsConfig = setting(ModelsConfig())
     session: SessionConfig = setting(SessionConfig())
+    portfolio_risk: PortfolioRiskConfig = setting(PortfolioRiskConfig())
+    governor_caps: GovernorCapsConfig = setting(GovernorCapsConfig())
 
     @property
     def order_params(self) -> OrderParams:
@@ -350,6 +357,7 @@ def _problems(config: Config) -> Iterator[Problem]:
     yield from tripwire_problems(config.tripwire, config.signals)
     yield from charter_problems(config.charter)
     yield from session_problems(config)
+    yield from portfolio_risk_problems(config)
 
 
 def _market_problems(config: Config) -> Iterator[Problem]:

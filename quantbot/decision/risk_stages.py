@@ -29,8 +29,10 @@ from quantbot.portfolio.annualise import periods_per_year
 from quantbot.portfolio.limits import PortfolioLimits
 from quantbot.portfolio.netting import NetTarget
 from quantbot.portfolio.policy import ExecutionPolicy, PolicyInput
+from quantbot.portfolio.portvol import portfolio_vol
 from quantbot.portfolio.returns import MarketStats
 from quantbot.risk.governor import GovernorRequest, GovernorState, RiskGovernor
+from quantbot.risk.governor_caps import GovernorCaps
 from quantbot.signals.external import ExternalSleeve
 from quantbot.sizing.ai_sizer import AISizer, SizerProposal
 from quantbot.sizing.base import SizerOutput
@@ -41,7 +43,8 @@ if TYPE_CHECKING:
 STAGES = ("sizer", "limits", "policy", "governor", "cost_gate", "turnover", "daily_risk")
 NOT_REACHED = {"verdict": "not_reached"}
 # The limits' reasons that keep the whole limits detail in a record (see compact_limits).
-_CAP_CODES = frozenset({"RISK_CAP_PORTFOLIO", "CORR_CLUSTER_CAP"})
+_CAP_CODES = frozenset({"RISK_CAP_PORTFOLIO", "CORR_CLUSTER_CAP", "CONCENTRATION_GROSS_CAP"})
+_KEPT = ("realised_vol", "vol_scale", "portfolio_vol")  # the limits detail every record keeps
 
 
 def _r(value: float) -> float:
@@ -120,19 +123,32 @@ class RiskChain:
     def from_config(cls, config: Config, external: ExternalSleeve | None) -> RiskChain:
         params = config.risk_params
         lim = config.limits
+        stats = MarketStats(
+            vol_lookback=lim.vol_lookback,
+            corr_lookback=lim.corr_lookback,
+            periods_per_year=periods_per_year(config),
+        )
+        portvol = portfolio_vol(config, stats)  # None when [portfolio_risk] vol_target is off
         return cls(
             mode=config.sizer.mode,
-            ai_sizer=AISizer(params.sizer, config.sizer.harvest),
-            limits=PortfolioLimits(params.limits, clusters=lim.clusters),
+            ai_sizer=AISizer(
+                params.sizer, config.sizer.harvest, config.sizer.ai_harvest_policy.spec
+            ),
+            limits=PortfolioLimits(
+                params.limits,
+                clusters=lim.clusters,
+                portfolio=config.portfolio_risk,
+                portvol=portvol,
+            ),
             policy=ExecutionPolicy(
                 params.policy, low_vol=config.policy.low_vol, high_vol=config.policy.high_vol
             ),
-            governor=RiskGovernor(params.governor, fail_open=config.governor.fail_open),
-            stats=MarketStats(
-                vol_lookback=lim.vol_lookback,
-                corr_lookback=lim.corr_lookback,
-                periods_per_year=periods_per_year(config),
+            governor=RiskGovernor(
+                params.governor,
+                fail_open=config.governor.fail_open,
+                caps=GovernorCaps.from_config(config),
             ),
+            stats=stats,
             external=external,
             gates=EntryGates.from_config(config),
         )
@@ -249,6 +265,7 @@ class RiskChain:
                 leverage=leverage,
                 stop_loss_pct=sized.stop_loss_pct,
                 risk_budget_usd=sized.risk_budget_usd,
+                annual_vol=self.stats.annual_vol(symbol),
             ),
             GovernorState(equity=equity),
         )
@@ -348,13 +365,14 @@ def compact_policy(rec: dict[str, Any], clamp: Reason | None) -> dict[str, Any]:
 
 
 def compact_limits(rec: dict[str, Any]) -> dict[str, Any]:
-    """Without a cap, only the volatility seen and its scale stay (the VOL_TARGET_SCALE reason
-    has the factor); a symbol, cluster or correlation cap keeps the whole detail."""
+    """Without a cap, only the volatility seen, its scale and the portfolio's realised
+    volatility stay (the VOL_TARGET_SCALE and PORTFOLIO_VOL_SCALE reasons have the factors);
+    a symbol, cluster, gross-share or correlation cap keeps the whole detail."""
     for applied in rec.get("applied", ()):
         if applied.get("code") in _CAP_CODES:
             return rec
     detail = rec.get("detail") or {}
-    rec["detail"] = {k: detail[k] for k in ("realised_vol", "vol_scale") if k in detail}
+    rec["detail"] = {k: detail[k] for k in _KEPT if k in detail}
     return rec
 
 

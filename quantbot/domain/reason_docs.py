@@ -203,6 +203,10 @@ MEANING: dict[ReasonCode, str] = {
     "in context)",
     ReasonCode.RISK_CAP_PORTFOLIO: "a per-symbol or per-cluster concentration cap cut the target",
     ReasonCode.CORR_CLUSTER_CAP: "a group of highly correlated symbols hit its gross exposure cap",
+    ReasonCode.PORTFOLIO_VOL_SCALE: "the target was scaled so the portfolio's realised volatility "
+    "(covariance of its symbols) meets the target (factor, realised and target vol in context)",
+    ReasonCode.CONCENTRATION_GROSS_CAP: "the symbol's share of the gross exposure would pass "
+    "max_symbol_gross_share: the target was cut (to 0: blocked)",
     ReasonCode.BLOCK_LOW_CONFIDENCE: "entry refused: confidence below the policy's floor",
     ReasonCode.BLOCK_COOLDOWN: "entry refused: the global or this symbol's cooldown has not passed",
     ReasonCode.BLOCK_MAX_POSITIONS: "entry refused: the maximum number of open positions is "
@@ -237,6 +241,10 @@ MEANING: dict[ReasonCode, str] = {
     "false)",
     ReasonCode.GOVERNOR_ERROR_FAIL_OPEN: "the governor itself failed and fail_open = true let the "
     "entry through",
+    ReasonCode.GOVERNOR_SYMBOL_LEVERAGE_CLAMP: "leverage was cut to the symbol's own cap "
+    "(governor_caps.max_leverage_by_symbol)",
+    ReasonCode.GOVERNOR_DYNAMIC_NOTIONAL_CLAMP: "size x leverage was cut to the dynamic notional "
+    "limit (equity and volatility scaled, bounded)",
     ReasonCode.DAILY_LOSS_LIMIT: "new risk refused: today's realised loss reached the GLOBAL or "
     "sleeve limit",
     ReasonCode.DAILY_EXPOSURE_LIMIT: "new risk refused: today's opened exposure would pass the "

@@ -2,11 +2,14 @@
 target notional against the rest of the book.
 
 In order: volatility targeting scales the target toward ``target_annual_vol`` (within
-``[vol_min_scale, vol_max_scale]``, VOL_TARGET_SCALE); concentration caps per symbol and per
-configured cluster cut it (RISK_CAP_PORTFOLIO); and a cap on the gross exposure of the group of
-symbols highly correlated with this one cuts it again (CORR_CLUSTER_CAP). Caps only shrink the
-target toward 0 and never flip its sign; each step that changes it leaves a reason with the
-factor it applied.
+``[vol_min_scale, vol_max_scale]``, VOL_TARGET_SCALE); the portfolio's volatility targeting
+scales it by the factor that brings the whole book to the same target (``portvol``,
+PORTFOLIO_VOL_SCALE); concentration caps per symbol (a share of equity, RISK_CAP_PORTFOLIO, or
+of the gross exposure, CONCENTRATION_GROSS_CAP, or both: ``[portfolio_risk] concentration``)
+and per configured cluster cut it (RISK_CAP_PORTFOLIO); and a cap on the gross exposure of the
+group of symbols highly correlated with this one cuts it again (CORR_CLUSTER_CAP). Caps only
+shrink the target toward 0 and never flip its sign; each step that changes it leaves a reason
+with the factor it applied.
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ from typing import Any
 
 import attrs
 
+from quantbot.config.portfolio_risk import PortfolioRiskConfig
 from quantbot.config.risk import LimitsParams
 from quantbot.domain.errors import InvariantViolation
 from quantbot.domain.reasons import Reason, ReasonCode, reason
+from quantbot.portfolio.portvol import PortfolioVolTarget
 from quantbot.portfolio.returns import MarketStats
 
 
@@ -84,8 +89,21 @@ class PortfolioLimits:
     ``max_cluster_pct`` of equity (a symbol may be in several).
     """
 
-    def __init__(self, params: LimitsParams, *, clusters: Mapping[str, list[str]]) -> None:
+    def __init__(
+        self,
+        params: LimitsParams,
+        *,
+        clusters: Mapping[str, list[str]],
+        portfolio: PortfolioRiskConfig | None = None,
+        portvol: PortfolioVolTarget | None = None,
+    ) -> None:
         self.params = params
+        self.portvol = portvol  # None: no portfolio-level volatility targeting
+        portfolio = portfolio if portfolio is not None else PortfolioRiskConfig()
+        self._by_equity = portfolio.concentration in ("equity", "both")
+        self._by_gross = portfolio.concentration in ("gross", "both")
+        self._gross_share = portfolio.max_symbol_gross_share
+        self._gross_floor = portfolio.gross_share_floor_pct
         self._clusters_of: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
         for name, members in clusters.items():
             for symbol in dict.fromkeys(members):
@@ -109,6 +127,8 @@ class PortfolioLimits:
         """
         _check_inputs(symbol, target_notional_usd, equity, others)
         if target_notional_usd == 0.0:
+            if self.portvol is not None:
+                self.portvol.want(symbol, 0.0)
             return LimitsResult(0.0, 0.0)
         trace = _Trace(symbol, equity, 1.0 if target_notional_usd > 0 else -1.0)
         magnitude = abs(target_notional_usd)
@@ -123,7 +143,9 @@ class PortfolioLimits:
             )
         else:
             magnitude = self._vol_target(trace, magnitude, stats)
-            magnitude = self._symbol_cap(trace, magnitude)
+            if self.portvol is not None:
+                magnitude = self._portfolio_vol(trace, magnitude, others, stats)
+            magnitude = self._symbol_cap(trace, magnitude, others)
             magnitude = self._cluster_caps(trace, magnitude, others)
             magnitude = self._corr_cap(trace, magnitude, others, stats)
         return LimitsResult(
@@ -160,15 +182,69 @@ class PortfolioLimits:
         )
         return after
 
-    def _symbol_cap(self, trace: _Trace, magnitude: float) -> float:
-        cap = self.params.max_symbol_pct * trace.equity
-        trace.detail["symbol_cap"] = cap
+    def _portfolio_vol(
+        self, trace: _Trace, magnitude: float, others: Mapping[str, float], stats: MarketStats
+    ) -> float:
+        assert self.portvol is not None
+        factor, detail = self.portvol.factor(
+            trace.symbol, trace.signed(magnitude), equity=trace.equity, others=others,
+            stats=stats,
+        )  # fmt: skip
+        # The book's realised volatility stays in every record (compact_limits); the rest
+        # (members, weights) only with a cap, or in the PORTFOLIO_VOL_SCALE reason.
+        trace.detail["portfolio_vol"] = detail.get("realised_vol")
+        trace.detail["portfolio"] = detail
+        if factor == 1.0:
+            return magnitude
+        after = magnitude * factor
+        trace.applied.append(
+            reason(
+                ReasonCode.PORTFOLIO_VOL_SCALE,
+                factor=factor,
+                realised_vol=detail["realised_vol"],
+                target_vol=detail["target_vol"],
+                members=sorted(detail["members"]),
+                before=trace.signed(magnitude),
+                after=trace.signed(after),
+            )
+        )
+        return after
+
+    def _symbol_cap(self, trace: _Trace, magnitude: float, others: Mapping[str, float]) -> float:
+        if self._by_equity:
+            cap = self.params.max_symbol_pct * trace.equity
+            trace.detail["symbol_cap"] = cap
+            magnitude = trace.cap(
+                ReasonCode.RISK_CAP_PORTFOLIO,
+                magnitude,
+                cap,
+                scope="symbol",
+                symbol=trace.symbol,
+                cap=cap,
+            )
+        if self._by_gross:
+            magnitude = self._gross_cap(trace, magnitude, others)
+        return magnitude
+
+    def _gross_cap(self, trace: _Trace, magnitude: float, others: Mapping[str, float]) -> float:
+        """At most ``max_symbol_gross_share`` of the gross exposure after the order:
+        x / (others_gross + x) <= share, so x <= share x others_gross / (1 - share); but
+        never less room than ``gross_share_floor_pct`` of equity (a first position is all of
+        the gross)."""
+        share = self._gross_share
+        gross = math.fsum(abs(v) for v in others.values())
+        by_share = share * gross / (1.0 - share) if share < 1.0 else math.inf
+        floor = self._gross_floor * trace.equity
+        cap = max(by_share, floor)
+        trace.detail["gross_cap"] = cap
         return trace.cap(
-            ReasonCode.RISK_CAP_PORTFOLIO,
+            ReasonCode.CONCENTRATION_GROSS_CAP,
             magnitude,
             cap,
-            scope="symbol",
             symbol=trace.symbol,
+            share=share,
+            others_gross=gross,
+            floor_usd=floor,
             cap=cap,
         )
 

@@ -18,6 +18,7 @@ from operator import mul
 from quantbot.domain.errors import InvariantViolation
 from quantbot.domain.values import Bar
 from quantbot.portfolio.annualise import SECONDS_PER_YEAR
+from quantbot.portfolio.covariance import RollingCovariance
 
 # Bars at least this far apart are daily (or coarser) equity bars, annualised with 252 trading
 # days rather than calendar time: weekends and holidays would otherwise inflate the spacing.
@@ -83,6 +84,9 @@ class MarketStats:
         # before it decides any of them, so within a batch each pair is computed once. (Each
         # symbol's volatility, asked by sizer, limits and policy, is kept in its _Series.)
         self._memo: dict[tuple[str, str], float | None] = {}
+        # Pairwise covariance for the portfolio's volatility (portfolio/portvol), fed each
+        # return as it comes; None (the wiring's choice when that targeting is off): no cost.
+        self.covariance: RollingCovariance | None = None
 
     def update(self, bar: Bar) -> None:
         """Add ``bar``'s close: the log return from the previous close of that symbol.
@@ -102,7 +106,10 @@ class MarketStats:
                 f"market stats {bar.symbol} ts_ns={bar.ts_ns} not after {series.last_ts_ns}"
             )
         else:
-            self._add_return(series, math.log(close / series.last_close))
+            ret = math.log(close / series.last_close)
+            self._add_return(series, ret)
+            if self.covariance is not None:
+                self.covariance.add(bar.symbol, bar.ts_ns, ret)
             if not self.periods_per_year:
                 self._add_spacing(series, bar.ts_ns - series.last_ts_ns)
             series.vol_fresh = False
@@ -195,6 +202,17 @@ class MarketStats:
         would otherwise dominate its volatility and correlations for a whole window."""
         self._memo.clear()
         self._series.pop(symbol, None)
+        if self.covariance is not None:
+            self.covariance.forget(symbol)
+
+    def periods(self, symbol: str) -> float | None:
+        """Bars per year ``symbol``'s volatility is annualised by (None: no spacing seen yet)."""
+        if self.periods_per_year:
+            return self.periods_per_year
+        series = self._series.get(symbol)
+        if series is None or not series.spacings:
+            return None
+        return series.periods or _inferred_periods(series)
 
 
 def _inferred_periods(series: _Series) -> float:

@@ -3,11 +3,14 @@
 ``RiskGovernor.evaluate`` runs, in order:
 
 1. confidence below ``confidence_floor`` (when > 0): reject ``GOVERNOR_LOW_CONFIDENCE``;
-2. leverage moved into [min_leverage, max_leverage] (``GOVERNOR_LEVERAGE_CLAMP``);
+2. leverage moved into [min_leverage, max_leverage] (``GOVERNOR_LEVERAGE_CLAMP``), then
+   down to the symbol's own cap where ``caps`` has one (``GOVERNOR_SYMBOL_LEVERAGE_CLAMP``);
 3. size above ``max_position_usd``: cut to it (``GOVERNOR_SIZE_CLAMP``);
 4. notional = size x leverage above ``max_notional_usd``: first lower the leverage, not below
    min_leverage (``GOVERNOR_NOTIONAL_CLAMP`` what="leverage"), then, if still above, the size
-   to max_notional / leverage (what="size");
+   to max_notional / leverage (what="size"); then the same against the dynamic notional
+   limit where ``caps`` has one and it is tighter (``GOVERNOR_DYNAMIC_NOTIONAL_CLAMP``;
+   ``risk/governor_caps.py``);
 5. risk budget (the tighter of the intent's own and ``risk_budget_usd``; 0 = off): the loss at
    the stop, notional x stop_loss_pct (no stop: the whole notional), above it: size cut to
    budget / (leverage x stop) (``GOVERNOR_RISK_BUDGET_CLAMP``);
@@ -32,6 +35,7 @@ import attrs
 
 from quantbot.config.risk import GovernorParams
 from quantbot.domain.reasons import Reason, ReasonCode, reason
+from quantbot.risk.governor_caps import GovernorCaps
 
 __all__ = ["GovernorRequest", "GovernorState", "GovernorVerdict", "RiskGovernor"]
 
@@ -59,6 +63,8 @@ class GovernorRequest:
     leverage: float = attrs.field(converter=float)
     stop_loss_pct: float | None = attrs.field(default=None, converter=_optional_float)
     risk_budget_usd: float | None = attrs.field(default=None, converter=_optional_float)
+    # The symbol's realised annual volatility (None: unknown), for the dynamic notional limit.
+    annual_vol: float | None = attrs.field(default=None, converter=_optional_float)
 
 
 @attrs.frozen(slots=True)
@@ -150,6 +156,7 @@ class RiskGovernor:
 
     params: GovernorParams = attrs.field()
     fail_open: bool = attrs.field(default=False, kw_only=True)
+    caps: GovernorCaps = attrs.field(factory=GovernorCaps, kw_only=True)
 
     def __attrs_post_init__(self) -> None:
         _check_params(self.params)
@@ -169,12 +176,21 @@ class RiskGovernor:
 
         clamps: list[Reason] = []
         lev = self._clamp_leverage(lev, clamps)
+        lev = self._clamp_symbol_leverage(request.symbol, lev, clamps, meta)
         size = self._clamp_size(size, clamps)
-        size, lev, notional_pushed_below = self._clamp_notional(size, lev, clamps)
+        size, lev, pushed = self._clamp_notional(size, lev, clamps)
+        pushed_by = p.max_notional_usd if pushed else None
+        dyn = self.caps.notional_cap(state.equity, request.annual_vol)
+        if dyn is not None:
+            meta["dynamic_notional"] = dyn
+            if dyn["cap"] < p.max_notional_usd:
+                code = ReasonCode.GOVERNOR_DYNAMIC_NOTIONAL_CLAMP
+                size, lev, pushed = self._clamp_notional(size, lev, clamps, dyn["cap"], code)
+                pushed_by = dyn["cap"] if pushed else pushed_by
         size = self._clamp_budget(size, lev, request, budget, clamps)
 
         if size <= 0.0 or size < p.min_order_usd:
-            why = self._below_min_reason(request, size, lev, notional_pushed_below, budget)
+            why = self._below_min_reason(request, size, lev, pushed_by, budget)
             return _reject(why, clamps, meta, size, lev)
 
         meta["after"] = _values(size, lev)
@@ -236,6 +252,19 @@ class RiskGovernor:
             clamps.append(reason(code, before=lev, after=after, **bounds))
         return after
 
+    def _clamp_symbol_leverage(
+        self, symbol: str, lev: float, clamps: list[Reason], meta: dict[str, Any]
+    ) -> float:
+        cap = self.caps.leverage_cap(symbol)
+        if cap is None:
+            return lev
+        meta["bounds"]["max_leverage_symbol"] = cap
+        if lev <= cap:
+            return lev
+        code = ReasonCode.GOVERNOR_SYMBOL_LEVERAGE_CLAMP
+        clamps.append(reason(code, symbol=symbol, before=lev, after=cap, max_leverage=cap))
+        return cap
+
     def _clamp_size(self, size: float, clamps: list[Reason]) -> float:
         cap = self.params.max_position_usd
         if size <= cap:
@@ -245,11 +274,17 @@ class RiskGovernor:
         return cap
 
     def _clamp_notional(
-        self, size: float, lev: float, clamps: list[Reason]
+        self,
+        size: float,
+        lev: float,
+        clamps: list[Reason],
+        cap: float | None = None,
+        code: ReasonCode = ReasonCode.GOVERNOR_NOTIONAL_CLAMP,
     ) -> tuple[float, float, bool]:
-        """Returns size, leverage and whether this step pushed the size below min_order_usd."""
+        """Returns size, leverage and whether this step pushed the size below min_order_usd.
+        ``cap``: the profile's max_notional_usd unless given (the dynamic limit)."""
         p = self.params
-        cap, code = p.max_notional_usd, ReasonCode.GOVERNOR_NOTIONAL_CLAMP
+        cap = p.max_notional_usd if cap is None else cap
         if not _above(size * lev, cap):
             return size, lev, False
         # Less leverage keeps the capital the signal asked for; only then give up size.
@@ -291,7 +326,7 @@ class RiskGovernor:
         request: GovernorRequest,
         size: float,
         lev: float,
-        notional_pushed_below: bool,
+        notional_pushed_below: float | None,
         budget: float | None,
     ) -> Reason:
         """Who put the size below min_order_usd: the input itself, the notional clamp, or
@@ -300,8 +335,8 @@ class RiskGovernor:
         floor = {"min_order_usd": p.min_order_usd}
         if request.size_usd <= 0.0 or request.size_usd < p.min_order_usd:
             return reason(ReasonCode.GOVERNOR_SIZE_BELOW_MIN, size=request.size_usd, **floor)
-        if notional_pushed_below:
-            code, cap = ReasonCode.GOVERNOR_NOTIONAL_REJECT, p.max_notional_usd
+        if notional_pushed_below is not None:  # the notional cap that did (static or dynamic)
+            code, cap = ReasonCode.GOVERNOR_NOTIONAL_REJECT, notional_pushed_below
             return reason(code, size=size, leverage=lev, max_notional_usd=cap, **floor)
         ctx = {"budget_usd": budget, "stop_loss_pct": request.stop_loss_pct}
         return reason(ReasonCode.GOVERNOR_SIZE_BELOW_MIN, size=size, **floor, **ctx)

@@ -1,7 +1,9 @@
 """The TradeIntent schema: one JSON object per line, proposed by an outside model.
 
 Versions: ``"1.0"`` knows ``symbol, side, confidence, size_usd, leverage, intent_id, ts``;
-``"1.1"`` adds the AI hints ``ai_size_usd, ai_leverage, ai_harvest_policy, risk_budget_usd``.
+``"1.1"`` adds the AI hints ``ai_size_usd, ai_leverage, ai_harvest_policy, risk_budget_usd``
+(``ai_harvest_policy``: a preset name, or the seed's table ``{mode, stop_loss, take_profit,
+trailing, max_hold}``, ``quantbot.domain.harvest``).
 Both take an optional ``source``: the name of the model that sent it (letters, digits and
 ``._-``, at most 64 characters). An intent with a source is a model's recommendation and is
 governed by the confidence charter (domain ``intent:<source>``); one without is a person's.
@@ -34,6 +36,7 @@ import orjson
 
 from quantbot.config.charter import SOURCE_RE
 from quantbot.domain.errors import DataError
+from quantbot.domain.harvest import HarvestShapeError, HarvestSpec, parse_harvest
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 
 HARVEST_POLICIES = ("SCALPER", "SWING", "TREND_RUNNER")
@@ -133,8 +136,8 @@ def _check_source(_: Any, attribute: attrs.Attribute[Any], value: str | None) ->
         raise IntentError(attribute.name, f"{problem}, got {value!r}")
 
 
-def _check_policy(_: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
-    if value is not None and value not in HARVEST_POLICIES:
+def _check_policy(_: Any, attribute: attrs.Attribute[Any], value: str | HarvestSpec | None) -> None:
+    if value is not None and not isinstance(value, HarvestSpec) and value not in HARVEST_POLICIES:
         allowed = ", ".join(HARVEST_POLICIES)
         raise IntentError(attribute.name, f"must be one of {allowed}, got {value!r}")
 
@@ -159,7 +162,8 @@ class TradeIntent:
     leverage: float | None = attrs.field(default=None, validator=_check_leverage)
     ai_size_usd: float | None = attrs.field(default=None, validator=_check_usd)
     ai_leverage: float | None = attrs.field(default=None, validator=_check_leverage)
-    ai_harvest_policy: str | None = attrs.field(default=None, validator=_check_policy)
+    # A preset name, or the seed's table read as a HarvestSpec (quantbot.domain.harvest).
+    ai_harvest_policy: str | HarvestSpec | None = attrs.field(default=None, validator=_check_policy)
     risk_budget_usd: float | None = attrs.field(default=None, validator=_check_usd)
     intent_id: str | None = attrs.field(default=None, validator=_check_intent_id)
     ts: str | None = None
@@ -211,6 +215,8 @@ class TradeIntent:
         if self.source is None:
             del record["source"]  # a person's intent: its record is what it always was
         record["extra"] = dict(self.extra)
+        if isinstance(self.ai_harvest_policy, HarvestSpec):
+            record["ai_harvest_policy"] = self.ai_harvest_policy.plain()
         return record
 
 
@@ -286,7 +292,7 @@ def parse_intent(obj: Any) -> TradeIntent:
         if values.get(key) is None:
             raise IntentError(key, "missing required field")
     values["side"] = values["side"].lower()
-    if values.get("ai_harvest_policy") is not None:
+    if isinstance(values.get("ai_harvest_policy"), str):
         values["ai_harvest_policy"] = values["ai_harvest_policy"].upper()
     return TradeIntent(schema_version=version, extra=extra, **values)
 
@@ -305,6 +311,16 @@ def _read_version(key: str, declared: Any) -> str:
     return "1.0" if int(match.group(2) or 0) == 0 else "1.1"
 
 
+def _harvest_table(value: dict[str, Any]) -> HarvestSpec:
+    """The seed's ``{mode, stop_loss, take_profit, trailing, max_hold}``; a missing ``mode``
+    leaves the preset to the sizer (by confidence), its other keys replace the preset's."""
+    try:
+        return parse_harvest(value, allow_auto=True)
+    except HarvestShapeError as e:
+        raise IntentError(f"ai_harvest_policy.{e.key}" if e.key else "ai_harvest_policy",
+                          e.problem) from e  # fmt: skip
+
+
 def _typed(key: str, value: Any) -> Any:
     """``value`` checked for the type of ``key`` (null means absent); ranges are checked later."""
     if value is None:
@@ -317,6 +333,8 @@ def _typed(key: str, value: Any) -> Any:
             return float(value)
         except OverflowError as e:  # an int too large for a float
             raise IntentError(key, "must be finite, got a number out of range") from e
+    if key == "ai_harvest_policy" and isinstance(value, dict):
+        return _harvest_table(value)
     if key in _STRINGS and not isinstance(value, str):
         raise IntentError(key, f"must be a string, got {type(value).__name__}")
     return value

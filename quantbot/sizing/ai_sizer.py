@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 from quantbot.config.risk import HarvestPreset, HarvestPresets, SizerParams
+from quantbot.domain.harvest import AUTO, HarvestSpec
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 
 __all__ = ["HARVEST_POLICIES", "AISizer", "SizerProposal"]
@@ -26,6 +27,7 @@ HARVEST_POLICIES = (SCALPER, SWING, TREND_RUNNER)
 
 MODEL = "model"
 INTENT = "intent"
+CONFIG = "config"  # [sizer] ai_harvest_policy chose it (a preset name or the seed's table)
 
 
 def _finite(name: str, value: float) -> float:
@@ -118,6 +120,9 @@ class AISizer:
 
     params: SizerParams = attrs.field()
     harvest: HarvestPresets = attrs.field()
+    # [sizer] ai_harvest_policy: AUTO (by confidence), a preset, or a preset with its exits
+    # replaced (quantbot.domain.harvest).
+    policy: HarvestSpec = attrs.field(default=HarvestSpec())
 
     def __attrs_post_init__(self) -> None:
         _check_params(self.params)
@@ -131,7 +136,7 @@ class AISizer:
         venue_max_leverage: float,
         hint_size_usd: float | None = None,
         hint_leverage: float | None = None,
-        hint_harvest_policy: str | None = None,
+        hint_harvest_policy: str | HarvestSpec | None = None,
     ) -> SizerProposal:
         """Propose one entry's size, leverage and harvest policy.
 
@@ -142,7 +147,9 @@ class AISizer:
         - leverage = leverage_min + (leverage_max - leverage_min) x confidence, cut to
           ``venue_max_leverage`` (spot: 1) with ``SIZER_LEVERAGE_VENUE_CAP``;
         - harvest: TREND_RUNNER from trend_runner_min_confidence, SWING from
-          swing_min_confidence, else SCALPER.
+          swing_min_confidence, else SCALPER; unless ``policy`` (the config's
+          ``ai_harvest_policy``) or the hint names a preset, and with the exits either
+          replaces (the seed's table) in place of the preset's.
 
         A hint (from an outside model's TradeIntent) replaces the model's value for that field;
         the venue cap still applies to a hinted leverage. Raises ``ValueError`` naming the field
@@ -178,17 +185,20 @@ class AISizer:
             )
             leverage = venue_max_leverage
 
-        policy = self._harvest_policy(confidence)
+        spec = self.policy
         if hint_harvest_policy is not None:
-            policy = _known_policy(hint_harvest_policy)
+            spec = _known_policy(hint_harvest_policy)
             source["harvest_policy"] = INTENT
+        elif spec.mode != AUTO or spec.overrides:
+            source["harvest_policy"] = CONFIG
+        policy = spec.mode if spec.mode != AUTO else self._harvest_policy(confidence)
 
         return SizerProposal(
             size_usd=size,
             leverage=leverage,
             notional_usd=size * leverage,
             harvest_policy=policy,
-            harvest=self._preset(policy),
+            harvest=spec.apply(self._preset(policy)),
             vol_factor=vol_factor,
             vol_known=vol_known,
             base_pct=base_pct,
@@ -218,11 +228,13 @@ class AISizer:
         return getattr(self.harvest, policy.lower())
 
 
-def _known_policy(hint: str) -> str:
+def _known_policy(hint: str | HarvestSpec) -> HarvestSpec:
     # Intents are written by people and other programs: "swing" means SWING.
+    if isinstance(hint, HarvestSpec):
+        return hint
     name = hint.strip().upper() if isinstance(hint, str) else hint
     if name not in HARVEST_POLICIES:
         raise ValueError(
             f"hint_harvest_policy must be one of {', '.join(HARVEST_POLICIES)}, got {hint!r}"
         )
-    return name
+    return HarvestSpec(mode=name)

@@ -5,7 +5,9 @@ Weights are shares of the netting (signed like the base weight; their absolute v
 
 1. A sleeve with a base share of 0 stays at 0 (the profile turned it off).
 2. A sleeve with fewer than ``min_trades`` round trips in its window is pinned: it moves back
-   toward its base share (within the daily cap) and is otherwise left alone.
+   toward its base share (within the daily cap) and is otherwise left alone; when those steps
+   leave the others a share their boxes cannot take (every sleeve pinned, say), the pinned
+   sleeves go only part of the way back, so the shares still sum to 1.
 3. Each other sleeve scores its window (``outcomes.trip_window_stats``):
    ``score = (edge + (2 x stability - 1)) / 2 - drawdown_share`` (-2..1), and wants
    ``|base| x max(0, 1 + sensitivity x score)``; these wants are scaled to the share the pinned
@@ -58,9 +60,10 @@ def update(
     hi: dict[str, float] = {}
     want: dict[str, float] = {}
     pinned: list[str] = []
+    now: dict[str, float] = {}
     for name in names:
         b = abs(base[name])
-        cur = abs(current.get(name, base[name]))
+        cur = now[name] = abs(current.get(name, base[name]))
         s = stats.get(name)
         if s is None or s["trades"] < min_trades:
             pinned.append(name)
@@ -82,11 +85,28 @@ def update(
     for name in pinned:
         want[name] = lo[name]
     shift = _shift([want[n] for n in names], [lo[n] for n in names], [hi[n] for n in names])
+    if pinned and not math.isclose(_clipped(want, lo, hi, shift, names), 1.0, abs_tol=1e-12):
+        # The pinned steps back toward base leave the others a share their boxes cannot take
+        # (every sleeve pinned, or the free ones capped): a pinned sleeve then goes only part
+        # of its way back, anywhere between its current share and its step.
+        for name in pinned:
+            lo[name], hi[name] = min(now[name], want[name]), max(now[name], want[name])
+        shift = _shift([want[n] for n in names], [lo[n] for n in names], [hi[n] for n in names])
     out = dict.fromkeys(base, 0.0)
     for name in names:
         share = min(max(want[name] + shift, lo[name]), hi[name])
         out[name] = math.copysign(share, base[name])
     return out
+
+
+def _clipped(
+    want: Mapping[str, float],
+    lo: Mapping[str, float],
+    hi: Mapping[str, float],
+    shift: float,
+    names: list[str],
+) -> float:
+    return sum(min(max(want[n] + shift, lo[n]), hi[n]) for n in names)
 
 
 def _shift(want: list[float], lo: list[float], hi: list[float]) -> float:

@@ -125,3 +125,22 @@ def test_no_weight_ever_moves_more_than_the_daily_cap(raw, days, bounds, min_tra
             assert min(floor, base[n]) - 1e-12 <= new[n] <= max(ceiling, base[n]) + 1e-12
         assert sum(new.values()) == pytest.approx(1.0)
         w = new
+
+
+def test_shares_still_sum_to_one_when_every_sleeve_is_pinned_on_its_way_back() -> None:
+    """Hypothesis's counterexample: after two days of trading moved the shares far from base,
+    a day with no trips pins every sleeve; each stepping back by the cap would sum to 1.07.
+    They go back only part of the way instead, within the cap, and sum to 1."""
+    names = ["s0", "s1", "s2", "s3"]
+    base = base_shares(dict(zip(names, [0.5, 1.0, 1.0, 1.0], strict=True)))
+    w = dict(base)
+    for day in ([[], [], [0.0], [1.0]], [[], [-1.0], [-1.0], [0.0]], [[], [], [], []]):
+        stats = {n: trip_window_stats(t) for n, t in zip(names, day, strict=True)}
+        new = update(
+            base=base, current=w, stats=stats, min_trades=1, floors=dict.fromkeys(names, 0.0),
+            ceilings=dict.fromkeys(names, 1.0), cap=0.5, sensitivity=1.0,
+        )  # fmt: skip
+        assert sum(new.values()) == pytest.approx(1.0)
+        assert all(abs(new[n] - w[n]) <= 0.5 + 1e-12 for n in names)
+        w = new
+    assert w["s3"] < 0.8571  # on its way back toward its base share of 0.2857

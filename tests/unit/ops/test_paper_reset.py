@@ -14,6 +14,7 @@ from quantbot.ops.paper_reset import apply_reset, plan_reset
 ACCOUNT = [
     "daily_risk.jsonl",
     "daily_risk.jsonl.torn-0",
+    "drawdown.json",
     "journal.began",
     "journal.jsonl",
     "journal.jsonl.torn-0",

@@ -8,7 +8,8 @@
   `<name>` standing for any table of their level;
 - every file the "Files" tables name under state/ and runtime/ is a name the code writes (a
   string literal in quantbot/ or bench/), and the journal's row names every journal event;
-- every code in a table column headed "codes" or "reason code" is a ReasonCode.
+- every code in a table column headed "codes" or "reason code" is a ReasonCode;
+- every `dir/file.py` and `python -m module` it names exists.
 
 Each check is a function of the README's text returning what is wrong, so that each can be
 shown to catch a deliberately wrong line (the ``*_catches_*`` tests below).
@@ -312,3 +313,37 @@ def test_codes_in_code_columns_are_reason_codes() -> None:
 def test_code_column_check_catches_a_wrong_code() -> None:
     text = README.read_text().replace("`COST_GATE_EDGE_BELOW_COST` |", "`COST_GATE_BELOW` |", 1)
     assert code_column_problems(text) == ["`COST_GATE_BELOW` is not a ReasonCode"]
+
+
+# -- paths and modules ------------------------------------------------------------------------
+
+# Paths the README shows as the user's own (a sleeve file of theirs), not the project's.
+USER_PATHS = {"path/file.py", "sleeves/momentum.py"}
+
+
+def path_problems(text: str) -> list[str]:
+    """Every `dir/file.py` (a module of quantbot/, or a file of the repository) and every
+    `python -m module` the README names exists."""
+    problems = []
+    for shown in sorted(set(re.findall(r"`([\w./-]+/[\w.-]+\.(?:py|toml))(?::\w+)?`", text))):
+        if shown not in USER_PATHS and not any(
+            (base / shown).exists() for base in (ROOT, ROOT / "quantbot")
+        ):
+            problems.append(f"`{shown}` does not exist")
+    for module in sorted(set(re.findall(r"python -m ([\w.]+)", text))):
+        path = ROOT.joinpath(*module.split("."))
+        if not (path.with_suffix(".py").exists() or (path / "__main__.py").exists()):
+            problems.append(f"python -m {module}: no such module")
+    return problems
+
+
+def test_paths_and_modules_in_readme_exist() -> None:
+    assert path_problems(README.read_text()) == []
+
+
+def test_path_check_catches_a_wrong_path() -> None:
+    text = README.read_text() + "\n`risk/guard.py` and `python -m quantbot.testing.kraken`\n"
+    assert path_problems(text) == [
+        "`risk/guard.py` does not exist",
+        "python -m quantbot.testing.kraken: no such module",
+    ]

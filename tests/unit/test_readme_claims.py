@@ -9,7 +9,8 @@
 - every file the "Files" tables name under state/ and runtime/ is a name the code writes (a
   string literal in quantbot/ or bench/), and the journal's row names every journal event;
 - every code in a table column headed "codes" or "reason code" is a ReasonCode;
-- every `dir/file.py` and `python -m module` it names exists.
+- every `dir/file.py` and `python -m module` it names exists;
+- every link to a section, and every section named in quotes (`see "Cost gate"`), is a heading.
 
 Each check is a function of the README's text returning what is wrong, so that each can be
 shown to catch a deliberately wrong line (the ``*_catches_*`` tests below).
@@ -346,4 +347,39 @@ def test_path_check_catches_a_wrong_path() -> None:
     assert path_problems(text) == [
         "`risk/guard.py` does not exist",
         "python -m quantbot.testing.kraken: no such module",
+    ]
+
+
+# -- references between sections --------------------------------------------------------------
+
+
+def reference_problems(text: str) -> list[str]:
+    """Every `[..](#anchor)` is a heading's GitHub anchor, and every section named in quotes
+    (`see "Cost gate"`) begins a heading."""
+    prose = re.sub(r"```.*?```", "", text, flags=re.S)
+    headings = re.findall(r"^#+ (.+)$", prose, flags=re.M)
+    anchors = {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+    problems = [
+        f"(#{a}) is no heading's anchor"
+        for a in sorted(set(re.findall(r"\]\(#([^)]+)\)", prose)))
+        if a not in anchors
+    ]
+    quoted = set(re.findall(r'(?:[Ss]ee|in|under|of) "([A-Z][^"\n]{2,70})"', prose))
+    problems += [
+        f'"{q}" is no section'
+        for q in sorted(quoted)
+        if not any(h == q or h.startswith(f"{q}:") for h in headings)
+    ]
+    return problems
+
+
+def test_section_references_resolve() -> None:
+    assert reference_problems(README.read_text()) == []
+
+
+def test_reference_check_catches_a_wrong_reference() -> None:
+    text = README.read_text() + '\nSee "Cost gates" and [it](#cost-gates).\n'
+    assert reference_problems(text) == [
+        "(#cost-gates) is no heading's anchor",
+        '"Cost gates" is no section',
     ]

@@ -35,15 +35,16 @@ from quantbot.oms.journal import EventType
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 
-# Backticked dotted names whose first part is a config section but which are decision-record
-# fields (README "Reading the decision records" and the stage sections), not config keys.
+# A decision record has a part per stage named as the stage's config section (`sizer`,
+# `limits`, `governor` ...): these keys of those parts are record fields, not config keys, so
+# `sizer.verdict` or `limits.detail.portfolio_vol` is not looked up in the schema.
 RECORD_FIELDS = {
-    "cost_gate.learned_override",
-    "turnover.learned_override",
-    "turnover.symbol",
-    "daily_risk.sleeve",
-    "sizer.used",
-    "sizer.verdict",
+    "cost_gate": {"learned_override"},
+    "daily_risk": {"sleeve"},
+    "governor": {"clamps"},
+    "limits": {"applied", "detail"},
+    "sizer": {"ai", "used", "verdict", "target_notional_usd"},
+    "turnover": {"learned_override", "symbol"},
 }
 FILE_SUFFIXES = (".json", ".jsonl", ".sock", ".py", ".csv", ".html", ".log", ".toml", ".gz")
 
@@ -200,6 +201,8 @@ def _resolves(parts: list[str]) -> bool:
             if part == "<profile>":
                 found += [node[p] for p in PROFILES if p in node]
             elif part.startswith("<") or part == "*":
+                if not node:
+                    return True  # a table of the user's (`<name>`), none shipped to look into
                 found += list(node.values())
             elif part in node:
                 found.append(node[part])
@@ -220,9 +223,11 @@ def config_key_problems(text: str) -> list[str]:
                 continue  # [instruments."SYM"]: a table per symbol, none shipped
         else:
             dotted = re.fullmatch(r"([a-z_]+(?:\.(?:[a-z_]+|<[a-z]+>|\*))+)(?: = .*)?", shown)
-            if dotted is None or shown.endswith(FILE_SUFFIXES) or dotted.group(1) in RECORD_FIELDS:
+            if dotted is None or shown.endswith(FILE_SUFFIXES):
                 continue
             parts = dotted.group(1).split(".")
+            if parts[1] in RECORD_FIELDS.get(parts[0], ()):
+                continue
             if parts[0] not in sections:
                 continue  # a record field (`net.weights`) or a module path
         if not _resolves(parts):

@@ -71,7 +71,7 @@ def add_parsers(sub: Any, with_config: Any) -> None:
         sub.add_parser(
             "resume",
             **documented(
-                "clear the kill switch, any halt and drawdown trips",
+                "clear the kill switch, any halt, drawdown trips and triggered tripwires",
                 "quantbot resume",
                 "quantbot resume --symbol BTC/USDT",
                 "quantbot resume --sleeve trend",

@@ -33,9 +33,10 @@ def add_parser(sub: Any, with_config: Any) -> None:
         actions.add_parser(
             "reset",
             **documented(
-                "archive and clear the paper venue's book, the order journal and the daily "
-                "risk ledger (to state/archive/paper-reset-<UTC time>/), so the next paper "
-                "run starts with the configured cash and no position",
+                "archive and clear the paper venue's book, the order journal, the daily "
+                "risk ledger and the drawdown breaker's marks (to "
+                "state/archive/paper-reset-<UTC time>/), so the next paper run starts with "
+                "the configured cash and no position",
                 "quantbot paper reset            # says what it would do, changes nothing",
                 "quantbot paper reset --yes",
                 "quantbot paper reset --yes --config examples/sleeves/donchian.toml",
@@ -74,7 +75,8 @@ def run(args: argparse.Namespace, loaded: Any, clock: Clock | None = None) -> in
     if not args.yes:
         print(
             f"paper reset would move {names} from {plan.state_dir} to {plan.archive}/ "
-            "(the venue's book, the order journal, the daily risk ledger): the next run "
+            "(the venue's book, the order journal, the daily risk ledger, the drawdown "
+            "breaker's marks): the next run "
             "starts with the configured cash and no position or order.\n"
             "Nothing was changed. Run `quantbot paper reset --yes` to do it.",
             file=sys.stderr,

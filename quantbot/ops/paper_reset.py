@@ -2,11 +2,12 @@
 
 What a paper account is made of in ``state/``: the embedded venue's book (``sim_venue.json``
 and its change log), the order journal (``journal.jsonl``, its ``journal.began`` marker and
-any torn lines set aside) and the daily risk ledger (``daily_risk.jsonl`` by default), plus
-the last ``status.json``. A reset moves them, never deletes them, into
-``state/archive/paper-reset-<UTC stamp>/`` (owner-only), holding the state lock meanwhile so
-no daemon starts half-way. Everything else in ``state/`` (the kill switch, go-live, the inbox's
-seen intent ids) is left as it is.
+any torn lines set aside), the daily risk ledger (``daily_risk.jsonl`` by default) and the
+drawdown breaker's high-water marks (``drawdown.json``), plus the last ``status.json``. A
+reset moves them, never deletes them, into ``state/archive/paper-reset-<UTC stamp>/``
+(owner-only), holding the state lock meanwhile so no daemon starts half-way. Everything else
+in ``state/`` (the kill switch, go-live, the inbox's seen intent ids, the sleeves' governance
+state) is left as it is.
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ def account_files(config: Config) -> list[Path]:
     book = state / BOOK_FILE
     named = [book, log_path(book), state / "journal.jsonl", state / "journal.began"]
     ledger = state / config.daily_risk.ledger_file
-    named += [ledger, state / "status.json"]
+    # The drawdown breaker's marks are this account's: an old equity high-water mark would
+    # put the fresh account in drawdown at its first bar.
+    named += [ledger, state / "status.json", state / config.drawdown.state_file]
     torn = [*state.glob("journal.jsonl.torn-*"), *state.glob(f"{ledger.name}.torn-*")]
     return sorted(p for p in {*named, *torn} if os.path.lexists(p))
 

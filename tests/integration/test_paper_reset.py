@@ -13,8 +13,8 @@ from tests.integration.daemon import journal_events, read_jsonl, run, start, wai
 pytestmark = pytest.mark.e2e
 
 PAPER = ("run", "--execution-mode", "paper", "--trading-mode", "aggressive")
-ACCOUNT = ("daily_risk.jsonl", "journal.began", "journal.jsonl", "sim_venue.json",
-           "sim_venue.log.jsonl", "status.json")  # fmt: skip
+ACCOUNT = ("daily_risk.jsonl", "drawdown.json", "journal.began", "journal.jsonl",
+           "sim_venue.json", "sim_venue.log.jsonl", "status.json")  # fmt: skip
 
 
 def _snapshot(state: Path) -> dict[str, tuple[bytes, int]]:
@@ -60,7 +60,7 @@ def test_paper_reset_asks_refuses_while_running_then_archives(workdir: Path) -> 
     done = run(workdir, "paper", "reset", "--yes")
 
     assert done.returncode == 0, done.stderr
-    assert "paper account reset: 6 file(s) archived in" in done.stdout
+    assert "paper account reset: 7 file(s) archived in" in done.stdout
     [archive] = (state / "archive").glob("paper-reset-*Z")
     assert sorted(p.name for p in archive.iterdir()) == sorted(ACCOUNT)
     assert (archive / "journal.jsonl").read_bytes() == journal  # moved whole, not rewritten

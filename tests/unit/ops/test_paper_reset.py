@@ -10,10 +10,12 @@ import attrs
 from quantbot.clock import NS_PER_S, SimClock
 from quantbot.config.schema import load_config
 from quantbot.ops.paper_reset import apply_reset, plan_reset
+from quantbot.risk.drawdown import DrawdownBreaker
 
 ACCOUNT = [
     "daily_risk.jsonl",
     "daily_risk.jsonl.torn-0",
+    "drawdown.json",
     "journal.began",
     "journal.jsonl",
     "journal.jsonl.torn-0",
@@ -48,3 +50,29 @@ def test_the_account_moves_whole_and_the_controls_stay(tmp_path: Path) -> None:
     again = apply_reset(plan_reset(config, clock))
     assert [p.parent.name for p in again] == ["paper-reset-20261207T194426Z-2"]
     assert (plan.archive / "journal.jsonl").read_text() == "journal.jsonl"
+
+
+def test_a_reset_account_does_not_start_in_the_old_accounts_drawdown(tmp_path: Path) -> None:
+    """The old account rose to 112,000; the reset one starts at 100,000. Its first equity must
+    not be a 10.7% drawdown from the old high-water mark (a conservative GLOBAL trip)."""
+    state = tmp_path / "state"
+    state.mkdir()
+    config = load_config(None, environ={}).config
+    config = attrs.evolve(config, run=attrs.evolve(config.run, state_dir=str(state)))
+    clock = SimClock(int(datetime(2026, 12, 7, 12, 0, tzinfo=UTC).timestamp()) * NS_PER_S)
+    path = state / config.drawdown.state_file
+
+    def breaker() -> DrawdownBreaker:
+        return DrawdownBreaker.open(
+            path, config.drawdown.conservative, reset="day_roll", roll_minute=0, clock=clock
+        )
+
+    old = breaker()
+    old.on_equity(112_000.0)
+    old.save()
+    apply_reset(plan_reset(config, clock))
+
+    fresh = breaker()
+    fresh.on_equity(100_000.0)
+    assert fresh.trips == {}
+    assert fresh.equity_hwm == 100_000.0

@@ -45,8 +45,8 @@ def test_the_shipped_config_resolves_to_the_tree_and_hash_it_always_had(repo_roo
     # issue 18, the [notify], [dashboard] sections, [records] retention and the first run's
     # market and sizing of issue 19, the liquidity regime, the drawdown breaker, the
     # quarantine, the cost gate and turnover caps, post-trade learning and allocation of
-    # issue 20).
-    assert loaded.hash == "f86ac8d46b230c29dc1777b03e7d921658e6b0e1d28018896baff80bd3e87bef"
+    # issue 20, the daily risk policies' enabled/action/sleeves of issue 22).
+    assert loaded.hash == "a08b7a998e567467a8668cced12b6c19f0022fb98e7e50b1b048073727fe059b"
 
 
 def test_a_file_declares_the_sleeves_that_run_in_its_order(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ or log-only (NOTIFY: the would-be denial recorded, the order allowed)."""
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,6 +12,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from quantbot.clock import NS_PER_S, SimClock
 from quantbot.config.risk import DailyPolicy, DailyProfile, SleevePolicy
@@ -302,3 +305,44 @@ def test_a_notify_loss_limit_is_noted_and_a_disabled_notify_policy_still_refuses
     assert noted.notices[0].context["would_block"] == "DAILY_LOSS_LIMIT"
     assert noted.notices[0].context["current"] == 150.0
     assert off.denial is not None and off.denial.code is ReasonCode.DAILY_POLICY_DISABLED
+
+
+# -- properties ---------------------------------------------------------------------------------
+
+position_moves = st.lists(
+    st.tuples(
+        st.booleans(),  # reserved first (an entry of ours) or not (adopted, exits)
+        st.floats(-50.0, 50.0),  # the position after the fill, in BTC at 100
+        st.floats(0.0, 10.0),  # hours passed before it: days roll
+    ),
+    max_size=30,
+)
+
+
+@given(position_moves)
+def test_opened_only_grows_within_a_day_and_a_restart_rebuilds_it_exactly(
+    moves: list[tuple[bool, float, float]],
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "daily_risk.jsonl"
+        clock = SimClock(T0)
+        guard = open_guard(path, clock, DailyProfile(GLOBAL, SHARED))
+        position, last = 0.0, (guard.snapshot()["day"], 0.0)
+        for i, (reserved, after, hours) in enumerate(moves):
+            clock.advance(hours * 3_600)
+            notional = abs(after - position) * 100.0
+            if reserved:
+                reserve(guard, f"c{i}", "trend", notional)
+            fill(guard, f"c{i}", notional, position, after)
+            position = after
+            snap = guard.snapshot()
+            opened = snap["scopes"]["GLOBAL"]["opened"]
+            if snap["day"] == last[0]:
+                assert opened >= last[1]
+            last = (snap["day"], opened)
+        before = guard.snapshot()
+        guard.close()
+
+        reopened = open_guard(path, clock, DailyProfile(GLOBAL, SHARED))
+        reopened.close()
+        assert reopened.snapshot() == before

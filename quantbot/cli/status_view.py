@@ -255,13 +255,20 @@ def _risk(status: dict[str, Any]) -> list[str]:
     for scope, v in daily["scopes"].items():
         limits = v["limits"]
         rows.append([
-            scope,
+            _scope_name(scope, limits),
             f"{v['loss']:.2f} / {limits['max_daily_loss_usd']:.2f}",
             f"{v['exposure']:.2f} / {limits['max_daily_exposure_usd']:.2f}",
             f"{v['open_risk']:.2f} / {limits['max_open_risk_usd']:.2f}",
         ])  # fmt: skip
     header = ["scope", "loss / limit", "exposure / limit", "open risk / limit"]
     return [f"risk      today ({daily['day']}), USD", *_table(header, rows, "<>>>")]
+
+
+def _scope_name(scope: str, policy: dict[str, Any]) -> str:
+    """A daily risk scope, marked when its policy refuses all new risk or only records."""
+    if not policy.get("enabled", True):
+        return f"{scope} (disabled)"
+    return f"{scope} (notify)" if policy.get("action") == "notify" else scope
 
 
 def _signed(amount: str | None) -> str:

@@ -16,6 +16,7 @@ import attrs
 from quantbot.config.costs import CostGateParams, TurnoverParams
 from quantbot.config.harvest import HarvestPolicy
 from quantbot.config.loader import setting
+from quantbot.signals.registry import INBOX_KIND
 
 REGIMES = ("low", "normal", "high")
 
@@ -172,22 +173,54 @@ class LimitsConfig:
 # -- Daily risk guard -------------------------------------------------------------------------
 
 
+DAILY_ACTIONS = ("block", "notify")
+
+
 @attrs.frozen
 class DailyPolicy:
-    """One policy (GLOBAL, or each sleeve's own), in USD. Loss is today's realised loss;
-    exposure is the notional reserved by orders in flight plus held from their fills; open
-    risk is that notional times the harvest policy's stop-loss fraction (what is lost if
-    every stop is hit)."""
+    """One policy (GLOBAL, or a sleeve's), in USD. Loss is today's realised loss; exposure is
+    the notional opened today (what fills that add to a position added, exits not counted)
+    plus what orders in flight have reserved; open risk is the notional reserved and held
+    times the harvest policy's stop-loss fraction (what is lost if every stop is hit).
+
+    ``enabled = false`` is the policy disabled: the new risk it covers is refused
+    (``DAILY_POLICY_DISABLED``). ``action = "notify"`` (the seed's NOTIFY) records a limit
+    it would break (``DAILY_RISK_NOTIFY``, with the limit and the value) and lets the order
+    go; ``"block"`` refuses it."""
 
     max_daily_loss_usd: float = setting(1_000.0, gt=0)
     max_daily_exposure_usd: float = setting(30_000.0, gt=0)
     max_open_risk_usd: float = setting(1_000.0, gt=0)
+    enabled: bool = setting(True)
+    action: str = setting("block", choices=DAILY_ACTIONS)
+
+
+@attrs.frozen
+class SleevePolicy:
+    """One sleeve's own policy (``[daily_risk.<profile>.sleeves.<name>]``): each key it leaves
+    out is ``per_sleeve``'s. Bounds are checked with the cross-key rules (``risk_problems``)."""
+
+    max_daily_loss_usd: float | None = setting(None)
+    max_daily_exposure_usd: float | None = setting(None)
+    max_open_risk_usd: float | None = setting(None)
+    enabled: bool | None = setting(None)
+    action: str | None = setting(None)
+
+    def over(self, shared: DailyPolicy) -> DailyPolicy:
+        """This sleeve's policy: its own keys, ``shared``'s for the rest."""
+        given = {k: v for k, v in attrs.asdict(self).items() if v is not None}
+        return attrs.evolve(shared, **given)
 
 
 @attrs.frozen
 class DailyProfile:
     total: DailyPolicy = setting(DailyPolicy())  # the GLOBAL policy
-    per_sleeve: DailyPolicy = setting(DailyPolicy(600.0, 20_000.0, 600.0))
+    per_sleeve: DailyPolicy = setting(DailyPolicy(600.0, 20_000.0, 600.0))  # each sleeve's
+    sleeves: dict[str, SleevePolicy] = setting({})  # a sleeve's own, over per_sleeve
+
+    def sleeve_policies(self) -> dict[str, DailyPolicy]:
+        """The resolved policy of every sleeve that has its own (others: ``per_sleeve``)."""
+        return {name: own.over(self.per_sleeve) for name, own in self.sleeves.items()}
 
 
 @attrs.frozen
@@ -289,9 +322,26 @@ def risk_problems(config: Any, profiles: tuple[str, ...]) -> Iterator[Problem]:
         stray = [s for s in members if s not in config.market.symbols]
         if stray:
             yield ("limits", "clusters", cluster), members, f"{stray} not in market.symbols"
+    yield from _daily_problems(config, profiles)
     roll = config.daily_risk.roll_time_utc
     if parse_hhmm(roll) is None:
         yield ("daily_risk", "roll_time_utc"), roll, 'must be "HH:MM" (UTC, 00:00-23:59)'
+
+
+def _daily_problems(config: Any, profiles: tuple[str, ...]) -> Iterator[Problem]:
+    """A sleeve's own daily policy: a declared sleeve (or the inbox's), values in bounds."""
+    known = [*config.signals, INBOX_KIND]
+    for name in profiles:
+        for sleeve, own in getattr(config.daily_risk, name).sleeves.items():
+            sec = ("daily_risk", name, "sleeves", sleeve)
+            if sleeve not in known:
+                yield sec, sleeve, f"names no sleeve (sleeves: {', '.join(known)})"
+            for key in ("max_daily_loss_usd", "max_daily_exposure_usd", "max_open_risk_usd"):
+                value = getattr(own, key)
+                if value is not None and not value > 0:
+                    yield (*sec, key), value, "must be > 0"
+            if own.action is not None and own.action not in DAILY_ACTIONS:
+                yield (*sec, "action"), own.action, f"must be one of {', '.join(DAILY_ACTIONS)}"
 
 
 def parse_hhmm(text: str) -> int | None:

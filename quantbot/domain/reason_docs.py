@@ -251,6 +251,11 @@ MEANING: dict[ReasonCode, str] = {
     "limit",
     ReasonCode.DAILY_OPEN_RISK_LIMIT: "new risk refused: open (reserved and held) risk would pass "
     "the limit",
+    ReasonCode.DAILY_POLICY_DISABLED: "new risk refused: the GLOBAL or sleeve daily risk policy "
+    "is disabled (`enabled = false`); reducing orders still go",
+    ReasonCode.DAILY_RISK_NOTIFY: 'a daily risk policy with `action = "notify"` would have '
+    "refused this entry (`would_block`: the limit's code, with scope, current, adding and limit); "
+    "the order went",
     ReasonCode.DRAWDOWN_BREAKER_PORTFOLIO: "new risk refused: equity fell "
     "max_portfolio_drawdown_pct below its high-water mark; reducing orders still go",
     ReasonCode.DRAWDOWN_BREAKER_SLEEVE: "the sleeve's entries refused: its realised PnL fell below "

@@ -3,7 +3,8 @@ it reserves that exposure (GLOBAL and its sleeve must both allow it); an order t
 go frees it; fills settle it; orders that end without filling in full free the rest.
 
 Shadow mode sends nothing, so it only asks and records the answer (``would_reserve`` /
-``would_block``); nothing is written.
+``would_block``); nothing is written. The record's ``daily_risk`` names the limits a notify
+policy let the entry pass (``notices``, ``DAILY_RISK_NOTIFY`` each).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from quantbot.domain.reasons import Reason
 from quantbot.domain.values import Fill, OrderIntent, OrderStatus, Position, SubmitOutcome
 from quantbot.oms.ledger import Ledger
 from quantbot.risk.daily import DailyRiskGuard
+from quantbot.risk.daily_policy import DailyVerdict
 
 if TYPE_CHECKING:
     from quantbot.decision.risk_stages import Entry
@@ -31,11 +33,13 @@ def _rec(why: Reason | None) -> dict[str, Any] | None:
     return None if why is None else why.to_record()
 
 
-def _detail(entry: Entry) -> dict[str, Any]:
+def _detail(entry: Entry, verdict: DailyVerdict) -> dict[str, Any]:
     return {
         "sleeve": entry.sleeve,
         "notional_usd": round(entry.notional_usd, 6),
         "risk_usd": round(entry.risk_usd, 6),
+        "denial": _rec(verdict.denial),
+        "notices": verdict.notice_records(),
     }
 
 
@@ -52,15 +56,16 @@ class DailyReservation:
             return _REDUCING, None
         if self._daily is None:
             return _NO_GUARD, None
-        denial = self._daily.reserve(
+        verdict = self._daily.reserve_entry(
             client_order_id=intent.client_order_id,
             symbol=intent.symbol,
             sleeve=entry.sleeve,
             notional_usd=entry.notional_usd,
             risk_usd=entry.risk_usd,
         )
-        verdict = "block" if denial else "reserved"
-        return {"verdict": verdict, **_detail(entry), "denial": _rec(denial)}, denial
+        denial = verdict.denial
+        said = "block" if denial else "reserved"
+        return {"verdict": said, **_detail(entry, verdict)}, denial
 
     def ask(self, entry: Entry | None) -> dict:
         """Shadow: what the guard would say, writing nothing."""
@@ -68,11 +73,11 @@ class DailyReservation:
             return _REDUCING
         if self._daily is None:
             return _NO_GUARD
-        would = self._daily.check(
+        would = self._daily.judge(
             sleeve=entry.sleeve, notional_usd=entry.notional_usd, risk_usd=entry.risk_usd
         )
-        verdict = "would_block" if would else "would_reserve"
-        return {"verdict": verdict, **_detail(entry), "denial": _rec(would)}
+        said = "would_block" if would.denial else "would_reserve"
+        return {"verdict": said, **_detail(entry, would)}
 
     def release_unsent(self, entry: Entry | None, intent: OrderIntent, outcome: str) -> None:
         """A rejected or unsent order frees its reservation; an UNKNOWN one keeps it (it may be

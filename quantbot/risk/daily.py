@@ -1,11 +1,27 @@
 """Daily risk guard: today's realised loss, exposure and open risk, GLOBAL and per sleeve.
 
 An order reserves its notional and open risk before it is sent, and both the GLOBAL policy
-(``DailyProfile.total``) and its sleeve's (``DailyProfile.per_sleeve``) must allow it. Fills
-turn the reserve into held notional, fills that shrink a position scale what is held, and
-realised pnl is booked to GLOBAL and the sleeves. The trading day starts ``roll_minute``
-minutes after 00:00 UTC and is named by the UTC date on which it starts; at the roll,
-realised pnl starts again from 0 while reserves and held exposure carry over.
+(``DailyProfile.total``) and its sleeve's must allow it: the sleeve's own
+(``DailyProfile.sleeves[name]``, each key it leaves out taken from ``per_sleeve``) or
+``per_sleeve``. The trading day starts ``roll_minute`` minutes after 00:00 UTC and is named
+by the UTC date on which it starts.
+
+Exposure is CUMULATIVE for the day: the notional opened today plus what orders in flight
+still reserve. Opened is the part of a fill that adds to |position| (a buy from flat or
+long, a sell from flat or short, the new side of a fill that crosses zero); exits, stops and
+every other fill that shrinks a position open nothing and give nothing back. A reserved
+entry's fill moves its notional from reserved to opened (booked to GLOBAL and its sleeve);
+an opening fill of an order the guard never reserved (an adopted venue order) is booked to
+GLOBAL only. What an order leaves unfilled is released. At the roll opened starts again
+from 0 (with realised pnl); reserves of orders still working carry over and count on the new
+day. Open risk is a current quantity: reserved and held notional (held shrinks with the
+position) times the stop fraction.
+
+A policy with ``enabled = false`` refuses all new risk it covers (``DAILY_POLICY_DISABLED``,
+the seed's "policy disabled", as issue 21's THROTTLE reads it). A policy with
+``action = "notify"`` (the seed's NOTIFY) never refuses: a limit it would break is recorded
+(``DAILY_RISK_NOTIFY``, in the reservation's ledger line and the decision record) and the
+order goes; a blocking policy of the other scope can still refuse it.
 
 Every change is an event: written to the ledger first, then applied by the same code that
 replays the ledger at start, so a restart rebuilds exactly the state the guard had.
@@ -32,6 +48,7 @@ from quantbot.risk.daily_ledger import (
     ReservedOrder,
     read_events,
 )
+from quantbot.risk.daily_policy import ALLOWED, DailyVerdict, judge, opened_share
 
 MINUTES_PER_DAY = 24 * 60
 
@@ -57,6 +74,7 @@ class DailyRiskGuard:
         if not 0 <= roll_minute < MINUTES_PER_DAY:
             raise ValueError(f"roll_minute must be 0..{MINUTES_PER_DAY - 1}, got {roll_minute}")
         self._params = params
+        self._sleeve_policies = params.sleeve_policies()  # sleeves with their own policy
         self._roll_minute = roll_minute
         self._clock = clock
         self._ledger = ledger
@@ -110,53 +128,30 @@ class DailyRiskGuard:
 
     # -- decisions --------------------------------------------------------------------------
 
+    def policy_of(self, sleeve: str) -> DailyPolicy:
+        """The policy ``sleeve`` is held to: its own, else the shared ``per_sleeve``."""
+        return self._sleeve_policies.get(sleeve, self._params.per_sleeve)
+
     def check(self, *, sleeve: str, notional_usd: float, risk_usd: float) -> Reason | None:
-        """Would a reservation be allowed? ``None`` if so, else the first limit it breaks:
-        GLOBAL before the sleeve; per scope loss, then exposure, then open risk. Pure."""
+        """Would a reservation be allowed? ``None`` if so, else the denial (``judge``). Pure."""
+        return self.judge(sleeve=sleeve, notional_usd=notional_usd, risk_usd=risk_usd).denial
+
+    def judge(self, *, sleeve: str, notional_usd: float, risk_usd: float) -> DailyVerdict:
+        """What the policies say of a reservation: GLOBAL before the sleeve; a disabled policy
+        refuses; per scope loss, then exposure, then open risk, the first limit broken refuses
+        under ``action = "block"`` and is a notice under ``"notify"``. Pure."""
         _check_sleeve(sleeve)
         notional_usd = _amount("notional_usd", notional_usd)
         risk_usd = _amount("risk_usd", risk_usd)
         day, pnl = self._today()
-        for scope, policy in ((GLOBAL, self._params.total), (sleeve, self._params.per_sleeve)):
-            denial = self._check_scope(
-                scope, policy, day=day, pnl=pnl, notional_usd=notional_usd, risk_usd=risk_usd
-            )
-            if denial is not None:
-                return denial
-        return None
-
-    def _check_scope(
-        self,
-        scope: str,
-        policy: DailyPolicy,
-        *,
-        day: str,
-        pnl: dict[str, float],
-        notional_usd: float,
-        risk_usd: float,
-    ) -> Reason | None:
-        loss = max(0.0, -pnl.get(scope, 0.0))
-        if loss >= policy.max_daily_loss_usd:
-            return reason(
-                ReasonCode.DAILY_LOSS_LIMIT,
-                scope=scope, current=loss, adding=0.0, limit=policy.max_daily_loss_usd, day=day,
-            )  # fmt: skip
-        notionals, risks = self._book.terms(scope)
-        # Sum with the addition included, exactly as the exposure will be summed once it is
-        # reserved, so an accepted reservation can never read back above its limit.
-        if math.fsum([*notionals, notional_usd]) > policy.max_daily_exposure_usd:
-            return reason(
-                ReasonCode.DAILY_EXPOSURE_LIMIT,
-                scope=scope, current=math.fsum(notionals), adding=notional_usd,
-                limit=policy.max_daily_exposure_usd, day=day,
-            )  # fmt: skip
-        if math.fsum([*risks, risk_usd]) > policy.max_open_risk_usd:
-            return reason(
-                ReasonCode.DAILY_OPEN_RISK_LIMIT,
-                scope=scope, current=math.fsum(risks), adding=risk_usd,
-                limit=policy.max_open_risk_usd, day=day,
-            )  # fmt: skip
-        return None
+        return judge(
+            ((GLOBAL, self._params.total), (sleeve, self.policy_of(sleeve))),
+            day=day, pnl=pnl, notional_usd=notional_usd, risk_usd=risk_usd,
+            exposure_used=lambda scope: [
+                self._opened_today(day, scope), *self._book.reserved_terms(scope)
+            ],
+            open_risk=self._book.risk_terms,
+        )  # fmt: skip
 
     def reserve(
         self, *, client_order_id: str, symbol: str, sleeve: str, notional_usd: float,
@@ -164,22 +159,36 @@ class DailyRiskGuard:
     ) -> Reason | None:  # fmt: skip
         """Reserve before the submit: ``None`` when reserved (the RESERVE line is on disk),
         else the denial (written as DENY). A client id already reserved is a no-op."""
+        return self.reserve_entry(
+            client_order_id=client_order_id, symbol=symbol, sleeve=sleeve,
+            notional_usd=notional_usd, risk_usd=risk_usd,
+        ).denial  # fmt: skip
+
+    def reserve_entry(
+        self, *, client_order_id: str, symbol: str, sleeve: str, notional_usd: float,
+        risk_usd: float,
+    ) -> DailyVerdict:  # fmt: skip
+        """``reserve`` with the notices: a RESERVE (or DENY) line carries them as
+        ``notices``, so the ledger shows what a notify policy let through."""
         _check_sleeve(sleeve)
         _amount("notional_usd", notional_usd)
         _amount("risk_usd", risk_usd)
         self._roll_if_due()  # first: a roll forgets finished orders
         if client_order_id in self._book.orders:
-            return None
-        denial = self.check(sleeve=sleeve, notional_usd=notional_usd, risk_usd=risk_usd)
-        fields = {
+            return ALLOWED
+        verdict = self.judge(sleeve=sleeve, notional_usd=notional_usd, risk_usd=risk_usd)
+        fields: dict[str, Any] = {
             "client_order_id": client_order_id, "symbol": symbol, "sleeve": sleeve,
             "notional_usd": float(notional_usd), "risk_usd": float(risk_usd),
         }  # fmt: skip
-        if denial is not None:
-            self._emit(EventType.DENY, **fields, reason=denial.to_record())
-            return denial
+        if verdict.notices:
+            fields["notices"] = verdict.notice_records()
+        if verdict.denial is not None:
+            self._emit(EventType.DENY, **fields, reason=verdict.denial.to_record())
+            return verdict
         # A reserve that is not on disk is no reserve: the order is not sent.
-        return self._emit(EventType.RESERVE, **fields)
+        failed = self._emit(EventType.RESERVE, **fields)
+        return verdict if failed is None else DailyVerdict(failed, verdict.notices)
 
     def on_fill(
         self, *, client_order_id: str, symbol: str, notional_usd: float, realized_pnl_usd: float,
@@ -187,18 +196,24 @@ class DailyRiskGuard:
     ) -> None:  # fmt: skip
         """Account for one fill.
 
-        For a reserved order, the fill uses up to ``notional_usd`` of its reserve; a fill that
-        does not shrink |position| adds its notional (and the order's share of risk) to what
-        the sleeve holds in ``symbol`` (SETTLE). A fill that shrinks |position| adds nothing
-        held and scales every sleeve's held notional and risk in ``symbol`` by
-        |after|/|before| (REDUCE). Realised pnl is booked (PNL) to GLOBAL and the order's
-        sleeve, or for an order the guard never reserved, split across the sleeves holding
-        the symbol by held notional (GLOBAL only if none holds it).
+        For a reserved order, the fill uses up to ``notional_usd`` of its reserve, and the
+        part that opened (``opened_share``) is booked as opened today to GLOBAL and the
+        order's sleeve; a fill that does not shrink |position| adds its notional (and the
+        order's share of risk) to what the sleeve holds in ``symbol`` (SETTLE). An opening
+        fill of an order the guard never reserved is opened for GLOBAL (OPEN). A fill that
+        shrinks |position| adds nothing held and scales every sleeve's held notional and risk
+        in ``symbol`` by |after|/|before| (REDUCE); what was opened stays opened. Realised pnl
+        is booked (PNL) to GLOBAL and the order's sleeve, or for an order the guard never
+        reserved, split across the sleeves holding the symbol by held notional (GLOBAL only
+        if none holds it).
         """
         notional_usd = _amount("notional_usd", notional_usd)
         pnl = _finite("realized_pnl_usd", realized_pnl_usd)
-        before = abs(_finite("position_before", position_before))
-        after = abs(_finite("position_after", position_after))
+        opened = notional_usd * opened_share(
+            _finite("position_before", position_before), _finite("position_after", position_after)
+        )
+        before = abs(position_before)
+        after = abs(position_after)
         self._roll_if_due()  # first: a roll forgets finished orders
         order = self._book.orders.get(client_order_id)
         if order is not None and order.symbol != symbol:
@@ -207,7 +222,11 @@ class DailyRiskGuard:
             )
         shrinks = after < before
         if order is not None:
-            self._settle(client_order_id, order, notional_usd, shrinks)
+            self._settle(client_order_id, order, notional_usd, shrinks, opened)
+        elif opened > 0.0:
+            self._emit(
+                EventType.OPEN, client_order_id=client_order_id, symbol=symbol, opened_usd=opened
+            )
         if pnl != 0.0:
             by_sleeve = self._book.pnl_split(order, symbol, pnl)
             self._emit(
@@ -224,18 +243,19 @@ class DailyRiskGuard:
             )  # fmt: skip
 
     def _settle(
-        self, client_order_id: str, order: ReservedOrder, notional_usd: float, shrinks: bool
-    ) -> None:
+        self, client_order_id: str, order: ReservedOrder, notional_usd: float, shrinks: bool,
+        opened: float,
+    ) -> None:  # fmt: skip
         used = min(notional_usd, order.remaining_usd)
         # A closing fill takes exposure away rather than adding it; its reserve is used up
         # all the same, since that part of the order can no longer fill.
         held = 0.0 if shrinks else notional_usd
-        if used == 0.0 and held == 0.0:
+        if used == 0.0 and held == 0.0 and opened == 0.0:
             return
         self._emit(
             EventType.SETTLE, client_order_id=client_order_id, symbol=order.symbol,
             sleeve=order.sleeve, reserve_used_usd=used, held_usd=held,
-            held_risk_usd=order.risk_of(held),
+            held_risk_usd=order.risk_of(held), opened_usd=opened,
         )  # fmt: skip
 
     def release(self, client_order_id: str) -> None:
@@ -260,11 +280,13 @@ class DailyRiskGuard:
 
     def snapshot(self) -> dict[str, Any]:
         """JSON-ready state as of now: the trading day, every scope's loss, realised pnl,
-        exposure (reserved + held), open risk and limits, and the open reservations."""
+        exposure used (opened today + reserved) with its two parts, held notional, open risk
+        and policy (limits, enabled, action), and the open reservations."""
         day, pnl = self._today()
-        scopes = {GLOBAL: self._scope_view(GLOBAL, self._params.total, pnl)}
-        for sleeve in self._book.sleeves(pnl):
-            scopes[sleeve] = self._scope_view(sleeve, self._params.per_sleeve, pnl)
+        opened = self._book.opened if day == self._book.day else {}
+        scopes = {GLOBAL: self._scope_view(GLOBAL, self._params.total, pnl, opened)}
+        for sleeve in self._book.sleeves(pnl, opened):
+            scopes[sleeve] = self._scope_view(sleeve, self.policy_of(sleeve), pnl, opened)
         reserved = {
             cid: {"symbol": o.symbol, "sleeve": o.sleeve, "reserved_usd": o.remaining_usd,
                   "reserved_risk_usd": o.risk_of(o.remaining_usd)}
@@ -282,14 +304,20 @@ class DailyRiskGuard:
         count = self._book.turnover
         return day, count.of(symbol), count.total()
 
-    def _scope_view(self, scope: str, policy: DailyPolicy, pnl: dict[str, float]) -> dict[str, Any]:
-        notionals, risks = self._book.terms(scope)
+    def _scope_view(
+        self, scope: str, policy: DailyPolicy, pnl: dict[str, float], opened: dict[str, float]
+    ) -> dict[str, Any]:
+        reserved = self._book.reserved_terms(scope)
+        today = opened.get(scope, 0.0)
         realised = pnl.get(scope, 0.0)
         return {
             "loss": max(0.0, -realised),
             "realised_pnl": realised,
-            "exposure": math.fsum(notionals),
-            "open_risk": math.fsum(risks),
+            "exposure": math.fsum([today, *reserved]),
+            "opened": today,
+            "reserved": math.fsum(reserved),
+            "held": math.fsum(self._book.held_terms(scope)),
+            "open_risk": math.fsum(self._book.risk_terms(scope)),
             "limits": attrs.asdict(policy),
         }
 
@@ -299,6 +327,10 @@ class DailyRiskGuard:
         if day > self._book.day:
             return day, {}
         return self._book.day, self._book.pnl
+
+    def _opened_today(self, day: str, scope: str) -> float:
+        """Notional ``scope`` opened on ``day`` (0 on a day whose ROLL is not yet written)."""
+        return self._book.opened.get(scope, 0.0) if day == self._book.day else 0.0
 
     # -- events -----------------------------------------------------------------------------
 
@@ -311,6 +343,7 @@ class DailyRiskGuard:
                 day=day,
                 previous_day=self._book.day,
                 realised_pnl=dict(self._book.pnl),
+                opened=dict(self._book.opened),
             )
 
     def _emit(self, event_type: str, **fields: Any) -> Reason | None:

@@ -41,12 +41,13 @@ GLOBAL = "GLOBAL"  # the scope of the total policy; every sleeve is also a scope
 
 class EventType:
     RESERVE = "RESERVE"  # an order reserved exposure and open risk before it was sent
-    SETTLE = "SETTLE"  # a fill used up reserve and/or added held notional
+    SETTLE = "SETTLE"  # a fill used up reserve, added held notional and/or opened exposure
+    OPEN = "OPEN"  # an order the guard never reserved opened exposure (booked to GLOBAL)
     RELEASE = "RELEASE"  # an order ended: its unfilled reserve is free again
     REDUCE = "REDUCE"  # a fill shrank a position: held notional and risk of the symbol scaled
     PNL = "PNL"  # realised pnl booked to GLOBAL and sleeves
     DENY = "DENY"  # a reservation refused, with its reason
-    ROLL = "ROLL"  # a new trading day: realised pnl starts again from 0
+    ROLL = "ROLL"  # a new trading day: realised pnl and opened exposure start again from 0
 
 
 EVENT_TYPES = frozenset(
@@ -193,33 +194,45 @@ class Held:
 
 
 class DailyBook:
-    """Reserves, held notional and today's realised pnl, as built by ledger events."""
+    """Reserves, held notional, today's opened notional and realised pnl, as built by ledger
+    events."""
 
     def __init__(self, day: str) -> None:
         self.day = day
         self.orders: dict[str, ReservedOrder] = {}  # by client id
         self.held: dict[tuple[str, str], Held] = {}  # by (sleeve, symbol)
+        self.opened: dict[str, float] = {}  # notional opened today, by scope
         self.pnl: dict[str, float] = {}  # realised today, by scope
         self.turnover = TurnoverCount()  # today's entries by symbol (risk/turnover)
 
-    def terms(self, scope: str) -> tuple[list[float], list[float]]:
-        """The notional and risk amounts whose sums are ``scope``'s exposure and open risk."""
-        notionals: list[float] = []
-        risks: list[float] = []
-        for order in self.orders.values():
-            if order.remaining_usd > 0.0 and scope in (GLOBAL, order.sleeve):
-                notionals.append(order.remaining_usd)
-                risks.append(order.risk_of(order.remaining_usd))
-        for (sleeve, _), held in self.held.items():
-            if scope in (GLOBAL, sleeve):
-                notionals.append(held.notional_usd)
-                risks.append(held.risk_usd)
-        return notionals, risks
+    def reserved_terms(self, scope: str) -> list[float]:
+        """What ``scope``'s orders in flight still reserve, one amount per order."""
+        return [
+            o.remaining_usd
+            for o in self.orders.values()
+            if o.remaining_usd > 0.0 and scope in (GLOBAL, o.sleeve)
+        ]
 
-    def sleeves(self, pnl: Mapping[str, float]) -> list[str]:
-        """Sorted sleeves with a reserve, a holding or realised ``pnl`` (today's pnl by scope)."""
+    def held_terms(self, scope: str) -> list[float]:
+        """The notional ``scope`` holds from its fills, one amount per symbol and sleeve."""
+        return [h.notional_usd for (s, _), h in self.held.items() if scope in (GLOBAL, s)]
+
+    def risk_terms(self, scope: str) -> list[float]:
+        """The amounts whose sum is ``scope``'s open risk: reserved and held."""
+        risks = [
+            o.risk_of(o.remaining_usd)
+            for o in self.orders.values()
+            if o.remaining_usd > 0.0 and scope in (GLOBAL, o.sleeve)
+        ]
+        risks += [h.risk_usd for (s, _), h in self.held.items() if scope in (GLOBAL, s)]
+        return risks
+
+    def sleeves(self, pnl: Mapping[str, float], opened: Mapping[str, float]) -> list[str]:
+        """Sorted sleeves with a reserve, a holding, notional ``opened`` today or realised
+        ``pnl`` (today's, by scope)."""
         known = {o.sleeve for o in self.orders.values() if o.remaining_usd > 0.0}
-        return sorted(known | {s for s, _ in self.held} | (set(pnl) - {GLOBAL}))
+        today = (set(pnl) | set(opened)) - {GLOBAL}
+        return sorted(known | {s for s, _ in self.held} | today)
 
     def pnl_split(self, order: ReservedOrder | None, symbol: str, pnl: float) -> dict[str, float]:
         """How realised ``pnl`` of a fill is booked to sleeves (GLOBAL always gets all of it):
@@ -250,6 +263,8 @@ class DailyBook:
             self.turnover.released(cid, event["symbol"], float(event["notional_usd"]))
         elif kind == EventType.REDUCE:
             self._reduce(event["symbol"], float(event["factor"]))
+        elif kind == EventType.OPEN:
+            self._open(GLOBAL, float(event["opened_usd"]))
         elif kind == EventType.PNL:
             self._book(GLOBAL, float(event["pnl_usd"]))
             for sleeve, amount in event["by_sleeve"].items():
@@ -257,6 +272,7 @@ class DailyBook:
         elif kind == EventType.ROLL:
             self.day = event["day"]
             self.pnl = {}
+            self.opened = {}
             self.turnover = TurnoverCount()
             # Finished orders are kept only for their day, to attribute late fills and pnl.
             self.orders = {c: o for c, o in self.orders.items() if o.remaining_usd > 0.0}
@@ -266,6 +282,11 @@ class DailyBook:
         order = self.orders[cid]
         used = min(float(event["reserve_used_usd"]), order.remaining_usd)
         self.orders[cid] = attrs.evolve(order, remaining_usd=order.remaining_usd - used)
+        # A ledger written before opened exposure was counted: an added holding was opened.
+        opened = float(event.get("opened_usd", event["held_usd"]))
+        if opened > 0.0:
+            self._open(GLOBAL, opened)
+            self._open(order.sleeve, opened)
         key = (order.sleeve, order.symbol)
         held = self.held.get(key, Held(0.0, 0.0))
         added = Held(
@@ -284,6 +305,9 @@ class DailyBook:
             else:
                 held = self.held[key]
                 self.held[key] = Held(held.notional_usd * factor, held.risk_usd * factor)
+
+    def _open(self, scope: str, amount: float) -> None:
+        self.opened[scope] = self.opened.get(scope, 0.0) + amount
 
     def _book(self, scope: str, amount: float) -> None:
         self.pnl[scope] = self.pnl.get(scope, 0.0) + amount

@@ -168,3 +168,24 @@ def test_an_active_drawdown_trip_is_one_line_of_the_table(tmp_path: Path) -> Non
     )
     assert not [line for line in status_view.render(_status(tmp_path)).splitlines()
                 if line.startswith("DRAWDOWN")]  # fmt: skip
+
+
+def test_a_disabled_or_notify_daily_policy_is_marked_in_the_risk_table(tmp_path: Path) -> None:
+    view = dict(SNAPSHOT["daily_risk"]["scopes"]["GLOBAL"])  # type: ignore[index]
+    policy = view["limits"]
+    scopes = {
+        "GLOBAL": {**view, "limits": {**policy, "enabled": True, "action": "notify"}},
+        "trend": {**view, "limits": {**policy, "enabled": False, "action": "block"}},
+        "mean_reversion": {**view, "limits": {**policy, "enabled": True, "action": "block"}},
+    }
+    snapshot = {**SNAPSHOT, "daily_risk": {"day": "2026-11-30", "scopes": scopes}}
+    control = ControlState()
+    shown = status_view.build(
+        running=False, control=control, ledger=_ledger(tmp_path), snapshot=snapshot,
+        external_mode="baseline",
+    )  # fmt: skip
+
+    rows = status_view.render(shown).splitlines()
+
+    names = [line.split("  ")[1].strip() for line in rows if "/ 30000.00" in line]
+    assert names == ["GLOBAL (notify)", "trend (disabled)", "mean_reversion"]

@@ -46,7 +46,7 @@ def test_the_shipped_config_resolves_to_the_tree_and_hash_it_always_had(repo_roo
     # market and sizing of issue 19, the liquidity regime, the drawdown breaker, the
     # quarantine, the cost gate and turnover caps, post-trade learning and allocation of
     # issue 20, the [models] section of issue 21).
-    assert loaded.hash == "a98905362ae5e2b25b25c5d191bfa8b96f2a6c2f7c227410735eb8ef73e23827"
+    assert loaded.hash == "305c83c3e957c460c220affeecb30b0dc95d8fe1a5367a6e9fbd07cdcd15230a"
 
 
 def test_a_file_declares_the_sleeves_that_run_in_its_order(tmp_path: Path) -> None:

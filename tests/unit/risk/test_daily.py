@@ -203,7 +203,7 @@ def test_fill_after_release_still_counts_as_held(guard: DailyRiskGuard) -> None:
     assert scope(guard, "trend")["open_risk"] == 5.0
 
 
-def test_position_reduction_scales_held_exposure_and_risk_of_every_sleeve(
+def test_position_reduction_scales_held_and_risk_of_every_sleeve_but_not_exposure_used(
     guard: DailyRiskGuard,
 ) -> None:
     buy(guard, "a1", "alpha", 6_000.0, 60.0)
@@ -213,20 +213,21 @@ def test_position_reduction_scales_held_exposure_and_risk_of_every_sleeve(
     guard.on_fill(client_order_id="stop-1", symbol="BTC", notional_usd=6_000.0,
                   realized_pnl_usd=0.0, position_before=80.0, position_after=20.0)  # fmt: skip
 
-    assert scope(guard, "alpha")["exposure"] == 1_500.0
+    assert scope(guard, "alpha")["held"] == 1_500.0
     assert scope(guard, "alpha")["open_risk"] == 15.0
-    assert scope(guard, "beta")["exposure"] == 500.0
-    assert (
-        scope(guard, "GLOBAL")["exposure"] == 2_000.0
-        and scope(guard, "GLOBAL")["open_risk"] == 20.0
-    )
+    assert scope(guard, "beta")["held"] == 500.0
+    assert scope(guard, "GLOBAL")["held"] == 2_000.0 and scope(guard, "GLOBAL")["open_risk"] == 20.0
+    # What was opened today stays used: an exit gives no exposure back.
+    assert scope(guard, "alpha")["exposure"] == scope(guard, "alpha")["opened"] == 6_000.0
+    assert scope(guard, "GLOBAL")["exposure"] == 8_000.0
 
     guard.on_fill(client_order_id="stop-2", symbol="BTC", notional_usd=2_000.0,
                   realized_pnl_usd=0.0, position_before=20.0, position_after=0.0)  # fmt: skip
-    assert scope(guard, "GLOBAL")["exposure"] == 0.0 and scope(guard, "GLOBAL")["open_risk"] == 0.0
+    assert scope(guard, "GLOBAL")["held"] == 0.0 and scope(guard, "GLOBAL")["open_risk"] == 0.0
+    assert scope(guard, "GLOBAL")["exposure"] == 8_000.0
 
 
-def test_reserved_closing_order_frees_exposure_instead_of_adding_it(
+def test_reserved_closing_order_uses_its_reserve_and_opens_nothing(
     guard: DailyRiskGuard,
 ) -> None:
     buy(guard, "c1", "trend", 10_000.0, 100.0)
@@ -236,8 +237,9 @@ def test_reserved_closing_order_frees_exposure_instead_of_adding_it(
                   realized_pnl_usd=0.0, position_before=100.0, position_after=50.0)  # fmt: skip
 
     assert guard.snapshot()["reservations"] == {}
-    assert scope(guard, "trend")["exposure"] == 5_000.0
+    assert scope(guard, "trend")["held"] == 5_000.0
     assert scope(guard, "trend")["open_risk"] == 50.0
+    assert scope(guard, "trend")["exposure"] == scope(guard, "trend")["opened"] == 10_000.0
 
 
 def test_realised_loss_is_booked_and_then_blocks_with_daily_loss_limit(
@@ -285,7 +287,7 @@ def test_pnl_of_an_unreserved_order_is_split_by_held_notional(guard: DailyRiskGu
     assert scope(guard, "GLOBAL")["realised_pnl"] == -450.0  # ETH: nobody held it, GLOBAL only
 
 
-def test_day_rolls_at_configured_time_resets_loss_keeps_exposure(
+def test_day_rolls_at_configured_time_resets_loss_and_opened_keeps_held_and_reserved(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "daily_risk.jsonl"
@@ -309,11 +311,16 @@ def test_day_rolls_at_configured_time_resets_loss_keeps_exposure(
     snap = guard.snapshot()
     assert snap["day"] == "2025-11-21"
     assert snap["scopes"]["trend"]["loss"] == 0.0 and snap["scopes"]["GLOBAL"]["loss"] == 0.0
-    assert snap["scopes"]["trend"]["exposure"] == 7_010.0  # held and reserved carry over
+    # Opened starts again from 0; what is held (open risk) and reserved carries over.
+    assert snap["scopes"]["trend"]["opened"] == 0.0
+    assert snap["scopes"]["trend"]["exposure"] == snap["scopes"]["trend"]["reserved"] == 10.0
+    assert snap["scopes"]["trend"]["held"] == 7_000.0
+    assert snap["scopes"]["trend"]["open_risk"] == pytest.approx(70.1)
     roll = [orjson.loads(x) for x in path.read_bytes().splitlines() if b'"ROLL"' in x]
     assert len(roll) == 1
     assert roll[0]["day"] == "2025-11-21" and roll[0]["previous_day"] == "2025-11-20"
     assert roll[0]["realised_pnl"] == {"GLOBAL": -700.0, "trend": -700.0}
+    assert roll[0]["opened"] == {"GLOBAL": 10_000.0, "trend": 10_000.0}
     assert ledger_types(path)[-2:] == ["ROLL", "RESERVE"]
 
 
@@ -364,7 +371,7 @@ def test_restart_after_the_day_passed_writes_one_roll(tmp_path: Path, clock: Sim
     snap = restarted.snapshot()
     assert snap["day"] == "2025-11-23"
     assert snap["scopes"]["trend"]["loss"] == 0.0
-    assert snap["scopes"]["trend"]["exposure"] == 500.0
+    assert snap["scopes"]["trend"]["exposure"] == 0.0 and snap["scopes"]["trend"]["held"] == 500.0
     restarted.close()
     assert open_guard(path, clock).snapshot() == snap
 

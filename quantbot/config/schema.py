@@ -43,7 +43,7 @@ from quantbot.config.ops import (
     watchdog_problems,
 )
 from quantbot.config.orders import OrderParams, OrdersConfig, orders_problems
-from quantbot.config.providers import ProvidersConfig
+from quantbot.config.providers import ProvidersConfig, providers_problems
 from quantbot.config.quarantine import QuarantineConfig, quarantine_problems
 from quantbot.config.risk import (
     DailyRiskConfig,
@@ -350,6 +350,7 @@ def _problems(config: Config) -> Iterator[Problem]:
     yield from tripwire_problems(config.tripwire, config.signals)
     yield from charter_problems(config.charter)
     yield from session_problems(config)
+    yield from providers_problems(config)
 
 
 def _market_problems(config: Config) -> Iterator[Problem]:

@@ -46,7 +46,7 @@ def test_the_shipped_config_resolves_to_the_tree_and_hash_it_always_had(repo_roo
     # market and sizing of issue 19, the liquidity regime, the drawdown breaker, the
     # quarantine, the cost gate and turnover caps, post-trade learning and allocation of
     # issue 20, the [models] section of issue 21).
-    assert loaded.hash == "73693e830b6d9693ac789584790a06b58b9dc6e87fd651d459db39af423adbdf"
+    assert loaded.hash == "298c4701f67a586444ed4358a9d62da1131602a9bf033707ad4c2f737d91788c"
 
 
 def test_a_file_declares_the_sleeves_that_run_in_its_order(tmp_path: Path) -> None:

@@ -10,15 +10,15 @@ fallback gave). The primary goes down in the middle of a round: the same round a
 fallback, so the switch costs no poll interval.
 
 No bar is skipped or repeated across a switch: the one ``last_ts`` (newest bar yielded, per
-symbol) is handed to whichever feed is asked, so it asks for the bars after it, and a bar at or
-before it is dropped here whoever sent it (the data contract would refuse it too, but as bad
-data: ``DATA_TIMESTAMP_NOT_INCREASING``). A symbol the daemon has not had a bar of yet starts
-at the newest closed bar, as ``VenueFeed`` does.
+symbol) is handed to whichever feed is asked, so it asks for the bars after it and drops any
+at or before it (``VenueFeed``; the data contract would refuse one too, but as bad data:
+``DATA_TIMESTAMP_NOT_INCREASING``). A symbol the daemon has not had a bar of yet starts at the
+newest closed bar, as ``VenueFeed`` does.
 
 Which source served a decision's bar: the fallback's between a ``DATA_FALLBACK_ACTIVE`` line
 and the next ``DATA_FALLBACK_ENDED`` (record lines are written in the order things happen).
 Cheap when nothing is down: one truth test of the provider switch and one of the breaker per
-poll, and a dict look-up per bar.
+poll, and a dict store per bar.
 """
 
 from __future__ import annotations
@@ -112,14 +112,10 @@ class FallbackFeed:
         return await feed.poll()
 
     def _new(self, batches: list[list[Bar]]) -> list[Bar]:
-        """The bars after the newest yielded of their symbol; each is then the newest."""
-        last = self.last_ts
-        out = []
-        for batch in batches:
-            for bar in batch:
-                if bar.ts_ns > last.get(bar.symbol, -1):
-                    last[bar.symbol] = bar.ts_ns
-                    out.append(bar)
+        """The bars of a poll (each after the newest of its symbol, ``_ask``), noted."""
+        out = [bar for batch in batches for bar in batch]
+        for bar in out:
+            self.last_ts[bar.symbol] = bar.ts_ns  # oldest first: the last one is the newest
         return out
 
     def _begin(self, why: Reason) -> None:

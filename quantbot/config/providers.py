@@ -30,13 +30,24 @@ class ProvidersConfig:
 
 def providers_problems(config: Any) -> Iterator[tuple[tuple[str, ...], Any, str]]:
     """Cross-key rules of [providers] (second pass of ``quantbot.config.schema``): a fallback
-    needs its own endpoint, on a venue that has one built (ccxt)."""
+    needs its own endpoint, on a venue that has one built (ccxt), whose bars are polled (the
+    same rule ``venues/ccxt/build`` decides pushing by: stream on and a websocket address
+    known)."""
     providers: ProvidersConfig = config.providers
     if providers.data_fallback == "none":
         return
     key = ("providers", "data_fallback")
     if config.venue.name != "ccxt":
         yield key, providers.data_fallback, 'venue_rest is built for venue.name = "ccxt" only'
+        return
+    ccxt = config.venue.ccxt
+    if config.market.source == "venue" and ccxt.stream and (ccxt.ws_url or not ccxt.base_url):
+        yield (
+            key,
+            providers.data_fallback,
+            "takes over from polled bars only, and venue.ccxt.stream = true pushes them over "
+            'the websocket: set venue.ccxt.stream = false, or data_fallback = "none"',
+        )
         return
     url = providers.data_fallback_url
     if not url:

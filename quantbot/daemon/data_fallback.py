@@ -10,7 +10,6 @@ from collections.abc import Callable
 from quantbot.clock import Clock
 from quantbot.config.schema import Config
 from quantbot.daemon.services import Services
-from quantbot.domain.errors import StartupError
 from quantbot.marketdata.fallback import FallbackFeed, primary_down
 from quantbot.marketdata.venue_feed import Reader, VenueFeed
 from quantbot.venues.base import PushSource
@@ -30,17 +29,11 @@ def open_data_fallback(
     poll_interval_s: float,
 ) -> tuple[Wrap, str] | None:
     """How the primary's poller is wrapped with the configured fallback, and what it is (for
-    the manifest); None when ``data_fallback = "none"``. A primary pushed over a websocket
-    refuses the start: the fallback is built for polled bars only."""
+    the manifest); None when ``data_fallback = "none"``."""
     name = config.providers.data_fallback
     if name == "none":
         return None
-    if push is not None:
-        raise StartupError(
-            f"providers.data_fallback = {name!r} takes over from polled bars only, and "
-            f"this venue's bars are pushed ({push!r}): set venue.ccxt.stream = false or "
-            'providers.data_fallback = "none"'
-        )
+    assert push is None, push  # the config's second pass: a fallback beside polled bars only
     make = venue_package(config.venue.name).fallback_bars
     assert make is not None  # the config's second pass: a fallback only where one is built
     source = make(config, clock)

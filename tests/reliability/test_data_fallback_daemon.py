@@ -21,9 +21,9 @@ import pytest
 
 from quantbot.testing.binance import BinanceServer
 from quantbot.testing.faults import Fault
-from tests.integration.daemon import REPO_ROOT, read_jsonl, start
+from tests.integration.daemon import REPO_ROOT, read_jsonl, run, start
 from tests.integration.loopback import Servers, ServerThread
-from tests.integration.test_real_venues_e2e import COMMON, KEY, SECRET, binance
+from tests.integration.test_real_venues_e2e import COMMON, KEY, SECRET, binance, binance_streamed
 
 KLINES = "GET /api/v3/klines"
 WINDOW_S = 4.0
@@ -88,6 +88,7 @@ def _run(
         after = srv.call(lambda: (server.requests.count(KLINES), mirror.requests.count(KLINES)))
         asked = {"primary": after[0] - before[0], "fallback": after[1] - before[1]}
     assert proc.returncode == 0, err[-3000:]
+    assert "Unclosed" not in err, err[-3000:]  # the fallback's client is closed at the stop
     return records(), asked
 
 
@@ -145,3 +146,22 @@ def test_without_a_fallback_nothing_is_decided_while_the_primary_is_disabled(
     for symbol in SYMBOLS:
         minutes = _minutes(lines, symbol)
         assert _unbroken(minutes), (symbol, minutes)
+
+
+def test_a_fallback_beside_bars_pushed_over_the_websocket_refuses_the_start(
+    tmp_path: Path,
+) -> None:
+    shutil.copy(REPO_ROOT / "config.toml", tmp_path / "config.toml")
+    servers, env = binance_streamed()
+    with ServerThread(servers) as srv:
+        env["QUANTBOT__VENUE__CCXT__BASE_URL"] = srv.url
+        env["QUANTBOT__VENUE__CCXT__WS_URL"] = servers.ws.ws_url
+        env["QUANTBOT__PROVIDERS__DATA_FALLBACK"] = "venue_rest"
+        env["QUANTBOT__PROVIDERS__DATA_FALLBACK_URL"] = "http://127.0.0.1:9"
+        done = run(tmp_path, "run", "--execution-mode", "paper", env={**COMMON, **env})
+    assert done.returncode == 2, done.stderr
+    assert "providers.data_fallback = 'venue_rest': takes over from polled bars only" in done.stderr
+    assert "set venue.ccxt.stream = false" in done.stderr
+    assert "Unclosed" not in done.stderr  # refused before any client was opened
+    decisions = tmp_path / "runtime" / "decisions.jsonl"
+    assert not decisions.exists() or not [r for r in read_jsonl(decisions) if r.get("bar_ts")]

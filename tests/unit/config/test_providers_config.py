@@ -31,6 +31,13 @@ CCXT = (
         ('[providers]\ndata_fallback = "venue_rest"\ndata_fallback_url = "http://x"',
          r"providers\.data_fallback = 'venue_rest': venue_rest is built for venue\.name = "
          r"\"ccxt\" only"),
+        ('[market]\nsource = "venue"\n[venue]\nname = "ccxt"\n'
+         '[providers]\ndata_fallback = "venue_rest"\n'
+         'data_fallback_url = "https://data-api.binance.vision"',
+         r"c\.toml:6: providers\.data_fallback = 'venue_rest': takes over from polled bars "
+         r"only, and venue\.ccxt\.stream = true pushes them over the websocket"),
+        (f'{CCXT}ws_url = "ws://127.0.0.1:8"\n[providers]\ndata_fallback = "venue_rest"',
+         r"providers\.data_fallback = 'venue_rest': takes over from polled bars only"),
         (f'{CCXT}[providers]\ndata_fallback = "venue_rest"',
          r"providers\.data_fallback_url = '': data_fallback = \"venue_rest\" needs the "
          r"fallback's REST base URL"),

@@ -41,6 +41,7 @@ BLOCKS = {
     "broker_positions": "position reads",
     "broker_open_orders": "order and fill reads",
     "data_primary": "bar reads (polling, and the push feed's REST backfill)",
+    "data_fallback": "bar reads from the data fallback (with data_primary down too: no bars)",
     "quotes_primary": "quote reads, so new risk (the quote gate fails closed)",
 }
 

@@ -236,3 +236,25 @@ async def test_a_truncated_candle_reply_is_a_reply_of_the_wrong_shape(tmp_path: 
         rig.server.faults.arm(KLINES, Fault("truncated_json"))
         with pytest.raises(VenueSchemaError, match="candle reply is not JSON"):
             await rig.venue.bars(shared.BTC, since_ns=newest - MINUTE_NS)
+
+
+async def test_a_fallback_that_fails_too_is_disabled_and_then_there_are_no_bars(
+    with_fallback: Fed,
+) -> None:
+    fed = with_fallback
+    await fed.minutes(1)
+    fed.rig.server.faults.arm(KLINES, Fault("truncated_json"))
+    fed.mirror.faults.arm(KLINES, Fault("truncated_json"))
+    await fed.minutes(1)
+    before = len(fed.seen)
+    await fed.minutes(1)
+    assert len(fed.seen) == before  # both disabled: nothing to decide on
+    disabled = {e["reason"]["provider"]: e["reason"] for e in fed.events.lines
+                if e["event"] == "PROVIDER_DISABLED"}  # fmt: skip
+    assert set(disabled) == {"data_primary", "data_fallback"}
+    assert disabled["data_fallback"]["blocks"].startswith("bar reads from the data fallback")
+    assert disabled["data_fallback"]["fallback"] is None
+    for _ in range(6):  # both windows over: the primary serves again, the missed bars too
+        await fed.minutes(1)
+    assert fed.event_names()[-1] == "DATA_FALLBACK_ENDED"
+    await fed.all_bars_seen()

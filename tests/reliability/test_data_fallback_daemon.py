@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+import orjson
 import pytest
 
 from quantbot.testing.binance import BinanceServer
@@ -123,6 +124,9 @@ def test_a_disabled_primary_hands_over_to_the_fallback_and_back_without_a_gap(
         minutes = _minutes(lines, symbol)
         assert _unbroken(minutes), (symbol, minutes)
     assert asked["fallback"] > 0 and asked["primary"] > 0
+    [manifest] = (tmp_path / "runtime" / "manifests").glob("*.json")
+    said = orjson.loads(manifest.read_bytes())["feature_flags"]["market_data"]
+    assert said.startswith("poll: ") and "data_fallback venue_rest: CcxtRestBars(" in said
 
 
 def test_without_a_fallback_nothing_is_decided_while_the_primary_is_disabled(

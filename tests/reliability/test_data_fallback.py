@@ -13,6 +13,7 @@ DATA_FALLBACK_ACTIVE line, until ``disable_s`` is over and they come from the pr
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -47,6 +48,7 @@ class Fed:
     mirror: BinanceServer
     events: Events
     feed: FallbackFeed | VenueFeed
+    closed: list[str]  # the fallback client, closed by the feed's stream when it ends
     seen: list[tuple[str, int]] = attrs.field(factory=list)  # (symbol, bar open ns) in order
 
     async def minutes(self, n: int) -> None:
@@ -112,6 +114,12 @@ async def _fed(tmp_path: Path, providers: ProvidersConfig) -> AsyncIterator[Fed]
             clock=rig.clock,
         )
         feed: FallbackFeed | VenueFeed = primary
+        closed: list[str] = []
+
+        async def close() -> None:
+            closed.append(repr(source))
+            await source.close()
+
         if providers.data_fallback != "none":
             feed = FallbackFeed(
                 primary,
@@ -121,9 +129,10 @@ async def _fed(tmp_path: Path, providers: ProvidersConfig) -> AsyncIterator[Fed]
                 down=primary_down(switch, rig.breakers),
                 write_event=events.write_event,
                 poll_interval_s=60.0,
+                close=close,
             )
         try:
-            yield Fed(rig, mirror, events, feed)
+            yield Fed(rig, mirror, events, feed, closed)
         finally:
             await source.close()
             await mirror.stop()
@@ -258,3 +267,26 @@ async def test_a_fallback_that_fails_too_is_disabled_and_then_there_are_no_bars(
         await fed.minutes(1)
     assert fed.event_names()[-1] == "DATA_FALLBACK_ENDED"
     await fed.all_bars_seen()
+
+
+async def test_cancelling_the_stream_ends_it_and_closes_the_fallback_client(
+    with_fallback: Fed,
+) -> None:
+    fed = with_fallback
+    assert isinstance(fed.feed, FallbackFeed)
+    got: list[list[Any]] = []
+
+    async def consume() -> None:
+        async for batch in fed.feed.stream():
+            got.append(batch)
+
+    task = asyncio.ensure_future(consume())
+    for _ in range(200):  # the simulated clock's sleep only yields: one poll per pass
+        if got:
+            break
+        await asyncio.sleep(0)
+    assert got, "the stream yielded nothing"
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert fed.closed == [f"CcxtRestBars(exchange='binance', endpoint='{fed.mirror.base_url}')"]

@@ -48,7 +48,7 @@ from quantbot.config.portfolio_risk import (
     PortfolioRiskConfig,
     portfolio_risk_problems,
 )
-from quantbot.config.providers import ProvidersConfig
+from quantbot.config.providers import ProvidersConfig, providers_problems
 from quantbot.config.quarantine import QuarantineConfig, quarantine_problems
 from quantbot.config.risk import (
     DailyRiskConfig,
@@ -358,6 +358,7 @@ def _problems(config: Config) -> Iterator[Problem]:
     yield from charter_problems(config.charter)
     yield from session_problems(config)
     yield from portfolio_risk_problems(config)
+    yield from providers_problems(config)
 
 
 def _market_problems(config: Config) -> Iterator[Problem]:

@@ -12,11 +12,12 @@ from typing import Any
 from quantbot.clock import Clock
 from quantbot.config.risk import parse_hhmm
 from quantbot.config.schema import Config
+from quantbot.daemon.data_fallback import open_data_fallback
+from quantbot.daemon.services import Services
 from quantbot.domain.errors import StartupError
 from quantbot.domain.values import Instrument
 from quantbot.marketdata.venue_stream import VenueStream
 from quantbot.oms.manager import VENUE_FAILURES
-from quantbot.ops.errors import ErrorHandler
 from quantbot.records.durability import Durability
 from quantbot.risk.daily import DailyRiskGuard
 from quantbot.risk.drawdown import DrawdownBreaker
@@ -95,23 +96,33 @@ def open_venue_stream(
     venue: OrderVenue,
     clock: Clock,
     read: Read | None,
-    errors: ErrorHandler,
+    services: Services,
 ) -> VenueStream | None:
     """A real venue's bars: pushed over its websocket (ccxt.pro) when it has one and the
     config allows it, else polled (through ``read``: the OMS's retries and breakers, when
-    there is an OMS). Which, and why, goes in the manifest."""
+    there is an OMS), with the configured fallback (``daemon/data_fallback``). Which, and
+    why, goes in the manifest."""
     if config.market.source != "venue":
         return None
     bars = venue_package(config.venue.name).bars
     assert bars is not None  # the config's check: source = "venue" only on a venue with bars
     source = bars(config, clock)
+    fallback = open_data_fallback(
+        config,
+        services=services,
+        clock=clock,
+        read=read,
+        push=source.push,
+        poll_interval_s=source.poll_interval_s,
+    )
     return VenueStream(
         venue,
         list(config.market.symbols),
         clock,
         poll_interval_s=source.poll_interval_s,
         read=read,
-        on_error=lambda exc, dep: errors.handle(exc, dependency=dep),
+        on_error=lambda exc, dep: services.errors.handle(exc, dependency=dep),
         push=source.push,
-        why=source.why,
+        why=source.why if fallback is None else f"{source.why}; {fallback[1]}",
+        fallback=None if fallback is None else fallback[0],
     )

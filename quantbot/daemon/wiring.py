@@ -265,7 +265,7 @@ async def open_parts(
             venue=venue,
             clock=clock,
             read=side.oms.read if side is not None else None,
-            errors=services.errors,
+            services=services,
         ),
     )
 

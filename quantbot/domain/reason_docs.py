@@ -95,8 +95,12 @@ MEANING: dict[ReasonCode, str] = {
     "within clock_skew_window_s despite re-syncing: trading halted until `resume`",
     ReasonCode.PROVIDER_DISABLED: "a provider (provider) is disabled until `until` "
     "([providers] disable_s) after it sent a reply of the wrong shape: what depends on it "
-    "is refused (then says what: orders or reads blocked)",
+    "is refused (blocks says what: orders or reads), or served by the fallback (fallback)",
     ReasonCode.PROVIDER_ENABLED: "a disabled provider's disable_s is over: it is used again",
+    ReasonCode.DATA_FALLBACK_ACTIVE: "data_primary is down (cause: disabled, or its breaker "
+    "open): bars come from [providers] data_fallback, continuing after after_bars",
+    ReasonCode.DATA_FALLBACK_ENDED: "data_primary is back: bars come from it again, "
+    "continuing after after_bars (bars_from_fallback: how many the fallback gave)",
     ReasonCode.CIRCUIT_OPEN_broker_submit: "the broker_submit breaker is open: no new orders",
     ReasonCode.CIRCUIT_OPEN_broker_positions: "the broker_positions breaker is open",
     ReasonCode.CIRCUIT_OPEN_broker_open_orders: "the broker_open_orders breaker is open",

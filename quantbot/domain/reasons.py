@@ -70,6 +70,9 @@ class ReasonCode(enum.StrEnum):
     # disabled providers (ops/providers)
     PROVIDER_DISABLED = "PROVIDER_DISABLED"
     PROVIDER_ENABLED = "PROVIDER_ENABLED"
+    # the market-data fallback (marketdata/fallback)
+    DATA_FALLBACK_ACTIVE = "DATA_FALLBACK_ACTIVE"
+    DATA_FALLBACK_ENDED = "DATA_FALLBACK_ENDED"
     MODEL_VERIFICATION_FAILED = "MODEL_VERIFICATION_FAILED"
     # dependency breakers (ops/breakers): CIRCUIT_OPEN_<dependency>
     CIRCUIT_OPEN_broker_submit = "CIRCUIT_OPEN_broker_submit"

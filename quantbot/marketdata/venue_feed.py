@@ -7,8 +7,8 @@ of each symbol: older bars would be stale for the data contract, and the decisio
 not act on the past as if it were now (sleeves warm up on live bars).
 
 A failed read is handed to ``on_error`` (the daemon's error handler: breaker
-``data_primary``, reason codes, alerts) and that symbol is asked again at the next poll; the
-feed itself never dies of a venue failure.
+``data_primary``, or ``dependency`` for the fallback's feed, reason codes, alerts) and that
+symbol is asked again at the next poll; the feed itself never dies of a venue failure.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ class VenueFeed:
         poll_interval_s: float,
         read: Reader | None = None,
         on_error: Callable[[BaseException, str], None] | None = None,
+        dependency: str = DATA,
     ) -> None:
         self._venue = venue
         self._symbols = list(symbols)
@@ -48,6 +49,7 @@ class VenueFeed:
         self._interval_s = poll_interval_s
         self._read = read or _direct
         self._on_error = on_error
+        self.dependency = dependency  # the breaker (and provider) its reads go through
         self.last_ts: dict[str, int] = {}  # open time of the newest bar yielded, per symbol
 
     async def poll(self) -> list[list[Bar]]:
@@ -68,12 +70,12 @@ class VenueFeed:
             return self._venue.bars(symbol, since_ns=since)
 
         try:
-            bars = await self._read(DATA, fetch)
+            bars = await self._read(self.dependency, fetch)
         except CircuitOpenError:
             return []  # the breaker already said why; try again next poll
         except (VenueError, OSError) as exc:
             if self._on_error is not None:
-                self._on_error(exc, DATA)
+                self._on_error(exc, self.dependency)
             return []
         bars = [b for b in bars if b.symbol == symbol and (last is None or b.ts_ns > last)]
         if last is None:

@@ -10,7 +10,9 @@ is used is decided once, when the stream is built, and said in ``mode`` / ``why`
   candles missed while the connection was down come from REST through the same ``read``
   wrapper (breaker ``data_primary``) the poller uses.
   Unlike the poller it yields nothing at start: the first batch is the first candle to close.
-- ``"poll"``: ``VenueFeed`` asks ``venue.bars`` every ``poll_interval_s``.
+- ``"poll"``: ``VenueFeed`` asks ``venue.bars`` every ``poll_interval_s``; with ``fallback``
+  (``[providers] data_fallback``) that poller is wrapped in a ``FallbackFeed``, which asks a
+  second source while the primary is down (``marketdata/fallback``).
 
 A push source that keeps failing is not swapped for polling at run time: its errors go to
 ``on_error`` like the poller's, so the breaker and alerts see the outage either way.
@@ -18,10 +20,11 @@ A push source that keeps failing is not swapped for polling at run time: its err
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from quantbot.clock import Clock
 from quantbot.domain.values import Bar
+from quantbot.marketdata.fallback import FallbackFeed
 from quantbot.marketdata.venue_feed import DATA, Reader, VenueFeed
 from quantbot.venues.base import MarketDataVenue, OnError, PushSource
 
@@ -40,6 +43,7 @@ class VenueStream:
         on_error: OnError | None = None,
         push: PushSource | None = None,
         why: str = "",
+        fallback: Callable[[VenueFeed], FallbackFeed] | None = None,
     ) -> None:
         self._venue = venue
         self._symbols = list(symbols)
@@ -48,6 +52,7 @@ class VenueStream:
         self._read = read
         self._on_error = on_error
         self._push = push
+        self._fallback = fallback
         self.mode = "push" if push is not None else "poll"
         self.why = why or ("push source given" if push is not None else "no push source")
 
@@ -61,6 +66,8 @@ class VenueStream:
                 read=self._read,
                 on_error=self._on_error,
             )
+            if self._fallback is not None:
+                return self._fallback(feed).stream()
             return feed.stream()
         return self._push.batches(self._backfill, self._on_error)
 

@@ -16,10 +16,11 @@ payload of the wrong shape) is disabled for ``[providers] disable_s`` seconds:
 - once the time is over, the next ``allow`` (or ``expire``, from the daemon's housekeeping)
   re-enables it: a ``PROVIDER_ENABLED`` record line and ``ALERT_PROVIDER_ENABLED``.
 
-There is no fallback data source to switch to (no second market-data provider is built), so
-the record says ``fallback: null`` and what is blocked instead. Nothing here is persisted: a
-restart starts with every provider enabled (its first reply of the wrong shape disables it
-again).
+A disabled ``data_primary`` with ``[providers] data_fallback`` configured blocks nothing: the
+bars come from the fallback meanwhile (``marketdata/fallback``), and the record says
+``fallback: "<name>"``. Every other provider, and ``data_primary`` without a fallback, says
+``fallback: null`` and what is blocked instead. Nothing here is persisted: a restart starts
+with every provider enabled (its first reply of the wrong shape disables it again).
 
 Cheap when nothing is disabled: ``allow`` is one truth test of an empty dict.
 """
@@ -33,12 +34,14 @@ from quantbot.clock import NS_PER_S, Clock, iso_utc
 from quantbot.config.providers import ProvidersConfig
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 
+DATA = "data_primary"
 # What a disabled provider blocks, as the record states it.
 BLOCKS = {
     "broker_submit": "new orders (NOT_SENT, PROVIDER_DISABLED)",
     "broker_positions": "position reads",
     "broker_open_orders": "order and fill reads",
     "data_primary": "bar reads (polling, and the push feed's REST backfill)",
+    "data_fallback": "bar reads from the data fallback (with data_primary down too: no bars)",
     "quotes_primary": "quote reads, so new risk (the quote gate fails closed)",
 }
 
@@ -60,6 +63,10 @@ class ProviderSwitch:
         self._alert = alert
         # provider -> (monotonic end, wall-clock end, the reason it was disabled for)
         self._disabled: dict[str, tuple[int, int, Reason]] = {}
+        # provider -> the fallback that serves what it served while it is disabled
+        self._fallbacks: dict[str, str] = {}
+        if config.data_fallback != "none":
+            self._fallbacks[DATA] = config.data_fallback
 
     def disable(self, provider: str, why: Reason) -> None:
         """The error handler's ``on_disable_provider``: disabled from now for disable_s."""
@@ -98,14 +105,21 @@ class ProviderSwitch:
 
     def _stated(self, provider: str) -> Reason:
         _end, until_ns, why = self._disabled[provider]
+        fallback = self._fallbacks.get(provider)
+        if fallback is not None:
+            blocks = f"nothing: bars come from the data_fallback ({fallback}) meanwhile"
+        elif provider == DATA:
+            blocks = f"{BLOCKS[DATA]}: no data_fallback configured, so no bars and no decisions"
+        else:
+            blocks = BLOCKS.get(provider, f"every call to {provider}")
         return reason(
             ReasonCode.PROVIDER_DISABLED,
             provider=provider,
             until=iso_utc(until_ns),
             disable_s=self._disable_ns / NS_PER_S,
             cause=why.code.value,
-            fallback=None,
-            blocks=BLOCKS.get(provider, f"every call to {provider}"),
+            fallback=fallback,
+            blocks=blocks,
         )
 
     def _enable(self, provider: str) -> None:

@@ -19,7 +19,7 @@ import importlib
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
@@ -84,6 +84,9 @@ class VenuePackage:
     problems: Callable[[Config], Iterator[Problem]] = _no_problems
     # Its bars when ``market.source = "venue"``; None: no market data of its own.
     bars: Callable[[Config, Clock], BarSource] | None = None
+    # Its market-data fallback ([providers] data_fallback = "venue_rest"): a second REST
+    # endpoint of its bars, with ``bars(symbol, since_ns=)`` and ``close()``; None: not built.
+    fallback_bars: Callable[[Config, Clock], Any] | None = None
     # Why `cancel-all` without a daemon need not ask the venue (nothing was ever sent from
     # this state dir), or None: ask it.
     nothing_sent: Callable[[Path], str | None] = _ask_the_venue

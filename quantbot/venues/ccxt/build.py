@@ -20,6 +20,7 @@ from quantbot.venues.registry import BarSource, VenuePackage
 
 if TYPE_CHECKING:
     from quantbot.config.schema import Config
+    from quantbot.venues.ccxt.rest_bars import CcxtRestBars
 
 
 def build(
@@ -92,4 +93,14 @@ def ccxt_push(
     return source, f"ccxt.pro watchOHLCV ({source!r})"
 
 
-PACKAGE = VenuePackage(build=build, account_mode=account_mode, bars=bars)
+def fallback_bars(config: Config, clock: Clock) -> CcxtRestBars:
+    """The same exchange's candles from ``[providers] data_fallback_url`` (public data)."""
+    from quantbot.venues.ccxt.rest_bars import CcxtRestBars  # noqa: PLC0415 -- the SDK, only when configured
+
+    url = config.providers.data_fallback_url
+    return CcxtRestBars(config.venue.ccxt, base_url=url, clock=clock)
+
+
+PACKAGE = VenuePackage(
+    build=build, account_mode=account_mode, bars=bars, fallback_bars=fallback_bars
+)

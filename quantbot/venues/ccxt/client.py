@@ -47,6 +47,7 @@ def make_exchange(settings: CcxtConfig, *, api_key: str, secret: str, sandbox: b
             "options": copy.deepcopy(OPTIONS[settings.market_type]),
         }
     )
+    _strict_candles(exchange)
     if settings.base_url:
         exchange.urls["api"] = _point_at(exchange.urls["api"], settings.base_url)
     elif sandbox and settings.market_type == "future" and "demo" in exchange.urls:
@@ -63,3 +64,21 @@ def _point_at(urls: Any, base_url: str) -> Any:
     if isinstance(urls, dict):
         return {key: _point_at(value, base_url) for key, value in urls.items()}
     return base_url.rstrip("/") + urlsplit(str(urls)).path
+
+
+def _strict_candles(exchange: Any) -> None:
+    """A candle reply that is not JSON (cut short, an HTML error page) reaches ccxt's
+    ``parse_ohlcvs`` as the raw text, which it reads character by character into no candles
+    (or into rows of None): "no new candles" where the truth is a reply of the wrong shape.
+    Refused here instead (``BadResponse``, so ``VenueSchemaError``: PROVIDER_SCHEMA)."""
+    parse = exchange.parse_ohlcvs
+
+    def parse_ohlcvs(ohlcvs: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(ohlcvs, str | bytes):
+            head = ohlcvs[:80] if isinstance(ohlcvs, str) else repr(ohlcvs[:80])
+            raise ccxt.async_support.BadResponse(
+                f"{exchange.id} candle reply is not JSON: {head!r}"
+            )
+        return parse(ohlcvs, *args, **kwargs)
+
+    exchange.parse_ohlcvs = parse_ohlcvs

@@ -46,7 +46,7 @@ def test_the_shipped_config_resolves_to_the_tree_and_hash_it_always_had(repo_roo
     # market and sizing of issue 19, the liquidity regime, the drawdown breaker, the
     # quarantine, the cost gate and turnover caps, post-trade learning and allocation of
     # issue 20, the [models] section of issue 21).
-    assert loaded.hash == "305c83c3e957c460c220affeecb30b0dc95d8fe1a5367a6e9fbd07cdcd15230a"
+    assert loaded.hash == "4e747edfd400d7a9f8cafc1662406a2fa90555c1d363ac07578104bc2f6af015"
 
 
 def test_a_file_declares_the_sleeves_that_run_in_its_order(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import attrs
 
 from quantbot.analytics.tca import TcaRecorder
+from quantbot.analytics.tca_parts import open_tca_parts
 from quantbot.clock import BarClock, Clock
 from quantbot.config.orders import entry_types
 from quantbot.config.risk import parse_hhmm
@@ -190,6 +191,8 @@ async def open_parts(
         quarantine=step.quarantine,
     )
     _bind_allocation(allocation, step, desk)
+    open_tca_parts(config, run, services, tca=tca, desk=desk, venue=venue, step=step,
+                   allocation=allocation)  # fmt: skip
     embedded = venue.embedded  # the paper venue matches each bar before the step
     pipeline = Pipeline(
         step=step,
@@ -317,6 +320,7 @@ def _allocation(config: Config, run: Layout, services: Services) -> Allocation |
         roll_minute=roll,
         write_event=services.writer.write_event,
         durable=run.durability.sync_before_submit,
+        require_tca=config.tca.require_tca_for_allocation,
     )
     allocation.on_write_failure = services.halting.halt
     return allocation

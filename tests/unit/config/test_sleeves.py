@@ -46,7 +46,7 @@ def test_the_shipped_config_resolves_to_the_tree_and_hash_it_always_had(repo_roo
     # market and sizing of issue 19, the liquidity regime, the drawdown breaker, the
     # quarantine, the cost gate and turnover caps, post-trade learning and allocation of
     # issue 20).
-    assert loaded.hash == "f86ac8d46b230c29dc1777b03e7d921658e6b0e1d28018896baff80bd3e87bef"
+    assert loaded.hash == "ecf3521afad2cc4663ee92132cd9c77455424b44e8c9d7eac3eb392984caa7ea"
 
 
 def test_a_file_declares_the_sleeves_that_run_in_its_order(tmp_path: Path) -> None:

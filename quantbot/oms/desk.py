@@ -324,6 +324,9 @@ class OrderDesk:
         except asyncio.CancelledError:  # the quote read does not outlive its order
             quotes.abandon(pending)
             raise
+        if report.outcome is SubmitOutcome.NOT_SENT:  # nothing arrived: nothing to wait for
+            quotes.abandon(pending)
+            return report, None
         return report, await quotes.end(pending)
 
     def end_batch(self) -> None:

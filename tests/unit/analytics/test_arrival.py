@@ -25,7 +25,7 @@ from quantbot.ops.runtime_contract import TESTING_ENV
 from quantbot.testing.faults import Fault
 from quantbot.venues.base import Capabilities
 from quantbot.venues.sim.venue import SimVenue
-from tests.contract.harness import AlpacaHarness, BinanceHarness
+from tests.contract.harness import AlpacaHarness, BinanceFuturesHarness, BinanceHarness
 
 BPS = Decimal(10_000)
 
@@ -222,3 +222,15 @@ def alpaca_headers() -> dict[str, str]:
     from quantbot.testing.alpaca import TEST_KEY, TEST_SECRET
 
     return {"APCA-API-KEY-ID": TEST_KEY, "APCA-API-SECRET-KEY": TEST_SECRET}
+
+
+async def test_the_futures_loopback_speaks_depth_too(tmp_path: Path) -> None:
+    h = BinanceFuturesHarness(tmp_path)
+    venue = await h.open()
+    try:
+        book = await venue._exchange.fetch_order_book("ETH/USDT:USDT")  # ccxt's own call
+        bid, ask = h.server.book.bid_ask("ETHUSDT")
+    finally:
+        await h.close()
+    assert (book["bids"][0][0], book["asks"][0][0]) == (float(bid), float(ask))
+    assert "GET /fapi/v1/depth" in h.server.requests

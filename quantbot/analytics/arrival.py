@@ -34,6 +34,7 @@ from quantbot.clock import iso_utc
 from quantbot.config.ops import TcaConfig
 from quantbot.domain.errors import VenueError
 from quantbot.domain.values import Bar, OrderIntent, Quote
+from quantbot.records.redact import redact_text
 
 # What a failed venue read raises once the adapter translated it (as the quote gate's).
 _READ_FAILURES = (VenueError, TimeoutError, ConnectionError)
@@ -115,7 +116,7 @@ class ArrivalQuotes:
             try:
                 quote, source = await self._read(symbol), "venue_model"
             except _READ_FAILURES as e:
-                missing = f"venue_model: {type(e).__name__}: {e}"
+                missing = f"venue_model: {_said(e)}"
         elif pending.how == "gate":
             gate = self._gate
             taken = gate.last_quote
@@ -129,10 +130,11 @@ class ArrivalQuotes:
             source = "venue" if quote is not None else None
         else:
             missing = "the venue serves no quote"
+        read = quote  # a one-sided quote still names a last trade
         if quote is not None and not _two_sided(quote):
             quote, source = None, None
             missing = "no two-sided market (bid/ask not positive, or crossed)"
-        price, used = self._proxy(pending.intent, quote)
+        price, used = self._proxy(pending.intent, read)
         return Arrival(quote, source, missing, price, used)
 
     def abandon(self, pending: Pending) -> None:
@@ -148,7 +150,7 @@ class ArrivalQuotes:
         except TimeoutError:
             return None, f"timeout: no quote within {self._config.quote_timeout_s}s"
         except _READ_FAILURES as e:
-            return None, f"read failed: {type(e).__name__}: {e}"
+            return None, f"read failed: {_said(e)}"
 
     def _proxy(self, intent: OrderIntent, quote: Quote | None) -> tuple[float | None, str | None]:
         """The configured proxy price, or the decision bar's close when it has none (the
@@ -162,6 +164,11 @@ class ArrivalQuotes:
         if close is None and intent.arrival_price is not None:
             close = float(intent.arrival_price)
         return close, None if close is None else "bar_close"
+
+
+def _said(error: BaseException) -> str:
+    """An error as the row says it, with any credential in it (a URL's token) redacted."""
+    return redact_text(f"{type(error).__name__}: {error}")
 
 
 def _two_sided(quote: Quote) -> bool:

@@ -19,7 +19,7 @@ from quantbot.analytics.arrival import ArrivalQuotes
 from quantbot.analytics.tca import TcaRecorder
 from quantbot.clock import NS_PER_S, SimClock
 from quantbot.config.ops import PretradeConfig, TcaConfig
-from quantbot.domain.values import Bar, Instrument, OrderIntent, Side, SubmitOutcome
+from quantbot.domain.values import Bar, Instrument, OrderIntent, Quote, Side, SubmitOutcome
 from quantbot.oms.pretrade_quotes import QuoteGate
 from quantbot.ops.runtime_contract import TESTING_ENV
 from quantbot.testing.faults import Fault
@@ -234,3 +234,25 @@ async def test_the_futures_loopback_speaks_depth_too(tmp_path: Path) -> None:
         await h.close()
     assert (book["bids"][0][0], book["asks"][0][0]) == (float(bid), float(ask))
     assert "GET /fapi/v1/depth" in h.server.requests
+
+
+QUOTES_ONLY = attrs.evolve(NO_QUOTES, quotes=True)
+
+
+@attrs.define
+class CrossedBook:
+    """A venue whose quote read answers a crossed book that still names its last trade."""
+
+    name: str = "crossed"
+    capabilities: Capabilities = QUOTES_ONLY
+
+    async def quote(self, symbol: str) -> Quote:
+        return Quote(symbol, 0, bid=101.0, ask=100.0, last=100.4)
+
+
+async def test_a_crossed_quote_is_no_quote_but_its_last_trade_is_the_proxy() -> None:
+    quotes = ArrivalQuotes(CrossedBook(), TcaConfig(proxy_source="last_trade"))
+    quotes.on_bar(bar("X", 99.0))
+    arrival = await quotes.end(quotes.begin(order("q", "X", "1"), reducing=True))
+    assert arrival.quote is None and arrival.missing.startswith("no two-sided market")
+    assert (arrival.proxy_source, arrival.proxy_price) == ("last_trade", 100.4)

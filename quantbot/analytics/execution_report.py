@@ -62,6 +62,7 @@ _GATE_PREFIXES = (
     ("DAILY_", "daily_risk"),
     ("HALT_", "control"),
     ("LIQUIDITY_", "liquidity"),
+    ("TCA_", "tca"),
 )
 _GATE_CODES = {
     **dict.fromkeys(
@@ -320,7 +321,21 @@ def build_report(tca_path: Path, decisions_path: Path | None, *, date: str | Non
         for d in read_lines(decision_files, bad):
             if date is None or str(d.get("ts", ""))[:10] == date:
                 totals.add(d)
-    marks = _marks(rows, totals.closes)
+    report = assemble(rows, totals if decisions_path is not None else None)
+    return {
+        "date": date,
+        "tca_file": str(tca_path) if tca_files else None,  # None: no order, no TCA record
+        "decisions_file": None if decisions_path is None else str(decisions_path),
+        "unreadable_lines": dict(bad),
+        **report,
+    }
+
+
+def assemble(rows: list[dict[str, Any]], totals: DecisionTotals | None) -> dict[str, Any]:
+    """The report's figures from the final TCA record of each order (``rows``) and the
+    decision records' totals (None: none were read). ``analytics.daily_report`` builds the
+    same from what the run wrote during the day, without reading it back."""
+    marks = _marks(rows, totals.closes if totals is not None else {})
     prices = {s: m["price"] for s, m in marks.items()}
     groups: dict[str, Any] = {}
     for dim in DIMENSIONS:
@@ -331,13 +346,9 @@ def build_report(tca_path: Path, decisions_path: Path | None, *, date: str | Non
     _attribute_sleeves(groups["sleeve"], rows, prices)
     overall = group_stats(rows, prices)
     return {
-        "date": date,
-        "tca_file": str(tca_path) if tca_files else None,  # None: no order, no TCA record
-        "decisions_file": None if decisions_path is None else str(decisions_path),
-        "unreadable_lines": dict(bad),
         "overall": overall,
         "groups": groups,
-        "blocks": totals.blocks() if decisions_path is not None else None,
+        "blocks": totals.blocks() if totals is not None else None,
         "answers": _answers(groups, overall, marks),
         "sleeve_pnl_method": ATTRIBUTION_METHOD,
     }
@@ -358,11 +369,13 @@ def _attribute_sleeves(
 CSV_COLUMNS = ("dimension", "key", *group_stats([], {}).keys(), "blocks")
 
 
-def write_report(report: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
-    """Write ``tca-report-<date|all>.json`` (all of it) and ``.csv`` (one row per group,
+def write_report(
+    report: dict[str, Any], out_dir: Path, *, prefix: str = "tca-report"
+) -> tuple[Path, Path]:
+    """Write ``<prefix>-<date|all>.json`` (all of it) and ``.csv`` (one row per group,
     then one per gate with its block count) under ``out_dir``."""
     ensure_private_dir(out_dir)
-    stem = out_dir / f"tca-report-{report['date'] or 'all'}"
+    stem = out_dir / f"{prefix}-{report['date'] or 'all'}"
     json_path, csv_path = stem.with_suffix(".json"), stem.with_suffix(".csv")
     write_private(json_path, orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
     rows = [{"dimension": "all", "key": "all", **report["overall"]}]

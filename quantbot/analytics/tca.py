@@ -15,9 +15,13 @@ Definitions (``side`` = +1 buy, -1 sell; every bps figure is positive when it is
   ``total_cost_bps`` = is_bps + fees_bps. The unfilled rest of an order is not in IS (the
   execution report prices it as the cost of cancels and rejects).
 - ``spread_paid_bps`` = side x (fill VWAP - mid at arrival) / mid x 1e4 (the effective
-  half-spread, drift included) when a quote was known at the decision; otherwise half of
-  ``tca.proxy_spread_bps`` with ``"spread_source": "proxy"`` (an assumption, not a
-  measurement). ``quoted_spread_bps`` is (ask - bid) / mid x 1e4, or the proxy.
+  half-spread, drift included) when a quote was known at arrival (``analytics.arrival``:
+  the venue's bid/ask, ``quote_source`` says whose); otherwise ``"spread_source": "proxy"``
+  and the same formula from the proxy price of ``tca.proxy_source`` (``proxy_source`` and
+  ``proxy_price`` say which price was used, ``quote_missing`` why there was no quote), or,
+  with no price at all, half of ``tca.proxy_spread_bps`` (``proxy_source:
+  "proxy_spread_bps"``, an assumption, not a measurement). ``quoted_spread_bps`` is
+  (ask - bid) / mid x 1e4, or ``tca.proxy_spread_bps``.
 - ``fill_latency_ms`` = first fill's venue time - submit time (our clock).
 - ``partial``: filled less than ordered at the time of the line; ``was_partial``: it took
   more than one fill.
@@ -91,6 +95,11 @@ class TcaOrder:
     profile: str
     venue: str
     quote: tuple[Decimal, Decimal] | None  # (bid, ask) at the decision
+    quote_source: str | None = None  # "venue", "venue_model" (analytics.arrival) or None
+    quote_ts_ns: int | None = None
+    quote_missing: str | None = None  # why there is no quote, when arrival said
+    proxy_price: Decimal | None = None  # spread paid is measured from it without a quote
+    proxy_source: str | None = None
     submit_ts_ns: int | None = None
     submit_price: Decimal | None = None
     outcome: str | None = None
@@ -119,11 +128,13 @@ def costs(order: TcaOrder, *, benchmark: str, proxy_spread_bps: float) -> dict[s
         mid = (bid + ask) / 2
         source, quoted = "quote", _bps((ask - bid) / mid * BPS)
     else:
-        mid, source, quoted = None, "proxy", float(proxy_spread_bps)
+        mid, source, quoted = order.proxy_price, "proxy", float(proxy_spread_bps)
     out: dict[str, Any] = {
         "arrival_benchmark": used,
         "arrival_price": arrival,
         "spread_source": source,
+        "proxy_source": None if source == "quote" else order.proxy_source or "proxy_spread_bps",
+        "proxy_price": None if source == "quote" else order.proxy_price,
         "quoted_spread_bps": quoted,
         "filled_qty": order.filled_qty,
         "fills": order.fills,
@@ -189,6 +200,9 @@ class TcaRecorder:
         self._cancels: deque[int] = deque()
         # Told each record as it is written (post-trade learning reads the day's TCA).
         self.on_record: Callable[[dict[str, Any]], None] | None = None
+        # Told each record too (analytics.tca_parts: the ORDER_FILLED line, the daily report,
+        # the staleness gate, the allocation's TCA samples).
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
 
     @property
     def on_write_failure(self) -> Callable[[Reason], None] | None:
@@ -229,6 +243,33 @@ class TcaRecorder:
             profile=profile,
             venue=venue,
             quote=usable_quote(quote),
+            quote_source=None if quote is None else "given",
+            quote_ts_ns=None if quote is None else quote.ts_ns,
+        )
+
+    def on_arrival(self, client_order_id: str, arrival: Any) -> None:
+        """The market at the order's arrival (``analytics.arrival.Arrival``): its quote, or
+        why none and the proxy price spread paid is measured from instead."""
+        order = self._orders.get(client_order_id)
+        if order is None:
+            return
+        quote = usable_quote(arrival.quote)
+        proxy = None
+        if arrival.proxy_price is not None:
+            try:
+                proxy = to_decimal(arrival.proxy_price)
+            except ValueError:
+                proxy = None
+            if proxy is not None and proxy <= 0:
+                proxy = None
+        self._orders[client_order_id] = attrs.evolve(
+            order,
+            quote=quote,
+            quote_source=arrival.source if quote is not None else None,
+            quote_ts_ns=arrival.quote.ts_ns if quote is not None else None,
+            quote_missing=arrival.missing if quote is None else None,
+            proxy_price=proxy,
+            proxy_source=arrival.proxy_source if proxy is not None else None,
         )
 
     def on_submitted(
@@ -351,6 +392,9 @@ class TcaRecorder:
             "decision_price": order.decision_price,
             "submit_price": order.submit_price,
             "quote": _quote_record(order.quote),
+            "quote_source": order.quote_source,
+            "quote_ts": None if order.quote_ts_ns is None else iso_utc(order.quote_ts_ns),
+            "quote_missing": order.quote_missing,
             **costs(
                 order,
                 benchmark=self._config.arrival,
@@ -364,6 +408,8 @@ class TcaRecorder:
         self._writer.flush()
         if self.on_record is not None:
             self.on_record(record)
+        for listener in self.listeners:
+            listener(record)
 
 
 def _quote_record(quote: tuple[Decimal, Decimal] | None) -> dict[str, Decimal] | None:

@@ -4,6 +4,7 @@ kept in their own module so that one stays readable."""
 
 from __future__ import annotations
 
+import zoneinfo
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -124,6 +125,23 @@ class TcaConfig:
     pending_after_s: float = setting(60.0, gt=0)
     # Cancel/replace rate: cancels per submitted order over this rolling window.
     cancel_window_s: float = setting(3600.0, gt=0)
+    # Quotes at arrival (analytics/arrival.py): the venue's bid/ask read for each order,
+    # never holding it up, within this many seconds (a missing quote: the proxy, stated).
+    quote_timeout_s: float = setting(0.5, gt=0, le=10)
+    # Where no quote is known, spread paid is measured from this price (its source is in
+    # every record): the venue's last trade, the decision bar's close, or the close before it.
+    proxy_source: str = setting("bar_close", choices=("last_trade", "bar_close", "last_close"))
+    # The daily execution report, written at each day roll of this time zone into
+    # runtime/reports/ (empty: none).
+    rollup_time_zone: str = setting("America/New_York")
+    # Entries are blocked (TCA_STALE_BLOCK) while the newest filled order's TCA is older
+    # than stale_after_s (counted from start while there is none).
+    block_trading_if_tca_stale: bool = setting(False)
+    stale_after_s: float = setting(86_400.0, gt=0)
+    # Post-trade learning adapts nothing until the window holds this many TCA samples.
+    min_tca_samples_for_adapt: int = setting(0, ge=0)
+    # Allocation keeps a sleeve without TCA samples at its static (base) weight.
+    require_tca_for_allocation: bool = setting(False)
 
 
 @attrs.frozen
@@ -149,3 +167,17 @@ def watchdog_problems(watchdog: WatchdogConfig) -> Iterator[tuple[tuple[str, ...
             f"must be at most half of watchdog.max_loop_lag_s ({watchdog.max_loop_lag_s}), "
             "or a healthy loop's heartbeat would look late",
         )
+
+
+def tca_problems(tca: TcaConfig) -> Iterator[tuple[tuple[str, ...], Any, str]]:
+    """[tca] rollup_time_zone names a zone the tz database knows (second pass of
+    ``quantbot.config.schema``)."""
+    if tca.rollup_time_zone:
+        try:
+            zoneinfo.ZoneInfo(tca.rollup_time_zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            yield (
+                ("tca", "rollup_time_zone"),
+                tca.rollup_time_zone,
+                "not a time zone the tz database knows (for example America/New_York, UTC)",
+            )

@@ -40,6 +40,7 @@ from quantbot.config.ops import (
     RetryConfig,
     TcaConfig,
     WatchdogConfig,
+    tca_problems,
     watchdog_problems,
 )
 from quantbot.config.orders import OrderParams, OrdersConfig, orders_problems
@@ -348,6 +349,7 @@ def _problems(config: Config) -> Iterator[Problem]:
     yield from risk_problems(config, PROFILES)
     yield from liquidity_problems(config.liquidity, PROFILES)
     yield from watchdog_problems(config.watchdog)
+    yield from tca_problems(config.tca)
     yield from notify_problems(config.notify)
     yield from sleeves.problems(config.signals, config.regime_components, PROFILES)
     yield from orders_problems(config.orders, list(config.signals), PROFILES)

@@ -13,6 +13,7 @@ import attrs
 
 from quantbot.analytics.kpi import KpiFeed
 from quantbot.analytics.tca import TcaRecorder
+from quantbot.analytics.tca_parts import open_tca_parts
 from quantbot.clock import BarClock, Clock
 from quantbot.config.orders import entry_types
 from quantbot.config.risk import parse_hhmm
@@ -228,6 +229,8 @@ async def open_parts(
     )
     _bind_allocation(allocation, step, desk)
     bind_tripwire(tripwire, step, desk, tca)
+    open_tca_parts(config, run, services, tca=tca, desk=desk, venue=venue, step=step,
+                   allocation=allocation)  # fmt: skip
     embedded = venue.embedded  # the paper venue matches each bar before the step
     pipeline = Pipeline(
         step=step,
@@ -383,6 +386,7 @@ def _allocation(config: Config, run: Layout, services: Services) -> Allocation |
         roll_minute=roll,
         write_event=services.writer.write_event,
         durable=run.durability.sync_before_submit,
+        require_tca=config.tca.require_tca_for_allocation,
     )
     allocation.on_write_failure = services.halting.halt
     return allocation

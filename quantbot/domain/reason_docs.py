@@ -316,6 +316,14 @@ MEANING: dict[ReasonCode, str] = {
     "the ALLOCATION record), within floors, ceilings and max_daily_change",
     ReasonCode.ALLOCATION_RESET: "the sleeves' netting weights started over from the profile's "
     "base weights: they changed since state/allocation.json was written (profile, sleeves)",
+    ReasonCode.ALLOCATION_TCA_MISSING: "tca.require_tca_for_allocation: at a trading-day roll "
+    "these sleeves had round trips but no TCA sample (no filled order measured) and kept their "
+    "static weights",
+    ReasonCode.TCA_STALE_BLOCK: "tca.block_trading_if_tca_stale: an entry was refused because "
+    "the newest filled order's TCA is older than tca.stale_after_s (age in context); exits "
+    "still go",
+    ReasonCode.LEARNING_TCA_SAMPLES_LOW: "post-trade learning adapted nothing at this roll: its "
+    "window holds fewer TCA samples than tca.min_tca_samples_for_adapt",
     ReasonCode.ORDER_BUILD_OFF_TICK: "an order's price is not a whole number of ticks; it was "
     "never built",
     ReasonCode.ORDER_BUILD_BAD_QTY: "an order's quantity is zero, negative or not whole lots; "

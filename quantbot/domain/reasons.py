@@ -193,6 +193,10 @@ class ReasonCode(enum.StrEnum):
     # sleeve allocation (governance/allocation)
     ALLOCATION_UPDATED = "ALLOCATION_UPDATED"
     ALLOCATION_RESET = "ALLOCATION_RESET"
+    ALLOCATION_TCA_MISSING = "ALLOCATION_TCA_MISSING"
+    # TCA-dependent switches ([tca]: analytics/tca_freshness, learning, allocation)
+    TCA_STALE_BLOCK = "TCA_STALE_BLOCK"
+    LEARNING_TCA_SAMPLES_LOW = "LEARNING_TCA_SAMPLES_LOW"
     # order builders, exits and stop locks (oms/orders, oms/exits)
     ORDER_BUILD_OFF_TICK = "ORDER_BUILD_OFF_TICK"
     ORDER_BUILD_BAD_QTY = "ORDER_BUILD_BAD_QTY"

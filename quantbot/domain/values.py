@@ -172,6 +172,7 @@ class Quote:
     ask: float
     bid_size: float = 0.0
     ask_size: float = 0.0
+    last: float | None = None  # the last trade's price, where the venue's quote carries one
 
     @property
     def mid(self) -> float:

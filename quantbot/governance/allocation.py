@@ -17,6 +17,12 @@ absolute base weights, so it nets as configured until something moves. The inbox
 ``external`` sleeve (outside intents, absent from a replay) is not allocated: it keeps its
 configured weight, and the records' shares leave it out, so a run and its replay agree.
 
+With ``tca.require_tca_for_allocation``, a sleeve with no TCA sample yet (no filled order of
+its own measured by ``analytics.tca``: ``tca_samples.is_sample``) keeps its static weight
+as a sleeve short of ``min_trades`` does, however many round trips it has; each roll that
+keeps one says so in an ``ALLOCATION`` line (``ALLOCATION_TCA_MISSING``, the sleeves and
+their round trips), and every update's metrics carry each sleeve's ``tca_samples``.
+
 Round trips are counted as the quarantine counts them (``governance.outcomes``: a trip belongs
 to the sleeve whose order opened it; its PnL has every fee paid on it), in an outcomes book of
 the allocation's own, so it works with the quarantine off.
@@ -35,6 +41,7 @@ from typing import Any
 
 import orjson
 
+from quantbot.analytics.tca_samples import is_sample
 from quantbot.clock import NS_PER_S
 from quantbot.config.allocation import AllocationConfig
 from quantbot.domain.errors import StartupError
@@ -67,8 +74,11 @@ class Allocation:
         path: Path | None,
         write_event: WriteEvent,
         durable: bool = True,
+        require_tca: bool = False,
     ) -> None:
         self.config = config
+        self.require_tca = require_tca  # tca.require_tca_for_allocation
+        self.tca_samples: dict[str, int] = {}  # sleeve -> filled orders TCA measured
         self.base: dict[str, float] = {}
         self.path = path
         self._write_event = write_event
@@ -147,6 +157,12 @@ class Allocation:
             exit_role=None,
         )
 
+    def on_tca(self, record: dict[str, Any]) -> None:
+        """A TCA line (``analytics.tca``): a sample of its sleeve when a filled order ends."""
+        if is_sample(record):
+            sleeve = record["sleeve"]
+            self.tca_samples[sleeve] = self.tca_samples.get(sleeve, 0) + 1
+
     # -- reading ----------------------------------------------------------------------------
 
     def snapshot(self) -> dict[str, Any]:
@@ -172,10 +188,11 @@ class Allocation:
         else:
             stats = self._stats()
             config = self.config
+            judged = self._judged(day, stats)
             new = allocation_rule.update(
                 base=self.base,
                 current=self.shares,
-                stats=stats,
+                stats=judged,
                 min_trades=config.min_trades,
                 floors={n: config.min_weight_by_sleeve.get(n, config.min_weight)
                         for n in self.base},
@@ -188,6 +205,20 @@ class Allocation:
                 self._version(day, new, ReasonCode.ALLOCATION_UPDATED, stats)
         self._save()
 
+    def _judged(self, day: str, stats: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """The stats the rule judges: without the sleeves kept static for lack of TCA
+        (``require_tca``), which one ALLOCATION_TCA_MISSING line names."""
+        if not self.require_tca:
+            return stats
+        least = self.config.min_trades  # below it a sleeve is kept static anyway
+        kept = {n: s["trades"] for n, s in stats.items()
+                if not s["tca_samples"] and s["trades"] >= least}  # fmt: skip
+        if kept:
+            why = reason(ReasonCode.ALLOCATION_TCA_MISSING, day=day, sleeves=kept,
+                         weights=self.shown)  # fmt: skip
+            self._write_event("ALLOCATION", why)
+        return {n: s for n, s in stats.items() if n not in kept}
+
     def _stats(self) -> dict[str, dict[str, Any]]:
         """Each weighted sleeve's window, with its score."""
         out = {}
@@ -197,6 +228,7 @@ class Allocation:
             window["score"] = (
                 round(allocation_rule.score(window), DIGITS) if window["trades"] else None
             )
+            window["tca_samples"] = self.tca_samples.get(name, 0)
             out[name] = window
         return out
 
@@ -245,6 +277,7 @@ class Allocation:
                 version["weights"] = {str(k): float(v) for k, v in version["weights"].items()}
                 version["base"] = {str(k): float(v) for k, v in version["base"].items()}
             self.outcomes.load(data.get("outcomes", {}))
+            self.tca_samples = {str(k): int(v) for k, v in data.get("tca_samples", {}).items()}
         except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError) as e:
             raise StartupError(
                 f"{self.path}: allocation state cannot be read ({e}); repair it or move it "
@@ -260,6 +293,7 @@ class Allocation:
             "current": self.versions[-1]["version"] if self.versions else 0,
             "versions": self.versions,
             "outcomes": self.outcomes.to_state(),
+            "tca_samples": dict(sorted(self.tca_samples.items())),
         }
         raw = orjson.dumps(data, option=orjson.OPT_INDENT_2)
         try:

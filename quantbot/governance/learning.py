@@ -13,6 +13,12 @@ code and the evidence) and, when anything changed, a new version in
 ``state/learned_overrides.json``. A rollback written by ``quantbot overrides rollback`` is
 taken at start and at each roll (``LEARNING_ROLLBACK``).
 
+With ``tca.min_tca_samples_for_adapt`` = N > 0 it adapts nothing at a roll whose window holds
+fewer than N TCA samples over all symbols (filled orders, the evidence above): the overrides
+stay as they are (none expires either) and one ``LEARNING_HELD`` line says
+``LEARNING_TCA_SAMPLES_LOW`` with the samples and N. ``learning.min_samples`` still applies
+per symbol once the floor is met.
+
 The day's evidence not yet rolled is kept in memory only: a restart mid-day forgets it (the
 window of earlier days is in the state file). Off by default (``[learning] enabled``); when
 off nothing here exists and the stages read empty overrides.
@@ -32,6 +38,7 @@ from quantbot.governance.overrides import FILE, Learned, OverrideStore, step_day
 
 NS_PER_DAY = 86_400 * NS_PER_S
 EVENT = "LEARNED_OVERRIDE"
+HELD_EVENT = "LEARNING_HELD"  # tca.min_tca_samples_for_adapt: nothing adapted this roll
 _FILLED = frozenset({"filled", "canceled"})
 
 WriteEvent = Callable[..., None]  # (event, Reason, **extra)
@@ -63,9 +70,11 @@ class Learning:
         equity: float,
         write_event: WriteEvent,
         durable: bool = True,
+        min_tca_samples: int = 0,
     ) -> None:
         self.config = config
         self.store = store
+        self._min_tca_samples = min_tca_samples  # tca.min_tca_samples_for_adapt
         self.learned = Learned()
         self._roll_ns = roll_minute * 60 * NS_PER_S
         self._equity = equity
@@ -126,6 +135,8 @@ class Learning:
             s: window_metrics(rows, self._equity, self.config.window_days)
             for s, rows in evidence.items()
         }
+        if self._held(day, metrics):
+            return
         head = self.store.head
         overrides, changes = step_day(head["overrides"] if head else {}, metrics, self.config, day)
         self.store.data["day"] = day
@@ -147,6 +158,20 @@ class Learning:
         elif head is not None:  # renewed only (same values): the head's ages and evidence
             head["overrides"] = overrides
         self._save()
+
+    def _held(self, day: str, metrics: dict[str, Any]) -> bool:
+        """True (and said, and the day kept as judged) when the window holds fewer TCA
+        samples than ``tca.min_tca_samples_for_adapt``."""
+        samples = sum(m["samples"] for m in metrics.values())
+        if samples >= self._min_tca_samples:
+            return False
+        why = reason(ReasonCode.LEARNING_TCA_SAMPLES_LOW, day=day, samples=samples,
+                     min_tca_samples_for_adapt=self._min_tca_samples)  # fmt: skip
+        self._write_event(HELD_EVENT, why, day=day, evidence=metrics)
+        self.store.data["day"] = day
+        self.store.data["last_side"] = dict(sorted(self._last_side.items()))
+        self._save()
+        return True
 
     def _reload(self) -> None:
         """Take a rollback written since start (``quantbot overrides rollback``)."""
@@ -213,6 +238,7 @@ def open_learning(
         equity=float(config.venue.sim.initial_cash if start_equity is None else start_equity),
         write_event=services.writer.write_event,
         durable=run.durability.sync_before_submit,
+        min_tca_samples=config.tca.min_tca_samples_for_adapt,
     )
     learning.on_write_failure = services.halting.halt
     tca.on_record = learning.on_tca

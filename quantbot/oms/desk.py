@@ -9,6 +9,7 @@ never learns which it talks to: it is told each intent's ``Outcome`` once.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
 from types import MappingProxyType
@@ -16,7 +17,9 @@ from typing import Any, Protocol, TypeVar
 
 import attrs
 
+from quantbot.analytics.arrival import Arrival, ArrivalQuotes
 from quantbot.analytics.tca import TcaRecorder
+from quantbot.analytics.tca_samples import TcaFreshness
 from quantbot.clock import Clock
 from quantbot.config.ops import OmsConfig
 from quantbot.decision.step import Decision, Outcome
@@ -26,7 +29,7 @@ from quantbot.governance.quarantine import Quarantine
 from quantbot.governance.tripwire import Tripwire
 from quantbot.oms.exits import ExitManager
 from quantbot.oms.limit_timeout import LimitTimeout
-from quantbot.oms.manager import POSITIONS, VENUE_FAILURES, OrderManager
+from quantbot.oms.manager import POSITIONS, VENUE_FAILURES, OrderManager, SubmitReport
 from quantbot.oms.reconcile import Reconciler
 from quantbot.oms.reservation import DailyReservation
 from quantbot.ops.alerts import AlertSink
@@ -109,8 +112,11 @@ class OrderDesk:
         limit_timeout: LimitTimeout | None = None,
         drawdown: DrawdownBreaker | None = None,
         quarantine: Quarantine | None = None,
+        arrival: ArrivalQuotes | None = None,
     ) -> None:
         self.oms = oms
+        self.arrival = arrival  # each order's quote at arrival, for TCA (analytics/arrival)
+        self.tca_fresh: TcaFreshness | None = None  # entries blocked on stale TCA when set
         self._drawdown = drawdown
         self.quarantine = quarantine
         self.exits = exits
@@ -139,6 +145,8 @@ class OrderDesk:
             self.exits.on_bar(bar)
         if self._limit_timeout is not None:
             self._limit_timeout.on_bar(bar)
+        if self.arrival is not None:
+            self.arrival.on_bar(bar)
 
     async def begin_batch(self, market_open: bool | None = None) -> tuple[int, Decimal | None]:
         """Fills, UNKNOWN look-ups, exits and limit timeouts, and equity; a failed read is
@@ -193,13 +201,12 @@ class OrderDesk:
         # never blocked; a reversal's closing part still goes.
         q = self.quarantine
         denial = self._drawdown.block(decision.entry) if self._drawdown is not None else None
+        why = "drawdown_breaker"
+        if denial is None and self.tca_fresh is not None:  # tca.block_trading_if_tca_stale
+            denial, why = self.tca_fresh.block(decision.entry), "tca_stale"
         if denial is not None:
             assert decision.entry is not None  # only entries are blocked
-            daily = {
-                "verdict": "skipped",
-                "why": "drawdown_breaker",
-                "sleeve": decision.entry.sleeve,
-            }
+            daily = {"verdict": "skipped", "why": why, "sleeve": decision.entry.sleeve}
         else:
             adds = decision.entry is not None
             blocked = q.entry_block(decision.sleeve, intent.symbol, adds) if q is not None else None
@@ -275,9 +282,9 @@ class OrderDesk:
             q.on_order(intent.client_order_id, decision.sleeve)
         if self.on_order is not None:
             self.on_order(intent.client_order_id, decision.sleeve)
-        report = await self.oms.submit(
-            intent, reducing=reducing, market_open=market_open, exits=exits
-        )
+        report, arrival = await self._measured(intent, reducing, market_open, exits)
+        if tca is not None and arrival is not None:
+            tca.on_arrival(intent.client_order_id, arrival)
         # Outcomes count the orders a sleeve opened risk with: an order that only reduces has
         # no sleeve of its own when none pushes its way (the attribution would then depend on
         # which sleeves run: a replay has no inbox sleeve), and a run and its replay must agree.
@@ -300,7 +307,38 @@ class OrderDesk:
             )
         if report.outcome is SubmitOutcome.REJECTED and self._alerts is not None:
             self._alerts.note_reject(intent.symbol)
-        return report.to_record()
+        record = report.to_record()
+        if arrival is not None:
+            record["arrival_quote"] = arrival.to_record()
+        return record
+
+    async def _measured(
+        self,
+        intent: OrderIntent,
+        reducing: bool,
+        market_open: bool | None,
+        exits: dict[str, Any] | None,
+    ) -> tuple[SubmitReport, Arrival | None]:
+        """The OMS submit, and the market at the order's arrival (analytics/arrival): the
+        quote is read around the submit, never before it."""
+        quotes = self.arrival
+        if quotes is None:
+            submitted = self.oms.submit(
+                intent, reducing=reducing, market_open=market_open, exits=exits
+            )
+            return await submitted, None
+        pending = quotes.begin(intent, reducing=reducing)
+        try:
+            report = await self.oms.submit(
+                intent, reducing=reducing, market_open=market_open, exits=exits
+            )
+        except asyncio.CancelledError:  # the quote read does not outlive its order
+            quotes.abandon(pending)
+            raise
+        if report.outcome is SubmitOutcome.NOT_SENT:  # nothing arrived: nothing to wait for
+            quotes.abandon(pending)
+            return report, None
+        return report, await quotes.end(pending)
 
     def end_batch(self) -> None:
         if self._tca is not None:

@@ -122,6 +122,8 @@ class QuoteGate:
         self._venue = venue
         self._references = references
         self._errors = errors
+        # The last quote read (TCA's arrival quote takes it and clears it: analytics/arrival).
+        self.last_quote: Quote | None = None
 
     @property
     def checks_quotes(self) -> bool:
@@ -159,6 +161,7 @@ class QuoteGate:
                 dependency=QUOTES,
                 error=error,
             )
+        self.last_quote = quote
         now_ns = self._clock.now_ns()
         return check_quote(quote, now_ns=now_ns, max_age_s=self._config.max_quote_age_s)
 

@@ -46,8 +46,9 @@ IGNORED: Mapping[str, str] = {
     # A quarantine or drawdown trip the replay does not share changes decisions, compared.
     "snapshot": "names the config too, whose market source is csv in replay",
 }
-# Inside the "order" stage: the venue's order number counts every order the venue saw.
-IGNORED_ORDER_KEYS = ("venue_order_id",)
+# Inside the "order" stage: the venue's order number counts every order the venue saw; the
+# quote at arrival (TCA) is the market the order met, read when it was sent, not a decision.
+IGNORED_ORDER_KEYS = ("venue_order_id", "arrival_quote")
 
 Record = dict[str, Any]
 Key = tuple[str, str]  # (symbol, bar_ts)
@@ -284,6 +285,8 @@ def build_report(
         "ignored": dict(IGNORED)
         | {
             "order.venue_order_id": "the venue's own numbering",
+            "order.arrival_quote": "the market the order met (TCA): the run's venue, read "
+            "when it was sent; the replay's paper venue",
             "sleeves.external (idle)": "outside intents are not historical: a replay has none",
         },
         "wall_clock_codes": dict(WALL_CLOCK_CODES),

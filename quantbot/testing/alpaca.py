@@ -161,6 +161,7 @@ class AlpacaServer:
         r.add_get("/v2/account/activities/FILL", self._fills)
         r.add_get("/v2/stocks/bars", self._bars)
         r.add_get("/v2/stocks/quotes/latest", self._quotes)
+        r.add_get("/v2/stocks/{symbol}/quotes/latest", self._quote)
         r.add_post("/__faults", self._arm)
         r.add_delete("/__faults", self._disarm)
         r.add_post("/__admin/tick", self._admin_tick)
@@ -345,6 +346,13 @@ class AlpacaServer:
     async def _quotes(self, request: web.Request) -> web.Response:
         symbols = [s for s in request.query.get("symbols", "").split(",") if s in self.book.symbols]
         return web.json_response({"quotes": {s: wire.quote_json(self.book, s) for s in symbols}})
+
+    async def _quote(self, request: web.Request) -> web.Response:
+        """One symbol's latest quote (``GET /v2/stocks/{symbol}/quotes/latest``)."""
+        symbol = request.match_info["symbol"]
+        if symbol not in self.book.symbols:
+            return web.json_response({"code": 40410000, "message": "not found"}, status=404)
+        return web.json_response({"symbol": symbol, "quote": wire.quote_json(self.book, symbol)})
 
 
 def _reset(request: web.Request) -> None:

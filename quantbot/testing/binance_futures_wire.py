@@ -106,6 +106,13 @@ def book_ticker(book: FuturesBook, params: dict[str, str]) -> object:
     return [one(s) for s in book.markets]
 
 
+def depth(book: FuturesBook, params: dict[str, str]) -> object:
+    """The order book's top level (the loopback's book is one level deep: its touch)."""
+    bid, ask = book.bid_ask(book.market(params["symbol"]).symbol)
+    return {"lastUpdateId": book.now_ms, "E": book.now_ms, "T": book.now_ms,
+            "bids": [[_s(bid), "1.000"]], "asks": [[_s(ask), "1.000"]]}  # fmt: skip
+
+
 # ------------------------------------------------------------ leverage and position mode
 
 
@@ -391,6 +398,7 @@ ROUTES: dict[tuple[str, str], tuple[bool, spot.Endpoint]] = {
     ("GET", "/fapi/v1/exchangeInfo"): (False, exchange_info),
     ("GET", "/fapi/v1/ticker/24hr"): (False, ticker),
     ("GET", "/fapi/v1/ticker/bookTicker"): (False, book_ticker),
+    ("GET", "/fapi/v1/depth"): (False, depth),
     ("GET", "/fapi/v1/klines"): (False, spot.klines),
     ("GET", "/fapi/v1/leverageBracket"): (True, leverage_bracket),
     ("POST", "/fapi/v1/leverage"): (True, change_leverage),

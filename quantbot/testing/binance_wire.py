@@ -54,6 +54,13 @@ def book_ticker(book: bk.BinanceBook, params: dict[str, str]) -> object:
     return [one(s) for s in book.markets]
 
 
+def depth(book: bk.BinanceBook, params: dict[str, str]) -> object:
+    """The order book's top level (the loopback's book is one level deep: its touch)."""
+    bid, ask = book.bid_ask(book.market(params["symbol"]).symbol)
+    return {"lastUpdateId": book.now_ms, "bids": [[f"{bid:f}", "1.00000000"]],
+            "asks": [[f"{ask:f}", "1.00000000"]]}  # fmt: skip
+
+
 # Binance's kline intervals up to a day, in minutes: the book's 1m candles are summed into them.
 INTERVAL_MINUTES = {"1m": 1, "3m": 3, "5m": 5, "15m": 15, "30m": 30, "1h": 60, "2h": 120,
                     "4h": 240, "6h": 360, "8h": 480, "12h": 720, "1d": 1440}  # fmt: skip
@@ -356,6 +363,7 @@ ROUTES: dict[tuple[str, str], tuple[bool, Endpoint]] = {
     ("GET", "exchangeInfo"): (False, exchange_info),
     ("GET", "ticker/24hr"): (False, ticker),
     ("GET", "ticker/bookTicker"): (False, book_ticker),
+    ("GET", "depth"): (False, depth),
     ("GET", "klines"): (False, klines),
     ("GET", "account"): (True, account),
     ("POST", "order"): (True, new_order),

@@ -38,6 +38,7 @@ COMMON = {
     "QUANTBOT__LIQUIDITY__CONSERVATIVE__MIN_BAR_NOTIONAL": "0",
     "QUANTBOT__LIQUIDITY__CONSERVATIVE__MAX_PARTICIPATION": "1",
     "QUANTBOT__REGIME_COMPONENTS__CONSERVATIVE__MEAN_REVERSION": "0",
+    "QUANTBOT__TCA__QUOTE_TIMEOUT_S": "5",  # a loaded test machine: every quote is waited for
 }
 
 
@@ -143,6 +144,16 @@ def test_paper_run_trades_on_the_loopback_venue_and_never_leaks_the_keys(
     records = read_jsonl(workdir / "runtime" / "decisions.jsonl")
     accepted = [r for r in records if (r.get("order") or {}).get("outcome") == "ACCEPTED"]
     assert accepted, "no order was accepted by the loopback venue"
+    # TCA from the venue's own quotes (issue 22): each order sent records the bid and ask it
+    # arrived at, and each that filled has its spread paid measured from them.
+    for r in accepted:
+        quote = r["order"]["arrival_quote"]
+        assert quote["source"] == "venue" and 0 < quote["bid"] <= quote["ask"], quote
+    final = {t["client_order_id"]: t for t in read_jsonl(workdir / "runtime" / "tca.jsonl")}
+    filled = [final[c] for c in (r["intent"]["client_order_id"] for r in accepted)
+              if c in final and final[c]["fills"]]  # fmt: skip
+    assert filled, "no order the desk sent filled"
+    assert all((t["spread_source"], t["quote_source"]) == ("quote", "venue") for t in filled)
     events = journal_events(workdir)
     assert any(e["type"] == "FILL" for e in events), "no fill came back through the SDK"
     assert any(e["type"] == "INTENT" for e in events)

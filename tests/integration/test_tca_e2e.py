@@ -4,6 +4,7 @@ runtime/tca.jsonl, and `quantbot report tca` aggregates them with counts that ma
 from __future__ import annotations
 
 import csv
+from decimal import Decimal
 from pathlib import Path
 
 import orjson
@@ -27,8 +28,20 @@ def test_paper_run_records_tca_and_the_report_counts_match(workdir: Path) -> Non
     filled = [r for r in latest.values() if r["status"] == "filled"]
     assert filled
     for r in filled:
-        assert r["spread_source"] == "proxy" and r["spread_paid_bps"] == 1.0  # half of 2 bps
         assert r["fill_vwap"] is not None and r["fill_latency_ms"] >= 0
+    # Spread paid from the embedded venue's own quote at arrival (its spread model), not half
+    # the proxy: every order the desk sent (exit legs are measured against their trigger).
+    entries = [r for r in filled if not r["decision_id"].startswith("exit:")]
+    assert entries
+    for r in entries:
+        assert (r["spread_source"], r["quote_source"]) == ("quote", "venue_model")
+        bid, ask = Decimal(r["quote"]["bid"]), Decimal(r["quote"]["ask"])
+        mid, side = (bid + ask) / 2, 1 if r["side"] == "BUY" else -1
+        paid = side * (Decimal(r["fill_vwap"]) - mid) / mid * 10_000
+        assert r["spread_paid_bps"] == float(paid.quantize(Decimal("0.0001")))
+        assert r["quoted_spread_bps"] == float(
+            ((ask - bid) / mid * 10_000).quantize(Decimal("0.0001"))
+        )
 
     report = run(workdir, "report", "tca", "--date", day)
     assert report.returncode == 0, report.stderr

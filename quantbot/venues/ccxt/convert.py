@@ -207,6 +207,7 @@ def quote_from_ticker(symbol: str, ticker: dict[str, Any], now_ns: int, venue: s
         ask=float(ask),
         bid_size=float(ticker.get("bidVolume") or 0.0),
         ask_size=float(ticker.get("askVolume") or 0.0),
+        last=float(ticker["last"]) if _positive(ticker.get("last")) else None,
     )
 
 

@@ -221,7 +221,8 @@ class SimVenue:
         if mark is None:
             raise VenueRejected(f"no price for {symbol} yet", venue=self.name)
         half = mark * self._params.taker_cost_bps / _BPS
-        return Quote(symbol, self._clock.now_ns(), float(mark - half), float(mark + half))
+        bid, ask = float(mark - half), float(mark + half)
+        return Quote(symbol, self._clock.now_ns(), bid, ask, last=float(mark))
 
     # ------------------------------------------------------------ orders
 

@@ -46,7 +46,7 @@ def test_the_shipped_config_resolves_to_the_tree_and_hash_it_always_had(repo_roo
     # market and sizing of issue 19, the liquidity regime, the drawdown breaker, the
     # quarantine, the cost gate and turnover caps, post-trade learning and allocation of
     # issue 20, the [models] section of issue 21).
-    assert loaded.hash == "4e747edfd400d7a9f8cafc1662406a2fa90555c1d363ac07578104bc2f6af015"
+    assert loaded.hash == "0a1c7aaa3d28ee32d818ac33626d46f305c25bb08b238408ff619fa3b358c9fd"
 
 
 def test_a_file_declares_the_sleeves_that_run_in_its_order(tmp_path: Path) -> None:

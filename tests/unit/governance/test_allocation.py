@@ -184,3 +184,41 @@ def test_the_inbox_sleeve_keeps_its_configured_weight_and_is_not_allocated(
         book.trip("lose", "BBB", "100", "90")
     assert a.weights_at(11 * DAY) == pytest.approx({"win": 0.8, "lose": 0.2, "external": 1.0})
     assert sink.events[-1][1]["weights"] == {"win": 0.8, "lose": 0.2}  # the shares
+
+
+def tca_sample(sleeve: str) -> dict[str, Any]:
+    """A filled order's final TCA line (analytics.tca), as the allocation is told it."""
+    return {"status": "filled", "sleeve": sleeve, "is_bps": 3.0}
+
+
+def test_require_tca_keeps_a_sleeve_without_tca_samples_at_its_static_weight(
+    tmp_path: Path,
+) -> None:
+    """tca.require_tca_for_allocation: the round trips of the first test, with TCA samples
+    for "win" only, move nothing and an ALLOCATION line names the sleeve kept; once "lose"
+    has one too, the weights move as they would without the switch."""
+    sink = Sink()
+    a = Allocation.open(CONFIG, tmp_path, roll_minute=0, write_event=sink.write_event,
+                        durable=False, require_tca=True)  # fmt: skip
+    a.start(BASE)
+    book = Book(a)
+    a.weights_at(10 * DAY)
+    for _ in range(2):
+        book.trip("win", "AAA", "100", "110")
+        book.trip("lose", "BBB", "100", "90")
+        a.on_tca(tca_sample("win"))
+    a.weights_at(11 * DAY + 1)
+    assert a.shares == {"win": 0.5, "lose": 0.5}  # static: "lose" has no TCA sample
+    [(event, kept)] = sink.events
+    assert event == "ALLOCATION" and kept["code"] == "ALLOCATION_TCA_MISSING"
+    assert kept["sleeves"] == {"lose": 2} and kept["day"] == "1970-01-12"
+
+    a.on_tca(tca_sample("lose"))
+    a.weights_at(12 * DAY + 1)
+    assert a.shares == pytest.approx({"win": 0.6, "lose": 0.4})
+    event, update = sink.events[-1]
+    assert update["code"] == "ALLOCATION_UPDATED"
+    assert update["metrics"]["lose"]["tca_samples"] == 1
+    assert update["metrics"]["win"]["tca_samples"] == 2
+    a.close()
+    assert orjson.loads((tmp_path / FILE).read_bytes())["tca_samples"] == {"lose": 1, "win": 2}

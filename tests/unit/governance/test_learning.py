@@ -210,3 +210,36 @@ def test_no_parameter_moves_more_than_its_daily_bound(
                 current[param] = value
         for symbol, is_bps, side, notional in fills:
             learning.on_tca(fill(symbol, is_bps, side, str(notional)))
+
+
+def test_below_min_tca_samples_for_adapt_nothing_is_learned_and_the_record_says_why(
+    tmp_path: Path,
+) -> None:
+    """tca.min_tca_samples_for_adapt: the same six days of costly AAPL fills raise the buffer
+    with no floor, and move nothing under a floor of 13 samples (the 3-day window holds 12)."""
+    runs = {}
+    for floor in (0, 13):
+        events, state = Events(), tmp_path / str(floor)
+        state.mkdir()
+        learning = Learning.open(
+            CONFIG, state, roll_minute=0, equity=100_000.0, write_event=events, durable=False,
+            min_tca_samples=floor,
+        )  # fmt: skip
+        for n in range(6):
+            learning.on_bar(day_ns(n))
+            for _ in range(2):
+                learning.on_tca(fill("AAPL", 40.0))
+                learning.on_tca(fill("MSFT", 1.0))
+        learning.on_bar(day_ns(6))
+        runs[floor] = (events, learning)
+    free, held = runs[0][0], runs[13][0]
+    assert any(e["event"] == "LEARNED_OVERRIDE" for e in free)
+    assert not any(e["event"] == "LEARNED_OVERRIDE" for e in held)
+    assert runs[13][1].learned.buffer_bps == {}  # nothing in force
+    lines = [e for e in held if e["event"] == "LEARNING_HELD"]
+    assert [e["day"] for e in lines] == [f"2024-03-0{n}" for n in range(1, 8)]  # each roll
+    for e in lines:
+        why = e["reason"]
+        assert why["code"] == "LEARNING_TCA_SAMPLES_LOW"
+        assert why["samples"] < why["min_tca_samples_for_adapt"] == 13
+    assert lines[-1]["reason"]["samples"] == 12  # three days of four fills

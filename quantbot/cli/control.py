@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from quantbot.cli import status_view, tripwire
+from quantbot.cli import governance_status, status_view, tripwire
 from quantbot.cli.help import documented
 from quantbot.clock import LiveClock
 from quantbot.config.schema import Config
@@ -269,6 +269,7 @@ def _status(config: Config, state_dir: Path, store: ControlStore, *, as_json: bo
         drawdown=status_view.drawdown_state(state_dir, config),
         quarantine=quarantine_view.active(state_dir, control),
         allocation=allocation.current(state_dir),
+        governance=governance_status.state(state_dir),
     )
     if as_json:
         sys.stdout.write(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode() + "\n")

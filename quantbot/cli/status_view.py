@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from quantbot.cli import governance_status
 from quantbot.config.schema import Config
 from quantbot.fsutil import read_private
 from quantbot.governance import quarantine_view
@@ -36,6 +37,7 @@ def build(
     drawdown: dict[str, Any] | None = None,
     quarantine: list[dict[str, Any]] | None = None,
     allocation: dict[str, Any] | None = None,
+    governance: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The ``--json`` document (and what the table shows)."""
     marks = {s: Decimal(str(b["close"])) for s, b in snapshot.get("last_bars", {}).items()}
@@ -100,6 +102,7 @@ def build(
         "drawdown": drawdown or {},
         "quarantine": quarantine or [],  # governance/quarantine_view.active
         "allocation": allocation or {},  # governance/allocation.current: the sleeves' weights
+        "governance": governance or {},  # cli/governance_status.state: go-live, tripwire, charter
     }
 
 
@@ -163,6 +166,7 @@ def render(status: dict[str, Any]) -> str:
             f"from {trip.get('hwm')} (limit {trip.get('limit_pct')}%)"
         )
     lines += quarantine_view.lines(status.get("quarantine", []))
+    lines += governance_status.lines(status.get("governance", {}))
     if status["lost_orders"]:
         lines.append(f"LOST      {', '.join(status['lost_orders'])} (see the README: lost orders)")
     return "\n".join(lines) + "\n"

@@ -50,6 +50,7 @@ from quantbot.oms.reservation import fill_listener
 from quantbot.records.durability import Durability
 from quantbot.risk.cost_gate import CostModel
 from quantbot.risk.daily import DailyRiskGuard
+from quantbot.venues.base import OrderVenue
 from quantbot.venues.factory import make_venue
 
 
@@ -106,7 +107,6 @@ async def open_parts(
     status: Callable[[], dict[str, Any]],
 ) -> Parts:
     config, clock = loaded.config, run.clock
-    halt = services.halting.halt
     if run.mode != "live":  # refused before anything opens; live halts instead (models.startup)
         verify_declared(config)
     venue = make_venue(
@@ -122,6 +122,31 @@ async def open_parts(
     modes = exit_modes(
         config.orders, venue.capabilities, venue=venue.name, profile=config.run.trading_profile
     )
+    # From the connect on, the venue holds a session: a start that fails closes it (else ccxt
+    # and aiohttp warn of an unclosed connector on the way out).
+    try:
+        return await _open_connected(
+            loaded, run, services, venue, modes,
+            decision_step=decision_step, report_status=report_status, status=status,
+        )  # fmt: skip
+    except BaseException:
+        await venue.close()
+        raise
+
+
+async def _open_connected(
+    loaded: LoadedConfig,
+    run: Layout,
+    services: Services,
+    venue: OrderVenue,
+    modes: dict[str, str],
+    *,
+    decision_step: Callable[..., DecisionStep],
+    report_status: Callable[[], None],
+    status: Callable[[], dict[str, Any]],
+) -> Parts:
+    config, clock = loaded.config, run.clock
+    halt = services.halting.halt
     instruments, start_equity = await connect_venue(config, venue)
     daily = open_daily(
         config,

@@ -197,8 +197,9 @@ class Pipeline:
                 counters.orders_accepted += 1
             elif sent.submit == SubmitOutcome.REJECTED.value:
                 counters.orders_rejected += 1
+        record = decision.record  # the order side's keys, as add_outcome would add them
         if self._breakers is not None:
-            decision.add_outcome(breakers_open=self._breakers.not_closed())
+            record["breakers_open"] = self._breakers.not_closed()
         if self._canary is not None:
-            decision.add_outcome(canary_mode=dict(self._canary))
-        self.records.write(decision.record)
+            record["canary_mode"] = dict(self._canary)
+        self.records.write(record)

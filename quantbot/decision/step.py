@@ -68,7 +68,9 @@ from quantbot.sizing.simple import SimpleSizer
 NO_FILLS: Mapping[str, Fill] = MappingProxyType({})
 
 
-@attrs.frozen(slots=True)
+# Built on every bar, so not frozen (a frozen attrs __init__ costs ~3x; issue 23); treated as
+# immutable all the same: nothing changes a view after it is built.
+@attrs.define(slots=True)
 class PortfolioView:
     """What the step may know about the account, handed in by the caller (no I/O inside)."""
 
@@ -107,7 +109,7 @@ class Ordered:
     bar_ts_ns: int
 
 
-@attrs.frozen(slots=True)
+@attrs.define(slots=True)  # built on every bar: see PortfolioView
 class Decision:
     record: dict[str, Any]
     intent: OrderIntent | None
@@ -155,6 +157,9 @@ def _jump_policy(config: Config) -> str:
     """The data contract's jump policy for this run's market source."""
     contract = config.data_contract
     return contract.jump_policy_by_source.get(config.market.source, contract.jump_policy)
+
+
+_DEADBAND = ReasonCode.NETTING_DEADBAND.value
 
 
 def _r(value: float) -> float:
@@ -408,15 +413,16 @@ class DecisionStep:
         if alloc is not None:  # the weights netted with (shared, replaced when they move)
             record["net"]["weights"] = alloc.shown
         if not catching_up and within_deadband(net.target, last, deadband):
-            return self._none(
-                record,
-                reason(
-                    ReasonCode.NETTING_DEADBAND,
-                    target=_r(net.target),
-                    previous=_r(last),
-                    deadband=deadband,
-                ),
-            )
+            # Most bars end here: the reason's record is written directly, the values the net
+            # record already rounded, the bytes of reason(NETTING_DEADBAND, ...).to_record().
+            shown = record["net"]
+            record["reason"] = {
+                "code": _DEADBAND,
+                "target": shown["target"],
+                "previous": shown["previous_target"],
+                "deadband": deadband,
+            }
+            return Decision(record, None)
         return self._size(bar, view, record, net)
 
     def _size(

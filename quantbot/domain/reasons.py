@@ -243,11 +243,16 @@ class Reason:
     context: dict[str, Any] = attrs.field(factory=dict)
 
     def to_record(self) -> dict[str, Any]:
-        return {"code": self.code.value, **self.context}
+        return {"code": _VALUES[self.code], **self.context}
 
     def __str__(self) -> str:
         ctx = ", ".join(f"{k}={v}" for k, v in self.context.items())
         return f"{self.code.value}: {ctx}" if ctx else self.code.value
+
+
+# Each code's value by a dict lookup: an enum's ``.value`` is a descriptor call, and a reason
+# is turned into a record on most bars (issue 23).
+_VALUES: dict[ReasonCode, str] = {code: code.value for code in ReasonCode}
 
 
 def reason(code: ReasonCode, **context: Any) -> Reason:

@@ -18,7 +18,9 @@ release made while the daemon was stopped applies when it starts): a ``QUARANTIN
 line says which. Only outcomes after the release count toward the next quarantine.
 
 State (quarantines, the outcomes, the bar count) lives in ``state/quarantine.json``,
-owner-only, rewritten on each change that matters (fsync'd except in a replay).
+owner-only, rewritten on each change that matters (fsync'd except in a replay). A replay, which
+is rerun from its inputs and never restarted, leaves a fill's outcome to the next rewrite or
+the one at close: the file ends the same, without a rewrite per fill (issue 23).
 """
 
 from __future__ import annotations
@@ -207,7 +209,7 @@ class Quarantine:
             if closed.sleeve:
                 scopes.insert(0, (SLEEVE, closed.sleeve))
             self._evaluate(scopes)
-        if before.qty == 0 or after.qty == 0 or closed is not None:
+        if self._durable and (before.qty == 0 or after.qty == 0 or closed is not None):
             self._save()  # a trip opened or closed: what a restart must know
 
     # -- reading ----------------------------------------------------------------------------

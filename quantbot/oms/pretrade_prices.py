@@ -30,10 +30,11 @@ class Tape:
     """One symbol's market state: the last close and when it closed, the closes of the last
     ``window_s`` seconds (for the window collar) and how many bars have been seen."""
 
-    __slots__ = ("_window_ns", "bars", "closes", "last_close", "last_close_ns")
+    __slots__ = ("_interval", "_window_ns", "bars", "closes", "last_close", "last_close_ns")
 
     def __init__(self, window_s: float) -> None:
         self._window_ns = seconds_to_ns(window_s)
+        self._interval: tuple[float, int] = (0.0, 0)  # the bar interval (s) last seen, in ns
         self.bars = 0
         self.last_close: Decimal | None = None
         self.last_close_ns: int | None = None
@@ -45,7 +46,10 @@ class Tape:
         A non-finite or non-positive close is an invariant violation here: the data contract
         drops such bars long before they reach the OMS, so one arriving means a bug upstream.
         """
-        close_ns = bar.ts_ns + seconds_to_ns(bar.interval_s)
+        interval = self._interval
+        if interval[0] != bar.interval_s:  # a symbol's bars keep one interval: once, not per bar
+            interval = self._interval = (bar.interval_s, seconds_to_ns(bar.interval_s))
+        close_ns = bar.ts_ns + interval[1]
         if self.last_close_ns is not None and close_ns <= self.last_close_ns:
             return False
         try:

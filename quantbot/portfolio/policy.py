@@ -171,6 +171,7 @@ class ExecutionPolicy:
         self._low_vol = low_vol
         self._high_vol = high_vol
         self._symbols: dict[str, _SymbolState] = {}
+        self._flat: dict[str, _SymbolState] = {}  # the state on_flat last left, per symbol
         self._last_entry_ns: int | None = None
         self._checks: list[tuple[str, Callable[[PolicyInput, _View], Reason | None]]] = [
             (name, getattr(self, f"_check_{name}")) for name in _CHECKS
@@ -222,8 +223,11 @@ class ExecutionPolicy:
         """The position closed: forget its entry count, confidence and regime, keep the
         cooldown clocks (a re-entry right after a close still waits)."""
         old = self._symbols.get(symbol)
-        if old is not None:
-            self._symbols[symbol] = _SymbolState(last_entry_ns=old.last_entry_ns)
+        # Told on every bar a symbol is flat: a state this left untouched since is reset already.
+        if old is not None and old is not self._flat.get(symbol):
+            self._symbols[symbol] = self._flat[symbol] = _SymbolState(
+                last_entry_ns=old.last_entry_ns
+            )
 
     # -- the checks, in order; each returns None (passed) or the Block ----------------------
 

@@ -542,8 +542,8 @@ class SimVenue:
         return {s: p for s, p in self._book.positions.items() if p.qty}
 
     async def account(self) -> Account:
-        equity = self._book.equity()
-        buying_power = self._multiple * equity - self._book.gross_exposure()
+        equity, gross = self._book.equity_and_gross()
+        buying_power = self._multiple * equity - gross
         return Account(cash=self._book.cash, equity=equity, buying_power=buying_power)
 
     def marks(self) -> dict[str, Decimal]:

@@ -38,13 +38,17 @@ class Sink:
         self.alerts.append((code.value, context))
 
 
-def make(config: QuarantineConfig, sink: Sink, state_dir: Path | None = None) -> Book:
+def make(
+    config: QuarantineConfig, sink: Sink, state_dir: Path | None = None, *, durable: bool = False
+) -> Book:
+    """``durable``: a paper or live run's quarantine (fsync'd, rewritten per fill); else a
+    replay's."""
     kwargs = {"write_event": sink.write_event, "alert": sink.alert,
               "releases": lambda: sink.releases}  # fmt: skip
     if state_dir is None:
         q = Quarantine(config, path=None, **kwargs)
     else:
-        q = Quarantine.open(config, state_dir, durable=False, **kwargs)
+        q = Quarantine.open(config, state_dir, durable=durable, **kwargs)
     q.on_bar(1 * DAY_NS)
     return Book(q)
 
@@ -228,7 +232,7 @@ def test_a_quarantine_and_the_outcomes_survive_a_restart_in_an_owner_only_file(
     config = attrs.evolve(OFF, min_trades=2, expectancy_window_trades=4, duration_bars=3,
                           symbols=False)  # fmt: skip
     sink = Sink()
-    b = make(config, sink, tmp_path)
+    b = make(config, sink, tmp_path, durable=True)  # a paper or live run: restarted
     b.trip("loser", "AAA", "100", "99")
     b.fill(b.order("winner", "BBB"), "BBB", Side.BUY, "10", "50")  # open across the restart
     path = tmp_path / FILE
@@ -241,6 +245,32 @@ def test_a_quarantine_and_the_outcomes_survive_a_restart_in_an_owner_only_file(
     assert again.q.outcomes.metrics(("sleeve", "loser"))["trips"] == 2
     saved = orjson.loads(path.read_bytes())
     assert saved["active"][0]["until_bar"] == saved["active"][0]["since_bar"] + 3
+
+
+def test_a_replay_writes_the_state_file_at_close_not_per_fill_and_it_ends_the_same(
+    tmp_path: Path,
+) -> None:
+    """A replay is rerun from its inputs, never restarted: a fill's outcome waits for the
+    next rewrite or the one at close (issue 23: a rewrite per fill was a replay's largest
+    cost on the order path), and the file it leaves is the one a paper run leaves."""
+    config = attrs.evolve(OFF, min_trades=2, expectancy_window_trades=4, duration_bars=3,
+                          symbols=False)  # fmt: skip
+    files = {}
+    for durable in (True, False):
+        state = tmp_path / f"durable-{durable}"
+        state.mkdir()
+        b = make(config, Sink(), state, durable=durable)
+        b.trip("loser", "AAA", "100", "99")
+        b.fill(b.order("winner", "BBB"), "BBB", Side.BUY, "10", "50")
+        assert (state / FILE).exists() is durable  # a paper run's restart must find them
+        b.trip("loser", "AAA", "100", "99")  # the second losing trip quarantines
+        assert quarantined(b) == [("sleeve", "loser", "expectancy")]
+        b.trip("winner", "CCC", "10", "11")  # outcomes after the quarantine
+        assert (state / FILE).exists() is durable
+        b.q.close()
+        files[durable] = (state / FILE).read_bytes()
+        assert stat.S_IMODE(os.stat(state / FILE).st_mode) == 0o600
+    assert files[False] == files[True]
 
 
 def test_a_release_stamped_while_stopped_applies_at_start(tmp_path: Path) -> None:

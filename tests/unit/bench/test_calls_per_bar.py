@@ -19,7 +19,9 @@ from bench import replay_bench as rb
 from bench import strategies as st
 
 BARS = 600
-BUDGET = 305.0  # calls per bar, Python and built-in (measured 300.0)
+# Calls per bar, Python and built-in: measured 300.0, then 305.2 with issue 22's TCA (an
+# arrival quote per order, an ORDER_FILLED line per fill).
+BUDGET = 310.0
 
 
 class CallCounter:

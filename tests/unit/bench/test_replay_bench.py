@@ -63,7 +63,9 @@ async def test_quantbot_trades_exactly_the_documented_strategy(
     assert [list(e) for e in result["executions"]] == expected
     assert result["final_position"] in (1, -1)
     counters = result["counters"]
-    assert counters["bars"] == counters["decisions"] == counters["records"] == BARS
+    # one record per bar, and an ORDER_FILLED line per fill (its decision's fill summary)
+    assert counters["bars"] == counters["decisions"] == BARS
+    assert counters["records"] == BARS + counters["fills"]
     assert counters["fills"] == len(expected)
     assert counters["orders_rejected"] == 0
     assert len(result["step_ns"]) == len(result["batch_ns"]) == BARS
@@ -90,7 +92,7 @@ def test_report_compares_the_engines_and_writes_the_file(repo_root: Path, tmp_pa
     assert (small["bars"], large["bars"]) == (400, BARS)
     mine = small["engines"]["quantbot"]
     assert mine["trades"] > 0
-    assert mine["counters"]["records"] == 400
+    assert mine["counters"]["records"] == 400 + mine["counters"]["fills"]
     for key in ("bars_per_s", "wall_s", "peak_rss_mb", "step_p50_us", "batch_p99_9_us"):
         assert mine["median"][key] > 0, key
     assert mine["median"]["step_p50_us"] <= mine["median"]["step_p99_us"]
@@ -202,4 +204,5 @@ def test_cli_runs_quantbot_alone_and_prints_the_table(
     assert "skipped: --no-compare" in printed
     assert str(out) in printed
     report = orjson.loads(out.read_bytes())
-    assert report["workloads"][0]["engines"]["quantbot"]["counters"]["records"] == 300
+    counters = report["workloads"][0]["engines"]["quantbot"]["counters"]
+    assert counters["records"] == 300 + counters["fills"]

@@ -46,7 +46,7 @@ def test_the_shipped_config_resolves_to_the_tree_and_hash_it_always_had(repo_roo
     # market and sizing of issue 19, the liquidity regime, the drawdown breaker, the
     # quarantine, the cost gate and turnover caps, post-trade learning and allocation of
     # issue 20, the [models] section of issue 21).
-    assert loaded.hash == "4e747edfd400d7a9f8cafc1662406a2fa90555c1d363ac07578104bc2f6af015"
+    assert loaded.hash == "e7414deac9a01c49da573232fba78a9697610f1567f61195be2cf820e57dc709"
 
 
 def test_a_file_declares_the_sleeves_that_run_in_its_order(tmp_path: Path) -> None:

@@ -1,0 +1,105 @@
+"""A daemon SIGKILLed at each step of journal compaction loses nothing (issue 23).
+
+A paper run (the embedded venue) trades for a few seconds. Then, on a copy of its state for
+each step of compaction (``start``, ``archived``, ``written``, ``replaced``), the daemon is
+started with compaction due and the test-only hook ``QUANTBOT_TEST_COMPACT_KILL_AT`` SIGKILLs
+it at that step. The journal it leaves must rebuild the same positions, open and unresolved
+orders and fill cursor as before; the restarted daemon must start, reconcile with the paper
+venue's book without a mismatch, trade, and stop with its ledger equal to the venue's book.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tests.integration.daemon import REPO_ROOT, run
+
+pytestmark = pytest.mark.e2e
+
+PAPER = ("run", "--execution-mode", "paper", "--trading-mode", "aggressive")
+COMPACT_NOW = {
+    "QUANTBOT__COMPACTION__MIN_EVENTS": "1",
+    "QUANTBOT__COMPACTION__KEEP_HOURS": "0",
+}
+STEPS = ("start", "archived", "written", "replaced")
+
+
+def _account(workdir: Path) -> dict:
+    from quantbot.oms.journal import read_journal
+    from quantbot.oms.ledger import Ledger
+
+    path = workdir / "state" / "journal.jsonl"
+    ledger = Ledger.from_journal(read_journal(path, repair=False), path)
+    return {
+        "positions": {s: p.qty for s, p in ledger.positions.items() if p.qty},
+        "open": {o.client_order_id: o.status.value for o in ledger.open_orders()},
+        "unresolved": sorted(o.client_order_id for o in ledger.unresolved()),
+        "fill_seq": ledger.fill_seq,
+        "last_seq": ledger.last_event_seq,
+    }
+
+
+def _book_positions(workdir: Path) -> dict:
+    from quantbot.venues.sim.book import load_book
+
+    book = load_book(workdir / "state" / "sim_venue.json")
+    return {s: p.qty for s, p in book.positions.items() if p.qty}
+
+
+@pytest.fixture(scope="module")
+def traded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    workdir = tmp_path_factory.mktemp("traded")
+    shutil.copy(REPO_ROOT / "config.toml", workdir / "config.toml")
+    result = run(workdir, *PAPER, "--duration", "4s", timeout=90)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return workdir
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_sigkill_at_each_compaction_step_loses_nothing(
+    traded: Path, tmp_path: Path, step: str
+) -> None:
+    workdir = tmp_path / "w"
+    shutil.copytree(traded, workdir)
+    journal = workdir / "state" / "journal.jsonl"
+    before = journal.read_bytes()
+    expected = _account(workdir)
+    assert before.count(b'"type":"INTENT"') >= 3, "the paper run traded"
+
+    env = {**COMPACT_NOW, "QUANTBOT_TESTING": "1", "QUANTBOT_TEST_COMPACT_KILL_AT": step}
+    killed = run(workdir, *PAPER, "--duration", "30s", env=env, timeout=90)
+
+    assert killed.returncode == -signal.SIGKILL, (killed.returncode, killed.stderr[-3000:])
+    assert _account(workdir) == expected
+    first = orjson.loads(journal.read_bytes().split(b"\n", 1)[0])
+    if step == "replaced":
+        assert first["type"] == "SNAPSHOT" and len(journal.read_bytes()) < len(before)
+    else:  # the journal itself is untouched until the rename
+        assert journal.read_bytes() == before
+    if step != "start":  # the whole journal, as it was, is in the archive
+        (archive,) = (workdir / "state" / "journal.archive").iterdir()
+        assert archive.read_bytes() == before
+
+    # The restarted daemon compacts (unless it was done before the kill), reconciles with the paper
+    # venue's book, trades on, and stops with its ledger equal to the venue's book.
+    manifests = workdir / "runtime" / "manifests"
+    seen = set(manifests.glob("*.json"))
+    again = run(workdir, *PAPER, "--duration", "3s", env=COMPACT_NOW, timeout=90)
+    assert again.returncode == 0, again.stderr[-3000:]
+    (manifest,) = set(manifests.glob("*.json")) - seen
+    startup = orjson.loads(manifest.read_bytes())["startup"]
+    if step == "replaced":  # compacted before the kill, and nothing journaled since
+        assert "journal_compacted" not in startup
+    else:
+        assert startup["journal_compacted"]["orders_folded"] > 0
+    codes = {f["code"] for f in startup["reconcile"]}
+    assert not {c for c in codes if "MISMATCH" in c or "EXTERNAL" in c}, startup["reconcile"]
+    after = _account(workdir)
+    assert after["positions"] == _book_positions(workdir)
+    assert after["last_seq"] > expected["last_seq"]
+    assert not set(expected["unresolved"]) & set(after["open"]) - set(expected["open"])

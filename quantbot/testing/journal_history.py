@@ -106,3 +106,42 @@ def write_history(path: Path, orders: int, *, spacing_s: float = 86.4) -> int:
     )
     write_private(path, data)
     return len(data)
+
+
+def write_book(path: Path, orders: int, *, spacing_s: float = 86.4) -> None:
+    """The paper venue's book (``sim_venue.json``) those orders leave: every order and fill
+    ever (the venue keeps them all), positions and cash to match."""
+    from decimal import Decimal  # noqa: PLC0415 (only the bench and tests build books)
+
+    from quantbot.domain.values import Fill, Order, OrderStatus, OrderType, Side  # noqa: PLC0415
+    from quantbot.venues.sim.book import write_snapshot  # noqa: PLC0415
+    from quantbot.venues.sim.state import SimBook  # noqa: PLC0415
+
+    book = SimBook(cash=Decimal("1000000"))
+    intents: dict[str, dict[str, Any]] = {}
+    for e in history_events(orders, spacing_s=spacing_s):
+        if e["type"] == "INTENT":
+            intents[e["client_order_id"]] = e
+        elif e["type"] in ("ACK", "FILL", "CANCELED"):
+            i = intents[e["client_order_id"]]
+            status = {"ACK": OrderStatus.ACCEPTED, "FILL": OrderStatus.FILLED}.get(
+                e["type"], OrderStatus.CANCELED
+            )
+            filled = Decimal(e.get("qty", "0")) if e["type"] == "FILL" else None
+            if filled is not None:
+                book.apply_fill(Fill(e["fill_id"], i["client_order_id"], i["symbol"],
+                                     Side(i["side"]), filled, Decimal(e["price"]),
+                                     Decimal(e["fee"]), e["fill_ts_ns"], e["venue_order_id"],
+                                     e["fill_seq"]))  # fmt: skip
+                if filled < Decimal(i["qty"]):
+                    status = OrderStatus.PARTIALLY_FILLED
+            before = book.orders.get(i["client_order_id"])
+            book.put_order(Order(i["client_order_id"], i["symbol"], Side(i["side"]),
+                                 Decimal(i["qty"]), OrderType(i["order_type"]), status,
+                                 limit_price=None if i["limit_price"] is None
+                                 else Decimal(i["limit_price"]),
+                                 venue_order_id=f"sim-{int(i['client_order_id'][2:], 16) + 1}",
+                                 filled_qty=filled or (before.filled_qty if before else Decimal(0)),
+                                 created_ts_ns=i["ts_ns"]))  # fmt: skip
+            book.seen_client_ids.add(i["client_order_id"])
+    write_snapshot(book, path)

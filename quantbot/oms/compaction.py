@@ -27,7 +27,8 @@ the one the whole history built (positions, external inventory, open orders, fil
 last seq); any difference keeps the old journal and is logged.
 
 A test hook, reachable only with ``QUANTBOT_TESTING=1``: ``QUANTBOT_TEST_COMPACT_KILL_AT=<step>``
-SIGKILLs the daemon at that step (``start``, ``archived``, ``written``, ``replaced``).
+SIGKILLs the daemon at that step (``start``, ``archived``, ``written``, ``replaced``; the
+daily ledger's ``daily_start``, ``daily_archived``, ``daily_written``: ``risk.daily_compaction``).
 """
 
 from __future__ import annotations
@@ -122,14 +123,14 @@ def compact(
     if problem is not None:
         logger.error("journal compaction skipped, the journal is left whole: {}", problem)
         return ledger, None
-    _step("start")
+    crash_step("start")
     archive = ensure_private_dir(path.parent / ARCHIVE_DIR) / f"journal-{upto:012d}.jsonl"
     if not archive.exists():  # a compaction that crashed after this step linked it already
         os.link(path, archive)
-        _fsync_dir(archive.parent)
-    _step("archived")
-    atomic_write(path, data, before_replace=lambda: _step("written"))
-    _step("replaced")
+        fsync_dir(archive.parent)
+    crash_step("archived")
+    atomic_write(path, data, before_replace=lambda: crash_step("written"))
+    crash_step("replaced")
     done = Compacted(
         events_before=len(events),
         events_kept=len(events) - start,
@@ -225,7 +226,7 @@ def _differs(whole: Ledger, rebuilt: Ledger) -> str | None:
     return None
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -233,7 +234,8 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _step(name: str) -> None:
+def crash_step(name: str) -> None:
+    """The test hook (module doc): SIGKILL this process at step ``name`` when asked to."""
     if os.environ.get(KILL_AT_ENV) == name and test_doubles_reachable():
         os.kill(os.getpid(), signal.SIGKILL)
 

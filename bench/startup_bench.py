@@ -7,13 +7,14 @@ fresh ``python`` process (so its peak RSS is its own) that imports quantbot, the
 CPU seconds, what start-up does with that state:
 
 - ``journal``: ``read_journal`` + ``Ledger.from_journal`` + ``maybe_compact``;
-- ``book``: the paper venue's ``load_book`` (snapshot + change log).
+- ``book``: the paper venue's book loaded as the venue starts (snapshot + change log read,
+  old history folded out when compaction is on, the snapshot written back).
 
 Three kinds of start, interleaved ``--repeat`` times (medians quoted):
 
-- ``whole``: compaction off: the journal read whole, as before issue 23;
+- ``whole``: compaction off: the journal and the book read whole, as before issue 23;
 - ``compacting``: the first start with compaction on (``[compaction]`` defaults): reads the
-  whole journal once, archives it and writes the compacted one;
+  whole journal and book once, archives them and writes the compacted ones;
 - ``compacted``: the next start, which reads the snapshot and the kept window only.
 
     python -m bench.startup_bench [--orders 0 10000 100000] [--repeat 3] [--min-events N]
@@ -68,7 +69,7 @@ def child(state: Path, compact: bool, settings: dict[str, Any]) -> dict[str, Any
     from quantbot.oms.compaction import maybe_compact
     from quantbot.oms.journal import read_journal
     from quantbot.oms.ledger import Ledger
-    from quantbot.venues.sim.book import load_book
+    from quantbot.venues.sim.book import BookFiles
 
     import_rss = _vm_mb("VmHWM")
     path = state / "journal.jsonl"
@@ -79,8 +80,11 @@ def child(state: Path, compact: bool, settings: dict[str, Any]) -> dict[str, Any
     ledger, done = maybe_compact(path, replay, ledger, config)
     del replay
     t1 = time.process_time()
-    book = load_book(state / "sim_venue.json")
+    keep_ns = int(config.keep_hours * 3_600 * 1_000_000_000) if compact else None
+    files = BookFiles(state / "sim_venue.json", keep_ns=keep_ns)
+    book = files.load()  # as the venue starts: read, fold (when on), write the snapshot
     t2 = time.process_time()
+    files.close(book)
     return {
         "journal_cpu_s": t1 - t0,
         "book_cpu_s": t2 - t1,

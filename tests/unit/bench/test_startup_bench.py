@@ -26,4 +26,5 @@ def test_startup_bench_reports_whole_compacting_and_compacted_starts(tmp_path: P
     assert runs["compacted"]["ledger_orders"] < runs["whole"]["ledger_orders"]
     assert {r["open_orders"] for r in runs.values()} == {3}
     assert runs["compacted"]["journal_bytes"] < runs["whole"]["journal_bytes"]
+    assert runs["compacted"]["book_orders"] < runs["whole"]["book_orders"]
     assert "compacted" in format_table(report)

@@ -166,6 +166,8 @@ def read_journal(path: Path, *, repair: bool = True) -> JournalReplay:
 def _read(path: Path, raw: bytes, *, repair: bool, skip_first: bool) -> JournalReplay:
     lines = raw.split(b"\n")
     tail = lines.pop()  # after the last newline: b"" when the file ends cleanly
+    if skip_first and not lines:
+        tail = b""  # the first line, skipped, is all there is
     events: list[dict[str, Any]] = []
     numbers: list[int] = []
     for number, line in enumerate(lines, start=1):

@@ -117,6 +117,20 @@ def test_a_torn_snapshot_falls_back_to_the_archived_journal(tmp_path: Path) -> N
     assert cid not in expected["unresolved"]
 
 
+def test_a_snapshot_torn_as_the_only_line_falls_back_to_the_archived_journal(
+    tmp_path: Path,
+) -> None:
+    path, whole = _history(tmp_path)
+    _compact(path, CompactionConfig(enabled=True, min_events=1, keep_hours=0.0))
+    first = path.read_bytes().split(b"\n", 1)[0]
+    path.write_bytes(first[: len(first) // 2])  # a half-written file, no newline at all
+
+    replay = read_journal(path)
+
+    assert replay.snapshot_fallback is not None
+    assert _account(Ledger.from_journal(replay, path)) == _account(whole)
+
+
 def test_a_torn_snapshot_without_an_archive_refuses_to_start(tmp_path: Path) -> None:
     path, _whole = _history(tmp_path)
     _compact(path)

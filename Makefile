@@ -54,6 +54,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.replay_bench $(BENCH_ARGS)
 	$(BIN)/python -m bench.replay_cli_bench
 	$(BIN)/python -m bench.walk_forward_bench
+	$(BIN)/python -m bench.startup_bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info runtime/bench

@@ -15,6 +15,7 @@ import contextlib
 import errno
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -141,11 +142,18 @@ def _own(fd: int, path: Path | str, is_kind: Any, kind: str, mode: int) -> None:
             ) from e
 
 
-def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
+def atomic_write(
+    path: Path,
+    data: bytes,
+    *,
+    durable: bool = True,
+    before_replace: Callable[[], None] | None = None,
+) -> None:
     """Write ``data`` so a crash leaves either the old file or the new one, never half.
     The new file is 0600; a link at ``path`` is replaced, never written through.
     ``durable=False`` (a replay, rerun from its inputs) skips the fsyncs: the file is still
-    replaced whole, just not forced onto the disk."""
+    replaced whole, just not forced onto the disk. ``before_replace`` runs once the new
+    file is written, before it takes the name (a crash test's step)."""
     tmp = path.with_name(f".{path.name}.tmp")
     fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     try:
@@ -156,6 +164,8 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
             os.fsync(fd)
     finally:
         os.close(fd)
+    if before_replace is not None:
+        before_replace()
     os.replace(tmp, path)
     if durable:
         _fsync_dir(path.parent)

@@ -20,6 +20,7 @@ import orjson
 from quantbot.config import loader, sleeves
 from quantbot.config.allocation import AllocationConfig, allocation_problems
 from quantbot.config.charter import CharterConfig, charter_problems
+from quantbot.config.compaction import CompactionConfig
 from quantbot.config.costs import CostGateConfig, TurnoverConfig, costs_problems
 from quantbot.config.dashboard import DashboardConfig
 from quantbot.config.drawdown import DrawdownConfig
@@ -233,6 +234,7 @@ class Config:
     session: SessionConfig = setting(SessionConfig())
     portfolio_risk: PortfolioRiskConfig = setting(PortfolioRiskConfig())
     governor_caps: GovernorCapsConfig = setting(GovernorCapsConfig())
+    compaction: CompactionConfig = setting(CompactionConfig())
 
     @property
     def order_params(self) -> OrderParams:

@@ -18,6 +18,7 @@ from quantbot.domain.errors import StartupError
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.domain.values import Fill, Position
 from quantbot.fsutil import atomic_write
+from quantbot.oms.compaction import maybe_compact
 from quantbot.oms.journal import Journal, read_journal
 from quantbot.oms.ledger import Ledger
 from quantbot.oms.manager import VENUE_FAILURES, OrderManager
@@ -66,6 +67,11 @@ async def open_order_side(
         logger.warning("journal: torn last line set aside in {}", replay.torn_saved_to)
         startup["journal_torn_line_saved_to"] = str(replay.torn_saved_to)
     ledger = Ledger.from_journal(replay, path)
+    ledger, compacted = maybe_compact(path, replay, ledger, config.compaction)
+    if compacted is not None:
+        startup["journal_compacted"] = compacted.to_record()
+    if replay.snapshot_fallback is not None:
+        startup["journal_snapshot_fallback"] = str(replay.snapshot_fallback)
     journal_missing = not replay.events and _marker(state_dir).exists()
     journal = Journal(
         path,

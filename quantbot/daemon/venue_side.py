@@ -65,6 +65,7 @@ def open_daily(
         roll_minute=roll,
         clock=market_clock,
         sync_durable=durability.sync_before_submit,
+        compact_after=config.compaction.min_events if config.compaction.enabled else None,
     )
 
 

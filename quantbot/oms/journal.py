@@ -51,6 +51,10 @@ class EventType:
     # MOVED (a trailing stop ratcheted), TRIGGERED (an emulated trigger crossed, written
     # before its exit's INTENT), DONE (the plan ended; a stop-out carries its lock).
     EXIT = "EXIT"
+    # The ledger as the events up to ``upto_seq`` left it, written by compaction
+    # (``oms.compaction``) as a compacted journal's first line; the lines after it with a seq
+    # at or below ``upto_seq`` are kept for readers of recent history and already in it.
+    SNAPSHOT = "SNAPSHOT"
 
 
 _ORDER_EVENT = ("client_order_id",)
@@ -80,9 +84,10 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     EventType.BASELINE: ("fill_seq", "positions"),
     EventType.INVARIANT: ("client_order_id", "problem"),
     EventType.EXIT: ("symbol", "action"),
+    EventType.SNAPSHOT: ("upto_seq", "ledger"),
 }
 _DECIMAL_FIELDS = ("qty", "price", "fee")
-_INT_FIELDS = ("seq", "ts_ns", "fill_ts_ns", "fill_seq")
+_INT_FIELDS = ("seq", "ts_ns", "fill_ts_ns", "fill_seq", "upto_seq")
 
 
 def event_problem(event: Any) -> str | None:
@@ -123,6 +128,8 @@ class JournalReplay:
     torn_line: bytes | None
     torn_saved_to: Path | None
     lines: list[int] = attrs.field(factory=list)  # the file line of each event
+    # The archive read instead of an unreadable SNAPSHOT line (``oms.compaction``), or None.
+    snapshot_fallback: Path | None = None
 
     def where(self, path: Path, index: int) -> str:
         """``journal.jsonl:N`` for the event at ``index`` (for errors that name it)."""
@@ -135,16 +142,36 @@ def read_journal(path: Path, *, repair: bool = True) -> JournalReplay:
 
     ``repair=False`` leaves the file untouched (a torn tail is reported, not set aside): for
     readers such as `quantbot status` that may run beside a daemon still appending to it.
+
+    A compacted journal whose first line (its ``SNAPSHOT``) cannot be read falls back to the
+    journal as it was before that compaction (``oms.compaction.read_archived``).
     """
     if not path.exists():
         return JournalReplay([], None, None)
     raw = read_private(path)
+    try:
+        return _read(path, raw, repair=repair, skip_first=False)
+    except _CorruptLine as e:
+        if e.number != 1:
+            raise
+        from quantbot.oms.compaction import read_archived  # noqa: PLC0415 (it imports this)
+
+        rest = _read(path, raw, repair=repair, skip_first=True)
+        replay = read_archived(path, raw.split(b"\n", 1)[0], rest)
+        if replay is None:
+            raise
+        return replay
+
+
+def _read(path: Path, raw: bytes, *, repair: bool, skip_first: bool) -> JournalReplay:
     lines = raw.split(b"\n")
     tail = lines.pop()  # after the last newline: b"" when the file ends cleanly
+    if skip_first and not lines:
+        tail = b""  # the first line, skipped, is all there is
     events: list[dict[str, Any]] = []
     numbers: list[int] = []
     for number, line in enumerate(lines, start=1):
-        if not line.strip():
+        if not line.strip() or (skip_first and number == 1):
             continue
         try:
             event = orjson.loads(line)
@@ -159,7 +186,9 @@ def read_journal(path: Path, *, repair: bool = True) -> JournalReplay:
         return JournalReplay(events, None, None, numbers)
     try:  # a complete final event that only lacks its newline is kept
         last = orjson.loads(tail)
-    except orjson.JSONDecodeError:
+    except orjson.JSONDecodeError as e:
+        if not events and (path.parent / "journal.archive").is_dir():
+            raise _corrupt(path, len(lines) + 1, str(e)) from e  # an unreadable snapshot line
         saved = set_aside_torn_tail(path, len(raw) - len(tail), tail) if repair else None
         return JournalReplay(events, tail, saved, numbers)
     problem = event_problem(last)
@@ -173,11 +202,18 @@ def read_journal(path: Path, *, repair: bool = True) -> JournalReplay:
     return JournalReplay(events, None, None, numbers)
 
 
+class _CorruptLine(StartupError):
+    def __init__(self, message: str, number: int) -> None:
+        super().__init__(message)
+        self.number = number
+
+
 def _corrupt(path: Path, number: int, problem: str) -> StartupError:
-    return StartupError(
+    return _CorruptLine(
         f"{path}:{number}: journal line is corrupt ({problem}); refusing to trade on a "
         "history that cannot be read. Move the journal aside only after checking the "
-        "venue by hand."
+        "venue by hand.",
+        number,
     )
 
 

@@ -73,6 +73,7 @@ class Ledger:
         self.cursor_at_intent: dict[str, int] = {}
         self.overfilled: dict[str, str] = {}  # client id -> what was seen
         self.invariants_logged: set[str] = set()  # client ids with an INVARIANT line
+        self.snapshot_seq = -1  # events up to this seq are in the journal's SNAPSHOT line
 
     @classmethod
     def from_events(cls, events: Iterable[dict[str, Any]]) -> Ledger:
@@ -97,7 +98,10 @@ class Ledger:
         return ledger
 
     def apply(self, event: dict[str, Any]) -> None:
-        self.last_event_seq = max(self.last_event_seq, int(event.get("seq", 0)))
+        seq = int(event.get("seq", 0))
+        self.last_event_seq = max(self.last_event_seq, seq)
+        if seq <= self.snapshot_seq:
+            return  # kept after a SNAPSHOT for readers of recent history; already in it
         handler = _HANDLERS.get(event["type"])
         if handler is not None:
             handler(self, event)
@@ -234,6 +238,13 @@ class Ledger:
             self.positions[symbol] = attrs.evolve(before, qty=before.qty + qty, avg_price=price)
             self.external[symbol] = self.external.get(symbol, ZERO) + qty
 
+    def _on_snapshot(self, e: dict[str, Any]) -> None:
+        from quantbot.oms.ledger_snapshot import restore  # noqa: PLC0415 (it imports this)
+
+        restore(self, e["ledger"])
+        self.snapshot_seq = int(e["upto_seq"])
+        self.last_event_seq = max(self.last_event_seq, self.snapshot_seq)
+
     def _on_invariant(self, e: dict[str, Any]) -> None:
         self.invariants_logged.add(e["client_order_id"])
 
@@ -349,4 +360,5 @@ _HANDLERS = {
     EventType.BASELINE: Ledger._on_baseline,
     EventType.INVARIANT: Ledger._on_invariant,
     EventType.EXIT: Ledger._on_exit,
+    EventType.SNAPSHOT: Ledger._on_snapshot,
 }

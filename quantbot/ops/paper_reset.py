@@ -44,6 +44,10 @@ def account_files(config: Config) -> list[Path]:
     # put the fresh account in drawdown at its first bar.
     named += [ledger, state / "status.json", state / config.drawdown.state_file]
     torn = [*state.glob("journal.jsonl.torn-*"), *state.glob(f"{ledger.name}.torn-*")]
+    # What compaction archived of this account (oms.compaction, risk.daily_compaction,
+    # venues.sim.fold): a fresh journal must never fall back to the old account's history.
+    stem = ledger.name.split(".")[0]
+    named += [state / "journal.archive", state / f"{stem}.archive", state / "sim_venue.archive"]
     return sorted(p for p in {*named, *torn} if os.path.lexists(p))
 
 

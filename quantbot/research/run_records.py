@@ -30,6 +30,7 @@ from quantbot.config.schema import Config, InstrumentSpec, LoadedConfig, config_
 from quantbot.config.sleeves import with_origin
 from quantbot.domain.errors import DataError
 from quantbot.marketdata.loaders import SymbolPath
+from quantbot.oms.compaction import archives
 from quantbot.records.archive import read_records, rotated_files
 
 
@@ -88,11 +89,26 @@ def read_run(path: Path) -> RunRecords:
             f"--against {run_id}: no decision records of this run in {runtime_dir} "
             "(decisions.jsonl, decisions/decisions-*.jsonl)"
         )
-    journal = state_dir / "journal.jsonl"
-    events = list(_jsonl_lines([journal] if journal.is_file() else []))
+    events = _journal_events(state_dir / "journal.jsonl")
     ours = _run_orders(manifest, decisions, events)
     fills = [e for e in events if e.get("type") == "FILL" and e.get("client_order_id") in ours]
     return RunRecords(path, manifest, decisions, fills, base)
+
+
+def _journal_events(journal: Path) -> list[dict[str, Any]]:
+    """Every event of the journal, its archives' first (a compacted journal keeps only its
+    last hours, ``oms.compaction``): each seq once, no SNAPSHOT line."""
+    files = [*reversed(archives(journal)), *([journal] if journal.is_file() else [])]
+    seen: set[int] = set()
+    events = []
+    for event in _jsonl_lines(files):
+        seq = event.get("seq")
+        if event.get("type") == "SNAPSHOT" or (isinstance(seq, int) and seq in seen):
+            continue
+        if isinstance(seq, int):
+            seen.add(seq)
+        events.append(event)
+    return events
 
 
 def _run_orders(

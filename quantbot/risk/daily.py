@@ -40,6 +40,7 @@ from quantbot.clock import NS_PER_S, Clock, iso_utc, utc_date
 from quantbot.config.risk import DailyPolicy, DailyProfile
 from quantbot.domain.errors import InvariantViolation, StartupError
 from quantbot.domain.reasons import Reason, ReasonCode, reason
+from quantbot.risk.daily_compaction import maybe_compact_daily
 from quantbot.risk.daily_ledger import (
     GLOBAL,
     DailyBook,
@@ -95,9 +96,11 @@ class DailyRiskGuard:
         roll_minute: int,
         clock: Clock,
         sync_durable: bool = True,
+        compact_after: int | None = None,
     ) -> DailyRiskGuard:
         """Rebuild the guard from the ledger at ``path`` (created 0o600 if missing) and keep
-        appending to it. Writes nothing unless the trading day has rolled since (one ROLL).
+        appending to it. Writes nothing unless the trading day has rolled since (one ROLL),
+        or ``compact_after`` lines precede the last ROLL (``risk.daily_compaction``).
         ``sync_durable=False`` (a replay) buffers the ledger until close."""
         replay = read_events(path)
         guard = cls(params, roll_minute=roll_minute, clock=clock)
@@ -112,6 +115,7 @@ class DailyRiskGuard:
                     f"{path}:{number}: daily risk ledger event cannot be replayed ({e!r}); "
                     "refusing to start on limits that cannot be rebuilt."
                 ) from e
+        maybe_compact_daily(path, replay, guard._book, compact_after)
         # Only now: a refused start leaves no file open.
         guard._ledger = DailyLedger(path, sync_durable=sync_durable)
         guard._roll_if_due()

@@ -48,6 +48,7 @@ class EventType:
     PNL = "PNL"  # realised pnl booked to GLOBAL and sleeves
     DENY = "DENY"  # a reservation refused, with its reason
     ROLL = "ROLL"  # a new trading day: realised pnl and opened exposure start again from 0
+    SNAPSHOT = "SNAPSHOT"  # the book just after a ROLL, for the lines before it (compaction)
 
 
 EVENT_TYPES = frozenset(
@@ -269,6 +270,10 @@ class DailyBook:
             self._book(GLOBAL, float(event["pnl_usd"]))
             for sleeve, amount in event["by_sleeve"].items():
                 self._book(sleeve, float(amount))
+        elif kind == EventType.SNAPSHOT:
+            self.day, self.pnl, self.opened, self.turnover = event["day"], {}, {}, TurnoverCount()
+            self.orders = {cid: ReservedOrder(*o) for cid, o in event["orders"].items()}
+            self.held = {(s, sym): Held(n, r) for s, sym, n, r in event["held"]}
         elif kind == EventType.ROLL:
             self.day = event["day"]
             self.pnl = {}

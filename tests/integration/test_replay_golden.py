@@ -44,9 +44,13 @@ def replay(workdir: Path) -> Path:
 
 
 def digests(out: Path) -> dict[str, str]:
-    """sha256 of each golden file, the config hash and the replay id blanked."""
+    """sha256 of each golden file, the config hash, the replay id and the snapshot ids blanked
+    (a snapshot's id hashes its content, the resolved config included: a config section
+    another feature adds changes the ids, not what the replay decided; their order stays)."""
     manifest = orjson.loads(next((out / "manifests").glob("*.json")).read_bytes())
     blank = [(manifest["config_hash"].encode(), b"<config-hash>"), (out.name.encode(), b"<id>")]
+    for n, line in enumerate((out / "snapshots.jsonl").read_bytes().splitlines()):
+        blank.append((orjson.loads(line)["snapshot"].encode(), f"<snapshot-{n}>".encode()))
     found = {}
     for name in FILES:
         data = (out / name).read_bytes()

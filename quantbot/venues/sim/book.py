@@ -33,6 +33,7 @@ from loguru import logger
 from quantbot.domain.errors import StartupError
 from quantbot.fsutil import ensure_private_dir, open_private, read_private
 from quantbot.venues.sim.codec import apply_record, book_chunks, dumps_record, loads_book
+from quantbot.venues.sim.fold import ARCHIVE_DIR, fold
 from quantbot.venues.sim.state import SimBook, order_price
 
 __all__ = ["FILE_MODE", "BookFiles", "SimBook", "load_book", "log_path", "order_price", "read_book"]
@@ -130,8 +131,9 @@ def _sync_dir(directory: Path) -> None:
 class BookFiles:
     """The snapshot at ``path`` and its log: what ``SimVenue`` persists through."""
 
-    def __init__(self, path: Path, *, sync_each: bool = True) -> None:
+    def __init__(self, path: Path, *, sync_each: bool = True, keep_ns: int | None = None) -> None:
         self.path = path
+        self._keep_ns = keep_ns  # fold history older than this at load (``sim.fold``), or None
         self.log = log_path(path)
         self._sync_each = sync_each  # False: a replay's book, synced at close only
         self._fd: int | None = None
@@ -153,6 +155,8 @@ class BookFiles:
                 len(loaded.torn),
             )
         self._log_n = loaded.log_n
+        if self._keep_ns is not None and fold(loaded.book, self._keep_ns, self.path):
+            logger.info("sim venue: old orders and fills folded into {}", ARCHIVE_DIR)
         self.snapshot(loaded.book)
         return loaded.book
 

@@ -75,6 +75,7 @@ def build(
         range_spread_coef=sim.range_spread_coef if sim.slippage_model == "market" else 0.0,
         impact_coef=sim.impact_coef if sim.slippage_model == "market" else 0.0,
         sync_each_change=sync_each_change,
+        keep_history_ns=_keep_history_ns(config, sync_each_change),
     )
     plan = environ.get(FAULTS_ENV)
     if not plan:
@@ -84,6 +85,14 @@ def build(
     from quantbot.testing.sim_faults import with_faults  # noqa: PLC0415
 
     return with_faults(venue, plan, clock)
+
+
+def _keep_history_ns(config: Config, sync_each_change: bool) -> int | None:
+    """How much of its history the paper book keeps at load (``[compaction] keep_hours``);
+    None (keep all) when compaction is off, and in a replay (its book starts empty)."""
+    if not config.compaction.enabled or not sync_each_change:
+        return None
+    return int(config.compaction.keep_hours * 3_600 * 1_000_000_000)
 
 
 def _sessions(config: Config) -> Sessions | None:

@@ -98,13 +98,16 @@ class SimVenue:
         range_spread_coef: float = 0.0,
         impact_coef: float = 0.0,
         sync_each_change: bool = True,
+        keep_history_ns: int | None = None,
     ) -> None:
         self.name = "sim"
         self.seed = seed  # reserved: today's fill rules need no randomness
         self._clock = clock
         self._instruments = dict(instruments)
         self._files = (
-            BookFiles(state_path, sync_each=sync_each_change) if state_path is not None else None
+            BookFiles(state_path, sync_each=sync_each_change, keep_ns=keep_history_ns)
+            if state_path is not None
+            else None
         )
         self._fee_rate = checked_param("fee_bps", fee_bps, low=0) / _BPS
         self._multiple = checked_param(

@@ -46,7 +46,7 @@ def test_the_shipped_config_resolves_to_the_tree_and_hash_it_always_had(repo_roo
     # market and sizing of issue 19, the liquidity regime, the drawdown breaker, the
     # quarantine, the cost gate and turnover caps, post-trade learning and allocation of
     # issue 20, the [models] section of issue 21).
-    assert loaded.hash == "0a1c7aaa3d28ee32d818ac33626d46f305c25bb08b238408ff619fa3b358c9fd"
+    assert loaded.hash == "5ca4f0b3e66d3290b5463389e32b7b0af5cad867bd3e03ab8d880db9a29fe903"
 
 
 def test_a_file_declares_the_sleeves_that_run_in_its_order(tmp_path: Path) -> None:

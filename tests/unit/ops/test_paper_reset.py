@@ -76,3 +76,22 @@ def test_a_reset_account_does_not_start_in_the_old_accounts_drawdown(tmp_path: P
     fresh.on_equity(100_000.0)
     assert fresh.trips == {}
     assert fresh.equity_hwm == 100_000.0
+
+
+def test_compaction_archives_move_with_the_account(tmp_path: Path) -> None:
+    """A fresh journal must never fall back to the old account's archived history."""
+    state = tmp_path / "state"
+    archives = ["daily_risk.archive", "journal.archive", "sim_venue.archive"]
+    for name in archives:
+        (state / name).mkdir(parents=True)
+        (state / name / "old.jsonl").write_text(name)
+    (state / "journal.jsonl").write_text("journal")
+    config = load_config(None, environ={}).config
+    config = attrs.evolve(config, run=attrs.evolve(config.run, state_dir=str(state)))
+
+    plan = plan_reset(config, SimClock(0))
+    apply_reset(plan)
+
+    assert [p.name for p in plan.files] == [archives[0], archives[1], "journal.jsonl", archives[2]]
+    assert not any((state / name).exists() for name in archives)
+    assert all((plan.archive / n / "old.jsonl").read_text() == n for n in archives)

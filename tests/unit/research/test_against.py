@@ -248,6 +248,25 @@ def test_a_run_is_read_from_its_manifest_rotated_files_and_journal(run_dir: Path
     ]
 
 
+def test_a_compacted_journal_is_read_with_its_archive_each_event_once(run_dir: Path) -> None:
+    state = run_dir / "state"
+    whole = [orjson.loads(line) for line in (state / "journal.jsonl").read_bytes().splitlines()]
+    numbered = [{"seq": n, **e} for n, e in enumerate(whole, 1)]
+    dumps = lambda es: b"".join(orjson.dumps(e) + b"\n" for e in es)  # noqa: E731
+    # oms.compaction: the whole journal archived; the journal is a SNAPSHOT plus its tail.
+    (state / "journal.archive").mkdir()
+    (state / "journal.archive" / f"journal-{len(whole):012d}.jsonl").write_bytes(dumps(numbered))
+    snapshot = {"seq": 4, "ts_ns": 0, "type": "SNAPSHOT", "upto_seq": len(whole), "ledger": {}}
+    (state / "journal.jsonl").write_bytes(dumps([snapshot, *numbered[4:]]))
+
+    run = read_run(run_dir / "runtime" / "manifests" / "run-1.json")
+
+    assert [(f["client_order_id"], f["price"]) for f in run.fills] == [
+        ("qb-1", "101.5"),
+        ("qb-exit", "102"),
+    ]
+
+
 def test_a_gzipped_rotated_day_is_read_as_the_plain_one(run_dir: Path) -> None:
     # records.compress_rotated: the rotated day is decisions-2026-12-06.jsonl.gz.
     day = run_dir / "runtime" / "decisions" / "decisions-2026-12-06.jsonl"

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import signal
 from decimal import Decimal
 from pathlib import Path
 
 import orjson
 import pytest
 
-from tests.integration.daemon import read_jsonl, run
+from tests.integration.daemon import read_jsonl, run, start, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -21,14 +22,31 @@ def _status(workdir: Path) -> dict:
     return orjson.loads(result.stdout)
 
 
+def _trade_until_a_position(workdir: Path) -> None:
+    """Run until the daemon reports a position, then stop it (SIGINT): a fixed few seconds
+    could end flat on a loaded machine (an entry and its exit both within them)."""
+    proc = start(workdir, *PAPER, "--duration", "60s")
+    snapshot = workdir / "state" / "status.json"
+    try:
+        wait_until(
+            lambda: snapshot.exists() and bool(orjson.loads(snapshot.read_bytes())["positions"]),
+            timeout=30, what="a position in state/status.json", proc=proc,
+        )  # fmt: skip
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err[-3000:]
+
+
 def test_status_kill_resume_round_trip(workdir: Path) -> None:
-    assert run(workdir, *PAPER, "--duration", "3s").returncode == 0
+    _trade_until_a_position(workdir)
     status = _status(workdir)
     assert status["daemon_running"] is False
     assert status["state"] == "stopped" and status["trading"] == "trading"
     assert status["kill_switch"]["active"] is False
     assert status["run"]["fills"] > 0
-    assert status["positions"], "three seconds of aggressive trading left no position"
+    assert status["positions"], "the daemon reported a position; the journal has none"
     # the daily risk guard's day, per scope, against the aggressive profile's GLOBAL limits
     daily = status["daily_risk"]
     assert daily["scopes"]["GLOBAL"]["limits"]["max_daily_loss_usd"] == 8000.0

@@ -116,6 +116,13 @@ def overrides(profile: str, symbol: str, *, deadband_zero: bool = False) -> dict
         "pretrade.max_orders_per_min": _MANY,
         "pretrade.max_orders_per_symbol_per_min": _MANY,
         "pretrade.max_executions": _MANY,
+        # Quarantine: the stage runs and counts each scope's outcomes; every trigger is off (a
+        # threshold of 0), so a losing streak of this strategy does not take it out of trading.
+        "quarantine.min_trades": 0,
+        "quarantine.max_stop_outs": 0,
+        "quarantine.max_reject_rate": 0.0,
+        "quarantine.max_breaker_opens": 0,
+        "quarantine.max_cancel_loop_blocks": 0,
     }
     if deadband_zero:
         changes[f"profiles.{p}.deadband"] = 0.0

@@ -110,7 +110,7 @@ async def run_once(loaded: LoadedConfig, symbols: list[str], batches: list[list[
             loop_start, cpu_start = perf(), time.process_time_ns()
             for batch in batches:
                 clock.set(batch[0].ts_ns + interval_ns)
-                intents, fills = counters.intents, counters.fills
+                accepted, fills = counters.orders_accepted, counters.fills
                 cpu = thread_cpu()
                 start = perf()
                 await pipeline.on_batch(batch)
@@ -118,7 +118,7 @@ async def run_once(loaded: LoadedConfig, symbols: list[str], batches: list[list[
                 batch_cpu_ns.append(thread_cpu() - cpu)
                 samples.append(took / len(batch))
                 batch_ns.append(took)
-                sent.append(counters.intents - intents)
+                sent.append(counters.orders_accepted - accepted)
                 filled.append(counters.fills - fills)
             wall_ns, cpu_ns = perf() - loop_start, time.process_time_ns() - cpu_start
         finally:

@@ -1,10 +1,11 @@
 """An order's round trip on the paper venue, from the pipeline bench's per-batch timings.
 
-A bar that sends an order (the pipeline's intent count rose during its ``on_batch``) decides,
-journals the INTENT (durable before the submit in paper), reserves, submits to the embedded
-venue and records. The venue fills it when it next matches: at the start of the next batch
-under the shipped ``next_open`` fill model (the one this pairing is for), where the
-fill is journaled, booked in the ledger and recorded in TCA. So
+A bar that sends an order (the venue accepted one during its ``on_batch``; an intent refused
+by a gate sends nothing and does not count) decides, journals the INTENT (durable before the
+submit in paper), reserves, submits to the embedded venue and records. The venue fills it when
+it next matches: at the start of the next batch under the shipped ``next_open`` fill model (the
+one this pairing is for), where the fill is journaled, booked in the ledger and recorded in
+TCA. So
 
     round trip = on_batch time of the sending batch + on_batch time of the first later batch
                  with a fill
@@ -14,8 +15,7 @@ on a shared disk is most of it) and in CPU time of the event loop's thread (``th
 kernel time included: the work itself, what a change to the pipeline moves). The filling batch
 also decides its own bar: ``plain_p50_us`` (batches that neither sent nor filled) is reported
 beside it, so that share can be read off. A send with no fill within ``FILL_WINDOW`` batches
-(a limit that never filled, an order refused by a gate after the intent count rose) is counted
-as ``round_trips_unfilled`` and left out.
+(a limit that never filled) is counted as ``round_trips_unfilled`` and left out.
 """
 
 from __future__ import annotations

@@ -70,19 +70,24 @@ async def test_quantbot_trades_exactly_the_documented_strategy(
     assert all(s <= b for s, b in zip(result["step_ns"], result["batch_ns"], strict=True))
 
 
-async def test_a_losing_streak_does_not_take_the_strategy_out_of_trading(
+async def test_no_governance_stage_takes_the_strategy_out_of_trading(
     repo_root: Path, tmp_path: Path
 ) -> None:
     """Past its first few dozen round trips this strategy loses money often enough to trip
-    the quarantine's expectancy trigger; the reference engines have no such thing, so the
-    benchmark's overrides turn every trigger off and quantbot keeps trading the same way."""
+    the quarantine's expectancy trigger, and at high prices its flips trade more than the
+    turnover cap's 1x equity a day; the reference engines have neither, so the benchmark's
+    overrides keep both from binding and quantbot trades exactly the same way. The bars are
+    the seeded ones at 50x the price (the strategy only compares its two averages)."""
     bars = 1_500
     path = tmp_path / "long.f64"
     rb.write_bars(path, bars, "SIMA", seed=7)
     columns = rb.read_columns(path, bars)
+    for column in columns[:4]:  # open, high, low, close
+        for i in range(bars):
+            column[i] *= 50.0
     expected = reference_executions(list(columns[3]), st.FAST, st.SLOW)
     config, _, _ = rb.bench_config(repo_root / "config.toml")
-    assert config.quarantine.enabled  # the stage runs; its triggers cannot fire
+    assert config.quarantine.enabled and config.turnover.enabled  # the stages run
     result = await st.run_quantbot(config, columns, start_ns=rb.START_NS, interval_s=rb.INTERVAL_S)
     assert [list(e) for e in result["executions"]] == expected
 

@@ -22,6 +22,7 @@ import resource
 import statistics
 import tempfile
 import time
+from array import array
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ import attrs
 import orjson
 
 from bench.provenance import finish, report_head
+from bench.round_trip import ROUND_TRIP, round_trips
 from quantbot.clock import NS_PER_S, SimClock
 from quantbot.config.schema import LoadedConfig, load_config
 from quantbot.daemon.daemon import Daemon
@@ -46,7 +48,13 @@ DEFAULT_OUT = Path("runtime/bench/report.json")
 WARMUP_BARS = 1_000  # the first bars of each run are timed but left out of the percentiles
 INTERVAL_S = 60
 START_NS = 1_767_225_600 * NS_PER_S  # 2026-01-01T00:00:00Z: day rotation happens mid-run
-FIGURES = ("p50_us", "p99_us", "p99_9_us", "mean_us", "bars_per_s", "wall_s", "peak_rss_mb")
+FIGURES = (
+    *("p50_us", "p99_us", "p99_9_us", "mean_us", "bars_per_s", "wall_s", "peak_rss_mb"),
+    *("cpu_s", "bars_per_cpu_s", "plain_p50_us", "plain_cpu_p50_us"),
+    *(f"round_trip{c}_{q}_us" for c in ("", "_cpu") for q in ("p50", "p99", "p99_9", "mean")),
+)
+# The issue's (µs, on the paper venue), in wall time and in the loop thread's CPU time.
+TARGETS = {"round_trip_p50_us": 100.0, "round_trip_cpu_p50_us": 100.0}
 
 
 def _run_loop(coro: Coroutine[Any, Any, Any]) -> Any:
@@ -94,21 +102,31 @@ async def run_once(loaded: LoadedConfig, symbols: list[str], batches: list[list[
         assert pipeline is not None and written is not None
         interval_ns = INTERVAL_S * NS_PER_S
         perf = time.perf_counter_ns
+        counters = pipeline.counters
         samples: list[float] = []
+        batch_ns, batch_cpu_ns, sent, filled = (array("q") for _ in range(4))  # per batch
+        thread_cpu = time.thread_time_ns
         try:
-            loop_start = perf()
+            loop_start, cpu_start = perf(), time.process_time_ns()
             for batch in batches:
                 clock.set(batch[0].ts_ns + interval_ns)
+                accepted, fills = counters.orders_accepted, counters.fills
+                cpu = thread_cpu()
                 start = perf()
                 await pipeline.on_batch(batch)
-                samples.append((perf() - start) / len(batch))
-            wall_ns = perf() - loop_start
+                took = perf() - start
+                batch_cpu_ns.append(thread_cpu() - cpu)
+                samples.append(took / len(batch))
+                batch_ns.append(took)
+                sent.append(counters.orders_accepted - accepted)
+                filled.append(counters.fills - fills)
+            wall_ns, cpu_ns = perf() - loop_start, time.process_time_ns() - cpu_start
         finally:
             await daemon.close()
         records = written.records_written  # the daemon lets go of its writer at close
     warmup = min(math.ceil(WARMUP_BARS / len(symbols)), len(samples) // 2)
     timed = sorted(samples[warmup:])
-    counters, wall_s = pipeline.counters, wall_ns / NS_PER_S
+    wall_s = wall_ns / NS_PER_S
     return {
         **attrs.asdict(counters),
         "orders": counters.intents,
@@ -122,6 +140,9 @@ async def run_once(loaded: LoadedConfig, symbols: list[str], batches: list[list[
         "max_us": round(timed[-1] / 1e3, 2),
         "wall_s": round(wall_s, 4),
         "bars_per_s": round(counters.bars / wall_s, 1),
+        "cpu_s": round(cpu_ns / NS_PER_S, 4),
+        "bars_per_cpu_s": round(counters.bars / (cpu_ns / NS_PER_S), 1),
+        **round_trips(batch_ns, batch_cpu_ns, sent, filled, warmup),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
 
@@ -159,7 +180,9 @@ def run_benchmark(
             "warmup_bars": WARMUP_BARS,
             "peak_rss": "ru_maxrss, reset per run" if _reset_peak_rss() else "ru_maxrss, process",
             "latency": "on_batch time / bars in batch (perf_counter_ns), warm-up excluded",
-            "throughput": "total bars / wall time of the whole loop (warm-up included)",
+            "throughput": "total bars / wall time of the whole loop (warm-up included); "
+            "bars_per_cpu_s: over the process's CPU time of the loop (all threads)",
+            "round_trip": ROUND_TRIP,
         },
         "workloads": [],
     }
@@ -173,14 +196,28 @@ def run_benchmark(
             runs.append(_run_loop(run_once(loaded, symbols, batches)))
         del batches
         median = {k: round(statistics.median(r[k] for r in runs), 2) for k in FIGURES}
-        counts = {k: runs[0][k] for k in ("bars", "orders", "fills", "records")}
+        counts = {k: runs[0][k] for k in ("bars", "orders", "fills", "records", "round_trips")}
         counts["same_in_every_run"] = all(r[k] == v for r in runs for k, v in counts.items())
         workload = {"name": f"{count}x{bars}", "symbols": symbols, "bars_per_symbol": bars}
         report["workloads"].append({**workload, "counts": counts, "median": median, "runs": runs})
+    report["targets"] = targets(report["workloads"])
     finish(report)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
     return report
+
+
+def targets(workloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The issue's round-trip target (p50, on the paper venue), per workload: met or not."""
+    rows = []
+    for w in workloads:
+        for name, limit in TARGETS.items():
+            value = w["median"][name]
+            rows.append(
+                {"target": name, "where": w["name"], "value": value, "op": "<=", "limit": limit}
+                | {"met": value <= limit}
+            )
+    return rows
 
 
 def format_table(report: dict[str, Any]) -> str:
@@ -196,6 +233,19 @@ def format_table(report: dict[str, Any]) -> str:
             f"{m['p50_us']:>9.1f}{m['p99_us']:>9.1f}{m['p99_9_us']:>10.1f}"
             f"{m['bars_per_s']:>10.0f}{m['peak_rss_mb']:>8.1f}"
         )
+        lines.append(
+            f"{'':<10}order round trip µs p50 / p99 / p99.9, wall: {m['round_trip_p50_us']} / "
+            f"{m['round_trip_p99_us']} / {m['round_trip_p99_9_us']}, CPU: "
+            f"{m['round_trip_cpu_p50_us']} / {m['round_trip_cpu_p99_us']} / "
+            f"{m['round_trip_cpu_p99_9_us']} ({c['round_trips']} orders)"
+        )
+        lines.append(
+            f"{'':<10}plain batch p50 µs, wall {m['plain_p50_us']}, CPU "
+            f"{m['plain_cpu_p50_us']}; {m['bars_per_cpu_s']:.0f} bars per CPU-second"
+        )
+    for t in report.get("targets", []):
+        state = "met" if t["met"] else "MISSED"
+        lines.append(f"target {t['target']} {t['value']} <= {t['limit']}: {state} ({t['where']})")
     return "\n".join(lines)
 
 

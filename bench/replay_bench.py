@@ -36,8 +36,10 @@ from typing import Any
 import orjson
 
 # Only what every engine's run needs: a reference engine's peak RSS must not carry quantbot.
+from bench import instructions as ins
 from bench import strategies as st
 from bench.provenance import finish, report_head
+from bench.replay_targets import scaling, targets
 
 DEFAULT_BARS = (300_000, 1_000_000)
 DEFAULT_OUT = Path("runtime/bench/replay_report.json")
@@ -46,19 +48,13 @@ START_NS = 1_767_225_600 * 1_000_000_000  # 2026-01-01T00:00:00Z
 WARMUP_BARS = 1_000  # timed, but left out of the latency percentiles
 COLUMNS = ("Open", "High", "Low", "Close", "Volume")  # float64, one column after the other
 CHILD_TIMEOUT_S = 1_800
-TARGETS = {  # the issue's, on this machine class
-    "bars_per_s_vs_backtesting": (">=", 0.5),  # aim: 1.0
-    "bars_per_s_vs_backtrader": (">=", 3.0),
-    "bars_per_s_largest_vs_smallest": (">=", 0.85),
-    "peak_rss_vs_backtesting": ("<=", 1.3),
-    "step_p50_us": ("<=", 15.0),
-    "step_p99_us": ("<=", 50.0),
-    "step_p99_9_us": ("<=", 250.0),
-}
 # quantbot again with deadband 0: every bar through every stage (sizer, limits, entry rules,
 # liquidity), same trades. Reported beside the headline run (the config as shipped).
 WORST_CASE = "quantbot_deadband_0"
-FIGURES = ("bars_per_s", "wall_s", "peak_rss_mb", "input_rss_mb")
+FIGURES = (
+    *("bars_per_s", "wall_s", "peak_rss_mb", "input_rss_mb"),
+    *("cpu_s", "bars_per_cpu_s", "run_rss_mb"),
+)
 LATENCIES = tuple(f"{w}_{q}_us" for w in ("step", "batch") for q in ("p50", "p99", "p99_9"))
 
 
@@ -190,16 +186,18 @@ def child(engine: str, data: Path, bars: int, config: Path, **options: bool) -> 
     with contextlib.suppress(OSError):  # Linux: "5" resets VmHWM, the peak becomes the run's
         Path("/proc/self/clear_refs").write_text("5")
     input_rss = _mb("VmRSS")
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     if engine == "quantbot":
         kwargs = {"start_ns": START_NS, "interval_s": INTERVAL_S, "profiler": profiler}
         result = _run_async(st.run_quantbot(cfg, loaded, **kwargs))
     else:
         result = st.RUNNERS[engine](loaded)
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     executions = result.pop("executions")
+    samples_mb = 0.0  # quantbot's latency samples, resident at the peak, not the engine's
     if engine == "quantbot":
         batch_ns = result.pop("batch_ns")
+        samples_mb = sum(len(a) * a.itemsize for a in (batch_ns, result["step_ns"])) / 2**20
         result.update(_latencies("step", result.pop("step_ns")) | _latencies("batch", batch_ns))
         result["batch_mean_us_by_tenth"] = _tenths(batch_ns)
         if profiler is not None:
@@ -209,8 +207,11 @@ def child(engine: str, data: Path, bars: int, config: Path, **options: bool) -> 
         "bars": bars,
         "wall_s": round(wall, 3),
         "bars_per_s": round(bars / wall, 1),
-        "peak_rss_mb": _mb("VmHWM"),
+        "cpu_s": round(cpu, 3),
+        "bars_per_cpu_s": round(bars / cpu, 1),
+        "peak_rss_mb": (peak := _mb("VmHWM")),
         "input_rss_mb": input_rss,
+        "run_rss_mb": round(peak - input_rss - samples_mb, 1),
         "trades": len(executions),
         "executions": executions,
         **result,
@@ -293,45 +294,19 @@ def _workload(bars: int, runs: dict[str, list[dict]], skipped: dict[str, str]) -
         workload["agreement"][name] = agreement(reference, runs[name][0]["executions"])
         theirs = engines[name]["median"]
         ratios = workload["ratios"]
-        ratios[f"bars_per_s_vs_{name}"] = round(mine["bars_per_s"] / theirs["bars_per_s"], 3)
-        ratios[f"peak_rss_vs_{name}"] = round(mine["peak_rss_mb"] / theirs["peak_rss_mb"], 3)
-        if WORST_CASE in runs:  # beside the targets, not one of them
-            worst = engines[WORST_CASE]["median"]["bars_per_s"]
-            ratios[f"{WORST_CASE}_bars_per_s_vs_{name}"] = round(worst / theirs["bars_per_s"], 3)
+        for figure in ("bars_per_cpu_s", "bars_per_s", "peak_rss_mb"):
+            key = f"{figure.removesuffix('_mb')}_vs_{name}"
+            ratios[key] = round(mine[figure] / theirs[figure], 3)
+        if WORST_CASE in runs:
+            worst = engines[WORST_CASE]["median"]
+            for figure in ("bars_per_cpu_s", "bars_per_s"):
+                ratio = round(worst[figure] / theirs[figure], 3)
+                ratios[f"{WORST_CASE}_{figure}_vs_{name}"] = ratio
     if WORST_CASE in runs:
         workload["agreement"][WORST_CASE] = agreement(
             runs["quantbot"][0]["executions"], runs[WORST_CASE][0]["executions"]
         )
     return workload
-
-
-def targets(workloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each of the issue's targets that this report measured: value, limit, met or not."""
-    rows = []
-
-    def add(name: str, value: float, where: str) -> None:
-        op, limit = TARGETS[name]
-        met = value >= limit if op == ">=" else value <= limit
-        rows.append(
-            {"target": name, "where": where, "value": value, "op": op, "limit": limit, "met": met}
-        )
-
-    for w in workloads:
-        where = f"{w['bars']} bars"
-        for name, value in w["ratios"].items():
-            if name in TARGETS:
-                add(name, value, where)
-        for name in ("step_p50_us", "step_p99_us", "step_p99_9_us"):
-            add(name, w["engines"]["quantbot"]["median"][name], where)
-    if len(workloads) > 1:
-        small, large = (w["engines"]["quantbot"]["median"] for w in (workloads[0], workloads[-1]))
-        where = f"{workloads[-1]['bars']} vs {workloads[0]['bars']} bars"
-        add(
-            "bars_per_s_largest_vs_smallest",
-            round(large["bars_per_s"] / small["bars_per_s"], 3),
-            where,
-        )
-    return rows
 
 
 def _settings(config: Any, changes: dict[str, Any], repeat: int, seed: int) -> dict[str, Any]:
@@ -378,9 +353,11 @@ def run_benchmark(
     compare: bool = True,
     profile: bool = False,
     worst_case: bool = True,
+    instructions: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
     """Run every workload ``repeat`` times (engines interleaved; the reference engines on the
-    first workload only), write the report to ``out`` and return it."""
+    first workload only), count instructions per bar under callgrind when ``instructions``
+    (bars, base bars) is given, write the report to ``out`` and return it."""
     config, changes, config_hash = bench_config(config_path)
     seed = config.market.seed if seed is None else seed
     skipped = st.missing_engines() if compare else dict.fromkeys(st.ENGINES, "--no-compare")
@@ -393,7 +370,8 @@ def run_benchmark(
     }
     with tempfile.TemporaryDirectory(prefix="quantbot-replay-bars-") as tmp:
         data = Path(tmp) / "bars.f64"
-        write_bars(data, max(bars), config.market.symbols[0], seed)
+        longest = max(*bars, instructions[0] if instructions else 0)
+        write_bars(data, longest, config.market.symbols[0], seed)
         for index, n in enumerate(bars):
             engines = ["quantbot"]
             if index == 0:
@@ -407,6 +385,12 @@ def run_benchmark(
         if profile:
             run = run_child("quantbot", data, bars[0], config_path, "--profile")
             report["profile"] = {"bars": bars[0], **run["profile"]}
+        if instructions is None:
+            report["instructions"] = {"skipped": "not asked for (--no-instructions)"}
+        else:
+            count, base = instructions
+            report["instructions"] = ins.measure(data, config_path, bars=count, base=base)
+    report["scaling"] = scaling(report["workloads"])
     report["targets"] = targets(report["workloads"])
     finish(report)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -418,13 +402,13 @@ def format_table(report: dict[str, Any]) -> str:
     s = report["settings"]
     lines = [
         f"replay bench: {s['strategy']}; median of {s['repeat']} run(s)",
-        f"{'bars':>9} {'engine':<12}{'trades':>8}{'bars/s':>10}{'wall s':>9}{'RSS MB':>9}"
-        f"{'step µs p50 / p99 / p99.9':>28}",
+        f"{'bars':>9} {'engine':<20}{'trades':>8}{'bars/CPU-s':>11}{'bars/s':>9}{'CPU s':>8}"
+        f"{'RSS MB':>8}{'step µs p50 / p99 / p99.9':>28}",
     ]
     for w in report["workloads"]:
         for name, e in w["engines"].items():
             if "skipped" in e:
-                lines.append(f"{w['bars']:>9} {name:<12}skipped: {e['skipped']}")
+                lines.append(f"{w['bars']:>9} {name:<20}skipped: {e['skipped']}")
                 continue
             m = e["median"]
             lat = (
@@ -433,8 +417,12 @@ def format_table(report: dict[str, Any]) -> str:
                 else ""
             )
             lines.append(
-                f"{w['bars']:>9} {name:<12}{e['trades']:>8}{m['bars_per_s']:>10.0f}"
-                f"{m['wall_s']:>9.1f}{m['peak_rss_mb']:>9.1f}{lat:>28}"
+                f"{w['bars']:>9} {name:<20}{e['trades']:>8}{m['bars_per_cpu_s']:>11.0f}"
+                f"{m['bars_per_s']:>9.0f}{m['cpu_s']:>8.1f}{m['peak_rss_mb']:>8.1f}{lat:>28}"
+            )
+        if w["ratios"]:
+            lines.append(
+                f"{'':>10}ratios: " + ", ".join(f"{k} {v}" for k, v in w["ratios"].items())
             )
         for name, a in w["agreement"].items():
             same = "identical" if a["executions_identical"] else f"DIFFER {a['first_difference']}"
@@ -442,11 +430,25 @@ def format_table(report: dict[str, Any]) -> str:
                 f"{'':>10}trades quantbot {a['trades']['quantbot']}, {name} "
                 f"{a['trades']['engine']}: executions {same}"
             )
+    scaled = report.get("scaling")
+    if scaled:
+        lines.append(f"scaling, quantbot {scaled['bars'][1]} vs {scaled['bars'][0]} bars:")
+        for figure in ("bars_per_cpu_s", "bars_per_s", "peak_rss_mb", "run_rss_mb"):
+            f = scaled[figure]
+            lines.append(f"  {figure:<16}{f['smallest']:>10} -> {f['largest']:>10}  x{f['ratio']}")
+    counted = report.get("instructions", {})
+    if "skipped" in counted:
+        lines.append(f"instructions per bar: skipped: {counted['skipped']}")
+    elif counted:
+        lines.append(
+            f"instructions per bar ({counted['bars']}-bar replay, callgrind): "
+            f"{counted['per_bar']:,} (whole run / bars: {counted['per_bar_whole_run']:,})"
+        )
     lines.append("targets:")
     for t in report["targets"]:
         state = "met" if t["met"] else "MISSED"
         lines.append(
-            f"  {t['target']:<32}{t['value']:>9} {t['op']} {t['limit']:<7}{state:<8}{t['where']}"
+            f"  {t['target']:<50}{t['value']:>9} {t['op']} {t['limit']:<7}{state:<8}{t['where']}"
         )
     return "\n".join(lines)
 
@@ -473,11 +475,23 @@ def main(argv: list[str] | None = None) -> int:
     add("--profile", action="store_true", help="also cProfile a quantbot run of the first size")
     add("--deadband-zero", action="store_true", help=argparse.SUPPRESS)  # a child's worst case
     add("--no-worst-case", action="store_true", help="skip the deadband-0 quantbot run")
+    add(
+        "--instructions-bars",
+        type=int,
+        nargs=2,
+        default=[ins.DEFAULT_BARS, ins.DEFAULT_BASE],
+        metavar=("BARS", "BASE"),
+        help="callgrind instructions per bar: (count(BARS) - count(BASE)) / (BARS - BASE) "
+        "(default: 20000 2000; skipped when valgrind is not installed)",
+    )
+    add("--no-instructions", action="store_true", help="skip the callgrind count")
     add("--child", choices=("quantbot", *st.ENGINES), help=argparse.SUPPRESS)
     add("--data", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if min(args.bars) < 1 or args.repeat < 1:
         parser.error("--bars and --repeat must be >= 1")
+    if not 0 < args.instructions_bars[1] < args.instructions_bars[0]:
+        parser.error("--instructions-bars needs 0 < BASE < BARS")
     if args.child:
         options = {"profile": args.profile, "deadband_zero": args.deadband_zero}
         result = child(args.child, args.data, args.bars[0], args.config, **options)
@@ -492,6 +506,7 @@ def main(argv: list[str] | None = None) -> int:
         compare=not args.no_compare,
         profile=args.profile,
         worst_case=not args.no_worst_case,
+        instructions=None if args.no_instructions else tuple(args.instructions_bars),
     )
     print(format_table(report))
     print(f"report: {args.out}")

@@ -116,6 +116,19 @@ def overrides(profile: str, symbol: str, *, deadband_zero: bool = False) -> dict
         "pretrade.max_orders_per_min": _MANY,
         "pretrade.max_orders_per_symbol_per_min": _MANY,
         "pretrade.max_executions": _MANY,
+        # Quarantine: the stage runs and counts each scope's outcomes; every trigger is off (a
+        # threshold of 0), so a losing streak of this strategy does not take it out of trading.
+        "quarantine.min_trades": 0,
+        "quarantine.max_stop_outs": 0,
+        "quarantine.max_reject_rate": 0.0,
+        "quarantine.max_breaker_opens": 0,
+        "quarantine.max_cancel_loop_blocks": 0,
+        # Turnover caps and the drawdown breaker: measured and recorded, never binding (a
+        # turnover cap of 1x equity a day stops a one-unit flip at prices near 1,600).
+        f"turnover.{p}.max_symbol_equity_x": _BIG,
+        f"turnover.{p}.max_daily_equity_x": _BIG,
+        f"drawdown.{p}.max_portfolio_drawdown_pct": 100.0,
+        f"drawdown.{p}.max_sleeve_drawdown_pct": 100.0,
     }
     if deadband_zero:
         changes[f"profiles.{p}.deadband"] = 0.0

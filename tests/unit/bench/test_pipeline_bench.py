@@ -9,9 +9,10 @@ from pathlib import Path
 
 import orjson
 
-from bench.pipeline_bench import format_table, main, run_benchmark
+from bench.pipeline_bench import TARGETS, format_table, main, run_benchmark
 
 BARS = 300
+ROUND_TRIP_BARS = 5_000  # past the warm-up (1,000 bars) and a 2-day quarantine from bar 728
 
 
 def test_tiny_workload_report(repo_root: Path, tmp_path: Path) -> None:
@@ -43,6 +44,35 @@ def test_tiny_workload_report(repo_root: Path, tmp_path: Path) -> None:
         assert 0 < run["warmup_bar_times"] < BARS
         assert run["p50_us"] <= run["p99_us"] <= run["p99_9_us"] <= run["max_us"]
     assert f"1x{BARS}" in format_table(report)
+    assert "order round trip" in format_table(report)
+    assert {(t["target"], t["where"]) for t in report["targets"]} == {
+        (name, w["name"]) for name in TARGETS for w in report["workloads"]
+    }
+
+
+def test_round_trips_of_the_orders_sent_after_the_warm_up(repo_root: Path, tmp_path: Path) -> None:
+    """Long enough that orders are sent past the warm-up: each is paired with the batch
+    that filled it, in wall and in CPU time, beside the plain batches."""
+    report = run_benchmark(
+        [(1, ROUND_TRIP_BARS)],
+        repeat=1,
+        out=tmp_path / "r.json",
+        config_path=repo_root / "config.toml",
+    )
+    (workload,) = report["workloads"]
+    run, median = workload["runs"][0], workload["median"]
+    # Only orders the venue accepted: an intent a gate refused sent nothing to time.
+    assert 0 < run["round_trips"] + run["round_trips_unfilled"] <= run["orders_accepted"]
+    assert workload["counts"]["round_trips"] == run["round_trips"]
+    assert run["plain_batches"] + run["round_trips"] < ROUND_TRIP_BARS
+    for kind in ("round_trip", "round_trip_cpu"):
+        assert 0 < run[f"{kind}_p50_us"] <= run[f"{kind}_p99_us"] <= run[f"{kind}_p99_9_us"]
+        assert median[f"{kind}_p50_us"] == run[f"{kind}_p50_us"]
+    # An order's two batches cost more than one plain batch.
+    assert run["round_trip_p50_us"] > run["plain_p50_us"] > 0
+    assert run["round_trip_cpu_p50_us"] > run["plain_cpu_p50_us"] > 0
+    assert run["bars_per_cpu_s"] > 0 and run["cpu_s"] > 0
+    assert "round_trip" in report["settings"]
 
 
 def test_repeat_is_deterministic_and_cli_writes_report(

@@ -258,7 +258,9 @@ def _configure_logging(runtime_dir: Path, level: str) -> None:
         backtrace=False,
         diagnose=False,
     )
-    logs = ensure_private_dir(ensure_private_dir(runtime_dir) / "logs")
+    # Absolute: loguru opens the file again at each midnight rotation, against the working
+    # directory of that moment.
+    logs = ensure_private_dir(ensure_private_dir(runtime_dir) / "logs").resolve()
     logger.add(
         logs / "quantbot.log",
         level="DEBUG",

@@ -5,6 +5,7 @@ TradeIntent intake and the real venue's bar stream. ``open_parts`` returns them 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -124,14 +125,14 @@ async def open_parts(
     )
     # From the connect on, the venue holds a session: a start that fails closes it (else ccxt
     # and aiohttp warn of an unclosed connector on the way out).
-    try:
-        return await _open_connected(
+    async with contextlib.AsyncExitStack() as on_failure:
+        on_failure.push_async_callback(venue.close)
+        parts = await _open_connected(
             loaded, run, services, venue, modes,
             decision_step=decision_step, report_status=report_status, status=status,
         )  # fmt: skip
-    except BaseException:
-        await venue.close()
-        raise
+        on_failure.pop_all()  # opened: the daemon's close closes the venue from now on
+    return parts
 
 
 async def _open_connected(

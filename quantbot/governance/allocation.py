@@ -47,9 +47,10 @@ from quantbot.config.allocation import AllocationConfig
 from quantbot.domain.errors import StartupError
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.domain.values import Fill, Position
-from quantbot.fsutil import atomic_write, read_private
+from quantbot.fsutil import read_private
 from quantbot.governance import allocation_rule
 from quantbot.governance.outcomes import SLEEVE, SleeveOutcomes, trip_window_stats
+from quantbot.ops.state_write import write_state
 from quantbot.risk.daily import trading_day
 
 FILE = "allocation.json"
@@ -296,17 +297,8 @@ class Allocation:
             "tca_samples": dict(sorted(self.tca_samples.items())),
         }
         raw = orjson.dumps(data, option=orjson.OPT_INDENT_2)
-        try:
-            atomic_write(self.path, raw, durable=self._durable)  # a replay: no fsync
-        except OSError as e:
-            if self.on_write_failure is None:
-                raise
-            self.on_write_failure(
-                reason(
-                    ReasonCode.DISK_WRITE_FAILED, file=str(self.path), event="allocation",
-                    error=f"[Errno {e.errno}] {e.strerror or e}",
-                )
-            )  # fmt: skip
+        write_state(self.path, raw, durable=self._durable, on_failure=self.on_write_failure,
+                    event="allocation")  # fmt: skip
 
 
 def _rounded(weights: Mapping[str, float]) -> dict[str, float]:

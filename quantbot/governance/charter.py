@@ -43,9 +43,10 @@ from quantbot.config.charter import INTENT, SIZER, CharterConfig
 from quantbot.domain.errors import StartupError
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.domain.values import Bar
-from quantbot.fsutil import atomic_write, read_private
+from quantbot.fsutil import read_private
 from quantbot.governance import charter_rules as rules
 from quantbot.governance.charter_view import describe, summary
+from quantbot.ops.state_write import write_state
 from quantbot.risk.cost_gate import CostModel
 from quantbot.risk.daily import trading_day
 from quantbot.signals.intents import TradeIntent
@@ -334,12 +335,5 @@ class Charter:
             return
         path = self.state_dir / rules.FILE
         raw = orjson.dumps(self._state(), option=orjson.OPT_INDENT_2)
-        try:
-            atomic_write(path, raw, durable=self._durable)  # a replay: no fsync
-        except OSError as e:
-            if self.on_write_failure is None:
-                raise
-            self.on_write_failure(
-                reason(ReasonCode.DISK_WRITE_FAILED, file=str(path), event="charter",
-                       error=f"[Errno {e.errno}] {e.strerror or e}")
-            )  # fmt: skip
+        write_state(path, raw, durable=self._durable, on_failure=self.on_write_failure,
+                    event="charter")  # fmt: skip

@@ -37,8 +37,9 @@ from quantbot.config.quarantine import QuarantineConfig
 from quantbot.domain.errors import StartupError
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.domain.values import Fill, Position
-from quantbot.fsutil import atomic_write, read_private
+from quantbot.fsutil import read_private
 from quantbot.governance.outcomes import SLEEVE, SYMBOL, Scope, SleeveOutcomes
+from quantbot.ops.state_write import write_state
 from quantbot.signals.base import SleeveSignal
 
 FILE = "quarantine.json"
@@ -340,17 +341,8 @@ class Quarantine:
             "outcomes": self.outcomes.to_state(),
         }
         raw = orjson.dumps(data, option=orjson.OPT_INDENT_2)
-        try:
-            atomic_write(self.path, raw, durable=self._durable)  # a replay: no fsync
-        except OSError as e:
-            if self.on_write_failure is None:
-                raise
-            self.on_write_failure(
-                reason(
-                    ReasonCode.DISK_WRITE_FAILED, file=str(self.path), event="quarantine",
-                    error=f"[Errno {e.errno}] {e.strerror or e}",
-                )
-            )  # fmt: skip
+        write_state(self.path, raw, durable=self._durable, on_failure=self.on_write_failure,
+                    event="quarantine")  # fmt: skip
 
 
 def _fired(config: QuarantineConfig, m: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:

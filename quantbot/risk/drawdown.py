@@ -31,7 +31,8 @@ from quantbot.clock import NS_PER_S, Clock, iso_utc
 from quantbot.config.drawdown import DrawdownParams
 from quantbot.domain.errors import StartupError
 from quantbot.domain.reasons import Reason, ReasonCode, reason
-from quantbot.fsutil import atomic_write, read_private
+from quantbot.fsutil import read_private
+from quantbot.ops.state_write import write_state
 from quantbot.risk.daily import trading_day
 from quantbot.risk.daily_ledger import GLOBAL
 
@@ -235,17 +236,9 @@ class DrawdownBreaker:
         call this; trips and resets call it at once)."""
         if self.path is None or not self._dirty:
             return
-        try:
-            atomic_write(self.path, orjson.dumps(self.to_json(), option=orjson.OPT_INDENT_2))
-        except OSError as e:
-            if self.on_write_failure is None:
-                raise
-            error = f"[Errno {e.errno}] {e.strerror or e}"
-            self.on_write_failure(
-                reason(ReasonCode.DISK_WRITE_FAILED, file=str(self.path), error=error)
-            )
-            return
-        self._dirty = False
+        raw = orjson.dumps(self.to_json(), option=orjson.OPT_INDENT_2)
+        if write_state(self.path, raw, on_failure=self.on_write_failure):
+            self._dirty = False
 
     def to_json(self) -> dict[str, Any]:
         return {

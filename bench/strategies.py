@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
+import orjson
 
 from quantbot.domain.errors import InvariantViolation
 from quantbot.portfolio.netting import NetTarget
@@ -212,6 +213,7 @@ async def run_quantbot(
     start_ns: int,
     interval_s: int,
     profiler: Any = None,
+    keep: Path | None = None,
 ) -> dict[str, Any]:
     """Replay ``columns`` (open, high, low, close, volume) as `quantbot replay` does.
 
@@ -221,7 +223,8 @@ async def run_quantbot(
     The timed loop builds each ``Bar`` from the columns and plays it; the summary and the
     report are written at the end, as a replay writes them. ``profiler`` (a
     ``cProfile.Profile``) is enabled around the loop only. Returns executions, counters and
-    per-bar timings (ns) of ``step`` and of the whole batch (``play``).
+    per-bar timings (ns) of ``step`` and of the whole batch (``play``). ``keep``: an empty
+    directory the replay writes into and leaves (default: a temporary one, removed).
     """
     from quantbot.clock import NS_PER_S, SimClock
     from quantbot.config.loader import to_plain
@@ -242,7 +245,7 @@ async def run_quantbot(
     loaded = LoadedConfig(config, None, {}, config_hash(to_plain(config)))
     perf = time.perf_counter_ns
     with tempfile.TemporaryDirectory(prefix="quantbot-replay-bench-") as tmp:
-        out = Path(tmp)
+        out = Path(tmp) if keep is None else keep
         daemon = replay_daemon(loaded, out, [symbol], "bench", clock, decision_step=make_step)
         tally = ReplayTally()
         await start(daemon, tally)
@@ -265,7 +268,9 @@ async def run_quantbot(
             fills = await daemon.parts.venue.fills_since(0)
         finally:
             await daemon.close()
-        summarize("bench", out, tally, pipeline.counters.bars)
+        summary = summarize("bench", out, tally, pipeline.counters.bars)
+        if keep is not None:  # as a replay writes it (research/replay.py)
+            (keep / "summary.json").write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
     executions = [
         ((f.ts_ns - start_ns) // interval_ns - 1, int(f.qty if f.side is Side.BUY else -f.qty))
         for f in fills

@@ -25,6 +25,7 @@ from quantbot.clock import Clock, iso_utc
 from quantbot.config.schema import Config
 from quantbot.decision.exit_rules import ExitRules
 from quantbot.decision.liquidity_caps import cap_order
+from quantbot.decision.plain import PlainParts, Seen
 from quantbot.decision.risk_stages import (
     NOT_REACHED,
     STAGES,
@@ -55,7 +56,7 @@ from quantbot.governance.quarantine import Quarantine
 from quantbot.governance.tripwire import Tripwire
 from quantbot.marketdata.contract import ContractVerdict, DataContract
 from quantbot.oms.exit_plan import ExitParams
-from quantbot.portfolio.netting import NetTarget, net_signals, within_deadband
+from quantbot.portfolio.netting import NetTarget
 from quantbot.portfolio.targets import OrderedTargets
 from quantbot.records.snapshots import Snapshots
 from quantbot.risk.liquidity import LiquidityRegimes
@@ -159,9 +160,6 @@ def _jump_policy(config: Config) -> str:
     return contract.jump_policy_by_source.get(config.market.source, contract.jump_policy)
 
 
-_DEADBAND = ReasonCode.NETTING_DEADBAND.value
-
-
 def _r(value: float) -> float:
     return round(value, DIGITS)
 
@@ -202,6 +200,9 @@ class DecisionStep:
             **_NOT_REACHED_YET,
         }
         self._targets = OrderedTargets()  # the deadband's reference, and catching up
+        # The plain path's record parts, reused while they repeat (decision/plain).
+        self._plain = PlainParts(self._deadband, reuse_sleeves=not sleeves.timeframed)
+        self._ts: tuple[int, str] = (-1, "")  # the last record's ts: (ns, iso string)
         self._warmup = WarmUp(sleeves, instruments)
         self._exits = ExitRules(config.orders, config.order_params, config.sizer.harvest)
         self.quarantine: Quarantine | None = None  # set by the wiring (governance/quarantine)
@@ -324,24 +325,33 @@ class DecisionStep:
                 sleeve.reset(bar.symbol)
             self._warmup.reset(bar.symbol)
             self._targets.forget(bar.symbol)
+            self._plain.forget(bar.symbol)
         return verdict
 
-    def _govern(self, bar: Bar, signals: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
+    def _govern(
+        self, bar: Bar, signals: dict[str, Any], record: dict[str, Any], admitted: bool
+    ) -> dict[str, Any]:
         """The governance that sees every bar: the quarantine counts it (zero_targets mode
         zeroes a quarantined sleeve's targets), post-trade learning's daily job runs at the
         trading-day roll (the decision's time, as the daily guard's), and the record names
-        the snapshot in force again if either changed something at this bar."""
-        if self.quarantine is not None:
-            self.quarantine.on_bar(bar.ts_ns)
+        the snapshot in force again if either may have changed something at this bar.
+        ``admitted``: the caller ran the data contract (``admit``) before this step began,
+        so nothing since the step named the snapshot can have moved it but these."""
+        quarantine = self.quarantine
+        moved = not admitted or self.learning is not None
+        if quarantine is not None:
+            version = quarantine.version
+            quarantine.on_bar(bar.ts_ns)
+            moved = moved or quarantine.version != version
         if self.learning is not None:
             self.learning.on_bar(self._clock.now_ns())
         if self.tripwire is not None:
             self.tripwire.on_bar(self._clock.now_ns())
-        governed = self.quarantine is not None or self.learning is not None
-        if self.snapshots is not None and governed:
+        governed = quarantine is not None or self.learning is not None
+        if moved and governed and self.snapshots is not None:
             record["snapshot"] = self.snapshots.current()
-        if self.quarantine is not None:
-            signals = self.quarantine.zeroed(bar.symbol, signals, record["clamps"])
+        if quarantine is not None and quarantine.active:  # nothing to zero otherwise
+            signals = quarantine.zeroed(bar.symbol, signals, record["clamps"])
         return signals
 
     def step(
@@ -351,12 +361,21 @@ class DecisionStep:
         if not math.isfinite(view.equity) or view.equity < 0:
             # A NaN or negative equity would size every order wrong: halt, don't guess.
             raise InvariantViolation(f"equity {view.equity!r} is not a finite amount >= 0")
-        did = decision_id(bar.symbol, bar.ts_ns)
+        symbol = bar.symbol
+        did = decision_id(symbol, bar.ts_ns)
         record = self._template.copy()
-        record["ts"] = iso_utc(self._clock.now_ns())
+        # The iso strings: a bar opens when the one before it closed (the decision clock's
+        # last now), so each is usually the one already made.
+        now = self._clock.now_ns()
+        ts_ns, ts = self._ts
+        bar_ts = ts if bar.ts_ns == ts_ns else iso_utc(bar.ts_ns)
+        if now != ts_ns:
+            ts = iso_utc(now)
+            self._ts = now, ts
+        record["ts"] = ts
         record["decision_id"] = did
-        record["bar_ts"] = iso_utc(bar.ts_ns)
-        record["symbol"] = bar.symbol
+        record["bar_ts"] = bar_ts
+        record["symbol"] = symbol
         if self.snapshots is not None:  # the hash in force; recomputed only on a change
             record["snapshot"] = self.snapshots.current()
         record["bar"] = {
@@ -367,9 +386,10 @@ class DecisionStep:
             "v": bar.volume,
         }
         record["clamps"] = []
+        verdict_given = verdict is not None
         if verdict is None:
             verdict = self.admit(bar)
-        record["liquidity"] = self.liquidity.reading(bar.symbol)  # shared, never mutated
+        record["liquidity"] = self.liquidity.reading(symbol)  # shared, never mutated
         if not verdict.ok:
             return self._none(record, verdict.reason)
         if verdict.reason is not None:  # a jump kept as a market event: said in the record
@@ -380,48 +400,47 @@ class DecisionStep:
         else:
             signals = {s.name: s.update(bar) for s in sleeves}
         if self._warmup.cold:
-            self._warmup.note(bar.symbol, signals)
-        # round(x, DIGITS) inline, not _r: this runs for every sleeve on every bar.
-        record["sleeves"] = {
-            name: {
-                "target": round(sig.target, DIGITS),
-                "confidence": round(sig.confidence, DIGITS),
-                "ready": sig.ready,
-            }
-            for name, sig in signals.items()
-        }
+            self._warmup.note(symbol, signals)
+        seen = self._plain.sleeves(bar.symbol, signals)  # built once while they repeat
+        record["sleeves"] = seen.shown_sleeves
         sleeves.note_timeframes(bar.symbol, record["sleeves"])  # signals.timeframe
-        signals = self._govern(bar, signals, record)
-        if not any(sig.ready for sig in signals.values()):
+        governed = self._govern(bar, signals, record, verdict_given)
+        if not seen.ready:
             return self._none(record, reason(ReasonCode.SIGNAL_WARMUP, symbol=bar.symbol))
+        return self._netted(bar, view, record, seen, governed, zeroed=governed is not signals)
+
+    def _netted(
+        self,
+        bar: Bar,
+        view: PortfolioView,
+        record: dict[str, Any],
+        seen: Seen,
+        signals: dict[str, Any],
+        *,
+        zeroed: bool,
+    ) -> Decision:
+        """Netting and the deadband: most bars end here; the others go on to be sized."""
         alloc = self.allocation
-        net = net_signals(signals, self._weights if alloc is None else alloc.weights_at(bar.ts_ns))
-        last = self._targets.reference(bar.symbol)
-        catching_up = self._targets.catching_up(bar.symbol)
-        record["net"] = {
-            "target": round(net.target, DIGITS),
-            "confidence": round(net.confidence, DIGITS),
-            "contributions": {k: round(v, DIGITS) for k, v in net.contributions.items()},
-            "previous_target": round(last, DIGITS),
-            "deadband": self._deadband,
-            "catching_up": catching_up,
-        }
+        weights = self._weights if alloc is None else alloc.weights_at(bar.ts_ns)
+        targets = self._targets
+        last = targets.reference(bar.symbol)
+        catching_up = targets.catching_up(bar.symbol)
+        self._plain.net(seen, signals, zeroed, weights, previous=last, catching_up=catching_up)
+        net = seen.net
+        assert net is not None
         deadband, wider = self._deadband, self.learned.deadband_mult.get(bar.symbol)
-        if wider is not None:  # a learned override widens this symbol's deadband
-            deadband = record["net"]["deadband"] = round(deadband * wider, DIGITS)
-            record["net"]["learned_override"] = self.learned.note(DEADBAND, wider)
-        if alloc is not None:  # the weights netted with (shared, replaced when they move)
-            record["net"]["weights"] = alloc.shown
-        if not catching_up and within_deadband(net.target, last, deadband):
-            # Most bars end here: the reason's record is written directly, the values the net
-            # record already rounded, the bytes of reason(NETTING_DEADBAND, ...).to_record().
-            shown = record["net"]
-            record["reason"] = {
-                "code": _DEADBAND,
-                "target": shown["target"],
-                "previous": shown["previous_target"],
-                "deadband": deadband,
-            }
+        if wider is None and alloc is None:
+            record["net"] = seen.shown_net  # shared: never changed once built
+        else:
+            shown = record["net"] = dict(seen.shown_net)
+            if wider is not None:  # a learned override widens this symbol's deadband
+                deadband = shown["deadband"] = round(deadband * wider, DIGITS)
+                shown["learned_override"] = self.learned.note(DEADBAND, wider)
+            if alloc is not None:  # the weights netted with (shared, replaced when they move)
+                shown["weights"] = alloc.shown
+        if not catching_up and self._plain.inside(seen, deadband):
+            # Most bars end here, with the deadband's reason as plain.py built it.
+            record["reason"] = seen.reason
             return Decision(record, None)
         return self._size(bar, view, record, net)
 

@@ -43,6 +43,11 @@ def _same(a: float, b: float) -> bool:
     return a == b and (a != 0.0 or math.copysign(1.0, a) == math.copysign(1.0, b))
 
 
+def _same_zeros(a: SleeveSignal, b: SleeveSignal) -> bool:
+    """Two signals with equal values whose zeros (if any) have the same sign."""
+    return _same(a.target, b.target) and _same(a.confidence, b.confidence)
+
+
 class Seen:
     """One symbol's last inputs and the record parts built from them."""
 
@@ -93,12 +98,14 @@ class PlainParts:
         seen = self._seen.get(symbol)
         if seen is None:
             seen = self._seen[symbol] = Seen()
-        elif self._reuse_sleeves and len(seen.signals) == len(signals):
+        elif self._reuse_sleeves:  # the same sleeves on every bar: one signal each
             for sig, was in zip(signals.values(), seen.signals, strict=True):
-                if not (
-                    sig.ready is was.ready
-                    and _same(sig.target, was.target)
-                    and _same(sig.confidence, was.confidence)
+                # _same inlined (a call per value on most bars): a zero's sign asked apart
+                if (
+                    sig.ready is not was.ready
+                    or sig.target != was.target
+                    or sig.confidence != was.confidence
+                    or ((not sig.target or not sig.confidence) and not _same_zeros(sig, was))
                 ):
                     break
             else:
@@ -125,50 +132,48 @@ class PlainParts:
         *,
         previous: float,
         catching_up: bool,
-    ) -> None:
+        deadband: float,
+    ) -> bool:
         """Net ``signals`` into ``seen.net`` and its record ``seen.shown_net``, unless they,
-        the weights, the previous target and catching-up are what they were last time.
-        ``zeroed``: the quarantine changed some of the sleeves' signals (``signals`` are not
-        those ``sleeves`` saw)."""
-        if (
+        the weights, the previous target and catching-up are what they were last time;
+        True when the bar ends at the deadband (``seen.reason`` says so). ``zeroed``: the
+        quarantine changed some of the sleeves' signals (``signals`` are not those
+        ``sleeves`` saw); ``deadband``: the symbol's, as the record shows it."""
+        if not (
             seen.netted
             and not zeroed
             and seen.weights is weights
             and seen.catching_up is catching_up
-            and _same(seen.previous, previous)
+            and seen.previous == previous
+            and (previous or _same(seen.previous, previous))  # a zero: its sign too
         ):
-            return
-        net = net_signals(signals, weights)  # type: ignore[arg-type]
-        seen.netted, seen.weights = not zeroed, weights
-        seen.previous, seen.catching_up = previous, catching_up
-        seen.net = net
-        seen.shown_net = {
-            "target": round(net.target, DIGITS),
-            "confidence": round(net.confidence, DIGITS),
-            "contributions": {k: round(v, DIGITS) for k, v in net.contributions.items()},
-            "previous_target": round(previous, DIGITS),
-            "deadband": self._deadband,
-            "catching_up": catching_up,
-        }
-        seen.deadband = math.nan  # judged again
-        seen.reason = None
-
-    def inside(self, seen: Seen, deadband: float) -> bool:
-        """The net target is within ``deadband`` (as the record shows it) of the previous
-        one, judged once per net and deadband; ``seen.reason`` is the deadband's reason."""
-        if seen.deadband == deadband:
-            return seen.inside
-        net = seen.net
-        assert net is not None
-        seen.inside = within_deadband(net.target, seen.previous, deadband)
-        seen.deadband = deadband
-        shown = seen.shown_net
-        # The bytes of reason(NETTING_DEADBAND, ...).to_record(), with the values the net
-        # record already rounded.
-        seen.reason = {
-            "code": _DEADBAND,
-            "target": shown["target"],
-            "previous": shown["previous_target"],
-            "deadband": deadband,
-        }
+            net = net_signals(signals, weights)  # type: ignore[arg-type]
+            seen.netted, seen.weights = not zeroed, weights
+            seen.previous, seen.catching_up = previous, catching_up
+            seen.net = net
+            seen.shown_net = {
+                "target": round(net.target, DIGITS),
+                "confidence": round(net.confidence, DIGITS),
+                "contributions": {k: round(v, DIGITS) for k, v in net.contributions.items()},
+                "previous_target": round(previous, DIGITS),
+                "deadband": self._deadband,
+                "catching_up": catching_up,
+            }
+            seen.deadband = math.nan  # judged again
+        if catching_up:  # the rest of a cut order is ordered whatever the deadband says
+            return False
+        if seen.deadband != deadband:
+            net = seen.net
+            assert net is not None
+            seen.inside = within_deadband(net.target, previous, deadband)
+            seen.deadband = deadband
+            shown = seen.shown_net
+            # The bytes of reason(NETTING_DEADBAND, ...).to_record(), with the values the
+            # net record already rounded.
+            seen.reason = {
+                "code": _DEADBAND,
+                "target": shown["target"],
+                "previous": shown["previous_target"],
+                "deadband": deadband,
+            }
         return seen.inside

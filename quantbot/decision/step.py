@@ -23,6 +23,7 @@ import attrs
 
 from quantbot.clock import Clock, iso_utc
 from quantbot.config.schema import Config
+from quantbot.decision.evolved import flat, with_exits, with_notional, with_stop
 from quantbot.decision.exit_rules import ExitRules
 from quantbot.decision.liquidity_caps import cap_order
 from quantbot.decision.plain import PlainParts, Seen
@@ -160,6 +161,10 @@ def _jump_policy(config: Config) -> str:
     return contract.jump_policy_by_source.get(config.market.source, contract.jump_policy)
 
 
+_SIZER_POSITION_CAP = ReasonCode.SIZER_POSITION_CAP.value
+_SIZE_BELOW_LOT = ReasonCode.SIZE_BELOW_LOT.value
+
+
 def _r(value: float) -> float:
     return round(value, DIGITS)
 
@@ -203,6 +208,7 @@ class DecisionStep:
         # The plain path's record parts, reused while they repeat (decision/plain).
         self._plain = PlainParts(self._deadband, reuse_sleeves=not sleeves.timeframed)
         self._ts: tuple[int, str] = (-1, "")  # the last record's ts: (ns, iso string)
+        self._one = sleeves[0] if len(sleeves) == 1 else None
         self._warmup = WarmUp(sleeves, instruments)
         self._exits = ExitRules(config.orders, config.order_params, config.sizer.harvest)
         self.quarantine: Quarantine | None = None  # set by the wiring (governance/quarantine)
@@ -358,7 +364,7 @@ class DecisionStep:
         self, bar: Bar, view: PortfolioView, verdict: ContractVerdict | None = None
     ) -> Decision:
         """Decide for ``bar``; ``verdict`` is ``admit(bar)``'s, or it is run here."""
-        if not math.isfinite(view.equity) or view.equity < 0:
+        if not 0.0 <= view.equity < math.inf:  # NaN too (no call: this runs on every bar)
             # A NaN or negative equity would size every order wrong: halt, don't guess.
             raise InvariantViolation(f"equity {view.equity!r} is not a finite amount >= 0")
         symbol = bar.symbol
@@ -397,13 +403,16 @@ class DecisionStep:
         sleeves = self._sleeves
         if sleeves.asks:  # a context is built only for a sleeve that asks for one
             signals = sleeves.update(bar, view)
+        elif self._one is not None:  # one sleeve: no comprehension
+            signals = {self._one.name: self._one.update(bar)}
         else:
             signals = {s.name: s.update(bar) for s in sleeves}
         if self._warmup.cold:
             self._warmup.note(symbol, signals)
         seen = self._plain.sleeves(bar.symbol, signals)  # built once while they repeat
         record["sleeves"] = seen.shown_sleeves
-        sleeves.note_timeframes(bar.symbol, record["sleeves"])  # signals.timeframe
+        if sleeves.timeframed:
+            sleeves.note_timeframes(bar.symbol, record["sleeves"])  # signals.timeframe
         governed = self._govern(bar, signals, record, verdict_given)
         if not seen.ready:
             return self._none(record, reason(ReasonCode.SIGNAL_WARMUP, symbol=bar.symbol))
@@ -425,23 +434,28 @@ class DecisionStep:
         targets = self._targets
         last = targets.reference(bar.symbol)
         catching_up = targets.catching_up(bar.symbol)
-        self._plain.net(seen, signals, zeroed, weights, previous=last, catching_up=catching_up)
-        net = seen.net
-        assert net is not None
         deadband, wider = self._deadband, self.learned.deadband_mult.get(bar.symbol)
+        if wider is not None:  # a learned override widens this symbol's deadband
+            deadband = round(deadband * wider, DIGITS)
+        inside = self._plain.net(
+            seen, signals, zeroed, weights,
+            previous=last, catching_up=catching_up, deadband=deadband,
+        )  # fmt: skip
         if wider is None and alloc is None:
             record["net"] = seen.shown_net  # shared: never changed once built
         else:
             shown = record["net"] = dict(seen.shown_net)
-            if wider is not None:  # a learned override widens this symbol's deadband
-                deadband = shown["deadband"] = round(deadband * wider, DIGITS)
+            if wider is not None:
+                shown["deadband"] = deadband
                 shown["learned_override"] = self.learned.note(DEADBAND, wider)
             if alloc is not None:  # the weights netted with (shared, replaced when they move)
                 shown["weights"] = alloc.shown
-        if not catching_up and self._plain.inside(seen, deadband):
+        if inside:
             # Most bars end here, with the deadband's reason as plain.py built it.
             record["reason"] = seen.reason
             return Decision(record, None)
+        net = seen.net
+        assert net is not None
         return self._size(bar, view, record, net)
 
     def _size(
@@ -523,9 +537,9 @@ class DecisionStep:
             target_qty, entry = admitted.target_qty, admitted.entry
             reducing = abs(target_qty) < abs(position) and (target_qty * position) >= 0
             if admitted.close_only:
-                net = attrs.evolve(net, target=0.0)  # what is ordered toward: flat
+                net = flat(net)  # what is ordered toward: flat
         if entry is not None and exits is not None:
-            entry = attrs.evolve(entry, exits=exits)
+            entry = with_exits(entry, exits)
         return self._order(
             bar,
             record,
@@ -549,23 +563,22 @@ class DecisionStep:
         would carry; their parts of the record are written here."""
         symbol = bar.symbol
         base = self._sizer.target_notional(net, view.equity)
+        raw = round(base.raw_notional_usd, DIGITS)  # rounded once, shown twice when capped
         record["sizer"] = {
-            "target_notional_usd": _r(base.target_notional_usd),
-            "raw_notional_usd": _r(base.raw_notional_usd),
+            "target_notional_usd": round(base.target_notional_usd, DIGITS),
+            "raw_notional_usd": raw,
             "capped": base.capped,
-            "equity": _r(view.equity),
+            "equity": round(view.equity, DIGITS),
         }
-        if base.capped:
-            record["clamps"].append(
-                reason(ReasonCode.SIZER_POSITION_CAP, raw=_r(base.raw_notional_usd)).to_record()
-            )
+        if base.capped:  # reason(SIZER_POSITION_CAP, raw=raw).to_record(), built directly
+            record["clamps"].append({"code": _SIZER_POSITION_CAP, "raw": raw})
         sized = self.risk.size(symbol, net, base=base, equity=view.equity, instrument=instrument)
         # The stop the governor's risk budget counts is the stop that will be placed: none
         # (exits off, or no stop-loss leg) counts the whole notional (oms/exits).
         exits = self._exits.params(symbol, sized.proposal, bar.close)
         stop = exits.stop_loss_pct if exits is not None else None
         if stop != sized.stop_loss_pct:
-            sized = attrs.evolve(sized, stop_loss_pct=stop)
+            sized = with_stop(sized, stop)
         record["sizer"].update(sized.verdict)
         if sized.charter is not None:  # the confidence charter's verdict (governance/charter)
             record["charter"] = sized.charter
@@ -602,7 +615,7 @@ class DecisionStep:
             self._position_record(record, position, pending, target_qty)
             return self._none(record, why)
         record["clamps"].append(why.to_record())
-        return ZERO, True, attrs.evolve(net, target=0.0)
+        return ZERO, True, flat(net)
 
     @staticmethod
     def _entry_record(record: dict[str, Any], admitted: Admitted) -> None:
@@ -671,11 +684,12 @@ class DecisionStep:
         if capped.blocked is not None:
             return self._none(record, capped.blocked)
         qty = capped.qty
-        if qty < instrument.lot_size:
-            return self._none(
-                record,
-                reason(ReasonCode.SIZE_BELOW_LOT, qty=str(qty), lot_size=str(instrument.lot_size)),
-            )
+        if qty < instrument.lot_size:  # most bars that reach here (the target is held)
+            # reason(SIZE_BELOW_LOT, qty=..., lot_size=...).to_record(), built directly
+            record["reason"] = {
+                "code": _SIZE_BELOW_LOT, "qty": str(qty), "lot_size": str(instrument.lot_size)
+            }  # fmt: skip
+            return Decision(record, None)
         arrival = instrument.round_price(bar.close)
         if qty * arrival < instrument.min_notional:
             return self._none(
@@ -731,7 +745,7 @@ class DecisionStep:
             order_usd = float(qty * arrival)
             if order_usd < entry.notional_usd:
                 ratio = order_usd / entry.notional_usd
-                entry = attrs.evolve(entry, notional_usd=order_usd, risk_usd=entry.risk_usd * ratio)
+                entry = with_notional(entry, order_usd, entry.risk_usd * ratio)
         return Decision(record, intent, reducing, entry, ordered, sleeve)
 
     def _thin(self, bar: Bar) -> Reason | None:

@@ -163,6 +163,8 @@ def _jump_policy(config: Config) -> str:
 
 _SIZER_POSITION_CAP = ReasonCode.SIZER_POSITION_CAP.value
 _SIZE_BELOW_LOT = ReasonCode.SIZE_BELOW_LOT.value
+# An enum's ``.value`` is a descriptor call; the record's strings by a dict lookup instead.
+_VALUES: dict[Side | OrderType, str] = {m: m.value for m in (*Side, *OrderType)}
 
 
 def _r(value: float) -> float:
@@ -726,9 +728,9 @@ class DecisionStep:
         ordered = Ordered(bar.symbol, net.target, qty < abs(delta), approved, bar.ts_ns)
         record["intent"] = {
             "client_order_id": intent.client_order_id,
-            "side": intent.side.value,
+            "side": _VALUES[side],
             "qty": str(intent.qty),
-            "order_type": intent.order_type.value,
+            "order_type": _VALUES[kind],
             "reducing": reducing,
         }
         if limit is not None:

@@ -84,10 +84,9 @@ def iso_utc(ts_ns: int) -> str:
     """RFC 3339 UTC with microseconds, e.g. ``2026-11-21T12:00:00.000000Z``."""
     seconds, rest = divmod(ts_ns, NS_PER_S)
     if rest % 1000 == 0:  # whole microseconds (every bar time): exact integer arithmetic
-        days, second_of_day = divmod(seconds, 86_400)
-        hours, second_of_hour = divmod(second_of_day, 3600)
-        minutes, secs = divmod(second_of_hour, 60)
-        return f"{_day_prefix(days)}{hours:02d}:{minutes:02d}:{secs:02d}.{rest // 1000:06d}Z"
+        days, sod = divmod(seconds, 86_400)  # operators, not divmod calls, for the rest
+        hms = f"{sod // 3600:02d}:{sod // 60 % 60:02d}:{sod % 60:02d}"
+        return f"{_day_prefix(days)}{hms}.{rest // 1000:06d}Z"
     return datetime.fromtimestamp(ts_ns / NS_PER_S, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 

@@ -13,8 +13,12 @@ arithmetic is spelled out exactly:
 
 from __future__ import annotations
 
+import math
+
 from quantbot.domain.values import Bar
 from quantbot.signals.base import SleeveSignal, check_finite, checked_close, warming_up
+
+_INF = math.inf
 
 
 class _EmaState:
@@ -46,7 +50,11 @@ class EmaSarSleeve:
         self._states.pop(symbol, None)
 
     def update(self, bar: Bar) -> SleeveSignal:
-        close = checked_close(self.name, bar)
+        # The checks as comparisons (False for NaN), the raising helpers only on a failure:
+        # this runs on every bar, and a call per check was most of its cost (issue 23).
+        close = bar.close
+        if not 0.0 < close < _INF:
+            checked_close(self.name, bar)  # raises, naming the bar
         symbol = bar.symbol
         st = self._states.get(symbol)
         if st is None:
@@ -55,8 +63,10 @@ class EmaSarSleeve:
             st.ema_fast += self._a_fast * (close - st.ema_fast)
             st.ema_slow += self._a_slow * (close - st.ema_slow)
             st.count += 1
-        fast = check_finite(self.name, symbol, "ema_fast", st.ema_fast)
-        slow = check_finite(self.name, symbol, "ema_slow", st.ema_slow)
+        fast, slow = st.ema_fast, st.ema_slow
+        if not (-_INF < fast < _INF and -_INF < slow < _INF):
+            check_finite(self.name, symbol, "ema_fast", fast)  # one of them raises
+            check_finite(self.name, symbol, "ema_slow", slow)
         detail = {"ema_fast": fast, "ema_slow": slow}
         if st.count < self.slow:
             return warming_up(detail)

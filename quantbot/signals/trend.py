@@ -69,7 +69,9 @@ class TrendSleeve:
         self._states.pop(symbol, None)
 
     def update(self, bar: Bar) -> SleeveSignal:
-        close = checked_close(self.name, bar)
+        close = bar.close
+        if not 0.0 < close < math.inf:  # False for NaN too; the helper raises, naming the bar
+            checked_close(self.name, bar)
         symbol = bar.symbol
         st = self._states.get(symbol)
         if st is None:
@@ -82,11 +84,13 @@ class TrendSleeve:
             st.prev_close = close
             st.count += 1
         name = self.name
-        detail = {
-            "ema_fast": check_finite(name, symbol, "ema_fast", st.ema_fast),
-            "ema_slow": check_finite(name, symbol, "ema_slow", st.ema_slow),
-            "vol": check_finite(name, symbol, "vol", st.vol),
-        }
+        fast, slow, vol = st.ema_fast, st.ema_slow, st.vol
+        inf = math.inf
+        if not (-inf < fast < inf and -inf < slow < inf and -inf < vol < inf):
+            check_finite(name, symbol, "ema_fast", fast)  # one of them raises
+            check_finite(name, symbol, "ema_slow", slow)
+            check_finite(name, symbol, "vol", vol)
+        detail = {"ema_fast": fast, "ema_slow": slow, "vol": vol}
         if st.count < self.slow:
             return warming_up(detail)
         gap = (st.ema_fast - st.ema_slow) / st.ema_slow

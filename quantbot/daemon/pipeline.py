@@ -92,7 +92,7 @@ class Pipeline:
     async def on_batch(self, bars: list[Bar]) -> None:
         if self._was_warm is None and bars:
             self._say_warmup(bars[0].interval_s)
-        verdicts = [self.step.admit(bar) for bar in bars]
+        verdicts = list(map(self.step.admit, bars))
         desk = self.desk
         for bar, verdict in zip(bars, verdicts, strict=True):
             if not verdict.ok:
@@ -108,7 +108,13 @@ class Pipeline:
             desk.on_bar(bar)
             if self._alerts is not None and self._bar_clock is None:  # live feeds only
                 self._alerts.note_bar(bar.symbol, close_ns)
-        await self._settle()
+        # Session, fills, unknown orders and equity, before any bar of the batch decides.
+        if self._sessions:
+            await self._check_session()
+        fills, equity = await desk.begin_batch(self.market_open)
+        self.counters.fills += fills
+        if equity is not None:
+            self.equity = equity
         for bar, verdict in zip(bars, verdicts, strict=True):
             await self._decide(bar, verdict)
         self.records.flush()
@@ -124,15 +130,6 @@ class Pipeline:
             logger.info("sleeves warm: every sleeve is ready for every symbol")
         else:
             logger.info("sleeves warming up: {}", describe_warmup(self.step.warming_up(), bar_s))
-
-    async def _settle(self) -> None:
-        """Session, fills, unknown orders and equity, before any bar of the batch decides."""
-        if self._sessions:
-            await self._check_session()
-        fills, equity = await self.desk.begin_batch(self.market_open)
-        self.counters.fills += fills
-        if equity is not None:
-            self.equity = equity
 
     async def _check_session(self) -> None:
         async with self._session_lock:
@@ -166,10 +163,13 @@ class Pipeline:
         """A non-decision line in the records (a reconciliation finding ...)."""
         self.records.write(self.step.event_record(event, why))
 
-    def _view(self) -> PortfolioView:
-        positions, pending = self.desk.holdings()
-        locks, protected = self.desk.exit_view()
-        return PortfolioView(
+    async def _decide(self, bar: Bar, verdict: ContractVerdict) -> None:
+        counters = self.counters
+        counters.bars += 1
+        desk = self.desk
+        positions, pending = desk.holdings()
+        locks, protected = desk.exit_view()
+        view = PortfolioView(
             float(self.equity),
             positions,
             pending,
@@ -178,11 +178,7 @@ class Pipeline:
             locks,
             protected,
         )
-
-    async def _decide(self, bar: Bar, verdict: ContractVerdict) -> None:
-        counters = self.counters
-        counters.bars += 1
-        decision = self.step.step(bar, self._view(), verdict)
+        decision = self.step.step(bar, view, verdict)
         counters.decisions += 1
         if not verdict.ok:
             counters.rejected_bars += 1

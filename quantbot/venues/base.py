@@ -162,6 +162,13 @@ class OrderVenue(Protocol):
         """
         ...
 
+    def may_hold_fills_after(self, seq: int) -> bool:
+        """False only when the venue knows, without asking anyone, that ``fills_since(seq)``
+        would return nothing: the embedded paper venue, from its own book. A venue behind a
+        network (or a wrapper that may fault its reads) answers True: it must be asked. The
+        trading loop skips the fills read, and all its work, on False."""
+        ...
+
 
 @runtime_checkable
 class OcoVenue(Protocol):

@@ -345,5 +345,8 @@ class FaultyVenue:
     def may_hold_fills_after(self, seq: int) -> bool:
         return True  # its faults must reach the fills read: always asked (venues/base.py)
 
+    def known_equity(self) -> Decimal | None:
+        return None  # its faults must reach the account read: account() (venues/base.py)
+
     async def fills_since(self, seq: int) -> Any:
         return await self._call("fills_since", lambda: self.inner.fills_since(seq))

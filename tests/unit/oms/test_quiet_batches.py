@@ -16,7 +16,15 @@ import pytest
 
 from quantbot.clock import NS_PER_S, SimClock
 from quantbot.config.ops import OmsConfig
-from quantbot.domain.values import Bar, Instrument, OrderIntent, OrderStatus, Side, SubmitOutcome
+from quantbot.domain.values import (
+    Bar,
+    Instrument,
+    OrderIntent,
+    OrderStatus,
+    OrderType,
+    Side,
+    SubmitOutcome,
+)
 from quantbot.oms.journal import Journal
 from quantbot.oms.ledger import Ledger
 from quantbot.oms.manager import OrderManager
@@ -129,3 +137,20 @@ async def test_an_unknown_submit_is_looked_up_every_batch_until_the_venue_shows_
         assert await reconciler.resolve_unknown() == []  # nothing left to look up
     finally:
         r.journal.close()
+
+
+async def test_the_equity_in_hand_is_the_account_reads_equity(rig: Rig) -> None:
+    # The batch reads the embedded venue's equity without its account read: the same value,
+    # flat, holding a position marked to a moving close, and with an order working.
+    rig.bar()
+    assert rig.sim.known_equity() == (await rig.sim.account()).equity == Decimal(100_000)
+    await rig.oms.submit(buy("c1", rig.clock.now_ns()))
+    rig.bar(101.0)
+    rig.bar(103.5)
+    assert rig.sim.known_equity() == (await rig.sim.account()).equity == Decimal("100025.00")
+    await rig.oms.submit(
+        OrderIntent("c2", "d-c2", SYMBOL, Side.SELL, Decimal(3), bar_ts_ns=rig.clock.now_ns(),
+                    order_type=OrderType.LIMIT, limit_price=Decimal(150))
+    )  # fmt: skip
+    rig.bar(99.25)
+    assert rig.sim.known_equity() == (await rig.sim.account()).equity == Decimal("99982.50")

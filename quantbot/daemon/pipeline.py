@@ -194,8 +194,9 @@ class Pipeline:
             elif sent.submit == SubmitOutcome.REJECTED.value:
                 counters.orders_rejected += 1
         record = decision.record  # the order side's keys, as add_outcome would add them
-        if self._breakers is not None:
-            record["breakers_open"] = self._breakers.not_closed()
+        breakers = self._breakers
+        if breakers is not None:  # none ever opened (most runs): all closed, no look
+            record["breakers_open"] = breakers.not_closed() if breakers.opens else []
         if self._canary is not None:
             record["canary_mode"] = dict(self._canary)
         self.records.write(record)

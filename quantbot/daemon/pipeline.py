@@ -85,6 +85,7 @@ class Pipeline:
         self._session_lock = asyncio.Lock()  # a batch and the close watch read it in turn
         self.counters = Counters()
         self.equity = Decimal(0)
+        self.batch_equity: Decimal | None = None  # the equity the last batch read (None: none)
         # Warm-up said in the log on live feeds (a replay's progress line says enough): None
         # before the first batch, then whether the last batch left every sleeve warm.
         self._was_warm: bool | None = None if bar_clock is None else True
@@ -113,6 +114,7 @@ class Pipeline:
             await self._check_session()
         fills, equity = await desk.begin_batch(self.market_open)
         self.counters.fills += fills
+        self.batch_equity = equity
         if equity is not None:
             self.equity = equity
         for bar, verdict in zip(bars, verdicts, strict=True):

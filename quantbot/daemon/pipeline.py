@@ -85,6 +85,7 @@ class Pipeline:
         self._session_lock = asyncio.Lock()  # a batch and the close watch read it in turn
         self.counters = Counters()
         self.equity = Decimal(0)
+        self.batch_equity: Decimal | None = None  # the equity the last batch read (None: none)
         # Warm-up said in the log on live feeds (a replay's progress line says enough): None
         # before the first batch, then whether the last batch left every sleeve warm.
         self._was_warm: bool | None = None if bar_clock is None else True
@@ -92,7 +93,7 @@ class Pipeline:
     async def on_batch(self, bars: list[Bar]) -> None:
         if self._was_warm is None and bars:
             self._say_warmup(bars[0].interval_s)
-        verdicts = [self.step.admit(bar) for bar in bars]
+        verdicts = list(map(self.step.admit, bars))
         desk = self.desk
         for bar, verdict in zip(bars, verdicts, strict=True):
             if not verdict.ok:
@@ -108,7 +109,14 @@ class Pipeline:
             desk.on_bar(bar)
             if self._alerts is not None and self._bar_clock is None:  # live feeds only
                 self._alerts.note_bar(bar.symbol, close_ns)
-        await self._settle()
+        # Session, fills, unknown orders and equity, before any bar of the batch decides.
+        if self._sessions:
+            await self._check_session()
+        fills, equity = await desk.begin_batch(self.market_open)
+        self.counters.fills += fills
+        self.batch_equity = equity
+        if equity is not None:
+            self.equity = equity
         for bar, verdict in zip(bars, verdicts, strict=True):
             await self._decide(bar, verdict)
         self.records.flush()
@@ -124,15 +132,6 @@ class Pipeline:
             logger.info("sleeves warm: every sleeve is ready for every symbol")
         else:
             logger.info("sleeves warming up: {}", describe_warmup(self.step.warming_up(), bar_s))
-
-    async def _settle(self) -> None:
-        """Session, fills, unknown orders and equity, before any bar of the batch decides."""
-        if self._sessions:
-            await self._check_session()
-        fills, equity = await self.desk.begin_batch(self.market_open)
-        self.counters.fills += fills
-        if equity is not None:
-            self.equity = equity
 
     async def _check_session(self) -> None:
         async with self._session_lock:
@@ -166,10 +165,13 @@ class Pipeline:
         """A non-decision line in the records (a reconciliation finding ...)."""
         self.records.write(self.step.event_record(event, why))
 
-    def _view(self) -> PortfolioView:
-        positions, pending = self.desk.holdings()
-        locks, protected = self.desk.exit_view()
-        return PortfolioView(
+    async def _decide(self, bar: Bar, verdict: ContractVerdict) -> None:
+        counters = self.counters
+        counters.bars += 1
+        desk = self.desk
+        positions, pending = desk.holdings()
+        locks, protected = desk.exit_view()
+        view = PortfolioView(
             float(self.equity),
             positions,
             pending,
@@ -178,11 +180,7 @@ class Pipeline:
             locks,
             protected,
         )
-
-    async def _decide(self, bar: Bar, verdict: ContractVerdict) -> None:
-        counters = self.counters
-        counters.bars += 1
-        decision = self.step.step(bar, self._view(), verdict)
+        decision = self.step.step(bar, view, verdict)
         counters.decisions += 1
         if not verdict.ok:
             counters.rejected_bars += 1
@@ -198,8 +196,9 @@ class Pipeline:
             elif sent.submit == SubmitOutcome.REJECTED.value:
                 counters.orders_rejected += 1
         record = decision.record  # the order side's keys, as add_outcome would add them
-        if self._breakers is not None:
-            record["breakers_open"] = self._breakers.not_closed()
+        breakers = self._breakers
+        if breakers is not None:  # none ever opened (most runs): all closed, no look
+            record["breakers_open"] = breakers.not_closed() if breakers.opens else []
         if self._canary is not None:
             record["canary_mode"] = dict(self._canary)
         self.records.write(record)

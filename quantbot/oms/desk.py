@@ -132,6 +132,7 @@ class OrderDesk:
         # True (reconcile.external_inventory = "manage"): the sleeves trade foreign
         # inventory too; otherwise they see only what their own orders made.
         self._trade_external = trade_external
+        self._positions_ladder = oms.ladder(POSITIONS)  # the account read's, every batch
         self._held: tuple[dict[str, Decimal], dict[str, Decimal]] = ({}, {})
         self._held_at: int | None = None  # the ledger's event seq ``_held`` was read at
         # Told (client order id, sleeve) before each submit: the allocation's outcomes.
@@ -155,14 +156,19 @@ class OrderDesk:
         fills = await oms.poll_fills()
         self._reservation.release_ended(oms.ledger)
         equity = None
-        with oms.ladder(POSITIONS):
+        with self._positions_ladder:
             for found in await self._reconciler.resolve_unknown():
                 self._on_event("RECONCILE", found)
             if self._limit_timeout is not None:
                 await self._limit_timeout.cancel_expired()
             if self.exits is not None:
                 await self.exits.sync(market_open)
-            equity = (await oms.read(POSITIONS, self._venue.account)).equity
+            # The venue's equity in hand (the embedded paper venue), else its account read;
+            # a disabled provider refuses either (the read raises CircuitOpenError).
+            providers = oms.providers
+            equity = self._venue.known_equity()
+            if equity is None or (providers is not None and not providers.allow(POSITIONS)):
+                equity = (await oms.read(POSITIONS, self._venue.account)).equity
         if equity is not None and self._drawdown is not None:
             self._drawdown.on_equity(float(equity))
         return fills, equity

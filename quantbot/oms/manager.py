@@ -487,6 +487,10 @@ class OrderManager:
     async def poll_fills(self) -> int:
         """``sync_fills`` for the trading loop: a failed read is classified and recorded, and
         the loop goes on with what it knows (the next batch tries again)."""
+        if not self.venue.may_hold_fills_after(self.ledger.fill_seq) and (
+            self.providers is None or self.providers.allow(ORDERS)
+        ):
+            return 0  # nothing above the cursor (an answer only a venue in-process gives)
         with self.ladder(ORDERS):
             return await self.sync_fills()
         return 0

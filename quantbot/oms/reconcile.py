@@ -40,6 +40,9 @@ class Reconciler:
         # The embedded venue is consistent: an order it does not show does not exist.
         in_process = oms.venue.capabilities.in_process
         self.visibility_window_s = 0.0 if in_process else config.visibility_window_s
+        # The journal position at which no order was UNKNOWN: an order becomes UNKNOWN only
+        # by a journal event, so until the journal moves there is nothing to look up.
+        self._none_unknown_at = -1
 
     # -- start-up -----------------------------------------------------------------------------
     async def startup(self, *, cancel_unexpected: bool = False) -> list[Reason]:
@@ -95,6 +98,13 @@ class Reconciler:
     # -- during the run -----------------------------------------------------------------------
     async def resolve_unknown(self) -> list[Reason]:
         """Each batch: look up UNKNOWN submits until the venue proves them either way."""
+        ledger = self.oms.ledger
+        seq = ledger.last_event_seq
+        if seq == self._none_unknown_at:
+            return []  # the common case, every bar: no journal event, no UNKNOWN order
+        if not any(o.status is OrderStatus.UNKNOWN for o in ledger.open_orders()):
+            self._none_unknown_at = seq
+            return []
         return await self._resolve(OrderStatus.UNKNOWN)
 
     async def watch_lost(self) -> list[Reason]:

@@ -17,12 +17,13 @@ from typing import Any
 import orjson
 from loguru import logger
 
-from quantbot.clock import Clock, utc_date
+from quantbot.clock import NS_PER_S, Clock, utc_date
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.fsutil import ensure_private_dir, open_private, open_private_file, refuse_symlink
 from quantbot.records.archive import Compressor, prune
 
 _DUMP_OPTIONS = orjson.OPT_APPEND_NEWLINE
+_NS_PER_DAY = 86_400 * NS_PER_S
 
 
 class RotatingJsonl:
@@ -52,6 +53,7 @@ class RotatingJsonl:
         self._since_flush = 0
         self._date: str | None = None
         self._file: Any = None
+        self._day_lo = self._day_hi = 0  # now within: the open file's day goes on (write)
         self.records_written = 0
         # See each record as it is written (a replay tallies its summary from them; a run's
         # operator views are told through ``ops.feed``).
@@ -104,8 +106,15 @@ class RotatingJsonl:
 
     def write(self, record: dict[str, Any]) -> None:
         """Buffer one record; ``flush()`` makes a step's records visible to ``tail -f``."""
+        file = self._file
         try:
-            self._write(record)
+            # The open file, while the day it was opened for lasts (most writes), else the
+            # date is read and the file rotated or opened as needed.
+            if file is None or (
+                self._rotate and not self._day_lo <= self._clock.now_ns() < self._day_hi
+            ):
+                file = self._file_for_now()
+            file.write(orjson.dumps(record, default=str, option=_DUMP_OPTIONS))
         except OSError as e:
             self._failed("write", e)
             return
@@ -113,37 +122,40 @@ class RotatingJsonl:
         for observer in self.observers:
             observer(record)
 
-    def _write(self, record: dict[str, Any]) -> None:
-        today = utc_date(self._clock.now_ns()) if self._rotate else "run"
+    def _file_for_now(self) -> Any:
+        now = self._clock.now_ns()
+        today = utc_date(now) if self._rotate else "run"
         if today != self._date or self._file is None:
             if self._file is not None:
                 previous = self._date or today
                 self.close()
                 self._archive(previous)
             self._open(today)
-        self._file.write(orjson.dumps(record, default=str, option=_DUMP_OPTIONS))
+        # The same UTC date for sure, whatever the float rounding of utc_date: a second inside
+        # either end of the day now is in.
+        lo = now - now % _NS_PER_DAY
+        self._day_lo, self._day_hi = lo + NS_PER_S, lo + _NS_PER_DAY - NS_PER_S
+        return self._file
 
     def flush(self) -> None:
         """Once per step: push the buffer to the OS every ``flush_every`` steps and onto the
         disk every ``fsync_every`` steps (see ``records.durability``)."""
-        if self._file is None:
+        file = self._file
+        if file is None:
             return
         try:
-            self._flush()
+            self._since_fsync += 1
+            if self._since_fsync >= self._fsync_every:
+                file.flush()
+                os.fsync(file.fileno())
+                self._since_fsync = self._since_flush = 0
+                return
+            self._since_flush += 1
+            if self._since_flush >= self._flush_every:
+                file.flush()
+                self._since_flush = 0
         except OSError as e:
             self._failed("flush", e)
-
-    def _flush(self) -> None:
-        self._since_fsync += 1
-        if self._since_fsync >= self._fsync_every:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._since_fsync = self._since_flush = 0
-            return
-        self._since_flush += 1
-        if self._since_flush >= self._flush_every:
-            self._file.flush()
-            self._since_flush = 0
 
     def close(self) -> None:
         if self._compressor is not None:

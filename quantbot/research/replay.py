@@ -218,7 +218,12 @@ async def play(
     ledger = side.oms.ledger if side is not None else None
     embedded = parts.venue.embedded
     assert embedded is not None  # a replay plays on the embedded venue
-    tally.note_batch(batch, float(embedded.equity()), ledger)
+    # The equity the batch read still holds when no fill came since (the read followed the
+    # batch's fills poll and its marks; only a fill moves cash or positions): no second look.
+    equity = parts.pipeline.batch_equity
+    if equity is None or ledger is None or parts.venue.may_hold_fills_after(ledger.fill_seq):
+        equity = embedded.equity()
+    tally.note_batch(batch, float(equity), ledger)
 
 
 # Told after each batch: bars played so far, bars in all, the batch's open time (ns).

@@ -342,5 +342,11 @@ class FaultyVenue:
     async def account(self) -> Any:
         return await self._call("account", self.inner.account)
 
+    def may_hold_fills_after(self, seq: int) -> bool:
+        return True  # its faults must reach the fills read: always asked (venues/base.py)
+
+    def known_equity(self) -> Decimal | None:
+        return None  # its faults must reach the account read: account() (venues/base.py)
+
     async def fills_since(self, seq: int) -> Any:
         return await self._call("fills_since", lambda: self.inner.fills_since(seq))

@@ -162,6 +162,20 @@ class OrderVenue(Protocol):
         """
         ...
 
+    def known_equity(self) -> Decimal | None:
+        """The account's equity when the venue holds it in this process, with no I/O (the
+        embedded paper venue: ``account().equity`` from its own book, the same value); None
+        for a venue that must be asked (``account()``), or a wrapper that may fault that read.
+        The trading loop reads equity every batch: through this when it answers."""
+        ...
+
+    def may_hold_fills_after(self, seq: int) -> bool:
+        """False only when the venue knows, without asking anyone, that ``fills_since(seq)``
+        would return nothing: the embedded paper venue, from its own book. A venue behind a
+        network (or a wrapper that may fault its reads) answers True: it must be asked. The
+        trading loop skips the fills read, and all its work, on False."""
+        ...
+
 
 @runtime_checkable
 class OcoVenue(Protocol):

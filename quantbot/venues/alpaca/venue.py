@@ -410,6 +410,12 @@ class AlpacaVenue:
 
     # ------------------------------------------------------------ fills and account
 
+    def may_hold_fills_after(self, seq: int) -> bool:
+        return True  # only the exchange knows: always asked (venues/base.py)
+
+    def known_equity(self) -> Decimal | None:
+        return None  # only the broker knows: account() (venues/base.py)
+
     async def fills_since(self, seq: int) -> list[Fill]:
         params: dict[str, Any] = {"direction": "asc", "page_size": ACTIVITY_PAGE}
         if seq > 0:  # a second of slack for the venue's own rounding of "after"

@@ -475,6 +475,12 @@ class CcxtVenue:
     async def account(self) -> Account:
         return await self._side.account()
 
+    def may_hold_fills_after(self, seq: int) -> bool:
+        return True  # only the exchange knows: always asked (venues/base.py)
+
+    def known_equity(self) -> Decimal | None:
+        return None  # only the broker knows: account() (venues/base.py)
+
     async def fills_since(self, seq: int) -> list[Fill]:
         """Trades of the configured symbols above ``seq``, ascending, and again those within
         ``fill_lookback_s`` before it (the OMS tells fills apart by ``fill_id``), so a trade

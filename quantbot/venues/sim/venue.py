@@ -539,6 +539,13 @@ class SimVenue:
             return []  # the common case, every bar: nothing new
         return fills[bisect_right(fills, seq, key=lambda f: f.seq) :]
 
+    def known_equity(self) -> Decimal | None:
+        return self._book.equity()  # what account() says its equity is, without the rest
+
+    def may_hold_fills_after(self, seq: int) -> bool:
+        fills = self._book.fills  # its own book, ascending seq: exact, never a guess
+        return bool(fills) and fills[-1].seq > seq
+
     # ------------------------------------------------------------ account
 
     async def positions(self) -> dict[str, Position]:

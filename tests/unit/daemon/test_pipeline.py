@@ -8,6 +8,7 @@ from pathlib import Path
 import orjson
 
 from quantbot.clock import NS_PER_S, SimClock
+from quantbot.config.ops import BreakerConfig
 from quantbot.config.schema import load_config
 from quantbot.daemon.pipeline import Pipeline
 from quantbot.decision.step import DecisionStep
@@ -16,6 +17,7 @@ from quantbot.oms.desk import open_desk
 from quantbot.oms.journal import Journal
 from quantbot.oms.ledger import Ledger
 from quantbot.oms.manager import OrderManager
+from quantbot.ops.breakers import BreakerBoard
 from quantbot.records.jsonl import RotatingJsonl
 from quantbot.venues.sim.build import sim_instruments
 from quantbot.venues.sim.venue import SimVenue
@@ -23,7 +25,9 @@ from quantbot.venues.sim.venue import SimVenue
 T0 = 1_763_726_400 * NS_PER_S
 
 
-def _pipeline(tmp_path: Path) -> tuple[Pipeline, OrderManager, SimClock]:
+def _pipeline(
+    tmp_path: Path, breakers: BreakerBoard | None = None
+) -> tuple[Pipeline, OrderManager, SimClock]:
     config = load_config(None).config
     clock = SimClock(T0)
     instruments = sim_instruments(config)
@@ -54,6 +58,7 @@ def _pipeline(tmp_path: Path) -> tuple[Pipeline, OrderManager, SimClock]:
         records=records,
         market_sink=venue.on_bar,
         blocked_by=lambda: None,
+        breakers=breakers,
     )
     return pipeline, oms, clock
 
@@ -84,3 +89,25 @@ async def test_a_bad_bar_neither_fills_an_order_nor_reaches_sizing(tmp_path: Pat
         "SIGNAL_WARMUP",
     ]
     assert pipeline.counters.rejected_bars == 1
+
+
+async def test_each_record_names_the_breakers_open_at_its_decision(tmp_path: Path) -> None:
+    # While no breaker ever opened the records say so without looking; once one opens, the
+    # next record names it, and once it closes again the records say none is.
+    board_clock = SimClock(T0)
+    board = BreakerBoard(BreakerConfig(short_failures=2, short_open_s=30.0), board_clock)
+    pipeline, _, clock = _pipeline(tmp_path, board)
+    await pipeline.on_batch([_bar(0, 100.0)])
+    board.record_failure("broker_positions", reason="503")
+    board.record_failure("broker_positions", reason="503")
+    clock.advance(60)
+    await pipeline.on_batch([_bar(1, 100.5)])
+    board_clock.advance(31)
+    assert board.allow("broker_positions")  # the half-open probe ...
+    board.record_success("broker_positions")  # ... succeeds: closed again
+    clock.advance(60)
+    await pipeline.on_batch([_bar(2, 101.0)])
+
+    pipeline.records.close()
+    lines = [orjson.loads(x) for x in (tmp_path / "decisions.jsonl").read_bytes().splitlines()]
+    assert [r["breakers_open"] for r in lines] == [[], ["broker_positions"], []]

@@ -60,11 +60,14 @@ class ReplayTally:
         self._seq: int | None = None  # the ledger's event count at the last look
         self.gross = array("d")  # sum of |position| x last close after each batch
         self.basket = array("d")  # sum over symbols seen of close / first close
-        self.seen = array("l")  # symbols seen so far, after each batch
+        # Symbols seen so far, after each batch, kept as the batches where it grew (batch
+        # index -> count): it changes a handful of times in a run (``seen()`` expands it).
+        self._grew: dict[int, int] = {}
         # Each symbol's buy-and-hold curve from its first close (its ``first`` and ``last``
         # closes are the basket's terms).
         self.buy_hold: dict[str, metrics.RunningCurve] = {}
         self._ratio_sum = 0.0
+        self._priced = 0  # len(buy_hold): symbols with a first close
         # Non-zero positions at the last look, as (symbol, |qty|): read again only when the
         # ledger moved, so a bar's gross value is a product per position held.
         self._held: tuple[tuple[str, float], ...] = ()
@@ -97,18 +100,19 @@ class ReplayTally:
             closes[symbol] = close
             if not 0.0 < close < _INF:  # NaN, infinite, zero or negative: no price
                 continue
-            curve = buy_hold.get(symbol)
-            if curve is None:
-                curve = buy_hold[symbol] = metrics.RunningCurve()
-                self._ratio_sum += 1.0  # close / first, the first being this close
-            else:
+            if symbol in buy_hold:  # ``in`` and a subscript: no call
+                curve = buy_hold[symbol]
                 self._ratio_sum -= curve.last / curve.first
                 self._ratio_sum += close / curve.first
+            else:
+                curve = buy_hold[symbol] = metrics.RunningCurve()
+                self._ratio_sum += 1.0  # close / first, the first being this close
+                self._priced += 1
+                self._grew[len(self.ts)] = self._priced
             curve.add(bar.ts_ns, close)
         self.ts.append(batch[0].ts_ns)
         self.equity.append(equity)
         self.basket.append(self._ratio_sum)
-        self.seen.append(len(buy_hold))
         if ledger is not None and ledger.last_event_seq != self._seq:
             self._seq = ledger.last_event_seq
             self._held = self._positions(ledger)
@@ -131,6 +135,13 @@ class ReplayTally:
                 self._side[symbol] = qty
                 held.append((symbol, abs(qty)))
         return tuple(held)
+
+    def seen(self) -> Iterator[int]:
+        """Symbols seen so far (with a first close), after each batch."""
+        count, grew = 0, self._grew
+        for i in range(len(self.ts)):
+            count = grew.get(i, count)
+            yield count
 
     def days(self) -> int:
         return len({t // NS_PER_DAY for t in self.ts})
@@ -313,7 +324,7 @@ def performance(tally: ReplayTally, trades: RoundTrips) -> dict[str, Any]:
     }
     symbols = len(tally.buy_hold)
     # Equal weight, bought once: each symbol's 1/N from its first close, cash until then.
-    basket = [(s + symbols - n) / symbols for s, n in zip(tally.basket, tally.seen, strict=True)]
+    basket = [(s + symbols - n) / symbols for s, n in zip(tally.basket, tally.seen(), strict=True)]
     basket_metrics = metrics.equity_metrics(ts, basket)
     start = equity[0] if equity else 0.0
     return {

@@ -112,36 +112,7 @@ class LiquidityRegimes:
         except KeyError:
             roll = self._symbols[bar.symbol] = _Rolling(self._n)
         roll.add(bar)
-        self._read(roll)
-
-    def reset(self, symbol: str) -> None:
-        """Forget ``symbol`` (the data contract restarted it): WARMUP again."""
-        self._symbols.pop(symbol, None)
-
-    def reading(self, symbol: str) -> Any:
-        """The record's ``liquidity``: regime, score, volume, spread (bps), vol (bps)."""
-        roll = self._symbols.get(symbol)
-        return UNSEEN if roll is None else roll.reading
-
-    def thin(self, symbol: str) -> bool:
-        roll = self._symbols.get(symbol)
-        return roll is not None and roll.thin
-
-    def rolling_volume(self, symbol: str) -> float | None:
-        """Mean bar volume (base units) over the bars in the window; None before any bar."""
-        roll = self._symbols.get(symbol)
-        return None if roll is None else roll.sum_volume / min(roll.bars, roll.n)
-
-    def collar_mult(self, symbol: str) -> float:
-        """What the pre-trade price collars of an entry in ``symbol`` are multiplied by."""
-        return self._params.thin_collar_mult if self.thin(symbol) else 1.0
-
-    def cost_mult(self, symbol: str) -> float:
-        """What a cost assumption for ``symbol`` is multiplied by (``thin_cost_mult`` in
-        THIN, else 1): the cost gate's modelled cost (risk/cost_gate)."""
-        return self._params.thin_cost_mult if self.thin(symbol) else 1.0
-
-    def _read(self, roll: _Rolling) -> None:
+        # The reading, computed here rather than in a helper: this runs on every bar.
         p = self._params
         n, bars = roll.n, roll.bars
         k = bars if bars < n else n
@@ -180,3 +151,30 @@ class LiquidityRegimes:
             "spread": (spread * 100.0 + 0.5) // 1.0 / 100.0 if spread > 0.0 else 0.0,
             "vol": (vol * 100.0 + 0.5) // 1.0 / 100.0,
         }
+
+    def reset(self, symbol: str) -> None:
+        """Forget ``symbol`` (the data contract restarted it): WARMUP again."""
+        self._symbols.pop(symbol, None)
+
+    def reading(self, symbol: str) -> Any:
+        """The record's ``liquidity``: regime, score, volume, spread (bps), vol (bps)."""
+        symbols = self._symbols  # ``in`` and a subscript: every record asks, no call
+        return symbols[symbol].reading if symbol in symbols else UNSEEN
+
+    def thin(self, symbol: str) -> bool:
+        roll = self._symbols.get(symbol)
+        return roll is not None and roll.thin
+
+    def rolling_volume(self, symbol: str) -> float | None:
+        """Mean bar volume (base units) over the bars in the window; None before any bar."""
+        roll = self._symbols.get(symbol)
+        return None if roll is None else roll.sum_volume / min(roll.bars, roll.n)
+
+    def collar_mult(self, symbol: str) -> float:
+        """What the pre-trade price collars of an entry in ``symbol`` are multiplied by."""
+        return self._params.thin_collar_mult if self.thin(symbol) else 1.0
+
+    def cost_mult(self, symbol: str) -> float:
+        """What a cost assumption for ``symbol`` is multiplied by (``thin_cost_mult`` in
+        THIN, else 1): the cost gate's modelled cost (risk/cost_gate)."""
+        return self._params.thin_cost_mult if self.thin(symbol) else 1.0

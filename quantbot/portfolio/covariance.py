@@ -52,7 +52,7 @@ class _Pair:
             self.since_resync = 0
 
     def covariance(self, min_pairs: int) -> float | None:
-        n = len(self.xs)
+        n = self.n
         if n < min_pairs:
             return None
         return (self.sxy - self.sx * self.sy / n) / (n - 1)
@@ -104,8 +104,11 @@ class RollingCovariance:
 
     def covariance(self, a: str, b: str) -> float | None:
         """Per-bar sample covariance of ``a`` and ``b`` (``a == b``: the variance)."""
-        pair = self._pairs.get((a, b) if a <= b else (b, a))
-        return None if pair is None else pair.covariance(self.min_pairs)
+        try:  # a subscript, not .get(): asked for every pair of the portfolio, every bar
+            pair = self._pairs[(a, b) if a <= b else (b, a)]
+        except KeyError:
+            return None
+        return pair.covariance(self.min_pairs)
 
     def forget(self, symbol: str) -> None:
         """Drop every pair ``symbol`` is in (its data was reset: a flagged price jump)."""

@@ -32,7 +32,7 @@ _RESYNC_EVERY = 1024
 # correlation with anything is undefined, not a number made of rounding noise.
 _FLAT_REL = 1e-9
 _INF = math.inf
-_log = math.log
+_log, _sqrt = math.log, math.sqrt
 
 
 class _Series:
@@ -84,6 +84,7 @@ class MarketStats:
         self.corr_lookback = corr_lookback
         self.periods_per_year = periods_per_year
         self._maxlen = max(vol_lookback, corr_lookback)
+        self._min_vol_n = max(2, vol_lookback // 2)  # returns a volatility needs
         self._series: dict[str, _Series] = {}
         # Correlations since the last update. The pipeline updates every symbol of a batch
         # before it decides any of them, so within a batch each pair is computed once. (Each
@@ -156,23 +157,25 @@ class MarketStats:
     def annual_vol(self, symbol: str) -> float | None:
         """Sample standard deviation of the last ``vol_lookback`` returns, annualised; None
         until the symbol has at least ``vol_lookback // 2`` (min 2) returns."""
-        series = self._series.get(symbol)
-        if series is None:
+        all_series = self._series  # ``in`` and a subscript: sizer, limits and policy ask
+        if symbol not in all_series:
             return None
+        series = all_series[symbol]
         if not series.vol_fresh:
             series.vol = self._annual_vol(symbol, series)
             series.vol_fresh = True
         return series.vol
 
     def _annual_vol(self, symbol: str, series: _Series) -> float | None:
-        n = min(len(series.returns), self.vol_lookback)
-        if n < max(2, self.vol_lookback // 2):
+        n = series.in_window  # min(len(returns), vol_lookback)
+        if n < self._min_vol_n:
             return None
-        # Rounding can leave a constant window a hair below zero.
-        variance = max((series.sumsq - series.sum * series.sum / n) / (n - 1), 0.0)
+        variance = (series.sumsq - series.sum * series.sum / n) / (n - 1)
+        if variance < 0.0:  # noqa: PLR1730 (max(variance, 0.0) without the call)
+            variance = 0.0  # rounding can leave a constant window a hair below zero
         periods = self.periods_per_year or series.periods or _inferred_periods(series)
-        vol = math.sqrt(variance * periods)
-        if not math.isfinite(vol):
+        vol = _sqrt(variance * periods)
+        if not vol < _INF:  # NaN or infinite (a square root is never -inf)
             raise InvariantViolation(f"market stats {symbol} annual vol={vol!r}: non-finite")
         return vol
 

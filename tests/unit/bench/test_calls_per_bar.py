@@ -20,11 +20,14 @@ from bench import strategies as st
 
 BARS = 600
 # Calls per bar, Python and built-in: measured 300.0, then 305.2 with issue 22's TCA (an
-# arrival quote per order, an ORDER_FILLED line per fill), then 259.8 with issue 23's cheap
+# arrival quote per order, an ORDER_FILLED line per fill), then 259.3 with issue 23's cheap
 # per-bar observers (data contract, market stats and covariance, liquidity, the pre-trade
 # tape, arrival closes, the replay tally: compares and attribute updates, no len/isfinite/
 # min/int/Decimal calls, subscripts rather than .get()).
-BUDGET = 263.0
+BUDGET = 262.0
+# The same with deadband 0 (every stage on every bar: the volatility, correlation and
+# covariance queries too): 471.4 before issue 23's cheap observers, 413.5 after.
+BUDGET_DEADBAND0 = 416.0
 
 
 class CallCounter:
@@ -58,3 +61,21 @@ async def test_a_replayed_bar_costs_no_more_calls_than_the_budget(
     assert len(result["executions"]) == 20  # the bars that send and fill orders are in it
     per_bar = counter.calls / BARS
     assert per_bar <= BUDGET, f"{per_bar:.1f} calls per bar, over the budget of {BUDGET}"
+
+
+async def test_with_deadband_zero_a_bar_costs_no_more_calls_than_its_budget(
+    repo_root: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "bars.f64"
+    rb.write_bars(data, BARS, "SIMA", seed=7)
+    config, _, _ = rb.bench_config(repo_root / "config.toml", deadband_zero=True)
+    counter = CallCounter()
+    result = await st.run_quantbot(
+        config, rb.read_columns(data, BARS), start_ns=rb.START_NS, interval_s=60,
+        profiler=counter,
+    )  # fmt: skip
+    assert len(result["executions"]) == 20
+    per_bar = counter.calls / BARS
+    assert per_bar <= BUDGET_DEADBAND0, (
+        f"{per_bar:.1f} calls per bar with deadband 0, over the budget of {BUDGET_DEADBAND0}"
+    )

@@ -222,9 +222,10 @@ class MarketStats:
         """Bars per year ``symbol``'s volatility is annualised by (None: no spacing seen yet)."""
         if self.periods_per_year:
             return self.periods_per_year
-        series = self._series.get(symbol)
-        if series is None or not series.spacings:
+        all_series = self._series  # ``in`` and a subscript: asked on every bar it sizes
+        if symbol not in all_series or not all_series[symbol].spaced:
             return None
+        series = all_series[symbol]
         return series.periods or _inferred_periods(series)
 
 

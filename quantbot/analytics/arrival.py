@@ -87,10 +87,10 @@ class ArrivalQuotes:
     def on_bar(self, bar: Bar) -> None:
         """Every admitted bar, before it decides: its close and the one before it."""
         symbol = bar.symbol
-        last = self._close.get(symbol)
-        if last is not None:
-            self._prev[symbol] = last
-        self._close[symbol] = bar.close
+        close = self._close
+        if symbol in close:  # subscripts and ``in``: no call on this every-bar path
+            self._prev[symbol] = close[symbol]
+        close[symbol] = bar.close
 
     def begin(self, intent: OrderIntent, *, reducing: bool) -> Pending:
         """Just before the submit: start the read when nothing else will make one."""

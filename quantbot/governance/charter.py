@@ -193,6 +193,8 @@ class Charter:
         enter (at its open) or advance, and end (at its close) after ``hold_bars`` bars."""
         if bar.ts_ns >= self._day_end_ns:
             self._roll(bar.ts_ns)
+        if not self._open:  # no trial open anywhere: nothing more on this bar
+            return
         trials = self._open.get(bar.symbol)
         if not trials:
             return
@@ -207,7 +209,11 @@ class Charter:
                 self._score(trial, bar)
                 done = True
         if done:
-            self._open[bar.symbol] = [t for t in trials if t.bars < hold]
+            left = [t for t in trials if t.bars < hold]
+            if left:
+                self._open[bar.symbol] = left
+            else:  # none left: the symbol leaves, so a bar with no trial open exits early
+                del self._open[bar.symbol]
 
     def _score(self, trial: Trial, bar: Bar) -> None:
         assert trial.entry is not None  # entered on this bar or an earlier one

@@ -78,6 +78,8 @@ class ScopeStats:
     @staticmethod
     def within(events: deque[int], bar: int, window_bars: int, after_bar: int = -1) -> int:
         """How many of ``events`` happened in the last ``window_bars`` bars up to ``bar``."""
+        if not events:  # the usual case: no stop-out, breaker open or cancel loop yet
+            return 0
         start = max(bar - window_bars + 1, after_bar + 1)
         return sum(1 for b in events if b >= start)
 

@@ -139,9 +139,16 @@ class Quarantine:
     def on_bar(self, ts_ns: int) -> None:
         """A bar opened at ``ts_ns`` (called for every bar the step decides): count bar
         times, and end the quarantines whose time is up or that a person released."""
-        if not self.outcomes.on_bar_time(ts_ns) or not self.active:
+        outcomes = self.outcomes
+        # SleeveOutcomes.on_bar_time, inline: this runs on every bar (two compares when the
+        # bar time did not move or nothing is quarantined).
+        if ts_ns <= outcomes.bar_ts_ns:
             return
-        bar = self.outcomes.bar
+        outcomes.bar_ts_ns = ts_ns
+        outcomes.bar += 1
+        if not self.active:
+            return
+        bar = outcomes.bar
         for scope, q in list(self.active.items()):
             due = (q.until_bar is not None and bar >= q.until_bar) or (
                 q.until_ts_ns is not None and ts_ns >= q.until_ts_ns

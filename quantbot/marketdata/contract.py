@@ -1,8 +1,9 @@
 """The data contract: every bar is checked before anything downstream sees it.
 
 Checks run in a fixed order and the first failure wins, so one bad bar yields exactly one
-reason code. Per-symbol state is two dicts (last accepted ``ts_ns`` and close): O(1) per bar,
-plain float compares, because this runs once per bar on the hot path.
+reason code. Per-symbol state is one small object (last accepted ``ts_ns`` and close) in one
+dict: O(1) per bar, plain float compares and no calls on a good bar, because this runs once
+per bar on the hot path.
 
 A price jump (a move beyond ``max_jump_fraction`` from the last close) follows a policy:
 
@@ -45,6 +46,17 @@ class ContractVerdict:
 
 
 ACCEPTED = ContractVerdict(ok=True)
+_INF = math.inf
+
+
+class _Seen:
+    """A symbol's last bar past the timestamp checks (mutable, private to DataContract)."""
+
+    __slots__ = ("close", "ts")
+
+    def __init__(self, ts: int, close: float) -> None:
+        self.ts = ts
+        self.close = close
 
 
 class DataContract:
@@ -52,8 +64,7 @@ class DataContract:
 
     __slots__ = (
         "_clock",
-        "_last_close",
-        "_last_ts",
+        "_last",
         "_max_jump",
         "_max_stale_ns",
         "_policy",
@@ -80,39 +91,32 @@ class DataContract:
         self._max_jump = max_jump_fraction
         self._policy = jump_policy
         self._split_tolerance = split_tolerance
-        self._last_ts: dict[str, int] = {}
-        self._last_close: dict[str, float] = {}
+        self._last: dict[str, _Seen] = {}
 
     def last_seen(self) -> dict[str, tuple[int, float]]:
         """Each symbol's last bar that got past the timestamp checks: open time (ns), close."""
-        return {s: (ts, self._last_close[s]) for s, ts in self._last_ts.items()}
+        return {s: (seen.ts, seen.close) for s, seen in self._last.items()}
 
     def check(self, bar: Bar) -> ContractVerdict:
         o, h, lo, c, v = bar.open, bar.high, bar.low, bar.close, bar.volume
-        isfinite = math.isfinite
-        # One compound test on the fast path; _shape_reason works out which check failed.
-        if not (
-            isfinite(o)
-            and isfinite(h)
-            and isfinite(lo)
-            and isfinite(c)
-            and isfinite(v)
-            and lo > 0
-            and v >= 0
-            and lo <= o <= h
-            and lo <= c <= h
-        ):
+        # One chain of compares on the fast path, no calls: finite, positive and consistent
+        # (NaN fails every compare; h < inf bounds o, c and lo, which lo > 0 keeps finite).
+        # _shape_reason works out which check failed.
+        if not (0.0 < lo <= o <= h < _INF and lo <= c <= h and 0.0 <= v < _INF):
             return ContractVerdict(ok=False, reason=_shape_reason(bar))
         symbol = bar.symbol
         ts = bar.ts_ns
-        last_ts = self._last_ts.get(symbol)
-        if last_ts is not None and ts <= last_ts:
+        try:  # a subscript, not .get(): every symbol but a new one is there
+            seen: _Seen | None = self._last[symbol]
+        except KeyError:
+            seen = None
+        if seen is not None and ts <= seen.ts:
             return _reject(
                 ReasonCode.DATA_TIMESTAMP_NOT_INCREASING,
                 bar,
                 field="ts_ns",
                 value=ts,
-                last_ts_ns=last_ts,
+                last_ts_ns=seen.ts,
             )
         if self._max_stale_ns is not None:
             age_ns = self._clock.now_ns() - ts - bar.interval_s * NS_PER_S
@@ -125,13 +129,16 @@ class DataContract:
                     age_s=age_ns / NS_PER_S,
                     max_staleness_s=self._max_stale_ns / NS_PER_S,
                 )
-        prev = self._last_close.get(symbol)
-        self._last_ts[symbol] = ts
-        self._last_close[symbol] = c
-        if prev is not None:
-            limit = self._max_jump
-            if abs(o / prev - 1.0) > limit or abs(c / prev - 1.0) > limit:
-                return self._jump(bar, prev)
+        if seen is None:
+            self._last[symbol] = _Seen(ts, c)
+            return ACCEPTED
+        prev = seen.close
+        seen.ts = ts
+        seen.close = c
+        limit = self._max_jump
+        move_o, move_c = o / prev - 1.0, c / prev - 1.0  # abs(x) > limit, without a call
+        if move_o > limit or move_o < -limit or move_c > limit or move_c < -limit:
+            return self._jump(bar, prev)
         return ACCEPTED
 
     def _jump(self, bar: Bar, prev: float) -> ContractVerdict:
@@ -175,8 +182,7 @@ class DataContract:
 
     def forget(self, symbol: str) -> None:
         """Drop the baseline for ``symbol`` (e.g. after a deliberate re-subscription)."""
-        self._last_ts.pop(symbol, None)
-        self._last_close.pop(symbol, None)
+        self._last.pop(symbol, None)
 
 
 JUMP_POLICIES = ("auto", "drop", "halt_symbol", "accept")

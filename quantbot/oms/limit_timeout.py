@@ -5,6 +5,7 @@ cancel: it counts toward the cancel-loop guard and cancels per minute (``Pretrad
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 
 from quantbot.domain.reasons import Reason, ReasonCode, reason
@@ -19,13 +20,16 @@ class LimitTimeout:
         self._oms = oms
         self._bars = bars
         self._on_event = on_event
-        self._seen: dict[str, list[int]] = {}  # symbol -> open times of the bars seen
+        # symbol -> open times of its last ``bars + 1`` bars (a bounded deque: one append a
+        # bar, nothing built)
+        self._seen: dict[str, deque[int]] = {}
 
     def on_bar(self, bar: Bar) -> None:
-        seen = self._seen.setdefault(bar.symbol, [])
+        try:  # a subscript, not .setdefault(): every symbol but a new one is there
+            seen = self._seen[bar.symbol]
+        except KeyError:
+            seen = self._seen[bar.symbol] = deque(maxlen=self._bars + 1)
         seen.append(bar.ts_ns)
-        if len(seen) > self._bars + 1:
-            del seen[0]
 
     async def cancel_expired(self) -> None:
         ledger = self._oms.ledger
@@ -38,7 +42,7 @@ class LimitTimeout:
                 or not order.status.is_open
             ):
                 continue
-            seen = self._seen.get(order.symbol, [])
+            seen = self._seen.get(order.symbol, ())
             # Bars of its symbol that opened after it was sent (its decision bar excluded).
             waited = sum(1 for ts in seen if ts >= order.created_ts_ns)
             if waited < self._bars:

@@ -2,7 +2,9 @@
 with each symbol's tape (last close, close time, recent closes, bar count) they read from.
 
 Prices cross the order boundary here, so the arithmetic is exact ``Decimal``: an order at
-exactly ``max_order_usd`` passes and one cent above blocks. Definitions are in the
+exactly ``max_order_usd`` passes and one cent above blocks. The tape keeps each bar's close as
+the float it came as (every bar passes through it) and turns it into that same ``Decimal``
+(``to_decimal``) only when a gate reads it, at an order. Definitions are in the
 ``quantbot.oms.pretrade`` module docstring.
 """
 
@@ -20,6 +22,7 @@ from quantbot.domain.values import Bar, OrderIntent, OrderType, to_decimal
 from quantbot.oms.pretrade_state import seconds_to_ns
 
 _BPS = Decimal(10_000)
+_INF = float("inf")
 
 
 def _bps(fraction: Decimal) -> float:
@@ -28,52 +31,36 @@ def _bps(fraction: Decimal) -> float:
 
 class Tape:
     """One symbol's market state: the last close and when it closed, the closes of the last
-    ``window_s`` seconds (for the window collar) and how many bars have been seen."""
+    ``window_s`` seconds (for the window collar) and how many bars have been seen, as
+    ``PriceGates.on_bar`` records them. Closes are kept as floats; ``last_close`` and
+    ``window`` answer in ``Decimal``."""
 
-    __slots__ = ("_interval", "_window_ns", "bars", "closes", "last_close", "last_close_ns")
+    __slots__ = ("bars", "close", "closes", "interval", "last_close_ns", "window_ns")
 
     def __init__(self, window_s: float) -> None:
-        self._window_ns = seconds_to_ns(window_s)
-        self._interval: tuple[float, int] = (0.0, 0)  # the bar interval (s) last seen, in ns
+        self.window_ns = seconds_to_ns(window_s)
+        self.interval: tuple[float, int] = (0.0, 0)  # the bar interval (s) last seen, in ns
         self.bars = 0
-        self.last_close: Decimal | None = None
+        self.close: float | None = None  # the last close, as the bar had it
         self.last_close_ns: int | None = None
-        self.closes: deque[tuple[int, Decimal]] = deque()
+        self.closes: deque[tuple[int, float]] = deque()  # (close time, close) in the window
 
-    def add(self, bar: Bar) -> bool:
-        """Record ``bar``; False (and nothing recorded) for a bar not newer than the last.
-
-        A non-finite or non-positive close is an invariant violation here: the data contract
-        drops such bars long before they reach the OMS, so one arriving means a bug upstream.
-        """
-        interval = self._interval
-        if interval[0] != bar.interval_s:  # a symbol's bars keep one interval: once, not per bar
-            interval = self._interval = (bar.interval_s, seconds_to_ns(bar.interval_s))
-        close_ns = bar.ts_ns + interval[1]
-        if self.last_close_ns is not None and close_ns <= self.last_close_ns:
-            return False
-        try:
-            close = to_decimal(bar.close)
-        except ValueError as e:
-            raise InvariantViolation(f"{bar.symbol}: close {bar.close!r} reached the OMS") from e
-        if close <= 0:
-            raise InvariantViolation(f"{bar.symbol}: close {bar.close!r} reached the OMS")
-        self.bars += 1
-        self.last_close, self.last_close_ns = close, close_ns
-        self.closes.append((close_ns, close))
-        self._prune(close_ns)
-        return True
+    @property
+    def last_close(self) -> Decimal | None:
+        return None if self.close is None else to_decimal(self.close)
 
     def window(self, now_ns: int) -> tuple[Decimal, Decimal] | None:
         """``(min, max)`` of the closes still inside the window at ``now_ns``."""
         self._prune(now_ns)
         if not self.closes:
             return None
+        # Converting preserves order (distinct floats, distinct decimals): the same answer as
+        # the min and max of the converted closes.
         prices = [price for _, price in self.closes]
-        return min(prices), max(prices)
+        return to_decimal(min(prices)), to_decimal(max(prices))
 
     def _prune(self, now_ns: int) -> None:
-        cutoff = now_ns - self._window_ns
+        cutoff = now_ns - self.window_ns
         closes = self.closes
         while closes and closes[0][0] <= cutoff:
             closes.popleft()
@@ -90,10 +77,33 @@ class PriceGates:
         self._tapes: dict[str, Tape] = {}
 
     def on_bar(self, bar: Bar) -> None:
-        tape = self._tapes.get(bar.symbol)
-        if tape is None:
+        """Record ``bar`` in its symbol's tape (nothing for a bar not newer than the last).
+
+        A non-finite or non-positive close is an invariant violation here: the data contract
+        drops such bars long before they reach the OMS, so one arriving means a bug upstream.
+        Every bar comes here: a subscript, compares, one append (and a pop per bar that
+        leaves the window), no Decimal.
+        """
+        try:  # a subscript, not .get(): every symbol but a new one is there
+            tape = self._tapes[bar.symbol]
+        except KeyError:
             tape = self._tapes[bar.symbol] = Tape(self._config.collar_window_s)
-        tape.add(bar)
+        interval = tape.interval
+        if interval[0] != bar.interval_s:  # a symbol's bars keep one interval: once, not per bar
+            interval = tape.interval = (bar.interval_s, seconds_to_ns(bar.interval_s))
+        close_ns = bar.ts_ns + interval[1]
+        if tape.last_close_ns is not None and close_ns <= tape.last_close_ns:
+            return
+        close = bar.close
+        if not 0.0 < close < _INF:  # NaN fails the compare too
+            raise InvariantViolation(f"{bar.symbol}: close {bar.close!r} reached the OMS")
+        tape.bars += 1
+        tape.close, tape.last_close_ns = close, close_ns
+        closes = tape.closes
+        closes.append((close_ns, close))
+        cutoff = close_ns - tape.window_ns
+        while closes and closes[0][0] <= cutoff:
+            closes.popleft()
 
     def bars(self, symbol: str) -> int:
         tape = self._tapes.get(symbol)
@@ -203,10 +213,11 @@ class PriceGates:
 
     def _last_close(self, symbol: str) -> tuple[Tape, Decimal]:
         tape = self._tapes.get(symbol)
-        if tape is None or tape.last_close is None:
+        last = None if tape is None else tape.last_close
+        if tape is None or last is None:
             # The stale-data gate runs first and blocks a symbol without bars.
             raise InvariantViolation(f"pretrade: no last close for {symbol} past the data gate")
-        return tape, tape.last_close
+        return tape, last
 
     def symbol_snapshot(self, symbol: str, now_ns: int) -> dict[str, Any]:
         tape = self._tapes.get(symbol)

@@ -18,25 +18,30 @@ _RESYNC_EVERY = 1024
 
 
 class _Pair:
-    """The aligned returns of two symbols (x: the first by name) and their running sums."""
+    """The aligned returns of two symbols (x: the first by name) and their running sums. A
+    symbol's pair with itself (its variance) keeps one deque, as ``xs`` and ``ys``."""
 
-    __slots__ = ("since_resync", "sx", "sxy", "sy", "xs", "ys")
+    __slots__ = ("n", "since_resync", "sx", "sxy", "sy", "xs", "ys")
 
-    def __init__(self, lookback: int) -> None:
+    def __init__(self, lookback: int, *, own: bool = False) -> None:
         self.xs: deque[float] = deque(maxlen=lookback)
-        self.ys: deque[float] = deque(maxlen=lookback)
+        self.ys: deque[float] = self.xs if own else deque(maxlen=lookback)
+        self.n = 0  # len(xs), counted rather than asked
         self.sx = self.sy = self.sxy = 0.0
         self.since_resync = 0
 
     def push(self, x: float, y: float) -> None:
         xs, ys = self.xs, self.ys
-        if len(xs) == xs.maxlen:
+        if self.n == xs.maxlen:
             ox, oy = xs[0], ys[0]
             self.sx -= ox
             self.sy -= oy
             self.sxy -= ox * oy
+        else:
+            self.n += 1
         xs.append(x)
-        ys.append(y)
+        if ys is not xs:
+            ys.append(y)
         self.sx += x
         self.sy += y
         self.sxy += x * y
@@ -47,7 +52,7 @@ class _Pair:
             self.since_resync = 0
 
     def covariance(self, min_pairs: int) -> float | None:
-        n = len(self.xs)
+        n = self.n
         if n < min_pairs:
             return None
         return (self.sxy - self.sx * self.sy / n) / (n - 1)
@@ -63,6 +68,7 @@ class RollingCovariance:
         self.lookback = lookback
         self.min_pairs = max(3, lookback // 2) if min_pairs is None else max(2, min_pairs)
         self._pairs: dict[tuple[str, str], _Pair] = {}
+        self._own: dict[str, _Pair] = {}  # each symbol's pair with itself, also in _pairs
         # The returns of the bar time being fed: (symbol, return), reset when the time moves.
         self._ts_ns = -1
         self._batch: list[tuple[str, float]] = []
@@ -70,8 +76,17 @@ class RollingCovariance:
     def add(self, symbol: str, ts_ns: int, ret: float) -> None:
         """``symbol``'s return of the bar at ``ts_ns``; pairs it with the batch so far."""
         if ts_ns != self._ts_ns:
+            # The first return of a bar time pairs only with itself: its variance.
             self._ts_ns = ts_ns
-            self._batch = []
+            self._batch = [(symbol, ret)]
+            try:  # a subscript, not .get(): every symbol but a new one is there
+                own = self._own[symbol]
+            except KeyError:
+                own = self._own[symbol] = self._pairs[(symbol, symbol)] = _Pair(
+                    self.lookback, own=True
+                )
+            own.push(ret, ret)
+            return
         batch = self._batch
         batch.append((symbol, ret))
         pairs = self._pairs
@@ -82,16 +97,22 @@ class RollingCovariance:
                 key, x, y = (other, symbol), r, ret
             pair = pairs.get(key)
             if pair is None:
-                pair = pairs[key] = _Pair(self.lookback)
+                pair = pairs[key] = _Pair(self.lookback, own=symbol == other)
+                if symbol == other:
+                    self._own[symbol] = pair
             pair.push(x, y)
 
     def covariance(self, a: str, b: str) -> float | None:
         """Per-bar sample covariance of ``a`` and ``b`` (``a == b``: the variance)."""
-        pair = self._pairs.get((a, b) if a <= b else (b, a))
-        return None if pair is None else pair.covariance(self.min_pairs)
+        try:  # a subscript, not .get(): asked for every pair of the portfolio, every bar
+            pair = self._pairs[(a, b) if a <= b else (b, a)]
+        except KeyError:
+            return None
+        return pair.covariance(self.min_pairs)
 
     def forget(self, symbol: str) -> None:
         """Drop every pair ``symbol`` is in (its data was reset: a flagged price jump)."""
         for key in [k for k in self._pairs if symbol in k]:
             del self._pairs[key]
+        self._own.pop(symbol, None)
         self._batch = [(s, r) for s, r in self._batch if s != symbol]

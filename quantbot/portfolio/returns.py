@@ -3,7 +3,8 @@ correlation per symbol, from the closes of the bars the pipeline feeds.
 
 ``update`` runs once per bar per symbol on the hot path, so it does O(1) work: one log return,
 deque appends (the return, and the bar spacing when periods per year are inferred) and a
-rolling sum and sum of squares over the volatility window. The queries (``annual_vol``,
+rolling sum and sum of squares over the volatility window, with compares and attribute
+updates (no ``len``, no ``isfinite``, no helper calls). The queries (``annual_vol``,
 ``correlation``) do the rest when the limits stage asks, and keep what they computed until
 an ``update`` or ``reset`` can change it.
 """
@@ -30,6 +31,8 @@ _RESYNC_EVERY = 1024
 # A series whose spread is below this fraction of its mean is constant up to rounding; its
 # correlation with anything is undefined, not a number made of rounding noise.
 _FLAT_REL = 1e-9
+_INF = math.inf
+_log, _sqrt = math.log, math.sqrt
 
 
 class _Series:
@@ -37,16 +40,18 @@ class _Series:
     (mutable, private to MarketStats)."""
 
     __slots__ = (
-        "deviations", "last_close", "last_ts_ns", "periods", "returns", "since_resync",
-        "spacings", "sum", "sumsq", "vol", "vol_fresh",
+        "deviations", "in_window", "last_close", "last_ts_ns", "periods", "returns",
+        "since_resync", "spaced", "spacings", "sum", "sumsq", "vol", "vol_fresh",
     )  # fmt: skip
 
     def __init__(self, maxlen: int, spacings_len: int) -> None:
         self.last_close = 0.0
         self.last_ts_ns = 0
         self.returns: deque[float] = deque(maxlen=maxlen)
+        self.in_window = 0  # min(len(returns), vol_lookback): the returns in the sums
         # Nanoseconds between consecutive bars (kept only when periods_per_year is inferred).
         self.spacings: deque[int] = deque(maxlen=spacings_len)
+        self.spaced = 0  # len(spacings)
         self.sum = 0.0
         self.sumsq = 0.0
         self.since_resync = 0
@@ -79,6 +84,7 @@ class MarketStats:
         self.corr_lookback = corr_lookback
         self.periods_per_year = periods_per_year
         self._maxlen = max(vol_lookback, corr_lookback)
+        self._min_vol_n = max(2, vol_lookback // 2)  # returns a volatility needs
         self._series: dict[str, _Series] = {}
         # Correlations since the last update. The pipeline updates every symbol of a batch
         # before it decides any of them, so within a batch each pair is computed once. (Each
@@ -95,74 +101,81 @@ class MarketStats:
         ``InvariantViolation``: the data contract drops such bars before they get here.
         """
         close = bar.close
-        if not (math.isfinite(close) and close > 0.0):
+        if not 0.0 < close < _INF:  # NaN fails the compare
             raise InvariantViolation(f"market stats {bar.symbol} close={close!r}: not positive")
-        self._memo.clear()
-        series = self._series.get(bar.symbol)
-        if series is None:
+        if self._memo:
+            self._memo.clear()
+        ts_ns = bar.ts_ns
+        try:  # a subscript, not .get(): every symbol but a new one is there
+            series = self._series[bar.symbol]
+        except KeyError:
             series = self._series[bar.symbol] = _Series(self._maxlen, self.vol_lookback)
-        elif bar.ts_ns <= series.last_ts_ns:
+            series.last_close = close
+            series.last_ts_ns = ts_ns
+            return
+        if ts_ns <= series.last_ts_ns:
             raise InvariantViolation(
-                f"market stats {bar.symbol} ts_ns={bar.ts_ns} not after {series.last_ts_ns}"
+                f"market stats {bar.symbol} ts_ns={ts_ns} not after {series.last_ts_ns}"
             )
-        else:
-            ret = math.log(close / series.last_close)
-            self._add_return(series, ret)
-            if self.covariance is not None:
-                self.covariance.add(bar.symbol, bar.ts_ns, ret)
-            if not self.periods_per_year:
-                self._add_spacing(series, bar.ts_ns - series.last_ts_ns)
-            series.vol_fresh = False
-            series.deviations = None
-        series.last_close = close
-        series.last_ts_ns = bar.ts_ns
-
-    def _add_return(self, series: _Series, ret: float) -> None:
-        if not math.isfinite(ret):  # ratio of two extreme floats overflowed
+        ret = _log(close / series.last_close)
+        if not -_INF < ret < _INF:  # ratio of two extreme floats overflowed
             raise InvariantViolation(f"market stats log return {ret!r}: non-finite")
+        # The return into the volatility window's running sums.
+        lookback = self.vol_lookback
         returns = series.returns
-        if len(returns) >= self.vol_lookback:
-            leaving = returns[-self.vol_lookback]
+        if series.in_window >= lookback:
+            leaving = returns[-lookback]
             series.sum -= leaving
             series.sumsq -= leaving * leaving
+        else:
+            series.in_window += 1
         returns.append(ret)
         series.sum += ret
         series.sumsq += ret * ret
         series.since_resync += 1
         if series.since_resync >= _RESYNC_EVERY:
-            window = list(returns)[-self.vol_lookback :]
-            series.sum = math.fsum(window)
-            series.sumsq = math.fsum(r * r for r in window)
-            series.since_resync = 0
-
-    def _add_spacing(self, series: _Series, spacing_ns: int) -> None:
-        spacings = series.spacings
-        # The inferred periods depend only on the window's spacings as a multiset: they stay
-        # valid while each spacing that enters equals the one that leaves (regular bars).
-        if len(spacings) < self.vol_lookback or spacings[0] != spacing_ns:
-            series.periods = None
-        spacings.append(spacing_ns)
+            _resync(series, lookback)
+        if self.covariance is not None:
+            self.covariance.add(bar.symbol, ts_ns, ret)
+        if not self.periods_per_year:
+            # The inferred periods depend only on the window's spacings as a multiset: they
+            # stay valid while each spacing that enters equals the one that leaves (regular
+            # bars). The deque holds ``lookback`` spacings.
+            spacing_ns = ts_ns - series.last_ts_ns
+            spacings = series.spacings
+            if series.spaced < lookback:
+                series.spaced += 1
+                series.periods = None
+            elif spacings[0] != spacing_ns:
+                series.periods = None
+            spacings.append(spacing_ns)
+        series.vol_fresh = False
+        series.deviations = None
+        series.last_close = close
+        series.last_ts_ns = ts_ns
 
     def annual_vol(self, symbol: str) -> float | None:
         """Sample standard deviation of the last ``vol_lookback`` returns, annualised; None
         until the symbol has at least ``vol_lookback // 2`` (min 2) returns."""
-        series = self._series.get(symbol)
-        if series is None:
+        all_series = self._series  # ``in`` and a subscript: sizer, limits and policy ask
+        if symbol not in all_series:
             return None
+        series = all_series[symbol]
         if not series.vol_fresh:
             series.vol = self._annual_vol(symbol, series)
             series.vol_fresh = True
         return series.vol
 
     def _annual_vol(self, symbol: str, series: _Series) -> float | None:
-        n = min(len(series.returns), self.vol_lookback)
-        if n < max(2, self.vol_lookback // 2):
+        n = series.in_window  # min(len(returns), vol_lookback)
+        if n < self._min_vol_n:
             return None
-        # Rounding can leave a constant window a hair below zero.
-        variance = max((series.sumsq - series.sum * series.sum / n) / (n - 1), 0.0)
+        variance = (series.sumsq - series.sum * series.sum / n) / (n - 1)
+        if variance < 0.0:  # noqa: PLR1730 (max(variance, 0.0) without the call)
+            variance = 0.0  # rounding can leave a constant window a hair below zero
         periods = self.periods_per_year or series.periods or _inferred_periods(series)
-        vol = math.sqrt(variance * periods)
-        if not math.isfinite(vol):
+        vol = _sqrt(variance * periods)
+        if not vol < _INF:  # NaN or infinite (a square root is never -inf)
             raise InvariantViolation(f"market stats {symbol} annual vol={vol!r}: non-finite")
         return vol
 
@@ -209,10 +222,19 @@ class MarketStats:
         """Bars per year ``symbol``'s volatility is annualised by (None: no spacing seen yet)."""
         if self.periods_per_year:
             return self.periods_per_year
-        series = self._series.get(symbol)
-        if series is None or not series.spacings:
+        all_series = self._series  # ``in`` and a subscript: asked on every bar it sizes
+        if symbol not in all_series or not all_series[symbol].spaced:
             return None
+        series = all_series[symbol]
         return series.periods or _inferred_periods(series)
+
+
+def _resync(series: _Series, lookback: int) -> None:
+    """The running sums recomputed exactly from the window (once per ``_RESYNC_EVERY``)."""
+    window = list(series.returns)[-lookback:]
+    series.sum = math.fsum(window)
+    series.sumsq = math.fsum(r * r for r in window)
+    series.since_resync = 0
 
 
 def _inferred_periods(series: _Series) -> float:

@@ -191,13 +191,16 @@ class RunningCurve:
         self.worst = 0.0
 
     def add(self, ts_ns: int, value: float) -> None:
-        if math.isnan(self.first):
+        # Every bar of a replay comes here: compares and attribute updates, no calls.
+        if self.first != self.first:  # NaN: the first point
             self.first, self.first_ts, self.peak = value, ts_ns, value
         self.last, self.last_ts = value, ts_ns
         if value > self.peak:
             self.peak = value
         elif self.peak > 0:
-            self.worst = min(self.worst, (value - self.peak) / self.peak * 100.0)
+            drawdown = (value - self.peak) / self.peak * 100.0
+            if drawdown < self.worst:  # noqa: PLR1730 (min(worst, drawdown) without the call)
+                self.worst = drawdown
 
     def summary(self) -> dict[str, float | None]:
         if math.isnan(self.first):

@@ -37,6 +37,7 @@ from quantbot.research import metrics
 from quantbot.research.trades import RoundTrips, write_trades_csv
 
 NS_PER_DAY = 86_400 * NS_PER_S
+_INF = math.inf
 MAX_POINTS = 2000  # a curve of more points than pixels only makes the report bigger
 
 
@@ -59,12 +60,17 @@ class ReplayTally:
         self._seq: int | None = None  # the ledger's event count at the last look
         self.gross = array("d")  # sum of |position| x last close after each batch
         self.basket = array("d")  # sum over symbols seen of close / first close
-        self.seen = array("l")  # symbols seen so far, after each batch
+        # Symbols seen so far, after each batch, kept as the batches where it grew (batch
+        # index -> count): it changes a handful of times in a run (``seen()`` expands it).
+        self._grew: dict[int, int] = {}
+        # Each symbol's buy-and-hold curve from its first close (its ``first`` and ``last``
+        # closes are the basket's terms).
         self.buy_hold: dict[str, metrics.RunningCurve] = {}
-        self._first: dict[str, float] = {}  # each symbol's first close
-        self._last: dict[str, float] = {}  # and its last (the benchmark's)
         self._ratio_sum = 0.0
-        self._held: dict[str, float] = {}  # non-zero positions at the last look
+        self._priced = 0  # len(buy_hold): symbols with a first close
+        # Non-zero positions at the last look, as (symbol, |qty|): read again only when the
+        # ledger moved, so a bar's gross value is a product per position held.
+        self._held: tuple[tuple[str, float], ...] = ()
 
     def note_record(self, record: dict[str, Any]) -> None:
         if not record.get("decision_id"):
@@ -81,43 +87,61 @@ class ReplayTally:
     def note_batch(self, batch: list[Bar], equity: float, ledger: Ledger | None) -> None:
         """After each batch: its time, the account's equity, each symbol's last close, the
         buy-and-hold benchmark, the flips the ledger's positions show (they move only with
-        journal events) and the gross value of the positions held."""
+        journal events) and the gross value of the positions held.
+
+        It runs on every bar: attribute updates and array appends, no dict or list built
+        unless the ledger moved. The benchmark of each bar: buy-and-hold of its symbol from
+        its first close, and the basket's sum (a close that is no price, which the data
+        contract drops, is left out)."""
+        closes = self.closes
+        buy_hold = self.buy_hold
         for bar in batch:
-            self._benchmark(bar)
+            symbol, close = bar.symbol, bar.close
+            closes[symbol] = close
+            if not 0.0 < close < _INF:  # NaN, infinite, zero or negative: no price
+                continue
+            if symbol in buy_hold:  # ``in`` and a subscript: no call
+                curve = buy_hold[symbol]
+                self._ratio_sum -= curve.last / curve.first
+                self._ratio_sum += close / curve.first
+            else:
+                curve = buy_hold[symbol] = metrics.RunningCurve()
+                self._ratio_sum += 1.0  # close / first, the first being this close
+                self._priced += 1
+                self._grew[len(self.ts)] = self._priced
+            curve.add(bar.ts_ns, close)
         self.ts.append(batch[0].ts_ns)
         self.equity.append(equity)
         self.basket.append(self._ratio_sum)
-        self.seen.append(len(self._first))
-        seq = ledger.last_event_seq if ledger is not None else None
-        if ledger is not None and seq != self._seq:
-            self._seq = seq
-            self._held = {}
-            for symbol, position in ledger.positions.items():
-                qty = float(position.qty)
-                if self._side.get(symbol, 0.0) * qty < 0:
-                    self.flips += 1
-                if qty != 0.0:
-                    self._side[symbol] = qty
-                    self._held[symbol] = qty
-        closes = self.closes
-        self.gross.append(sum(abs(q) * closes.get(s, 0.0) for s, q in self._held.items()))
-
-    def _benchmark(self, bar: Bar) -> None:
-        """Buy-and-hold of ``bar``'s symbol from its first close, and the basket's sum (a
-        close that is no price, which the data contract drops, is left out)."""
-        symbol, close = bar.symbol, bar.close
-        self.closes[symbol] = close
-        if not (math.isfinite(close) and close > 0):
-            return
-        first = self._first.get(symbol)
-        if first is None:
-            first = self._first[symbol] = close
-            self.buy_hold[symbol] = metrics.RunningCurve()
+        if ledger is not None and ledger.last_event_seq != self._seq:
+            self._seq = ledger.last_event_seq
+            self._held = self._positions(ledger)
+        if self._held:
+            gross = 0.0  # summed in the order ``sum()`` adds (the same float)
+            for symbol, size in self._held:
+                gross += size * closes.get(symbol, 0.0)
+            self.gross.append(gross)
         else:
-            self._ratio_sum -= self._last[symbol] / first
-        self._ratio_sum += close / first
-        self._last[symbol] = close
-        self.buy_hold[symbol].add(bar.ts_ns, close)
+            self.gross.append(0.0)
+
+    def _positions(self, ledger: Ledger) -> tuple[tuple[str, float], ...]:
+        """The ledger's non-zero positions as (symbol, |qty|), counting the flips."""
+        held = []
+        for symbol, position in ledger.positions.items():
+            qty = float(position.qty)
+            if self._side.get(symbol, 0.0) * qty < 0:
+                self.flips += 1
+            if qty != 0.0:
+                self._side[symbol] = qty
+                held.append((symbol, abs(qty)))
+        return tuple(held)
+
+    def seen(self) -> Iterator[int]:
+        """Symbols seen so far (with a first close), after each batch."""
+        count, grew = 0, self._grew
+        for i in range(len(self.ts)):
+            count = grew.get(i, count)
+            yield count
 
     def days(self) -> int:
         return len({t // NS_PER_DAY for t in self.ts})
@@ -300,7 +324,7 @@ def performance(tally: ReplayTally, trades: RoundTrips) -> dict[str, Any]:
     }
     symbols = len(tally.buy_hold)
     # Equal weight, bought once: each symbol's 1/N from its first close, cash until then.
-    basket = [(s + symbols - n) / symbols for s, n in zip(tally.basket, tally.seen, strict=True)]
+    basket = [(s + symbols - n) / symbols for s, n in zip(tally.basket, tally.seen(), strict=True)]
     basket_metrics = metrics.equity_metrics(ts, basket)
     start = equity[0] if equity else 0.0
     return {

@@ -17,7 +17,8 @@ It runs on every bar the data contract takes, so the state is O(1) per bar: ring
 floats and running sums, no Decimal, no list rebuilt. The sums are recomputed from the rings
 once per ``liq_lookback_bars`` bars, so their floating-point drift never builds up. A bar's
 reading (the record's ``liquidity`` key) is built once when the bar arrives and shared by
-every record until the next bar; it is never mutated.
+every record until the next bar; it is never mutated. Per bar that is one log, at most one
+square root and float arithmetic: no ``min``, ``abs``, ``int`` or ``round`` calls.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from quantbot.config.liquidity import LiquidityThresholds
 from quantbot.domain.values import Bar
 
 THIN, NORMAL, THICK, WARMUP = "THIN", "NORMAL", "THICK", "WARMUP"
+_log, _sqrt = math.log, math.sqrt
 _BPS = 10_000.0
 SCORE_CAP = 1_000.0  # a market with no spread and no movement: "very thick", finite in JSON
 # Before a symbol's first bar: no inputs at all. Shared by records, like every reading: a
@@ -67,7 +69,7 @@ class _Rolling:
         notional = volume * close
         spread = (bar.high - bar.low) / close * _BPS
         last = self.last_close
-        ret = math.log(close / last) * _BPS if last > 0.0 else 0.0
+        ret = _log(close / last) * _BPS if last > 0.0 else 0.0
         i = self.i
         old = self.rets[i]
         self.sum_volume += volume - self.volume[i]
@@ -105,11 +107,50 @@ class LiquidityRegimes:
 
     def update(self, bar: Bar) -> None:
         """Take ``bar`` (one the data contract admitted) and compute the symbol's reading."""
-        roll = self._symbols.get(bar.symbol)
-        if roll is None:
+        try:  # a subscript, not .get(): every symbol but a new one is there
+            roll = self._symbols[bar.symbol]
+        except KeyError:
             roll = self._symbols[bar.symbol] = _Rolling(self._n)
         roll.add(bar)
-        self._read(roll)
+        # The reading, computed here rather than in a helper: this runs on every bar.
+        p = self._params
+        n, bars = roll.n, roll.bars
+        k = bars if bars < n else n
+        value = roll.sum_notional / k
+        spread = roll.sum_spread / k
+        m = bars - 1 if bars <= n else n  # returns in the window
+        vol = 0.0
+        if m >= 2:
+            var = (roll.sum_ret2 - roll.sum_ret * roll.sum_ret / m) / (m - 1)
+            if var > 0.0:
+                vol = _sqrt(var)
+        score = value / p.ref_bar_notional
+        if spread > 0.0 and p.ref_spread_bps / spread < score:
+            score = p.ref_spread_bps / spread
+        if vol > 0.0 and p.ref_vol_bps / vol < score:
+            score = p.ref_vol_bps / vol
+        if score > SCORE_CAP:  # noqa: PLR1730 (min(score, SCORE_CAP) without the call)
+            score = SCORE_CAP
+        if bars < n:
+            regime = WARMUP
+        elif score < p.thin_score:
+            regime = THIN
+        elif score >= p.thick_score:
+            regime = THICK
+        else:
+            regime = NORMAL
+        roll.thin = regime is THIN
+        # Rounded half up by hand: round(x, n) costs four times as much, on every bar. Every
+        # value is finite and >= 0 (the data contract's bars; a float drift below 0 is 0),
+        # so ``(x + 0.5) // 1.0`` is ``int(x + 0.5)`` as a float, without the call.
+        volume = roll.sum_volume / k
+        roll.reading = {
+            "regime": regime,
+            "score": (score * 1e4 + 0.5) // 1.0 / 1e4 if score > 0.0 else 0.0,
+            "volume": (volume * 1e4 + 0.5) // 1.0 / 1e4 if roll.sum_volume > 0.0 else 0.0,
+            "spread": (spread * 100.0 + 0.5) // 1.0 / 100.0 if spread > 0.0 else 0.0,
+            "vol": (vol * 100.0 + 0.5) // 1.0 / 100.0,
+        }
 
     def reset(self, symbol: str) -> None:
         """Forget ``symbol`` (the data contract restarted it): WARMUP again."""
@@ -117,8 +158,8 @@ class LiquidityRegimes:
 
     def reading(self, symbol: str) -> Any:
         """The record's ``liquidity``: regime, score, volume, spread (bps), vol (bps)."""
-        roll = self._symbols.get(symbol)
-        return UNSEEN if roll is None else roll.reading
+        symbols = self._symbols  # ``in`` and a subscript: every record asks, no call
+        return symbols[symbol].reading if symbol in symbols else UNSEEN
 
     def thin(self, symbol: str) -> bool:
         roll = self._symbols.get(symbol)
@@ -137,40 +178,3 @@ class LiquidityRegimes:
         """What a cost assumption for ``symbol`` is multiplied by (``thin_cost_mult`` in
         THIN, else 1): the cost gate's modelled cost (risk/cost_gate)."""
         return self._params.thin_cost_mult if self.thin(symbol) else 1.0
-
-    def _read(self, roll: _Rolling) -> None:
-        p = self._params
-        n, bars = roll.n, roll.bars
-        k = bars if bars < n else n
-        value = roll.sum_notional / k
-        spread = roll.sum_spread / k
-        m = bars - 1 if bars <= n else n  # returns in the window
-        vol = 0.0
-        if m >= 2:
-            var = (roll.sum_ret2 - roll.sum_ret * roll.sum_ret / m) / (m - 1)
-            if var > 0.0:
-                vol = math.sqrt(var)
-        score = value / p.ref_bar_notional
-        if spread > 0.0 and p.ref_spread_bps / spread < score:
-            score = p.ref_spread_bps / spread
-        if vol > 0.0 and p.ref_vol_bps / vol < score:
-            score = p.ref_vol_bps / vol
-        score = min(score, SCORE_CAP)
-        if bars < n:
-            regime = WARMUP
-        elif score < p.thin_score:
-            regime = THIN
-        elif score >= p.thick_score:
-            regime = THICK
-        else:
-            regime = NORMAL
-        roll.thin = regime is THIN
-        # Rounded half up by hand: round(x, n) costs four times as much, on every bar. Every
-        # value is finite and >= 0 (the data contract's bars; a float drift below 0 is 0).
-        roll.reading = {
-            "regime": regime,
-            "score": int(score * 1e4 + 0.5) / 1e4 if score > 0.0 else 0.0,
-            "volume": int(roll.sum_volume / k * 1e4 + 0.5) / 1e4 if roll.sum_volume > 0.0 else 0.0,
-            "spread": int(spread * 100.0 + 0.5) / 100.0 if spread > 0.0 else 0.0,
-            "vol": int(vol * 100.0 + 0.5) / 100.0,
-        }

@@ -20,11 +20,15 @@ from bench import strategies as st
 
 BARS = 600
 # Calls per bar, Python and built-in: measured 300.0, then 305.2 with issue 22's TCA (an
-# arrival quote per order, an ORDER_FILLED line per fill). Issue 23: 265.8 with the step's
-# plain path (record parts reused while they repeat; i23-step), 271.7 with the quiet batches
-# alone (i23-glue: no fills read, UNKNOWN look-up or account read when the venue's own book
-# answers; records written without per-record helpers); both: 232.3.
-BUDGET = 236.0
+# arrival quote per order, an ORDER_FILLED line per fill). Issue 23, each alone on 305.2:
+# the step's plain path (record parts reused while they repeat) 265.8; quiet batches (no
+# fills read, UNKNOWN look-up or account read when the venue's own book answers) 271.7;
+# cheap per-bar observers (compares and attribute updates, no len/isfinite/min/Decimal)
+# 259.2. Together: 186.4.
+BUDGET = 190.0
+# The same with deadband 0 (every stage on every bar: the volatility, correlation and
+# covariance queries too): 466.2 before issue 23; together: 320.0.
+BUDGET_DEADBAND0 = 324.0
 
 
 class CallCounter:
@@ -58,3 +62,21 @@ async def test_a_replayed_bar_costs_no_more_calls_than_the_budget(
     assert len(result["executions"]) == 20  # the bars that send and fill orders are in it
     per_bar = counter.calls / BARS
     assert per_bar <= BUDGET, f"{per_bar:.1f} calls per bar, over the budget of {BUDGET}"
+
+
+async def test_with_deadband_zero_a_bar_costs_no_more_calls_than_its_budget(
+    repo_root: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "bars.f64"
+    rb.write_bars(data, BARS, "SIMA", seed=7)
+    config, _, _ = rb.bench_config(repo_root / "config.toml", deadband_zero=True)
+    counter = CallCounter()
+    result = await st.run_quantbot(
+        config, rb.read_columns(data, BARS), start_ns=rb.START_NS, interval_s=60,
+        profiler=counter,
+    )  # fmt: skip
+    assert len(result["executions"]) == 20
+    per_bar = counter.calls / BARS
+    assert per_bar <= BUDGET_DEADBAND0, (
+        f"{per_bar:.1f} calls per bar with deadband 0, over the budget of {BUDGET_DEADBAND0}"
+    )

@@ -237,3 +237,20 @@ def test_gross_share_blocks_a_first_position_without_a_floor_and_allows_the_floo
     )
     [why] = [r.to_record() for r in floored.applied]
     assert why["floor_usd"] == 2_000.0 and floored.target_notional_usd == 2_000.0
+
+
+def test_a_symbols_variance_is_kept_when_it_leads_every_batch_and_after_a_forget() -> None:
+    """The first return of a bar time pairs only with itself (the variance's own pair): its
+    variance matches the direct computation, and a forgotten symbol starts again from its
+    next returns."""
+    rng = random.Random(11)
+    cov = RollingCovariance(10)
+    xs = [rng.gauss(0, 0.01) for _ in range(40)]
+    for t, x in enumerate(xs[:25]):
+        cov.add("X", t, x)
+    assert cov.covariance("X", "X") == pytest.approx(statistics.variance(xs[15:25]), rel=1e-9)
+    cov.forget("X")
+    assert cov.covariance("X", "X") is None
+    for t, x in enumerate(xs[25:], start=25):
+        cov.add("X", t, x)
+    assert cov.covariance("X", "X") == pytest.approx(statistics.variance(xs[30:]), rel=1e-9)

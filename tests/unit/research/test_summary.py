@@ -182,3 +182,25 @@ def test_an_order_a_pretrade_gate_refused_counts_as_that_gates_block(tmp_path: P
     tally.note_batch([Bar(SYM, T0, 100.0, 100.0, 100.0, 100.0, 1.0, 60)], 1000.0, None)
     shares = summarize("rp-gates", tmp_path, tally, 4)["decisions_by_reason"]
     assert shares["PRICE_COLLAR_BLOCK"] == {"count": 2, "share": 0.5}
+
+
+def test_the_equal_weight_basket_counts_symbols_from_their_first_close() -> None:
+    """Symbols that join later (two in one batch) hold cash until their first close: the
+    basket a user reads in summary.json is (sum of close / first close + cash) / symbols."""
+    from quantbot.research.summary import performance
+    from quantbot.research.trades import RoundTrips
+
+    tally = ReplayTally()
+    batches = [
+        {"A": 100.0},
+        {"A": 90.0, "B": 50.0},  # (0.9 + 1 + 2 cash) / 4 = 0.975
+        {"A": 99.0, "B": 40.0},  # (0.99 + 0.8 + 2) / 4 = 0.9475
+        {"C": 10.0, "D": 20.0},  # both join: (0.99 + 0.8 + 1 + 1) / 4 = 0.9475
+        {"A": 110.0, "B": 60.0, "C": 12.0, "D": 18.0},  # (1.1 + 1.2 + 1.2 + 0.9) / 4 = 1.1
+    ]
+    for i, closes in enumerate(batches):
+        bars = [Bar(s, T0 + i * MINUTE, c, c, c, c, 1000.0, 60) for s, c in closes.items()]
+        tally.note_batch(bars, 1000.0, None)
+    basket = performance(tally, RoundTrips())["benchmark"]["equal_weight"]
+    assert basket["total_return_pct"] == pytest.approx(10.0, abs=1e-3)
+    assert basket["max_drawdown_pct"] == pytest.approx(-5.25, abs=1e-3)  # 1.0 -> 0.9475

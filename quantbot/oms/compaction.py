@@ -28,13 +28,13 @@ last seq); any difference keeps the old journal and is logged.
 
 A test hook, reachable only with ``QUANTBOT_TESTING=1``: ``QUANTBOT_TEST_COMPACT_KILL_AT=<step>``
 SIGKILLs the daemon at that step (``start``, ``archived``, ``written``, ``replaced``; the
-daily ledger's ``daily_start``, ``daily_archived``, ``daily_written``: ``risk.daily_compaction``).
+daily ledger's ``daily_start``, ``daily_archived``, ``daily_written``: ``risk.daily_compaction``;
+the paper book's ``book_folded``: ``venues.sim.fold``; ``ops.crash_hook``).
 """
 
 from __future__ import annotations
 
 import os
-import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -49,10 +49,9 @@ from quantbot.fsutil import atomic_write, ensure_private_dir, read_private
 from quantbot.oms.journal import EventType, JournalReplay, read_journal
 from quantbot.oms.ledger import Ledger
 from quantbot.oms.ledger_snapshot import ledger_doc
-from quantbot.ops.runtime_contract import test_doubles_reachable
+from quantbot.ops.crash_hook import crash_step
 
 ARCHIVE_DIR = "journal.archive"
-KILL_AT_ENV = "QUANTBOT_TEST_COMPACT_KILL_AT"
 _NS_PER_HOUR = 3_600_000_000_000
 
 
@@ -232,12 +231,6 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def crash_step(name: str) -> None:
-    """The test hook (module doc): SIGKILL this process at step ``name`` when asked to."""
-    if os.environ.get(KILL_AT_ENV) == name and test_doubles_reachable():
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def read_archived(path: Path, first: bytes, rest: JournalReplay) -> JournalReplay | None:

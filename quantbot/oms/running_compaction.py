@@ -38,7 +38,7 @@ from quantbot.domain.errors import StartupError
 from quantbot.oms.compaction import compact
 from quantbot.oms.journal import Journal, read_journal
 from quantbot.oms.ledger import Ledger
-from quantbot.ops.crash_hook import crash_step
+from quantbot.ops.crash_hook import crash_step, running_phase
 from quantbot.risk.daily import DailyRiskGuard
 from quantbot.venues.base import EmbeddedVenue
 
@@ -93,12 +93,13 @@ class RunningCompaction:
         now = self._market_clock.now_ns()
         done: dict[str, Any] = {"trigger": "roll" if now >= self._next_roll_ns else "min_events"}
         self._next_roll_ns = next_roll_ns(now, self._roll_minute)
-        crash_step("running")
-        done["journal"] = self._compact_journal()
-        if self._daily is not None:
-            done["daily_risk"] = self._daily.compact()
-        if self._book is not None:
-            done["book_folded"] = self._book.compact_history()
+        with running_phase():  # the crash test's steps are running_<step> here
+            crash_step("begin")
+            done["journal"] = self._compact_journal()
+            if self._daily is not None:
+                done["daily_risk"] = self._daily.compact()
+            if self._book is not None:
+                done["book_folded"] = self._book.compact_history()
         done["ledger_orders"] = len(self._ledger.orders)
         done["pause_ms"] = round((self._clock.monotonic_ns() - started) / 1e6, 3)
         self.last = done

@@ -10,13 +10,27 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from quantbot.ops.runtime_contract import test_doubles_reachable
 
 KILL_AT_ENV = "QUANTBOT_TEST_COMPACT_KILL_AT"
+_prefix = [""]  # "running_" inside running_phase
 
 
 def crash_step(name: str) -> None:
     """SIGKILL this process at step ``name`` when the test hook asks for it."""
-    if os.environ.get(KILL_AT_ENV) == name and test_doubles_reachable():
+    wanted = os.environ.get(KILL_AT_ENV)
+    if wanted is not None and wanted == _prefix[0] + name and test_doubles_reachable():
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+@contextmanager
+def running_phase() -> Iterator[None]:
+    """The steps reached inside are the running compaction's (the module doc)."""
+    _prefix[0] = "running_"
+    try:
+        yield
+    finally:
+        _prefix[0] = ""

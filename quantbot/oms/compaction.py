@@ -22,8 +22,10 @@ names. Terminal orders whose last event is older than the window are folded: the
 in the positions, their client ids are no longer looked up (a restart re-decides recent bars
 only, and a venue's look-back for late fills is minutes, far inside the window).
 
-Before the file is replaced the compacted bytes are read back into a ledger and compared with
-the one the whole history built (positions, external inventory, open orders, fill cursor,
+Before the file is replaced the compacted bytes are read back into a ledger (the kept lines
+all lie at or below the snapshot's ``upto_seq``, so that is its first line, and the kept
+lines must begin with the window's first event) and compared with the one the whole
+history built (positions, external inventory, open orders, fill cursor,
 last seq); any difference keeps the old journal and is logged.
 
 A test hook, reachable only with ``QUANTBOT_TESTING=1``: ``QUANTBOT_TEST_COMPACT_KILL_AT=<step>``
@@ -116,9 +118,12 @@ def compact(
         "upto_seq": upto,
         "ledger": doc,
     }
-    data = orjson.dumps(snapshot, option=orjson.OPT_APPEND_NEWLINE) + kept_bytes
-    rebuilt = Ledger.from_events(_parse(data))
-    problem = _differs(ledger, rebuilt)
+    line = orjson.dumps(snapshot, option=orjson.OPT_APPEND_NEWLINE)
+    data = line + kept_bytes
+    # The kept lines all have a seq at or below upto (the snapshot holds them): replaying
+    # the compacted file is replaying its first line; the tail must start where it should.
+    rebuilt = Ledger.from_events([orjson.loads(line)])
+    problem = _differs(ledger, rebuilt) or _tail_problem(kept_bytes, events, start)
     if problem is not None:
         logger.error("journal compaction skipped, the journal is left whole: {}", problem)
         return ledger, None
@@ -203,10 +208,13 @@ def _kept_fill_ids(events: list[dict[str, Any]], start: int, keep: set[str]) -> 
     return kept
 
 
-def _parse(data: bytes) -> Iterator[dict[str, Any]]:
-    for line in data.split(b"\n"):
-        if line.strip():
-            yield orjson.loads(line)
+def _tail_problem(kept: bytes, events: list[dict[str, Any]], start: int) -> str | None:
+    if not kept:
+        return None
+    first = orjson.loads(kept[: kept.index(b"\n")])
+    if first != events[start]:
+        return "the kept lines do not start at the window's first event"
+    return None
 
 
 def _differs(whole: Ledger, rebuilt: Ledger) -> str | None:

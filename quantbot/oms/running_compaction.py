@@ -28,15 +28,17 @@ the bars made, as its start-up never compacts either.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import orjson
 from loguru import logger
 
 from quantbot.clock import NS_PER_S, Clock
 from quantbot.config.compaction import CompactionConfig
-from quantbot.domain.errors import StartupError
+from quantbot.fsutil import read_private
 from quantbot.oms.compaction import compact
-from quantbot.oms.journal import Journal, read_journal
+from quantbot.oms.journal import Journal, JournalReplay
 from quantbot.oms.ledger import Ledger
 from quantbot.ops.crash_hook import crash_step, running_phase
 from quantbot.risk.daily import DailyRiskGuard
@@ -117,10 +119,9 @@ class RunningCompaction:
             logger.error("journal not compacted: {} bytes are not written yet", journal.pending)
             return None
         try:
-            rebuilt, compacted = compact(
-                journal.path, read_journal(journal.path, repair=False), ledger, self._config
-            )
-        except (OSError, StartupError) as e:  # the file is left whole (compact's steps)
+            replay = _read_own(journal.path)
+            rebuilt, compacted = compact(journal.path, replay, ledger, self._config)
+        except (OSError, ValueError) as e:  # the file is left whole (compact's steps)
             logger.error("journal not compacted ({}); it is left whole", e)
             return None
         finally:
@@ -131,6 +132,20 @@ class RunningCompaction:
         self._upto = ledger.last_event_seq
         self._due_seq = self._upto + self._config.min_events + 1
         return {**compacted.to_record(), "orders_forgotten": forgotten}
+
+
+def _read_own(path: Path) -> JournalReplay:
+    """The journal this daemon has been appending to, flushed: every line whole and valid
+    (written by ``Journal.append``, or checked by the start-up read), so parsed without
+    ``read_journal``'s checks, a third of its time. A line that does not parse raises
+    ``ValueError`` (``orjson.JSONDecodeError``): not compacted."""
+    events: list[dict[str, Any]] = []
+    numbers: list[int] = []
+    for number, line in enumerate(read_private(path).split(b"\n"), start=1):
+        if line.strip():
+            events.append(orjson.loads(line))
+            numbers.append(number)
+    return JournalReplay(events, None, None, numbers)
 
 
 def forget(live: Ledger, rebuilt: Ledger) -> int:

@@ -15,7 +15,14 @@ Three kinds of start, interleaved ``--repeat`` times (medians quoted):
 - ``whole``: compaction off: the journal and the book read whole, as before issue 23;
 - ``compacting``: the first start with compaction on (``[compaction]`` defaults): reads the
   whole journal and book once, archives them and writes the compacted ones;
-- ``compacted``: the next start, which reads the snapshot and the kept window only.
+- ``compacted``: the next start, which reads the snapshot and the kept window only;
+- ``rolled``: the first start after a long uninterrupted run that compacted at each of its
+  trading-day rolls while running (``oms.running_compaction``; the run is played first, in
+  this process: the same journal events appended through the daemon's ``Journal`` and live
+  ``Ledger``, one order every 86.4 s, so a roll every 1,000 orders, and the paper book as it
+  folds at the last roll). The report's ``long_run`` says what that run did: its rolls, the
+  pause each compaction held the loop for (wall ms, fsyncs included) and the largest
+  ledger it kept after a roll.
 
     python -m bench.startup_bench [--orders 0 10000 100000] [--repeat 3] [--min-events N]
                                   [--keep-hours H] [--out PATH]
@@ -43,7 +50,7 @@ from bench.provenance import finish, report_head
 
 DEFAULT_OUT = Path("runtime/bench/startup.json")
 DEFAULT_ORDERS = (0, 10_000, 100_000)
-KINDS = ("whole", "compacting", "compacted")
+KINDS = ("whole", "compacting", "compacted", "rolled")
 FIGURES = (
     "journal_cpu_s",
     "book_cpu_s",
@@ -124,8 +131,60 @@ def _history(root: Path, orders: int) -> Path:
     return state
 
 
+def _long_run(root: Path, orders: int, settings: dict[str, Any]) -> tuple[Path, dict[str, Any]]:
+    """The ``state/`` a run of ``orders`` orders leaves when it compacted at its day rolls
+    (the module doc), and what that run's compactions did."""
+    from quantbot.clock import SimClock
+    from quantbot.config.compaction import CompactionConfig
+    from quantbot.fsutil import ensure_private_dir
+    from quantbot.oms.journal import Journal
+    from quantbot.oms.ledger import Ledger
+    from quantbot.oms.running_compaction import RunningCompaction
+    from quantbot.testing.journal_history import START_NS, history_events, write_book
+    from quantbot.venues.sim.book import BookFiles
+
+    state = ensure_private_dir(root / f"r{orders}")
+    clock = SimClock(START_NS)
+    journal = Journal(state / "journal.jsonl", clock)
+    ledger = Ledger()
+    config = CompactionConfig(enabled=True, **settings)
+    compaction = RunningCompaction(
+        config, journal=journal, ledger=ledger, daily=None, book=None, clock=clock,
+        market_clock=clock, roll_minute=0,
+    )  # fmt: skip
+    pauses: list[float] = []
+    kept: list[int] = []
+    last_roll_ns = START_NS
+    for event in history_events(orders):
+        fields = {k: v for k, v in event.items() if k not in ("seq", "ts_ns", "type")}
+        clock.set(event["ts_ns"])
+        ledger.apply(journal.append(event["type"], **fields))
+        t0 = time.perf_counter()
+        done = compaction.maybe()  # as after each batch
+        if done is not None:
+            pauses.append((time.perf_counter() - t0) * 1e3)
+            kept.append(done["ledger_orders"])
+            last_roll_ns = event["ts_ns"]
+    journal.close()
+    # The paper book as it folded at the last roll: history before (roll - keep_hours) out.
+    write_book(state / "sim_venue.json", orders)
+    newest = START_NS + orders * int(86.4e9)
+    keep_ns = int(config.keep_hours * 3_600e9) + (newest - last_roll_ns)
+    files = BookFiles(state / "sim_venue.json", keep_ns=keep_ns)
+    files.close(files.load())
+    shutil.rmtree(state.parent / "sim_venue.archive", ignore_errors=True)
+    return state, {
+        "compactions": len(pauses),
+        "pause_ms_median": round(statistics.median(pauses), 2) if pauses else None,
+        "pause_ms_max": round(max(pauses), 2) if pauses else None,
+        "ledger_orders_max_after_compaction": max(kept, default=None),
+        "ledger_orders_at_end": len(ledger.orders),
+    }
+
+
 def measure(orders: int, repeat: int, root: Path, settings: dict[str, Any]) -> dict[str, Any]:
     pristine = _history(root, orders)
+    rolled, long_run = _long_run(root, orders, settings)
     runs: dict[str, list[dict[str, Any]]] = {k: [] for k in KINDS}
     for n in range(repeat):
         work = root / f"w{orders}-{n}"
@@ -134,12 +193,15 @@ def measure(orders: int, repeat: int, root: Path, settings: dict[str, Any]) -> d
         runs["compacting"].append(_start(work, True, settings))
         runs["compacted"].append(_start(work, True, settings))
         shutil.rmtree(work)
+        shutil.copytree(rolled, work)
+        runs["rolled"].append(_start(work, True, settings))
+        shutil.rmtree(work)
     median = {
         kind: {f: round(statistics.median(r[f] for r in rs), 4) for f in FIGURES}
         for kind, rs in runs.items()
     }
     last = {kind: rs[-1] for kind, rs in runs.items()}
-    return {"orders": orders, "median": median, "last_run": last}
+    return {"orders": orders, "median": median, "last_run": last, "long_run": long_run}
 
 
 def run_benchmark(
@@ -176,6 +238,13 @@ def format_table(report: dict[str, Any]) -> str:
                 f"{m['total_cpu_s']:>9.3f}{m['peak_rss_mb']:>8.1f}{m['rss_after_mb']:>9.1f}"
                 f"{m['import_rss_mb']:>9.1f}"
             )
+    for h in report["histories"]:
+        run = h["long_run"]
+        lines.append(
+            f"{h['orders']:>8} orders in one run: {run['compactions']} running compactions, "
+            f"pause median {run['pause_ms_median']} ms, max {run['pause_ms_max']} ms; ledger "
+            f"after each at most {run['ledger_orders_max_after_compaction']} orders"
+        )
     return "\n".join(lines)
 
 

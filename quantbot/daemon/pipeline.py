@@ -23,6 +23,7 @@ from quantbot.domain.reasons import Reason
 from quantbot.domain.values import Bar, Fill, SubmitOutcome
 from quantbot.marketdata.contract import ContractVerdict
 from quantbot.oms.desk import Desk
+from quantbot.oms.running_compaction import RunningCompaction
 from quantbot.ops.alerts import AlertSink
 from quantbot.ops.breakers import BreakerBoard
 from quantbot.records.jsonl import RotatingJsonl
@@ -89,6 +90,8 @@ class Pipeline:
         # Warm-up said in the log on live feeds (a replay's progress line says enough): None
         # before the first batch, then whether the last batch left every sleeve warm.
         self._was_warm: bool | None = None if bar_clock is None else True
+        # Journal, daily ledger and paper book compacted at the day roll (None in a replay).
+        self.compaction: RunningCompaction | None = None
 
     async def on_batch(self, bars: list[Bar]) -> None:
         if self._was_warm is None and bars:
@@ -121,6 +124,8 @@ class Pipeline:
             await self._decide(bar, verdict)
         self.records.flush()
         desk.end_batch()
+        if self.compaction is not None:
+            self.compaction.maybe()  # between batches: nothing of this task is in flight
         if self._was_warm is not None and self._was_warm != self.step.warm:
             self._say_warmup(bars[0].interval_s)
 

@@ -48,6 +48,7 @@ from quantbot.oms.desk import Desk, OrderDesk, open_desk
 from quantbot.oms.exits import ExitManager
 from quantbot.oms.limit_timeout import LimitTimeout
 from quantbot.oms.reservation import fill_listener
+from quantbot.oms.running_compaction import open_running_compaction
 from quantbot.records.durability import Durability
 from quantbot.risk.cost_gate import CostModel
 from quantbot.risk.daily import DailyRiskGuard
@@ -274,6 +275,12 @@ async def _open_connected(
             side.gates.disable_symbol if side is not None else services.halting.disable_symbol
         ),
     )
+    if side is not None:
+        pipeline.compaction = open_running_compaction(
+            config.compaction, durable=run.durability.sync_before_submit, journal=side.journal,
+            ledger=side.oms.ledger, daily=daily, book=embedded, clock=clock,
+            market_clock=run.market_clock, roll_minute=daily.roll_minute,
+        )  # fmt: skip
     return Parts(
         run_id=run.run_id,
         mode=run.mode,

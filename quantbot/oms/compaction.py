@@ -22,19 +22,21 @@ names. Terminal orders whose last event is older than the window are folded: the
 in the positions, their client ids are no longer looked up (a restart re-decides recent bars
 only, and a venue's look-back for late fills is minutes, far inside the window).
 
-Before the file is replaced the compacted bytes are read back into a ledger and compared with
-the one the whole history built (positions, external inventory, open orders, fill cursor,
+Before the file is replaced the compacted bytes are read back into a ledger (the kept lines
+all lie at or below the snapshot's ``upto_seq``, so that is its first line, and the kept
+lines must begin with the window's first event) and compared with the one the whole
+history built (positions, external inventory, open orders, fill cursor,
 last seq); any difference keeps the old journal and is logged.
 
 A test hook, reachable only with ``QUANTBOT_TESTING=1``: ``QUANTBOT_TEST_COMPACT_KILL_AT=<step>``
 SIGKILLs the daemon at that step (``start``, ``archived``, ``written``, ``replaced``; the
-daily ledger's ``daily_start``, ``daily_archived``, ``daily_written``: ``risk.daily_compaction``).
+daily ledger's ``daily_start``, ``daily_archived``, ``daily_written``: ``risk.daily_compaction``;
+the paper book's ``book_folded``: ``venues.sim.fold``; ``ops.crash_hook``).
 """
 
 from __future__ import annotations
 
 import os
-import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -49,10 +51,9 @@ from quantbot.fsutil import atomic_write, ensure_private_dir, read_private
 from quantbot.oms.journal import EventType, JournalReplay, read_journal
 from quantbot.oms.ledger import Ledger
 from quantbot.oms.ledger_snapshot import ledger_doc
-from quantbot.ops.runtime_contract import test_doubles_reachable
+from quantbot.ops.crash_hook import crash_step
 
 ARCHIVE_DIR = "journal.archive"
-KILL_AT_ENV = "QUANTBOT_TEST_COMPACT_KILL_AT"
 _NS_PER_HOUR = 3_600_000_000_000
 
 
@@ -117,9 +118,12 @@ def compact(
         "upto_seq": upto,
         "ledger": doc,
     }
-    data = orjson.dumps(snapshot, option=orjson.OPT_APPEND_NEWLINE) + kept_bytes
-    rebuilt = Ledger.from_events(_parse(data))
-    problem = _differs(ledger, rebuilt)
+    line = orjson.dumps(snapshot, option=orjson.OPT_APPEND_NEWLINE)
+    data = line + kept_bytes
+    # The kept lines all have a seq at or below upto (the snapshot holds them): replaying
+    # the compacted file is replaying its first line; the tail must start where it should.
+    rebuilt = Ledger.from_events([orjson.loads(line)])
+    problem = _differs(ledger, rebuilt) or _tail_problem(kept_bytes, events, start)
     if problem is not None:
         logger.error("journal compaction skipped, the journal is left whole: {}", problem)
         return ledger, None
@@ -204,10 +208,13 @@ def _kept_fill_ids(events: list[dict[str, Any]], start: int, keep: set[str]) -> 
     return kept
 
 
-def _parse(data: bytes) -> Iterator[dict[str, Any]]:
-    for line in data.split(b"\n"):
-        if line.strip():
-            yield orjson.loads(line)
+def _tail_problem(kept: bytes, events: list[dict[str, Any]], start: int) -> str | None:
+    if not kept:
+        return None
+    first = orjson.loads(kept[: kept.index(b"\n")])
+    if first != events[start]:
+        return "the kept lines do not start at the window's first event"
+    return None
 
 
 def _differs(whole: Ledger, rebuilt: Ledger) -> str | None:
@@ -232,12 +239,6 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def crash_step(name: str) -> None:
-    """The test hook (module doc): SIGKILL this process at step ``name`` when asked to."""
-    if os.environ.get(KILL_AT_ENV) == name and test_doubles_reachable():
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def read_archived(path: Path, first: bytes, rest: JournalReplay) -> JournalReplay | None:

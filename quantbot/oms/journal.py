@@ -23,7 +23,7 @@ from quantbot.clock import Clock
 from quantbot.domain.errors import StartupError
 from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.fsutil import open_private, open_private_file, read_private, set_aside_torn_tail
-from quantbot.records.append_file import AppendFile
+from quantbot.records.append_file import AppendFile, reopened
 
 _BUFFER_BYTES = 1 << 16  # a replay's lines reach the OS in blocks this big
 
@@ -292,6 +292,21 @@ class Journal:
         self._dirty = not durable
         self._recovered()
         return self._observed(event)
+
+    @property
+    def next_seq(self) -> int:
+        return self._seq
+
+    @property
+    def pending(self) -> int:
+        """Bytes appended that the operating system has not taken yet (a failing disk)."""
+        return self._file.pending
+
+    def reopen(self) -> None:
+        """Append to the file now at ``path`` if compaction replaced the one open
+        (``oms.running_compaction``); a no-op otherwise."""
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+        self._file = reopened(self._file, self.path, lambda: open_private(self.path, flags))
 
     def _observed(self, event: dict[str, Any]) -> dict[str, Any]:
         for observer in self.observers:

@@ -14,6 +14,8 @@ One writer per file (the state lock guarantees it), so the file's size is known 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from pathlib import Path
 
 
 class AppendFile:
@@ -61,3 +63,15 @@ class AppendFile:
         if not self.closed:
             self.closed = True
             os.close(self._fd)
+
+
+def reopened(file: AppendFile, path: Path, open_fd: Callable[[], int]) -> AppendFile:
+    """``file`` if it still appends to the file at ``path``; else (a compaction replaced that
+    file: ``oms.running_compaction``) a new ``AppendFile`` on the file now there, with what
+    was pending carried over in order, and ``file`` closed."""
+    if file.closed or os.path.samestat(os.fstat(file._fd), os.stat(path)):
+        return file
+    fresh = AppendFile(open_fd())
+    fresh.append(bytes(file._pending))
+    file.close()
+    return fresh

@@ -40,7 +40,7 @@ from quantbot.clock import NS_PER_S, Clock, iso_utc, utc_date
 from quantbot.config.risk import DailyPolicy, DailyProfile
 from quantbot.domain.errors import InvariantViolation, StartupError
 from quantbot.domain.reasons import Reason, ReasonCode, reason
-from quantbot.risk.daily_compaction import maybe_compact_daily
+from quantbot.risk.daily_compaction import compact_running, maybe_compact_daily
 from quantbot.risk.daily_ledger import (
     GLOBAL,
     DailyBook,
@@ -129,6 +129,16 @@ class DailyRiskGuard:
             self._ledger.close()
         except OSError as e:
             self._write_failed("close", e)
+
+    @property
+    def roll_minute(self) -> int:
+        return self._roll_minute
+
+    def compact(self) -> bool:
+        """At the trading-day roll while running: write the ROLL if due, then compact the
+        ledger file (``risk.daily_compaction.compact_running``); True when it was replaced."""
+        self._roll_if_due()
+        return self._ledger is not None and compact_running(self._ledger, self._book)
 
     # -- decisions --------------------------------------------------------------------------
 

@@ -9,6 +9,11 @@ the lines after it. Steps, each safe to crash after (as ``oms.compaction``): the
 linked to ``state/daily_risk.archive/<name>-<day>-<lines>.jsonl`` (nothing is lost), the new
 file is written with ``fsutil.atomic_write``; before that, the new bytes are replayed and must
 build the same book as the whole file, or the file is left whole.
+
+While the daemon runs (``oms.running_compaction``, at the trading-day roll) the same is done by
+``compact_running``: the guard's ROLL is written first, the file is read back (everything
+appended is flushed; nothing is appended until this returns: one event loop, no await), and
+the guard's append handle is moved onto the new file.
 """
 
 from __future__ import annotations
@@ -20,9 +25,10 @@ from typing import Any
 import orjson
 from loguru import logger
 
+from quantbot.domain.errors import StartupError
 from quantbot.fsutil import atomic_write, ensure_private_dir, read_private
 from quantbot.oms.compaction import crash_step, fsync_dir
-from quantbot.risk.daily_ledger import DailyBook, EventType, LedgerReplay
+from quantbot.risk.daily_ledger import DailyBook, DailyLedger, EventType, LedgerReplay, read_events
 
 ARCHIVE_SUFFIX = ".archive"
 
@@ -90,3 +96,22 @@ def maybe_compact_daily(
         archive,
     )
     return True
+
+
+def compact_running(ledger: DailyLedger, book: DailyBook) -> bool:
+    """Compact the running guard's ledger file (the module doc): True when it was replaced.
+    A file that cannot be flushed, read or written is left whole (logged): the next roll
+    tries again."""
+    if ledger.closed:
+        return False
+    pending = ledger.flush()
+    if pending:
+        logger.error("{}: not compacted, {} bytes are not written yet", ledger.path, pending)
+        return False
+    try:
+        return maybe_compact_daily(ledger.path, read_events(ledger.path), book, 1)
+    except (OSError, StartupError) as e:
+        logger.error("{}: not compacted ({}); the file is left whole", ledger.path, e)
+        return False
+    finally:
+        ledger.reopen()  # onto the new file if the rename happened, whatever came after it

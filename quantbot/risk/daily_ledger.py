@@ -33,7 +33,7 @@ from quantbot.fsutil import (
     read_private,
     set_aside_torn_tail,
 )
-from quantbot.records.append_file import AppendFile
+from quantbot.records.append_file import AppendFile, reopened
 from quantbot.risk.turnover import TurnoverCount
 
 GLOBAL = "GLOBAL"  # the scope of the total policy; every sleeve is also a scope
@@ -159,6 +159,22 @@ class DailyLedger:
                 with contextlib.suppress(OSError):  # then its rest stays queued: not torn
                     self._file.withdraw(len(line))
             raise
+
+    @property
+    def closed(self) -> bool:
+        return self._file.closed
+
+    def flush(self) -> int:
+        """Hand what is pending to the OS; the bytes still pending (a failing disk)."""
+        with contextlib.suppress(OSError):
+            self._file.flush()
+        return self._file.pending
+
+    def reopen(self) -> None:
+        """Append to the file now at ``path`` if compaction replaced the one open
+        (``risk.daily_compaction.compact_running``); a no-op otherwise."""
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+        self._file = reopened(self._file, self.path, lambda: open_private(self.path, flags))
 
     def close(self) -> None:
         """Make everything appended durable and close the file (closed even when that fails;

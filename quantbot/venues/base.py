@@ -113,6 +113,11 @@ class EmbeddedVenue(Protocol):
         """Its fill model and parameters (a replay's summary, TCA records)."""
         ...
 
+    def compact_history(self) -> int:
+        """Fold its old history out of its book on disk, as at start (``oms.running_compaction``
+        calls it at the day roll); how many items were folded."""
+        ...
+
 
 @runtime_checkable
 class OrderVenue(Protocol):

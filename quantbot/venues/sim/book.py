@@ -160,6 +160,16 @@ class BookFiles:
         self.snapshot(loaded.book)
         return loaded.book
 
+    def fold_now(self, book: SimBook) -> int:
+        """While running (``oms.running_compaction``): fold old history out of ``book``
+        (``sim.fold``), then snapshot it; how many items were folded (0: nothing written)."""
+        if self._keep_ns is None:
+            return 0
+        folded = fold(book, self._keep_ns, self.path)
+        if folded:
+            self.snapshot(book)
+        return folded
+
     def snapshot(self, book: SimBook) -> None:
         """Compact: the whole book into the snapshot, then empty the log."""
         fd = self._open_log()

@@ -8,7 +8,9 @@ journal's baseline takes), are moved out: appended to
 line, written with ``fsutil.atomic_write``) before the smaller snapshot replaces the old one.
 Cash, positions, marks, working orders and every client id the venue has seen (its duplicate
 check) stay whole, so the account and what a restarted daemon reconciles against are the same.
-A crash between the two writes folds the same items again into the same archive file.
+A crash between the two writes folds the same items again into the same archive file
+(the test hook's step ``book_folded``, ``ops.crash_hook``). The same runs while
+the daemon runs, at the trading-day roll (``oms.running_compaction``, ``BookFiles.fold_now``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 import orjson
 
 from quantbot.fsutil import atomic_write, ensure_private_dir
+from quantbot.ops.crash_hook import crash_step
 from quantbot.venues.sim.codec import fill_doc, order_doc
 from quantbot.venues.sim.state import SimBook
 
@@ -44,6 +47,7 @@ def fold(book: SimBook, keep_ns: int, state_path: Path) -> int:
     folder = ensure_private_dir(state_path.parent / ARCHIVE_DIR)
     name = f"folded-{book.next_seq:012d}-{book.next_order_no:012d}.jsonl"
     atomic_write(folder / name, b"\n".join(lines) + b"\n")
+    crash_step("book_folded")
     for order in old_orders:
         del book.orders[order.client_order_id]
     del book.fills[:cut]

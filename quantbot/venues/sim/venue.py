@@ -196,6 +196,11 @@ class SimVenue:
             self._files.close(self._book)
             self._loaded = True
 
+    def compact_history(self) -> int:
+        """Fold old orders and fills out of the book on disk (``sim.fold``): 0 when kept
+        whole (a replay, compaction off, nothing old enough)."""
+        return self._files.fold_now(self._book) if self._files is not None else 0
+
     async def market_clock(self) -> MarketClock:
         """Open/closed now and the next transitions; always open without a session."""
         now = self._clock.now_ns()

@@ -82,3 +82,28 @@ def test_below_the_threshold_or_without_a_roll_the_ledger_is_left_whole(tmp_path
         _open(path, clock, compact_after=compact_after).close()
         assert path.read_bytes() == whole
     assert not (tmp_path / "daily_risk.archive").exists()
+
+
+def test_a_running_guard_compacts_at_the_roll_and_keeps_appending_to_the_new_file(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "daily_risk.jsonl"
+    clock = SimClock(at("2025-11-21 12:00"))
+    guard = _days_of_trading(path, clock, days=3)
+    clock.set(at("2025-11-24 00:05"))  # the next day has begun; nothing reserved yet
+
+    assert guard.compact()  # the ROLL, then the days before it folded
+
+    first = orjson.loads(path.read_bytes().split(b"\n", 1)[0])
+    assert first["type"] == "SNAPSHOT" and first["day"] == "2025-11-24"
+    (archive,) = (tmp_path / "daily_risk.archive").iterdir()
+    archived = archive.read_bytes()
+    # The guard trades on, and what it writes lands in the new file, not the archive.
+    assert guard.reserve(client_order_id="after", symbol="BTC", sleeve="trend",
+                         notional_usd=700.0, risk_usd=7.0) is None  # fmt: skip
+    assert b'"client_order_id":"after"' in path.read_bytes()
+    assert archive.read_bytes() == archived
+    before = guard.snapshot()
+    guard.close()
+    assert _open(path, clock).snapshot() == before
+    assert not guard.compact()  # closed: nothing more to do

@@ -47,3 +47,25 @@ def test_without_keep_ns_the_book_keeps_everything(tmp_path: Path) -> None:
     files.close(book)
     assert len(load_book(path).orders) == ORDERS - 2  # the UNKNOWN and LOST never reached it
     assert not (tmp_path / "sim_venue.archive").exists()
+
+
+def test_a_running_book_folds_at_the_roll_and_keeps_its_log_going(tmp_path: Path) -> None:
+    path = tmp_path / "sim_venue.json"
+    write_book(path, ORDERS)
+    whole = load_book(path)
+    files = BookFiles(path)  # loaded whole, as a daemon that started before it grew
+    book = files.load()
+    files._keep_ns = HOUR_NS  # the running daemon's [compaction] keep_hours
+
+    folded = files.fold_now(book)
+
+    assert folded > 300  # ~158 orders and their fills
+    on_disk = load_book(path)  # the snapshot alone (its log emptied) is the smaller book
+    assert on_disk.cash == whole.cash and on_disk.positions == whole.positions
+    assert on_disk.working() == whole.working()
+    assert on_disk.seen_client_ids == whole.seen_client_ids
+    assert len(on_disk.orders) <= 45 and len(book.orders) <= 45
+    (archive,) = (tmp_path / "sim_venue.archive").iterdir()
+    assert len(archive.read_bytes().splitlines()) == folded
+    assert files.fold_now(book) == 0  # nothing old enough is left
+    files.close(book)

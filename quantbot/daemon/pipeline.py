@@ -96,22 +96,8 @@ class Pipeline:
     async def on_batch(self, bars: list[Bar]) -> None:
         if self._was_warm is None and bars:
             self._say_warmup(bars[0].interval_s)
-        verdicts = list(map(self.step.admit, bars))
+        verdicts = self._admit(bars)
         desk = self.desk
-        for bar, verdict in zip(bars, verdicts, strict=True):
-            if not verdict.ok:
-                if verdict.disable_symbol and self._disable_symbol is not None:
-                    assert verdict.reason is not None
-                    self._disable_symbol(bar.symbol, verdict.reason)
-                continue  # a bad bar must not fill an order, nor look fresh to the gates
-            if self._market_sink is not None:
-                self._market_sink(bar)
-            close_ns = bar.ts_ns + int(bar.interval_s * 1e9)
-            if self._bar_clock is not None:
-                self._bar_clock.advance_to(close_ns)
-            desk.on_bar(bar)
-            if self._alerts is not None and self._bar_clock is None:  # live feeds only
-                self._alerts.note_bar(bar.symbol, close_ns)
         # Session, fills, unknown orders and equity, before any bar of the batch decides.
         if self._sessions:
             await self._check_session()
@@ -128,6 +114,27 @@ class Pipeline:
             self.compaction.maybe()  # between batches: nothing of this task is in flight
         if self._was_warm is not None and self._was_warm != self.step.warm:
             self._say_warmup(bars[0].interval_s)
+
+    def _admit(self, bars: list[Bar]) -> list[ContractVerdict]:
+        """The data contract on each bar; an admitted bar moves the paper venue's matching,
+        the market-time clock and the order side's price gates."""
+        verdicts = list(map(self.step.admit, bars))
+        desk = self.desk
+        for bar, verdict in zip(bars, verdicts, strict=True):
+            if not verdict.ok:
+                if verdict.disable_symbol and self._disable_symbol is not None:
+                    assert verdict.reason is not None
+                    self._disable_symbol(bar.symbol, verdict.reason)
+                continue  # a bad bar must not fill an order, nor look fresh to the gates
+            if self._market_sink is not None:
+                self._market_sink(bar)
+            close_ns = bar.ts_ns + int(bar.interval_s * 1e9)
+            if self._bar_clock is not None:
+                self._bar_clock.advance_to(close_ns)
+            desk.on_bar(bar)
+            if self._alerts is not None and self._bar_clock is None:  # live feeds only
+                self._alerts.note_bar(bar.symbol, close_ns)
+        return verdicts
 
     def _say_warmup(self, bar_s: float) -> None:
         """One INFO line when sleeves start warming up (at the first bar, or again after a

@@ -52,6 +52,10 @@ class SimBook:
     _dirty_armed: set[str] = attrs.field(factory=set, init=False)
     _dirty_trail: set[str] = attrs.field(factory=set, init=False)
     _clean_fills: int = attrs.field(default=0, init=False)
+    # equity and (equity, gross) as last computed, until cash, a position, a mark or an
+    # order changes (``_changed``): the account is read once or twice per batch
+    _equity: Decimal | None = attrs.field(default=None, init=False)
+    _equity_gross: tuple[Decimal, Decimal] | None = attrs.field(default=None, init=False)
 
     def __attrs_post_init__(self) -> None:
         for order in self.orders.values():
@@ -64,6 +68,7 @@ class SimBook:
         self.orders[order.client_order_id] = order
         self._index(order)
         self._dirty_orders[order.client_order_id] = None
+        self._equity_gross = None  # working orders count in the gross exposure
 
     def _index(self, order: Order) -> None:
         ids = self._working.setdefault(order.symbol, {})
@@ -85,10 +90,17 @@ class SimBook:
             self.cash += notional - fill.fee
         self.fills.append(fill)
         self.next_seq = max(self.next_seq, fill.seq + 1)
+        self.changed()
 
     def set_mark(self, symbol: str, price: Decimal) -> None:
         self.marks[symbol] = price
         self._dirty_marks.add(symbol)
+        self._equity = self._equity_gross = None
+
+    def changed(self) -> None:
+        """Cash, positions or marks were set directly (a log record replayed): the account
+        is computed again on its next read."""
+        self._equity = self._equity_gross = None
 
     def arm_stop(self, client_order_id: str) -> None:
         self.armed_stops.add(client_order_id)
@@ -135,6 +147,10 @@ class SimBook:
 
     # ------------------------------------------------------------ queries
 
+    def has_working(self, symbol: str) -> bool:
+        """Whether ``symbol`` has an open order (most bars: none, nothing to match)."""
+        return bool(self._working.get(symbol))
+
     def working(self, symbol: str | None = None) -> list[Order]:
         """Open orders (of ``symbol``) in submission order."""
         if symbol is None:
@@ -150,6 +166,12 @@ class SimBook:
         return position.avg_price if position is not None and position.qty else None
 
     def equity(self) -> Decimal:
+        """Cash plus every position at its mark (cached until one of them changes)."""
+        if self._equity is None:
+            self._equity = self._value()
+        return self._equity
+
+    def _value(self) -> Decimal:
         value = self.cash
         for symbol, position in self.positions.items():
             if position.qty:
@@ -159,19 +181,33 @@ class SimBook:
     def equity_and_gross(self) -> tuple[Decimal, Decimal]:
         """``equity()`` and ``gross_exposure()`` together, as the account read every batch
         needs them: with nothing working (most bars), one pass over the positions instead of
-        two, with the same Decimal operations in the same order, so the same values."""
+        two, with the same Decimal operations in the same order, so the same values. Cached
+        until cash, a position, a mark or an order changes."""
+        cached = self._equity_gross
+        if cached is None:
+            cached = self._equity_gross = self._equity_and_gross()
+        return cached
+
+    def _equity_and_gross(self) -> tuple[Decimal, Decimal]:
         if any(self._working.values()):
             return self.equity(), self.gross_exposure()
         value, held = self.cash, []
+        marks = self.marks
         for symbol, position in self.positions.items():
-            if position.qty:
-                mark = self.mark_price(symbol)
-                amount = position.qty * (mark or ZERO)
+            qty = position.qty
+            if qty:
+                mark = marks.get(symbol)
+                if mark is None:
+                    mark = self.mark_price(symbol)
+                amount = qty * (mark or ZERO)
                 value += amount
                 if mark is None:  # gross_exposure values an unmarked position at zero
                     held.append((symbol, ZERO))
                 else:
-                    held.append((symbol, abs(amount if mark else position.qty * mark)))
+                    held.append((symbol, abs(amount if mark else qty * mark)))
+        self._equity = value
+        if len(held) == 1:  # one symbol held (sum() below would add it to ZERO too)
+            return value, ZERO + held[0][1]
         held.sort()  # gross_exposure sums in symbol order
         return value, sum((h for _, h in held), ZERO)
 

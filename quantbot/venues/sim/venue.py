@@ -142,6 +142,8 @@ class SimVenue:
         self.bar_interval_s = 0.0  # set by the first bar seen
         # A book on disk wins over initial_cash: it is the account, initial_cash only seeds it.
         self._book = SimBook(cash=checked_param("initial_cash", initial_cash, low=0))
+        # the last account() answer and the book's (equity, gross) it was made from
+        self._account: tuple[tuple[Decimal, Decimal], Account] | None = None
         self._loaded = self._load()
 
     @property
@@ -410,29 +412,42 @@ class SimVenue:
 
     def on_bar(self, bar: Bar) -> list[Fill]:
         """Fill what ``bar`` allows, in submission order (OCO take-profit legs last: the
-        stop-loss leg wins a bar that reaches both); then mark to its close."""
-        instrument = self._instruments.get(bar.symbol)
+        stop-loss leg wins a bar that reaches both); then mark to its close.
+
+        With nothing working for the symbol (most bars) there is nothing to match and
+        nothing to persist: the bar is kept and the mark moves (marks alone wait for a later
+        change to be written, ``book.py``)."""
+        symbol = bar.symbol
+        instrument = self._instruments.get(symbol)
         if instrument is None:
             return []
-        recent = self._recent.get(bar.symbol)
+        recent = self._recent.get(symbol)
         if recent is None:
-            recent = self._recent[bar.symbol] = deque(maxlen=_RECENT_BARS)
+            recent = self._recent[symbol] = deque(maxlen=_RECENT_BARS)
         recent.append(bar)
         self.bar_interval_s = bar.interval_s
+        book = self._book
+        if not book.has_working(symbol) or (
+            self._session is not None and not self._session.bar_open(bar.ts_ns, bar.interval_s)
+        ):  # nothing to fill; outside the session working orders wait
+            book.set_mark(symbol, to_decimal(bar.close))
+            return []
+        fills = self._match_bar(bar, instrument)
+        book.set_mark(symbol, to_decimal(bar.close))
+        self._persist()
+        return fills
+
+    def _match_bar(self, bar: Bar, instrument: Instrument) -> list[Fill]:
         fills: list[Fill] = []
-        if self._session is not None and not self._session.bar_open(bar.ts_ns, bar.interval_s):
-            self._book.set_mark(bar.symbol, to_decimal(bar.close))
-            return fills  # outside the session nothing fills; working orders wait
         working = self._book.working(bar.symbol)
-        working.sort(key=_oco_take_profit)  # stable: submission order otherwise
+        if len(working) > 1:
+            working.sort(key=_oco_take_profit)  # stable: submission order otherwise
         for queued in working:
             order = self._book.orders[queued.client_order_id]  # a sibling may have ended it
             if order.status.is_open:
                 fill = self._match_one(order, bar, instrument)
                 if fill is not None:
                     fills.append(fill)
-        self._book.set_mark(bar.symbol, to_decimal(bar.close))
-        self._persist()
         return fills
 
     def _match_one(self, order: Order, bar: Bar, instrument: Instrument) -> Fill | None:
@@ -545,9 +560,15 @@ class SimVenue:
         return {s: p for s, p in self._book.positions.items() if p.qty}
 
     async def account(self) -> Account:
-        equity, gross = self._book.equity_and_gross()
+        pair = self._book.equity_and_gross()  # cached by the book until something changes
+        cached = self._account
+        if cached is not None and cached[0] is pair:
+            return cached[1]
+        equity, gross = pair
         buying_power = self._multiple * equity - gross
-        return Account(cash=self._book.cash, equity=equity, buying_power=buying_power)
+        account = Account(cash=self._book.cash, equity=equity, buying_power=buying_power)
+        self._account = (pair, account)
+        return account
 
     def marks(self) -> dict[str, Decimal]:
         return dict(self._book.marks)

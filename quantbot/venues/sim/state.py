@@ -1,11 +1,12 @@
 """The paper venue's book in memory, and a note of what changed since it was last persisted.
 
-The book is what a broker would hold: cash, positions, every order ever accepted or rejected
-(terminal ones included), every client order id ever seen, fills with their sequence numbers,
+The book is what a broker would hold: cash, positions, the orders accepted or rejected
+(terminal ones included) and their client ids, fills with their sequence numbers,
 the last marks, the stop orders already triggered and each working trailing stop's best price
-since it was placed. Mutations go through methods that note
-what they touched, so ``book.py`` can append just the change to its log (``changes``, then
-``mark_clean`` once it is on disk) instead of rewriting the whole history.
+since it was placed. Ended orders and old fills may leave memory (``take_ended``,
+``take_fills``) once the venue has archived them (``archive.py``). Mutations go through
+methods that note what they touched, so ``book.py`` can append just the change to its log
+(``changes``, then ``mark_clean`` once it is on disk) instead of rewriting the whole history.
 """
 
 from __future__ import annotations
@@ -109,6 +110,32 @@ class SimBook:
     def set_trail_best(self, client_order_id: str, price: Decimal) -> None:
         self.trail_best[client_order_id] = price
         self._dirty_trail.add(client_order_id)
+
+    def take_ended(self, count: int) -> list[Order]:
+        """Remove up to ``count`` of the oldest ended orders (submission order) from memory,
+        with their client ids, and return them: the caller has archived nothing yet and must
+        (``archive.py``). Only a book with nothing left to persist."""
+        assert not self.has_changes(), "persist the book before it sheds history"
+        ended: list[Order] = []
+        for order in self.orders.values():
+            if len(ended) >= count:
+                break
+            if not order.status.is_open:
+                ended.append(order)
+        for order in ended:
+            del self.orders[order.client_order_id]
+            self.seen_client_ids.discard(order.client_order_id)
+        return ended
+
+    def take_fills(self, count: int) -> list[Fill]:
+        """Remove up to ``count`` of the oldest fills, never the newest (the fill cursor a
+        new journal's baseline takes), and return them (see ``take_ended``)."""
+        assert not self.has_changes(), "persist the book before it sheds history"
+        cut = max(0, min(count, len(self.fills) - 1))
+        taken = self.fills[:cut]
+        del self.fills[:cut]
+        self._clean_fills -= cut
+        return taken
 
     # ------------------------------------------------------------ change tracking
 

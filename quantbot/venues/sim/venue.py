@@ -21,7 +21,10 @@ It takes every order type, OCO pairs and reduce-only orders, with these rules of
 When
 ``state_path`` is set, each call that changes orders or fills returns only once its change is
 on disk (``book.py``: a snapshot plus an append-only log); ``state_path=None`` keeps
-everything in memory (bench, replay).
+everything in memory. With a ``state_path``, memory stays flat in the number of orders: past
+``keep_in_memory`` ended orders (or fills), the oldest half of them moves to the archive
+(``archive.py``) and leaves the book, which still refuses their client ids as duplicates and
+answers for them (``order_by_client_id``, ``cancel``, ``fills_since``) from the archive.
 """
 
 from __future__ import annotations
@@ -52,7 +55,9 @@ from quantbot.domain.values import (
     to_decimal,
 )
 from quantbot.venues.base import Account, CancelFailure, Capabilities, EmbeddedVenue, SubmitResult
+from quantbot.venues.sim.archive import ARCHIVE_FILE, BookArchive
 from quantbot.venues.sim.book import BookFiles, SimBook, order_price
+from quantbot.venues.sim.fold import ARCHIVE_DIR
 from quantbot.venues.sim.matching import (
     FillModel,
     Match,
@@ -99,6 +104,7 @@ class SimVenue:
         impact_coef: float = 0.0,
         sync_each_change: bool = True,
         keep_history_ns: int | None = None,
+        keep_in_memory: int = 2000,
     ) -> None:
         self.name = "sim"
         self.seed = seed  # reserved: today's fill rules need no randomness
@@ -109,6 +115,14 @@ class SimVenue:
             if state_path is not None
             else None
         )
+        self._archive = (
+            BookArchive(state_path.parent / ARCHIVE_DIR / ARCHIVE_FILE, sync=sync_each_change)
+            if state_path is not None
+            else None
+        )
+        if keep_in_memory < 2:
+            raise ValueError(f"SimVenue keep_in_memory must be >= 2, got {keep_in_memory!r}")
+        self._keep = keep_in_memory
         self._fee_rate = checked_param("fee_bps", fee_bps, low=0) / _BPS
         self._multiple = checked_param(
             "buying_power_multiple", buying_power_multiple, low=0, strict=True
@@ -185,9 +199,32 @@ class SimVenue:
         return True
 
     def _persist(self) -> None:
-        """Append what this call changed to the log (marks alone wait for a later change)."""
+        """Append what this call changed to the log (marks alone wait for a later change);
+        then shed history past ``keep_in_memory``."""
         if self._files is not None and self._files.commit(self._book):
             self._loaded = True  # the file is now ours; connect() must not reload over us
+            book = self._book
+            if len(book.orders) > self._keep or len(book.fills) > self._keep:
+                self._shed()
+
+    def _shed(self) -> None:
+        """Archive the oldest half of the kept ended orders and fills, then drop them."""
+        assert self._archive is not None  # a book with files has an archive
+        book, half = self._book, self._keep // 2
+        orders = [o for o in book.orders.values() if not o.status.is_open]
+        fills = book.fills
+        old_orders = orders[: max(0, len(orders) - half)]
+        old_fills = fills[: max(0, len(fills) - half)]
+        self._archive.put(old_orders, old_fills)  # on disk before it leaves memory
+        book.take_ended(len(old_orders))
+        book.take_fills(len(old_fills))
+
+    def _order(self, client_order_id: str) -> Order | None:
+        """The order by client id, from memory or (ended long ago) from the archive."""
+        order = self._book.orders.get(client_order_id)
+        if order is None and self._archive is not None:
+            return self._archive.order(client_order_id)
+        return order
 
     async def connect(self) -> None:
         if not self._loaded:
@@ -197,6 +234,8 @@ class SimVenue:
         if self._files is not None:  # compact: marks move every bar and are written here
             self._files.close(self._book)
             self._loaded = True
+        if self._archive is not None:
+            self._archive.close()
 
     async def market_clock(self) -> MarketClock:
         """Open/closed now and the next transitions; always open without a session."""
@@ -281,10 +320,11 @@ class SimVenue:
 
     def _duplicate(self, cid: str) -> Reason | None:
         """Why ``cid`` cannot be used again (the venue has seen it), else marks it seen."""
-        if cid not in self._book.seen_client_ids:
-            self._book.seen_client_ids.add(cid)
+        seen = self._book.seen_client_ids
+        if cid not in seen and (self._archive is None or not self._archive.has(cid)):
+            seen.add(cid)
             return None
-        existing = self._book.orders.get(cid)
+        existing = self._order(cid)
         return reason(
             ReasonCode.VENUE_DUPLICATE_CLIENT_ID,
             client_order_id=cid,
@@ -386,7 +426,7 @@ class SimVenue:
 
     async def cancel(self, client_order_id: str, *, symbol: str | None = None) -> Order | None:
         """The order cancelled, and with it the other legs of its OCO group."""
-        order = self._book.orders.get(client_order_id)
+        order = self._order(client_order_id)
         if order is None or not order.status.is_open:
             return order
         canceled = self._cancel(order, None)
@@ -403,7 +443,7 @@ class SimVenue:
         return canceled
 
     async def order_by_client_id(self, client_order_id: str) -> Order | None:
-        return self._book.orders.get(client_order_id)
+        return self._order(client_order_id)
 
     async def open_orders(self) -> list[Order]:
         return self._book.working()
@@ -552,6 +592,8 @@ class SimVenue:
         fills = self._book.fills
         if not fills or fills[-1].seq <= seq:
             return []  # the common case, every bar: nothing new
+        if seq + 1 < fills[0].seq and self._archive is not None:  # older ones left memory
+            return [*self._archive.fills_between(seq, fills[0].seq), *fills]
         return fills[bisect_right(fills, seq, key=lambda f: f.seq) :]
 
     # ------------------------------------------------------------ account

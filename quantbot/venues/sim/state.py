@@ -45,8 +45,10 @@ class SimBook:
     armed_stops: set[str] = attrs.field(factory=set)  # stop orders already triggered
     # working TRAILING_STOP orders -> best price since placement (sell: high, buy: low)
     trail_best: dict[str, Decimal] = attrs.field(factory=dict)
-    # symbol -> working client ids in submission order (a dict used as an ordered set)
-    _working: dict[str, dict[str, None]] = attrs.field(factory=dict, init=False)
+    # symbol -> working client ids in submission order (a dict used as an ordered set); read
+    # it (the venue asks it every bar), change it only through put_order
+    working_ids: dict[str, dict[str, None]] = attrs.field(factory=dict, init=False)
+    _n_working: int = attrs.field(default=0, init=False)  # over every symbol
     # not yet persisted: touched order ids (ordered set), marks, armed stops, fills[_clean_fills:]
     _dirty_orders: dict[str, None] = attrs.field(factory=dict, init=False)
     _dirty_marks: set[str] = attrs.field(factory=set, init=False)
@@ -72,13 +74,18 @@ class SimBook:
         self._equity_gross = None  # working orders count in the gross exposure
 
     def _index(self, order: Order) -> None:
-        ids = self._working.setdefault(order.symbol, {})
+        ids = self.working_ids.setdefault(order.symbol, {})
+        cid = order.client_order_id
         if order.status.is_open:
-            ids[order.client_order_id] = None  # an update keeps the original queue position
+            if cid not in ids:  # an update keeps the original queue position
+                ids[cid] = None
+                self._n_working += 1
         else:
-            ids.pop(order.client_order_id, None)
-            self.armed_stops.discard(order.client_order_id)
-            self.trail_best.pop(order.client_order_id, None)
+            if cid in ids:
+                del ids[cid]
+                self._n_working -= 1
+            self.armed_stops.discard(cid)
+            self.trail_best.pop(cid, None)
 
     def apply_fill(self, fill: Fill) -> None:
         """Cash, position and fill history; the caller updates the order itself."""
@@ -174,15 +181,11 @@ class SimBook:
 
     # ------------------------------------------------------------ queries
 
-    def has_working(self, symbol: str) -> bool:
-        """Whether ``symbol`` has an open order (most bars: none, nothing to match)."""
-        return bool(self._working.get(symbol))
-
     def working(self, symbol: str | None = None) -> list[Order]:
         """Open orders (of ``symbol``) in submission order."""
         if symbol is None:
             return [o for o in self.orders.values() if o.status.is_open]
-        return [self.orders[cid] for cid in self._working.get(symbol, ())]
+        return [self.orders[cid] for cid in self.working_ids.get(symbol, ())]
 
     def mark_price(self, symbol: str) -> Decimal | None:
         """Last close, else the position's entry price, else None (never traded, no bar yet)."""
@@ -216,7 +219,7 @@ class SimBook:
         return cached
 
     def _equity_and_gross(self) -> tuple[Decimal, Decimal]:
-        if any(self._working.values()):
+        if self._n_working:
             return self.equity(), self.gross_exposure()
         value, held = self.cash, []
         marks = self.marks
@@ -248,7 +251,7 @@ class SimBook:
         lets an order that closes a position pass even when the account is fully used.
         """
         symbols = {s for s, p in self.positions.items() if p.qty}
-        symbols.update(s for s, ids in self._working.items() if ids)
+        symbols.update(s for s, ids in self.working_ids.items() if ids)
         if extra is not None:
             symbols.add(extra.symbol)
         return sum((self._symbol_exposure(s, extra) for s in sorted(symbols)), ZERO)
@@ -258,7 +261,7 @@ class SimBook:
         position = self.positions.get(symbol)
         held = position.qty * mark if position is not None and mark is not None else ZERO
         with_extra = extra is not None and extra.symbol == symbol
-        if not with_extra and not self._working.get(symbol):
+        if not with_extra and not self.working_ids.get(symbol):
             return abs(held)  # nothing working: the position alone (every bar, most symbols)
         orders = self.working(symbol)
         if with_extra:

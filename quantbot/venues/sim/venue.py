@@ -123,6 +123,9 @@ class SimVenue:
         if keep_in_memory < 2:
             raise ValueError(f"SimVenue keep_in_memory must be >= 2, got {keep_in_memory!r}")
         self._keep = keep_in_memory
+        # orders in memory (working ones included) past which ended ones are shed: raised
+        # after each shed, so thousands of working orders do not shed on every change
+        self._orders_cap = keep_in_memory
         self._fee_rate = checked_param("fee_bps", fee_bps, low=0) / _BPS
         self._multiple = checked_param(
             "buying_power_multiple", buying_power_multiple, low=0, strict=True
@@ -204,7 +207,7 @@ class SimVenue:
         if self._files is not None and self._files.commit(self._book):
             self._loaded = True  # the file is now ours; connect() must not reload over us
             book = self._book
-            if len(book.orders) > self._keep or len(book.fills) > self._keep:
+            if len(book.orders) > self._orders_cap or len(book.fills) > self._keep:
                 self._shed()
 
     def _shed(self) -> None:
@@ -218,6 +221,7 @@ class SimVenue:
         self._archive.put(old_orders, old_fills)  # on disk before it leaves memory
         book.take_ended(len(old_orders))
         book.take_fills(len(old_fills))
+        self._orders_cap = max(self._keep, len(book.orders) + half)
 
     def _order(self, client_order_id: str) -> Order | None:
         """The order by client id, from memory or (ended long ago) from the archive."""
@@ -467,7 +471,7 @@ class SimVenue:
         recent.append(bar)
         self.bar_interval_s = bar.interval_s
         book = self._book
-        if not book.has_working(symbol) or (
+        if not book.working_ids.get(symbol) or (
             self._session is not None and not self._session.bar_open(bar.ts_ns, bar.interval_s)
         ):  # nothing to fill; outside the session working orders wait
             book.set_mark(symbol, to_decimal(bar.close))

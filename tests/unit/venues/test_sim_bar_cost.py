@@ -64,3 +64,25 @@ async def test_quiet_bars_leave_the_book_alone_but_a_working_order_still_fills(
     order = await restarted.order_by_client_id("lim")
     assert order is not None and order.status is OrderStatus.FILLED
     assert (await restarted.positions())["AAPL"].qty == D(5)
+
+
+async def test_buying_power_counts_a_working_order_until_it_ends() -> None:
+    venue = make_venue(fee_bps=0.0, slippage_bps=0.0)
+    venue.on_bar(bar(100.0))
+    await venue.submit(intent("b1", Side.BUY, "10"))
+    venue.on_bar(bar(100.0))  # long 10 at 100
+    equity = (await venue.account()).equity
+    assert (await venue.account()).buying_power == 2 * equity - D(1000)
+    for n in range(2):  # two resting buys, then each ends: one cancelled, one filled
+        await venue.submit(
+            intent(f"lim{n}", Side.BUY, "5", order_type=OrderType.LIMIT, limit="90.00")
+        )
+    assert (await venue.account()).buying_power == 2 * equity - D(1000 + 450 + 450)
+    await venue.cancel("lim0")
+    assert (await venue.account()).buying_power == 2 * equity - D(1000 + 450)
+    venue.on_bar(bar(100.0))  # not reached: still working
+    assert (await venue.account()).buying_power == 2 * equity - D(1000 + 450)
+    venue.on_bar(bar(92.0, low=89.0, close=90.0))  # fills at 90: long 15, nothing working
+    account = await venue.account()
+    assert account.equity == CASH - D(1000) - D(450) + D(15) * D(90)
+    assert account.buying_power == 2 * account.equity - D(15) * D(90)

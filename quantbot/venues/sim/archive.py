@@ -67,8 +67,9 @@ class BookArchive:
         """Write ``orders`` and ``fills`` in one transaction, durably (``sync``)."""
         db = self._open(create=True)
         assert db is not None
-        order_rows = [(o.client_order_id, orjson.dumps(order_doc(o))) for o in orders]
-        fill_rows = [(f.seq, orjson.dumps(fill_doc(f))) for f in fills]
+        # rows made one at a time as SQLite takes them: never a batch's documents at once
+        order_rows = ((o.client_order_id, orjson.dumps(order_doc(o))) for o in orders)
+        fill_rows = ((f.seq, orjson.dumps(fill_doc(f))) for f in fills)
         with db:  # BEGIN ... COMMIT, or ROLLBACK on an error
             db.execute("BEGIN")
             db.executemany("INSERT OR REPLACE INTO orders VALUES (?, ?)", order_rows)

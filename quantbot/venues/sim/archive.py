@@ -5,7 +5,8 @@ in memory keeps only its working orders, its latest ended orders and fills (``Si
 ``keep_in_memory``), so its size stays flat in the number of orders. What leaves memory goes
 here first: ``state/sim_venue.archive/book.sqlite3`` (SQLite, stdlib: indexed look-ups from
 disk, memory bounded by its page cache), one row per order (by client order id) and per fill
-(by seq), each the same document the book's files use (``codec.py``). The venue still answers
+(by seq), each the same document the book's files use (``codec.py``), and the bare client ids
+the book saw whose orders were folded out at a start (``fold.py``). The venue still answers
 for them: a duplicate client id is refused (``has``), ``order_by_client_id`` and ``cancel``
 find an ended order (``order``), ``fills_since`` returns old fills (``fills_between``).
 
@@ -32,6 +33,12 @@ ARCHIVE_FILE = "book.sqlite3"  # in fold.ARCHIVE_DIR, beside what compaction fol
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS orders (client_order_id TEXT PRIMARY KEY, doc BLOB NOT NULL)",
     "CREATE TABLE IF NOT EXISTS fills (seq INTEGER PRIMARY KEY, doc BLOB NOT NULL)",
+    # client ids seen without an order kept (folded out at a start, ``fold.py``)
+    "CREATE TABLE IF NOT EXISTS ids (client_order_id TEXT PRIMARY KEY)",
+)
+_HAS = (
+    "SELECT 1 FROM orders WHERE client_order_id = ?1"
+    " UNION ALL SELECT 1 FROM ids WHERE client_order_id = ?1 LIMIT 1"
 )
 
 
@@ -63,8 +70,9 @@ class BookArchive:
             self._db = db
         return self._db
 
-    def put(self, orders: Iterable[Order], fills: Iterable[Fill]) -> None:
-        """Write ``orders`` and ``fills`` in one transaction, durably (``sync``)."""
+    def put(self, orders: Iterable[Order], fills: Iterable[Fill], ids: Iterable[str] = ()) -> None:
+        """Write ``orders``, ``fills`` and bare client ``ids`` in one transaction, durably
+        (``sync``)."""
         db = self._open(create=True)
         assert db is not None
         # rows made one at a time as SQLite takes them: never a batch's documents at once
@@ -74,6 +82,7 @@ class BookArchive:
             db.execute("BEGIN")
             db.executemany("INSERT OR REPLACE INTO orders VALUES (?, ?)", order_rows)
             db.executemany("INSERT OR REPLACE INTO fills VALUES (?, ?)", fill_rows)
+            db.executemany("INSERT OR IGNORE INTO ids VALUES (?)", ((i,) for i in ids))
 
     def order(self, client_order_id: str) -> Order | None:
         db = self._open(create=False)
@@ -88,8 +97,7 @@ class BookArchive:
         db = self._open(create=False)
         if db is None:
             return False
-        query = "SELECT 1 FROM orders WHERE client_order_id = ?"
-        return db.execute(query, (client_order_id,)).fetchone() is not None
+        return db.execute(_HAS, (client_order_id,)).fetchone() is not None
 
     def fills_between(self, after_seq: int, before_seq: int) -> list[Fill]:
         """Archived fills with ``after_seq < seq < before_seq``, ascending."""

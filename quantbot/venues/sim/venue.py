@@ -199,6 +199,7 @@ class SimVenue:
         if self._files is None or not self._files.exists():
             return False
         self._book = self._files.load()
+        self._shed_ids()
         return True
 
     def _persist(self) -> None:
@@ -222,6 +223,17 @@ class SimVenue:
         book.take_ended(len(old_orders))
         book.take_fills(len(old_fills))
         self._orders_cap = max(self._keep, len(book.orders) + half)
+        self._shed_ids()
+
+    def _shed_ids(self) -> None:
+        """Archive the client ids the book holds without their order (folded out at a start,
+        ``fold.py``) once they outnumber ``keep_in_memory``: still refused, from disk."""
+        book = self._book
+        if self._archive is None or len(book.seen_client_ids) <= len(book.orders) + self._keep:
+            return
+        orphans = [cid for cid in book.seen_client_ids if cid not in book.orders]
+        self._archive.put((), (), orphans)  # on disk before it leaves memory
+        book.seen_client_ids.difference_update(orphans)
 
     def _order(self, client_order_id: str) -> Order | None:
         """The order by client id, from memory or (ended long ago) from the archive."""

@@ -12,6 +12,7 @@ from quantbot.clock import SimClock
 from quantbot.domain.reasons import ReasonCode
 from quantbot.domain.values import OrderStatus, OrderType, Side, SubmitOutcome
 from quantbot.venues.sim import SimVenue
+from quantbot.venues.sim.book import SimBook, write_snapshot
 from tests.unit.venues.test_sim_venue import T0, bar, intent, make_venue
 
 D = Decimal
@@ -88,3 +89,31 @@ async def test_a_restarted_venue_sees_every_fill_and_still_refuses_old_ids(
     assert again.reason.code is ReasonCode.VENUE_DUPLICATE_CLIENT_ID
     fresh = await restarted.submit(intent("BUY-new", Side.BUY, "1"))
     assert fresh.outcome is SubmitOutcome.ACCEPTED
+
+
+async def test_ids_kept_without_their_orders_leave_memory_and_stay_refused(
+    tmp_path: Path,
+) -> None:
+    """A book whose old orders were folded out at a start (``fold.py``) keeps their client
+    ids for its duplicate check: past ``keep_in_memory`` they move to the archive."""
+    path = tmp_path / "state" / "sim_venue.json"
+    folded = SimBook(cash=D(1000), seen_client_ids={f"old-{n}" for n in range(100)})
+    write_snapshot(folded, path)
+    clock = SimClock(T0)
+    venue = paper(path, clock)
+    await venue.connect()
+    assert len(venue._book.seen_client_ids) <= KEEP
+    venue.on_bar(bar(100.0))
+    again = await venue.submit(intent("old-42", Side.BUY, "1"))
+    assert again.outcome is SubmitOutcome.REJECTED and again.reason is not None
+    assert again.reason.code is ReasonCode.VENUE_DUPLICATE_CLIENT_ID
+    assert again.reason.context["existing_status"] == "UNKNOWN"
+    await venue.close()
+    restarted = paper(path, clock)
+    await restarted.connect()
+    restarted.on_bar(bar(100.0))
+    refused = await restarted.submit(intent("old-7", Side.BUY, "1"))
+    assert refused.outcome is SubmitOutcome.REJECTED
+    assert (await restarted.submit(intent("new-1", Side.BUY, "1"))).outcome is (
+        SubmitOutcome.ACCEPTED
+    )

@@ -19,15 +19,18 @@ created owner-only (SQLite gives its journal the database's mode).
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 
 from quantbot.domain.values import Fill, Order
 from quantbot.fsutil import ensure_private_dir, open_private
 from quantbot.venues.sim.codec import decode_fill, decode_order, fill_doc, order_doc
+
+if TYPE_CHECKING:
+    import sqlite3
 
 ARCHIVE_FILE = "book.sqlite3"  # in fold.ARCHIVE_DIR, beside what compaction folded
 _SCHEMA = (
@@ -63,6 +66,9 @@ class BookArchive:
                     return None
                 ensure_private_dir(self.path.parent)
                 os.close(open_private(self.path, os.O_WRONLY | os.O_CREAT))
+            # Imported on first use: most runs never shed, and SQLite costs ~1 MB of RSS.
+            import sqlite3  # noqa: PLC0415
+
             db = sqlite3.connect(self.path, isolation_level=None)
             db.execute(f"PRAGMA synchronous = {'FULL' if self._sync else 'OFF'}")
             for statement in _SCHEMA:

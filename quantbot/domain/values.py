@@ -95,6 +95,15 @@ _last_float: list[tuple[float, Decimal]] = [(0.0, Decimal("0.0"))]
 
 
 def to_decimal(value: Decimal | float | int | str) -> Decimal:
+    if type(value) is float:  # a bar's price, every bar: the shortest path
+        last = _last_float[0]
+        if last[0] is value:
+            return last[1]
+        result = Decimal(repr(value))
+        if not result.is_finite():  # repr of nan/inf reads as Decimal NaN/Infinity
+            raise ValueError(f"non-finite number {value!r} cannot cross the order boundary")
+        _last_float[0] = (value, result)
+        return result
     if isinstance(value, Decimal):
         result = value
     elif isinstance(value, float):

@@ -221,3 +221,4 @@ def apply_record(book: SimBook, record: dict[str, Any]) -> None:
     book.cash = Decimal(record["cash"])
     book.next_seq = int(record["next_seq"])
     book.next_order_no = int(record["next_order_no"])
+    book.changed()

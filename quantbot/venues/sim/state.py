@@ -1,11 +1,12 @@
 """The paper venue's book in memory, and a note of what changed since it was last persisted.
 
-The book is what a broker would hold: cash, positions, every order ever accepted or rejected
-(terminal ones included), every client order id ever seen, fills with their sequence numbers,
+The book is what a broker would hold: cash, positions, the orders accepted or rejected
+(terminal ones included) and their client ids, fills with their sequence numbers,
 the last marks, the stop orders already triggered and each working trailing stop's best price
-since it was placed. Mutations go through methods that note
-what they touched, so ``book.py`` can append just the change to its log (``changes``, then
-``mark_clean`` once it is on disk) instead of rewriting the whole history.
+since it was placed. Ended orders and old fills may leave memory (``take_ended``,
+``take_fills``) once the venue has archived them (``archive.py``). Mutations go through
+methods that note what they touched, so ``book.py`` can append just the change to its log
+(``changes``, then ``mark_clean`` once it is on disk) instead of rewriting the whole history.
 """
 
 from __future__ import annotations
@@ -44,14 +45,20 @@ class SimBook:
     armed_stops: set[str] = attrs.field(factory=set)  # stop orders already triggered
     # working TRAILING_STOP orders -> best price since placement (sell: high, buy: low)
     trail_best: dict[str, Decimal] = attrs.field(factory=dict)
-    # symbol -> working client ids in submission order (a dict used as an ordered set)
-    _working: dict[str, dict[str, None]] = attrs.field(factory=dict, init=False)
+    # symbol -> working client ids in submission order (a dict used as an ordered set); read
+    # it (the venue asks it every bar), change it only through put_order
+    working_ids: dict[str, dict[str, None]] = attrs.field(factory=dict, init=False)
+    _n_working: int = attrs.field(default=0, init=False)  # over every symbol
     # not yet persisted: touched order ids (ordered set), marks, armed stops, fills[_clean_fills:]
     _dirty_orders: dict[str, None] = attrs.field(factory=dict, init=False)
     _dirty_marks: set[str] = attrs.field(factory=set, init=False)
     _dirty_armed: set[str] = attrs.field(factory=set, init=False)
     _dirty_trail: set[str] = attrs.field(factory=set, init=False)
     _clean_fills: int = attrs.field(default=0, init=False)
+    # equity and (equity, gross) as last computed, until cash, a position, a mark or an
+    # order changes (``_changed``): the account is read once or twice per batch
+    _equity: Decimal | None = attrs.field(default=None, init=False)
+    _equity_gross: tuple[Decimal, Decimal] | None = attrs.field(default=None, init=False)
 
     def __attrs_post_init__(self) -> None:
         for order in self.orders.values():
@@ -64,15 +71,21 @@ class SimBook:
         self.orders[order.client_order_id] = order
         self._index(order)
         self._dirty_orders[order.client_order_id] = None
+        self._equity_gross = None  # working orders count in the gross exposure
 
     def _index(self, order: Order) -> None:
-        ids = self._working.setdefault(order.symbol, {})
+        ids = self.working_ids.setdefault(order.symbol, {})
+        cid = order.client_order_id
         if order.status.is_open:
-            ids[order.client_order_id] = None  # an update keeps the original queue position
+            if cid not in ids:  # an update keeps the original queue position
+                ids[cid] = None
+                self._n_working += 1
         else:
-            ids.pop(order.client_order_id, None)
-            self.armed_stops.discard(order.client_order_id)
-            self.trail_best.pop(order.client_order_id, None)
+            if cid in ids:
+                del ids[cid]
+                self._n_working -= 1
+            self.armed_stops.discard(cid)
+            self.trail_best.pop(cid, None)
 
     def apply_fill(self, fill: Fill) -> None:
         """Cash, position and fill history; the caller updates the order itself."""
@@ -85,10 +98,17 @@ class SimBook:
             self.cash += notional - fill.fee
         self.fills.append(fill)
         self.next_seq = max(self.next_seq, fill.seq + 1)
+        self.changed()
 
     def set_mark(self, symbol: str, price: Decimal) -> None:
         self.marks[symbol] = price
         self._dirty_marks.add(symbol)
+        self._equity = self._equity_gross = None
+
+    def changed(self) -> None:
+        """Cash, positions or marks were set directly (a log record replayed): the account
+        is computed again on its next read."""
+        self._equity = self._equity_gross = None
 
     def arm_stop(self, client_order_id: str) -> None:
         self.armed_stops.add(client_order_id)
@@ -97,6 +117,32 @@ class SimBook:
     def set_trail_best(self, client_order_id: str, price: Decimal) -> None:
         self.trail_best[client_order_id] = price
         self._dirty_trail.add(client_order_id)
+
+    def take_ended(self, count: int) -> list[Order]:
+        """Remove up to ``count`` of the oldest ended orders (submission order) from memory,
+        with their client ids, and return them: the caller has archived nothing yet and must
+        (``archive.py``). Only a book with nothing left to persist."""
+        assert not self.has_changes(), "persist the book before it sheds history"
+        ended: list[Order] = []
+        for order in self.orders.values():
+            if len(ended) >= count:
+                break
+            if not order.status.is_open:
+                ended.append(order)
+        for order in ended:
+            del self.orders[order.client_order_id]
+            self.seen_client_ids.discard(order.client_order_id)
+        return ended
+
+    def take_fills(self, count: int) -> list[Fill]:
+        """Remove up to ``count`` of the oldest fills, never the newest (the fill cursor a
+        new journal's baseline takes), and return them (see ``take_ended``)."""
+        assert not self.has_changes(), "persist the book before it sheds history"
+        cut = max(0, min(count, len(self.fills) - 1))
+        taken = self.fills[:cut]
+        del self.fills[:cut]
+        self._clean_fills -= cut
+        return taken
 
     # ------------------------------------------------------------ change tracking
 
@@ -139,7 +185,7 @@ class SimBook:
         """Open orders (of ``symbol``) in submission order."""
         if symbol is None:
             return [o for o in self.orders.values() if o.status.is_open]
-        return [self.orders[cid] for cid in self._working.get(symbol, ())]
+        return [self.orders[cid] for cid in self.working_ids.get(symbol, ())]
 
     def mark_price(self, symbol: str) -> Decimal | None:
         """Last close, else the position's entry price, else None (never traded, no bar yet)."""
@@ -150,6 +196,12 @@ class SimBook:
         return position.avg_price if position is not None and position.qty else None
 
     def equity(self) -> Decimal:
+        """Cash plus every position at its mark (cached until one of them changes)."""
+        if self._equity is None:
+            self._equity = self._value()
+        return self._equity
+
+    def _value(self) -> Decimal:
         value = self.cash
         for symbol, position in self.positions.items():
             if position.qty:
@@ -159,19 +211,33 @@ class SimBook:
     def equity_and_gross(self) -> tuple[Decimal, Decimal]:
         """``equity()`` and ``gross_exposure()`` together, as the account read every batch
         needs them: with nothing working (most bars), one pass over the positions instead of
-        two, with the same Decimal operations in the same order, so the same values."""
-        if any(self._working.values()):
+        two, with the same Decimal operations in the same order, so the same values. Cached
+        until cash, a position, a mark or an order changes."""
+        cached = self._equity_gross
+        if cached is None:
+            cached = self._equity_gross = self._equity_and_gross()
+        return cached
+
+    def _equity_and_gross(self) -> tuple[Decimal, Decimal]:
+        if self._n_working:
             return self.equity(), self.gross_exposure()
         value, held = self.cash, []
+        marks = self.marks
         for symbol, position in self.positions.items():
-            if position.qty:
-                mark = self.mark_price(symbol)
-                amount = position.qty * (mark or ZERO)
+            qty = position.qty
+            if qty:
+                mark = marks.get(symbol)
+                if mark is None:
+                    mark = self.mark_price(symbol)
+                amount = qty * (mark or ZERO)
                 value += amount
                 if mark is None:  # gross_exposure values an unmarked position at zero
                     held.append((symbol, ZERO))
                 else:
-                    held.append((symbol, abs(amount if mark else position.qty * mark)))
+                    held.append((symbol, abs(amount if mark else qty * mark)))
+        self._equity = value
+        if len(held) == 1:  # one symbol held (sum() below would add it to ZERO too)
+            return value, ZERO + held[0][1]
         held.sort()  # gross_exposure sums in symbol order
         return value, sum((h for _, h in held), ZERO)
 
@@ -185,7 +251,7 @@ class SimBook:
         lets an order that closes a position pass even when the account is fully used.
         """
         symbols = {s for s, p in self.positions.items() if p.qty}
-        symbols.update(s for s, ids in self._working.items() if ids)
+        symbols.update(s for s, ids in self.working_ids.items() if ids)
         if extra is not None:
             symbols.add(extra.symbol)
         return sum((self._symbol_exposure(s, extra) for s in sorted(symbols)), ZERO)
@@ -195,7 +261,7 @@ class SimBook:
         position = self.positions.get(symbol)
         held = position.qty * mark if position is not None and mark is not None else ZERO
         with_extra = extra is not None and extra.symbol == symbol
-        if not with_extra and not self._working.get(symbol):
+        if not with_extra and not self.working_ids.get(symbol):
             return abs(held)  # nothing working: the position alone (every bar, most symbols)
         orders = self.working(symbol)
         if with_extra:

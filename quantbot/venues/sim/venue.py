@@ -21,7 +21,10 @@ It takes every order type, OCO pairs and reduce-only orders, with these rules of
 When
 ``state_path`` is set, each call that changes orders or fills returns only once its change is
 on disk (``book.py``: a snapshot plus an append-only log); ``state_path=None`` keeps
-everything in memory (bench, replay).
+everything in memory. With a ``state_path``, memory stays flat in the number of orders: past
+``keep_in_memory`` ended orders (or fills), the oldest half of them moves to the archive
+(``archive.py``) and leaves the book, which still refuses their client ids as duplicates and
+answers for them (``order_by_client_id``, ``cancel``, ``fills_since``) from the archive.
 """
 
 from __future__ import annotations
@@ -52,7 +55,9 @@ from quantbot.domain.values import (
     to_decimal,
 )
 from quantbot.venues.base import Account, CancelFailure, Capabilities, EmbeddedVenue, SubmitResult
+from quantbot.venues.sim.archive import ARCHIVE_FILE, BookArchive
 from quantbot.venues.sim.book import BookFiles, SimBook, order_price
+from quantbot.venues.sim.fold import ARCHIVE_DIR
 from quantbot.venues.sim.matching import (
     FillModel,
     Match,
@@ -99,6 +104,7 @@ class SimVenue:
         impact_coef: float = 0.0,
         sync_each_change: bool = True,
         keep_history_ns: int | None = None,
+        keep_in_memory: int = 2000,
     ) -> None:
         self.name = "sim"
         self.seed = seed  # reserved: today's fill rules need no randomness
@@ -109,6 +115,17 @@ class SimVenue:
             if state_path is not None
             else None
         )
+        self._archive = (
+            BookArchive(state_path.parent / ARCHIVE_DIR / ARCHIVE_FILE, sync=sync_each_change)
+            if state_path is not None
+            else None
+        )
+        if keep_in_memory < 2:
+            raise ValueError(f"SimVenue keep_in_memory must be >= 2, got {keep_in_memory!r}")
+        self._keep = keep_in_memory
+        # orders in memory (working ones included) past which ended ones are shed: raised
+        # after each shed, so thousands of working orders do not shed on every change
+        self._orders_cap = keep_in_memory
         self._fee_rate = checked_param("fee_bps", fee_bps, low=0) / _BPS
         self._multiple = checked_param(
             "buying_power_multiple", buying_power_multiple, low=0, strict=True
@@ -142,6 +159,8 @@ class SimVenue:
         self.bar_interval_s = 0.0  # set by the first bar seen
         # A book on disk wins over initial_cash: it is the account, initial_cash only seeds it.
         self._book = SimBook(cash=checked_param("initial_cash", initial_cash, low=0))
+        # the last account() answer and the book's (equity, gross) it was made from
+        self._account: tuple[tuple[Decimal, Decimal], Account] | None = None
         self._loaded = self._load()
 
     @property
@@ -180,12 +199,48 @@ class SimVenue:
         if self._files is None or not self._files.exists():
             return False
         self._book = self._files.load()
+        self._shed_ids()
         return True
 
     def _persist(self) -> None:
-        """Append what this call changed to the log (marks alone wait for a later change)."""
+        """Append what this call changed to the log (marks alone wait for a later change);
+        then shed history past ``keep_in_memory``."""
         if self._files is not None and self._files.commit(self._book):
             self._loaded = True  # the file is now ours; connect() must not reload over us
+            book = self._book
+            if len(book.orders) > self._orders_cap or len(book.fills) > self._keep:
+                self._shed()
+
+    def _shed(self) -> None:
+        """Archive the oldest half of the kept ended orders and fills, then drop them."""
+        assert self._archive is not None  # a book with files has an archive
+        book, half = self._book, self._keep // 2
+        orders = [o for o in book.orders.values() if not o.status.is_open]
+        fills = book.fills
+        old_orders = orders[: max(0, len(orders) - half)]
+        old_fills = fills[: max(0, len(fills) - half)]
+        self._archive.put(old_orders, old_fills)  # on disk before it leaves memory
+        book.take_ended(len(old_orders))
+        book.take_fills(len(old_fills))
+        self._orders_cap = max(self._keep, len(book.orders) + half)
+        self._shed_ids()
+
+    def _shed_ids(self) -> None:
+        """Archive the client ids the book holds without their order (folded out at a start,
+        ``fold.py``) once they outnumber ``keep_in_memory``: still refused, from disk."""
+        book = self._book
+        if self._archive is None or len(book.seen_client_ids) <= len(book.orders) + self._keep:
+            return
+        orphans = [cid for cid in book.seen_client_ids if cid not in book.orders]
+        self._archive.put((), (), orphans)  # on disk before it leaves memory
+        book.seen_client_ids.difference_update(orphans)
+
+    def _order(self, client_order_id: str) -> Order | None:
+        """The order by client id, from memory or (ended long ago) from the archive."""
+        order = self._book.orders.get(client_order_id)
+        if order is None and self._archive is not None:
+            return self._archive.order(client_order_id)
+        return order
 
     async def connect(self) -> None:
         if not self._loaded:
@@ -195,6 +250,8 @@ class SimVenue:
         if self._files is not None:  # compact: marks move every bar and are written here
             self._files.close(self._book)
             self._loaded = True
+        if self._archive is not None:
+            self._archive.close()
 
     def compact_history(self) -> int:
         """Fold old orders and fills out of the book on disk (``sim.fold``): 0 when kept
@@ -284,10 +341,11 @@ class SimVenue:
 
     def _duplicate(self, cid: str) -> Reason | None:
         """Why ``cid`` cannot be used again (the venue has seen it), else marks it seen."""
-        if cid not in self._book.seen_client_ids:
-            self._book.seen_client_ids.add(cid)
+        seen = self._book.seen_client_ids
+        if cid not in seen and (self._archive is None or not self._archive.has(cid)):
+            seen.add(cid)
             return None
-        existing = self._book.orders.get(cid)
+        existing = self._order(cid)
         return reason(
             ReasonCode.VENUE_DUPLICATE_CLIENT_ID,
             client_order_id=cid,
@@ -389,7 +447,7 @@ class SimVenue:
 
     async def cancel(self, client_order_id: str, *, symbol: str | None = None) -> Order | None:
         """The order cancelled, and with it the other legs of its OCO group."""
-        order = self._book.orders.get(client_order_id)
+        order = self._order(client_order_id)
         if order is None or not order.status.is_open:
             return order
         canceled = self._cancel(order, None)
@@ -406,7 +464,7 @@ class SimVenue:
         return canceled
 
     async def order_by_client_id(self, client_order_id: str) -> Order | None:
-        return self._book.orders.get(client_order_id)
+        return self._order(client_order_id)
 
     async def open_orders(self) -> list[Order]:
         return self._book.working()
@@ -415,29 +473,42 @@ class SimVenue:
 
     def on_bar(self, bar: Bar) -> list[Fill]:
         """Fill what ``bar`` allows, in submission order (OCO take-profit legs last: the
-        stop-loss leg wins a bar that reaches both); then mark to its close."""
-        instrument = self._instruments.get(bar.symbol)
+        stop-loss leg wins a bar that reaches both); then mark to its close.
+
+        With nothing working for the symbol (most bars) there is nothing to match and
+        nothing to persist: the bar is kept and the mark moves (marks alone wait for a later
+        change to be written, ``book.py``)."""
+        symbol = bar.symbol
+        instrument = self._instruments.get(symbol)
         if instrument is None:
             return []
-        recent = self._recent.get(bar.symbol)
+        recent = self._recent.get(symbol)
         if recent is None:
-            recent = self._recent[bar.symbol] = deque(maxlen=_RECENT_BARS)
+            recent = self._recent[symbol] = deque(maxlen=_RECENT_BARS)
         recent.append(bar)
         self.bar_interval_s = bar.interval_s
+        book = self._book
+        if not book.working_ids.get(symbol) or (
+            self._session is not None and not self._session.bar_open(bar.ts_ns, bar.interval_s)
+        ):  # nothing to fill; outside the session working orders wait
+            book.set_mark(symbol, to_decimal(bar.close))
+            return []
+        fills = self._match_bar(bar, instrument)
+        book.set_mark(symbol, to_decimal(bar.close))
+        self._persist()
+        return fills
+
+    def _match_bar(self, bar: Bar, instrument: Instrument) -> list[Fill]:
         fills: list[Fill] = []
-        if self._session is not None and not self._session.bar_open(bar.ts_ns, bar.interval_s):
-            self._book.set_mark(bar.symbol, to_decimal(bar.close))
-            return fills  # outside the session nothing fills; working orders wait
         working = self._book.working(bar.symbol)
-        working.sort(key=_oco_take_profit)  # stable: submission order otherwise
+        if len(working) > 1:
+            working.sort(key=_oco_take_profit)  # stable: submission order otherwise
         for queued in working:
             order = self._book.orders[queued.client_order_id]  # a sibling may have ended it
             if order.status.is_open:
                 fill = self._match_one(order, bar, instrument)
                 if fill is not None:
                     fills.append(fill)
-        self._book.set_mark(bar.symbol, to_decimal(bar.close))
-        self._persist()
         return fills
 
     def _match_one(self, order: Order, bar: Bar, instrument: Instrument) -> Fill | None:
@@ -542,6 +613,8 @@ class SimVenue:
         fills = self._book.fills
         if not fills or fills[-1].seq <= seq:
             return []  # the common case, every bar: nothing new
+        if seq + 1 < fills[0].seq and self._archive is not None:  # older ones left memory
+            return [*self._archive.fills_between(seq, fills[0].seq), *fills]
         return fills[bisect_right(fills, seq, key=lambda f: f.seq) :]
 
     def known_equity(self) -> Decimal | None:
@@ -557,9 +630,15 @@ class SimVenue:
         return {s: p for s, p in self._book.positions.items() if p.qty}
 
     async def account(self) -> Account:
-        equity, gross = self._book.equity_and_gross()
+        pair = self._book.equity_and_gross()  # cached by the book until something changes
+        cached = self._account
+        if cached is not None and cached[0] is pair:
+            return cached[1]
+        equity, gross = pair
         buying_power = self._multiple * equity - gross
-        return Account(cash=self._book.cash, equity=equity, buying_power=buying_power)
+        account = Account(cash=self._book.cash, equity=equity, buying_power=buying_power)
+        self._account = (pair, account)
+        return account
 
     def marks(self) -> dict[str, Decimal]:
         return dict(self._book.marks)

@@ -118,6 +118,7 @@ class RiskChain:
         self.external = external
         self.gates = gates  # cost gate, turnover caps (entry_gates)
         self.charter: Charter | None = None  # set by the wiring (governance/charter)
+        self._max_leverage: dict[str, tuple[Instrument, float]] = {}  # symbol -> as float
 
     @classmethod
     def from_config(cls, config: Config, external: ExternalSleeve | None) -> RiskChain:
@@ -167,12 +168,15 @@ class RiskChain:
         if it lets the proposal through); a failing AI sizer falls back to the base."""
         hint = self.external.live(symbol) if self.external is not None else None
         mode = self.mode
+        venue_max = self._max_leverage.get(symbol)
+        if venue_max is None or venue_max[0] is not instrument:  # Decimal -> float once
+            venue_max = self._max_leverage[symbol] = (instrument, float(instrument.max_leverage))
         try:
             proposal = self.ai_sizer.propose(
                 confidence=net.confidence,
                 equity=equity,
                 annual_vol=self.stats.annual_vol(symbol),
-                venue_max_leverage=float(instrument.max_leverage),
+                venue_max_leverage=venue_max[1],
                 hint_size_usd=None if hint is None else (hint.ai_size_usd or hint.size_usd),
                 hint_leverage=None if hint is None else (hint.ai_leverage or hint.leverage),
                 hint_harvest_policy=None if hint is None else hint.ai_harvest_policy,
@@ -372,7 +376,11 @@ def compact_limits(rec: dict[str, Any]) -> dict[str, Any]:
         if applied.get("code") in _CAP_CODES:
             return rec
     detail = rec.get("detail") or {}
-    rec["detail"] = {k: detail[k] for k in _KEPT if k in detail}
+    kept = {}  # a loop, not a comprehension: this runs on every bar past the deadband
+    for key in _KEPT:
+        if key in detail:
+            kept[key] = detail[key]
+    rec["detail"] = kept
     return rec
 
 

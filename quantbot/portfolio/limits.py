@@ -44,7 +44,7 @@ class LimitsResult:
             "verdict": "clamp" if self.applied else "pass",
             "input_notional_usd": self.input_notional_usd,
             "target_notional_usd": self.target_notional_usd,
-            "applied": [r.to_record() for r in self.applied],
+            "applied": [r.to_record() for r in self.applied] if self.applied else [],
             "detail": self.detail,
         }
 
@@ -125,7 +125,13 @@ class PortfolioLimits:
         room at all (target 0, RISK_CAP_PORTFOLIO scope=equity). Non-finite inputs are an
         ``InvariantViolation``.
         """
-        _check_inputs(symbol, target_notional_usd, equity, others)
+        finite = math.isfinite
+        if (
+            symbol in others
+            or not (finite(target_notional_usd) and finite(equity))
+            or (others and not all(map(finite, others.values())))
+        ):
+            _check_inputs(symbol, target_notional_usd, equity, others)  # raises, naming what
         if target_notional_usd == 0.0:
             if self.portvol is not None:
                 self.portvol.want(symbol, 0.0)
@@ -274,6 +280,16 @@ class PortfolioLimits:
         p = self.params
         correlated: dict[str, float] = {}
         unknown: list[str] = []
+        if not others:  # alone in the book (most bars of a one-symbol run): no group at all
+            trace.detail["corr_group"] = {
+                "members": [],
+                "correlations": correlated,
+                "unknown": unknown,
+                "threshold": p.corr_threshold,
+                "cap": p.max_corr_group_pct * trace.equity,
+                "others_gross": 0.0,
+            }
+            return magnitude
         for other in sorted(others):
             if others[other] == 0.0:
                 continue

@@ -123,9 +123,19 @@ class AISizer:
     # [sizer] ai_harvest_policy: AUTO (by confidence), a preset, or a preset with its exits
     # replaced (quantbot.domain.harvest).
     policy: HarvestSpec = attrs.field(default=HarvestSpec())
+    # Derived once from ``policy`` and ``harvest`` (both frozen): the source a proposal
+    # without a hint names, and each preset with the config's exits applied. ``propose``
+    # runs on every bar past the deadband; these were rebuilt there on every call.
+    _config_source: str = attrs.field(init=False, eq=False, repr=False)
+    _applied: dict[str, HarvestPreset] = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         _check_params(self.params)
+        spec = self.policy
+        source = CONFIG if spec.mode != AUTO or spec.overrides else MODEL
+        applied = {name: spec.apply(self._preset(name)) for name in HARVEST_POLICIES}
+        object.__setattr__(self, "_config_source", source)
+        object.__setattr__(self, "_applied", applied)
 
     def propose(
         self,
@@ -157,8 +167,10 @@ class AISizer:
         """
         if not (math.isfinite(confidence) and 0.0 <= confidence <= 1.0):
             raise ValueError(f"confidence must be finite and in [0, 1], got {confidence!r}")
-        _finite("equity", equity)
-        _finite_at_least("venue_max_leverage", venue_max_leverage, 1.0)
+        if not math.isfinite(equity):
+            _finite("equity", equity)
+        if not (math.isfinite(venue_max_leverage) and venue_max_leverage >= 1.0):
+            _finite_at_least("venue_max_leverage", venue_max_leverage, 1.0)
         vol_factor, vol_known = self._vol_factor(annual_vol)
         p = self.params
         base_pct = p.base_min_pct + (p.base_max_pct - p.base_min_pct) * confidence
@@ -185,20 +197,23 @@ class AISizer:
             )
             leverage = venue_max_leverage
 
-        spec = self.policy
-        if hint_harvest_policy is not None:
+        if hint_harvest_policy is None:  # every bar the sleeves decide: the config's presets
+            source["harvest_policy"] = self._config_source
+            spec = self.policy
+            policy = spec.mode if spec.mode != AUTO else self._harvest_policy(confidence)
+            harvest = self._applied[policy]
+        else:
             spec = _known_policy(hint_harvest_policy)
             source["harvest_policy"] = INTENT
-        elif spec.mode != AUTO or spec.overrides:
-            source["harvest_policy"] = CONFIG
-        policy = spec.mode if spec.mode != AUTO else self._harvest_policy(confidence)
+            policy = spec.mode if spec.mode != AUTO else self._harvest_policy(confidence)
+            harvest = spec.apply(self._preset(policy))
 
         return SizerProposal(
             size_usd=size,
             leverage=leverage,
             notional_usd=size * leverage,
             harvest_policy=policy,
-            harvest=spec.apply(self._preset(policy)),
+            harvest=harvest,
             vol_factor=vol_factor,
             vol_known=vol_known,
             base_pct=base_pct,

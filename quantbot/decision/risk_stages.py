@@ -65,6 +65,15 @@ class Sized:
     clamps: tuple[dict[str, Any], ...] = ()
     charter: dict[str, Any] | None = None  # the record's ``charter`` (governance/charter)
 
+    def with_stop(self, stop_loss_pct: float | None) -> Sized:
+        """This size with the stop the exits will place: ``attrs.evolve`` spelled out (it
+        runs on every bar past the deadband whose exits differ from the proposal's, and
+        evolve costs a dozen calls). A unit test keeps it equal to evolve if Sized grows."""
+        return Sized(
+            self.target_notional, self.leverage, stop_loss_pct, self.risk_budget_usd,
+            self.proposal, self.verdict, self.clamps, self.charter,
+        )  # fmt: skip
+
 
 @attrs.frozen(slots=True)
 class Entry:
@@ -167,6 +176,7 @@ class RiskChain:
         """Base size or the AI proposal (by mode, and when the confidence charter is on, only
         if it lets the proposal through); a failing AI sizer falls back to the base."""
         hint = self.external.live(symbol) if self.external is not None else None
+        budget = None if hint is None else hint.risk_budget_usd
         mode = self.mode
         venue_max = self._max_leverage.get(symbol)
         if venue_max is None or venue_max[0] is not instrument:  # Decimal -> float once
@@ -188,7 +198,7 @@ class RiskChain:
             fallback = why.to_record()
             verdict = {"mode": mode, "verdict": "fallback", "ai": None, "used": "base",
                        "fallback": fallback}  # fmt: skip
-            return Sized(base.target_notional_usd, 1.0, None, _budget(hint), None, verdict,
+            return Sized(base.target_notional_usd, 1.0, None, budget, None, verdict,
                          (fallback,))  # fmt: skip
         ai = proposal.to_record()
         stop = proposal.harvest.stop_loss_pct
@@ -203,12 +213,12 @@ class RiskChain:
             clamps = tuple(c.to_record() for c in proposal.clamps)
             sign = math.copysign(1.0, net.target) if net.target != 0.0 else 0.0
             verdict = {"mode": mode, "ai": ai, "verdict": "live", "used": "ai"}
-            return Sized(sign * proposal.notional_usd, proposal.leverage, stop, _budget(hint),
+            return Sized(sign * proposal.notional_usd, proposal.leverage, stop, budget,
                          proposal, verdict, clamps, charter)  # fmt: skip
         # shadow, or live refused by the charter: the proposal is recorded beside the size used
         verdict = {"mode": mode, "ai": ai, "verdict": "shadow" if gate is None else "charter",
                    "used": "base"}  # fmt: skip
-        return Sized(base.target_notional_usd, 1.0, stop, _budget(hint), proposal, verdict,
+        return Sized(base.target_notional_usd, 1.0, stop, budget, proposal, verdict,
                      charter=charter)  # fmt: skip
 
     # -- entry rules: policy, then governor ---------------------------------------------------
@@ -382,10 +392,6 @@ def compact_limits(rec: dict[str, Any]) -> dict[str, Any]:
             kept[key] = detail[key]
     rec["detail"] = kept
     return rec
-
-
-def _budget(hint: Any) -> float | None:
-    return None if hint is None else hint.risk_budget_usd
 
 
 def dominant_sleeve(net: NetTarget, direction: int) -> str:

@@ -154,9 +154,8 @@ class PortfolioLimits:
             magnitude = self._symbol_cap(trace, magnitude, others)
             magnitude = self._cluster_caps(trace, magnitude, others)
             magnitude = self._corr_cap(trace, magnitude, others, stats)
-        return LimitsResult(
-            trace.signed(magnitude), target_notional_usd, trace.applied, trace.detail
-        )
+        signed = trace.sign * magnitude if magnitude else 0.0  # trace.signed, inline
+        return LimitsResult(signed, target_notional_usd, trace.applied, trace.detail)
 
     def _vol_target(self, trace: _Trace, magnitude: float, stats: MarketStats) -> float:
         p = self.params
@@ -192,10 +191,10 @@ class PortfolioLimits:
         self, trace: _Trace, magnitude: float, others: Mapping[str, float], stats: MarketStats
     ) -> float:
         assert self.portvol is not None
+        signed = trace.sign * magnitude if magnitude else 0.0  # trace.signed, inline
         factor, detail = self.portvol.factor(
-            trace.symbol, trace.signed(magnitude), equity=trace.equity, others=others,
-            stats=stats,
-        )  # fmt: skip
+            trace.symbol, signed, equity=trace.equity, others=others, stats=stats
+        )
         # The book's realised volatility stays in every record (compact_limits); the rest
         # (members, weights) only with a cap, or in the PORTFOLIO_VOL_SCALE reason.
         trace.detail["portfolio_vol"] = detail.get("realised_vol")

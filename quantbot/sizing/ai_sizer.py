@@ -42,18 +42,6 @@ def _finite_at_least(name: str, value: float, low: float) -> float:
     return value
 
 
-# The field validators run three times per proposal: they test inline and call
-# _finite_at_least only to raise its error.
-def _check_non_negative(instance: object, attribute: attrs.Attribute, value: float) -> None:
-    if not (math.isfinite(value) and value >= 0.0):
-        _finite_at_least(attribute.name, value, 0.0)
-
-
-def _check_leverage(instance: object, attribute: attrs.Attribute, value: float) -> None:
-    if not (math.isfinite(value) and value >= 1.0):
-        _finite_at_least(attribute.name, value, 1.0)
-
-
 @attrs.frozen(slots=True)
 class SizerProposal:
     """What the sizer proposes for one entry.
@@ -63,16 +51,32 @@ class SizerProposal:
     or an outside TradeIntent's hint chose it; ``clamps`` lists every cut applied.
     """
 
-    size_usd: float = attrs.field(validator=_check_non_negative)
-    leverage: float = attrs.field(validator=_check_leverage)
-    notional_usd: float = attrs.field(validator=_check_non_negative)
-    harvest_policy: str = attrs.field(validator=attrs.validators.in_(HARVEST_POLICIES))
+    size_usd: float
+    leverage: float
+    notional_usd: float
+    harvest_policy: str
     harvest: HarvestPreset
     vol_factor: float
     vol_known: bool
     base_pct: float
     source: dict[str, str]
     clamps: list[Reason] = attrs.field(factory=list)
+
+    def __attrs_post_init__(self) -> None:
+        # The four field checks in one call, tested inline: a proposal is built on every bar
+        # past the deadband, and four validators cost four calls. In field order, as attrs
+        # validators ran; ``_finite_at_least`` is only reached to raise.
+        isfinite = math.isfinite
+        if not (isfinite(self.size_usd) and self.size_usd >= 0.0):
+            _finite_at_least("size_usd", self.size_usd, 0.0)
+        if not (isfinite(self.leverage) and self.leverage >= 1.0):
+            _finite_at_least("leverage", self.leverage, 1.0)
+        if not (isfinite(self.notional_usd) and self.notional_usd >= 0.0):
+            _finite_at_least("notional_usd", self.notional_usd, 0.0)
+        if self.harvest_policy not in HARVEST_POLICIES:
+            raise ValueError(
+                f"'harvest_policy' must be in {HARVEST_POLICIES!r} (got {self.harvest_policy!r})"
+            )
 
     def to_record(self) -> dict[str, Any]:
         """JSON-ready dict for the decision record."""

@@ -51,7 +51,7 @@ def _r(value: float) -> float:
     return round(value, 6)
 
 
-@attrs.frozen(slots=True)
+@attrs.define(slots=True)  # built on every bar past the deadband: not frozen (issue 23)
 class Sized:
     """The target the sizer stage settled on (signed USD notional) and how it got there;
     ``verdict`` and ``clamps`` are its part of the decision record (the step writes them)."""

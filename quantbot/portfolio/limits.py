@@ -28,7 +28,7 @@ from quantbot.portfolio.portvol import PortfolioVolTarget
 from quantbot.portfolio.returns import MarketStats
 
 
-@attrs.frozen(slots=True)
+@attrs.define(slots=True)  # built on every bar past the deadband: not frozen (issue 23)
 class LimitsResult:
     """The target after the limits (signed USD notional), the input it came from, every
     reason in the order applied, and JSON-ready detail (realised vol, scale, caps, groups)."""
@@ -219,14 +219,15 @@ class PortfolioLimits:
         if self._by_equity:
             cap = self.params.max_symbol_pct * trace.equity
             trace.detail["symbol_cap"] = cap
-            magnitude = trace.cap(
-                ReasonCode.RISK_CAP_PORTFOLIO,
-                magnitude,
-                cap,
-                scope="symbol",
-                symbol=trace.symbol,
-                cap=cap,
-            )
+            if magnitude > cap:  # else nothing to cut: not even the reason's context is built
+                magnitude = trace.cap(
+                    ReasonCode.RISK_CAP_PORTFOLIO,
+                    magnitude,
+                    cap,
+                    scope="symbol",
+                    symbol=trace.symbol,
+                    cap=cap,
+                )
         if self._by_gross:
             magnitude = self._gross_cap(trace, magnitude, others)
         return magnitude

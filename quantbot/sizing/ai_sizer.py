@@ -42,7 +42,7 @@ def _finite_at_least(name: str, value: float, low: float) -> float:
     return value
 
 
-@attrs.frozen(slots=True)
+@attrs.define(slots=True)  # built on every bar past the deadband: not frozen (issue 23)
 class SizerProposal:
     """What the sizer proposes for one entry.
 

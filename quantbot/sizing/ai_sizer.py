@@ -61,6 +61,12 @@ class SizerProposal:
     base_pct: float
     source: dict[str, str]
     clamps: list[Reason] = attrs.field(factory=list)
+    # The record's harvest, source and clamps parts when the sizer already built them for an
+    # earlier proposal of the same confidence (shared by those records, never mutated); None:
+    # built from the fields.
+    shown: tuple[dict[str, Any], dict[str, str], list[dict[str, Any]]] | None = attrs.field(
+        default=None, eq=False, repr=False
+    )
 
     def __attrs_post_init__(self) -> None:
         # The four field checks in one call, tested inline: a proposal is built on every bar
@@ -80,18 +86,44 @@ class SizerProposal:
 
     def to_record(self) -> dict[str, Any]:
         """JSON-ready dict for the decision record."""
+        shown = self.shown
+        if shown is None:
+            shown = _shown(self.harvest, self.source, self.clamps)
         return {
             "size_usd": self.size_usd,
             "leverage": self.leverage,
             "notional_usd": self.notional_usd,
             "harvest_policy": self.harvest_policy,
-            "harvest": _harvest_record(self.harvest),
+            "harvest": shown[0],
             "vol_factor": self.vol_factor,
             "vol_known": self.vol_known,
             "base_pct": self.base_pct,
-            "source": dict(self.source),
-            "clamps": [c.to_record() for c in self.clamps],
+            "source": shown[1],
+            "clamps": shown[2],
         }
+
+
+def _shown(
+    harvest: HarvestPreset, source: dict[str, str], clamps: list[Reason]
+) -> tuple[dict[str, Any], dict[str, str], list[dict[str, Any]]]:
+    return _harvest_record(harvest), dict(source), [c.to_record() for c in clamps]
+
+
+@attrs.define(slots=True)
+class _Part:
+    """What a proposal takes from the confidence, the venue's cap and the hints, not from
+    equity or volatility: kept from one hint-free proposal to the next while the confidence
+    is the same (a sleeve's confidence seldom moves from bar to bar)."""
+
+    confidence: float
+    venue_max: float
+    base_pct: float
+    leverage: float
+    policy: str
+    harvest: HarvestPreset
+    source: dict[str, str]
+    clamps: list[Reason]
+    shown: tuple[dict[str, Any], dict[str, str], list[dict[str, Any]]] | None = None
 
 
 def _harvest_record(preset: HarvestPreset) -> dict[str, Any]:
@@ -132,6 +164,8 @@ class AISizer:
     # runs on every bar past the deadband; these were rebuilt there on every call.
     _config_source: str = attrs.field(init=False, eq=False, repr=False)
     _applied: dict[str, HarvestPreset] = attrs.field(init=False, eq=False, repr=False)
+    # The last hint-free proposal's _Part (one slot, replaced when the confidence moves).
+    _last: list[_Part | None] = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         _check_params(self.params)
@@ -140,6 +174,7 @@ class AISizer:
         applied = {name: spec.apply(self._preset(name)) for name in HARVEST_POLICIES}
         object.__setattr__(self, "_config_source", source)
         object.__setattr__(self, "_applied", applied)
+        object.__setattr__(self, "_last", [None])
 
     def propose(
         self,
@@ -176,15 +211,49 @@ class AISizer:
         if not (math.isfinite(venue_max_leverage) and venue_max_leverage >= 1.0):
             _finite_at_least("venue_max_leverage", venue_max_leverage, 1.0)
         vol_factor, vol_known = self._vol_factor(annual_vol)
+        if hint_size_usd is None and hint_leverage is None and hint_harvest_policy is None:
+            part = self._last[0]
+            if (
+                part is None
+                or part.confidence != confidence
+                or part.venue_max != venue_max_leverage
+            ):
+                part = self._part(confidence, venue_max_leverage, None, None)
+                part.shown = _shown(part.harvest, part.source, part.clamps)
+                self._last[0] = part
+            size = max(equity, 0.0) * part.base_pct * vol_factor
+        else:
+            if hint_size_usd is not None:
+                size = _finite_at_least("hint_size_usd", hint_size_usd, 0.0)
+            part = self._part(confidence, venue_max_leverage, hint_leverage, hint_harvest_policy)
+            if hint_size_usd is None:
+                size = max(equity, 0.0) * part.base_pct * vol_factor
+            else:
+                part.source["size"] = INTENT
+        return SizerProposal(
+            size_usd=size,
+            leverage=part.leverage,
+            notional_usd=size * part.leverage,
+            harvest_policy=part.policy,
+            harvest=part.harvest,
+            vol_factor=vol_factor,
+            vol_known=vol_known,
+            base_pct=part.base_pct,
+            source=part.source,
+            clamps=part.clamps,
+            shown=part.shown,
+        )
+
+    def _part(
+        self,
+        confidence: float,
+        venue_max_leverage: float,
+        hint_leverage: float | None,
+        hint_harvest_policy: str | HarvestSpec | None,
+    ) -> _Part:
         p = self.params
         base_pct = p.base_min_pct + (p.base_max_pct - p.base_min_pct) * confidence
         source = {"size": MODEL, "leverage": MODEL, "harvest_policy": MODEL}
-
-        size = max(equity, 0.0) * base_pct * vol_factor
-        if hint_size_usd is not None:
-            size = _finite_at_least("hint_size_usd", hint_size_usd, 0.0)
-            source["size"] = INTENT
-
         leverage = p.leverage_min + (p.leverage_max - p.leverage_min) * confidence
         if hint_leverage is not None:
             leverage = _finite_at_least("hint_leverage", hint_leverage, 1.0)
@@ -200,8 +269,7 @@ class AISizer:
                 )
             )
             leverage = venue_max_leverage
-
-        if hint_harvest_policy is None:  # every bar the sleeves decide: the config's presets
+        if hint_harvest_policy is None:  # the config's policy and presets
             source["harvest_policy"] = self._config_source
             spec = self.policy
             policy = spec.mode if spec.mode != AUTO else self._harvest_policy(confidence)
@@ -211,19 +279,8 @@ class AISizer:
             source["harvest_policy"] = INTENT
             policy = spec.mode if spec.mode != AUTO else self._harvest_policy(confidence)
             harvest = spec.apply(self._preset(policy))
-
-        return SizerProposal(
-            size_usd=size,
-            leverage=leverage,
-            notional_usd=size * leverage,
-            harvest_policy=policy,
-            harvest=harvest,
-            vol_factor=vol_factor,
-            vol_known=vol_known,
-            base_pct=base_pct,
-            source=source,
-            clamps=clamps,
-        )
+        return _Part(confidence, venue_max_leverage, base_pct, leverage, policy, harvest,
+                     source, clamps)  # fmt: skip
 
     def _vol_factor(self, annual_vol: float | None) -> tuple[float, bool]:
         p = self.params

@@ -24,7 +24,7 @@ BARS = 600
 BUDGET = 307.0  # i23-risk: 303.8 (the sizer, limits and portfolio-vol stages, past the deadband)
 # The worst case, deadband 0 (every bar through the sizer, limits, entry rules and liquidity
 # caps): 471.4 on main at d7eeab0; i23-risk's cheaper risk stages: DEADBAND0_MEASURED.
-DEADBAND0_MEASURED = 426.7
+DEADBAND0_MEASURED = 420.0
 DEADBAND0_BUDGET = DEADBAND0_MEASURED + 3
 
 

@@ -145,3 +145,38 @@ def test_a_size_with_another_stop_is_what_attrs_evolve_gives() -> None:
         "clamps",
         "charter",
     ]  # a new field: with_stop must pass it on
+
+
+def test_a_sizer_that_keeps_its_last_proposal_s_parts_proposes_what_a_fresh_one_does() -> None:
+    """The AI sizer keeps what a proposal takes from the confidence alone (leverage, venue
+    clamp, preset, source) for the next hint-free proposal: a moved confidence or venue cap,
+    and every hinted proposal, must give exactly what a sizer that never saw a proposal
+    gives, and a hint must not leak into the next hint-free proposal."""
+    import orjson
+
+    from quantbot.config.risk import SizerParams
+    from quantbot.sizing.ai_sizer import AISizer
+
+    def sizer() -> AISizer:
+        return AISizer(SizerParams(), HarvestPresets())
+
+    kept = sizer()
+    asks: list[dict[str, object]] = [
+        {"confidence": 0.3, "venue_max_leverage": 1.0},
+        {"confidence": 0.3, "venue_max_leverage": 1.0},
+        {"confidence": 0.9, "venue_max_leverage": 1.0},
+        {"confidence": 0.9, "venue_max_leverage": 100.0},
+        {"confidence": 0.9, "venue_max_leverage": 100.0, "hint_size_usd": 50.0},
+        {"confidence": 0.9, "venue_max_leverage": 100.0},
+        {"confidence": 0.9, "venue_max_leverage": 1.0, "hint_leverage": 3.0},
+        {"confidence": 0.9, "venue_max_leverage": 1.0, "hint_harvest_policy": "swing"},
+        {"confidence": 0.9, "venue_max_leverage": 1.0},
+        {"confidence": 0.0, "venue_max_leverage": 1.0},
+        {"confidence": 1.0, "venue_max_leverage": 1.0},
+    ]
+    for i, ask in enumerate(asks):
+        vol = (None, 0.2, 0.5)[i % 3]
+        got = kept.propose(equity=10_000.0 + i, annual_vol=vol, **ask)  # type: ignore[arg-type]
+        fresh = sizer().propose(equity=10_000.0 + i, annual_vol=vol, **ask)  # type: ignore[arg-type]
+        assert orjson.dumps(got.to_record()) == orjson.dumps(fresh.to_record()), ask
+        assert (got.source, got.clamps, got.harvest) == (fresh.source, fresh.clamps, fresh.harvest)

@@ -25,6 +25,7 @@ SWING = "SWING"
 TREND_RUNNER = "TREND_RUNNER"
 HARVEST_POLICIES = (SCALPER, SWING, TREND_RUNNER)
 
+_INF = math.inf
 MODEL = "model"
 INTENT = "intent"
 CONFIG = "config"  # [sizer] ai_harvest_policy chose it (a preset name or the seed's table)
@@ -72,12 +73,12 @@ class SizerProposal:
         # The four field checks in one call, tested inline: a proposal is built on every bar
         # past the deadband, and four validators cost four calls. In field order, as attrs
         # validators ran; ``_finite_at_least`` is only reached to raise.
-        isfinite = math.isfinite
-        if not (isfinite(self.size_usd) and self.size_usd >= 0.0):
+        # Chained comparisons are False for NaN: ``low <= x < inf`` is "finite and >= low".
+        if not 0.0 <= self.size_usd < _INF:
             _finite_at_least("size_usd", self.size_usd, 0.0)
-        if not (isfinite(self.leverage) and self.leverage >= 1.0):
+        if not 1.0 <= self.leverage < _INF:
             _finite_at_least("leverage", self.leverage, 1.0)
-        if not (isfinite(self.notional_usd) and self.notional_usd >= 0.0):
+        if not 0.0 <= self.notional_usd < _INF:
             _finite_at_least("notional_usd", self.notional_usd, 0.0)
         if self.harvest_policy not in HARVEST_POLICIES:
             raise ValueError(
@@ -204,11 +205,13 @@ class AISizer:
         the venue cap still applies to a hinted leverage. Raises ``ValueError`` naming the field
         for non-finite or out-of-range input.
         """
-        if not (math.isfinite(confidence) and 0.0 <= confidence <= 1.0):
+        # Comparisons, not calls (every bar past the deadband): a chained comparison is
+        # False for NaN, and ``< inf`` excludes infinity.
+        if not 0.0 <= confidence <= 1.0:
             raise ValueError(f"confidence must be finite and in [0, 1], got {confidence!r}")
-        if not math.isfinite(equity):
+        if not -_INF < equity < _INF:
             _finite("equity", equity)
-        if not (math.isfinite(venue_max_leverage) and venue_max_leverage >= 1.0):
+        if not 1.0 <= venue_max_leverage < _INF:
             _finite_at_least("venue_max_leverage", venue_max_leverage, 1.0)
         vol_factor, vol_known = self._vol_factor(annual_vol)
         if hint_size_usd is None and hint_leverage is None and hint_harvest_policy is None:
@@ -221,7 +224,8 @@ class AISizer:
                 part = self._part(confidence, venue_max_leverage, None, None)
                 part.shown = _shown(part.harvest, part.source, part.clamps)
                 self._last[0] = part
-            size = max(equity, 0.0) * part.base_pct * vol_factor
+            held = 0.0 if equity < 0.0 else equity  # max(equity, 0.0): -0.0 stays -0.0
+            size = held * part.base_pct * vol_factor
         else:
             if hint_size_usd is not None:
                 size = _finite_at_least("hint_size_usd", hint_size_usd, 0.0)
@@ -287,10 +291,12 @@ class AISizer:
         if annual_vol is None:
             # Until volatility is known, size from the careful end of the range.
             return p.vol_factor_min, False
-        if not (math.isfinite(annual_vol) and annual_vol > 0.0):
+        if not 0.0 < annual_vol < _INF:
             raise ValueError(f"annual_vol must be finite and > 0 (or None), got {annual_vol!r}")
         raw = p.target_annual_vol / annual_vol
-        return min(max(raw, p.vol_factor_min), p.vol_factor_max), True
+        low, high = p.vol_factor_min, p.vol_factor_max
+        factor = low if low > raw else raw  # min(max(raw, low), high), as comparisons
+        return (high if high < factor else factor), True
 
     def _harvest_policy(self, confidence: float) -> str:
         if confidence >= self.params.trend_runner_min_confidence:

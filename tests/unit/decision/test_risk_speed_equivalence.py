@@ -180,3 +180,27 @@ def test_a_sizer_that_keeps_its_last_proposal_s_parts_proposes_what_a_fresh_one_
         fresh = sizer().propose(equity=10_000.0 + i, annual_vol=vol, **ask)  # type: ignore[arg-type]
         assert orjson.dumps(got.to_record()) == orjson.dumps(fresh.to_record()), ask
         assert (got.source, got.clamps, got.harvest) == (fresh.source, fresh.clamps, fresh.harvest)
+
+
+def test_the_sizer_s_bounds_as_comparisons_give_the_bits_min_and_max_gave() -> None:
+    """max(equity, 0) and the volatility factor's min(max(...)) are comparisons in the
+    sizer: the size (sign of a zero included) and factor are those min and max give."""
+    import orjson
+
+    from quantbot.config.risk import SizerParams
+    from quantbot.sizing.ai_sizer import AISizer
+
+    params = SizerParams()
+    sizer = AISizer(params, HarvestPresets())
+    for equity in (-0.0, 0.0, -5.0, 7.0, 1e9):
+        for vol in (None, 1e-9, 0.05, params.target_annual_vol, 0.4, 1e9):
+            got = sizer.propose(
+                confidence=0.5, equity=equity, annual_vol=vol, venue_max_leverage=1.0
+            )
+            if vol is None:
+                factor = params.vol_factor_min
+            else:
+                raw = params.target_annual_vol / vol
+                factor = min(max(raw, params.vol_factor_min), params.vol_factor_max)
+            size = max(equity, 0.0) * got.base_pct * factor
+            assert orjson.dumps([got.size_usd, got.vol_factor]) == orjson.dumps([size, factor])

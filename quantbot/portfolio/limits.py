@@ -27,6 +27,8 @@ from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.portfolio.portvol import PortfolioVolTarget
 from quantbot.portfolio.returns import MarketStats
 
+_INF = math.inf
+
 
 @attrs.define(slots=True)  # built on every bar past the deadband: not frozen (issue 23)
 class LimitsResult:
@@ -125,19 +127,21 @@ class PortfolioLimits:
         room at all (target 0, RISK_CAP_PORTFOLIO scope=equity). Non-finite inputs are an
         ``InvariantViolation``.
         """
-        finite = math.isfinite
+        # Comparisons where they do (every bar past the deadband): ``-inf < x < inf`` is
+        # "finite" (False for NaN too).
         if (
             symbol in others
-            or not (finite(target_notional_usd) and finite(equity))
-            or (others and not all(map(finite, others.values())))
+            or not (-_INF < target_notional_usd < _INF and -_INF < equity < _INF)
+            or (others and not all(map(math.isfinite, others.values())))
         ):
             _check_inputs(symbol, target_notional_usd, equity, others)  # raises, naming what
         if target_notional_usd == 0.0:
             if self.portvol is not None:
                 self.portvol.want(symbol, 0.0)
             return LimitsResult(0.0, 0.0)
-        trace = _Trace(symbol, equity, 1.0 if target_notional_usd > 0 else -1.0)
-        magnitude = abs(target_notional_usd)
+        positive = target_notional_usd > 0.0
+        trace = _Trace(symbol, equity, 1.0 if positive else -1.0)
+        magnitude = target_notional_usd if positive else -target_notional_usd
         if equity <= 0.0:
             magnitude = trace.cap(
                 ReasonCode.RISK_CAP_PORTFOLIO,
@@ -152,7 +156,8 @@ class PortfolioLimits:
             if self.portvol is not None:
                 magnitude = self._portfolio_vol(trace, magnitude, others, stats)
             magnitude = self._symbol_cap(trace, magnitude, others)
-            magnitude = self._cluster_caps(trace, magnitude, others)
+            if symbol in self._clusters_of:
+                magnitude = self._cluster_caps(trace, magnitude, others)
             magnitude = self._corr_cap(trace, magnitude, others, stats)
         signed = trace.sign * magnitude if magnitude else 0.0  # trace.signed, inline
         return LimitsResult(signed, target_notional_usd, trace.applied, trace.detail)

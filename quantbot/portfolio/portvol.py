@@ -77,9 +77,10 @@ class PortfolioVolTarget:
             unknown, shown = [], {symbol: wa}
         else:
             unknown, shown, variance = _book(symbol, own, weights, cov)
-        vol = math.sqrt(max(variance, 0.0) * periods) / equity
+        # max(variance, 0.0) and max(raw, min_scale) as comparisons (the same operands).
+        vol = math.sqrt((0.0 if variance < 0.0 else variance) * periods) / equity
         raw = self.target_vol / vol if vol > self.target_vol else 1.0
-        factor = max(raw, self.min_scale)
+        factor = self.min_scale if self.min_scale > raw else raw
         detail: dict[str, Any] = {
             "realised_vol": vol,
             "target_vol": self.target_vol,

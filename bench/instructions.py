@@ -12,7 +12,10 @@ imports, the daemon's start and close cost the same in both, so
 is the replay loop's cost per bar (the summary's and report's per-bar share included). The
 whole run's count divided by ``bars`` is reported beside it.
 
-    python -m bench.instructions [--bars 20000] [--base 2000] [--data PATH]
+    python -m bench.instructions [--bars 20000] [--base 2000] [--data PATH] [--deadband0]
+
+``--deadband0`` measures the worst case instead: quantbot with deadband 0, every bar through
+every stage (the replay bench's ``quantbot_deadband_0``).
 """
 
 from __future__ import annotations
@@ -79,6 +82,7 @@ def measure(
     bars: int = DEFAULT_BARS,
     base: int = DEFAULT_BASE,
     valgrind: str | None = None,
+    deadband_zero: bool = False,
 ) -> dict[str, Any]:
     """Instructions per bar of the quantbot replay child on ``data`` (the replay bench's bar
     file), or ``{"skipped": ...}`` when valgrind is not on PATH (``valgrind`` overrides)."""
@@ -92,6 +96,7 @@ def measure(
     for n in (base, bars):
         child = ["-m", "bench.replay_bench", "--child", "quantbot", "--data", str(data)]
         child += ["--bars", str(n), "--config", str(config)]
+        child += ["--deadband-zero"] if deadband_zero else []
         runs[n] = count([sys.executable, *child], valgrind, env=env)
     whole, fixed = runs[bars]["instructions"], runs[base]["instructions"]
     return {
@@ -100,6 +105,7 @@ def measure(
         "loop's cost per bar, start-up and close cancelled out; PYTHONHASHSEED=0",
         "bars": bars,
         "base_bars": base,
+        "deadband_zero": deadband_zero,
         "instructions": whole,
         "base_instructions": fixed,
         "per_bar": round((whole - fixed) / (bars - base)),
@@ -120,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, help="bar file (default: seeded, as the bench's)")
     parser.add_argument("--config", type=Path, default=Path("config.toml"))
     parser.add_argument("--seed", type=int, help="synthetic market seed (default: the config's)")
+    parser.add_argument(
+        "--deadband0", action="store_true", help="the worst case: deadband 0, every stage per bar"
+    )
     args = parser.parse_args(argv)
     if not 0 < args.base < args.bars:
         parser.error("need 0 < --base < --bars")
@@ -132,7 +141,9 @@ def main(argv: list[str] | None = None) -> int:
             seed = config.market.seed if args.seed is None else args.seed
             data = Path(tmp) / "bars.f64"
             rb.write_bars(data, args.bars, config.market.symbols[0], seed)
-        result = measure(data, args.config, bars=args.bars, base=args.base)
+        result = measure(
+            data, args.config, bars=args.bars, base=args.base, deadband_zero=args.deadband0
+        )
     print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
     return 0
 

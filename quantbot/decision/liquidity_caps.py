@@ -30,7 +30,7 @@ from quantbot.domain.values import Instrument
 from quantbot.risk.liquidity import LiquidityRegimes
 
 
-@attrs.frozen(slots=True)
+@attrs.define(slots=True)  # built on every bar past the deadband: not frozen (issue 23)
 class Capped:
     """The quantity that may go (``blocked`` None), or why nothing goes; ``clamps`` are the
     record's clamp entries for the cuts applied."""

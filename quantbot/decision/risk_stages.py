@@ -51,7 +51,7 @@ def _r(value: float) -> float:
     return round(value, 6)
 
 
-@attrs.frozen(slots=True)
+@attrs.define(slots=True)  # built on every bar past the deadband: not frozen (issue 23)
 class Sized:
     """The target the sizer stage settled on (signed USD notional) and how it got there;
     ``verdict`` and ``clamps`` are its part of the decision record (the step writes them)."""
@@ -64,6 +64,15 @@ class Sized:
     verdict: dict[str, Any] = attrs.field(factory=dict)
     clamps: tuple[dict[str, Any], ...] = ()
     charter: dict[str, Any] | None = None  # the record's ``charter`` (governance/charter)
+
+    def with_stop(self, stop_loss_pct: float | None) -> Sized:
+        """This size with the stop the exits will place: ``attrs.evolve`` spelled out (it
+        runs on every bar past the deadband whose exits differ from the proposal's, and
+        evolve costs a dozen calls). A unit test keeps it equal to evolve if Sized grows."""
+        return Sized(
+            self.target_notional, self.leverage, stop_loss_pct, self.risk_budget_usd,
+            self.proposal, self.verdict, self.clamps, self.charter,
+        )  # fmt: skip
 
 
 @attrs.frozen(slots=True)
@@ -118,6 +127,7 @@ class RiskChain:
         self.external = external
         self.gates = gates  # cost gate, turnover caps (entry_gates)
         self.charter: Charter | None = None  # set by the wiring (governance/charter)
+        self._max_leverage: dict[str, tuple[Instrument, float]] = {}  # symbol -> as float
 
     @classmethod
     def from_config(cls, config: Config, external: ExternalSleeve | None) -> RiskChain:
@@ -166,13 +176,17 @@ class RiskChain:
         """Base size or the AI proposal (by mode, and when the confidence charter is on, only
         if it lets the proposal through); a failing AI sizer falls back to the base."""
         hint = self.external.live(symbol) if self.external is not None else None
+        budget = None if hint is None else hint.risk_budget_usd
         mode = self.mode
+        venue_max = self._max_leverage.get(symbol)
+        if venue_max is None or venue_max[0] is not instrument:  # Decimal -> float once
+            venue_max = self._max_leverage[symbol] = (instrument, float(instrument.max_leverage))
         try:
             proposal = self.ai_sizer.propose(
                 confidence=net.confidence,
                 equity=equity,
                 annual_vol=self.stats.annual_vol(symbol),
-                venue_max_leverage=float(instrument.max_leverage),
+                venue_max_leverage=venue_max[1],
                 hint_size_usd=None if hint is None else (hint.ai_size_usd or hint.size_usd),
                 hint_leverage=None if hint is None else (hint.ai_leverage or hint.leverage),
                 hint_harvest_policy=None if hint is None else hint.ai_harvest_policy,
@@ -184,7 +198,7 @@ class RiskChain:
             fallback = why.to_record()
             verdict = {"mode": mode, "verdict": "fallback", "ai": None, "used": "base",
                        "fallback": fallback}  # fmt: skip
-            return Sized(base.target_notional_usd, 1.0, None, _budget(hint), None, verdict,
+            return Sized(base.target_notional_usd, 1.0, None, budget, None, verdict,
                          (fallback,))  # fmt: skip
         ai = proposal.to_record()
         stop = proposal.harvest.stop_loss_pct
@@ -199,12 +213,12 @@ class RiskChain:
             clamps = tuple(c.to_record() for c in proposal.clamps)
             sign = math.copysign(1.0, net.target) if net.target != 0.0 else 0.0
             verdict = {"mode": mode, "ai": ai, "verdict": "live", "used": "ai"}
-            return Sized(sign * proposal.notional_usd, proposal.leverage, stop, _budget(hint),
+            return Sized(sign * proposal.notional_usd, proposal.leverage, stop, budget,
                          proposal, verdict, clamps, charter)  # fmt: skip
         # shadow, or live refused by the charter: the proposal is recorded beside the size used
         verdict = {"mode": mode, "ai": ai, "verdict": "shadow" if gate is None else "charter",
                    "used": "base"}  # fmt: skip
-        return Sized(base.target_notional_usd, 1.0, stop, _budget(hint), proposal, verdict,
+        return Sized(base.target_notional_usd, 1.0, stop, budget, proposal, verdict,
                      charter=charter)  # fmt: skip
 
     # -- entry rules: policy, then governor ---------------------------------------------------
@@ -372,12 +386,12 @@ def compact_limits(rec: dict[str, Any]) -> dict[str, Any]:
         if applied.get("code") in _CAP_CODES:
             return rec
     detail = rec.get("detail") or {}
-    rec["detail"] = {k: detail[k] for k in _KEPT if k in detail}
+    kept = {}  # a loop, not a comprehension: this runs on every bar past the deadband
+    for key in _KEPT:
+        if key in detail:
+            kept[key] = detail[key]
+    rec["detail"] = kept
     return rec
-
-
-def _budget(hint: Any) -> float | None:
-    return None if hint is None else hint.risk_budget_usd
 
 
 def dominant_sleeve(net: NetTarget, direction: int) -> str:

@@ -27,8 +27,10 @@ from quantbot.domain.reasons import Reason, ReasonCode, reason
 from quantbot.portfolio.portvol import PortfolioVolTarget
 from quantbot.portfolio.returns import MarketStats
 
+_INF = math.inf
 
-@attrs.frozen(slots=True)
+
+@attrs.define(slots=True)  # built on every bar past the deadband: not frozen (issue 23)
 class LimitsResult:
     """The target after the limits (signed USD notional), the input it came from, every
     reason in the order applied, and JSON-ready detail (realised vol, scale, caps, groups)."""
@@ -44,7 +46,7 @@ class LimitsResult:
             "verdict": "clamp" if self.applied else "pass",
             "input_notional_usd": self.input_notional_usd,
             "target_notional_usd": self.target_notional_usd,
-            "applied": [r.to_record() for r in self.applied],
+            "applied": [r.to_record() for r in self.applied] if self.applied else [],
             "detail": self.detail,
         }
 
@@ -125,13 +127,21 @@ class PortfolioLimits:
         room at all (target 0, RISK_CAP_PORTFOLIO scope=equity). Non-finite inputs are an
         ``InvariantViolation``.
         """
-        _check_inputs(symbol, target_notional_usd, equity, others)
+        # Comparisons where they do (every bar past the deadband): ``-inf < x < inf`` is
+        # "finite" (False for NaN too).
+        if (
+            symbol in others
+            or not (-_INF < target_notional_usd < _INF and -_INF < equity < _INF)
+            or (others and not all(map(math.isfinite, others.values())))
+        ):
+            _check_inputs(symbol, target_notional_usd, equity, others)  # raises, naming what
         if target_notional_usd == 0.0:
             if self.portvol is not None:
                 self.portvol.want(symbol, 0.0)
             return LimitsResult(0.0, 0.0)
-        trace = _Trace(symbol, equity, 1.0 if target_notional_usd > 0 else -1.0)
-        magnitude = abs(target_notional_usd)
+        positive = target_notional_usd > 0.0
+        trace = _Trace(symbol, equity, 1.0 if positive else -1.0)
+        magnitude = target_notional_usd if positive else -target_notional_usd
         if equity <= 0.0:
             magnitude = trace.cap(
                 ReasonCode.RISK_CAP_PORTFOLIO,
@@ -146,11 +156,11 @@ class PortfolioLimits:
             if self.portvol is not None:
                 magnitude = self._portfolio_vol(trace, magnitude, others, stats)
             magnitude = self._symbol_cap(trace, magnitude, others)
-            magnitude = self._cluster_caps(trace, magnitude, others)
+            if symbol in self._clusters_of:
+                magnitude = self._cluster_caps(trace, magnitude, others)
             magnitude = self._corr_cap(trace, magnitude, others, stats)
-        return LimitsResult(
-            trace.signed(magnitude), target_notional_usd, trace.applied, trace.detail
-        )
+        signed = trace.sign * magnitude if magnitude else 0.0  # trace.signed, inline
+        return LimitsResult(signed, target_notional_usd, trace.applied, trace.detail)
 
     def _vol_target(self, trace: _Trace, magnitude: float, stats: MarketStats) -> float:
         p = self.params
@@ -186,10 +196,10 @@ class PortfolioLimits:
         self, trace: _Trace, magnitude: float, others: Mapping[str, float], stats: MarketStats
     ) -> float:
         assert self.portvol is not None
+        signed = trace.sign * magnitude if magnitude else 0.0  # trace.signed, inline
         factor, detail = self.portvol.factor(
-            trace.symbol, trace.signed(magnitude), equity=trace.equity, others=others,
-            stats=stats,
-        )  # fmt: skip
+            trace.symbol, signed, equity=trace.equity, others=others, stats=stats
+        )
         # The book's realised volatility stays in every record (compact_limits); the rest
         # (members, weights) only with a cap, or in the PORTFOLIO_VOL_SCALE reason.
         trace.detail["portfolio_vol"] = detail.get("realised_vol")
@@ -214,14 +224,15 @@ class PortfolioLimits:
         if self._by_equity:
             cap = self.params.max_symbol_pct * trace.equity
             trace.detail["symbol_cap"] = cap
-            magnitude = trace.cap(
-                ReasonCode.RISK_CAP_PORTFOLIO,
-                magnitude,
-                cap,
-                scope="symbol",
-                symbol=trace.symbol,
-                cap=cap,
-            )
+            if magnitude > cap:  # else nothing to cut: not even the reason's context is built
+                magnitude = trace.cap(
+                    ReasonCode.RISK_CAP_PORTFOLIO,
+                    magnitude,
+                    cap,
+                    scope="symbol",
+                    symbol=trace.symbol,
+                    cap=cap,
+                )
         if self._by_gross:
             magnitude = self._gross_cap(trace, magnitude, others)
         return magnitude
@@ -274,6 +285,16 @@ class PortfolioLimits:
         p = self.params
         correlated: dict[str, float] = {}
         unknown: list[str] = []
+        if not others:  # alone in the book (most bars of a one-symbol run): no group at all
+            trace.detail["corr_group"] = {
+                "members": [],
+                "correlations": correlated,
+                "unknown": unknown,
+                "threshold": p.corr_threshold,
+                "cap": p.max_corr_group_pct * trace.equity,
+                "others_gross": 0.0,
+            }
+            return magnitude
         for other in sorted(others):
             if others[other] == 0.0:
                 continue

@@ -22,7 +22,7 @@ unknown, nothing is scaled (``status`` says why).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from quantbot.portfolio.covariance import RollingCovariance
@@ -59,36 +59,66 @@ class PortfolioVolTarget:
     ) -> tuple[float, dict[str, Any]]:
         """The factor for ``symbol``'s ``signed`` target and what it came from."""
         self.want(symbol, signed)
-        weights = dict(self._wanted)
+        wanted = weights = self._wanted  # copied only to add what is held but not wanted
         for other, held in others.items():
             if held and other not in weights:
+                if weights is wanted:
+                    weights = dict(wanted)
                 weights[other] = held
         cov = self.covariance.covariance
         periods = stats.periods(symbol)
-        if cov(symbol, symbol) is None or not periods or equity <= 0.0:
+        own = cov(symbol, symbol)
+        if own is None or not periods or equity <= 0.0:
             return 1.0, {"status": "unknown: too few returns, not scaled", "factor": 1.0}
-        members = sorted(s for s in weights if cov(s, s) is not None)
-        unknown = sorted(s for s in weights if s not in members)
         variance = 0.0
-        for i, a in enumerate(members):
-            wa = weights[a]
-            for b in members[i:]:
-                c = cov(a, b)
-                if c is None:  # both known alone, never aligned: left out as uncorrelated
-                    continue
-                variance += (wa * wa if a == b else 2.0 * wa * weights[b]) * c
-        vol = math.sqrt(max(variance, 0.0) * periods) / equity
+        if len(weights) == 1 and symbol in weights:  # the symbol alone: its own variance
+            wa = weights[symbol]
+            variance += wa * wa * own
+            unknown, shown = [], {symbol: wa}
+        else:
+            unknown, shown, variance = _book(symbol, own, weights, cov)
+        # max(variance, 0.0) and max(raw, min_scale) as comparisons (the same operands).
+        vol = math.sqrt((0.0 if variance < 0.0 else variance) * periods) / equity
         raw = self.target_vol / vol if vol > self.target_vol else 1.0
-        factor = max(raw, self.min_scale)
+        factor = self.min_scale if self.min_scale > raw else raw
         detail: dict[str, Any] = {
             "realised_vol": vol,
             "target_vol": self.target_vol,
             "factor": factor,
-            "members": {s: weights[s] for s in members},
+            "members": shown,
         }
         if unknown:
             detail["unknown"] = unknown
         return factor, detail
+
+
+def _book(
+    symbol: str,
+    own: float,
+    weights: dict[str, float],
+    cov: Callable[[str, str], float | None],
+) -> tuple[list[str], dict[str, float], float]:
+    """The symbols left out (variance unknown), the members' weights and ``w' C w``;
+    each variance is read once (``own``: ``symbol``'s, already read)."""
+    members: list[str] = []
+    unknown: list[str] = []
+    variances: dict[str, float] = {}
+    for s in sorted(weights):
+        v = own if s == symbol else cov(s, s)
+        if v is None:
+            unknown.append(s)
+        else:
+            members.append(s)
+            variances[s] = v
+    variance = 0.0
+    for i, a in enumerate(members):
+        wa = weights[a]
+        for b in members[i:]:
+            c = variances[a] if a == b else cov(a, b)
+            if c is None:  # both known alone, never aligned: left out as uncorrelated
+                continue
+            variance += (wa * wa if a == b else 2.0 * wa * weights[b]) * c
+    return unknown, {s: weights[s] for s in members}, variance
 
 
 def portfolio_vol(config: Any, stats: Any) -> PortfolioVolTarget | None:

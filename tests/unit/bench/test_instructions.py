@@ -52,6 +52,19 @@ def test_replay_instructions_per_bar_on_a_tiny_replay(repo_root: Path, tmp_path:
     assert "callgrind" in counted["tool"] and "valgrind" in counted["tool"]
 
 
+@needs_valgrind
+def test_the_deadband_0_count_runs_every_stage_and_costs_more_per_bar(
+    repo_root: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "bars.f64"
+    rb.write_bars(data, 120, "SIMA", seed=7)
+    shipped = ins.measure(data, repo_root / "config.toml", bars=120, base=60)
+    worst = ins.measure(data, repo_root / "config.toml", bars=120, base=60, deadband_zero=True)
+    assert (shipped["deadband_zero"], worst["deadband_zero"]) == (False, True)
+    assert worst["trades"] == shipped["trades"]  # the same trades, as the bench's worst case
+    assert worst["per_bar"] > shipped["per_bar"]  # every bar through sizer, limits ...
+
+
 def test_without_valgrind_the_report_says_skipped(
     repo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:

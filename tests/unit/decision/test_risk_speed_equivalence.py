@@ -124,3 +124,83 @@ def test_policy_input_names_the_first_non_finite_number() -> None:
         PolicyInput(**{**fields, "price": math.nan})
     with pytest.raises(InvariantViolation, match=r"^policy wanted=-1.0$"):
         PolicyInput(**{**fields, "positions": {}, "wanted_notional_usd": -1.0})
+
+
+def test_a_size_with_another_stop_is_what_attrs_evolve_gives() -> None:
+    from quantbot.decision.risk_stages import Sized
+
+    sized = Sized(
+        -1234.5, 3.0, 0.01, 250.0, None, {"mode": "shadow"}, ({"code": "X"},),
+        {"verdict": "allow"},
+    )  # fmt: skip
+    for stop in (None, 0.02):
+        assert sized.with_stop(stop) == attrs.evolve(sized, stop_loss_pct=stop)
+    assert [f.name for f in attrs.fields(Sized)] == [
+        "target_notional",
+        "leverage",
+        "stop_loss_pct",
+        "risk_budget_usd",
+        "proposal",
+        "verdict",
+        "clamps",
+        "charter",
+    ]  # a new field: with_stop must pass it on
+
+
+def test_a_sizer_that_keeps_its_last_proposal_s_parts_proposes_what_a_fresh_one_does() -> None:
+    """The AI sizer keeps what a proposal takes from the confidence alone (leverage, venue
+    clamp, preset, source) for the next hint-free proposal: a moved confidence or venue cap,
+    and every hinted proposal, must give exactly what a sizer that never saw a proposal
+    gives, and a hint must not leak into the next hint-free proposal."""
+    import orjson
+
+    from quantbot.config.risk import SizerParams
+    from quantbot.sizing.ai_sizer import AISizer
+
+    def sizer() -> AISizer:
+        return AISizer(SizerParams(), HarvestPresets())
+
+    kept = sizer()
+    asks: list[dict[str, object]] = [
+        {"confidence": 0.3, "venue_max_leverage": 1.0},
+        {"confidence": 0.3, "venue_max_leverage": 1.0},
+        {"confidence": 0.9, "venue_max_leverage": 1.0},
+        {"confidence": 0.9, "venue_max_leverage": 100.0},
+        {"confidence": 0.9, "venue_max_leverage": 100.0, "hint_size_usd": 50.0},
+        {"confidence": 0.9, "venue_max_leverage": 100.0},
+        {"confidence": 0.9, "venue_max_leverage": 1.0, "hint_leverage": 3.0},
+        {"confidence": 0.9, "venue_max_leverage": 1.0, "hint_harvest_policy": "swing"},
+        {"confidence": 0.9, "venue_max_leverage": 1.0},
+        {"confidence": 0.0, "venue_max_leverage": 1.0},
+        {"confidence": 1.0, "venue_max_leverage": 1.0},
+    ]
+    for i, ask in enumerate(asks):
+        vol = (None, 0.2, 0.5)[i % 3]
+        got = kept.propose(equity=10_000.0 + i, annual_vol=vol, **ask)  # type: ignore[arg-type]
+        fresh = sizer().propose(equity=10_000.0 + i, annual_vol=vol, **ask)  # type: ignore[arg-type]
+        assert orjson.dumps(got.to_record()) == orjson.dumps(fresh.to_record()), ask
+        assert (got.source, got.clamps, got.harvest) == (fresh.source, fresh.clamps, fresh.harvest)
+
+
+def test_the_sizer_s_bounds_as_comparisons_give_the_bits_min_and_max_gave() -> None:
+    """max(equity, 0) and the volatility factor's min(max(...)) are comparisons in the
+    sizer: the size (sign of a zero included) and factor are those min and max give."""
+    import orjson
+
+    from quantbot.config.risk import SizerParams
+    from quantbot.sizing.ai_sizer import AISizer
+
+    params = SizerParams()
+    sizer = AISizer(params, HarvestPresets())
+    for equity in (-0.0, 0.0, -5.0, 7.0, 1e9):
+        for vol in (None, 1e-9, 0.05, params.target_annual_vol, 0.4, 1e9):
+            got = sizer.propose(
+                confidence=0.5, equity=equity, annual_vol=vol, venue_max_leverage=1.0
+            )
+            if vol is None:
+                factor = params.vol_factor_min
+            else:
+                raw = params.target_annual_vol / vol
+                factor = min(max(raw, params.vol_factor_min), params.vol_factor_max)
+            size = max(equity, 0.0) * got.base_pct * factor
+            assert orjson.dumps([got.size_usd, got.vol_factor]) == orjson.dumps([size, factor])

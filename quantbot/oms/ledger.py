@@ -16,9 +16,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import attrs
-
 from quantbot.domain.errors import InvariantViolation, StartupError
+from quantbot.domain.evolve import evolve
 from quantbot.domain.values import (
     ZERO,
     ExitRole,
@@ -235,7 +234,7 @@ class Ledger:
             qty = Decimal(str(held["qty"]))
             price = Decimal(str(held.get("avg_price") or 0))
             before = self.positions.get(symbol) or Position(symbol)
-            self.positions[symbol] = attrs.evolve(before, qty=before.qty + qty, avg_price=price)
+            self.positions[symbol] = evolve(before, qty=before.qty + qty, avg_price=price)
             self.external[symbol] = self.external.get(symbol, ZERO) + qty
 
     def _on_snapshot(self, e: dict[str, Any]) -> None:
@@ -269,7 +268,7 @@ class Ledger:
         if status is OrderStatus.ACCEPTED and order.filled_qty > 0:
             status = OrderStatus.PARTIALLY_FILLED
         self._put(
-            attrs.evolve(
+            evolve(
                 order,
                 status=status,
                 venue_order_id=e.get("venue_order_id") or order.venue_order_id,
@@ -313,7 +312,7 @@ class Ledger:
             status = order.status
         else:
             status = OrderStatus.FILLED if filled >= order.qty else OrderStatus.PARTIALLY_FILLED
-        self._put(attrs.evolve(order, filled_qty=filled, avg_fill_price=avg, status=status))
+        self._put(evolve(order, filled_qty=filled, avg_fill_price=avg, status=status))
 
 
 def fill_from_event(e: dict[str, Any]) -> Fill:

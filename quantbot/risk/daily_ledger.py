@@ -26,6 +26,7 @@ import attrs
 import orjson
 
 from quantbot.domain.errors import InvariantViolation, StartupError
+from quantbot.domain.evolve import evolve
 from quantbot.fsutil import (
     OWNER_ONLY_FILE,
     open_private,
@@ -260,7 +261,7 @@ class DailyBook:
             self._settle(event)
         elif kind == EventType.RELEASE:
             cid = event["client_order_id"]
-            self.orders[cid] = attrs.evolve(self.orders[cid], remaining_usd=0.0)
+            self.orders[cid] = evolve(self.orders[cid], remaining_usd=0.0)
             self.turnover.released(cid, event["symbol"], float(event["notional_usd"]))
         elif kind == EventType.REDUCE:
             self._reduce(event["symbol"], float(event["factor"]))
@@ -286,7 +287,7 @@ class DailyBook:
         cid = event["client_order_id"]
         order = self.orders[cid]
         used = min(float(event["reserve_used_usd"]), order.remaining_usd)
-        self.orders[cid] = attrs.evolve(order, remaining_usd=order.remaining_usd - used)
+        self.orders[cid] = evolve(order, remaining_usd=order.remaining_usd - used)
         # A ledger written before opened exposure was counted: an added holding was opened.
         opened = float(event.get("opened_usd", event["held_usd"]))
         if opened > 0.0:

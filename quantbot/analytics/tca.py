@@ -382,8 +382,8 @@ class TcaRecorder:
             "status": status,
             "decision_id": intent.decision_id,
             "symbol": intent.symbol,
-            "side": intent.side.value,
-            "order_type": intent.order_type.value,
+            "side": intent.side._value_,  # ``.value``, without its Python call
+            "order_type": intent.order_type._value_,
             "qty": intent.qty,
             "sleeve": order.sleeve,
             "profile": order.profile,

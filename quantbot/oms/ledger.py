@@ -30,6 +30,10 @@ from quantbot.domain.values import (
 )
 from quantbot.oms.journal import EventType, JournalReplay
 
+# Enum members by value: a lookup, not an enum call, per journaled order and fill (an
+# unknown value still raises ValueError, through the enum).
+_SIDES = {m.value: m for m in Side}
+_TYPES = {m.value: m for m in OrderType}
 _TERMINAL = frozenset(
     {OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.NOT_SENT}
 )
@@ -179,9 +183,9 @@ class Ledger:
             Order(
                 client_order_id=e["client_order_id"],
                 symbol=e["symbol"],
-                side=Side(e["side"]),
+                side=_SIDES.get(e["side"]) or Side(e["side"]),
                 qty=Decimal(e["qty"]),
-                order_type=OrderType(e.get("order_type", "MARKET")),
+                order_type=_TYPES.get(e.get("order_type", "MARKET")) or OrderType(e["order_type"]),
                 status=OrderStatus.NEW,
                 limit_price=_dec(e.get("limit_price")),
                 stop_price=_dec(e.get("stop_price")),
@@ -320,7 +324,7 @@ def fill_from_event(e: dict[str, Any]) -> Fill:
         fill_id=e["fill_id"],
         client_order_id=e["client_order_id"],
         symbol=e["symbol"],
-        side=Side(e["side"]),
+        side=_SIDES.get(e["side"]) or Side(e["side"]),
         qty=Decimal(e["qty"]),
         price=Decimal(e["price"]),
         fee=Decimal(e["fee"]),
@@ -335,7 +339,7 @@ def fill_to_event(fill: Fill) -> dict[str, Any]:
         "fill_id": fill.fill_id,
         "client_order_id": fill.client_order_id,
         "symbol": fill.symbol,
-        "side": fill.side.value,
+        "side": fill.side._value_,  # ``.value``, without its Python call
         "qty": str(fill.qty),
         "price": str(fill.price),
         "fee": str(fill.fee),

@@ -109,9 +109,9 @@ def intent_event(
         "client_order_id": intent.client_order_id,
         "decision_id": intent.decision_id,
         "symbol": intent.symbol,
-        "side": intent.side.value,
+        "side": intent.side._value_,  # ``.value`` is a Python call per read; same string
         "qty": str(intent.qty),
-        "order_type": intent.order_type.value,
+        "order_type": intent.order_type._value_,
         "limit_price": None if intent.limit_price is None else str(intent.limit_price),
         "stop_price": None if intent.stop_price is None else str(intent.stop_price),
         "bar_ts_ns": intent.bar_ts_ns,

@@ -79,6 +79,7 @@ class DailyRiskGuard:
         self._sleeve_policies = params.sleeve_policies()  # sleeves with their own policy
         self._roll_minute = roll_minute
         self._days = TradingDays(roll_minute)  # trading_day, remembered for the day
+        self._ts_at, self._ts = -1, ""  # the last event's time, and as iso_utc wrote it
         self._clock = clock
         self._ledger = ledger
         # Told of each ledger write that failed (DISK_WRITE_FAILED naming the file): the daemon
@@ -360,7 +361,10 @@ class DailyRiskGuard:
         """Write the event, then apply it. A write that fails is reported (DISK_WRITE_FAILED)
         and returned; the event is applied all the same (a fill or a realised loss happened,
         and the limits must count it) except a RESERVE: it is not reserved unless on disk."""
-        event = {"ts": iso_utc(self._clock.now_ns()), "day": self._book.day, "type": event_type}
+        now = self._clock.now_ns()
+        if now != self._ts_at:  # a fill's events share their instant: formatted once
+            self._ts_at, self._ts = now, iso_utc(now)
+        event = {"ts": self._ts, "day": self._book.day, "type": event_type}
         event.update(fields)
         failed = None
         if self._ledger is not None:
@@ -388,6 +392,8 @@ class DailyRiskGuard:
 
 
 def _finite(name: str, value: float) -> float:
+    if value.__class__ is float and value - value == 0.0:  # finite (inf - inf and nan: nan)
+        return value
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise InvariantViolation(f"{name} must be a finite number, got {value!r}")
     return float(value)

@@ -287,7 +287,7 @@ class DailyRiskGuard:
     def open_reservations(self) -> list[str]:
         """Client ids with part of their reservation still unfilled (for the sweep that frees
         what ended orders no longer need)."""
-        return [cid for cid, o in self._book.orders.items() if o.remaining_usd > 0.0]
+        return list(self._book.live)
 
     def snapshot(self) -> dict[str, Any]:
         """JSON-ready state as of now: the trading day, every scope's loss, realised pnl,

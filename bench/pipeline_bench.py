@@ -31,7 +31,7 @@ import attrs
 import orjson
 
 from bench.provenance import finish, report_head
-from bench.round_trip import ROUND_TRIP, round_trips
+from bench.round_trip import FSYNC_FLOOR, ROUND_TRIP, fsync_floor, round_trips
 from quantbot.clock import NS_PER_S, SimClock
 from quantbot.config.schema import LoadedConfig, load_config
 from quantbot.daemon.daemon import Daemon
@@ -183,6 +183,7 @@ def run_benchmark(
             "throughput": "total bars / wall time of the whole loop (warm-up included); "
             "bars_per_cpu_s: over the process's CPU time of the loop (all threads)",
             "round_trip": ROUND_TRIP,
+            "fsync": FSYNC_FLOOR,
         },
         "workloads": [],
     }
@@ -201,6 +202,7 @@ def run_benchmark(
         workload = {"name": f"{count}x{bars}", "symbols": symbols, "bars_per_symbol": bars}
         report["workloads"].append({**workload, "counts": counts, "median": median, "runs": runs})
     report["targets"] = targets(report["workloads"])
+    report["fsync"] = fsync_floor()  # the disk's share of the round trip's wall time
     finish(report)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
@@ -242,6 +244,11 @@ def format_table(report: dict[str, Any]) -> str:
         lines.append(
             f"{'':<10}plain batch p50 µs, wall {m['plain_p50_us']}, CPU "
             f"{m['plain_cpu_p50_us']}; {m['bars_per_cpu_s']:.0f} bars per CPU-second"
+        )
+    if f := report.get("fsync"):
+        lines.append(
+            f"one fsync'd line on this disk µs p50 / p99, wall: {f['fsync_p50_us']} / "
+            f"{f['fsync_p99_us']}, CPU: {f['fsync_cpu_p50_us']} / {f['fsync_cpu_p99_us']}"
         )
     for t in report.get("targets", []):
         state = "met" if t["met"] else "MISSED"

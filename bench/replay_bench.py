@@ -40,12 +40,14 @@ from bench import instructions as ins
 from bench import strategies as st
 from bench.provenance import finish, report_head
 from bench.replay_targets import scaling, targets
+from bench.round_trip import ROUND_TRIP, round_trips
 
 DEFAULT_BARS = (300_000, 1_000_000)
 DEFAULT_OUT = Path("runtime/bench/replay_report.json")
 INTERVAL_S = 60
 START_NS = 1_767_225_600 * 1_000_000_000  # 2026-01-01T00:00:00Z
 WARMUP_BARS = 1_000  # timed, but left out of the latency percentiles
+ROUND_TRIP_BARS = 100_000  # the round-trip run's length at most (it times each batch's CPU)
 COLUMNS = ("Open", "High", "Low", "Close", "Volume")  # float64, one column after the other
 CHILD_TIMEOUT_S = 1_800
 # quantbot again with deadband 0: every bar through every stage (sizer, limits, entry rules,
@@ -188,7 +190,8 @@ def child(engine: str, data: Path, bars: int, config: Path, **options: bool) -> 
     input_rss = _mb("VmRSS")
     start, cpu_start = time.perf_counter(), time.process_time()
     if engine == "quantbot":
-        kwargs = {"start_ns": START_NS, "interval_s": INTERVAL_S, "profiler": profiler}
+        kwargs = {"start_ns": START_NS, "interval_s": INTERVAL_S, "profiler": profiler,
+                  "round_trip": options.get("round_trip", False)}  # fmt: skip
         result = _run_async(st.run_quantbot(cfg, loaded, **kwargs))
     else:
         result = st.RUNNERS[engine](loaded)
@@ -197,6 +200,10 @@ def child(engine: str, data: Path, bars: int, config: Path, **options: bool) -> 
     samples_mb = 0.0  # quantbot's latency samples, resident at the peak, not the engine's
     if engine == "quantbot":
         batch_ns = result.pop("batch_ns")
+        if "sent" in result:  # --round-trip: the order round trip's figures (bench.round_trip)
+            per_batch = (result.pop(k) for k in ("batch_cpu_ns", "sent", "filled"))
+            warmup = min(WARMUP_BARS, len(batch_ns) // 2)
+            result["round_trip"] = round_trips(batch_ns, *per_batch, warmup)
         samples_mb = sum(len(a) * a.itemsize for a in (batch_ns, result["step_ns"])) / 2**20
         result.update(_latencies("step", result.pop("step_ns")) | _latencies("batch", batch_ns))
         result["batch_mean_us_by_tenth"] = _tenths(batch_ns)
@@ -231,6 +238,15 @@ def run_json_child(module: str, args: list[str], what: str) -> tuple[dict[str, A
     if done.returncode != 0:
         raise RuntimeError(f"{what} run failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
     return orjson.loads(done.stdout.strip().splitlines()[-1]), done.stderr
+
+
+def _round_trip(data: Path, bars: int, config: Path) -> dict[str, Any]:
+    """The order round trip in a replay (``bench.round_trip``): the sending batch plus the
+    filling batch, wall and thread CPU. A replay fsyncs nothing per order
+    (``records.durability.REPLAY``), so this is the work itself; the pipeline bench gives the
+    same pair with paper mode's durable writes."""
+    run = run_child("quantbot", data, bars, config, "--round-trip")
+    return {"bars": bars, "definition": ROUND_TRIP, **run["round_trip"]}
 
 
 def run_child(engine: str, data: Path, bars: int, config: Path, *flags: str) -> dict[str, Any]:
@@ -354,6 +370,7 @@ def run_benchmark(
     profile: bool = False,
     worst_case: bool = True,
     instructions: tuple[int, int] | None = None,
+    round_trip: bool = True,
 ) -> dict[str, Any]:
     """Run every workload ``repeat`` times (engines interleaved; the reference engines on the
     first workload only), count instructions per bar under callgrind when ``instructions``
@@ -385,6 +402,8 @@ def run_benchmark(
         if profile:
             run = run_child("quantbot", data, bars[0], config_path, "--profile")
             report["profile"] = {"bars": bars[0], **run["profile"]}
+        if round_trip:
+            report["round_trip"] = _round_trip(data, min(bars[0], ROUND_TRIP_BARS), config_path)
         if instructions is None:
             report["instructions"] = {"skipped": "not asked for (--no-instructions)"}
         else:
@@ -444,6 +463,13 @@ def format_table(report: dict[str, Any]) -> str:
             f"instructions per bar ({counted['bars']}-bar replay, callgrind): "
             f"{counted['per_bar']:,} (whole run / bars: {counted['per_bar_whole_run']:,})"
         )
+    if trip := report.get("round_trip"):
+        lines.append(
+            f"order round trip µs in a replay ({trip['bars']} bars, {trip['round_trips']} "
+            f"orders, no fsync) p50 / p99, wall: {trip['round_trip_p50_us']} / "
+            f"{trip['round_trip_p99_us']}, CPU: {trip['round_trip_cpu_p50_us']} / "
+            f"{trip['round_trip_cpu_p99_us']}; plain batch CPU p50 {trip['plain_cpu_p50_us']}"
+        )
     lines.append("targets:")
     for t in report["targets"]:
         state = "met" if t["met"] else "MISSED"
@@ -474,6 +500,13 @@ def main(argv: list[str] | None = None) -> int:
     add("--no-compare", action="store_true", help="quantbot only, no reference engines")
     add("--profile", action="store_true", help="also cProfile a quantbot run of the first size")
     add("--deadband-zero", action="store_true", help=argparse.SUPPRESS)  # a child's worst case
+    add(
+        "--no-round-trip",
+        action="store_true",
+        help="skip the order round-trip run (a quantbot run of the first size, at most "
+        f"{ROUND_TRIP_BARS} bars, timing each batch's CPU too)",
+    )
+    add("--round-trip", action="store_true", help=argparse.SUPPRESS)  # that run, as a child
     add("--no-worst-case", action="store_true", help="skip the deadband-0 quantbot run")
     add(
         "--instructions-bars",
@@ -493,7 +526,11 @@ def main(argv: list[str] | None = None) -> int:
     if not 0 < args.instructions_bars[1] < args.instructions_bars[0]:
         parser.error("--instructions-bars needs 0 < BASE < BARS")
     if args.child:
-        options = {"profile": args.profile, "deadband_zero": args.deadband_zero}
+        options = {
+            "profile": args.profile,
+            "deadband_zero": args.deadband_zero,
+            "round_trip": args.round_trip,
+        }
         result = child(args.child, args.data, args.bars[0], args.config, **options)
         sys.stdout.write(orjson.dumps(result, default=str).decode() + "\n")
         return 0
@@ -506,6 +543,7 @@ def main(argv: list[str] | None = None) -> int:
         compare=not args.no_compare,
         profile=args.profile,
         worst_case=not args.no_worst_case,
+        round_trip=not args.no_round_trip,
         instructions=None if args.no_instructions else tuple(args.instructions_bars),
     )
     print(format_table(report))

@@ -21,8 +21,13 @@ beside it, so that share can be read off. A send with no fill within ``FILL_WIND
 from __future__ import annotations
 
 import math
+import os
 import statistics
+import tempfile
+import time
 from array import array
+from pathlib import Path
+from typing import Any
 
 QUANTILES = (("p50", 50), ("p99", 99), ("p99_9", 99.9))
 FILL_WINDOW = 5  # batches after the send in which its fill must arrive to be paired
@@ -79,3 +84,57 @@ def round_trips(
         "plain_cpu_p50_us": _pct(plain_cpu, 50) if plain_cpu else 0.0,
     }
     return result | _figures("round_trip", trips) | _figures("round_trip_cpu", trips_cpu)
+
+
+class BatchMeter:
+    """Per batch: the thread CPU (``thread_time_ns``), orders accepted and fills, read from
+    the pipeline's counters around each batch (``start`` before, ``stop`` after): the
+    columns ``round_trips`` takes beside the batches' wall times."""
+
+    def __init__(self, counters: Any) -> None:
+        self._counters = counters
+        self._at = (0, 0, 0)
+        self.batch_cpu_ns, self.sent, self.filled = array("q"), array("q"), array("q")
+
+    def start(self) -> None:
+        c = self._counters
+        self._at = (c.orders_accepted, c.fills, time.thread_time_ns())
+
+    def stop(self) -> None:
+        now, (accepted, fills, cpu), c = time.thread_time_ns(), self._at, self._counters
+        self.batch_cpu_ns.append(now - cpu)
+        self.sent.append(c.orders_accepted - accepted)
+        self.filled.append(c.fills - fills)
+
+    def columns(self) -> dict[str, array]:
+        return {"batch_cpu_ns": self.batch_cpu_ns, "sent": self.sent, "filled": self.filled}
+
+
+FSYNC_SAMPLES = 50
+FSYNC_FLOOR = (
+    f"{FSYNC_SAMPLES} appends of one 200-byte line to a file in the bench's temp dir, each "
+    "followed by os.fsync (the journal INTENT's durability before a submit): the floor under a "
+    "paper or live round trip's wall time on this disk; wall and thread CPU"
+)
+
+
+def fsync_floor(directory: Path | None = None, samples: int = FSYNC_SAMPLES) -> dict[str, float]:
+    """p50/p99 (µs) of an append + fsync, wall and CPU: what one durable line costs here."""
+    wall, cpu = [], []
+    with tempfile.TemporaryDirectory(dir=directory, prefix="quantbot-fsync-") as tmp:
+        fd = os.open(Path(tmp) / "probe.jsonl", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            for _ in range(samples):
+                os.write(fd, b"x" * 199 + b"\n")
+                started, cpu_started = time.perf_counter_ns(), time.thread_time_ns()
+                os.fsync(fd)
+                cpu.append(time.thread_time_ns() - cpu_started)
+                wall.append(time.perf_counter_ns() - started)
+        finally:
+            os.close(fd)
+    wall.sort()
+    cpu.sort()
+    return {
+        "fsync_p50_us": _pct(wall, 50), "fsync_p99_us": _pct(wall, 99),
+        "fsync_cpu_p50_us": _pct(cpu, 50), "fsync_cpu_p99_us": _pct(cpu, 99),
+    }  # fmt: skip

@@ -214,6 +214,7 @@ async def run_quantbot(
     interval_s: int,
     profiler: Any = None,
     keep: Path | None = None,
+    round_trip: bool = False,
 ) -> dict[str, Any]:
     """Replay ``columns`` (open, high, low, close, volume) as `quantbot replay` does.
 
@@ -225,7 +226,10 @@ async def run_quantbot(
     ``cProfile.Profile``) is enabled around the loop only. Returns executions, counters and
     per-bar timings (ns) of ``step`` and of the whole batch (``play``). ``keep``: an empty
     directory the replay writes into and leaves (default: a temporary one, removed).
+    ``round_trip``: also each batch's thread CPU (ns), orders accepted and fills, for
+    ``bench.round_trip`` (``batch_cpu_ns``, ``sent``, ``filled``); off, the loop is as timed.
     """
+    from bench.round_trip import BatchMeter
     from quantbot.clock import NS_PER_S, SimClock
     from quantbot.config.loader import to_plain
     from quantbot.config.schema import LoadedConfig, config_hash
@@ -252,6 +256,7 @@ async def run_quantbot(
         assert daemon.parts is not None
         # The records writer, read after close (its count outlives the daemon's handle).
         pipeline, written = daemon.parts.pipeline, daemon.parts.services.records
+        meter = BatchMeter(pipeline.counters) if round_trip else None
         try:
             if profiler is not None:
                 profiler.enable()
@@ -260,9 +265,13 @@ async def run_quantbot(
                 close = closes[i]
                 bar = Bar(symbol, ts, opens[i], highs[i], lows[i], close, volumes[i], interval_s)
                 last_close[0] = close
+                if meter is not None:
+                    meter.start()
                 started = perf()
                 await play(daemon, clock, [bar], ts + interval_ns, tally)
                 batch_ns.append(perf() - started)
+                if meter is not None:
+                    meter.stop()
             if profiler is not None:
                 profiler.disable()
             fills = await daemon.parts.venue.fills_since(0)
@@ -282,6 +291,7 @@ async def run_quantbot(
         "counters": counters,
         "step_ns": step_ns,
         "batch_ns": batch_ns,
+        **(meter.columns() if meter is not None else {}),
     }
 
 

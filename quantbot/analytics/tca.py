@@ -44,6 +44,7 @@ import attrs
 
 from quantbot.clock import Clock, iso_utc
 from quantbot.config.ops import TcaConfig
+from quantbot.domain.evolve import evolve
 from quantbot.domain.reasons import Reason
 from quantbot.domain.values import ZERO, Fill, OrderIntent, Quote, SubmitOutcome, to_decimal
 from quantbot.records.durability import Durability
@@ -84,9 +85,13 @@ def usable_quote(quote: Quote | None) -> tuple[Decimal, Decimal] | None:
     return (bid, ask) if 0 < bid <= ask else None
 
 
+# A submit outcome's plain value, by itself (an unknown one raises, through SubmitOutcome).
+_OUTCOMES = {o.value: o.value for o in SubmitOutcome}
+
+
 @attrs.frozen(slots=True)
 class TcaOrder:
-    """What is known about one order so far; replaced (``attrs.evolve``) on every event."""
+    """What is known about one order so far; replaced (``evolve``) on every event."""
 
     intent: OrderIntent
     decision_ts_ns: int
@@ -262,7 +267,7 @@ class TcaRecorder:
                 proxy = None
             if proxy is not None and proxy <= 0:
                 proxy = None
-        self._orders[client_order_id] = attrs.evolve(
+        self._orders[client_order_id] = evolve(
             order,
             quote=quote,
             quote_source=arrival.source if quote is not None else None,
@@ -287,11 +292,11 @@ class TcaRecorder:
         now = self._clock.now_ns()
         if submit_price is not None and not (submit_price.is_finite() and submit_price > 0):
             submit_price = None  # no usable submit price: the decision price stands in
-        order = attrs.evolve(
+        order = evolve(
             order,
             submit_ts_ns=now,
             submit_price=submit_price,
-            outcome=SubmitOutcome(outcome).value,
+            outcome=_OUTCOMES.get(outcome) or SubmitOutcome(outcome).value,
             reason_code=reason_code,
         )
         if order.outcome in _WORKING:
@@ -306,7 +311,7 @@ class TcaRecorder:
         order = self._orders.get(fill.client_order_id)
         if order is None:
             return
-        order = attrs.evolve(
+        order = evolve(
             order,
             fills=order.fills + 1,
             filled_qty=order.filled_qty + fill.qty,
@@ -351,7 +356,7 @@ class TcaRecorder:
 
     def _pending(self, order: TcaOrder) -> None:
         cid = order.intent.client_order_id
-        self._orders[cid] = attrs.evolve(order, pending_written=True)
+        self._orders[cid] = evolve(order, pending_written=True)
         self._write(order, "pending")
 
     def _cancel_replace(self, now: int) -> dict[str, Any]:
@@ -377,8 +382,8 @@ class TcaRecorder:
             "status": status,
             "decision_id": intent.decision_id,
             "symbol": intent.symbol,
-            "side": intent.side.value,
-            "order_type": intent.order_type.value,
+            "side": intent.side._value_,  # ``.value``, without its Python call
+            "order_type": intent.order_type._value_,
             "qty": intent.qty,
             "sleeve": order.sleeve,
             "profile": order.profile,

@@ -294,26 +294,27 @@ class OrderDesk:
         # Outcomes count the orders a sleeve opened risk with: an order that only reduces has
         # no sleeve of its own when none pushes its way (the attribution would then depend on
         # which sleeves run: a replay has no inbox sleeve), and a run and its replay must agree.
+        outcome = report.outcome.value  # each read of an enum's .value is a Python call
+        code = report.reason.code.value if report.reason is not None else None
         if q is not None and decision.entry is not None:
             q.on_submit(
-                sleeve=decision.sleeve, symbol=intent.symbol, outcome=report.outcome.value,
-                code=report.reason.code.value if report.reason is not None else None,
+                sleeve=decision.sleeve, symbol=intent.symbol, outcome=outcome, code=code,
                 breaker_opened=breakers is not None and breakers.opens > opens,
             )  # fmt: skip
         if self.tripwire is not None and decision.entry is not None:
             self.tripwire.feed.on_submit(
-                sleeve=decision.sleeve, symbol=intent.symbol, outcome=report.outcome.value
+                sleeve=decision.sleeve, symbol=intent.symbol, outcome=outcome
             )
         if tca is not None:
             tca.on_submitted(
                 intent.client_order_id,
-                outcome=report.outcome.value,
-                reason_code=report.reason.code.value if report.reason is not None else None,
+                outcome=outcome,
+                reason_code=code,
                 submit_price=intent.arrival_price,
             )
         if report.outcome is SubmitOutcome.REJECTED and self._alerts is not None:
             self._alerts.note_reject(intent.symbol)
-        record = report.to_record()
+        record = report.to_record(outcome)
         if arrival is not None:
             record["arrival_quote"] = arrival.to_record()
         return record

@@ -16,9 +16,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import attrs
-
 from quantbot.domain.errors import InvariantViolation, StartupError
+from quantbot.domain.evolve import evolve
 from quantbot.domain.values import (
     ZERO,
     ExitRole,
@@ -31,6 +30,10 @@ from quantbot.domain.values import (
 )
 from quantbot.oms.journal import EventType, JournalReplay
 
+# Enum members by value: a lookup, not an enum call, per journaled order and fill (an
+# unknown value still raises ValueError, through the enum).
+_SIDES = {m.value: m for m in Side}
+_TYPES = {m.value: m for m in OrderType}
 _TERMINAL = frozenset(
     {OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.NOT_SENT}
 )
@@ -180,9 +183,9 @@ class Ledger:
             Order(
                 client_order_id=e["client_order_id"],
                 symbol=e["symbol"],
-                side=Side(e["side"]),
+                side=_SIDES.get(e["side"]) or Side(e["side"]),
                 qty=Decimal(e["qty"]),
-                order_type=OrderType(e.get("order_type", "MARKET")),
+                order_type=_TYPES.get(e.get("order_type", "MARKET")) or OrderType(e["order_type"]),
                 status=OrderStatus.NEW,
                 limit_price=_dec(e.get("limit_price")),
                 stop_price=_dec(e.get("stop_price")),
@@ -235,7 +238,7 @@ class Ledger:
             qty = Decimal(str(held["qty"]))
             price = Decimal(str(held.get("avg_price") or 0))
             before = self.positions.get(symbol) or Position(symbol)
-            self.positions[symbol] = attrs.evolve(before, qty=before.qty + qty, avg_price=price)
+            self.positions[symbol] = evolve(before, qty=before.qty + qty, avg_price=price)
             self.external[symbol] = self.external.get(symbol, ZERO) + qty
 
     def _on_snapshot(self, e: dict[str, Any]) -> None:
@@ -269,7 +272,7 @@ class Ledger:
         if status is OrderStatus.ACCEPTED and order.filled_qty > 0:
             status = OrderStatus.PARTIALLY_FILLED
         self._put(
-            attrs.evolve(
+            evolve(
                 order,
                 status=status,
                 venue_order_id=e.get("venue_order_id") or order.venue_order_id,
@@ -313,7 +316,7 @@ class Ledger:
             status = order.status
         else:
             status = OrderStatus.FILLED if filled >= order.qty else OrderStatus.PARTIALLY_FILLED
-        self._put(attrs.evolve(order, filled_qty=filled, avg_fill_price=avg, status=status))
+        self._put(evolve(order, filled_qty=filled, avg_fill_price=avg, status=status))
 
 
 def fill_from_event(e: dict[str, Any]) -> Fill:
@@ -321,7 +324,7 @@ def fill_from_event(e: dict[str, Any]) -> Fill:
         fill_id=e["fill_id"],
         client_order_id=e["client_order_id"],
         symbol=e["symbol"],
-        side=Side(e["side"]),
+        side=_SIDES.get(e["side"]) or Side(e["side"]),
         qty=Decimal(e["qty"]),
         price=Decimal(e["price"]),
         fee=Decimal(e["fee"]),
@@ -336,7 +339,7 @@ def fill_to_event(fill: Fill) -> dict[str, Any]:
         "fill_id": fill.fill_id,
         "client_order_id": fill.client_order_id,
         "symbol": fill.symbol,
-        "side": fill.side.value,
+        "side": fill.side._value_,  # ``.value``, without its Python call
         "qty": str(fill.qty),
         "price": str(fill.price),
         "fee": str(fill.fee),

@@ -52,6 +52,12 @@ VENUE_FAILURES = (VenueError, TimeoutError, ConnectionError)
 # These prove the venue did not take the order; anything else after sending might have.
 _NOT_TAKEN = (VenueRateLimited, VenueAuthError, VenueClockSkew, VenueConnectFailed)
 _REFUSED = (VenueRejected, VenueBrokerState)
+_ANSWER_EVENT = {  # the journal event a venue's answer to a submit is
+    SubmitOutcome.ACCEPTED: EventType.ACK,
+    SubmitOutcome.REJECTED: EventType.REJECT,
+    SubmitOutcome.NOT_SENT: EventType.NOT_SENT,
+    SubmitOutcome.UNKNOWN: EventType.UNKNOWN,
+}
 
 
 class Ladder:
@@ -86,9 +92,10 @@ class SubmitReport:
     order: Order | None
     reason: Reason | None
 
-    def to_record(self) -> dict[str, Any]:
+    def to_record(self, outcome: str | None = None) -> dict[str, Any]:
+        """``outcome``: ``self.outcome.value`` when the caller has already read it."""
         return {
-            "outcome": self.outcome.value,
+            "outcome": self.outcome.value if outcome is None else outcome,
             "venue_order_id": self.order.venue_order_id if self.order else None,
             "reason": self.reason.to_record() if self.reason else None,
         }
@@ -102,9 +109,9 @@ def intent_event(
         "client_order_id": intent.client_order_id,
         "decision_id": intent.decision_id,
         "symbol": intent.symbol,
-        "side": intent.side.value,
+        "side": intent.side._value_,  # ``.value`` is a Python call per read; same string
         "qty": str(intent.qty),
-        "order_type": intent.order_type.value,
+        "order_type": intent.order_type._value_,
         "limit_price": None if intent.limit_price is None else str(intent.limit_price),
         "stop_price": None if intent.stop_price is None else str(intent.stop_price),
         "bar_ts_ns": intent.bar_ts_ns,
@@ -342,13 +349,7 @@ class OrderManager:
             fields["venue_order_id"] = result.order.venue_order_id
         if result.reason is not None:
             fields["reason"] = str(result.reason)
-        event = {
-            SubmitOutcome.ACCEPTED: EventType.ACK,
-            SubmitOutcome.REJECTED: EventType.REJECT,
-            SubmitOutcome.NOT_SENT: EventType.NOT_SENT,
-            SubmitOutcome.UNKNOWN: EventType.UNKNOWN,
-        }[result.outcome]
-        self.record_event(event, **fields)
+        self.record_event(_ANSWER_EVENT[result.outcome], **fields)
         return SubmitReport(result.outcome, self.ledger.orders.get(cid), result.reason)
 
     def _submit_failed(

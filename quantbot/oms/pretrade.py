@@ -138,9 +138,10 @@ class PretradeGates:
             config.cancel_loop_max_cancels, config.cancel_loop_block_bars
         )
         # (gate, applies to risk-reducing orders), in the documented order.
+        # A symbol list left empty in config never refuses (and never changes): not asked.
         self._gates: tuple[tuple[Gate, bool], ...] = (
-            (self._gate_canary, False),
-            (self._gate_allowed, True),
+            *(((self._gate_canary, False),) if self._canary else ()),
+            *(((self._gate_allowed, True),) if self._allowed else ()),
             (self._gate_disabled, False),
             (self._gate_market_open, True),
             (self._gate_stale, True),
@@ -398,7 +399,7 @@ def _content_key(intent: OrderIntent) -> ContentKey:
     # Decimal("1") == Decimal("1.0") and they hash alike: 1 and 1.0 shares are one content.
     # A position's exit legs (a stop and a take-profit of the same size) are not each other's
     # duplicates: the role is part of the content (None for every other order).
-    return (intent.symbol, intent.side.value, intent.qty, intent.bar_ts_ns, intent.exit_role)
+    return (intent.symbol, intent.side._value_, intent.qty, intent.bar_ts_ns, intent.exit_role)
 
 
 def _rate_block(scope: str, count: int, limit: int, symbol: str | None) -> Reason:

@@ -23,8 +23,9 @@ class RollingCount:
 
     __slots__ = ("_times", "_window_ns")
 
-    def __init__(self, window_s: float) -> None:
-        self._window_ns = seconds_to_ns(window_s)
+    def __init__(self, window_s: float, window_ns: int | None = None) -> None:
+        """``window_ns``: ``window_s`` already in nanoseconds (a keyed count's new key)."""
+        self._window_ns = seconds_to_ns(window_s) if window_ns is None else window_ns
         self._times: deque[int] = deque()
 
     def add(self, ts_ns: int) -> None:
@@ -44,16 +45,17 @@ class RollingCount:
 class KeyedRollingCount:
     """One ``RollingCount`` per key (symbol); a key whose window empties is dropped."""
 
-    __slots__ = ("_counts", "_window_s")
+    __slots__ = ("_counts", "_window_ns", "_window_s")
 
     def __init__(self, window_s: float) -> None:
         self._window_s = window_s
+        self._window_ns = seconds_to_ns(window_s)
         self._counts: dict[str, RollingCount] = {}
 
     def add(self, key: str, ts_ns: int) -> None:
         counter = self._counts.get(key)
         if counter is None:
-            counter = self._counts[key] = RollingCount(self._window_s)
+            counter = self._counts[key] = RollingCount(self._window_s, self._window_ns)
         counter.add(ts_ns)
 
     def count(self, key: str, now_ns: int) -> int:

@@ -43,6 +43,10 @@ def _detail(entry: Entry, verdict: DailyVerdict) -> dict[str, Any]:
     }
 
 
+# The submit outcomes that free a reservation: nothing is working at the venue.
+_RELEASED = frozenset({SubmitOutcome.REJECTED.value, SubmitOutcome.NOT_SENT.value})
+
+
 class DailyReservation:
     """Reserve, release and sweep against one ``DailyRiskGuard`` (or none)."""
 
@@ -84,7 +88,7 @@ class DailyReservation:
         working at the venue, so it counts against the limits until it is resolved)."""
         if self._daily is None or entry is None:
             return
-        if outcome in (SubmitOutcome.REJECTED.value, SubmitOutcome.NOT_SENT.value):
+        if outcome in _RELEASED:
             self._daily.release(intent.client_order_id)
 
     def release_ended(self, ledger: Ledger) -> None:

@@ -50,6 +50,7 @@ from quantbot.risk.daily_ledger import (
     read_events,
 )
 from quantbot.risk.daily_policy import ALLOWED, DailyVerdict, judge, opened_share
+from quantbot.risk.trading_days import TradingDays
 
 MINUTES_PER_DAY = 24 * 60
 
@@ -77,6 +78,8 @@ class DailyRiskGuard:
         self._params = params
         self._sleeve_policies = params.sleeve_policies()  # sleeves with their own policy
         self._roll_minute = roll_minute
+        self._days = TradingDays(roll_minute)  # trading_day, remembered for the day
+        self._ts_at, self._ts = -1, ""  # the last event's time, and as iso_utc wrote it
         self._clock = clock
         self._ledger = ledger
         # Told of each ledger write that failed (DISK_WRITE_FAILED naming the file): the daemon
@@ -155,8 +158,12 @@ class DailyRiskGuard:
         refuses; per scope loss, then exposure, then open risk, the first limit broken refuses
         under ``action = "block"`` and is a notice under ``"notify"``. Pure."""
         _check_sleeve(sleeve)
-        notional_usd = _amount("notional_usd", notional_usd)
-        risk_usd = _amount("risk_usd", risk_usd)
+        return self._judge(
+            sleeve, _amount("notional_usd", notional_usd), _amount("risk_usd", risk_usd)
+        )
+
+    def _judge(self, sleeve: str, notional_usd: float, risk_usd: float) -> DailyVerdict:
+        """``judge`` on a sleeve and amounts already checked."""
         day, pnl = self._today()
         return judge(
             ((GLOBAL, self._params.total), (sleeve, self.policy_of(sleeve))),
@@ -185,12 +192,12 @@ class DailyRiskGuard:
         """``reserve`` with the notices: a RESERVE (or DENY) line carries them as
         ``notices``, so the ledger shows what a notify policy let through."""
         _check_sleeve(sleeve)
-        _amount("notional_usd", notional_usd)
-        _amount("risk_usd", risk_usd)
+        notional = _amount("notional_usd", notional_usd)
+        risk = _amount("risk_usd", risk_usd)
         self._roll_if_due()  # first: a roll forgets finished orders
         if client_order_id in self._book.orders:
             return ALLOWED
-        verdict = self.judge(sleeve=sleeve, notional_usd=notional_usd, risk_usd=risk_usd)
+        verdict = self._judge(sleeve, notional, risk)
         fields: dict[str, Any] = {
             "client_order_id": client_order_id, "symbol": symbol, "sleeve": sleeve,
             "notional_usd": float(notional_usd), "risk_usd": float(risk_usd),
@@ -290,7 +297,7 @@ class DailyRiskGuard:
     def open_reservations(self) -> list[str]:
         """Client ids with part of their reservation still unfilled (for the sweep that frees
         what ended orders no longer need)."""
-        return [cid for cid, o in self._book.orders.items() if o.remaining_usd > 0.0]
+        return list(self._book.live)
 
     def snapshot(self) -> dict[str, Any]:
         """JSON-ready state as of now: the trading day, every scope's loss, realised pnl,
@@ -312,7 +319,7 @@ class DailyRiskGuard:
     def turnover(self, symbol: str) -> tuple[str, float, float]:
         """What the turnover caps count (``risk/turnover``), now: the trading day, and the
         notional of today's entries in ``symbol``, then in every symbol. Pure."""
-        day = trading_day(self._clock.now_ns(), self._roll_minute)
+        day = self._days.at(self._clock.now_ns())
         if day != self._book.day:  # a roll not yet written: nothing entered today yet
             return day, 0.0, 0.0
         count = self._book.turnover
@@ -337,7 +344,7 @@ class DailyRiskGuard:
 
     def _today(self) -> tuple[str, dict[str, float]]:
         """The current day and its realised pnl, without writing the ROLL a read may see due."""
-        day = trading_day(self._clock.now_ns(), self._roll_minute)
+        day = self._days.at(self._clock.now_ns())
         if day > self._book.day:
             return day, {}
         return self._book.day, self._book.pnl
@@ -349,7 +356,7 @@ class DailyRiskGuard:
     # -- events -----------------------------------------------------------------------------
 
     def _roll_if_due(self) -> None:
-        day = trading_day(self._clock.now_ns(), self._roll_minute)
+        day = self._days.at(self._clock.now_ns())
         # ISO dates order as strings; a wall clock stepping back never un-rolls a day.
         if day > self._book.day:
             self._emit(
@@ -364,7 +371,10 @@ class DailyRiskGuard:
         """Write the event, then apply it. A write that fails is reported (DISK_WRITE_FAILED)
         and returned; the event is applied all the same (a fill or a realised loss happened,
         and the limits must count it) except a RESERVE: it is not reserved unless on disk."""
-        event = {"ts": iso_utc(self._clock.now_ns()), "day": self._book.day, "type": event_type}
+        now = self._clock.now_ns()
+        if now != self._ts_at:  # a fill's events share their instant: formatted once
+            self._ts_at, self._ts = now, iso_utc(now)
+        event = {"ts": self._ts, "day": self._book.day, "type": event_type}
         event.update(fields)
         failed = None
         if self._ledger is not None:
@@ -392,6 +402,8 @@ class DailyRiskGuard:
 
 
 def _finite(name: str, value: float) -> float:
+    if value.__class__ is float and value - value == 0.0:  # finite (inf - inf and nan: nan)
+        return value
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise InvariantViolation(f"{name} must be a finite number, got {value!r}")
     return float(value)

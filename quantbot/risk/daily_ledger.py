@@ -26,6 +26,7 @@ import attrs
 import orjson
 
 from quantbot.domain.errors import InvariantViolation, StartupError
+from quantbot.domain.evolve import evolve
 from quantbot.fsutil import (
     OWNER_ONLY_FILE,
     open_private,
@@ -217,6 +218,9 @@ class DailyBook:
     def __init__(self, day: str) -> None:
         self.day = day
         self.orders: dict[str, ReservedOrder] = {}  # by client id
+        # The orders above with part of their reserve left (the limits' terms), in the same
+        # order: a reservation reads these, not every order of the day.
+        self.live: dict[str, ReservedOrder] = {}
         self.held: dict[tuple[str, str], Held] = {}  # by (sleeve, symbol)
         self.opened: dict[str, float] = {}  # notional opened today, by scope
         self.pnl: dict[str, float] = {}  # realised today, by scope
@@ -224,11 +228,9 @@ class DailyBook:
 
     def reserved_terms(self, scope: str) -> list[float]:
         """What ``scope``'s orders in flight still reserve, one amount per order."""
-        return [
-            o.remaining_usd
-            for o in self.orders.values()
-            if o.remaining_usd > 0.0 and scope in (GLOBAL, o.sleeve)
-        ]
+        if scope == GLOBAL:
+            return [o.remaining_usd for o in self.live.values()]
+        return [o.remaining_usd for o in self.live.values() if o.sleeve == scope]
 
     def held_terms(self, scope: str) -> list[float]:
         """The notional ``scope`` holds from its fills, one amount per symbol and sleeve."""
@@ -236,18 +238,17 @@ class DailyBook:
 
     def risk_terms(self, scope: str) -> list[float]:
         """The amounts whose sum is ``scope``'s open risk: reserved and held."""
-        risks = [
-            o.risk_of(o.remaining_usd)
-            for o in self.orders.values()
-            if o.remaining_usd > 0.0 and scope in (GLOBAL, o.sleeve)
-        ]
+        live = self.live.values()
+        if scope != GLOBAL:
+            live = [o for o in live if o.sleeve == scope]  # type: ignore[assignment]
+        risks = [o.risk_of(o.remaining_usd) for o in live]
         risks += [h.risk_usd for (s, _), h in self.held.items() if scope in (GLOBAL, s)]
         return risks
 
     def sleeves(self, pnl: Mapping[str, float], opened: Mapping[str, float]) -> list[str]:
         """Sorted sleeves with a reserve, a holding, notional ``opened`` today or realised
         ``pnl`` (today's, by scope)."""
-        known = {o.sleeve for o in self.orders.values() if o.remaining_usd > 0.0}
+        known = {o.sleeve for o in self.live.values()}
         today = (set(pnl) | set(opened)) - {GLOBAL}
         return sorted(known | {s for s, _ in self.held} | today)
 
@@ -263,20 +264,34 @@ class DailyBook:
             return {}
         return {sleeve: pnl * (held / total) for sleeve, held in holders.items() if held > 0.0}
 
+    def _put(self, cid: str, order: ReservedOrder) -> None:
+        """The one way an order's reserve changes, so ``live`` always follows ``orders``."""
+        self.orders[cid] = order
+        if order.remaining_usd > 0.0:
+            self.live[cid] = order
+        else:
+            self.live.pop(cid, None)
+
+    def _index(self) -> None:
+        self.live = {c: o for c, o in self.orders.items() if o.remaining_usd > 0.0}
+
     def apply(self, event: Mapping[str, Any]) -> None:
         """Change the book as ``event`` says (DENY changes nothing)."""
         kind = event["type"]
         if kind == EventType.RESERVE:
             notional = float(event["notional_usd"])
-            self.orders[event["client_order_id"]] = ReservedOrder(
-                event["symbol"], event["sleeve"], notional, float(event["risk_usd"]), notional
+            self._put(
+                event["client_order_id"],
+                ReservedOrder(
+                    event["symbol"], event["sleeve"], notional, float(event["risk_usd"]), notional
+                ),
             )
             self.turnover.reserved(event["client_order_id"], event["symbol"], notional)
         elif kind == EventType.SETTLE:
             self._settle(event)
         elif kind == EventType.RELEASE:
             cid = event["client_order_id"]
-            self.orders[cid] = attrs.evolve(self.orders[cid], remaining_usd=0.0)
+            self._put(cid, evolve(self.orders[cid], remaining_usd=0.0))
             self.turnover.released(cid, event["symbol"], float(event["notional_usd"]))
         elif kind == EventType.REDUCE:
             self._reduce(event["symbol"], float(event["factor"]))
@@ -289,6 +304,7 @@ class DailyBook:
         elif kind == EventType.SNAPSHOT:
             self.day, self.pnl, self.opened, self.turnover = event["day"], {}, {}, TurnoverCount()
             self.orders = {cid: ReservedOrder(*o) for cid, o in event["orders"].items()}
+            self._index()
             self.held = {(s, sym): Held(n, r) for s, sym, n, r in event["held"]}
         elif kind == EventType.ROLL:
             self.day = event["day"]
@@ -297,12 +313,13 @@ class DailyBook:
             self.turnover = TurnoverCount()
             # Finished orders are kept only for their day, to attribute late fills and pnl.
             self.orders = {c: o for c, o in self.orders.items() if o.remaining_usd > 0.0}
+            self._index()
 
     def _settle(self, event: Mapping[str, Any]) -> None:
         cid = event["client_order_id"]
         order = self.orders[cid]
         used = min(float(event["reserve_used_usd"]), order.remaining_usd)
-        self.orders[cid] = attrs.evolve(order, remaining_usd=order.remaining_usd - used)
+        self._put(cid, evolve(order, remaining_usd=order.remaining_usd - used))
         # A ledger written before opened exposure was counted: an added holding was opened.
         opened = float(event.get("opened_usd", event["held_usd"]))
         if opened > 0.0:

@@ -45,6 +45,9 @@ def test_tiny_workload_report(repo_root: Path, tmp_path: Path) -> None:
         assert run["p50_us"] <= run["p99_us"] <= run["p99_9_us"] <= run["max_us"]
     assert f"1x{BARS}" in format_table(report)
     assert "order round trip" in format_table(report)
+    fsync = report["fsync"]  # the disk's floor under a paper round trip's wall time
+    assert 0 < fsync["fsync_p50_us"] <= fsync["fsync_p99_us"]
+    assert "one fsync'd line on this disk" in format_table(report)
     assert {(t["target"], t["where"]) for t in report["targets"]} == {
         (name, w["name"]) for name in TARGETS for w in report["workloads"]
     }

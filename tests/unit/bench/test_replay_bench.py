@@ -154,6 +154,8 @@ def test_report_compares_the_engines_and_writes_the_file(repo_root: Path, tmp_pa
         assert f["largest"] == large["engines"]["quantbot"]["median"][figure]
         assert f["ratio"] == round(f["largest"] / f["smallest"], 3)
     assert report["instructions"] == {"skipped": "not asked for (--no-instructions)"}
+    trip = report["round_trip"]  # its own run of the first size, each batch's CPU timed too
+    assert {"round_trip_p50_us", "round_trip_cpu_p99_us"} <= set(trip) and trip["bars"] == 400
     table = rb.format_table(report)
     assert "quantbot" in table
     assert "targets:" in table
@@ -258,3 +260,16 @@ def test_cli_runs_quantbot_alone_and_prints_the_table(
     report = orjson.loads(out.read_bytes())
     counters = report["workloads"][0]["engines"]["quantbot"]["counters"]
     assert counters["records"] == 300 + counters["fills"]
+
+
+def test_the_round_trip_run_pairs_each_send_with_its_fill(bars_file: Path, repo_root: Path) -> None:
+    """A replay's order round trip (bench.round_trip): every order the 600 bars send after the
+    warm-up fills at the next bar's open, and its two batches are timed in wall and CPU."""
+    run = rb.child("quantbot", bars_file, BARS, repo_root / "config.toml", round_trip=True)
+    trip = run["round_trip"]
+    after_warmup = sum(1 for bar, _ in run["executions"] if bar >= BARS // 2)
+    assert trip["round_trips"] + trip["round_trips_unfilled"] == after_warmup > 0
+    assert trip["round_trips_unfilled"] == 0
+    assert 0 < trip["round_trip_cpu_p50_us"] <= trip["round_trip_cpu_p99_us"]
+    assert trip["round_trip_p50_us"] > 0 and trip["plain_cpu_p50_us"] > 0
+    assert "batch_cpu_ns" not in run and "sent" not in run  # reduced to the figures

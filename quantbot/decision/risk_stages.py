@@ -65,15 +65,6 @@ class Sized:
     clamps: tuple[dict[str, Any], ...] = ()
     charter: dict[str, Any] | None = None  # the record's ``charter`` (governance/charter)
 
-    def with_stop(self, stop_loss_pct: float | None) -> Sized:
-        """This size with the stop the exits will place: ``attrs.evolve`` spelled out (it
-        runs on every bar past the deadband whose exits differ from the proposal's, and
-        evolve costs a dozen calls). A unit test keeps it equal to evolve if Sized grows."""
-        return Sized(
-            self.target_notional, self.leverage, stop_loss_pct, self.risk_budget_usd,
-            self.proposal, self.verdict, self.clamps, self.charter,
-        )  # fmt: skip
-
 
 @attrs.frozen(slots=True)
 class Entry:

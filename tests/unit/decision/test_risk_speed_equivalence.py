@@ -126,27 +126,6 @@ def test_policy_input_names_the_first_non_finite_number() -> None:
         PolicyInput(**{**fields, "positions": {}, "wanted_notional_usd": -1.0})
 
 
-def test_a_size_with_another_stop_is_what_attrs_evolve_gives() -> None:
-    from quantbot.decision.risk_stages import Sized
-
-    sized = Sized(
-        -1234.5, 3.0, 0.01, 250.0, None, {"mode": "shadow"}, ({"code": "X"},),
-        {"verdict": "allow"},
-    )  # fmt: skip
-    for stop in (None, 0.02):
-        assert sized.with_stop(stop) == attrs.evolve(sized, stop_loss_pct=stop)
-    assert [f.name for f in attrs.fields(Sized)] == [
-        "target_notional",
-        "leverage",
-        "stop_loss_pct",
-        "risk_budget_usd",
-        "proposal",
-        "verdict",
-        "clamps",
-        "charter",
-    ]  # a new field: with_stop must pass it on
-
-
 def test_a_sizer_that_keeps_its_last_proposal_s_parts_proposes_what_a_fresh_one_does() -> None:
     """The AI sizer keeps what a proposal takes from the confidence alone (leverage, venue
     clamp, preset, source) for the next hint-free proposal: a moved confidence or venue cap,

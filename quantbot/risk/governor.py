@@ -157,9 +157,13 @@ class RiskGovernor:
     params: GovernorParams = attrs.field()
     fail_open: bool = attrs.field(default=False, kw_only=True)
     caps: GovernorCaps = attrs.field(factory=GovernorCaps, kw_only=True)
+    # The params' fields as a verdict's "bounds" shows them (frozen params: read once).
+    _bounds: dict[str, Any] = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         _check_params(self.params)
+        p = self.params
+        object.__setattr__(self, "_bounds", {name: getattr(p, name) for name in _BOUND_NAMES})
 
     def evaluate(self, request: GovernorRequest, state: GovernorState) -> GovernorVerdict:
         """Apply steps 1-7 of the module docstring. Raises ``ValueError`` naming the field
@@ -228,11 +232,9 @@ class RiskGovernor:
     def _metadata(
         self, request: GovernorRequest, state: GovernorState, budget: float | None
     ) -> dict[str, Any]:
-        p = self.params
-        bounds = {name: getattr(p, name) for name in _BOUND_NAMES}
         # The effective budget (tighter of intent and config, None = off) replaces the
-        # configured one, whose 0 means off.
-        bounds["risk_budget_usd"] = budget
+        # configured one, whose 0 means off (same key, same place).
+        bounds = {**self._bounds, "risk_budget_usd": budget}
         return {
             "symbol": request.symbol,
             "side": request.side,

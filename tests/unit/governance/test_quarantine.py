@@ -98,6 +98,14 @@ def test_repeated_stop_outs_within_the_window_quarantine() -> None:
     assert quarantined(b) == [("sleeve", "trend", "stop_outs")]
 
 
+def test_stop_outs_quarantine_on_the_one_that_reaches_the_threshold() -> None:
+    b = make(attrs.evolve(OFF, max_stop_outs=2, stop_outs_window_bars=10, symbols=False), Sink())
+    b.trip("trend", "AAA", "100", "99", stop=True)
+    assert quarantined(b) == []
+    b.trip("trend", "AAA", "100", "99", stop=True)
+    assert quarantined(b) == [("sleeve", "trend", "stop_outs")]
+
+
 def test_the_reject_rate_quarantines_once_enough_orders_went() -> None:
     b = make(attrs.evolve(OFF, max_reject_rate=0.5, reject_min_orders=4,
                           reject_window_orders=6, symbols=False), Sink())  # fmt: skip

@@ -222,11 +222,14 @@ class ExecutionPolicy:
         if regime not in REGIMES:
             raise ValueError(f"policy regime must be one of {REGIMES}, got {regime!r}")
         old = self._symbols.get(symbol, _EMPTY)
+        # One state built outright (attrs.evolve twice cost a getattr per field and more).
         if scale_in:  # an unseen (adopted) entry still counts as one, in regime "normal"
-            new = attrs.evolve(old, entries=max(old.entries, 1) + 1, scale_ins=old.scale_ins + 1)
+            new = _SymbolState(
+                now_ns, max(old.entries, 1) + 1, old.scale_ins + 1, confidence, old.regime
+            )
         else:
-            new = _SymbolState(entries=1, regime=regime)
-        self._symbols[symbol] = attrs.evolve(new, last_entry_ns=now_ns, last_confidence=confidence)
+            new = _SymbolState(now_ns, 1, 0, confidence, regime)
+        self._symbols[symbol] = new
         self._last_entry_ns = now_ns
 
     def on_flat(self, symbol: str) -> None:

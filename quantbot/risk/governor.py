@@ -128,10 +128,16 @@ def _require(name: str, value: float, ok: bool, rule: str) -> None:
 def _check_request(request: GovernorRequest, state: GovernorState) -> None:
     if request.side not in ("buy", "sell"):
         raise ValueError(f"side must be 'buy' or 'sell', got {request.side!r}")
-    c = request.confidence
-    _require("confidence", c, 0.0 <= c <= 1.0, "in [0, 1]")
-    _require("size_usd", request.size_usd, request.size_usd >= 0.0, ">= 0")
-    _require("leverage", request.leverage, request.leverage > 0.0, "> 0")
+    # Each check calls _require (which words the error) only when it fails: a valid request,
+    # the usual one, costs no call. ``x - x == 0.0`` holds for a finite x only; a range
+    # with both ends already excludes nan and inf.
+    c, size, lev = request.confidence, request.size_usd, request.leverage
+    if not 0.0 <= c <= 1.0:
+        _require("confidence", c, 0.0 <= c <= 1.0, "in [0, 1]")
+    if not (size >= 0.0 and size - size == 0.0):
+        _require("size_usd", size, size >= 0.0, ">= 0")
+    if not (lev > 0.0 and lev - lev == 0.0):
+        _require("leverage", lev, lev > 0.0, "> 0")
     if request.stop_loss_pct is not None:
         _require("stop_loss_pct", request.stop_loss_pct, request.stop_loss_pct > 0.0, "> 0")
     if request.risk_budget_usd is not None:

@@ -203,6 +203,23 @@ def test_released_after_duration_bars_then_only_new_outcomes_count() -> None:
     assert quarantined(b) == []
 
 
+def test_after_a_release_losing_trips_quarantine_though_older_winners_would_hide_them() -> None:
+    b = make(attrs.evolve(OFF, min_trades=2, expectancy_window_trades=10, duration_bars=3,
+                          symbols=False), Sink())  # fmt: skip
+    b.trip("trend", "AAA", "100", "99")
+    b.trip("trend", "AAA", "100", "99")  # -12, -12
+    assert quarantined(b) == [("sleeve", "trend", "expectancy")]
+    for _ in range(3):
+        b.trip("trend", "AAA", "100", "110")  # +98 each, while quarantined
+    for day in (2, 3, 4, 5):
+        b.q.on_bar(day * DAY_NS)
+    assert quarantined(b) == []
+    b.trip("trend", "AAA", "100", "99")
+    assert quarantined(b) == []  # one trip since the release: not yet min_trades
+    b.trip("trend", "AAA", "100", "99")  # since the release -12, -12; the whole window: > 0
+    assert quarantined(b) == [("sleeve", "trend", "expectancy")]
+
+
 def test_released_after_duration_days_per_sleeve() -> None:
     sink = Sink()
     config = attrs.evolve(OFF, duration_bars=0, duration_days=10.0, max_breaker_opens=1,

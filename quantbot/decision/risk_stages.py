@@ -236,9 +236,12 @@ class RiskChain:
         held = Decimal(0) if flip else position
         direction = 1 if target_qty > 0 else -1
         wanted = float(abs(target_qty - held)) * price
-        positions = {s: v for s, v in exposures.items() if not (flip and s == symbol)}
+        # The policy only reads ``positions`` (PolicyInput is dropped after evaluate): the
+        # caller's dict as it is, copied only when a reversal leaves this symbol out.
+        positions = {s: v for s, v in exposures.items() if s != symbol} if flip else exposures
         gross = sum(abs(v) for v in positions.values())
-        regime = self.policy.regime(self.stats.annual_vol(symbol))
+        annual_vol = self.stats.annual_vol(symbol)
+        regime = self.policy.regime(annual_vol)
         leverage = sized.leverage
         verdict = self.policy.evaluate(
             PolicyInput(
@@ -270,7 +273,7 @@ class RiskChain:
                 leverage=leverage,
                 stop_loss_pct=sized.stop_loss_pct,
                 risk_budget_usd=sized.risk_budget_usd,
-                annual_vol=self.stats.annual_vol(symbol),
+                annual_vol=annual_vol,
             ),
             GovernorState(equity=equity),
         )

@@ -301,10 +301,9 @@ class SleeveOutcomes:
 
     @staticmethod
     def _scopes(sleeve: str, symbol: str) -> list[Scope]:
-        scopes = [(SYMBOL, symbol)]
-        if sleeve != UNKNOWN:
-            scopes.insert(0, (SLEEVE, sleeve))
-        return scopes
+        if sleeve == UNKNOWN:
+            return [(SYMBOL, symbol)]
+        return [(SLEEVE, sleeve), (SYMBOL, symbol)]
 
 
 def trip_window_stats(trips: list[float]) -> dict[str, Any]:

@@ -241,6 +241,8 @@ class Quarantine:
         for scope in scopes:
             if scope in self.active or (scope[0] == SYMBOL and not self.config.symbols):
                 continue
+            if not self._may_fire(scope):
+                continue
             base = self._base.get(scope, {})
             metrics = self.outcomes.metrics(
                 scope, after_trip=base.get("trip", 0), after_order=base.get("order", 0),
@@ -251,6 +253,27 @@ class Quarantine:
                 self._quarantine(scope, fired[0], fired[1], metrics)
                 fired_any = True
         return fired_any
+
+    def _may_fire(self, scope: Scope) -> bool:
+        """False when no trigger can fire for ``scope`` whatever its windows and release
+        points: each trigger needs at least its threshold of events kept (a window only counts
+        fewer), and the reject rate a reject (``rejects_total`` counts every one kept). The
+        usual order or trip ends here, without building the metrics ``_fired`` reads."""
+        stats = self.outcomes.stats(scope)
+        if stats is None:
+            return False
+        c = self.config
+        return (
+            (0 < c.min_trades <= len(stats.trips))
+            or (0 < c.max_stop_outs <= len(stats.stop_outs))
+            or (
+                c.max_reject_rate > 0
+                and stats.rejects_total > 0
+                and len(stats.orders) >= c.reject_min_orders
+            )
+            or (0 < c.max_breaker_opens <= len(stats.breaker_opens))
+            or (0 < c.max_cancel_loop_blocks <= len(stats.cancel_loop_blocks))
+        )
 
     def _quarantine(
         self, scope: Scope, trigger: str, threshold: dict[str, Any], metrics: dict[str, Any]

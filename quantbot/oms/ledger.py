@@ -102,7 +102,8 @@ class Ledger:
 
     def apply(self, event: dict[str, Any]) -> None:
         seq = int(event.get("seq", 0))
-        self.last_event_seq = max(self.last_event_seq, seq)
+        if seq > self.last_event_seq:  # noqa: PLR1730 (max() without its call: every line)
+            self.last_event_seq = seq
         if seq <= self.snapshot_seq:
             return  # kept after a SNAPSHOT for readers of recent history; already in it
         handler = _HANDLERS.get(event["type"])
@@ -176,6 +177,8 @@ class Ledger:
     # -- event handlers -----------------------------------------------------------------------
     def _on_intent(self, e: dict[str, Any]) -> None:
         self.submits += 1
+        # The optional prices, read once: a market order has none (no _dec call for them).
+        limit, stop, trail = e.get("limit_price"), e.get("stop_price"), e.get("trail_pct")
         self.cursor_at_intent[e["client_order_id"]] = self.fill_seq
         if e.get("reducing"):
             self.reducing_ids.add(e["client_order_id"])
@@ -187,10 +190,10 @@ class Ledger:
                 qty=Decimal(e["qty"]),
                 order_type=_TYPES.get(e.get("order_type", "MARKET")) or OrderType(e["order_type"]),
                 status=OrderStatus.NEW,
-                limit_price=_dec(e.get("limit_price")),
-                stop_price=_dec(e.get("stop_price")),
+                limit_price=None if limit is None else _dec(limit),
+                stop_price=None if stop is None else _dec(stop),
                 created_ts_ns=int(e["ts_ns"]),
-                trail_pct=_dec(e.get("trail_pct")),
+                trail_pct=None if trail is None else _dec(trail),
                 oco_group=e.get("oco_group"),
                 reduce_only=bool(e.get("reduce_only", False)),
             )

@@ -83,10 +83,19 @@ class PolicyInput:
         if self.regime not in REGIMES:
             raise ValueError(f"policy regime must be one of {REGIMES}, got {self.regime!r}")
         # Built once per entry asked about: each message is formatted only when its check fails.
-        for name in _INPUT_NUMBERS:
-            _require_finite(self.symbol, name, getattr(self, name))
+        # ``x - x`` is 0.0 for a finite float and nan for inf or nan: one sum checks them all
+        # without a call each; _require_finite names the culprit when it is not 0.0.
+        if (
+            (self.confidence - self.confidence) + (self.price - self.price)
+            + (self.leverage - self.leverage) + (self.equity - self.equity)
+            + (self.available_capital - self.available_capital)
+            + (self.wanted_notional_usd - self.wanted_notional_usd)
+        ) != 0.0:  # fmt: skip
+            for name in _INPUT_NUMBERS:
+                _require_finite(self.symbol, name, getattr(self, name))
         for symbol, notional in self.positions.items():
-            _require_finite(self.symbol, f"positions[{symbol}]", notional)
+            if notional - notional != 0.0:
+                _require_finite(self.symbol, f"positions[{symbol}]", notional)
         if not 0.0 <= self.confidence <= 1.0:
             raise InvariantViolation(f"policy confidence={self.confidence!r}")
         if not self.price > 0.0:
@@ -168,6 +177,8 @@ class ExecutionPolicy:
             if sorted(getattr(params, key)) != sorted(REGIMES):
                 raise ValueError(f"policy {key} must have exactly the regimes {REGIMES}")
         self._params = params
+        # The limits every verdict copies as they are (params are frozen): read once.
+        self._plain_limits = {name: getattr(params, name) for name in _PLAIN_LIMITS}
         self._low_vol = low_vol
         self._high_vol = high_vol
         self._symbols: dict[str, _SymbolState] = {}
@@ -194,13 +205,12 @@ class ExecutionPolicy:
         """Run the checks in order; the first failing one blocks. Pure: no state changes."""
         view = self._view(inp)
         limits = self._limits(inp)
-        passed: list[str] = []
-        for name, check in self._checks:
+        # The checks passed are the first ``i`` of _CHECKS: one slice, not an append each.
+        for i, (_, check) in enumerate(self._checks):
             why = check(inp, view)
             if why is not None:
-                return PolicyVerdict(False, why, view.exists, 0.0, 0.0, 0.0, passed, limits)
-            passed.append(name)
-        return self._allow(inp, view, passed, limits)
+                return PolicyVerdict(False, why, view.exists, 0.0, 0.0, 0.0, [*_CHECKS[:i]], limits)
+        return self._allow(inp, view, [*_CHECKS], limits)
 
     def on_entry(
         self, symbol: str, *, now_ns: int, confidence: float, regime: str, scale_in: bool
@@ -212,11 +222,14 @@ class ExecutionPolicy:
         if regime not in REGIMES:
             raise ValueError(f"policy regime must be one of {REGIMES}, got {regime!r}")
         old = self._symbols.get(symbol, _EMPTY)
+        # One state built outright (attrs.evolve twice cost a getattr per field and more).
         if scale_in:  # an unseen (adopted) entry still counts as one, in regime "normal"
-            new = attrs.evolve(old, entries=max(old.entries, 1) + 1, scale_ins=old.scale_ins + 1)
+            new = _SymbolState(
+                now_ns, max(old.entries, 1) + 1, old.scale_ins + 1, confidence, old.regime
+            )
         else:
-            new = _SymbolState(entries=1, regime=regime)
-        self._symbols[symbol] = attrs.evolve(new, last_entry_ns=now_ns, last_confidence=confidence)
+            new = _SymbolState(now_ns, 1, 0, confidence, regime)
+        self._symbols[symbol] = new
         self._last_entry_ns = now_ns
 
     def on_flat(self, symbol: str) -> None:
@@ -333,12 +346,13 @@ class ExecutionPolicy:
 
     def _limits(self, inp: PolicyInput) -> dict[str, float]:
         p = self._params
-        limits = {name: getattr(p, name) for name in _PLAIN_LIMITS}
-        limits["max_total_exposure_usd"] = p.max_total_exposure_pct * inp.equity
-        limits["max_symbol_exposure_usd"] = p.max_symbol_exposure_pct * inp.equity
-        limits["max_positions_per_regime"] = p.max_positions_per_regime[inp.regime]
-        limits["risk_score"] = p.risk_score[inp.regime]
-        return limits
+        return {
+            **self._plain_limits,
+            "max_total_exposure_usd": p.max_total_exposure_pct * inp.equity,
+            "max_symbol_exposure_usd": p.max_symbol_exposure_pct * inp.equity,
+            "max_positions_per_regime": p.max_positions_per_regime[inp.regime],
+            "risk_score": p.risk_score[inp.regime],
+        }
 
     def _allow(
         self, inp: PolicyInput, v: _View, passed: list[str], limits: dict[str, float]
@@ -361,7 +375,8 @@ class ExecutionPolicy:
         # The rooms bound the notional directly too: (room / lev) x lev may round above room.
         notional = min(inp.wanted_notional_usd, allocation * lev, v.total_room, v.symbol_room)
         qty = notional / inp.price
-        if not all(math.isfinite(x) for x in (base, allocation, notional, qty)):
+        # All finite (x - x is 0.0 for a finite float, nan otherwise), without a call each.
+        if (base - base) + (allocation - allocation) + (notional - notional) + (qty - qty) != 0.0:
             raise InvariantViolation(
                 f"policy {inp.symbol} allocation={allocation!r} notional={notional!r} qty={qty!r}"
             )

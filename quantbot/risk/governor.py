@@ -128,10 +128,16 @@ def _require(name: str, value: float, ok: bool, rule: str) -> None:
 def _check_request(request: GovernorRequest, state: GovernorState) -> None:
     if request.side not in ("buy", "sell"):
         raise ValueError(f"side must be 'buy' or 'sell', got {request.side!r}")
-    c = request.confidence
-    _require("confidence", c, 0.0 <= c <= 1.0, "in [0, 1]")
-    _require("size_usd", request.size_usd, request.size_usd >= 0.0, ">= 0")
-    _require("leverage", request.leverage, request.leverage > 0.0, "> 0")
+    # Each check calls _require (which words the error) only when it fails: a valid request,
+    # the usual one, costs no call. ``x - x == 0.0`` holds for a finite x only; a range
+    # with both ends already excludes nan and inf.
+    c, size, lev = request.confidence, request.size_usd, request.leverage
+    if not 0.0 <= c <= 1.0:
+        _require("confidence", c, 0.0 <= c <= 1.0, "in [0, 1]")
+    if not (size >= 0.0 and size - size == 0.0):
+        _require("size_usd", size, size >= 0.0, ">= 0")
+    if not (lev > 0.0 and lev - lev == 0.0):
+        _require("leverage", lev, lev > 0.0, "> 0")
     if request.stop_loss_pct is not None:
         _require("stop_loss_pct", request.stop_loss_pct, request.stop_loss_pct > 0.0, "> 0")
     if request.risk_budget_usd is not None:
@@ -157,9 +163,13 @@ class RiskGovernor:
     params: GovernorParams = attrs.field()
     fail_open: bool = attrs.field(default=False, kw_only=True)
     caps: GovernorCaps = attrs.field(factory=GovernorCaps, kw_only=True)
+    # The params' fields as a verdict's "bounds" shows them (frozen params: read once).
+    _bounds: dict[str, Any] = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         _check_params(self.params)
+        p = self.params
+        object.__setattr__(self, "_bounds", {name: getattr(p, name) for name in _BOUND_NAMES})
 
     def evaluate(self, request: GovernorRequest, state: GovernorState) -> GovernorVerdict:
         """Apply steps 1-7 of the module docstring. Raises ``ValueError`` naming the field
@@ -228,11 +238,9 @@ class RiskGovernor:
     def _metadata(
         self, request: GovernorRequest, state: GovernorState, budget: float | None
     ) -> dict[str, Any]:
-        p = self.params
-        bounds = {name: getattr(p, name) for name in _BOUND_NAMES}
         # The effective budget (tighter of intent and config, None = off) replaces the
-        # configured one, whose 0 means off.
-        bounds["risk_budget_usd"] = budget
+        # configured one, whose 0 means off (same key, same place).
+        bounds = {**self._bounds, "risk_budget_usd": budget}
         return {
             "symbol": request.symbol,
             "side": request.side,

@@ -100,16 +100,19 @@ class TurnoverGate:
             (ReasonCode.TURNOVER_CAP_DAILY, used_all, p.max_daily_equity_x),
         )
         allowed, binding, parts = wanted_usd, None, {}
+        # round(x, 6) and max(0.0, x) inline, not _r and max: this runs on every entry.
         for code, used, mult in caps:
             cap = mult * equity
-            left = max(0.0, cap - used)
-            parts[code] = {"used_usd": _r(used), "cap_usd": _r(cap), "equity_x": mult}
+            left = cap - used
+            if not left > 0.0:  # max(0.0, left) exactly: -0.0 and nan give 0.0 too
+                left = 0.0
+            parts[code] = {"used_usd": round(used, 6), "cap_usd": round(cap, 6), "equity_x": mult}
             if left < allowed:
                 allowed, binding = left, code
         record: dict[str, Any] = {
             "verdict": "pass",
             "day": day,
-            "wanted_usd": _r(wanted_usd),
+            "wanted_usd": round(wanted_usd, 6),
             "symbol": parts[ReasonCode.TURNOVER_CAP_SYMBOL],
             "daily": parts[ReasonCode.TURNOVER_CAP_DAILY],
         }

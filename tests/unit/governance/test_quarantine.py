@@ -98,6 +98,14 @@ def test_repeated_stop_outs_within_the_window_quarantine() -> None:
     assert quarantined(b) == [("sleeve", "trend", "stop_outs")]
 
 
+def test_stop_outs_quarantine_on_the_one_that_reaches_the_threshold() -> None:
+    b = make(attrs.evolve(OFF, max_stop_outs=2, stop_outs_window_bars=10, symbols=False), Sink())
+    b.trip("trend", "AAA", "100", "99", stop=True)
+    assert quarantined(b) == []
+    b.trip("trend", "AAA", "100", "99", stop=True)
+    assert quarantined(b) == [("sleeve", "trend", "stop_outs")]
+
+
 def test_the_reject_rate_quarantines_once_enough_orders_went() -> None:
     b = make(attrs.evolve(OFF, max_reject_rate=0.5, reject_min_orders=4,
                           reject_window_orders=6, symbols=False), Sink())  # fmt: skip
@@ -193,6 +201,23 @@ def test_released_after_duration_bars_then_only_new_outcomes_count() -> None:
     assert (why["sleeve"], why["by"], why["bars"]) == ("loser", "time", 3)
     b.trip("loser", "AAA", "100", "99")  # one new losing trip: not yet min_trades again
     assert quarantined(b) == []
+
+
+def test_after_a_release_losing_trips_quarantine_though_older_winners_would_hide_them() -> None:
+    b = make(attrs.evolve(OFF, min_trades=2, expectancy_window_trades=10, duration_bars=3,
+                          symbols=False), Sink())  # fmt: skip
+    b.trip("trend", "AAA", "100", "99")
+    b.trip("trend", "AAA", "100", "99")  # -12, -12
+    assert quarantined(b) == [("sleeve", "trend", "expectancy")]
+    for _ in range(3):
+        b.trip("trend", "AAA", "100", "110")  # +98 each, while quarantined
+    for day in (2, 3, 4, 5):
+        b.q.on_bar(day * DAY_NS)
+    assert quarantined(b) == []
+    b.trip("trend", "AAA", "100", "99")
+    assert quarantined(b) == []  # one trip since the release: not yet min_trades
+    b.trip("trend", "AAA", "100", "99")  # since the release -12, -12; the whole window: > 0
+    assert quarantined(b) == [("sleeve", "trend", "expectancy")]
 
 
 def test_released_after_duration_days_per_sleeve() -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import attrs
 import orjson
@@ -342,10 +343,28 @@ def test_record_carries_verdict_code_sizes_checks_and_limits() -> None:
         {"wanted_notional_usd": 0.0},
         {"positions": {"ETH/USD": math.nan}},
         {"confidence": 1.5},
+        # Infinite but otherwise in range: only the finite check refuses these.
+        {"leverage": math.inf},
+        {"equity": math.inf},
+        {"wanted_notional_usd": math.inf},
+        {"positions": {"ETH/USD": -math.inf}},
     ],
 )
 def test_non_finite_or_impossible_inputs_are_invariant_violations(change: dict) -> None:
     with pytest.raises(InvariantViolation):
+        inp(**change)
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"wanted_notional_usd": math.inf}, "wanted_notional_usd=inf"),
+        ({"leverage": math.nan}, "leverage=nan"),
+        ({"positions": {"ETH/USD": math.inf}}, "positions[ETH/USD]=inf"),
+    ],
+)
+def test_a_non_finite_input_is_named_in_the_violation(change: dict, named: str) -> None:
+    with pytest.raises(InvariantViolation, match=re.escape(named)):
         inp(**change)
 
 

@@ -189,10 +189,12 @@ def test_record_is_json_ready_with_before_after_and_bounds() -> None:
     ("field", "request_"),
     [
         ("size_usd", req(math.nan)),
+        ("size_usd", req(math.inf)),  # >= 0, but not finite
         ("size_usd", req(-1.0)),
         ("leverage", req(100.0, math.inf)),
         ("leverage", req(100.0, 0.0)),
         ("confidence", req(confidence=1.5)),
+        ("confidence", req(confidence=math.nan)),
         ("stop_loss_pct", req(stop_loss_pct=math.nan)),
         ("risk_budget_usd", req(risk_budget_usd=-5.0)),
         ("side", req(side="long")),

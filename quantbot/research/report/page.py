@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import html
+from array import array
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -156,19 +157,29 @@ def _equity_points(
     return (days, values) if days else (list(ts), list(equity))
 
 
+def bar_times(prices: dict[str, Prices]) -> Sequence[int]:
+    """Every bar time of any symbol, ascending, once: one symbol's own times as they are
+    (ascending and unique, ``read_prices``), so a run's length is not copied into a set."""
+    if len(prices) == 1:
+        (only,) = prices.values()
+        return only.ts
+    return array("q", sorted({t for p in prices.values() for t in p.ts}))
+
+
 def benchmark_curve(
     prices: dict[str, Prices], start_equity: float
-) -> tuple[list[int], list[float]]:
+) -> tuple[Sequence[int], Sequence[float]]:
     """The equal-weight buy-and-hold basket: each symbol gets an equal share of the start
-    equity at its first close (cash until then), held to the end; value at every bar time."""
+    equity at its first close (cash until then), held to the end; value at every bar time
+    (an ``array('d')``: one a bar)."""
     if not prices or start_equity <= 0:
         return [], []
     share = start_equity / len(prices)
-    times = sorted({t for p in prices.values() for t in p.ts})
+    times = bar_times(prices)
     units = {s: share / p.close[0] for s, p in prices.items() if p.close and p.close[0] > 0}
     last: dict[str, float] = {}
     index = {s: 0 for s in prices}
-    values = []
+    values = array("d")
     for t in times:
         total = 0.0
         for s, p in prices.items():
@@ -184,17 +195,18 @@ def benchmark_curve(
 
 def exposure_curve(
     prices: dict[str, Prices], fills: Sequence[Fill], ts: Sequence[int], equity: Sequence[float]
-) -> tuple[list[int], list[float]]:
+) -> tuple[Sequence[int], Sequence[float]]:
     """Gross exposure (sum of |position| x close) as % of equity at each bar time, the
-    positions being the fills' running sum up to the next bar."""
-    times = sorted({t for p in prices.values() for t in p.ts})
-    if not times or not fills or not equity:
+    positions being the fills' running sum up to the next bar (arrays: one value a bar)."""
+    times = bar_times(prices)
+    if not len(times) or not fills or not equity:
         return [], []
-    closes = {s: dict(zip(p.ts, p.close, strict=True)) for s, p in prices.items()}
+    # Each symbol's next bar (its times ascend): the mark moves when the walk reaches it.
+    index = {s: 0 for s in prices}
     ordered = sorted(fills, key=lambda f: f.ts_ns)
     position: dict[str, float] = {}
     mark: dict[str, float] = {}
-    out_t, out_v, j = [], [], 0
+    out_t, out_v, j = array("q"), array("d"), 0
     for k, t in enumerate(times):
         upto = times[k + 1] if k + 1 < len(times) else None
         while j < len(ordered) and (upto is None or ordered[j].ts_ns < upto):
@@ -203,9 +215,11 @@ def exposure_curve(
                 f.qty if f.side == "BUY" else -f.qty
             )
             j += 1
-        for s, c in closes.items():
-            if t in c:
-                mark[s] = c[t]
+        for s, p in prices.items():
+            i = index[s]
+            if i < len(p.ts) and p.ts[i] == t:
+                mark[s] = p.close[i]
+                index[s] = i + 1
         e = equity[max(0, bisect.bisect_right(ts, t) - 1)]
         gross = sum(abs(q) * mark.get(s, 0.0) for s, q in position.items())
         out_t.append(t)
@@ -268,7 +282,7 @@ def render(
     # is drawn intraday; the basket from the same bars the strategy traded, from the same start.
     ret = [(v / start - 1.0) * 100.0 if start else 0.0 for v in equity]
     bench_t, bench_v = benchmark_curve(files.prices, start)
-    bench_ret = [(v / start - 1.0) * 100.0 for v in bench_v] if start else []
+    bench_ret = array("d", ((v / start - 1.0) * 100.0 for v in bench_v)) if start else []
     strategy = Series("strategy", list(ts), ret, PALETTE[0], 1.8)
     basket = Series("equal-weight buy-and-hold", bench_t, bench_ret, PALETTE[1], 1.4)
     exp_t, exp_v = exposure_curve(files.prices, files.fills, list(ts), list(equity))

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from quantbot.fsutil import write_private
+from quantbot.fsutil import open_private_file
 from quantbot.research.report import tables
 from quantbot.research.report.data import Fill, Prices, ReplayFiles, read_replay_dir, to_ns
 from quantbot.research.report.svg import PALETTE, Marker, Series, bar_chart, iso, line_chart
@@ -269,13 +269,14 @@ def _section(title: str, *parts: str) -> str:
     return f"<section><h2>{html.escape(title)}</h2>" + "".join(parts) + "</section>"
 
 
-def render(
+def render_parts(
     summary: dict[str, Any],
     files: ReplayFiles,
     ts: Sequence[int],
     equity: Sequence[float],
     drawdown: Sequence[float],
-) -> str:
+) -> list[str]:
+    """The page in the order it is written, part by part (a section, a chart)."""
     eq_t, eq_v = _equity_points(summary, ts, equity)  # daily: the monthly table
     start = equity[0] if equity else 0.0
     # The charts at the replay's own resolution (a bar a point, thinned), so an intraday run
@@ -372,12 +373,12 @@ def render(
         '<p class="sub">Beside this file: <a href="summary.json">summary.json</a>, '
         '<a href="trades.csv">trades.csv</a>, decisions.jsonl, state/journal.jsonl.</p>',
     ]
-    return (
+    return [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>quantbot replay {rid}</title><style>{CSS}</style></head><body>"
-        + "".join(body)
-        + f"<script>{SCRIPT}</script></body></html>"
-    )
+        f"<title>quantbot replay {rid}</title><style>{CSS}</style></head><body>",
+        *body,
+        f"<script>{SCRIPT}</script></body></html>",
+    ]
 
 
 def write_report(
@@ -390,5 +391,9 @@ def write_report(
     """The report of ``summary`` beside the replay's files in ``path``'s directory, with the
     equity and drawdown curves at the times ``ts`` (the replay's batches, thinned)."""
     files = read_replay_dir(path.parent)
-    write_private(path, render(summary, files, ts, equity, drawdown).encode("utf-8"))
+    # Part by part: a long run's page (its trades table, its markers) is never held twice
+    # more, as one string and its encoding. UTF-8 of the parts is the UTF-8 of the whole.
+    with open_private_file(path, "wb") as f:
+        for part in render_parts(summary, files, ts, equity, drawdown):
+            f.write(part.encode("utf-8"))
     return path

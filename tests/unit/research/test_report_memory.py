@@ -65,3 +65,26 @@ def test_the_report_of_a_longer_run_needs_a_few_bytes_more_a_bar(tmp_path: Path)
     assert page.count('data-chart="price"') == 1  # the long run's price chart is drawn
     per_bar = (large - small) / (long - short)
     assert per_bar < BOUND, f"{per_bar:.0f} bytes a bar while the report is written"
+
+
+def test_a_report_of_many_trades_is_not_held_whole_while_it_is_written(tmp_path: Path) -> None:
+    """3,000 fills (1,500 round trips, each a marker pair and a table row): the page is
+    written part by part, so the peak is a few times the page, not the parts plus the joined
+    page plus its encoding (6.7x the page before)."""
+    bars = 6000
+    replay_dir(tmp_path, bars)
+    journal = []
+    for i in range(bars // 2):
+        journal.append({"type": "INTENT", "client_order_id": f"c{i}"})
+        journal.append(
+            {"type": "FILL", "client_order_id": f"c{i}", "fill_ts_ns": T0 + 2 * i * MINUTE,
+             "symbol": "AAA", "side": "SELL" if i % 2 else "BUY", "qty": "1",
+             "price": str(100 + i % 9), "fee": "0"}
+        )  # fmt: skip
+    (tmp_path / "state" / "journal.jsonl").write_bytes(
+        b"".join(orjson.dumps(x) + b"\n" for x in journal)
+    )
+    peak = peak_bytes(tmp_path, bars)
+    page = (tmp_path / "report.html").read_text()
+    assert "Trades (1500," in page  # every round trip is on the page
+    assert peak < 5.0 * len(page), f"peak {peak / len(page):.1f}x the page"

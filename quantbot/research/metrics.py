@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from array import array
 from collections.abc import Sequence
 from typing import Any
 
@@ -153,7 +154,8 @@ def exposure_metrics(
     if not equity:
         return {"exposure_time_pct": None, "avg_gross_exposure_pct": None, "turnover": None}
     held = sum(1 for g in gross if g > 0)
-    ratios = [g / e for g, e in zip(gross, equity, strict=True) if e > 0]
+    # One ratio a bar: a compact array, summed as a list would be (same order, same float).
+    ratios = array("d", (g / e for g, e in zip(gross, equity, strict=True) if e > 0))
     mean_equity = sum(equity) / len(equity)
     return {
         "exposure_time_pct": _r(held / len(gross) * 100.0, 3),

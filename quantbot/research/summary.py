@@ -324,7 +324,10 @@ def performance(tally: ReplayTally, trades: RoundTrips) -> dict[str, Any]:
     }
     symbols = len(tally.buy_hold)
     # Equal weight, bought once: each symbol's 1/N from its first close, cash until then.
-    basket = [(s + symbols - n) / symbols for s, n in zip(tally.basket, tally.seen(), strict=True)]
+    # One value a bar: a compact array (8 bytes each), as the tally keeps its own series.
+    basket = array(
+        "d", ((s + symbols - n) / symbols for s, n in zip(tally.basket, tally.seen(), strict=True))
+    )
     basket_metrics = metrics.equity_metrics(ts, basket)
     start = equity[0] if equity else 0.0
     return {

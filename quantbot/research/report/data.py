@@ -7,8 +7,9 @@ that is missing gives an empty part, and the page says "n/a" or leaves the chart
 from __future__ import annotations
 
 import csv
+from array import array
 from collections import defaultdict, deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -50,8 +51,11 @@ class Trade:
 
 @attrs.frozen
 class Prices:
-    ts: list[int]
-    close: list[float]
+    """One symbol's bar times and closes, ascending: compact arrays (``array('q')`` and
+    ``array('d')``, 16 bytes a bar) when read from a replay, as a run has one per bar."""
+
+    ts: Sequence[int]
+    close: Sequence[float]
 
 
 @attrs.frozen
@@ -99,8 +103,8 @@ def to_ns(value: Any) -> int | None:
 
 def read_prices(decisions: Path) -> dict[str, Prices]:
     """Each symbol's closes, one per bar the replay decided on."""
-    ts: dict[str, list[int]] = defaultdict(list)
-    close: dict[str, list[float]] = defaultdict(list)
+    ts: dict[str, array[int]] = defaultdict(lambda: array("q"))
+    close: dict[str, array[float]] = defaultdict(lambda: array("d"))
     for record in _jsonl(decisions):
         bar, symbol = record.get("bar"), record.get("symbol")
         at = to_ns(record.get("bar_ts"))

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import bisect
 import html
+from array import array
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from quantbot.fsutil import write_private
+from quantbot.fsutil import open_private_file
 from quantbot.research.report import tables
 from quantbot.research.report.data import Fill, Prices, ReplayFiles, read_replay_dir, to_ns
 from quantbot.research.report.svg import PALETTE, Marker, Series, bar_chart, iso, line_chart
@@ -156,19 +157,29 @@ def _equity_points(
     return (days, values) if days else (list(ts), list(equity))
 
 
+def bar_times(prices: dict[str, Prices]) -> Sequence[int]:
+    """Every bar time of any symbol, ascending, once: one symbol's own times as they are
+    (ascending and unique, ``read_prices``), so a run's length is not copied into a set."""
+    if len(prices) == 1:
+        (only,) = prices.values()
+        return only.ts
+    return array("q", sorted({t for p in prices.values() for t in p.ts}))
+
+
 def benchmark_curve(
     prices: dict[str, Prices], start_equity: float
-) -> tuple[list[int], list[float]]:
+) -> tuple[Sequence[int], Sequence[float]]:
     """The equal-weight buy-and-hold basket: each symbol gets an equal share of the start
-    equity at its first close (cash until then), held to the end; value at every bar time."""
+    equity at its first close (cash until then), held to the end; value at every bar time
+    (an ``array('d')``: one a bar)."""
     if not prices or start_equity <= 0:
         return [], []
     share = start_equity / len(prices)
-    times = sorted({t for p in prices.values() for t in p.ts})
+    times = bar_times(prices)
     units = {s: share / p.close[0] for s, p in prices.items() if p.close and p.close[0] > 0}
     last: dict[str, float] = {}
     index = {s: 0 for s in prices}
-    values = []
+    values = array("d")
     for t in times:
         total = 0.0
         for s, p in prices.items():
@@ -184,17 +195,18 @@ def benchmark_curve(
 
 def exposure_curve(
     prices: dict[str, Prices], fills: Sequence[Fill], ts: Sequence[int], equity: Sequence[float]
-) -> tuple[list[int], list[float]]:
+) -> tuple[Sequence[int], Sequence[float]]:
     """Gross exposure (sum of |position| x close) as % of equity at each bar time, the
-    positions being the fills' running sum up to the next bar."""
-    times = sorted({t for p in prices.values() for t in p.ts})
-    if not times or not fills or not equity:
+    positions being the fills' running sum up to the next bar (arrays: one value a bar)."""
+    times = bar_times(prices)
+    if not len(times) or not fills or not equity:
         return [], []
-    closes = {s: dict(zip(p.ts, p.close, strict=True)) for s, p in prices.items()}
+    # Each symbol's next bar (its times ascend): the mark moves when the walk reaches it.
+    index = {s: 0 for s in prices}
     ordered = sorted(fills, key=lambda f: f.ts_ns)
     position: dict[str, float] = {}
     mark: dict[str, float] = {}
-    out_t, out_v, j = [], [], 0
+    out_t, out_v, j = array("q"), array("d"), 0
     for k, t in enumerate(times):
         upto = times[k + 1] if k + 1 < len(times) else None
         while j < len(ordered) and (upto is None or ordered[j].ts_ns < upto):
@@ -203,9 +215,11 @@ def exposure_curve(
                 f.qty if f.side == "BUY" else -f.qty
             )
             j += 1
-        for s, c in closes.items():
-            if t in c:
-                mark[s] = c[t]
+        for s, p in prices.items():
+            i = index[s]
+            if i < len(p.ts) and p.ts[i] == t:
+                mark[s] = p.close[i]
+                index[s] = i + 1
         e = equity[max(0, bisect.bisect_right(ts, t) - 1)]
         gross = sum(abs(q) * mark.get(s, 0.0) for s, q in position.items())
         out_t.append(t)
@@ -255,20 +269,21 @@ def _section(title: str, *parts: str) -> str:
     return f"<section><h2>{html.escape(title)}</h2>" + "".join(parts) + "</section>"
 
 
-def render(
+def render_parts(
     summary: dict[str, Any],
     files: ReplayFiles,
     ts: Sequence[int],
     equity: Sequence[float],
     drawdown: Sequence[float],
-) -> str:
+) -> list[str]:
+    """The page in the order it is written, part by part (a section, a chart)."""
     eq_t, eq_v = _equity_points(summary, ts, equity)  # daily: the monthly table
     start = equity[0] if equity else 0.0
     # The charts at the replay's own resolution (a bar a point, thinned), so an intraday run
     # is drawn intraday; the basket from the same bars the strategy traded, from the same start.
     ret = [(v / start - 1.0) * 100.0 if start else 0.0 for v in equity]
     bench_t, bench_v = benchmark_curve(files.prices, start)
-    bench_ret = [(v / start - 1.0) * 100.0 for v in bench_v] if start else []
+    bench_ret = array("d", ((v / start - 1.0) * 100.0 for v in bench_v)) if start else []
     strategy = Series("strategy", list(ts), ret, PALETTE[0], 1.8)
     basket = Series("equal-weight buy-and-hold", bench_t, bench_ret, PALETTE[1], 1.4)
     exp_t, exp_v = exposure_curve(files.prices, files.fills, list(ts), list(equity))
@@ -358,12 +373,12 @@ def render(
         '<p class="sub">Beside this file: <a href="summary.json">summary.json</a>, '
         '<a href="trades.csv">trades.csv</a>, decisions.jsonl, state/journal.jsonl.</p>',
     ]
-    return (
+    return [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>quantbot replay {rid}</title><style>{CSS}</style></head><body>"
-        + "".join(body)
-        + f"<script>{SCRIPT}</script></body></html>"
-    )
+        f"<title>quantbot replay {rid}</title><style>{CSS}</style></head><body>",
+        *body,
+        f"<script>{SCRIPT}</script></body></html>",
+    ]
 
 
 def write_report(
@@ -376,5 +391,9 @@ def write_report(
     """The report of ``summary`` beside the replay's files in ``path``'s directory, with the
     equity and drawdown curves at the times ``ts`` (the replay's batches, thinned)."""
     files = read_replay_dir(path.parent)
-    write_private(path, render(summary, files, ts, equity, drawdown).encode("utf-8"))
+    # Part by part: a long run's page (its trades table, its markers) is never held twice
+    # more, as one string and its encoding. UTF-8 of the parts is the UTF-8 of the whole.
+    with open_private_file(path, "wb") as f:
+        for part in render_parts(summary, files, ts, equity, drawdown):
+            f.write(part.encode("utf-8"))
     return path

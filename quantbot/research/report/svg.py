@@ -5,10 +5,11 @@ sits in the chart's ``data-hover`` list that the page's script reads."""
 
 from __future__ import annotations
 
+import bisect
 import html
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
 import attrs
@@ -90,8 +91,8 @@ def fmt_value(value: float, unit: str = "") -> str:
 @attrs.frozen
 class Series:
     name: str
-    ts: list[int]
-    values: list[float]
+    ts: Sequence[int]  # ascending
+    values: Sequence[float]
     colour: str = PALETTE[0]
     width: float = 1.4
 
@@ -173,6 +174,19 @@ def _thin(n: int, limit: int) -> range:
     return range(0, n, max(1, math.ceil(n / limit)))
 
 
+def _ys(drawn: Sequence[Series], markers: Sequence[Marker]) -> Iterator[float]:
+    """The finite values of every series, then the markers': streamed, as a series may hold
+    one value a bar."""
+    for s in drawn:
+        yield from (v for v in s.values if math.isfinite(v))
+    yield from (m.value for m in markers)
+
+
+def _span(drawn: Sequence[Series], markers: Sequence[Marker]) -> tuple[float, float]:
+    """``min`` and ``max`` of ``_ys``, in its order (so a tie keeps the same one)."""
+    return min(_ys(drawn, markers)), max(_ys(drawn, markers))
+
+
 def line_chart(
     series: Sequence[Series],
     *,
@@ -188,11 +202,9 @@ def line_chart(
     extra = "".join(f' data-{k}="{html.escape(v)}"' for k, v in (attrs_ or {}).items())
     if not drawn:
         return f'<p class="na" data-chart="{kind}"{extra}>not enough points to draw</p>'
-    ys = [v for s in drawn for v in s.values if math.isfinite(v)]
-    ys += [m.value for m in markers]
     t0 = min(s.ts[0] for s in drawn)
     t1 = max(s.ts[-1] for s in drawn)
-    lo, hi = min(ys), max(ys)
+    lo, hi = _span(drawn, markers)
     ticks = nice_ticks(lo, hi) or [lo, hi]
     frame = Frame(t0, t1, min(ticks[0], lo), max(ticks[-1], hi), height=height)
     with_time = intraday(drawn[0].ts)
@@ -254,14 +266,16 @@ def _marker(frame: Frame, m: Marker) -> str:
 def _hover(series: Sequence[Series], frame: Frame, unit: str, with_time: bool) -> str:
     """The hover stops: pixel x and the line the cursor shows there (first series' times)."""
     first = series[0]
-    others = [dict(zip(s.ts, s.values, strict=True)) for s in series[1:]]
     stops = []
     for i in _thin(len(first.ts), MAX_HOVER):
         t = first.ts[i]
         text = [iso(t, with_time=with_time), f"{first.name} {fmt_value(first.values[i], unit)}"]
-        for s, values in zip(series[1:], others, strict=True):
-            if t in values:
-                text.append(f"{s.name} {fmt_value(values[t], unit)}")
+        for s in series[1:]:
+            # The other series' point at ``t`` (its last, as its times ascend), looked up
+            # where it is rather than copied into a dict of one entry a bar.
+            j = bisect.bisect_right(s.ts, t) - 1
+            if j >= 0 and s.ts[j] == t:
+                text.append(f"{s.name} {fmt_value(s.values[j], unit)}")
         stops.append([round(frame.x(t), 1), "  ".join(text)])
     return orjson.dumps(stops).decode()
 

@@ -63,6 +63,12 @@ class SimClock:
         self._mono += ts_ns - self._now
         self._now = ts_ns
 
+    def advance_to(self, ts_ns: int) -> None:
+        """``set(max(now_ns(), ts_ns))`` in one call: forward to ``ts_ns``, never back."""
+        if ts_ns > self._now:
+            self._mono += ts_ns - self._now
+            self._now = ts_ns
+
     def advance(self, seconds: float) -> None:
         step = round(seconds * NS_PER_S)
         self._now += step
@@ -112,7 +118,8 @@ class BarClock:
         self._now = 0
 
     def advance_to(self, ts_ns: int) -> None:
-        self._now = max(self._now, ts_ns)
+        if ts_ns > self._now:  # a compare, not max(): once per bar  # noqa: PLR1730
+            self._now = ts_ns
 
     def now_ns(self) -> int:
         return self._now

@@ -35,7 +35,7 @@ Fees are taken to be in the quote currency.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -198,6 +198,8 @@ class TcaRecorder:
             fsync_every=d.fsync_every_steps,
         )
         self._orders: dict[str, TcaOrder] = {}
+        # Read-only view for the batch's end: ``tick`` has nothing to do while it is empty.
+        self.tracked: Mapping[str, TcaOrder] = self._orders
         # The embedded paper venue's fill model, named in every record ("market: ..."), so a
         # cost read from a replay is read with the model that made it (None: a real venue).
         self.fill_model: str | None = None
@@ -338,6 +340,8 @@ class TcaRecorder:
 
     def tick(self) -> None:
         """Write ``pending`` once for each submitted order still unfilled after the wait."""
+        if not self._orders:  # every order filled (most batches): nothing to wait for
+            return
         wait_ns = int(self._config.pending_after_s * 1e9)
         now = self._clock.now_ns()
         for order in list(self._orders.values()):

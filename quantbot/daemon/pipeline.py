@@ -13,12 +13,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
+from typing import Any
 
 import attrs
 from loguru import logger
 
 from quantbot.clock import BarClock, Clock
-from quantbot.decision.step import DecisionStep, Outcome, PortfolioView
+from quantbot.decision.step import Decision, DecisionStep, Outcome, PortfolioView
 from quantbot.domain.reasons import Reason
 from quantbot.domain.values import Bar, Fill, SubmitOutcome
 from quantbot.marketdata.contract import ContractVerdict
@@ -90,6 +91,7 @@ class Pipeline:
         # Warm-up said in the log on live feeds (a replay's progress line says enough): None
         # before the first batch, then whether the last batch left every sleeve warm.
         self._was_warm: bool | None = None if bar_clock is None else True
+        self._warmup = step.warmup  # its ``cold``, read per batch without a property call
         # Journal, daily ledger and paper book compacted at the day roll (None in a replay).
         self.compaction: RunningCompaction | None = None
 
@@ -101,18 +103,22 @@ class Pipeline:
         # Session, fills, unknown orders and equity, before any bar of the batch decides.
         if self._sessions:
             await self._check_session()
-        fills, equity = await desk.begin_batch(self.market_open)
-        self.counters.fills += fills
+        equity = desk.quiet_equity()  # nothing but equity to begin with: no coroutine
+        if equity is None:
+            fills, equity = await desk.begin_batch(self.market_open)
+            self.counters.fills += fills
         self.batch_equity = equity
         if equity is not None:
             self.equity = equity
         for bar, verdict in zip(bars, verdicts, strict=True):
-            await self._decide(bar, verdict)
+            decision = self._decide(bar, verdict)  # a plain call: no coroutine for a bar
+            if decision is not None:  # an intent: the order side's turn, then its record
+                await self._send(decision)
         self.records.flush()
         desk.end_batch()
         if self.compaction is not None:
             self.compaction.maybe()  # between batches: nothing of this task is in flight
-        if self._was_warm is not None and self._was_warm != self.step.warm:
+        if self._was_warm is not None and self._was_warm == self._warmup.cold:  # != warm
             self._say_warmup(bars[0].interval_s)
 
     def _admit(self, bars: list[Bar]) -> list[ContractVerdict]:
@@ -131,7 +137,8 @@ class Pipeline:
             close_ns = bar.ts_ns + int(bar.interval_s * 1e9)
             if self._bar_clock is not None:
                 self._bar_clock.advance_to(close_ns)
-            desk.on_bar(bar)
+            for observe in desk.bar_observers:  # desk.on_bar's, called here: a frame less
+                observe(bar)
             if self._alerts is not None and self._bar_clock is None:  # live feeds only
                 self._alerts.note_bar(bar.symbol, close_ns)
         return verdicts
@@ -177,12 +184,12 @@ class Pipeline:
         """A non-decision line in the records (a reconciliation finding ...)."""
         self.records.write(self.step.event_record(event, why))
 
-    async def _decide(self, bar: Bar, verdict: ContractVerdict) -> None:
+    def _decide(self, bar: Bar, verdict: ContractVerdict) -> Decision | None:
+        """Decide ``bar``; its record is written here, unless the decision has an intent
+        (returned: ``_send`` sends it, then writes the record)."""
         counters = self.counters
         counters.bars += 1
-        desk = self.desk
-        positions, pending = desk.holdings()
-        locks, protected = desk.exit_view()
+        positions, pending, locks, protected = self.desk.view()
         view = PortfolioView(
             float(self.equity),
             positions,
@@ -198,16 +205,32 @@ class Pipeline:
             counters.rejected_bars += 1
         if decision.intent is not None:
             counters.intents += 1
-            sent = await self.desk.send(decision, self.market_open)
-            self.step.settle(decision, sent.outcome)
-            decision.add_outcome(order=sent.order, daily_risk=sent.daily)
-            if sent.outcome is Outcome.SHADOW:
-                counters.orders_shadow += 1
-            elif sent.submit == SubmitOutcome.ACCEPTED.value:
-                counters.orders_accepted += 1
-            elif sent.submit == SubmitOutcome.REJECTED.value:
-                counters.orders_rejected += 1
-        record = decision.record  # the order side's keys, as add_outcome would add them
+            return decision
+        record = decision.record  # ``_write``, inline: most bars end here
+        breakers = self._breakers
+        if breakers is not None:  # none ever opened (most runs): all closed, no look
+            record["breakers_open"] = breakers.not_closed() if breakers.opens else []
+        if self._canary is not None:
+            record["canary_mode"] = dict(self._canary)
+        self.records.write(record)
+        return None
+
+    async def _send(self, decision: Decision) -> None:
+        """The order side's answer to ``decision``'s intent, the step told it, the record."""
+        counters = self.counters
+        sent = await self.desk.send(decision, self.market_open)
+        self.step.settle(decision, sent.outcome)
+        decision.add_outcome(order=sent.order, daily_risk=sent.daily)
+        if sent.outcome is Outcome.SHADOW:
+            counters.orders_shadow += 1
+        elif sent.submit == SubmitOutcome.ACCEPTED.value:
+            counters.orders_accepted += 1
+        elif sent.submit == SubmitOutcome.REJECTED.value:
+            counters.orders_rejected += 1
+        self._write(decision.record)
+
+    def _write(self, record: dict[str, Any]) -> None:
+        """The decision record, with the order side's keys after the step's."""
         breakers = self._breakers
         if breakers is not None:  # none ever opened (most runs): all closed, no look
             record["breakers_open"] = breakers.not_closed() if breakers.opens else []

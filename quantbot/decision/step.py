@@ -115,6 +115,7 @@ class DecisionStep:
         self._ts: tuple[int, str] = (-1, "")  # the last record's ts: (ns, iso string)
         self._one = sleeves[0] if len(sleeves) == 1 else None
         self._warmup = WarmUp(sleeves, instruments)
+        self.warmup = self._warmup  # ``warm`` is ``not warmup.cold`` (the pipeline reads it)
         self._exits = ExitRules(config.orders, config.order_params, config.sizer.harvest)
         # The stages after the deadband, in order (decision/size_stage, decision/order_stage).
         orders = OrderStage(config, instruments, self._targets, self.liquidity, self._exits)

@@ -29,7 +29,7 @@ from quantbot.governance.quarantine import Quarantine
 from quantbot.governance.tripwire import Tripwire
 from quantbot.oms.exits import ExitManager
 from quantbot.oms.limit_timeout import LimitTimeout
-from quantbot.oms.manager import POSITIONS, VENUE_FAILURES, OrderManager, SubmitReport
+from quantbot.oms.manager import ORDERS, POSITIONS, VENUE_FAILURES, OrderManager, SubmitReport
 from quantbot.oms.reconcile import Reconciler
 from quantbot.oms.reservation import DailyReservation
 from quantbot.ops.alerts import AlertSink
@@ -64,7 +64,22 @@ class Sent:
 class Desk(Protocol):
     """What the pipeline asks of the order side."""
 
+    # What ``on_bar`` calls, in order: the pipeline calls them itself (one frame less a bar).
+    bar_observers: tuple[Callable[[Bar], None], ...]
+
     def on_bar(self, bar: Bar) -> None: ...
+
+    def view(
+        self,
+    ) -> tuple[dict[str, Decimal], dict[str, Decimal], Mapping[str, Any], Mapping[str, int]]:
+        """``holdings()`` and ``exit_view()`` in one call, as each decision asks them."""
+        ...
+
+    def quiet_equity(self) -> Decimal | None:
+        """The account's equity, when this batch has nothing else to begin with (no fill to
+        read, nothing working or unresolved, exits in line): the work of ``begin_batch``
+        without its coroutine. None: await ``begin_batch``."""
+        ...
 
     async def begin_batch(self, market_open: bool | None = None) -> tuple[int, Decimal | None]:
         """New fills booked, exits brought in line with positions, and the account's equity
@@ -115,12 +130,12 @@ class OrderDesk:
         arrival: ArrivalQuotes | None = None,
     ) -> None:
         self.oms = oms
-        self.arrival = arrival  # each order's quote at arrival, for TCA (analytics/arrival)
         self.tca_fresh: TcaFreshness | None = None  # entries blocked on stale TCA when set
         self._drawdown = drawdown
         self.quarantine = quarantine
         self.exits = exits
         self._limit_timeout = limit_timeout
+        self.arrival = arrival  # each order's quote at arrival, for TCA (analytics/arrival)
         self._venue = venue
         self._reconciler = reconciler
         self._reservation = reservation
@@ -135,24 +150,55 @@ class OrderDesk:
         self._positions_ladder = oms.ladder(POSITIONS)  # the account read's, every batch
         self._held: tuple[dict[str, Decimal], dict[str, Decimal]] = ({}, {})
         self._held_at: int | None = None  # the ledger's event seq ``_held`` was read at
+        # The ledger's event seq at which the last ``begin_batch`` found nothing to do and
+        # left nothing working (None: not known quiet). See ``quiet_equity``.
+        self._quiet_at: int | None = None
+        self._ledger = oms.ledger
+        self._may_hold_fills_after = venue.may_hold_fills_after
+        self._known_equity = venue.known_equity
         # Told (client order id, sleeve) before each submit: the allocation's outcomes.
         self.on_order: Callable[[str, str], None] | None = None
         self.tripwire: Tripwire | None = None  # refuses a throttled sleeve's new risk
 
+    @property
+    def arrival(self) -> ArrivalQuotes | None:
+        return self._arrival
+
+    @arrival.setter
+    def arrival(self, arrival: ArrivalQuotes | None) -> None:
+        self._arrival = arrival
+        observers = (self.oms.gates, self.exits, self._limit_timeout, arrival)
+        self.bar_observers = tuple(o.on_bar for o in observers if o is not None)
+
     def on_bar(self, bar: Bar) -> None:
-        if self.oms.gates is not None:
-            self.oms.gates.on_bar(bar)
-        if self.exits is not None:
-            self.exits.on_bar(bar)
-        if self._limit_timeout is not None:
-            self._limit_timeout.on_bar(bar)
-        if self.arrival is not None:
-            self.arrival.on_bar(bar)
+        """The price gates, exits, limit timeouts and arrival quotes see an admitted bar."""
+        for observe in self.bar_observers:
+            observe(bar)
+
+    def quiet_equity(self) -> Decimal | None:
+        # Quiet is a property of the state, never of the mode: the journal has not moved
+        # since a ``begin_batch`` that found nothing to do and left no order open (so no
+        # UNKNOWN look-up, no limit timeout, no reservation to release, exits in line), the
+        # venue knows it holds no fill above the cursor (a venue behind a network always
+        # says it may: it is polled every batch), no provider is disabled and the venue has
+        # the equity in hand.
+        ledger = self._ledger
+        if ledger.last_event_seq != self._quiet_at or self._may_hold_fills_after(ledger.fill_seq):
+            return None
+        providers = self.oms.providers
+        if providers is not None and not (providers.allow(ORDERS) and providers.allow(POSITIONS)):
+            return None
+        equity = self._known_equity()
+        if equity is not None and self._drawdown is not None:
+            self._drawdown.on_equity(float(equity))
+        return equity
 
     async def begin_batch(self, market_open: bool | None = None) -> tuple[int, Decimal | None]:
         """Fills, UNKNOWN look-ups, exits and limit timeouts, and equity; a failed read is
         recorded and skipped."""
         oms = self.oms
+        self._quiet_at = None
+        start = oms.ledger.last_event_seq
         fills = await oms.poll_fills()
         self._reservation.release_ended(oms.ledger)
         equity = None
@@ -171,6 +217,14 @@ class OrderDesk:
                 equity = (await oms.read(POSITIONS, self._venue.account)).equity
         if equity is not None and self._drawdown is not None:
             self._drawdown.on_equity(float(equity))
+        ledger = oms.ledger
+        if (
+            ledger.last_event_seq == start
+            and not fills
+            and not ledger.open_orders()
+            and (self.exits is None or self.exits.idle())
+        ):
+            self._quiet_at = start
         return fills, equity
 
     def exit_view(self) -> tuple[Mapping[str, Any], Mapping[str, int]]:
@@ -194,6 +248,18 @@ class OrderDesk:
         self._held = (positions, ledger.pending_by_symbol())
         self._held_at = ledger.last_event_seq
         return self._held
+
+    def view(
+        self,
+    ) -> tuple[dict[str, Decimal], dict[str, Decimal], Mapping[str, Any], Mapping[str, int]]:
+        held = self._held
+        if self._ledger.last_event_seq != self._held_at:  # else the last answer holds
+            held = self.holdings()
+        positions, pending = held
+        exits = self.exits
+        if exits is None:
+            return positions, pending, _EMPTY, _EMPTY
+        return positions, pending, exits.locks(), exits.protected()
 
     def last_fills(self) -> Mapping[str, Fill]:
         return self.oms.ledger.last_fills
@@ -348,8 +414,9 @@ class OrderDesk:
         return report, await quotes.end(pending)
 
     def end_batch(self) -> None:
-        if self._tca is not None:
-            self._tca.tick()
+        tca = self._tca
+        if tca is not None and tca.tracked:  # no order in flight: no tick
+            tca.tick()
         self.oms.journal.maybe_sync()
 
 
@@ -364,8 +431,18 @@ class ShadowDesk:
             "reason": reason(ReasonCode.EXEC_SHADOW_NOT_SENT, execution_mode=mode).to_record(),
         }
 
+    bar_observers: tuple[Callable[[Bar], None], ...] = ()
+
     def on_bar(self, bar: Bar) -> None:
         return None
+
+    def view(
+        self,
+    ) -> tuple[dict[str, Decimal], dict[str, Decimal], Mapping[str, Any], Mapping[str, int]]:
+        return {}, {}, _EMPTY, _EMPTY
+
+    def quiet_equity(self) -> Decimal | None:
+        return None  # the account is read every batch
 
     async def begin_batch(self, market_open: bool | None = None) -> tuple[int, Decimal | None]:
         return 0, (await self._venue.account()).equity

@@ -197,6 +197,14 @@ class ExitManager:
         )
 
     # -- every batch: positions against plans ---------------------------------------------
+    def idle(self) -> bool:
+        """True when ``sync`` would do nothing now: synced at the journal's seq, and no
+        emulated exit watching quotes."""
+        ledger = self._ledger
+        return self._synced_at == ledger.last_event_seq and not (
+            self._quotes and self._emulated and ledger.exit_plans
+        )
+
     async def sync(self, market_open: bool | None = None) -> None:
         """Bring every symbol's plan in line with its position. What it compares moves only
         with journal events (fills, cancels, outcomes, EXIT lines): a batch in which the

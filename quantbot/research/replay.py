@@ -210,8 +210,10 @@ async def play(
     that its fills lie within its bars (``fill_check``), the tally."""
     parts = daemon.parts
     assert parts is not None, "daemon not started"
-    clock.set(max(clock.now_ns(), close_ns))
-    await parts.pipeline.on_batch(batch)
+    clock.advance_to(close_ns)
+    pipeline = parts.pipeline
+    intents = pipeline.counters.intents
+    await pipeline.on_batch(batch)
     if fills is not None:
         fills.check(await parts.venue.fills_since(fills.cursor), batch)
     side = parts.order_side
@@ -220,8 +222,16 @@ async def play(
     assert embedded is not None  # a replay plays on the embedded venue
     # The equity the batch read still holds when no fill came since (the read followed the
     # batch's fills poll and its marks; only a fill moves cash or positions): no second look.
-    equity = parts.pipeline.batch_equity
-    if equity is None or ledger is None or parts.venue.may_hold_fills_after(ledger.fill_seq):
+    # A batch that sent nothing made no fill after that read: not even the venue is asked.
+    equity = pipeline.batch_equity
+    if (
+        equity is None
+        or ledger is None
+        or (
+            pipeline.counters.intents != intents
+            and parts.venue.may_hold_fills_after(ledger.fill_seq)
+        )
+    ):
         equity = embedded.equity()
     tally.note_batch(batch, float(equity), ledger)
 

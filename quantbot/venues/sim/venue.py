@@ -621,7 +621,7 @@ class SimVenue:
 
     def may_hold_fills_after(self, seq: int) -> bool:
         fills = self._book.fills  # its own book, ascending seq: exact, never a guess
-        return bool(fills) and fills[-1].seq > seq
+        return fills[-1].seq > seq if fills else False  # no bool() call: every bar, twice
 
     # ------------------------------------------------------------ account
 

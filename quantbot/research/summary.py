@@ -132,7 +132,7 @@ class ReplayTally:
         if self._held:
             gross = 0.0  # summed in the order ``sum()`` adds (the same float)
             for symbol, size in self._held:
-                gross += size * closes.get(symbol, 0.0)
+                gross += size * (closes[symbol] if symbol in closes else 0.0)  # noqa: SIM401
             self.gross.append(gross)
         else:
             self.gross.append(0.0)

@@ -229,19 +229,25 @@ class SimBook:
         if value is not None:
             return value
         # Computed here rather than in helpers (it runs on every bar a position is held):
-        # the closes made Decimal, then ``mark_price`` of each position, inline.
+        # ``mark_price`` of each position, inline, a pending close made Decimal as it is
+        # needed (a symbol already marked keeps its place in ``marks``; a new one waits for
+        # the others, ``_decimal_closes``, so the marks keep the order they arrived in).
         marks = self._marks
         closes = self._closes
-        if closes:  # _decimal_closes, inline
-            for symbol, close in closes.items():
-                marks[symbol] = Decimal(repr(close))
-            closes.clear()
         value = self.cash
         for symbol, position in self.positions.items():
             qty = position.qty
             if qty:
-                mark = marks.get(symbol)
-                if mark is None:  # never marked: the entry price (mark_price)
+                if symbol in closes:
+                    if symbol in marks:
+                        mark = marks[symbol] = Decimal(repr(closes[symbol]))  # to_decimal's
+                        del closes[symbol]
+                    else:
+                        self._decimal_closes(closes)
+                        mark = marks[symbol]
+                elif symbol in marks:
+                    mark = marks[symbol]
+                else:  # never marked: the entry price (mark_price)
                     mark = position.avg_price
                 value += qty * (mark or ZERO)
         self._equity = value

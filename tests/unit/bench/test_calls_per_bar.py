@@ -27,12 +27,13 @@ BARS = 600
 # 259.2; the paper venue's quiet bar 286.2; cheaper risk stages 292.9; fewer calls per order
 # 297.8. All of them: 168.5. Round 2, i23-observers2 (the paper book's marks kept as floats
 # until a Decimal is read; observers' helpers fused into their updates; ``in`` and subscripts
-# for .get() on the venue's, the sleeve's and the summary's every-bar paths): 168.5 -> 153.8.
-BUDGET = 157.0
+# for .get() on the venue's, the sleeve's and the summary's every-bar paths; the equity makes
+# Decimal only the held symbols' closes): 168.5 -> 149.9.
+BUDGET = 153.0
 # The same with deadband 0 (every stage on every bar: sizer, limits, entry rules, the
 # volatility, correlation and covariance queries): 466.2 before issue 23; all of it: 236.9.
-# Round 2, i23-observers2: 240.1 -> 225.4 (measured on the same machine).
-BUDGET_DEADBAND0 = 228.5
+# Round 2, i23-observers2: 240.1 -> 221.5 (measured on the same machine).
+BUDGET_DEADBAND0 = 224.5
 
 
 class CallCounter:

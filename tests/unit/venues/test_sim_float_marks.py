@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from quantbot.clock import SimClock
-from quantbot.domain.values import Bar, Side
+from quantbot.domain.values import Bar, Position, Side
+from quantbot.venues.sim.state import SimBook
 from tests.unit.venues.test_sim_venue import CASH, T0, intent, make_venue
 
 D = Decimal
@@ -55,3 +56,20 @@ async def test_the_book_on_disk_holds_each_symbols_last_close_in_first_seen_orde
     assert list(venue.marks().items()) == list(want.items())
     reopened = make_venue(SimClock(T0), state_path=path)
     assert list(reopened.marks().items()) == list(want.items())
+
+
+def test_equity_reads_the_pending_closes_and_the_marks_keep_their_arrival_order() -> None:
+    b = SimBook(cash=D(1000))
+    b.positions["AAA"] = Position("AAA", qty=D(1), avg_price=D(3))
+    b.positions["NOM"] = Position("NOM", qty=D(2), avg_price=D(5))  # held, never marked
+    b.set_mark("AAA", D("3.5"))
+    assert b.equity() == D(1000) + D("3.5") + 2 * D(5)  # unmarked: at its entry price
+    b.set_close("ZZZ", 1.1)  # not held
+    b.set_close("NOM", 0.1 + 0.2)
+    b.set_close("AAA", 4.25)
+    assert b.equity() == D(1000) + D("4.25") + 2 * D("0.30000000000000004")
+    assert list(b.marks.items()) == [
+        ("AAA", D("4.25")),
+        ("ZZZ", D("1.1")),
+        ("NOM", D("0.30000000000000004")),
+    ]

@@ -73,15 +73,14 @@ class ReplayTally:
         self._held: tuple[tuple[str, float], ...] = ()
 
     def note_record(self, record: dict[str, Any]) -> None:
-        # ``in`` and subscripts rather than .get() (every record comes here)
-        if "decision_id" not in record or not record["decision_id"]:
+        if not record.get("decision_id"):
             return  # an event line (reconciliation, breaker, halt), not a decision
         self.decisions += 1
-        # reason_code(record), inline
-        why = record["reason"] if "reason" in record else None  # noqa: SIM401 (no call)
-        code = why["code"] if why and "code" in why else None
+        # reason_code(record), inline: every decision comes here
+        why = record.get("reason")
+        code = why.get("code") if why else None
         self.reasons[str(code) if code else _order_code(record)] += 1
-        intent = record["intent"] if "intent" in record else None  # noqa: SIM401 (no call)
+        intent = record.get("intent")
         if intent and record.get("arrival_price"):
             self.arrival[intent["client_order_id"]] = (
                 float(record["arrival_price"]),

@@ -56,14 +56,13 @@ class EmaSarSleeve:
         if not 0.0 < close < _INF:
             checked_close(self.name, bar)  # raises, naming the bar
         symbol = bar.symbol
-        states = self._states
-        if symbol in states:  # ``in`` and a subscript, no .get(): every bar
-            st = states[symbol]
+        st = self._states.get(symbol)
+        if st is None:
+            st = self._states[symbol] = _EmaState(close)
+        else:
             st.ema_fast += self._a_fast * (close - st.ema_fast)
             st.ema_slow += self._a_slow * (close - st.ema_slow)
             st.count += 1
-        else:
-            st = states[symbol] = _EmaState(close)
         fast, slow = st.ema_fast, st.ema_slow
         if not (-_INF < fast < _INF and -_INF < slow < _INF):
             check_finite(self.name, symbol, "ema_fast", fast)  # one of them raises

@@ -478,22 +478,17 @@ class SimVenue:
         nothing to persist: the bar is kept and the mark moves (marks alone wait for a later
         change to be written, ``book.py``)."""
         symbol = bar.symbol
-        instruments = self._instruments  # ``in`` and subscripts, no .get(): every bar
-        if symbol not in instruments:
+        instrument = self._instruments.get(symbol)
+        if instrument is None:
             return []
-        instrument = instruments[symbol]
-        try:
-            recent = self._recent[symbol]
-        except KeyError:
+        recent = self._recent.get(symbol)
+        if recent is None:
             recent = self._recent[symbol] = deque(maxlen=_RECENT_BARS)
         recent.append(bar)
         self.bar_interval_s = bar.interval_s
         book = self._book
-        working = book.working_ids
-        if (
-            symbol not in working
-            or not working[symbol]
-            or (self._session is not None and not self._session.bar_open(bar.ts_ns, bar.interval_s))
+        if not book.working_ids.get(symbol) or (
+            self._session is not None and not self._session.bar_open(bar.ts_ns, bar.interval_s)
         ):  # nothing to fill; outside the session working orders wait
             book.set_close(symbol, bar.close)
             return []

@@ -26,15 +26,16 @@ BARS = 600
 # cheap per-bar observers (compares and attribute updates, no len/isfinite/min/Decimal)
 # 259.2; the paper venue's quiet bar 286.2; cheaper risk stages 292.9; fewer calls per order
 # 297.8. All of them: 168.5. Round 2, i23-observers2 (the paper book's marks kept as floats
-# until a Decimal is read; observers' helpers fused into their updates; ``in`` and subscripts
-# for .get() on the venue's, the sleeve's and the summary's every-bar paths; the equity makes
-# Decimal only the held symbols' closes): 168.5 -> 149.9.
-BUDGET = 153.0
+# until a Decimal is read, the equity making only the held symbols' closes Decimal; the
+# observers' helpers fused into their updates): 168.5 -> 157.7. (Swapping the every-bar
+# .get() calls of the venue, the EMA sleeve and the summary for ``in`` and subscripts gave
+# 149.9 but cost ~685 more instructions per bar in callgrind: not kept.)
+BUDGET = 160.5
 # The same with deadband 0 (every stage on every bar: sizer, limits, entry rules, the
 # volatility, correlation and covariance queries): 466.2 before issue 23; all of it: 236.9.
-# Round 2, i23-observers2: 240.1 -> 218.6 (measured on the same machine; round_qty of a
+# Round 2, i23-observers2: 240.1 -> 226.6 (measured on the same machine; round_qty of a
 # float without the to_decimal call; annual_vol without its helper).
-BUDGET_DEADBAND0 = 221.5
+BUDGET_DEADBAND0 = 229.5
 
 
 class CallCounter:

@@ -91,6 +91,7 @@ class SubmitOutcome(enum.StrEnum):
 # venue and in the pre-trade gates, as the same float object (``is``, so -0.0 stays apart).
 # It starts as a true pair: a NaN placeholder was the ``math.nan`` object itself, so
 # ``to_decimal(math.nan)`` as the process's first float came back as Decimal(0).
+_INF = math.inf
 _last_float: list[tuple[float, Decimal]] = [(0.0, Decimal("0.0"))]
 
 
@@ -153,7 +154,9 @@ class Instrument:
 
     def round_qty(self, qty: Decimal | float) -> Decimal:
         """Whole lots, rounded toward zero so rounding never increases risk."""
-        value = to_decimal(qty)
+        # A finite float (every sizing) made Decimal as to_decimal makes it, without the call
+        finite_float = type(qty) is float and -_INF < qty < _INF
+        value = Decimal(repr(qty)) if finite_float else to_decimal(qty)
         steps = (abs(value) / self.lot_size).quantize(Decimal(1), ROUND_DOWN)
         result = steps * self.lot_size
         return (result if value >= 0 else -result).normalize() + ZERO

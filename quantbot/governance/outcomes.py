@@ -26,6 +26,7 @@ was booked to.
 from __future__ import annotations
 
 from collections import OrderedDict, deque
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -257,7 +258,7 @@ class SleeveOutcomes:
         return {
             "trips": len(trips),
             "expectancy_usd": round(sum(trips) / len(trips), 6) if trips else None,
-            "losing_trips": sum(1 for p in trips if p < 0),
+            "losing_trips": _losing(trips),
             "trips_total": stats.trips_total,
             "pnl_total_usd": round(stats.pnl_total, 6),
             "orders": sent,
@@ -335,3 +336,12 @@ def trip_window_stats(trips: list[float]) -> dict[str, Any]:
         "stability": round(wins / n, 6) if n else None,
         "edge": round(total / gross, 6) if gross else 0.0,
     }
+
+
+def _losing(trips: Iterable[float]) -> int:
+    """How many of ``trips`` lost (a loop, not a generator resumed per trip)."""
+    n = 0
+    for pnl in trips:
+        if pnl < 0:
+            n += 1
+    return n

@@ -47,9 +47,14 @@ class _Pair:
         self.sxy += x * y
         self.since_resync += 1
         if self.since_resync >= _RESYNC_EVERY:
-            self.sx, self.sy = math.fsum(xs), math.fsum(ys)
-            self.sxy = math.fsum(a * b for a, b in zip(xs, ys, strict=True))
-            self.since_resync = 0
+            self.resync()
+
+    def resync(self) -> None:
+        """Exact sums again (no drift), every ``_RESYNC_EVERY`` pushes."""
+        xs, ys = self.xs, self.ys
+        self.sx, self.sy = math.fsum(xs), math.fsum(ys)
+        self.sxy = math.fsum(a * b for a, b in zip(xs, ys, strict=True))
+        self.since_resync = 0
 
     def covariance(self, min_pairs: int) -> float | None:
         n = self.n
@@ -85,7 +90,22 @@ class RollingCovariance:
                 own = self._own[symbol] = self._pairs[(symbol, symbol)] = _Pair(
                     self.lookback, own=True
                 )
-            own.push(ret, ret)
+            # own.push(ret, ret), inline (one deque: xs is ys): every bar's first return
+            xs = own.xs
+            if own.n == xs.maxlen:
+                ox = xs[0]
+                own.sx -= ox
+                own.sy -= ox
+                own.sxy -= ox * ox
+            else:
+                own.n += 1
+            xs.append(ret)
+            own.sx += ret
+            own.sy += ret
+            own.sxy += ret * ret
+            own.since_resync += 1
+            if own.since_resync >= _RESYNC_EVERY:
+                own.resync()
             return
         batch = self._batch
         batch.append((symbol, ret))

@@ -161,22 +161,21 @@ class MarketStats:
         if symbol not in all_series:
             return None
         series = all_series[symbol]
-        if not series.vol_fresh:
-            series.vol = self._annual_vol(symbol, series)
-            series.vol_fresh = True
-        return series.vol
-
-    def _annual_vol(self, symbol: str, series: _Series) -> float | None:
+        if series.vol_fresh:
+            return series.vol
+        # Worked out here rather than in a helper: with deadband 0, every bar asks.
         n = series.in_window  # min(len(returns), vol_lookback)
-        if n < self._min_vol_n:
-            return None
-        variance = (series.sumsq - series.sum * series.sum / n) / (n - 1)
-        if variance < 0.0:  # noqa: PLR1730 (max(variance, 0.0) without the call)
-            variance = 0.0  # rounding can leave a constant window a hair below zero
-        periods = self.periods_per_year or series.periods or _inferred_periods(series)
-        vol = _sqrt(variance * periods)
-        if not vol < _INF:  # NaN or infinite (a square root is never -inf)
-            raise InvariantViolation(f"market stats {symbol} annual vol={vol!r}: non-finite")
+        vol = None
+        if n >= self._min_vol_n:
+            variance = (series.sumsq - series.sum * series.sum / n) / (n - 1)
+            if variance < 0.0:  # noqa: PLR1730 (max(variance, 0.0) without the call)
+                variance = 0.0  # rounding can leave a constant window a hair below zero
+            periods = self.periods_per_year or series.periods or _inferred_periods(series)
+            vol = _sqrt(variance * periods)
+            if not vol < _INF:  # NaN or infinite (a square root is never -inf)
+                raise InvariantViolation(f"market stats {symbol} annual vol={vol!r}: non-finite")
+        series.vol = vol
+        series.vol_fresh = True
         return vol
 
     def correlation(self, a: str, b: str) -> float | None:

@@ -193,7 +193,8 @@ class RunningCurve:
         self.worst = 0.0
 
     def add(self, ts_ns: int, value: float) -> None:
-        # Every bar of a replay comes here: compares and attribute updates, no calls.
+        # Compares and attribute updates, no calls. research/summary.note_batch does the
+        # same inline (every bar of a replay): keep the two alike.
         if self.first != self.first:  # NaN: the first point
             self.first, self.first_ts, self.peak = value, ts_ns, value
         self.last, self.last_ts = value, ts_ns

@@ -76,7 +76,10 @@ class ReplayTally:
         if not record.get("decision_id"):
             return  # an event line (reconciliation, breaker, halt), not a decision
         self.decisions += 1
-        self.reasons[reason_code(record)] += 1
+        # reason_code(record), inline: every decision comes here
+        why = record.get("reason")
+        code = why.get("code") if why else None
+        self.reasons[str(code) if code else _order_code(record)] += 1
         intent = record.get("intent")
         if intent and record.get("arrival_price"):
             self.arrival[intent["client_order_id"]] = (
@@ -109,7 +112,16 @@ class ReplayTally:
                 self._ratio_sum += 1.0  # close / first, the first being this close
                 self._priced += 1
                 self._grew[len(self.ts)] = self._priced
-            curve.add(bar.ts_ns, close)
+            # curve.add(bar.ts_ns, close), inline (metrics.RunningCurve): every bar
+            if curve.first != curve.first:  # NaN: the first point
+                curve.first, curve.first_ts, curve.peak = close, bar.ts_ns, close
+            curve.last, curve.last_ts = close, bar.ts_ns
+            if close > curve.peak:
+                curve.peak = close
+            elif curve.peak > 0:
+                drawdown = (close - curve.peak) / curve.peak * 100.0
+                if drawdown < curve.worst:  # noqa: PLR1730
+                    curve.worst = drawdown
         self.ts.append(batch[0].ts_ns)
         self.equity.append(equity)
         self.basket.append(self._ratio_sum)
@@ -119,7 +131,7 @@ class ReplayTally:
         if self._held:
             gross = 0.0  # summed in the order ``sum()`` adds (the same float)
             for symbol, size in self._held:
-                gross += size * closes.get(symbol, 0.0)
+                gross += size * (closes[symbol] if symbol in closes else 0.0)  # noqa: SIM401
             self.gross.append(gross)
         else:
             self.gross.append(0.0)
@@ -156,6 +168,11 @@ def reason_code(record: dict[str, Any]) -> str:
     code = (record.get("reason") or {}).get("code")
     if code:
         return str(code)
+    return _order_code(record)
+
+
+def _order_code(record: dict[str, Any]) -> str:
+    """``reason_code`` of a record whose step gave no reason."""
     order = record.get("order") or {}
     if order.get("outcome") == "NOT_SENT":
         code = (order.get("reason") or {}).get("code")

@@ -63,35 +63,6 @@ class _Rolling:
         self.thin = False
         self.reading: Any = UNSEEN
 
-    def add(self, bar: Bar) -> None:
-        close = bar.close
-        volume = bar.volume
-        notional = volume * close
-        spread = (bar.high - bar.low) / close * _BPS
-        last = self.last_close
-        ret = _log(close / last) * _BPS if last > 0.0 else 0.0
-        i = self.i
-        old = self.rets[i]
-        self.sum_volume += volume - self.volume[i]
-        self.sum_notional += notional - self.notional[i]
-        self.sum_spread += spread - self.spread[i]
-        self.sum_ret += ret - old
-        self.sum_ret2 += ret * ret - old * old
-        self.volume[i] = volume
-        self.notional[i] = notional
-        self.spread[i] = spread
-        self.rets[i] = ret
-        self.last_close = close
-        self.bars += 1
-        i += 1
-        if i == self.n:  # once per n bars: exact sums again (no drift)
-            i = 0
-            fsum = math.fsum
-            self.sum_volume, self.sum_notional = fsum(self.volume), fsum(self.notional)
-            self.sum_spread, self.sum_ret = fsum(self.spread), fsum(self.rets)
-            self.sum_ret2 = fsum([r * r for r in self.rets])
-        self.i = i
-
 
 class LiquidityRegimes:
     """Every symbol's rolling liquidity state and regime; see the module docstring."""
@@ -105,13 +76,40 @@ class LiquidityRegimes:
     def params(self) -> LiquidityThresholds:
         return self._params
 
-    def update(self, bar: Bar) -> None:
+    def update(self, bar: Bar) -> None:  # noqa: PLR0915 (one frame per bar, on purpose)
         """Take ``bar`` (one the data contract admitted) and compute the symbol's reading."""
         try:  # a subscript, not .get(): every symbol but a new one is there
             roll = self._symbols[bar.symbol]
         except KeyError:
             roll = self._symbols[bar.symbol] = _Rolling(self._n)
-        roll.add(bar)
+        # The bar into the rolling window, inline rather than a method: every bar.
+        close = bar.close
+        volume = bar.volume
+        notional = volume * close
+        spread = (bar.high - bar.low) / close * _BPS
+        last = roll.last_close
+        ret = _log(close / last) * _BPS if last > 0.0 else 0.0
+        i = roll.i
+        old = roll.rets[i]
+        roll.sum_volume += volume - roll.volume[i]
+        roll.sum_notional += notional - roll.notional[i]
+        roll.sum_spread += spread - roll.spread[i]
+        roll.sum_ret += ret - old
+        roll.sum_ret2 += ret * ret - old * old
+        roll.volume[i] = volume
+        roll.notional[i] = notional
+        roll.spread[i] = spread
+        roll.rets[i] = ret
+        roll.last_close = close
+        roll.bars += 1
+        i += 1
+        if i == roll.n:  # once per n bars: exact sums again (no drift)
+            i = 0
+            fsum = math.fsum
+            roll.sum_volume, roll.sum_notional = fsum(roll.volume), fsum(roll.notional)
+            roll.sum_spread, roll.sum_ret = fsum(roll.spread), fsum(roll.rets)
+            roll.sum_ret2 = fsum([r * r for r in roll.rets])
+        roll.i = i
         # The reading, computed here rather than in a helper: this runs on every bar.
         p = self._params
         n, bars = roll.n, roll.bars

@@ -15,7 +15,9 @@ from decimal import Decimal
 
 import attrs
 
-from quantbot.domain.values import ZERO, Fill, Order, OrderType, Position, Side
+from quantbot.domain.values import ZERO, Fill, Order, OrderType, Position, Side, to_decimal
+
+_INF = float("inf")
 
 
 @attrs.frozen
@@ -40,7 +42,9 @@ class SimBook:
     fills: list[Fill] = attrs.field(factory=list)  # ascending seq
     next_seq: int = 1
     next_order_no: int = 1
-    marks: dict[str, Decimal] = attrs.field(factory=dict)
+    # the last marks (``marks``): Decimals, and the bars' closes not yet made Decimal
+    _marks: dict[str, Decimal] = attrs.field(factory=dict, alias="marks")
+    _closes: dict[str, float] = attrs.field(factory=dict, init=False)
     seen_client_ids: set[str] = attrs.field(factory=set)
     armed_stops: set[str] = attrs.field(factory=set)  # stop orders already triggered
     # working TRAILING_STOP orders -> best price since placement (sell: high, buy: low)
@@ -100,8 +104,32 @@ class SimBook:
         self.next_seq = max(self.next_seq, fill.seq + 1)
         self.changed()
 
+    @property
+    def marks(self) -> dict[str, Decimal]:
+        """Each symbol's last mark as a Decimal (a bar's close is made one when first read)."""
+        closes = self._closes
+        if closes:
+            self._decimal_closes(closes)
+        return self._marks
+
+    def _decimal_closes(self, closes: dict[str, float]) -> None:
+        marks = self._marks
+        for symbol, close in closes.items():
+            marks[symbol] = Decimal(repr(close))  # what to_decimal makes of it
+        closes.clear()
+
     def set_mark(self, symbol: str, price: Decimal) -> None:
-        self.marks[symbol] = price
+        self.marks[symbol] = price  # after the closes before it (the marks keep their order)
+        self._dirty_marks.add(symbol)
+        self._equity = self._equity_gross = None
+
+    def set_close(self, symbol: str, close: float) -> None:
+        """``set_mark`` with a bar's close, kept as the float until a Decimal is read (every
+        bar sets one; most bars read none, or only the equity, which converts it then). A
+        non-finite close is refused here, as ``to_decimal`` refuses it."""
+        if not -_INF < close < _INF:  # NaN fails the compare too
+            to_decimal(close)  # raises ValueError, naming it
+        self._closes[symbol] = close
         self._dirty_marks.add(symbol)
         self._equity = self._equity_gross = None
 
@@ -197,15 +225,32 @@ class SimBook:
 
     def equity(self) -> Decimal:
         """Cash plus every position at its mark (cached until one of them changes)."""
-        if self._equity is None:
-            self._equity = self._value()
-        return self._equity
-
-    def _value(self) -> Decimal:
+        value = self._equity
+        if value is not None:
+            return value
+        # Computed here rather than in helpers (it runs on every bar a position is held):
+        # ``mark_price`` of each position, inline, a pending close made Decimal as it is
+        # needed (a symbol already marked keeps its place in ``marks``; a new one waits for
+        # the others, ``_decimal_closes``, so the marks keep the order they arrived in).
+        marks = self._marks
+        closes = self._closes
         value = self.cash
         for symbol, position in self.positions.items():
-            if position.qty:
-                value += position.qty * (self.mark_price(symbol) or ZERO)
+            qty = position.qty
+            if qty:
+                if symbol in closes:
+                    if symbol in marks:
+                        mark = marks[symbol] = Decimal(repr(closes[symbol]))  # to_decimal's
+                        del closes[symbol]
+                    else:
+                        self._decimal_closes(closes)
+                        mark = marks[symbol]
+                elif symbol in marks:
+                    mark = marks[symbol]
+                else:  # never marked: the entry price (mark_price)
+                    mark = position.avg_price
+                value += qty * (mark or ZERO)
+        self._equity = value
         return value
 
     def equity_and_gross(self) -> tuple[Decimal, Decimal]:

@@ -52,7 +52,6 @@ from quantbot.domain.values import (
     Quote,
     Side,
     SubmitOutcome,
-    to_decimal,
 )
 from quantbot.venues.base import Account, CancelFailure, Capabilities, EmbeddedVenue, SubmitResult
 from quantbot.venues.sim.archive import ARCHIVE_FILE, BookArchive
@@ -491,10 +490,10 @@ class SimVenue:
         if not book.working_ids.get(symbol) or (
             self._session is not None and not self._session.bar_open(bar.ts_ns, bar.interval_s)
         ):  # nothing to fill; outside the session working orders wait
-            book.set_mark(symbol, to_decimal(bar.close))
+            book.set_close(symbol, bar.close)
             return []
         fills = self._match_bar(bar, instrument)
-        book.set_mark(symbol, to_decimal(bar.close))
+        book.set_close(symbol, bar.close)
         self._persist()
         return fills
 
@@ -622,7 +621,7 @@ class SimVenue:
 
     def may_hold_fills_after(self, seq: int) -> bool:
         fills = self._book.fills  # its own book, ascending seq: exact, never a guess
-        return bool(fills) and fills[-1].seq > seq
+        return fills[-1].seq > seq if fills else False  # no bool() call: every bar, twice
 
     # ------------------------------------------------------------ account
 

@@ -260,3 +260,14 @@ def test_side_and_status_helpers() -> None:
 def test_round_price_refuses_a_non_positive_price(price: str) -> None:
     with pytest.raises(ValueError, match="not positive"):
         Instrument("S", "0.01", "1").round_price(Decimal(price))
+
+
+@pytest.mark.parametrize("qty", [math.nan, math.inf, -math.inf])
+def test_round_qty_refuses_a_non_finite_float_size(qty: float) -> None:
+    with pytest.raises(ValueError, match=r"non-finite number .* cannot cross the order boundary"):
+        MILLI.round_qty(qty)
+
+
+@pytest.mark.parametrize("qty", [0.1 + 0.2, 1 / 3, -2.675, 12345.6789e-3, -0.0, 5e-324])
+def test_round_qty_of_a_float_is_the_round_qty_of_its_decimal(qty: float) -> None:
+    assert str(MILLI.round_qty(qty)) == str(MILLI.round_qty(to_decimal(qty)))

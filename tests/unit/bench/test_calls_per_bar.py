@@ -29,13 +29,14 @@ BARS = 600
 # metrics built only when a trigger can fire, the policy's and governor's limits read once,
 # finite checks without a call each, one annual_vol read per entry, turnover's rounding
 # inline): 161.9; with the quiet batch start (i23-frames: no begin_batch coroutine and no
-# awaited decision on a plain bar): 147.5.
-BUDGET = 151.0
+# awaited decision on a plain bar): 147.5; with the observers' second pass (i23-observers2:
+# the paper book's closes kept as floats, per-bar helpers inlined): 137.7.
+BUDGET = 141.0
 # The same with deadband 0 (every stage on every bar: sizer, limits, entry rules, the
 # volatility, correlation and covariance queries): 466.2 before issue 23; all of it: 236.9
 # (240.1 measured on main at c69b79f); the order path (i23-orderpath): 233.5; the quiet
-# batch start (i23-frames): 215.9.
-BUDGET_DEADBAND0 = 219.0
+# batch start (i23-frames): 215.9; the observers' second pass: 203.3.
+BUDGET_DEADBAND0 = 207.0
 
 
 class CallCounter:

@@ -54,8 +54,9 @@ from quantbot.domain.values import (
     SubmitOutcome,
 )
 from quantbot.venues.base import Account, CancelFailure, Capabilities, EmbeddedVenue, SubmitResult
+from quantbot.venues.sim.admission import admission
 from quantbot.venues.sim.archive import ARCHIVE_FILE, BookArchive
-from quantbot.venues.sim.book import BookFiles, SimBook, order_price
+from quantbot.venues.sim.book import BookFiles, SimBook
 from quantbot.venues.sim.fold import ARCHIVE_DIR
 from quantbot.venues.sim.matching import (
     FillModel,
@@ -385,64 +386,9 @@ class SimVenue:
             self._take(order, result)
 
     def _admission(self, order: Order) -> Reason | None:
-        if order.order_type not in self.capabilities.order_types:
-            return reason(
-                ReasonCode.VENUE_REJECTED, check="order_type", order_type=order.order_type.value
-            )
-        instrument = self._instruments.get(order.symbol)
-        if instrument is None:
-            return reason(ReasonCode.VENUE_UNKNOWN_SYMBOL, symbol=order.symbol)
-        return (
-            _check_trail(order)
-            or self._check_increments(order, instrument)
-            or self._check_funds(order)
+        return admission(
+            order, self.capabilities.order_types, self._instruments, self._book, self._multiple
         )
-
-    def _check_increments(self, order: Order, instrument: Instrument) -> Reason | None:
-        if order.qty <= 0 or order.qty % instrument.lot_size:
-            return reason(
-                ReasonCode.VENUE_REJECTED,
-                check="lot_size",
-                qty=str(order.qty),
-                lot_size=str(instrument.lot_size),
-            )
-        # A MARKET order's limit_price is a protection cap, not a resting price: off tick is fine.
-        rests = order.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT)
-        limit = order.limit_price if rests else None
-        for name, price in (("limit_price", limit), ("stop_price", order.stop_price)):
-            if price is not None and (price <= 0 or price % instrument.tick_size):
-                return reason(
-                    ReasonCode.VENUE_REJECTED,
-                    check="tick_size",
-                    **{name: str(price)},
-                    tick_size=str(instrument.tick_size),
-                )
-        price = order_price(order, self._book.mark_price(order.symbol))
-        if price is not None and order.qty * price < instrument.min_notional:
-            return reason(
-                ReasonCode.VENUE_REJECTED,
-                check="min_notional",
-                notional=str(order.qty * price),
-                min_notional=str(instrument.min_notional),
-            )
-        return None
-
-    def _check_funds(self, order: Order) -> Reason | None:
-        # An order that does not add exposure (closing or reducing) always passes, so a fully
-        # used account can still get out of its positions.
-        before = self._book.gross_exposure()
-        after = self._book.gross_exposure(order)
-        equity = self._book.equity()
-        limit = self._multiple * equity
-        if after > limit and after > before:
-            return reason(
-                ReasonCode.VENUE_INSUFFICIENT_FUNDS,
-                gross_exposure=str(after),
-                limit=str(limit),
-                equity=str(equity),
-                buying_power_multiple=str(self._multiple),
-            )
-        return None
 
     async def cancel(self, client_order_id: str, *, symbol: str | None = None) -> Order | None:
         """The order cancelled, and with it the other legs of its OCO group."""
@@ -654,10 +600,3 @@ def _result(order: Order, why: Reason | None) -> SubmitResult:
 def _oco_take_profit(order: Order) -> bool:
     """Sort key: OCO take-profit legs after everything else on a bar."""
     return order.oco_group is not None and order.order_type is OrderType.LIMIT
-
-
-def _check_trail(order: Order) -> Reason | None:
-    trail = order.trail_pct
-    if order.order_type is not OrderType.TRAILING_STOP or (trail is not None and 0 < trail < 1):
-        return None
-    return reason(ReasonCode.VENUE_REJECTED, check="trail_pct", trail_pct=str(trail))

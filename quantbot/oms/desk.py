@@ -1,10 +1,11 @@
-"""The order side, as the batch pipeline sees it: one face, whatever the execution mode.
+"""The order side, as the batch pipeline sees it: one face (``desk_api.Desk``), whatever the
+execution mode.
 
 ``OrderDesk`` (paper, live): each batch begins with the venue's fills, the look-up of orders
 whose outcome is unknown and the account's equity; an order goes through the daily risk
-reservation, the OMS (pre-trade gates, journal, venue) and TCA. ``ShadowDesk``: the same
-questions, nothing sent (``EXEC_SHADOW_NOT_SENT``) and nothing written. The decision side
-never learns which it talks to: it is told each intent's ``Outcome`` once.
+reservation, the OMS (pre-trade gates, journal, venue) and TCA. ``shadow_desk.ShadowDesk``:
+the same questions, nothing sent (``EXEC_SHADOW_NOT_SENT``) and nothing written. The decision
+side never learns which it talks to: it is told each intent's ``Outcome`` once.
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
-from types import MappingProxyType
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import attrs
 
@@ -23,22 +23,24 @@ from quantbot.analytics.tca_samples import TcaFreshness
 from quantbot.clock import Clock
 from quantbot.config.ops import OmsConfig
 from quantbot.decision.step import Decision, Outcome
-from quantbot.domain.reasons import Reason, ReasonCode, reason
+from quantbot.domain.reasons import Reason
 from quantbot.domain.values import Bar, Fill, OrderIntent, Side, SubmitOutcome
 from quantbot.governance.quarantine import Quarantine
 from quantbot.governance.tripwire import Tripwire
+from quantbot.oms.desk_api import EMPTY as _EMPTY
+from quantbot.oms.desk_api import Desk, Sent
 from quantbot.oms.exits import ExitManager
 from quantbot.oms.limit_timeout import LimitTimeout
-from quantbot.oms.manager import ORDERS, POSITIONS, VENUE_FAILURES, OrderManager, SubmitReport
+from quantbot.oms.manager import ORDERS, POSITIONS, OrderManager, SubmitReport
 from quantbot.oms.reconcile import Reconciler
 from quantbot.oms.reservation import DailyReservation
+from quantbot.oms.shadow_desk import ShadowDesk
 from quantbot.ops.alerts import AlertSink
 from quantbot.risk.daily import DailyRiskGuard
 from quantbot.risk.drawdown import DrawdownBreaker
 from quantbot.venues.base import OrderVenue
 
 T = TypeVar("T")
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
 _QUARANTINED = {"verdict": "skipped", "why": "quarantined"}
 _THROTTLED = {"verdict": "skipped", "why": "tripwire"}
 
@@ -48,63 +50,6 @@ _BY_SUBMIT = {
     SubmitOutcome.REJECTED.value: Outcome.SENT,  # it went; the venue said no
     SubmitOutcome.NOT_SENT.value: Outcome.NOT_SENT,
 }
-
-
-@attrs.frozen(slots=True)
-class Sent:
-    """What became of one decision's intent: the step's ``Outcome``, and the record's
-    ``order`` and ``daily_risk`` parts."""
-
-    outcome: Outcome
-    order: dict[str, Any]
-    daily: dict[str, Any]
-    submit: str  # the SubmitOutcome value (NOT_SENT when nothing was submitted)
-
-
-class Desk(Protocol):
-    """What the pipeline asks of the order side."""
-
-    # What ``on_bar`` calls, in order: the pipeline calls them itself (one frame less a bar).
-    bar_observers: tuple[Callable[[Bar], None], ...]
-
-    def on_bar(self, bar: Bar) -> None: ...
-
-    def view(
-        self,
-    ) -> tuple[dict[str, Decimal], dict[str, Decimal], Mapping[str, Any], Mapping[str, int]]:
-        """``holdings()`` and ``exit_view()`` in one call, as each decision asks them."""
-        ...
-
-    def quiet_equity(self) -> Decimal | None:
-        """The account's equity, when this batch has nothing else to begin with (no fill to
-        read, nothing working or unresolved, exits in line): the work of ``begin_batch``
-        without its coroutine. None: await ``begin_batch``."""
-        ...
-
-    async def begin_batch(self, market_open: bool | None = None) -> tuple[int, Decimal | None]:
-        """New fills booked, exits brought in line with positions, and the account's equity
-        (None: keep the last known)."""
-        ...
-
-    def exit_view(self) -> tuple[Mapping[str, Any], Mapping[str, int]]:
-        """Stop locks by symbol, and the direction of each position carrying its exits."""
-        ...
-
-    async def read(self, dependency: str, fn: Callable[[], Awaitable[T]]) -> T | None:
-        """An idempotent venue read; a failure is classified and recorded: None."""
-        ...
-
-    def holdings(self) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
-        """Positions the sleeves trade, and orders still working, by symbol."""
-        ...
-
-    def last_fills(self) -> Mapping[str, Fill]:
-        """The newest fill of an own order, by symbol (a sleeve's context)."""
-        ...
-
-    async def send(self, decision: Decision, market_open: bool | None) -> Sent: ...
-
-    def end_batch(self) -> None: ...
 
 
 class OrderDesk:
@@ -418,56 +363,6 @@ class OrderDesk:
         if tca is not None and tca.tracked:  # no order in flight: no tick
             tca.tick()
         self.oms.journal.maybe_sync()
-
-
-class ShadowDesk:
-    """Shadow mode: every stage runs and is recorded, nothing is sent or written."""
-
-    def __init__(self, *, venue: OrderVenue, reservation: DailyReservation, mode: str) -> None:
-        self._venue = venue
-        self._reservation = reservation
-        self._not_sent = {
-            "outcome": SubmitOutcome.NOT_SENT.value,
-            "reason": reason(ReasonCode.EXEC_SHADOW_NOT_SENT, execution_mode=mode).to_record(),
-        }
-
-    bar_observers: tuple[Callable[[Bar], None], ...] = ()
-
-    def on_bar(self, bar: Bar) -> None:
-        return None
-
-    def view(
-        self,
-    ) -> tuple[dict[str, Decimal], dict[str, Decimal], Mapping[str, Any], Mapping[str, int]]:
-        return {}, {}, _EMPTY, _EMPTY
-
-    def quiet_equity(self) -> Decimal | None:
-        return None  # the account is read every batch
-
-    async def begin_batch(self, market_open: bool | None = None) -> tuple[int, Decimal | None]:
-        return 0, (await self._venue.account()).equity
-
-    def exit_view(self) -> tuple[Mapping[str, Any], Mapping[str, int]]:
-        return _EMPTY, _EMPTY
-
-    async def read(self, dependency: str, fn: Callable[[], Awaitable[T]]) -> T | None:
-        try:
-            return await fn()
-        except VENUE_FAILURES:
-            return None
-
-    def holdings(self) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
-        return {}, {}
-
-    def last_fills(self) -> Mapping[str, Fill]:
-        return {}
-
-    async def send(self, decision: Decision, market_open: bool | None) -> Sent:
-        daily = self._reservation.ask(decision.entry)
-        return Sent(Outcome.SHADOW, dict(self._not_sent), daily, SubmitOutcome.NOT_SENT.value)
-
-    def end_batch(self) -> None:
-        return None
 
 
 def open_desk(

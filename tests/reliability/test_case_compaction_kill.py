@@ -21,6 +21,7 @@ import orjson
 import pytest
 
 from tests.integration.daemon import REPO_ROOT, run
+from tests.reliability.account_state import book_positions, daily_book, journal_account
 
 pytestmark = pytest.mark.e2e
 
@@ -32,38 +33,6 @@ COMPACT_NOW = {
 # The daily risk ledger is opened (and compacted) first, then the order journal.
 STEPS = ("daily_start", "daily_archived", "daily_written", "start", "archived", "written",
          "replaced")  # fmt: skip
-
-
-def _account(workdir: Path) -> dict:
-    from quantbot.oms.journal import read_journal
-    from quantbot.oms.ledger import Ledger
-
-    path = workdir / "state" / "journal.jsonl"
-    ledger = Ledger.from_journal(read_journal(path, repair=False), path)
-    return {
-        "positions": {s: p.qty for s, p in ledger.positions.items() if p.qty},
-        "open": {o.client_order_id: o.status.value for o in ledger.open_orders()},
-        "unresolved": sorted(o.client_order_id for o in ledger.unresolved()),
-        "fill_seq": ledger.fill_seq,
-        "last_seq": ledger.last_event_seq,
-    }
-
-
-def _daily(workdir: Path) -> tuple:
-    from quantbot.risk.daily_ledger import DailyBook, read_events
-
-    events = read_events(workdir / "state" / "daily_risk.jsonl").events
-    book = DailyBook(events[0]["day"])
-    for event in events:
-        book.apply(event)
-    return book.day, book.orders, book.held, book.opened, book.pnl
-
-
-def _book_positions(workdir: Path) -> dict:
-    from quantbot.venues.sim.book import load_book
-
-    book = load_book(workdir / "state" / "sim_venue.json")
-    return {s: p.qty for s, p in book.positions.items() if p.qty}
 
 
 @pytest.fixture(scope="module")
@@ -96,9 +65,12 @@ def test_sigkill_at_each_compaction_step_loses_nothing(
     shutil.copytree(traded, workdir)
     journal = workdir / "state" / "journal.jsonl"
     before = journal.read_bytes()
-    expected = _account(workdir)
+    expected = journal_account(workdir / "state" / "journal.jsonl")
     daily = workdir / "state" / "daily_risk.jsonl"
-    daily_before, expected_daily = daily.read_bytes(), _daily(workdir)
+    daily_before, expected_daily = (
+        daily.read_bytes(),
+        daily_book(workdir / "state" / "daily_risk.jsonl"),
+    )
     assert daily_before.count(b'"type":"ROLL"') >= 1, "the paper run rolled a trading day"
     assert before.count(b'"type":"INTENT"') >= 3, "the paper run traded"
 
@@ -106,8 +78,8 @@ def test_sigkill_at_each_compaction_step_loses_nothing(
     killed = run(workdir, *PAPER, "--duration", "30s", env=env, timeout=90)
 
     assert killed.returncode == -signal.SIGKILL, (killed.returncode, killed.stderr[-3000:])
-    assert _account(workdir) == expected
-    assert _daily(workdir) == expected_daily
+    assert journal_account(workdir / "state" / "journal.jsonl") == expected
+    assert daily_book(workdir / "state" / "daily_risk.jsonl") == expected_daily
     if step.startswith("daily_"):
         assert daily.read_bytes() == daily_before
     else:
@@ -138,7 +110,7 @@ def test_sigkill_at_each_compaction_step_loses_nothing(
         assert startup["journal_compacted"]["orders_folded"] > 0
     codes = {f["code"] for f in startup["reconcile"]}
     assert not {c for c in codes if "MISMATCH" in c or "EXTERNAL" in c}, startup["reconcile"]
-    after = _account(workdir)
-    assert after["positions"] == _book_positions(workdir)
+    after = journal_account(workdir / "state" / "journal.jsonl")
+    assert after["positions"] == book_positions(workdir)
     assert after["last_seq"] >= expected["last_seq"]  # it may trade on in its 3 s, or not
     assert not set(expected["unresolved"]) & set(after["open"]) - set(expected["open"])

@@ -26,6 +26,7 @@ import orjson
 import pytest
 
 from tests.integration.daemon import REPO_ROOT, run
+from tests.reliability.account_state import book_positions, daily_book, journal_account
 
 pytestmark = pytest.mark.e2e
 
@@ -36,41 +37,6 @@ MORE_EVENTS = 12  # journaled after the start before the running compaction is d
 # The quarantine off: its expectancy trigger takes losing sleeves out of a random synthetic
 # market (20 trips), and a restart that no longer trades never reaches the compaction.
 STEADY = {"QUANTBOT__QUARANTINE__ENABLED": "false"}
-
-
-def _ledger(path: Path):
-    from quantbot.oms.journal import read_journal
-    from quantbot.oms.ledger import Ledger
-
-    return Ledger.from_journal(read_journal(path, repair=False), path)
-
-
-def _account(path: Path) -> dict:
-    ledger = _ledger(path)
-    return {
-        "positions": {s: p.qty for s, p in ledger.positions.items() if p.qty},
-        "open": {o.client_order_id: o.status.value for o in ledger.open_orders()},
-        "unresolved": sorted(o.client_order_id for o in ledger.unresolved()),
-        "fill_seq": ledger.fill_seq,
-        "last_seq": ledger.last_event_seq,
-    }
-
-
-def _daily(path: Path) -> tuple:
-    from quantbot.risk.daily_ledger import DailyBook, read_events
-
-    events = read_events(path).events
-    book = DailyBook(events[0]["day"])
-    for event in events:
-        book.apply(event)
-    return book.day, book.orders, book.held, book.opened, book.pnl
-
-
-def _book_positions(workdir: Path) -> dict:
-    from quantbot.venues.sim.book import load_book
-
-    book = load_book(workdir / "state" / "sim_venue.json")
-    return {s: p.qty for s, p in book.positions.items() if p.qty}
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +76,7 @@ def test_sigkill_at_each_step_of_the_running_compaction_loses_nothing(
     killed = run(workdir, *PAPER, "--duration", "40s", env=env, timeout=120)
 
     assert killed.returncode == -signal.SIGKILL, (killed.returncode, killed.stderr[-3000:])
-    assert _account(journal)["last_seq"] >= events + MORE_EVENTS - 1  # it traded on first
+    assert journal_account(journal)["last_seq"] >= events + MORE_EVENTS - 1  # it traded on first
     first = orjson.loads(journal.read_bytes().split(b"\n", 1)[0])
     archives = sorted((state / "journal.archive").glob("*.jsonl"))
     journal_done = step not in ("begin", "start", "archived", "written")
@@ -118,14 +84,14 @@ def test_sigkill_at_each_step_of_the_running_compaction_loses_nothing(
         assert not archives and first["type"] != "SNAPSHOT"
     else:  # the whole journal is archived first, and rebuilds what the compacted one does
         (archive,) = archives
-        assert _account(archive) == _account(journal)
+        assert journal_account(archive) == journal_account(journal)
         assert (first["type"] == "SNAPSHOT") is journal_done
         if not journal_done:
             assert archive.read_bytes() == journal.read_bytes()
     daily_archives = sorted((state / "daily_risk.archive").glob("*.jsonl"))
     if step in ("daily_archived", "daily_written", "book_folded"):
         (daily_archive,) = daily_archives
-        assert _daily(daily_archive) == _daily(daily)
+        assert daily_book(daily_archive) == daily_book(daily)
     else:
         assert not daily_archives
     first_daily = orjson.loads(daily.read_bytes().split(b"\n", 1)[0])
@@ -133,7 +99,7 @@ def test_sigkill_at_each_step_of_the_running_compaction_loses_nothing(
 
     # The restarted daemon reconciles with the paper venue's book without a mismatch and
     # stops with its ledger's positions equal to the venue's.
-    expected = _account(journal)
+    expected = journal_account(journal)
     manifests = workdir / "runtime" / "manifests"
     seen = set(manifests.glob("*.json"))
     again = run(workdir, *PAPER, "--duration", "3s", env=STEADY, timeout=90)
@@ -142,8 +108,8 @@ def test_sigkill_at_each_step_of_the_running_compaction_loses_nothing(
     startup = orjson.loads(manifest.read_bytes())["startup"]
     codes = {f["code"] for f in startup["reconcile"]}
     assert not {c for c in codes if "MISMATCH" in c or "EXTERNAL" in c}, startup["reconcile"]
-    after = _account(journal)
-    assert after["positions"] == _book_positions(workdir)
+    after = journal_account(journal)
+    assert after["positions"] == book_positions(workdir)
     assert after["last_seq"] >= expected["last_seq"]
     assert after["fill_seq"] >= expected["fill_seq"]
     assert not set(expected["unresolved"]) & set(after["open"]) - set(expected["open"])

@@ -206,13 +206,7 @@ class Pipeline:
         if decision.intent is not None:
             counters.intents += 1
             return decision
-        record = decision.record  # ``_write``, inline: most bars end here
-        breakers = self._breakers
-        if breakers is not None:  # none ever opened (most runs): all closed, no look
-            record["breakers_open"] = breakers.not_closed() if breakers.opens else []
-        if self._canary is not None:
-            record["canary_mode"] = dict(self._canary)
-        self.records.write(record)
+        self._write(decision.record)
         return None
 
     async def _send(self, decision: Decision) -> None:

@@ -30,7 +30,8 @@ BARS = 600
 # finite checks without a call each, one annual_vol read per entry, turnover's rounding
 # inline): 161.9; with the quiet batch start (i23-frames: no begin_batch coroutine and no
 # awaited decision on a plain bar): 147.5; with the observers' second pass (i23-observers2:
-# the paper book's closes kept as floats, per-bar helpers inlined): 137.7.
+# the paper book's closes kept as floats, per-bar helpers inlined): 137.7; 138.7 once a plain
+# bar's record is finished by the same Pipeline._write as an ordering bar's.
 BUDGET = 141.0
 # The same with deadband 0 (every stage on every bar: sizer, limits, entry rules, the
 # volatility, correlation and covariance queries): 466.2 before issue 23; all of it: 236.9
